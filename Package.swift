@@ -1,0 +1,56 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+// The layout follows the pipeline: input → parse → geo → aggregate/detect → output.
+// Each stage is its own target so dependencies flow one way; `LogSurge` wires them,
+// and the `logsurge` executable is only the command layer.
+let package = Package(
+    name: "logsurge",
+    products: [
+        .executable(name: "logsurge", targets: ["LogSurgeCLI"]),
+        .library(name: "LogSurge", targets: ["LogSurge"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // zlib from the system (Debian `zlib1g-dev`), linked as `z`.
+        .systemLibrary(
+            name: "CZlib",
+            pkgConfig: "zlib",
+            providers: [.apt(["zlib1g-dev"])]
+        ),
+        // The default country database, embedded in the binary with `.incbin`.
+        .target(
+            name: "CGeoData",
+            cSettings: [.headerSearchPath(".")]
+        ),
+        // Reading bytes: files, directories of rotated logs, stdin, gzip, line-aligned chunks.
+        .target(name: "LogSurgeInput", dependencies: ["CZlib"]),
+        // Turning a line of bytes into a few integers: formats, timestamps, statuses.
+        .target(name: "LogSurgeParse"),
+        // IP addresses and the MaxMind DB reader that maps them to countries.
+        .target(name: "LogSurgeGeo", dependencies: ["CGeoData"]),
+        // The pipeline: parallel parse stage, per-minute buckets, reports and outputs.
+        .target(
+            name: "LogSurge",
+            dependencies: ["LogSurgeInput", "LogSurgeParse", "LogSurgeGeo", "CZlib"]
+        ),
+        .executableTarget(
+            name: "LogSurgeCLI",
+            dependencies: [
+                "LogSurge",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .testTarget(name: "LogSurgeInputTests", dependencies: ["LogSurgeInput"]),
+        .testTarget(name: "LogSurgeParseTests", dependencies: ["LogSurgeParse"]),
+        .testTarget(name: "LogSurgeGeoTests", dependencies: ["LogSurgeGeo"]),
+        .testTarget(
+            name: "LogSurgeTests",
+            dependencies: ["LogSurge"],
+            resources: [.copy("Fixtures")]
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)
