@@ -1,0 +1,39 @@
+import Glibc
+
+/// Thin wrappers over read(2)/open(2) that retry on EINTR and wait on EAGAIN.
+enum FileIO {
+    /// Reads up to `count` bytes into `buffer`: the number read (0 at end of input) or `-errno`.
+    ///
+    /// Retries on EINTR; on EAGAIN (a non-blocking descriptor such as an inherited stdin)
+    /// waits with poll(2) until data arrives.
+    static func read(_ fd: Int32, into buffer: UnsafeMutableRawPointer, count: Int) -> Int {
+        while true {
+            let result = Glibc.read(fd, buffer, count)
+            if result >= 0 { return result }
+            let code = errno
+            if code == EINTR { continue }
+            if code == EAGAIN || code == EWOULDBLOCK {
+                var waiter = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+                _ = poll(&waiter, 1, -1)
+                continue
+            }
+            return -Int(code)
+        }
+    }
+
+    /// Opens `path` read-only: the descriptor or `-errno`.
+    static func openForReading(_ path: String) -> Int32 {
+        while true {
+            let fd = open(path, O_RDONLY | O_CLOEXEC)
+            if fd >= 0 { return fd }
+            let code = errno
+            if code == EINTR { continue }
+            return -code
+        }
+    }
+
+    /// The system's message for an errno value.
+    static func message(_ code: Int32) -> String {
+        String(cString: strerror(code))
+    }
+}

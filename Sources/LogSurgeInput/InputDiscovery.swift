@@ -1,0 +1,138 @@
+import Glibc
+
+/// Expands the command-line paths into inputs in reading order.
+///
+/// - `-` is standard input.
+/// - A path that is not a directory (regular file, FIFO, `/dev/stdin`, …) is itself.
+/// - A directory means the regular files directly inside it, grouped by base name as
+///   logrotate leaves them and each group read oldest first:
+///   dated files `name-YYYYMMDD[.gz]` in date order, then numbered files
+///   `name.N[.gz]` from the highest N down (`name.3.gz name.2.gz name.1`), then the live
+///   `name` (and an unnumbered `name.gz`). Groups come in byte order of their base name.
+///   Skipped: hidden files (name starting with `.`), subdirectories and other non-regular
+///   files, and files whose base name contains `error` in any letter case (`error.log`,
+///   `ssl_error_log.1`), since error logs are not access logs. An empty directory adds nothing.
+///   The `.gz` suffix only orders names; compression is still recognised from the content.
+/// - A missing path or an unreadable directory gives an `InputError` in its place (no offset);
+///   the caller reports it and goes on with the rest.
+public enum InputDiscovery {
+    /// The inputs named by `paths`, in reading order, with an error in place of each path that cannot be used.
+    public static func expand(_ paths: [String]) -> [Result<InputSource, InputError>] {
+        var result: [Result<InputSource, InputError>] = []
+        for path in paths {
+            if path == "-" {
+                result.append(.success(.standardInput))
+                continue
+            }
+            var info = stat()
+            guard stat(path, &info) == 0 else {
+                let code = errno
+                result.append(.failure(InputError(path: path, offset: nil, message: FileIO.message(code))))
+                continue
+            }
+            guard (info.st_mode & S_IFMT) == S_IFDIR else {
+                result.append(.success(.file(path)))
+                continue
+            }
+            switch listDirectory(path) {
+            case .failure(let error):
+                result.append(.failure(error))
+            case .success(let names):
+                let directory = path.hasSuffix("/") ? path : path + "/"
+                for name in orderRotated(names) {
+                    result.append(.success(.file(directory + name)))
+                }
+            }
+        }
+        return result
+    }
+
+    /// The names of the regular, non-hidden, non-error-log files directly in `path`.
+    static func listDirectory(_ path: String) -> Result<[String], InputError> {
+        guard let directory = opendir(path) else {
+            let code = errno
+            return .failure(InputError(path: path, offset: nil, message: "cannot read directory: \(FileIO.message(code))"))
+        }
+        defer { closedir(directory) }
+        let prefix = path.hasSuffix("/") ? path : path + "/"
+        var names: [String] = []
+        while true {
+            errno = 0
+            guard let entry = readdir(directory) else {
+                let code = errno
+                if code != 0 {
+                    return .failure(InputError(path: path, offset: nil, message: "cannot read directory: \(FileIO.message(code))"))
+                }
+                break
+            }
+            let name = withUnsafePointer(to: &entry.pointee.d_name) { tuple in
+                // In bounds: d_name is a NUL-terminated C string inside the dirent.
+                String(cString: UnsafeRawPointer(tuple).assumingMemoryBound(to: CChar.self))
+            }
+            if name.hasPrefix(".") { continue }
+            if RotatedName(name).base.lowercased().contains("error") { continue }
+            var info = stat()
+            // stat follows symlinks: a link to a log file counts, a broken link does not.
+            guard stat(prefix + name, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else { continue }
+            names.append(name)
+        }
+        return .success(names)
+    }
+
+    /// `names` in reading order: groups by base name, each oldest first.
+    static func orderRotated(_ names: [String]) -> [String] {
+        names.map(RotatedName.init).sorted(by: <).map(\.name)
+    }
+}
+
+/// A file name split the way logrotate builds it: base, then a date or number, then `.gz`.
+struct RotatedName: Comparable {
+    /// Where a file stands in its group: dated and numbered ones are older than the live file.
+    enum Age: Comparable {
+        /// `base-YYYYMMDD`: older dates first.
+        case dated(Int)
+        /// `base.N`: higher numbers are older, so they sort by descending N.
+        case numbered(descending: Int)
+        /// `base` itself (or `base.gz`): the newest.
+        case live
+    }
+
+    let name: String
+    let base: String
+    let age: Age
+
+    init(_ name: String) {
+        self.name = name
+        var stem = Substring(name)
+        if stem.hasSuffix(".gz") && stem.count > 3 { stem = stem.dropLast(3) }
+        if let dot = stem.lastIndex(of: "."), dot != stem.startIndex,
+           let number = Self.digits(stem[stem.index(after: dot)...], lengths: 1...9)
+        {
+            base = String(stem[..<dot])
+            age = .numbered(descending: -number)
+        } else if let dash = stem.lastIndex(of: "-"), dash != stem.startIndex,
+                  let date = Self.digits(stem[stem.index(after: dash)...], lengths: 8...8)
+        {
+            base = String(stem[..<dash])
+            age = .dated(date)
+        } else {
+            base = String(stem)
+            age = .live
+        }
+    }
+
+    /// The value of `text` when it is only ASCII digits, with a length in `lengths`.
+    private static func digits(_ text: Substring, lengths: ClosedRange<Int>) -> Int? {
+        let bytes = text.utf8
+        guard lengths.contains(bytes.count), bytes.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) else { return nil }
+        return bytes.reduce(0) { $0 * 10 + Int($1 - 0x30) }
+    }
+
+    static func < (lhs: RotatedName, rhs: RotatedName) -> Bool {
+        if lhs.base != rhs.base { return lhs.base.utf8.lexicographicallyPrecedes(rhs.base.utf8) }
+        if lhs.age != rhs.age { return lhs.age < rhs.age }
+        return lhs.name.utf8.lexicographicallyPrecedes(rhs.name.utf8)
+    }
+
+    static func == (lhs: RotatedName, rhs: RotatedName) -> Bool { lhs.name == rhs.name }
+}

@@ -1,0 +1,85 @@
+import Foundation
+import LogSurgeInput
+import Testing
+
+@Suite("input discovery")
+struct InputDiscoveryTests {
+    /// The reading order of `names` placed in a fresh directory, as names.
+    func order(_ names: [String], extra: (TemporaryDirectory) throws -> Void = { _ in }) throws -> [String] {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        for name in names { try directory.write(name, Array("\(name)\n".utf8)) }
+        try extra(directory)
+        return try InputDiscovery.expand([directory.path]).map { result in
+            let source = try result.get()
+            guard case .file(let path) = source else { throw CocoaError(.fileReadUnknown) }
+            #expect(path.hasPrefix(directory.path + "/"))
+            return String(path.dropFirst(directory.path.count + 1))
+        }
+    }
+
+    @Test("numbered rotations are read oldest first, then the live file")
+    func numbered() throws {
+        let names = ["access.log", "access.log.1", "access.log.2.gz", "access.log.3.gz", "access.log.10.gz", "access.log.9.gz"]
+        #expect(try order(names.shuffled()) == ["access.log.10.gz", "access.log.9.gz", "access.log.3.gz", "access.log.2.gz", "access.log.1", "access.log"])
+    }
+
+    @Test("date-suffixed rotations are read in date order; groups in name order")
+    func dated() throws {
+        let names = ["other.log", "other.log-20240102.gz", "other.log-20231231", "other.log-20240101.gz", "access.log", "access.log.1", "zeta"]
+        #expect(try order(names.shuffled()) == [
+            "access.log.1", "access.log",
+            "other.log-20231231", "other.log-20240101.gz", "other.log-20240102.gz", "other.log",
+            "zeta",
+        ])
+    }
+
+    @Test("hidden files, error logs and subdirectories are skipped")
+    func skipped() throws {
+        let names = ["access.log", ".hidden.log", "error.log", "error.log.1", "ssl_Error_log.2.gz", "site-access.log"]
+        let result = try order(names) { directory in
+            try FileManager.default.createDirectory(atPath: directory.file("archive"), withIntermediateDirectories: false)
+            try directory.write("archive/access.log.1", Array("x\n".utf8))
+        }
+        #expect(result == ["access.log", "site-access.log"])
+    }
+
+    @Test("paths keep their order; - is standard input; a missing path is an error in its place")
+    func mixedPaths() throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let file = try directory.write("single.log", Array("x\n".utf8))
+        let sub = directory.file("logs")
+        try FileManager.default.createDirectory(atPath: sub, withIntermediateDirectories: false)
+        try TemporaryDirectory.write(at: sub + "/b.log", [])
+        try TemporaryDirectory.write(at: sub + "/b.log.1", [])
+        let missing = directory.file("missing")
+        let results = InputDiscovery.expand(["-", missing, sub + "/", file])
+        #expect(results.count == 5)
+        #expect(try results[0].get() == .standardInput)
+        #expect(throws: InputError(path: missing, offset: nil, message: "No such file or directory")) { try results[1].get() }
+        #expect(try results[2].get() == .file(sub + "/b.log.1"))
+        #expect(try results[3].get() == .file(sub + "/b.log"))
+        #expect(try results[4].get() == .file(file))
+    }
+
+    @Test("an empty directory adds nothing")
+    func emptyDirectory() throws {
+        #expect(try order([]) == [])
+    }
+
+    @Test("an unreadable directory is an error", .enabled(if: geteuid() != 0, "root reads every directory"))
+    func unreadable() throws {
+        let directory = try TemporaryDirectory()
+        defer {
+            chmod(directory.file("locked"), 0o700)
+            directory.remove()
+        }
+        let locked = directory.file("locked")
+        try FileManager.default.createDirectory(atPath: locked, withIntermediateDirectories: false)
+        chmod(locked, 0)
+        let results = InputDiscovery.expand([locked])
+        #expect(results.count == 1)
+        #expect(throws: InputError.self) { try results[0].get() }
+    }
+}

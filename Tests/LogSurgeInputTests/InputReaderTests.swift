@@ -1,0 +1,107 @@
+import Foundation
+import LogSurgeInput
+import Testing
+
+@Suite("plain input")
+struct InputReaderTests {
+    static let text = Fixtures.text(lineCount: 5000, lengths: 0...300, seed: 11, finalNewline: false)
+
+    @Test("a plain file reads to the oracle lines with exact stats", arguments: [16, 4099, 256 << 10])
+    func plainFile(readSize: Int) throws {
+        let reader = InputReader(targetChunkSize: 10_000, readSize: readSize)
+        let (chunks, stats, error) = try readFile(Self.text, name: "access.log", reader: reader)
+        #expect(error == nil)
+        #expect(chunkLines(chunks) == oracleLines(Self.text))
+        if readSize < 10_000 { #expect(chunks.count > 10) }
+        #expect(chunks.dropLast().allSatisfy { $0.bytes.count >= 10_000 && $0.bytes.count < 10_000 + readSize + 300 })
+        #expect(chunks.allSatisfy { $0.bytes.last == 0x0A })
+        #expect(stats == InputStats(bytesRead: Int64(Self.text.count), decompressedBytes: Int64(Self.text.count), compression: .none, gzipMembers: 0))
+    }
+
+    @Test("CRLF line ends pass through unchanged")
+    func crlf() throws {
+        let text = Array("a\r\nb\r\n\r\nlast\r".utf8)
+        let (chunks, _, error) = try readFile(text, name: "crlf.log")
+        #expect(error == nil)
+        #expect(chunks.flatMap(\.bytes) == Array("a\r\nb\r\n\r\nlast\r\n".utf8))
+    }
+
+    @Test("an empty file gives no chunks and no error")
+    func emptyFile() throws {
+        let (chunks, stats, error) = try readFile([], name: "empty.log")
+        #expect(chunks.isEmpty)
+        #expect(error == nil)
+        #expect(stats == InputStats())
+    }
+
+    @Test("overlong lines in a file are counted, not lost")
+    func overlongInFile() throws {
+        let text = Array(("ok\n" + String(repeating: "x", count: 5000) + "\nfine\n").utf8)
+        let (chunks, _, error) = try readFile(text, name: "long.log", reader: InputReader(targetChunkSize: 64, maxLineLength: 100, readSize: 256))
+        #expect(error == nil)
+        #expect(chunkLines(chunks) == [ArraySlice("ok".utf8), ArraySlice("fine".utf8)])
+        #expect(chunks.reduce(0) { $0 + $1.overlongLines } == 1)
+    }
+
+    @Test("standard input through a pipe, in pieces of any size", arguments: [1, 2, 7, 4096, 1 << 20])
+    func pipe(pieceSize: Int) {
+        let (chunks, stats, error) = readThroughPipe(InputReader(targetChunkSize: 3000, readSize: 1000), Self.text, pieceSize: pieceSize)
+        #expect(error == nil)
+        #expect(stats.bytesRead == Int64(Self.text.count))
+        #expect(chunkLines(chunks) == oracleLines(Self.text))
+    }
+
+    @Test("a missing file or a directory is an error without offset")
+    func unopenable() throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let missing = directory.file("missing.log")
+        let (chunks, stats, error) = readAll(InputReader(), .file(missing))
+        #expect(chunks.isEmpty)
+        #expect(stats == InputStats())
+        #expect(error == InputError(path: missing, offset: nil, message: "cannot open: No such file or directory"))
+
+        let folder = readAll(InputReader(), .file(directory.path))
+        #expect(folder.error == InputError(path: directory.path, offset: nil, message: "is a directory"))
+    }
+
+    @Test("a read error is reported with its offset")
+    func readError() throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        // read(2) on a directory descriptor fails with EISDIR.
+        let fd = open(directory.path, O_RDONLY)
+        try #require(fd >= 0)
+        defer { close(fd) }
+        var chunks: [LineChunk] = []
+        let (_, error) = InputReader().read(fileDescriptor: fd, name: "dir") { chunks.append($0) }
+        #expect(error == InputError(path: "dir", offset: 0, message: "read error: Is a directory"))
+        #expect(chunks.isEmpty)
+    }
+
+    @Test("an error thrown by the consumer stops reading and propagates")
+    func consumerError() throws {
+        struct Cancelled: Error {}
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let plain = try directory.write("a.log", Self.text)
+        let compressed = try directory.write("a.gz", gzip(Self.text))
+        for path in [plain, compressed] {
+            var seen = 0
+            #expect(throws: Cancelled.self) {
+                _ = try InputReader(targetChunkSize: 1000).read(.file(path)) { _ in
+                    seen += 1
+                    if seen == 3 { throw Cancelled() }
+                }
+            }
+            #expect(seen == 3)
+        }
+    }
+
+    @Test("display names")
+    func displayNames() {
+        #expect(InputSource.standardInput.displayName == "-")
+        #expect(InputSource.file("/var/log/a.log").displayName == "/var/log/a.log")
+        #expect(InputError(path: "x", offset: 3, message: "m").description == "x: m")
+    }
+}
