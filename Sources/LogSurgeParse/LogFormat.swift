@@ -1,0 +1,101 @@
+/// An access-log line layout that `AccessLogParser` understands.
+///
+/// Each case is a default layout of Apache httpd (`LogFormat`) or nginx (`log_format`).
+/// The raw value is the name used by `--format` and in reports.
+public enum LogFormat: String, CaseIterable, Sendable {
+    /// Apache `"%h %l %u %t \"%r\" %>s %b \"%{Referer}i\" \"%{User-agent}i\""`, and nginx's
+    /// predefined `combined`: `$remote_addr - $remote_user [$time_local] "$request" $status
+    /// $body_bytes_sent "$http_referer" "$http_user_agent"`.
+    ///
+    /// The two quoted fields after the size are required; anything after them (such as
+    /// nginx's extra `"$http_x_forwarded_for"`) is ignored.
+    case combined
+    /// Apache `"%h %l %u %t \"%r\" %>s %b"` (Common Log Format).
+    ///
+    /// Anything after the size, separated by a space, is ignored, so combined lines also
+    /// parse as common.
+    case common
+    /// Apache `"%v:%p %h %l %u %t \"%r\" %>s %O \"%{Referer}i\" \"%{User-Agent}i\""`:
+    /// combined with the virtual host and port in front.
+    case vhostCombined = "vhost_combined"
+    /// Apache `"%v %h %l %u %t \"%r\" %>s %b"`: common with the virtual host in front
+    /// (Debian's `vhost_common`); a `:port` suffix on the host is accepted and dropped.
+    case vhostCommon = "vhost_common"
+
+    /// Whether lines start with a virtual-host field.
+    var hasHost: Bool { self == .vhostCombined || self == .vhostCommon }
+
+    /// Whether the quoted referer and user-agent fields must follow the size.
+    var requiresAgent: Bool { self == .combined || self == .vhostCombined }
+
+    /// Detection preference when formats parse equally many lines: the most specific first.
+    ///
+    /// A format is more specific than another when every line it accepts the other also
+    /// accepts (combined ⊂ common, vhost_combined ⊂ vhost_common).
+    static let bySpecificity: [LogFormat] = [.vhostCombined, .combined, .vhostCommon, .common]
+}
+
+/// Why a line was not counted as a request.
+///
+/// A small, fixed set; raw values are the names used in reports and JSON. When several
+/// fields of a line are wrong, the reason names the first one, reading left to right.
+public enum MalformedReason: String, CaseIterable, Sendable, Comparable {
+    /// The line is empty, or holds only spaces and a trailing carriage return.
+    case empty = "empty_line"
+    /// The line is longer than `AccessLogParser.maxLineLength` bytes.
+    case tooLong = "line_too_long"
+    /// The client field is empty or holds bytes that are not printable ASCII (or a `"`).
+    case badClient = "bad_client"
+    /// The `[dd/Mon/yyyy:HH:MM:SS ±hhmm]` field is not a real date, time and offset.
+    case badTimestamp = "bad_timestamp"
+    /// The quoted request field is missing or never closed.
+    case badRequest = "bad_request"
+    /// The status is not exactly three digits.
+    case badStatus = "bad_status"
+    /// The size is neither `-` nor digits that fit in 64 bits.
+    case badSize = "bad_size"
+    /// The line does not have the format's fields: something is missing or misplaced.
+    case badFormat = "bad_format"
+
+    /// Orders reasons by their report name, so reports list them alphabetically.
+    public static func < (lhs: MalformedReason, rhs: MalformedReason) -> Bool {
+        lhs.rawValue < rhs.rawValue
+    }
+}
+
+/// One parsed line: integers plus byte ranges into the line.
+///
+/// The ranges are offsets into the buffer given to `AccessLogParser.parse(_:)` and mean
+/// something only while that buffer is alive and unchanged.
+public struct ParsedLine: Sendable, Equatable {
+    /// The request's minute in UTC, counted from 1970-01-01T00:00Z, whatever offset the line carried.
+    public var minute: Int32
+    /// The status as written, 0...999; its class is `status / 100`.
+    public var status: UInt16
+    /// The response size; `-` counts as 0.
+    public var bytes: UInt64
+    /// The client field: an IP address as text, or a host name if the server logged one.
+    public var client: Range<Int>
+    /// The virtual host without its `:port` suffix in vhost formats; `nil` otherwise.
+    public var host: Range<Int>?
+    /// The request target when the request is `METHOD TARGET PROTO` or `METHOD TARGET`; else `nil`.
+    public var path: Range<Int>?
+
+    public init(
+        minute: Int32, status: UInt16, bytes: UInt64, client: Range<Int>,
+        host: Range<Int>? = nil, path: Range<Int>? = nil
+    ) {
+        self.minute = minute
+        self.status = status
+        self.bytes = bytes
+        self.client = client
+        self.host = host
+        self.path = path
+    }
+}
+
+/// The outcome of parsing one line: its fields, or why it does not count as a request.
+public enum ParseResult: Sendable, Equatable {
+    case parsed(ParsedLine)
+    case malformed(MalformedReason)
+}

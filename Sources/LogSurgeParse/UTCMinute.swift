@@ -1,0 +1,131 @@
+/// Converts between minutes since 1970-01-01T00:00Z and the text `YYYY-MM-DDTHH:MMZ`.
+///
+/// Uses days-from-civil arithmetic on the proleptic Gregorian calendar (Howard Hinnant's
+/// algorithms), so it needs no Foundation and no time-zone database.
+public enum UTCMinute {
+    /// Formats a minute as `YYYY-MM-DDTHH:MMZ`, such as `2016-11-09T02:31Z`.
+    ///
+    /// Years before 1 CE (only reachable far below 1970) are written with a leading `-`
+    /// and four digits of the absolute year, e.g. `-0001-12-31T00:00Z` (astronomical numbering).
+    public static func format(_ minute: Int32) -> String {
+        let total = Int(minute)
+        let days = floorDiv(total, 1440)
+        let minuteOfDay = total - days * 1440
+        let (year, month, day) = civil(fromDays: days)
+        var text = [UInt8]()
+        text.reserveCapacity(18)
+        if year < 0 { text.append(UInt8(ascii: "-")) }
+        appendDigits(abs(year), width: 4, to: &text)
+        text.append(UInt8(ascii: "-"))
+        appendDigits(month, width: 2, to: &text)
+        text.append(UInt8(ascii: "-"))
+        appendDigits(day, width: 2, to: &text)
+        text.append(UInt8(ascii: "T"))
+        appendDigits(minuteOfDay / 60, width: 2, to: &text)
+        text.append(UInt8(ascii: ":"))
+        appendDigits(minuteOfDay % 60, width: 2, to: &text)
+        text.append(UInt8(ascii: "Z"))
+        return String(decoding: text, as: UTF8.self)
+    }
+
+    /// Parses `YYYY-MM-DDTHH:MMZ` (as written by `format(_:)`) back to minutes since the epoch.
+    ///
+    /// Returns `nil` for any other shape, an impossible date or time, or a minute outside `Int32`.
+    /// A leading `-` before the year is accepted, as `format(_:)` writes it.
+    public static func parse(_ text: String) -> Int32? {
+        var utf8 = Array(text.utf8)
+        var negative = false
+        if utf8.first == UInt8(ascii: "-") {
+            negative = true
+            utf8.removeFirst()
+        }
+        guard utf8.count == 17,
+            utf8[4] == UInt8(ascii: "-"), utf8[7] == UInt8(ascii: "-"),
+            utf8[10] == UInt8(ascii: "T"), utf8[13] == UInt8(ascii: ":"),
+            utf8[16] == UInt8(ascii: "Z"),
+            let year = number(utf8[0..<4]), let month = number(utf8[5..<7]),
+            let day = number(utf8[8..<10]), let hour = number(utf8[11..<13]),
+            let minute = number(utf8[14..<16])
+        else { return nil }
+        return Self.minute(
+            year: negative ? -year : year, month: month, day: day, hour: hour, minute: minute)
+    }
+
+    /// The minute since the epoch of a UTC calendar date and time, or `nil` if it is not real.
+    ///
+    /// Validates every part: month 1...12, day within that month (29 February only in leap
+    /// years), hour 0...23, minute 0...59, and a result that fits in `Int32`
+    /// (about the years -2113 to 6053).
+    public static func minute(year: Int, month: Int, day: Int, hour: Int, minute: Int) -> Int32? {
+        guard (1...12).contains(month), day >= 1, day <= daysInMonth(year: year, month: month),
+            (0...23).contains(hour), (0...59).contains(minute),
+            (-1_000_000...1_000_000).contains(year)
+        else { return nil }
+        return Int32(exactly: days(year: year, month: month, day: day) * 1440 + hour * 60 + minute)
+    }
+
+    // MARK: - Calendar arithmetic shared with the timestamp parser
+
+    /// Days from 1970-01-01 to the given proleptic Gregorian date (which must be valid).
+    @inline(__always)
+    static func days(year: Int, month: Int, day: Int) -> Int {
+        let y = month <= 2 ? year - 1 : year
+        let era = (y >= 0 ? y : y - 399) / 400
+        let yearOfEra = y - era * 400
+        let dayOfYear = (153 * (month > 2 ? month - 3 : month + 9) + 2) / 5 + day - 1
+        let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
+        return era * 146_097 + dayOfEra - 719_468
+    }
+
+    /// The proleptic Gregorian date of a day counted from 1970-01-01.
+    static func civil(fromDays days: Int) -> (year: Int, month: Int, day: Int) {
+        let z = days + 719_468
+        let era = (z >= 0 ? z : z - 146_096) / 146_097
+        let dayOfEra = z - era * 146_097
+        let yearOfEra =
+            (dayOfEra - dayOfEra / 1460 + dayOfEra / 36524 - dayOfEra / 146_096) / 365
+        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
+        let mp = (5 * dayOfYear + 2) / 153
+        let day = dayOfYear - (153 * mp + 2) / 5 + 1
+        let month = mp < 10 ? mp + 3 : mp - 9
+        return (yearOfEra + era * 400 + (month <= 2 ? 1 : 0), month, day)
+    }
+
+    /// The number of days in a month of a proleptic Gregorian year.
+    @inline(__always)
+    static func daysInMonth(year: Int, month: Int) -> Int {
+        switch month {
+        case 2:
+            let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0)
+            return leap ? 29 : 28
+        case 4, 6, 9, 11: return 30
+        default: return 31
+        }
+    }
+
+    private static func floorDiv(_ a: Int, _ b: Int) -> Int {
+        let q = a / b
+        return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q
+    }
+
+    private static func appendDigits(_ value: Int, width: Int, to text: inout [UInt8]) {
+        var digits = [UInt8](repeating: UInt8(ascii: "0"), count: width)
+        var rest = value
+        var index = width - 1
+        while index >= 0 {
+            digits[index] = UInt8(ascii: "0") + UInt8(rest % 10)
+            rest /= 10
+            index -= 1
+        }
+        text.append(contentsOf: digits)
+    }
+
+    private static func number(_ digits: ArraySlice<UInt8>) -> Int? {
+        var value = 0
+        for byte in digits {
+            guard byte >= UInt8(ascii: "0"), byte <= UInt8(ascii: "9") else { return nil }
+            value = value * 10 + Int(byte - UInt8(ascii: "0"))
+        }
+        return value
+    }
+}

@@ -1,0 +1,72 @@
+import Foundation
+import LogSurgeParse
+import Testing
+
+@Suite("UTC minutes")
+struct UTCMinuteTests {
+    @Test(
+        "format and parse agree with Foundation and round-trip, 1970–2100",
+        arguments: Array(stride(from: 1970, through: 2100, by: 10)))
+    func roundTrip(decade: Int) throws {
+        var random = SeededRandom(state: UInt64(decade))
+        let start = try #require(UTCMinute.minute(year: decade, month: 1, day: 1, hour: 0, minute: 0))
+        let end = try #require(UTCMinute.minute(year: min(decade + 10, 2101), month: 1, day: 1, hour: 0, minute: 0))
+        // Decade boundaries, each year's first and last minute, and random minutes in between.
+        var minutes: [Int32] = [start, end - 1]
+        for year in decade..<min(decade + 10, 2101) {
+            let first = try #require(UTCMinute.minute(year: year, month: 1, day: 1, hour: 0, minute: 0))
+            minutes += [first, first - 1, first + 59 * 1440 + 1439]  // 1 Mar or 29 Feb, 23:59
+        }
+        minutes += (0..<300).map { _ in Int32.random(in: start..<end, using: &random) }
+        for minute in minutes {
+            let text = UTCMinute.format(minute)
+            #expect(text == foundationFormat(Date(timeIntervalSince1970: TimeInterval(minute) * 60)))
+            #expect(UTCMinute.parse(text) == minute, "\(text)")
+        }
+    }
+
+    @Test(
+        "minute(year:month:day:hour:minute:) matches Foundation on valid dates and rejects impossible ones",
+        arguments: [
+            (2016, 2, 29, 12, 0, true), (2017, 2, 29, 12, 0, false), (2000, 2, 29, 0, 0, true),
+            (1900, 2, 29, 0, 0, false), (2100, 2, 29, 0, 0, false), (2016, 4, 31, 0, 0, false),
+            (2016, 12, 31, 23, 59, true), (2016, 13, 1, 0, 0, false), (2016, 0, 1, 0, 0, false),
+            (2016, 1, 0, 0, 0, false), (2016, 1, 1, 24, 0, false), (2016, 1, 1, 0, 60, false),
+            (2016, 1, 1, -1, 0, false), (1969, 12, 31, 23, 59, true), (1601, 1, 1, 0, 0, true),
+            (9999, 1, 1, 0, 0, false),  // beyond Int32 minutes
+        ])
+    func validation(year: Int, month: Int, day: Int, hour: Int, minute: Int, valid: Bool) {
+        let result = UTCMinute.minute(year: year, month: month, day: day, hour: hour, minute: minute)
+        if valid {
+            let expected = foundationMinute(
+                year: year, month: month, day: day, hour: hour, minute: minute, offsetMinutes: 0)
+            #expect(expected != nil)
+            #expect(result.map(UTCMinute.format) == expected)
+        } else {
+            #expect(result == nil)
+        }
+    }
+
+    @Test("Known values")
+    func known() {
+        #expect(UTCMinute.format(0) == "1970-01-01T00:00Z")
+        #expect(UTCMinute.format(-1) == "1969-12-31T23:59Z")
+        #expect(UTCMinute.parse("2016-11-09T02:31Z") == 24_644_311)
+        #expect(UTCMinute.format(24_644_311) == "2016-11-09T02:31Z")
+        #expect(UTCMinute.format(Int32.max) == "6053-01-23T02:07Z")
+        for extreme in [Int32.max, Int32.min, Int32.min + 1, -1_000_000_000] {
+            #expect(UTCMinute.parse(UTCMinute.format(extreme)) == extreme, "\(UTCMinute.format(extreme))")
+        }
+    }
+
+    @Test(
+        "parse rejects other shapes",
+        arguments: [
+            "", "2016-11-09T02:31", "2016-11-09 02:31Z", "2016-11-09T02:31:00Z", "16-11-09T02:31Z",
+            "2016-11-9T02:31Z", "2016-02-30T00:00Z", "2016-11-09T24:00Z", "2016-11-09T02:60Z", "2016-11-09T0a:31Z",
+            "２016-11-09T02:31Z", "+2016-11-09T02:31Z", "2016-11-09T02:31z",
+        ])
+    func rejects(_ text: String) {
+        #expect(UTCMinute.parse(text) == nil)
+    }
+}
