@@ -1,0 +1,31 @@
+import CGeoData
+
+/// The country database compiled into the binary (target `CGeoData`, built by
+/// Scripts/build-country-db.py from Debian's tor-geoipdb: IPFire Location data, CC BY-SA 4.0).
+public enum EmbeddedCountryDatabase {
+    /// The database compiled into the binary, read in place (no copy).
+    ///
+    /// Throws only if the embedded bytes are not a valid database (a broken build).
+    public static func open() throws(MMDBError) -> MMDBReader {
+        let start = logsurge_country_db()
+        let count = Int(logsurge_country_db_size())
+        return try MMDBReader(staticBytes: UnsafeRawBufferPointer(start: start, count: count), source: "<embedded>")
+    }
+
+    /// The attribution the data's licence requires, naming the source and its Debian version.
+    ///
+    /// Read from the embedded metadata's English description, so it follows the data when the
+    /// database is regenerated.
+    public static let attribution: String = {
+        let fallback = "IPFire Location database via Debian tor-geoipdb, CC BY-SA 4.0 (https://location.ipfire.org/)"
+        let described = embeddedMetadata?.englishDescription ?? fallback
+        return "Country data: " + described
+    }()
+
+    /// The build date of the embedded data, `YYYY-MM-DD` (from the metadata's build_epoch).
+    public static var buildDate: String {
+        embeddedMetadata?.buildDate ?? "unknown"
+    }
+
+    private static let embeddedMetadata: MMDBMetadata? = try? open().metadata
+}
