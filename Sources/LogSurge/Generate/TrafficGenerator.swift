@@ -1,0 +1,270 @@
+import LogSurgeParse
+
+/// A small, fast, seedable generator (SplitMix64): same seed, same sequence, on every platform.
+public struct SeededGenerator: RandomNumberGenerator, Sendable {
+    private var state: UInt64
+    public init(seed: UInt64) { state = seed }
+    public mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+    /// Uniform in [0, 1).
+    public mutating func unit() -> Double { Double(next() >> 11) * 0x1p-53 }
+}
+
+/// Settings of the synthetic access-log generator.
+public struct GeneratorConfiguration: Sendable {
+    /// First UTC minute generated. By default, 2016-11-01T00:00Z.
+    public var start: Int32 = UTCMinute.minute(year: 2016, month: 11, day: 1, hour: 0, minute: 0)!
+    /// Minutes generated. By default, 3 days.
+    public var minutes: Int = 3 * 1440
+    /// Requests per minute of the whole site if every country were at its daily peak. By default, 60.
+    public var peakRate: Double = 60
+    /// Seed of every random choice. By default, 1.
+    public var seed: UInt64 = 1
+    /// Line format: `combined`, `common` or `vhost_combined`. By default, combined.
+    public var format: LogFormat = .combined
+    /// Virtual host written by `vhost_combined`. By default, `www.immigration.example`.
+    public var host: String = "www.immigration.example"
+    /// UTC offset of the server clock written in each line, in minutes. By default, -300 (-0500).
+    public var serverOffsetMinutes: Int = -300
+    /// Share of lines that are malformed (garbage, cut, bad dates). By default, 0.0005.
+    public var malformedRate: Double = 0.0005
+    /// Who visits.
+    public var profile: TrafficProfile = .immigrationSite
+
+    public init() {}
+}
+
+/// Writes realistic synthetic access logs minute by minute.
+///
+/// Each country's traffic follows a daily rhythm in its own time zone (trough around 04:00,
+/// peak around 15:00 local) and a weekly one (weekends quieter); each minute's count is drawn
+/// from a Poisson distribution, so low volumes are as noisy as real ones. Clients repeat
+/// (a skewed pick from a per-country pool), statuses, paths, sizes and user agents follow a
+/// realistic mix, and a small share of lines is malformed.
+public struct TrafficGenerator {
+    public let configuration: GeneratorConfiguration
+    private var random: SeededGenerator
+    private let shares: [Double]
+    private let pools: [[[UInt8]]]
+
+    public init(configuration: GeneratorConfiguration) {
+        self.configuration = configuration
+        random = SeededGenerator(seed: configuration.seed)
+        let total = configuration.profile.countries.reduce(0) { $0 + $1.share }
+        shares = configuration.profile.countries.map { $0.share / total }
+        var poolRandom = SeededGenerator(seed: configuration.seed ^ 0x5EED_C11E_4750_0001)
+        pools = zip(configuration.profile.countries, shares).map { country, share in
+            let size = 50 + Int(share * configuration.peakRate * 400)
+            return (0..<size).map { _ in Self.makeAddress(country, ipv6Share: configuration.profile.ipv6Share, random: &poolRandom) }
+        }
+    }
+
+    /// The expected requests of each country in `minute` (before noise).
+    public func expectedRequests(minute: Int32) -> [Double] {
+        configuration.profile.countries.indices.map { index in
+            let country = configuration.profile.countries[index]
+            let local = Double(minute) + country.utcOffsetHours * 60
+            let hour = (local / 60).truncatingRemainder(dividingBy: 24) + (local < 0 ? 24 : 0)
+            let day = Int((local / 1440).rounded(.down))
+            let weekday = ((day + 4) % 7 + 7) % 7   // 1970-01-01 was a Thursday; 0 = Sunday
+            return configuration.peakRate * shares[index] * Self.diurnal(hour: hour) * (weekday == 0 || weekday == 6 ? 0.7 : 1)
+        }
+    }
+
+    /// 0.15 at 04:00, 1.0 at 16:00 local time, smooth in between.
+    static func diurnal(hour: Double) -> Double {
+        let phase = (hour - 4) / 24 * 2 * Double.pi
+        let wave = 0.5 - 0.5 * cos(phase)
+        return 0.15 + 0.85 * wave * wave.squareRoot()
+    }
+
+    /// Appends every line of `minute` to `out`, in time order.
+    public mutating func appendLines(minute: Int32, to out: inout [UInt8]) {
+        var events: [(second: UInt8, country: Int)] = []
+        for (index, expected) in expectedRequests(minute: minute).enumerated() {
+            for _ in 0..<poisson(expected) { events.append((UInt8(random.next() % 60), index)) }
+        }
+        events.sort { $0.second != $1.second ? $0.second < $1.second : $0.country < $1.country }
+        for event in events {
+            if random.unit() < configuration.malformedRate {
+                appendMalformed(minute: minute, second: Int(event.second), to: &out)
+            } else {
+                appendLine(minute: minute, second: Int(event.second), country: event.country, to: &out)
+            }
+        }
+    }
+
+    private mutating func poisson(_ mean: Double) -> Int {
+        if mean <= 0 { return 0 }
+        if mean < 40 {
+            let limit = exp(-mean)
+            var product = random.unit(), count = 0
+            while product > limit { product *= random.unit(); count += 1 }
+            return count
+        }
+        // Normal approximation (Box–Muller) where Knuth's method gets slow.
+        let u1 = max(random.unit(), 1e-300), u2 = random.unit()
+        let normal = (-2 * log(u1)).squareRoot() * cos(2 * Double.pi * u2)
+        return max(0, Int((mean + normal * mean.squareRoot()).rounded()))
+    }
+
+    private mutating func pick<T>(_ weighted: [(T, Double)]) -> T {
+        var target = random.unit() * weighted.reduce(0) { $0 + $1.1 }
+        for (value, weight) in weighted {
+            target -= weight
+            if target < 0 { return value }
+        }
+        return weighted[weighted.count - 1].0
+    }
+
+    private mutating func appendLine(minute: Int32, second: Int, country: Int, to out: inout [UInt8]) {
+        let pool = pools[country]
+        let skew = random.unit()
+        let client = pool[Int(skew * skew * Double(pool.count))]
+        let (path, method, size) = pick(Self.pages)
+        var status = pick(Self.statuses)
+        if method == "POST", status == 304 { status = 200 }
+        let bytes: Int
+        switch status {
+        case 304, 204: bytes = 0
+        case 301, 302: bytes = 162 + Int(random.next() % 80)
+        case 400..<600: bytes = 150 + Int(random.next() % 400)
+        default: bytes = size / 2 + Int(random.next() % UInt64(size + 1))
+        }
+        if configuration.format == .vhostCombined { out += Array(configuration.host.utf8); out += Array(":443 ".utf8) }
+        out += client
+        out += Array(" - - ".utf8)
+        appendTimestamp(minute: minute, second: second, to: &out)
+        out += Array(" \"\(method) \(path) HTTP/1.1\" \(status) \(bytes)".utf8)
+        if configuration.format != .common {
+            let referer = pick(Self.referers)
+            let agent = pick(Self.agents)
+            out += Array(" \"\(referer)\" \"\(agent)\"".utf8)
+        }
+        out.append(0x0A)
+    }
+
+    private mutating func appendMalformed(minute: Int32, second: Int, to out: inout [UInt8]) {
+        switch random.next() % 5 {
+        case 0:  // a scanner speaking TLS to the plain-HTTP port: parses, status 400
+            out += Array("198.51.100.\(random.next() % 250 + 1) - - ".utf8)
+            appendTimestamp(minute: minute, second: second, to: &out)
+            out += Array(" \"\\x16\\x03\\x01\\x02\\x00\\x01\\x00\\x01\\xfc\\x03\\x03\" 400 157 \"-\" \"-\"\n".utf8)
+        case 1:  // a line cut short by a crash
+            out += Array("73.2.41.\(random.next() % 250 + 1) - - ".utf8)
+            appendTimestamp(minute: minute, second: second, to: &out)
+            out += Array(" \"GET /en/visas/stu\n".utf8)
+        case 2:  // a date that does not exist
+            out += Array("99.230.1.\(random.next() % 250 + 1) - - [31/Feb/2016:10:00:00 -0500] \"GET / HTTP/1.1\" 200 512 \"-\" \"curl/7.88.1\"\n".utf8)
+        case 3:  // garbage from another program
+            out += Array("PHP Warning:  session_start(): open(/var/lib/php/sessions/sess_x, O_RDWR) failed\n".utf8)
+        default: // a status that is not a number
+            out += Array("117.200.3.\(random.next() % 250 + 1) - - ".utf8)
+            appendTimestamp(minute: minute, second: second, to: &out)
+            out += Array(" \"GET /favicon.ico HTTP/1.1\" - 0 \"-\" \"-\"\n".utf8)
+        }
+    }
+
+    private static let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+
+    /// `[dd/Mon/yyyy:HH:MM:SS ±hhmm]` in the server's time zone.
+    private func appendTimestamp(minute: Int32, second: Int, to out: inout [UInt8]) {
+        let offset = configuration.serverOffsetMinutes
+        let local = Int64(minute) + Int64(offset)
+        let (year, month, day) = Self.civil(fromDays: Int(local.floorDivided(by: 1440)))
+        let minuteOfDay = Int(local - local.floorDivided(by: 1440) * 1440)
+        func two(_ n: Int) -> String { n < 10 ? "0\(n)" : "\(n)" }
+        let sign = offset < 0 ? "-" : "+"
+        let zone = "\(sign)\(two(abs(offset) / 60))\(two(abs(offset) % 60))"
+        out += Array("[\(two(day))/\(Self.months[month - 1])/\(year):\(two(minuteOfDay / 60)):\(two(minuteOfDay % 60)):\(two(second)) \(zone)]".utf8)
+    }
+
+    /// (year, month, day) of days since 1970-01-01 (Howard Hinnant's civil_from_days).
+    static func civil(fromDays days: Int) -> (Int, Int, Int) {
+        let z = days + 719_468
+        let era = (z >= 0 ? z : z - 146_096) / 146_097
+        let doe = z - era * 146_097
+        let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
+        let mp = (5 * doy + 2) / 153
+        let day = doy - (153 * mp + 2) / 5 + 1
+        let month = mp < 10 ? mp + 3 : mp - 9
+        return (yoe + era * 400 + (month <= 2 ? 1 : 0), month, day)
+    }
+
+    private static func makeAddress(_ country: TrafficProfile.Country, ipv6Share: Double, random: inout SeededGenerator) -> [UInt8] {
+        if !country.ipv6.isEmpty, random.unit() < ipv6Share {
+            let network = country.ipv6[Int(random.next() % UInt64(country.ipv6.count))]
+            let hostBits = 64 - network.prefix
+            let high = network.high | (hostBits >= 64 ? random.next() : random.next() & ((1 << UInt64(hostBits)) - 1))
+            let groups = [high >> 48, high >> 32 & 0xFFFF, high >> 16 & 0xFFFF, high & 0xFFFF].map { String($0, radix: 16) }
+            return Array((groups.joined(separator: ":") + "::" + String(random.next() % 0xFFFF + 1, radix: 16)).utf8)
+        }
+        let network = country.ipv4[Int(random.next() % UInt64(country.ipv4.count))]
+        let hostMask = UInt32.max >> UInt32(network.prefix)
+        var address = network.address | (UInt32(truncatingIfNeeded: random.next()) & hostMask)
+        if address & 0xFF == 0 || address & 0xFF == 255 { address = address & ~0xFF | 7 }
+        return Array("\(address >> 24).\(address >> 16 & 0xFF).\(address >> 8 & 0xFF).\(address & 0xFF)".utf8)
+    }
+
+    private static let pages: [((String, String, Int), Double)] = [
+        (("/", "GET", 24_000), 8), (("/en/immigration-refugees-citizenship.html", "GET", 41_000), 10),
+        (("/en/immigration-refugees-citizenship/services/immigrate-canada.html", "GET", 38_000), 7),
+        (("/en/immigration-refugees-citizenship/services/immigrate-canada/express-entry.html", "GET", 52_000), 6),
+        (("/en/immigration-refugees-citizenship/services/visit-canada.html", "GET", 35_000), 5),
+        (("/en/immigration-refugees-citizenship/services/study-canada.html", "GET", 33_000), 3),
+        (("/en/immigration-refugees-citizenship/services/work-canada.html", "GET", 31_000), 3),
+        (("/en/immigration-refugees-citizenship/services/application/check-status.html", "GET", 18_000), 4),
+        (("/en/immigration-refugees-citizenship/services/come-canada-tool.html?q=eligibility", "GET", 22_000), 2),
+        (("/fr/immigration-refugies-citoyennete.html", "GET", 40_000), 3),
+        (("/etc/designs/canada/wet-boew/css/theme.min.css", "GET", 68_000), 9),
+        (("/etc/designs/canada/wet-boew/js/wet-boew.min.js", "GET", 180_000), 9),
+        (("/content/dam/ircc/images/banner.jpg", "GET", 95_000), 6),
+        (("/favicon.ico", "GET", 1_150), 5),
+        (("/api/status/v2/applications", "POST", 900), 2), (("/account/login", "POST", 2_400), 1.5),
+        (("/robots.txt", "GET", 300), 0.5), (("/wp-login.php", "GET", 200), 0.2),
+        (("/en/search.html?q=work+permit&lang=en", "GET", 27_000), 1.5), (("/", "HEAD", 0), 0.3),
+    ]
+
+    private static let statuses: [(Int, Double)] = [
+        (200, 0.838), (304, 0.07), (301, 0.012), (302, 0.02), (404, 0.045), (403, 0.006), (400, 0.003),
+        (206, 0.002), (500, 0.0025), (502, 0.0005), (503, 0.0005), (499, 0.0004), (101, 0.0001),
+    ]
+
+    private static let referers: [(String, Double)] = [
+        ("-", 40), ("https://www.google.com/", 25), ("https://www.canada.ca/en/immigration-refugees-citizenship.html", 20),
+        ("https://www.bing.com/", 4), ("https://duckduckgo.com/", 2), ("https://t.co/x3Kz9pQw", 1.5),
+        ("https://www.facebook.com/", 2), ("https://www.reddit.com/r/ImmigrationCanada/", 1),
+    ]
+
+    private static let agents: [(String, Double)] = [
+        ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/54.0.2840.71 Safari/537.36", 30),
+        ("Mozilla/5.0 (iPhone; CPU iPhone OS 10_1 like Mac OS X) AppleWebKit/602.2.14 (KHTML, like Gecko) Version/10.0 Mobile/14B72 Safari/602.1", 18),
+        ("Mozilla/5.0 (Macintosh; Intel Mac OS X 10_12_1) AppleWebKit/602.2.14 (KHTML, like Gecko) Version/10.0.1 Safari/602.2.14", 10),
+        ("Mozilla/5.0 (Linux; Android 6.0.1; SM-G920F Build/MMB29K) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/54.0.2840.85 Mobile Safari/537.36", 14),
+        ("Mozilla/5.0 (Windows NT 6.1; WOW64; rv:49.0) Gecko/20100101 Firefox/49.0", 8),
+        ("Mozilla/5.0 (Windows NT 6.1; Trident/7.0; rv:11.0) like Gecko", 6),
+        ("Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)", 3),
+        ("Mozilla/5.0 (compatible; bingbot/2.0; +http://www.bing.com/bingbot.htm)", 1.5),
+        ("curl/7.50.1", 0.5), ("python-requests/2.11.1", 0.5),
+        ("Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/53.0.2785.143 Safari/537.36 \\\"quoted\\\"", 0.2),
+    ]
+}
+
+private extension Int64 {
+    func floorDivided(by divisor: Int64) -> Int64 {
+        let quotient = self / divisor
+        return (self % divisor != 0 && (self < 0) != (divisor < 0)) ? quotient - 1 : quotient
+    }
+}
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif

@@ -1,0 +1,100 @@
+/// Escaping for the three kinds of text logsurge writes: JSON, CSV and the terminal.
+///
+/// Strings that come from log lines (sites, samples) are attacker-controlled: nothing of them
+/// reaches the terminal raw, and JSON/CSV stay well-formed whatever bytes they hold.
+public enum Escaping {
+    /// A JSON string literal, quotes included.
+    public static func json(_ text: String) -> String {
+        var result = "\""
+        result.reserveCapacity(text.utf8.count + 2)
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "\"": result += "\\\""
+            case "\\": result += "\\\\"
+            case "\n": result += "\\n"
+            case "\r": result += "\\r"
+            case "\t": result += "\\t"
+            case _ where scalar.value < 0x20 || scalar.value == 0x7F || (0x2028...0x2029).contains(scalar.value):
+                result += "\\u" + hex(scalar.value, width: 4)
+            default: result.unicodeScalars.append(scalar)
+            }
+        }
+        return result + "\""
+    }
+
+    /// A CSV field (RFC 4180): quoted when it holds a comma, quote, CR or LF.
+    public static func csv(_ text: String) -> String {
+        guard text.utf8.contains(where: { $0 == 0x2C || $0 == 0x22 || $0 == 0x0A || $0 == 0x0D }) else { return text }
+        return "\"" + text.replacingAll("\"", with: "\"\"") + "\""
+    }
+
+    /// Printable text for a terminal: control bytes, escape sequences and invalid UTF-8 become
+    /// `\xNN`, a backslash becomes `\\`.
+    public static func terminal(_ bytes: some Sequence<UInt8>) -> String {
+        let bytes = Array(bytes)
+        var result = ""
+        var index = 0
+        while index < bytes.count {
+            let byte = bytes[index]
+            if byte == 0x5C {
+                result += "\\\\"
+                index += 1
+            } else if byte >= 0x20 && byte < 0x7F {
+                result.unicodeScalars.append(Unicode.Scalar(byte))
+                index += 1
+            } else if let (scalar, length) = decodeScalar(bytes, at: index), isPrintable(scalar) {
+                result.unicodeScalars.append(scalar)
+                index += length
+            } else {
+                result += "\\x" + hex(UInt32(byte), width: 2)
+                index += 1
+            }
+        }
+        return result
+    }
+
+    /// One well-formed UTF-8 sequence of 2–4 bytes at `index`, if there is one.
+    private static func decodeScalar(_ bytes: [UInt8], at index: Int) -> (Unicode.Scalar, Int)? {
+        let lead = bytes[index]
+        let length: Int, initial: UInt32, minimum: UInt32
+        switch lead {
+        case 0xC2...0xDF: (length, initial, minimum) = (2, UInt32(lead & 0x1F), 0x80)
+        case 0xE0...0xEF: (length, initial, minimum) = (3, UInt32(lead & 0x0F), 0x800)
+        case 0xF0...0xF4: (length, initial, minimum) = (4, UInt32(lead & 0x07), 0x10000)
+        default: return nil
+        }
+        guard index + length <= bytes.count else { return nil }
+        var value = initial
+        for offset in 1..<length {
+            let next = bytes[index + offset]
+            guard next & 0xC0 == 0x80 else { return nil }
+            value = value << 6 | UInt32(next & 0x3F)
+        }
+        guard value >= minimum, let scalar = Unicode.Scalar(value) else { return nil }
+        return (scalar, length)
+    }
+
+    /// Excludes C1 controls and the bidirectional and line-separator marks that can disguise text.
+    private static func isPrintable(_ scalar: Unicode.Scalar) -> Bool {
+        switch scalar.value {
+        case 0x80..<0xA0, 0x2028, 0x2029, 0x200E, 0x200F, 0x202A...0x202E, 0x2066...0x2069, 0xFEFF: false
+        default: true
+        }
+    }
+
+    /// Printable text for a terminal from a string.
+    public static func terminal(_ text: String) -> String { terminal(text.utf8) }
+
+    static func hex(_ value: UInt32, width: Int) -> String {
+        let digits = String(value, radix: 16)
+        return String(repeating: "0", count: max(0, width - digits.count)) + digits
+    }
+}
+
+extension String {
+    func replacingAll(_ target: Character, with replacement: String) -> String {
+        var result = ""
+        for character in self { if character == target { result += replacement } else { result.append(character) } }
+        return result
+    }
+}

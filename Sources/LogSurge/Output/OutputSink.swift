@@ -1,0 +1,106 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Why an output could not be written.
+public struct OutputError: Error, Sendable, CustomStringConvertible {
+    /// The reader of a pipe went away (`logsurge … | head`): the program should end quietly.
+    public var isBrokenPipe: Bool
+    public var description: String
+}
+
+/// A buffered writer to standard output, standard error or a file.
+///
+/// Output files are opened (and so checked) before any input is read, and written through a
+/// temporary name that is renamed into place on `close()`, so a reader never sees half a file.
+public final class OutputSink {
+    public let name: String
+    private let descriptor: Int32
+    private let ownsDescriptor: Bool
+    private let temporaryPath: String?
+    private var buffer: [UInt8] = []
+    private let capacity = 1 << 16
+
+    /// Standard output.
+    public static func standardOutput() -> OutputSink { OutputSink(name: "-", descriptor: 1) }
+    /// Standard error.
+    public static func standardError() -> OutputSink { OutputSink(name: "standard error", descriptor: 2) }
+
+    private init(name: String, descriptor: Int32) {
+        self.name = name
+        self.descriptor = descriptor
+        ownsDescriptor = false
+        temporaryPath = nil
+        buffer.reserveCapacity(capacity)
+    }
+
+    /// Opens `path` for writing (`-` is standard output).
+    public init(path: String) throws(OutputError) {
+        name = path
+        if path == "-" {
+            descriptor = 1
+            ownsDescriptor = false
+            temporaryPath = nil
+        } else {
+            let temporary = path + ".tmp-logsurge-\(getpid())"
+            let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+            guard fd >= 0 else {
+                throw OutputError(isBrokenPipe: false, description: "cannot write \(path): \(String(cString: strerror(errno)))")
+            }
+            descriptor = fd
+            ownsDescriptor = true
+            temporaryPath = temporary
+        }
+        buffer.reserveCapacity(capacity)
+    }
+
+    deinit {
+        if ownsDescriptor {
+            _ = Glibc.close(descriptor)
+            if let temporaryPath { unlink(temporaryPath) }
+        }
+    }
+
+    public var isTerminal: Bool { isatty(descriptor) == 1 }
+
+    public func write(_ text: String) throws(OutputError) {
+        var text = text
+        text.withUTF8 { buffer.append(contentsOf: $0) }
+        if buffer.count >= capacity { try flush() }
+    }
+
+    public func write(bytes: some Sequence<UInt8>) throws(OutputError) {
+        buffer.append(contentsOf: bytes)
+        if buffer.count >= capacity { try flush() }
+    }
+
+    public func flush() throws(OutputError) {
+        var written = 0
+        while written < buffer.count {
+            let result = buffer.withUnsafeBytes { Glibc.write(descriptor, $0.baseAddress! + written, $0.count - written) }
+            if result < 0 {
+                if errno == EINTR { continue }
+                let code = errno
+                buffer.removeAll(keepingCapacity: true)
+                throw OutputError(isBrokenPipe: code == EPIPE,
+                                  description: "cannot write \(name): \(String(cString: strerror(code)))")
+            }
+            written += result
+        }
+        buffer.removeAll(keepingCapacity: true)
+    }
+
+    /// Flushes and, for a file, moves it into place.
+    public func close() throws(OutputError) {
+        try flush()
+        guard ownsDescriptor, let temporaryPath else { return }
+        if fsync(descriptor) != 0 && errno != EINVAL {
+            throw OutputError(isBrokenPipe: false, description: "cannot write \(name): \(String(cString: strerror(errno)))")
+        }
+        if rename(temporaryPath, name) != 0 {
+            throw OutputError(isBrokenPipe: false, description: "cannot write \(name): \(String(cString: strerror(errno)))")
+        }
+    }
+}

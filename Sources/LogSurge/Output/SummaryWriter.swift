@@ -1,0 +1,53 @@
+import LogSurgeInput
+import LogSurgeParse
+
+/// Writes the run's accounting as one JSON object (`--summary`).
+///
+/// Always present: `files`, `bytes_read`, `lines`, `parsed`, `malformed` (every reason of the
+/// fixed set, zeros included), `first_minute`, `last_minute`, `alerts`, `input_errors`.
+/// Invariants a reader may check: `lines == parsed + sum(malformed)` and `requests == parsed`,
+/// where `requests` is the sum over all buckets; `invariants` states both as booleans.
+public enum SummaryWriter {
+    public static func json(for analysis: Analysis, alerts: Int = 0) -> String {
+        let accounting = analysis.accounting
+        let range = analysis.buckets.minuteRange
+        let requests = analysis.buckets.requestsBySite().values.reduce(0) { $0 + $1.requests }
+        let read = analysis.inputs.filter { $0.stats != nil }
+        let malformed = MalformedReason.allCases.map { "\"\($0.rawValue)\":\(accounting.malformed[$0] ?? 0)" }
+        let errors = analysis.inputErrors.map { error in
+            "{\"path\":\(Escaping.json(error.path)),\"offset\":\(error.offset.map(String.init) ?? "null"),\"message\":\(Escaping.json(error.message))}"
+        }
+        let inputs = analysis.inputs.map { input in
+            var fields = ["\"path\":\(Escaping.json(input.name))"]
+            if let stats = input.stats {
+                fields.append("\"compression\":\"\(stats.compression == .gzip ? "gzip" : "none")\"")
+                fields.append("\"bytes_read\":\(stats.bytesRead)")
+                fields.append("\"bytes_decompressed\":\(stats.decompressedBytes)")
+            }
+            fields.append("\"format\":" + (input.format.map { "\"\($0.rawValue)\"" } ?? "null"))
+            fields.append("\"format_detected\":\(input.formatDetected)")
+            fields.append("\"lines\":\(input.lines)")
+            fields.append("\"error\":" + (input.error.map { Escaping.json($0.message) } ?? "null"))
+            return "{" + fields.joined(separator: ",") + "}"
+        }
+        let fields: [String] = [
+            "\"files\":\(read.count)",
+            "\"bytes_read\":\(read.reduce(Int64(0)) { $0 + ($1.stats?.bytesRead ?? 0) })",
+            "\"bytes_decompressed\":\(read.reduce(Int64(0)) { $0 + ($1.stats?.decompressedBytes ?? 0) })",
+            "\"lines\":\(accounting.lines)",
+            "\"parsed\":\(accounting.parsed)",
+            "\"malformed\":{" + malformed.joined(separator: ",") + "}",
+            "\"requests\":\(requests)",
+            "\"buckets\":\(analysis.buckets.count)",
+            "\"first_minute\":" + (range.map { "\"\(UTCMinute.format($0.lowerBound))\"" } ?? "null"),
+            "\"last_minute\":" + (range.map { "\"\(UTCMinute.format($0.upperBound))\"" } ?? "null"),
+            "\"alerts\":\(alerts)",
+            "\"geoip_lookup_errors\":\(accounting.geoLookupErrors)",
+            "\"threads\":\(analysis.threads)",
+            "\"invariants\":{\"lines_equal_parsed_plus_malformed\":\(accounting.isBalanced),\"bucket_requests_equal_parsed\":\(requests == accounting.parsed)}",
+            "\"inputs\":[" + inputs.joined(separator: ",") + "]",
+            "\"input_errors\":[" + errors.joined(separator: ",") + "]",
+        ]
+        return "{" + fields.joined(separator: ",") + "}\n"
+    }
+}

@@ -1,0 +1,117 @@
+import LogSurgeGeo
+import LogSurgeInput
+import LogSurgeParse
+
+/// The report a person reads: what was read, what parsed, the time span, sites and countries.
+///
+/// Every string taken from a log line (site names, samples) is escaped for the terminal.
+public enum TextReport {
+    /// Countries listed under "Top countries". By default, 10.
+    public static let topCountries = 10
+
+    public static func render(_ analysis: Analysis, databaseDescription: String) -> String {
+        var out = ""
+        let accounting = analysis.accounting
+        let read = analysis.inputs.filter { $0.stats != nil }
+        let raw = read.reduce(Int64(0)) { $0 + ($1.stats?.bytesRead ?? 0) }
+        let text = read.reduce(Int64(0)) { $0 + ($1.stats?.decompressedBytes ?? 0) }
+
+        out += "Input: \(analysis.inputs.count) input\(analysis.inputs.count == 1 ? "" : "s"), \(bytes(raw)) read, \(bytes(text)) of log text, \(analysis.threads) thread\(analysis.threads == 1 ? "" : "s")\n"
+        let width = min(48, analysis.inputs.map { Escaping.terminal($0.name).count }.max() ?? 0)
+        for input in analysis.inputs {
+            let name = pad(Escaping.terminal(input.name), width)
+            if let stats = input.stats {
+                let kind = stats.compression == .gzip ? "gzip" : "plain"
+                let format = input.format.map { $0.rawValue + (input.formatDetected ? " (detected)" : "") } ?? "-"
+                out += "  \(name)  \(pad(kind, 5))  \(pad(format, 26))  \(lpad(number(input.lines), 12)) lines\n"
+            } else {
+                out += "  \(name)  not read\n"
+            }
+            if let error = input.error {
+                out += "    error: \(Escaping.terminal(error.message))\n"
+            }
+        }
+
+        out += "\nLines: \(number(accounting.lines)) read, \(number(accounting.parsed)) parsed (\(percent(accounting.parsed, of: accounting.lines))), \(number(accounting.malformedTotal)) malformed\n"
+        for reason in MalformedReason.allCases {
+            guard let count = accounting.malformed[reason], count > 0 else { continue }
+            out += "  \(pad(reason.rawValue, 14)) \(lpad(number(count), 12))\n"
+            for sample in accounting.samples where sample.reason == reason {
+                out += "    \(Escaping.terminal(sample.input)):\(sample.line): \(Escaping.terminal(sample.bytes))\(sample.bytes.count >= RunAccounting.sampleLength ? "…" : "")\n"
+            }
+        }
+        if accounting.geoLookupErrors > 0 {
+            out += "  GeoIP lookups that hit corrupt data (counted as --): \(number(accounting.geoLookupErrors))\n"
+        }
+
+        if let range = analysis.buckets.minuteRange {
+            let minutes = Int64(range.upperBound) - Int64(range.lowerBound) + 1
+            out += "\nTime span: \(UTCMinute.format(range.lowerBound)) to \(UTCMinute.format(range.upperBound)) (\(duration(minutes)), UTC)\n"
+        } else {
+            out += "\nTime span: no requests\n"
+        }
+
+        let sites = analysis.buckets.requestsBySite().sorted { $0.value.requests != $1.value.requests ? $0.value.requests > $1.value.requests : $0.key < $1.key }
+        if !sites.isEmpty {
+            out += "\nSites: requests, then share of 2xx 3xx 4xx 5xx\n"
+            let siteWidth = min(40, sites.map { Escaping.terminal($0.key).count }.max() ?? 0)
+            for (site, c) in sites.prefix(20) {
+                let shares = [c.status2xx, c.status3xx, c.status4xx, c.status5xx].map { lpad(percent($0, of: c.requests), 6) }
+                out += "  \(pad(Escaping.terminal(site), siteWidth))  \(lpad(number(c.requests), 12))  \(shares.joined(separator: " "))\n"
+            }
+            if sites.count > 20 { out += "  … and \(sites.count - 20) more sites\n" }
+        }
+
+        let countries = analysis.buckets.countsByCountry().sorted { $0.value.requests != $1.value.requests ? $0.value.requests > $1.value.requests : $0.key < $1.key }
+        if !countries.isEmpty {
+            out += "\nTop countries (\(databaseDescription))\n"
+            for (country, c) in countries.prefix(topCountries) {
+                out += "  \(country)  \(lpad(number(c.requests), 12))  \(lpad(percent(c.requests, of: accounting.parsed), 6))\n"
+            }
+            if countries.count > topCountries { out += "  … \(countries.count - topCountries) more countries\n" }
+        }
+        return out
+    }
+
+    static func number(_ value: some BinaryInteger) -> String {
+        let digits = String(value)
+        var result = ""
+        for (index, character) in digits.enumerated() {
+            if index > 0, (digits.count - index) % 3 == 0, character != "-" { result += "," }
+            result.append(character)
+        }
+        return result
+    }
+
+    static func percent(_ part: UInt64, of whole: UInt64) -> String {
+        guard whole > 0 else { return "-" }
+        let tenths = (part * 1000 + whole / 2) / whole
+        return "\(tenths / 10).\(tenths % 10)%"
+    }
+
+    static func bytes(_ count: Int64) -> String {
+        let units = ["B", "KB", "MB", "GB", "TB"]
+        var value = Double(count), unit = 0
+        while value >= 1000, unit < units.count - 1 { value /= 1000; unit += 1 }
+        if unit == 0 { return "\(count) B" }
+        let tenths = Int((value * 10).rounded())
+        return "\(tenths / 10).\(tenths % 10) \(units[unit])"
+    }
+
+    static func duration(_ minutes: Int64) -> String {
+        let days = minutes / 1440, hours = minutes % 1440 / 60, rest = minutes % 60
+        var parts: [String] = []
+        if days > 0 { parts.append("\(days) d") }
+        if hours > 0 { parts.append("\(hours) h") }
+        if rest > 0 || parts.isEmpty { parts.append("\(rest) min") }
+        return parts.joined(separator: " ")
+    }
+
+    static func pad(_ text: String, _ width: Int) -> String {
+        text.count >= width ? text : text + String(repeating: " ", count: width - text.count)
+    }
+
+    static func lpad(_ text: String, _ width: Int) -> String {
+        text.count >= width ? text : String(repeating: " ", count: width - text.count) + text
+    }
+}

@@ -1,0 +1,186 @@
+import Dispatch
+import Foundation
+import LogSurgeGeo
+import LogSurgeInput
+import LogSurgeParse
+
+/// What one input contributed to a run.
+public struct InputReport: Sendable {
+    /// The input as named on the command line (`-` for standard input).
+    public var name: String
+    public var stats: InputStats?
+    /// The format its lines were parsed with; nil when no byte of it was read.
+    public var format: LogFormat?
+    /// Whether `format` was decided from the input's first lines.
+    public var formatDetected: Bool = false
+    /// Lines read from this input (parsed or malformed).
+    public var lines: UInt64 = 0
+    /// Why the input could not be read to its end, if it could not.
+    public var error: InputError?
+}
+
+/// Everything a run learnt: the buckets, the accounting and the inputs.
+public struct Analysis: Sendable {
+    public var buckets = MinuteBuckets()
+    public var accounting = RunAccounting()
+    public var inputs: [InputReport] = []
+    public var threads: Int = 1
+
+    /// Inputs that could not be read to their end.
+    public var inputErrors: [InputError] { inputs.compactMap(\.error) }
+}
+
+/// The parallel analysis stage.
+///
+/// One reader (the calling thread) cuts inputs into line-aligned chunks and feeds a bounded
+/// queue; `threads` Dispatch workers parse and tally whole chunks; results are merged in chunk
+/// order. The number of chunks in flight (queued, being parsed, or waiting for their turn to
+/// merge) is bounded, so a reader faster than the workers waits instead of buffering.
+public struct AnalysisPipeline: Sendable {
+    public var configuration: AnalyzeConfiguration
+
+    public init(configuration: AnalyzeConfiguration) {
+        self.configuration = configuration
+    }
+
+    /// Reads `paths` (files, directories, `-`) as one stream of events.
+    public func run(paths: [String]) -> Analysis {
+        let sources = InputDiscovery.expand(paths.isEmpty ? ["-"] : paths)
+        let threads = max(1, configuration.threads)
+        let merger = OrderedMerger(threads: threads, inputs: sources.map { result -> InputReport in
+            switch result {
+            case .success(let source): InputReport(name: source.displayName)
+            case .failure(let error): InputReport(name: error.path, error: error)
+            }
+        })
+        let queue = WorkQueue()
+        let group = DispatchGroup()
+        for worker in 0..<threads {
+            let configuration = configuration
+            DispatchQueue(label: "logsurge.parse.\(worker)", qos: .userInitiated).async(group: group) {
+                var processor = ChunkProcessor(configuration: configuration)
+                while let item = queue.pop() {
+                    merger.submit(processor.process(item))
+                }
+            }
+        }
+
+        let reader = InputReader(targetChunkSize: configuration.chunkSize, maxLineLength: configuration.maxLineLength)
+        var sequence = 0
+        for (index, result) in sources.enumerated() {
+            guard case .success(let source) = result else { continue }
+            var format: LogFormat?
+            var detected = false
+            if case .fixed(let fixed) = configuration.format { format = fixed }
+            let (stats, error) = reader.read(source) { chunk in
+                if format == nil {
+                    format = chunk.bytes.withUnsafeBytes { AccessLogParser.detectFormat(chunk: $0) } ?? .combined
+                    detected = true
+                }
+                merger.reserveSlot()
+                queue.push(WorkItem(sequence: sequence, input: index, format: format!, chunk: chunk))
+                sequence += 1
+            }
+            merger.finishInput(index, stats: stats, format: format, detected: detected, error: error)
+        }
+        for _ in 0..<threads { queue.push(nil) }
+        group.wait()
+        var analysis = merger.analysis
+        analysis.threads = threads
+        return analysis
+    }
+}
+
+/// A FIFO of work items; `pop` blocks until an item (or the end marker `nil`) arrives.
+private final class WorkQueue: @unchecked Sendable {
+    // Invariant: `items` is only touched under `lock`; `available` counts its elements.
+    private let lock = NSLock()
+    private let available = DispatchSemaphore(value: 0)
+    private var items: [WorkItem?] = []
+    private var head = 0
+
+    func push(_ item: WorkItem?) {
+        lock.withLock { items.append(item) }
+        available.signal()
+    }
+
+    func pop() -> WorkItem? {
+        available.wait()
+        return lock.withLock {
+            let item = items[head]
+            items[head] = nil
+            head += 1
+            if head > 64, head * 2 > items.count {
+                items.removeFirst(head)
+                head = 0
+            }
+            return item
+        }
+    }
+}
+
+/// Merges chunk results strictly in sequence order and bounds the chunks in flight.
+private final class OrderedMerger: @unchecked Sendable {
+    // Invariant: everything below `slots` is only touched under `lock`.
+    private let lock = NSLock()
+    private let slots: DispatchSemaphore
+    private var pending: [Int: ChunkResult] = [:]
+    private var next = 0
+    private var state = Analysis()
+    private var linesPerInput: [UInt64]
+
+    init(threads: Int, inputs: [InputReport]) {
+        slots = DispatchSemaphore(value: 2 * threads + 2)
+        state.inputs = inputs
+        linesPerInput = Array(repeating: 0, count: inputs.count)
+    }
+
+    /// Waits until fewer than the allowed number of chunks are in flight.
+    func reserveSlot() { slots.wait() }
+
+    func submit(_ result: ChunkResult) {
+        lock.withLock {
+            pending[result.sequence] = result
+            while let ready = pending.removeValue(forKey: next) {
+                merge(ready)
+                next += 1
+                slots.signal()
+            }
+        }
+    }
+
+    private func merge(_ result: ChunkResult) {
+        state.buckets.merge(result.entries, localSites: result.siteNames)
+        state.accounting.lines += result.lines
+        state.accounting.parsed += result.parsed
+        for (index, count) in result.malformed.enumerated() where count > 0 {
+            state.accounting.malformed[MalformedReason.allCases[index], default: 0] += count
+        }
+        let base = linesPerInput[result.input]
+        for sample in result.samples {
+            state.accounting.addSample(MalformedSample(
+                reason: sample.reason, input: state.inputs[result.input].name,
+                line: base + sample.line, bytes: sample.bytes))
+        }
+        linesPerInput[result.input] += result.lines
+        state.accounting.geoLookupErrors += result.geoLookupErrors
+    }
+
+    func finishInput(_ index: Int, stats: InputStats, format: LogFormat?, detected: Bool, error: InputError?) {
+        lock.withLock {
+            state.inputs[index].stats = stats
+            state.inputs[index].format = format
+            state.inputs[index].formatDetected = detected
+            state.inputs[index].error = error
+        }
+    }
+
+    /// The merged result; call after every worker has finished.
+    var analysis: Analysis {
+        lock.withLock {
+            var result = state
+            for index in result.inputs.indices { result.inputs[index].lines = linesPerInput[index] }
+            return result
+        }
+    }
+}

@@ -1,0 +1,49 @@
+import Foundation
+import LogSurgeGeo
+import LogSurgeParse
+
+/// How `logsurge analyze` reads, parses and buckets its inputs.
+public struct AnalyzeConfiguration: Sendable {
+    /// Which access-log format the inputs are in.
+    public enum FormatChoice: Sendable, Equatable {
+        /// Decided per input from its first lines.
+        case auto
+        case fixed(LogFormat)
+    }
+
+    /// A `--section NAME=PREFIX` rule: requests whose path starts with `prefix` belong to
+    /// site `HOST/NAME` (or `NAME` when the format has no host). The longest matching prefix wins.
+    public struct Section: Sendable, Equatable {
+        public var name: String
+        public var prefix: String
+        public init(name: String, prefix: String) {
+            self.name = name
+            self.prefix = prefix
+        }
+    }
+
+    /// The log format. By default, `.auto`.
+    public var format: FormatChoice = .auto
+    /// Site name for lines whose format carries no virtual host. By default, `-`.
+    public var site: String = "-"
+    /// Sections carved out of sites by path prefix. By default, none.
+    public var sections: [Section] = []
+    /// Parse workers. By default, the active processor count. Output is identical for any value.
+    public var threads: Int
+    /// A chunk handed to a worker holds at least this many bytes of whole lines. By default, 2 MiB.
+    public var chunkSize: Int = 2 << 20
+    /// Longer lines are skipped and counted as `line_too_long`. By default, 1 MiB.
+    public var maxLineLength: Int = 1 << 20
+    /// The country database.
+    public var database: MMDBReader
+
+    public init(database: MMDBReader, threads: Int = defaultThreadCount) {
+        self.database = database
+        self.threads = max(1, threads)
+    }
+
+    /// The active processor count.
+    public static var defaultThreadCount: Int {
+        max(1, ProcessInfo.processInfo.activeProcessorCount)
+    }
+}

@@ -1,0 +1,122 @@
+import LogSurgeGeo
+import LogSurgeInput
+import LogSurgeParse
+
+/// A chunk on its way to a worker: its place in the stream and the format to parse it with.
+struct WorkItem: Sendable {
+    var sequence: Int
+    var input: Int
+    var format: LogFormat
+    var chunk: LineChunk
+}
+
+/// What a worker learnt from one chunk, ready to be merged in chunk order.
+struct ChunkResult: Sendable {
+    var sequence: Int
+    var input: Int
+    var lines: UInt64 = 0
+    var parsed: UInt64 = 0
+    var malformed = [UInt64](repeating: 0, count: MalformedReason.allCases.count)
+    /// Samples with their 1-based line number within the chunk.
+    var samples: [(reason: MalformedReason, line: UInt64, bytes: [UInt8])] = []
+    var siteNames: [String] = []
+    var entries: [(key: PackedKey, counts: BucketCounts)] = []
+    var geoLookupErrors: UInt64 = 0
+}
+
+/// One worker's reusable state: parsers, GeoIP cache, site table and tally scratch.
+///
+/// Per line: one parse, one cached country lookup, one site probe and one tally probe; no
+/// allocation and no shared state. Counters are published once per chunk.
+struct ChunkProcessor {
+    private var parsers: [LogFormat: AccessLogParser] = [:]
+    private var resolver: CountryResolver
+    private var sites: SiteTable
+    private var tally = ChunkTally()
+    private let sectionPrefixes: [[UInt8]]
+
+    init(configuration: AnalyzeConfiguration) {
+        resolver = CountryResolver(reader: configuration.database)
+        sites = SiteTable(defaultSite: configuration.site, sectionNames: configuration.sections.map(\.name))
+        sectionPrefixes = configuration.sections.map { Array($0.prefix.utf8) }
+    }
+
+    mutating func process(_ item: WorkItem) -> ChunkResult {
+        var result = ChunkResult(sequence: item.sequence, input: item.input)
+        var parser = parsers[item.format] ?? AccessLogParser(format: item.format)
+        let errorsBefore = resolver.lookupErrors
+        item.chunk.bytes.withUnsafeBytes { chunk in
+            var start = 0
+            while start < chunk.count {
+                // The chunker guarantees every line ends in "\n".
+                let end = Self.nextNewline(in: chunk, from: start)
+                let line = UnsafeRawBufferPointer(rebasing: chunk[start..<end])
+                result.lines += 1
+                switch parser.parse(line) {
+                case .parsed(let fields):
+                    record(fields, in: line)
+                    result.parsed += 1
+                case .malformed(let reason):
+                    result.malformed[reason.index] += 1
+                    if result.samples.count < MalformedReason.allCases.count * RunAccounting.samplesPerReason,
+                       result.samples.lazy.filter({ $0.reason == reason }).count < RunAccounting.samplesPerReason {
+                        result.samples.append((reason, result.lines, Array(line.prefix(RunAccounting.sampleLength))))
+                    }
+                }
+                start = end + 1
+            }
+        }
+        if item.chunk.overlongLines > 0 {
+            result.lines += UInt64(item.chunk.overlongLines)
+            result.malformed[MalformedReason.tooLong.index] += UInt64(item.chunk.overlongLines)
+        }
+        parsers[item.format] = parser
+        result.geoLookupErrors = UInt64(resolver.lookupErrors - errorsBefore)
+        result.siteNames = sites.names
+        result.entries = tally.drain()
+        return result
+    }
+
+    @inline(__always)
+    private mutating func record(_ fields: ParsedLine, in line: UnsafeRawBufferPointer) {
+        let client = UnsafeRawBufferPointer(rebasing: line[fields.client])
+        let country = IPAddress(parsing: client).map { resolver.country(for: $0) } ?? .unknown
+        let host = fields.host.map { UnsafeRawBufferPointer(rebasing: line[$0]) }
+        var section = 0
+        if !sectionPrefixes.isEmpty, let path = fields.path {
+            section = matchSection(UnsafeRawBufferPointer(rebasing: line[path]))
+        }
+        let site = sites.index(host: host, section: section)
+        tally.add(PackedKey(minute: fields.minute, site: site, country: country), status: fields.status, bytes: fields.bytes)
+    }
+
+    /// The 1-based index of the longest `--section` prefix that `path` starts with, or 0.
+    private func matchSection(_ path: UnsafeRawBufferPointer) -> Int {
+        var best = 0, bestLength = -1
+        for (index, prefix) in sectionPrefixes.enumerated()
+        where prefix.count > bestLength && path.starts(with: prefix) {
+            best = index + 1
+            bestLength = prefix.count
+        }
+        return best
+    }
+
+    @inline(__always)
+    private static func nextNewline(in chunk: UnsafeRawBufferPointer, from start: Int) -> Int {
+        // memchr is vectorised by libc; the chunk's last byte is "\n", so it always finds one.
+        let base = chunk.baseAddress!
+        let found = memchr(base + start, 0x0A, chunk.count - start)!
+        return base.distance(to: UnsafeRawPointer(found))
+    }
+}
+
+extension MalformedReason {
+    /// Position in `allCases`, for flat per-reason counters.
+    var index: Int { MalformedReason.allCases.firstIndex(of: self)! }
+}
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif

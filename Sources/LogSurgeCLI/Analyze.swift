@@ -1,0 +1,131 @@
+import ArgumentParser
+import Foundation
+import LogSurge
+import LogSurgeGeo
+import LogSurgeParse
+
+struct Analyze: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "analyze",
+        abstract: "Count requests per UTC minute, site and country (the default command).",
+        discussion: """
+        PATH is a file, a directory or `-` for standard input; no PATH means standard input.
+        gzip is recognised by its content, multi-member files are read to the end. A directory
+        means its access-log files grouped by base name, each group oldest first
+        (name.N.gz … name.2.gz name.1 name, and name-YYYYMMDD[.gz] in date order); hidden files
+        and files whose name contains "error" are skipped.
+
+        Exit status: 0 when every input was read, 1 when some input could not be read to its
+        end (everything readable is still counted and reported), 2 for usage errors.
+
+        Examples:
+          logsurge /var/log/nginx/
+          zcat access.log.*.gz | logsurge --buckets minutes.csv
+          logsurge --format vhost_combined --buckets - --quiet other_vhosts_access.log > minutes.csv
+          logsurge --section immigration=/en/immigration --summary run.json access.log
+        """
+    )
+
+    @Option(help: ArgumentHelp("Log format: auto, \(LogFormat.allCases.map(\.rawValue).joined(separator: ", ")).", valueName: "FORMAT"))
+    var format: String = "auto"
+
+    @Option(help: ArgumentHelp("A MaxMind DB (.mmdb) country database; the embedded one by default.", valueName: "FILE"))
+    var geoip: String?
+
+    @Option(help: ArgumentHelp("Site name for lines whose format carries no virtual host.", valueName: "NAME"))
+    var site: String = "-"
+
+    @Option(help: ArgumentHelp("Requests whose path starts with PREFIX belong to site HOST/NAME (NAME without a host); repeatable, the longest prefix wins.", valueName: "NAME=PREFIX"))
+    var section: [String] = []
+
+    @Option(help: ArgumentHelp("Per-minute buckets as CSV, or JSON lines when FILE ends in .jsonl; `-` for standard output.", valueName: "FILE"))
+    var buckets: String?
+
+    @Option(help: ArgumentHelp("The run's accounting as one JSON object; `-` for standard output.", valueName: "FILE"))
+    var summary: String?
+
+    @Option(help: ArgumentHelp("Parse workers (default: the active processor count). Output is identical for every value.", valueName: "N"))
+    var threads: Int?
+
+    @Option(help: ArgumentHelp("Bytes of whole lines handed to a worker at once (default 2 MiB). Output is identical for every value.", valueName: "BYTES"), )
+    var chunkSize: Int = 2 << 20
+
+    @Flag(help: "No human-readable report.")
+    var quiet = false
+
+    @Argument(help: ArgumentHelp("Files, directories, or `-` for standard input.", valueName: "PATH"))
+    var paths: [String] = []
+
+    func validate() throws {
+        if format != "auto", LogFormat(rawValue: format) == nil {
+            throw ValidationError("unknown format '\(format)': use auto, \(LogFormat.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        if let threads, !(1...1024).contains(threads) { throw ValidationError("--threads must be between 1 and 1024") }
+        if !(1...(1 << 30)).contains(chunkSize) { throw ValidationError("--chunk-size must be between 1 and 1 GiB") }
+        for rule in section {
+            guard let sectionRule = Self.parseSection(rule) else {
+                throw ValidationError("--section '\(rule)' must look like NAME=PREFIX, e.g. immigration=/en/immigration")
+            }
+            _ = sectionRule
+        }
+        if paths.filter({ $0 == "-" }).count > 1 { throw ValidationError("standard input (-) can be read only once") }
+        if [buckets, summary].compactMap({ $0 }).filter({ $0 == "-" }).count > 1 {
+            throw ValidationError("only one output can go to standard output (-)")
+        }
+    }
+
+    static func parseSection(_ rule: String) -> AnalyzeConfiguration.Section? {
+        guard let equals = rule.firstIndex(of: "=") else { return nil }
+        let name = String(rule[..<equals]), prefix = String(rule[rule.index(after: equals)...])
+        guard !name.isEmpty, !prefix.isEmpty else { return nil }
+        return AnalyzeConfiguration.Section(name: name, prefix: prefix)
+    }
+
+    func run() throws {
+        // Configuration first: a bad database or an unwritable output fails before any input is read.
+        let database = try openDatabase(geoip)
+        var configuration = AnalyzeConfiguration(database: database, threads: threads ?? AnalyzeConfiguration.defaultThreadCount)
+        configuration.format = format == "auto" ? .auto : .fixed(LogFormat(rawValue: format)!)
+        configuration.site = site
+        configuration.sections = section.compactMap(Self.parseSection)
+        configuration.chunkSize = chunkSize
+        let bucketSink = try buckets.map(openOutput)
+        let summarySink = try summary.map(openOutput)
+        let reportSink: OutputSink? = quiet ? nil
+            : [buckets, summary].contains("-") ? .standardError() : .standardOutput()
+
+        let analysis = AnalysisPipeline(configuration: configuration).run(paths: paths)
+
+        for error in analysis.inputErrors {
+            warn("\(error.path): \(error.message)")
+        }
+        if let bucketSink {
+            try BucketWriter.write(analysis.buckets.rows(), format: .init(path: bucketSink.name), to: bucketSink)
+            try bucketSink.close()
+        }
+        if let summarySink {
+            try summarySink.write(SummaryWriter.json(for: analysis))
+            try summarySink.close()
+        }
+        if let reportSink {
+            try reportSink.write(TextReport.render(analysis, databaseDescription: database.shortDescription))
+            try reportSink.close()
+        }
+        if !analysis.inputErrors.isEmpty { throw ExitCode(ExitStatus.inputIncomplete) }
+    }
+
+    private func openOutput(_ path: String) throws -> OutputSink {
+        do { return try OutputSink(path: path) } catch {
+            throw UsageError(description: error.description)
+        }
+    }
+}
+
+extension MMDBReader {
+    /// "database type, built YYYY-MM-DD" for the report.
+    var shortDescription: String {
+        let built = Date(timeIntervalSince1970: TimeInterval(metadata.buildEpoch))
+        let day = ISO8601DateFormatter.string(from: built, timeZone: TimeZone(identifier: "UTC")!, formatOptions: [.withFullDate])
+        return "\(metadata.databaseType), built \(day)"
+    }
+}

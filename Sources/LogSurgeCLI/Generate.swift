@@ -1,0 +1,76 @@
+import ArgumentParser
+import Foundation
+import LogSurge
+import LogSurgeParse
+
+struct Generate: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "generate",
+        abstract: "Write realistic synthetic access logs of an immigration site.",
+        discussion: """
+        Traffic follows each visiting country's daily rhythm in its own time zone and a weekly
+        pattern, with Poisson noise, a realistic mix of statuses, paths and clients, and a small
+        share of malformed lines. The same seed gives the same bytes.
+
+        Examples:
+          logsurge generate --days 3 --rotate SampleLogs
+          logsurge generate --days 1 --rate 400 --gzip --output day.log.gz
+          logsurge generate --minutes 60 | logsurge
+        """
+    )
+
+    @Option(help: ArgumentHelp("First UTC minute, YYYY-MM-DDTHH:MMZ.", valueName: "MINUTE"))
+    var start: String = "2016-11-01T00:00Z"
+
+    @Option(help: "Days to generate.")
+    var days: Int = 3
+
+    @Option(help: "Minutes to generate (overrides --days).")
+    var minutes: Int?
+
+    @Option(help: "Requests per minute of the whole site if every country were at its daily peak.")
+    var rate: Double = 60
+
+    @Option(help: "Seed of every random choice.")
+    var seed: UInt64 = 1
+
+    @Option(help: ArgumentHelp("Line format: \(LogFormat.allCases.map(\.rawValue).joined(separator: ", ")).", valueName: "FORMAT"))
+    var format: String = "combined"
+
+    @Option(help: "Share of malformed lines.")
+    var malformedRate: Double = 0.0005
+
+    @Option(help: ArgumentHelp("Write to FILE (`-`: standard output).", valueName: "FILE"))
+    var output: String = "-"
+
+    @Flag(help: "Compress the output with gzip.")
+    var gzip = false
+
+    @Option(help: ArgumentHelp("Write daily files into DIR as logrotate leaves them: access.log, access.log.1, access.log.2.gz …", valueName: "DIR"))
+    var rotate: String?
+
+    func validate() throws {
+        guard UTCMinute.parse(start) != nil else { throw ValidationError("--start must look like 2016-11-08T00:00Z") }
+        guard LogFormat(rawValue: format) != nil else { throw ValidationError("unknown format '\(format)'") }
+        guard (minutes ?? days * 1440) > 0, (minutes ?? days * 1440) <= 366 * 1440 * 5 else { throw ValidationError("generate between 1 minute and 5 years") }
+        guard rate > 0, rate <= 1_000_000 else { throw ValidationError("--rate must be in (0, 1000000]") }
+        guard (0...1).contains(malformedRate) else { throw ValidationError("--malformed-rate must be in [0, 1]") }
+    }
+
+    func run() throws {
+        var configuration = GeneratorConfiguration()
+        configuration.start = UTCMinute.parse(start)!
+        configuration.minutes = minutes ?? days * 1440
+        configuration.peakRate = rate
+        configuration.seed = seed
+        configuration.format = LogFormat(rawValue: format)!
+        configuration.malformedRate = malformedRate
+        let layout: GeneratedLogWriter.Layout = rotate.map { .rotated(directory: $0, name: "access.log") }
+            ?? .single(path: output, gzip: gzip)
+        do {
+            try GeneratedLogWriter.write(configuration, to: layout)
+        } catch let error as OutputError where !error.isBrokenPipe {
+            throw UsageError(description: error.description)
+        }
+    }
+}

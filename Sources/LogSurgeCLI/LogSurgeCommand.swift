@@ -1,0 +1,68 @@
+import ArgumentParser
+import Foundation
+import LogSurge
+import LogSurgeGeo
+
+@main
+struct LogSurgeCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "logsurge",
+        abstract: "Turn web-server access logs into an early warning: requests per UTC minute by site and country.",
+        discussion: """
+        Reads plain or gzip access logs (files, directories of rotated logs, or standard input),
+        parses them in parallel, resolves each client to a country and counts requests per UTC
+        minute, site and country.
+
+        \(EmbeddedCountryDatabase.attribution)
+        """,
+        version: LogSurgeCommand.versionText,
+        subcommands: [Analyze.self, GeoIPCommand.self, Generate.self],
+        defaultSubcommand: Analyze.self
+    )
+
+    static var versionText: String {
+        "logsurge \(LogSurgeVersion.string)\nembedded country database built \(EmbeddedCountryDatabase.buildDate)\n\(EmbeddedCountryDatabase.attribution)"
+    }
+
+    /// Parses, runs, and maps every failure to the contract's exit status: 2 for usage errors,
+    /// whatever the command decided otherwise.
+    static func main() {
+        signal(SIGPIPE, SIG_IGN)   // a closed pipe becomes EPIPE, which ends the program quietly
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch let exit as ExitCode {
+            Foundation.exit(exit.rawValue)
+        } catch let error as OutputError where error.isBrokenPipe {
+            Foundation.exit(0)
+        } catch let error as UsageError {
+            warn("error: \(error.description)")
+            Foundation.exit(ExitStatus.usage)
+        } catch {
+            let code = exitCode(for: error)
+            if code == .success {
+                self.exit(withError: error)   // --help, --version
+            }
+            let message = fullMessage(for: error)
+            if !message.isEmpty { FileHandle.standardError.write(Data((message + "\n").utf8)) }
+            Foundation.exit(code == .validationFailure ? ExitStatus.usage : code.rawValue)
+        }
+    }
+}
+
+/// The exit statuses of the contract.
+enum ExitStatus {
+    static let inputIncomplete: Int32 = 1
+    static let usage: Int32 = 2
+    static let alertRaised: Int32 = 3
+}
+
+/// Writes `logsurge: message` to standard error.
+func warn(_ message: String) {
+    FileHandle.standardError.write(Data("logsurge: \(message)\n".utf8))
+}
+
+/// A usage error found after parsing (a bad database, an unwritable output): status 2.
+struct UsageError: Error, CustomStringConvertible {
+    var description: String
+}
