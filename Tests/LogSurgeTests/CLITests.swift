@@ -1,0 +1,78 @@
+import Foundation
+import Testing
+
+/// The contract's exit statuses and streams, checked on the built executable.
+@Suite(.enabled(if: Support.executable != nil, "the logsurge executable is not built"))
+struct CLITests {
+    @Test func readsStandardInputByDefault() throws {
+        let log = try [UInt8](Data(contentsOf: URL(fileURLWithPath: Support.fixture("combined.log"))))
+        let result = try Support.run(["--buckets", "-", "--quiet"], stdin: log)
+        #expect(result.status == 0)
+        #expect(result.stdout == (try String(contentsOfFile: Support.fixture("combined.buckets.csv"), encoding: .utf8)))
+        #expect(result.stderr.isEmpty)
+    }
+
+    @Test func reportGoesToStandardErrorWhenAnOutputTakesStandardOutput() throws {
+        let result = try Support.run(["analyze", "--summary", "-", Support.fixture("combined.log")])
+        #expect(result.status == 0)
+        #expect(result.stdout.hasPrefix("{\"files\":1,"))
+        #expect(result.stderr.contains("Top countries"))
+    }
+
+    @Test func missingInputExitsWithOneAfterReportingTheRest() throws {
+        let result = try Support.run(["--buckets", "-", "--quiet", "/nonexistent.log", Support.fixture("combined.log")])
+        #expect(result.status == 1)
+        #expect(result.stderr.contains("/nonexistent.log"))
+        #expect(result.stdout.contains("2016-11-09T04:59Z,-,US,2"))
+    }
+
+    @Test(arguments: [["--threads", "0"], ["--format", "apache-custom"], ["--no-such-option"],
+                      ["--geoip", "/nonexistent.mmdb"], ["--buckets", "/nonexistent-dir/x.csv"],
+                      ["--section", "noequals"]])
+    func usageErrorsExitWithTwoBeforeReadingInput(arguments: [String]) throws {
+        // Standard input is a valid log: a usage error must stop before it is read.
+        let result = try Support.run(arguments + ["--quiet"], stdin: Array("garbage\n".utf8))
+        #expect(result.status == 2)
+        #expect(!result.stderr.isEmpty)
+    }
+
+    @Test func corruptGeoIPDatabaseIsAUsageError() throws {
+        let path = Support.temporaryDirectory().appendingPathComponent("bad.mmdb").path
+        try Support.writeFile(path, Data("not a database".utf8))
+        let result = try Support.run(["--geoip", path, Support.fixture("combined.log")])
+        #expect(result.status == 2)
+        #expect(result.stderr.contains("bad.mmdb"))
+    }
+
+    @Test func geoipPrintsCountriesAndFlagsInvalidAddresses() throws {
+        let result = try Support.run(["geoip", "8.8.8.8", "::ffff:8.8.8.8", "10.1.2.3", "not-an-ip"])
+        #expect(result.status == 1)
+        #expect(result.stdout == "8.8.8.8\tUS\n::ffff:8.8.8.8\tUS\n10.1.2.3\t--\nnot-an-ip\tinvalid\n")
+        let piped = try Support.run(["geoip"], stdin: Array("8.8.8.8\n2001:4860:4860::8888\n".utf8))
+        #expect(piped.status == 0)
+        #expect(piped.stdout == "8.8.8.8\tUS\n2001:4860:4860::8888\tUS\n")
+    }
+
+    @Test func closedPipeEndsQuietly() throws {
+        let process = Process()
+        process.executableURL = Support.executable!
+        process.arguments = ["generate", "--days", "2", "--rate", "200"]
+        let output = Pipe(), error = Pipe()
+        process.standardOutput = output
+        process.standardError = error
+        try process.run()
+        _ = output.fileHandleForReading.readData(ofLength: 1000)
+        try output.fileHandleForReading.close()
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0)
+        #expect(error.fileHandleForReading.readDataToEndOfFile().isEmpty)
+    }
+
+    @Test func versionNamesTheDatabaseAndItsAttribution() throws {
+        let result = try Support.run(["--version"])
+        #expect(result.status == 0)
+        #expect(result.stdout.contains("logsurge "))
+        #expect(result.stdout.contains("CC BY-SA 4.0"))
+        #expect(result.stdout.contains("IPFire"))
+    }
+}

@@ -1,0 +1,126 @@
+import Foundation
+import Testing
+@testable import LogSurge
+import LogSurgeParse
+
+/// Small fixtures with hand-checked expected buckets (the `.csv` files beside them were worked
+/// out by hand from the lines, not recorded from a run).
+@Suite struct EndToEndTests {
+    @Test func combinedFixtureMatchesTheHandCheckedBuckets() throws {
+        let analysis = Support.analyze([Support.fixture("combined.log")])
+        let expected = try String(contentsOfFile: Support.fixture("combined.buckets.csv"), encoding: .utf8)
+        #expect(try Support.bucketsCSV(analysis) == expected)
+        #expect(analysis.inputs.first?.format == .combined)
+        #expect(analysis.inputs.first?.formatDetected == true)
+    }
+
+    @Test func combinedFixtureAccounting() {
+        let accounting = Support.analyze([Support.fixture("combined.log")]).accounting
+        #expect(accounting.lines == 19)
+        #expect(accounting.parsed == 13)
+        #expect(accounting.malformed[.badTimestamp] == 1)   // 31 Feb
+        #expect(accounting.malformed[.badStatus] ?? 0 >= 1)  // "-" status
+        #expect(accounting.malformed[.badSize] == 1)        // "12ab"
+        #expect(accounting.malformed[.empty] == 1)
+        #expect(accounting.malformedTotal == 6)
+        #expect(accounting.isBalanced)
+        // Samples name where the line was, in order.
+        let timestamp = accounting.samples.first { $0.reason == .badTimestamp }
+        #expect(timestamp?.line == 11)
+        #expect(timestamp.map { String(decoding: $0.bytes, as: UTF8.self).contains("31/Feb/2016") } == true)
+    }
+
+    @Test func vhostFixtureWithSections() throws {
+        let analysis = Support.analyze([Support.fixture("vhost.log")]) {
+            $0.sections = [.init(name: "immigration", prefix: "/en/immigration"),
+                           .init(name: "visas", prefix: "/en/immigration/visas")]
+        }
+        #expect(analysis.inputs.first?.format == .vhostCombined)
+        let expected = try String(contentsOfFile: Support.fixture("vhost.buckets.csv"), encoding: .utf8)
+        #expect(try Support.bucketsCSV(analysis) == expected)
+    }
+
+    @Test func gzipMultiMemberGivesTheSameBucketsAsPlain() throws {
+        let plain = try [UInt8](Data(contentsOf: URL(fileURLWithPath: Support.fixture("combined.log"))))
+        let cut = plain.count / 2
+        let directory = Support.temporaryDirectory()
+        let path = directory.appendingPathComponent("access.log").path   // no .gz: content decides
+        let twoMembers = Support.gzip(Array(plain[..<cut])) + Support.gzip(Array(plain[cut...]))
+        try Support.writeFile(path, Data(twoMembers))
+        let fromGzip = Support.analyze([path])
+        let fromPlain = Support.analyze([Support.fixture("combined.log")])
+        #expect(fromGzip.inputs.first?.stats?.compression == .gzip)
+        #expect(fromGzip.buckets.rows() == fromPlain.buckets.rows())
+        #expect(fromGzip.accounting.lines == fromPlain.accounting.lines)
+        #expect(fromGzip.accounting.parsed == fromPlain.accounting.parsed)
+    }
+
+    @Test func truncatedGzipCountsWhatCameBeforeAndReportsTheFile() throws {
+        let log = Support.generatedLog(minutes: 30, rate: 400, seed: 9, malformedRate: 0)
+        let compressed = Support.gzip(log)
+        let directory = Support.temporaryDirectory()
+        let damaged = directory.appendingPathComponent("damaged.gz").path
+        let good = directory.appendingPathComponent("good.log").path
+        try Support.writeFile(damaged, Data(compressed[..<(compressed.count * 2 / 3)]))
+        try Support.writeFile(good, Data(Support.generatedLog(minutes: 5, rate: 60, seed: 2, malformedRate: 0)))
+        let analysis = Support.analyze([damaged, good])
+        #expect(analysis.inputErrors.count == 1)
+        #expect(analysis.inputErrors.first?.path == damaged)
+        #expect(analysis.inputErrors.first?.offset != nil)
+        let damagedLines = analysis.inputs[0].lines
+        let total = UInt64(log.reduce(0) { $0 + ($1 == 0x0A ? 1 : 0) })
+        #expect(damagedLines > total / 3)         // most of what came before the damage
+        #expect(damagedLines < total)
+        #expect(analysis.inputs[1].lines > 0)     // the run went on with the next input
+        #expect(analysis.accounting.isBalanced)
+    }
+
+    @Test func missingInputIsAnErrorAndTheRestIsStillRead() {
+        let analysis = Support.analyze(["/nonexistent/access.log", Support.fixture("combined.log")])
+        #expect(analysis.inputErrors.count == 1)
+        #expect(analysis.accounting.parsed == 13)
+    }
+
+    @Test func summaryStatesTheInvariants() throws {
+        let analysis = Support.analyze([Support.fixture("combined.log")])
+        let json = SummaryWriter.json(for: analysis)
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any])
+        #expect(object["lines"] as? Int == 19)
+        #expect(object["parsed"] as? Int == 13)
+        #expect(object["files"] as? Int == 1)
+        #expect(object["first_minute"] as? String == "2016-11-09T04:00Z")
+        #expect(object["last_minute"] as? String == "2016-11-09T04:59Z")
+        #expect((object["input_errors"] as? [Any])?.isEmpty == true)
+        let malformed = try #require(object["malformed"] as? [String: Int])
+        #expect(Set(malformed.keys) == Set(MalformedReason.allCases.map(\.rawValue)))
+        #expect(malformed.values.reduce(0, +) == 6)
+        let invariants = try #require(object["invariants"] as? [String: Bool])
+        #expect(invariants.values.allSatisfy { $0 })
+    }
+
+    @Test func jsonLinesBucketsCarryTheSameFields() throws {
+        let analysis = Support.analyze([Support.fixture("combined.log")])
+        let path = Support.temporaryDirectory().appendingPathComponent("b.jsonl").path
+        let sink = try OutputSink(path: path)
+        try BucketWriter.write(analysis.buckets.rows(), format: BucketWriter.Format(path: path), to: sink)
+        try sink.close()
+        let lines = try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n")
+        #expect(lines.count == 6)
+        let first = try #require(try JSONSerialization.jsonObject(with: Data(lines[0].utf8)) as? [String: Any])
+        #expect(Set(first.keys) == Set(BucketWriter.columns))
+        #expect(first["minute"] as? String == "2016-11-09T04:00Z")
+        #expect(first["country"] as? String == "--")
+        #expect(first["requests"] as? Int == 4)
+        #expect(first["bytes"] as? Int == 403)
+    }
+
+    @Test func reportNamesFormatSpanSitesAndCountries() {
+        let analysis = Support.analyze([Support.fixture("combined.log")])
+        let report = TextReport.render(analysis, databaseDescription: "test")
+        #expect(report.contains("combined (detected)"))
+        #expect(report.contains("2016-11-09T04:00Z to 2016-11-09T04:59Z"))
+        #expect(report.contains("bad_timestamp"))
+        #expect(report.contains("  US "))
+        #expect(!report.unicodeScalars.contains { $0.value < 0x20 && $0 != "\n" })
+    }
+}

@@ -1,0 +1,52 @@
+import Foundation
+import Testing
+@testable import LogSurge
+
+/// Output must not depend on how the bytes were cut into chunks or spread over workers.
+@Suite struct InvarianceTests {
+    static let log = Support.generatedLog(minutes: 90, rate: 300, seed: 42, malformedRate: 0.003)
+
+    /// One file for every run, so that samples (which name their input) compare equal too.
+    static let path: String = {
+        let path = Support.temporaryDirectory().appendingPathComponent("traffic.log").path
+        try! Support.writeFile(path, Data(log))
+        return path
+    }()
+
+    static let reference = AnalysisPipeline(configuration: Support.configuration(threads: 1)).run(paths: [path])
+
+    @Test(arguments: [1, 2, 3, 8], [1, 7, 4096, 65_536, 2 << 20])
+    func bucketsAreIdenticalForEveryThreadCountAndChunkSize(threads: Int, chunkSize: Int) throws {
+        let analysis = AnalysisPipeline(configuration: Support.configuration(threads: threads, chunkSize: chunkSize)).run(paths: [Self.path])
+        #expect(analysis.buckets.rows() == Self.reference.buckets.rows())
+        #expect(analysis.accounting == Self.reference.accounting)   // samples too: merged in chunk order
+        #expect(analysis.accounting.isBalanced)
+    }
+
+    @Test func splittingIntoFilesAndGzipMembersKeepsTheBuckets() throws {
+        let directory = Support.temporaryDirectory()
+        // Cut at line boundaries into three files, the middle one gzip, the last with no final newline.
+        let newlines = Self.log.indices.filter { Self.log[$0] == 0x0A }
+        let a = newlines[newlines.count / 3] + 1, b = newlines[newlines.count * 2 / 3] + 1
+        let parts = [Array(Self.log[..<a]), Support.gzip(Array(Self.log[a..<b])), Array(Self.log[b..<(Self.log.count - 1)])]
+        let paths = try parts.enumerated().map { index, bytes in
+            let path = directory.appendingPathComponent("part\(index)").path
+            try Support.writeFile(path, Data(bytes))
+            return path
+        }
+        let analysis = AnalysisPipeline(configuration: Support.configuration(threads: 2, chunkSize: 10_000)).run(paths: paths)
+        #expect(analysis.buckets.rows() == Self.reference.buckets.rows())
+        #expect(analysis.accounting.lines == Self.reference.accounting.lines)
+        #expect(analysis.accounting.parsed == Self.reference.accounting.parsed)
+        #expect(analysis.accounting.malformed == Self.reference.accounting.malformed)
+    }
+
+    @Test func bucketRequestsSumToParsed() {
+        let rows = Self.reference.buckets.rows()
+        #expect(rows.reduce(0) { $0 + $1.counts.requests } == Self.reference.accounting.parsed)
+        #expect(Self.reference.accounting.malformedTotal > 0)
+        #expect(Self.reference.accounting.isBalanced)
+        // Sorted by minute, site, country.
+        #expect(zip(rows, rows.dropFirst()).allSatisfy { ($0.minute, $0.site, $0.country.rawValue) < ($1.minute, $1.site, $1.country.rawValue) })
+    }
+}

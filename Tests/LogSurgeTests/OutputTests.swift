@@ -1,0 +1,88 @@
+import Testing
+@testable import LogSurge
+
+@Suite struct EscapingTests {
+    @Test(arguments: [
+        ("plain text", "plain text"),
+        ("\u{1B}[31mred\u{1B}[0m", "\\x1b[31mred\\x1b[0m"),
+        ("tab\there", "tab\\x09here"),
+        ("back\\slash", "back\\\\slash"),
+        ("caf\u{E9} \u{65E5}\u{672C}", "caf\u{E9} \u{65E5}\u{672C}"),
+        ("bidi\u{202E}txt", "bidi\\xe2\\x80\\xaetxt"),   // right-to-left override: escaped byte by byte
+        ("c1\u{9B}31m", "c1\\xc2\\x9b31m"),              // C1 CSI
+    ])
+    func terminalEscapesControlsAndKeepsPrintableText(input: String, expected: String) {
+        #expect(Escaping.terminal(input) == expected)
+    }
+
+    @Test func terminalEscapesInvalidUTF8ByteByByte() {
+        #expect(Escaping.terminal([0x41, 0xFF, 0xC3, 0x28, 0x00, 0x42]) == "A\\xff\\xc3(\\x00B")
+    }
+
+    @Test func csvQuotesOnlyWhenNeeded() {
+        #expect(Escaping.csv("www.example.com") == "www.example.com")
+        #expect(Escaping.csv("a,b") == "\"a,b\"")
+        #expect(Escaping.csv("say \"hi\"") == "\"say \"\"hi\"\"\"")
+        #expect(Escaping.csv("line\nbreak") == "\"line\nbreak\"")
+    }
+
+    @Test func jsonEscapesQuotesBackslashesAndControls() {
+        #expect(Escaping.json("a\"b\\c\nd\u{01}") == "\"a\\\"b\\\\c\\nd\\u0001\"")
+    }
+}
+
+@Suite struct AggregateTests {
+    @Test func chunkTallyCountsAndDrainsManyKeys() {
+        var tally = ChunkTally(initialCapacity: 4)
+        for round in 0..<2 {
+            var expected: [UInt64: UInt64] = [:]
+            for i in 0..<5000 {
+                let key = PackedKey(minute: Int32(i % 700) - 300, site: UInt16(i % 3), country: .init(rawValue: UInt16(i % 11)))
+                tally.add(key, status: UInt16(200 + (i % 4) * 100), bytes: UInt64(i))
+                expected[key.rawValue, default: 0] += 1
+            }
+            let drained = tally.drain()
+            #expect(drained.count == expected.count, "round \(round)")
+            #expect(drained.allSatisfy { expected[$0.key.rawValue] == $0.counts.requests })
+            #expect(tally.isEmpty)
+        }
+    }
+
+    @Test func packedKeyRoundTripsNegativeMinutes() {
+        let key = PackedKey(minute: -5, site: 65_000, country: .init(rawValue: 0x5553))
+        #expect(key.minute == -5)
+        #expect(key.site == 65_000)
+        #expect(key.country.rawValue == 0x5553)
+    }
+
+    @Test func siteTableSectionsAndDefaultSite() {
+        var table = SiteTable(defaultSite: "-", sectionNames: ["imm"])
+        let a = "www.example".utf8.withContiguousStorageIfAvailable { table.index(host: UnsafeRawBufferPointer($0), section: 0) }!
+        let b = "www.example".utf8.withContiguousStorageIfAvailable { table.index(host: UnsafeRawBufferPointer($0), section: 1) }!
+        let c = table.index(host: nil, section: 0)
+        let d = table.index(host: nil, section: 1)
+        let e = "www.example".utf8.withContiguousStorageIfAvailable { table.index(host: UnsafeRawBufferPointer($0), section: 0) }!
+        #expect(table.names == ["www.example", "www.example/imm", "-", "imm"])
+        #expect([a, b, c, d] == [0, 1, 2, 3])
+        #expect(e == a)
+    }
+
+    @Test func siteTableFoldsBeyondItsCapacity() {
+        var table = SiteTable(defaultSite: "-", sectionNames: [], capacity: 4)
+        let indices = (0..<10).map { n in Array("h\(n)".utf8).withUnsafeBytes { table.index(host: $0, section: 0) } }
+        #expect(table.names == ["h0", "h1", "h2", SiteTable.overflowName])
+        #expect(indices[3...].allSatisfy { $0 == 3 })
+    }
+
+    @Test func minuteBucketsSortSitesByNameAndCountriesUnknownFirst() {
+        var buckets = MinuteBuckets()
+        buckets.add(minute: 10, site: "b", country: .init(rawValue: 0x5553), counts: .init(requests: 1, status2xx: 1, status3xx: 0, status4xx: 0, status5xx: 0, bytes: 5))
+        buckets.add(minute: 10, site: "a", country: .init(rawValue: 0x5553), counts: .init(requests: 2, status2xx: 0, status3xx: 0, status4xx: 0, status5xx: 2, bytes: 0))
+        buckets.add(minute: 10, site: "a", country: .unknown, counts: .init(requests: 1, status2xx: 0, status3xx: 0, status4xx: 1, status5xx: 0, bytes: 0))
+        buckets.add(minute: -1, site: "z", country: .unknown, counts: .init(requests: 1, status2xx: 0, status3xx: 0, status4xx: 1, status5xx: 0, bytes: 0))
+        buckets.add(minute: 10, site: "a", country: .unknown, counts: .init(requests: 3, status2xx: 3, status3xx: 0, status4xx: 0, status5xx: 0, bytes: 9))
+        let rows = buckets.rows()
+        #expect(rows.map { "\($0.minute) \($0.site) \($0.country)" } == ["-1 z --", "10 a --", "10 a US", "10 b US"])
+        #expect(rows[1].counts == .init(requests: 4, status2xx: 3, status3xx: 0, status4xx: 1, status5xx: 0, bytes: 9))
+    }
+}
