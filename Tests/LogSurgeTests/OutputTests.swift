@@ -32,8 +32,8 @@ import Testing
 }
 
 @Suite struct AggregateTests {
-    @Test func chunkTallyCountsAndDrainsManyKeys() {
-        var tally = ChunkTally(initialCapacity: 4)
+    @Test func bucketTableCountsAndDrainsManyKeys() {
+        var tally = BucketTable(initialCapacity: 4)
         for round in 0..<2 {
             var expected: [UInt64: UInt64] = [:]
             for i in 0..<5000 {
@@ -43,7 +43,7 @@ import Testing
             }
             let drained = tally.drain()
             #expect(drained.count == expected.count, "round \(round)")
-            #expect(drained.allSatisfy { expected[$0.key.rawValue] == $0.counts.requests })
+            #expect(drained.allSatisfy { expected[$0.key.rawValue] == UInt64($0.counts.requests) })
             #expect(tally.isEmpty)
         }
     }

@@ -24,20 +24,6 @@ public struct BucketCounts: Sendable, Equatable {
         self.bytes = bytes
     }
 
-    /// Counts one request with `status` and `bytes`.
-    @inline(__always)
-    mutating func add(status: UInt16, bytes size: UInt64) {
-        requests &+= 1
-        bytes &+= size
-        switch status / 100 {
-        case 2: status2xx &+= 1
-        case 3: status3xx &+= 1
-        case 4: status4xx &+= 1
-        case 5: status5xx &+= 1
-        default: break
-        }
-    }
-
     /// Adds another bucket's counters to these.
     @inline(__always)
     public mutating func merge(_ other: BucketCounts) {

@@ -23,7 +23,7 @@ public struct BucketRow: Sendable, Equatable {
 public struct MinuteBuckets: Sendable {
     public private(set) var siteNames: [String] = []
     private var siteIndex: [String: UInt16] = [:]
-    private var store: [UInt64: BucketCounts] = [:]
+    private var store = BucketTable(initialCapacity: 4096)
 
     public init() {}
 
@@ -32,12 +32,11 @@ public struct MinuteBuckets: Sendable {
 
     /// Adds `counts` under (minute, site, country).
     public mutating func add(minute: Int32, site: String, country: CountryCode, counts: BucketCounts) {
-        let key = PackedKey(minute: minute, site: globalIndex(of: site), country: country)
-        store[key.rawValue, default: BucketCounts()].merge(counts)
+        store.merge(PackedKey(minute: minute, site: globalIndex(of: site), country: country), .init(counts))
     }
 
     /// Merges one chunk's tally, whose site indices refer to `localSites`.
-    mutating func merge(_ entries: [(key: PackedKey, counts: BucketCounts)], localSites: [String]) {
+    mutating func merge(_ entries: [(key: PackedKey, counts: BucketTable.Counts)], localSites: [String]) {
         var translation = [UInt16?](repeating: nil, count: localSites.count)
         for (key, counts) in entries {
             let local = Int(key.site)
@@ -48,16 +47,15 @@ public struct MinuteBuckets: Sendable {
                 site = globalIndex(of: localSites[local])
                 translation[local] = site
             }
-            let global = PackedKey(minute: key.minute, site: site, country: key.country)
-            store[global.rawValue, default: BucketCounts()].merge(counts)
+            store.merge(PackedKey(minute: key.minute, site: site, country: key.country), counts)
         }
     }
 
     /// Adds every bucket of `other` (e.g. buckets read back from several servers' exports).
     public mutating func merge(_ other: MinuteBuckets) {
-        for (raw, counts) in other.store {
+        for (raw, counts) in zip(other.store.keys, other.store.counts) {
             let key = PackedKey(rawValue: raw)
-            add(minute: key.minute, site: other.siteNames[Int(key.site)], country: key.country, counts: counts)
+            add(minute: key.minute, site: other.siteNames[Int(key.site)], country: key.country, counts: counts.counters)
         }
     }
 
@@ -78,33 +76,37 @@ public struct MinuteBuckets: Sendable {
         let order = siteNames.indices.sorted { siteNames[$0].utf8.lexicographicallyPrecedes(siteNames[$1].utf8) }
         var rank = [UInt16](repeating: 0, count: siteNames.count)
         for (position, index) in order.enumerated() { rank[index] = UInt16(position) }
-        var keys = store.keys.map { raw -> UInt64 in
+        var sortKeys = store.keys.map { raw -> UInt64 in
             let key = PackedKey(rawValue: raw)
             // Bias the minute so negative minutes (before 1970) still sort first.
             let biased = UInt64(UInt32(bitPattern: key.minute) ^ 0x8000_0000)
             return biased << 32 | UInt64(rank[Int(key.site)]) << 16 | UInt64(key.country.rawValue)
         }
-        keys.sort()
-        return keys.map { sorted in
+        sortKeys.sort()
+        return sortKeys.map { sorted in
             let minute = Int32(bitPattern: UInt32(truncatingIfNeeded: sorted >> 32) ^ 0x8000_0000)
             let site = order[Int(UInt16(truncatingIfNeeded: sorted >> 16))]
             let country = CountryCode(rawValue: UInt16(truncatingIfNeeded: sorted))
             let key = PackedKey(minute: minute, site: UInt16(site), country: country)
-            return BucketRow(minute: minute, site: siteNames[site], country: country, counts: store[key.rawValue]!)
+            return BucketRow(minute: minute, site: siteNames[site], country: country, counts: store.counts(for: key)!.counters)
         }
     }
 
     /// Total requests per site, by site name.
     public func requestsBySite() -> [String: BucketCounts] {
         var totals: [String: BucketCounts] = [:]
-        for (raw, counts) in store { totals[siteNames[Int(PackedKey(rawValue: raw).site)], default: BucketCounts()].merge(counts) }
+        for (raw, counts) in zip(store.keys, store.counts) {
+            totals[siteNames[Int(PackedKey(rawValue: raw).site)], default: BucketCounts()].merge(counts.counters)
+        }
         return totals
     }
 
     /// Total counters per country.
     public func countsByCountry() -> [CountryCode: BucketCounts] {
         var totals: [CountryCode: BucketCounts] = [:]
-        for (raw, counts) in store { totals[PackedKey(rawValue: raw).country, default: BucketCounts()].merge(counts) }
+        for (raw, counts) in zip(store.keys, store.counts) {
+            totals[PackedKey(rawValue: raw).country, default: BucketCounts()].merge(counts.counters)
+        }
         return totals
     }
 

@@ -20,7 +20,7 @@ struct ChunkResult: Sendable {
     /// Samples with their 1-based line number within the chunk.
     var samples: [(reason: MalformedReason, line: UInt64, bytes: [UInt8])] = []
     var siteNames: [String] = []
-    var entries: [(key: PackedKey, counts: BucketCounts)] = []
+    var entries: [(key: PackedKey, counts: BucketTable.Counts)] = []
     var geoLookupErrors: UInt64 = 0
 }
 
@@ -32,7 +32,7 @@ struct ChunkProcessor {
     private var parsers: [LogFormat: AccessLogParser] = [:]
     private var resolver: CountryResolver
     private var sites: SiteTable
-    private var tally = ChunkTally()
+    private var tally = BucketTable()
     private let sectionPrefixes: [[UInt8]]
 
     init(configuration: AnalyzeConfiguration) {

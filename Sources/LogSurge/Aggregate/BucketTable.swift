@@ -1,0 +1,157 @@
+/// Bucket counters in flat arrays behind an open-addressing hash of packed keys.
+///
+/// Used twice: as a worker's scratch tally for one chunk (emptied by `drain`, storage kept,
+/// so the per-line cost is one multiplicative hash and usually one probe, with no allocation)
+/// and as the run's store of every bucket, where it takes about 45 bytes a bucket
+/// (a `Dictionary<UInt64, BucketCounts>` took about three times that at its peak while growing).
+struct BucketTable {
+    /// Counters as stored: 32-bit counts (a single minute of one site and country never comes
+    /// near 2³² requests; additions wrap rather than trap) and 64-bit bytes, 28 bytes in all.
+    struct Counts: Equatable {
+        var requests: UInt32 = 0
+        var status2xx: UInt32 = 0
+        var status3xx: UInt32 = 0
+        var status4xx: UInt32 = 0
+        var status5xx: UInt32 = 0
+        var bytes: UInt64 = 0
+
+        @inline(__always)
+        mutating func add(status: UInt16, bytes size: UInt64) {
+            requests &+= 1
+            bytes &+= size
+            switch status / 100 {
+            case 2: status2xx &+= 1
+            case 3: status3xx &+= 1
+            case 4: status4xx &+= 1
+            case 5: status5xx &+= 1
+            default: break
+            }
+        }
+
+        @inline(__always)
+        mutating func merge(_ other: Counts) {
+            requests &+= other.requests
+            status2xx &+= other.status2xx
+            status3xx &+= other.status3xx
+            status4xx &+= other.status4xx
+            status5xx &+= other.status5xx
+            bytes &+= other.bytes
+        }
+
+        var counters: BucketCounts {
+            BucketCounts(requests: UInt64(requests), status2xx: UInt64(status2xx), status3xx: UInt64(status3xx),
+                         status4xx: UInt64(status4xx), status5xx: UInt64(status5xx), bytes: bytes)
+        }
+
+        init() {}
+
+        init(_ counters: BucketCounts) {
+            requests = UInt32(truncatingIfNeeded: counters.requests)
+            status2xx = UInt32(truncatingIfNeeded: counters.status2xx)
+            status3xx = UInt32(truncatingIfNeeded: counters.status3xx)
+            status4xx = UInt32(truncatingIfNeeded: counters.status4xx)
+            status5xx = UInt32(truncatingIfNeeded: counters.status5xx)
+            bytes = counters.bytes
+        }
+    }
+
+    private var slots: [Int32]          // index into keys/counts, or -1
+    private(set) var keys: [UInt64] = []
+    private(set) var counts: [Counts] = []
+    private var mask: Int
+
+    init(initialCapacity: Int = 1024) {
+        var size = 16
+        while size < initialCapacity * 2 { size <<= 1 }
+        slots = Array(repeating: -1, count: size)
+        mask = size - 1
+        keys.reserveCapacity(initialCapacity)
+        counts.reserveCapacity(initialCapacity)
+    }
+
+    var isEmpty: Bool { keys.isEmpty }
+    var count: Int { keys.count }
+
+    @inline(__always)
+    private static func hash(_ key: UInt64) -> Int {
+        // Fibonacci hashing; the high bits of the product are well mixed.
+        Int(truncatingIfNeeded: (key &* 0x9E37_79B9_7F4A_7C15) >> 20)
+    }
+
+    /// The index of `key`'s counters, inserting zeroed counters when it is new.
+    @inline(__always)
+    private mutating func index(of key: UInt64) -> Int {
+        var slot = Self.hash(key) & mask
+        while true {
+            let index = slots[slot]
+            if index < 0 {
+                let new = keys.count
+                slots[slot] = Int32(new)
+                keys.append(key)
+                counts.append(Counts())
+                if keys.count * 4 > slots.count * 3 { grow() }
+                return new
+            }
+            if keys[Int(index)] == key { return Int(index) }
+            slot = (slot + 1) & mask
+        }
+    }
+
+    /// Counts one request under `key`.
+    @inline(__always)
+    mutating func add(_ key: PackedKey, status: UInt16, bytes: UInt64) {
+        let index = index(of: key.rawValue)
+        counts[index].add(status: status, bytes: bytes)
+    }
+
+    /// Adds `other` to the counters under `key`.
+    @inline(__always)
+    mutating func merge(_ key: PackedKey, _ other: Counts) {
+        let index = index(of: key.rawValue)
+        counts[index].merge(other)
+    }
+
+    /// The counters under `key`, if any.
+    func counts(for key: PackedKey) -> Counts? {
+        var slot = Self.hash(key.rawValue) & mask
+        while true {
+            let index = slots[slot]
+            if index < 0 { return nil }
+            if keys[Int(index)] == key.rawValue { return counts[Int(index)] }
+            slot = (slot + 1) & mask
+        }
+    }
+
+    private mutating func grow() {
+        let size = slots.count * 2
+        slots = Array(repeating: -1, count: size)
+        mask = size - 1
+        for (index, key) in keys.enumerated() {
+            var slot = Self.hash(key) & mask
+            while slots[slot] >= 0 { slot = (slot + 1) & mask }
+            slots[slot] = Int32(index)
+        }
+    }
+
+    /// Hands out the entries counted so far and empties the table, keeping its storage.
+    mutating func drain() -> [(key: PackedKey, counts: Counts)] {
+        var result: [(key: PackedKey, counts: Counts)] = []
+        result.reserveCapacity(keys.count)
+        for index in keys.indices {
+            result.append((PackedKey(rawValue: keys[index]), counts[index]))
+        }
+        if keys.count * 8 < slots.count {
+            // Few entries: clear their slots only (each is found along its probe sequence).
+            for key in keys {
+                var slot = Self.hash(key) & mask
+                while slots[slot] < 0 || self.keys[Int(slots[slot])] != key { slot = (slot + 1) & mask }
+                slots[slot] = -1
+            }
+        } else {
+            for slot in slots.indices { slots[slot] = -1 }
+        }
+        keys.removeAll(keepingCapacity: true)
+        counts.removeAll(keepingCapacity: true)
+        return result
+    }
+}
