@@ -43,9 +43,11 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
-        .testTarget(name: "LogSurgeInputTests", dependencies: ["LogSurgeInput"]),
-        .testTarget(name: "LogSurgeParseTests", dependencies: ["LogSurgeParse"]),
-        .testTarget(name: "LogSurgeGeoTests", dependencies: ["LogSurgeGeo"]),
+        // What every test target shares (a seeded generator, the way to find ../shared).
+        .target(name: "LogSurgeTestSupport", dependencies: ["LogSurge"], path: "Tests/LogSurgeTestSupport"),
+        .testTarget(name: "LogSurgeInputTests", dependencies: ["LogSurgeInput", "LogSurgeTestSupport"]),
+        .testTarget(name: "LogSurgeParseTests", dependencies: ["LogSurgeParse", "LogSurgeTestSupport"]),
+        .testTarget(name: "LogSurgeGeoTests", dependencies: ["LogSurgeGeo", "LogSurgeTestSupport"]),
         .testTarget(
             name: "LogSurgeTests",
             dependencies: ["LogSurge"],

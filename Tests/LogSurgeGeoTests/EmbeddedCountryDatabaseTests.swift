@@ -1,3 +1,4 @@
+import LogSurgeTestSupport
 import Foundation
 import LogSurgeGeo
 import Testing

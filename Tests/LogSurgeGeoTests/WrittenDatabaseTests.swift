@@ -1,3 +1,4 @@
+import LogSurgeTestSupport
 import LogSurgeGeo
 import Testing
 

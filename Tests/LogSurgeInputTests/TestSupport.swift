@@ -1,19 +1,8 @@
 import CZlib
 import Foundation
+import LogSurgeTestSupport
 import LogSurgeInput
 
-/// A small seeded generator (SplitMix64) so test inputs are the same on every run.
-struct SeededGenerator: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
 
 enum Fixtures {
     /// Random text of `lineCount` lines with lengths in `lengths`, some CRLF, printable bytes.

@@ -1,6 +1,7 @@
 #if canImport(Glibc)
     import Glibc
     import LogSurgeParse
+    import LogSurgeTestSupport
     import Testing
 
     /// A page of readable memory between two inaccessible pages: any read outside it crashes.
@@ -36,7 +37,7 @@
         @Test("Lines touching inaccessible memory on either side parse without reading past them")
         func guardPages() throws {
             let page = try #require(GuardedPage())
-            var random = SeededRandom(state: 7)
+            var random = SeededGenerator(seed: 7)
             var lines: [[UInt8]] = []
             for (line, _) in RobustnessTests.seeds {
                 let bytes = Array(line.utf8)

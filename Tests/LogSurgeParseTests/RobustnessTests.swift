@@ -1,3 +1,4 @@
+import LogSurgeTestSupport
 import LogSurgeParse
 import Testing
 
@@ -26,7 +27,7 @@ struct RobustnessTests {
 
     @Test("Random mutations never crash, keep ranges inside the line, and a warm parser agrees with a fresh one")
     func mutations() {
-        var random = SeededRandom(state: 2016)
+        var random = SeededGenerator(seed: 2016)
         let interesting: [UInt8] = Array(" \"\\[]:/-+0123456789\r\t".utf8) + [0x00, 0x7F, 0x80, 0xFF]
         var warm = LogFormat.allCases.map { AccessLogParser(format: $0) }
         var parsedCount = 0

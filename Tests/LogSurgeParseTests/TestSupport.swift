@@ -1,4 +1,5 @@
 import Foundation
+import LogSurgeTestSupport
 import LogSurgeParse
 
 /// A parsed line with its ranges turned into text, so tests can compare whole outcomes.
@@ -99,14 +100,3 @@ func foundationFormat(_ date: Date) -> String {
     return formatter.string(from: date)
 }
 
-/// A small deterministic random generator (SplitMix64) so failures reproduce.
-struct SeededRandom: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}

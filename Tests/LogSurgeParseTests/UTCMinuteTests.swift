@@ -1,3 +1,4 @@
+import LogSurgeTestSupport
 import Foundation
 import LogSurgeParse
 import Testing
@@ -8,7 +9,7 @@ struct UTCMinuteTests {
         "format and parse agree with Foundation and round-trip, 1970–2100",
         arguments: Array(stride(from: 1970, through: 2100, by: 10)))
     func roundTrip(decade: Int) throws {
-        var random = SeededRandom(state: UInt64(decade))
+        var random = SeededGenerator(seed: UInt64(decade))
         let start = try #require(UTCMinute.minute(year: decade, month: 1, day: 1, hour: 0, minute: 0))
         let end = try #require(UTCMinute.minute(year: min(decade + 10, 2101), month: 1, day: 1, hour: 0, minute: 0))
         // Decade boundaries, each year's first and last minute, and random minutes in between.

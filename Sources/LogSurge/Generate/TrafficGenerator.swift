@@ -175,26 +175,14 @@ public struct TrafficGenerator {
     /// `[dd/Mon/yyyy:HH:MM:SS ±hhmm]` in the server's time zone.
     private func appendTimestamp(minute: Int32, second: Int, to out: inout [UInt8]) {
         let offset = configuration.serverOffsetMinutes
-        let local = Int64(minute) + Int64(offset)
-        let (year, month, day) = Self.civil(fromDays: Int(local.floorDivided(by: 1440)))
-        let minuteOfDay = Int(local - local.floorDivided(by: 1440) * 1440)
+        let local = Int(minute) + offset
+        let days = local >= 0 ? local / 1440 : (local - 1439) / 1440
+        let (year, month, day) = UTCMinute.civil(fromDays: days)
+        let minuteOfDay = local - days * 1440
         func two(_ n: Int) -> String { n < 10 ? "0\(n)" : "\(n)" }
         let sign = offset < 0 ? "-" : "+"
         let zone = "\(sign)\(two(abs(offset) / 60))\(two(abs(offset) % 60))"
         out += Array("[\(two(day))/\(Self.months[month - 1])/\(year):\(two(minuteOfDay / 60)):\(two(minuteOfDay % 60)):\(two(second)) \(zone)]".utf8)
-    }
-
-    /// (year, month, day) of days since 1970-01-01 (Howard Hinnant's civil_from_days).
-    static func civil(fromDays days: Int) -> (Int, Int, Int) {
-        let z = days + 719_468
-        let era = (z >= 0 ? z : z - 146_096) / 146_097
-        let doe = z - era * 146_097
-        let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
-        let mp = (5 * doy + 2) / 153
-        let day = doy - (153 * mp + 2) / 5 + 1
-        let month = mp < 10 ? mp + 3 : mp - 9
-        return (yoe + era * 400 + (month <= 2 ? 1 : 0), month, day)
     }
 
     private static func makeAddress(_ country: TrafficProfile.Country, ipv6Share: Double, random: inout SeededGenerator) -> [UInt8] {
@@ -254,13 +242,6 @@ public struct TrafficGenerator {
         ("curl/7.50.1", 0.5), ("python-requests/2.11.1", 0.5),
         ("Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/53.0.2785.143 Safari/537.36 \\\"quoted\\\"", 0.2),
     ]
-}
-
-private extension Int64 {
-    func floorDivided(by divisor: Int64) -> Int64 {
-        let quotient = self / divisor
-        return (self % divisor != 0 && (self < 0) != (divisor < 0)) ? quotient - 1 : quotient
-    }
 }
 
 #if canImport(Glibc)
