@@ -24,9 +24,9 @@ public struct LineChunk: Sendable {
 /// Cuts a byte stream into line-aligned chunks; never exposes a partial line.
 ///
 /// Bytes go into one reusable buffer (by `append`, or written in place by a producer with
-/// `fill`). Once the buffer holds at least `targetSize` bytes of complete lines, everything
-/// up to the last `"\n"` is copied into a fresh array and emitted; the partial line after it
-/// moves to the front of the buffer. A line longer than `maxLineLength` bytes (not counting
+/// `fill`). Once the buffer holds at least `targetSize` bytes of complete lines, they are
+/// copied into fresh arrays of at least `targetSize` bytes each, cut at the first `"\n"` past
+/// the target, and emitted; what is left moves to the front of the buffer. A line longer than `maxLineLength` bytes (not counting
 /// its `"\n"`) is skipped as it arrives and counted in the next chunk's `overlongLines`, so
 /// the buffer never holds more than `targetSize + maxLineLength` bytes plus one read's worth.
 ///
@@ -106,7 +106,7 @@ public struct LineChunker {
             return count
         }
         ingest(start: start, count: written)
-        if completeEnd >= targetSize { try emitChunk(emit) }
+        if completeEnd >= targetSize { try emitChunks(all: false, emit) }
         return written
     }
 
@@ -127,7 +127,7 @@ public struct LineChunker {
             used += 1
             completeEnd = used
         }
-        if completeEnd > 0 || overlongPending > 0 { try emitChunk(emit) }
+        if completeEnd > 0 || overlongPending > 0 { try emitChunks(all: true, emit) }
         used = 0
         completeEnd = 0
     }
@@ -223,25 +223,48 @@ public struct LineChunker {
         overlongPending += overlong
     }
 
-    /// Emits `storage[0..<completeEnd]` as a fresh array and moves the partial line to the front.
-    private mutating func emitChunk(_ emit: (LineChunk) throws -> Void) rethrows {
-        let length = completeEnd
-        let partial = used - completeEnd
-        let chunkBytes = storage.withUnsafeMutableBytes { raw in
-            let base = raw.baseAddress!
-            let bytes = [UInt8](unsafeUninitializedCapacity: length) { target, initialized in
-                // In bounds: length == completeEnd <= used <= storage.count.
-                if length > 0 { UnsafeMutableRawPointer(target.baseAddress!).copyMemory(from: base, byteCount: length) }
-                initialized = length
+    /// Emits the complete lines as fresh arrays of at least `targetSize` bytes each, cut at the
+    /// first newline past the target; with `all`, the shorter rest too. Whatever is not emitted
+    /// (complete lines short of the target, then the partial line) moves to the front.
+    private mutating func emitChunks(all: Bool, _ emit: (LineChunk) throws -> Void) rethrows {
+        let complete = completeEnd
+        let target = targetSize
+        var cuts: [Int] = []   // end offsets of the chunks, each just past a newline
+        storage.withUnsafeBytes { raw in
+            var offset = 0
+            while complete - offset >= target,
+                  let newline = ByteScan.firstNewline(raw.baseAddress!, in: (offset + target - 1)..<complete) {
+                offset = newline + 1
+                cuts.append(offset)
             }
-            // In bounds: the partial line is storage[length..<length + partial].
-            if partial > 0 { base.copyMemory(from: base + length, byteCount: partial) }
-            return bytes
+            if all, offset < complete { cuts.append(complete) }
         }
-        let chunk = LineChunk(bytes: chunkBytes, overlongLines: overlongPending)
-        used = partial
-        completeEnd = 0
-        overlongPending = 0
-        try emit(chunk)
+        var chunks: [LineChunk] = []
+        chunks.reserveCapacity(cuts.count)
+        let consumed = cuts.last ?? 0
+        storage.withUnsafeMutableBytes { raw in
+            let base = raw.baseAddress!
+            var start = 0
+            for end in cuts {
+                let length = end - start
+                let bytes = [UInt8](unsafeUninitializedCapacity: length) { target, initialized in
+                    // In bounds: start < end <= completeEnd <= used <= storage.count.
+                    UnsafeMutableRawPointer(target.baseAddress!).copyMemory(from: base + start, byteCount: length)
+                    initialized = length
+                }
+                chunks.append(LineChunk(bytes: bytes))
+                start = end
+            }
+            // In bounds: the rest is storage[consumed..<used].
+            if consumed > 0, used > consumed { base.copyMemory(from: base + consumed, byteCount: used - consumed) }
+        }
+        if chunks.isEmpty, all, overlongPending > 0 { chunks.append(LineChunk(bytes: [])) }
+        if !chunks.isEmpty {
+            chunks[0].overlongLines = overlongPending
+            overlongPending = 0
+        }
+        used -= consumed
+        completeEnd -= consumed
+        for chunk in chunks { try emit(chunk) }
     }
 }

@@ -32,6 +32,9 @@ func expectMatchesOracle(_ chunks: [LineChunk], _ input: [UInt8], targetSize: In
         if index < chunks.count - 1 {
             #expect(chunk.bytes.count >= targetSize, "chunk \(index) emitted below the target", sourceLocation: sourceLocation)
         }
+        // Cut at the first newline past the target: dropping the last line leaves less than the target.
+        let withoutLastLine = chunk.bytes.dropLast().lastIndex(of: 0x0A).map { $0 + 1 } ?? 0
+        #expect(withoutLastLine < targetSize, "chunk \(index) holds more lines than the target needs", sourceLocation: sourceLocation)
     }
     // Only a final line without newline gains a byte.
     let added = input.isEmpty || input.last == 0x0A ? 0 : 1
@@ -117,8 +120,9 @@ struct LineChunkerTests {
             chunker.finish { chunks.append($0) }
             #expect(chunks.count >= 2)
             expectMatchesOracle(chunks, input, targetSize: 2 << 20)
-            // Chunks end at the last newline of the write that crossed the target.
-            for chunk in chunks { #expect(chunk.bytes.count < (2 << 20) + (256 << 10)) }
+            // Chunks end at the first newline past the target, whatever the write size.
+            let longestLine = input.split(separator: 0x0A).map(\.count).max()!
+            for chunk in chunks { #expect(chunk.bytes.count <= (2 << 20) + longestLine) }
         }
     }
 

@@ -49,4 +49,14 @@ import Testing
         // Sorted by minute, site, country.
         #expect(zip(rows, rows.dropFirst()).allSatisfy { ($0.minute, $0.site, $0.country.rawValue) < ($1.minute, $1.site, $1.country.rawValue) })
     }
+
+    @Test(arguments: [1, 2])
+    func aFastReaderWaitsForTheWorkersInsteadOfBuffering(threads: Int) {
+        // Reading a cached file is several times faster than parsing it: without backpressure
+        // the reader would queue most of the file's chunks.
+        let analysis = AnalysisPipeline(configuration: Support.configuration(threads: threads, chunkSize: 4096)).run(paths: [Self.path])
+        #expect(analysis.chunks > 200)
+        #expect(analysis.peakChunksInFlight <= 2 * threads + 2)
+        #expect(analysis.peakChunksInFlight >= 1)
+    }
 }

@@ -25,6 +25,11 @@ public struct Analysis: Sendable {
     public var accounting = RunAccounting()
     public var inputs: [InputReport] = []
     public var threads: Int = 1
+    /// Chunks handed to workers.
+    public var chunks: Int = 0
+    /// The most chunks that were ever in flight at once (queued, parsing, or waiting to merge);
+    /// never more than `2 × threads + 2`, however fast the reader is.
+    public var peakChunksInFlight: Int = 0
 
     /// Inputs that could not be read to their end.
     public var inputErrors: [InputError] { inputs.compactMap(\.error) }
@@ -124,6 +129,7 @@ private final class OrderedMerger: @unchecked Sendable {
     // Invariant: everything below `slots` is only touched under `lock`.
     private let lock = NSLock()
     private let slots: DispatchSemaphore
+    private var inFlight = 0
     private var pending: [Int: ChunkResult] = [:]
     private var next = 0
     private var state = Analysis()
@@ -136,7 +142,14 @@ private final class OrderedMerger: @unchecked Sendable {
     }
 
     /// Waits until fewer than the allowed number of chunks are in flight.
-    func reserveSlot() { slots.wait() }
+    func reserveSlot() {
+        slots.wait()
+        lock.withLock {
+            inFlight += 1
+            state.chunks += 1
+            state.peakChunksInFlight = max(state.peakChunksInFlight, inFlight)
+        }
+    }
 
     func submit(_ result: ChunkResult) {
         lock.withLock {
@@ -144,6 +157,7 @@ private final class OrderedMerger: @unchecked Sendable {
             while let ready = pending.removeValue(forKey: next) {
                 merge(ready)
                 next += 1
+                inFlight -= 1
                 slots.signal()
             }
         }
