@@ -11,7 +11,7 @@ import LogSurgeParse
         let expected = try String(contentsOfFile: Support.fixture("combined.buckets.csv"), encoding: .utf8)
         #expect(try Support.bucketsCSV(analysis) == expected)
         #expect(analysis.inputs.first?.format == .combined)
-        #expect(analysis.inputs.first?.formatDetected == true)
+        #expect(analysis.inputs.first?.formatChoice == .detected)
     }
 
     @Test func combinedFixtureAccounting() {
@@ -73,6 +73,24 @@ import LogSurgeParse
         #expect(damagedLines < total)
         #expect(analysis.inputs[1].lines > 0)     // the run went on with the next input
         #expect(analysis.accounting.isBalanced)
+    }
+
+    @Test func inputWithNoRecognisedLineIsCountedAsMalformedNotLost() throws {
+        let path = Support.temporaryDirectory().appendingPathComponent("notalog.txt").path
+        try Support.writeFile(path, Data("hello\nworld\n\u{1B}[2J\n".utf8))
+        let analysis = Support.analyze([path])
+        #expect(analysis.inputs.first?.formatChoice == .assumed)
+        #expect(analysis.accounting.lines == 3)
+        #expect(analysis.accounting.parsed == 0)
+        #expect(analysis.accounting.isBalanced)
+        #expect(TextReport.render(analysis, databaseDescription: "test").contains("(assumed: none recognised)"))
+    }
+
+    @Test func formatGivenByOptionIsUsedAsIs() {
+        let analysis = Support.analyze([Support.fixture("combined.log")]) { $0.format = .fixed(.common) }
+        #expect(analysis.inputs.first?.format == .common)
+        #expect(analysis.inputs.first?.formatChoice == .option)
+        #expect(analysis.accounting.parsed == 13)   // combined lines are read as common too
     }
 
     @Test func missingInputIsAnErrorAndTheRestIsStillRead() {

@@ -25,7 +25,7 @@ public enum SummaryWriter {
                 fields.append("\"bytes_decompressed\":\(stats.decompressedBytes)")
             }
             fields.append("\"format\":" + (input.format.map { "\"\($0.rawValue)\"" } ?? "null"))
-            fields.append("\"format_detected\":\(input.formatDetected)")
+            fields.append("\"format_choice\":\"\(input.formatChoice.rawValue)\"")
             fields.append("\"lines\":\(input.lines)")
             fields.append("\"error\":" + (input.error.map { Escaping.json($0.message) } ?? "null"))
             return "{" + fields.joined(separator: ",") + "}"

@@ -22,7 +22,7 @@ public enum TextReport {
             let name = pad(Escaping.terminal(input.name), width)
             if let stats = input.stats {
                 let kind = stats.compression == .gzip ? "gzip" : "plain"
-                let format = input.format.map { $0.rawValue + (input.formatDetected ? " (detected)" : "") } ?? "-"
+                let format = input.format.map { $0.rawValue + note(input.formatChoice) } ?? "-"
                 out += "  \(name)  \(pad(kind, 5))  \(pad(format, 26))  \(lpad(number(input.lines), 12)) lines\n"
             } else {
                 out += "  \(name)  not read\n"
@@ -71,6 +71,14 @@ public enum TextReport {
             if countries.count > topCountries { out += "  … \(countries.count - topCountries) more countries\n" }
         }
         return out
+    }
+
+    private static func note(_ choice: InputReport.FormatChoice) -> String {
+        switch choice {
+        case .option: ""
+        case .detected: " (detected)"
+        case .assumed: " (assumed: none recognised)"
+        }
     }
 
     static func number(_ value: some BinaryInteger) -> String {

@@ -11,8 +11,18 @@ public struct InputReport: Sendable {
     public var stats: InputStats?
     /// The format its lines were parsed with; nil when no byte of it was read.
     public var format: LogFormat?
-    /// Whether `format` was decided from the input's first lines.
-    public var formatDetected: Bool = false
+    /// How `format` was chosen.
+    public var formatChoice: FormatChoice = .option
+
+    /// How an input's format was chosen.
+    public enum FormatChoice: String, Sendable {
+        /// Given by `--format`.
+        case option
+        /// Decided from the input's first lines.
+        case detected
+        /// No line of the first chunk had a known format: read as `combined`, lines counted as malformed.
+        case assumed
+    }
     /// Lines read from this input (parsed or malformed).
     public var lines: UInt64 = 0
     /// Why the input could not be read to its end, if it could not.
@@ -75,18 +85,19 @@ public struct AnalysisPipeline: Sendable {
         for (index, result) in sources.enumerated() {
             guard case .success(let source) = result else { continue }
             var format: LogFormat?
-            var detected = false
+            var choice = InputReport.FormatChoice.option
             if case .fixed(let fixed) = configuration.format { format = fixed }
             let (stats, error) = reader.read(source) { chunk in
                 if format == nil {
-                    format = chunk.bytes.withUnsafeBytes { AccessLogParser.detectFormat(chunk: $0) } ?? .combined
-                    detected = true
+                    let detected = chunk.bytes.withUnsafeBytes { AccessLogParser.detectFormat(chunk: $0) }
+                    format = detected ?? .combined
+                    choice = detected == nil ? .assumed : .detected
                 }
                 merger.reserveSlot()
                 queue.push(WorkItem(sequence: sequence, input: index, format: format!, chunk: chunk))
                 sequence += 1
             }
-            merger.finishInput(index, stats: stats, format: format, detected: detected, error: error)
+            merger.finishInput(index, stats: stats, format: format, choice: choice, error: error)
         }
         for _ in 0..<threads { queue.push(nil) }
         group.wait()
@@ -180,11 +191,11 @@ private final class OrderedMerger: @unchecked Sendable {
         state.accounting.geoLookupErrors += result.geoLookupErrors
     }
 
-    func finishInput(_ index: Int, stats: InputStats, format: LogFormat?, detected: Bool, error: InputError?) {
+    func finishInput(_ index: Int, stats: InputStats, format: LogFormat?, choice: InputReport.FormatChoice, error: InputError?) {
         lock.withLock {
             state.inputs[index].stats = stats
             state.inputs[index].format = format
-            state.inputs[index].formatDetected = detected
+            state.inputs[index].formatChoice = choice
             state.inputs[index].error = error
         }
     }
