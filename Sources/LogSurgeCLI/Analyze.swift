@@ -9,19 +9,19 @@ struct Analyze: ParsableCommand {
         commandName: "analyze",
         abstract: "Count requests per UTC minute, site and country (the default command).",
         discussion: """
-        PATH is a file, a directory or `-` for standard input; no PATH means standard input.
-        gzip is recognised by its content, multi-member files are read to the end. A directory
-        means its access-log files grouped by base name, each group oldest first
-        (name.N.gz … name.2.gz name.1 name, and name-YYYYMMDD[.gz] in date order); hidden files
+        PATH is a file, a directory or `-` for standard input; no PATH means standard input. \
+        gzip is recognised by its content, multi-member files are read to the end. A directory \
+        means its access-log files grouped by base name, each group oldest first \
+        (name.N.gz … name.2.gz name.1 name, and name-YYYYMMDD[.gz] in date order); hidden files \
         and files whose name contains "error" are skipped.
 
-        Exit status: 0 when every input was read, 1 when some input could not be read to its
+        Exit status: 0 when every input was read, 1 when some input could not be read to its \
         end (everything readable is still counted and reported), 2 for usage errors.
 
         Examples:
           logsurge /var/log/nginx/
           zcat access.log.*.gz | logsurge --buckets minutes.csv
-          logsurge --format vhost_combined --buckets - --quiet other_vhosts_access.log > minutes.csv
+          logsurge --format vhost_combined --buckets - --quiet vhosts.log > b.csv
           logsurge --section immigration=/en/immigration --summary run.json access.log
         """
     )

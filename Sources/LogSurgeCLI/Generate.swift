@@ -8,8 +8,8 @@ struct Generate: ParsableCommand {
         commandName: "generate",
         abstract: "Write realistic synthetic access logs of an immigration site.",
         discussion: """
-        Traffic follows each visiting country's daily rhythm in its own time zone and a weekly
-        pattern, with Poisson noise, a realistic mix of statuses, paths and clients, and a small
+        Traffic follows each visiting country's daily rhythm in its own time zone and a weekly \
+        pattern, with Poisson noise, a realistic mix of statuses, paths and clients, and a small \
         share of malformed lines. The same seed gives the same bytes.
 
         Examples:

@@ -8,9 +8,9 @@ struct GeoIPCommand: ParsableCommand {
         commandName: "geoip",
         abstract: "Look up the country of IP addresses, one per line.",
         discussion: """
-        Prints `IP<TAB>CC` for each address given, or for each line of standard input when none
-        is given. CC is `--` when the database has no country for the address, `invalid` when the
-        text is not an IPv4 or IPv6 address (the exit status is then 1). Use it to check answers
+        Prints `IP<TAB>CC` for each address given, or for each line of standard input when none \
+        is given. CC is `--` when the database has no country for the address, `invalid` when the \
+        text is not an IPv4 or IPv6 address (the exit status is then 1). Use it to check answers \
         against other readers, e.g. `mmdblookup`.
 
         Examples:

@@ -9,8 +9,8 @@ struct LogSurgeCommand: ParsableCommand {
         commandName: "logsurge",
         abstract: "Turn web-server access logs into an early warning: requests per UTC minute by site and country.",
         discussion: """
-        Reads plain or gzip access logs (files, directories of rotated logs, or standard input),
-        parses them in parallel, resolves each client to a country and counts requests per UTC
+        Reads plain or gzip access logs (files, directories of rotated logs, or standard input), \
+        parses them in parallel, resolves each client to a country and counts requests per UTC \
         minute, site and country.
 
         \(EmbeddedCountryDatabase.attribution)
