@@ -44,7 +44,7 @@ struct LogSurgeCommand: ParsableCommand {
                 self.exit(withError: error)   // --help, --version
             }
             let message = fullMessage(for: error)
-            if !message.isEmpty { FileHandle.standardError.write(Data((message + "\n").utf8)) }
+            if !message.isEmpty { writeStandardError(message + "\n") }
             Foundation.exit(code == .validationFailure ? ExitStatus.usage : code.rawValue)
         }
     }
@@ -59,7 +59,22 @@ enum ExitStatus {
 
 /// Writes `logsurge: message` to standard error.
 func warn(_ message: String) {
-    FileHandle.standardError.write(Data("logsurge: \(message)\n".utf8))
+    writeStandardError("logsurge: \(message)\n")
+}
+
+/// Writes to standard error, ignoring failures: a closed standard error must not stop the
+/// program (FileHandle's write traps on EPIPE).
+func writeStandardError(_ text: String) {
+    var text = text
+    text.withUTF8 { bytes in
+        var offset = 0
+        while offset < bytes.count {
+            let written = write(2, bytes.baseAddress! + offset, bytes.count - offset)
+            if written < 0 && errno == EINTR { continue }
+            if written <= 0 { return }
+            offset += written
+        }
+    }
 }
 
 /// A usage error found after parsing (a bad database, an unwritable output): status 2.

@@ -68,6 +68,21 @@ struct CLITests {
         #expect(error.fileHandleForReading.readDataToEndOfFile().isEmpty)
     }
 
+    @Test(arguments: [(["--quiet", "/nonexistent.log"], Int32(1)), (["--bogus"], Int32(2))])
+    func closedStandardErrorDoesNotCrash(arguments: [String], status: Int32) throws {
+        let process = Process()
+        process.executableURL = Support.executable!
+        process.arguments = arguments
+        let error = Pipe()
+        try error.fileHandleForReading.close()   // whatever is written to standard error fails with EPIPE
+        process.standardError = error
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        process.waitUntilExit()
+        #expect(process.terminationReason == .exit)
+        #expect(process.terminationStatus == status)
+    }
+
     @Test func versionNamesTheDatabaseAndItsAttribution() throws {
         let result = try Support.run(["--version"])
         #expect(result.status == 0)

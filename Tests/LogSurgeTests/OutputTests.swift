@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 @testable import LogSurge
 
@@ -85,4 +86,50 @@ import Testing
         #expect(rows.map { "\($0.minute) \($0.site) \($0.country)" } == ["-1 z --", "10 a --", "10 a US", "10 b US"])
         #expect(rows[1].counts == .init(requests: 4, status2xx: 3, status3xx: 0, status4xx: 1, status5xx: 0, bytes: 9))
     }
+}
+
+@Suite struct OutputSinkTests {
+    @Test func regularFileIsReplacedWholeAndNoTemporaryIsLeft() throws {
+        let directory = Support.temporaryDirectory()
+        let path = directory.appendingPathComponent("out.csv").path
+        try Support.writeFile(path, Data("old content that is longer\n".utf8))
+        let sink = try OutputSink(path: path)
+        try sink.write("new\n")
+        // Until close, readers still see the old file.
+        #expect(try String(contentsOfFile: path, encoding: .utf8) == "old content that is longer\n")
+        try sink.close()
+        #expect(try String(contentsOfFile: path, encoding: .utf8) == "new\n")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: directory.path) == ["out.csv"])
+    }
+
+    @Test func symbolicLinkIsWrittenThroughNotReplaced() throws {
+        let directory = Support.temporaryDirectory()
+        let target = directory.appendingPathComponent("target.csv").path
+        let link = directory.appendingPathComponent("link.csv").path
+        try Support.writeFile(target, Data())
+        try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: target)
+        let sink = try OutputSink(path: link)
+        try sink.write("through\n")
+        try sink.close()
+        #expect(try FileManager.default.destinationOfSymbolicLink(atPath: link) == target)
+        #expect(try String(contentsOfFile: target, encoding: .utf8) == "through\n")
+    }
+
+    @Test func fifoIsWrittenThroughNotReplaced() throws {
+        let directory = Support.temporaryDirectory()
+        let fifo = directory.appendingPathComponent("pipe").path
+        #expect(mkfifo(fifo, 0o600) == 0)
+        let received = ReceivedBytes()
+        let reader = Thread { received.data = FileHandle(forReadingAtPath: fifo)?.readDataToEndOfFile() ?? Data() }
+        reader.start()
+        let sink = try OutputSink(path: fifo)   // blocks until the reader opens its end
+        try sink.write("via fifo\n")
+        try sink.close()
+        while !reader.isFinished { usleep(1000) }
+        #expect(received.data == Data("via fifo\n".utf8))
+        var status = stat()
+        #expect(lstat(fifo, &status) == 0 && status.st_mode & S_IFMT == S_IFIFO)
+    }
+
+    private final class ReceivedBytes: @unchecked Sendable { var data = Data() }
 }

@@ -13,14 +13,18 @@ public struct OutputError: Error, Sendable, CustomStringConvertible {
 
 /// A buffered writer to standard output, standard error or a file.
 ///
-/// Output files are opened (and so checked) before any input is read, and written through a
-/// temporary name that is renamed into place on `close()`, so a reader never sees half a file.
+/// Output files are opened (and so checked) before any input is read. A new or regular file is
+/// written through a temporary name that is renamed into place on `close()`, so a reader never
+/// sees half a file; anything else (a device such as `/dev/null`, a FIFO, `/dev/fd/N`, a
+/// symbolic link) is opened and written where it is, never replaced.
 public final class OutputSink {
     public let name: String
     private let descriptor: Int32
     private let ownsDescriptor: Bool
     private let temporaryPath: String?
     private var buffer: [UInt8] = []
+    private var renamed = false
+    private var closed = false
     private let capacity = 1 << 16
 
     /// Standard output.
@@ -44,8 +48,11 @@ public final class OutputSink {
             ownsDescriptor = false
             temporaryPath = nil
         } else {
-            let temporary = path + ".tmp-logsurge-\(getpid())"
-            let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+            var status = stat()
+            let exists = lstat(path, &status) == 0
+            let replaceable = !exists || status.st_mode & S_IFMT == S_IFREG
+            let temporary = replaceable ? path + ".tmp-logsurge-\(getpid())" : nil
+            let fd = open(temporary ?? path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
             guard fd >= 0 else {
                 throw OutputError(isBrokenPipe: false, description: "cannot write \(path): \(String(cString: strerror(errno)))")
             }
@@ -57,10 +64,8 @@ public final class OutputSink {
     }
 
     deinit {
-        if ownsDescriptor {
-            _ = Glibc.close(descriptor)
-            if let temporaryPath { unlink(temporaryPath) }
-        }
+        if ownsDescriptor, !closed { _ = Glibc.close(descriptor) }
+        if let temporaryPath, !renamed { unlink(temporaryPath) }
     }
 
     public var isTerminal: Bool { isatty(descriptor) == 1 }
@@ -92,15 +97,19 @@ public final class OutputSink {
         buffer.removeAll(keepingCapacity: true)
     }
 
-    /// Flushes and, for a file, moves it into place.
+    /// Flushes, closes a descriptor this sink opened, and moves a replaced file into place.
     public func close() throws(OutputError) {
         try flush()
-        guard ownsDescriptor, let temporaryPath else { return }
+        guard ownsDescriptor, !closed else { return }
+        closed = true
+        defer { _ = Glibc.close(descriptor) }
+        guard let temporaryPath else { return }
         if fsync(descriptor) != 0 && errno != EINVAL {
             throw OutputError(isBrokenPipe: false, description: "cannot write \(name): \(String(cString: strerror(errno)))")
         }
         if rename(temporaryPath, name) != 0 {
             throw OutputError(isBrokenPipe: false, description: "cannot write \(name): \(String(cString: strerror(errno)))")
         }
+        renamed = true
     }
 }
