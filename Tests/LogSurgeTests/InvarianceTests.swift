@@ -59,4 +59,25 @@ import Testing
         #expect(analysis.peakChunksInFlight <= 2 * threads + 2)
         #expect(analysis.peakChunksInFlight >= 1)
     }
+
+    @Test(arguments: [1, 7, 4096, 2 << 20])
+    func detectedFormatDoesNotDependOnTheChunkSize(chunkSize: Int) throws {
+        // A garbage first line, then vhost_combined: detection must see the same sample
+        // whether the first chunk holds one line or thousands.
+        var configuration = GeneratorConfiguration()
+        configuration.format = .vhostCombined
+        configuration.minutes = 10
+        configuration.peakRate = 100
+        configuration.malformedRate = 0
+        var generator = TrafficGenerator(configuration: configuration)
+        var log = Array("this is garbage\n".utf8)
+        for minute in configuration.start..<(configuration.start + 10) { generator.appendLines(minute: minute, to: &log) }
+        let path = Support.temporaryDirectory().appendingPathComponent("vhost.log").path
+        try Support.writeFile(path, Data(log))
+        let analysis = AnalysisPipeline(configuration: Support.configuration(threads: 2, chunkSize: chunkSize)).run(paths: [path])
+        #expect(analysis.inputs.first?.format == .vhostCombined)
+        #expect(analysis.inputs.first?.formatChoice == .detected)
+        #expect(analysis.accounting.malformedTotal == 1)
+        #expect(analysis.accounting.parsed > 100)
+    }
 }

@@ -87,16 +87,30 @@ public struct AnalysisPipeline: Sendable {
             var format: LogFormat?
             var choice = InputReport.FormatChoice.option
             if case .fixed(let fixed) = configuration.format { format = fixed }
-            let (stats, error) = reader.read(source) { chunk in
-                if format == nil {
-                    let detected = chunk.bytes.withUnsafeBytes { AccessLogParser.detectFormat(chunk: $0) }
-                    format = detected ?? .combined
-                    choice = detected == nil ? .assumed : .detected
-                }
+            // With --format auto, chunks are held back until the detection sample is complete,
+            // so the format (and so the output) does not depend on the chunk size.
+            var held: [LineChunk] = []
+            func dispatch(_ chunk: LineChunk, as format: LogFormat) {
                 merger.reserveSlot()
-                queue.push(WorkItem(sequence: sequence, input: index, format: format!, chunk: chunk))
+                queue.push(WorkItem(sequence: sequence, input: index, format: format, chunk: chunk))
                 sequence += 1
             }
+            func decide() {
+                let detected = FormatSample.detect(held)
+                format = detected ?? .combined
+                choice = detected == nil ? .assumed : .detected
+                for chunk in held { dispatch(chunk, as: format!) }
+                held = []
+            }
+            let (stats, error) = reader.read(source) { chunk in
+                if let format {
+                    dispatch(chunk, as: format)
+                } else {
+                    held.append(chunk)
+                    if FormatSample.isComplete(held) { decide() }
+                }
+            }
+            if format == nil, !held.isEmpty { decide() }
             merger.finishInput(index, stats: stats, format: format, choice: choice, error: error)
         }
         for _ in 0..<threads { queue.push(nil) }
@@ -104,6 +118,30 @@ public struct AnalysisPipeline: Sendable {
         var analysis = merger.analysis
         analysis.threads = threads
         return analysis
+    }
+}
+
+/// The first lines of an input, from which `--format auto` decides its format.
+enum FormatSample {
+    /// The sample: the first 200 lines or the first 64 KiB, whichever is shorter.
+    static let lines = 200
+    static let bytes = 64 << 10
+
+    static func isComplete(_ chunks: [LineChunk]) -> Bool {
+        var bytes = 0, lines = 0
+        for chunk in chunks {
+            bytes += chunk.bytes.count
+            lines += chunk.bytes.reduce(0) { $0 + ($1 == 0x0A ? 1 : 0) }
+            if bytes >= Self.bytes || lines >= Self.lines { return true }
+        }
+        return false
+    }
+
+    /// The format of the first `lines` lines (at most `bytes` bytes) of `chunks`.
+    static func detect(_ chunks: [LineChunk]) -> LogFormat? {
+        var sample: [UInt8] = []
+        for chunk in chunks where sample.count < bytes { sample += chunk.bytes.prefix(bytes - sample.count) }
+        return sample.withUnsafeBytes { AccessLogParser.detectFormat(chunk: $0, maxLines: lines) }
     }
 }
 
