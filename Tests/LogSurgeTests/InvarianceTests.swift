@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import LogSurge
+import LogSurgeParse
 
 /// Output must not depend on how the bytes were cut into chunks or spread over workers.
 @Suite struct InvarianceTests {
@@ -79,5 +80,31 @@ import Testing
         #expect(analysis.inputs.first?.formatChoice == .detected)
         #expect(analysis.accounting.malformedTotal == 1)
         #expect(analysis.accounting.parsed > 100)
+    }
+
+    /// 70,000 distinct hosts, then the first 1,000 again: more sites than a run keeps by name.
+    static let manySitesPath: String = {
+        var log: [UInt8] = []
+        func line(_ host: Int, minute: Int) {
+            log += Array("h\(host) 8.8.8.8 - - [09/Nov/2016:02:\(30 + minute):00 +0000] \"GET / HTTP/1.1\" 200 10\n".utf8)
+        }
+        for host in 0..<70_000 { line(host, minute: 1) }
+        for host in 0..<1_000 { line(host, minute: 2) }
+        let path = Support.temporaryDirectory().appendingPathComponent("hosts.log").path
+        try! Support.writeFile(path, Data(log))
+        return path
+    }()
+
+    @Test(arguments: [(1, 1 << 20), (2, 4096), (3, 65_536), (8, 100_000)])
+    func sitesBeyondTheLimitFoldTheSameWayForEveryThreadCount(threads: Int, chunkSize: Int) {
+        var configuration = Support.configuration(threads: threads, chunkSize: chunkSize)
+        configuration.format = .fixed(.vhostCommon)
+        let rows = AnalysisPipeline(configuration: configuration).run(paths: [Self.manySitesPath]).buckets.rows()
+        let overflow = rows.filter { $0.site == MinuteBuckets.overflowSite }
+        // The first 65,534 sites in stream order keep their names; the rest of minute 31 folds.
+        #expect(overflow.map(\.counts.requests) == [UInt64(70_000 - 65_534)])
+        #expect(overflow.first.map { UTCMinute.format($0.minute) } == "2016-11-09T02:31Z")
+        #expect(rows.filter { UTCMinute.format($0.minute) == "2016-11-09T02:32Z" }.count == 1_000)
+        #expect(rows.reduce(0) { $0 + $1.counts.requests } == 71_000)
     }
 }

@@ -68,11 +68,14 @@ import Testing
         #expect(e == a)
     }
 
-    @Test func siteTableFoldsBeyondItsCapacity() {
-        var table = SiteTable(defaultSite: "-", sectionNames: [], capacity: 4)
-        let indices = (0..<10).map { n in Array("h\(n)".utf8).withUnsafeBytes { table.index(host: $0, section: 0) } }
-        #expect(table.names == ["h0", "h1", "h2", SiteTable.overflowName])
-        #expect(indices[3...].allSatisfy { $0 == 3 })
+    @Test func siteTableAnswersNilWhenFullAndStartsAfreshAfterReset() {
+        var table = SiteTable(defaultSite: "-", sectionNames: [], capacity: 3)
+        let indices = (0..<4).map { n in Array("h\(n)".utf8).withUnsafeBytes { table.index(host: $0, section: 0) } }
+        #expect(indices == [0, 1, 2, nil])
+        #expect(table.names == ["h0", "h1", "h2"])
+        table.reset()
+        #expect(Array("h3".utf8).withUnsafeBytes { table.index(host: $0, section: 0) } == 0)
+        #expect(table.names == ["h3"])
     }
 
     @Test func minuteBucketsSortSitesByNameAndCountriesUnknownFirst() {

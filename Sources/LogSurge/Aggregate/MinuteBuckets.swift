@@ -21,6 +21,9 @@ public struct BucketRow: Sendable, Equatable {
 /// Chunk tallies are merged into it in chunk order; because every counter is a sum, the
 /// result does not depend on how lines were split into chunks or spread over workers.
 public struct MinuteBuckets: Sendable {
+    /// The site that collects every site beyond the first 65,534 distinct ones of a run.
+    public static let overflowSite = "~other"
+
     public private(set) var siteNames: [String] = []
     private var siteIndex: [String: UInt16] = [:]
     private var store = BucketTable(initialCapacity: 4096)
@@ -61,8 +64,8 @@ public struct MinuteBuckets: Sendable {
 
     private mutating func globalIndex(of name: String) -> UInt16 {
         if let index = siteIndex[name] { return index }
-        if siteNames.count >= Int(UInt16.max) - 1, name != SiteTable.overflowName {
-            return globalIndex(of: SiteTable.overflowName)
+        if siteNames.count >= Int(UInt16.max) - 1, name != Self.overflowSite {
+            return globalIndex(of: Self.overflowSite)
         }
         let index = UInt16(siteNames.count)
         siteNames.append(name)

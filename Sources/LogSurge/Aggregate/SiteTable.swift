@@ -2,11 +2,11 @@
 ///
 /// The common case (same host as the previous line) is a byte compare; a different host is a
 /// 64-bit hash probe. A `String` is made only when a site is seen for the first time. Indices
-/// are local to this table; `names` translates them when chunk results are merged.
+/// are local to this table; `names` translates them when chunk results are merged. A full table
+/// answers nil: the caller hands on what it counted so far and starts afresh with `reset()`, so
+/// whether a site folds into `MinuteBuckets.overflowSite` is decided only when results merge,
+/// in chunk order, never by one worker's history.
 struct SiteTable {
-    /// The name of the site that collects everything beyond `capacity` distinct sites.
-    static let overflowName = "~other"
-
     private(set) var names: [String] = []
     private var indexByName: [String: UInt16] = [:]
     private var byHash: [UInt64: Int] = [:]   // hash → first entry in `entries`
@@ -26,10 +26,19 @@ struct SiteTable {
         lastIndices = Array(repeating: 0, count: sectionNames.count + 1)
     }
 
+    /// Forgets every site.
+    mutating func reset() {
+        names = []
+        indexByName = [:]
+        byHash = [:]
+        entries = []
+        hasLast = false
+    }
+
     /// The local index of the site for `host` (nil: the format has no host) and `section`
     /// (0: none, i: the i-th `--section`).
     @inline(__always)
-    mutating func index(host: UnsafeRawBufferPointer?, section: Int) -> UInt16 {
+    mutating func index(host: UnsafeRawBufferPointer?, section: Int) -> UInt16? {
         let key = host ?? UnsafeRawBufferPointer(start: nil, count: 0)
         if hasLast, key.elementsEqual(lastHost) {
             let cached = lastIndices[section]
@@ -40,12 +49,12 @@ struct SiteTable {
             for i in lastIndices.indices { lastIndices[i] = 0 }
             hasLast = true
         }
-        let index = lookup(key, isHost: host != nil, section: section)
+        guard let index = lookup(key, isHost: host != nil, section: section) else { return nil }
         lastIndices[section] = index + 1
         return index
     }
 
-    private mutating func lookup(_ host: UnsafeRawBufferPointer, isHost: Bool, section: Int) -> UInt16 {
+    private mutating func lookup(_ host: UnsafeRawBufferPointer, isHost: Bool, section: Int) -> UInt16? {
         var hash: UInt64 = 0xcbf2_9ce4_8422_2325 ^ UInt64(section) ^ (isHost ? 0x5bd1_e995 : 0)
         for byte in host { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
         var cursor = byHash[hash] ?? -1
@@ -58,10 +67,10 @@ struct SiteTable {
         let index: UInt16
         if let existing = indexByName[name] {
             index = existing     // e.g. invalid UTF-8 spellings that decode alike
-        } else if names.count < capacity - 1 {
+        } else if names.count < capacity {
             index = add(name)
         } else {
-            index = indexByName[Self.overflowName] ?? add(Self.overflowName)
+            return nil
         }
         entries.append((Array(host), section, index, byHash[hash] ?? -1))
         byHash[hash] = entries.count - 1

@@ -213,7 +213,7 @@ private final class OrderedMerger: @unchecked Sendable {
     }
 
     private func merge(_ result: ChunkResult) {
-        state.buckets.merge(result.entries, localSites: result.siteNames)
+        for tally in result.tallies { state.buckets.merge(tally.entries, localSites: tally.siteNames) }
         state.accounting.lines += result.lines
         state.accounting.parsed += result.parsed
         for (index, count) in result.malformed.enumerated() where count > 0 {

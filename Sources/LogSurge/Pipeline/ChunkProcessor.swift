@@ -19,8 +19,9 @@ struct ChunkResult: Sendable {
     var malformed = [UInt64](repeating: 0, count: MalformedReason.allCases.count)
     /// Samples with their 1-based line number within the chunk.
     var samples: [(reason: MalformedReason, line: UInt64, bytes: [UInt8])] = []
-    var siteNames: [String] = []
-    var entries: [(key: PackedKey, counts: BucketTable.Counts)] = []
+    /// Tallies with the site names their indices refer to; more than one only when a chunk
+    /// holds more distinct sites than a worker's site table.
+    var tallies: [(siteNames: [String], entries: [(key: PackedKey, counts: BucketTable.Counts)])] = []
     var geoLookupErrors: UInt64 = 0
 }
 
@@ -41,8 +42,13 @@ struct ChunkProcessor {
         sectionPrefixes = configuration.sections.map { Array($0.prefix.utf8) }
     }
 
+    /// A worker forgets its sites between chunks once it knows more than this many, so its
+    /// memory stays bounded however many distinct hosts a log holds.
+    static let sitesKeptBetweenChunks = 1024
+
     mutating func process(_ item: WorkItem) -> ChunkResult {
         var result = ChunkResult(sequence: item.sequence, input: item.input)
+        if sites.names.count > Self.sitesKeptBetweenChunks { sites.reset() }
         var parser = parsers[item.format] ?? AccessLogParser(format: item.format)
         let errorsBefore = resolver.lookupErrors
         item.chunk.bytes.withUnsafeBytes { chunk in
@@ -54,7 +60,7 @@ struct ChunkProcessor {
                 result.lines += 1
                 switch parser.parse(line) {
                 case .parsed(let fields):
-                    record(fields, in: line)
+                    record(fields, in: line, result: &result)
                     result.parsed += 1
                 case .malformed(let reason):
                     result.malformed[reason.index] += 1
@@ -72,13 +78,12 @@ struct ChunkProcessor {
         }
         parsers[item.format] = parser
         result.geoLookupErrors = UInt64(resolver.lookupErrors - errorsBefore)
-        result.siteNames = sites.names
-        result.entries = tally.drain()
+        result.tallies.append((sites.names, tally.drain()))
         return result
     }
 
     @inline(__always)
-    private mutating func record(_ fields: ParsedLine, in line: UnsafeRawBufferPointer) {
+    private mutating func record(_ fields: ParsedLine, in line: UnsafeRawBufferPointer, result: inout ChunkResult) {
         let client = UnsafeRawBufferPointer(rebasing: line[fields.client])
         let country = IPAddress(parsing: client).map { resolver.country(for: $0) } ?? .unknown
         let host = fields.host.map { UnsafeRawBufferPointer(rebasing: line[$0]) }
@@ -86,7 +91,14 @@ struct ChunkProcessor {
         if !sectionPrefixes.isEmpty, let path = fields.path {
             section = matchSection(UnsafeRawBufferPointer(rebasing: line[path]))
         }
-        let site = sites.index(host: host, section: section)
+        var site = sites.index(host: host, section: section)
+        if site == nil {
+            // The site table is full: hand on this part of the chunk and start afresh.
+            result.tallies.append((sites.names, tally.drain()))
+            sites.reset()
+            site = sites.index(host: host, section: section)
+        }
+        guard let site else { preconditionFailure("an empty site table has room for one site") }
         tally.add(PackedKey(minute: fields.minute, site: site, country: country), status: fields.status, bytes: fields.bytes)
     }
 
