@@ -49,6 +49,19 @@ import Testing
         }
     }
 
+    @Test func bytesSaturateInsteadOfWrapping() {
+        var table = BucketTable()
+        let key = PackedKey(minute: 1, site: 0, country: .unknown)
+        table.add(key, status: 200, bytes: .max)
+        table.add(key, status: 200, bytes: 5)
+        #expect(table.counts(for: key)?.bytes == .max)
+        var totals = BucketCounts()
+        totals.merge(table.counts(for: key)!.counters)
+        totals.merge(table.counts(for: key)!.counters)
+        #expect(totals.bytes == .max)
+        #expect(totals.requests == 4)
+    }
+
     @Test func packedKeyRoundTripsNegativeMinutes() {
         let key = PackedKey(minute: -5, site: 65_000, country: .init(rawValue: 0x5553))
         #expect(key.minute == -5)

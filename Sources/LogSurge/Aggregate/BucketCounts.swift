@@ -4,7 +4,7 @@ import LogSurgeGeo
 ///
 /// `requests` counts every parsed line; the status columns count by class (2xx…5xx), so
 /// their sum is smaller when odd statuses (1xx, 000, 6xx…) occur. `bytes` is the response
-/// size, `-` counted as 0.
+/// size, `-` counted as 0, saturating at `UInt64.max`.
 public struct BucketCounts: Sendable, Equatable {
     public var requests: UInt64 = 0
     public var status2xx: UInt64 = 0
@@ -32,7 +32,7 @@ public struct BucketCounts: Sendable, Equatable {
         status3xx &+= other.status3xx
         status4xx &+= other.status4xx
         status5xx &+= other.status5xx
-        bytes &+= other.bytes
+        bytes = bytes.saturatingAdd(other.bytes)
     }
 }
 

@@ -6,7 +6,8 @@
 /// (a `Dictionary<UInt64, BucketCounts>` took about three times that at its peak while growing).
 struct BucketTable {
     /// Counters as stored: 32-bit counts (a single minute of one site and country never comes
-    /// near 2³² requests; additions wrap rather than trap) and 64-bit bytes, 28 bytes in all.
+    /// near 2³² requests; additions wrap rather than trap) and 64-bit bytes that saturate at
+    /// `UInt64.max` (absurd logged sizes must not wrap to small totals), 28 bytes in all.
     struct Counts: Equatable {
         var requests: UInt32 = 0
         var status2xx: UInt32 = 0
@@ -18,7 +19,7 @@ struct BucketTable {
         @inline(__always)
         mutating func add(status: UInt16, bytes size: UInt64) {
             requests &+= 1
-            bytes &+= size
+            bytes = bytes.saturatingAdd(size)
             switch status / 100 {
             case 2: status2xx &+= 1
             case 3: status3xx &+= 1
@@ -35,7 +36,7 @@ struct BucketTable {
             status3xx &+= other.status3xx
             status4xx &+= other.status4xx
             status5xx &+= other.status5xx
-            bytes &+= other.bytes
+            bytes = bytes.saturatingAdd(other.bytes)
         }
 
         var counters: BucketCounts {
@@ -153,5 +154,14 @@ struct BucketTable {
         keys.removeAll(keepingCapacity: true)
         counts.removeAll(keepingCapacity: true)
         return result
+    }
+}
+
+extension UInt64 {
+    /// `self + other`, or `UInt64.max` when that overflows.
+    @inline(__always)
+    func saturatingAdd(_ other: UInt64) -> UInt64 {
+        let (sum, overflow) = addingReportingOverflow(other)
+        return overflow ? .max : sum
     }
 }
