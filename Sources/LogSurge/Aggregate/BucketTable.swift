@@ -75,8 +75,16 @@ struct BucketTable {
 
     @inline(__always)
     private static func hash(_ key: UInt64) -> Int {
-        // Fibonacci hashing; the high bits of the product are well mixed.
-        Int(truncatingIfNeeded: (key &* 0x9E37_79B9_7F4A_7C15) >> 20)
+        // MurmurHash3's 64-bit finaliser: every key bit reaches the low bits used as the slot.
+        // (A plain multiplicative hash read from bits 20 and up left the minute, which sits in
+        // the key's top 32 bits, out of most slots: probe chains ran hundreds long.)
+        var x = key
+        x ^= x >> 33
+        x &*= 0xFF51_AFD7_ED55_8CCD
+        x ^= x >> 33
+        x &*= 0xC4CE_B9FE_1A85_EC53
+        x ^= x >> 33
+        return Int(truncatingIfNeeded: x)
     }
 
     /// The index of `key`'s counters, inserting zeroed counters when it is new.
