@@ -107,17 +107,7 @@ struct LineChunkerTests {
         input += randomInputs[1].bytes
         #expect(input.count > 5 << 20)
         for pieceSize in [999, 256 << 10] {
-            var chunker = LineChunker()
-            var chunks: [LineChunk] = []
-            input.withUnsafeBytes { raw in
-                var offset = 0
-                while offset < raw.count {
-                    let end = min(offset + pieceSize, raw.count)
-                    chunker.append(UnsafeRawBufferPointer(rebasing: raw[offset..<end])) { chunks.append($0) }
-                    offset = end
-                }
-            }
-            chunker.finish { chunks.append($0) }
+            let chunks = chunkByAppend(input, targetSize: 2 << 20, pieceSize: pieceSize)
             #expect(chunks.count >= 2)
             expectMatchesOracle(chunks, input, targetSize: 2 << 20)
             // Chunks end at the first newline past the target, whatever the write size.

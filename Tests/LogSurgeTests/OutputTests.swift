@@ -56,8 +56,8 @@ import Testing
         table.add(key, status: 200, bytes: 5)
         #expect(table.counts(for: key)?.bytes == .max)
         var totals = BucketCounts()
-        totals.merge(table.counts(for: key)!.counters)
-        totals.merge(table.counts(for: key)!.counters)
+        totals.merge(table.counts(for: key)!)
+        totals.merge(table.counts(for: key)!)
         #expect(totals.bytes == .max)
         #expect(totals.requests == 4)
     }

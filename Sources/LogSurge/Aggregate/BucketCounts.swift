@@ -1,21 +1,21 @@
 import LogSurgeGeo
 
-/// The counters of one bucket (one UTC minute × site × country).
+/// The counters of one bucket (one UTC minute × site × country), or of a total of buckets.
 ///
 /// `requests` counts every parsed line; the status columns count by class (2xx…5xx), so
 /// their sum is smaller when odd statuses (1xx, 000, 6xx…) occur. `bytes` is the response
-/// size, `-` counted as 0, saturating at `UInt64.max`.
-public struct BucketCounts: Sendable, Equatable {
-    public var requests: UInt64 = 0
-    public var status2xx: UInt64 = 0
-    public var status3xx: UInt64 = 0
-    public var status4xx: UInt64 = 0
-    public var status5xx: UInt64 = 0
+/// size, `-` counted as 0, saturating at `UInt64.max`. Counts wrap rather than trap.
+public struct StatusCounters<Count: FixedWidthInteger & UnsignedInteger & Sendable>: Sendable, Equatable {
+    public var requests: Count = 0
+    public var status2xx: Count = 0
+    public var status3xx: Count = 0
+    public var status4xx: Count = 0
+    public var status5xx: Count = 0
     public var bytes: UInt64 = 0
 
     public init() {}
 
-    public init(requests: UInt64, status2xx: UInt64, status3xx: UInt64, status4xx: UInt64, status5xx: UInt64, bytes: UInt64) {
+    public init(requests: Count, status2xx: Count, status3xx: Count, status4xx: Count, status5xx: Count, bytes: UInt64) {
         self.requests = requests
         self.status2xx = status2xx
         self.status3xx = status3xx
@@ -24,15 +24,47 @@ public struct BucketCounts: Sendable, Equatable {
         self.bytes = bytes
     }
 
-    /// Adds another bucket's counters to these.
+    /// The same counters in another width (narrowing truncates).
+    public init<Other>(_ other: StatusCounters<Other>) {
+        self.init()
+        merge(other)
+    }
+
+    /// Counts one request with `status` and `size` bytes.
     @inline(__always)
-    public mutating func merge(_ other: BucketCounts) {
-        requests &+= other.requests
-        status2xx &+= other.status2xx
-        status3xx &+= other.status3xx
-        status4xx &+= other.status4xx
-        status5xx &+= other.status5xx
+    mutating func add(status: UInt16, bytes size: UInt64) {
+        requests &+= 1
+        bytes = bytes.saturatingAdd(size)
+        switch status / 100 {
+        case 2: status2xx &+= 1
+        case 3: status3xx &+= 1
+        case 4: status4xx &+= 1
+        case 5: status5xx &+= 1
+        default: break
+        }
+    }
+
+    /// Adds other counters to these.
+    @inline(__always)
+    public mutating func merge<Other>(_ other: StatusCounters<Other>) {
+        requests &+= Count(truncatingIfNeeded: other.requests)
+        status2xx &+= Count(truncatingIfNeeded: other.status2xx)
+        status3xx &+= Count(truncatingIfNeeded: other.status3xx)
+        status4xx &+= Count(truncatingIfNeeded: other.status4xx)
+        status5xx &+= Count(truncatingIfNeeded: other.status5xx)
         bytes = bytes.saturatingAdd(other.bytes)
+    }
+}
+
+/// Counters as reported: 64-bit everywhere, for totals of any size.
+public typealias BucketCounts = StatusCounters<UInt64>
+
+extension UInt64 {
+    /// `self + other`, or `UInt64.max` when that overflows.
+    @inline(__always)
+    func saturatingAdd(_ other: UInt64) -> UInt64 {
+        let (sum, overflow) = addingReportingOverflow(other)
+        return overflow ? .max : sum
     }
 }
 

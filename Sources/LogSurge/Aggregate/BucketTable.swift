@@ -6,55 +6,8 @@
 /// (a `Dictionary<UInt64, BucketCounts>` took about three times that at its peak while growing).
 struct BucketTable {
     /// Counters as stored: 32-bit counts (a single minute of one site and country never comes
-    /// near 2³² requests; additions wrap rather than trap) and 64-bit bytes that saturate at
-    /// `UInt64.max` (absurd logged sizes must not wrap to small totals), 28 bytes in all.
-    struct Counts: Equatable {
-        var requests: UInt32 = 0
-        var status2xx: UInt32 = 0
-        var status3xx: UInt32 = 0
-        var status4xx: UInt32 = 0
-        var status5xx: UInt32 = 0
-        var bytes: UInt64 = 0
-
-        @inline(__always)
-        mutating func add(status: UInt16, bytes size: UInt64) {
-            requests &+= 1
-            bytes = bytes.saturatingAdd(size)
-            switch status / 100 {
-            case 2: status2xx &+= 1
-            case 3: status3xx &+= 1
-            case 4: status4xx &+= 1
-            case 5: status5xx &+= 1
-            default: break
-            }
-        }
-
-        @inline(__always)
-        mutating func merge(_ other: Counts) {
-            requests &+= other.requests
-            status2xx &+= other.status2xx
-            status3xx &+= other.status3xx
-            status4xx &+= other.status4xx
-            status5xx &+= other.status5xx
-            bytes = bytes.saturatingAdd(other.bytes)
-        }
-
-        var counters: BucketCounts {
-            BucketCounts(requests: UInt64(requests), status2xx: UInt64(status2xx), status3xx: UInt64(status3xx),
-                         status4xx: UInt64(status4xx), status5xx: UInt64(status5xx), bytes: bytes)
-        }
-
-        init() {}
-
-        init(_ counters: BucketCounts) {
-            requests = UInt32(truncatingIfNeeded: counters.requests)
-            status2xx = UInt32(truncatingIfNeeded: counters.status2xx)
-            status3xx = UInt32(truncatingIfNeeded: counters.status3xx)
-            status4xx = UInt32(truncatingIfNeeded: counters.status4xx)
-            status5xx = UInt32(truncatingIfNeeded: counters.status5xx)
-            bytes = counters.bytes
-        }
-    }
+    /// near 2³² requests) and 64-bit bytes, 28 bytes in all.
+    typealias Counts = StatusCounters<UInt32>
 
     private var slots: [Int32]          // index into keys/counts, or -1
     private(set) var keys: [UInt64] = []
@@ -162,14 +115,5 @@ struct BucketTable {
         keys.removeAll(keepingCapacity: true)
         counts.removeAll(keepingCapacity: true)
         return result
-    }
-}
-
-extension UInt64 {
-    /// `self + other`, or `UInt64.max` when that overflows.
-    @inline(__always)
-    func saturatingAdd(_ other: UInt64) -> UInt64 {
-        let (sum, overflow) = addingReportingOverflow(other)
-        return overflow ? .max : sum
     }
 }

@@ -58,7 +58,7 @@ public struct MinuteBuckets: Sendable {
     public mutating func merge(_ other: MinuteBuckets) {
         for (raw, counts) in zip(other.store.keys, other.store.counts) {
             let key = PackedKey(rawValue: raw)
-            add(minute: key.minute, site: other.siteNames[Int(key.site)], country: key.country, counts: counts.counters)
+            add(minute: key.minute, site: other.siteNames[Int(key.site)], country: key.country, counts: BucketCounts(counts))
         }
     }
 
@@ -91,7 +91,7 @@ public struct MinuteBuckets: Sendable {
             let site = order[Int(UInt16(truncatingIfNeeded: sorted >> 16))]
             let country = CountryCode(rawValue: UInt16(truncatingIfNeeded: sorted))
             let key = PackedKey(minute: minute, site: UInt16(site), country: country)
-            return BucketRow(minute: minute, site: siteNames[site], country: country, counts: store.counts(for: key)!.counters)
+            return BucketRow(minute: minute, site: siteNames[site], country: country, counts: BucketCounts(store.counts(for: key)!))
         }
     }
 
@@ -99,7 +99,7 @@ public struct MinuteBuckets: Sendable {
     public func requestsBySite() -> [String: BucketCounts] {
         var totals: [String: BucketCounts] = [:]
         for (raw, counts) in zip(store.keys, store.counts) {
-            totals[siteNames[Int(PackedKey(rawValue: raw).site)], default: BucketCounts()].merge(counts.counters)
+            totals[siteNames[Int(PackedKey(rawValue: raw).site)], default: BucketCounts()].merge(counts)
         }
         return totals
     }
@@ -108,7 +108,7 @@ public struct MinuteBuckets: Sendable {
     public func countsByCountry() -> [CountryCode: BucketCounts] {
         var totals: [CountryCode: BucketCounts] = [:]
         for (raw, counts) in zip(store.keys, store.counts) {
-            totals[PackedKey(rawValue: raw).country, default: BucketCounts()].merge(counts.counters)
+            totals[PackedKey(rawValue: raw).country, default: BucketCounts()].merge(counts)
         }
         return totals
     }
