@@ -35,6 +35,8 @@ public struct GeneratorConfiguration: Sendable {
     public var malformedRate: Double = 0.0005
     /// Who visits.
     public var profile: TrafficProfile = .immigrationSite
+    /// Surges and error spikes injected into the normal traffic. By default, none.
+    public var events: [InjectedEvent] = []
 
     public init() {}
 }
@@ -72,7 +74,36 @@ public struct TrafficGenerator {
             let hour = (local / 60).truncatingRemainder(dividingBy: 24) + (local < 0 ? 24 : 0)
             let day = Int((local / 1440).rounded(.down))
             let weekday = ((day + 4) % 7 + 7) % 7   // 1970-01-01 was a Thursday; 0 = Sunday
-            return configuration.peakRate * shares[index] * Self.diurnal(hour: hour) * (weekday == 0 || weekday == 6 ? 0.7 : 1)
+            var rate = configuration.peakRate * shares[index] * Self.diurnal(hour: hour) * (weekday == 0 || weekday == 6 ? 0.7 : 1)
+            for event in configuration.events {
+                guard case .surge(let code, let factor) = event.kind, code == nil || code == country.code else { continue }
+                rate *= 1 + (factor - 1) * event.strength(at: minute)
+            }
+            return rate
+        }
+    }
+
+    /// The share of responses forced to 5xx in `minute` by injected error spikes.
+    public func injectedErrorShare(minute: Int32) -> Double {
+        var share = 0.0
+        for event in configuration.events {
+            guard case .errorSpike(let spike) = event.kind else { continue }
+            share = max(share, spike * event.strength(at: minute))
+        }
+        return share
+    }
+
+    /// Requests and 5xx responses per country in `minute`, drawn as `appendLines` would draw
+    /// them but without writing lines: for detection tests and benchmarks at full speed.
+    public mutating func sampleCounts(minute: Int32) -> [(country: String, requests: Int, errors: Int)] {
+        let forced = injectedErrorShare(minute: minute)
+        let normal = Self.statuses.filter { $0.0 >= 500 }.reduce(0) { $0 + $1.1 } / Self.statuses.reduce(0) { $0 + $1.1 }
+        let errorShare = forced + (1 - forced) * normal
+        return expectedRequests(minute: minute).enumerated().map { index, expected in
+            let requests = poisson(expected)
+            var errors = 0
+            for _ in 0..<requests where random.unit() < errorShare { errors += 1 }
+            return (configuration.profile.countries[index].code, requests, errors)
         }
     }
 
@@ -129,6 +160,8 @@ public struct TrafficGenerator {
         let (path, method, size) = pick(Self.pages)
         var status = pick(Self.statuses)
         if method == "POST", status == 304 { status = 200 }
+        let forced = injectedErrorShare(minute: minute)
+        if forced > 0, random.unit() < forced { status = [500, 502, 503, 504][Int(random.next() % 4)] }
         let bytes: Int
         switch status {
         case 304, 204: bytes = 0

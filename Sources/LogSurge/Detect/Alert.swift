@@ -1,0 +1,29 @@
+import LogSurgeGeo
+
+/// An alert episode as the contract writes it: one event when it opens, one when it closes.
+public struct AlertEvent: Sendable, Equatable {
+    public enum Kind: String, Sendable { case surge, errorSpike = "error_spike" }
+    public enum State: String, Sendable { case open, closed }
+
+    public var id: Int
+    public var state: State
+    public var kind: Kind
+    public var site: String
+    /// The watched country of a surge; nil for error spikes and plain series.
+    public var country: CountryCode?
+    /// First step of the episode (UTC minute).
+    public var start: Int32
+    /// The step at which the detector, reading in order, had the evidence to raise it.
+    public var raisedAt: Int32
+    /// Last step of the episode; nil while open.
+    public var end: Int32?
+    public var peakMinute: Int32
+    /// Requests at the peak step (of the watched country for a surge, of the site for an error spike).
+    public var peakRequests: Int
+    /// Surges: the expected requests at the peak step, and peak/baseline.
+    public var baselineRequests: Double?
+    public var ratio: Double?
+    /// Error spikes: the 5xx share at the peak step and the baseline share.
+    public var peakErrorRate: Double?
+    public var baselineErrorRate: Double?
+}

@@ -1,0 +1,344 @@
+import LogSurgeGeo
+
+/// What one site did in one step: the input of the detectors.
+public struct SiteObservation: Sendable {
+    public var site: String
+    public var requests: Int
+    public var errors: Int
+    /// Requests of each watched country (missing: 0).
+    public var watched: [CountryCode: Int]
+
+    public init(site: String, requests: Int, errors: Int, watched: [CountryCode: Int]) {
+        self.site = site
+        self.requests = requests
+        self.errors = errors
+        self.watched = watched
+    }
+}
+
+/// The surge and error-spike detectors, fed one step at a time in time order.
+///
+/// Causal: what is decided at a step uses that step and earlier ones only, so `raisedAt` is
+/// the step at which a reader of the stream had the evidence. A site seen for the first time
+/// starts with no history; sites missing from a step had no requests in it.
+public final class DetectionEngine {
+    public let configuration: DetectorConfiguration
+    /// Minutes per step (1 for per-minute buckets; 5, 30 … for coarser series).
+    public let stepMinutes: Int
+    /// Whether observations carry site totals to compare a watched country's share with.
+    public let hasSiteTotals: Bool
+
+    private let stepsPerDay: Int
+    private let halfWindow: Int
+    private var sites: [String: SiteState] = [:]
+    private var siteOrder: [String] = []
+    private var nextID = 1
+    private var lastStep: Int?
+    private var origin: Int32?
+
+    public init(configuration: DetectorConfiguration, stepMinutes: Int = 1, hasSiteTotals: Bool = true) {
+        self.configuration = configuration
+        self.stepMinutes = max(1, stepMinutes)
+        self.hasSiteTotals = hasSiteTotals
+        stepsPerDay = 1440 % self.stepMinutes == 0 ? 1440 / self.stepMinutes : 0
+        halfWindow = max(0, min(10 / self.stepMinutes, stepsPerDay / 4))
+    }
+
+    /// Events raised or closed by the step that starts at `minute` (steps must come in order;
+    /// skipped steps count as steps without requests).
+    public func step(minute: Int32, observations: [SiteObservation]) -> [AlertEvent] {
+        if origin == nil { origin = minute }
+        let index = Int(minute - origin!) / stepMinutes
+        precondition(lastStep.map { index > $0 } ?? true, "steps must come in time order")
+        var events: [AlertEvent] = []
+        // Fill skipped steps with zeros for every known site, then this step.
+        let first = lastStep.map { $0 + 1 } ?? index
+        for skipped in first..<index {
+            events += advance(step: skipped, observations: [:])
+        }
+        var bySite: [String: SiteObservation] = [:]
+        for observation in observations { bySite[observation.site] = observation }
+        events += advance(step: index, observations: bySite)
+        lastStep = index
+        return events
+    }
+
+    /// Closes every open episode at the end of input.
+    public func finish() -> [AlertEvent] {
+        var events: [AlertEvent] = []
+        for name in siteOrder {
+            let site = sites[name]!
+            for track in site.surges where track.episode != nil {
+                events.append(close(track.episode!, end: minute(of: track.episode!.lastActive)))
+                track.episode = nil
+            }
+            if let episode = site.errors.episode {
+                events.append(close(episode, end: minute(of: episode.lastActive)))
+                site.errors.episode = nil
+            }
+        }
+        return events
+    }
+
+    /// Episodes raised so far.
+    public var raisedCount: Int { nextID - 1 }
+
+    // MARK: - Steps
+
+    private func minute(of step: Int) -> Int32 { origin! + Int32(step * stepMinutes) }
+
+    private func advance(step: Int, observations: [String: SiteObservation]) -> [AlertEvent] {
+        for (name, _) in observations where sites[name] == nil {
+            sites[name] = SiteState(configuration: configuration, startStep: step, stepsPerDay: stepsPerDay)
+            siteOrder.append(name)
+        }
+        var events: [AlertEvent] = []
+        for name in siteOrder {
+            let site = sites[name]!
+            let observation = observations[name]
+            let requests = Double(observation?.requests ?? 0)
+            let totalExpected = site.total.expected(at: step, stepsPerDay: stepsPerDay, halfWindow: halfWindow,
+                                                    recentSteps: 60, minimumSteps: configuration.warmUpSteps)
+            site.total.append(requests, baseline: totalExpected ?? requests)
+            var anySurgeOpen = false
+            for track in site.surges {
+                let count = Double(observation?.watched[track.country] ?? 0)
+                events += surgeStep(track, site: name, step: step, count: count, totals: site.total)
+                anySurgeOpen = anySurgeOpen || track.episode != nil
+            }
+            if anySurgeOpen { site.total.excludeLast() }
+            events += errorStep(site.errors, site: name, step: step,
+                                requests: observation?.requests ?? 0, errors: observation?.errors ?? 0)
+        }
+        return events
+    }
+
+    // MARK: - Surges
+
+    private static let surgeWindows = [1, 3, 10, 60]
+
+    private func surgeStep(_ track: SurgeTrack, site: String, step: Int, count: Double, totals: SeriesHistory) -> [AlertEvent] {
+        let config = configuration
+        let expected = track.history.expected(at: step, stepsPerDay: stepsPerDay, halfWindow: halfWindow,
+                                              recentSteps: 60, minimumSteps: config.warmUpSteps)
+        track.history.append(count, baseline: expected ?? count)
+        guard expected != nil else { return [] }
+
+        if var episode = track.episode {
+            track.history.excludeLast()
+            let baseline = max(track.history.baseline(step), 0.5)
+            if count > Double(episode.peakRequests) {
+                episode.peakStep = step
+                episode.peakRequests = Int(count)
+                episode.peakBaseline = baseline
+            }
+            let recent = track.history.recentSums(10)
+            // Still active while clearly above the baseline, beyond what its noise explains.
+            if count >= max(config.closeRatio * baseline, baseline + 3 * baseline.squareRoot() + 1) { episode.lastActive = step }
+            if recent.count < config.closeRatio * max(recent.baseline, 0.5 * Double(recent.steps)) {
+                episode.quietSteps += 1
+            } else {
+                episode.quietSteps = 0
+            }
+            track.episode = episode
+            if episode.quietSteps >= config.closeSteps {
+                track.episode = nil
+                return [close(episode, end: minute(of: episode.lastActive))]
+            }
+            return []
+        }
+
+        for window in Self.surgeWindows where window <= track.history.length {
+            let observed = track.history.recentSums(window)
+            guard observed.excluded == 0 else { continue }   // evidence must come after the last episode
+            let expectedSum = max(observed.baseline, 0.05 * Double(window))
+            let ratio = window >= 60 ? config.sustainedSurgeRatio : config.surgeRatio
+            guard observed.count >= ratio * expectedSum,
+                  observed.count - expectedSum >= config.minimumExcess,
+                  CountStatistics.poissonUpperTail(Int(observed.count), mean: expectedSum) < config.significance
+            else { continue }
+            if hasSiteTotals {
+                let total = totals.recentSums(window)
+                guard total.count > 0, total.baseline > 0 else { continue }
+                let shareRise = (observed.count / total.count) / (expectedSum / max(total.baseline, expectedSum))
+                guard shareRise >= config.shareRatio else { continue }
+            }
+            // The episode starts at the first clearly raised step of the window.
+            var start = step
+            for candidate in (step - window + 1)...step {
+                let base = max(track.history.baseline(candidate), 0.5)
+                if track.history.count(candidate) >= 1.5 * base + 1 { start = candidate; break }
+            }
+            var peakStep = start
+            for candidate in start...step where track.history.count(candidate) > track.history.count(peakStep) {
+                peakStep = candidate
+            }
+            let episode = Episode(id: nextID, kind: .surge, site: site, country: track.country,
+                                  start: start, raisedAt: step, peakStep: peakStep,
+                                  peakRequests: Int(track.history.count(peakStep)),
+                                  peakBaseline: max(track.history.baseline(peakStep), 0.5), lastActive: step)
+            nextID += 1
+            track.episode = episode
+            track.history.excludeLast()
+            return [event(episode, state: .open, end: nil)]
+        }
+        return []
+    }
+
+    // MARK: - Error spikes
+
+    private static let errorWindows = [1, 2, 3, 5, 10]
+
+    private func errorStep(_ track: ErrorTrack, site: String, step: Int, requests: Int, errors: Int) -> [AlertEvent] {
+        let config = configuration
+        let baselineShare = track.baselineShare(floor: config.errorShareFloor)
+        let ready = track.stepsSeen >= config.warmUpSteps && track.historyRequests >= 200
+        track.recent.append((requests, errors))
+        if track.recent.count > 16 { track.recent.removeFirst() }
+        track.stepsSeen += 1
+
+        if var episode = track.episode {
+            let share = requests > 0 ? Double(errors) / Double(requests) : 0
+            if requests > 0, share > (episode.peakErrorRate ?? 0) || (share == episode.peakErrorRate && requests > episode.peakRequests) {
+                episode.peakStep = step
+                episode.peakRequests = requests
+                episode.peakErrorRate = share
+            }
+            let limit = max(2 * episode.baselineErrorRate!, episode.baselineErrorRate! + 0.01)
+            if share >= limit { episode.lastActive = step }
+            let (n, e) = track.recentSums(5)
+            if n == 0 || Double(e) / Double(n) < limit { episode.quietSteps += 1 } else { episode.quietSteps = 0 }
+            track.episode = episode
+            if episode.quietSteps >= 5 {
+                track.episode = nil
+                return [close(episode, end: minute(of: episode.lastActive))]
+            }
+            return []
+        }
+        track.learn(requests: requests, errors: errors)
+        guard ready else { return [] }
+
+        for window in Self.errorWindows where window <= track.recent.count {
+            let (n, e) = track.recentSums(window)
+            guard n > 0, e >= config.minimumErrors else { continue }
+            let share = Double(e) / Double(n)
+            guard share >= config.minimumErrorShare, share >= config.errorShareRatio * baselineShare,
+                  CountStatistics.binomialUpperTail(e, trials: n, probability: baselineShare) < config.significance
+            else { continue }
+            let steps = Array(track.recent.suffix(window).enumerated())
+            var start = step
+            for (offset, sample) in steps where sample.requests > 0 && Double(sample.errors) / Double(sample.requests) >= config.errorShareRatio * baselineShare && sample.errors > 0 {
+                start = step - window + 1 + offset
+                break
+            }
+            var peak = (step: step, share: Double(errors) / Double(max(requests, 1)), requests: requests)
+            for (offset, sample) in steps where sample.requests > 0 {
+                let sampleShare = Double(sample.errors) / Double(sample.requests)
+                if sampleShare > peak.share { peak = (step - window + 1 + offset, sampleShare, sample.requests) }
+            }
+            track.unlearn(steps: window)   // the window, this step included, was the spike, not the baseline
+            var episode = Episode(id: nextID, kind: .errorSpike, site: site, country: nil, start: start, raisedAt: step,
+                                  peakStep: peak.step, peakRequests: peak.requests, peakBaseline: nil, lastActive: step)
+            episode.peakErrorRate = peak.share
+            episode.baselineErrorRate = baselineShare
+            nextID += 1
+            track.episode = episode
+            return [event(episode, state: .open, end: nil)]
+        }
+        return []
+    }
+
+    // MARK: - Events
+
+    private func event(_ episode: Episode, state: AlertEvent.State, end: Int32?) -> AlertEvent {
+        AlertEvent(id: episode.id, state: state, kind: episode.kind, site: episode.site, country: episode.country,
+                   start: minute(of: episode.start), raisedAt: minute(of: episode.raisedAt), end: end,
+                   peakMinute: minute(of: episode.peakStep), peakRequests: episode.peakRequests,
+                   baselineRequests: episode.peakBaseline.map { ($0 * 10).rounded() / 10 },
+                   ratio: episode.peakBaseline.map { ((Double(episode.peakRequests) / $0) * 10).rounded() / 10 },
+                   peakErrorRate: episode.peakErrorRate.map { ($0 * 1000).rounded() / 1000 },
+                   baselineErrorRate: episode.baselineErrorRate.map { ($0 * 10000).rounded() / 10000 })
+    }
+
+    private func close(_ episode: Episode, end: Int32) -> AlertEvent {
+        event(episode, state: .closed, end: end)
+    }
+}
+
+/// An open episode's running state.
+struct Episode {
+    var id: Int
+    var kind: AlertEvent.Kind
+    var site: String
+    var country: CountryCode?
+    var start: Int
+    var raisedAt: Int
+    var peakStep: Int
+    var peakRequests: Int
+    var peakBaseline: Double?
+    var lastActive: Int
+    var quietSteps = 0
+    var peakErrorRate: Double?
+    var baselineErrorRate: Double?
+}
+
+/// Per-site detector state.
+final class SiteState {
+    var total: SeriesHistory
+    var surges: [SurgeTrack]
+    var errors = ErrorTrack()
+
+    init(configuration: DetectorConfiguration, startStep: Int, stepsPerDay: Int) {
+        let capacity = max(8 * stepsPerDay, 128)
+        total = SeriesHistory(capacity: capacity, startStep: startStep)
+        surges = configuration.watchedCountries.map { SurgeTrack(country: $0, history: SeriesHistory(capacity: capacity, startStep: startStep)) }
+    }
+}
+
+final class SurgeTrack {
+    let country: CountryCode
+    var history: SeriesHistory
+    var episode: Episode?
+
+    init(country: CountryCode, history: SeriesHistory) {
+        self.country = country
+        self.history = history
+    }
+}
+
+/// A site's 5xx share: the last day of normal steps as baseline, the last few steps as evidence.
+final class ErrorTrack {
+    var recent: [(requests: Int, errors: Int)] = []
+    var episode: Episode?
+    var stepsSeen = 0
+    private var ring: [(requests: Int, errors: Int)] = Array(repeating: (0, 0), count: 1440)
+    private var position = 0
+    private(set) var historyRequests = 0
+    private var historyErrors = 0
+
+    func baselineShare(floor: Double) -> Double {
+        // A weak prior of 1% over 100 requests keeps an empty history from calling 1 error a spike.
+        max(floor, (Double(historyErrors) + 1) / (Double(historyRequests) + 100))
+    }
+
+    func learn(requests: Int, errors: Int) {
+        historyRequests += requests - ring[position].requests
+        historyErrors += errors - ring[position].errors
+        ring[position] = (requests, errors)
+        position = (position + 1) % ring.count
+    }
+
+    /// Takes the last `steps` learnt steps back out (they turned out to be the spike's start).
+    func unlearn(steps: Int) {
+        for _ in 0..<max(0, steps) {
+            position = (position - 1 + ring.count) % ring.count
+            historyRequests -= ring[position].requests
+            historyErrors -= ring[position].errors
+            ring[position] = (0, 0)
+        }
+    }
+
+    func recentSums(_ steps: Int) -> (requests: Int, errors: Int) {
+        recent.suffix(steps).reduce((0, 0)) { ($0.0 + $1.requests, $0.1 + $1.errors) }
+    }
+}

@@ -1,0 +1,42 @@
+import LogSurgeGeo
+
+/// Thresholds of the surge and error-spike detectors.
+///
+/// The defaults work without tuning on a site's own history: every threshold is relative to a
+/// baseline learnt from the data, and the absolute floors only keep noise at very low volume
+/// from raising alerts.
+public struct DetectorConfiguration: Sendable, Equatable {
+    /// Countries whose traffic is checked for surges. By default, US.
+    public var watchedCountries: [CountryCode] = [CountryCode(isoCode: "US")!]
+
+    /// A surge needs its observed/expected ratio at least this high over the test window
+    /// (1, 3 and 10 steps). By default, 3.
+    public var surgeRatio: Double = 3
+    /// Over the long test window (60 steps) a smaller sustained rise suffices. By default, 1.8.
+    public var sustainedSurgeRatio: Double = 1.8
+    /// The watched country's share of the site must rise by at least this factor too, so that a
+    /// rise in every country does not read as a surge of one. By default, 1.5.
+    public var shareRatio: Double = 1.5
+    /// A surge needs at least this many requests above the baseline in its window. By default, 12.
+    public var minimumExcess: Double = 12
+    /// How unlikely, under the baseline's Poisson noise, the observed count must be. By default, 1e-7.
+    public var significance: Double = 1e-7
+    /// An open episode ends once the 10-step ratio stays below this for `closeSteps` steps. By default, 1.5.
+    public var closeRatio: Double = 1.5
+    /// Quiet steps that end an episode. By default, 10.
+    public var closeSteps: Int = 10
+
+    /// An error spike needs the 5xx share at least this many times the baseline share. By default, 4.
+    public var errorShareRatio: Double = 4
+    /// … and at least this share. By default, 0.03 (3%).
+    public var minimumErrorShare: Double = 0.03
+    /// … and at least this many 5xx responses in its window. By default, 5.
+    public var minimumErrors: Int = 5
+    /// The baseline 5xx share is never taken below this. By default, 0.002.
+    public var errorShareFloor: Double = 0.002
+
+    /// Steps of history before any alert can be raised. By default, 30.
+    public var warmUpSteps: Int = 30
+
+    public init() {}
+}

@@ -1,0 +1,79 @@
+import LogSurgeParse
+
+/// An event the generator injects into otherwise normal traffic, with its ground truth.
+public struct InjectedEvent: Sendable, Equatable {
+    public enum Kind: Sendable, Equatable {
+        /// Traffic of `country` (every country when nil) multiplied by `factor` at full strength.
+        case surge(country: String?, factor: Double)
+        /// A share of all responses become 5xx.
+        case errorSpike(share: Double)
+    }
+
+    public var kind: Kind
+    /// First UTC minute of the event.
+    public var onset: Int32
+    /// Minutes at full strength (after the ramp up, before the ramp down).
+    public var duration: Int
+    /// Minutes to rise linearly to full strength, and to fall back after. By default, 0.
+    public var ramp: Int = 0
+
+    public init(kind: Kind, onset: Int32, duration: Int, ramp: Int = 0) {
+        self.kind = kind
+        self.onset = onset
+        self.duration = duration
+        self.ramp = ramp
+    }
+
+    /// One past the last minute the event touches.
+    public var end: Int32 { onset + Int32(2 * ramp + duration) }
+
+    /// Strength at `minute`: 0 outside, rising to 1 over the ramp, 1 at full strength.
+    public func strength(at minute: Int32) -> Double {
+        guard minute >= onset, minute < end else { return 0 }
+        let elapsed = Int(minute - onset)
+        if ramp > 0, elapsed < ramp { return Double(elapsed + 1) / Double(ramp + 1) }
+        let remaining = Int(end - minute)
+        if ramp > 0, remaining <= ramp { return Double(remaining) / Double(ramp + 1) }
+        return 1
+    }
+
+    /// Parses `surge:US:10:2016-11-09T02:00Z:120[:30]`, `surge:*:5:…` (every country) or
+    /// `errors:0.35:2016-11-09T03:20Z:10[:ramp]`.
+    public init?(parsing text: String) {
+        let parts = text.split(separator: ":", omittingEmptySubsequences: false).map(String.init)
+        // Minutes contain a colon: rejoin "YYYY-MM-DDTHH" and "MMZ".
+        func minute(_ at: Int) -> Int32? {
+            guard parts.count > at + 1 else { return nil }
+            return UTCMinute.parse(parts[at] + ":" + parts[at + 1])
+        }
+        switch parts.first {
+        case "surge":
+            guard parts.count >= 6, let factor = Double(parts[2]), factor > 0,
+                  let onset = minute(3), let duration = Int(parts[5]), duration > 0 else { return nil }
+            let ramp = parts.count > 6 ? Int(parts[6]) : 0
+            guard let ramp, ramp >= 0, parts.count <= 7 else { return nil }
+            let country = parts[1] == "*" ? nil : parts[1].uppercased()
+            guard country.map({ $0.count == 2 }) ?? true else { return nil }
+            self.init(kind: .surge(country: country, factor: factor), onset: onset, duration: duration, ramp: ramp)
+        case "errors":
+            guard parts.count >= 5, let share = Double(parts[1]), (0...1).contains(share),
+                  let onset = minute(2), let duration = Int(parts[4]), duration > 0 else { return nil }
+            let ramp = parts.count > 5 ? Int(parts[5]) : 0
+            guard let ramp, ramp >= 0, parts.count <= 6 else { return nil }
+            self.init(kind: .errorSpike(share: share), onset: onset, duration: duration, ramp: ramp)
+        default:
+            return nil
+        }
+    }
+
+    /// The ground-truth label: one JSON object naming the kind and the window.
+    public var label: String {
+        let window = "\"start\":\"\(UTCMinute.format(onset))\",\"end\":\"\(UTCMinute.format(end - 1))\",\"ramp_minutes\":\(ramp),\"full_minutes\":\(duration)"
+        switch kind {
+        case .surge(let country, let factor):
+            return "{\"kind\":\"surge\",\"country\":\(country.map { "\"\($0)\"" } ?? "null"),\"factor\":\(factor),\(window)}"
+        case .errorSpike(let share):
+            return "{\"kind\":\"error_spike\",\"share\":\(share),\(window)}"
+        }
+    }
+}
