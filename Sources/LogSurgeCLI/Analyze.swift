@@ -44,6 +44,15 @@ struct Analyze: ParsableCommand {
     @Option(help: ArgumentHelp("The run's accounting as one JSON object; `-` for standard output.", valueName: "FILE"))
     var summary: String?
 
+    @Option(help: ArgumentHelp("Alert episodes as JSON lines (a line when each opens and when it closes); `-` for standard output.", valueName: "FILE"))
+    var alerts: String?
+
+    @Flag(help: "Exit with status 3 when any alert was raised (and all input was read).")
+    var failOnAlert = false
+
+    @OptionGroup(title: "Detection")
+    var detector: DetectorOptions
+
     @Option(help: ArgumentHelp("Parse workers (default: the active processor count). Output is identical for every value.", valueName: "N"))
     var threads: Int?
 
@@ -69,7 +78,7 @@ struct Analyze: ParsableCommand {
             _ = sectionRule
         }
         if paths.filter({ $0 == "-" }).count > 1 { throw ValidationError("standard input (-) can be read only once") }
-        if [buckets, summary].compactMap({ $0 }).filter({ $0 == "-" }).count > 1 {
+        if [buckets, summary, alerts].compactMap({ $0 }).filter({ $0 == "-" }).count > 1 {
             throw ValidationError("only one output can go to standard output (-)")
         }
     }
@@ -91,10 +100,13 @@ struct Analyze: ParsableCommand {
         configuration.chunkSize = chunkSize
         let bucketSink = try buckets.map(openOutput)
         let summarySink = try summary.map(openOutput)
+        let alertSink = try alerts.map(openOutput)
         let reportSink: OutputSink? = quiet ? nil
-            : [buckets, summary].contains("-") ? .standardError() : .standardOutput()
+            : [buckets, summary, alerts].contains("-") ? .standardError() : .standardOutput()
 
         let analysis = AnalysisPipeline(configuration: configuration).run(paths: paths)
+        let events = Detection.run(analysis.buckets, configuration: detector.configuration)
+        let episodes = events.filter { $0.state == .open }.count
 
         for error in analysis.inputErrors {
             warn("\(error.path): \(error.message)")
@@ -103,15 +115,21 @@ struct Analyze: ParsableCommand {
             try BucketWriter.write(analysis.buckets.rows(), format: .init(path: bucketSink.name), to: bucketSink)
             try bucketSink.close()
         }
+        if let alertSink {
+            for event in events { try alertSink.write(AlertWriter.line(event)) }
+            try alertSink.close()
+        }
         if let summarySink {
-            try summarySink.write(SummaryWriter.json(for: analysis))
+            try summarySink.write(SummaryWriter.json(for: analysis, alerts: episodes))
             try summarySink.close()
         }
         if let reportSink {
             try reportSink.write(TextReport.render(analysis, databaseDescription: database.shortDescription))
+            try reportSink.write(TextReport.renderEpisodes(events, buckets: analysis.buckets, configuration: detector.configuration))
             try reportSink.close()
         }
         if !analysis.inputErrors.isEmpty { throw ExitCode(ExitStatus.inputIncomplete) }
+        if failOnAlert, episodes > 0 { throw ExitCode(ExitStatus.alertRaised) }
     }
 
     private func openOutput(_ path: String) throws -> OutputSink {

@@ -12,8 +12,16 @@ struct Generate: ParsableCommand {
         pattern, with Poisson noise, a realistic mix of statuses, paths and clients, and a small \
         share of malformed lines. The same seed gives the same bytes.
 
+        Events (--event, repeatable) are injected into the normal traffic:
+          surge:CC:FACTOR:START:MINUTES[:RAMP]   CC's traffic × FACTOR (CC `*`: every country)
+          errors:SHARE:START:MINUTES[:RAMP]      SHARE of responses become 5xx
+        START is a UTC minute (2016-11-09T02:00Z); RAMP minutes rise before and fall after the
+        MINUTES at full strength. --labels writes one JSON line per event with its kind and window.
+
         Examples:
           logsurge generate --days 3 --rotate SampleLogs
+          logsurge generate --days 4 --rate 400 --event surge:US:10:2016-11-04T02:00Z:120:15 \
+              --event errors:0.35:2016-11-04T03:00Z:10 --labels truth.jsonl --output site.log
           logsurge generate --days 1 --rate 400 --gzip --output day.log.gz
           logsurge generate --minutes 60 | logsurge
         """
@@ -49,12 +57,21 @@ struct Generate: ParsableCommand {
     @Option(help: ArgumentHelp("Write daily files into DIR as logrotate leaves them: access.log, access.log.1, access.log.2.gz …", valueName: "DIR"))
     var rotate: String?
 
+    @Option(help: ArgumentHelp("Inject an event (see above); repeatable.", valueName: "SPEC"))
+    var event: [String] = []
+
+    @Option(help: ArgumentHelp("Write the injected events' ground truth to FILE as JSON lines.", valueName: "FILE"))
+    var labels: String?
+
     func validate() throws {
         guard UTCMinute.parse(start) != nil else { throw ValidationError("--start must look like 2016-11-08T00:00Z") }
         guard LogFormat(rawValue: format) != nil else { throw ValidationError("unknown format '\(format)'") }
         guard (minutes ?? days * 1440) > 0, (minutes ?? days * 1440) <= 366 * 1440 * 5 else { throw ValidationError("generate between 1 minute and 5 years") }
         guard rate > 0, rate <= 1_000_000 else { throw ValidationError("--rate must be in (0, 1000000]") }
         guard (0...1).contains(malformedRate) else { throw ValidationError("--malformed-rate must be in [0, 1]") }
+        for spec in event where InjectedEvent(parsing: spec) == nil {
+            throw ValidationError("--event '\(spec)' must look like surge:US:10:2016-11-09T02:00Z:120[:15] or errors:0.35:2016-11-09T03:00Z:10[:2]")
+        }
     }
 
     func run() throws {
@@ -65,9 +82,15 @@ struct Generate: ParsableCommand {
         configuration.seed = seed
         configuration.format = LogFormat(rawValue: format)!
         configuration.malformedRate = malformedRate
+        configuration.events = event.compactMap(InjectedEvent.init(parsing:))
         let layout: GeneratedLogWriter.Layout = rotate.map { .rotated(directory: $0, name: "access.log") }
             ?? .single(path: output, gzip: gzip)
         do {
+            if let labels {
+                let sink = try OutputSink(path: labels)
+                for injected in configuration.events { try sink.write(injected.label + "\n") }
+                try sink.close()
+            }
             try GeneratedLogWriter.write(configuration, to: layout)
         } catch let error as OutputError where !error.isBrokenPipe {
             throw UsageError(description: error.description)

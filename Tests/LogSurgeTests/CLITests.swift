@@ -91,3 +91,63 @@ struct CLITests {
         #expect(result.stdout.contains("IPFire"))
     }
 }
+
+/// Detection through the command line: generated traffic with known events in, episodes out.
+@Suite(.enabled(if: Support.executable != nil, "the logsurge executable is not built"))
+struct CLIDetectionTests {
+    static let generated: (log: String, labels: String) = {
+        let directory = Support.temporaryDirectory()
+        let log = directory.appendingPathComponent("site.log.gz").path
+        let labels = directory.appendingPathComponent("truth.jsonl").path
+        let result = try! Support.run(["generate", "--days", "2", "--rate", "150", "--seed", "5", "--gzip", "--output", log,
+                                       "--event", "surge:US:20:2016-11-02T03:00Z:60:5",
+                                       "--event", "errors:0.4:2016-11-02T16:00Z:8", "--labels", labels])
+        precondition(result.status == 0, result.stderr)
+        return (log, labels)
+    }()
+
+    @Test func labelsNameEachInjectedEvent() throws {
+        let lines = try String(contentsOfFile: Self.generated.labels, encoding: .utf8).split(separator: "\n")
+        #expect(lines.count == 2)
+        let surge = try #require(try JSONSerialization.jsonObject(with: Data(lines[0].utf8)) as? [String: Any])
+        #expect(surge["kind"] as? String == "surge")
+        #expect(surge["start"] as? String == "2016-11-02T03:00Z")
+        #expect(surge["end"] as? String == "2016-11-02T04:09Z")
+    }
+
+    @Test func alertsAreWrittenAsTheContractSaysAndFailOnAlertExitsThree() throws {
+        let result = try Support.run(["--alerts", "-", "--summary", "/dev/null", "--fail-on-alert", Self.generated.log])
+        #expect(result.status == 3)
+        #expect(result.stderr.contains("Alerts: 2 episodes"))   // the report moved to standard error
+        let events = try result.stdout.split(separator: "\n").map {
+            try #require(try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any])
+        }
+        #expect(events.map { $0["state"] as? String } == ["open", "closed", "open", "closed"])
+        let surge = events[0], spike = events[2]
+        #expect(surge["kind"] as? String == "surge")
+        #expect(surge["country"] as? String == "US")
+        #expect(Set(surge.keys).isSuperset(of: ["id", "state", "kind", "site", "country", "start", "raised_at", "end",
+                                                "peak_minute", "peak_requests", "baseline_requests", "ratio"]))
+        #expect(surge["end"] is NSNull)
+        #expect((surge["raised_at"] as? String).map { $0 >= "2016-11-02T03:00Z" && $0 <= "2016-11-02T03:10Z" } == true)
+        #expect(spike["kind"] as? String == "error_spike")
+        #expect(spike["country"] is NSNull)
+        #expect(Set(spike.keys).isSuperset(of: ["peak_error_rate", "baseline_error_rate", "peak_requests"]))
+        #expect((spike["raised_at"] as? String).map { $0 >= "2016-11-02T16:00Z" && $0 <= "2016-11-02T16:02Z" } == true)
+        #expect(events[3]["end"] as? String != nil)
+    }
+
+    @Test func withoutFailOnAlertTheStatusStaysZeroAndTheSummaryCountsEpisodes() throws {
+        let result = try Support.run(["--quiet", "--summary", "-", Self.generated.log])
+        #expect(result.status == 0)
+        let summary = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
+        #expect(summary["alerts"] as? Int == 2)
+    }
+
+    @Test func watchingAnotherCountryFindsNoUSSurge() throws {
+        let result = try Support.run(["--quiet", "--alerts", "-", "--watch-country", "CA", Self.generated.log])
+        #expect(result.status == 0)
+        #expect(!result.stdout.contains("\"kind\":\"surge\""))
+        #expect(result.stdout.contains("\"kind\":\"error_spike\""))
+    }
+}

@@ -1,0 +1,66 @@
+import ArgumentParser
+import LogSurge
+import LogSurgeGeo
+
+/// The detector options shared by `analyze` and `detect`.
+struct DetectorOptions: ParsableArguments {
+    @Option(name: .customLong("watch-country"),
+            help: ArgumentHelp("A country whose traffic is checked for surges (ISO code); repeatable. Default: US.", valueName: "CC"))
+    var watchCountries: [String] = []
+
+    @Option(help: ArgumentHelp("Surge: observed/expected ratio over 1, 3 or 10 minutes (default 3).", valueName: "RATIO"))
+    var surgeRatio: Double?
+
+    @Option(help: ArgumentHelp("Surge: ratio sustained over 60 minutes (default 1.8).", valueName: "RATIO"))
+    var sustainedSurgeRatio: Double?
+
+    @Option(help: ArgumentHelp("Surge: rise of the country's share of the site (default 1.5).", valueName: "RATIO"))
+    var shareRatio: Double?
+
+    @Option(help: ArgumentHelp("Surge: requests above the baseline in the window (default 12).", valueName: "N"))
+    var minExcess: Double?
+
+    @Option(help: ArgumentHelp("Error spike: 5xx share over the baseline share (default 4).", valueName: "RATIO"))
+    var errorShareRatio: Double?
+
+    @Option(help: ArgumentHelp("Error spike: lowest 5xx share (default 0.03).", valueName: "SHARE"))
+    var minErrorShare: Double?
+
+    @Option(help: ArgumentHelp("Error spike: fewest 5xx responses in the window (default 5).", valueName: "N"))
+    var minErrors: Int?
+
+    @Option(help: ArgumentHelp("How unlikely under normal noise the evidence must be (default 1e-7).", valueName: "P"))
+    var significance: Double?
+
+    func validate() throws {
+        for code in watchCountries where CountryCode(isoCode: code) == nil {
+            throw ValidationError("--watch-country '\(code)' is not a two-letter country code")
+        }
+        for (name, value) in [("--surge-ratio", surgeRatio), ("--sustained-surge-ratio", sustainedSurgeRatio),
+                              ("--share-ratio", shareRatio), ("--error-share-ratio", errorShareRatio)] {
+            if let value, !(value >= 1 && value < 1e6) { throw ValidationError("\(name) must be at least 1") }
+        }
+        if let minExcess, !(minExcess >= 0 && minExcess < 1e12) { throw ValidationError("--min-excess must be 0 or more") }
+        if let minErrorShare, !(0...1).contains(minErrorShare) { throw ValidationError("--min-error-share must be between 0 and 1") }
+        if let minErrors, minErrors < 0 { throw ValidationError("--min-errors must be 0 or more") }
+        if let significance, !(significance > 0 && significance < 1) { throw ValidationError("--significance must be between 0 and 1") }
+    }
+
+    var configuration: DetectorConfiguration {
+        var configuration = DetectorConfiguration()
+        if !watchCountries.isEmpty {
+            var seen: [CountryCode] = []
+            for code in watchCountries.compactMap(CountryCode.init(isoCode:)) where !seen.contains(code) { seen.append(code) }
+            configuration.watchedCountries = seen
+        }
+        if let surgeRatio { configuration.surgeRatio = surgeRatio }
+        if let sustainedSurgeRatio { configuration.sustainedSurgeRatio = sustainedSurgeRatio }
+        if let shareRatio { configuration.shareRatio = shareRatio }
+        if let minExcess { configuration.minimumExcess = minExcess }
+        if let errorShareRatio { configuration.errorShareRatio = errorShareRatio }
+        if let minErrorShare { configuration.minimumErrorShare = minErrorShare }
+        if let minErrors { configuration.minimumErrors = minErrors }
+        if let significance { configuration.significance = significance }
+        return configuration
+    }
+}
