@@ -16,7 +16,7 @@ struct LogSurgeCommand: ParsableCommand {
         \(EmbeddedCountryDatabase.attribution)
         """,
         version: LogSurgeCommand.versionText,
-        subcommands: [Analyze.self, GeoIPCommand.self, Generate.self],
+        subcommands: [Analyze.self, Detect.self, GeoIPCommand.self, Generate.self],
         defaultSubcommand: Analyze.self
     )
 

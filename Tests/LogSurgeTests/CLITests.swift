@@ -1,5 +1,7 @@
 import Foundation
 import Testing
+import LogSurge
+import LogSurgeParse
 
 /// The contract's exit statuses and streams, checked on the built executable.
 @Suite(.enabled(if: Support.executable != nil, "the logsurge executable is not built"))
@@ -149,5 +151,67 @@ struct CLIDetectionTests {
         #expect(result.status == 0)
         #expect(!result.stdout.contains("\"kind\":\"surge\""))
         #expect(result.stdout.contains("\"kind\":\"error_spike\""))
+    }
+}
+
+/// `logsurge detect` on exported buckets and on plain series.
+@Suite(.enabled(if: Support.executable != nil, "the logsurge executable is not built"))
+struct CLIDetectCommandTests {
+    @Test func detectOnExportedBucketsGivesTheAlertsOfAnalyze() throws {
+        let directory = Support.temporaryDirectory()
+        let buckets = directory.appendingPathComponent("b.csv").path
+        let analyzed = try Support.run(["--quiet", "--alerts", "-", "--buckets", buckets, CLIDetectionTests.generated.log])
+        let detected = try Support.run(["detect", buckets])
+        #expect(detected.status == 0)
+        #expect(!analyzed.stdout.isEmpty)
+        #expect(detected.stdout == analyzed.stdout)
+    }
+
+    @Test func bucketsOfSeveralServersMergeIntoFleetWideEpisodes() throws {
+        // Split one site's log line by line over two "servers": each sees half the traffic.
+        let directory = Support.temporaryDirectory()
+        let whole = try Support.run(["--quiet", "--alerts", "-", CLIDetectionTests.generated.log])
+        let plain = try Support.run(["generate", "--days", "2", "--rate", "150", "--seed", "5",
+                                     "--event", "surge:US:20:2016-11-02T03:00Z:60:5", "--event", "errors:0.4:2016-11-02T16:00Z:8"])
+        var halves = ["", ""]
+        for (index, line) in plain.stdout.split(separator: "\n").enumerated() { halves[index % 2] += line + "\n" }
+        var exports: [String] = []
+        for (index, half) in halves.enumerated() {
+            let log = directory.appendingPathComponent("web\(index).log").path
+            let export = directory.appendingPathComponent("web\(index).csv").path
+            try Support.writeFile(log, Data(half.utf8))
+            #expect(try Support.run(["--quiet", "--buckets", export, log]).status == 0)
+            exports.append(export)
+        }
+        let fleet = try Support.run(["detect"] + exports)
+        #expect(fleet.status == 0)
+        #expect(fleet.stdout == whole.stdout)
+    }
+
+    @Test func plainSeriesAtThirtyMinutes() throws {
+        // A week of half-hourly values with a daily rhythm and one block at ten times the usual.
+        var text = "timestamp,value\n"
+        let start = UTCMinute.parse("2016-11-01T00:00Z")!
+        var random = SeededGenerator(seed: 4)
+        for step in 0..<(7 * 48) {
+            let minute = start + Int32(step * 30)
+            let hour = Double(step % 48) / 2
+            var value = 300 + 250 * sin((hour - 9) / 24 * 2 * .pi) + Double(random.next() % 40)
+            if step >= 6 * 48 + 10 && step < 6 * 48 + 14 { value *= 10 }
+            text += "\(UTCMinute.format(minute).replacingOccurrences(of: "T", with: " ").replacingOccurrences(of: "Z", with: ":00")),\(Int(value))\n"
+        }
+        let path = Support.temporaryDirectory().appendingPathComponent("visits.csv").path
+        try Support.writeFile(path, Data(text.utf8))
+        let result = try Support.run(["detect", "--fail-on-alert", path])
+        #expect(result.status == 3)
+        let events = result.stdout.split(separator: "\n")
+        #expect(events.count == 2)
+        #expect(events.first?.contains("\"site\":\"visits\",\"country\":null,\"start\":\"2016-11-07T05:00Z\",\"raised_at\":\"2016-11-07T05:29Z\"") == true)
+    }
+
+    @Test func unreadableFileIsReportedAndTheRestStillDetected() throws {
+        let result = try Support.run(["detect", "/nonexistent.csv", Support.fixture("combined.buckets.csv")])
+        #expect(result.status == 1)
+        #expect(result.stderr.contains("/nonexistent.csv"))
     }
 }

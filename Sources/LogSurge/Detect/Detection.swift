@@ -28,4 +28,38 @@ public enum Detection {
         flush()
         return events + engine.finish()
     }
+
+    /// The alert events of a plain count series: surges of its values (`country` null).
+    public static func run(_ series: CountSeriesReader.Series, configuration: DetectorConfiguration) -> [AlertEvent] {
+        var configuration = configuration
+        configuration.watchedCountries = [.unknown]
+        let engine = DetectionEngine(configuration: configuration, stepMinutes: series.stepMinutes, hasSiteTotals: false)
+        var events: [AlertEvent] = []
+        for point in series.points {
+            events += engine.step(minute: point.minute, observations: [
+                SiteObservation(site: series.name, requests: point.value, errors: 0, watched: [.unknown: point.value]),
+            ])
+        }
+        return events + engine.finish()
+    }
+
+    /// Renumbers the episodes of several runs 1, 2, 3 … in the order they opened.
+    public static func renumbered(_ events: [AlertEvent]) -> [AlertEvent] {
+        var ids: [Int: Int] = [:]   // position of the open event → new id
+        var result = events
+        var next = 1
+        var openIndex: [String: Int] = [:]
+        for (index, event) in events.enumerated() {
+            let key = "\(event.kind)|\(event.site)|\(event.country?.description ?? "")|\(event.start)|\(event.raisedAt)"
+            if event.state == .open {
+                ids[index] = next
+                openIndex[key] = next
+                next += 1
+                result[index].id = ids[index]!
+            } else if let id = openIndex[key] {
+                result[index].id = id
+            }
+        }
+        return result
+    }
 }

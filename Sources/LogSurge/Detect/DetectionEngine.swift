@@ -69,11 +69,11 @@ public final class DetectionEngine {
         for name in siteOrder {
             let site = sites[name]!
             for track in site.surges where track.episode != nil {
-                events.append(close(track.episode!, end: minute(of: track.episode!.lastActive)))
+                events.append(close(track.episode!, end: lastMinute(of: track.episode!.lastActive)))
                 track.episode = nil
             }
             if let episode = site.errors.episode {
-                events.append(close(episode, end: minute(of: episode.lastActive)))
+                events.append(close(episode, end: lastMinute(of: episode.lastActive)))
                 site.errors.episode = nil
             }
         }
@@ -85,7 +85,10 @@ public final class DetectionEngine {
 
     // MARK: - Steps
 
+    /// The first minute a step covers.
     private func minute(of step: Int) -> Int32 { origin! + Int32(step * stepMinutes) }
+    /// The last minute a step covers: a step's evidence is complete only then.
+    private func lastMinute(of step: Int) -> Int32 { minute(of: step) + Int32(stepMinutes - 1) }
 
     private func advance(step: Int, observations: [String: SiteObservation]) -> [AlertEvent] {
         for (name, _) in observations where sites[name] == nil {
@@ -143,7 +146,7 @@ public final class DetectionEngine {
             track.episode = episode
             if episode.quietSteps >= config.closeSteps {
                 track.episode = nil
-                return [close(episode, end: minute(of: episode.lastActive))]
+                return [close(episode, end: lastMinute(of: episode.lastActive))]
             }
             return []
         }
@@ -211,7 +214,7 @@ public final class DetectionEngine {
             track.episode = episode
             if episode.quietSteps >= 5 {
                 track.episode = nil
-                return [close(episode, end: minute(of: episode.lastActive))]
+                return [close(episode, end: lastMinute(of: episode.lastActive))]
             }
             return []
         }
@@ -251,8 +254,9 @@ public final class DetectionEngine {
     // MARK: - Events
 
     private func event(_ episode: Episode, state: AlertEvent.State, end: Int32?) -> AlertEvent {
-        AlertEvent(id: episode.id, state: state, kind: episode.kind, site: episode.site, country: episode.country,
-                   start: minute(of: episode.start), raisedAt: minute(of: episode.raisedAt), end: end,
+        AlertEvent(id: episode.id, state: state, kind: episode.kind, site: episode.site,
+                   country: hasSiteTotals ? episode.country : nil,
+                   start: minute(of: episode.start), raisedAt: lastMinute(of: episode.raisedAt), end: end,
                    peakMinute: minute(of: episode.peakStep), peakRequests: episode.peakRequests,
                    baselineRequests: episode.peakBaseline.map { ($0 * 10).rounded() / 10 },
                    ratio: episode.peakBaseline.map { ((Double(episode.peakRequests) / $0) * 10).rounded() / 10 },

@@ -1,0 +1,166 @@
+import Foundation
+import LogSurgeGeo
+import LogSurgeParse
+
+/// Reads what `logsurge detect` takes: bucket exports (CSV, as `--buckets` writes them) and
+/// plain `timestamp,value` count series at any regular interval.
+public enum CountSeriesReader {
+    /// A plain series: one value per step.
+    public struct Series: Sendable {
+        /// The file name without its extension.
+        public var name: String
+        /// Minutes between steps.
+        public var stepMinutes: Int
+        /// (UTC minute, value), in time order, one per step present.
+        public var points: [(minute: Int32, value: Int)]
+    }
+
+    /// What one file held.
+    public enum Content: Sendable {
+        case buckets(MinuteBuckets)
+        case series(Series)
+    }
+
+    public struct ReadError: Error, Sendable, CustomStringConvertible {
+        public var description: String
+    }
+
+    /// Reads `path`, deciding from its first line whether it is a bucket export or a plain series.
+    /// `skipped` counts lines that could not be read (and were left out).
+    public static func read(path: String) throws(ReadError) -> (content: Content, skipped: Int) {
+        let text: String
+        do { text = try String(contentsOfFile: path, encoding: .utf8) } catch {
+            throw ReadError(description: "\(path): cannot read: \(error.localizedDescription)")
+        }
+        var lines = text.split(omittingEmptySubsequences: true, whereSeparator: { $0 == "\n" || $0 == "\r\n" })
+        guard let first = lines.first else { throw ReadError(description: "\(path): empty file") }
+        if first.hasPrefix(BucketWriter.columns.joined(separator: ",")) {
+            lines.removeFirst()
+            return readBuckets(lines)
+        }
+        return try readSeries(lines, path: path)
+    }
+
+    private static func readBuckets(_ lines: [Substring]) -> (content: Content, skipped: Int) {
+        var buckets = MinuteBuckets()
+        var skipped = 0
+        for line in lines {
+            let fields = csvFields(line)
+            guard fields.count == BucketWriter.columns.count,
+                  let minute = UTCMinute.parse(fields[0]),
+                  let country = fields[2] == "--" ? CountryCode.unknown : CountryCode(isoCode: fields[2]),
+                  let numbers = Optional(fields[3...].compactMap { UInt64($0) }), numbers.count == 6
+            else { skipped += 1; continue }
+            buckets.add(minute: minute, site: fields[1], country: country,
+                        counts: BucketCounts(requests: numbers[0], status2xx: numbers[1], status3xx: numbers[2],
+                                             status4xx: numbers[3], status5xx: numbers[4], bytes: numbers[5]))
+        }
+        return (.buckets(buckets), skipped)
+    }
+
+    private static func readSeries(_ lines: [Substring], path: String) throws(ReadError) -> (content: Content, skipped: Int) {
+        var points: [(minute: Int32, value: Int)] = []
+        var skipped = 0
+        for (index, line) in lines.enumerated() {
+            let fields = csvFields(line)
+            guard fields.count == 2, let minute = timestamp(fields[0].trimmingCharacters(in: .whitespaces)),
+                  let value = Double(fields[1].trimmingCharacters(in: .whitespaces)), value >= 0, value < 1e15
+            else {
+                if index > 0 { skipped += 1 }   // a first line that does not parse is a header
+                continue
+            }
+            points.append((minute, Int(value.rounded())))
+        }
+        points.sort { $0.minute < $1.minute }
+        guard points.count >= 2 else { throw ReadError(description: "\(path): fewer than two timestamp,value rows") }
+        // The interval: the most common gap between consecutive timestamps.
+        var gaps: [Int32: Int] = [:]
+        for (a, b) in zip(points, points.dropFirst()) where b.minute > a.minute { gaps[b.minute - a.minute, default: 0] += 1 }
+        guard let step = gaps.max(by: { $0.value != $1.value ? $0.value < $1.value : $0.key > $1.key })?.key else {
+            throw ReadError(description: "\(path): every timestamp is the same")
+        }
+        let irregular = zip(points, points.dropFirst()).filter { ($1.minute - $0.minute) % step != 0 }.count
+        guard irregular * 10 <= points.count else {
+            throw ReadError(description: "\(path): timestamps are not at a regular interval (most are \(step) min apart)")
+        }
+        // Merge duplicates; drop points off the grid.
+        var merged: [(minute: Int32, value: Int)] = []
+        for point in points where (point.minute - points[0].minute) % step == 0 {
+            if merged.last?.minute == point.minute { merged[merged.count - 1].value += point.value } else { merged.append(point) }
+        }
+        skipped += points.count - merged.count
+        let name = (URL(fileURLWithPath: path).lastPathComponent as NSString).deletingPathExtension
+        return (.series(Series(name: name, stepMinutes: Int(step), points: merged)), skipped)
+    }
+
+    /// `YYYY-MM-DD[T ]HH:MM[:SS[.fff]][Z|±HH:MM|±HHMM]`, as a UTC minute (seconds dropped).
+    static func timestamp(_ text: String) -> Int32? {
+        let bytes = Array(text.utf8)
+        func digits(_ from: Int, _ count: Int) -> Int? {
+            guard from + count <= bytes.count else { return nil }
+            var value = 0
+            for byte in bytes[from..<(from + count)] {
+                guard byte >= 0x30, byte <= 0x39 else { return nil }
+                value = value * 10 + Int(byte - 0x30)
+            }
+            return value
+        }
+        guard bytes.count >= 16, bytes[4] == 0x2D, bytes[7] == 0x2D, bytes[10] == 0x54 || bytes[10] == 0x20, bytes[13] == 0x3A,
+              let year = digits(0, 4), let month = digits(5, 2), let day = digits(8, 2),
+              let hour = digits(11, 2), let minute = digits(14, 2) else { return nil }
+        var index = 16
+        if index < bytes.count, bytes[index] == 0x3A {
+            guard let second = digits(index + 1, 2), second <= 60 else { return nil }
+            index += 3
+            if index < bytes.count, bytes[index] == 0x2E {
+                index += 1
+                while index < bytes.count, bytes[index] >= 0x30, bytes[index] <= 0x39 { index += 1 }
+            }
+        }
+        var offset = 0
+        if index < bytes.count {
+            switch bytes[index] {
+            case 0x5A where index + 1 == bytes.count: break
+            case 0x2B, 0x2D:
+                let sign = bytes[index] == 0x2D ? -1 : 1
+                guard let hours = digits(index + 1, 2) else { return nil }
+                var rest = index + 3
+                if rest < bytes.count, bytes[rest] == 0x3A { rest += 1 }
+                guard let minutes = digits(rest, 2), rest + 2 == bytes.count, hours <= 14, minutes < 60 else { return nil }
+                offset = sign * (hours * 60 + minutes)
+            default: return nil
+            }
+        }
+        guard let local = UTCMinute.minute(year: year, month: month, day: day, hour: hour, minute: minute) else { return nil }
+        return Int32(exactly: Int(local) - offset)
+    }
+
+    /// The fields of one CSV line (RFC 4180 quoting).
+    static func csvFields(_ line: Substring) -> [String] {
+        var fields: [String] = []
+        var field = ""
+        var quoted = false
+        var index = line.startIndex
+        while index < line.endIndex {
+            let character = line[index]
+            if quoted {
+                if character == "\"" {
+                    let next = line.index(after: index)
+                    if next < line.endIndex, line[next] == "\"" { field.append("\""); index = next } else { quoted = false }
+                } else {
+                    field.append(character)
+                }
+            } else if character == "\"" {
+                quoted = true
+            } else if character == "," {
+                fields.append(field)
+                field = ""
+            } else if character != "\r" {
+                field.append(character)
+            }
+            index = line.index(after: index)
+        }
+        fields.append(field)
+        return fields
+    }
+}

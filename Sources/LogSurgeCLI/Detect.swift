@@ -1,0 +1,72 @@
+import ArgumentParser
+import Foundation
+import LogSurge
+
+struct Detect: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "detect",
+        abstract: "Run detection on per-minute counts already exported, without re-reading logs.",
+        discussion: """
+        Each FILE is a buckets CSV written by `analyze --buckets` (several are merged, e.g. one \
+        per web server, for fleet-wide episodes) or a plain series of two columns \
+        `timestamp,value` (header optional) at any regular interval: 1, 5, 30 minutes …, with \
+        timestamps in ISO 8601 or `YYYY-MM-DD HH:MM:SS`. For a plain series, `site` is the file \
+        name without its extension and `country` is null. Alerts go to standard output or \
+        --alerts FILE; the detector options are those of analyze.
+
+        Examples:
+          logsurge detect web1.csv web2.csv web3.csv
+          logsurge detect --surge-ratio 4 --alerts tuned.jsonl minutes.csv
+          logsurge detect visits-30min.csv
+        """
+    )
+
+    @Option(help: ArgumentHelp("Write alerts to FILE instead of standard output.", valueName: "FILE"))
+    var alerts: String = "-"
+
+    @Flag(help: "Exit with status 3 when any alert was raised (and every file was read).")
+    var failOnAlert = false
+
+    @OptionGroup(title: "Detection")
+    var detector: DetectorOptions
+
+    @Argument(help: ArgumentHelp("Bucket CSVs or timestamp,value series.", valueName: "FILE"))
+    var files: [String]
+
+    func validate() throws {
+        if files.isEmpty { throw ValidationError("give at least one FILE") }
+    }
+
+    func run() throws {
+        let sink: OutputSink
+        do { sink = try OutputSink(path: alerts) } catch { throw UsageError(description: error.description) }
+        var merged = MinuteBuckets()
+        var haveBuckets = false
+        var series: [CountSeriesReader.Series] = []
+        var failed = false
+        for file in files {
+            do {
+                let (content, skipped) = try CountSeriesReader.read(path: file)
+                if skipped > 0 { warn("\(file): \(skipped) line\(skipped == 1 ? "" : "s") could not be read and were left out") }
+                switch content {
+                case .buckets(let buckets):
+                    merged.merge(buckets)
+                    haveBuckets = true
+                case .series(let one):
+                    series.append(one)
+                }
+            } catch {
+                warn(error.description)
+                failed = true
+            }
+        }
+        let configuration = detector.configuration
+        var events = haveBuckets ? Detection.run(merged, configuration: configuration) : []
+        for one in series { events += Detection.run(one, configuration: configuration) }
+        events = Detection.renumbered(events)
+        for event in events { try sink.write(AlertWriter.line(event)) }
+        try sink.close()
+        if failed { throw ExitCode(ExitStatus.inputIncomplete) }
+        if failOnAlert, events.contains(where: { $0.state == .open }) { throw ExitCode(ExitStatus.alertRaised) }
+    }
+}
