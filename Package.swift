@@ -43,6 +43,12 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        // The detection benchmark: a matrix of generated scenarios with known events.
+        .executableTarget(
+            name: "DetectionBenchmark",
+            dependencies: ["LogSurge"],
+            path: "Benchmarks/DetectionBenchmark"
+        ),
         // What every test target shares (a seeded generator, the way to find ../shared).
         .target(name: "LogSurgeTestSupport", dependencies: ["LogSurge"], path: "Tests/LogSurgeTestSupport"),
         .testTarget(name: "LogSurgeInputTests", dependencies: ["LogSurgeInput", "LogSurgeTestSupport"]),

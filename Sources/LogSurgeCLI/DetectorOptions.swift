@@ -29,8 +29,11 @@ struct DetectorOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Error spike: fewest 5xx responses in the window (default 5).", valueName: "N"))
     var minErrors: Int?
 
-    @Option(help: ArgumentHelp("How unlikely under normal noise the evidence must be (default 1e-7).", valueName: "P"))
+    @Option(help: ArgumentHelp("Surge: how unlikely under normal noise the evidence must be (default 1e-7).", valueName: "P"))
     var significance: Double?
+
+    @Option(help: ArgumentHelp("Error spike: how unlikely under the baseline share the 5xx count must be (default 1e-5).", valueName: "P"))
+    var errorSignificance: Double?
 
     func validate() throws {
         for code in watchCountries where CountryCode(isoCode: code) == nil {
@@ -43,7 +46,9 @@ struct DetectorOptions: ParsableArguments {
         if let minExcess, !(minExcess >= 0 && minExcess < 1e12) { throw ValidationError("--min-excess must be 0 or more") }
         if let minErrorShare, !(0...1).contains(minErrorShare) { throw ValidationError("--min-error-share must be between 0 and 1") }
         if let minErrors, minErrors < 0 { throw ValidationError("--min-errors must be 0 or more") }
-        if let significance, !(significance > 0 && significance < 1) { throw ValidationError("--significance must be between 0 and 1") }
+        for (name, value) in [("--significance", significance), ("--error-significance", errorSignificance)] {
+            if let value, !(value > 0 && value < 1) { throw ValidationError("\(name) must be between 0 and 1") }
+        }
     }
 
     var configuration: DetectorConfiguration {
@@ -61,6 +66,7 @@ struct DetectorOptions: ParsableArguments {
         if let minErrorShare { configuration.minimumErrorShare = minErrorShare }
         if let minErrors { configuration.minimumErrors = minErrors }
         if let significance { configuration.significance = significance }
+        if let errorSignificance { configuration.errorSignificance = errorSignificance }
         return configuration
     }
 }

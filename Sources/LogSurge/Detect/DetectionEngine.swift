@@ -120,6 +120,17 @@ public final class DetectionEngine {
 
     private static let surgeWindows = [1, 3, 10, 60]
 
+    /// The ratio a window needs: `surgeRatio` over one step, less over longer windows whose
+    /// evidence is steadier (×5/6 over 3 steps, ×2/3 over 10), `sustainedSurgeRatio` over 60.
+    private static func surgeRatio(window: Int, _ config: DetectorConfiguration) -> Double {
+        switch window {
+        case ..<3: config.surgeRatio
+        case ..<10: max(config.sustainedSurgeRatio, config.surgeRatio * 5 / 6)
+        case ..<60: max(config.sustainedSurgeRatio, config.surgeRatio * 2 / 3)
+        default: config.sustainedSurgeRatio
+        }
+    }
+
     private func surgeStep(_ track: SurgeTrack, site: String, step: Int, count: Double, totals: SeriesHistory) -> [AlertEvent] {
         let config = configuration
         let expected = track.history.expected(at: step, stepsPerDay: stepsPerDay, halfWindow: halfWindow,
@@ -155,7 +166,7 @@ public final class DetectionEngine {
             let observed = track.history.recentSums(window)
             guard observed.excluded == 0 else { continue }   // evidence must come after the last episode
             let expectedSum = max(observed.baseline, 0.05 * Double(window))
-            let ratio = window >= 60 ? config.sustainedSurgeRatio : config.surgeRatio
+            let ratio = Self.surgeRatio(window: window, config)
             guard observed.count >= ratio * expectedSum,
                   observed.count - expectedSum >= config.minimumExcess,
                   CountStatistics.poissonUpperTail(Int(observed.count), mean: expectedSum) < config.significance
@@ -176,10 +187,11 @@ public final class DetectionEngine {
             for candidate in start...step where track.history.count(candidate) > track.history.count(peakStep) {
                 peakStep = candidate
             }
-            let episode = Episode(id: nextID, kind: .surge, site: site, country: track.country,
+            var episode = Episode(id: nextID, kind: .surge, site: site, country: track.country,
                                   start: start, raisedAt: step, peakStep: peakStep,
                                   peakRequests: Int(track.history.count(peakStep)),
                                   peakBaseline: max(track.history.baseline(peakStep), 0.5), lastActive: step)
+            episode.openWindow = window
             nextID += 1
             track.episode = episode
             track.history.excludeLast()
@@ -226,7 +238,7 @@ public final class DetectionEngine {
             guard n > 0, e >= config.minimumErrors else { continue }
             let share = Double(e) / Double(n)
             guard share >= config.minimumErrorShare, share >= config.errorShareRatio * baselineShare,
-                  CountStatistics.binomialUpperTail(e, trials: n, probability: baselineShare) < config.significance
+                  CountStatistics.binomialUpperTail(e, trials: n, probability: baselineShare) < config.errorSignificance
             else { continue }
             let steps = Array(track.recent.suffix(window).enumerated())
             var start = step
@@ -282,6 +294,8 @@ struct Episode {
     var peakBaseline: Double?
     var lastActive: Int
     var quietSteps = 0
+    /// The test window that opened it.
+    var openWindow = 1
     var peakErrorRate: Double?
     var baselineErrorRate: Double?
 }

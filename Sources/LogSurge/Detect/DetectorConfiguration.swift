@@ -9,8 +9,9 @@ public struct DetectorConfiguration: Sendable, Equatable {
     /// Countries whose traffic is checked for surges. By default, US.
     public var watchedCountries: [CountryCode] = [CountryCode(isoCode: "US")!]
 
-    /// A surge needs its observed/expected ratio at least this high over the test window
-    /// (1, 3 and 10 steps). By default, 3.
+    /// A surge needs its observed/expected ratio at least this high over one step; over 3 and
+    /// 10 steps, whose evidence is steadier, 5/6 and 2/3 of it (never below
+    /// `sustainedSurgeRatio`). By default, 3.
     public var surgeRatio: Double = 3
     /// Over the long test window (60 steps) a smaller sustained rise suffices. By default, 1.8.
     public var sustainedSurgeRatio: Double = 1.8
@@ -30,8 +31,11 @@ public struct DetectorConfiguration: Sendable, Equatable {
     public var errorShareRatio: Double = 4
     /// … and at least this share. By default, 0.03 (3%).
     public var minimumErrorShare: Double = 0.03
-    /// … and at least this many 5xx responses in its window. By default, 5.
-    public var minimumErrors: Int = 5
+    /// … and at least this many 5xx responses in its window. By default, 4.
+    public var minimumErrors: Int = 4
+    /// … and a binomial tail, under the baseline share, below this. By default, 1e-5: errors are
+    /// rarer than requests, so a spike on a small site has less evidence to offer.
+    public var errorSignificance: Double = 1e-5
     /// The baseline 5xx share is never taken below this. By default, 0.002.
     public var errorShareFloor: Double = 0.002
 

@@ -1,0 +1,173 @@
+// The detection benchmark: runs the default detectors over a matrix of generated scenarios
+// with injected events and prints, per cell and overall, the recall of labelled events, false
+// alerts per simulated day and the detection delay (raised_at − onset), median and p90.
+//
+//   swift run -c release DetectionBenchmark [--seeds N] [--quick]
+//
+// Counts come from the generator's sampleCounts (the same traffic model as its log lines,
+// without writing and parsing text), so hundreds of simulated days take seconds.
+
+import Foundation
+import LogSurge
+import LogSurgeGeo
+import LogSurgeParse
+
+struct Scenario {
+    var name: String
+    var cell: String
+    var rate: Double
+    var seed: UInt64
+    var days: Int
+    var events: [InjectedEvent]
+}
+
+struct Outcome {
+    var detected: Int = 0
+    var labelled: Int = 0
+    var falseAlerts: Int = 0
+    var days: Double = 0
+    var delays: [Int] = []
+    var crossKind: Int = 0
+}
+
+let arguments = CommandLine.arguments
+let seeds = arguments.firstIndex(of: "--seeds").flatMap { Int(arguments[$0 + 1]) } ?? 3
+let quick = arguments.contains("--quick")
+/// `--only TEXT`: run the scenarios whose name and volume contain TEXT and print their alerts.
+let only = arguments.firstIndex(of: "--only").map { arguments[$0 + 1] }
+let start = UTCMinute.parse("2016-11-01T00:00Z")!   // a Tuesday
+let us = CountryCode(isoCode: "US")!
+
+/// US peak and trough: the US profile is at UTC-6, busiest at 16:00 local, quietest at 04:00.
+func onset(day: Int, peak: Bool) -> Int32 { start + Int32(day * 1440 + (peak ? 22 * 60 : 10 * 60)) }
+
+var scenarios: [Scenario] = []
+let rates: [Double] = [40, 400]
+for rate in rates {
+    for seed in 1...UInt64(seeds) {
+        scenarios.append(Scenario(name: "quiet week", cell: "quiet @\(Int(rate))", rate: rate, seed: seed, days: 7, events: []))
+        for factor in (quick ? [2.0, 10] : [2.0, 5, 10, 20, 50]) {
+            for hours in (quick ? [3] : [1, 3, 6]) {
+                for peak in [true, false] {
+                    let event = InjectedEvent(kind: .surge(country: "US", factor: factor),
+                                              onset: onset(day: 3, peak: peak), duration: hours * 60, ramp: 10)
+                    scenarios.append(Scenario(name: "surge x\(Int(factor)) \(hours)h \(peak ? "peak" : "trough")",
+                                              cell: "surge x\(Int(factor)) @\(Int(rate))", rate: rate, seed: seed, days: 4, events: [event]))
+                }
+            }
+        }
+        for share in [0.05, 0.10, 0.35] {
+            for minutes in (quick ? [10] : [3, 5, 10, 25]) {
+                // During the site's working day (the site is at UTC-5): 10:00, 14:00 or 18:00 local.
+                let local = [10, 14, 18][Int(seed + UInt64(minutes)) % 3]
+                let event = InjectedEvent(kind: .errorSpike(share: share), onset: start + Int32(2 * 1440 + (local + 5) * 60 + 7), duration: minutes)
+                scenarios.append(Scenario(name: "5xx \(Int(share * 100))% \(minutes)min",
+                                          cell: "5xx \(Int(share * 100))% \(minutes >= 5 ? ">=5" : "3")min @\(Int(rate))",
+                                          rate: rate, seed: seed, days: 3, events: [event]))
+            }
+        }
+    }
+}
+
+func run(_ scenario: Scenario) -> (Outcome, [String]) {
+    var configuration = GeneratorConfiguration()
+    configuration.start = start
+    configuration.minutes = scenario.days * 1440
+    configuration.peakRate = scenario.rate
+    configuration.seed = scenario.seed &* 7919 &+ UInt64(scenario.name.utf8.reduce(0) { $0 &* 31 &+ Int($1) } & 0xFFFF)
+    configuration.events = scenario.events
+    var traffic = TrafficGenerator(configuration: configuration)
+    let detector = DetectorConfiguration()
+    let engine = DetectionEngine(configuration: detector)
+    var alerts: [AlertEvent] = []
+    for minute in start..<(start + Int32(scenario.days * 1440)) {
+        let counts = traffic.sampleCounts(minute: minute)
+        let watched = counts.first { $0.country == "US" }?.requests ?? 0
+        alerts += engine.step(minute: minute, observations: [SiteObservation(
+            site: "-", requests: counts.reduce(0) { $0 + $1.requests }, errors: counts.reduce(0) { $0 + $1.errors },
+            watched: [us: watched])])
+    }
+    alerts += engine.finish()
+    if only != nil {
+        print("## \(scenario.name) @\(Int(scenario.rate)) seed \(scenario.seed)")
+        for event in scenario.events { print("truth: \(event.label)") }
+        for alert in alerts { print(AlertWriter.line(alert), terminator: "") }
+    }
+    var outcome = Outcome(labelled: scenario.events.count, days: Double(scenario.days))
+    var notes: [String] = []
+    var matched = Set<Int>()
+    for event in scenario.events {
+        let kind: AlertEvent.Kind = if case .surge = event.kind { .surge } else { .errorSpike }
+        // Detected: an episode of the right kind, raised while the event is under way or within
+        // 10 minutes after it (late, and the delay shows it), whose span overlaps the event.
+        let closedAt = Dictionary(alerts.filter { $0.state == .closed }.map { ($0.id, $0.end ?? .max) }, uniquingKeysWith: { a, _ in a })
+        if let hit = alerts.first(where: { $0.state == .open && $0.kind == kind && $0.raisedAt >= event.onset
+                                           && $0.raisedAt < event.end + 10 && $0.start < event.end
+                                           && (closedAt[$0.id] ?? .max) >= event.onset }) {
+            outcome.detected += 1
+            outcome.delays.append(Int(hit.raisedAt - event.onset))
+            matched.insert(hit.id)
+        } else {
+            notes.append("missed: \(scenario.name) @\(Int(scenario.rate)) seed \(scenario.seed)")
+        }
+    }
+    for alert in alerts where alert.state == .open && !matched.contains(alert.id) {
+        // A second episode of the same event (it reopened) counts as false too, and so does an
+        // alert of the other kind while an event is under way (a surge that raises an error
+        // alert, or the reverse): `crossKind` counts those.
+        outcome.falseAlerts += 1
+        if scenario.events.contains(where: { event in
+            let eventKind: AlertEvent.Kind = if case .surge = event.kind { .surge } else { .errorSpike }
+            return eventKind != alert.kind && alert.raisedAt >= event.onset && alert.raisedAt < event.end + 30
+        }) { outcome.crossKind += 1 }
+        notes.append("false: \(scenario.name) @\(Int(scenario.rate)) seed \(scenario.seed): \(alert.kind.rawValue) raised \(UTCMinute.format(alert.raisedAt))")
+    }
+    return (outcome, notes)
+}
+
+func percentile(_ values: [Int], _ p: Double) -> String {
+    guard !values.isEmpty else { return "-" }
+    let sorted = values.sorted()
+    return String(sorted[min(sorted.count - 1, Int((Double(sorted.count - 1) * p).rounded()))])
+}
+
+var cells: [String: Outcome] = [:]
+var cellOrder: [String] = []
+var notes: [String] = []
+let began = Date()
+for scenario in scenarios where only.map({ "\(scenario.name) @\(Int(scenario.rate)) seed \(scenario.seed)".contains($0) }) ?? true {
+    let (outcome, scenarioNotes) = run(scenario)
+    if cells[scenario.cell] == nil { cellOrder.append(scenario.cell) }
+    var cell = cells[scenario.cell] ?? Outcome()
+    cell.detected += outcome.detected
+    cell.labelled += outcome.labelled
+    cell.falseAlerts += outcome.falseAlerts
+    cell.days += outcome.days
+    cell.delays += outcome.delays
+    cell.crossKind += outcome.crossKind
+    cells[scenario.cell] = cell
+    notes += scenarioNotes
+}
+
+var total = Outcome()
+print("| cell | events | recall | false alerts / day | other kind during event | delay median min | delay p90 min |")
+print("|---|---|---|---|---|---|---|")
+for name in cellOrder {
+    let cell = cells[name]!
+    total.detected += cell.detected
+    total.labelled += cell.labelled
+    total.falseAlerts += cell.falseAlerts
+    total.days += cell.days
+    total.delays += cell.delays
+    total.crossKind += cell.crossKind
+    let recall = cell.labelled > 0 ? String(format: "%.0f%%", 100 * Double(cell.detected) / Double(cell.labelled)) : "-"
+    print("| \(name) | \(cell.labelled) | \(recall) | \(String(format: "%.3f", Double(cell.falseAlerts) / cell.days)) | \(cell.crossKind) | \(percentile(cell.delays, 0.5)) | \(percentile(cell.delays, 0.9)) |")
+}
+print("| **overall** | \(total.labelled) | \(String(format: "%.1f%%", 100 * Double(total.detected) / Double(max(1, total.labelled)))) | \(String(format: "%.3f", Double(total.falseAlerts) / total.days)) (\(total.falseAlerts) in \(Int(total.days)) days) | \(total.crossKind) | \(percentile(total.delays, 0.5)) | \(percentile(total.delays, 0.9)) |")
+print("")
+print("\(scenarios.count) scenarios, \(Int(total.days)) simulated days, \(seeds) seeds, \(String(format: "%.1f", Date().timeIntervalSince(began))) s")
+if !notes.isEmpty {
+    print("")
+    for note in notes.prefix(60) { print("- \(note)") }
+    if notes.count > 60 { print("- … \(notes.count - 60) more") }
+}
