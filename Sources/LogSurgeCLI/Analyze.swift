@@ -104,8 +104,15 @@ struct Analyze: ParsableCommand {
         let reportSink: OutputSink? = quiet ? nil
             : [buckets, summary, alerts].contains("-") ? .standardError() : .standardOutput()
 
+        configuration.detection = detector.configuration
+        // Reading a pipe, minutes are decided as the stream goes (a line may lag the newest by
+        // 3 minutes) and each alert line is written and flushed the moment it is raised.
+        if paths.isEmpty || paths.contains("-") { configuration.detectionLateness = 3 }
+        let alertStream = alertSink.map(AlertStream.init)
+        if let alertStream { configuration.onAlert = { alertStream.write($0) } }
+
         let analysis = AnalysisPipeline(configuration: configuration).run(paths: paths)
-        let events = Detection.run(analysis.buckets, configuration: detector.configuration)
+        let events = analysis.alerts
         let episodes = events.filter { $0.state == .open }.count
 
         for error in analysis.inputErrors {
@@ -115,12 +122,9 @@ struct Analyze: ParsableCommand {
             try BucketWriter.write(analysis.buckets.rows(), format: .init(path: bucketSink.name), to: bucketSink)
             try bucketSink.close()
         }
-        if let alertSink {
-            for event in events { try alertSink.write(AlertWriter.line(event)) }
-            try alertSink.close()
-        }
+        try alertStream?.close()
         if let summarySink {
-            try summarySink.write(SummaryWriter.json(for: analysis, alerts: episodes))
+            try summarySink.write(SummaryWriter.json(for: analysis))
             try summarySink.close()
         }
         if let reportSink {
@@ -145,5 +149,35 @@ extension MMDBReader {
         let built = Date(timeIntervalSince1970: TimeInterval(metadata.buildEpoch))
         let day = ISO8601DateFormatter.string(from: built, timeZone: TimeZone(identifier: "UTC")!, formatOptions: [.withFullDate])
         return "\(metadata.databaseType), built \(day)"
+    }
+}
+
+/// Writes alert lines as they come, from the merging thread, flushing each one; a write error
+/// (a closed pipe) is kept and thrown when the run ends.
+final class AlertStream: @unchecked Sendable {
+    // Invariant: only touched under `lock`.
+    private let lock = NSLock()
+    private let sink: OutputSink
+    private var failure: OutputError?
+
+    init(_ sink: OutputSink) { self.sink = sink }
+
+    func write(_ event: AlertEvent) {
+        lock.lock()
+        defer { lock.unlock() }
+        guard failure == nil else { return }
+        do throws(OutputError) {
+            try sink.write(AlertWriter.line(event))
+            try sink.flush()
+        } catch {
+            failure = error
+        }
+    }
+
+    func close() throws(OutputError) {
+        lock.lock()
+        defer { lock.unlock() }
+        if let failure { throw failure }
+        try sink.close()
     }
 }

@@ -132,6 +132,12 @@ public struct LineChunker {
         completeEnd = 0
     }
 
+    /// Emits the complete lines held so far, however few: for a live stream whose writer has
+    /// paused, so that its lines are counted now rather than when the buffer fills.
+    public mutating func flushCompleteLines(emit: (LineChunk) throws -> Void) rethrows {
+        if completeEnd > 0 || overlongPending > 0 { try emitChunks(all: true, emit) }
+    }
+
     /// Bytes allocated for the working buffer, 0 before the first write.
     ///
     /// Stays at most `targetSize + maxLineLength` plus the largest `minimumCapacity` asked of

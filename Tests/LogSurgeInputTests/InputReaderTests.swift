@@ -105,3 +105,38 @@ struct InputReaderTests {
         #expect(InputError(path: "x", offset: 3, message: "m").description == "x: m")
     }
 }
+
+@Suite("live streams")
+struct LiveStreamTests {
+    private final class Box: @unchecked Sendable {
+        let lock = NSLock()
+        var chunks: [LineChunk] = []
+    }
+
+    @Test("lines from a pipe whose writer pauses are handed on before the input ends")
+    func pausedWriter() throws {
+        var fds: [Int32] = [0, 0]
+        #expect(pipe(&fds) == 0)
+        let box = Box()
+        let firstChunk = DispatchSemaphore(value: 0)
+        let done = DispatchSemaphore(value: 0)
+        let readEnd = fds[0]
+        DispatchQueue.global().async {
+            _ = InputReader().read(fileDescriptor: readEnd, name: "pipe") { chunk in
+                box.lock.withLock { box.chunks.append(chunk) }
+                firstChunk.signal()
+            }
+            done.signal()
+        }
+        let lines = "a 1\nb 2\nc 3 (partial"
+        _ = lines.withCString { write(fds[1], $0, strlen($0)) }
+        // Far below the 2 MiB target, yet the complete lines arrive while the pipe stays open.
+        #expect(firstChunk.wait(timeout: .now() + 10) == .success)
+        #expect(box.lock.withLock { box.chunks.map { String(decoding: $0.bytes, as: UTF8.self) } } == ["a 1\nb 2\n"])
+        _ = " line)\n".withCString { write(fds[1], $0, strlen($0)) }
+        close(fds[1])
+        #expect(done.wait(timeout: .now() + 10) == .success)
+        close(readEnd)
+        #expect(box.lock.withLock { box.chunks.map { String(decoding: $0.bytes, as: UTF8.self) }.joined() } == "a 1\nb 2\nc 3 (partial line)\n")
+    }
+}

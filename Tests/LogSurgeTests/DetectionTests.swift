@@ -102,6 +102,20 @@ import LogSurgeParse
         #expect(raised.first?.raisedAt == 100)
     }
 
+    @Test func sitesBeyondTheLimitAreNotChecked() {
+        var configuration = DetectorConfiguration()
+        configuration.maximumSites = 2
+        let engine = DetectionEngine(configuration: configuration)
+        for minute in Int32(0)..<5 {
+            _ = engine.step(minute: minute, observations: ["b", "a", "c"].map { SiteObservation(site: $0, requests: 1, errors: 0, watched: [:]) })
+        }
+        #expect(engine.sitesNotChecked == ["c"])
+        // Over finished buckets the busiest sites are the ones checked.
+        let chosen = DetectionEngine(configuration: configuration, sites: ["a", "c"])
+        _ = chosen.step(minute: 0, observations: ["a", "b", "c"].map { SiteObservation(site: $0, requests: 1, errors: 0, watched: [:]) })
+        #expect(chosen.sitesNotChecked == ["b"])
+    }
+
     @Test func poissonAndBinomialTailsMatchKnownValues() {
         // P(X >= 10 | Poisson(2)) = 4.6498e-5 ; P(X >= 2 | Poisson(2)) = 0.59399
         #expect(abs(CountStatistics.poissonUpperTail(10, mean: 2) - 4.6498e-5) < 1e-8)
@@ -110,4 +124,91 @@ import LogSurgeParse
         #expect(abs(CountStatistics.binomialUpperTail(2, trials: 3, probability: 0.1) - 0.028) < 1e-9)
         #expect(abs(CountStatistics.binomialUpperTail(5, trials: 10, probability: 0.5) - 0.623046875) < 1e-9)
     }
+}
+
+/// Detection inside `analyze`: as the stream goes (a pipe) or over the finished buckets.
+@Suite struct StreamingDetectionTests {
+    /// Three hours at the US afternoon peak with a US surge after two: no day of history, so
+    /// the baselines come from the last hour.
+    static let log: [UInt8] = {
+        var configuration = GeneratorConfiguration()
+        configuration.start = UTCMinute.parse("2016-11-08T20:00Z")!
+        configuration.minutes = 180
+        configuration.peakRate = 300
+        configuration.seed = 8
+        configuration.events = [InjectedEvent(kind: .surge(country: "US", factor: 8), onset: configuration.start + 120, duration: 30)]
+        var generator = TrafficGenerator(configuration: configuration)
+        var out: [UInt8] = []
+        for minute in configuration.start..<(configuration.start + 180) { generator.appendLines(minute: minute, to: &out) }
+        return out
+    }()
+
+    static let path: String = {
+        let path = Support.temporaryDirectory().appendingPathComponent("stream.log").path
+        try! Support.writeFile(path, Data(log))
+        return path
+    }()
+
+    @Test func decidingAsTheStreamGoesGivesTheAlertsOfTheFinishedBuckets() throws {
+        let batch = Support.analyze([Self.path])
+        let streamed = Support.analyze([Self.path]) { $0.detectionLateness = 3; $0.chunkSize = 4096 }
+        #expect(batch.alerts.filter { $0.state == .open }.map(\.kind) == [.surge])
+        #expect(streamed.alerts == batch.alerts)
+        #expect(streamed.lateLines == 0)
+        #expect(Detection.run(batch.buckets, configuration: DetectorConfiguration()) == batch.alerts)
+    }
+
+    @Test func linesLaterThanTheWatermarkAreCountedAsLate() throws {
+        // The same log, then a line for its first minute again: too late for the detectors.
+        var log = Self.log
+        log += Array("8.8.8.8 - - [08/Nov/2016:15:00:10 -0500] \"GET / HTTP/1.1\" 200 1 \"-\" \"x\"\n".utf8)
+        let path = Support.temporaryDirectory().appendingPathComponent("late.log").path
+        try Support.writeFile(path, Data(log))
+        let analysis = Support.analyze([path]) { $0.detectionLateness = 3 }
+        #expect(analysis.lateLines == 1)
+        #expect(analysis.accounting.isBalanced)
+        #expect(analysis.buckets.rows().reduce(0) { $0 + $1.counts.requests } == analysis.accounting.parsed)
+    }
+}
+
+@Suite(.enabled(if: Support.executable != nil, "the logsurge executable is not built"))
+struct PipeAlertTests {
+    @Test func readingAPipeTheAlertIsWrittenBeforeTheInputEnds() throws {
+        let process = Process()
+        process.executableURL = Support.executable!
+        process.arguments = ["--quiet", "--alerts", "-"]
+        let input = Pipe(), output = Pipe()
+        process.standardInput = input
+        process.standardOutput = output
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        // Everything up to 10 minutes after the surge's onset (22:00Z, 17:00 on the -0500
+        // server clock), then wait with the pipe open.
+        let text = String(decoding: StreamingDetectionTests.log, as: UTF8.self)
+        let cut = text.utf8.distance(from: text.startIndex, to: text.range(of: "08/Nov/2016:17:10:")!.lowerBound)
+        Support.ignoreBrokenPipes()
+        try input.fileHandleForWriting.write(contentsOf: Data(StreamingDetectionTests.log[..<cut]))
+        let received = Received()
+        let gotLine = DispatchSemaphore(value: 0)
+        DispatchQueue.global().async {
+            while !received.data.contains(UInt8(ascii: "\n")) {
+                let chunk = output.fileHandleForReading.availableData
+                if chunk.isEmpty { break }
+                received.data += chunk
+            }
+            gotLine.signal()
+        }
+        let inTime = gotLine.wait(timeout: .now() + 60) == .success
+        let stillReading = process.isRunning   // the input has not ended: the alert came first
+        if !inTime { process.terminate() }
+        #expect(inTime)
+        #expect(stillReading)
+        let line = String(decoding: received.data, as: UTF8.self)
+        #expect(line.hasPrefix("{\"id\":1,\"state\":\"open\",\"kind\":\"surge\""), "\(line)")
+        try input.fileHandleForWriting.close()
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0)
+    }
+
+    private final class Received: @unchecked Sendable { var data = Data() }   // one writer, read after the semaphore
 }

@@ -62,6 +62,11 @@ public struct MinuteBuckets: Sendable {
         }
     }
 
+    /// The name a site is kept under: itself, or `overflowSite` once the run has too many sites.
+    func mergedName(of name: String) -> String {
+        siteIndex[name].map { siteNames[Int($0)] } ?? Self.overflowSite
+    }
+
     private mutating func globalIndex(of name: String) -> UInt16 {
         if let index = siteIndex[name] { return index }
         if siteNames.count >= Int(UInt16.max) - 1, name != Self.overflowSite {
@@ -74,8 +79,12 @@ public struct MinuteBuckets: Sendable {
     }
 
     /// All buckets sorted by minute, site name, then country (`--` first).
-    public func rows() -> [BucketRow] {
+    public func rows() -> [BucketRow] { Array(sortedRows()) }
+
+    /// The same rows made one at a time: only the sorted 8-byte keys are held, not every row.
+    public func sortedRows() -> LazyMapSequence<[UInt64], BucketRow> {
         // Rank sites by name once, then sort packed keys with the rank in place of the index.
+        let store = store, siteNames = siteNames
         let order = siteNames.indices.sorted { siteNames[$0].utf8.lexicographicallyPrecedes(siteNames[$1].utf8) }
         var rank = [UInt16](repeating: 0, count: siteNames.count)
         for (position, index) in order.enumerated() { rank[index] = UInt16(position) }
@@ -86,7 +95,7 @@ public struct MinuteBuckets: Sendable {
             return biased << 32 | UInt64(rank[Int(key.site)]) << 16 | UInt64(key.country.rawValue)
         }
         sortKeys.sort()
-        return sortKeys.map { sorted in
+        return sortKeys.lazy.map { sorted in
             let minute = Int32(bitPattern: UInt32(truncatingIfNeeded: sorted >> 32) ^ 0x8000_0000)
             let site = order[Int(UInt16(truncatingIfNeeded: sorted >> 16))]
             let country = CountryCode(rawValue: UInt16(truncatingIfNeeded: sorted))

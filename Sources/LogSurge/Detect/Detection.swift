@@ -3,18 +3,27 @@ import LogSurgeGeo
 /// Runs the detectors over per-minute buckets, minute by minute in time order.
 public enum Detection {
     /// The alert events of `buckets`, in the order a reader of the stream would see them.
-    public static func run(_ buckets: MinuteBuckets, configuration: DetectorConfiguration) -> [AlertEvent] {
-        let engine = DetectionEngine(configuration: configuration)
+    public static func run(_ buckets: MinuteBuckets, configuration: DetectorConfiguration,
+                           onEvent: (AlertEvent) -> Void = { _ in }) -> [AlertEvent] {
+        // The busiest sites (by requests, then name) when there are more than can be checked.
+        let totals = buckets.requestsBySite()
+        let busiest = totals.count <= configuration.maximumSites ? nil : Set(totals.sorted {
+            $0.value.requests != $1.value.requests ? $0.value.requests > $1.value.requests : $0.key < $1.key
+        }.prefix(configuration.maximumSites).map(\.key))
+        let engine = DetectionEngine(configuration: configuration, sites: busiest)
         let watched = Set(configuration.watchedCountries)
         var events: [AlertEvent] = []
         var current: Int32?
         var observations: [String: SiteObservation] = [:]
         func flush() {
             guard let minute = current else { return }
-            events += engine.step(minute: minute, observations: observations.values.sorted { $0.site < $1.site })
+            for event in engine.step(minute: minute, observations: observations.values.sorted { $0.site < $1.site }) {
+                events.append(event)
+                onEvent(event)
+            }
             observations = [:]
         }
-        for row in buckets.rows() {
+        for row in buckets.sortedRows() {
             if row.minute != current {
                 flush()
                 current = row.minute
@@ -26,7 +35,11 @@ public enum Detection {
             observations[row.site] = observation
         }
         flush()
-        return events + engine.finish()
+        for event in engine.finish() {
+            events.append(event)
+            onEvent(event)
+        }
+        return events
     }
 
     /// The alert events of a plain count series: surges of its values (`country` null).

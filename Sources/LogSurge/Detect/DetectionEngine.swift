@@ -36,8 +36,14 @@ public final class DetectionEngine {
     private var lastStep: Int?
     private var origin: Int32?
 
-    public init(configuration: DetectorConfiguration, stepMinutes: Int = 1, hasSiteTotals: Bool = true) {
+    /// Sites checked: those in `sites` when given, else the first `maximumSites` seen.
+    private let admitted: Set<String>?
+    /// Sites seen but not checked (beyond `maximumSites`).
+    public private(set) var sitesNotChecked: Set<String> = []
+
+    public init(configuration: DetectorConfiguration, stepMinutes: Int = 1, hasSiteTotals: Bool = true, sites: Set<String>? = nil) {
         self.configuration = configuration
+        admitted = sites
         self.stepMinutes = max(1, stepMinutes)
         self.hasSiteTotals = hasSiteTotals
         stepsPerDay = 1440 % self.stepMinutes == 0 ? 1440 / self.stepMinutes : 0
@@ -91,7 +97,11 @@ public final class DetectionEngine {
     private func lastMinute(of step: Int) -> Int32 { minute(of: step) + Int32(stepMinutes - 1) }
 
     private func advance(step: Int, observations: [String: SiteObservation]) -> [AlertEvent] {
-        for (name, _) in observations where sites[name] == nil {
+        for name in observations.keys.sorted() where sites[name] == nil && !sitesNotChecked.contains(name) {
+            guard admitted?.contains(name) ?? (sites.count < configuration.maximumSites) else {
+                sitesNotChecked.insert(name)
+                continue
+            }
             sites[name] = SiteState(configuration: configuration, startStep: step, stepsPerDay: stepsPerDay)
             siteOrder.append(name)
         }
@@ -329,7 +339,9 @@ final class ErrorTrack {
     var recent: [(requests: Int, errors: Int)] = []
     var episode: Episode?
     var stepsSeen = 0
-    private var ring: [(requests: Int, errors: Int)] = Array(repeating: (0, 0), count: 1440)
+    /// The last day of steps, allocated as it fills.
+    private var ring: [(requests: Int, errors: Int)] = []
+    private static let ringSize = 1440
     private var position = 0
     private(set) var historyRequests = 0
     private var historyErrors = 0
@@ -340,16 +352,17 @@ final class ErrorTrack {
     }
 
     func learn(requests: Int, errors: Int) {
+        if ring.count < Self.ringSize { ring.append((0, 0)) }
         historyRequests += requests - ring[position].requests
         historyErrors += errors - ring[position].errors
         ring[position] = (requests, errors)
-        position = (position + 1) % ring.count
+        position = (position + 1) % Self.ringSize
     }
 
     /// Takes the last `steps` learnt steps back out (they turned out to be the spike's start).
     func unlearn(steps: Int) {
-        for _ in 0..<max(0, steps) {
-            position = (position - 1 + ring.count) % ring.count
+        for _ in 0..<min(max(0, steps), ring.count) {
+            position = (position - 1 + Self.ringSize) % Self.ringSize
             historyRequests -= ring[position].requests
             historyErrors -= ring[position].errors
             ring[position] = (0, 0)

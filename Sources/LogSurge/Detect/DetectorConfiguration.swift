@@ -39,6 +39,10 @@ public struct DetectorConfiguration: Sendable, Equatable {
     /// The baseline 5xx share is never taken below this. By default, 0.002.
     public var errorShareFloor: Double = 0.002
 
+    /// Sites checked at most: over per-minute buckets the busiest ones, as a stream goes the
+    /// first ones seen; each costs up to about 200 KB of history. By default, 100.
+    public var maximumSites: Int = 100
+
     /// Steps of history before any alert can be raised. By default, 30.
     public var warmUpSteps: Int = 30
 

@@ -1,21 +1,21 @@
 /// The recent past of one count series, step by step, with the baseline each step was given.
 ///
-/// A ring of `capacity` steps; steps inside an alert episode are marked so that baselines
-/// learn from normal traffic only.
+/// A ring of `capacity` steps, allocated as it fills (a site seen for a few minutes costs a
+/// few bytes); steps inside an alert episode are marked so that baselines learn from normal
+/// traffic only.
 struct SeriesHistory {
-    private var counts: [Float]
-    private var baselines: [Float]
-    private var excluded: [Bool]
+    private var counts: [Float] = []
+    private var baselines: [Float] = []
+    private var excluded: [Bool] = []
     private let capacity: Int
+    private let origin: Int
     /// The first step stored, and one past the last.
     private(set) var firstStep: Int
     private(set) var endStep: Int
 
     init(capacity: Int, startStep: Int) {
         self.capacity = capacity
-        counts = Array(repeating: 0, count: capacity)
-        baselines = Array(repeating: 0, count: capacity)
-        excluded = Array(repeating: false, count: capacity)
+        origin = startStep
         firstStep = startStep
         endStep = startStep
     }
@@ -24,10 +24,16 @@ struct SeriesHistory {
 
     /// Appends the next step.
     mutating func append(_ count: Double, baseline: Double) {
-        let slot = endStep % capacity
-        counts[slot] = Float(count)
-        baselines[slot] = Float(baseline)
-        excluded[slot] = false
+        if counts.count < capacity {
+            counts.append(Float(count))
+            baselines.append(Float(baseline))
+            excluded.append(false)
+        } else {
+            let slot = self.slot(endStep)
+            counts[slot] = Float(count)
+            baselines[slot] = Float(baseline)
+            excluded[slot] = false
+        }
         endStep += 1
         if endStep - firstStep > capacity { firstStep = endStep - capacity }
     }
@@ -35,14 +41,16 @@ struct SeriesHistory {
     /// Marks the last step as inside an episode.
     mutating func excludeLast() {
         guard endStep > firstStep else { return }
-        excluded[(endStep - 1) % capacity] = true
+        excluded[slot(endStep - 1)] = true
     }
+
+    private func slot(_ step: Int) -> Int { (step - origin) % capacity }
 
     func isStored(_ step: Int) -> Bool { step >= firstStep && step < endStep }
 
-    func count(_ step: Int) -> Double { Double(counts[step % capacity]) }
-    func baseline(_ step: Int) -> Double { Double(baselines[step % capacity]) }
-    func isExcluded(_ step: Int) -> Bool { excluded[step % capacity] }
+    func count(_ step: Int) -> Double { Double(counts[slot(step)]) }
+    func baseline(_ step: Int) -> Double { Double(baselines[slot(step)]) }
+    func isExcluded(_ step: Int) -> Bool { excluded[slot(step)] }
 
     /// Sums of counts and baselines over the last `steps` steps (fewer if fewer are stored),
     /// and how many of those steps were inside an episode.

@@ -14,7 +14,7 @@ public enum BucketWriter {
     public static let columns = ["minute", "site", "country", "requests", "status_2xx", "status_3xx",
                                  "status_4xx", "status_5xx", "bytes"]
 
-    public static func write(_ rows: [BucketRow], format: Format, to sink: OutputSink) throws(OutputError) {
+    public static func write(_ rows: some Sequence<BucketRow>, format: Format, to sink: OutputSink) throws(OutputError) {
         switch format {
         case .csv:
             try sink.write(columns.joined(separator: ",") + "\n")

@@ -8,7 +8,8 @@ import LogSurgeParse
 /// Invariants a reader may check: `lines == parsed + sum(malformed)` and `requests == parsed`,
 /// where `requests` is the sum over all buckets; `invariants` states both as booleans.
 public enum SummaryWriter {
-    public static func json(for analysis: Analysis, alerts: Int = 0) -> String {
+    public static func json(for analysis: Analysis) -> String {
+        let alerts = analysis.alerts.filter { $0.state == .open }.count
         let accounting = analysis.accounting
         let range = analysis.buckets.minuteRange
         let requests = analysis.buckets.requestsBySite().values.reduce(0) { $0 + $1.requests }
@@ -42,6 +43,7 @@ public enum SummaryWriter {
             "\"first_minute\":" + (range.map { "\"\(UTCMinute.format($0.lowerBound))\"" } ?? "null"),
             "\"last_minute\":" + (range.map { "\"\(UTCMinute.format($0.upperBound))\"" } ?? "null"),
             "\"alerts\":\(alerts)",
+            "\"late_lines\":\(analysis.lateLines)",
             "\"geoip_lookup_errors\":\(accounting.geoLookupErrors)",
             "\"threads\":\(analysis.threads)",
             "\"invariants\":{\"lines_equal_parsed_plus_malformed\":\(accounting.isBalanced),\"bucket_requests_equal_parsed\":\(requests == accounting.parsed)}",

@@ -35,6 +35,11 @@ public struct Analysis: Sendable {
     public var accounting = RunAccounting()
     public var inputs: [InputReport] = []
     public var threads: Int = 1
+    /// Alert events in the order they were raised and closed.
+    public var alerts: [AlertEvent] = []
+    /// Lines of minutes the detectors had already decided when they arrived (see
+    /// `AnalyzeConfiguration.detectionLateness`); counted in the buckets all the same.
+    public var lateLines: UInt64 = 0
     /// Chunks handed to workers.
     public var chunks: Int = 0
     /// The most chunks that were ever in flight at once (queued, parsing, or waiting to merge);
@@ -62,7 +67,12 @@ public struct AnalysisPipeline: Sendable {
     public func run(paths: [String]) -> Analysis {
         let sources = InputDiscovery.expand(paths.isEmpty ? ["-"] : paths)
         let threads = max(1, configuration.threads)
-        let merger = OrderedMerger(threads: threads, inputs: sources.map { result -> InputReport in
+        // Deciding minutes as the stream goes only when asked to (a pipe); otherwise the
+        // detectors run over the finished buckets, which needs no per-minute state until then.
+        let detection = configuration.detectionLateness.map { lateness in
+            StreamingDetection(configuration: configuration.detection, lateness: lateness, onEvent: configuration.onAlert ?? { _ in })
+        }
+        let merger = OrderedMerger(threads: threads, detection: detection, inputs: sources.map { result -> InputReport in
             switch result {
             case .success(let source): InputReport(name: source.displayName)
             case .failure(let error): InputReport(name: error.path, error: error)
@@ -115,8 +125,11 @@ public struct AnalysisPipeline: Sendable {
         }
         for _ in 0..<threads { queue.push(nil) }
         group.wait()
-        var analysis = merger.analysis
-        analysis.threads = threads
+        var analysis = merger.finish(threads: threads)
+        if detection == nil {
+            analysis.alerts = Detection.run(analysis.buckets, configuration: configuration.detection,
+                                            onEvent: configuration.onAlert ?? { _ in })
+        }
         return analysis
     }
 }
@@ -184,7 +197,10 @@ private final class OrderedMerger: @unchecked Sendable {
     private var state = Analysis()
     private var linesPerInput: [UInt64]
 
-    init(threads: Int, inputs: [InputReport]) {
+    private let detection: StreamingDetection?
+
+    init(threads: Int, detection: StreamingDetection?, inputs: [InputReport]) {
+        self.detection = detection
         slots = DispatchSemaphore(value: 2 * threads + 2)
         state.inputs = inputs
         linesPerInput = Array(repeating: 0, count: inputs.count)
@@ -213,7 +229,15 @@ private final class OrderedMerger: @unchecked Sendable {
     }
 
     private func merge(_ result: ChunkResult) {
-        for tally in result.tallies { state.buckets.merge(tally.entries, localSites: tally.siteNames) }
+        for tally in result.tallies {
+            state.buckets.merge(tally.entries, localSites: tally.siteNames)
+            guard let detection else { continue }
+            for (key, counts) in tally.entries {
+                detection.add(minute: key.minute, site: state.buckets.mergedName(of: tally.siteNames[Int(key.site)]),
+                              country: key.country, counts: counts)
+            }
+        }
+        detection?.advance()
         state.accounting.lines += result.lines
         state.accounting.parsed += result.parsed
         for (index, count) in result.malformed.enumerated() where count > 0 {
@@ -238,11 +262,15 @@ private final class OrderedMerger: @unchecked Sendable {
         }
     }
 
-    /// The merged result; call after every worker has finished.
-    var analysis: Analysis {
+    /// Ends detection and returns the merged result; call after every worker has finished.
+    func finish(threads: Int) -> Analysis {
         lock.withLock {
+            detection?.finish()
             var result = state
             for index in result.inputs.indices { result.inputs[index].lines = linesPerInput[index] }
+            result.threads = threads
+            result.alerts = detection?.events ?? []
+            result.lateLines = detection?.lateLines ?? 0
             return result
         }
     }

@@ -36,6 +36,15 @@ public struct AnalyzeConfiguration: Sendable {
     public var maxLineLength: Int = 1 << 20
     /// The country database.
     public var database: MMDBReader
+    /// The detectors' thresholds. By default, `DetectorConfiguration()` (US watched).
+    public var detection = DetectorConfiguration()
+    /// Minutes a line may arrive behind the newest one and still be seen by the detectors, when
+    /// they decide minutes as the stream goes (`nil`: only at the end of input, so that files
+    /// read one after another, e.g. from several servers, are detected as one stream).
+    /// By default, nil.
+    public var detectionLateness: Int32?
+    /// Called with each alert event as soon as it is raised or closed (on the merging thread).
+    public var onAlert: (@Sendable (AlertEvent) -> Void)?
 
     public init(database: MMDBReader, threads: Int = defaultThreadCount) {
         self.database = database

@@ -1,0 +1,68 @@
+import LogSurgeGeo
+
+/// Feeds the detectors minute by minute as merged chunks arrive, deciding a minute once later
+/// data shows it is complete.
+///
+/// A minute is decided when a line `lateness` minutes newer has been merged (a watermark that
+/// tolerates lines arriving a little out of order), and every minute still open is decided at
+/// the end of input. Lines for a minute already decided still count in the buckets but not in
+/// detection: `lateLines` counts them. With `lateness` nil nothing is decided before the end,
+/// which gives the same alerts as running the detectors over the finished buckets.
+final class StreamingDetection {
+    private let engine: DetectionEngine
+    private let watched: Set<CountryCode>
+    private let lateness: Int32?
+    private let onEvent: (AlertEvent) -> Void
+    private var pending: [Int32: [String: SiteObservation]] = [:]
+    private var newest: Int32?
+    private var decidedThrough: Int32?
+    private(set) var lateLines: UInt64 = 0
+    private(set) var events: [AlertEvent] = []
+
+    init(configuration: DetectorConfiguration, lateness: Int32?, onEvent: @escaping (AlertEvent) -> Void) {
+        engine = DetectionEngine(configuration: configuration)
+        watched = Set(configuration.watchedCountries)
+        self.lateness = lateness
+        self.onEvent = onEvent
+    }
+
+    /// Counts requests of one merged bucket.
+    func add(minute: Int32, site: String, country: CountryCode, counts: BucketTable.Counts) {
+        if let decidedThrough, minute <= decidedThrough {
+            lateLines += UInt64(counts.requests)
+            return
+        }
+        var observation = pending[minute]?[site] ?? SiteObservation(site: site, requests: 0, errors: 0, watched: [:])
+        observation.requests += Int(counts.requests)
+        observation.errors += Int(counts.status5xx)
+        if watched.contains(country) { observation.watched[country, default: 0] += Int(counts.requests) }
+        pending[minute, default: [:]][site] = observation
+        newest = max(newest ?? minute, minute)
+    }
+
+    /// Decides every minute the watermark has passed.
+    func advance() {
+        guard let lateness, let newest else { return }
+        decide(through: newest - lateness - 1)
+    }
+
+    /// Decides everything left and closes open episodes (end of input).
+    func finish() {
+        if let newest { decide(through: newest) }
+        for event in engine.finish() { emit(event) }
+    }
+
+    private func decide(through limit: Int32) {
+        let ready = pending.keys.filter { $0 <= limit }.sorted()
+        for minute in ready {
+            let observations = pending.removeValue(forKey: minute)!.values.sorted { $0.site < $1.site }
+            for event in engine.step(minute: minute, observations: observations) { emit(event) }
+        }
+        decidedThrough = max(decidedThrough ?? limit, limit)
+    }
+
+    private func emit(_ event: AlertEvent) {
+        events.append(event)
+        onEvent(event)
+    }
+}
