@@ -129,7 +129,7 @@ struct Analyze: ParsableCommand {
         }
         if let reportSink {
             try reportSink.write(TextReport.render(analysis, databaseDescription: database.shortDescription))
-            try reportSink.write(TextReport.renderEpisodes(events, buckets: analysis.buckets, configuration: detector.configuration))
+            try reportSink.write(TextReport.renderEpisodes(events, configuration: detector.configuration))
             try reportSink.close()
         }
         if !analysis.inputErrors.isEmpty { throw ExitCode(ExitStatus.inputIncomplete) }

@@ -158,6 +158,21 @@ import LogSurgeParse
         #expect(Detection.run(batch.buckets, configuration: DetectorConfiguration()) == batch.alerts)
     }
 
+    @Test func reportDrawsEachEpisodeAgainstItsBaseline() throws {
+        let alerts = Support.analyze([Self.path]).alerts
+        let closed = try #require(alerts.first { $0.state == .closed })
+        let picture = try #require(closed.picture)
+        #expect(picture.values.count == picture.baselines.count)
+        #expect(picture.firstMinute <= closed.start)
+        // The surge stands well above the baseline it was judged against.
+        #expect((picture.values.max() ?? 0) > 4 * (picture.baselines.max() ?? 0))
+        let report = TextReport.renderEpisodes(alerts, configuration: DetectorConfiguration())
+        #expect(report.contains("Alerts: 1 episode"))
+        #expect(report.contains("observed |"))
+        #expect(report.contains("baseline |"))
+        #expect(report.contains("raised \(UTCMinute.format(closed.raisedAt))"))
+    }
+
     @Test func linesLaterThanTheWatermarkAreCountedAsLate() throws {
         // The same log, then a line for its first minute again: too late for the detectors.
         var log = Self.log

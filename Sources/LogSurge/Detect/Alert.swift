@@ -26,4 +26,18 @@ public struct AlertEvent: Sendable, Equatable {
     /// Error spikes: the 5xx share at the peak step and the baseline share.
     public var peakErrorRate: Double?
     public var baselineErrorRate: Double?
+    /// The series against its baseline, step by step, from up to 30 steps before `start` to the
+    /// step that closed it (closed events only): for the report's picture.
+    public var picture: Picture?
+
+    /// A stretch of a series and the baseline it was judged against.
+    public struct Picture: Sendable, Equatable {
+        /// The UTC minute of the first step.
+        public var firstMinute: Int32
+        public var stepMinutes: Int
+        /// Requests per step (surges) or the 5xx share per step (error spikes).
+        public var values: [Double]
+        /// The expected value of each step.
+        public var baselines: [Double]
+    }
 }

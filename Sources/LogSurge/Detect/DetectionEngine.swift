@@ -150,6 +150,7 @@ public final class DetectionEngine {
 
         if var episode = track.episode {
             track.history.excludeLast()
+            episode.record(count, baseline: track.history.baseline(step))
             let baseline = max(track.history.baseline(step), 0.5)
             if count > Double(episode.peakRequests) {
                 episode.peakStep = step
@@ -202,6 +203,8 @@ public final class DetectionEngine {
                                   peakRequests: Int(track.history.count(peakStep)),
                                   peakBaseline: max(track.history.baseline(peakStep), 0.5), lastActive: step)
             episode.openWindow = window
+            episode.pictureStart = max(track.history.firstStep, start - 30)
+            for past in episode.pictureStart...step { episode.record(track.history.count(past), baseline: track.history.baseline(past)) }
             nextID += 1
             track.episode = episode
             track.history.excludeLast()
@@ -224,6 +227,7 @@ public final class DetectionEngine {
 
         if var episode = track.episode {
             let share = requests > 0 ? Double(errors) / Double(requests) : 0
+            episode.record(share, baseline: episode.baselineErrorRate!)
             if requests > 0, share > (episode.peakErrorRate ?? 0) || (share == episode.peakErrorRate && requests > episode.peakRequests) {
                 episode.peakStep = step
                 episode.peakRequests = requests
@@ -266,6 +270,10 @@ public final class DetectionEngine {
                                   peakStep: peak.step, peakRequests: peak.requests, peakBaseline: nil, lastActive: step)
             episode.peakErrorRate = peak.share
             episode.baselineErrorRate = baselineShare
+            episode.pictureStart = step - (track.recent.count - 1)
+            for sample in track.recent {
+                episode.record(sample.requests > 0 ? Double(sample.errors) / Double(sample.requests) : 0, baseline: baselineShare)
+            }
             nextID += 1
             track.episode = episode
             return [event(episode, state: .open, end: nil)]
@@ -287,7 +295,10 @@ public final class DetectionEngine {
     }
 
     private func close(_ episode: Episode, end: Int32) -> AlertEvent {
-        event(episode, state: .closed, end: end)
+        var closed = event(episode, state: .closed, end: end)
+        closed.picture = AlertEvent.Picture(firstMinute: minute(of: episode.pictureStart), stepMinutes: stepMinutes,
+                                            values: episode.values, baselines: episode.baselines)
+        return closed
     }
 }
 
@@ -308,6 +319,15 @@ struct Episode {
     var openWindow = 1
     var peakErrorRate: Double?
     var baselineErrorRate: Double?
+    /// First step of the picture, its values and baselines.
+    var pictureStart = 0
+    var values: [Double] = []
+    var baselines: [Double] = []
+
+    mutating func record(_ value: Double, baseline: Double) {
+        values.append(value)
+        baselines.append(baseline)
+    }
 }
 
 /// Per-site detector state.
