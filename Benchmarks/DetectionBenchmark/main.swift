@@ -28,6 +28,15 @@ struct Outcome {
     var days: Double = 0
     var delays: [Int] = []
     var crossKind: Int = 0
+
+    mutating func add(_ other: Outcome) {
+        detected += other.detected
+        labelled += other.labelled
+        falseAlerts += other.falseAlerts
+        days += other.days
+        delays += other.delays
+        crossKind += other.crossKind
+    }
 }
 
 let arguments = CommandLine.arguments
@@ -138,14 +147,7 @@ let began = Date()
 for scenario in scenarios where only.map({ "\(scenario.name) @\(Int(scenario.rate)) seed \(scenario.seed)".contains($0) }) ?? true {
     let (outcome, scenarioNotes) = run(scenario)
     if cells[scenario.cell] == nil { cellOrder.append(scenario.cell) }
-    var cell = cells[scenario.cell] ?? Outcome()
-    cell.detected += outcome.detected
-    cell.labelled += outcome.labelled
-    cell.falseAlerts += outcome.falseAlerts
-    cell.days += outcome.days
-    cell.delays += outcome.delays
-    cell.crossKind += outcome.crossKind
-    cells[scenario.cell] = cell
+    cells[scenario.cell, default: Outcome()].add(outcome)
     notes += scenarioNotes
 }
 
@@ -154,12 +156,7 @@ print("| cell | events | recall | false alerts / day | other kind during event |
 print("|---|---|---|---|---|---|---|")
 for name in cellOrder {
     let cell = cells[name]!
-    total.detected += cell.detected
-    total.labelled += cell.labelled
-    total.falseAlerts += cell.falseAlerts
-    total.days += cell.days
-    total.delays += cell.delays
-    total.crossKind += cell.crossKind
+    total.add(cell)
     let recall = cell.labelled > 0 ? String(format: "%.0f%%", 100 * Double(cell.detected) / Double(cell.labelled)) : "-"
     print("| \(name) | \(cell.labelled) | \(recall) | \(String(format: "%.3f", Double(cell.falseAlerts) / cell.days)) | \(cell.crossKind) | \(percentile(cell.delays, 0.5)) | \(percentile(cell.delays, 0.9)) |")
 }
