@@ -86,6 +86,19 @@ import LogSurgeParse
         #expect(TextReport.render(analysis, databaseDescription: "test").contains("(assumed: none recognised)"))
     }
 
+    @Test(arguments: ["\r", "\r\n", "\n"])
+    func everyLineEndingCountsEveryLine(ending: String) throws {
+        let lines = try String(contentsOfFile: Support.fixture("combined.log"), encoding: .utf8)
+            .split(separator: "\n", omittingEmptySubsequences: false).map { $0.hasSuffix("\r") ? String($0.dropLast()) : String($0) }
+            .filter { !$0.isEmpty }
+        let path = Support.temporaryDirectory().appendingPathComponent("ends.log").path
+        try Support.writeFile(path, Data(lines.joined(separator: ending).utf8))
+        let analysis = Support.analyze([path])
+        #expect(analysis.accounting.lines == 18)   // the fixture's 19 lines without its empty one
+        #expect(analysis.accounting.parsed == 13)
+        #expect(analysis.accounting.isBalanced)
+    }
+
     @Test func formatGivenByOptionIsUsedAsIs() {
         let analysis = Support.analyze([Support.fixture("combined.log")]) { $0.format = .fixed(.common) }
         #expect(analysis.inputs.first?.format == .common)

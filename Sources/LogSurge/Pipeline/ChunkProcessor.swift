@@ -52,22 +52,26 @@ struct ChunkProcessor {
         var parser = parsers[item.format] ?? AccessLogParser(format: item.format)
         let errorsBefore = resolver.lookupErrors
         item.chunk.bytes.withUnsafeBytes { chunk in
+            // Lines ending in CR LF are common; a CR inside a line is not, so one scan of the
+            // chunk decides whether lines need splitting at lone CRs (old Mac line ends).
+            let hasCR = chunk.count > 0 && memchr(chunk.baseAddress!, 0x0D, chunk.count) != nil
             var start = 0
             while start < chunk.count {
                 // The chunker guarantees every line ends in "\n".
                 let end = Self.nextNewline(in: chunk, from: start)
                 let line = UnsafeRawBufferPointer(rebasing: chunk[start..<end])
-                result.lines += 1
-                switch parser.parse(line) {
-                case .parsed(let fields):
-                    record(fields, in: line, result: &result)
-                    result.parsed += 1
-                case .malformed(let reason):
-                    result.malformed[reason.index] += 1
-                    if result.samples.count < MalformedReason.allCases.count * RunAccounting.samplesPerReason,
-                       result.samples.lazy.filter({ $0.reason == reason }).count < RunAccounting.samplesPerReason {
-                        result.samples.append((reason, result.lines, Array(line.prefix(RunAccounting.sampleLength))))
+                if hasCR {
+                    // A final CR (of CR LF) is dropped; every other CR ends a line of its own.
+                    var body = line
+                    if body.last == 0x0D { body = UnsafeRawBufferPointer(rebasing: body.dropLast()) }
+                    var pieceStart = 0
+                    while let cr = body[pieceStart...].firstIndex(of: 0x0D) {
+                        handle(UnsafeRawBufferPointer(rebasing: body[pieceStart..<cr]), parser: &parser, result: &result)
+                        pieceStart = cr + 1
                     }
+                    handle(UnsafeRawBufferPointer(rebasing: body[pieceStart...]), parser: &parser, result: &result)
+                } else {
+                    handle(line, parser: &parser, result: &result)
                 }
                 start = end + 1
             }
@@ -80,6 +84,23 @@ struct ChunkProcessor {
         result.geoLookupErrors = UInt64(resolver.lookupErrors - errorsBefore)
         result.tallies.append((sites.names, tally.drain()))
         return result
+    }
+
+    /// Counts one line: parsed into the tally, or malformed under its reason (with a sample).
+    @inline(__always)
+    private mutating func handle(_ line: UnsafeRawBufferPointer, parser: inout AccessLogParser, result: inout ChunkResult) {
+        result.lines += 1
+        switch parser.parse(line) {
+        case .parsed(let fields):
+            record(fields, in: line, result: &result)
+            result.parsed += 1
+        case .malformed(let reason):
+            result.malformed[reason.index] += 1
+            if result.samples.count < MalformedReason.allCases.count * RunAccounting.samplesPerReason,
+               result.samples.lazy.filter({ $0.reason == reason }).count < RunAccounting.samplesPerReason {
+                result.samples.append((reason, result.lines, Array(line.prefix(RunAccounting.sampleLength))))
+            }
+        }
     }
 
     @inline(__always)
