@@ -8,7 +8,7 @@ struct DetectorOptions: ParsableArguments {
             help: ArgumentHelp("A country whose traffic is checked for surges (ISO code); repeatable. Default: US.", valueName: "CC"))
     var watchCountries: [String] = []
 
-    @Option(help: ArgumentHelp("Surge: observed/expected ratio over 1, 3 or 10 minutes (default 3).", valueName: "RATIO"))
+    @Option(help: ArgumentHelp("Surge: observed/expected ratio over 1 minute (default 3; x5/6 over 3, x2/3 over 10).", valueName: "RATIO"))
     var surgeRatio: Double?
 
     @Option(help: ArgumentHelp("Surge: ratio sustained over 60 minutes (default 1.8).", valueName: "RATIO"))
@@ -26,7 +26,7 @@ struct DetectorOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Error spike: lowest 5xx share (default 0.03).", valueName: "SHARE"))
     var minErrorShare: Double?
 
-    @Option(help: ArgumentHelp("Error spike: fewest 5xx responses in the window (default 5).", valueName: "N"))
+    @Option(help: ArgumentHelp("Error spike: fewest 5xx responses in the window (default 4).", valueName: "N"))
     var minErrors: Int?
 
     @Option(help: ArgumentHelp("Surge: how unlikely under normal noise the evidence must be (default 1e-7).", valueName: "P"))
