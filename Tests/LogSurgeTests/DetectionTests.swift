@@ -102,6 +102,20 @@ import LogSurgeParse
         #expect(raised.first?.raisedAt == 100)
     }
 
+    @Test func aJumpOfYearsStartsAfreshInsteadOfWalkingEveryMinute() {
+        let engine = DetectionEngine(configuration: DetectorConfiguration())
+        var alerts: [AlertEvent] = []
+        for minute in Int32(0)..<200 {
+            alerts += engine.step(minute: minute, observations: [SiteObservation(site: "s", requests: 600, errors: minute == 150 ? 300 : 1, watched: [:])])
+        }
+        // Twenty years on, and a step before the last one (ignored, not a crash).
+        alerts += engine.step(minute: 20 * 525_600, observations: [SiteObservation(site: "s", requests: 5, errors: 0, watched: [:])])
+        alerts += engine.step(minute: 100, observations: [])
+        alerts += engine.finish()
+        #expect(engine.stepsTaken == 201)   // not the 10 million minutes in between
+        #expect(alerts.map(\.state) == [.open, .closed])
+    }
+
     @Test func sitesBeyondTheLimitAreNotChecked() {
         var configuration = DetectorConfiguration()
         configuration.maximumSites = 2

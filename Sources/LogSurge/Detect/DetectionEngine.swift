@@ -54,13 +54,22 @@ public final class DetectionEngine {
     /// skipped steps count as steps without requests).
     public func step(minute: Int32, observations: [SiteObservation]) -> [AlertEvent] {
         if origin == nil { origin = minute }
-        let index = Int(minute - origin!) / stepMinutes
-        precondition(lastStep.map { index > $0 } ?? true, "steps must come in time order")
+        let index = (Int(minute) - Int(origin!)) / stepMinutes
+        // A step at or before one already taken (only a caller's mistake) changes nothing.
+        if let lastStep, index <= lastStep { return [] }
         var events: [AlertEvent] = []
-        // Fill skipped steps with zeros for every known site, then this step.
-        let first = lastStep.map { $0 + 1 } ?? index
-        for skipped in first..<index {
-            events += advance(step: skipped, observations: [:])
+        if let lastStep, index - lastStep > Self.longestGap(stepsPerDay: stepsPerDay) {
+            // Longer than any history kept (a clock jump, a bogus year): what came before says
+            // nothing about what follows, so end every episode and start afresh.
+            events += finish()
+            sites = [:]
+            siteOrder = []
+        } else {
+            // Fill skipped steps with zeros for every known site, then this step.
+            let first = lastStep.map { $0 + 1 } ?? index
+            for skipped in first..<index {
+                events += advance(step: skipped, observations: [:])
+            }
         }
         var bySite: [String: SiteObservation] = [:]
         for observation in observations { bySite[observation.site] = observation }
@@ -68,6 +77,9 @@ public final class DetectionEngine {
         lastStep = index
         return events
     }
+
+    /// Skipped steps are filled in up to this many; a longer gap starts afresh.
+    static func longestGap(stepsPerDay: Int) -> Int { max(8 * stepsPerDay, 128) }
 
     /// Closes every open episode at the end of input.
     public func finish() -> [AlertEvent] {
@@ -96,7 +108,11 @@ public final class DetectionEngine {
     /// The last minute a step covers: a step's evidence is complete only then.
     private func lastMinute(of step: Int) -> Int32 { minute(of: step) + Int32(stepMinutes - 1) }
 
+    /// Steps taken, skipped ones included.
+    private(set) var stepsTaken = 0
+
     private func advance(step: Int, observations: [String: SiteObservation]) -> [AlertEvent] {
+        stepsTaken += 1
         for name in observations.keys.sorted() where sites[name] == nil && !sitesNotChecked.contains(name) {
             guard admitted?.contains(name) ?? (sites.count < configuration.maximumSites) else {
                 sitesNotChecked.insert(name)
