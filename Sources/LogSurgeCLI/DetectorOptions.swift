@@ -39,6 +39,9 @@ struct DetectorOptions: ParsableArguments {
         for code in watchCountries where CountryCode(isoCode: code) == nil {
             throw ValidationError("--watch-country '\(code)' is not a two-letter country code")
         }
+        if Set(watchCountries.map { $0.uppercased() }).count > 16 {
+            throw ValidationError("--watch-country: at most 16 countries (each costs history for every site)")
+        }
         for (name, value) in [("--surge-ratio", surgeRatio), ("--sustained-surge-ratio", sustainedSurgeRatio),
                               ("--share-ratio", shareRatio), ("--error-share-ratio", errorShareRatio)] {
             if let value, !(value >= 1 && value < 1e6) { throw ValidationError("\(name) must be at least 1") }

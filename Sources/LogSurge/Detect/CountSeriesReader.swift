@@ -49,7 +49,9 @@ public enum CountSeriesReader {
             guard fields.count == BucketWriter.columns.count,
                   let minute = UTCMinute.parse(fields[0]),
                   let country = fields[2] == "--" ? CountryCode.unknown : CountryCode(isoCode: fields[2]),
-                  let numbers = Optional(fields[3...].compactMap { UInt64($0) }), numbers.count == 6
+                  let numbers = Optional(fields[3...].compactMap { UInt64($0) }), numbers.count == 6,
+                  // Counts are stored in 32 bits; a status column cannot exceed the requests.
+                  numbers[0] <= UInt64(UInt32.max), numbers[1...4].allSatisfy({ $0 <= numbers[0] })
             else { skipped += 1; continue }
             buckets.add(minute: minute, site: fields[1], country: country,
                         counts: BucketCounts(requests: numbers[0], status2xx: numbers[1], status3xx: numbers[2],
@@ -73,29 +75,38 @@ public enum CountSeriesReader {
         }
         points.sort { $0.minute < $1.minute }
         guard points.count >= 2 else { throw ReadError(description: "\(path): fewer than two timestamp,value rows") }
-        // The interval: the most common gap between consecutive timestamps.
-        var gaps: [Int32: Int] = [:]
-        for (a, b) in zip(points, points.dropFirst()) where b.minute > a.minute { gaps[b.minute - a.minute, default: 0] += 1 }
-        guard let step = gaps.max(by: { $0.value != $1.value ? $0.value < $1.value : $0.key > $1.key })?.key else {
-            throw ReadError(description: "\(path): every timestamp is the same")
+        // The interval: the most common gap between consecutive timestamps (in Int: minutes
+        // thousands of years apart do not fit a difference of Int32).
+        var gaps: [Int: Int] = [:]
+        for (a, b) in zip(points, points.dropFirst()) where b.minute > a.minute { gaps[Int(b.minute) - Int(a.minute), default: 0] += 1 }
+        guard let step = gaps.max(by: { $0.value != $1.value ? $0.value < $1.value : $0.key > $1.key })?.key,
+              step <= 1440 * 366 else {
+            throw ReadError(description: "\(path): no regular interval of a year or less between its timestamps")
         }
-        let irregular = zip(points, points.dropFirst()).filter { ($1.minute - $0.minute) % step != 0 }.count
-        guard irregular * 10 <= points.count else {
+        // The grid: the phase (minute modulo the interval) most points share.
+        func phase(_ minute: Int32) -> Int { ((Int(minute) % step) + step) % step }
+        var phases: [Int: Int] = [:]
+        for point in points { phases[phase(point.minute), default: 0] += 1 }
+        let grid = phases.max(by: { $0.value != $1.value ? $0.value < $1.value : $0.key > $1.key })!.key
+        let offGrid = points.filter { phase($0.minute) != grid }.count
+        guard offGrid * 10 <= points.count else {
             throw ReadError(description: "\(path): timestamps are not at a regular interval (most are \(step) min apart)")
         }
         // Merge duplicates; drop points off the grid.
         var merged: [(minute: Int32, value: Int)] = []
-        for point in points where (point.minute - points[0].minute) % step == 0 {
+        for point in points where phase(point.minute) == grid {
             if merged.last?.minute == point.minute { merged[merged.count - 1].value += point.value } else { merged.append(point) }
         }
         skipped += points.count - merged.count
         let name = (URL(fileURLWithPath: path).lastPathComponent as NSString).deletingPathExtension
-        return (.series(Series(name: name, stepMinutes: Int(step), points: merged)), skipped)
+        return (.series(Series(name: name, stepMinutes: step, points: merged)), skipped)
     }
 
-    /// `YYYY-MM-DD[T ]HH:MM[:SS[.fff]][Z|±HH:MM|±HHMM]`, as a UTC minute (seconds dropped).
+    /// `YYYY-MM-DD[T ]HH:MM[:SS[.fff]][Z|±HH:MM|±HHMM]` or a bare `YYYY-MM-DD` (a daily
+    /// series), as a UTC minute (seconds dropped).
     static func timestamp(_ text: String) -> Int32? {
         let bytes = Array(text.utf8)
+        if bytes.count == 10 { return timestamp(text + "T00:00Z") }
         func digits(_ from: Int, _ count: Int) -> Int? {
             guard from + count <= bytes.count else { return nil }
             var value = 0

@@ -46,7 +46,8 @@ public enum Detection {
     public static func run(_ series: CountSeriesReader.Series, configuration: DetectorConfiguration) -> [AlertEvent] {
         var configuration = configuration
         configuration.watchedCountries = [.unknown]
-        let engine = DetectionEngine(configuration: configuration, stepMinutes: series.stepMinutes, hasSiteTotals: false)
+        let engine = DetectionEngine(configuration: configuration, stepMinutes: series.stepMinutes, hasSiteTotals: false,
+                                     gapsAreMissingData: true)
         var events: [AlertEvent] = []
         for point in series.points {
             events += engine.step(minute: point.minute, observations: [

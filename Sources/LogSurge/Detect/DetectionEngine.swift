@@ -41,8 +41,14 @@ public final class DetectionEngine {
     /// Sites seen but not checked (beyond `maximumSites`).
     public private(set) var sitesNotChecked: Set<String> = []
 
-    public init(configuration: DetectorConfiguration, stepMinutes: Int = 1, hasSiteTotals: Bool = true, sites: Set<String>? = nil) {
+    /// Whether a step missing from the input means "no data" rather than "no requests" (plain
+    /// series): a hole of more than 60 steps then starts afresh instead of counting as zeros.
+    public let gapsAreMissingData: Bool
+
+    public init(configuration: DetectorConfiguration, stepMinutes: Int = 1, hasSiteTotals: Bool = true,
+                sites: Set<String>? = nil, gapsAreMissingData: Bool = false) {
         self.configuration = configuration
+        self.gapsAreMissingData = gapsAreMissingData
         admitted = sites
         self.stepMinutes = max(1, stepMinutes)
         self.hasSiteTotals = hasSiteTotals
@@ -54,20 +60,23 @@ public final class DetectionEngine {
     /// skipped steps count as steps without requests).
     public func step(minute: Int32, observations: [SiteObservation]) -> [AlertEvent] {
         if origin == nil { origin = minute }
-        let index = (Int(minute) - Int(origin!)) / stepMinutes
+        var index = (Int(minute) - Int(origin!)) / stepMinutes
         // A step at or before one already taken (only a caller's mistake) changes nothing.
         if let lastStep, index <= lastStep { return [] }
         var events: [AlertEvent] = []
-        if let lastStep, index - lastStep > Self.longestGap(stepsPerDay: stepsPerDay) {
-            // Longer than any history kept (a clock jump, a bogus year): what came before says
-            // nothing about what follows, so end every episode and start afresh.
+        let gap = lastStep.map { index - $0 } ?? 0
+        if gap > (gapsAreMissingData ? 60 : Self.longestGap(stepsPerDay: stepsPerDay)) {
+            // Longer than any history kept (a clock jump, a bogus year), or a hole in a series
+            // that may not mean zero: what came before says nothing about what follows, so end
+            // every episode and start afresh from this step.
             events += finish()
             sites = [:]
             siteOrder = []
-        } else {
+            origin = minute
+            index = 0
+        } else if let lastStep {
             // Fill skipped steps with zeros for every known site, then this step.
-            let first = lastStep.map { $0 + 1 } ?? index
-            for skipped in first..<index {
+            for skipped in (lastStep + 1)..<index {
                 events += advance(step: skipped, observations: [:])
             }
         }
@@ -103,8 +112,9 @@ public final class DetectionEngine {
 
     // MARK: - Steps
 
-    /// The first minute a step covers.
-    private func minute(of step: Int) -> Int32 { origin! + Int32(step * stepMinutes) }
+    /// The first minute a step covers (steps stay within 8 days of `origin`'s day, and the
+    /// origin moves with every restart, so this fits in Int32).
+    private func minute(of step: Int) -> Int32 { Int32(clamping: Int(origin!) + step * stepMinutes) }
     /// The last minute a step covers: a step's evidence is complete only then.
     private func lastMinute(of step: Int) -> Int32 { minute(of: step) + Int32(stepMinutes - 1) }
 
@@ -250,7 +260,11 @@ public final class DetectionEngine {
                 episode.peakErrorRate = share
             }
             let limit = max(2 * episode.baselineErrorRate!, episode.baselineErrorRate! + 0.01)
-            if share >= limit { episode.lastActive = step }
+            // Still active only while this step's errors are clearly above the baseline share.
+            if share >= limit, errors >= config.minimumErrors,
+               CountStatistics.binomialUpperTail(errors, trials: requests, probability: episode.baselineErrorRate!) < 1e-3 {
+                episode.lastActive = step
+            }
             let (n, e) = track.recentSums(5)
             if n == 0 || Double(e) / Double(n) < limit { episode.quietSteps += 1 } else { episode.quietSteps = 0 }
             track.episode = episode
@@ -341,6 +355,7 @@ struct Episode {
     var baselines: [Double] = []
 
     mutating func record(_ value: Double, baseline: Double) {
+        guard values.count < 1440 else { return }   // a day of picture at most, however long it lasts
         values.append(value)
         baselines.append(baseline)
     }

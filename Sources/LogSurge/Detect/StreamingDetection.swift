@@ -16,6 +16,12 @@ final class StreamingDetection {
     private var pending: [Int32: [String: SiteObservation]] = [:]
     private var newest: Int32?
     private var decidedThrough: Int32?
+    /// Requests more than an hour ahead of `newest`, and the newest of their minutes: the
+    /// watermark follows them only once there are enough of them, so that one line with a
+    /// bogus future date cannot decide every pending minute.
+    private var aheadRequests: UInt64 = 0
+    private var aheadNewest: Int32 = .min
+    static let aheadToTrust: UInt64 = 100
     private(set) var lateLines: UInt64 = 0
     private(set) var events: [AlertEvent] = []
 
@@ -37,7 +43,16 @@ final class StreamingDetection {
         observation.errors += Int(counts.status5xx)
         if watched.contains(country) { observation.watched[country, default: 0] += Int(counts.requests) }
         pending[minute, default: [:]][site] = observation
-        newest = max(newest ?? minute, minute)
+        if let current = newest, Int(minute) - Int(current) > 60 {
+            aheadRequests += UInt64(counts.requests)
+            aheadNewest = max(aheadNewest, minute)
+            if aheadRequests >= Self.aheadToTrust {
+                newest = aheadNewest
+                aheadRequests = 0
+            }
+        } else {
+            newest = max(newest ?? minute, minute)
+        }
     }
 
     /// Decides every minute the watermark has passed.
@@ -48,7 +63,7 @@ final class StreamingDetection {
 
     /// Decides everything left and closes open episodes (end of input).
     func finish() {
-        if let newest { decide(through: newest) }
+        if let newest { decide(through: max(newest, aheadNewest)) }
         for event in engine.finish() { emit(event) }
     }
 

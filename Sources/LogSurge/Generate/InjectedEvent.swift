@@ -17,15 +17,18 @@ public struct InjectedEvent: Sendable, Equatable {
     /// Minutes to rise linearly to full strength, and to fall back after. By default, 0.
     public var ramp: Int = 0
 
+    /// Longest duration and ramp accepted: ten years.
+    public static let longest = 10 * 366 * 1440
+
     public init(kind: Kind, onset: Int32, duration: Int, ramp: Int = 0) {
         self.kind = kind
         self.onset = onset
-        self.duration = duration
-        self.ramp = ramp
+        self.duration = min(max(0, duration), Self.longest)
+        self.ramp = min(max(0, ramp), Self.longest)
     }
 
     /// One past the last minute the event touches.
-    public var end: Int32 { onset + Int32(2 * ramp + duration) }
+    public var end: Int32 { Int32(clamping: Int(onset) + 2 * ramp + duration) }
 
     /// Strength at `minute`: 0 outside, rising to 1 over the ramp, 1 at full strength.
     public func strength(at minute: Int32) -> Double {
@@ -48,18 +51,18 @@ public struct InjectedEvent: Sendable, Equatable {
         }
         switch parts.first {
         case "surge":
-            guard parts.count >= 6, let factor = Double(parts[2]), factor > 0,
-                  let onset = minute(3), let duration = Int(parts[5]), duration > 0 else { return nil }
+            guard parts.count >= 6, let factor = Double(parts[2]), factor > 0, factor <= 1e6,
+                  let onset = minute(3), let duration = Int(parts[5]), duration > 0, duration <= Self.longest else { return nil }
             let ramp = parts.count > 6 ? Int(parts[6]) : 0
-            guard let ramp, ramp >= 0, parts.count <= 7 else { return nil }
+            guard let ramp, ramp >= 0, ramp <= Self.longest, parts.count <= 7 else { return nil }
             let country = parts[1] == "*" ? nil : parts[1].uppercased()
-            guard country.map({ $0.count == 2 }) ?? true else { return nil }
+            guard country.map({ $0.utf8.count == 2 && $0.utf8.allSatisfy { (0x41...0x5A).contains($0) } }) ?? true else { return nil }
             self.init(kind: .surge(country: country, factor: factor), onset: onset, duration: duration, ramp: ramp)
         case "errors":
             guard parts.count >= 5, let share = Double(parts[1]), (0...1).contains(share),
-                  let onset = minute(2), let duration = Int(parts[4]), duration > 0 else { return nil }
+                  let onset = minute(2), let duration = Int(parts[4]), duration > 0, duration <= Self.longest else { return nil }
             let ramp = parts.count > 5 ? Int(parts[5]) : 0
-            guard let ramp, ramp >= 0, parts.count <= 6 else { return nil }
+            guard let ramp, ramp >= 0, ramp <= Self.longest, parts.count <= 6 else { return nil }
             self.init(kind: .errorSpike(share: share), onset: onset, duration: duration, ramp: ramp)
         default:
             return nil
