@@ -8,7 +8,7 @@ struct DetectorOptions: ParsableArguments {
             help: ArgumentHelp("A country whose traffic is checked for surges (ISO code); repeatable. Default: US.", valueName: "CC"))
     var watchCountries: [String] = []
 
-    @Option(help: ArgumentHelp("Surge: observed/expected ratio over 1 minute (default 3; x5/6 over 3, x2/3 over 10).", valueName: "RATIO"))
+    @Option(help: ArgumentHelp("Surge: observed/expected ratio over 1 minute (default 3; x3/4 over 3, x2/3 over 10).", valueName: "RATIO"))
     var surgeRatio: Double?
 
     @Option(help: ArgumentHelp("Surge: ratio sustained over 60 minutes (default 1.8).", valueName: "RATIO"))

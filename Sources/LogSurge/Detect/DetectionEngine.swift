@@ -161,7 +161,7 @@ public final class DetectionEngine {
     private static func surgeRatio(window: Int, _ config: DetectorConfiguration) -> Double {
         switch window {
         case ..<3: config.surgeRatio
-        case ..<10: max(config.sustainedSurgeRatio, config.surgeRatio * 5 / 6)
+        case ..<10: max(config.sustainedSurgeRatio, config.surgeRatio * 3 / 4)
         case ..<60: max(config.sustainedSurgeRatio, config.surgeRatio * 2 / 3)
         default: config.sustainedSurgeRatio
         }

@@ -10,7 +10,7 @@ public struct DetectorConfiguration: Sendable, Equatable {
     public var watchedCountries: [CountryCode] = [CountryCode(isoCode: "US")!]
 
     /// A surge needs its observed/expected ratio at least this high over one step; over 3 and
-    /// 10 steps, whose evidence is steadier, 5/6 and 2/3 of it (never below
+    /// 10 steps, whose evidence is steadier, 3/4 and 2/3 of it (never below
     /// `sustainedSurgeRatio`). By default, 3.
     public var surgeRatio: Double = 3
     /// Over the long test window (60 steps) a smaller sustained rise suffices. By default, 1.8.

@@ -5,7 +5,8 @@ public struct InjectedEvent: Sendable, Equatable {
     public enum Kind: Sendable, Equatable {
         /// Traffic of `country` (every country when nil) multiplied by `factor` at full strength.
         case surge(country: String?, factor: Double)
-        /// A share of all responses become 5xx.
+        /// A share of all responses become 5xx: in each minute exactly that share of its
+        /// requests (rounded), as when one backend of ten fails behind a load balancer.
         case errorSpike(share: Double)
     }
 

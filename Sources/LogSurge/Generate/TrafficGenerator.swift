@@ -96,15 +96,30 @@ public struct TrafficGenerator {
     /// Requests and 5xx responses per country in `minute`, drawn as `appendLines` would draw
     /// them but without writing lines: for detection tests and benchmarks at full speed.
     public mutating func sampleCounts(minute: Int32) -> [(country: String, requests: Int, errors: Int)] {
-        let forced = injectedErrorShare(minute: minute)
         let normal = Self.statuses.filter { $0.0 >= 500 }.reduce(0) { $0 + $1.1 } / Self.statuses.reduce(0) { $0 + $1.1 }
-        let errorShare = forced + (1 - forced) * normal
-        return expectedRequests(minute: minute).enumerated().map { index, expected in
-            let requests = poisson(expected)
-            var errors = 0
-            for _ in 0..<requests where random.unit() < errorShare { errors += 1 }
-            return (configuration.profile.countries[index].code, requests, errors)
+        let requests = expectedRequests(minute: minute).map { poisson($0) }
+        var owners: [Int] = []   // the country of each request of the minute
+        for (country, count) in requests.enumerated() { owners += repeatElement(country, count: count) }
+        let forced = forcedErrors(among: owners.count, minute: minute)
+        var errors = [Int](repeating: 0, count: requests.count)
+        for (position, country) in owners.enumerated() where forced.contains(position) || random.unit() < normal {
+            errors[country] += 1
         }
+        return requests.indices.map { (configuration.profile.countries[$0].code, requests[$0], errors[$0]) }
+    }
+
+    /// Which of a minute's `count` requests an injected error spike turns into 5xx: exactly its
+    /// share (rounded), picked at random, as when one backend in ten fails behind a load
+    /// balancer. A per-request coin would let a small minute show a third of the spike.
+    private mutating func forcedErrors(among count: Int, minute: Int32) -> Set<Int> {
+        let share = injectedErrorShare(minute: minute)
+        guard share > 0, count > 0 else { return [] }
+        var positions = Array(0..<count)
+        let chosen = min(count, Int((share * Double(count)).rounded()))
+        for index in 0..<chosen {
+            positions.swapAt(index, index + Int(random.next() % UInt64(count - index)))
+        }
+        return Set(positions[..<chosen])
     }
 
     /// 0.15 at 04:00, 1.0 at 16:00 local time, smooth in between.
@@ -121,11 +136,13 @@ public struct TrafficGenerator {
             for _ in 0..<poisson(expected) { events.append((UInt8(random.next() % 60), index)) }
         }
         events.sort { $0.second != $1.second ? $0.second < $1.second : $0.country < $1.country }
-        for event in events {
+        let forced = forcedErrors(among: events.count, minute: minute)
+        for (position, event) in events.enumerated() {
             if random.unit() < configuration.malformedRate {
                 appendMalformed(minute: minute, second: Int(event.second), to: &out)
             } else {
-                appendLine(minute: minute, second: Int(event.second), country: event.country, to: &out)
+                appendLine(minute: minute, second: Int(event.second), country: event.country,
+                           forcedError: forced.contains(position), to: &out)
             }
         }
     }
@@ -153,15 +170,14 @@ public struct TrafficGenerator {
         return weighted[weighted.count - 1].0
     }
 
-    private mutating func appendLine(minute: Int32, second: Int, country: Int, to out: inout [UInt8]) {
+    private mutating func appendLine(minute: Int32, second: Int, country: Int, forcedError: Bool, to out: inout [UInt8]) {
         let pool = pools[country]
         let skew = random.unit()
         let client = pool[Int(skew * skew * Double(pool.count))]
         let (path, method, size) = pick(Self.pages)
         var status = pick(Self.statuses)
         if method == "POST", status == 304 { status = 200 }
-        let forced = injectedErrorShare(minute: minute)
-        if forced > 0, random.unit() < forced { status = [500, 502, 503, 504][Int(random.next() % 4)] }
+        if forcedError { status = [500, 502, 503, 504][Int(random.next() % 4)] }
         let bytes: Int
         switch status {
         case 304, 204: bytes = 0
