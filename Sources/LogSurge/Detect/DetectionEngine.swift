@@ -157,7 +157,7 @@ public final class DetectionEngine {
     private static let surgeWindows = [1, 3, 10, 60]
 
     /// The ratio a window needs: `surgeRatio` over one step, less over longer windows whose
-    /// evidence is steadier (×5/6 over 3 steps, ×2/3 over 10), `sustainedSurgeRatio` over 60.
+    /// evidence is steadier (×3/4 over 3 steps, ×2/3 over 10), `sustainedSurgeRatio` over 60.
     private static func surgeRatio(window: Int, _ config: DetectorConfiguration) -> Double {
         switch window {
         case ..<3: config.surgeRatio
