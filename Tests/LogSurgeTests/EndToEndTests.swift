@@ -99,6 +99,17 @@ import LogSurgeParse
         #expect(analysis.accounting.isBalanced)
     }
 
+    @Test func theQuietSampleLogsRaiseNoAlert() throws {
+        // A Sunday, then weekdays with more traffic: the level adjustment keeps the Monday
+        // from reading as a surge against the Sunday's baseline.
+        let samples = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../SampleLogs").standardized.path
+        let analysis = Support.analyze([samples])
+        #expect(analysis.inputs.count == 4)
+        #expect(analysis.inputErrors.isEmpty)
+        #expect(analysis.accounting.parsed > 27_000)
+        #expect(analysis.alerts.isEmpty, "\(analysis.alerts.map(AlertWriter.line).joined())")
+    }
+
     @Test func formatGivenByOptionIsUsedAsIs() {
         let analysis = Support.analyze([Support.fixture("combined.log")]) { $0.format = .fixed(.common) }
         #expect(analysis.inputs.first?.format == .common)

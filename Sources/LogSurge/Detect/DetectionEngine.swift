@@ -138,11 +138,17 @@ public final class DetectionEngine {
             let requests = Double(observation?.requests ?? 0)
             let totalExpected = site.total.expected(at: step, stepsPerDay: stepsPerDay, halfWindow: halfWindow,
                                                     recentSteps: 60, minimumSteps: configuration.warmUpSteps)
-            site.total.append(requests, baseline: totalExpected ?? requests)
+            // The level: how the site's traffic ran against its time-of-day expectation over the
+            // three hours before the last one (a Monday after a quieter Sunday, a site that
+            // grows). Baselines follow it, so a rise everywhere is not read as a surge; the
+            // last hour is left out so that a surge under way is not absorbed.
+            let recent = site.total.level(over: (step - 240)..<(step - 60))
+            let level = recent.expected >= 100 ? min(2, max(0.5, recent.count / recent.expected)) : 1
+            site.total.append(requests, baseline: totalExpected.map { $0 * level } ?? requests, raw: totalExpected ?? requests)
             var anySurgeOpen = false
             for track in site.surges {
                 let count = Double(observation?.watched[track.country] ?? 0)
-                events += surgeStep(track, site: name, step: step, count: count, totals: site.total)
+                events += surgeStep(track, site: name, step: step, count: count, level: level, totals: site.total)
                 anySurgeOpen = anySurgeOpen || track.episode != nil
             }
             if anySurgeOpen { site.total.excludeLast() }
@@ -167,11 +173,11 @@ public final class DetectionEngine {
         }
     }
 
-    private func surgeStep(_ track: SurgeTrack, site: String, step: Int, count: Double, totals: SeriesHistory) -> [AlertEvent] {
+    private func surgeStep(_ track: SurgeTrack, site: String, step: Int, count: Double, level: Double, totals: SeriesHistory) -> [AlertEvent] {
         let config = configuration
         let expected = track.history.expected(at: step, stepsPerDay: stepsPerDay, halfWindow: halfWindow,
                                               recentSteps: 60, minimumSteps: config.warmUpSteps)
-        track.history.append(count, baseline: expected ?? count)
+        track.history.append(count, baseline: expected.map { $0 * level } ?? count, raw: expected ?? count)
         guard expected != nil else { return [] }
 
         if var episode = track.episode {

@@ -6,6 +6,8 @@
 struct SeriesHistory {
     private var counts: [Float] = []
     private var baselines: [Float] = []
+    /// The baseline before the level adjustment (see `DetectionEngine`), to measure the level by.
+    private var rawBaselines: [Float] = []
     private var excluded: [Bool] = []
     private let capacity: Int
     private let origin: Int
@@ -23,15 +25,17 @@ struct SeriesHistory {
     var length: Int { endStep - firstStep }
 
     /// Appends the next step.
-    mutating func append(_ count: Double, baseline: Double) {
+    mutating func append(_ count: Double, baseline: Double, raw: Double? = nil) {
         if counts.count < capacity {
             counts.append(Float(count))
             baselines.append(Float(baseline))
+            rawBaselines.append(Float(raw ?? baseline))
             excluded.append(false)
         } else {
             let slot = self.slot(endStep)
             counts[slot] = Float(count)
             baselines[slot] = Float(baseline)
+            rawBaselines[slot] = Float(raw ?? baseline)
             excluded[slot] = false
         }
         endStep += 1
@@ -51,6 +55,19 @@ struct SeriesHistory {
     func count(_ step: Int) -> Double { Double(counts[slot(step)]) }
     func baseline(_ step: Int) -> Double { Double(baselines[slot(step)]) }
     func isExcluded(_ step: Int) -> Bool { excluded[slot(step)] }
+
+    /// Sums of counts and of unadjusted baselines over normal steps in `range` (clipped to what
+    /// is stored): how the series has run against its seasonal expectation lately.
+    func level(over range: Range<Int>) -> (count: Double, expected: Double) {
+        var count = 0.0, expected = 0.0
+        let from = max(range.lowerBound, firstStep), to = min(range.upperBound, endStep)
+        guard from < to else { return (0, 0) }
+        for step in from..<to where !isExcluded(step) {
+            count += self.count(step)
+            expected += Double(rawBaselines[slot(step)])
+        }
+        return (count, expected)
+    }
 
     /// Sums of counts and baselines over the last `steps` steps (fewer if fewer are stored),
     /// and how many of those steps were inside an episode.
