@@ -11,6 +11,10 @@ public struct LineChunk: Sendable {
     public var bytes: [UInt8]
     /// Lines dropped since the previous chunk because they were longer than the chunker's `maxLineLength`.
     public var overlongLines: Int
+    /// Where each dropped line stood: byte offsets into `bytes` (a line starting there, or
+    /// `bytes.count`, came after it), so that line numbers after a dropped line stay right.
+    /// Empty when the producer did not record them.
+    public var overlongLineOffsets: [Int] = []
 
     /// A chunk of `bytes` (complete lines) and a count of lines that were skipped before it.
     ///
@@ -48,7 +52,9 @@ public struct LineChunker {
     /// True while the rest of an overlong line is being discarded up to its `"\n"`.
     private var skipping = false
     /// Overlong lines counted since the last emitted chunk.
-    private var overlongPending = 0
+    /// Where each overlong line dropped since the last chunk stood in the buffer.
+    private var overlongOffsets: [Int] = []
+    private var overlongPending: Int { overlongOffsets.count }
 
     /// Largest write `append` hands to the buffer at once; keeps chunks near `targetSize`.
     private static let appendPiece = 256 << 10
@@ -172,7 +178,7 @@ public struct LineChunker {
         var end = start + count
         var complete = completeEnd
         var skip = skipping
-        var overlong = 0
+        var droppedAt: [Int] = []
         var newUsed = start
         storage.withUnsafeMutableBytes { raw in
             let base = raw.baseAddress!
@@ -200,7 +206,7 @@ public struct LineChunker {
                 guard let newline = ByteScan.firstNewline(base, in: search..<end) else {
                     let length = end - lineStart
                     if length > maxLine {
-                        overlong += 1
+                        droppedAt.append(write)
                         skip = true
                         newUsed = write
                     } else {
@@ -212,7 +218,7 @@ public struct LineChunker {
                 }
                 let length = newline - lineStart
                 if length > maxLine {
-                    overlong += 1
+                    droppedAt.append(write)
                 } else {
                     // In bounds: write <= lineStart and the line ends at newline < end.
                     if write != lineStart { (base + write).copyMemory(from: base + lineStart, byteCount: length + 1) }
@@ -226,7 +232,7 @@ public struct LineChunker {
         used = newUsed
         completeEnd = complete
         skipping = skip
-        overlongPending += overlong
+        overlongOffsets += droppedAt
     }
 
     /// Emits the complete lines as fresh arrays of at least `targetSize` bytes each, cut at the
@@ -266,8 +272,21 @@ public struct LineChunker {
         }
         if chunks.isEmpty, all, overlongPending > 0 { chunks.append(LineChunk(bytes: [])) }
         if !chunks.isEmpty {
-            chunks[0].overlongLines = overlongPending
-            overlongPending = 0
+            // Each dropped line goes with the chunk it stood in; one standing at a chunk's end
+            // goes with the next chunk, or with the last one at the end of input.
+            var kept: [Int] = []
+            var starts = [0] + cuts.dropLast()
+            if starts.count > chunks.count { starts = Array(starts.prefix(chunks.count)) }
+            for offset in overlongOffsets {
+                if let index = starts.indices.last(where: { starts[$0] <= offset }),
+                   offset < (index < cuts.count ? cuts[index] : 0) || (all && index == chunks.count - 1) {
+                    chunks[index].overlongLineOffsets.append(offset - starts[index])
+                } else {
+                    kept.append(offset - consumed)
+                }
+            }
+            for index in chunks.indices { chunks[index].overlongLines = chunks[index].overlongLineOffsets.count }
+            overlongOffsets = kept
         }
         used -= consumed
         completeEnd -= consumed

@@ -99,6 +99,15 @@ struct LineChunkerTests {
         }
     }
 
+    @Test("a dropped overlong line is placed where it stood", arguments: [1, 3, 64, 4096])
+    func overlongLinePlacement(pieceSize: Int) {
+        let input = Array("a\n".utf8) + Array(repeating: UInt8(ascii: "x"), count: 100) + Array("\nbb\n".utf8)
+        let chunks = chunkByAppend(input, targetSize: 1 << 20, maxLineLength: 10, pieceSize: pieceSize)
+        #expect(chunks.map { String(decoding: $0.bytes, as: UTF8.self) } == ["a\nbb\n"])
+        #expect(chunks.map(\.overlongLineOffsets) == [[2]])   // between "a\n" and "bb\n"
+        #expect(chunks.map(\.overlongLines) == [1])
+    }
+
     @Test("the default target size cuts a large input into chunks of at least 2 MiB")
     func defaultTargetSize() {
         // The short-line sample doubled past 5 MiB (it ends in a newline), then lines without a final newline.

@@ -99,6 +99,21 @@ import LogSurgeParse
         #expect(analysis.accounting.isBalanced)
     }
 
+    @Test(arguments: [1, 7, 4096, 2 << 20])
+    func samplesAfterADroppedOverlongLineKeepTheirLineNumbers(chunkSize: Int) throws {
+        let good = "8.8.8.8 - - [09/Nov/2016:04:00:01 +0000] \"GET / HTTP/1.1\" 200 1 \"-\" \"x\"\n"
+        var text = good + String(repeating: "x", count: 3 << 20) + "\n" + good + "bad line\n"
+        text += String(repeating: "y", count: 2 << 20)   // a final overlong line without newline
+        let path = Support.temporaryDirectory().appendingPathComponent("huge.log").path
+        try Support.writeFile(path, Data(text.utf8))
+        let analysis = Support.analyze([path]) { $0.chunkSize = chunkSize; $0.format = .fixed(.combined) }
+        #expect(analysis.accounting.lines == 5)
+        #expect(analysis.accounting.malformed[.tooLong] == 2)
+        #expect(analysis.accounting.parsed == 2)
+        #expect(analysis.accounting.samples.first { $0.reason == .badFormat }?.line == 4)
+        #expect(analysis.accounting.isBalanced)
+    }
+
     @Test func theQuietSampleLogsRaiseNoAlert() throws {
         // A Sunday, then weekdays with more traffic: the level adjustment keeps the Monday
         // from reading as a surge against the Sunday's baseline.

@@ -55,8 +55,20 @@ struct ChunkProcessor {
             // Lines ending in CR LF are common; a CR inside a line is not, so one scan of the
             // chunk decides whether lines need splitting at lone CRs (old Mac line ends).
             let hasCR = chunk.count > 0 && memchr(chunk.baseAddress!, 0x0D, chunk.count) != nil
+            // Lines the chunker dropped as too long are counted where they stood, so that the
+            // line numbers of samples after them stay right.
+            let dropped = item.chunk.overlongLineOffsets
+            var nextDropped = 0
+            func countDropped(upTo offset: Int) {
+                while nextDropped < dropped.count, dropped[nextDropped] <= offset {
+                    result.lines += 1
+                    result.malformed[MalformedReason.tooLong.index] += 1
+                    nextDropped += 1
+                }
+            }
             var start = 0
             while start < chunk.count {
+                countDropped(upTo: start)
                 // The chunker guarantees every line ends in "\n".
                 let end = Self.nextNewline(in: chunk, from: start)
                 let line = UnsafeRawBufferPointer(rebasing: chunk[start..<end])
@@ -75,10 +87,13 @@ struct ChunkProcessor {
                 }
                 start = end + 1
             }
+            countDropped(upTo: Int.max)
         }
-        if item.chunk.overlongLines > 0 {
-            result.lines += UInt64(item.chunk.overlongLines)
-            result.malformed[MalformedReason.tooLong.index] += UInt64(item.chunk.overlongLines)
+        // A producer that counted dropped lines without saying where: count them at the end.
+        let unplaced = item.chunk.overlongLines - item.chunk.overlongLineOffsets.count
+        if unplaced > 0 {
+            result.lines += UInt64(unplaced)
+            result.malformed[MalformedReason.tooLong.index] += UInt64(unplaced)
         }
         parsers[item.format] = parser
         result.geoLookupErrors = UInt64(resolver.lookupErrors - errorsBefore)
