@@ -28,11 +28,8 @@ public enum Detection {
                 flush()
                 current = row.minute
             }
-            var observation = observations[row.site] ?? SiteObservation(site: row.site, requests: 0, errors: 0, watched: [:])
-            observation.requests += Int(row.counts.requests)
-            observation.errors += Int(row.counts.status5xx)
-            if watched.contains(row.country) { observation.watched[row.country, default: 0] += Int(row.counts.requests) }
-            observations[row.site] = observation
+            observations[row.site, default: SiteObservation(site: row.site, requests: 0, errors: 0, watched: [:])]
+                .add(country: row.country, counts: row.counts, watching: watched)
         }
         flush()
         for event in engine.finish() {

@@ -14,6 +14,14 @@ public struct SiteObservation: Sendable {
         self.errors = errors
         self.watched = watched
     }
+
+    /// Counts one bucket of this site: its requests, its 5xx, and its country's requests when
+    /// the country is watched.
+    mutating func add<Count>(country: CountryCode, counts: StatusCounters<Count>, watching: Set<CountryCode>) {
+        requests += Int(counts.requests)
+        errors += Int(counts.status5xx)
+        if watching.contains(country) { watched[country, default: 0] += Int(counts.requests) }
+    }
 }
 
 /// The surge and error-spike detectors, fed one step at a time in time order.
@@ -106,9 +114,6 @@ public final class DetectionEngine {
         }
         return events
     }
-
-    /// Episodes raised so far.
-    public var raisedCount: Int { nextID - 1 }
 
     // MARK: - Steps
 

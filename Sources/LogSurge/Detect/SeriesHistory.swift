@@ -50,8 +50,6 @@ struct SeriesHistory {
 
     private func slot(_ step: Int) -> Int { (step - origin) % capacity }
 
-    func isStored(_ step: Int) -> Bool { step >= firstStep && step < endStep }
-
     func count(_ step: Int) -> Double { Double(counts[slot(step)]) }
     func baseline(_ step: Int) -> Double { Double(baselines[slot(step)]) }
     func isExcluded(_ step: Int) -> Bool { excluded[slot(step)] }

@@ -38,11 +38,8 @@ final class StreamingDetection {
             lateLines += UInt64(counts.requests)
             return
         }
-        var observation = pending[minute]?[site] ?? SiteObservation(site: site, requests: 0, errors: 0, watched: [:])
-        observation.requests += Int(counts.requests)
-        observation.errors += Int(counts.status5xx)
-        if watched.contains(country) { observation.watched[country, default: 0] += Int(counts.requests) }
-        pending[minute, default: [:]][site] = observation
+        pending[minute, default: [:]][site, default: SiteObservation(site: site, requests: 0, errors: 0, watched: [:])]
+            .add(country: country, counts: counts, watching: watched)
         if let current = newest, Int(minute) - Int(current) > 60 {
             aheadRequests += UInt64(counts.requests)
             aheadNewest = max(aheadNewest, minute)
