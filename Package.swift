@@ -25,8 +25,11 @@ let package = Package(
             name: "CGeoData",
             cSettings: [.headerSearchPath(".")]
         ),
+        // Intel ISA-L's inflater, compiled only when its header is present (`libisal-dev`) and
+        // loaded with dlopen at run time, so neither is needed to build or run.
+        .target(name: "CISAL"),
         // Reading bytes: files, directories of rotated logs, stdin, gzip, line-aligned chunks.
-        .target(name: "LogSurgeInput", dependencies: ["CZlib"]),
+        .target(name: "LogSurgeInput", dependencies: ["CZlib", "CISAL"]),
         // Turning a line of bytes into a few integers: formats, timestamps, statuses.
         .target(name: "LogSurgeParse"),
         // IP addresses and the MaxMind DB reader that maps them to countries.

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import LogSurge
 import LogSurgeGeo
+import LogSurgeInput
 import LogSurgeParse
 
 struct Analyze: ParsableCommand {
@@ -59,6 +60,9 @@ struct Analyze: ParsableCommand {
     @Option(help: ArgumentHelp("Bytes of whole lines handed to a worker at once (default 2 MiB). Output is identical for every value.", valueName: "BYTES"), )
     var chunkSize: Int = 2 << 20
 
+    @Option(help: ArgumentHelp("The gzip inflater: auto (ISA-L when its library is present, else zlib), zlib or isal.", valueName: "auto|zlib|isal"))
+    var inflate: String = "auto"
+
     @Flag(help: "No human-readable report.")
     var quiet = false
 
@@ -68,6 +72,12 @@ struct Analyze: ParsableCommand {
     func validate() throws {
         if format != "auto", LogFormat(rawValue: format) == nil {
             throw ValidationError("unknown format '\(format)': use auto, \(LogFormat.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        switch inflate {
+        case "auto", "zlib": break
+        case "isal":
+            if let why = Inflater.isalUnavailableReason { throw ValidationError("--inflate isal: ISA-L cannot be used here: \(why)") }
+        default: throw ValidationError("unknown inflater '\(inflate)': use auto, zlib or isal")
         }
         if let threads, !(1...1024).contains(threads) { throw ValidationError("--threads must be between 1 and 1024") }
         if !(1...(1 << 30)).contains(chunkSize) { throw ValidationError("--chunk-size must be between 1 and 1 GiB") }
@@ -98,6 +108,7 @@ struct Analyze: ParsableCommand {
         configuration.site = site
         configuration.sections = section.compactMap(Self.parseSection)
         configuration.chunkSize = chunkSize
+        configuration.inflater = Inflater(rawValue: inflate) ?? .automatic
         let bucketSink = try buckets.map(openOutput)
         let summarySink = try summary.map(openOutput)
         let alertSink = try alerts.map(openOutput)

@@ -1,154 +1,227 @@
-import CZlib
 import Glibc
 
 /// Inflates a gzip stream from a file descriptor straight into a `LineChunker`.
 ///
-/// Uses zlib's gzip mode (`inflateInit2_` with windowBits 15 + 16, which checks each
-/// member's CRC-32 and length). At the end of a member the next bytes decide: `1f 8b` starts
-/// another member (`inflateReset`), zero bytes up to the end of the file are padding, and
-/// anything else is "trailing data after gzip member". Output blocks of `outputSize` bytes
-/// are written directly into the chunker's buffer.
+/// The framing is shared by both inflaters: at the end of a member the next bytes decide:
+/// `1f 8b` starts another member, zero bytes up to the end of the file are padding, and
+/// anything else is "trailing data after gzip member"; input that ends inside a member is
+/// "gzip file truncated". Each member's header, deflate data, CRC-32 and length are checked by
+/// the inflater (zlib's gzip mode, or ISA-L's `ISAL_GZIP`). Output blocks of `outputSize`
+/// bytes are written directly into the chunker's buffer.
+///
+/// The two inflaters give identical results, damaged files included. They agree on every
+/// valid stream; where ISA-L finds a member damaged or truncated, the member is read again
+/// from its start with zlib, which skips the output ISA-L already gave and continues to the
+/// end of the file, so that the lines kept, the error's offset and its message are zlib's.
+/// That needs a seekable input; from a pipe, ISA-L's own error stands.
 enum GzipReader {
     /// Reads the rest of `fileDescriptor`, whose first `have` bytes are already in `input`.
     ///
     /// Returns nil when the whole stream was read, or the error that ended it. Updates
-    /// `stats.bytesRead`, `decompressedBytes` and `gzipMembers`.
+    /// `stats.bytesRead` (on an error: the offset of the damage, the bytes consumed),
+    /// `decompressedBytes` and `gzipMembers`.
     static func inflate(
-        fileDescriptor: Int32, name: String,
+        fileDescriptor: Int32, name: String, inflater: Inflater,
         input: UnsafeMutableRawBufferPointer, have: Int, outputSize: Int,
         chunker: inout LineChunker, stats: inout InputStats,
         emit: (LineChunk) throws -> Void
     ) rethrows -> InputError? {
-        try withUnsafeTemporaryAllocation(of: z_stream.self, capacity: 1) { streamBuffer in
-            // zlib keeps a pointer back to the stream: it must not move while in use.
-            let stream = streamBuffer.baseAddress!
-            stream.initialize(to: z_stream())
-            defer { stream.deinitialize(count: 1) }
-            let started = inflateInit2_(stream, 15 + 16, zlibVersion(), Int32(MemoryLayout<z_stream>.size))
-            guard started == Z_OK else {
-                return InputError(path: name, offset: 0, message: "cannot start the gzip inflater (zlib error \(started))")
+        /// Where the descriptor stood before the first byte: replays seek relative to it.
+        let origin = Int64(lseek(fileDescriptor, 0, SEEK_CUR)) - Int64(have)
+        var framing = Framing(fileDescriptor: fileDescriptor, name: name, input: input, have: have, outputSize: outputSize)
+        let outcome: Outcome
+        switch inflater {
+        case .zlib:
+            outcome = try framing.run(ZlibMember(), chunker: &chunker, stats: &stats, emit: emit)
+        case .isal:
+            guard let isal = IsalMember() else {
+                return InputError(path: name, offset: 0, message: "cannot start the ISA-L inflater")
             }
-            defer { inflateEnd(stream) }
+            let first = try framing.run(isal, chunker: &chunker, stats: &stats, emit: emit)
+            guard case .failed(_, let member?) = first, origin >= 0,
+                  lseek(fileDescriptor, off_t(origin + member.start), SEEK_SET) >= 0 else {
+                outcome = first
+                break
+            }
+            var replay = Framing(fileDescriptor: fileDescriptor, name: name, input: input, have: 0, outputSize: outputSize)
+            replay.bufferOffset = member.start
+            replay.skipOutput = member.output
+            outcome = try replay.run(ZlibMember(), chunker: &chunker, stats: &stats, emit: emit)
+        }
+        guard case .failed(let error, _) = outcome else { return nil }
+        if let offset = error.offset { stats.bytesRead = offset }
+        return error
+    }
 
-            let inputBase = input.baseAddress!.assumingMemoryBound(to: Bytef.self)
-            stream.pointee.next_in = inputBase
-            stream.pointee.avail_in = UInt32(have)
-            /// Raw file offset of `input[0]`.
-            var bufferOffset: Int64 = 0
-            var endOfFile = false
+    /// How a run over the members ended.
+    enum Outcome {
+        case finished
+        /// `member`, for a failure inside a member: the raw offset where it began and the
+        /// bytes of output it gave; nil for a failure between members.
+        case failed(InputError, member: (start: Int64, output: Int64)?)
+    }
+
+    /// The member-by-member walk over a file, with its own read buffer position.
+    struct Framing {
+        let fileDescriptor: Int32
+        let name: String
+        let input: UnsafeMutableRawBufferPointer
+        let outputSize: Int
+        /// Raw file offset of `input[0]`.
+        var bufferOffset: Int64 = 0
+        /// Unconsumed input is `input[start..<end]`.
+        var start = 0
+        var end: Int
+        var endOfFile = false
+        /// Output bytes still to be dropped before emitting (a replay's already-emitted part).
+        var skipOutput: Int64 = 0
+
+        init(fileDescriptor: Int32, name: String, input: UnsafeMutableRawBufferPointer, have: Int, outputSize: Int) {
+            self.fileDescriptor = fileDescriptor
+            self.name = name
+            self.input = input
+            self.end = have
+            self.outputSize = outputSize
+        }
+
+        /// Raw file offset of the next byte not consumed.
+        var consumedOffset: Int64 { bufferOffset + Int64(start) }
+
+        /// Moves the unconsumed bytes to the front and reads more after them.
+        mutating func refill(stats: inout InputStats) -> InputError? {
+            let keep = end - start
+            // In bounds: input[start..<end] is inside input.
+            if keep > 0 && start > 0 { input.baseAddress!.copyMemory(from: input.baseAddress! + start, byteCount: keep) }
+            bufferOffset += Int64(start)
+            start = 0
+            end = keep
+            // In bounds: keep < input.count (refill is only called with at most one byte kept).
+            let count = FileIO.read(fileDescriptor, into: input.baseAddress! + keep, count: input.count - keep)
+            let readPosition = bufferOffset + Int64(keep)
+            if count < 0 {
+                return InputError(
+                    path: name, offset: readPosition,
+                    message: "read error: \(FileIO.message(Int32(-count))) at byte \(readPosition)"
+                )
+            }
+            if count == 0 { endOfFile = true }
+            stats.bytesRead = max(stats.bytesRead, readPosition + Int64(count))
+            end = keep + count
+            return nil
+        }
+
+        func failure(_ message: String) -> InputError {
+            InputError(path: name, offset: consumedOffset, message: "\(message) at byte \(consumedOffset)")
+        }
+
+        mutating func run<Member: GzipMemberInflater>(
+            _ member: Member, chunker: inout LineChunker, stats: inout InputStats,
+            emit: (LineChunk) throws -> Void
+        ) rethrows -> Outcome {
             var inMember = true
             var sawPadding = false
-
-            /// Raw file offset of the next byte zlib has not consumed.
-            func consumedOffset() -> Int64 {
-                bufferOffset + Int64(stream.pointee.next_in - inputBase)
-            }
-            /// Keeps the unconsumed bytes, moved to the front, and reads more after them.
-            func refill() -> InputError? {
-                let keep = Int(stream.pointee.avail_in)
-                bufferOffset = consumedOffset()
-                // In bounds: the `keep` unconsumed bytes start at next_in inside `input`.
-                if keep > 0 { input.baseAddress!.copyMemory(from: stream.pointee.next_in, byteCount: keep) }
-                stream.pointee.next_in = inputBase
-                // In bounds: keep < input.count (refill is only called with at most one byte kept).
-                let count = FileIO.read(fileDescriptor, into: input.baseAddress! + keep, count: input.count - keep)
-                if count < 0 {
-                    return InputError(
-                        path: name, offset: stats.bytesRead,
-                        message: "read error: \(FileIO.message(Int32(-count))) at byte \(stats.bytesRead)"
-                    )
-                }
-                if count == 0 { endOfFile = true }
-                stats.bytesRead += Int64(count)
-                stream.pointee.avail_in = UInt32(keep + count)
-                return nil
-            }
-            func failure(_ message: String) -> InputError {
-                let offset = consumedOffset()
-                return InputError(path: name, offset: offset, message: "\(message) at byte \(offset)")
+            var memberStart = consumedOffset
+            var memberOutput: Int64 = 0
+            var scratch: [UInt8] = skipOutput > 0 ? Array(repeating: 0, count: outputSize) : []
+            func failed(_ error: InputError) -> Outcome {
+                .failed(error, member: inMember ? (memberStart, memberOutput) : nil)
             }
 
             while true {
                 if inMember {
-                    if stream.pointee.avail_in == 0 {
-                        if endOfFile { return failure("gzip file truncated") }
-                        if let error = refill() { return error }
+                    if start == end {
+                        if endOfFile { return failed(failure("gzip file truncated")) }
+                        if let error = refill(stats: &stats) { return failed(error) }
                         continue
                     }
-                    let availableBefore = stream.pointee.avail_in
-                    var status = Z_OK
-                    let produced = try chunker.fill(minimumCapacity: outputSize, emit: emit) { output in
-                        let room = min(output.count, outputSize)
-                        stream.pointee.next_out = output.baseAddress!.assumingMemoryBound(to: Bytef.self)
-                        stream.pointee.avail_out = UInt32(room)
-                        // In bounds: zlib writes at most avail_out bytes (room <= output.count).
-                        status = CZlib.inflate(stream, Z_NO_FLUSH)
-                        return room - Int(stream.pointee.avail_out)
-                    }
-                    stats.decompressedBytes += Int64(produced)
-                    switch status {
-                    case Z_OK:
-                        continue
-                    case Z_BUF_ERROR:
-                        // Only possible without input or output room; guard against spinning anyway.
-                        if produced == 0 && stream.pointee.avail_in == availableBefore && availableBefore > 0 {
-                            return failure("gzip inflater made no progress")
+                    let available = UnsafeRawBufferPointer(rebasing: input[start..<end])
+                    var step = InflateStep(consumed: 0, produced: 0, outcome: .progress)
+                    if skipOutput > 0 {
+                        let room = Int(min(skipOutput, Int64(scratch.count)))
+                        scratch.withUnsafeMutableBytes { output in
+                            step = member.inflate(available, into: UnsafeMutableRawBufferPointer(rebasing: output[..<room]))
                         }
-                    case Z_STREAM_END:
+                        skipOutput -= Int64(step.produced)
+                    } else {
+                        let produced = try chunker.fill(minimumCapacity: outputSize, emit: emit) { output in
+                            let room = min(output.count, outputSize)
+                            // In bounds: the inflater writes at most `room` <= output.count bytes.
+                            step = member.inflate(available, into: UnsafeMutableRawBufferPointer(rebasing: output[..<room]))
+                            if case .failed = step.outcome, !Member.keepsOutputOfFailedCall { step.produced = 0 }
+                            return step.produced
+                        }
+                        stats.decompressedBytes += Int64(produced)
+                    }
+                    start += step.consumed
+                    memberOutput += Int64(step.produced)
+                    switch step.outcome {
+                    case .progress:
+                        // A call that neither read nor wrote, with input and room left, would spin.
+                        if step.consumed == 0 && step.produced == 0 {
+                            return failed(failure("gzip inflater made no progress"))
+                        }
+                    case .memberEnd:
                         stats.gzipMembers += 1
                         inMember = false
-                    case Z_DATA_ERROR:
-                        return failure("gzip data damaged (\(describe(stream.pointee.msg)))")
-                    case Z_NEED_DICT:
-                        return failure("gzip data damaged (needs a preset dictionary)")
-                    case Z_MEM_ERROR:
-                        return failure("out of memory while inflating gzip data")
-                    default:
-                        return failure("gzip inflater failed (zlib error \(status))")
+                    case .failed(let message):
+                        return failed(failure(message))
                     }
                 } else {
                     // Between members: another member, zero padding to the end, or trailing data.
-                    let available = Int(stream.pointee.avail_in)
-                    if available == 0 {
-                        if endOfFile { return nil }
-                        if let error = refill() { return error }
+                    if start == end {
+                        if endOfFile { return .finished }
+                        if let error = refill(stats: &stats) { return failed(error) }
                         continue
                     }
-                    let next = stream.pointee.next_in!
-                    var zeros = 0
-                    // In bounds: zeros < available bytes from next_in.
-                    while zeros < available && next[zeros] == 0 { zeros += 1 }
-                    if zeros > 0 {
+                    let bytes = input.baseAddress!.assumingMemoryBound(to: UInt8.self)
+                    var zeros = start
+                    // In bounds: zeros < end <= input.count.
+                    while zeros < end && bytes[zeros] == 0 { zeros += 1 }
+                    if zeros > start {
                         sawPadding = true
-                        stream.pointee.next_in = next + zeros
-                        stream.pointee.avail_in = UInt32(available - zeros)
+                        start = zeros
                         continue
                     }
-                    // In bounds: available > 0.
-                    if sawPadding || next[0] != 0x1F { return failure("trailing data after gzip member") }
-                    if available < 2 {
-                        if endOfFile { return failure("trailing data after gzip member") }
-                        if let error = refill() { return error }
+                    // In bounds: start < end.
+                    if sawPadding || bytes[start] != 0x1F { return failed(failure("trailing data after gzip member")) }
+                    if end - start < 2 {
+                        if endOfFile { return failed(failure("trailing data after gzip member")) }
+                        if let error = refill(stats: &stats) { return failed(error) }
                         continue
                     }
-                    // In bounds: available >= 2.
-                    if next[1] != 0x8B { return failure("trailing data after gzip member") }
-                    let reset = inflateReset(stream)
-                    guard reset == Z_OK else { return failure("gzip inflater failed (zlib error \(reset))") }
+                    // In bounds: end - start >= 2.
+                    if bytes[start + 1] != 0x8B { return failed(failure("trailing data after gzip member")) }
+                    if let message = member.startMember() { return failed(failure(message)) }
+                    memberStart = consumedOffset
+                    memberOutput = 0
                     inMember = true
                 }
             }
         }
     }
+}
 
-    /// zlib's message for a data error, with the check failures named plainly.
-    private static func describe(_ message: UnsafeMutablePointer<CChar>?) -> String {
-        guard let message else { return "invalid deflate data" }
-        let text = String(cString: message)
-        switch text {
-        case "incorrect data check": return "CRC-32 mismatch: incorrect data check"
-        case "incorrect length check": return "length mismatch: incorrect length check"
-        default: return text
-        }
+/// What one inflate call did.
+struct InflateStep {
+    var consumed: Int
+    var produced: Int
+    var outcome: Outcome
+
+    enum Outcome {
+        case progress
+        /// The member ended, its trailer checked; `consumed` stops right after it.
+        case memberEnd
+        /// Damaged data, named plainly ("gzip data damaged (…)").
+        case failed(String)
     }
+}
+
+/// One gzip inflater, fed member after member by `GzipReader.Framing`.
+protocol GzipMemberInflater {
+    /// Whether the output of a call that found damage is what zlib gives up to that point.
+    static var keepsOutputOfFailedCall: Bool { get }
+    /// Prepares for the next member; returns a message when that fails.
+    func startMember() -> String?
+    /// Inflates from `input` into `output`: gzip header, deflate data and checked trailer.
+    func inflate(_ input: UnsafeRawBufferPointer, into output: UnsafeMutableRawBufferPointer) -> InflateStep
 }

@@ -26,6 +26,8 @@ public struct InputReader: Sendable {
     public let maxLineLength: Int
     /// Bytes per read(2) call and per inflate output block.
     public let readSize: Int
+    /// The gzip inflater.
+    public let inflater: Inflater
 
     /// A reader that emits chunks of about `targetChunkSize` bytes.
     ///
@@ -34,10 +36,13 @@ public struct InputReader: Sendable {
     ///   - maxLineLength: longer lines are skipped and counted. By default, 1 MiB.
     ///   - readSize: bytes per read(2) call, and per inflate output block; at least 16.
     ///     By default, 256 KiB.
-    public init(targetChunkSize: Int = 2 << 20, maxLineLength: Int = 1 << 20, readSize: Int = 256 << 10) {
+    ///   - inflater: the gzip inflater; `.isal` falls back to zlib when ISA-L cannot be
+    ///     loaded. By default, zlib.
+    public init(targetChunkSize: Int = 2 << 20, maxLineLength: Int = 1 << 20, readSize: Int = 256 << 10, inflater: Inflater = .zlib) {
         self.targetChunkSize = targetChunkSize
         self.maxLineLength = maxLineLength
         self.readSize = min(max(16, readSize), 1 << 30)
+        self.inflater = inflater == .isal && Inflater.isalUnavailableReason != nil ? .zlib : inflater
     }
 
     /// Reads `source` to its end or first error.
@@ -91,7 +96,7 @@ public struct InputReader: Sendable {
             if error == nil && have >= 2 && input[0] == 0x1F && input[1] == 0x8B {
                 stats.compression = .gzip
                 error = try GzipReader.inflate(
-                    fileDescriptor: fileDescriptor, name: name, input: input, have: have,
+                    fileDescriptor: fileDescriptor, name: name, inflater: inflater, input: input, have: have,
                     outputSize: readSize, chunker: &chunker, stats: &stats, emit: emit
                 )
                 return

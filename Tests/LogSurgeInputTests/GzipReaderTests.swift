@@ -22,12 +22,14 @@ func isRecoveredPrefix(_ emitted: [UInt8], of original: [UInt8]) -> Bool {
 struct GzipReaderTests {
     static let text = Fixtures.accessLog(lines: 3000)
     static let compressed = gzip(text)
+    /// zlib, and ISA-L where it can be loaded.
+    static let inflaters = availableInflaters
     /// Read sizes that put member and buffer boundaries everywhere, and the default.
     static let readSizes = [16, 17, 4099, 256 << 10]
 
-    @Test("a single member inflates to the original lines", arguments: readSizes)
-    func singleMember(readSize: Int) throws {
-        let reader = InputReader(targetChunkSize: 4096, readSize: readSize)
+    @Test("a single member inflates to the original lines", arguments: inflaters, readSizes)
+    func singleMember(inflater: Inflater, readSize: Int) throws {
+        let reader = InputReader(targetChunkSize: 4096, readSize: readSize, inflater: inflater)
         let (chunks, stats, error) = try readFile(Self.compressed, reader: reader)
         #expect(error == nil)
         #expect(chunkLines(chunks) == oracleLines(Self.text))
@@ -37,36 +39,37 @@ struct GzipReaderTests {
         #expect(stats == InputStats(bytesRead: Int64(Self.compressed.count), decompressedBytes: Int64(Self.text.count), compression: .gzip, gzipMembers: 1))
     }
 
-    @Test("several members (cat a.gz b.gz c.gz) are read to the very end", arguments: readSizes)
-    func multiMember(readSize: Int) throws {
+    @Test("several members (cat a.gz b.gz c.gz) are read to the very end", arguments: inflaters, readSizes)
+    func multiMember(inflater: Inflater, readSize: Int) throws {
         let parts = [Fixtures.accessLog(lines: 500, seed: 2), Array("partial first ".utf8), Array("line joined\nlast\n".utf8), Fixtures.accessLog(lines: 40, seed: 3)]
         let file = parts.flatMap { gzip($0) }
-        let (chunks, stats, error) = try readFile(file, reader: InputReader(targetChunkSize: 1000, readSize: readSize))
+        let (chunks, stats, error) = try readFile(file, reader: InputReader(targetChunkSize: 1000, readSize: readSize, inflater: inflater))
         #expect(error == nil)
         #expect(chunkLines(chunks) == oracleLines(parts.flatMap { $0 }))
         #expect(stats.gzipMembers == parts.count)
         #expect(stats.bytesRead == Int64(file.count))
     }
 
-    @Test("empty members add nothing and are counted")
-    func emptyMembers() throws {
-        let alone = try readFile(gzip([]))
+    @Test("empty members add nothing and are counted", arguments: inflaters)
+    func emptyMembers(inflater: Inflater) throws {
+        let reader = InputReader(inflater: inflater)
+        let alone = try readFile(gzip([]), reader: reader)
         #expect(alone.error == nil)
         #expect(alone.chunks.isEmpty)
         #expect(alone.stats.gzipMembers == 1)
         #expect(alone.stats.decompressedBytes == 0)
 
-        let mixed = try readFile(gzip([]) + gzip(Array("a\nb".utf8)) + gzip([]))
+        let mixed = try readFile(gzip([]) + gzip(Array("a\nb".utf8)) + gzip([]), reader: reader)
         #expect(mixed.error == nil)
         #expect(chunkLines(mixed.chunks) == [ArraySlice("a".utf8), ArraySlice("b".utf8)])
         #expect(mixed.stats.gzipMembers == 3)
     }
 
-    @Test("a file truncated anywhere keeps the lines before the cut and reports the offset", arguments: [16, 4099, 256 << 10])
-    func truncated(readSize: Int) throws {
+    @Test("a file truncated anywhere keeps the lines before the cut and reports the offset", arguments: inflaters, [16, 4099, 256 << 10])
+    func truncated(inflater: Inflater, readSize: Int) throws {
         let text = Fixtures.accessLog(lines: 800, seed: 5)
         let file = gzip(text)
-        let reader = InputReader(targetChunkSize: 2048, readSize: readSize)
+        let reader = InputReader(targetChunkSize: 2048, readSize: readSize, inflater: inflater)
         var cuts = Array(stride(from: 2, to: file.count, by: 101))
         cuts += Array(2..<24) + Array(file.count - 24..<file.count)
         var recoveredSome = false
@@ -87,11 +90,12 @@ struct GzipReaderTests {
         #expect(recoveredSome)
     }
 
-    @Test("a damaged CRC-32 or length is named, after all lines were emitted")
-    func damagedTrailer() throws {
+    @Test("a damaged CRC-32 or length is named, after all lines were emitted", arguments: inflaters)
+    func damagedTrailer(inflater: Inflater) throws {
+        let reader = InputReader(inflater: inflater)
         var badCRC = Self.compressed
         badCRC[badCRC.count - 6] ^= 0x55
-        let crc = try readFile(badCRC)
+        let crc = try readFile(badCRC, reader: reader)
         // zlib stops after the CRC-32, before the length.
         #expect(crc.error?.message == "gzip data damaged (CRC-32 mismatch: incorrect data check) at byte \(badCRC.count - 4)")
         #expect(crc.error?.offset == Int64(badCRC.count - 4))
@@ -99,19 +103,19 @@ struct GzipReaderTests {
 
         var badLength = Self.compressed
         badLength[badLength.count - 2] ^= 0x01
-        let length = try readFile(badLength)
+        let length = try readFile(badLength, reader: reader)
         #expect(length.error?.message.contains("length mismatch") == true)
     }
 
-    @Test("a corrupted byte anywhere in the deflate data is an error with an offset, never a crash")
-    func corruptedBytes() throws {
+    @Test("a corrupted byte anywhere in the deflate data is an error with an offset, never a crash", arguments: inflaters)
+    func corruptedBytes(inflater: Inflater) throws {
         let file = Self.compressed
         var messages = Set<String>()
         // Bytes 0..<10 are the header (its time and OS bytes are not checked); the last 8 the trailer.
         for position in stride(from: 10, to: file.count - 8, by: 97) {
             var damaged = file
             damaged[position] ^= 0xA5
-            let (chunks, _, error) = try readFile(damaged, reader: InputReader(targetChunkSize: 512, readSize: 4099))
+            let (chunks, _, error) = try readFile(damaged, reader: InputReader(targetChunkSize: 512, readSize: 4099, inflater: inflater))
             let offset = try #require(error?.offset, "no error for a flipped byte at \(position)")
             #expect(offset >= Int64(position) && offset <= Int64(file.count), "position \(position)")
             #expect(chunks.allSatisfy { $0.bytes.last == 0x0A })
@@ -121,18 +125,18 @@ struct GzipReaderTests {
         #expect(messages.contains { $0.contains("invalid") })
     }
 
-    @Test("a lying back-reference is reported in zlib's words")
-    func invalidDistance() throws {
+    @Test("a lying back-reference is reported in zlib's words", arguments: inflaters)
+    func invalidDistance(inflater: Inflater) throws {
         // Header, then a fixed-Huffman block whose first code is a match of length 3 at distance 1:
         // nothing was written yet, so zlib says "invalid distance too far back".
         let header: [UInt8] = [0x1F, 0x8B, 0x08, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x03]
         let deflate: [UInt8] = [0x03, 0x02, 0x00, 0x00, 0x00, 0x00]
-        let (_, _, error) = try readFile(header + deflate)
+        let (_, _, error) = try readFile(header + deflate, reader: InputReader(inflater: inflater))
         #expect(error?.message.hasPrefix("gzip data damaged (invalid distance too far back) at byte ") == true)
     }
 
-    @Test("trailing garbage after the last member is an error at its offset; zero padding is fine")
-    func trailingData() throws {
+    @Test("trailing garbage after the last member is an error at its offset; zero padding is fine", arguments: inflaters)
+    func trailingData(inflater: Inflater) throws {
         let file = Self.compressed
         let cases: [(tail: [UInt8], errorAt: Int?)] = [
             (Array("garbage\n".utf8), file.count),
@@ -143,7 +147,7 @@ struct GzipReaderTests {
         ]
         for (tail, errorAt) in cases {
             for readSize in [16, 256 << 10] {
-                let (chunks, stats, error) = try readFile(file + tail, reader: InputReader(readSize: readSize))
+                let (chunks, stats, error) = try readFile(file + tail, reader: InputReader(readSize: readSize, inflater: inflater))
                 #expect(chunkLines(chunks) == oracleLines(Self.text))
                 #expect(stats.gzipMembers == 1)
                 if let errorAt {
@@ -155,7 +159,7 @@ struct GzipReaderTests {
             }
         }
         // A second member's magic then nothing: that member is truncated.
-        let (_, _, error) = try readFile(file + [0x1F, 0x8B])
+        let (_, _, error) = try readFile(file + [0x1F, 0x8B], reader: InputReader(inflater: inflater))
         #expect(error?.message == "gzip file truncated at byte \(file.count + 2)")
     }
 
@@ -177,18 +181,18 @@ struct GzipReaderTests {
         #expect(single.chunks.map(\.bytes) == [[0x1F, 0x0A]])
     }
 
-    @Test("gzip through a pipe, delivered a few bytes at a time", arguments: [1, 3, 1000, 100_000])
-    func gzipThroughPipe(pieceSize: Int) {
+    @Test("gzip through a pipe, delivered a few bytes at a time", arguments: inflaters, [1, 3, 1000, 100_000])
+    func gzipThroughPipe(inflater: Inflater, pieceSize: Int) {
         let file = gzip(Fixtures.accessLog(lines: 200, seed: 9)) + gzip(Array("tail line".utf8))
-        let (chunks, stats, error) = readThroughPipe(InputReader(targetChunkSize: 999, readSize: 4096), file, pieceSize: pieceSize)
+        let (chunks, stats, error) = readThroughPipe(InputReader(targetChunkSize: 999, readSize: 4096, inflater: inflater), file, pieceSize: pieceSize)
         #expect(error == nil)
         #expect(stats.compression == .gzip)
         #expect(stats.gzipMembers == 2)
         #expect(chunkLines(chunks) == oracleLines(Fixtures.accessLog(lines: 200, seed: 9) + Array("tail line".utf8)))
     }
 
-    @Test("a highly compressible stream inflates in bounded chunks")
-    func compressionBomb() throws {
+    @Test("a highly compressible stream inflates in bounded chunks", arguments: inflaters)
+    func compressionBomb(inflater: Inflater) throws {
         // 2^19 copies of one line (36 MiB) compress several hundred times.
         var text = Array("203.0.113.9 - - [09/Nov/2016:02:31:00 +0000] \"GET / HTTP/1.1\" 200 1\n".utf8)
         for _ in 0..<19 { text += text }
@@ -199,7 +203,7 @@ struct GzipReaderTests {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
         let path = try directory.write("bomb.gz", file)
-        let (stats, error) = InputReader().read(.file(path)) { chunk in
+        let (stats, error) = InputReader(inflater: inflater).read(.file(path)) { chunk in
             largest = max(largest, chunk.bytes.count)
             total += chunk.bytes.count
         }

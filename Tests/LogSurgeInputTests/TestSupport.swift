@@ -114,3 +114,6 @@ func readThroughPipe(_ reader: InputReader, _ bytes: [UInt8], pieceSize: Int) ->
     close(readEnd)
     return (chunks, stats, error)
 }
+
+/// zlib, and ISA-L where it can be loaded (CI installs it; see `.ci/run`).
+let availableInflaters: [Inflater] = Inflater.isalUnavailableReason == nil ? [.zlib, .isal] : [.zlib]

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import LogSurge
+import LogSurgeInput
 import LogSurgeParse
 
 /// The contract's exit statuses and streams, checked on the built executable.
@@ -30,12 +31,46 @@ struct CLITests {
 
     @Test(arguments: [["--threads", "0"], ["--format", "apache-custom"], ["--no-such-option"],
                       ["--geoip", "/nonexistent.mmdb"], ["--buckets", "/nonexistent-dir/x.csv"],
-                      ["--section", "noequals"]])
+                      ["--section", "noequals"], ["--inflate", "libdeflate"]])
     func usageErrorsExitWithTwoBeforeReadingInput(arguments: [String]) throws {
         // Standard input is a valid log: a usage error must stop before it is read.
         let result = try Support.run(arguments + ["--quiet"], stdin: Array("garbage\n".utf8))
         #expect(result.status == 2)
         #expect(!result.stderr.isEmpty)
+    }
+
+    @Test(.enabled(if: Inflater.isalUnavailableReason == nil, "ISA-L is not available here"))
+    func bothInflatersGiveTheSameOutputsOnGoodAndDamagedArchives() throws {
+        // Two members, then a member whose deflate data is damaged halfway.
+        let log = Support.generatedLog(minutes: 90, rate: 40, seed: 8)
+        let third = log.count / 3
+        var damaged = Support.gzip(Array(log[(2 * third)...]))
+        damaged[damaged.count / 2] ^= 0x5A
+        let path = Support.temporaryDirectory().appendingPathComponent("rotated.log.2.gz").path
+        try Support.writeFile(path, Data(Support.gzip(Array(log[..<third])) + Support.gzip(Array(log[third..<(2 * third)])) + damaged))
+        var outputs: [String] = []
+        for inflater in ["zlib", "isal"] {
+            let result = try Support.run(["--inflate", inflater, "--buckets", "-", "--summary", "/dev/stderr", "--quiet", path])
+            #expect(result.status == 1)
+            #expect(result.stderr.contains("\"inflate\":\"\(inflater)\""))
+            #expect(result.stderr.contains("gzip data damaged"))
+            outputs.append(result.stdout + result.stderr.replacingOccurrences(of: "\"inflate\":\"\(inflater)\"", with: ""))
+        }
+        #expect(outputs[0] == outputs[1])
+        #expect(outputs[0].split(separator: "\n").count > 100)
+    }
+
+    @Test func withoutISALAutoFallsBackToZlibAndAskingForItIsAUsageError() throws {
+        let log = try [UInt8](Data(contentsOf: URL(fileURLWithPath: Support.fixture("combined.log"))))
+        let path = Support.temporaryDirectory().appendingPathComponent("combined.log.gz").path
+        try Support.writeFile(path, Data(Support.gzip(log)))
+        let missing = ["LOGSURGE_ISAL_LIBRARY": "/nonexistent/libisal.so.2"]
+        let auto = try Support.run(["--summary", "-", "--quiet", path], environment: missing)
+        #expect(auto.status == 0)
+        #expect(auto.stdout.contains("\"inflate\":\"zlib\""))
+        let forced = try Support.run(["--inflate", "isal", "--quiet", path], environment: missing)
+        #expect(forced.status == 2)
+        #expect(forced.stderr.contains("ISA-L cannot be used here"))
     }
 
     @Test func corruptGeoIPDatabaseIsAUsageError() throws {

@@ -94,12 +94,13 @@ enum Support {
         var stderr: String
     }
 
-    /// Runs the executable with `arguments`, feeding `stdin`.
-    static func run(_ arguments: [String], stdin: [UInt8] = []) throws -> RunResult {
+    /// Runs the executable with `arguments`, feeding `stdin`, with `environment` added to ours.
+    static func run(_ arguments: [String], stdin: [UInt8] = [], environment: [String: String] = [:]) throws -> RunResult {
         ignoreBrokenPipes()
         let process = Process()
         process.executableURL = executable!
         process.arguments = arguments
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         let input = Pipe(), output = Pipe(), error = Pipe()
         process.standardInput = input
         process.standardOutput = output

@@ -46,6 +46,7 @@ public enum SummaryWriter {
             "\"late_lines\":\(analysis.lateLines)",
             "\"geoip_lookup_errors\":\(accounting.geoLookupErrors)",
             "\"threads\":\(analysis.threads)",
+            "\"inflate\":\"\(analysis.inflater.rawValue)\"",
             "\"invariants\":{\"lines_equal_parsed_plus_malformed\":\(accounting.isBalanced),\"bucket_requests_equal_parsed\":\(requests == accounting.parsed)}",
             "\"inputs\":[" + inputs.joined(separator: ",") + "]",
             "\"input_errors\":[" + errors.joined(separator: ",") + "]",

@@ -35,6 +35,8 @@ public struct Analysis: Sendable {
     public var accounting = RunAccounting()
     public var inputs: [InputReport] = []
     public var threads: Int = 1
+    /// The gzip inflater that ran.
+    public var inflater: Inflater = .zlib
     /// Alert events in the order they were raised and closed.
     public var alerts: [AlertEvent] = []
     /// Lines of minutes the detectors had already decided when they arrived (see
@@ -90,7 +92,8 @@ public struct AnalysisPipeline: Sendable {
             }
         }
 
-        let reader = InputReader(targetChunkSize: configuration.chunkSize, maxLineLength: configuration.maxLineLength)
+        let reader = InputReader(targetChunkSize: configuration.chunkSize, maxLineLength: configuration.maxLineLength,
+                                 inflater: configuration.inflater)
         var sequence = 0
         for (index, result) in sources.enumerated() {
             guard case .success(let source) = result else { continue }
@@ -126,6 +129,7 @@ public struct AnalysisPipeline: Sendable {
         for _ in 0..<threads { queue.push(nil) }
         group.wait()
         var analysis = merger.finish(threads: threads)
+        analysis.inflater = reader.inflater
         if detection == nil {
             analysis.alerts = Detection.run(analysis.buckets, configuration: configuration.detection,
                                             onEvent: configuration.onAlert ?? { _ in })

@@ -1,5 +1,6 @@
 import Foundation
 import LogSurgeGeo
+import LogSurgeInput
 import LogSurgeParse
 
 /// How `logsurge analyze` reads, parses and buckets its inputs.
@@ -32,6 +33,8 @@ public struct AnalyzeConfiguration: Sendable {
     public var threads: Int
     /// A chunk handed to a worker holds at least this many bytes of whole lines. By default, 2 MiB.
     public var chunkSize: Int = 2 << 20
+    /// The gzip inflater. By default, ISA-L when it can be loaded, else zlib.
+    public var inflater: Inflater = .automatic
     /// Longer lines are skipped and counted as `line_too_long`. By default, 1 MiB.
     public var maxLineLength: Int = 1 << 20
     /// The country database.
