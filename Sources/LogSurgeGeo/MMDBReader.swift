@@ -173,13 +173,22 @@ public final class MMDBReader: @unchecked Sendable {
     func dataOffset(for address: IPAddress) throws(MMDBError) -> Int? {
         var value: Int
         if let v4 = address.ipv4 {
-            value = walk(from: isIPv6Tree ? ipv4Start : 0, bits: UInt64(v4) << 32, count: 32)
+            value = walk(from: ipv4Root, bits: UInt64(v4) << 32, count: 32)
         } else if isIPv6Tree {
             value = walk(from: 0, bits: address.high, count: 64)
             value = walk(from: value, bits: address.low, count: 64)
         } else {
             return nil  // an IPv6 address in an IPv4-only tree
         }
+        return try dataOffset(forRecordValue: value)
+    }
+
+    /// The record at which an IPv4 walk starts: `ipv4Start` in an IPv6 tree, else the root.
+    var ipv4Root: Int { isIPv6Tree ? ipv4Start : 0 }
+
+    /// The absolute data offset a record value reached at the end of a walk points to; nil for
+    /// "no record" (node_count); an error for a node (the walk ran out of bits) or a bad pointer.
+    func dataOffset(forRecordValue value: Int) throws(MMDBError) -> Int? {
         if value == nodeCount { return nil }
         guard value > nodeCount else {
             throw MMDBError(.corruptSearchTree("the tree is deeper than the address (node \(value))"), source: source)

@@ -82,10 +82,12 @@ public struct AnalysisPipeline: Sendable {
         })
         let queue = WorkQueue()
         let group = DispatchGroup()
+        // Built once and shared read-only: IPv4 countries without walking the tree per client.
+        let ipv4Table = IPv4CountryTable(reader: configuration.database)
         for worker in 0..<threads {
             let configuration = configuration
             DispatchQueue(label: "logsurge.parse.\(worker)", qos: .userInitiated).async(group: group) {
-                var processor = ChunkProcessor(configuration: configuration)
+                var processor = ChunkProcessor(configuration: configuration, ipv4Table: ipv4Table)
                 while let item = queue.pop() {
                     merger.submit(processor.process(item))
                 }

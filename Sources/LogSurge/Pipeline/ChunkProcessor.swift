@@ -36,8 +36,8 @@ struct ChunkProcessor {
     private var tally = BucketTable()
     private let sectionPrefixes: [[UInt8]]
 
-    init(configuration: AnalyzeConfiguration) {
-        resolver = CountryResolver(reader: configuration.database)
+    init(configuration: AnalyzeConfiguration, ipv4Table: IPv4CountryTable?) {
+        resolver = CountryResolver(reader: configuration.database, ipv4Table: ipv4Table)
         sites = SiteTable(defaultSite: configuration.site, sectionNames: configuration.sections.map(\.name))
         sectionPrefixes = configuration.sections.map { Array($0.prefix.utf8) }
     }
@@ -52,42 +52,7 @@ struct ChunkProcessor {
         var parser = parsers[item.format] ?? AccessLogParser(format: item.format)
         let errorsBefore = resolver.lookupErrors
         item.chunk.bytes.withUnsafeBytes { chunk in
-            // Lines ending in CR LF are common; a CR inside a line is not, so one scan of the
-            // chunk decides whether lines need splitting at lone CRs (old Mac line ends).
-            let hasCR = chunk.count > 0 && memchr(chunk.baseAddress!, 0x0D, chunk.count) != nil
-            // Lines the chunker dropped as too long are counted where they stood, so that the
-            // line numbers of samples after them stay right.
-            let dropped = item.chunk.overlongLineOffsets
-            var nextDropped = 0
-            func countDropped(upTo offset: Int) {
-                while nextDropped < dropped.count, dropped[nextDropped] <= offset {
-                    result.lines += 1
-                    result.malformed[MalformedReason.tooLong.index] += 1
-                    nextDropped += 1
-                }
-            }
-            var start = 0
-            while start < chunk.count {
-                countDropped(upTo: start)
-                // The chunker guarantees every line ends in "\n".
-                let end = Self.nextNewline(in: chunk, from: start)
-                let line = UnsafeRawBufferPointer(rebasing: chunk[start..<end])
-                if hasCR {
-                    // A final CR (of CR LF) is dropped; every other CR ends a line of its own.
-                    var body = line
-                    if body.last == 0x0D { body = UnsafeRawBufferPointer(rebasing: body.dropLast()) }
-                    var pieceStart = 0
-                    while let cr = body[pieceStart...].firstIndex(of: 0x0D) {
-                        handle(UnsafeRawBufferPointer(rebasing: body[pieceStart..<cr]), parser: &parser, result: &result)
-                        pieceStart = cr + 1
-                    }
-                    handle(UnsafeRawBufferPointer(rebasing: body[pieceStart...]), parser: &parser, result: &result)
-                } else {
-                    handle(line, parser: &parser, result: &result)
-                }
-                start = end + 1
-            }
-            countDropped(upTo: Int.max)
+            processLines(of: chunk, droppedAt: item.chunk.overlongLineOffsets, parser: &parser, result: &result)
         }
         // A producer that counted dropped lines without saying where: count them at the end.
         let unplaced = item.chunk.overlongLines - item.chunk.overlongLineOffsets.count
@@ -99,6 +64,50 @@ struct ChunkProcessor {
         result.geoLookupErrors = UInt64(resolver.lookupErrors - errorsBefore)
         result.tallies.append((sites.names, tally.drain()))
         return result
+    }
+
+    /// Counts every line of `chunk`, and the lines dropped as too long where they stood.
+    ///
+    /// A method of its own, with no closure capturing `result`: a captured variable would be
+    /// checked for exclusive access at run time on every line.
+    private mutating func processLines(
+        of chunk: UnsafeRawBufferPointer, droppedAt dropped: [Int],
+        parser: inout AccessLogParser, result: inout ChunkResult
+    ) {
+        // Lines ending in CR LF are common; a CR inside a line is not, so one scan of the
+        // chunk decides whether lines need splitting at lone CRs (old Mac line ends).
+        let hasCR = chunk.count > 0 && memchr(chunk.baseAddress!, 0x0D, chunk.count) != nil
+        // Lines the chunker dropped as too long are counted where they stood, so that the
+        // line numbers of samples after them stay right.
+        var nextDropped = 0
+        var start = 0
+        while start < chunk.count {
+            while nextDropped < dropped.count, dropped[nextDropped] <= start {
+                result.lines += 1
+                result.malformed[MalformedReason.tooLong.index] += 1
+                nextDropped += 1
+            }
+            // The chunker guarantees every line ends in "\n".
+            let end = Self.nextNewline(in: chunk, from: start)
+            let line = UnsafeRawBufferPointer(rebasing: chunk[start..<end])
+            if hasCR {
+                // A final CR (of CR LF) is dropped; every other CR ends a line of its own.
+                var body = line
+                if body.last == 0x0D { body = UnsafeRawBufferPointer(rebasing: body.dropLast()) }
+                var pieceStart = 0
+                while let cr = body[pieceStart...].firstIndex(of: 0x0D) {
+                    handle(UnsafeRawBufferPointer(rebasing: body[pieceStart..<cr]), parser: &parser, result: &result)
+                    pieceStart = cr + 1
+                }
+                handle(UnsafeRawBufferPointer(rebasing: body[pieceStart...]), parser: &parser, result: &result)
+            } else {
+                handle(line, parser: &parser, result: &result)
+            }
+            start = end + 1
+        }
+        let rest = dropped.count - nextDropped
+        result.lines += UInt64(rest)
+        result.malformed[MalformedReason.tooLong.index] += UInt64(rest)
     }
 
     /// Counts one line: parsed into the tally, or malformed under its reason (with a sample).
