@@ -11,7 +11,7 @@
 # Benchmarks/data/ (git-ignored) and reused, with its plain copy and a 1 M-line slice for
 # GoAccess. LOGSURGE_BENCH_SAMPLE=FILE.gz measures another sample (plain copy: FILE, made when
 # missing); one under 5 M lines or 1 GB plain is measured but not appended to RESULTS.md.
-# Exit status 0 even when a target is missed (the report says so); 1 when a command failed.
+# Exit status 0 even when a target is missed (the report says so); nonzero when a command failed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
