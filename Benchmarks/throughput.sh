@@ -95,6 +95,7 @@ slice_bytes=$(stat -c %s "$slice")
 threads=$(nproc)
 many=$((threads > 2 ? threads : 4))
 load=$(cut -d' ' -f1 /proc/loadavg)
+commit=$(git describe --always --dirty 2>/dev/null || echo none)
 
 # --- timed runs, round-robin
 # shellcheck disable=SC2016 # mawk's own fields
@@ -214,7 +215,7 @@ memory=$(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo)
 {
     echo
     echo "## $(date -u +%Y-%m-%d) throughput.sh: $threads cores, $memory, ${cpu:-$(uname -m)}"
-    echo "logsurge $("$bin" --version | head -n 1 | cut -d' ' -f2), commit $(git describe --always --dirty 2>/dev/null || echo none); load average $load before the runs"
+    echo "logsurge $("$bin" --version | head -n 1 | cut -d' ' -f2), commit $commit; load average $load before the runs"
     echo
     echo "$report"
     if [ -n "$stage_report" ]; then printf '\n%s\n' "$stage_report"; fi
