@@ -52,6 +52,12 @@ let package = Package(
             dependencies: ["LogSurge"],
             path: "Benchmarks/DetectionBenchmark"
         ),
+        // The stage benchmark: each stage's rate beside a reference floor (Benchmarks/README.md).
+        .executableTarget(
+            name: "StageBenchmark",
+            dependencies: ["LogSurge", "LogSurgeInput", "LogSurgeParse", "LogSurgeGeo"],
+            path: "Benchmarks/StageBenchmark"
+        ),
         // What every test target shares (a seeded generator, the way to find ../shared).
         .target(name: "LogSurgeTestSupport", dependencies: ["LogSurge"], path: "Tests/LogSurgeTestSupport"),
         .testTarget(name: "LogSurgeInputTests", dependencies: ["LogSurgeInput", "LogSurgeTestSupport"]),

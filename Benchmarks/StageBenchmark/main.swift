@@ -1,0 +1,226 @@
+// The stage benchmark: the rate of each stage of logsurge beside a reference floor timed in the
+// same process, so that a regression shows in the stage where it happens. Stage and floor run
+// alternately; "× floor" is the stage's time per byte, line or lookup over the floor's, the
+// median of the repetitions' ratios (a machine shared with other work slows both alike).
+//
+//   swift build -c release --product StageBenchmark
+//   .build/release/StageBenchmark PLAIN.log FILE.log.gz [--repetitions N] [--parse-megabytes N]
+//
+// PLAIN.log must hold the same lines as FILE.log.gz (Benchmarks/throughput.sh passes its sample).
+//
+//   inflate         InputReader on the .gz, chunks counted        floor: InputReader on the plain file
+//   parse           AccessLogParser(.combined), lines of the first 200 MB held in memory
+//                                                                 floor: counting their newlines (memchr)
+//   GeoIP           MMDBReader (uncached) and CountryResolver (cached) over those lines' clients,
+//                   embedded database                             floor: Dictionary lookup of the same
+//   parse+bucket    AnalysisPipeline, 1 thread, the plain file    floor: parse alone, per line
+//
+// No public API merges one chunk's tally into the run's buckets (that merge is internal to the
+// pipeline), so the merge is timed inside parse+bucket, with GeoIP, bucketing and end-of-input
+// detection.
+
+import Foundation
+import LogSurge
+import LogSurgeGeo
+import LogSurgeInput
+import LogSurgeParse
+
+let arguments = CommandLine.arguments
+guard arguments.count >= 3 else {
+    FileHandle.standardError.write(Data("usage: StageBenchmark PLAIN.log FILE.log.gz [--repetitions N] [--parse-megabytes N]\n".utf8))
+    exit(2)
+}
+let plainPath = arguments[1]
+let gzipPath = arguments[2]
+func option(_ name: String, default value: Int) -> Int {
+    arguments.firstIndex(of: name).flatMap { $0 + 1 < arguments.count ? Int(arguments[$0 + 1]) : nil } ?? value
+}
+let repetitions = max(1, option("--repetitions", default: 5))
+let parseBytes = max(1, option("--parse-megabytes", default: 200)) * 1_000_000
+
+func fail(_ message: String) -> Never {
+    FileHandle.standardError.write(Data("StageBenchmark: \(message)\n".utf8))
+    exit(1)
+}
+
+/// Seconds that `body` took.
+func seconds(_ body: () -> Void) -> Double {
+    let start = ContinuousClock.now
+    body()
+    let elapsed = start.duration(to: .now).components
+    return Double(elapsed.seconds) + Double(elapsed.attoseconds) * 1e-18
+}
+
+func median(_ values: [Double]) -> Double {
+    let sorted = values.sorted()
+    let middle = sorted.count / 2
+    return sorted.count % 2 == 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2
+}
+
+/// One table row: a stage and its floor, each with the amount of work (bytes, lines, lookups) it did.
+struct Row {
+    var stage: String
+    var floor: String
+    var unit: String
+    var stageRate: Double
+    var floorRate: Double
+    /// Median over repetitions of (stage seconds per unit) / (floor seconds per unit).
+    var costOverFloor: Double
+}
+
+/// Times `stage` and `floor` alternately, `repetitions` times each; the amounts are the units of
+/// work each did (the same every repetition).
+func compare(_ stage: String, _ stageAmount: Double, floor: String, _ floorAmount: Double, unit: String,
+             stageBody: () -> Void, floorBody: () -> Void) -> Row {
+    var stageTimes: [Double] = [], floorTimes: [Double] = [], ratios: [Double] = []
+    for repetition in 0..<repetitions {
+        // Alternate which goes first, so neither always runs on a cache the other warmed.
+        let (s, f) = repetition % 2 == 0
+            ? (seconds(stageBody), seconds(floorBody))
+            : ({ let f = seconds(floorBody); return (seconds(stageBody), f) })()
+        stageTimes.append(s)
+        floorTimes.append(f)
+        ratios.append((s / stageAmount) / (f / floorAmount))
+    }
+    return Row(stage: stage, floor: floor, unit: unit, stageRate: stageAmount / median(stageTimes),
+               floorRate: floorAmount / median(floorTimes), costOverFloor: median(ratios))
+}
+
+/// Calls `body` with each line of `buffer` (which ends with a newline), without the newline.
+@inline(__always)
+func forEachLine(_ buffer: UnsafeRawBufferPointer, _ body: (UnsafeRawBufferPointer) -> Void) {
+    guard let base = buffer.baseAddress else { return }
+    var start = 0
+    while start < buffer.count {
+        // memchr finds a newline: the buffer's last byte is one.
+        let end = base.distance(to: UnsafeRawPointer(memchr(base + start, 0x0A, buffer.count - start)!))
+        body(UnsafeRawBufferPointer(rebasing: buffer[start..<end]))
+        start = end + 1
+    }
+}
+
+/// Bytes of `path` as InputReader hands them on, counted; fails on an input error.
+func readThrough(_ path: String) -> Int {
+    var bytes = 0
+    let (_, error) = InputReader().read(.file(path)) { chunk in bytes += chunk.bytes.count }
+    if let error { fail("\(error)") }
+    return bytes
+}
+
+// MARK: - inflate
+
+let plainSize = readThrough(plainPath)
+guard readThrough(gzipPath) == plainSize else { fail("\(gzipPath) does not inflate to the size of \(plainPath)") }
+var rows: [Row] = []
+rows.append(compare("inflate: InputReader, .gz", Double(plainSize), floor: "InputReader, plain file", Double(plainSize), unit: "MB/s",
+                    stageBody: { _ = readThrough(gzipPath) }, floorBody: { _ = readThrough(plainPath) }))
+
+// MARK: - parse
+
+guard let handle = FileHandle(forReadingAtPath: plainPath) else { fail("cannot open \(plainPath)") }
+var buffer = [UInt8](handle.readData(ofLength: parseBytes))
+try? handle.close()
+guard let lastNewline = buffer.lastIndex(of: 0x0A) else { fail("\(plainPath) holds no complete line") }
+buffer.removeSubrange((lastNewline + 1)...)
+
+/// The buffer's lines, those that parse, and the client addresses of those.
+let (bufferLines, parsedLines, clients) = buffer.withUnsafeBytes { bytes in
+    var parser = AccessLogParser(format: .combined)
+    var lines = 0, parsed = 0
+    var addresses: [IPAddress] = []
+    forEachLine(bytes) { line in
+        lines += 1
+        guard case .parsed(let fields) = parser.parse(line) else { return }
+        parsed += 1
+        if let address = IPAddress(parsing: UnsafeRawBufferPointer(rebasing: line[fields.client])) { addresses.append(address) }
+    }
+    return (lines, parsed, addresses)
+}
+/// Parses every line of `bytes` (the buffer); fails unless as many parse as the first time.
+func parseAll(_ bytes: UnsafeRawBufferPointer) {
+    var parser = AccessLogParser(format: .combined)
+    var parsed = 0
+    forEachLine(bytes) { line in if case .parsed = parser.parse(line) { parsed += 1 } }
+    if parsed != parsedLines { fail("parse counts differ between repetitions") }
+}
+rows.append(buffer.withUnsafeBytes { bytes in
+    compare("parse: AccessLogParser, combined", Double(bufferLines), floor: "newline count (memchr)", Double(bufferLines),
+            unit: "M lines/s",
+            stageBody: { parseAll(bytes) },
+            floorBody: {
+                var lines = 0
+                forEachLine(bytes) { _ in lines += 1 }
+                if lines != bufferLines { fail("line counts differ between repetitions") }
+            })
+})
+
+// MARK: - GeoIP
+
+let database: MMDBReader
+do { database = try EmbeddedCountryDatabase.open() } catch { fail("embedded database: \(error)") }
+let known = Dictionary(clients.map { ($0, (try? database.country(for: $0)) ?? .unknown) }, uniquingKeysWith: { first, _ in first })
+let withCountry = clients.reduce(0) { $0 + (known[$1]!.isKnown ? 1 : 0) }
+
+/// Counts the lookups that found a country, so none of them can be optimised away.
+func countKnown(_ lookup: (IPAddress) -> CountryCode) -> Int {
+    var found = 0
+    for address in clients where lookup(address).isKnown { found += 1 }
+    return found
+}
+func dictionaryFloor() {
+    if countKnown({ known[$0]! }) != withCountry { fail("dictionary lookups disagree") }
+}
+var cacheHits = 0
+rows.append(compare("GeoIP uncached: MMDBReader", Double(clients.count), floor: "Dictionary lookup", Double(clients.count),
+                    unit: "M lookups/s",
+                    stageBody: {
+                        if countKnown({ (try? database.country(for: $0)) ?? .unknown }) != withCountry { fail("MMDB lookups disagree") }
+                    },
+                    floorBody: dictionaryFloor))
+rows.append(compare("GeoIP cached: CountryResolver", Double(clients.count), floor: "Dictionary lookup", Double(clients.count),
+                    unit: "M lookups/s",
+                    stageBody: {
+                        // A fresh cache each time, as a worker starts with one.
+                        var resolver = CountryResolver(reader: database)
+                        if countKnown({ resolver.country(for: $0) }) != withCountry { fail("cached lookups disagree") }
+                        cacheHits = resolver.cacheHits
+                    },
+                    floorBody: dictionaryFloor))
+
+// MARK: - parse+bucket
+
+var configuration = AnalyzeConfiguration(database: database, threads: 1)
+configuration.format = .fixed(.combined)
+let pipeline = AnalysisPipeline(configuration: configuration)
+let first = pipeline.run(paths: [plainPath])
+if let error = first.inputErrors.first { fail("\(error)") }
+let fileLines = first.accounting.lines
+var buckets = 0
+rows.append(buffer.withUnsafeBytes { bytes in
+    compare("parse+bucket: AnalysisPipeline, 1 thread, plain file", Double(fileLines), floor: "parse alone (in memory)",
+            Double(bufferLines), unit: "M lines/s",
+            stageBody: {
+                let analysis = pipeline.run(paths: [plainPath])
+                if analysis.accounting.lines != fileLines { fail("pipeline line counts differ between repetitions") }
+                buckets = analysis.buckets.count
+            },
+            floorBody: { parseAll(bytes) })
+})
+
+// MARK: - report
+
+func rate(_ value: Double, _ unit: String) -> String {
+    String(format: unit == "MB/s" ? "%.0f" : "%.2f", value / 1e6) + " " + unit
+}
+func percent(_ part: Int, of whole: Int) -> String { String(format: "%.1f%%", 100 * Double(part) / Double(max(1, whole))) }
+print("stage rates, medians of \(repetitions) alternating repetitions; × floor: the stage's time per unit over its floor's (lower is better)")
+print()
+print("| stage | rate | floor | floor rate | × floor |")
+print("|---|---|---|---|---|")
+for row in rows {
+    print("| \(row.stage) | \(rate(row.stageRate, row.unit)) | \(row.floor) | \(rate(row.floorRate, row.unit)) | \(String(format: "%.2f", row.costOverFloor)) |")
+}
+print()
+print("in memory: \(bufferLines) lines (\(buffer.count / 1_000_000) MB), \(parsedLines) parsed, \(clients.count) client addresses, "
+      + "\(percent(withCountry, of: clients.count)) with a country, cache hit rate \(percent(cacheHits, of: clients.count)); "
+      + "plain file: \(fileLines) lines, \(plainSize / 1_000_000) MB, \(buckets) buckets")

@@ -1,0 +1,223 @@
+#!/usr/bin/env bash
+# End-to-end throughput of logsurge beside what a user would otherwise run, all in one run:
+# logsurge on a >= 1 GB sample (gzip with zlib and with ISA-L, plain, 1, 2 and N threads)
+# against pigz -dc, igzip -dc, wc -l, zcat | mawk and GoAccess. Medians of RUNS runs taken
+# round-robin (wall time and peak memory from GNU time), the ratios against the targets, then
+# the per-stage table of StageBenchmark. Appends a dated section to Benchmarks/RESULTS.md.
+#
+#   Benchmarks/throughput.sh [RUNS] [--no-stages]        (RUNS: default 3)
+#
+# Installs its tools with apt-get when missing. The sample is generated once into
+# Benchmarks/data/ (git-ignored) and reused, with its plain copy and a 1 M-line slice for
+# GoAccess. LOGSURGE_BENCH_SAMPLE=FILE.gz measures another sample (plain copy: FILE, made when
+# missing); one under 5 M lines or 1 GB plain is measured but not appended to RESULTS.md.
+# Exit status 0 even when a target is missed (the report says so); nonzero when a command failed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+runs=3
+stages=yes
+for argument in "$@"; do
+    case $argument in
+        --no-stages) stages=no ;;
+        '' | *[!0-9]* | 0) echo "usage: Benchmarks/throughput.sh [RUNS] [--no-stages]" >&2; exit 2 ;;
+        *) runs=$argument ;;
+    esac
+done
+
+# --- tools: command, then the Debian package that provides it
+missing=()
+for tool in pigz:pigz igzip:isal goaccess:goaccess mawk:mawk /usr/bin/time:time; do
+    command -v "${tool%%:*}" >/dev/null || missing+=("${tool##*:}")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+    echo "installing ${missing[*]}…" >&2
+    as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
+    as_root apt-get update -qq
+    as_root apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+swift build -c release --product logsurge >/dev/null
+if [ "$stages" = yes ]; then swift build -c release --product StageBenchmark >/dev/null; fi
+bin_dir=$(swift build -c release --show-bin-path)
+bin=$bin_dir/logsurge
+
+# --- the sample, its plain copy and the GoAccess slice; files are renamed into place when
+# complete, so an interrupted run never leaves a truncated sample to be reused
+data=Benchmarks/data
+work=$data/run
+mkdir -p "$data"
+rm -rf "$work"
+mkdir "$work"
+sample=${LOGSURGE_BENCH_SAMPLE:-$data/sample-7d.log.gz}
+case $sample in
+    *.gz) ;;
+    *) echo "LOGSURGE_BENCH_SAMPLE must name a .gz file" >&2; exit 2 ;;
+esac
+if [ ! -s "$sample" ]; then
+    if [ -n "${LOGSURGE_BENCH_SAMPLE:-}" ]; then echo "no sample at $sample" >&2; exit 2; fi
+    echo "generating $sample (5.18 M lines, 1.34 GB plain; once)…" >&2
+    "$bin" generate --days 7 --rate 1100 --seed 2016 --gzip --output "$sample.partial"
+    mv "$sample.partial" "$sample"
+fi
+plain=${sample%.gz}
+if [ ! -s "$plain" ]; then
+    gzip -dc "$sample" > "$plain.partial"
+    mv "$plain.partial" "$plain"
+fi
+slice=$data/$(basename "$plain" .log)-1M.log
+if [ ! -s "$slice" ]; then
+    head -n 1000000 "$plain" > "$slice.partial"
+    mv "$slice.partial" "$slice"
+fi
+
+# --- what this binary offers, and the sample's size as logsurge counts it
+analyze_help=$("$bin" analyze --help)
+zlib_option=()
+isal=no
+isal_note="n/a: this logsurge has no --inflate"
+if [[ $analyze_help == *--inflate* ]]; then
+    zlib_option=(--inflate zlib)
+    "$bin" --quiet --buckets /dev/null --inflate isal --summary "$work/isal.json" "$sample"
+    if grep -q '"inflate":"isal"' "$work/isal.json"; then
+        isal=yes
+    else
+        isal_note="n/a: --inflate isal did not use ISA-L (summary: $(grep -o '"inflate":"[a-z]*"' "$work/isal.json" || echo 'no inflate field'))"
+    fi
+fi
+"$bin" --quiet --buckets /dev/null "${zlib_option[@]}" --summary "$work/zlib.json" "$sample"
+summary_number() { grep -o "\"$1\":[0-9]*" "$work/zlib.json" | head -n 1 | cut -d: -f2; }
+lines=$(summary_number lines)
+plain_bytes=$(summary_number bytes_decompressed)
+gz_bytes=$(stat -c %s "$sample")
+slice_lines=$(wc -l < "$slice")
+slice_bytes=$(stat -c %s "$slice")
+threads=$(nproc)
+many=$((threads > 2 ? threads : 4))
+load=$(cut -d' ' -f1 /proc/loadavg)
+commit=$(git describe --always --dirty 2>/dev/null || echo none)
+
+# --- timed runs, round-robin
+# shellcheck disable=SC2016 # mawk's own fields
+mawk_program='{ n[substr($4, 2, 17) " " substr($9, 1, 1)]++ } END { for (k in n) print k, n[k] }'
+# shellcheck disable=SC2016 # the arguments of bash -c
+zcat_mawk='set -o pipefail; zcat "$1" | mawk "$2"'
+
+# time_run NAME COMMAND...: one run, output discarded; appends "seconds peak_KiB" to $work/NAME.times
+time_run() {
+    local name=$1
+    shift
+    if ! /usr/bin/time -f "%e %M" -o "$work/$name.one" "$@" >/dev/null 2>"$work/$name.err" </dev/null; then
+        echo "failed: $*" >&2
+        cat "$work/$name.err" "$work/$name.one" >&2
+        exit 1
+    fi
+    cat "$work/$name.one" >> "$work/$name.times"
+}
+
+run() {
+    case $1 in
+        pigz) time_run pigz pigz -dc "$sample" ;;
+        gz_zlib) time_run gz_zlib "$bin" --quiet --buckets /dev/null "${zlib_option[@]}" "$sample" ;;
+        igzip) time_run igzip igzip -dc "$sample" ;;
+        gz_isal) time_run gz_isal "$bin" --quiet --buckets /dev/null --inflate isal "$sample" ;;
+        mawk) time_run mawk bash -c "$zcat_mawk" zcat-mawk "$sample" "$mawk_program" ;;
+        wc) time_run wc wc -l "$plain" ;;
+        plain) time_run plain "$bin" --quiet --buckets /dev/null "$plain" ;;
+        threads1) time_run threads1 "$bin" --quiet --buckets /dev/null --threads 1 "$plain" ;;
+        threads2) time_run threads2 "$bin" --quiet --buckets /dev/null --threads 2 "$plain" ;;
+        threadsN) time_run threadsN "$bin" --quiet --buckets /dev/null --threads "$many" "$plain" ;;
+        goaccess) time_run goaccess goaccess "$slice" --log-format=COMBINED --no-global-config --no-progress -o "$work/goaccess.json" ;;
+    esac
+}
+commands=(pigz gz_zlib igzip mawk wc plain threads1 threads2 threadsN goaccess)
+if [ "$isal" = yes ]; then commands+=(gz_isal); fi
+for round in $(seq "$runs"); do
+    echo "round $round of $runs…" >&2
+    for command in "${commands[@]}"; do run "$command"; done
+done
+
+# --- report
+# row KEY LABEL LINES BYTES: KEY, LABEL, median s, peak KiB, LINES, BYTES tab-separated; n/a when KEY never ran
+row() {
+    if [ -s "$work/$1.times" ]; then
+        local median peak
+        median=$(cut -d' ' -f1 "$work/$1.times" | sort -n | awk '{ a[NR] = $1 } END { print (NR % 2 ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2) }')
+        peak=$(cut -d' ' -f2 "$work/$1.times" | sort -n | tail -n 1)
+        printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "$median" "$peak" "$3" "$4"
+    else
+        printf '%s\t%s\tn/a\tn/a\t%s\t%s\n' "$1" "$2" "$3" "$4"
+    fi
+}
+zlib_label="logsurge --quiet --buckets /dev/null --inflate zlib FILE.gz"
+if [ ${#zlib_option[@]} -eq 0 ]; then zlib_label="logsurge --quiet --buckets /dev/null FILE.gz (zlib; no --inflate)"; fi
+rows=$(
+    row pigz "pigz -dc FILE.gz > /dev/null" "$lines" "$plain_bytes"
+    row gz_zlib "$zlib_label" "$lines" "$plain_bytes"
+    row igzip "igzip -dc FILE.gz > /dev/null" "$lines" "$plain_bytes"
+    row gz_isal "logsurge --quiet --buckets /dev/null --inflate isal FILE.gz" "$lines" "$plain_bytes"
+    row mawk "zcat FILE.gz \\| mawk (requests per minute × status class)" "$lines" "$plain_bytes"
+    row wc "wc -l FILE" "$lines" "$plain_bytes"
+    row plain "logsurge --quiet --buckets /dev/null FILE ($threads threads)" "$lines" "$plain_bytes"
+    row threads1 "logsurge ... --threads 1 FILE" "$lines" "$plain_bytes"
+    row threads2 "logsurge ... --threads 2 FILE" "$lines" "$plain_bytes"
+    row threadsN "logsurge ... --threads $many FILE" "$lines" "$plain_bytes"
+    row goaccess "goaccess SLICE --log-format=COMBINED -o SLICE.json ($slice_lines lines)" "$slice_lines" "$slice_bytes"
+)
+report=$(echo "$rows" | awk -F'\t' -v runs="$runs" -v gz="$gz_bytes" -v isal_note="$isal_note" '
+    # GNU time reports hundredths: a faster run counts as 0.01 s
+    { label[$1] = $2; t[$1] = $3 == "n/a" || $3 >= 0.01 ? $3 : 0.01; peak[$1] = $4; n[$1] = $5; b[$1] = $6; order[NR] = $1 }
+    function mark(ok) { if (!ok) missed++; return ok ? "ok" : "MISSED" }
+    function ratio(name, value, aim, ok) { printf "| %s | %.2f | %s | %s |\n", name, value, aim, mark(ok) }
+    END {
+        printf "sample: %d lines, %.0f MB plain, %.0f MB gzip; medians of %d runs, round-robin\n\n", n["wc"], b["wc"] / 1e6, gz / 1e6, runs
+        print "| command | wall s | lines/s | plain MB/s | peak MB |"
+        print "|---|---|---|---|---|"
+        for (i = 1; i <= NR; i++) {
+            k = order[i]
+            if (t[k] == "n/a") { printf "| %s | %s | | | |\n", label[k], isal_note; continue }
+            printf "| %s | %.2f | %.2f M | %.0f | %.1f |\n", label[k], t[k], n[k] / t[k] / 1e6, b[k] / t[k] / 1e6, peak[k] / 1024
+            if (label[k] ~ /^logsurge/ && peak[k] > logsurge_peak) logsurge_peak = peak[k]
+        }
+        print ""
+        print "| target | measured | aim | |"
+        print "|---|---|---|---|"
+        ratio("gzip, zlib: logsurge / pigz -dc (wall)", t["gz_zlib"] / t["pigz"], "<= 1.1", t["gz_zlib"] <= 1.1 * t["pigz"])
+        if (t["gz_isal"] == "n/a") {
+            printf "| gzip, ISA-L: logsurge / igzip -dc (wall) | n/a | <= 2 (stretch 1.5) | %s |\n", isal_note
+        } else {
+            r = t["gz_isal"] / t["igzip"]
+            printf "| gzip, ISA-L: logsurge / igzip -dc (wall) | %.2f | <= 2 (stretch 1.5) | %s |\n", r, r <= 1.5 ? "ok, stretch met" : r <= 2 ? "ok, stretch missed" : mark(0)
+        }
+        ratio("plain: logsurge / wc -l (wall)", t["plain"] / t["wc"], "<= 3", t["plain"] <= 3 * t["wc"])
+        printf "| peak memory, every logsurge run | %.1f MB | <= 100 MB | %s |\n", logsurge_peak / 1024, mark(logsurge_peak <= 100 * 1024)
+        ratio("plain: 2 threads / 1 thread (throughput)", t["threads1"] / t["threads2"], ">= 1.8", t["threads1"] >= 1.8 * t["threads2"])
+        g = (n["plain"] / t["plain"]) / (n["goaccess"] / t["goaccess"])
+        ratio("per line: logsurge on FILE / GoAccess on SLICE (lines/s)", g, ">= 30", g >= 30)
+        ratio("gzip: zcat \\| mawk / logsurge, zlib (wall)", t["mawk"] / t["gz_zlib"], ">= 2", t["mawk"] >= 2 * t["gz_zlib"])
+        printf "\ntargets missed: %d\n", missed
+    }')
+echo "$report"
+
+stage_report=""
+if [ "$stages" = yes ]; then
+    echo "stage benchmark…" >&2
+    stage_report=$("$bin_dir/StageBenchmark" "$plain" "$sample")
+    printf '\n%s\n' "$stage_report"
+fi
+
+if [ "$lines" -lt 5000000 ] || [ "$plain_bytes" -lt 1000000000 ]; then
+    echo "not appended to Benchmarks/RESULTS.md: the sample is under 5 M lines or 1 GB plain" >&2
+    exit 0
+fi
+cpu=$(grep -m 1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//' || true)
+memory=$(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo)
+{
+    echo
+    echo "## $(date -u +%Y-%m-%d) throughput.sh: $threads cores, $memory, ${cpu:-$(uname -m)}"
+    echo "logsurge $("$bin" --version | head -n 1 | cut -d' ' -f2), commit $commit; load average $load before the runs"
+    echo
+    echo "$report"
+    if [ -n "$stage_report" ]; then printf '\n%s\n' "$stage_report"; fi
+} >> Benchmarks/RESULTS.md
+echo "appended to Benchmarks/RESULTS.md" >&2
