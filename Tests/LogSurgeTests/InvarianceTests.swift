@@ -24,6 +24,53 @@ import LogSurgeParse
         #expect(analysis.accounting.isBalanced)
     }
 
+    /// A short log with what a range boundary could get wrong: CR LF and lone CR line ends,
+    /// lines over the length limit (one at the very start, one at the end), empty lines, and
+    /// no final newline.
+    static let awkwardLog: [UInt8] = {
+        let limit = 600
+        let lines = Support.generatedLog(minutes: 10, rate: 30, seed: 7).split(separator: 0x0A)
+        var log = [UInt8](repeating: 0x41, count: limit + 1) + [0x0A]
+        for (index, line) in lines.enumerated() {
+            switch index % 7 {
+            case 0: log += line + [0x0D, 0x0A]
+            case 1: log += line + [0x0D]
+            case 2: log += [UInt8](repeating: 0x42, count: limit + index % 50) + [0x0A]
+            case 3: log += [0x0A]
+            default: log += line + [0x0A]
+            }
+        }
+        return log + [UInt8](repeating: 0x43, count: limit * 3) + [0x0A] + Array(lines.last!)
+    }()
+
+    @Test(arguments: [1, 7, 300, 4096, 1 << 20])
+    func byteRangesOfAPlainFileGiveWhatTheStreamReaderGives(rangeSize: Int) throws {
+        let directory = Support.temporaryDirectory()
+        let plain = directory.appendingPathComponent("awkward.log").path
+        let compressed = directory.appendingPathComponent("awkward.log.gz").path
+        try Support.writeFile(plain, Data(Self.awkwardLog))
+        try Support.writeFile(compressed, Data(Support.gzip(Self.awkwardLog)))
+        func run(_ path: String) -> Analysis {
+            Support.analyze([path]) {
+                $0.threads = 3
+                $0.chunkSize = rangeSize
+                $0.minimumRangeSize = 1
+                $0.maxLineLength = 600
+            }
+        }
+        let ranges = run(plain), stream = run(compressed)
+        #expect(ranges.buckets.rows() == stream.buckets.rows())
+        #expect(ranges.accounting.lines == stream.accounting.lines)
+        #expect(ranges.accounting.malformed == stream.accounting.malformed)
+        #expect(ranges.accounting.samples.map { [$0.line] + $0.bytes.map(UInt64.init) }
+                == stream.accounting.samples.map { [$0.line] + $0.bytes.map(UInt64.init) })
+        // The long lines, and lines a lone CR joined to a long one.
+        #expect(ranges.accounting.malformed[.tooLong, default: 0] > 20)
+        #expect(ranges.inputs[0].stats?.bytesRead == Int64(Self.awkwardLog.count))
+        #expect(ranges.inputs[0].format == stream.inputs[0].format)
+        #expect(ranges.accounting.parsed > 50)
+    }
+
     @Test func splittingIntoFilesAndGzipMembersKeepsTheBuckets() throws {
         let directory = Support.temporaryDirectory()
         // Cut at line boundaries into three files, the middle one gzip, the last with no final newline.
@@ -53,9 +100,11 @@ import LogSurgeParse
 
     @Test(arguments: [1, 2])
     func aFastReaderWaitsForTheWorkersInsteadOfBuffering(threads: Int) {
-        // Reading a cached file is several times faster than parsing it: without backpressure
-        // the reader would queue most of the file's chunks.
-        let analysis = AnalysisPipeline(configuration: Support.configuration(threads: threads, chunkSize: 4096)).run(paths: [Self.path])
+        // Handing out byte ranges of a plain file costs nothing beside parsing them: without
+        // backpressure the reader would queue every range of the file at once.
+        var configuration = Support.configuration(threads: threads, chunkSize: 4096)
+        configuration.minimumRangeSize = 4096
+        let analysis = AnalysisPipeline(configuration: configuration).run(paths: [Self.path])
         #expect(analysis.chunks > 200)
         #expect(analysis.peakChunksInFlight <= 2 * threads + 2)
         #expect(analysis.peakChunksInFlight >= 1)

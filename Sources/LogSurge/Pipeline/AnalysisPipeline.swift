@@ -105,21 +105,36 @@ public struct AnalysisPipeline: Sendable {
             // With --format auto, chunks are held back until the detection sample is complete,
             // so the format (and so the output) does not depend on the chunk size.
             var held: [LineChunk] = []
-            func dispatch(_ chunk: LineChunk, as format: LogFormat) {
+            func dispatch(_ payload: WorkItem.Payload, as format: LogFormat) {
                 merger.reserveSlot()
-                queue.push(WorkItem(sequence: sequence, input: index, format: format, chunk: chunk))
+                queue.push(WorkItem(sequence: sequence, input: index, format: format, payload: payload))
                 sequence += 1
+            }
+            if case .file(let path) = source, let file = PlainFile(path: path) {
+                // A plain regular file: the workers read their own byte ranges of it.
+                if format == nil {
+                    let sample = file.leadingChunks(maxLineLength: configuration.maxLineLength, until: FormatSample.isComplete)
+                    let detected = FormatSample.detect(sample)
+                    format = detected ?? .combined
+                    choice = detected == nil ? .assumed : .detected
+                }
+                let step = Int64(max(1, configuration.chunkSize, configuration.minimumRangeSize))
+                for start in stride(from: Int64(0), to: file.size, by: Int(step)) {
+                    dispatch(.range(file, start..<min(start + step, file.size)), as: format!)
+                }
+                merger.finishInput(index, stats: InputStats(compression: .none), format: format, choice: choice, error: nil)
+                continue
             }
             func decide() {
                 let detected = FormatSample.detect(held)
                 format = detected ?? .combined
                 choice = detected == nil ? .assumed : .detected
-                for chunk in held { dispatch(chunk, as: format!) }
+                for chunk in held { dispatch(.chunk(chunk), as: format!) }
                 held = []
             }
             let (stats, error) = reader.read(source) { chunk in
                 if let format {
-                    dispatch(chunk, as: format)
+                    dispatch(.chunk(chunk), as: format)
                 } else {
                     held.append(chunk)
                     if FormatSample.isComplete(held) { decide() }
@@ -202,6 +217,10 @@ private final class OrderedMerger: @unchecked Sendable {
     private var next = 0
     private var state = Analysis()
     private var linesPerInput: [UInt64]
+    /// Bytes read by workers from byte ranges of plain files, per input.
+    private var rangeBytesPerInput: [Int64]
+    /// Inputs whose reading failed in a range: later ranges of them are not counted.
+    private var failedInputs: Set<Int> = []
 
     private let detection: StreamingDetection?
 
@@ -210,6 +229,7 @@ private final class OrderedMerger: @unchecked Sendable {
         slots = DispatchSemaphore(value: 2 * threads + 2)
         state.inputs = inputs
         linesPerInput = Array(repeating: 0, count: inputs.count)
+        rangeBytesPerInput = Array(repeating: 0, count: inputs.count)
     }
 
     /// Waits until fewer than the allowed number of chunks are in flight.
@@ -235,6 +255,14 @@ private final class OrderedMerger: @unchecked Sendable {
     }
 
     private func merge(_ result: ChunkResult) {
+        // After a read error, as when a stream breaks, nothing further of that input counts.
+        if failedInputs.contains(result.input) { return }
+        rangeBytesPerInput[result.input] += result.rangeBytes
+        if let error = result.readError {
+            failedInputs.insert(result.input)
+            state.inputs[result.input].error = error
+            rangeBytesPerInput[result.input] = error.offset ?? rangeBytesPerInput[result.input]
+        }
         for tally in result.tallies {
             state.buckets.merge(tally.entries, localSites: tally.siteNames)
             guard let detection else { continue }
@@ -264,7 +292,7 @@ private final class OrderedMerger: @unchecked Sendable {
             state.inputs[index].stats = stats
             state.inputs[index].format = format
             state.inputs[index].formatChoice = choice
-            state.inputs[index].error = error
+            state.inputs[index].error = state.inputs[index].error ?? error
         }
     }
 
@@ -273,7 +301,11 @@ private final class OrderedMerger: @unchecked Sendable {
         lock.withLock {
             detection?.finish()
             var result = state
-            for index in result.inputs.indices { result.inputs[index].lines = linesPerInput[index] }
+            for index in result.inputs.indices {
+                result.inputs[index].lines = linesPerInput[index]
+                result.inputs[index].stats?.bytesRead += rangeBytesPerInput[index]
+                result.inputs[index].stats?.decompressedBytes += rangeBytesPerInput[index]
+            }
             result.threads = threads
             result.alerts = detection?.events ?? []
             result.lateLines = detection?.lateLines ?? 0

@@ -33,6 +33,9 @@ public struct AnalyzeConfiguration: Sendable {
     public var threads: Int
     /// A chunk handed to a worker holds at least this many bytes of whole lines. By default, 2 MiB.
     public var chunkSize: Int = 2 << 20
+    /// A plain regular file is read by the workers in byte ranges of `chunkSize` bytes, but
+    /// never less than this, so that a range holds many lines. By default, 64 KiB.
+    public var minimumRangeSize: Int = 64 << 10
     /// The gzip inflater. By default, ISA-L when it can be loaded, else zlib.
     public var inflater: Inflater = .automatic
     /// Longer lines are skipped and counted as `line_too_long`. By default, 1 MiB.

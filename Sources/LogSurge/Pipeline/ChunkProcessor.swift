@@ -2,12 +2,19 @@ import LogSurgeGeo
 import LogSurgeInput
 import LogSurgeParse
 
-/// A chunk on its way to a worker: its place in the stream and the format to parse it with.
+/// Work on its way to a worker: its place in the stream and the format to parse it with.
 struct WorkItem: Sendable {
     var sequence: Int
     var input: Int
     var format: LogFormat
-    var chunk: LineChunk
+    var payload: Payload
+
+    enum Payload: Sendable {
+        /// Lines cut by the reader (a stream, gzip).
+        case chunk(LineChunk)
+        /// The lines starting in a byte range of a plain file, for the worker to read itself.
+        case range(PlainFile, Range<Int64>)
+    }
 }
 
 /// What a worker learnt from one chunk, ready to be merged in chunk order.
@@ -23,6 +30,9 @@ struct ChunkResult: Sendable {
     /// holds more distinct sites than a worker's site table.
     var tallies: [(siteNames: [String], entries: [(key: PackedKey, counts: BucketTable.Counts)])] = []
     var geoLookupErrors: UInt64 = 0
+    /// For a range: the bytes of the file it covered, and the read error that cut it short.
+    var rangeBytes: Int64 = 0
+    var readError: InputError?
 }
 
 /// One worker's reusable state: parsers, GeoIP cache, site table and tally scratch.
@@ -35,8 +45,12 @@ struct ChunkProcessor {
     private var sites: SiteTable
     private var tally = BucketTable()
     private let sectionPrefixes: [[UInt8]]
+    private let maxLineLength: Int
+    /// Where ranges of plain files are read; reused from range to range.
+    private var rangeBuffer: [UInt8] = []
 
     init(configuration: AnalyzeConfiguration, ipv4Table: IPv4CountryTable?) {
+        maxLineLength = configuration.maxLineLength
         resolver = CountryResolver(reader: configuration.database, ipv4Table: ipv4Table)
         sites = SiteTable(defaultSite: configuration.site, sectionNames: configuration.sections.map(\.name))
         sectionPrefixes = configuration.sections.map { Array($0.prefix.utf8) }
@@ -51,14 +65,21 @@ struct ChunkProcessor {
         if sites.names.count > Self.sitesKeptBetweenChunks { sites.reset() }
         var parser = parsers[item.format] ?? AccessLogParser(format: item.format)
         let errorsBefore = resolver.lookupErrors
-        item.chunk.bytes.withUnsafeBytes { chunk in
-            processLines(of: chunk, droppedAt: item.chunk.overlongLineOffsets, parser: &parser, result: &result)
-        }
-        // A producer that counted dropped lines without saying where: count them at the end.
-        let unplaced = item.chunk.overlongLines - item.chunk.overlongLineOffsets.count
-        if unplaced > 0 {
-            result.lines += UInt64(unplaced)
-            result.malformed[MalformedReason.tooLong.index] += UInt64(unplaced)
+        switch item.payload {
+        case .chunk(let chunk):
+            chunk.bytes.withUnsafeBytes { bytes in
+                processLines(of: bytes, droppedAt: chunk.overlongLineOffsets, parser: &parser, result: &result)
+            }
+            // A producer that counted dropped lines without saying where: count them at the end.
+            countOverlong(chunk.overlongLines - chunk.overlongLineOffsets.count, in: &result)
+        case .range(let file, let range):
+            let lines = file.lines(startingIn: range, maxLineLength: maxLineLength, into: &rangeBuffer)
+            rangeBuffer.withUnsafeBytes { bytes in
+                processLines(of: UnsafeRawBufferPointer(rebasing: bytes[..<lines.count]), droppedAt: [], parser: &parser, result: &result)
+            }
+            countOverlong(lines.overlongAtEnd ? 1 : 0, in: &result)
+            result.rangeBytes = lines.rangeBytes
+            result.readError = lines.error
         }
         parsers[item.format] = parser
         result.geoLookupErrors = UInt64(resolver.lookupErrors - errorsBefore)
@@ -83,14 +104,16 @@ struct ChunkProcessor {
         var start = 0
         while start < chunk.count {
             while nextDropped < dropped.count, dropped[nextDropped] <= start {
-                result.lines += 1
-                result.malformed[MalformedReason.tooLong.index] += 1
+                countOverlong(1, in: &result)
                 nextDropped += 1
             }
             // The chunker guarantees every line ends in "\n".
             let end = Self.nextNewline(in: chunk, from: start)
             let line = UnsafeRawBufferPointer(rebasing: chunk[start..<end])
-            if hasCR {
+            if end - start > maxLineLength {
+                // Read whole from a range, where the chunker would have dropped it.
+                countOverlong(1, in: &result)
+            } else if hasCR {
                 // A final CR (of CR LF) is dropped; every other CR ends a line of its own.
                 var body = line
                 if body.last == 0x0D { body = UnsafeRawBufferPointer(rebasing: body.dropLast()) }
@@ -105,9 +128,14 @@ struct ChunkProcessor {
             }
             start = end + 1
         }
-        let rest = dropped.count - nextDropped
-        result.lines += UInt64(rest)
-        result.malformed[MalformedReason.tooLong.index] += UInt64(rest)
+        countOverlong(dropped.count - nextDropped, in: &result)
+    }
+
+    /// Counts `count` lines dropped as longer than `maxLineLength` (no sample: they were not read whole).
+    private func countOverlong(_ count: Int, in result: inout ChunkResult) {
+        guard count > 0 else { return }
+        result.lines += UInt64(count)
+        result.malformed[MalformedReason.tooLong.index] += UInt64(count)
     }
 
     /// Counts one line: parsed into the tally, or malformed under its reason (with a sample).

@@ -1,0 +1,176 @@
+import Glibc
+
+/// A plain (not gzip) regular file whose byte ranges parse workers read themselves.
+///
+/// A stream must be read in order by one thread; a regular file need not. Each worker reads,
+/// with pread(2), the lines that start inside its own byte range, straight into its own
+/// reusable buffer: reading is spread over the workers like parsing, and no byte is copied
+/// between threads. Together the ranges give exactly the lines that `InputReader` would cut
+/// from the same file (see `lines(startingIn:into:)`).
+///
+/// The file is read up to the size it had when opened. The descriptor closes when the last
+/// reference goes.
+public final class PlainFile: Sendable {
+    public let path: String
+    /// Bytes when opened.
+    public let size: Int64
+    private let descriptor: Int32
+
+    /// Opens `path` when it is a non-empty regular file that does not start with the gzip
+    /// magic bytes; nil otherwise (and for any error: `InputReader` then reads it and reports).
+    public init?(path: String) {
+        let fd = FileIO.openForReading(path)
+        guard fd >= 0 else { return nil }
+        var info = stat()
+        var magic: (UInt8, UInt8) = (0, 0)
+        guard fstat(fd, &info) == 0, info.st_mode & S_IFMT == S_IFREG, info.st_size > 0,
+              pread(fd, &magic, 2, 0) >= 1, !(magic.0 == 0x1F && magic.1 == 0x8B) else {
+            close(fd)
+            return nil
+        }
+        _ = posix_fadvise(fd, 0, 0, Int32(POSIX_FADV_SEQUENTIAL))
+        self.path = path
+        self.size = Int64(info.st_size)
+        self.descriptor = fd
+    }
+
+    deinit { close(descriptor) }
+
+    /// What a range held.
+    public struct RangeLines: Sendable {
+        /// Bytes at the start of the buffer: the range's lines, each ending in `"\n"` (one is
+        /// added to a final line without it), lines longer than `maxLineLength` included.
+        public var count = 0
+        /// The range's last line ran on past `maxLineLength` beyond the range: it is counted
+        /// as one overlong line after the others, and not read.
+        public var overlongAtEnd = false
+        /// Bytes of the range that the file held (the sum over all ranges is the bytes read).
+        public var rangeBytes: Int64 = 0
+        /// A read error: the lines before it are in the buffer, as `InputReader` would keep them.
+        public var error: InputError?
+        /// Where a read met the end of the file, when it came before the size seen at open.
+        var fileEnd: Int64?
+    }
+
+    /// Reads the lines whose first byte lies in `range` into `buffer` (grown as needed, reused
+    /// across calls); a line is read past the range's end up to its `"\n"`.
+    ///
+    /// A line starts at offset 0 and after every `"\n"`. A line longer than `maxLineLength`
+    /// that would have to be read past the range is not read but reported in `overlongAtEnd`,
+    /// so the buffer stays within the range's size plus `maxLineLength` plus 1.
+    public func lines(startingIn range: Range<Int64>, maxLineLength: Int, into buffer: inout [UInt8]) -> RangeLines {
+        let end = min(range.upperBound, size)
+        guard range.lowerBound < end else { return RangeLines() }
+        var result = readLines(startingIn: range.lowerBound..<end, maxLineLength: maxLineLength, into: &buffer)
+        // The range's bytes that the file still held (it may have shrunk since it was opened).
+        result.rangeBytes = max(0, min(end, result.fileEnd ?? end) - range.lowerBound)
+        return result
+    }
+
+    private func readLines(startingIn range: Range<Int64>, maxLineLength: Int, into buffer: inout [UInt8]) -> RangeLines {
+        var result = RangeLines()
+        let end = range.upperBound
+
+        // The first line starting in the range: right after the first "\n" at or after start - 1.
+        var first = range.lowerBound
+        if first > 0 {
+            let span = Int(end - first + 1)
+            reserve(&buffer, span)
+            let got = readFully(into: &buffer, at: 0, count: span, offset: first - 1, result: &result)
+            guard let newline = firstNewline(buffer, 0..<got) else { return result }
+            first += Int64(newline)
+            if result.error != nil || first >= end { return result }
+        }
+
+        // The range's own bytes, then the rest of its last line.
+        let own = Int(end - first)
+        reserve(&buffer, own + 1)
+        var count = readFully(into: &buffer, at: 0, count: own, offset: first, result: &result)
+        if count == own && result.error == nil {
+            let lastLineStart = lastNewline(buffer, 0..<count).map { $0 + 1 } ?? 0
+            var block = 256
+            while lastLineStart < count {
+                // The last line is partial: read on until its newline, the end of the file, or too long.
+                if count - lastLineStart > maxLineLength {
+                    count = lastLineStart
+                    result.overlongAtEnd = true
+                    break
+                }
+                let want = min(block, maxLineLength + 1 - (count - lastLineStart))
+                reserve(&buffer, count + want + 1)
+                let got = readFully(into: &buffer, at: count, count: want, offset: first + Int64(count), result: &result)
+                if let newline = firstNewline(buffer, count..<(count + got)) {
+                    count = newline + 1
+                    break
+                }
+                count += got
+                if got < want || result.error != nil { break }  // end of file (or error) inside the line
+                block = min(block * 2, 64 << 10)
+            }
+        }
+        if count > 0 && buffer[count - 1] != 0x0A {
+            reserve(&buffer, count + 1)
+            buffer[count] = 0x0A
+            count += 1
+        }
+        result.count = count
+        return result
+    }
+
+    /// The chunks `InputReader` would emit for the file's first lines, one line per chunk,
+    /// read until `enough` says so or the file ends: the sample `--format auto` decides from.
+    public func leadingChunks(maxLineLength: Int, until enough: ([LineChunk]) -> Bool) -> [LineChunk] {
+        var chunker = LineChunker(targetSize: 1, maxLineLength: maxLineLength)
+        var chunks: [LineChunk] = []
+        var offset: Int64 = 0
+        var unused = RangeLines()
+        while !enough(chunks) {
+            var block = [UInt8](repeating: 0, count: 64 << 10)
+            let got = readFully(into: &block, at: 0, count: block.count, offset: offset, result: &unused)
+            if got == 0 { break }
+            offset += Int64(got)
+            block.withUnsafeBytes { chunker.append(UnsafeRawBufferPointer(rebasing: $0[..<got])) { chunks.append($0) } }
+        }
+        if !enough(chunks) { chunker.finish { chunks.append($0) } }
+        return chunks
+    }
+
+    /// Grows `buffer` to hold at least `count` bytes.
+    private func reserve(_ buffer: inout [UInt8], _ count: Int) {
+        if buffer.count < count { buffer += [UInt8](repeating: 0, count: count - buffer.count) }
+    }
+
+    /// pread(2)s `count` bytes at `offset` into `buffer[at...]`, retrying short reads; returns
+    /// how many arrived (fewer at the end of the file or on an error, which goes into `result`).
+    private func readFully(into buffer: inout [UInt8], at start: Int, count: Int, offset: Int64, result: inout RangeLines) -> Int {
+        var done = 0
+        let fd = descriptor
+        buffer.withUnsafeMutableBytes { raw in
+            while done < count {
+                // In bounds: the caller reserved buffer[start..<start + count].
+                let got = pread(fd, raw.baseAddress! + start + done, count - done, off_t(offset + Int64(done)))
+                if got > 0 {
+                    done += got
+                } else if got == 0 {
+                    result.fileEnd = min(result.fileEnd ?? Int64.max, offset + Int64(done))
+                    break
+                } else if errno != EINTR {
+                    let at = offset + Int64(done)
+                    result.error = InputError(path: path, offset: at, message: "read error: \(FileIO.message(errno)) at byte \(at)")
+                    break
+                }
+            }
+        }
+        return done
+    }
+
+    private func firstNewline(_ buffer: [UInt8], _ span: Range<Int>) -> Int? {
+        guard !span.isEmpty else { return nil }
+        return buffer.withUnsafeBytes { raw in ByteScan.firstNewline(raw.baseAddress!, in: span) }
+    }
+
+    private func lastNewline(_ buffer: [UInt8], _ span: Range<Int>) -> Int? {
+        guard !span.isEmpty else { return nil }
+        return buffer.withUnsafeBytes { raw in ByteScan.lastNewline(raw.baseAddress!, in: span) }
+    }
+}

@@ -1,0 +1,118 @@
+import Foundation
+import LogSurgeInput
+import LogSurgeTestSupport
+import Testing
+
+/// A line kept, or the mark of a line dropped as longer than the limit.
+private enum Token: Equatable {
+    case line(ArraySlice<UInt8>)
+    case overlong
+}
+
+/// What `InputReader` makes of a file: its lines, with dropped ones where they stood.
+private func readerTokens(_ path: String, maxLineLength: Int) -> (tokens: [Token], error: InputError?) {
+    var tokens: [Token] = []
+    let (_, error) = InputReader(targetChunkSize: 4096, maxLineLength: maxLineLength).read(.file(path)) { chunk in
+        var dropped = chunk.overlongLineOffsets[...]
+        var start = 0
+        for line in oracleLines(chunk.bytes) {
+            while let next = dropped.first, next <= start { tokens.append(.overlong); dropped.removeFirst() }
+            tokens.append(.line(line))
+            start += line.count + 1
+        }
+        tokens += dropped.map { _ in .overlong }
+    }
+    return (tokens, error)
+}
+
+/// What the ranges of `file` give, in order, with lines over the limit marked as dropped.
+private func rangeTokens(_ file: PlainFile, rangeSize: Int64, maxLineLength: Int) -> (tokens: [Token], bytes: Int64) {
+    var tokens: [Token] = []
+    var bytes: Int64 = 0
+    var buffer: [UInt8] = []
+    var start: Int64 = 0
+    while start < file.size {
+        let lines = file.lines(startingIn: start..<(start + rangeSize), maxLineLength: maxLineLength, into: &buffer)
+        #expect(lines.error == nil)
+        #expect(lines.count == 0 || buffer[lines.count - 1] == 0x0A)
+        for line in oracleLines(Array(buffer[..<lines.count])) {
+            tokens.append(line.count > maxLineLength ? .overlong : .line(line))
+        }
+        if lines.overlongAtEnd { tokens.append(.overlong) }
+        bytes += lines.rangeBytes
+        #expect(buffer.count <= Int(rangeSize) + maxLineLength + 2)
+        start += rangeSize
+    }
+    return (tokens, bytes)
+}
+
+@Suite("plain files read by ranges")
+struct PlainFileTests {
+    /// Lines of 0 to 120 bytes (the limit below is 50), some with CRs, some files without a final newline.
+    static func randomText(seed: UInt64) -> [UInt8] {
+        var generator = SeededGenerator(seed: seed)
+        var text: [UInt8] = []
+        for _ in 0..<Int.random(in: 0...300, using: &generator) {
+            let length = [0, 1, 5, 49, 50, 51, 120, Int.random(in: 0...120, using: &generator)].randomElement(using: &generator)!
+            text += (0..<length).map { _ in [0x41, 0x20, 0x0D, 0x22].randomElement(using: &generator)! }
+            text.append(0x0A)
+        }
+        if Bool.random(using: &generator) { text += Array("no final newline".utf8) }
+        return text
+    }
+
+    @Test("the ranges give exactly the reader's lines, for any range size", arguments: 0..<40)
+    func sameLinesAsTheReader(seed: Int) throws {
+        let text = Self.randomText(seed: UInt64(seed))
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let path = try directory.write("access.log", text)
+        guard let file = PlainFile(path: path) else {
+            #expect(text.isEmpty)
+            return
+        }
+        #expect(file.size == Int64(text.count))
+        let expected = readerTokens(path, maxLineLength: 50)
+        #expect(expected.error == nil)
+        for rangeSize: Int64 in [1, 2, 3, 7, 49, 50, 51, 64, 1000, 1 << 20] {
+            let ranges = rangeTokens(file, rangeSize: rangeSize, maxLineLength: 50)
+            #expect(ranges.tokens == expected.tokens, "range size \(rangeSize)")
+            #expect(ranges.bytes == file.size)
+        }
+    }
+
+    @Test("a 3 MB line without a newline is one overlong line, read within bounded memory")
+    func hugeLine() throws {
+        let text = [UInt8](repeating: 0x41, count: 3 << 20) + Array("\nshort\n".utf8)
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let file = try #require(PlainFile(path: try directory.write("huge.log", text)))
+        let ranges = rangeTokens(file, rangeSize: 64 << 10, maxLineLength: 1 << 20)
+        #expect(ranges.tokens == [.overlong, .line(ArraySlice("short".utf8))])
+    }
+
+    @Test("gzip, empty files, directories and missing files are left to the reader")
+    func notForRanges() throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        #expect(PlainFile(path: try directory.write("a.gz", gzip(Array("x\n".utf8)))) == nil)
+        #expect(PlainFile(path: try directory.write("empty.log", [])) == nil)
+        #expect(PlainFile(path: directory.path) == nil)
+        #expect(PlainFile(path: directory.path + "/missing.log") == nil)
+        #expect(PlainFile(path: try directory.write("one.log", [0x1F])) != nil)
+    }
+
+    @Test("a file that shrinks while read ends where its bytes end")
+    func shrinking() throws {
+        let text = Fixtures.accessLog(lines: 100)
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let path = try directory.write("access.log", text)
+        let file = try #require(PlainFile(path: path))
+        #expect(truncate(path, off_t(text.count / 2)) == 0)
+        let ranges = rangeTokens(file, rangeSize: 1000, maxLineLength: 1 << 20)
+        let kept = oracleLines(Array(text[..<(text.count / 2)])).map(Token.line)
+        #expect(ranges.tokens == kept)
+        #expect(ranges.bytes == Int64(text.count / 2))
+    }
+}
