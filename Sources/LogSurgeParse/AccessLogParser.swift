@@ -22,6 +22,8 @@ public struct AccessLogParser: Sendable {
     private let hasHost: Bool
     private let requiresAgent: Bool
     private var timestamps = TimestampCache()
+    /// Whether `ParsedLine.path` is wanted; when not, the request is only delimited. By default, true.
+    public var wantsPath = true
 
     /// Creates a parser for lines of `format`.
     public init(format: LogFormat) {
@@ -123,7 +125,7 @@ public struct AccessLogParser: Sendable {
         guard i < end, b[i] == ASCII.quote, let requestEnd = b.closingQuote(from: i + 1) else {
             return .malformed(.badRequest)
         }
-        let path = Self.requestTarget(b, (i + 1)..<requestEnd)
+        let path = wantsPath ? Self.requestTarget(b, (i + 1)..<requestEnd) : nil
         // closingQuote guarantees a space (or the end) right after the quote.
         i = requestEnd + 2
         guard i < end else { return .malformed(.badFormat) }
@@ -163,11 +165,14 @@ public struct AccessLogParser: Sendable {
 
         // Referer and user agent: two quoted fields, skipped.
         if requiresAgent {
-            for _ in 0..<2 {
+            for field in 0..<2 {
                 // In bounds: i + 1 < end is checked before reading i and i + 1.
-                guard i + 1 < end, b[i] == ASCII.space, b[i + 1] == ASCII.quote,
-                    let fieldEnd = b.closingQuote(from: i + 2)
-                else { return .malformed(.badFormat) }
+                guard i + 1 < end, b[i] == ASCII.space, b[i + 1] == ASCII.quote else { return .malformed(.badFormat) }
+                // The user agent is the last field read and only has to be closed: when the line
+                // ends in an unescaped quote past the opening one, that quote closes it (or one
+                // before it does), so the long agent string need not be scanned.
+                if field == 1 && end - 1 > i + 1 && Self.endsInUnescapedQuote(b) { break }
+                guard let fieldEnd = b.closingQuote(from: i + 2) else { return .malformed(.badFormat) }
                 i = fieldEnd + 1
             }
         }
@@ -188,6 +193,20 @@ public struct AccessLogParser: Sendable {
             value = sum
         }
         return true
+    }
+
+    /// Whether the line's last byte is a `"` preceded by an even number of backslashes.
+    @inline(__always)
+    private static func endsInUnescapedQuote(_ b: UnsafeRawBufferPointer) -> Bool {
+        var i = b.count - 1
+        // In bounds: i >= 0 is checked before each read.
+        guard i >= 0, b[i] == ASCII.quote else { return false }
+        var backslashes = 0
+        while i > 0, b[i - 1] == ASCII.backslash {
+            backslashes += 1
+            i -= 1
+        }
+        return backslashes & 1 == 0
     }
 
     /// Whether a non-empty line holds nothing but spaces.

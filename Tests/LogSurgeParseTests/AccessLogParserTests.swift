@@ -128,6 +128,34 @@ struct FormatTests {
     }
 
     @Test(
+        "The user agent must be closed, however the line ends",
+        arguments: [
+            (#" "-" "Mozilla""#, true), (#" "-" """#, true), (#" "-" "a\\""#, true), (#" "-" "a" "#, true),
+            (#" "-" "a" extra"#, true), (#" "-" "a"b""#, true), (#" "-" "a\"#, false), (#" "-" "a\"  "#, false),
+            (#" "-" ""#, false), (#" "-" "Mozilla"#, false), (#" "-" "a\\\""#, false), (#" "-""#, false),
+        ])
+    func agentEnds(_ tail: String, _ parses: Bool) {
+        let line = #"127.0.0.1 - - [09/Nov/2016:02:31:00 +0000] "GET / HTTP/1.1" 200 5"# + tail
+        let result = outcome(line, .combined)
+        #expect((result.fields != nil) == parses, "\(tail): \(result)")
+        if !parses { #expect(result == .malformed(.badFormat)) }
+    }
+
+    @Test("Without a wanted path, the request is only delimited")
+    func pathNotWanted() {
+        var parser = AccessLogParser(format: .combined)
+        parser.wantsPath = false
+        let line = Array(combinedLine(request: "GET /en/immigration HTTP/1.1").utf8)
+        let result = line.withUnsafeBytes { parser.parse($0) }
+        guard case .parsed(let fields) = result else {
+            Issue.record("not parsed: \(result)")
+            return
+        }
+        #expect(fields.path == nil)
+        #expect(fields.status == 200)
+    }
+
+    @Test(
         "Requests that are not METHOD TARGET PROTO still parse, without a path",
         arguments: [
             #"\x16\x03\x01\x00\xa5\x01\x00\x00\xa1\x03\x03"#, "-", "GET", "", "GET  HTTP/1.1", " GET / HTTP/1.1",

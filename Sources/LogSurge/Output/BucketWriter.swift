@@ -18,9 +18,28 @@ public enum BucketWriter {
         switch format {
         case .csv:
             try sink.write(columns.joined(separator: ",") + "\n")
+            // Rows come sorted by minute then site: each minute and site is formatted once.
+            var line: [UInt8] = []
+            var minute: (value: Int32, text: [UInt8])?
+            var site: (name: String, text: [UInt8])?
             for row in rows {
+                if minute?.value != row.minute { minute = (row.minute, Array(UTCMinute.format(row.minute).utf8)) }
+                if site?.name != row.site { site = (row.site, Array(Escaping.csv(row.site).utf8)) }
                 let c = row.counts
-                try sink.write("\(UTCMinute.format(row.minute)),\(Escaping.csv(row.site)),\(row.country),\(c.requests),\(c.status2xx),\(c.status3xx),\(c.status4xx),\(c.status5xx),\(c.bytes)\n")
+                line.removeAll(keepingCapacity: true)
+                line += minute!.text
+                line.append(0x2C)
+                line += site!.text
+                line.append(0x2C)
+                line += row.country.description.utf8
+                appendField(UInt64(c.requests), to: &line)
+                appendField(UInt64(c.status2xx), to: &line)
+                appendField(UInt64(c.status3xx), to: &line)
+                appendField(UInt64(c.status4xx), to: &line)
+                appendField(UInt64(c.status5xx), to: &line)
+                appendField(c.bytes, to: &line)
+                line.append(0x0A)
+                try sink.write(bytes: line)
             }
         case .jsonLines:
             for row in rows {
@@ -30,6 +49,23 @@ public enum BucketWriter {
                 let fields = zip(columns, values).map { "\"\($0)\":\($1)" }
                 try sink.write("{" + fields.joined(separator: ",") + "}\n")
             }
+        }
+    }
+
+    /// Appends a comma and the decimal digits of `value`.
+    @inline(__always)
+    private static func appendField(_ value: UInt64, to line: inout [UInt8]) {
+        line.append(0x2C)
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 20) { digits in
+            var start = 20
+            var rest = value
+            repeat {
+                start -= 1
+                // In bounds: a UInt64 has at most 20 decimal digits.
+                digits[start] = UInt8(truncatingIfNeeded: rest % 10) + 0x30
+                rest /= 10
+            } while rest > 0
+            line.append(contentsOf: UnsafeBufferPointer(rebasing: digits[start...]))
         }
     }
 }

@@ -64,6 +64,7 @@ struct ChunkProcessor {
         var result = ChunkResult(sequence: item.sequence, input: item.input)
         if sites.names.count > Self.sitesKeptBetweenChunks { sites.reset() }
         var parser = parsers[item.format] ?? AccessLogParser(format: item.format)
+        parser.wantsPath = !sectionPrefixes.isEmpty
         let errorsBefore = resolver.lookupErrors
         switch item.payload {
         case .chunk(let chunk):
