@@ -71,6 +71,39 @@ import LogSurgeParse
         #expect(ranges.accounting.parsed > 50)
     }
 
+    @Test func archivesReadSideBySideGiveTheSameRunForEveryThreadCount() throws {
+        // A rotated set: four gzip archives, one of them damaged near its end, and the plain
+        // current file; cut at line boundaries, so the whole equals the original log.
+        let directory = Support.temporaryDirectory().appendingPathComponent("rotated")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let newlines = Self.log.indices.filter { Self.log[$0] == 0x0A }
+        let cuts = [0] + (1..<5).map { newlines[newlines.count * $0 / 5] + 1 } + [Self.log.count]
+        for part in 0..<5 {
+            let bytes = Array(Self.log[cuts[part]..<cuts[part + 1]])
+            let name = part == 4 ? "access.log" : "access.log.\(4 - part)" + (part == 3 ? "" : ".gz")
+            var stored = part == 4 || part == 3 ? bytes : Support.gzip(bytes)
+            if part == 1 { stored[stored.count - 3] ^= 0xFF }  // a damaged trailer: every line kept, an error
+            try Support.writeFile(directory.appendingPathComponent(name).path, Data(stored))
+        }
+        let runs = [1, 2, 3, 8, 2].map { threads in
+            Support.analyze([directory.path]) { $0.threads = threads }
+        }
+        for run in runs {
+            #expect(run.buckets.rows() == Self.reference.buckets.rows())
+            #expect(run.accounting.lines == Self.reference.accounting.lines)
+            #expect(run.accounting == runs[0].accounting)   // samples too, with their inputs and line numbers
+            #expect(run.inputs.map(\.lines) == runs[0].inputs.map(\.lines))
+            #expect(run.inputs.map { $0.stats?.bytesRead } == runs[0].inputs.map { $0.stats?.bytesRead })
+            #expect(run.inputErrors.map(\.message) == runs[0].inputErrors.map(\.message))
+        }
+        #expect(runs[0].inputErrors.count == 1)
+        #expect(runs[0].inputs.map { URL(fileURLWithPath: $0.name).lastPathComponent }
+                == ["access.log.4.gz", "access.log.3.gz", "access.log.2.gz", "access.log.1", "access.log"])
+        // Two threads read two archives at once; one thread reads one at a time.
+        #expect(runs[0].peakInputsReadAtOnce == 1)
+        #expect(runs[1].peakInputsReadAtOnce == 2)
+    }
+
     @Test func splittingIntoFilesAndGzipMembersKeepsTheBuckets() throws {
         let directory = Support.temporaryDirectory()
         // Cut at line boundaries into three files, the middle one gzip, the last with no final newline.

@@ -62,6 +62,17 @@ public struct MinuteBuckets: Sendable {
         }
     }
 
+    /// Adds every bucket of `other`, one input's buckets, as if its chunks were merged here:
+    /// its sites are taken in the order they first appeared in it, so the sites that fold into
+    /// `overflowSite` are the same.
+    mutating func merge(inOrder other: MinuteBuckets) {
+        let translation = other.siteNames.map { globalIndex(of: $0) }
+        for (raw, counts) in zip(other.store.keys, other.store.counts) {
+            let key = PackedKey(rawValue: raw)
+            store.merge(PackedKey(minute: key.minute, site: translation[Int(key.site)], country: key.country), counts)
+        }
+    }
+
     /// The name a site is kept under: itself, or `overflowSite` once the run has too many sites.
     func mergedName(of name: String) -> String {
         siteIndex[name].map { siteNames[Int($0)] } ?? Self.overflowSite

@@ -47,6 +47,8 @@ public struct Analysis: Sendable {
     /// The most chunks that were ever in flight at once (queued, parsing, or waiting to merge);
     /// never more than `2 × threads + 2`, however fast the reader is.
     public var peakChunksInFlight: Int = 0
+    /// The most inputs that were being read at once (several archives inflate side by side).
+    public var peakInputsReadAtOnce: Int = 0
 
     /// Inputs that could not be read to their end.
     public var inputErrors: [InputError] { inputs.compactMap(\.error) }
@@ -96,53 +98,22 @@ public struct AnalysisPipeline: Sendable {
 
         let reader = InputReader(targetChunkSize: configuration.chunkSize, maxLineLength: configuration.maxLineLength,
                                  inflater: configuration.inflater)
-        var sequence = 0
-        for (index, result) in sources.enumerated() {
-            guard case .success(let source) = result else { continue }
-            var format: LogFormat?
-            var choice = InputReport.FormatChoice.option
-            if case .fixed(let fixed) = configuration.format { format = fixed }
-            // With --format auto, chunks are held back until the detection sample is complete,
-            // so the format (and so the output) does not depend on the chunk size.
-            var held: [LineChunk] = []
-            func dispatch(_ payload: WorkItem.Payload, as format: LogFormat) {
-                merger.reserveSlot()
-                queue.push(WorkItem(sequence: sequence, input: index, format: format, payload: payload))
-                sequence += 1
-            }
-            if case .file(let path) = source, let file = PlainFile(path: path) {
-                // A plain regular file: the workers read their own byte ranges of it.
-                if format == nil {
-                    let sample = file.leadingChunks(maxLineLength: configuration.maxLineLength, until: FormatSample.isComplete)
-                    let detected = FormatSample.detect(sample)
-                    format = detected ?? .combined
-                    choice = detected == nil ? .assumed : .detected
-                }
-                let step = Int64(max(1, configuration.chunkSize, configuration.minimumRangeSize))
-                for start in stride(from: Int64(0), to: file.size, by: Int(step)) {
-                    dispatch(.range(file, start..<min(start + step, file.size)), as: format!)
-                }
-                merger.finishInput(index, stats: InputStats(compression: .none), format: format, choice: choice, error: nil)
-                continue
-            }
-            func decide() {
-                let detected = FormatSample.detect(held)
-                format = detected ?? .combined
-                choice = detected == nil ? .assumed : .detected
-                for chunk in held { dispatch(.chunk(chunk), as: format!) }
-                held = []
-            }
-            let (stats, error) = reader.read(source) { chunk in
-                if let format {
-                    dispatch(.chunk(chunk), as: format)
-                } else {
-                    held.append(chunk)
-                    if FormatSample.isComplete(held) { decide() }
+        // Several inputs are read at once (so N archives inflate on N cores), each merged apart
+        // and folded into the run in input order. A stream that alerts as it goes is one input
+        // at a time, merged chunk by chunk.
+        let window = detection == nil ? min(threads, max(1, sources.count)) : 1
+        let claims = InputClaims(count: sources.count)
+        let readers = DispatchGroup()
+        for slot in 0..<window {
+            DispatchQueue(label: "logsurge.read.\(slot)", qos: .userInitiated).async(group: readers) {
+                while let index = claims.next() {
+                    guard case .success(let source) = sources[index] else { continue }
+                    merger.waitUntilInputMayStart(index, window: window)
+                    read(source, index: index, reader: reader, queue: queue, merger: merger)
                 }
             }
-            if format == nil, !held.isEmpty { decide() }
-            merger.finishInput(index, stats: stats, format: format, choice: choice, error: error)
         }
+        readers.wait()
         for _ in 0..<threads { queue.push(nil) }
         group.wait()
         var analysis = merger.finish(threads: threads)
@@ -152,6 +123,74 @@ public struct AnalysisPipeline: Sendable {
                                             onEvent: configuration.onAlert ?? { _ in })
         }
         return analysis
+    }
+}
+
+extension AnalysisPipeline {
+    /// Reads one input into work items: byte ranges of a plain file, or chunks cut by the reader.
+    private func read(_ source: InputSource, index: Int, reader: InputReader, queue: WorkQueue, merger: OrderedMerger) {
+        var format: LogFormat?
+        var choice = InputReport.FormatChoice.option
+        if case .fixed(let fixed) = configuration.format { format = fixed }
+        var sequence = 0
+        func dispatch(_ payload: WorkItem.Payload, as format: LogFormat) {
+            merger.reserveSlot()
+            queue.push(WorkItem(sequence: sequence, input: index, format: format, payload: payload))
+            sequence += 1
+        }
+        if case .file(let path) = source, let file = PlainFile(path: path) {
+            // A plain regular file: the workers read their own byte ranges of it.
+            if format == nil {
+                let sample = file.leadingChunks(maxLineLength: configuration.maxLineLength, until: FormatSample.isComplete)
+                let detected = FormatSample.detect(sample)
+                format = detected ?? .combined
+                choice = detected == nil ? .assumed : .detected
+            }
+            let step = Int64(max(1, configuration.chunkSize, configuration.minimumRangeSize))
+            for start in stride(from: Int64(0), to: file.size, by: Int(step)) {
+                dispatch(.range(file, start..<min(start + step, file.size)), as: format!)
+            }
+            merger.finishInput(index, items: sequence, stats: InputStats(compression: .none), format: format, choice: choice, error: nil)
+            return
+        }
+        // With --format auto, chunks are held back until the detection sample is complete,
+        // so the format (and so the output) does not depend on the chunk size.
+        var held: [LineChunk] = []
+        func decide() {
+            let detected = FormatSample.detect(held)
+            format = detected ?? .combined
+            choice = detected == nil ? .assumed : .detected
+            for chunk in held { dispatch(.chunk(chunk), as: format!) }
+            held = []
+        }
+        let (stats, error) = reader.read(source) { chunk in
+            if let format {
+                dispatch(.chunk(chunk), as: format)
+            } else {
+                held.append(chunk)
+                if FormatSample.isComplete(held) { decide() }
+            }
+        }
+        if format == nil, !held.isEmpty { decide() }
+        merger.finishInput(index, items: sequence, stats: stats, format: format, choice: choice, error: error)
+    }
+}
+
+/// Hands out input indices in order to the reader threads.
+private final class InputClaims: @unchecked Sendable {
+    // Invariant: `next` is only touched under `lock`.
+    private let lock = NSLock()
+    private var nextIndex = 0
+    private let count: Int
+
+    init(count: Int) { self.count = count }
+
+    func next() -> Int? {
+        lock.withLock {
+            guard nextIndex < count else { return nil }
+            defer { nextIndex += 1 }
+            return nextIndex
+        }
     }
 }
 
@@ -207,20 +246,40 @@ private final class WorkQueue: @unchecked Sendable {
     }
 }
 
-/// Merges chunk results strictly in sequence order and bounds the chunks in flight.
+/// What has been merged of one input: its own buckets and accounting until it is folded
+/// into the run, in input order, so the result does not depend on which input finished first.
+private struct InputTally {
+    var buckets = MinuteBuckets()
+    var accounting = RunAccounting()
+    /// Results merged, and (once its reader is done) how many there will be.
+    var merged = 0
+    var expected: Int?
+    var pending: [Int: ChunkResult] = [:]
+    /// Bytes read by workers from byte ranges of a plain file.
+    var rangeBytes: Int64 = 0
+    /// A range that could not be read: nothing after it counts, as when a stream breaks.
+    var failed = false
+
+    var isComplete: Bool { expected == merged }
+}
+
+/// Merges each input's results in sequence order, folds inputs into the run in input order,
+/// and bounds the work items in flight.
 private final class OrderedMerger: @unchecked Sendable {
     // Invariant: everything below `slots` is only touched under `lock`.
     private let lock = NSLock()
     private let slots: DispatchSemaphore
+    private let inputMayStart = NSCondition()
     private var inFlight = 0
-    private var pending: [Int: ChunkResult] = [:]
-    private var next = 0
+    private var readingNow = 0
     private var state = Analysis()
-    private var linesPerInput: [UInt64]
-    /// Bytes read by workers from byte ranges of plain files, per input.
-    private var rangeBytesPerInput: [Int64]
-    /// Inputs whose reading failed in a range: later ranges of them are not counted.
-    private var failedInputs: Set<Int> = []
+    /// The run's buckets and accounting: kept apart from `state` so both can be merged into at once.
+    private var runBuckets = MinuteBuckets()
+    private var runAccounting = RunAccounting()
+    private var tallies: [InputTally]
+    /// Inputs before this one are folded into `state`.
+    private var folded = 0
+    private var foldedForReaders = 0  // `folded`, read under `inputMayStart`
 
     private let detection: StreamingDetection?
 
@@ -228,11 +287,13 @@ private final class OrderedMerger: @unchecked Sendable {
         self.detection = detection
         slots = DispatchSemaphore(value: 2 * threads + 2)
         state.inputs = inputs
-        linesPerInput = Array(repeating: 0, count: inputs.count)
-        rangeBytesPerInput = Array(repeating: 0, count: inputs.count)
+        tallies = Array(repeating: InputTally(), count: inputs.count)
+        // Inputs that could not even be opened are complete already.
+        for index in inputs.indices where inputs[index].error != nil { tallies[index].expected = 0 }
+        lock.withLock { foldCompleteInputs() }
     }
 
-    /// Waits until fewer than the allowed number of chunks are in flight.
+    /// Waits until fewer than the allowed number of items are in flight.
     func reserveSlot() {
         slots.wait()
         lock.withLock {
@@ -242,70 +303,126 @@ private final class OrderedMerger: @unchecked Sendable {
         }
     }
 
-    func submit(_ result: ChunkResult) {
+    /// Waits until input `index` is among the `window` inputs after the last folded one, so
+    /// that at most `window` inputs are held apart at once.
+    func waitUntilInputMayStart(_ index: Int, window: Int) {
+        inputMayStart.lock()
+        while index >= foldedForReaders + window { inputMayStart.wait() }
+        inputMayStart.unlock()
         lock.withLock {
-            pending[result.sequence] = result
-            while let ready = pending.removeValue(forKey: next) {
-                merge(ready)
-                next += 1
-                inFlight -= 1
-                slots.signal()
-            }
+            readingNow += 1
+            state.peakInputsReadAtOnce = max(state.peakInputsReadAtOnce, readingNow)
         }
     }
 
-    private func merge(_ result: ChunkResult) {
-        // After a read error, as when a stream breaks, nothing further of that input counts.
-        if failedInputs.contains(result.input) { return }
-        rangeBytesPerInput[result.input] += result.rangeBytes
-        if let error = result.readError {
-            failedInputs.insert(result.input)
-            state.inputs[result.input].error = error
-            rangeBytesPerInput[result.input] = error.offset ?? rangeBytesPerInput[result.input]
+    func submit(_ result: ChunkResult) {
+        lock.withLock {
+            tallies[result.input].pending[result.sequence] = result
+            drain(result.input)
+            foldCompleteInputs()
         }
-        for tally in result.tallies {
-            state.buckets.merge(tally.entries, localSites: tally.siteNames)
+    }
+
+    /// Merges the results of `input` that are next in its order.
+    private func drain(_ input: Int) {
+        while let ready = tallies[input].pending.removeValue(forKey: tallies[input].merged) {
+            merge(ready, into: &tallies[input])
+            tallies[input].merged += 1
+            inFlight -= 1
+            slots.signal()
+        }
+    }
+
+    private func merge(_ result: ChunkResult, into tally: inout InputTally) {
+        // After a read error, as when a stream breaks, nothing further of that input counts.
+        if tally.failed { return }
+        tally.rangeBytes += result.rangeBytes
+        if let error = result.readError {
+            tally.failed = true
+            state.inputs[result.input].error = error
+            tally.rangeBytes = error.offset ?? tally.rangeBytes
+        }
+        // Samples are numbered by their line in the input.
+        let input = (name: state.inputs[result.input].name, linesBefore: state.inputs[result.input].lines)
+        // A stream read as it goes (one input at a time) merges straight into the run.
+        if detection != nil {
+            mergeCounts(result, of: input, buckets: &runBuckets, accounting: &runAccounting)
+        } else {
+            mergeCounts(result, of: input, buckets: &tally.buckets, accounting: &tally.accounting)
+        }
+        state.inputs[result.input].lines += result.lines
+    }
+
+    private func mergeCounts(_ result: ChunkResult, of input: (name: String, linesBefore: UInt64),
+                             buckets: inout MinuteBuckets, accounting: inout RunAccounting) {
+        for part in result.tallies {
+            buckets.merge(part.entries, localSites: part.siteNames)
             guard let detection else { continue }
-            for (key, counts) in tally.entries {
-                detection.add(minute: key.minute, site: state.buckets.mergedName(of: tally.siteNames[Int(key.site)]),
+            for (key, counts) in part.entries {
+                detection.add(minute: key.minute, site: buckets.mergedName(of: part.siteNames[Int(key.site)]),
                               country: key.country, counts: counts)
             }
         }
         detection?.advance()
-        state.accounting.lines += result.lines
-        state.accounting.parsed += result.parsed
+        accounting.lines += result.lines
+        accounting.parsed += result.parsed
         for (index, count) in result.malformed.enumerated() where count > 0 {
-            state.accounting.malformed[MalformedReason.allCases[index], default: 0] += count
+            accounting.malformed[MalformedReason.allCases[index], default: 0] += count
         }
-        let base = linesPerInput[result.input]
         for sample in result.samples {
-            state.accounting.addSample(MalformedSample(
-                reason: sample.reason, input: state.inputs[result.input].name,
-                line: base + sample.line, bytes: sample.bytes))
+            accounting.addSample(MalformedSample(
+                reason: sample.reason, input: input.name,
+                line: input.linesBefore + sample.line, bytes: sample.bytes))
         }
-        linesPerInput[result.input] += result.lines
-        state.accounting.geoLookupErrors += result.geoLookupErrors
+        accounting.geoLookupErrors += result.geoLookupErrors
     }
 
-    func finishInput(_ index: Int, stats: InputStats, format: LogFormat?, choice: InputReport.FormatChoice, error: InputError?) {
+    /// Folds every complete input, in input order, into the run.
+    private func foldCompleteInputs() {
+        let before = folded
+        while folded < tallies.count, tallies[folded].isComplete {
+            let tally = tallies[folded]
+            tallies[folded] = InputTally()
+            runBuckets.merge(inOrder: tally.buckets)
+            runAccounting.lines += tally.accounting.lines
+            runAccounting.parsed += tally.accounting.parsed
+            for (reason, count) in tally.accounting.malformed { runAccounting.malformed[reason, default: 0] += count }
+            for sample in tally.accounting.samples { runAccounting.addSample(sample) }
+            runAccounting.geoLookupErrors += tally.accounting.geoLookupErrors
+            if tally.rangeBytes != 0 {
+                state.inputs[folded].stats?.bytesRead += tally.rangeBytes
+                state.inputs[folded].stats?.decompressedBytes += tally.rangeBytes
+            }
+            folded += 1
+        }
+        guard folded != before else { return }
+        inputMayStart.lock()
+        foldedForReaders = folded
+        inputMayStart.broadcast()
+        inputMayStart.unlock()
+    }
+
+    /// Records what the reader of input `index` found, once it has handed out all `items`.
+    func finishInput(_ index: Int, items: Int, stats: InputStats, format: LogFormat?, choice: InputReport.FormatChoice, error: InputError?) {
         lock.withLock {
             state.inputs[index].stats = stats
             state.inputs[index].format = format
             state.inputs[index].formatChoice = choice
             state.inputs[index].error = state.inputs[index].error ?? error
+            tallies[index].expected = items
+            readingNow -= 1
+            foldCompleteInputs()
         }
     }
 
     /// Ends detection and returns the merged result; call after every worker has finished.
     func finish(threads: Int) -> Analysis {
         lock.withLock {
+            precondition(folded == tallies.count, "an input was not merged completely")
             detection?.finish()
             var result = state
-            for index in result.inputs.indices {
-                result.inputs[index].lines = linesPerInput[index]
-                result.inputs[index].stats?.bytesRead += rangeBytesPerInput[index]
-                result.inputs[index].stats?.decompressedBytes += rangeBytesPerInput[index]
-            }
+            result.buckets = runBuckets
+            result.accounting = runAccounting
             result.threads = threads
             result.alerts = detection?.events ?? []
             result.lateLines = detection?.lateLines ?? 0
