@@ -92,26 +92,27 @@ public struct MinuteBuckets: Sendable {
     /// All buckets sorted by minute, site name, then country (`--` first).
     public func rows() -> [BucketRow] { Array(sortedRows()) }
 
-    /// The same rows made one at a time: only the sorted 8-byte keys are held, not every row.
-    public func sortedRows() -> LazyMapSequence<[UInt64], BucketRow> {
+    /// The same rows made one at a time: only the sorted keys (16 bytes a bucket) are held, not every row.
+    public func sortedRows() -> LazyMapSequence<[(key: UInt64, entry: Int)], BucketRow> {
         // Rank sites by name once, then sort packed keys with the rank in place of the index.
         let store = store, siteNames = siteNames
         let order = siteNames.indices.sorted { siteNames[$0].utf8.lexicographicallyPrecedes(siteNames[$1].utf8) }
         var rank = [UInt16](repeating: 0, count: siteNames.count)
         for (position, index) in order.enumerated() { rank[index] = UInt16(position) }
-        var sortKeys = store.keys.map { raw -> UInt64 in
+        // Each sort key carries the entry's index, so a row reads its counters without a probe.
+        var sortKeys = store.keys.enumerated().map { entry, raw -> (key: UInt64, entry: Int) in
             let key = PackedKey(rawValue: raw)
             // Bias the minute so negative minutes (before 1970) still sort first.
             let biased = UInt64(UInt32(bitPattern: key.minute) ^ 0x8000_0000)
-            return biased << 32 | UInt64(rank[Int(key.site)]) << 16 | UInt64(key.country.rawValue)
+            return (biased << 32 | UInt64(rank[Int(key.site)]) << 16 | UInt64(key.country.rawValue), entry)
         }
-        sortKeys.sort()
+        sortKeys.sort { $0.key < $1.key }
+        let counts = store.counts
         return sortKeys.lazy.map { sorted in
-            let minute = Int32(bitPattern: UInt32(truncatingIfNeeded: sorted >> 32) ^ 0x8000_0000)
-            let site = order[Int(UInt16(truncatingIfNeeded: sorted >> 16))]
-            let country = CountryCode(rawValue: UInt16(truncatingIfNeeded: sorted))
-            let key = PackedKey(minute: minute, site: UInt16(site), country: country)
-            return BucketRow(minute: minute, site: siteNames[site], country: country, counts: BucketCounts(store.counts(for: key)!))
+            let minute = Int32(bitPattern: UInt32(truncatingIfNeeded: sorted.key >> 32) ^ 0x8000_0000)
+            let site = order[Int(UInt16(truncatingIfNeeded: sorted.key >> 16))]
+            let country = CountryCode(rawValue: UInt16(truncatingIfNeeded: sorted.key))
+            return BucketRow(minute: minute, site: siteNames[site], country: country, counts: BucketCounts(counts[sorted.entry]))
         }
     }
 

@@ -1,3 +1,4 @@
+import CThreads
 import Dispatch
 import Foundation
 import LogSurgeGeo
@@ -89,6 +90,9 @@ public struct AnalysisPipeline: Sendable {
         for worker in 0..<threads {
             let configuration = configuration
             DispatchQueue(label: "logsurge.parse.\(worker)", qos: .userInitiated).async(group: group) {
+                // The reader is the one stage that cannot be split: when it competes with the
+                // workers for a core, it goes first.
+                _ = logsurge_lower_thread_priority(5)
                 var processor = ChunkProcessor(configuration: configuration, ipv4Table: ipv4Table)
                 while let item = queue.pop() {
                     merger.submit(processor.process(item))
