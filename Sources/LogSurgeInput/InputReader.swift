@@ -28,6 +28,8 @@ public struct InputReader: Sendable {
     public let readSize: Int
     /// The gzip inflater.
     public let inflater: Inflater
+    /// Where chunk buffers come from, when given (the consumer hands them back). By default, none.
+    public var pool: ChunkPool?
 
     /// A reader that emits chunks of about `targetChunkSize` bytes.
     ///
@@ -75,6 +77,7 @@ public struct InputReader: Sendable {
     /// The descriptor is read to its end but not closed. `name` is the path used in errors.
     public func read(fileDescriptor: Int32, name: String, emit: (LineChunk) throws -> Void) rethrows -> (InputStats, InputError?) {
         var chunker = LineChunker(targetSize: targetChunkSize, maxLineLength: maxLineLength)
+        chunker.pool = pool
         var stats = InputStats()
         var error: InputError?
         let readSize = self.readSize

@@ -56,6 +56,9 @@ public struct LineChunker {
     private var overlongOffsets: [Int] = []
     private var overlongPending: Int { overlongOffsets.count }
 
+    /// Where chunk buffers come from, when given: buffers the consumer handed back.
+    public var pool: ChunkPool?
+
     /// Largest write `append` hands to the buffer at once; keeps chunks near `targetSize`.
     private static let appendPiece = 256 << 10
 
@@ -259,11 +262,9 @@ public struct LineChunker {
             var start = 0
             for end in cuts {
                 let length = end - start
-                let bytes = [UInt8](unsafeUninitializedCapacity: length) { target, initialized in
-                    // In bounds: start < end <= completeEnd <= used <= storage.count.
-                    UnsafeMutableRawPointer(target.baseAddress!).copyMemory(from: base + start, byteCount: length)
-                    initialized = length
-                }
+                var bytes = pool?.take() ?? []
+                // In bounds: start < end <= completeEnd <= used <= storage.count.
+                bytes.append(contentsOf: UnsafeBufferPointer(start: (base + start).assumingMemoryBound(to: UInt8.self), count: length))
                 chunks.append(LineChunk(bytes: bytes))
                 start = end
             }

@@ -232,3 +232,25 @@ struct LineChunkerTests {
         }
     }
 }
+
+@Suite("chunk buffers recycled through a pool")
+struct ChunkPoolTests {
+    @Test("chunks are cut into handed-back buffers, with the same lines")
+    func reusesBuffers() {
+        let pool = ChunkPool(limit: 2)
+        pool.give([UInt8](repeating: 0xEE, count: 50_000))
+        pool.give([UInt8](repeating: 0xEE, count: 50_000))
+        pool.give([UInt8](repeating: 0xEE, count: 50_000))  // over the limit: freed
+        var chunker = LineChunker(targetSize: 1000)
+        chunker.pool = pool
+        let text = Fixtures.accessLog(lines: 40)
+        var chunks: [LineChunk] = []
+        text.withUnsafeBytes { chunker.append($0) { chunks.append($0) } }
+        chunker.finish { chunks.append($0) }
+        #expect(chunkLines(chunks) == oracleLines(text))
+        // The first two chunks went into the pooled buffers (their capacity), the rest into new ones.
+        #expect(chunks.prefix(2).allSatisfy { $0.bytes.capacity >= 50_000 })
+        #expect(chunks.dropFirst(2).allSatisfy { $0.bytes.capacity < 50_000 })
+        #expect(pool.take().capacity == 0)
+    }
+}

@@ -85,6 +85,9 @@ public struct AnalysisPipeline: Sendable {
         })
         let queue = WorkQueue()
         let group = DispatchGroup()
+        // Chunk buffers go back to the readers once parsed: as many as can be in flight, and one
+        // being filled per reader.
+        let pool = ChunkPool(limit: 2 * threads + 2 + threads)
         // Built once and shared read-only: IPv4 countries without walking the tree per client.
         let ipv4Table = IPv4CountryTable(reader: configuration.database)
         for worker in 0..<threads {
@@ -96,12 +99,17 @@ public struct AnalysisPipeline: Sendable {
                 var processor = ChunkProcessor(configuration: configuration, ipv4Table: ipv4Table)
                 while let item = queue.pop() {
                     merger.submit(processor.process(item))
+                    if case .chunk(let chunk) = item.payload { pool.give(chunk.bytes) }
                 }
             }
         }
 
-        let reader = InputReader(targetChunkSize: configuration.chunkSize, maxLineLength: configuration.maxLineLength,
-                                 inflater: configuration.inflater)
+        let reader = {
+            var reader = InputReader(targetChunkSize: configuration.chunkSize, maxLineLength: configuration.maxLineLength,
+                                     inflater: configuration.inflater)
+            reader.pool = pool
+            return reader
+        }()
         // Several inputs are read at once (so N archives inflate on N cores), each merged apart
         // and folded into the run in input order. A stream that alerts as it goes is one input
         // at a time, merged chunk by chunk.
