@@ -93,11 +93,16 @@ public struct AnalysisPipeline: Sendable {
         for worker in 0..<threads {
             let configuration = configuration
             DispatchQueue(label: "logsurge.parse.\(worker)", qos: .userInitiated).async(group: group) {
-                // The reader is the one stage that cannot be split: when it competes with the
-                // workers for a core, it goes first.
-                _ = logsurge_lower_thread_priority(5)
                 var processor = ChunkProcessor(configuration: configuration, ipv4Table: ipv4Table)
+                var yielded = false
                 while let item = queue.pop() {
+                    if case .chunk = item.payload, !yielded {
+                        // Chunks come from a reader, the one stage that cannot be split: when it
+                        // competes with the workers for a core, it goes first. (Byte ranges of
+                        // plain files have no such reader: their workers keep their priority.)
+                        _ = logsurge_lower_thread_priority(3)
+                        yielded = true
+                    }
                     merger.submit(processor.process(item))
                     if case .chunk(let chunk) = item.payload { pool.give(chunk.bytes) }
                 }
