@@ -11,7 +11,8 @@
 //   inflate         InputReader on the .gz, chunks counted        floor: InputReader on the plain file
 //   parse           AccessLogParser(.combined), lines of the first 200 MB held in memory
 //                                                                 floor: counting their newlines (memchr)
-//   GeoIP           MMDBReader (uncached) and CountryResolver (cached) over those lines' clients,
+//   GeoIP           MMDBReader (uncached), CountryResolver (cached) and CountryResolver with the
+//                   IPv4 table (as the pipeline resolves) over those lines' clients,
 //                   embedded database                             floor: Dictionary lookup of the same
 //   parse+bucket    AnalysisPipeline, 1 thread, the plain file    floor: parse alone, per line
 //
@@ -184,6 +185,15 @@ rows.append(compare("GeoIP cached: CountryResolver", Double(clients.count), floo
                         var resolver = CountryResolver(reader: database)
                         if countKnown({ resolver.country(for: $0) }) != withCountry { fail("cached lookups disagree") }
                         cacheHits = resolver.cacheHits
+                    },
+                    floorBody: dictionaryFloor))
+
+let ipv4Table = IPv4CountryTable(reader: database)
+rows.append(compare("GeoIP as the pipeline does: CountryResolver + IPv4 table", Double(clients.count), floor: "Dictionary lookup",
+                    Double(clients.count), unit: "M lookups/s",
+                    stageBody: {
+                        var resolver = CountryResolver(reader: database, ipv4Table: ipv4Table)
+                        if countKnown({ resolver.country(for: $0) }) != withCountry { fail("table lookups disagree") }
                     },
                     floorBody: dictionaryFloor))
 
