@@ -19,6 +19,10 @@ public final class PlainFile: Sendable {
     /// Opens `path` when it is a non-empty regular file that does not start with the gzip
     /// magic bytes; nil otherwise (and for any error: `InputReader` then reads it and reports).
     public init?(path: String) {
+        // Look before opening: opening a FIFO would wait for a writer, and what it wrote would
+        // then be lost to the reader that reads it next.
+        var before = stat()
+        guard stat(path, &before) == 0, before.st_mode & S_IFMT == S_IFREG else { return nil }
         let fd = FileIO.openForReading(path)
         guard fd >= 0 else { return nil }
         var info = stat()

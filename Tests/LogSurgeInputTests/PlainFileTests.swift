@@ -100,6 +100,10 @@ struct PlainFileTests {
         #expect(PlainFile(path: directory.path) == nil)
         #expect(PlainFile(path: directory.path + "/missing.log") == nil)
         #expect(PlainFile(path: try directory.write("one.log", [0x1F])) != nil)
+        // A FIFO is not opened at all (that would wait for a writer).
+        let fifo = directory.file("fifo")
+        #expect(mkfifo(fifo, 0o600) == 0)
+        #expect(PlainFile(path: fifo) == nil)
     }
 
     @Test("a file that shrinks while read ends where its bytes end")

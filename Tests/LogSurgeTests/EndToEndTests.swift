@@ -6,6 +6,22 @@ import LogSurgeParse
 /// Small fixtures with hand-checked expected buckets (the `.csv` files beside them were worked
 /// out by hand from the lines, not recorded from a run).
 @Suite struct EndToEndTests {
+    @Test func aFIFOGivenAsAPathIsReadAsAStream() throws {
+        let fifo = Support.temporaryDirectory().appendingPathComponent("access.fifo").path
+        #expect(mkfifo(fifo, 0o600) == 0)
+        let log = Support.generatedLog(minutes: 10, rate: 60, seed: 3)
+        let writer = Thread {
+            let handle = FileHandle(forWritingAtPath: fifo)!
+            handle.write(Data(log))
+            try? handle.close()
+        }
+        writer.start()
+        let analysis = Support.analyze([fifo])
+        #expect(analysis.inputErrors.isEmpty)
+        #expect(analysis.accounting.lines == UInt64(log.split(separator: 0x0A).count))
+        #expect(analysis.accounting.lines > 100)
+    }
+
     @Test func combinedFixtureMatchesTheHandCheckedBuckets() throws {
         let analysis = Support.analyze([Support.fixture("combined.log")])
         let expected = try String(contentsOfFile: Support.fixture("combined.buckets.csv"), encoding: .utf8)
