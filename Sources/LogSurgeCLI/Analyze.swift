@@ -122,16 +122,17 @@ struct Analyze: ParsableCommand {
         let alertStream = alertSink.map(AlertStream.init)
         if let alertStream { configuration.onAlert = { alertStream.write($0) } }
 
-        let analysis = AnalysisPipeline(configuration: configuration).run(paths: paths)
+        // The buckets are written while the detectors run over them.
+        let analysis = try AnalysisPipeline(configuration: configuration).run(paths: paths) { counted in
+            guard let bucketSink else { return }
+            try BucketWriter.write(counted.buckets.sortedRows(), format: .init(path: bucketSink.name), to: bucketSink)
+            try bucketSink.close()
+        }
         let events = analysis.alerts
         let episodes = events.filter { $0.state == .open }.count
 
         for error in analysis.inputErrors {
             warn("\(error.path): \(error.message)")
-        }
-        if let bucketSink {
-            try BucketWriter.write(analysis.buckets.rows(), format: .init(path: bucketSink.name), to: bucketSink)
-            try bucketSink.close()
         }
         try alertStream?.close()
         if let summarySink {

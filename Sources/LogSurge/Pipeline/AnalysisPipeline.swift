@@ -70,6 +70,13 @@ public struct AnalysisPipeline: Sendable {
 
     /// Reads `paths` (files, directories, `-`) as one stream of events.
     public func run(paths: [String]) -> Analysis {
+        run(paths: paths, whileDetecting: { _ in })
+    }
+
+    /// The same; `whileDetecting` gets the finished buckets and accounting (no alerts yet) while the
+    /// detectors run over the buckets on another thread: a caller writes its outputs there
+    /// instead of after. (A stream read as it goes has its alerts already.)
+    public func run(paths: [String], whileDetecting work: (Analysis) throws -> Void) rethrows -> Analysis {
         let sources = InputDiscovery.expand(paths.isEmpty ? ["-"] : paths)
         let threads = max(1, configuration.threads)
         // Deciding minutes as the stream goes only when asked to (a pipe); otherwise the
@@ -135,10 +142,20 @@ public struct AnalysisPipeline: Sendable {
         group.wait()
         var analysis = merger.finish(threads: threads)
         analysis.inflater = reader.inflater
-        if detection == nil {
-            analysis.alerts = Detection.run(analysis.buckets, configuration: configuration.detection,
-                                            onEvent: configuration.onAlert ?? { _ in })
+        guard detection == nil else {
+            try work(analysis)
+            return analysis
         }
+        let alerts = AlertsBox()
+        let detecting = DispatchGroup()
+        let (buckets, detectorConfiguration, onAlert) = (analysis.buckets, configuration.detection, configuration.onAlert)
+        DispatchQueue.global(qos: .userInitiated).async(group: detecting) {
+            alerts.events = Detection.run(buckets, configuration: detectorConfiguration, onEvent: onAlert ?? { _ in })
+        }
+        defer { detecting.wait() }
+        try work(analysis)
+        detecting.wait()
+        analysis.alerts = alerts.events
         return analysis
     }
 }
@@ -191,6 +208,11 @@ extension AnalysisPipeline {
         if format == nil, !held.isEmpty { decide() }
         merger.finishInput(index, items: sequence, stats: stats, format: format, choice: choice, error: error)
     }
+}
+
+/// The detectors' events, written by the detecting thread before the group is waited on.
+private final class AlertsBox: @unchecked Sendable {
+    var events: [AlertEvent] = []
 }
 
 /// Hands out input indices in order to the reader threads.
