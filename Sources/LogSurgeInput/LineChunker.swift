@@ -263,6 +263,9 @@ public struct LineChunker {
             for end in cuts {
                 let length = end - start
                 var bytes = pool?.take() ?? []
+                // Room for any chunk of this chunker (the target plus a read or two), so a recycled
+                // buffer is not reallocated, and doubled, by a chunk a little longer than its last.
+                if bytes.capacity < length { bytes.reserveCapacity(max(length, targetSize + targetSize / 4)) }
                 // In bounds: start < end <= completeEnd <= used <= storage.count.
                 bytes.append(contentsOf: UnsafeBufferPointer(start: (base + start).assumingMemoryBound(to: UInt8.self), count: length))
                 chunks.append(LineChunk(bytes: bytes))

@@ -92,9 +92,13 @@ public struct AnalysisPipeline: Sendable {
         })
         let queue = WorkQueue()
         let group = DispatchGroup()
-        // Chunk buffers go back to the readers once parsed: as many as can be in flight, and one
-        // being filled per reader.
-        let pool = ChunkPool(limit: 2 * threads + 2 + threads)
+        // Several inputs are read at once (so N archives inflate on N cores), each merged apart
+        // and folded into the run in input order. A stream that alerts as it goes is one input
+        // at a time, merged chunk by chunk.
+        let window = detection == nil ? min(threads, max(1, sources.count)) : 1
+        // Chunk buffers go back to the readers once parsed; a reader cuts one chunk at a time,
+        // so a couple of spares each is all a pool needs (more would only hold memory).
+        let pool = ChunkPool(limit: 2 * window)
         // Built once and shared read-only: IPv4 countries without walking the tree per client.
         let ipv4Table = IPv4CountryTable(reader: configuration.database)
         for worker in 0..<threads {
@@ -122,10 +126,6 @@ public struct AnalysisPipeline: Sendable {
             reader.pool = pool
             return reader
         }()
-        // Several inputs are read at once (so N archives inflate on N cores), each merged apart
-        // and folded into the run in input order. A stream that alerts as it goes is one input
-        // at a time, merged chunk by chunk.
-        let window = detection == nil ? min(threads, max(1, sources.count)) : 1
         let claims = InputClaims(count: sources.count)
         let readers = DispatchGroup()
         for slot in 0..<window {
