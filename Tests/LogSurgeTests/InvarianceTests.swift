@@ -104,6 +104,30 @@ import LogSurgeParse
         #expect(runs[1].peakInputsReadAtOnce == 2)
     }
 
+    @Test(arguments: [1, 37, 1000])
+    func bucketsSpilledToDiskGiveTheSameRun(bucketsInMemory: Int) throws {
+        // Spilling runs of sorted buckets and merging them back must change nothing the run
+        // reports: rows, their count, the totals, the span, the alerts.
+        var configuration = Support.configuration(threads: 2, chunkSize: 65_536)
+        configuration.bucketsInMemory = bucketsInMemory
+        let spilled = AnalysisPipeline(configuration: configuration).run(paths: [Self.path])
+        #expect(spilled.buckets.hasSpilled)
+        #expect(!Self.reference.buckets.hasSpilled)
+        #expect(spilled.buckets.rows() == Self.reference.buckets.rows())
+        #expect(spilled.buckets.count == Self.reference.buckets.count)
+        #expect(spilled.buckets.requestsBySite() == Self.reference.buckets.requestsBySite())
+        #expect(spilled.buckets.countsByCountry() == Self.reference.buckets.countsByCountry())
+        #expect(spilled.buckets.minuteRange == Self.reference.buckets.minuteRange)
+        #expect(spilled.alerts == Self.reference.alerts)
+        #expect(SummaryWriter.json(for: spilled).replacingOccurrences(of: "\"threads\":2", with: "\"threads\":1")
+                == SummaryWriter.json(for: Self.reference))
+        // Folding spilled buckets into others (as `detect` merges several servers' exports).
+        var merged = MinuteBuckets(spillThreshold: 10)
+        merged.merge(spilled.buckets)
+        merged.merge(Self.reference.buckets)
+        #expect(merged.rows().map(\.counts.requests) == Self.reference.buckets.rows().map { 2 * $0.counts.requests })
+    }
+
     @Test func splittingIntoFilesAndGzipMembersKeepsTheBuckets() throws {
         let directory = Support.temporaryDirectory()
         // Cut at line boundaries into three files, the middle one gzip, the last with no final newline.

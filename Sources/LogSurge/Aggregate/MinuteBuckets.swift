@@ -20,22 +20,48 @@ public struct BucketRow: Sendable, Equatable {
 ///
 /// Chunk tallies are merged into it in chunk order; because every counter is a sum, the
 /// result does not depend on how lines were split into chunks or spread over workers.
+///
+/// Memory is bounded: once `spillThreshold` buckets are held, they are sorted and written as a
+/// run to an unlinked temporary file and the table starts afresh; rows are then merged from the
+/// runs and the table, equal keys summed, in the same order and with the same sums as if
+/// everything had stayed in memory. (If no temporary file can be written, buckets stay in memory.)
 public struct MinuteBuckets: Sendable {
     /// The site that collects every site beyond the first 65,534 distinct ones of a run.
     public static let overflowSite = "~other"
+    /// Buckets held in memory before they are spilled, by default: about 15 MB of table (a week
+    /// of one busy site with visitors from 30 countries a minute stays in memory).
+    public static let defaultSpillThreshold = 1 << 18
 
     public private(set) var siteNames: [String] = []
     private var siteIndex: [String: UInt16] = [:]
-    private var store = BucketTable(initialCapacity: 4096)
+    private var store = BucketTable(initialCapacity: 64)
+    /// Buckets held before a spill.
+    public let spillThreshold: Int
+    private var spillFile: BucketSpillFile?
+    private var runs: [BucketRun] = []
+    /// Totals of the spilled buckets, for the queries that need no order.
+    private var spilledSites: [UInt16: BucketCounts] = [:]
+    private var spilledCountries: [CountryCode: BucketCounts] = [:]
+    private var spilledRange: ClosedRange<Int32>?
+    private var spillFailed = false
 
-    public init() {}
+    public init(spillThreshold: Int = MinuteBuckets.defaultSpillThreshold) {
+        self.spillThreshold = max(1, spillThreshold)
+    }
+
+    /// Whether some buckets were written to disk.
+    public var hasSpilled: Bool { !runs.isEmpty }
 
     /// The number of (minute, site, country) buckets.
-    public var count: Int { store.count }
+    public var count: Int {
+        guard hasSpilled else { return store.count }
+        return sortedRows().reduce(0) { count, _ in count + 1 }
+    }
 
     /// Adds `counts` under (minute, site, country).
     public mutating func add(minute: Int32, site: String, country: CountryCode, counts: BucketCounts) {
         store.merge(PackedKey(minute: minute, site: globalIndex(of: site), country: country), .init(counts))
+        spillIfFull()
     }
 
     /// Merges one chunk's tally, whose site indices refer to `localSites`.
@@ -52,13 +78,13 @@ public struct MinuteBuckets: Sendable {
             }
             store.merge(PackedKey(minute: key.minute, site: site, country: key.country), counts)
         }
+        spillIfFull()
     }
 
     /// Adds every bucket of `other` (e.g. buckets read back from several servers' exports).
     public mutating func merge(_ other: MinuteBuckets) {
-        for (raw, counts) in zip(other.store.keys, other.store.counts) {
-            let key = PackedKey(rawValue: raw)
-            add(minute: key.minute, site: other.siteNames[Int(key.site)], country: key.country, counts: BucketCounts(counts))
+        for row in other.sortedRows() {
+            add(minute: row.minute, site: row.site, country: row.country, counts: row.counts)
         }
     }
 
@@ -67,10 +93,38 @@ public struct MinuteBuckets: Sendable {
     /// `overflowSite` are the same.
     mutating func merge(inOrder other: MinuteBuckets) {
         let translation = other.siteNames.map { globalIndex(of: $0) }
+        if other.hasSpilled {
+            for row in other.sortedRows() {
+                let site = translation[Int(other.siteIndex[row.site]!)]
+                store.merge(PackedKey(minute: row.minute, site: site, country: row.country), .init(row.counts))
+                spillIfFull()
+            }
+            return
+        }
         for (raw, counts) in zip(other.store.keys, other.store.counts) {
             let key = PackedKey(rawValue: raw)
             store.merge(PackedKey(minute: key.minute, site: translation[Int(key.site)], country: key.country), counts)
         }
+        spillIfFull()
+    }
+
+    /// Writes the table out as a sorted run once it holds `spillThreshold` buckets.
+    private mutating func spillIfFull() {
+        guard store.count >= spillThreshold, !spillFailed else { return }
+        if spillFile == nil { spillFile = BucketSpillFile() }
+        let records = sortedEntries().map { BucketSpillFile.Record(key: $0.key, counts: $0.counts) }
+        guard let file = spillFile, let offset = file.append(records) else {
+            spillFailed = true  // keep everything in memory rather than lose it
+            return
+        }
+        runs.append(BucketRun(offset: offset, count: records.count))
+        for record in records {
+            let (key, counts) = (PackedKey(rawValue: record.key), record.counts)
+            spilledSites[key.site, default: BucketCounts()].merge(counts)
+            spilledCountries[key.country, default: BucketCounts()].merge(counts)
+            spilledRange = spilledRange.map { min($0.lowerBound, key.minute)...max($0.upperBound, key.minute) } ?? key.minute...key.minute
+        }
+        store = BucketTable(initialCapacity: 64)
     }
 
     /// The name a site is kept under: itself, or `overflowSite` once the run has too many sites.
@@ -92,14 +146,24 @@ public struct MinuteBuckets: Sendable {
     /// All buckets sorted by minute, site name, then country (`--` first).
     public func rows() -> [BucketRow] { Array(sortedRows()) }
 
-    /// The same rows made one at a time: only the sorted keys (16 bytes a bucket) are held, not every row.
-    public func sortedRows() -> LazyMapSequence<[(key: UInt64, entry: Int)], BucketRow> {
-        // Rank sites by name once, then sort packed keys with the rank in place of the index.
-        let store = store, siteNames = siteNames
+    /// The same rows made one at a time: the table's sorted entries (and, after a spill, a
+    /// block of each run) are held, not every row.
+    public func sortedRows() -> BucketRowSequence {
+        BucketRowSequence(siteNames: siteNames, rank: siteRanks(), memory: sortedEntries(), file: spillFile, runs: runs)
+    }
+
+    /// The sort rank of each site index: its position among the site names in byte order.
+    private func siteRanks() -> [UInt16] {
         let order = siteNames.indices.sorted { siteNames[$0].utf8.lexicographicallyPrecedes(siteNames[$1].utf8) }
         var rank = [UInt16](repeating: 0, count: siteNames.count)
         for (position, index) in order.enumerated() { rank[index] = UInt16(position) }
-        // Each sort key carries the entry's index, so a row reads its counters without a probe.
+        return rank
+    }
+
+    /// The table's entries sorted by minute, site name and country.
+    private func sortedEntries() -> [(key: UInt64, counts: BucketTable.Counts)] {
+        let rank = siteRanks()
+        // Each sort key carries the entry's index, so an entry is found without a probe.
         var sortKeys = store.keys.enumerated().map { entry, raw -> (key: UInt64, entry: Int) in
             let key = PackedKey(rawValue: raw)
             // Bias the minute so negative minutes (before 1970) still sort first.
@@ -107,18 +171,14 @@ public struct MinuteBuckets: Sendable {
             return (biased << 32 | UInt64(rank[Int(key.site)]) << 16 | UInt64(key.country.rawValue), entry)
         }
         sortKeys.sort { $0.key < $1.key }
-        let counts = store.counts
-        return sortKeys.lazy.map { sorted in
-            let minute = Int32(bitPattern: UInt32(truncatingIfNeeded: sorted.key >> 32) ^ 0x8000_0000)
-            let site = order[Int(UInt16(truncatingIfNeeded: sorted.key >> 16))]
-            let country = CountryCode(rawValue: UInt16(truncatingIfNeeded: sorted.key))
-            return BucketRow(minute: minute, site: siteNames[site], country: country, counts: BucketCounts(counts[sorted.entry]))
-        }
+        let keys = store.keys, counts = store.counts
+        return sortKeys.map { (keys[$0.entry], counts[$0.entry]) }
     }
 
     /// Total requests per site, by site name.
     public func requestsBySite() -> [String: BucketCounts] {
         var totals: [String: BucketCounts] = [:]
+        for (site, counts) in spilledSites { totals[siteNames[Int(site)], default: BucketCounts()].merge(counts) }
         for (raw, counts) in zip(store.keys, store.counts) {
             totals[siteNames[Int(PackedKey(rawValue: raw).site)], default: BucketCounts()].merge(counts)
         }
@@ -127,7 +187,7 @@ public struct MinuteBuckets: Sendable {
 
     /// Total counters per country.
     public func countsByCountry() -> [CountryCode: BucketCounts] {
-        var totals: [CountryCode: BucketCounts] = [:]
+        var totals = spilledCountries
         for (raw, counts) in zip(store.keys, store.counts) {
             totals[PackedKey(rawValue: raw).country, default: BucketCounts()].merge(counts)
         }
@@ -136,12 +196,12 @@ public struct MinuteBuckets: Sendable {
 
     /// The earliest and latest minute with any request.
     public var minuteRange: ClosedRange<Int32>? {
-        var low = Int32.max, high = Int32.min
+        var low = spilledRange?.lowerBound ?? Int32.max, high = spilledRange?.upperBound ?? Int32.min
         for raw in store.keys {
             let minute = PackedKey(rawValue: raw).minute
             low = min(low, minute)
             high = max(high, minute)
         }
-        return store.isEmpty ? nil : low...high
+        return low <= high ? low...high : nil
     }
 }

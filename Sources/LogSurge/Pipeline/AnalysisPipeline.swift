@@ -84,7 +84,7 @@ public struct AnalysisPipeline: Sendable {
         let detection = configuration.detectionLateness.map { lateness in
             StreamingDetection(configuration: configuration.detection, lateness: lateness, onEvent: configuration.onAlert ?? { _ in })
         }
-        let merger = OrderedMerger(threads: threads, detection: detection, inputs: sources.map { result -> InputReport in
+        let merger = OrderedMerger(threads: threads, bucketsInMemory: configuration.bucketsInMemory, detection: detection, inputs: sources.map { result -> InputReport in
             switch result {
             case .success(let source): InputReport(name: source.displayName)
             case .failure(let error): InputReport(name: error.path, error: error)
@@ -288,7 +288,7 @@ private final class WorkQueue: @unchecked Sendable {
 /// What has been merged of one input: its own buckets and accounting until it is folded
 /// into the run, in input order, so the result does not depend on which input finished first.
 private struct InputTally {
-    var buckets = MinuteBuckets()
+    var buckets: MinuteBuckets
     var accounting = RunAccounting()
     /// Results merged, and (once its reader is done) how many there will be.
     var merged = 0
@@ -300,6 +300,10 @@ private struct InputTally {
     var failed = false
 
     var isComplete: Bool { expected == merged }
+
+    init(bucketsInMemory: Int) {
+        buckets = MinuteBuckets(spillThreshold: bucketsInMemory)
+    }
 }
 
 /// Merges each input's results in sequence order, folds inputs into the run in input order,
@@ -313,7 +317,7 @@ private final class OrderedMerger: @unchecked Sendable {
     private var readingNow = 0
     private var state = Analysis()
     /// The run's buckets and accounting: kept apart from `state` so both can be merged into at once.
-    private var runBuckets = MinuteBuckets()
+    private var runBuckets: MinuteBuckets
     private var runAccounting = RunAccounting()
     private var tallies: [InputTally]
     /// Inputs before this one are folded into `state`.
@@ -322,11 +326,15 @@ private final class OrderedMerger: @unchecked Sendable {
 
     private let detection: StreamingDetection?
 
-    init(threads: Int, detection: StreamingDetection?, inputs: [InputReport]) {
+    private let bucketsInMemory: Int
+
+    init(threads: Int, bucketsInMemory: Int, detection: StreamingDetection?, inputs: [InputReport]) {
         self.detection = detection
+        self.bucketsInMemory = bucketsInMemory
         slots = DispatchSemaphore(value: 2 * threads + 2)
         state.inputs = inputs
-        tallies = Array(repeating: InputTally(), count: inputs.count)
+        runBuckets = MinuteBuckets(spillThreshold: bucketsInMemory)
+        tallies = Array(repeating: InputTally(bucketsInMemory: bucketsInMemory), count: inputs.count)
         // Inputs that could not even be opened are complete already.
         for index in inputs.indices where inputs[index].error != nil { tallies[index].expected = 0 }
         lock.withLock { foldCompleteInputs() }
@@ -421,7 +429,7 @@ private final class OrderedMerger: @unchecked Sendable {
         let before = folded
         while folded < tallies.count, tallies[folded].isComplete {
             let tally = tallies[folded]
-            tallies[folded] = InputTally()
+            tallies[folded] = InputTally(bucketsInMemory: 1)
             runBuckets.merge(inOrder: tally.buckets)
             runAccounting.lines += tally.accounting.lines
             runAccounting.parsed += tally.accounting.parsed

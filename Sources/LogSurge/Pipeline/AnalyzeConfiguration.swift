@@ -36,6 +36,10 @@ public struct AnalyzeConfiguration: Sendable {
     /// A plain regular file is read by the workers in byte ranges of `chunkSize` bytes, but
     /// never less than this, so that a range holds many lines. By default, 64 KiB.
     public var minimumRangeSize: Int = 64 << 10
+    /// Buckets held in memory before sorted runs of them are written to a temporary file, so
+    /// that memory stays bounded however long a span the input covers. By default,
+    /// `MinuteBuckets.defaultSpillThreshold`.
+    public var bucketsInMemory = MinuteBuckets.defaultSpillThreshold
     /// The gzip inflater. By default, ISA-L when it can be loaded, else zlib.
     public var inflater: Inflater = .automatic
     /// Longer lines are skipped and counted as `line_too_long`. By default, 1 MiB.
