@@ -129,11 +129,14 @@ enum GzipReader {
 
             while true {
                 if inMember {
-                    if start == end {
-                        if endOfFile { return failed(failure("gzip file truncated")) }
+                    if start == end && !endOfFile {
                         if let error = refill(stats: &stats) { return failed(error) }
                         continue
                     }
+                    // At the end of the file inside a member, the inflater is asked again with no
+                    // input: it may hold output that did not fit the last call's room. Once it
+                    // gives nothing more, the file is truncated.
+                    let draining = start == end
                     let available = UnsafeRawBufferPointer(rebasing: input[start..<end])
                     var step = InflateStep(consumed: 0, produced: 0, outcome: .progress)
                     if skipOutput > 0 {
@@ -158,7 +161,7 @@ enum GzipReader {
                     case .progress:
                         // A call that neither read nor wrote, with input and room left, would spin.
                         if step.consumed == 0 && step.produced == 0 {
-                            return failed(failure("gzip inflater made no progress"))
+                            return failed(failure(draining ? "gzip file truncated" : "gzip inflater made no progress"))
                         }
                     case .memberEnd:
                         stats.gzipMembers += 1

@@ -90,6 +90,25 @@ struct GzipReaderTests {
         #expect(recoveredSome)
     }
 
+    @Test("what a truncated file gives does not depend on the read size", arguments: inflaters)
+    func truncatedWhateverTheReadSize(inflater: Inflater) throws {
+        // Runs of empty lines compress into long matches that can overflow an output block.
+        var text: [UInt8] = []
+        for (index, line) in Fixtures.accessLog(lines: 300, seed: 8).split(separator: 0x0A).enumerated() {
+            text += line + [UInt8](repeating: 0x0A, count: 1 + index % 97 * 3)
+        }
+        let file = gzip(text, level: 9)
+        for cut in stride(from: 30, to: file.count, by: 13) {
+            let results = try [16, 100, 4099, 256 << 10].map { readSize in
+                try readFile(Array(file[..<cut]), reader: InputReader(targetChunkSize: 512, readSize: readSize, inflater: inflater))
+            }
+            for result in results.dropFirst() {
+                #expect(result.chunks.flatMap(\.bytes) == results[0].chunks.flatMap(\.bytes), "cut at \(cut)")
+                #expect(result.error?.message == results[0].error?.message, "cut at \(cut)")
+            }
+        }
+    }
+
     @Test("a damaged CRC-32 or length is named, after all lines were emitted", arguments: inflaters)
     func damagedTrailer(inflater: Inflater) throws {
         let reader = InputReader(inflater: inflater)

@@ -1,5 +1,6 @@
 import Foundation
 import LogSurgeInput
+import LogSurgeTestSupport
 import Testing
 
 /// zlib and ISA-L must give the same lines, stats and errors for every file, damaged or not.
@@ -38,6 +39,21 @@ struct InflaterParityTests {
         let cuts = Array(0..<40) + Array(stride(from: 40, to: Self.file.count, by: 211)) + Array(Self.file.count - 30..<Self.file.count)
         for cut in cuts where cut >= 2 {
             try expectSameResults(Array(Self.file[..<cut]), "cut at \(cut)")
+        }
+    }
+
+    @Test("truncated highly repetitive data: output the inflater still held is not lost")
+    func truncatedRepetitive() throws {
+        // Long matches: a call can fill its output room while the inflater still holds bytes.
+        var text: [UInt8] = []
+        var generator = SeededGenerator(seed: 5)
+        for line in Self.text.split(separator: 0x0A).prefix(600) {
+            text += line + [0x0A]
+            text += [UInt8](repeating: 0x0A, count: Int.random(in: 0...400, using: &generator))
+        }
+        let file = gzip(text, level: 9)
+        for cut in stride(from: 20, to: file.count, by: 7) {
+            try expectSameResults(Array(file[..<cut]), "cut at \(cut)")
         }
     }
 
