@@ -15,10 +15,17 @@ public final class PlainFile: Sendable {
     /// Bytes when opened.
     public let size: Int64
     private let descriptor: Int32
+    /// For tests: reads at or past this offset fail with EIO, as a bad disk sector would.
+    let failingFrom: Int64?
 
     /// Opens `path` when it is a non-empty regular file that does not start with the gzip
     /// magic bytes; nil otherwise (and for any error: `InputReader` then reads it and reports).
-    public init?(path: String) {
+    public convenience init?(path: String) {
+        self.init(path: path, failingFrom: nil)
+    }
+
+    init?(path: String, failingFrom: Int64?) {
+        self.failingFrom = failingFrom
         // Look before opening: opening a FIFO would wait for a writer, and what it wrote would
         // then be lost to the reader that reads it next.
         var before = stat()
@@ -81,9 +88,27 @@ public final class PlainFile: Sendable {
             let span = Int(end - first + 1)
             reserve(&buffer, span)
             let got = readFully(into: &buffer, at: 0, count: span, offset: first - 1, result: &result)
-            guard let newline = firstNewline(buffer, 0..<got) else { return result }
+            guard let newline = firstNewline(buffer, 0..<got) else {
+                // No line starts here before what could be read ends. An error past the range is
+                // a later range's to meet; one inside it ends the input here (as it may also in
+                // the range whose line runs into it: the first report in order is the one kept).
+                if let offset = result.error?.offset, offset >= end { result.error = nil }
+                return result
+            }
             first += Int64(newline)
-            if result.error != nil || first >= end { return result }
+            if first >= end {
+                result.error = nil  // past this range: a later range meets it
+                return result
+            }
+            if result.error != nil {
+                // The lines read before the error are the range's, the last one cut short.
+                let kept = got - (newline + 1)
+                buffer.withUnsafeMutableBytes { raw in
+                    // In bounds: [newline + 1, got) lies inside the bytes just read.
+                    raw.baseAddress!.copyMemory(from: raw.baseAddress! + newline + 1, byteCount: kept)
+                }
+                return finish(count: kept, buffer: &buffer, result: result)
+            }
         }
 
         // The range's own bytes, then the rest of its last line.
@@ -105,6 +130,7 @@ public final class PlainFile: Sendable {
                 let got = readFully(into: &buffer, at: count, count: want, offset: first + Int64(count), result: &result)
                 if let newline = firstNewline(buffer, count..<(count + got)) {
                     count = newline + 1
+                    result.error = nil  // past the range's last line: the range that owns it meets it
                     break
                 }
                 count += got
@@ -112,12 +138,18 @@ public final class PlainFile: Sendable {
                 block = min(block * 2, 64 << 10)
             }
         }
+        return finish(count: count, buffer: &buffer, result: result)
+    }
+
+    /// The range's `count` bytes of lines, a newline added to a last line without one.
+    private func finish(count: Int, buffer: inout [UInt8], result: RangeLines) -> RangeLines {
+        var result = result
+        result.count = count
         if count > 0 && buffer[count - 1] != 0x0A {
             reserve(&buffer, count + 1)
             buffer[count] = 0x0A
-            count += 1
+            result.count += 1
         }
-        result.count = count
         return result
     }
 
@@ -151,8 +183,17 @@ public final class PlainFile: Sendable {
         let fd = descriptor
         buffer.withUnsafeMutableBytes { raw in
             while done < count {
+                var want = count - done
+                if let failingFrom {
+                    if offset + Int64(done) >= failingFrom {
+                        let at = offset + Int64(done)
+                        result.error = InputError(path: path, offset: at, message: "read error: \(FileIO.message(EIO)) at byte \(at)")
+                        break
+                    }
+                    want = min(want, Int(failingFrom - offset - Int64(done)))
+                }
                 // In bounds: the caller reserved buffer[start..<start + count].
-                let got = pread(fd, raw.baseAddress! + start + done, count - done, off_t(offset + Int64(done)))
+                let got = pread(fd, raw.baseAddress! + start + done, want, off_t(offset + Int64(done)))
                 if got > 0 {
                     done += got
                 } else if got == 0 {

@@ -1,5 +1,5 @@
 import Foundation
-import LogSurgeInput
+@testable import LogSurgeInput
 import LogSurgeTestSupport
 import Testing
 
@@ -104,6 +104,30 @@ struct PlainFileTests {
         let fifo = directory.file("fifo")
         #expect(mkfifo(fifo, 0o600) == 0)
         #expect(PlainFile(path: fifo) == nil)
+    }
+
+    @Test("a read error keeps every line before it, the one it cut short completed", arguments: [7, 200, 1000, 1 << 20])
+    func readError(rangeSize: Int64) throws {
+        let text = Fixtures.accessLog(lines: 60)
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let path = try directory.write("access.log", text)
+        for failure in stride(from: Int64(1), to: Int64(text.count), by: 97) {
+            let file = try #require(PlainFile(path: path, failingFrom: failure))
+            // As the pipeline merges: ranges in order, nothing after the first that failed.
+            var tokens: [ArraySlice<UInt8>] = []
+            var buffer: [UInt8] = []
+            var start: Int64 = 0
+            var error: InputError?
+            while start < file.size, error == nil {
+                let lines = file.lines(startingIn: start..<(start + rangeSize), maxLineLength: 1 << 20, into: &buffer)
+                tokens += oracleLines(Array(buffer[..<lines.count]))
+                error = lines.error
+                start += rangeSize
+            }
+            #expect(error?.offset == failure, "failure at \(failure)")
+            #expect(tokens == oracleLines(Array(text[..<Int(failure)])), "failure at \(failure)")
+        }
     }
 
     @Test("a file that shrinks while read ends where its bytes end")
