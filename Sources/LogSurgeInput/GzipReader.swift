@@ -13,7 +13,7 @@ import Glibc
 /// valid stream; where ISA-L finds a member damaged or truncated, the member is read again
 /// from its start with zlib, which skips the output ISA-L already gave and continues to the
 /// end of the file, so that the lines kept, the error's offset and its message are zlib's.
-/// That needs a seekable input; from a pipe, ISA-L's own error stands.
+/// That needs a seekable input: a pipe is inflated with zlib.
 enum GzipReader {
     /// Reads the rest of `fileDescriptor`, whose first `have` bytes are already in `input`.
     ///
@@ -30,6 +30,10 @@ enum GzipReader {
         let origin = Int64(lseek(fileDescriptor, 0, SEEK_CUR)) - Int64(have)
         var framing = Framing(fileDescriptor: fileDescriptor, name: name, input: input, have: have, outputSize: outputSize)
         let outcome: Outcome
+        // ISA-L's results equal zlib's only where a damaged member can be read again: a pipe
+        // is inflated with zlib.
+        let inflater = origin >= 0 ? inflater : .zlib
+        stats.inflater = inflater
         switch inflater {
         case .zlib:
             outcome = try framing.run(ZlibMember(), chunker: &chunker, stats: &stats, emit: emit)

@@ -55,12 +55,16 @@ public struct InputStats: Sendable, Equatable {
     public var compression: Compression
     /// gzip members read completely (0 for plain input).
     public var gzipMembers: Int
+    /// The inflater that read a gzip input (zlib for a pipe, whatever was asked); nil for plain.
+    public var inflater: Inflater?
 
     /// Stats with the given values. By default, all zero and `.none`.
-    public init(bytesRead: Int64 = 0, decompressedBytes: Int64 = 0, compression: Compression = .none, gzipMembers: Int = 0) {
+    public init(bytesRead: Int64 = 0, decompressedBytes: Int64 = 0, compression: Compression = .none, gzipMembers: Int = 0,
+                inflater: Inflater? = nil) {
         self.bytesRead = bytesRead
         self.decompressedBytes = decompressedBytes
         self.compression = compression
         self.gzipMembers = gzipMembers
+        self.inflater = inflater
     }
 }

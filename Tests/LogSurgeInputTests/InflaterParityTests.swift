@@ -14,7 +14,12 @@ struct InflaterParityTests {
         let zlib = try readFile(bytes, reader: InputReader(targetChunkSize: 3000, readSize: readSize, inflater: .zlib))
         let isal = try readFile(bytes, reader: InputReader(targetChunkSize: 3000, readSize: readSize, inflater: .isal))
         #expect(isal.chunks.map(\.bytes) == zlib.chunks.map(\.bytes), comment)
-        #expect(isal.stats == zlib.stats, comment)
+        if zlib.stats.compression == .gzip {
+            #expect(zlib.stats.inflater == .zlib && isal.stats.inflater == .isal, comment)
+        }
+        var (zlibStats, isalStats) = (zlib.stats, isal.stats)
+        (zlibStats.inflater, isalStats.inflater) = (nil, nil)
+        #expect(isalStats == zlibStats, comment)
         // Each read had its own temporary directory: compare all but the path.
         #expect(isal.error?.offset == zlib.error?.offset, comment)
         #expect(isal.error?.message == zlib.error?.message, comment)
@@ -86,15 +91,16 @@ struct InflaterParityTests {
         try expectSameResults(Self.file + [0x1F, 0x8B, 0x08], "a third member cut in its header")
     }
 
-    @Test("from a pipe, ISA-L reads valid gzip the same and names damage")
+    @Test("from a pipe, which cannot be read again, zlib inflates whatever was asked")
     func throughPipe() {
-        let valid = readThroughPipe(InputReader(targetChunkSize: 999, readSize: 4096, inflater: .isal), Self.file, pieceSize: 777)
-        #expect(valid.error == nil)
-        #expect(chunkLines(valid.chunks) == oracleLines(Self.text))
         var damaged = Self.file
         damaged[5000] ^= 0xFF
-        let broken = readThroughPipe(InputReader(readSize: 4096, inflater: .isal), damaged, pieceSize: 4096)
-        #expect(broken.error?.message.hasPrefix("gzip data damaged (") == true)
+        let zlib = readThroughPipe(InputReader(readSize: 4096, inflater: .zlib), damaged, pieceSize: 4096)
+        let isal = readThroughPipe(InputReader(readSize: 4096, inflater: .isal), damaged, pieceSize: 4096)
+        #expect(isal.stats.inflater == .zlib)
+        #expect(isal.chunks.map(\.bytes) == zlib.chunks.map(\.bytes))
+        #expect(isal.error?.message == zlib.error?.message)
+        #expect(isal.error?.message.hasPrefix("gzip data damaged (") == true)
     }
 }
 

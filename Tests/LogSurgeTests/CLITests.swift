@@ -60,6 +60,16 @@ struct CLITests {
         #expect(outputs[0].split(separator: "\n").count > 100)
     }
 
+    @Test(.enabled(if: Inflater.isalUnavailableReason == nil, "ISA-L is not available here"))
+    func gzipFromAPipeIsInflatedWithZlibAndTheReportSaysSo() throws {
+        let log = try [UInt8](Data(contentsOf: URL(fileURLWithPath: Support.fixture("combined.log"))))
+        let piped = try Support.run(["--inflate", "isal", "--summary", "-", "-"], stdin: Support.gzip(log))
+        #expect(piped.status == 0)
+        #expect(piped.stdout.contains("\"inflate\":\"isal\""))       // what was asked
+        #expect(piped.stdout.contains("\"compression\":\"gzip\",\"inflate\":\"zlib\""))  // what read the pipe
+        #expect(piped.stderr.contains("gzip inflated with zlib"))
+    }
+
     @Test func withoutISALAutoFallsBackToZlibAndAskingForItIsAUsageError() throws {
         let log = try [UInt8](Data(contentsOf: URL(fileURLWithPath: Support.fixture("combined.log"))))
         let path = Support.temporaryDirectory().appendingPathComponent("combined.log.gz").path

@@ -22,6 +22,7 @@ public enum SummaryWriter {
             var fields = ["\"path\":\(Escaping.json(input.name))"]
             if let stats = input.stats {
                 fields.append("\"compression\":\"\(stats.compression == .gzip ? "gzip" : "none")\"")
+                if let inflater = stats.inflater { fields.append("\"inflate\":\"\(inflater.rawValue)\"") }
                 fields.append("\"bytes_read\":\(stats.bytesRead)")
                 fields.append("\"bytes_decompressed\":\(stats.decompressedBytes)")
             }

@@ -16,7 +16,8 @@ public enum TextReport {
         let raw = read.reduce(Int64(0)) { $0 + ($1.stats?.bytesRead ?? 0) }
         let text = read.reduce(Int64(0)) { $0 + ($1.stats?.decompressedBytes ?? 0) }
 
-        let gzip = read.contains { $0.stats?.compression == .gzip } ? ", gzip inflated with \(analysis.inflater)" : ""
+        let inflaters = Set(read.compactMap { $0.stats?.inflater })
+        let gzip = inflaters.isEmpty ? "" : ", gzip inflated with " + Inflater.allCases.filter(inflaters.contains).map(\.description).joined(separator: " and ")
         out += "Input: \(analysis.inputs.count) input\(analysis.inputs.count == 1 ? "" : "s"), \(bytes(raw)) read, \(bytes(text)) of log text, \(analysis.threads) thread\(analysis.threads == 1 ? "" : "s")\(gzip)\n"
         let width = min(48, analysis.inputs.map { Escaping.terminal($0.name).count }.max() ?? 0)
         for input in analysis.inputs {
