@@ -9,12 +9,22 @@
 int logsurge_lower_thread_priority(int increment) {
 #if defined(__linux__)
     pid_t thread = (pid_t)syscall(SYS_gettid);
+    // On Linux PRIO_PROCESS with the process id names the main thread: the process's value.
     errno = 0;
-    int current = getpriority(PRIO_PROCESS, (id_t)thread);
-    if (current == -1 && errno != 0) return -1;
-    return setpriority(PRIO_PROCESS, (id_t)thread, current + increment);
+    int base = getpriority(PRIO_PROCESS, (id_t)getpid());
+    if (base == -1 && errno != 0) return -1;
+    return setpriority(PRIO_PROCESS, (id_t)thread, base + increment);
 #else
     (void)increment;
+    return 0;
+#endif
+}
+
+int logsurge_thread_nice_above_process(void) {
+#if defined(__linux__)
+    pid_t thread = (pid_t)syscall(SYS_gettid);
+    return getpriority(PRIO_PROCESS, (id_t)thread) - getpriority(PRIO_PROCESS, (id_t)getpid());
+#else
     return 0;
 #endif
 }

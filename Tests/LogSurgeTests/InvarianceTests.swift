@@ -1,7 +1,9 @@
 import Foundation
 import Testing
 @testable import LogSurge
+import CThreads
 import LogSurgeParse
+import Synchronization
 
 /// Output must not depend on how the bytes were cut into chunks or spread over workers.
 @Suite struct InvarianceTests {
@@ -213,4 +215,20 @@ import LogSurgeParse
         #expect(rows.filter { UTCMinute.format($0.minute) == "2016-11-09T02:32Z" }.count == 1_000)
         #expect(rows.reduce(0) { $0 + $1.counts.requests } == 71_000)
     }
+}
+
+@Test("a worker thread yields to the reader by a fixed step, however often it is reused")
+func workerPriorityDoesNotAccumulate() {
+    let observed = Mutex<[Int32]>([])
+    let done = DispatchSemaphore(value: 0)
+    let thread = Thread {
+        for _ in 0..<3 {
+            _ = logsurge_lower_thread_priority(3)
+            observed.withLock { $0.append(logsurge_thread_nice_above_process()) }
+        }
+        done.signal()
+    }
+    thread.start()
+    done.wait()
+    #expect(observed.withLock { $0 } == [3, 3, 3])
 }

@@ -2,8 +2,12 @@
 #ifndef LOGSURGE_CTHREADS_H
 #define LOGSURGE_CTHREADS_H
 
-/// Raises the calling thread's nice value by `increment` (Linux: per thread), so that other
-/// threads of the process win when they compete for a core. Returns 0, or -1 with errno set.
+/// Sets the calling thread's nice value (Linux: per thread) to the process's plus `increment`,
+/// so that the process's other threads win when they compete for a core. Idempotent: a pooled
+/// thread that did this before stays at the same value. Returns 0, or -1 with errno set.
 int logsurge_lower_thread_priority(int increment);
+
+/// The calling thread's nice value minus the process's (0 where threads have none of their own).
+int logsurge_thread_nice_above_process(void);
 
 #endif

@@ -68,6 +68,9 @@ public struct AnalysisPipeline: Sendable {
         self.configuration = configuration
     }
 
+    /// Inputs read side by side at most (fewer with fewer threads).
+    public static let maximumInputsAtOnce = 4
+
     /// Reads `paths` (files, directories, `-`) as one stream of events.
     public func run(paths: [String]) -> Analysis {
         run(paths: paths, whileDetecting: { _ in })
@@ -84,7 +87,12 @@ public struct AnalysisPipeline: Sendable {
         let detection = configuration.detectionLateness.map { lateness in
             StreamingDetection(configuration: configuration.detection, lateness: lateness, onEvent: configuration.onAlert ?? { _ in })
         }
-        let merger = OrderedMerger(threads: threads, bucketsInMemory: configuration.bucketsInMemory, detection: detection, inputs: sources.map { result -> InputReport in
+        // Several inputs are read at once (so N archives inflate on N cores), each merged apart
+        // and folded into the run in input order; at most 4, as each holds a reader's buffers
+        // and a tally. A stream that alerts as it goes is one input at a time, merged chunk by chunk.
+        let window = detection == nil ? min(threads, max(1, sources.count), Self.maximumInputsAtOnce) : 1
+        let merger = OrderedMerger(threads: threads, bucketsInMemory: configuration.bucketsInMemory, window: window,
+                                   detection: detection, inputs: sources.map { result -> InputReport in
             switch result {
             case .success(let source): InputReport(name: source.displayName)
             case .failure(let error): InputReport(name: error.path, error: error)
@@ -92,10 +100,6 @@ public struct AnalysisPipeline: Sendable {
         })
         let queue = WorkQueue()
         let group = DispatchGroup()
-        // Several inputs are read at once (so N archives inflate on N cores), each merged apart
-        // and folded into the run in input order. A stream that alerts as it goes is one input
-        // at a time, merged chunk by chunk.
-        let window = detection == nil ? min(threads, max(1, sources.count)) : 1
         // Chunk buffers go back to the readers once parsed; a reader cuts one chunk at a time,
         // so a couple of spares each is all a pool needs (more would only hold memory).
         let pool = ChunkPool(limit: 2 * window)
@@ -326,15 +330,14 @@ private final class OrderedMerger: @unchecked Sendable {
 
     private let detection: StreamingDetection?
 
-    private let bucketsInMemory: Int
 
-    init(threads: Int, bucketsInMemory: Int, detection: StreamingDetection?, inputs: [InputReport]) {
+    init(threads: Int, bucketsInMemory: Int, window: Int, detection: StreamingDetection?, inputs: [InputReport]) {
         self.detection = detection
-        self.bucketsInMemory = bucketsInMemory
         slots = DispatchSemaphore(value: 2 * threads + 2)
         state.inputs = inputs
         runBuckets = MinuteBuckets(spillThreshold: bucketsInMemory)
-        tallies = Array(repeating: InputTally(bucketsInMemory: bucketsInMemory), count: inputs.count)
+        // The inputs held apart share the run's allowance of buckets in memory.
+        tallies = Array(repeating: InputTally(bucketsInMemory: max(1, bucketsInMemory / (window + 1))), count: inputs.count)
         // Inputs that could not even be opened are complete already.
         for index in inputs.indices where inputs[index].error != nil { tallies[index].expected = 0 }
         lock.withLock { foldCompleteInputs() }
