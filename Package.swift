@@ -34,12 +34,12 @@ let package = Package(
         .target(name: "LogSurgeParse"),
         // IP addresses and the MaxMind DB reader that maps them to countries.
         .target(name: "LogSurgeGeo", dependencies: ["CGeoData"]),
-        // Per-thread scheduling (the parse workers yield to the reader).
-        .target(name: "CThreads"),
+        // Per-thread scheduling (the parse workers yield to the reader), returning freed memory.
+        .target(name: "CSystem"),
         // The pipeline: parallel parse stage, per-minute buckets, reports and outputs.
         .target(
             name: "LogSurge",
-            dependencies: ["LogSurgeInput", "LogSurgeParse", "LogSurgeGeo", "CZlib", "CThreads"]
+            dependencies: ["LogSurgeInput", "LogSurgeParse", "LogSurgeGeo", "CZlib", "CSystem"]
         ),
         .executableTarget(
             name: "LogSurgeCLI",

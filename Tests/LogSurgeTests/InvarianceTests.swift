@@ -1,7 +1,7 @@
 import Foundation
 import Testing
 @testable import LogSurge
-import CThreads
+import CSystem
 import LogSurgeParse
 import Synchronization
 

@@ -1,4 +1,4 @@
-import CThreads
+import CSystem
 import Dispatch
 import Foundation
 import LogSurgeGeo
@@ -340,7 +340,7 @@ private final class OrderedMerger: @unchecked Sendable {
         tallies = Array(repeating: InputTally(bucketsInMemory: max(1, bucketsInMemory / (window + 1))), count: inputs.count)
         // Inputs that could not even be opened are complete already.
         for index in inputs.indices where inputs[index].error != nil { tallies[index].expected = 0 }
-        lock.withLock { foldCompleteInputs() }
+        _ = lock.withLock { foldCompleteInputs() }
     }
 
     /// Waits until fewer than the allowed number of items are in flight.
@@ -366,11 +366,13 @@ private final class OrderedMerger: @unchecked Sendable {
     }
 
     func submit(_ result: ChunkResult) {
-        lock.withLock {
+        let folded = lock.withLock {
             tallies[result.input].pending[result.sequence] = result
             drain(result.input)
-            foldCompleteInputs()
+            return foldCompleteInputs()
         }
+        // A folded input's tally and buffers are free now: give the memory back.
+        if folded { logsurge_release_free_memory() }
     }
 
     /// Merges the results of `input` that are next in its order.
@@ -427,8 +429,9 @@ private final class OrderedMerger: @unchecked Sendable {
         accounting.geoLookupErrors += result.geoLookupErrors
     }
 
-    /// Folds every complete input, in input order, into the run.
-    private func foldCompleteInputs() {
+    /// Folds every complete input, in input order, into the run; whether any was folded.
+    @discardableResult
+    private func foldCompleteInputs() -> Bool {
         let before = folded
         while folded < tallies.count, tallies[folded].isComplete {
             let tally = tallies[folded]
@@ -445,11 +448,12 @@ private final class OrderedMerger: @unchecked Sendable {
             }
             folded += 1
         }
-        guard folded != before else { return }
+        guard folded != before else { return false }
         inputMayStart.lock()
         foldedForReaders = folded
         inputMayStart.broadcast()
         inputMayStart.unlock()
+        return true
     }
 
     /// Records what the reader of input `index` found, once it has handed out all `items`.

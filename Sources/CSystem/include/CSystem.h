@@ -1,6 +1,6 @@
-// Thread scheduling helpers that Swift's Glibc module does not expose.
-#ifndef LOGSURGE_CTHREADS_H
-#define LOGSURGE_CTHREADS_H
+// System calls that Swift's Glibc module does not expose: thread priority, returning memory.
+#ifndef LOGSURGE_CSYSTEM_H
+#define LOGSURGE_CSYSTEM_H
 
 /// Sets the calling thread's nice value (Linux: per thread) to the process's plus `increment`,
 /// so that the process's other threads win when they compete for a core. Idempotent: a pooled
@@ -9,5 +9,9 @@ int logsurge_lower_thread_priority(int increment);
 
 /// The calling thread's nice value minus the process's (0 where threads have none of their own).
 int logsurge_thread_nice_above_process(void);
+
+/// Returns the allocator's free memory to the system (glibc's malloc_trim), so that what a
+/// finished input's buffers and tallies used does not stay resident for the rest of the run.
+void logsurge_release_free_memory(void);
 
 #endif

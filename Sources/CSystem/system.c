@@ -1,7 +1,10 @@
 #define _GNU_SOURCE
-#include "CThreads.h"
+#include "CSystem.h"
 
 #include <errno.h>
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -26,5 +29,11 @@ int logsurge_thread_nice_above_process(void) {
     return getpriority(PRIO_PROCESS, (id_t)thread) - getpriority(PRIO_PROCESS, (id_t)getpid());
 #else
     return 0;
+#endif
+}
+
+void logsurge_release_free_memory(void) {
+#if defined(__GLIBC__)
+    malloc_trim(0);
 #endif
 }
