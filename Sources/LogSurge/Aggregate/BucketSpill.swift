@@ -28,23 +28,30 @@ final class BucketSpillFile: Sendable {
 
     deinit { close(descriptor) }
 
-    /// Writes `records` at the end of the file; their offset, or nil when the write failed.
-    func append(_ records: [Record]) -> Int64? {
+    /// Writes a run of `count` records at the end of the file, made `blockSize` at a time by
+    /// `block` (so that only a block is held at once); the run's offset, or nil when a write failed.
+    func appendRun(count: Int, blockSize: Int = 1 << 16, _ block: (Range<Int>) -> [Record]) -> Int64? {
         end.withLock { end in
-            let bytes = records.count * MemoryLayout<Record>.stride
-            let written = records.withUnsafeBytes { raw in
-                var done = 0
-                while done < bytes {
-                    let result = pwrite(descriptor, raw.baseAddress! + done, bytes - done, off_t(end + Int64(done)))
-                    if result < 0 && errno == EINTR { continue }
-                    if result <= 0 { return false }
-                    done += result
+            let start = end
+            var position = end
+            for first in stride(from: 0, to: count, by: blockSize) {
+                let records = block(first..<min(first + blockSize, count))
+                let bytes = records.count * MemoryLayout<Record>.stride
+                let written = records.withUnsafeBytes { raw in
+                    var done = 0
+                    while done < bytes {
+                        let result = pwrite(descriptor, raw.baseAddress! + done, bytes - done, off_t(position + Int64(done)))
+                        if result < 0 && errno == EINTR { continue }
+                        if result <= 0 { return false }
+                        done += result
+                    }
+                    return true
                 }
-                return true
+                guard written else { return nil }
+                position += Int64(bytes)
             }
-            guard written else { return nil }
-            defer { end += Int64(bytes) }
-            return end
+            end = position
+            return start
         }
     }
 
