@@ -32,7 +32,7 @@ public struct CountryResolver: Sendable {
     public private(set) var cacheMisses: Int = 0
 
     /// IPv4 answers flattened from the tree, when built: IPv4 addresses skip the cache.
-    private let ipv4Table: IPv4CountryTable?
+    public private(set) var ipv4Table: IPv4CountryTable?
 
     /// A resolver over `reader` caching up to `cacheSize` addresses (rounded up to a power of
     /// two), answering IPv4 addresses from `ipv4Table` (built from the same reader) when given.
@@ -51,6 +51,12 @@ public struct CountryResolver: Sendable {
         let recordSlots = 1 << Int(CountryResolver.recordCacheBits)
         self.recordOffsets = [Int](repeating: -1, count: recordSlots)
         self.recordCodes = [UInt16](repeating: 0, count: recordSlots)
+    }
+
+    /// Answers IPv4 addresses from `table` from now on (built from the same reader, it changes
+    /// no answer, only their cost).
+    public mutating func useIPv4Table(_ table: IPv4CountryTable) {
+        ipv4Table = table
     }
 
     /// The country of `address`; `.unknown` when the database has none or the lookup failed.

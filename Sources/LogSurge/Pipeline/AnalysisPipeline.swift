@@ -4,6 +4,7 @@ import Foundation
 import LogSurgeGeo
 import LogSurgeInput
 import LogSurgeParse
+import Synchronization
 
 /// What one input contributed to a run.
 public struct InputReport: Sendable {
@@ -103,12 +104,18 @@ public struct AnalysisPipeline: Sendable {
         // Chunk buffers go back to the readers once parsed; a reader cuts one chunk at a time,
         // so a couple of spares each is all a pool needs (more would only hold memory).
         let pool = ChunkPool(limit: 2 * window)
-        // Built once and shared read-only: IPv4 countries without walking the tree per client.
-        let ipv4Table = IPv4CountryTable(reader: configuration.database)
+        // IPv4 countries without walking the tree per client: the table is built once, on another
+        // thread while the first chunks are parsed (they walk the tree meanwhile; the answers are
+        // the same), and shared read-only.
+        let ipv4Table = IPv4TableSlot()
+        let database = configuration.database
+        let building = DispatchGroup()
+        DispatchQueue.global(qos: .userInitiated).async(group: building) { ipv4Table.table = IPv4CountryTable(reader: database) }
+        defer { building.wait() }  // no work of the run outlives it
         for worker in 0..<threads {
             let configuration = configuration
             DispatchQueue(label: "logsurge.parse.\(worker)", qos: .userInitiated).async(group: group) {
-                var processor = ChunkProcessor(configuration: configuration, ipv4Table: ipv4Table)
+                var processor = ChunkProcessor(configuration: configuration)
                 var yielded = false
                 while let item = queue.pop() {
                     if case .chunk = item.payload, !yielded {
@@ -118,7 +125,7 @@ public struct AnalysisPipeline: Sendable {
                         _ = logsurge_lower_thread_priority(3)
                         yielded = true
                     }
-                    merger.submit(processor.process(item))
+                    merger.submit(processor.process(item, ipv4Table: ipv4Table.table))
                     if case .chunk(let chunk) = item.payload { pool.give(chunk.bytes) }
                 }
             }
@@ -211,6 +218,16 @@ extension AnalysisPipeline {
         }
         if format == nil, !held.isEmpty { decide() }
         merger.finishInput(index, items: sequence, stats: stats, format: format, choice: choice, error: error)
+    }
+}
+
+/// The IPv4 table once it is built; each worker looks once per chunk.
+private final class IPv4TableSlot: Sendable {
+    private let slot = Mutex<IPv4CountryTable?>(nil)
+
+    var table: IPv4CountryTable? {
+        get { slot.withLock { $0 } }
+        set { slot.withLock { $0 = newValue } }
     }
 }
 

@@ -49,9 +49,9 @@ struct ChunkProcessor {
     /// Where ranges of plain files are read; reused from range to range.
     private var rangeBuffer: [UInt8] = []
 
-    init(configuration: AnalyzeConfiguration, ipv4Table: IPv4CountryTable?) {
+    init(configuration: AnalyzeConfiguration) {
         maxLineLength = configuration.maxLineLength
-        resolver = CountryResolver(reader: configuration.database, ipv4Table: ipv4Table)
+        resolver = CountryResolver(reader: configuration.database)
         sites = SiteTable(defaultSite: configuration.site, sectionNames: configuration.sections.map(\.name))
         sectionPrefixes = configuration.sections.map { Array($0.prefix.utf8) }
     }
@@ -60,7 +60,9 @@ struct ChunkProcessor {
     /// memory stays bounded however many distinct hosts a log holds.
     static let sitesKeptBetweenChunks = 1024
 
-    mutating func process(_ item: WorkItem) -> ChunkResult {
+    /// Parses `item`; from now on IPv4 countries come from `ipv4Table` when it is given.
+    mutating func process(_ item: WorkItem, ipv4Table: IPv4CountryTable? = nil) -> ChunkResult {
+        if resolver.ipv4Table == nil, let ipv4Table { resolver.useIPv4Table(ipv4Table) }
         var result = ChunkResult(sequence: item.sequence, input: item.input)
         if sites.names.count > Self.sitesKeptBetweenChunks { sites.reset() }
         var parser = parsers[item.format] ?? AccessLogParser(format: item.format)
