@@ -138,13 +138,15 @@ public struct BucketRowSequence: Sequence, Sendable {
             sources[index].position = 0
         }
 
+        @inline(__always)
         private func head(_ index: Int) -> (key: UInt64, counts: BucketTable.Counts)? {
-            let source = sources[index]
-            if source.run == nil {
-                return source.position < sequence.memory.count ? sequence.memory[source.position] : nil
+            // Fields read in place: copying a source would retain and release its block.
+            let position = sources[index].position
+            if index == 0 {
+                return position < sequence.memory.count ? sequence.memory[position] : nil
             }
-            guard source.position < source.block.count else { return nil }
-            let record = source.block[source.position]
+            guard position < sources[index].block.count else { return nil }
+            let record = sources[index].block[position]
             return (record.key, record.counts)
         }
 
@@ -154,6 +156,14 @@ public struct BucketRowSequence: Sequence, Sendable {
         }
 
         public mutating func next() -> BucketRow? {
+            if sources.count == 1 {
+                // Nothing spilled: the table's sorted entries as they are.
+                guard let (raw, entry) = head(0) else { return nil }
+                sources[0].position += 1
+                let key = PackedKey(rawValue: raw)
+                return BucketRow(minute: key.minute, site: sequence.siteNames[Int(key.site)], country: key.country,
+                                 counts: BucketCounts(entry))
+            }
             // The smallest head; every source holding the same key adds to it.
             var best: (sortKey: UInt64, raw: UInt64)?
             for index in sources.indices {
@@ -164,7 +174,8 @@ public struct BucketRowSequence: Sequence, Sendable {
             guard let best else { return nil }
             var counts = BucketCounts()
             for index in sources.indices {
-                while let (raw, entry) = head(index), raw == best.raw {
+                // Keys are unique within a source: at most one entry of each adds.
+                if let (raw, entry) = head(index), raw == best.raw {
                     counts.merge(entry)
                     advance(index)
                 }
