@@ -104,32 +104,40 @@ public struct IPAddress: Hashable, Sendable, CustomStringConvertible {
 
     /// Parses `a.b.c.d` from `start` to the end of `bytes`.
     static func parseIPv4(_ bytes: UnsafeRawBufferPointer, from start: Int) -> UInt32? {
-        var value: UInt32 = 0
-        var octet: UInt32 = 0
-        var digits = 0
-        var dots = 0
-        var index = start
         let end = bytes.count
-        while index < end {
-            let digit = bytes[index] &- UInt8(ascii: "0")  // In bounds: index < end == bytes.count.
-            if digit < 10 {
-                if digits == 1 && octet == 0 { return nil }  // a leading zero
-                octet = octet &* 10 &+ UInt32(digit)
-                digits += 1
-                if digits > 3 { return nil }
-            } else if digit == UInt8(ascii: ".") &- UInt8(ascii: "0") {
-                guard digits > 0, octet <= 255, dots < 3 else { return nil }
-                value = value << 8 | octet
-                octet = 0
-                digits = 0
-                dots += 1
-            } else {
-                return nil
-            }
-            index += 1
+        // A dotted quad is 7 to 15 bytes; checked first, it also bounds every read below.
+        guard end - start >= 7, end - start <= 15, let base = bytes.baseAddress else { return nil }
+        /// The digit at `index`, or nil for any other byte or past the end.
+        @inline(__always) func digit(_ index: Int) -> UInt32? {
+            guard index < end else { return nil }
+            // In bounds: start <= index < end == bytes.count.
+            let value = base.load(fromByteOffset: index, as: UInt8.self) &- UInt8(ascii: "0")
+            return value < 10 ? UInt32(value) : nil
         }
-        guard dots == 3, digits > 0, octet <= 255 else { return nil }
-        return value << 8 | octet
+        var index = start
+        var value: UInt32 = 0
+        for part in 0..<4 {
+            // One to three digits, no leading zero, at most 255.
+            guard var octet = digit(index) else { return nil }
+            index += 1
+            if let second = digit(index) {
+                guard octet != 0 else { return nil }
+                octet = octet * 10 + second
+                index += 1
+                if let third = digit(index) {
+                    octet = octet * 10 + third
+                    index += 1
+                    guard octet <= 255, digit(index) == nil else { return nil }
+                }
+            }
+            value = value << 8 | octet
+            if part < 3 {
+                // In bounds: index < end is checked first.
+                guard index < end, base.load(fromByteOffset: index, as: UInt8.self) == UInt8(ascii: ".") else { return nil }
+                index += 1
+            }
+        }
+        return index == end ? value : nil
     }
 
     /// Parses IPv6 text.

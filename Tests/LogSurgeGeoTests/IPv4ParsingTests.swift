@@ -1,0 +1,64 @@
+@testable import LogSurgeGeo
+import LogSurgeTestSupport
+import Testing
+
+/// The straightforward byte-by-byte parser the unrolled one replaced: the oracle.
+private func referenceIPv4(_ bytes: [UInt8]) -> UInt32? {
+    var value: UInt32 = 0, octet: UInt32 = 0, digits = 0, dots = 0
+    for byte in bytes {
+        let digit = byte &- UInt8(ascii: "0")
+        if digit < 10 {
+            if digits == 1 && octet == 0 { return nil }  // a leading zero
+            octet = octet * 10 + UInt32(digit)
+            digits += 1
+            if digits > 3 { return nil }
+        } else if byte == UInt8(ascii: ".") {
+            guard digits > 0, octet <= 255, dots < 3 else { return nil }
+            value = value << 8 | octet
+            (octet, digits, dots) = (0, 0, dots + 1)
+        } else {
+            return nil
+        }
+    }
+    guard dots == 3, digits > 0, octet <= 255 else { return nil }
+    return value << 8 | octet
+}
+
+@Suite("IPv4 text")
+struct IPv4ParsingTests {
+    @Test("the unrolled parser agrees with the byte-by-byte one on a million strings")
+    func agreesWithReference() {
+        var generator = SeededGenerator(seed: 99)
+        let alphabet = Array("0123456789....:a ".utf8)
+        var accepted = 0
+        for round in 0..<1_000_000 {
+            var bytes: [UInt8]
+            if round % 2 == 0 {
+                // Near-addresses: four numbers of 0-4 digits, sometimes with a stray byte.
+                bytes = (0..<4).flatMap { part -> [UInt8] in
+                    let digits = (0..<Int.random(in: 0...4, using: &generator)).map { _ in UInt8(ascii: "0") + UInt8.random(in: 0...9, using: &generator) }
+                    return (part > 0 ? [UInt8(ascii: ".")] : []) + digits
+                }
+                if Int.random(in: 0..<8, using: &generator) == 0 {
+                    bytes.insert(alphabet.randomElement(using: &generator)!, at: Int.random(in: 0...bytes.count, using: &generator))
+                }
+            } else {
+                bytes = (0..<Int.random(in: 0...17, using: &generator)).map { _ in alphabet.randomElement(using: &generator)! }
+            }
+            let parsed = bytes.withUnsafeBytes { IPAddress.parseIPv4($0, from: 0) }
+            #expect(parsed == referenceIPv4(bytes), "\(String(decoding: bytes, as: UTF8.self))")
+            if parsed != nil { accepted += 1 }
+        }
+        #expect(accepted > 10_000)
+    }
+
+    @Test("from an offset, as inside an IPv4-mapped IPv6 address")
+    func fromOffset() {
+        let text = Array("::ffff:203.0.113.9".utf8)
+        #expect(text.withUnsafeBytes { IPAddress.parseIPv4($0, from: 7) } == 0xCB00_7109)
+        #expect(IPAddress("::ffff:203.0.113.9")?.ipv4 == 0xCB00_7109)
+        #expect(IPAddress("255.255.255.255")?.ipv4 == 0xFFFF_FFFF)
+        #expect(IPAddress("256.1.1.1") == nil)
+        #expect(IPAddress("1.2.3.04") == nil)
+    }
+}
