@@ -83,31 +83,41 @@ public final class PlainFile: Sendable {
         let end = range.upperBound
 
         // The first line starting in the range: right after the first "\n" at or after start - 1.
+        // It is usually a line's length away, so the search reads a little at a time rather
+        // than the whole range, which is then read again from that line on.
         var first = range.lowerBound
         if first > 0 {
-            let span = Int(end - first + 1)
-            reserve(&buffer, span)
-            let got = readFully(into: &buffer, at: 0, count: span, offset: first - 1, result: &result)
-            guard let newline = firstNewline(buffer, 0..<got) else {
-                // No line starts here before what could be read ends. An error past the range is
-                // a later range's to meet; one inside it ends the input here (as it may also in
-                // the range whose line runs into it: the first report in order is the one kept).
-                if let offset = result.error?.offset, offset >= end { result.error = nil }
-                return result
-            }
-            first += Int64(newline)
-            if first >= end {
-                result.error = nil  // past this range: a later range meets it
-                return result
-            }
-            if result.error != nil {
-                // The lines read before the error are the range's, the last one cut short.
-                let kept = got - (newline + 1)
-                buffer.withUnsafeMutableBytes { raw in
-                    // In bounds: [newline + 1, got) lies inside the bytes just read.
-                    raw.baseAddress!.copyMemory(from: raw.baseAddress! + newline + 1, byteCount: kept)
+            var offset = first - 1
+            var block = 256
+            while true {
+                let want = Int(min(Int64(block), end - offset))
+                // Not one line starts in the range.
+                guard want > 0 else { return result }
+                reserve(&buffer, want)
+                let got = readFully(into: &buffer, at: 0, count: want, offset: offset, result: &result)
+                if let newline = firstNewline(buffer, 0..<got) {
+                    first = offset + Int64(newline) + 1
+                    if first >= end {
+                        result.error = nil  // past this range: a later range meets it
+                        return result
+                    }
+                    if result.error != nil {
+                        // The lines read before the error are the range's, the last one cut short.
+                        let kept = got - (newline + 1)
+                        buffer.withUnsafeMutableBytes { raw in
+                            // In bounds: [newline + 1, got) lies inside the bytes just read.
+                            raw.baseAddress!.copyMemory(from: raw.baseAddress! + newline + 1, byteCount: kept)
+                        }
+                        return finish(count: kept, buffer: &buffer, result: result)
+                    }
+                    break
                 }
-                return finish(count: kept, buffer: &buffer, result: result)
+                // No line starts before what could be read ends: the file ended, or an error
+                // inside the range ends the input here (as it may also in the range whose line
+                // runs into it: the first report in order is the one kept).
+                if got < want || result.error != nil { return result }
+                offset += Int64(got)
+                block = min(block * 2, 64 << 10)
             }
         }
 
