@@ -114,13 +114,6 @@ public struct BucketRowSequence: Sequence, Sendable {
             for index in sources.indices { refill(index) }
         }
 
-        /// The sort key of a packed key: minute (biased), site rank, country.
-        private func sortKey(_ raw: UInt64) -> UInt64 {
-            let key = PackedKey(rawValue: raw)
-            let biased = UInt64(UInt32(bitPattern: key.minute) ^ 0x8000_0000)
-            return biased << 32 | UInt64(sequence.rank[Int(key.site)]) << 16 | UInt64(key.country.rawValue)
-        }
-
         private mutating func refill(_ index: Int) {
             guard let run = sources[index].run else { return }
             guard sources[index].position >= sources[index].block.count, sources[index].consumed < run.count,
@@ -168,7 +161,7 @@ public struct BucketRowSequence: Sequence, Sendable {
             var best: (sortKey: UInt64, raw: UInt64)?
             for index in sources.indices {
                 guard let (raw, _) = head(index) else { continue }
-                let key = sortKey(raw)
+                let key = MinuteBuckets.sortKey(raw, rank: sequence.rank)
                 if best == nil || key < best!.sortKey { best = (key, raw) }
             }
             guard let best else { return nil }

@@ -175,16 +175,20 @@ public struct MinuteBuckets: Sendable {
         return sortOrder().map { (keys[$0.entry], counts[$0.entry]) }
     }
 
+    /// The order of rows as one integer: minute, then the site's `rank` by name, then country.
+    @inline(__always)
+    static func sortKey(_ raw: UInt64, rank: [UInt16]) -> UInt64 {
+        let key = PackedKey(rawValue: raw)
+        // Bias the minute so negative minutes (before 1970) still sort first.
+        let biased = UInt64(UInt32(bitPattern: key.minute) ^ 0x8000_0000)
+        return biased << 32 | UInt64(rank[Int(key.site)]) << 16 | UInt64(key.country.rawValue)
+    }
+
     /// The sort key (minute, site rank, country) and index of each of the table's entries, sorted.
     private func sortOrder() -> [(key: UInt64, entry: Int)] {
         let rank = siteRanks()
         // Each sort key carries the entry's index, so an entry is found without a probe.
-        var sortKeys = store.keys.enumerated().map { entry, raw -> (key: UInt64, entry: Int) in
-            let key = PackedKey(rawValue: raw)
-            // Bias the minute so negative minutes (before 1970) still sort first.
-            let biased = UInt64(UInt32(bitPattern: key.minute) ^ 0x8000_0000)
-            return (biased << 32 | UInt64(rank[Int(key.site)]) << 16 | UInt64(key.country.rawValue), entry)
-        }
+        var sortKeys = store.keys.enumerated().map { entry, raw -> (key: UInt64, entry: Int) in (Self.sortKey(raw, rank: rank), entry) }
         sortKeys.sort { $0.key < $1.key }
         return sortKeys
     }

@@ -187,9 +187,7 @@ extension AnalysisPipeline {
             // A plain regular file: the workers read their own byte ranges of it.
             if format == nil {
                 let sample = file.leadingChunks(maxLineLength: configuration.maxLineLength, until: FormatSample.isComplete)
-                let detected = FormatSample.detect(sample)
-                format = detected ?? .combined
-                choice = detected == nil ? .assumed : .detected
+                (format, choice) = FormatSample.decide(sample)
             }
             let step = Int64(max(1, configuration.chunkSize, configuration.minimumRangeSize))
             for start in stride(from: Int64(0), to: file.size, by: Int(step)) {
@@ -202,9 +200,7 @@ extension AnalysisPipeline {
         // so the format (and so the output) does not depend on the chunk size.
         var held: [LineChunk] = []
         func decide() {
-            let detected = FormatSample.detect(held)
-            format = detected ?? .combined
-            choice = detected == nil ? .assumed : .detected
+            (format, choice) = FormatSample.decide(held)
             for chunk in held { dispatch(.chunk(chunk), as: format!) }
             held = []
         }
@@ -268,6 +264,12 @@ enum FormatSample {
             if bytes >= Self.bytes || lines >= Self.lines { return true }
         }
         return false
+    }
+
+    /// The format to read an input with, from its first chunks: the detected one, or
+    /// `combined` (its lines then counted as malformed) when no line had a known format.
+    static func decide(_ chunks: [LineChunk]) -> (LogFormat, InputReport.FormatChoice) {
+        detect(chunks).map { ($0, .detected) } ?? (.combined, .assumed)
     }
 
     /// The format of the first `lines` lines (at most `bytes` bytes) of `chunks`.
