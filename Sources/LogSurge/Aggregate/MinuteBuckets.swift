@@ -37,7 +37,7 @@ public struct MinuteBuckets: Sendable {
     private var siteIndex: [String: UInt16] = [:]
     private var store = BucketTable(initialCapacity: 64)
     /// Buckets held before a spill.
-    public let spillThreshold: Int
+    public private(set) var spillThreshold: Int
     private var spillFile: BucketSpillFile?
     private var runs: [BucketRun] = []
     /// Totals of the spilled buckets, for the queries that need no order.
@@ -93,6 +93,15 @@ public struct MinuteBuckets: Sendable {
     /// its sites are taken in the order they first appeared in it, so the sites that fold into
     /// `overflowSite` are the same.
     mutating func merge(inOrder other: MinuteBuckets) {
+        // Into nothing yet (the first input of a run), merging is taking it as it is: the same
+        // sites in the same order, and its spilled runs are not read back and written again.
+        if siteNames.isEmpty, store.isEmpty, !hasSpilled, !spillFailed {
+            let threshold = spillThreshold
+            self = other
+            spillThreshold = threshold
+            spillIfFull()
+            return
+        }
         let translation = other.siteNames.map { globalIndex(of: $0) }
         if other.hasSpilled {
             for row in other.sortedRows() {
