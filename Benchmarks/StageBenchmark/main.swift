@@ -189,10 +189,11 @@ rows.append(compare("GeoIP cached: CountryResolver", Double(clients.count), floo
                     floorBody: dictionaryFloor))
 
 let ipv4Table = IPv4CountryTable(reader: database)
-rows.append(compare("GeoIP as the pipeline does: CountryResolver + IPv4 table", Double(clients.count), floor: "Dictionary lookup",
+let ipv6Table = IPv6CountryTable(reader: database)
+rows.append(compare("GeoIP as the pipeline does: CountryResolver + IPv4/IPv6 tables", Double(clients.count), floor: "Dictionary lookup",
                     Double(clients.count), unit: "M lookups/s",
                     stageBody: {
-                        var resolver = CountryResolver(reader: database, ipv4Table: ipv4Table)
+                        var resolver = CountryResolver(reader: database, ipv4Table: ipv4Table, ipv6Table: ipv6Table)
                         if countKnown({ resolver.country(for: $0) }) != withCountry { fail("table lookups disagree") }
                     },
                     floorBody: dictionaryFloor))

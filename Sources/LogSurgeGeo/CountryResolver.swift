@@ -1,7 +1,8 @@
 /// Per-worker lookup cache in front of a reader: a repeated client costs one hash probe.
 ///
 /// With an `IPv4CountryTable`, IPv4 addresses are answered from it instead (new or repeated,
-/// about the cost of a cache hit), and the cache serves IPv6 addresses.
+/// about the cost of a cache hit); with an `IPv6CountryTable`, so are IPv6 addresses whose
+/// network (first 64 bits) decides their country, and the cache serves the rest.
 ///
 /// Two direct-mapped caches, both of bounded size: addresses → country (`cacheSize` entries,
 /// rounded up to a power of two, 18 bytes each), and data-record offsets → country (4096
@@ -33,12 +34,16 @@ public struct CountryResolver: Sendable {
 
     /// IPv4 answers flattened from the tree, when built: IPv4 addresses skip the cache.
     public private(set) var ipv4Table: IPv4CountryTable?
+    /// IPv6 answers by network, when built.
+    public private(set) var ipv6Table: IPv6CountryTable?
 
     /// A resolver over `reader` caching up to `cacheSize` addresses (rounded up to a power of
     /// two), answering IPv4 addresses from `ipv4Table` (built from the same reader) when given.
-    public init(reader: MMDBReader, cacheSize: Int = 65536, ipv4Table: IPv4CountryTable? = nil) {
+    public init(reader: MMDBReader, cacheSize: Int = 65536, ipv4Table: IPv4CountryTable? = nil,
+                ipv6Table: IPv6CountryTable? = nil) {
         self.reader = reader
         self.ipv4Table = ipv4Table
+        self.ipv6Table = ipv6Table
         var bits: UInt64 = 0
         if cacheSize > 0 {
             while (1 << bits) < min(cacheSize, 1 << 26) { bits += 1 }
@@ -59,6 +64,11 @@ public struct CountryResolver: Sendable {
         ipv4Table = table
     }
 
+    /// Answers IPv6 addresses from `table` where it can from now on (built from the same reader).
+    public mutating func useIPv6Table(_ table: IPv6CountryTable) {
+        ipv6Table = table
+    }
+
     /// The country of `address`; `.unknown` when the database has none or the lookup failed.
     ///
     /// Performance (embedded database, release build, shared 2-core x86-64, 2026-11-28):
@@ -68,6 +78,14 @@ public struct CountryResolver: Sendable {
         if let ipv4Table, let v4 = address.ipv4 {
             let code = ipv4Table.code(for: v4)
             return code == IPv4CountryTable.treeWalk ? resolve(address).code : CountryCode(rawValue: code)
+        }
+        if let ipv6Table, !address.isIPv4 {
+            var code = ipv6Table.code(for: address.high)
+            if let depth = IPv6CountryTable.ipv4AliasDepth(code) {
+                // The tree continues in its IPv4 part with the 32 bits after the alias.
+                code = ipv4Table?.code(for: UInt32(truncatingIfNeeded: address.high >> (32 - depth))) ?? IPv6CountryTable.treeWalk
+            }
+            if code != IPv6CountryTable.treeWalk { return CountryCode(rawValue: code) }
         }
         guard !codes.isEmpty else { return resolve(address).code }
         let hash = (address.low ^ (address.high &* 0xC2B2_AE3D_27D4_EB4F)) &* 0x9E37_79B9_7F4A_7C15

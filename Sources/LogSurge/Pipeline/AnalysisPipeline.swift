@@ -104,14 +104,23 @@ public struct AnalysisPipeline: Sendable {
         // Chunk buffers go back to the readers once parsed; a reader cuts one chunk at a time,
         // so a couple of spares each is all a pool needs (more would only hold memory).
         let pool = ChunkPool(limit: 2 * window)
-        // IPv4 countries without walking the tree per client: the table is built once, on another
-        // thread while the first chunks are parsed (they walk the tree meanwhile; the answers are
-        // the same), and shared read-only.
-        let ipv4Table = IPv4TableSlot()
+        // Countries without walking the tree per client: the tables (IPv4, then IPv6 networks) are
+        // built once, on another thread while the first chunks are parsed (they walk the tree
+        // meanwhile; the answers are the same), and shared read-only.
+        let countryTables = CountryTablesSlot()
         let database = configuration.database
         let building = DispatchGroup()
-        DispatchQueue.global(qos: .userInitiated).async(group: building) { ipv4Table.table = IPv4CountryTable(reader: database) }
-        defer { building.wait() }  // no work of the run outlives it
+        DispatchQueue.global(qos: .userInitiated).async(group: building) {
+            let ipv4 = IPv4CountryTable(reader: database, abandon: { countryTables.isAbandoned })
+            countryTables.tables = CountryTables(ipv4: ipv4)
+            let ipv6 = IPv6CountryTable(reader: database, abandon: { countryTables.isAbandoned })
+            countryTables.tables = CountryTables(ipv4: ipv4, ipv6: ipv6)
+        }
+        defer {
+            // A short run ends before the tables are ready: it stops building instead of being waited for.
+            countryTables.isAbandoned = true
+            building.wait()  // no work of the run outlives it
+        }
         for worker in 0..<threads {
             let configuration = configuration
             DispatchQueue(label: "logsurge.parse.\(worker)", qos: .userInitiated).async(group: group) {
@@ -125,7 +134,7 @@ public struct AnalysisPipeline: Sendable {
                         _ = logsurge_lower_thread_priority(3)
                         yielded = true
                     }
-                    merger.submit(processor.process(item, ipv4Table: ipv4Table.table))
+                    merger.submit(processor.process(item, tables: countryTables.tables))
                     if case .chunk(let chunk) = item.payload { pool.give(chunk.bytes) }
                 }
             }
@@ -217,11 +226,18 @@ extension AnalysisPipeline {
     }
 }
 
-/// The IPv4 table once it is built; each worker looks once per chunk.
-private final class IPv4TableSlot: Sendable {
-    private let slot = Mutex<IPv4CountryTable?>(nil)
+/// The country tables as they are built; each worker looks once per chunk.
+private final class CountryTablesSlot: Sendable {
+    private let slot = Mutex(CountryTables())
+    private let abandoned = Atomic<Bool>(false)
 
-    var table: IPv4CountryTable? {
+    /// Set once the run no longer needs the tables.
+    var isAbandoned: Bool {
+        get { abandoned.load(ordering: .relaxed) }
+        set { abandoned.store(newValue, ordering: .relaxed) }
+    }
+
+    var tables: CountryTables {
         get { slot.withLock { $0 } }
         set { slot.withLock { $0 = newValue } }
     }

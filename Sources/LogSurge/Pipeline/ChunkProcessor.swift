@@ -17,6 +17,12 @@ struct WorkItem: Sendable {
     }
 }
 
+/// The flattened country tables a worker answers from, once they are built.
+struct CountryTables: Sendable {
+    var ipv4: IPv4CountryTable?
+    var ipv6: IPv6CountryTable?
+}
+
 /// What a worker learnt from one chunk, ready to be merged in chunk order.
 struct ChunkResult: Sendable {
     var sequence: Int
@@ -60,9 +66,10 @@ struct ChunkProcessor {
     /// memory stays bounded however many distinct hosts a log holds.
     static let sitesKeptBetweenChunks = 1024
 
-    /// Parses `item`; from now on IPv4 countries come from `ipv4Table` when it is given.
-    mutating func process(_ item: WorkItem, ipv4Table: IPv4CountryTable? = nil) -> ChunkResult {
-        if resolver.ipv4Table == nil, let ipv4Table { resolver.useIPv4Table(ipv4Table) }
+    /// Parses `item`; from now on countries come from the `tables` that are built.
+    mutating func process(_ item: WorkItem, tables: CountryTables = CountryTables()) -> ChunkResult {
+        if resolver.ipv4Table == nil, let table = tables.ipv4 { resolver.useIPv4Table(table) }
+        if resolver.ipv6Table == nil, let table = tables.ipv6 { resolver.useIPv6Table(table) }
         var result = ChunkResult(sequence: item.sequence, input: item.input)
         if sites.names.count > Self.sitesKeptBetweenChunks { sites.reset() }
         var parser = parsers[item.format] ?? AccessLogParser(format: item.format)
