@@ -1,3 +1,4 @@
+import LogSurgeTestSupport
 import LogSurgeParse
 import Testing
 
@@ -87,5 +88,42 @@ struct MalformedTests {
                 "bad_format",
             ])
         #expect(MalformedReason.allCases.sorted().map(\.rawValue) == MalformedReason.allCases.map(\.rawValue).sorted())
+    }
+}
+
+@Suite("Response sizes")
+struct SizeTests {
+    /// What the size field `text` must give: its value, or `badSize`.
+    private func expected(_ text: String) -> UInt64? {
+        guard !text.isEmpty, text.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) else { return nil }
+        return UInt64(text)
+    }
+
+    @Test("sizes read a word at a time agree with the digits, at every length and with any byte after them")
+    func wordAtATime() {
+        var random = SeededGenerator(seed: 1101)
+        let odd: [String] = [":", "/", "a", "-", "\t", "0x", "é", "\u{7F}", "+", "."]
+        var sizes: [String] = ["0", "00", "0000000", "00000000", "9999999", "10000000", "18446744073709551615", "18446744073709551616"]
+        for _ in 0..<20_000 {
+            let length = Int.random(in: 1...22, using: &random)
+            var digits = String((0..<length).map { _ in Character(String(Int.random(in: 0...9, using: &random))) })
+            if Int.random(in: 0..<4, using: &random) == 0 {
+                // A stray byte somewhere in or right after the digits.
+                let at = digits.index(digits.startIndex, offsetBy: Int.random(in: 0...length, using: &random))
+                digits.insert(contentsOf: odd.randomElement(using: &random)!, at: at)
+            }
+            sizes.append(digits)
+        }
+        for size in sizes {
+            // Combined lines have the referer after the size (the word path); common lines end with it.
+            for (line, format) in [(combinedLine(size: size), LogFormat.combined), (commonLine(size: size), .common)] {
+                let result = outcome(line, format)
+                if let value = expected(size) {
+                    #expect(result.fields?.bytes == value, "\(format.rawValue) size \(size)")
+                } else {
+                    #expect(result == .malformed(.badSize), "\(format.rawValue) size \(size)")
+                }
+            }
+        }
     }
 }
