@@ -45,6 +45,7 @@ let package = Package(
             name: "LogSurgeCLI",
             dependencies: [
                 "LogSurge",
+                "CSystem",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

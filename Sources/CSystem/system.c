@@ -2,6 +2,10 @@
 #include "CSystem.h"
 
 #include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <string.h>
 #if defined(__GLIBC__)
 #include <malloc.h>
 #endif
@@ -37,3 +41,40 @@ void logsurge_release_free_memory(void) {
     malloc_trim(0);
 #endif
 }
+
+static atomic_int stop_flag = 0;
+
+static void stop_handler(int signal_number) {
+    if (atomic_exchange(&stop_flag, 1) != 0) {
+        // The second request: do what the signal does by default (end the process).
+        struct sigaction fallback;
+        memset(&fallback, 0, sizeof fallback);
+        fallback.sa_handler = SIG_DFL;
+        sigaction(signal_number, &fallback, NULL);
+        raise(signal_number);
+    }
+}
+
+void logsurge_install_stop_handlers(void) {
+    struct sigaction action;
+    memset(&action, 0, sizeof action);
+    action.sa_handler = stop_handler;
+    sigemptyset(&action.sa_mask);
+    // No SA_RESTART: a read or wait in progress on the receiving thread returns EINTR.
+    action.sa_flags = 0;
+    sigaction(SIGINT, &action, NULL);
+    sigaction(SIGTERM, &action, NULL);
+    // A parent may have started us with them blocked (the mask is inherited through exec):
+    // this thread takes them, and threads it starts later inherit that.
+    sigset_t wanted;
+    sigemptyset(&wanted);
+    sigaddset(&wanted, SIGINT);
+    sigaddset(&wanted, SIGTERM);
+    pthread_sigmask(SIG_UNBLOCK, &wanted, NULL);
+}
+
+int logsurge_stop_requested(void) { return atomic_load(&stop_flag); }
+
+void logsurge_request_stop(void) { atomic_store(&stop_flag, 1); }
+
+void logsurge_clear_stop(void) { atomic_store(&stop_flag, 0); }

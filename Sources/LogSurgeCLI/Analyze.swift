@@ -1,4 +1,5 @@
 import ArgumentParser
+import CSystem
 import Foundation
 import LogSurge
 import LogSurgeGeo
@@ -24,6 +25,12 @@ struct Analyze: ParsableCommand {
           zcat access.log.*.gz | logsurge --buckets minutes.csv
           logsurge --format vhost_combined --buckets - --quiet vhosts.log > b.csv
           logsurge --section immigration=/en/immigration --summary run.json access.log
+          logsurge --follow --alerts alerts.jsonl /var/log/nginx/access.log
+
+        With --follow (-F), the named files are read from their start and then as they grow, \
+        across rotation by rename or copytruncate, until SIGINT or SIGTERM; alerts are written \
+        as they are raised, buckets and the summary at the end. A pipe is read the same way: \
+        `tail -F access.log | logsurge --alerts - -` ends cleanly on SIGINT too.
         """
     )
 
@@ -66,6 +73,10 @@ struct Analyze: ParsableCommand {
     @Flag(help: "No human-readable report.")
     var quiet = false
 
+    @Flag(name: [.customLong("follow"), .customShort("F")],
+          help: "Keep reading the named files as they grow, across rotation, until SIGINT/SIGTERM.")
+    var follow = false
+
     @Argument(help: ArgumentHelp("Files, directories, or `-` for standard input.", valueName: "PATH"))
     var paths: [String] = []
 
@@ -88,6 +99,15 @@ struct Analyze: ParsableCommand {
             _ = sectionRule
         }
         if paths.filter({ $0 == "-" }).count > 1 { throw ValidationError("standard input (-) can be read only once") }
+        if follow {
+            if paths.isEmpty || paths.contains("-") {
+                throw ValidationError("--follow reads named files; a pipe is read as it comes without it: tail -F FILE | logsurge -")
+            }
+            var isDirectory: ObjCBool = false
+            for path in paths where FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) && isDirectory.boolValue {
+                throw ValidationError("--follow reads files, and '\(path)' is a directory: name the log files in it")
+            }
+        }
         if [buckets, summary, alerts].compactMap({ $0 }).filter({ $0 == "-" }).count > 1 {
             throw ValidationError("only one output can go to standard output (-)")
         }
@@ -109,16 +129,25 @@ struct Analyze: ParsableCommand {
         configuration.sections = section.compactMap(Self.parseSection)
         configuration.chunkSize = chunkSize
         configuration.inflater = Inflater(rawValue: inflate) ?? .automatic
-        let bucketSink = try buckets.map(openOutput)
-        let summarySink = try summary.map(openOutput)
-        let alertSink = try alerts.map(openOutput)
+        let bucketSink = try buckets.map { try openOutput($0) }
+        let summarySink = try summary.map { try openOutput($0) }
+        // Alerts of a stream are read as they come (`tail -f alerts.jsonl`): written in place.
+        let streaming = follow || paths.isEmpty || paths.contains("-")
+        let alertSink = try alerts.map { try openOutput($0, atomically: !streaming) }
         let reportSink: OutputSink? = quiet ? nil
             : [buckets, summary, alerts].contains("-") ? .standardError() : .standardOutput()
 
         configuration.detection = detector.configuration
-        // Reading a pipe, minutes are decided as the stream goes (a line may lag the newest by
-        // 3 minutes) and each alert line is written and flushed the moment it is raised.
-        if paths.isEmpty || paths.contains("-") { configuration.detectionLateness = 3 }
+        // Reading a pipe or following files, minutes are decided as the stream goes (a line may
+        // lag the newest by 3 minutes) and each alert line is written and flushed the moment it
+        // is raised. Such a stream may never end: SIGINT and SIGTERM end it, and what was read
+        // is written out as at the end of any input (a second signal ends the program at once).
+        if streaming {
+            configuration.detectionLateness = 3
+            logsurge_install_stop_handlers()
+            configuration.stop = { logsurge_stop_requested() != 0 }
+        }
+        configuration.follow = follow
         let alertStream = alertSink.map(AlertStream.init)
         if let alertStream { configuration.onAlert = { alertStream.write($0) } }
 
@@ -148,8 +177,8 @@ struct Analyze: ParsableCommand {
         if failOnAlert, episodes > 0 { throw ExitCode(ExitStatus.alertRaised) }
     }
 
-    private func openOutput(_ path: String) throws -> OutputSink {
-        do { return try OutputSink(path: path) } catch {
+    private func openOutput(_ path: String, atomically: Bool = true) throws -> OutputSink {
+        do { return try OutputSink(path: path, atomically: atomically) } catch {
             throw UsageError(description: error.description)
         }
     }

@@ -1,12 +1,25 @@
 import Glibc
 
+/// Asked while waiting for input: whether to end it now.
+public typealias StopCheck = @Sendable () -> Bool
+
 /// Thin wrappers over read(2)/open(2) that retry on EINTR and wait on EAGAIN.
 enum FileIO {
     /// Reads up to `count` bytes into `buffer`: the number read (0 at end of input) or `-errno`.
     ///
     /// Retries on EINTR; on EAGAIN (a non-blocking descriptor such as an inherited stdin)
     /// waits with poll(2) until data arrives.
-    static func read(_ fd: Int32, into buffer: UnsafeMutableRawPointer, count: Int) -> Int {
+    ///
+    /// With `stop`, waits for data at most a quarter second at a time and asks `stop` between
+    /// waits: when it says so, returns 0 as if the input ended (a pipe that never ends, cut
+    /// short by SIGINT or SIGTERM).
+    static func read(_ fd: Int32, into buffer: UnsafeMutableRawPointer, count: Int, stop: StopCheck? = nil) -> Int {
+        if let stop {
+            var waiter = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+            while poll(&waiter, 1, 250) <= 0 {
+                if stop() { return 0 }
+            }
+        }
         while true {
             let result = Glibc.read(fd, buffer, count)
             if result >= 0 { return result }

@@ -23,12 +23,13 @@ enum GzipReader {
     static func inflate(
         fileDescriptor: Int32, name: String, inflater: Inflater,
         input: UnsafeMutableRawBufferPointer, have: Int, outputSize: Int,
-        chunker: inout LineChunker, stats: inout InputStats,
+        chunker: inout LineChunker, stats: inout InputStats, stop: StopCheck? = nil,
         emit: (LineChunk) throws -> Void
     ) rethrows -> InputError? {
         /// Where the descriptor stood before the first byte: replays seek relative to it.
         let origin = Int64(lseek(fileDescriptor, 0, SEEK_CUR)) - Int64(have)
         var framing = Framing(fileDescriptor: fileDescriptor, name: name, input: input, have: have, outputSize: outputSize)
+        framing.stop = stop
         let outcome: Outcome
         // ISA-L's results equal zlib's only where a damaged member can be read again: a pipe
         // is inflated with zlib.
@@ -79,6 +80,8 @@ enum GzipReader {
         var endOfFile = false
         /// Output bytes still to be dropped before emitting (a replay's already-emitted part).
         var skipOutput: Int64 = 0
+        /// Ends a wait for input that should not go on (see `FileIO.read`).
+        var stop: StopCheck?
 
         init(fileDescriptor: Int32, name: String, input: UnsafeMutableRawBufferPointer, have: Int, outputSize: Int) {
             self.fileDescriptor = fileDescriptor
@@ -100,7 +103,7 @@ enum GzipReader {
             start = 0
             end = keep
             // In bounds: keep < input.count (refill is only called with at most one byte kept).
-            let count = FileIO.read(fileDescriptor, into: input.baseAddress! + keep, count: input.count - keep)
+            let count = FileIO.read(fileDescriptor, into: input.baseAddress! + keep, count: input.count - keep, stop: stop)
             let readPosition = bufferOffset + Int64(keep)
             if count < 0 {
                 return InputError(

@@ -30,6 +30,11 @@ public struct InputReader: Sendable {
     public let inflater: Inflater
     /// Where chunk buffers come from, when given (the consumer hands them back). By default, none.
     public var pool: ChunkPool?
+    /// Asked while waiting for more of a stream (a pipe, a followed file): when it says so, the
+    /// input ends there, as at its end. By default, none: a stream is read until it ends.
+    public var stop: StopCheck?
+    /// Seconds between looks at followed files when none has grown. By default, 0.25.
+    public var followPollInterval = 0.25
 
     /// A reader that emits chunks of about `targetChunkSize` bytes.
     ///
@@ -57,6 +62,9 @@ public struct InputReader: Sendable {
         switch source {
         case .standardInput:
             return try read(fileDescriptor: STDIN_FILENO, name: source.displayName, emit: emit)
+        case .followed(let paths):
+            let stop = self.stop ?? { false }
+            return try FollowReader(paths: paths, reader: self).read(shouldStop: { stop() }, emit: emit)
         case .file(let path):
             let fd = FileIO.openForReading(path)
             guard fd >= 0 else {
@@ -86,7 +94,7 @@ public struct InputReader: Sendable {
             var have = 0
             while have < 2 {
                 // In bounds: have < 2 <= readSize == input.count.
-                let count = FileIO.read(fileDescriptor, into: input.baseAddress! + have, count: input.count - have)
+                let count = FileIO.read(fileDescriptor, into: input.baseAddress! + have, count: input.count - have, stop: stop)
                 if count < 0 {
                     error = InputError(path: name, offset: Int64(have), message: "read error: \(FileIO.message(Int32(-count)))")
                     break
@@ -100,7 +108,7 @@ public struct InputReader: Sendable {
                 stats.compression = .gzip
                 error = try GzipReader.inflate(
                     fileDescriptor: fileDescriptor, name: name, inflater: inflater, input: input, have: have,
-                    outputSize: readSize, chunker: &chunker, stats: &stats, emit: emit
+                    outputSize: readSize, chunker: &chunker, stats: &stats, stop: stop, emit: emit
                 )
                 return
             }
@@ -109,7 +117,7 @@ public struct InputReader: Sendable {
                 var status = stat()
                 let isStream = fstat(fileDescriptor, &status) == 0 && status.st_mode & S_IFMT != S_IFREG
                 error = try Self.readPlain(
-                    fileDescriptor: fileDescriptor, name: name, readSize: readSize, isStream: isStream,
+                    fileDescriptor: fileDescriptor, name: name, readSize: readSize, isStream: isStream, stop: stop,
                     chunker: &chunker, stats: &stats, emit: emit
                 )
             }
@@ -125,7 +133,7 @@ public struct InputReader: Sendable {
     /// whenever the writer pauses (nothing more to read right now), so that `tail -F … |
     /// logsurge` sees each line within moments instead of once 2 MiB have gathered.
     private static func readPlain(
-        fileDescriptor: Int32, name: String, readSize: Int, isStream: Bool,
+        fileDescriptor: Int32, name: String, readSize: Int, isStream: Bool, stop: StopCheck?,
         chunker: inout LineChunker, stats: inout InputStats,
         emit: (LineChunk) throws -> Void
     ) rethrows -> InputError? {
@@ -137,7 +145,7 @@ public struct InputReader: Sendable {
             var result = 0
             _ = try chunker.fill(minimumCapacity: readSize, emit: emit) { buffer in
                 // In bounds: at most min(buffer.count, readSize) bytes are written.
-                result = FileIO.read(fileDescriptor, into: buffer.baseAddress!, count: min(buffer.count, readSize))
+                result = FileIO.read(fileDescriptor, into: buffer.baseAddress!, count: min(buffer.count, readSize), stop: isStream ? stop : nil)
                 return max(result, 0)
             }
             if result < 0 {

@@ -4,12 +4,15 @@ public enum InputSource: Sendable, Hashable {
     case standardInput
     /// A file, by the path given or found in a directory.
     case file(String)
+    /// Files read as they grow, across rotation (`--follow`): one stream of their lines.
+    case followed([String])
 
     /// The name used in reports and errors: `-` for standard input, else the path.
     public var displayName: String {
         switch self {
         case .standardInput: return "-"
         case .file(let path): return path
+        case .followed(let paths): return paths.joined(separator: ", ")
         }
     }
 }

@@ -14,4 +14,19 @@ int logsurge_thread_nice_above_process(void);
 /// finished input's buffers and tallies used does not stay resident for the rest of the run.
 void logsurge_release_free_memory(void);
 
+/// Makes SIGINT and SIGTERM request a stop instead of killing the process: the first one sets
+/// the flag that `logsurge_stop_requested` reads (reads and waits then end, and the run writes
+/// what it has); a second one of either kills the process as usual. Call once, early.
+void logsurge_install_stop_handlers(void);
+
+/// Whether SIGINT or SIGTERM arrived since `logsurge_install_stop_handlers` (or
+/// `logsurge_request_stop` was called). Safe from any thread.
+int logsurge_stop_requested(void);
+
+/// Sets the stop flag as a signal would (for tests and for callers that end a run themselves).
+void logsurge_request_stop(void);
+
+/// Clears the stop flag (tests run several stops in one process).
+void logsurge_clear_stop(void);
+
 #endif

@@ -40,8 +40,9 @@ public final class OutputSink {
         buffer.reserveCapacity(capacity)
     }
 
-    /// Opens `path` for writing (`-` is standard output).
-    public init(path: String) throws(OutputError) {
+    /// Opens `path` for writing (`-` is standard output); `atomically: false` writes a regular
+    /// file in place, for output that is read while it is written (alerts of a followed log).
+    public init(path: String, atomically: Bool = true) throws(OutputError) {
         name = path
         if path == "-" {
             descriptor = 1
@@ -50,7 +51,7 @@ public final class OutputSink {
         } else {
             var status = stat()
             let exists = lstat(path, &status) == 0
-            let replaceable = !exists || status.st_mode & S_IFMT == S_IFREG
+            let replaceable = atomically && (!exists || status.st_mode & S_IFMT == S_IFREG)
             let temporary = replaceable ? path + ".tmp-logsurge-\(getpid())" : nil
             let fd = open(temporary ?? path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
             guard fd >= 0 else {

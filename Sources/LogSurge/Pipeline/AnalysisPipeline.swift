@@ -81,7 +81,8 @@ public struct AnalysisPipeline: Sendable {
     /// detectors run over the buckets on another thread: a caller writes its outputs there
     /// instead of after. (A stream read as it goes has its alerts already.)
     public func run(paths: [String], whileDetecting work: (Analysis) throws -> Void) rethrows -> Analysis {
-        let sources = InputDiscovery.expand(paths.isEmpty ? ["-"] : paths)
+        // Followed files are one stream: their lines in the order they are read.
+        let sources = configuration.follow ? [.success(.followed(paths))] : InputDiscovery.expand(paths.isEmpty ? ["-"] : paths)
         let threads = max(1, configuration.threads)
         // Deciding minutes as the stream goes only when asked to (a pipe); otherwise the
         // detectors run over the finished buckets, which needs no per-minute state until then.
@@ -144,6 +145,8 @@ public struct AnalysisPipeline: Sendable {
             var reader = InputReader(targetChunkSize: configuration.chunkSize, maxLineLength: configuration.maxLineLength,
                                      inflater: configuration.inflater)
             reader.pool = pool
+            reader.stop = configuration.stop
+            reader.followPollInterval = configuration.followPollInterval
             return reader
         }()
         let claims = InputClaims(count: sources.count)

@@ -55,6 +55,14 @@ public struct AnalyzeConfiguration: Sendable {
     public var detectionLateness: Int32?
     /// Called with each alert event as soon as it is raised or closed (on the merging thread).
     public var onAlert: (@Sendable (AlertEvent) -> Void)?
+    /// Read the paths as they grow, across rotation, until `stop` says so (`--follow`): they
+    /// are one stream, read as it goes. By default, false.
+    public var follow = false
+    /// Seconds between looks at followed files when none has grown. By default, 0.25.
+    public var followPollInterval = 0.25
+    /// Asked while waiting for more of a stream or a followed file: when it says so (SIGINT,
+    /// SIGTERM), reading ends there and the run finishes with what it has. By default, none.
+    public var stop: StopCheck?
 
     public init(database: MMDBReader, threads: Int = defaultThreadCount) {
         self.database = database

@@ -1,0 +1,213 @@
+import Glibc
+
+/// Reads named files as they grow, like `tail -F`, until told to stop: `--follow`.
+///
+/// Each file is read from its start, then polled. It survives what log rotation does:
+/// - rename (`access.log` → `access.log.1`, a new `access.log`): the old file is read to its
+///   end through the descriptor still open, then the new one from its start;
+/// - copytruncate (the file shrinks below what was read): read again from its start;
+/// - a file that disappears and comes back (or does not exist yet): waited for.
+///
+/// Lines of several files are never mixed: a file's bytes after its last newline wait (in a
+/// carry of at most `maxLineLength` bytes) until their line is complete, or until the file is
+/// rotated away or the reader stops, when the rest is a line of its own. A longer line is
+/// counted as too long and skipped, so memory stays bounded whatever a file holds. A gzip
+/// file (by its first bytes) is read once to its end, not followed: archives do not grow.
+///
+/// What rotation can hide is hidden from `tail -F` too: lines written to a copytruncated file
+/// after the last poll and before the truncation are only in the copy.
+public struct FollowReader: Sendable {
+    /// The files to follow, by path.
+    public let paths: [String]
+    /// Chunking and gzip settings, as for any input, and `followPollInterval`.
+    public var reader: InputReader
+
+    public init(paths: [String], reader: InputReader) {
+        self.paths = paths
+        self.reader = reader
+    }
+
+    /// One followed path: the file open under it, and where its reading stands.
+    private struct Followed {
+        let path: String
+        var descriptor: Int32 = -1
+        var device: UInt64 = 0
+        var inode: UInt64 = 0
+        /// Bytes read from the open file since its start (or its last truncation).
+        var offset: Int64 = 0
+        /// The bytes after the last newline read, waiting for the rest of their line.
+        var carry: [UInt8] = []
+        /// Skipping a line that grew past the longest kept, up to its newline.
+        var skippingLongLine = false
+        /// Archives are read once, and a file that failed is not read again (it would be
+        /// counted twice): their path is not looked at again.
+        var done = false
+        /// Whether anything was ever found at the path.
+        var found = false
+    }
+
+    /// Follows until `shouldStop` says so (asked at least every `reader.followPollInterval`), then reads
+    /// what is left, ends every pending line and returns. `emit` gets whole-line chunks.
+    public func read(shouldStop: () -> Bool, emit: (LineChunk) throws -> Void) rethrows -> (InputStats, InputError?) {
+        var chunker = LineChunker(targetSize: reader.targetChunkSize, maxLineLength: reader.maxLineLength)
+        chunker.pool = reader.pool
+        var stats = InputStats()
+        var firstError: InputError?
+        var files = paths.map { Followed(path: $0) }
+        let readSize = reader.readSize
+
+        try withUnsafeTemporaryAllocation(byteCount: readSize, alignment: 16) { buffer in
+            /// Reads what `file` holds now; whether anything was read.
+            func drain(_ file: inout Followed) throws -> Bool {
+                guard file.descriptor >= 0 else { return false }
+                var progressed = false
+                while true {
+                    let count = pread(file.descriptor, buffer.baseAddress!, buffer.count, off_t(file.offset))
+                    if count < 0 {
+                        if errno == EINTR { continue }
+                        let error = InputError(path: file.path, offset: file.offset, message: "read error: \(FileIO.message(errno))")
+                        firstError = firstError ?? error
+                        try endLine(of: &file)
+                        close(file.descriptor)
+                        file.descriptor = -1
+                        file.done = true
+                        return progressed
+                    }
+                    if count == 0 { return progressed }
+                    progressed = true
+                    file.offset += Int64(count)
+                    stats.bytesRead += Int64(count)
+                    try take(UnsafeRawBufferPointer(rebasing: buffer[..<count]), from: &file)
+                }
+            }
+
+            /// Hands on the complete lines of `bytes`, keeping the rest in the file's carry.
+            func take(_ bytes: UnsafeRawBufferPointer, from file: inout Followed) throws {
+                var start = 0
+                if file.skippingLongLine {
+                    guard let newline = bytes.firstIndex(of: 0x0A) else { return }
+                    file.skippingLongLine = false
+                    start = newline + 1
+                }
+                let rest = UnsafeRawBufferPointer(rebasing: bytes[start...])
+                guard let last = rest.lastIndex(of: 0x0A) else {
+                    file.carry.append(contentsOf: rest)
+                    try dropCarryIfTooLong(&file)
+                    return
+                }
+                if !file.carry.isEmpty {
+                    try file.carry.withUnsafeBytes { try chunker.append($0, emit: emit) }
+                    file.carry.removeAll(keepingCapacity: true)
+                }
+                try chunker.append(UnsafeRawBufferPointer(rebasing: rest[..<(last + 1)]), emit: emit)
+                file.carry.append(contentsOf: rest[(last + 1)...])
+                try dropCarryIfTooLong(&file)
+            }
+
+            /// A carry longer than any kept line is a line too long: counted, and skipped to its end.
+            func dropCarryIfTooLong(_ file: inout Followed) throws {
+                guard file.carry.count > reader.maxLineLength else { return }
+                file.carry.removeAll(keepingCapacity: false)
+                file.skippingLongLine = true
+                // In order: the lines before it first.
+                try chunker.flushCompleteLines(emit: emit)
+                try emit(LineChunk(bytes: [], overlongLines: 1))
+            }
+
+            /// The file ends here (rotated, truncated, stopped): its partial line is a line.
+            func endLine(of file: inout Followed) throws {
+                file.skippingLongLine = false
+                guard !file.carry.isEmpty else { return }
+                file.carry.append(0x0A)
+                try file.carry.withUnsafeBytes { try chunker.append($0, emit: emit) }
+                file.carry.removeAll(keepingCapacity: true)
+            }
+
+            /// Opens whatever is at `file.path` now, from its start; a gzip archive is read whole.
+            func open(_ file: inout Followed) throws {
+                let descriptor = FileIO.openForReading(file.path)
+                guard descriptor >= 0 else { return }  // not there (yet): looked for again later
+                file.found = true
+                var status = stat()
+                guard fstat(descriptor, &status) == 0, status.st_mode & S_IFMT == S_IFREG else {
+                    // A directory, a FIFO or a device is not a log file that grows.
+                    close(descriptor)
+                    firstError = firstError ?? InputError(path: file.path, offset: nil, message: "not a regular file: cannot be followed")
+                    file.done = true
+                    return
+                }
+                var magic: (UInt8, UInt8) = (0, 0)
+                if withUnsafeMutableBytes(of: &magic, { pread(descriptor, $0.baseAddress!, 2, 0) }) == 2, magic == (0x1F, 0x8B) {
+                    try chunker.flushCompleteLines(emit: emit)
+                    let (archive, error) = try reader.read(fileDescriptor: descriptor, name: file.path, emit: emit)
+                    close(descriptor)
+                    stats.bytesRead += archive.bytesRead
+                    stats.decompressedBytes += archive.decompressedBytes - archive.bytesRead
+                    stats.gzipMembers += archive.gzipMembers
+                    if let error { firstError = firstError ?? error }
+                    file.done = true
+                    return
+                }
+                file.descriptor = descriptor
+                file.device = UInt64(status.st_dev)
+                file.inode = UInt64(status.st_ino)
+                file.offset = 0
+            }
+
+            /// Reads what is new at `file.path`, following a rotation or truncation; whether anything was read.
+            func poll(_ file: inout Followed) throws -> Bool {
+                if file.done { return false }
+                if file.descriptor < 0 {
+                    try open(&file)
+                    return try drain(&file)
+                }
+                var progressed = try drain(&file)
+                var status = stat()
+                if stat(file.path, &status) != 0 {
+                    return progressed  // moved away, not replaced yet: the open file may still grow
+                }
+                if UInt64(status.st_dev) != file.device || UInt64(status.st_ino) != file.inode {
+                    // Rotated: finish the old file (a last write may have landed since), then the new one.
+                    progressed = try drain(&file) || progressed
+                    try endLine(of: &file)
+                    close(file.descriptor)
+                    file.descriptor = -1
+                    try open(&file)
+                    return try drain(&file) || progressed
+                }
+                if Int64(status.st_size) < file.offset {
+                    // Truncated in place (copytruncate): the file starts again.
+                    try endLine(of: &file)
+                    file.offset = 0
+                    return try drain(&file) || progressed
+                }
+                return progressed
+            }
+
+            for index in files.indices { try open(&files[index]) }
+            while true {
+                var progressed = false
+                for index in files.indices { progressed = try poll(&files[index]) || progressed }
+                if shouldStop() { break }
+                if !progressed {
+                    // Nothing new anywhere: hand on what is held, then wait.
+                    try chunker.flushCompleteLines(emit: emit)
+                    let interval = max(0.001, reader.followPollInterval)
+                    var pause = timespec(tv_sec: Int(interval), tv_nsec: Int((interval - interval.rounded(.down)) * 1e9))
+                    _ = nanosleep(&pause, nil)  // a signal cuts it short
+                }
+            }
+            for index in files.indices {
+                _ = try drain(&files[index])
+                try endLine(of: &files[index])
+                if files[index].descriptor >= 0 { close(files[index].descriptor) }
+                if !files[index].found {
+                    firstError = firstError ?? InputError(path: files[index].path, offset: nil, message: "cannot open: not found while followed")
+                }
+            }
+        }
+        try chunker.finish(emit: emit)
+        stats.decompressedBytes += stats.bytesRead
+        return (stats, firstError)
+    }
+}

@@ -1,0 +1,115 @@
+import Foundation
+import LogSurge
+import Testing
+
+/// `--follow` and never-ending pipes, end to end: the binary, real files, real signals.
+@Suite(.enabled(if: Support.executable != nil, "the logsurge executable is not built"))
+struct FollowCLITests {
+    /// Waits up to 60 s for `condition`; whether it held.
+    private func eventually(_ condition: () -> Bool) -> Bool {
+        let deadline = Date().addingTimeInterval(60)
+        while Date() < deadline {
+            if condition() { return true }
+            Thread.sleep(forTimeInterval: 0.02)
+        }
+        return false
+    }
+
+    private func contents(_ path: String) -> String {
+        (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
+    }
+
+    private func summary(_ path: String) throws -> [String: Any] {
+        try #require(JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path))) as? [String: Any])
+    }
+
+    /// The sum of the requests column of a buckets CSV.
+    private func bucketRequests(_ path: String) -> Int {
+        contents(path).split(separator: "\n").dropFirst().reduce(0) { $0 + Int($1.split(separator: ",")[3])! }
+    }
+
+    @Test("following a log through rotation: the alert comes while it runs, SIGINT writes everything")
+    func followThroughRotation() throws {
+        let directory = Support.temporaryDirectory().path
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let log = String(decoding: StreamingDetectionTests.log, as: UTF8.self)
+        let lines = log.split(separator: "\n", omittingEmptySubsequences: false).dropLast().map { $0 + "\n" }
+        // Three parts: before rotation, after it, and after the surge's onset (22:00Z) + 10 minutes.
+        let onsetIndex = lines.firstIndex { $0.contains("08/Nov/2016:17:10:") }!
+        let parts = [lines[..<(onsetIndex / 2)], lines[(onsetIndex / 2)..<onsetIndex], lines[onsetIndex...]].map { $0.joined() }
+        let path = directory + "/access.log"
+        try Data(parts[0].utf8).write(to: URL(fileURLWithPath: path))
+
+        let process = Process()
+        process.executableURL = Support.executable!
+        process.arguments = ["--follow", "--quiet", "--alerts", directory + "/alerts.jsonl", "--summary", directory + "/summary.json",
+                             "--buckets", directory + "/buckets.csv", path]
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        defer { if process.isRunning { process.terminate() } }
+
+        // Rotation by rename, as logrotate does it without copytruncate.
+        Thread.sleep(forTimeInterval: 0.5)
+        try FileManager.default.moveItem(atPath: path, toPath: directory + "/access.log.1")
+        try Data(parts[1].utf8).write(to: URL(fileURLWithPath: path))
+        Thread.sleep(forTimeInterval: 0.5)
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
+        try handle.seekToEnd()
+        try handle.write(contentsOf: Data(parts[2].utf8))
+        try handle.close()
+
+        // The surge is raised while logsurge still runs.
+        #expect(eventually { contents(directory + "/alerts.jsonl").contains("\"state\":\"open\",\"kind\":\"surge\"") })
+        #expect(process.isRunning)
+        #expect(!FileManager.default.fileExists(atPath: directory + "/summary.json") || contents(directory + "/summary.json").isEmpty)
+
+        kill(process.processIdentifier, SIGINT)
+        process.waitUntilExit()
+        #expect(process.terminationReason == .exit)
+        #expect(process.terminationStatus == 0)
+        let run = try summary(directory + "/summary.json")
+        #expect(run["lines"] as? Int == lines.count)
+        #expect(run["parsed"] as? Int == bucketRequests(directory + "/buckets.csv"))
+        #expect((run["input_errors"] as? [Any])?.isEmpty == true)
+    }
+
+    @Test("a pipe that never ends: SIGINT and SIGTERM end the run cleanly, with every output written")
+    func neverEndingPipe() throws {
+        for signal in [SIGINT, SIGTERM] {
+            let directory = Support.temporaryDirectory().path
+            defer { try? FileManager.default.removeItem(atPath: directory) }
+            let process = Process()
+            process.executableURL = Support.executable!
+            process.arguments = ["--quiet", "--summary", directory + "/summary.json", "--buckets", directory + "/buckets.csv", "-"]
+            let input = Pipe()
+            process.standardInput = input
+            process.standardError = FileHandle.nullDevice
+            Support.ignoreBrokenPipes()
+            try process.run()
+            defer { if process.isRunning { process.terminate() } }
+            let log = StreamingDetectionTests.log
+            try input.fileHandleForWriting.write(contentsOf: Data(log))
+            // Let it read what was written; the pipe stays open.
+            Thread.sleep(forTimeInterval: 1)
+            kill(process.processIdentifier, signal)
+            process.waitUntilExit()
+            #expect(process.terminationReason == .exit, "signal \(signal)")
+            #expect(process.terminationStatus == 0, "signal \(signal)")
+            let run = try summary(directory + "/summary.json")
+            #expect(run["lines"] as? Int == log.count { $0 == 0x0A }, "signal \(signal)")
+            #expect(run["parsed"] as? Int == bucketRequests(directory + "/buckets.csv"), "signal \(signal)")
+            try? input.fileHandleForWriting.close()
+        }
+    }
+
+    @Test("--follow needs named files")
+    func usage() throws {
+        let directory = Support.temporaryDirectory().path
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        for arguments in [["--follow"], ["-F", "-"], ["-F", directory]] {
+            let result = try Support.run(arguments)
+            #expect(result.status == 2, "\(arguments)")
+            #expect(result.stderr.contains("--follow"), "\(arguments): \(result.stderr)")
+        }
+    }
+}
