@@ -40,12 +40,19 @@ public struct CountryCode: Hashable, Sendable, Comparable, CustomStringConvertib
 
     /// The two letters, or "--" for `unknown` (and for any raw value that is not two letters).
     public var description: String {
+        let (first, second) = asciiBytes
+        return String(decoding: [first, second], as: UTF8.self)
+    }
+
+    /// The two letters of `description` as ASCII bytes, without making a string.
+    @inlinable
+    public var asciiBytes: (UInt8, UInt8) {
         let first = UInt8(truncatingIfNeeded: rawValue >> 8)
         let second = UInt8(truncatingIfNeeded: rawValue)
         guard (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(first),
               (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(second)
-        else { return "--" }
-        return String(decoding: [first, second], as: UTF8.self)
+        else { return (UInt8(ascii: "-"), UInt8(ascii: "-")) }
+        return (first, second)
     }
 
     @inlinable

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import LogSurge
+import LogSurgeGeo
 import LogSurgeParse
 
 /// Small fixtures with hand-checked expected buckets (the `.csv` files beside them were worked
@@ -185,6 +186,28 @@ import LogSurgeParse
         #expect(first["country"] as? String == "--")
         #expect(first["requests"] as? Int == 4)
         #expect(first["bytes"] as? Int == 403)
+    }
+
+    @Test("CSV rows as their fields say, for many rows, every counter width and a site name longer than a write block")
+    func csvRowsAtScale() throws {
+        var buckets = MinuteBuckets()
+        let longSite = String(repeating: "s", count: 100_000)
+        var expected: [String] = []
+        for index in 0..<5_000 {
+            let site = index % 1000 == 7 ? longSite : "site\(index % 3)"
+            let value = UInt64(index) * 1_000_003 % 9_999_999_999
+            let counts = BucketCounts(requests: UInt64(index + 1), status2xx: UInt64(index), status3xx: 0, status4xx: 1,
+                                      status5xx: UInt64(index % 7), bytes: value)
+            buckets.add(minute: Int32(index), site: site, country: index % 2 == 0 ? .unknown : CountryCode(isoCode: "US")!, counts: counts)
+            expected.append("\(UTCMinute.format(Int32(index))),\(site),\(index % 2 == 0 ? "--" : "US"),\(index + 1),\(index),0,1,\(index % 7),\(value)")
+        }
+        let path = Support.temporaryDirectory().appendingPathComponent("b.csv").path
+        let sink = try OutputSink(path: path)
+        try BucketWriter.write(buckets.sortedRows(), format: .csv, to: sink)
+        try sink.close()
+        let lines = try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n").map(String.init)
+        #expect(lines.first == BucketWriter.columns.joined(separator: ","))
+        #expect(Array(lines.dropFirst()) == expected)
     }
 
     @Test func reportNamesFormatSpanSitesAndCountries() {

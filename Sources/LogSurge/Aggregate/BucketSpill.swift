@@ -149,13 +149,17 @@ public struct BucketRowSequence: Sequence, Sendable {
         }
 
         public mutating func next() -> BucketRow? {
+            guard let (key, counts) = nextEntry() else { return nil }
+            return BucketRow(minute: key.minute, site: sequence.siteNames[Int(key.site)], country: key.country, counts: counts)
+        }
+
+        /// The next row with its site as an index into `siteNames`: no string per row.
+        mutating func nextEntry() -> (key: PackedKey, counts: BucketCounts)? {
             if sources.count == 1 {
                 // Nothing spilled: the table's sorted entries as they are.
                 guard let (raw, entry) = head(0) else { return nil }
                 sources[0].position += 1
-                let key = PackedKey(rawValue: raw)
-                return BucketRow(minute: key.minute, site: sequence.siteNames[Int(key.site)], country: key.country,
-                                 counts: BucketCounts(entry))
+                return (PackedKey(rawValue: raw), BucketCounts(entry))
             }
             // The smallest head; every source holding the same key adds to it.
             var best: (sortKey: UInt64, raw: UInt64)?
@@ -173,8 +177,7 @@ public struct BucketRowSequence: Sequence, Sendable {
                     advance(index)
                 }
             }
-            let key = PackedKey(rawValue: best.raw)
-            return BucketRow(minute: key.minute, site: sequence.siteNames[Int(key.site)], country: key.country, counts: counts)
+            return (PackedKey(rawValue: best.raw), counts)
         }
     }
 }

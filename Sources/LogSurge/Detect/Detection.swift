@@ -14,22 +14,34 @@ public enum Detection {
         let watched = Set(configuration.watchedCountries)
         var events: [AlertEvent] = []
         var current: Int32?
-        var observations: [String: SiteObservation] = [:]
+        // Rows come by minute, then site name: a minute's observations are built in site order,
+        // one site's rows after another, with no lookup by name.
+        var observations: [SiteObservation] = []
+        var currentSite: UInt16?
         func flush() {
             guard let minute = current else { return }
-            for event in engine.step(minute: minute, observations: observations.values.sorted { $0.site < $1.site }) {
+            // Already in byte order of the names; the engine's order is String's (they differ
+            // only for some non-ASCII names).
+            observations.sort { $0.site < $1.site }
+            for event in engine.step(minute: minute, observations: observations) {
                 events.append(event)
                 onEvent(event)
             }
-            observations = [:]
+            observations.removeAll(keepingCapacity: true)
+            currentSite = nil
         }
-        for row in buckets.sortedRows() {
-            if row.minute != current {
+        let rows = buckets.sortedRows()
+        var iterator = rows.makeIterator()
+        while let (key, counts) = iterator.nextEntry() {
+            if key.minute != current {
                 flush()
-                current = row.minute
+                current = key.minute
             }
-            observations[row.site, default: SiteObservation(site: row.site, requests: 0, errors: 0, watched: [:])]
-                .add(country: row.country, counts: row.counts, watching: watched)
+            if key.site != currentSite {
+                observations.append(SiteObservation(site: rows.siteNames[Int(key.site)], requests: 0, errors: 0, watched: [:]))
+                currentSite = key.site
+            }
+            observations[observations.count - 1].add(country: key.country, counts: counts, watching: watched)
         }
         flush()
         for event in engine.finish() {

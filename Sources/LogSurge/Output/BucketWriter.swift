@@ -19,28 +19,32 @@ public enum BucketWriter {
         case .csv:
             try sink.write(columns.joined(separator: ",") + "\n")
             // Rows come sorted by minute then site: each minute and site is formatted once.
-            var line: [UInt8] = []
+            // Lines are formatted into a block of bytes handed to the sink when nearly full.
+            var block = CSVBlock()
             var minute: (value: Int32, text: [UInt8])?
             var site: (name: String, text: [UInt8])?
             for row in rows {
                 if minute?.value != row.minute { minute = (row.minute, Array(UTCMinute.format(row.minute).utf8)) }
                 if site?.name != row.site { site = (row.site, Array(Escaping.csv(row.site).utf8)) }
+                // A line is the two texts plus at most 2 + 6 × 21 + 3 bytes.
+                if block.free < minute!.text.count + site!.text.count + 160 { try block.flush(to: sink) }
                 let c = row.counts
-                line.removeAll(keepingCapacity: true)
-                line += minute!.text
-                line.append(0x2C)
-                line += site!.text
-                line.append(0x2C)
-                line += row.country.description.utf8
-                appendField(UInt64(c.requests), to: &line)
-                appendField(UInt64(c.status2xx), to: &line)
-                appendField(UInt64(c.status3xx), to: &line)
-                appendField(UInt64(c.status4xx), to: &line)
-                appendField(UInt64(c.status5xx), to: &line)
-                appendField(c.bytes, to: &line)
-                line.append(0x0A)
-                try sink.write(bytes: line)
+                block.append(minute!.text)
+                block.append(0x2C)
+                block.append(site!.text)
+                block.append(0x2C)
+                let country = row.country.asciiBytes
+                block.append(country.0)
+                block.append(country.1)
+                block.appendField(UInt64(c.requests))
+                block.appendField(UInt64(c.status2xx))
+                block.appendField(UInt64(c.status3xx))
+                block.appendField(UInt64(c.status4xx))
+                block.appendField(UInt64(c.status5xx))
+                block.appendField(c.bytes)
+                block.append(0x0A)
             }
+            try block.flush(to: sink)
         case .jsonLines:
             for row in rows {
                 let c = row.counts
@@ -52,20 +56,56 @@ public enum BucketWriter {
         }
     }
 
-    /// Appends a comma and the decimal digits of `value`.
-    @inline(__always)
-    private static func appendField(_ value: UInt64, to line: inout [UInt8]) {
-        line.append(0x2C)
-        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 20) { digits in
-            var start = 20
-            var rest = value
+    /// Bytes of CSV lines on their way to the sink: written in place, with no per-line array.
+    private struct CSVBlock {
+        private var bytes = [UInt8](repeating: 0, count: 1 << 16)
+        private var count = 0
+        /// Bytes that can still be appended before `flush`; a line must fit (a long site name
+        /// gets a larger block).
+        var free: Int { bytes.count - count }
+
+        mutating func flush(to sink: OutputSink) throws(OutputError) {
+            try sink.write(bytes: bytes[..<count])
+            count = 0
+        }
+
+        @inline(__always)
+        mutating func append(_ byte: UInt8) {
+            bytes[count] = byte
+            count += 1
+        }
+
+        mutating func append(_ text: [UInt8]) {
+            // Room for the text and the rest of its line, whatever the caller checked.
+            let needed = count + text.count + 160
+            if needed > bytes.count { bytes += [UInt8](repeating: 0, count: needed - bytes.count) }
+            bytes.withUnsafeMutableBufferPointer { target in
+                text.withUnsafeBufferPointer { source in
+                    // In bounds: count + text.count <= bytes.count, ensured just above.
+                    UnsafeMutableRawPointer(target.baseAddress! + count).copyMemory(from: source.baseAddress!, byteCount: source.count)
+                }
+            }
+            count += text.count
+        }
+
+        /// Appends a comma and the decimal digits of `value` (at most 21 bytes).
+        @inline(__always)
+        mutating func appendField(_ value: UInt64) {
+            append(0x2C)
+            var digits = 1
+            var rest = value / 10
+            while rest > 0 {
+                digits += 1
+                rest /= 10
+            }
+            rest = value
+            var position = count + digits
             repeat {
-                start -= 1
-                // In bounds: a UInt64 has at most 20 decimal digits.
-                digits[start] = UInt8(truncatingIfNeeded: rest % 10) + 0x30
+                position -= 1
+                bytes[position] = UInt8(truncatingIfNeeded: rest % 10) + 0x30
                 rest /= 10
             } while rest > 0
-            line.append(contentsOf: UnsafeBufferPointer(rebasing: digits[start...]))
+            count += digits
         }
     }
 }
