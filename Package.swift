@@ -12,6 +12,8 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        // SQLite for `--state` (Debian `libsqlite3-dev`).
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.0.0"),
     ],
     targets: [
         // zlib from the system (Debian `zlib1g-dev`), linked as `z`.
@@ -41,10 +43,16 @@ let package = Package(
             name: "LogSurge",
             dependencies: ["LogSurgeInput", "LogSurgeParse", "LogSurgeGeo", "CZlib", "CSystem"]
         ),
+        // What `--state` remembers between runs, in SQLite: its own target, so GRDB stays out of the library.
+        .target(
+            name: "LogSurgeState",
+            dependencies: ["LogSurge", "LogSurgeInput", .product(name: "GRDB", package: "GRDB.swift")]
+        ),
         .executableTarget(
             name: "LogSurgeCLI",
             dependencies: [
                 "LogSurge",
+                "LogSurgeState",
                 "CSystem",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
@@ -68,7 +76,7 @@ let package = Package(
         .testTarget(name: "LogSurgeGeoTests", dependencies: ["LogSurgeGeo", "LogSurgeTestSupport"]),
         .testTarget(
             name: "LogSurgeTests",
-            dependencies: ["LogSurge"],
+            dependencies: ["LogSurge", "LogSurgeState"],
             resources: [.copy("Fixtures")]
         ),
     ],

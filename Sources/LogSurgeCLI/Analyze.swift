@@ -5,6 +5,7 @@ import LogSurge
 import LogSurgeGeo
 import LogSurgeInput
 import LogSurgeParse
+import LogSurgeState
 
 struct Analyze: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -26,11 +27,17 @@ struct Analyze: ParsableCommand {
           logsurge --format vhost_combined --buckets - --quiet vhosts.log > b.csv
           logsurge --section immigration=/en/immigration --summary run.json access.log
           logsurge --follow --alerts alerts.jsonl /var/log/nginx/access.log
+          logsurge --state state.db --quiet --alerts new-alerts.jsonl /var/log/nginx/
 
         With --follow (-F), the named files are read from their start and then as they grow, \
         across rotation by rename or copytruncate, until SIGINT or SIGTERM; alerts are written \
         as they are raised, buckets and the summary at the end. A pipe is read the same way: \
         `tail -F access.log | logsurge --alerts - -` ends cleanly on SIGINT too.
+
+        With --state FILE, a SQLite file remembers which inputs were read and how far (known \
+        by their first bytes, so a renamed or compressed log is not read twice) and the \
+        per-minute counts of every run: a nightly run reads only what is new, and reports the \
+        alerts decided in the minutes it added, as one run over everything would.
         """
     )
 
@@ -73,6 +80,9 @@ struct Analyze: ParsableCommand {
     @Flag(help: "No human-readable report.")
     var quiet = false
 
+    @Option(help: ArgumentHelp("Remember the inputs already read and the detectors' history between runs, in this SQLite file: a nightly run reads only what is new.", valueName: "FILE"))
+    var state: String?
+
     @Flag(name: [.customLong("follow"), .customShort("F")],
           help: "Keep reading the named files as they grow, across rotation, until SIGINT/SIGTERM.")
     var follow = false
@@ -99,6 +109,9 @@ struct Analyze: ParsableCommand {
             _ = sectionRule
         }
         if paths.filter({ $0 == "-" }).count > 1 { throw ValidationError("standard input (-) can be read only once") }
+        if state != nil, follow || paths.isEmpty || paths.contains("-") {
+            throw ValidationError("--state remembers files and directories read to their end; not with --follow or standard input")
+        }
         if follow {
             if paths.isEmpty || paths.contains("-") {
                 throw ValidationError("--follow reads named files; a pipe is read as it comes without it: tail -F FILE | logsurge -")
@@ -148,14 +161,40 @@ struct Analyze: ParsableCommand {
             configuration.stop = { logsurge_stop_requested() != 0 }
         }
         configuration.follow = follow
+
+        // With --state, what earlier runs read is passed over, and the detectors run below over
+        // every run's buckets instead of this run's alone.
+        let runState = try state.map { path throws -> RunState in
+            do { return try RunState(path: path) } catch let error as StateError { throw UsageError(description: error.description) }
+        }
+        var stateInputs: [RunState.Input] = []
+        if let runState {
+            let files = InputDiscovery.expand(paths).compactMap { result -> String? in
+                if case .success(.file(let path)) = result { path } else { nil }
+            }
+            stateInputs = try stateError { try runState.identify(files, reader: InputReader()) }
+            configuration.resumeAt = Dictionary(stateInputs.filter { $0.resumeAt > 0 }.map { ($0.path, $0.resumeAt) },
+                                                uniquingKeysWith: { first, _ in first })
+            configuration.detects = false
+            configuration.onAlert = nil
+        }
         let alertStream = alertSink.map(AlertStream.init)
         if let alertStream { configuration.onAlert = { alertStream.write($0) } }
 
         // The buckets are written while the detectors run over them.
-        let analysis = try AnalysisPipeline(configuration: configuration).run(paths: paths) { counted in
+        var analysis = try AnalysisPipeline(configuration: configuration).run(paths: paths) { counted in
             guard let bucketSink else { return }
             try BucketWriter.write(counted.buckets.sortedRows(), format: .init(path: bucketSink.name), to: bucketSink)
             try bucketSink.close()
+        }
+        if let runState {
+            let earlier = try stateError { try runState.buckets() }
+            var everything = earlier
+            everything.merge(analysis.buckets)
+            analysis.alerts = Detection.run(everything, configuration: detector.configuration,
+                                            after: earlier.minuteRange?.upperBound, closingAtEnd: false)
+            for event in analysis.alerts { alertStream?.write(event) }
+            try stateError { try runState.record(stateInputs, analysis: analysis) }
         }
         let events = analysis.alerts
         let episodes = events.filter { $0.state == .open }.count
@@ -175,6 +214,15 @@ struct Analyze: ParsableCommand {
         }
         if !analysis.inputErrors.isEmpty { throw ExitCode(ExitStatus.inputIncomplete) }
         if failOnAlert, episodes > 0 { throw ExitCode(ExitStatus.alertRaised) }
+    }
+
+    /// Runs `body`; a state file that cannot be read or written is an error naming it (exit 1:
+    /// the inputs were read, but what the next run needs could not be kept).
+    private func stateError<T>(_ body: () throws -> T) throws -> T {
+        do { return try body() } catch let error as StateError {
+            warn(error.description)
+            throw ExitCode(ExitStatus.inputIncomplete)
+        }
     }
 
     private func openOutput(_ path: String, atomically: Bool = true) throws -> OutputSink {

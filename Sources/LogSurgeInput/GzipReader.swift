@@ -23,13 +23,14 @@ enum GzipReader {
     static func inflate(
         fileDescriptor: Int32, name: String, inflater: Inflater,
         input: UnsafeMutableRawBufferPointer, have: Int, outputSize: Int,
-        chunker: inout LineChunker, stats: inout InputStats, stop: StopCheck? = nil,
+        chunker: inout LineChunker, stats: inout InputStats, stop: StopCheck? = nil, skip: Int64 = 0,
         emit: (LineChunk) throws -> Void
     ) rethrows -> InputError? {
         /// Where the descriptor stood before the first byte: replays seek relative to it.
         let origin = Int64(lseek(fileDescriptor, 0, SEEK_CUR)) - Int64(have)
         var framing = Framing(fileDescriptor: fileDescriptor, name: name, input: input, have: have, outputSize: outputSize)
         framing.stop = stop
+        framing.skipOutput = max(0, skip)
         let outcome: Outcome
         // ISA-L's results equal zlib's only where a damaged member can be read again: a pipe
         // is inflated with zlib.

@@ -58,7 +58,9 @@ public struct InputReader: Sendable {
     /// and, when the input could not be read to its end, the error (path + byte offset into the
     /// raw file + message). A path that cannot be opened, or names a directory, gives an error
     /// with no offset. Errors thrown by `emit` (e.g. the consumer was cancelled) propagate.
-    public func read(_ source: InputSource, emit: (LineChunk) throws -> Void) rethrows -> (InputStats, InputError?) {
+    ///
+    /// `skip` bytes of the (decompressed) content are passed over first: what an earlier run read.
+    public func read(_ source: InputSource, skip: Int64 = 0, emit: (LineChunk) throws -> Void) rethrows -> (InputStats, InputError?) {
         switch source {
         case .standardInput:
             return try read(fileDescriptor: STDIN_FILENO, name: source.displayName, emit: emit)
@@ -76,14 +78,15 @@ public struct InputReader: Sendable {
                 return (InputStats(), InputError(path: path, offset: nil, message: "is a directory"))
             }
             _ = posix_fadvise(fd, 0, 0, Int32(POSIX_FADV_SEQUENTIAL))
-            return try read(fileDescriptor: fd, name: path, emit: emit)
+            return try read(fileDescriptor: fd, name: path, skip: skip, emit: emit)
         }
     }
 
     /// Same, from an already-open file descriptor (for tests with pipes).
     ///
     /// The descriptor is read to its end but not closed. `name` is the path used in errors.
-    public func read(fileDescriptor: Int32, name: String, emit: (LineChunk) throws -> Void) rethrows -> (InputStats, InputError?) {
+    /// `skip`: as for `read(_:skip:emit:)`; plain text is skipped by seeking (a regular file).
+    public func read(fileDescriptor: Int32, name: String, skip: Int64 = 0, emit: (LineChunk) throws -> Void) rethrows -> (InputStats, InputError?) {
         var chunker = LineChunker(targetSize: targetChunkSize, maxLineLength: maxLineLength)
         chunker.pool = pool
         var stats = InputStats()
@@ -108,12 +111,21 @@ public struct InputReader: Sendable {
                 stats.compression = .gzip
                 error = try GzipReader.inflate(
                     fileDescriptor: fileDescriptor, name: name, inflater: inflater, input: input, have: have,
-                    outputSize: readSize, chunker: &chunker, stats: &stats, stop: stop, emit: emit
+                    outputSize: readSize, chunker: &chunker, stats: &stats, stop: stop, skip: skip, emit: emit
                 )
                 return
             }
+            if skip > 0 {
+                // Plain text read before: carry on from there (nothing at all if it did not grow).
+                guard lseek(fileDescriptor, off_t(skip), SEEK_SET) >= 0 else {
+                    error = InputError(path: name, offset: 0, message: "cannot resume at byte \(skip): \(FileIO.message(errno))")
+                    return
+                }
+                have = 0
+                stats.bytesRead = 0
+            }
             try chunker.append(UnsafeRawBufferPointer(rebasing: input[..<have]), emit: emit)
-            if error == nil && have > 0 {
+            if error == nil && (have > 0 || skip > 0) {
                 var status = stat()
                 let isStream = fstat(fileDescriptor, &status) == 0 && status.st_mode & S_IFMT != S_IFREG
                 error = try Self.readPlain(

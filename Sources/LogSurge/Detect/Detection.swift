@@ -3,7 +3,13 @@ import LogSurgeGeo
 /// Runs the detectors over per-minute buckets, minute by minute in time order.
 public enum Detection {
     /// The alert events of `buckets`, in the order a reader of the stream would see them.
+    ///
+    /// For a run that continues earlier ones (`--state`): `after` keeps only the events decided
+    /// at a later minute (the earlier ones were reported by the runs that read those minutes),
+    /// and `closingAtEnd: false` leaves the episodes still open at the last minute open (the
+    /// next run may see them go on) instead of closing them there.
     public static func run(_ buckets: MinuteBuckets, configuration: DetectorConfiguration,
+                           after: Int32? = nil, closingAtEnd: Bool = true,
                            onEvent: (AlertEvent) -> Void = { _ in }) -> [AlertEvent] {
         // The busiest sites (by requests, then name) when there are more than can be checked.
         let totals = buckets.requestsBySite()
@@ -23,7 +29,7 @@ public enum Detection {
             // Already in byte order of the names; the engine's order is String's (they differ
             // only for some non-ASCII names).
             observations.sort { $0.site < $1.site }
-            for event in engine.step(minute: minute, observations: observations) {
+            for event in engine.step(minute: minute, observations: observations) where after.map({ minute > $0 }) ?? true {
                 events.append(event)
                 onEvent(event)
             }
@@ -44,7 +50,7 @@ public enum Detection {
             observations[observations.count - 1].add(country: key.country, counts: counts, watching: watched)
         }
         flush()
-        for event in engine.finish() {
+        for event in engine.finish() where closingAtEnd {
             events.append(event)
             onEvent(event)
         }

@@ -165,7 +165,7 @@ public struct AnalysisPipeline: Sendable {
         group.wait()
         var analysis = merger.finish(threads: threads)
         analysis.inflater = reader.inflater
-        guard detection == nil else {
+        guard detection == nil, configuration.detects else {
             try work(analysis)
             return analysis
         }
@@ -195,6 +195,11 @@ extension AnalysisPipeline {
             queue.push(WorkItem(sequence: sequence, input: index, format: format, payload: payload))
             sequence += 1
         }
+        if case .file(let path) = source, configuration.resumeAt[path] == AnalyzeConfiguration.readBefore {
+            // Read completely by an earlier run and unchanged since: not opened at all.
+            merger.finishInput(index, items: 0, stats: InputStats(), format: format, choice: choice, error: nil)
+            return
+        }
         if case .file(let path) = source, let file = PlainFile(path: path) {
             // A plain regular file: the workers read their own byte ranges of it.
             if format == nil {
@@ -202,7 +207,9 @@ extension AnalysisPipeline {
                 (format, choice) = FormatSample.decide(sample)
             }
             let step = Int64(max(1, configuration.chunkSize, configuration.minimumRangeSize))
-            for start in stride(from: Int64(0), to: file.size, by: Int(step)) {
+            // What an earlier run read is passed over (a range's first line is the first that starts in it).
+            let resume = min(max(0, configuration.resumeAt[path] ?? 0), file.size)
+            for start in stride(from: resume, to: file.size, by: Int(step)) {
                 dispatch(.range(file, start..<min(start + step, file.size)), as: format!)
             }
             merger.finishInput(index, items: sequence, stats: InputStats(compression: .none), format: format, choice: choice, error: nil)
@@ -216,7 +223,9 @@ extension AnalysisPipeline {
             for chunk in held { dispatch(.chunk(chunk), as: format!) }
             held = []
         }
-        let (stats, error) = reader.read(source) { chunk in
+        var skip: Int64 = 0
+        if case .file(let path) = source { skip = configuration.resumeAt[path] ?? 0 }
+        let (stats, error) = reader.read(source, skip: skip) { chunk in
             if let format {
                 dispatch(.chunk(chunk), as: format)
             } else {

@@ -60,6 +60,15 @@ public struct AnalyzeConfiguration: Sendable {
     public var follow = false
     /// Seconds between looks at followed files when none has grown. By default, 0.25.
     public var followPollInterval = 0.25
+    /// Bytes of content (decompressed) already read of each file, by path, by an earlier run
+    /// (`--state`): reading starts there; `readBefore` passes over the file without opening it.
+    /// By default, none.
+    public var resumeAt: [String: Int64] = [:]
+    /// A `resumeAt` value: the file was read to its end before and has not changed.
+    public static let readBefore = Int64.max
+    /// Whether the run ends by running the detectors over its buckets (a caller that detects
+    /// over more than this run's buckets, as `--state` does, turns it off). By default, true.
+    public var detects = true
     /// Asked while waiting for more of a stream or a followed file: when it says so (SIGINT,
     /// SIGTERM), reading ends there and the run finishes with what it has. By default, none.
     public var stop: StopCheck?

@@ -1,0 +1,115 @@
+import Foundation
+import Testing
+
+/// `--state`, end to end: nightly runs over a rotating log directory, as cron would run them.
+@Suite(.enabled(if: Support.executable != nil, "the logsurge executable is not built"))
+struct StateTests {
+    private let fileManager = FileManager.default
+
+    private func generate(_ arguments: [String], to path: String) throws {
+        let result = try Support.run(["generate"] + arguments + ["--output", path])
+        #expect(result.status == 0, "\(result.stderr)")
+    }
+
+    private func summary(_ path: String) throws -> [String: Any] {
+        try #require(JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path))) as? [String: Any])
+    }
+
+    private func lines(_ path: String) throws -> [String] {
+        try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n").map(String.init)
+    }
+
+    @Test("nightly runs over rotated, growing and compressed logs read each line once and give one run's alerts")
+    func nightlyRuns() throws {
+        let directory = Support.temporaryDirectory().path
+        defer { try? fileManager.removeItem(atPath: directory) }
+        // Three days, each its own file; the surge is on the second evening, an error spike on the third morning.
+        let events = ["--event", "surge:US:8:2016-11-09T18:00Z:60", "--event", "errors:0.4:2016-11-10T06:00Z:15"]
+        for (day, start) in ["2016-11-08", "2016-11-09", "2016-11-10"].enumerated() {
+            let common = ["--start", "\(start)T00:00Z", "--minutes", "1440", "--rate", "100", "--seed", "\(day + 1)"] + events
+            try generate(common, to: "\(directory)/day\(day + 1).log")
+            // The same day compressed, as logrotate's compress leaves it.
+            try generate(common + ["--gzip"], to: "\(directory)/day\(day + 1).log.gz")
+        }
+        let logs = directory + "/logs"
+        try fileManager.createDirectory(atPath: logs, withIntermediateDirectories: true)
+        let state = directory + "/state.db"
+        var alerts: [String] = []
+        var linesRead = 0
+        func night(_ number: Int) throws {
+            let result = try Support.run(["--quiet", "--state", state, "--alerts", "\(directory)/alerts\(number).jsonl",
+                                          "--summary", "\(directory)/summary\(number).json", logs])
+            #expect(result.status == 0, "night \(number): \(result.stderr)")
+            alerts += try lines("\(directory)/alerts\(number).jsonl")
+            linesRead += try summary("\(directory)/summary\(number).json")["lines"] as? Int ?? -1
+        }
+
+        // Night 1: the first day.
+        try fileManager.copyItem(atPath: "\(directory)/day1.log", toPath: "\(logs)/access.log")
+        try night(1)
+        // Night 2, run twice: rotated by rename, then the new log grows between the runs (cut at noon).
+        try fileManager.moveItem(atPath: "\(logs)/access.log", toPath: "\(logs)/access.log.1")
+        let day2 = try String(contentsOfFile: "\(directory)/day2.log", encoding: .utf8)
+        let noon = day2.range(of: "09/Nov/2016:12:00:")!.lowerBound
+        let cut = day2[..<noon].lastIndex(of: "\n").map { day2.index(after: $0) } ?? noon
+        try Data(day2[..<cut].utf8).write(to: URL(fileURLWithPath: "\(logs)/access.log"))
+        try night(2)
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: "\(logs)/access.log"))
+        try handle.seekToEnd()
+        try handle.write(contentsOf: Data(day2[cut...].utf8))
+        try handle.close()
+        try night(3)
+        // Night 3: the first day compressed (a new file with the same content), the second renamed, a third day.
+        try fileManager.removeItem(atPath: "\(logs)/access.log.1")
+        try fileManager.copyItem(atPath: "\(directory)/day1.log.gz", toPath: "\(logs)/access.log.2.gz")
+        try fileManager.moveItem(atPath: "\(logs)/access.log", toPath: "\(logs)/access.log.1")
+        try fileManager.copyItem(atPath: "\(directory)/day3.log", toPath: "\(logs)/access.log")
+        try night(4)
+        // Night 4: nothing new.
+        try night(5)
+        #expect(try summary("\(directory)/summary5.json")["lines"] as? Int == 0)
+
+        // One run over everything.
+        let reference = try Support.run(["--quiet", "--alerts", "-", "--summary", "\(directory)/all.json",
+                                         "\(directory)/day1.log", "\(directory)/day2.log", "\(directory)/day3.log"])
+        #expect(reference.status == 0)
+        #expect(linesRead == (try summary("\(directory)/all.json")["lines"] as? Int))
+        let expected = reference.stdout.split(separator: "\n").map(String.init)
+        #expect(expected.contains { $0.contains("\"kind\":\"surge\"") })
+        #expect(expected.contains { $0.contains("\"kind\":\"error_spike\"") })
+        #expect(alerts == expected)
+    }
+
+    @Test("a state file that is not one, another program's database or a damaged one is an error naming it")
+    func unusableStateFiles() throws {
+        let directory = Support.temporaryDirectory().path
+        defer { try? fileManager.removeItem(atPath: directory) }
+        let log = Support.fixture("combined.log")
+        let state = directory + "/state.db"
+        #expect(try Support.run(["--quiet", "--state", state, log]).status == 0)
+        // Damage one stored value: SQLite's own check passes, the checksum does not.
+        let original = try Data(contentsOf: URL(fileURLWithPath: state))
+        var damaged = original
+        // A stored country (text "--" of an unknown client) becomes another.
+        let country = try #require(damaged.range(of: Data("--".utf8), in: (damaged.count / 2)..<damaged.count)
+                                    ?? damaged.range(of: Data("--".utf8)))
+        damaged.replaceSubrange(country, with: Data("FR".utf8))
+        try damaged.write(to: URL(fileURLWithPath: directory + "/damaged.db"))
+        // Another program's SQLite database: the header's application id (bytes 68-71) differs.
+        var foreign = original
+        foreign.replaceSubrange(68..<72, with: Data([0, 0, 0, 7]))
+        try foreign.write(to: URL(fileURLWithPath: directory + "/foreign.db"))
+        try Data("not a database at all\n".utf8).write(to: URL(fileURLWithPath: directory + "/text.db"))
+        let cases: [(String, String)] = [
+            ("damaged.db", "damaged"),
+            ("foreign.db", "not a logsurge state file"),
+            ("text.db", "not a usable state file"),
+        ]
+        for (name, message) in cases {
+            let result = try Support.run(["--quiet", "--state", "\(directory)/\(name)", log])
+            #expect(result.status == 2, "\(name)")
+            #expect(result.stderr.contains("\(directory)/\(name)") && result.stderr.contains(message), "\(name): \(result.stderr)")
+        }
+        #expect(try Support.run(["--quiet", "--state", state, "-"]).status == 2)
+    }
+}
