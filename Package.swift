@@ -68,7 +68,9 @@ let package = Package(
         .testTarget(name: "LogSurgeGeoTests", dependencies: ["LogSurgeGeo", "LogSurgeTestSupport"]),
         .testTarget(
             name: "LogSurgeTests",
-            dependencies: ["LogSurge"],
+            dependencies: [
+                "LogSurge", "LogSurgeTestSupport",
+            ],
             resources: [.copy("Fixtures")]
         ),
     ],
