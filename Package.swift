@@ -12,6 +12,8 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        // Tests only: property checks of the pipeline over random inputs, chunkings and thread counts.
+        .package(url: "https://github.com/x-sheep/swift-property-based", exact: "2.0.1"),
     ],
     targets: [
         // zlib from the system (Debian `zlib1g-dev`), linked as `z`.
@@ -70,6 +72,7 @@ let package = Package(
             name: "LogSurgeTests",
             dependencies: [
                 "LogSurge", "LogSurgeTestSupport",
+                .product(name: "PropertyBased", package: "swift-property-based"),
             ],
             resources: [.copy("Fixtures")]
         ),
