@@ -14,6 +14,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         // SQLite for `--state` (Debian `libsqlite3-dev`).
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.0.0"),
+        // Tests only: property checks of the pipeline over random inputs, chunkings and thread counts.
+        .package(url: "https://github.com/x-sheep/swift-property-based", exact: "2.0.1"),
     ],
     targets: [
         // zlib from the system (Debian `zlib1g-dev`), linked as `z`.
@@ -76,7 +78,10 @@ let package = Package(
         .testTarget(name: "LogSurgeGeoTests", dependencies: ["LogSurgeGeo", "LogSurgeTestSupport"]),
         .testTarget(
             name: "LogSurgeTests",
-            dependencies: ["LogSurge", "LogSurgeState"],
+            dependencies: [
+                "LogSurge", "LogSurgeState", "LogSurgeTestSupport",
+                .product(name: "PropertyBased", package: "swift-property-based"),
+            ],
             resources: [.copy("Fixtures")]
         ),
     ],

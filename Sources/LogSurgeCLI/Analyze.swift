@@ -19,7 +19,8 @@ struct Analyze: ParsableCommand {
         and files whose name contains "error" are skipped.
 
         Exit status: 0 when every input was read, 1 when some input could not be read to its \
-        end (everything readable is still counted and reported), 2 for usage errors.
+        end (everything readable is still counted and reported) or an output could not be \
+        written (a full disk), 2 for usage errors.
 
         Examples:
           logsurge /var/log/nginx/

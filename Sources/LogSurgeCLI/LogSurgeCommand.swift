@@ -28,6 +28,7 @@ struct LogSurgeCommand: ParsableCommand {
     /// whatever the command decided otherwise.
     static func main() {
         signal(SIGPIPE, SIG_IGN)   // a closed pipe becomes EPIPE, which ends the program quietly
+        signal(SIGXFSZ, SIG_IGN)   // a file size limit becomes EFBIG: an error naming the output
         do {
             var command = try parseAsRoot()
             try command.run()
@@ -35,6 +36,11 @@ struct LogSurgeCommand: ParsableCommand {
             Foundation.exit(exit.rawValue)
         } catch let error as OutputError where error.isBrokenPipe {
             Foundation.exit(0)
+        } catch let error as OutputError {
+            // An output that could not be written to its end (a full disk): status 1, as for an
+            // input that could not be read to its end.
+            warn("error: \(error.description)")
+            Foundation.exit(ExitStatus.outputIncomplete)
         } catch let error as UsageError {
             warn("error: \(error.description)")
             Foundation.exit(ExitStatus.usage)
@@ -53,13 +59,16 @@ struct LogSurgeCommand: ParsableCommand {
 /// The exit statuses of the contract.
 enum ExitStatus {
     static let inputIncomplete: Int32 = 1
+    /// An output could not be written to its end (disk full, I/O error); a closed pipe is not this.
+    static let outputIncomplete: Int32 = 1
     static let usage: Int32 = 2
     static let alertRaised: Int32 = 3
 }
 
-/// Writes `logsurge: message` to standard error.
+/// Writes `logsurge: message` to standard error, escaped for the terminal: messages name
+/// paths and addresses, which may come from a directory listing or a log.
 func warn(_ message: String) {
-    writeStandardError("logsurge: \(message)\n")
+    writeStandardError("logsurge: \(Escaping.terminal(message))\n")
 }
 
 /// Writes to standard error, ignoring failures: a closed standard error must not stop the

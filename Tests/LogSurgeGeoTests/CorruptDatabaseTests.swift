@@ -93,6 +93,35 @@ struct CorruptDatabaseTests {
         }
     }
 
+    @Test("valid databases cut short anywhere near their end, or at 40 points before, are errors at open, never crashes")
+    func truncatedValidDatabases() throws {
+        let corrupt = Set(corruptFiles.map { conformanceRoot! + "/" + $0 })
+        let valid = mmdbFiles(under: conformanceRoot! + "/test-data").filter { !corrupt.contains($0) }
+        #expect(valid.count >= 30)
+        var copies = 0
+        for path in valid {
+            let bytes = try readBytes(path)
+            // The metadata is at the end: every cut in the last 512 bytes lands in it or just before.
+            var lengths = Set(stride(from: 0, to: bytes.count, by: max(1, bytes.count / 40)))
+            lengths.formUnion(max(0, bytes.count - 512)..<bytes.count)
+            for length in lengths.sorted() {
+                copies += 1
+                let copy = Array(bytes[..<length])
+                do throws(MMDBError) {
+                    let reader = try MMDBReader(bytes: copy)
+                    // Should one ever open, its lookups and tables must still only answer or throw.
+                    Issue.record("\(path) cut to \(length) bytes opened")
+                    _ = lookupErrors(in: reader)
+                    _ = IPv4CountryTable(reader: reader)
+                    _ = IPv6CountryTable(reader: reader)
+                } catch {
+                    #expect(error.description.contains("<bytes>"))
+                }
+            }
+        }
+        #expect(copies > 10_000)
+    }
+
     @Test("edge cases of valid metadata read nothing out of bounds")
     func metadataEdgeCases() throws {
         let root = conformanceRoot! + "/bad-data/libmaxminddb/"

@@ -106,6 +106,38 @@ struct InputReaderTests {
     }
 }
 
+@Suite("inputs that change while read")
+struct ShrinkingInputTests {
+    @Test("a file cut short while the reader is inside it ends there: plain at its new end, gzip as truncated",
+          arguments: [false, true])
+    func cutWhileRead(compressed: Bool) throws {
+        let text = Fixtures.accessLog(lines: 3000, seed: 13)
+        let bytes = compressed ? gzip(text) : text
+        let half = bytes.count / 2
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let path = try directory.write("live.log", bytes)
+        var chunks: [LineChunk] = []
+        // The first chunk is handed on after a few reads of 4 KiB: the cut comes while reading.
+        let (stats, error) = InputReader(targetChunkSize: 4096, readSize: 4096).read(.file(path)) { chunk in
+            if chunks.isEmpty { #expect(truncate(path, off_t(half)) == 0) }
+            chunks.append(chunk)
+        }
+        let emitted = chunks.flatMap(\.bytes)
+        #expect(chunks.count > 1)
+        #expect(isRecoveredPrefix(emitted, of: text))
+        #expect(chunks.allSatisfy { $0.bytes.last == 0x0A })
+        if compressed {
+            #expect(error == InputError(path: path, offset: Int64(half), message: "gzip file truncated at byte \(half)"))
+            #expect(emitted.count > text.count / 4)
+        } else {
+            #expect(error == nil)
+            #expect(stats.bytesRead == Int64(half))
+            #expect(oracleLines(emitted) == oracleLines(Array(text[..<half])))
+        }
+    }
+}
+
 @Suite("live streams")
 struct LiveStreamTests {
     private final class Box: @unchecked Sendable {

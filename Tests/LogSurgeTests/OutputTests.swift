@@ -11,6 +11,11 @@ import Testing
         ("caf\u{E9} \u{65E5}\u{672C}", "caf\u{E9} \u{65E5}\u{672C}"),
         ("bidi\u{202E}txt", "bidi\\xe2\\x80\\xaetxt"),   // right-to-left override: escaped byte by byte
         ("c1\u{9B}31m", "c1\\xc2\\x9b31m"),              // C1 CSI
+        ("del\u{7F}", "del\\x7f"),
+        ("alm\u{61C}txt", "alm\\xd8\\x9ctxt"),            // Arabic letter mark: a bidi control too
+        ("zero\u{200B}width", "zero\\xe2\\x80\\x8bwidth"),   // invisible format characters
+        ("tag\u{E0041}", "tag\\xf3\\xa0\\x81\\x81"),
+        ("soft\u{AD}hyphen", "soft\\xc2\\xadhyphen"),
     ])
     func terminalEscapesControlsAndKeepsPrintableText(input: String, expected: String) {
         #expect(Escaping.terminal(input) == expected)

@@ -1,6 +1,7 @@
 import Foundation
 @testable import LogSurge
 import LogSurgeGeo
+import Testing
 
 /// Shared helpers: fixtures, temporary files, the embedded database, runs of the pipeline.
 enum Support {
@@ -33,12 +34,22 @@ enum Support {
         try data.write(to: URL(fileURLWithPath: path))
     }
 
-    static func gzip(_ bytes: [UInt8]) -> [UInt8] {
-        let writer = GzipWriter()
+    static func gzip(_ bytes: [UInt8], level: Int32 = 6) -> [UInt8] {
+        let writer = GzipWriter(level: level)
         var out: [UInt8] = []
         writer.write(bytes) { out += $0 }
         writer.finish { out += $0 }
         return out
+    }
+
+    /// The contract's invariants: every line parsed or counted under one reason, every parsed
+    /// line in exactly one bucket, and every line of the run in exactly one input.
+    static func expectInvariants(_ analysis: Analysis, _ comment: Comment? = nil, sourceLocation: SourceLocation = #_sourceLocation) {
+        let accounting = analysis.accounting
+        #expect(accounting.lines == accounting.parsed + accounting.malformedTotal, comment, sourceLocation: sourceLocation)
+        let requests = analysis.buckets.rows().reduce(UInt64(0)) { $0 + $1.counts.requests }
+        #expect(requests == accounting.parsed, comment, sourceLocation: sourceLocation)
+        #expect(analysis.inputs.reduce(UInt64(0)) { $0 + $1.lines } == accounting.lines, comment, sourceLocation: sourceLocation)
     }
 
     static func bucketsCSV(_ analysis: Analysis) throws -> String {
@@ -92,20 +103,33 @@ enum Support {
         var status: Int32
         var stdout: String
         var stderr: String
+        /// Killed after the time limit: it hung.
+        var timedOut = false
     }
 
     /// Runs the executable with `arguments`, feeding `stdin`, with `environment` added to ours.
-    static func run(_ arguments: [String], stdin: [UInt8] = [], environment: [String: String] = [:]) throws -> RunResult {
+    ///
+    /// With `shell`, the executable runs from `/bin/sh -c shell`, where `"$0" "$@"` is the
+    /// command: `ulimit -d 131072 && exec "$0" "$@"` runs it under a memory limit. A run longer
+    /// than `timeLimit` seconds is killed and marked `timedOut`.
+    static func run(_ arguments: [String], stdin: [UInt8] = [], environment: [String: String] = [:],
+                    shell: String? = nil, timeLimit: Double = 300) throws -> RunResult {
         ignoreBrokenPipes()
         let process = Process()
-        process.executableURL = executable!
-        process.arguments = arguments
+        if let shell {
+            process.executableURL = URL(fileURLWithPath: "/bin/sh")
+            process.arguments = ["-c", shell, executable!.path] + arguments
+        } else {
+            process.executableURL = executable!
+            process.arguments = arguments
+        }
         process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         let input = Pipe(), output = Pipe(), error = Pipe()
         process.standardInput = input
         process.standardOutput = output
         process.standardError = error
-        try process.run()
+        try launch(process)
+        let watchdog = Watchdog(process, seconds: timeLimit)
         let writer = Thread {
             // The child may exit before reading it all (a usage error): that is EPIPE, not a crash.
             try? input.fileHandleForWriting.write(contentsOf: Data(stdin))
@@ -123,6 +147,58 @@ enum Support {
         process.waitUntilExit()
         return RunResult(status: process.terminationStatus,
                          stdout: String(decoding: outData, as: UTF8.self),
-                         stderr: String(decoding: errData, as: UTF8.self))
+                         stderr: String(decoding: errData, as: UTF8.self),
+                         timedOut: watchdog.fired())
+    }
+
+    /// Starts `process` from a thread that blocks no signal, as a shell would: a child inherits
+    /// the signal mask, and the threads tests run on (Dispatch's) block nearly every signal,
+    /// which would hide what a signal such as SIGXFSZ does to the program.
+    static func launch(_ process: Process) throws {
+        final class Launch: @unchecked Sendable {
+            // Touched by the launching thread, then read after `done` is signalled.
+            let process: Process
+            var error: Error?
+            let done = DispatchSemaphore(value: 0)
+            init(_ process: Process) { self.process = process }
+        }
+        let launch = Launch(process)
+        Thread {
+            var none = sigset_t()
+            sigemptyset(&none)
+            pthread_sigmask(SIG_SETMASK, &none, nil)
+            do { try launch.process.run() } catch { launch.error = error }
+            launch.done.signal()
+        }.start()
+        launch.done.wait()
+        if let error = launch.error { throw error }
+    }
+
+    /// Kills a process still running after its time limit, and tells whether it had to.
+    final class Watchdog: @unchecked Sendable {
+        // Invariant: `killed` and `finished` are only touched under `lock`.
+        private let lock = NSLock()
+        private var killed = false
+        private var finished = false
+
+        init(_ process: Process, seconds: Double) {
+            let pid = process.processIdentifier
+            DispatchQueue.global().asyncAfter(deadline: .now() + seconds) { [self] in
+                lock.withLock {
+                    // A finished process was reaped by waitUntilExit: its pid may be reused.
+                    guard !finished else { return }
+                    kill(pid, SIGKILL)
+                    killed = true
+                }
+            }
+        }
+
+        /// Call once the process has exited.
+        func fired() -> Bool {
+            lock.withLock {
+                finished = true
+                return killed
+            }
+        }
     }
 }

@@ -74,10 +74,12 @@ public enum Escaping {
         return (scalar, length)
     }
 
-    /// Excludes C1 controls and the bidirectional and line-separator marks that can disguise text.
+    /// Excludes controls (C1 included), line and paragraph separators, and every invisible
+    /// format character: bidirectional marks, overrides and isolates (U+061C, U+200E, U+202E,
+    /// U+2066 …), zero-width characters and tags, which can disguise or reorder text.
     private static func isPrintable(_ scalar: Unicode.Scalar) -> Bool {
-        switch scalar.value {
-        case 0x80..<0xA0, 0x2028, 0x2029, 0x200E, 0x200F, 0x202A...0x202E, 0x2066...0x2069, 0xFEFF: false
+        switch scalar.properties.generalCategory {
+        case .control, .format, .lineSeparator, .paragraphSeparator: false
         default: true
         }
     }

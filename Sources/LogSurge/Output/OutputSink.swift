@@ -71,6 +71,9 @@ public final class OutputSink {
 
     public var isTerminal: Bool { isatty(descriptor) == 1 }
 
+    /// The name errors give: "standard output" for `-`.
+    private var displayName: String { name == "-" ? "standard output" : name }
+
     public func write(_ text: String) throws(OutputError) {
         var text = text
         text.withUTF8 { buffer.append(contentsOf: $0) }
@@ -91,7 +94,7 @@ public final class OutputSink {
                 let code = errno
                 buffer.removeAll(keepingCapacity: true)
                 throw OutputError(isBrokenPipe: code == EPIPE,
-                                  description: "cannot write \(name): \(String(cString: strerror(code)))")
+                                  description: "cannot write \(displayName): \(String(cString: strerror(code)))")
             }
             written += result
         }

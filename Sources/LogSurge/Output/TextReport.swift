@@ -4,7 +4,8 @@ import LogSurgeParse
 
 /// The report a person reads: what was read, what parsed, the time span, sites and countries.
 ///
-/// Every string taken from a log line (site names, samples) is escaped for the terminal.
+/// Every string taken from a log line (site names, samples), a file name or a database's
+/// metadata is escaped for the terminal.
 public enum TextReport {
     /// Countries listed under "Top countries". By default, 10.
     public static let topCountries = 10
@@ -66,7 +67,7 @@ public enum TextReport {
 
         let countries = analysis.buckets.countsByCountry().sorted { $0.value.requests != $1.value.requests ? $0.value.requests > $1.value.requests : $0.key < $1.key }
         if !countries.isEmpty {
-            out += "\nTop countries (\(databaseDescription))\n"
+            out += "\nTop countries (\(Escaping.terminal(databaseDescription)))\n"
             for (country, c) in countries.prefix(topCountries) {
                 out += "  \(country)  \(lpad(number(c.requests), 12))  \(lpad(percent(c.requests, of: accounting.parsed), 6))\n"
             }

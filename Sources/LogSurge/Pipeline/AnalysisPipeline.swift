@@ -111,7 +111,10 @@ public struct AnalysisPipeline: Sendable {
         let countryTables = CountryTablesSlot()
         let database = configuration.database
         let building = DispatchGroup()
-        DispatchQueue.global(qos: .userInitiated).async(group: building) {
+        // A queue of its own (a thread of its own), as for every task of a run that is waited
+        // for: from a caller that itself holds a thread of Dispatch's global pool (a test, a task
+        // of Swift concurrency), a block queued on that pool may wait about a second for a thread.
+        DispatchQueue(label: "logsurge.tables", qos: .userInitiated).async(group: building) {
             let ipv4 = IPv4CountryTable(reader: database, abandon: { countryTables.isAbandoned })
             countryTables.tables = CountryTables(ipv4: ipv4)
             let ipv6 = IPv6CountryTable(reader: database, abandon: { countryTables.isAbandoned })
@@ -172,7 +175,7 @@ public struct AnalysisPipeline: Sendable {
         let alerts = AlertsBox()
         let detecting = DispatchGroup()
         let (buckets, detectorConfiguration, onAlert) = (analysis.buckets, configuration.detection, configuration.onAlert)
-        DispatchQueue.global(qos: .userInitiated).async(group: detecting) {
+        DispatchQueue(label: "logsurge.detect", qos: .userInitiated).async(group: detecting) {
             alerts.events = Detection.run(buckets, configuration: detectorConfiguration, onEvent: onAlert ?? { _ in })
         }
         defer { detecting.wait() }
