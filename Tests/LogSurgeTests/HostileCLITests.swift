@@ -26,35 +26,30 @@ struct HostileCLITests {
     /// run that held a 100 MiB line, or a gigabyte bomb, would need far more than the limit.
     static let dataLimit = "ulimit -d \(120 << 10)"
 
-    /// One line of 100 MiB without a newline, plain and gzip.
-    static let hugeLine: (plain: String, compressed: String) = {
-        let directory = Support.temporaryDirectory()
-        let plain = directory.appendingPathComponent("huge.log").path
-        let compressed = directory.appendingPathComponent("huge.log.gz").path
+    /// One line of 100 MiB without a newline, written into `directory` plain or gzip.
+    static func hugeLine(in directory: URL, compressed: Bool) throws -> String {
+        let path = directory.appendingPathComponent(compressed ? "huge.log.gz" : "huge.log").path
+        _ = FileManager.default.createFile(atPath: path, contents: nil)
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
+        defer { try? handle.close() }
         let piece = [UInt8](repeating: UInt8(ascii: "A"), count: 1 << 20)
-        _ = FileManager.default.createFile(atPath: plain, contents: nil)
-        let handle = FileHandle(forWritingAtPath: plain)!
         let writer = GzipWriter(level: 1)
-        var gzipped: [UInt8] = []
         for _ in 0..<100 {
-            handle.write(Data(piece))
-            writer.write(piece) { gzipped += $0 }
+            if compressed { writer.write(piece) { handle.write(Data($0)) } } else { handle.write(Data(piece)) }
         }
-        try? handle.close()
-        writer.finish { gzipped += $0 }
-        try! Support.writeFile(compressed, Data(gzipped))
-        return (plain, compressed)
-    }()
+        if compressed { writer.finish { handle.write(Data($0)) } }
+        return path
+    }
 
     @Test("a 100 MB line without a newline is one line too long, read in bounded memory", arguments: ["file", "stdin", "gzip"])
     func hugeLineInBoundedMemory(how: String) throws {
-        let (plain, compressed) = Self.hugeLine
+        let directory = Support.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let path = try Self.hugeLine(in: directory, compressed: how == "gzip")
         let arguments = ["--threads", "2", "--quiet", "--summary", "-"]
-        let result = switch how {
-        case "file": try Support.run(arguments + [plain], shell: "\(Self.dataLimit) && exec \"$0\" \"$@\"", timeLimit: 120)
-        case "stdin": try Support.run(arguments + ["-"], shell: "\(Self.dataLimit) && exec \"$0\" \"$@\" < '\(plain)'", timeLimit: 120)
-        default: try Support.run(arguments + [compressed], shell: "\(Self.dataLimit) && exec \"$0\" \"$@\"", timeLimit: 120)
-        }
+        let result = how == "stdin"
+            ? try Support.run(arguments + ["-"], shell: "\(Self.dataLimit) && exec \"$0\" \"$@\" < '\(path)'", timeLimit: 120)
+            : try Support.run(arguments + [path], shell: "\(Self.dataLimit) && exec \"$0\" \"$@\"", timeLimit: 120)
         #expect(result.status == 0, "\(result.stderr.prefix(500))")
         let summary = try Self.summary(result)
         #expect(summary["lines"] as? Int == 1)
