@@ -76,6 +76,14 @@ let package = Package(
         .testTarget(name: "LogSurgeInputTests", dependencies: ["LogSurgeInput", "LogSurgeTestSupport"]),
         .testTarget(name: "LogSurgeParseTests", dependencies: ["LogSurgeParse", "LogSurgeTestSupport"]),
         .testTarget(name: "LogSurgeGeoTests", dependencies: ["LogSurgeGeo", "LogSurgeTestSupport"]),
+        // The fuzz targets' checks (Fuzz/README.md): the libFuzzer binaries run them under ASan,
+        // and `swift test` replays every kept input through them.
+        .target(
+            name: "LogSurgeFuzzChecks",
+            dependencies: ["LogSurgeParse", "LogSurgeInput", "LogSurgeGeo"],
+            path: "Fuzz/Checks"
+        ),
+        .testTarget(name: "LogSurgeFuzzTests", dependencies: ["LogSurgeFuzzChecks", "LogSurgeTestSupport"]),
         .testTarget(
             name: "LogSurgeTests",
             dependencies: [

@@ -13,7 +13,12 @@ import Glibc
 /// valid stream; where ISA-L finds a member damaged or truncated, the member is read again
 /// from its start with zlib, which skips the output ISA-L already gave and continues to the
 /// end of the file, so that the lines kept, the error's offset and its message are zlib's.
-/// That needs a seekable input: a pipe is inflated with zlib.
+/// That needs a seekable input: a pipe is inflated with zlib. Where zlib refuses the member
+/// before the point ISA-L had reached (ISA-L decodes deflate data with an incomplete Huffman
+/// code, which zlib refuses), the output ISA-L gave past zlib's is taken back from the
+/// chunker. Two cases of such data stay apart, both only from damaged or crafted files: a
+/// member that ISA-L reads to its end without error (zlib reports the damage, ISA-L does not),
+/// and one where ISA-L had already handed on more than a chunk of output past zlib's.
 enum GzipReader {
     /// Reads the rest of `fileDescriptor`, whose first `have` bytes are already in `input`.
     ///
@@ -53,6 +58,12 @@ enum GzipReader {
             replay.bufferOffset = member.start
             replay.skipOutput = member.output
             outcome = try replay.run(ZlibMember(), chunker: &chunker, stats: &stats, emit: emit)
+            // zlib refused the member before the output ISA-L had given (ISA-L decodes some deflate
+            // data that zlib refuses, such as an incomplete Huffman code): that output is taken
+            // back while the chunker still holds it.
+            if replay.skipOutput > 0 && chunker.retract(Int(replay.skipOutput)) {
+                stats.decompressedBytes -= replay.skipOutput
+            }
         }
         guard case .failed(let error, _) = outcome else { return nil }
         if let offset = error.offset { stats.bytesRead = offset }

@@ -55,6 +55,11 @@ public struct LineChunker {
     /// Where each overlong line dropped since the last chunk stood in the buffer.
     private var overlongOffsets: [Int] = []
     private var overlongPending: Int { overlongOffsets.count }
+    /// Bytes written since the chunker was made or last finished.
+    private var written = 0
+    /// `written` at the last change that appending alone does not make (a chunk emitted, a
+    /// line dropped or being skipped): `retract` takes back only bytes written after it.
+    private var settled = 0
 
     /// Where chunk buffers come from, when given: buffers the consumer handed back.
     public var pool: ChunkPool?
@@ -139,6 +144,27 @@ public struct LineChunker {
         if completeEnd > 0 || overlongPending > 0 { try emitChunks(all: true, emit) }
         used = 0
         completeEnd = 0
+        written = 0
+        settled = 0
+    }
+
+    /// Takes back the last `count` bytes written, as if they had never come, and returns true;
+    /// returns false and changes nothing when it cannot: some of them were already emitted in
+    /// a chunk, or belong to a line dropped as overlong.
+    ///
+    /// For a producer that learns afterwards that bytes it gave were wrong (the gzip reader,
+    /// when ISA-L gave output from data that zlib refuses).
+    mutating func retract(_ count: Int) -> Bool {
+        guard count >= 0, count <= written - settled, count <= used else { return false }
+        guard count > 0 else { return true }
+        used -= count
+        written -= count
+        // Only appends happened since `settled`, so the bytes held are the stream up to here:
+        // the complete lines end after the last newline among them.
+        completeEnd = storage.withUnsafeBytes { raw in
+            ByteScan.lastNewline(raw.baseAddress!, in: 0..<used).map { $0 + 1 } ?? 0
+        }
+        return true
     }
 
     /// Emits the complete lines held so far, however few: for a live stream whose writer has
@@ -177,6 +203,7 @@ public struct LineChunker {
     /// Accounts for `count` new bytes written at `start` (== used): drops overlong lines, finds the last newline.
     private mutating func ingest(start: Int, count: Int) {
         guard count > 0 else { return }
+        written += count
         let maxLine = maxLineLength
         var end = start + count
         var complete = completeEnd
@@ -232,6 +259,7 @@ public struct LineChunker {
                 search = lineStart
             }
         }
+        if skipping || skip || !droppedAt.isEmpty { settled = written }
         used = newUsed
         completeEnd = complete
         skipping = skip
@@ -292,6 +320,7 @@ public struct LineChunker {
             for index in chunks.indices { chunks[index].overlongLines = chunks[index].overlongLineOffsets.count }
             overlongOffsets = kept
         }
+        if consumed > 0 || !chunks.isEmpty { settled = written }
         used -= consumed
         completeEnd -= consumed
         for chunk in chunks { try emit(chunk) }
