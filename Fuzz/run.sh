@@ -38,7 +38,7 @@ case "$target" in
     mmdb)
         shared="$(cd "$root/.." && pwd)/shared/mmdb-conformance"
         if [ -d "$shared" ]; then
-            find "$shared/test-data" "$shared/bad-data" -type f -name '*.mmdb' -size -200k | while read -r file; do
+            find "$shared" -type f -name '*.mmdb' -size -200k | while read -r file; do
                 cp "$file" "$seeds/$(basename "$(dirname "$file")")-$(basename "$file")"
             done
         else
@@ -50,7 +50,8 @@ esac
 toolchain="$(dirname "$(readlink -f "$(command -v "${SWIFTC:-swiftc}")")")"
 if [ -x "$toolchain/llvm-symbolizer" ]; then export ASAN_SYMBOLIZER_PATH="$toolchain/llvm-symbolizer"; fi
 
-export SWIFT_BACKTRACE=enable=no  # the Swift backtracer reads the stack in ways ASan reports
+# On a crash the Swift runtime's backtracer reads the stack in a way ASan reports as a second error.
+export SWIFT_BACKTRACE=enable=no
 options=(-timeout=10 -rss_limit_mb=2048 -malloc_limit_mb=1024 -dict="$root/Fuzz/Dictionaries/$target.dict"
          -artifact_prefix="$artifacts/" -print_final_stats=1)
 if [ "$seconds" = 0 ]; then

@@ -5,6 +5,8 @@ import LogSurgeParse
 /// The input is split at `"\n"` (the whole input is also parsed as one line); each line is
 /// copied into an allocation of exactly its size, so that the address sanitizer sees any read
 /// past its end, and parsed under each format by:
+/// - a fresh parser, and `ReferenceParser`, a plain byte-by-byte reading of the grammar the
+///   parser documents (no vector scans, no timestamp cache, its own calendar): same result;
 /// - a fresh parser and one warm from the lines before it (its timestamp cache): same result;
 /// - a parser with `wantsPath` off: the same result without a path;
 /// - the line with a `"\r"` appended: the same result (one trailing carriage return is ignored).
@@ -64,6 +66,10 @@ public enum ParserFuzz {
             let name = format.rawValue
             for problem in validate(result, bytes, format) {
                 problems.append("\(name): \(problem): \(text)")
+            }
+            let reference = ReferenceParser(format: format).parse(Array(bytes))
+            if reference != result {
+                problems.append("\(name): parsed \(result), the plain reading of the grammar \(reference): \(text)")
             }
             let warmResult = warm[index].parse(bytes)
             if warmResult != result {

@@ -135,26 +135,25 @@ def mmdb(ip_version, record_size, networks, aliases=(), pointers=False):
     point at the IPv4 subtree (the node after 96 zero bits), as MaxMind's writer does."""
     width = 32 if ip_version == 4 else 128
     root = [None, None]
-    for bits, length, record in networks:
+
+    def place(bits, length, value):
+        """Makes `value` the child for the network, splitting the nodes on its way."""
         node = root
         for depth in range(length - 1):
             bit = (bits >> (width - 1 - depth)) & 1
             if not isinstance(node[bit], list):
                 node[bit] = [node[bit], node[bit]]
             node = node[bit]
-        node[(bits >> (width - length)) & 1] = ("record", record)
+        node[(bits >> (width - length)) & 1] = value
+
+    for bits, length, record in networks:
+        place(bits, length, ("record", record))
     if aliases:
         ipv4 = root
         for _ in range(96):
             ipv4 = ipv4[0]
         for bits, length in aliases:
-            node = root
-            for depth in range(length - 1):
-                bit = (bits >> (width - 1 - depth)) & 1
-                if not isinstance(node[bit], list):
-                    node[bit] = [node[bit], node[bit]]
-                node = node[bit]
-            node[(bits >> (width - length)) & 1] = ipv4
+            place(bits, length, ipv4)
     numbers, order = {}, []
 
     def number(node):

@@ -18,7 +18,8 @@ import Glibc
 /// code, which zlib refuses), the output ISA-L gave past zlib's is taken back from the
 /// chunker. Two cases of such data stay apart, both only from damaged or crafted files: a
 /// member that ISA-L reads to its end without error (zlib reports the damage, ISA-L does not),
-/// and one where ISA-L had already handed on more than a chunk of output past zlib's.
+/// and output ISA-L gave past zlib's that can no longer be taken back: already handed on in a
+/// chunk, or part of a line dropped as too long (in practice, megabytes of it).
 enum GzipReader {
     /// Reads the rest of `fileDescriptor`, whose first `have` bytes are already in `input`.
     ///

@@ -9,9 +9,10 @@ struct FuzzInput: CustomTestStringConvertible, Sendable {
     var path: String
     var testDescription: String { "\(target.rawValue)/\(URL(fileURLWithPath: path).lastPathComponent)" }
 
-    /// The target's broken invariants on this file (empty: all held).
-    func problems() throws -> [String] {
-        try Data(contentsOf: URL(fileURLWithPath: path)).withUnsafeBytes { target.check($0) }
+    /// Runs the target's checks on this file: every invariant must hold.
+    func expectChecksHold() throws {
+        let problems = try Data(contentsOf: URL(fileURLWithPath: path)).withUnsafeBytes { target.check($0) }
+        #expect(problems.isEmpty, "\(problems.joined(separator: "\n"))")
     }
 }
 
@@ -47,14 +48,12 @@ private let conformanceDatabases: [FuzzInput] = {
 struct FuzzReplayTests {
     @Test("every kept regression input passes its target's checks", arguments: inputs("Regressions"))
     func regression(_ input: FuzzInput) throws {
-        let problems = try input.problems()
-        #expect(problems.isEmpty, "\(problems.joined(separator: "\n"))")
+        try input.expectChecksHold()
     }
 
     @Test("every seed passes its target's checks", arguments: inputs("Seeds"))
     func seed(_ input: FuzzInput) throws {
-        let problems = try input.problems()
-        #expect(problems.isEmpty, "\(problems.joined(separator: "\n"))")
+        try input.expectChecksHold()
     }
 
     @Test("every target has seeds")
@@ -68,7 +67,6 @@ struct FuzzReplayTests {
     @Test("the conformance databases, good and corrupt, pass the mmdb checks",
           .enabled(if: !conformanceDatabases.isEmpty, "needs ../shared/mmdb-conformance"), arguments: conformanceDatabases)
     func conformance(_ input: FuzzInput) throws {
-        let problems = try input.problems()
-        #expect(problems.isEmpty, "\(problems.joined(separator: "\n"))")
+        try input.expectChecksHold()
     }
 }
