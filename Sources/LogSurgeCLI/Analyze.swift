@@ -148,8 +148,11 @@ struct Analyze: ParsableCommand {
         // Alerts of a stream are read as they come (`tail -f alerts.jsonl`): written in place.
         let streaming = follow || paths.isEmpty || paths.contains("-")
         let alertSink = try alerts.map { try openOutput($0, atomically: !streaming) }
-        let reportSink: OutputSink? = quiet ? nil
-            : [buckets, summary, alerts].contains("-") ? .standardError() : .standardOutput()
+        let reportToStandardError = [buckets, summary, alerts].contains("-")
+        let reportSink: OutputSink? = quiet ? nil : reportToStandardError ? .standardError() : .standardOutput()
+        let style = TerminalStyle.forDescriptor(reportToStandardError ? 2 : 1, environment: ProcessInfo.processInfo.environment)
+        // The report's charts: the detectors record what they saw, in columns.
+        if reportSink != nil { configuration.traceColumns = Self.traceColumns }
 
         configuration.detection = detector.configuration
         // Reading a pipe or following files, minutes are decided as the stream goes (a line may
@@ -182,18 +185,26 @@ struct Analyze: ParsableCommand {
         let alertStream = alertSink.map(AlertStream.init)
         if let alertStream { configuration.onAlert = { alertStream.write($0) } }
 
+        // A long batch run on a terminal shows how far it got (not a followed stream, nor --quiet).
+        let progress = quiet || follow ? nil : ProgressLine(total: Self.totalBytes(paths))
         // The buckets are written while the detectors run over them.
         var analysis = try AnalysisPipeline(configuration: configuration).run(paths: paths) { counted in
+            progress?.finish()
             guard let bucketSink else { return }
             try BucketWriter.write(counted.buckets.sortedRows(), format: .init(path: bucketSink.name), to: bucketSink)
             try bucketSink.close()
         }
+        progress?.finish()
         if let runState {
             let earlier = try stateError { try runState.buckets() }
             var everything = earlier
             everything.merge(analysis.buckets)
+            let trace = configuration.traceColumns.flatMap { columns in
+                everything.minuteRange.map { DetectionTrace(minutes: $0, maximumColumns: columns) }
+            }
             analysis.alerts = Detection.run(everything, configuration: detector.configuration,
-                                            after: earlier.minuteRange?.upperBound, closingAtEnd: false)
+                                            after: earlier.minuteRange?.upperBound, closingAtEnd: false, trace: trace)
+            analysis.trace = trace
             for event in analysis.alerts { alertStream?.write(event) }
             try stateError { try runState.record(stateInputs, analysis: analysis) }
         }
@@ -209,12 +220,38 @@ struct Analyze: ParsableCommand {
             try summarySink.close()
         }
         if let reportSink {
-            try reportSink.write(TextReport.render(analysis, databaseDescription: database.shortDescription))
-            try reportSink.write(TextReport.renderEpisodes(events, configuration: detector.configuration))
+            // A stream's detectors ran as it went, without recording: the charts come from its buckets.
+            if analysis.trace == nil, let columns = configuration.traceColumns {
+                analysis.trace = Detection.trace(analysis.buckets, configuration: detector.configuration, maximumColumns: columns)
+            }
+            let sites = analysis.buckets.requestsBySite().sorted {
+                $0.value.requests != $1.value.requests ? $0.value.requests > $1.value.requests : $0.key < $1.key
+            }.map(\.key)
+            try reportSink.write(TextReport.render(analysis, databaseDescription: database.shortDescription, style: style))
+            try reportSink.write(TextReport.renderWatched(analysis.trace, events: events, sites: sites, style: style))
+            try reportSink.write(TextReport.renderEpisodes(events, configuration: detector.configuration, style: style))
             try reportSink.close()
         }
         if !analysis.inputErrors.isEmpty { throw ExitCode(ExitStatus.inputIncomplete) }
         if failOnAlert, episodes > 0 { throw ExitCode(ExitStatus.alertRaised) }
+    }
+
+    /// Columns of the series recorded for the reports' charts (a week is 14 minutes a column).
+    static let traceColumns = 720
+
+    /// Bytes in the files `paths` name, nil when standard input is among them.
+    static func totalBytes(_ paths: [String]) -> Int64? {
+        var total: Int64 = 0
+        for source in InputDiscovery.expand(paths.isEmpty ? ["-"] : paths) {
+            switch source {
+            case .success(.file(let path)):
+                var status = stat()
+                if stat(path, &status) == 0 { total += Int64(status.st_size) }
+            case .success: return nil
+            case .failure: continue
+            }
+        }
+        return total
     }
 
     /// Runs `body`; a state file that cannot be read or written is an error naming it (exit 1:

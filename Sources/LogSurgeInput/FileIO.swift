@@ -1,7 +1,22 @@
 import Glibc
+import Synchronization
 
 /// Asked while waiting for input: whether to end it now.
 public typealias StopCheck = @Sendable () -> Bool
+
+/// Bytes the process's input readers have read so far, all inputs together: for a progress
+/// line. Added once per read(2)/pread(2) call (hundreds of KiB), never per line.
+public enum ReadProgress {
+    private static let total = Atomic<Int64>(0)
+
+    /// Bytes read so far (a range of a plain file may be counted a few bytes more than once
+    /// where ranges meet).
+    public static var bytes: Int64 { total.load(ordering: .relaxed) }
+
+    static func add(_ count: Int) {
+        if count > 0 { total.add(Int64(count), ordering: .relaxed) }
+    }
+}
 
 /// Thin wrappers over read(2)/open(2) that retry on EINTR and wait on EAGAIN.
 enum FileIO {
@@ -22,7 +37,10 @@ enum FileIO {
         }
         while true {
             let result = Glibc.read(fd, buffer, count)
-            if result >= 0 { return result }
+            if result >= 0 {
+                ReadProgress.add(result)
+                return result
+            }
             let code = errno
             if code == EINTR { continue }
             if code == EAGAIN || code == EWOULDBLOCK {

@@ -63,6 +63,7 @@ public struct FollowReader: Sendable {
                 var progressed = false
                 while true {
                     let count = pread(file.descriptor, buffer.baseAddress!, buffer.count, off_t(file.offset))
+                    ReadProgress.add(count)
                     if count < 0 {
                         if errno == EINTR { continue }
                         let error = InputError(path: file.path, offset: file.offset, message: "read error: \(FileIO.message(errno))")

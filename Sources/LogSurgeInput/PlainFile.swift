@@ -205,6 +205,7 @@ public final class PlainFile: Sendable {
                 // In bounds: the caller reserved buffer[start..<start + count].
                 let got = pread(fd, raw.baseAddress! + start + done, want, off_t(offset + Int64(done)))
                 if got > 0 {
+                    ReadProgress.add(got)
                     done += got
                 } else if got == 0 {
                     result.fileEnd = min(result.fileEnd ?? Int64.max, offset + Int64(done))

@@ -9,7 +9,7 @@ public enum Detection {
     /// and `closingAtEnd: false` leaves the episodes still open at the last minute open (the
     /// next run may see them go on) instead of closing them there.
     public static func run(_ buckets: MinuteBuckets, configuration: DetectorConfiguration,
-                           after: Int32? = nil, closingAtEnd: Bool = true,
+                           after: Int32? = nil, closingAtEnd: Bool = true, trace: DetectionTrace? = nil,
                            onEvent: (AlertEvent) -> Void = { _ in }) -> [AlertEvent] {
         // The busiest sites (by requests, then name) when there are more than can be checked.
         let totals = buckets.requestsBySite()
@@ -17,6 +17,7 @@ public enum Detection {
             $0.value.requests != $1.value.requests ? $0.value.requests > $1.value.requests : $0.key < $1.key
         }.prefix(configuration.maximumSites).map(\.key))
         let engine = DetectionEngine(configuration: configuration, sites: busiest)
+        engine.trace = trace
         let watched = Set(configuration.watchedCountries)
         var events: [AlertEvent] = []
         var current: Int32?
@@ -55,6 +56,16 @@ public enum Detection {
             onEvent(event)
         }
         return events
+    }
+
+    /// The series the detectors saw in `buckets`, in at most `maximumColumns` columns, for the
+    /// reports' charts (the events are those of `run`); nil when there are no buckets.
+    public static func trace(_ buckets: MinuteBuckets, configuration: DetectorConfiguration,
+                             maximumColumns: Int) -> DetectionTrace? {
+        guard let range = buckets.minuteRange else { return nil }
+        let trace = DetectionTrace(minutes: range, maximumColumns: maximumColumns)
+        _ = run(buckets, configuration: configuration, trace: trace)
+        return trace
     }
 
     /// The alert events of a plain count series: surges of its values (`country` null).

@@ -46,6 +46,9 @@ public final class DetectionEngine {
 
     /// Sites checked: those in `sites` when given, else the first `maximumSites` seen.
     private let admitted: Set<String>?
+    /// Where each step's series and baselines are recorded for the reports' charts, if anywhere.
+    public var trace: DetectionTrace?
+
     /// Sites seen but not checked (beyond `maximumSites`).
     public private(set) var sitesNotChecked: Set<String> = []
 
@@ -183,6 +186,8 @@ public final class DetectionEngine {
         let expected = track.history.expected(at: step, stepsPerDay: stepsPerDay, halfWindow: halfWindow,
                                               recentSteps: 60, minimumSteps: config.warmUpSteps)
         track.history.append(count, baseline: expected.map { $0 * level } ?? count, raw: expected ?? count)
+        trace?.surge(site: site, country: track.country, minute: minute(of: step), minutes: stepMinutes,
+                     count: count, baseline: expected.map { $0 * level })
         guard expected != nil else { return [] }
 
         if var episode = track.episode {
@@ -258,6 +263,8 @@ public final class DetectionEngine {
         let config = configuration
         let baselineShare = track.baselineShare(floor: config.errorShareFloor)
         let ready = track.stepsSeen >= config.warmUpSteps && track.historyRequests >= 200
+        trace?.errors(site: site, minute: minute(of: step), requests: requests, errors: errors,
+                      baselineShare: track.episode?.baselineErrorRate ?? (ready ? baselineShare : nil))
         track.recent.append((requests, errors))
         if track.recent.count > 16 { track.recent.removeFirst() }
         track.stepsSeen += 1

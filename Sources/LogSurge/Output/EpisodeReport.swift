@@ -6,25 +6,26 @@ extension TextReport {
     static let episodesShown = 20
 
     /// The alert episodes, each with a per-minute picture of the traffic against its baseline.
-    public static func renderEpisodes(_ events: [AlertEvent], configuration: DetectorConfiguration) -> String {
+    public static func renderEpisodes(_ events: [AlertEvent], configuration: DetectorConfiguration,
+                                      style: TerminalStyle = .plain) -> String {
         let closed = events.filter { $0.state == .closed }
         let watched = configuration.watchedCountries.map(\.description).joined(separator: ", ")
         guard !closed.isEmpty else {
-            return "\nAlerts: none (watching \(watched) for surges, every site for 5xx spikes)\n"
+            return "\n" + style.bold("Alerts:") + " " + style.green("none") + " (watching \(watched) for surges, every site for 5xx spikes)\n"
         }
-        var out = "\nAlerts: \(closed.count) episode\(closed.count == 1 ? "" : "s") (watching \(watched) for surges, every site for 5xx spikes)\n"
+        var out = "\n" + style.bold("Alerts:") + " " + style.red("\(closed.count) episode\(closed.count == 1 ? "" : "s")") + " (watching \(watched) for surges, every site for 5xx spikes)\n"
         for event in closed.sorted(by: { $0.id < $1.id }).prefix(episodesShown) {
             let site = Escaping.terminal(event.site)
             let span = "\(UTCMinute.format(event.start)) to \(event.end.map(UTCMinute.format) ?? "open"), raised \(UTCMinute.format(event.raisedAt))"
             switch event.kind {
             case .surge:
-                out += "  #\(event.id) surge  \(site)  \(event.country?.description ?? "-")  \(span)\n"
+                out += "  " + style.red("#\(event.id) surge") + "  \(style.bold(site))  \(event.country?.description ?? "-")  \(span)\n"
                 out += "      peak \(number(event.peakRequests))/min at \(UTCMinute.format(event.peakMinute)), baseline \(event.baselineRequests ?? 0)/min, ×\(event.ratio ?? 0)\n"
             case .errorSpike:
-                out += "  #\(event.id) 5xx spike  \(site)  \(span)\n"
+                out += "  " + style.yellow("#\(event.id) 5xx spike") + "  \(style.bold(site))  \(span)\n"
                 out += "      peak \(percentText(event.peakErrorRate)) of \(number(event.peakRequests)) requests at \(UTCMinute.format(event.peakMinute)), baseline \(percentText(event.baselineErrorRate))\n"
             }
-            out += "      " + picture(of: event) + "\n"
+            out += "      " + picture(of: event, style: style) + "\n"
         }
         if closed.count > episodesShown { out += "  … and \(closed.count - episodesShown) more episodes\n" }
         return out
@@ -32,7 +33,7 @@ extension TextReport {
 
     /// Two sparklines on one scale: the series around the episode and its baseline, 60
     /// columns at most (several steps a column when longer).
-    static func picture(of event: AlertEvent) -> String {
+    static func picture(of event: AlertEvent, style: TerminalStyle = .plain) -> String {
         guard let picture = event.picture, !picture.values.isEmpty else { return "" }
         let steps = picture.values.count
         let perColumn = max(1, (steps + 59) / 60)
@@ -43,16 +44,12 @@ extension TextReport {
             }
         }
         let values = columns(picture.values), baselines = columns(picture.baselines)
-        let top = max(values.max() ?? 0, baselines.max() ?? 0, 1e-9)
-        let levels = Array(" ▁▂▃▄▅▆▇█")
-        // Any value above zero shows at least the lowest bar; only zero is blank.
-        func line(_ series: [Double]) -> String {
-            String(series.map { $0 <= 0 ? " " : levels[min(8, max(1, Int(($0 / top * 8).rounded())))] })
-        }
+        let top = max(values.max() ?? 0, baselines.max() ?? 0)
+        func line(_ series: [Double]) -> String { String(Sparkline.bars(series, top: top)) }
         let unit = event.kind == .surge ? "requests/min" : "5xx share"
         let last = picture.firstMinute + Int32((steps - 1) * picture.stepMinutes)
-        return "observed |\(line(values))| \(unit), \(UTCMinute.format(picture.firstMinute)) … \(UTCMinute.format(last))\n"
-            + "      baseline |\(line(baselines))| \(perColumn * picture.stepMinutes) min a column"
+        return "observed |\(style.red(line(values)))| \(unit), \(UTCMinute.format(picture.firstMinute)) … \(UTCMinute.format(last))\n"
+            + "      baseline |\(style.dim(line(baselines)))| \(perColumn * picture.stepMinutes) min a column"
     }
 
     static func percentText(_ share: Double?) -> String {

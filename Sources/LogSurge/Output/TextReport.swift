@@ -10,7 +10,7 @@ public enum TextReport {
     /// Countries listed under "Top countries". By default, 10.
     public static let topCountries = 10
 
-    public static func render(_ analysis: Analysis, databaseDescription: String) -> String {
+    public static func render(_ analysis: Analysis, databaseDescription: String, style: TerminalStyle = .plain) -> String {
         var out = ""
         let accounting = analysis.accounting
         let read = analysis.inputs.filter { $0.stats != nil }
@@ -19,7 +19,7 @@ public enum TextReport {
 
         let inflaters = Set(read.compactMap { $0.stats?.inflater })
         let gzip = inflaters.isEmpty ? "" : ", gzip inflated with " + Inflater.allCases.filter(inflaters.contains).map(\.description).joined(separator: " and ")
-        out += "Input: \(analysis.inputs.count) input\(analysis.inputs.count == 1 ? "" : "s"), \(bytes(raw)) read, \(bytes(text)) of log text, \(analysis.threads) thread\(analysis.threads == 1 ? "" : "s")\(gzip)\n"
+        out += style.bold("Input:") + " \(analysis.inputs.count) input\(analysis.inputs.count == 1 ? "" : "s"), \(bytes(raw)) read, \(bytes(text)) of log text, \(analysis.threads) thread\(analysis.threads == 1 ? "" : "s")\(gzip)\n"
         let width = min(48, analysis.inputs.map { Escaping.terminal($0.name).count }.max() ?? 0)
         for input in analysis.inputs {
             let name = pad(Escaping.terminal(input.name), width)
@@ -31,11 +31,11 @@ public enum TextReport {
                 out += "  \(name)  not read\n"
             }
             if let error = input.error {
-                out += "    error: \(Escaping.terminal(error.message))\n"
+                out += "    " + style.red("error:") + " \(Escaping.terminal(error.message))\n"
             }
         }
 
-        out += "\nLines: \(number(accounting.lines)) read, \(number(accounting.parsed)) parsed (\(percent(accounting.parsed, of: accounting.lines))), \(number(accounting.malformedTotal)) malformed\n"
+        out += "\n" + style.bold("Lines:") + " \(number(accounting.lines)) read, \(number(accounting.parsed)) parsed (\(percent(accounting.parsed, of: accounting.lines))), \(number(accounting.malformedTotal)) malformed\n"
         for reason in MalformedReason.allCases {
             guard let count = accounting.malformed[reason], count > 0 else { continue }
             out += "  \(pad(reason.rawValue, 14)) \(lpad(number(count), 12))\n"
@@ -49,17 +49,19 @@ public enum TextReport {
 
         if let range = analysis.buckets.minuteRange {
             let minutes = Int64(range.upperBound) - Int64(range.lowerBound) + 1
-            out += "\nTime span: \(UTCMinute.format(range.lowerBound)) to \(UTCMinute.format(range.upperBound)) (\(duration(minutes)), UTC)\n"
+            out += "\n" + style.bold("Time span:") + " \(UTCMinute.format(range.lowerBound)) to \(UTCMinute.format(range.upperBound)) (\(duration(minutes)), UTC)\n"
         } else {
-            out += "\nTime span: no requests\n"
+            out += "\n" + style.bold("Time span:") + " no requests\n"
         }
 
         let sites = analysis.buckets.requestsBySite().sorted { $0.value.requests != $1.value.requests ? $0.value.requests > $1.value.requests : $0.key < $1.key }
         if !sites.isEmpty {
-            out += "\nSites: requests, then share of 2xx 3xx 4xx 5xx\n"
+            out += "\n" + style.bold("Sites") + ": requests, then share of 2xx 3xx 4xx 5xx\n"
             let siteWidth = min(40, sites.map { Escaping.terminal($0.key).count }.max() ?? 0)
             for (site, c) in sites.prefix(20) {
-                let shares = [c.status2xx, c.status3xx, c.status4xx, c.status5xx].map { lpad(percent($0, of: c.requests), 6) }
+                var shares = [c.status2xx, c.status3xx, c.status4xx, c.status5xx].map { lpad(percent($0, of: c.requests), 6) }
+                // A 5xx share of 5% or more stands out.
+                if c.requests > 0, c.status5xx * 20 >= c.requests { shares[3] = style.red(shares[3]) }
                 out += "  \(pad(Escaping.terminal(site), siteWidth))  \(lpad(number(c.requests), 12))  \(shares.joined(separator: " "))\n"
             }
             if sites.count > 20 { out += "  … and \(sites.count - 20) more sites\n" }
@@ -67,7 +69,7 @@ public enum TextReport {
 
         let countries = analysis.buckets.countsByCountry().sorted { $0.value.requests != $1.value.requests ? $0.value.requests > $1.value.requests : $0.key < $1.key }
         if !countries.isEmpty {
-            out += "\nTop countries (\(Escaping.terminal(databaseDescription)))\n"
+            out += "\n" + style.bold("Top countries") + " (\(Escaping.terminal(databaseDescription)))\n"
             for (country, c) in countries.prefix(topCountries) {
                 out += "  \(country)  \(lpad(number(c.requests), 12))  \(lpad(percent(c.requests, of: accounting.parsed), 6))\n"
             }
@@ -100,7 +102,7 @@ public enum TextReport {
         return "\(tenths / 10).\(tenths % 10)%"
     }
 
-    static func bytes(_ count: Int64) -> String {
+    public static func bytes(_ count: Int64) -> String {
         let units = ["B", "KB", "MB", "GB", "TB"]
         var value = Double(count), unit = 0
         while value >= 1000, unit < units.count - 1 { value /= 1000; unit += 1 }

@@ -41,6 +41,9 @@ public struct Analysis: Sendable {
     public var inflater: Inflater = .zlib
     /// Alert events in the order they were raised and closed.
     public var alerts: [AlertEvent] = []
+    /// The series the detectors saw, when `AnalyzeConfiguration.traceColumns` asked for them
+    /// and the detectors ran over the finished buckets.
+    public var trace: DetectionTrace?
     /// Lines of minutes the detectors had already decided when they arrived (see
     /// `AnalyzeConfiguration.detectionLateness`); counted in the buckets all the same.
     public var lateLines: UInt64 = 0
@@ -175,13 +178,17 @@ public struct AnalysisPipeline: Sendable {
         let alerts = AlertsBox()
         let detecting = DispatchGroup()
         let (buckets, detectorConfiguration, onAlert) = (analysis.buckets, configuration.detection, configuration.onAlert)
+        let trace = configuration.traceColumns.flatMap { columns in
+            buckets.minuteRange.map { DetectionTrace(minutes: $0, maximumColumns: columns) }
+        }
         DispatchQueue(label: "logsurge.detect", qos: .userInitiated).async(group: detecting) {
-            alerts.events = Detection.run(buckets, configuration: detectorConfiguration, onEvent: onAlert ?? { _ in })
+            alerts.events = Detection.run(buckets, configuration: detectorConfiguration, trace: trace, onEvent: onAlert ?? { _ in })
         }
         defer { detecting.wait() }
         try work(analysis)
         detecting.wait()
         analysis.alerts = alerts.events
+        analysis.trace = trace
         return analysis
     }
 }

@@ -69,6 +69,9 @@ public struct AnalyzeConfiguration: Sendable {
     /// Whether the run ends by running the detectors over its buckets (a caller that detects
     /// over more than this run's buckets, as `--state` does, turns it off). By default, true.
     public var detects = true
+    /// When set, the detectors record what they saw in at most this many columns
+    /// (`Analysis.trace`) for the reports' charts. By default, nil.
+    public var traceColumns: Int?
     /// Asked while waiting for more of a stream or a followed file: when it says so (SIGINT,
     /// SIGTERM), reading ends there and the run finishes with what it has. By default, none.
     public var stop: StopCheck?

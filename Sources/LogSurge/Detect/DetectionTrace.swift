@@ -1,0 +1,143 @@
+import LogSurgeGeo
+
+/// What the detectors saw, minute by minute, folded into at most a fixed number of columns:
+/// the series of the terminal and HTML reports' charts, each beside the baseline it was judged
+/// against.
+///
+/// Memory is columns × series whatever the span (a month of minutes in 720 columns is an hour
+/// a column). Steps before a series first appears count as zero requests; steps the detector
+/// had no baseline for yet (its warm-up) leave the baseline of their column out.
+public final class DetectionTrace: @unchecked Sendable {
+    // Invariant: written by the one thread that runs the detectors, read after it finished.
+
+    /// The first minute of the first column.
+    public let firstMinute: Int32
+    /// Minutes folded into one column (the last column may cover fewer of the span).
+    public let minutesPerColumn: Int
+    public let columnCount: Int
+    /// Minutes in the span: the last column covers what is left of it.
+    public let minuteCount: Int
+
+    /// A watched country's requests to one site.
+    public struct Surge: Sendable {
+        public var site: String
+        public var country: CountryCode
+        /// Requests per minute, averaged over each column's minutes.
+        public var values: [Double]
+        /// The busiest minute of each column.
+        public var peaks: [Double]
+        /// The expected requests per minute, averaged over the column's steps that had one;
+        /// nil where none had.
+        public var baselines: [Double?]
+    }
+
+    /// A site's responses and their 5xx share.
+    public struct Errors: Sendable {
+        public var site: String
+        public var requests: [Double]
+        public var errors: [Double]
+        /// The baseline 5xx share, averaged over the column's steps that had one; nil where none had.
+        public var baselines: [Double?]
+
+        /// The 5xx share of each column; nil where the column had no requests.
+        public var shares: [Double?] {
+            zip(requests, errors).map { $0 > 0 ? $1 / $0 : nil }
+        }
+    }
+
+    public private(set) var surges: [Surge] = []
+    public private(set) var errors: [Errors] = []
+    private var surgeIndex: [SeriesKey: Int] = [:]
+    private var errorIndex: [String: Int] = [:]
+    private var surgeBaselines: [[(sum: Double, steps: Int)]] = []
+    private var errorBaselines: [[(sum: Double, steps: Int)]] = []
+
+    private struct SeriesKey: Hashable {
+        var site: String
+        var country: CountryCode
+    }
+
+    /// A trace of `minutes` in at most `maximumColumns` columns.
+    public init(minutes: ClosedRange<Int32>, maximumColumns: Int) {
+        let span = Int(minutes.upperBound) - Int(minutes.lowerBound) + 1
+        let columns = max(1, maximumColumns)
+        firstMinute = minutes.lowerBound
+        minuteCount = span
+        minutesPerColumn = max(1, (span + columns - 1) / columns)
+        columnCount = max(1, (span + minutesPerColumn - 1) / minutesPerColumn)
+    }
+
+    /// The first minute of each column.
+    public func minute(ofColumn column: Int) -> Int32 {
+        firstMinute + Int32(column * minutesPerColumn)
+    }
+
+    /// Minutes of the span in `column`.
+    public func minutes(inColumn column: Int) -> Int {
+        min(minutesPerColumn, minuteCount - column * minutesPerColumn)
+    }
+
+    /// The column of `minute`, nil when outside the trace.
+    private func column(of minute: Int32) -> Int? {
+        let offset = Int(minute) - Int(firstMinute)
+        guard offset >= 0 else { return nil }
+        let column = offset / minutesPerColumn
+        return column < columnCount ? column : nil
+    }
+
+    func surge(site: String, country: CountryCode, minute: Int32, minutes: Int, count: Double, baseline: Double?) {
+        guard let column = column(of: minute) else { return }
+        let key = SeriesKey(site: site, country: country)
+        let index: Int
+        if let known = surgeIndex[key] {
+            index = known
+        } else {
+            index = surges.count
+            surgeIndex[key] = index
+            let zeros = [Double](repeating: 0, count: columnCount)
+            surges.append(Surge(site: site, country: country, values: zeros, peaks: zeros,
+                                baselines: [Double?](repeating: nil, count: columnCount)))
+            surgeBaselines.append(Array(repeating: (0, 0), count: columnCount))
+        }
+        // A step of several minutes spreads evenly over them.
+        surges[index].values[column] += count / Double(self.minutes(inColumn: column))
+        surges[index].peaks[column] = max(surges[index].peaks[column], count / Double(minutes))
+        if let baseline {
+            surgeBaselines[index][column].sum += baseline / Double(minutes)
+            surgeBaselines[index][column].steps += 1
+            let (sum, steps) = surgeBaselines[index][column]
+            surges[index].baselines[column] = sum / Double(steps)
+        }
+    }
+
+    func errors(site: String, minute: Int32, requests: Int, errors count: Int, baselineShare: Double?) {
+        guard let column = column(of: minute) else { return }
+        let index: Int
+        if let known = errorIndex[site] {
+            index = known
+        } else {
+            index = errors.count
+            errorIndex[site] = index
+            let zeros = [Double](repeating: 0, count: columnCount)
+            errors.append(Errors(site: site, requests: zeros, errors: zeros,
+                                 baselines: [Double?](repeating: nil, count: columnCount)))
+            errorBaselines.append(Array(repeating: (0, 0), count: columnCount))
+        }
+        errors[index].requests[column] += Double(requests)
+        errors[index].errors[column] += Double(count)
+        if let baselineShare {
+            errorBaselines[index][column].sum += baselineShare
+            errorBaselines[index][column].steps += 1
+            let (sum, steps) = errorBaselines[index][column]
+            errors[index].baselines[column] = sum / Double(steps)
+        }
+    }
+
+    public func surge(site: String, country: CountryCode) -> Surge? {
+        surgeIndex[SeriesKey(site: site, country: country)].map { surges[$0] }
+    }
+
+    public func errors(site: String) -> Errors? {
+        errorIndex[site].map { errors[$0] }
+    }
+}
