@@ -187,7 +187,7 @@ public final class DetectionEngine {
                                               recentSteps: 60, minimumSteps: config.warmUpSteps)
         track.history.append(count, baseline: expected.map { $0 * level } ?? count, raw: expected ?? count)
         trace?.surge(site: site, country: track.country, minute: minute(of: step), minutes: stepMinutes,
-                     count: count, baseline: expected.map { $0 * level })
+                     count: count, baseline: expected.map { $0 * level } ?? track.episode?.peakBaseline)
         guard expected != nil else { return [] }
 
         if var episode = track.episode {

@@ -1,0 +1,190 @@
+import Foundation
+import Testing
+@testable import LogSurge
+import LogSurgeGeo
+import LogSurgeParse
+
+/// What the detectors record for the charts, and the terminal report drawn from it.
+@Suite struct DetectionTraceTests {
+    static let us = CountryCode(isoCode: "US")!
+
+    /// The three hours with a US surge at 8× from minute 120 to 150.
+    static func analysis(columns: Int) -> Analysis {
+        Support.analyze([StreamingDetectionTests.path]) { $0.traceColumns = columns }
+    }
+
+    /// Requests of `country` (all countries when nil) in the buckets.
+    static func requests(_ analysis: Analysis, country: CountryCode?) -> Double {
+        Double(analysis.buckets.rows().filter { country == nil || $0.country == country }.reduce(0) { $0 + $1.counts.requests })
+    }
+
+    @Test(arguments: [60, 50, 7, 720])
+    func columnsKeepEveryRequestWhateverTheirWidth(columns: Int) throws {
+        let analysis = Self.analysis(columns: columns)
+        let trace = try #require(analysis.trace)
+        #expect(trace.minuteCount == 180)
+        #expect(trace.columnCount <= columns)
+        #expect(trace.columnCount * trace.minutesPerColumn >= 180)
+        #expect((trace.columnCount - 1) * trace.minutesPerColumn < 180)
+        let weights = (0..<trace.columnCount).map { Double(trace.minutes(inColumn: $0)) }
+        #expect(weights.reduce(0, +) == 180)
+        let us = try #require(trace.surge(site: "-", country: Self.us))
+        let usTotal = zip(us.values, weights).reduce(0) { $0 + $1.0 * $1.1 }
+        #expect(abs(usTotal - Self.requests(analysis, country: Self.us)) < 1e-6)
+        let errors = try #require(trace.errors(site: "-"))
+        #expect(errors.requests.reduce(0, +) == Self.requests(analysis, country: nil))
+        #expect(errors.errors.reduce(0, +) == Double(analysis.buckets.rows().reduce(0) { $0 + $1.counts.status5xx }))
+        // No column's busiest minute is below its average.
+        #expect(zip(us.peaks, us.values).allSatisfy { $0 >= $1 - 1e-9 })
+    }
+
+    @Test func surgeColumnsStandAboveTheirBaselineAndWarmUpHasNone() throws {
+        let trace = try #require(Self.analysis(columns: 60).trace)   // 3 minutes a column
+        #expect(trace.minutesPerColumn == 3)
+        let us = try #require(trace.surge(site: "-", country: Self.us))
+        // The detectors need 30 minutes of history before they have a baseline.
+        #expect(us.baselines.prefix(10).allSatisfy { $0 == nil })
+        #expect(us.baselines[20...].allSatisfy { $0 != nil })
+        func above(_ column: Int) -> Bool {
+            let baseline = us.baselines[column]!
+            return us.values[column] > baseline + 3 * baseline.squareRoot() + 1
+        }
+        // Minutes 120–149 are the surge: columns 40–49 (one column of ramp allowed each side).
+        #expect((41...48).allSatisfy(above))
+        #expect((20...38).filter(above).count <= 1)
+        #expect((52..<60).filter(above).count <= 1)
+    }
+
+    @Test func aStreamsChartsComeFromItsBucketsAsTheBatchOnes() throws {
+        let batch = try #require(Self.analysis(columns: 60).trace)
+        let streamed = Support.analyze([StreamingDetectionTests.path]) { $0.detectionLateness = 3; $0.traceColumns = 60 }
+        #expect(streamed.trace == nil)   // decided as it went, without recording
+        let again = try #require(Detection.trace(streamed.buckets, configuration: DetectorConfiguration(), maximumColumns: 60))
+        let (a, b) = (try #require(batch.surge(site: "-", country: Self.us)), try #require(again.surge(site: "-", country: Self.us)))
+        #expect(a.values == b.values)
+        #expect(a.baselines == b.baselines)
+    }
+}
+
+@Suite struct TerminalReportTests {
+    static let analysis = DetectionTraceTests.analysis(columns: 720)
+
+    @Test func watchedCountryIsDrawnAgainstItsBaselineWithTheSurgeMarked() throws {
+        let trace = try #require(Self.analysis.trace)
+        let report = TextReport.renderWatched(trace, events: Self.analysis.alerts, sites: ["-"])
+        #expect(report.contains("Watched countries: requests per minute against the baseline"))
+        #expect(report.contains("  -  US  "))
+        #expect(report.contains("1 surge"))
+        let lines = report.split(separator: "\n").map(String.init)
+        let observed = try #require(lines.first { $0.contains("observed |") })
+        let marks = try #require(lines.first { $0.contains("alerts   |") })
+        let bars = Array(observed.split(separator: "|")[1]), carets = Array(marks.split(separator: "|")[1])
+        #expect(bars.count == TextReport.sparklineWidth && carets.count == bars.count)
+        // 3 minutes a column: the surge (minutes 120–150) is marked around columns 40–50, and the
+        // tallest bar is inside it.
+        let marked = carets.indices.filter { carets[$0] == "^" }
+        #expect(!marked.isEmpty && marked.allSatisfy { (38...52).contains($0) }, "\(marks)")
+        let tallest = bars.indices.max { Sparkline.levels.firstIndex(of: bars[$0])! < Sparkline.levels.firstIndex(of: bars[$1])! }!
+        #expect(marked.contains(tallest), "\(observed)")
+        #expect(!report.contains("\u{1B}"))
+    }
+
+    @Test func colourIsOnlyLogsurgesOwnSGRSequences() throws {
+        let hostile = "evil\u{1B}]0;pwned\u{07}\u{1B}[2J.example"
+        var analysis = Self.analysis
+        let coloured = TextReport.render(analysis, databaseDescription: "db", style: .coloured)
+            + TextReport.renderWatched(analysis.trace, events: analysis.alerts, sites: ["-"], style: .coloured)
+            + TextReport.renderEpisodes(analysis.alerts, configuration: DetectorConfiguration(), style: .coloured)
+        #expect(coloured.contains("\u{1B}[1mWatched countries\u{1B}[0m"))
+        #expect(coloured.contains("\u{1B}[31m"))
+        // Every escape is a Select Graphic Rendition sequence: ESC [ digits m.
+        let sgr = try Regex("\u{1B}\\[[0-9;]*m")
+        #expect(!coloured.replacing(sgr, with: "").contains("\u{1B}"))
+        // Text from a log is escaped before it is coloured.
+        analysis.inputs[0].name = hostile
+        let report = TextReport.render(analysis, databaseDescription: hostile, style: .coloured)
+        #expect(!report.replacing(sgr, with: "").contains("\u{1B}"))
+        #expect(report.contains("evil\\x1b]0;pwned"))
+        #expect(TextReport.render(analysis, databaseDescription: "db", style: .plain).contains("\u{1B}") == false)
+    }
+
+    @Test func noColourWhenNotATerminalOrWhenNO_COLORIsSet() {
+        // File descriptor 0 of a test run is not a terminal here; a pipe certainly is not.
+        let pipe = Pipe()
+        let descriptor = pipe.fileHandleForWriting.fileDescriptor
+        #expect(TerminalStyle.forDescriptor(descriptor, environment: [:]) == .plain)
+        #expect(TerminalStyle.forDescriptor(descriptor, environment: ["NO_COLOR": "1"]) == .plain)
+        #expect(TerminalStyle.plain.red("x") == "x")
+        #expect(TerminalStyle.coloured.red("x") == "\u{1B}[31mx\u{1B}[0m")
+        #expect(TerminalStyle.coloured.red("") == "")
+    }
+
+    @Test func sparklineBarsAndFolding() {
+        #expect(String(Sparkline.bars([0, nil, 1, 4, 8], top: 8)) == "  ▁▄█")
+        #expect(String(Sparkline.bars([0.001], top: 8)) == "▁")   // above zero is never blank
+        // Weighted by minutes: a short last column counts for less.
+        let folded = Sparkline.fold([2, 4, 6, nil, 10], weights: [1, 1, 1, 1, 0.5], into: 2)
+        #expect(folded.count == 2)
+        #expect(folded[0] == 4)
+        #expect(folded[1] == 10)
+        #expect(Sparkline.fold([nil, nil], weights: [1, 1], into: 1) == [nil])
+    }
+}
+
+/// The binary on a terminal: `script` gives it a pseudo-terminal as standard output and error.
+@Suite(.enabled(if: Support.executable != nil && FileManager.default.isExecutableFile(atPath: "/usr/bin/script"),
+                "needs the logsurge executable and script(1)"))
+struct TerminalCLITests {
+    /// Output of `command` (a shell command line) run on a pseudo-terminal, both streams together.
+    static func onTerminal(_ command: String, environment: [String: String] = [:]) throws -> String {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/script")
+        process.arguments = ["-qec", command, "/dev/null"]
+        var variables = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        variables["TERM"] = "xterm"
+        if environment["NO_COLOR"] == nil { variables["NO_COLOR"] = nil }
+        process.environment = variables
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardInput = FileHandle.nullDevice
+        try Support.launch(process)
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0, "\(String(decoding: data, as: UTF8.self))")
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    static var binary: String { "'\(Support.executable!.path)'" }
+    static var log: String { "'\(StreamingDetectionTests.path)'" }
+
+    @Test func colourOnATerminalUnlessNO_COLOR() throws {
+        let coloured = try Self.onTerminal("\(Self.binary) \(Self.log)")
+        #expect(coloured.contains("\u{1B}[1mWatched countries\u{1B}[0m"))
+        #expect(coloured.contains("\u{1B}[31m#1 surge\u{1B}[0m"))
+        let plain = try Self.onTerminal("\(Self.binary) \(Self.log)", environment: ["NO_COLOR": "1"])
+        #expect(plain.contains("Watched countries"))
+        #expect(!plain.contains("\u{1B}"))
+        // Into a pipe, never.
+        let piped = try Support.run([StreamingDetectionTests.path])
+        #expect(piped.stdout.contains("Watched countries") && !piped.stdout.contains("\u{1B}"))
+        // The report on standard error (standard output took the buckets) follows standard error.
+        let split = try Self.onTerminal("\(Self.binary) --buckets - \(Self.log) > /dev/null")
+        #expect(split.contains("\u{1B}[1mWatched countries"))
+    }
+
+    @Test func progressLineWhileALongRunReads() throws {
+        // A pipe that stays open for 2.5 s: the progress line is drawn, then erased before the report.
+        let output = try Self.onTerminal("(cat \(Self.log); sleep 2.5) | \(Self.binary) -", environment: ["NO_COLOR": "1"])
+        // Redrawn in place; the last drawing has every byte.
+        let progress = try #require(output.range(of: "logsurge: reading ", options: .backwards), "\(output.prefix(300))")
+        #expect(output[progress.upperBound...].hasPrefix(TextReport.bytes(Int64(StreamingDetectionTests.log.count)) + ", "))
+        #expect(output.components(separatedBy: "\rlogsurge: reading ").count > 2)
+        #expect(output[progress.lowerBound...].contains("/s\u{1B}[K"))
+        let erased = try #require(output.range(of: "\r\u{1B}[K", options: .backwards))
+        let report = try #require(output.range(of: "Input: "))
+        #expect(erased.upperBound <= report.lowerBound)
+        // Quiet, or a short run: no line at all.
+        #expect(!(try Self.onTerminal("(cat \(Self.log); sleep 1.5) | \(Self.binary) --quiet -")).contains("reading"))
+        #expect(!(try Self.onTerminal("\(Self.binary) \(Self.log)")).contains("logsurge: reading"))
+    }
+}
