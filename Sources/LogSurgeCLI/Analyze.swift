@@ -15,7 +15,7 @@ struct Analyze: ParsableCommand {
         PATH is a file, a directory or `-` for standard input; no PATH means standard input. \
         gzip is recognised by its content, multi-member files are read to the end. A directory \
         means its access-log files grouped by base name, each group oldest first \
-        (name.N.gz … name.2.gz name.1 name, and name-YYYYMMDD[.gz] in date order); hidden files \
+        (name.N.gz ... name.2.gz name.1 name, and name-YYYYMMDD[.gz] in date order); hidden files \
         and files whose name contains "error" are skipped.
 
         Exit status: 0 when every input was read, 1 when some input could not be read to its \

@@ -9,7 +9,7 @@ struct Detect: ParsableCommand {
         discussion: """
         Each FILE is a buckets CSV written by `analyze --buckets` (several are merged, e.g. one \
         per web server, for fleet-wide episodes) or a plain series of two columns \
-        `timestamp,value` (header optional) at any regular interval: 1, 5, 30 minutes …, with \
+        `timestamp,value` (header optional) at any regular interval: 1, 5, 30 minutes..., with \
         timestamps in ISO 8601 or `YYYY-MM-DD HH:MM:SS`. For a plain series, `site` is the file \
         name without its extension and `country` is null. Alerts go to standard output or \
         --alerts FILE; the detector options are those of analyze.

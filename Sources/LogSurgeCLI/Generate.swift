@@ -54,7 +54,7 @@ struct Generate: ParsableCommand {
     @Flag(help: "Compress the output with gzip.")
     var gzip = false
 
-    @Option(help: ArgumentHelp("Write daily files into DIR as logrotate leaves them: access.log, access.log.1, access.log.2.gz …", valueName: "DIR"))
+    @Option(help: ArgumentHelp("Write daily files into DIR as logrotate leaves them: access.log, access.log.1, access.log.2.gz ...", valueName: "DIR"))
     var rotate: String?
 
     @Option(help: ArgumentHelp("Inject an event (see above); repeatable.", valueName: "SPEC"))
