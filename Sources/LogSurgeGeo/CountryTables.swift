@@ -104,20 +104,30 @@ public struct CountryRanges<Key: FixedWidthInteger & UnsignedInteger & Sendable>
         let width = Key.bitWidth
         var starts: [Key] = []
         var codes: [UInt16] = []
-        var recordCodes: [Int: UInt16] = [:]
         var terminals = 0
-        // Neighbouring networks mostly share a record: remember the last one before hashing.
+        // Neighbouring networks mostly share a record: remember the last one before the cache.
         var lastRecord = (value: -1, code: UInt16(0))
+        // The codes of records met, direct-mapped by record value: a country database has a few
+        // hundred distinct records, met over a million times, so nearly every terminal is a hit
+        // (a miss only decodes the record again). A Dictionary here was most of the build's time.
+        let cacheBits = 12
+        var cachedValues = [Int](repeating: -1, count: 1 << cacheBits)
+        var cachedCodes = [UInt16](repeating: 0, count: 1 << cacheBits)
 
         /// The raw code for a walk that ended on record `value`, or `treeWalk`.
         func classify(_ value: Int) -> UInt16 {
             if value < reader.nodeCount { return Self.treeWalk }  // ran out of bits
-            guard let offset = try? reader.dataOffset(forRecordValue: value) else {
-                return value == reader.nodeCount ? CountryCode.unknown.rawValue : Self.treeWalk
+            let slot = Int(truncatingIfNeeded: (UInt64(truncatingIfNeeded: value) &* 0x9E37_79B9_7F4A_7C15) >> (64 - cacheBits))
+            // In bounds: slot < 1 << cacheBits.
+            if cachedValues[slot] == value { return cachedCodes[slot] }
+            let code: UInt16
+            if let offset = try? reader.dataOffset(forRecordValue: value) {
+                code = (try? reader.countryCode(atDataOffset: offset))?.rawValue ?? Self.treeWalk
+            } else {
+                code = value == reader.nodeCount ? CountryCode.unknown.rawValue : Self.treeWalk
             }
-            if let known = recordCodes[offset] { return known }
-            let code = (try? reader.countryCode(atDataOffset: offset))?.rawValue ?? Self.treeWalk
-            recordCodes[offset] = code
+            cachedValues[slot] = value
+            cachedCodes[slot] = code
             return code
         }
 

@@ -227,6 +227,17 @@ public final class MMDBReader: @unchecked Sendable {
         MMDBReader.record(node, bit: bit, bytes: bytes, recordSize: recordSize)
     }
 
+    /// Both records of every node, in order, summed: the floor the stage benchmark times the
+    /// country tables' tree walk against.
+    @_spi(Benchmarks) public func sumOfRecords() -> Int {
+        var sum = 0
+        for node in 0..<nodeCount { sum &+= record(node, bit: 0) &+ record(node, bit: 1) }
+        return sum
+    }
+
+    /// Nodes of the search tree.
+    @_spi(Benchmarks) public var treeNodeCount: Int { nodeCount }
+
     /// Reads a record; `node` must be < node_count of a layout validated at open.
     @inline(__always)
     static func record(_ node: Int, bit: Int, bytes p: UnsafeRawBufferPointer, recordSize: Int) -> Int {
