@@ -47,16 +47,15 @@ final class ProgressLine: @unchecked Sendable {
     /// "reading 1.2 GB of 3.4 GB (35%), 640.0 MB/s, 4 s left"; without a total, the bytes and the rate.
     static func text(read: Int64, total: Int64?, seconds: Double) -> String {
         let rate = seconds > 0 ? Double(read) / seconds : 0
-        var text = "logsurge: reading \(TextReport.bytes(read))"
         if let total, total > 0 {
+            // Where byte ranges of a file meet, a few bytes are read twice: never more than all.
             let done = min(read, total)
-            text += " of \(TextReport.bytes(total)) (\(done * 100 / total)%)"
+            var text = "logsurge: reading \(TextReport.bytes(done)) of \(TextReport.bytes(total)) (\(done * 100 / total)%)"
             text += ", \(TextReport.bytes(Int64(rate)))/s"
             if rate > 0 { text += ", \(clock(Double(total - done) / rate)) left" }
-        } else {
-            text += ", \(TextReport.bytes(Int64(rate)))/s"
+            return text
         }
-        return text
+        return "logsurge: reading \(TextReport.bytes(read)), \(TextReport.bytes(Int64(rate)))/s"
     }
 
     /// "4 s", "2 min 05 s", "1 h 02 min".

@@ -186,8 +186,11 @@ public final class DetectionEngine {
         let expected = track.history.expected(at: step, stepsPerDay: stepsPerDay, halfWindow: halfWindow,
                                               recentSteps: 60, minimumSteps: config.warmUpSteps)
         track.history.append(count, baseline: expected.map { $0 * level } ?? count, raw: expected ?? count)
-        trace?.surge(site: site, country: track.country, minute: minute(of: step), minutes: stepMinutes,
-                     count: count, baseline: expected.map { $0 * level } ?? track.episode?.peakBaseline)
+        if let trace {
+            if track.traceSlot < 0 { track.traceSlot = trace.surgeSlot(site: site, country: track.country) }
+            trace.surge(slot: track.traceSlot, minute: minute(of: step), minutes: stepMinutes,
+                        count: count, baseline: expected.map { $0 * level } ?? track.episode?.peakBaseline)
+        }
         guard expected != nil else { return [] }
 
         if var episode = track.episode {
@@ -263,8 +266,11 @@ public final class DetectionEngine {
         let config = configuration
         let baselineShare = track.baselineShare(floor: config.errorShareFloor)
         let ready = track.stepsSeen >= config.warmUpSteps && track.historyRequests >= 200
-        trace?.errors(site: site, minute: minute(of: step), requests: requests, errors: errors,
-                      baselineShare: track.episode?.baselineErrorRate ?? (ready ? baselineShare : nil))
+        if let trace {
+            if track.traceSlot < 0 { track.traceSlot = trace.errorSlot(site: site) }
+            trace.errors(slot: track.traceSlot, minute: minute(of: step), requests: requests, errors: errors,
+                         baselineShare: track.episode?.baselineErrorRate ?? (ready ? baselineShare : nil))
+        }
         track.recent.append((requests, errors))
         if track.recent.count > 16 { track.recent.removeFirst() }
         track.stepsSeen += 1
@@ -396,6 +402,8 @@ final class SurgeTrack {
     let country: CountryCode
     var history: SeriesHistory
     var episode: Episode?
+    /// Its series in the engine's trace, once recorded.
+    var traceSlot = -1
 
     init(country: CountryCode, history: SeriesHistory) {
         self.country = country
@@ -408,6 +416,8 @@ final class ErrorTrack {
     var recent: [(requests: Int, errors: Int)] = []
     var episode: Episode?
     var stepsSeen = 0
+    /// Its series in the engine's trace, once recorded.
+    var traceSlot = -1
     /// The last day of steps, allocated as it fills.
     private var ring: [(requests: Int, errors: Int)] = []
     private static let ringSize = 1440

@@ -85,20 +85,33 @@ public final class DetectionTrace: @unchecked Sendable {
         return column < columnCount ? column : nil
     }
 
-    func surge(site: String, country: CountryCode, minute: Int32, minutes: Int, count: Double, baseline: Double?) {
-        guard let column = column(of: minute) else { return }
+    /// The index of the series of `country` at `site`, made on first use: the detectors keep
+    /// it, so recording a step costs no lookup by name.
+    func surgeSlot(site: String, country: CountryCode) -> Int {
         let key = SeriesKey(site: site, country: country)
-        let index: Int
-        if let known = surgeIndex[key] {
-            index = known
-        } else {
-            index = surges.count
-            surgeIndex[key] = index
-            let zeros = [Double](repeating: 0, count: columnCount)
-            surges.append(Surge(site: site, country: country, values: zeros, peaks: zeros,
-                                baselines: [Double?](repeating: nil, count: columnCount)))
-            surgeBaselines.append(Array(repeating: (0, 0), count: columnCount))
-        }
+        if let known = surgeIndex[key] { return known }
+        surgeIndex[key] = surges.count
+        let zeros = [Double](repeating: 0, count: columnCount)
+        surges.append(Surge(site: site, country: country, values: zeros, peaks: zeros,
+                            baselines: [Double?](repeating: nil, count: columnCount)))
+        surgeBaselines.append(Array(repeating: (0, 0), count: columnCount))
+        return surges.count - 1
+    }
+
+    /// The index of the 5xx series of `site`, made on first use.
+    func errorSlot(site: String) -> Int {
+        if let known = errorIndex[site] { return known }
+        errorIndex[site] = errors.count
+        let zeros = [Double](repeating: 0, count: columnCount)
+        errors.append(Errors(site: site, requests: zeros, errors: zeros,
+                             baselines: [Double?](repeating: nil, count: columnCount)))
+        errorBaselines.append(Array(repeating: (0, 0), count: columnCount))
+        return errors.count - 1
+    }
+
+    /// Records one step of `minutes` minutes of a surge series.
+    func surge(slot index: Int, minute: Int32, minutes: Int, count: Double, baseline: Double?) {
+        guard let column = column(of: minute) else { return }
         // A step of several minutes spreads evenly over them.
         surges[index].values[column] += count / Double(self.minutes(inColumn: column))
         surges[index].peaks[column] = max(surges[index].peaks[column], count / Double(minutes))
@@ -110,19 +123,9 @@ public final class DetectionTrace: @unchecked Sendable {
         }
     }
 
-    func errors(site: String, minute: Int32, requests: Int, errors count: Int, baselineShare: Double?) {
+    /// Records one step of a site's responses and 5xx.
+    func errors(slot index: Int, minute: Int32, requests: Int, errors count: Int, baselineShare: Double?) {
         guard let column = column(of: minute) else { return }
-        let index: Int
-        if let known = errorIndex[site] {
-            index = known
-        } else {
-            index = errors.count
-            errorIndex[site] = index
-            let zeros = [Double](repeating: 0, count: columnCount)
-            errors.append(Errors(site: site, requests: zeros, errors: zeros,
-                                 baselines: [Double?](repeating: nil, count: columnCount)))
-            errorBaselines.append(Array(repeating: (0, 0), count: columnCount))
-        }
         errors[index].requests[column] += Double(requests)
         errors[index].errors[column] += Double(count)
         if let baselineShare {
