@@ -13,15 +13,17 @@ struct Generate: ParsableCommand {
         share of malformed lines. The same seed gives the same bytes.
 
         Events (--event, repeatable) are injected into the normal traffic:
-          surge:CC:FACTOR:START:MINUTES[:RAMP]   CC's traffic × FACTOR (CC `*`: every country)
-          errors:SHARE:START:MINUTES[:RAMP]      SHARE of responses become 5xx
-        START is a UTC minute (2016-11-09T02:00Z); RAMP minutes rise before and fall after the
-        MINUTES at full strength. --labels writes one JSON line per event with its kind and window.
+          surge:CC:FACTOR:START:MINUTES[:RAMP]  CC's traffic x FACTOR (CC `*`: all)
+          errors:SHARE:START:MINUTES[:RAMP]     SHARE of responses become 5xx
+        START is a UTC minute (2016-11-09T02:00Z); RAMP minutes rise before and fall \
+        after the MINUTES at full strength. --labels writes one JSON line per event with \
+        its kind and window.
 
         Examples:
           logsurge generate --days 3 --rotate SampleLogs
-          logsurge generate --days 4 --rate 400 --event surge:US:10:2016-11-04T02:00Z:120:15 \
-              --event errors:0.35:2016-11-04T03:00Z:10 --labels truth.jsonl --output site.log
+          logsurge generate --days 4 --rate 400 --labels truth.jsonl \\
+            --event surge:US:10:2016-11-04T02:00Z:120:15 \\
+            --event errors:0.35:2016-11-04T03:00Z:10 --output site.log
           logsurge generate --days 1 --rate 400 --gzip --output day.log.gz
           logsurge generate --minutes 60 | logsurge
         """

@@ -13,6 +13,13 @@ struct LogSurgeCommand: ParsableCommand {
         parses them in parallel, resolves each client to a country and counts requests per UTC \
         minute, site and country.
 
+        Examples:
+          logsurge /var/log/nginx/                 # a report of every rotated log
+          zcat access.log.*.gz | logsurge --buckets minutes.csv
+          logsurge detect web1.csv web2.csv        # fleet-wide episodes from buckets
+          logsurge geoip 8.8.8.8 2a02:d500::1
+          logsurge generate --minutes 60 | logsurge
+
         \(EmbeddedCountryDatabase.attribution)
         """,
         version: LogSurgeCommand.versionText,

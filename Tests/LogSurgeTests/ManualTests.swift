@@ -72,4 +72,17 @@ struct ManualTests {
         check.waitUntilExit()
         #expect(check.terminationStatus == 0)
     }
+
+    @Test(arguments: [[], ["analyze"], ["detect"], ["geoip"], ["generate"]])
+    func everyCommandsHelpHasExamples(command: [String]) throws {
+        let help = try Support.run(["help"] + command)
+        #expect(help.status == 0)
+        let examples = try #require(help.stdout.range(of: "Examples:\n"), "\(command): no examples")
+        // Each example is an indented logsurge command line, not re-wrapped into prose.
+        let lines = help.stdout[examples.upperBound...].split(separator: "\n", omittingEmptySubsequences: false)
+            .prefix { !$0.isEmpty }
+        #expect(lines.count >= 2)
+        #expect(lines.allSatisfy { $0.hasPrefix("  ") && $0.count <= 80 }, "\(lines)")
+        #expect(lines.filter { $0.contains("logsurge") }.count >= 2)
+    }
 }
