@@ -29,7 +29,7 @@ struct Analyze: ParsableCommand {
           logsurge --section immigration=/en/immigration --summary run.json access.log
           logsurge --follow --alerts alerts.jsonl /var/log/nginx/access.log
           logsurge --state state.db --quiet --alerts new-alerts.jsonl /var/log/nginx/
-          logsurge -F --quiet --metrics /var/lib/prometheus/node-exporter/logsurge.prom access.log
+          logsurge -F --quiet --metrics logsurge.prom /var/log/nginx/access.log
 
         With --follow (-F), the named files are read from their start and then as they grow, \
         across rotation by rename or copytruncate, until SIGINT or SIGTERM; alerts are written \

@@ -12,10 +12,10 @@ struct MetricsOptions: ParsableArguments {
         """, valueName: "FILE"))
     var metrics: String?
 
-    @Option(help: ArgumentHelp("Sites with a label of their own in --metrics, the busiest (default 20); the others count as site=\"other\".", valueName: "N"))
+    @Option(help: ArgumentHelp("Sites with a label of their own in --metrics, the busiest; the others count as site=\"other\".", valueName: "N"))
     var metricsSites = MetricsConfiguration().maximumSites
 
-    @Option(help: ArgumentHelp("Countries of each site with a label of their own in --metrics, the busiest, besides the watched ones (default 20); the others count as country=\"other\".", valueName: "N"))
+    @Option(help: ArgumentHelp("Countries of each site with a label of their own in --metrics, the busiest, besides the watched ones; the others count as country=\"other\".", valueName: "N"))
     var metricsCountries = MetricsConfiguration().maximumCountriesPerSite
 
     @Option(help: .hidden)   // seconds between rewrites while a run goes on; the tests shorten it
