@@ -29,6 +29,7 @@ struct Analyze: ParsableCommand {
           logsurge --section immigration=/en/immigration --summary run.json access.log
           logsurge --follow --alerts alerts.jsonl /var/log/nginx/access.log
           logsurge --state state.db --quiet --alerts new-alerts.jsonl /var/log/nginx/
+          logsurge -F --quiet --metrics logsurge.prom /var/log/nginx/access.log
 
         With --follow (-F), the named files are read from their start and then as they grow, \
         across rotation by rename or copytruncate, until SIGINT or SIGTERM; alerts are written \
@@ -62,6 +63,9 @@ struct Analyze: ParsableCommand {
 
     @Option(help: ArgumentHelp("Alert episodes as JSON lines (a line when each opens and when it closes); `-` for standard output.", valueName: "FILE"))
     var alerts: String?
+
+    @OptionGroup(title: "Prometheus metrics")
+    var metricsOptions: MetricsOptions
 
     @Flag(help: "Exit with status 3 when any alert was raised (and all input was read).")
     var failOnAlert = false
@@ -122,7 +126,7 @@ struct Analyze: ParsableCommand {
                 throw ValidationError("--follow reads files, and '\(path)' is a directory: name the log files in it")
             }
         }
-        if [buckets, summary, alerts].compactMap({ $0 }).filter({ $0 == "-" }).count > 1 {
+        if [buckets, summary, alerts, metricsOptions.metrics].compactMap({ $0 }).filter({ $0 == "-" }).count > 1 {
             throw ValidationError("only one output can go to standard output (-)")
         }
     }
@@ -148,7 +152,8 @@ struct Analyze: ParsableCommand {
         // Alerts of a stream are read as they come (`tail -f alerts.jsonl`): written in place.
         let streaming = follow || paths.isEmpty || paths.contains("-")
         let alertSink = try alerts.map { try openOutput($0, atomically: !streaming) }
-        let reportToStandardError = [buckets, summary, alerts].contains("-")
+        let metricsFile = try metricsOptions.open(watching: detector.configuration.watchedCountries)
+        let reportToStandardError = [buckets, summary, alerts, metricsOptions.metrics].contains("-")
         let reportSink: OutputSink? = quiet ? nil : reportToStandardError ? .standardError() : .standardOutput()
         let style = TerminalStyle.forDescriptor(reportToStandardError ? 2 : 1, environment: ProcessInfo.processInfo.environment)
         // The report's charts: the detectors record what they saw, in columns.
@@ -165,6 +170,11 @@ struct Analyze: ParsableCommand {
             configuration.stop = { logsurge_stop_requested() != 0 }
         }
         configuration.follow = follow
+        // A run that goes on keeps its metrics file fresh: rewritten every minute, and at the end.
+        if streaming, let metricsFile, metricsFile.refreshes {
+            configuration.onSnapshot = { metricsFile.refresh($0) }
+            configuration.snapshotInterval = metricsOptions.metricsInterval
+        }
 
         // With --state, what earlier runs read is passed over, and the detectors run below over
         // every run's buckets instead of this run's alone.
@@ -219,6 +229,7 @@ struct Analyze: ParsableCommand {
             try summarySink.write(SummaryWriter.json(for: analysis))
             try summarySink.close()
         }
+        try metricsFile?.finish(MetricsSnapshot(analysis))
         if let reportSink {
             // A stream's detectors ran as it went, without recording: the charts come from its buckets.
             if analysis.trace == nil, let columns = configuration.traceColumns {

@@ -29,6 +29,9 @@ public struct AlertEvent: Sendable, Equatable {
     /// The series against its baseline, step by step, from up to 30 steps before `start` to the
     /// step that closed it (closed events only): for the report's picture.
     public var picture: Picture?
+    /// Closed only because the input ended while the episode was still open (the detector had
+    /// not seen it end): it was going on at the last minute read. Not written in alert lines.
+    public var closedAtEndOfInput = false
 
     /// A stretch of a series and the baseline it was judged against.
     public struct Picture: Sendable, Equatable {

@@ -51,7 +51,8 @@ public enum Detection {
             observations[observations.count - 1].add(country: key.country, counts: counts, watching: watched)
         }
         flush()
-        for event in engine.finish() where closingAtEnd {
+        for var event in engine.finish() where closingAtEnd {
+            event.closedAtEndOfInput = true
             events.append(event)
             onEvent(event)
         }
@@ -80,7 +81,11 @@ public enum Detection {
                 SiteObservation(site: series.name, requests: point.value, errors: 0, watched: [.unknown: point.value]),
             ])
         }
-        return events + engine.finish()
+        return events + engine.finish().map { event in
+            var event = event
+            event.closedAtEndOfInput = true
+            return event
+        }
     }
 
     /// Renumbers the episodes of several runs 1, 2, 3 … in the order they opened.

@@ -61,7 +61,10 @@ final class StreamingDetection {
     /// Decides everything left and closes open episodes (end of input).
     func finish() {
         if let newest { decide(through: max(newest, aheadNewest)) }
-        for event in engine.finish() { emit(event) }
+        for var event in engine.finish() {
+            event.closedAtEndOfInput = true
+            emit(event)
+        }
     }
 
     private func decide(through limit: Int32) {

@@ -1,7 +1,7 @@
-/// Escaping for the three kinds of text logsurge writes: JSON, CSV and the terminal.
+/// Escaping for the kinds of text logsurge writes: JSON, CSV, Prometheus label values and the terminal.
 ///
 /// Strings that come from log lines (sites, samples) are attacker-controlled: nothing of them
-/// reaches the terminal raw, and JSON/CSV stay well-formed whatever bytes they hold.
+/// reaches the terminal raw, and JSON/CSV/Prometheus stay well-formed whatever bytes they hold.
 public enum Escaping {
     /// A JSON string literal, quotes included.
     public static func json(_ text: String) -> String {
@@ -26,6 +26,22 @@ public enum Escaping {
     public static func csv(_ text: String) -> String {
         guard text.utf8.contains(where: { $0 == 0x2C || $0 == 0x22 || $0 == 0x0A || $0 == 0x0D }) else { return text }
         return "\"" + text.replacingAll("\"", with: "\"\"") + "\""
+    }
+
+    /// A Prometheus label value, quotes included, as the text exposition format (0.0.4) wants it:
+    /// backslash, double quote and line feed escaped (`\\`, `\"`, `\n`), everything else as it is.
+    public static func prometheusLabel(_ text: String) -> String {
+        var result = "\""
+        result.reserveCapacity(text.utf8.count + 2)
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "\\": result += "\\\\"
+            case "\"": result += "\\\""
+            case "\n": result += "\\n"
+            default: result.unicodeScalars.append(scalar)
+            }
+        }
+        return result + "\""
     }
 
     /// Printable text for a terminal: control bytes, escape sequences and invalid UTF-8 become

@@ -71,6 +71,10 @@ public final class OutputSink {
 
     public var isTerminal: Bool { isatty(descriptor) == 1 }
 
+    /// Whether `close()` renames a temporary file into place (a new or regular file), rather
+    /// than having written where it points (standard output, a device, a FIFO, a symbolic link).
+    public var replacesFile: Bool { temporaryPath != nil }
+
     /// The name errors give: "standard output" for `-`.
     private var displayName: String { name == "-" ? "standard output" : name }
 

@@ -72,6 +72,12 @@ public struct AnalyzeConfiguration: Sendable {
     /// When set, the detectors record what they saw in at most this many columns
     /// (`Analysis.trace`) for the reports' charts. By default, nil.
     public var traceColumns: Int?
+    /// Called every `snapshotInterval` seconds of wall-clock time while the run goes, on a
+    /// thread of its own, with the totals merged so far (`--metrics` refreshed while following
+    /// a log); never after `AnalysisPipeline.run` returns. By default, none.
+    public var onSnapshot: (@Sendable (MetricsSnapshot) -> Void)?
+    /// Seconds between two `onSnapshot` calls. By default, 60.
+    public var snapshotInterval: Double = 60
     /// Asked while waiting for more of a stream or a followed file: when it says so (SIGINT,
     /// SIGTERM), reading ends there and the run finishes with what it has. By default, none.
     public var stop: StopCheck?

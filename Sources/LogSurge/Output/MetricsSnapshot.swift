@@ -1,0 +1,59 @@
+import LogSurgeGeo
+
+/// What `--metrics` describes: a run's totals so far, small whatever the run's span.
+///
+/// Taken from a finished run, or every minute from a run still going (`--follow`, a pipe): then
+/// the merging thread builds it from the buckets merged so far, with one pass over the buckets
+/// in memory and nothing added per line.
+public struct MetricsSnapshot: Sendable {
+    /// Counters per site and country over the whole run so far.
+    public var counts: [String: [CountryCode: BucketCounts]]
+    public var accounting: RunAccounting
+    /// The newest UTC minute with a parsed line; nil before the first one.
+    public var lastMinute: Int32?
+    /// The alert events so far, in the order they were raised and closed.
+    public var alerts: [AlertEvent]
+
+    public init(counts: [String: [CountryCode: BucketCounts]], accounting: RunAccounting, lastMinute: Int32?, alerts: [AlertEvent]) {
+        self.counts = counts
+        self.accounting = accounting
+        self.lastMinute = lastMinute
+        self.alerts = alerts
+    }
+
+    /// The totals of a finished run.
+    public init(_ analysis: Analysis) {
+        self.init(buckets: analysis.buckets, accounting: analysis.accounting, alerts: analysis.alerts)
+    }
+
+    init(buckets: MinuteBuckets, accounting: RunAccounting, alerts: [AlertEvent]) {
+        self.init(counts: buckets.countsBySiteAndCountry(), accounting: accounting,
+                  lastMinute: buckets.minuteRange?.upperBound, alerts: alerts)
+    }
+
+    /// An episode's identity as the metrics label it: kind, site and country.
+    public struct Episode: Hashable, Sendable {
+        public var kind: AlertEvent.Kind
+        public var site: String
+        public var country: CountryCode?
+    }
+
+    /// The episodes going on: opened and not closed yet, or closed only because the input
+    /// ended (`AlertEvent.closedAtEndOfInput`: still going at the last minute read).
+    public var activeEpisodes: Set<Episode> {
+        var open: [Int: Episode] = [:]
+        for event in alerts {
+            let episode = Episode(kind: event.kind, site: event.site, country: event.country)
+            switch event.state {
+            case .open: open[event.id] = episode
+            case .closed: open[event.id] = event.closedAtEndOfInput ? episode : nil
+            }
+        }
+        return Set(open.values)
+    }
+
+    /// Every (kind, site, country) that had an episode in the run, active or not.
+    public var episodes: Set<Episode> {
+        Set(alerts.map { Episode(kind: $0.kind, site: $0.site, country: $0.country) })
+    }
+}

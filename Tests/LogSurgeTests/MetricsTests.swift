@@ -1,0 +1,528 @@
+import Foundation
+@testable import LogSurge
+import LogSurgeGeo
+import Testing
+
+/// A strict reader of the Prometheus text format 0.0.4, the oracle the tests read `--metrics` with:
+/// any line it does not understand (an unescaped quote, an unknown escape) is an error.
+struct Exposition {
+    struct Sample {
+        var name: String
+        var labels: [String: String]
+        var value: Double
+    }
+
+    struct Malformed: Error, CustomStringConvertible {
+        var description: String
+    }
+
+    var samples: [Sample] = []
+    var types: [String: String] = [:]
+    var helps: [String: String] = [:]
+
+    init(_ text: String) throws {
+        guard text.isEmpty || text.hasSuffix("\n") else { throw Malformed(description: "no final line feed") }
+        for line in text.split(separator: "\n", omittingEmptySubsequences: false).dropLast() {
+            let line = String(line)
+            if line.hasPrefix("# HELP ") || line.hasPrefix("# TYPE ") {
+                let parts = line.dropFirst(7).split(separator: " ", maxSplits: 1).map(String.init)
+                guard parts.count == 2 else { throw Malformed(description: "bad comment: \(line)") }
+                if line.hasPrefix("# HELP ") { helps[parts[0]] = parts[1] } else { types[parts[0]] = parts[1] }
+                continue
+            }
+            samples.append(try Self.sample(Array(line.unicodeScalars), line: line))
+        }
+    }
+
+    private static func sample(_ s: [Unicode.Scalar], line: String) throws -> Sample {
+        var i = 0
+        func fail(_ why: String) -> Malformed { Malformed(description: "\(why) in: \(line)") }
+        func isNameScalar(_ c: Unicode.Scalar, first: Bool) -> Bool {
+            (c >= "a" && c <= "z") || (c >= "A" && c <= "Z") || c == "_" || c == ":" || (!first && c >= "0" && c <= "9")
+        }
+        func name() throws -> String {
+            let start = i
+            while i < s.count, isNameScalar(s[i], first: i == start) { i += 1 }
+            guard i > start else { throw fail("no name") }
+            return String(String.UnicodeScalarView(s[start..<i]))
+        }
+        let metric = try name()
+        var labels: [String: String] = [:]
+        if i < s.count, s[i] == "{" {
+            i += 1
+            while i < s.count, s[i] != "}" {
+                let label = try name()
+                guard i + 1 < s.count, s[i] == "=", s[i + 1] == "\"" else { throw fail("no =\" after \(label)") }
+                i += 2
+                var value = String.UnicodeScalarView()
+                while true {
+                    guard i < s.count else { throw fail("unterminated label value") }
+                    let c = s[i]
+                    i += 1
+                    if c == "\"" { break }
+                    if c == "\\" {
+                        guard i < s.count else { throw fail("backslash at the end") }
+                        switch s[i] {
+                        case "\\": value.append("\\")
+                        case "\"": value.append("\"")
+                        case "n": value.append("\n")
+                        default: throw fail("unknown escape \\\(s[i])")
+                        }
+                        i += 1
+                    } else {
+                        value.append(c)
+                    }
+                }
+                guard labels.updateValue(String(value), forKey: label) == nil else { throw fail("label \(label) twice") }
+                if i < s.count, s[i] == "," { i += 1 }
+            }
+            guard i < s.count, s[i] == "}" else { throw fail("no }") }
+            i += 1
+        }
+        guard i < s.count, s[i] == " " else { throw fail("no space before the value") }
+        guard let value = Double(String(String.UnicodeScalarView(s[(i + 1)...]))) else { throw fail("bad value") }
+        return Sample(name: metric, labels: labels, value: value)
+    }
+
+    /// The samples of `name`, by their labels.
+    func series(_ name: String) -> [[String: String]: Double] {
+        var result: [[String: String]: Double] = [:]
+        for sample in samples where sample.name == name { result[sample.labels] = sample.value }
+        return result
+    }
+
+    func total(_ name: String) -> Double { samples.filter { $0.name == name }.reduce(0) { $0 + $1.value } }
+}
+
+/// `promtool`, when Prometheus is installed (Debian `prometheus`).
+enum Promtool {
+    static let path: String? = (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin").split(separator: ":")
+        .map { "\($0)/promtool" }.first { FileManager.default.isExecutableFile(atPath: $0) }
+
+    /// `promtool check metrics` on `text`: its exit status and what it said.
+    static func checkMetrics(_ text: String) throws -> (status: Int32, output: String) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: path!)
+        process.arguments = ["check", "metrics"]
+        let input = Pipe(), output = Pipe()
+        process.standardInput = input
+        process.standardOutput = output
+        process.standardError = output
+        try process.run()
+        try input.fileHandleForWriting.write(contentsOf: Data(text.utf8))
+        try input.fileHandleForWriting.close()
+        let said = output.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: said, as: UTF8.self))
+    }
+}
+
+@Suite struct MetricsWriterTests {
+    private func counts(_ requests: UInt64, errors: UInt64 = 0, odd: UInt64 = 0) -> BucketCounts {
+        BucketCounts(requests: requests, status2xx: requests - errors - odd, status3xx: 0, status4xx: 0, status5xx: errors, bytes: requests * 10)
+    }
+
+    private let us = CountryCode(isoCode: "US")!
+
+    @Test(arguments: [
+        ("plain", "\"plain\""),
+        ("back\\slash", "\"back\\\\slash\""),
+        ("trailing\\", "\"trailing\\\\\""),
+        ("say \"hi\"", "\"say \\\"hi\\\"\""),
+        ("two\nlines", "\"two\\nlines\""),
+        ("cr\r\nlf", "\"cr\r\\nlf\""),            // only \, " and LF are escaped
+        ("{a=\"b\",c}", "\"{a=\\\"b\\\",c}\""),
+        ("caf\u{E9}", "\"caf\u{E9}\""),
+    ])
+    func labelValuesAreEscapedAsTheFormatSays(value: String, escaped: String) throws {
+        #expect(Escaping.prometheusLabel(value) == escaped)
+        // And read back whole by a strict reader.
+        let parsed = try Exposition("m{l=\(escaped)} 1\n")
+        #expect(parsed.samples.first?.labels["l"] == value)
+    }
+
+    @Test func sumsMatchAndOddStatusesCountAsOther() throws {
+        let snapshot = MetricsSnapshot(counts: ["a": [us: counts(10, errors: 3, odd: 2), .unknown: counts(5)]],
+                                       accounting: RunAccounting(), lastMinute: 100, alerts: [])
+        var writer = MetricsWriter()
+        let text = try Exposition(writer.exposition(snapshot))
+        let requests = text.series("logsurge_requests_total")
+        #expect(requests[["site": "a", "country": "US", "status_class": "5xx"]] == 3)
+        #expect(requests[["site": "a", "country": "US", "status_class": "other"]] == 2)
+        #expect(requests[["site": "a", "country": "--", "status_class": "2xx"]] == 5)
+        #expect(requests.count == 10)   // two countries × five classes, zeros included
+        #expect(text.total("logsurge_requests_total") == 15)
+        #expect(text.series("logsurge_last_minute_timestamp_seconds")[[:]] == 6000)
+        #expect(text.series("logsurge_response_bytes_total")[["site": "a"]] == 150)
+    }
+
+    @Test func capsFoldTheQuietestIntoOtherAndKeepWatchedCountries() throws {
+        var configuration = MetricsConfiguration()
+        configuration.maximumSites = 2
+        configuration.maximumCountriesPerSite = 1
+        let (de, fr) = (CountryCode(isoCode: "DE")!, CountryCode(isoCode: "FR")!)
+        let snapshot = MetricsSnapshot(counts: [
+            "big": [de: counts(100), fr: counts(50), us: counts(1)],
+            "mid": [fr: counts(60)],
+            "small": [de: counts(7)],
+            "other": [de: counts(3)],    // a site really named "other" meets the folded ones
+        ], accounting: RunAccounting(), lastMinute: nil, alerts: [])
+        var writer = MetricsWriter(configuration: configuration)
+        let text = try Exposition(writer.exposition(snapshot))
+        let requests = text.series("logsurge_requests_total").filter { $0.key["status_class"] == "2xx" }
+        #expect(requests == [
+            ["site": "big", "country": "DE", "status_class": "2xx"]: 100,
+            ["site": "big", "country": "US", "status_class": "2xx"]: 1,
+            ["site": "big", "country": "other", "status_class": "2xx"]: 50,
+            ["site": "mid", "country": "FR", "status_class": "2xx"]: 60,
+            ["site": "mid", "country": "US", "status_class": "2xx"]: 0,
+            ["site": "other", "country": "DE", "status_class": "2xx"]: 10,
+            ["site": "other", "country": "US", "status_class": "2xx"]: 0,
+        ])
+        #expect(text.total("logsurge_requests_total") == 221)
+        #expect(text.samples.allSatisfy { $0.value.isFinite })
+    }
+
+    @Test func labelsChosenOnceStaySoCountersNeverGoDown() throws {
+        var configuration = MetricsConfiguration()
+        configuration.maximumSites = 2
+        configuration.maximumCountriesPerSite = 1
+        let (de, fr) = (CountryCode(isoCode: "DE")!, CountryCode(isoCode: "FR")!)
+        var writer = MetricsWriter(configuration: configuration)
+        let first = try Exposition(writer.exposition(MetricsSnapshot(
+            counts: ["a": [de: counts(10), fr: counts(1)], "b": [de: counts(5)], "c": [de: counts(1)]],
+            accounting: RunAccounting(), lastMinute: 1, alerts: [])))
+        // Later, c and FR become the busiest: they stay folded, and nothing decreases.
+        let second = try Exposition(writer.exposition(MetricsSnapshot(
+            counts: ["a": [de: counts(11), fr: counts(500)], "b": [de: counts(5)], "c": [de: counts(900)], "d": [de: counts(1)]],
+            accounting: RunAccounting(), lastMinute: 2, alerts: [])))
+        let before = first.series("logsurge_requests_total"), after = second.series("logsurge_requests_total")
+        for (labels, value) in before {
+            #expect((after[labels] ?? -1) >= value, "\(labels)")
+        }
+        #expect(Set(after.keys.map { $0["site"]! }) == ["a", "b", "other"])
+        #expect(after[["site": "a", "country": "other", "status_class": "2xx"]] == 500)
+        #expect(after[["site": "other", "country": "DE", "status_class": "2xx"]] == 901)
+        // A run written once labels simply the busiest.
+        var fresh = MetricsWriter(configuration: configuration)
+        let once = try Exposition(fresh.exposition(MetricsSnapshot(
+            counts: ["a": [de: counts(11), fr: counts(500)], "b": [de: counts(5)], "c": [de: counts(900)], "d": [de: counts(1)]],
+            accounting: RunAccounting(), lastMinute: 2, alerts: [])))
+        #expect(Set(once.series("logsurge_requests_total").keys.map { $0["site"]! }) == ["a", "c", "other"])
+    }
+
+    private func event(_ id: Int, _ state: AlertEvent.State, _ kind: AlertEvent.Kind, site: String, atEnd: Bool = false) -> AlertEvent {
+        var event = AlertEvent(id: id, state: state, kind: kind, site: site, country: kind == .surge ? us : nil, start: 10,
+                               raisedAt: 11, end: state == .closed ? 20 : nil, peakMinute: 12, peakRequests: 50)
+        event.closedAtEndOfInput = atEnd
+        return event
+    }
+
+    @Test func alertActiveIsOneWhileAnEpisodeIsOpenOrWasStillOpenAtTheEnd() throws {
+        let alerts = [
+            event(1, .open, .surge, site: "a"),
+            event(2, .open, .errorSpike, site: "a"),
+            event(2, .closed, .errorSpike, site: "a"),            // closed by the detector: over
+            event(3, .open, .surge, site: "b"),
+            event(3, .closed, .surge, site: "b", atEnd: true),    // closed because the input ended
+        ]
+        let snapshot = MetricsSnapshot(counts: ["a": [us: counts(1)], "b": [us: counts(1)], "c": [us: counts(1)]],
+                                       accounting: RunAccounting(), lastMinute: 20, alerts: alerts)
+        var writer = MetricsWriter()
+        let text = try Exposition(writer.exposition(snapshot))
+        #expect(text.series("logsurge_alert_active") == [
+            ["kind": "surge", "site": "a", "country": "US"]: 1,
+            ["kind": "surge", "site": "b", "country": "US"]: 1,
+            ["kind": "surge", "site": "c", "country": "US"]: 0,
+            ["kind": "error_spike", "site": "a", "country": ""]: 0,
+            ["kind": "error_spike", "site": "b", "country": ""]: 0,
+            ["kind": "error_spike", "site": "c", "country": ""]: 0,
+        ])
+        #expect(text.series("logsurge_alerts_total") == [["kind": "surge"]: 2, ["kind": "error_spike"]: 1])
+        #expect(text.types["logsurge_alert_active"] == "gauge")
+    }
+
+    @Test func totalsBySiteAndCountryCountSpilledBucketsToo() throws {
+        var buckets = MinuteBuckets(spillThreshold: 7)
+        var expected: [String: [CountryCode: UInt64]] = [:]
+        for i in 0..<500 {
+            let site = ["x", "y", "z\\"][i % 3], country = CountryCode(rawValue: UInt16(0x4141 + i % 5))
+            buckets.add(minute: Int32(i / 4), site: site, country: country, counts: counts(UInt64(i % 7 + 1)))
+            expected[site, default: [:]][country, default: 0] += UInt64(i % 7 + 1)
+        }
+        #expect(buckets.hasSpilled)
+        #expect(buckets.countsBySiteAndCountry().mapValues { $0.mapValues(\.requests) } == expected)
+    }
+
+    @Test(.enabled(if: Promtool.path != nil, "promtool is not installed (Debian: apt-get install prometheus)"))
+    func promtoolAcceptsHostileLabelsAndCaps() throws {
+        var configuration = MetricsConfiguration()
+        configuration.maximumSites = 3
+        let alerts = [event(1, .open, .surge, site: "quote\"back\\slash\nnewline")]
+        let snapshot = MetricsSnapshot(counts: [
+            "quote\"back\\slash\nnewline": [us: counts(9, errors: 2, odd: 1)], "{}=,#": [.unknown: counts(3)],
+            "\u{65E5}\u{672C}": [us: counts(2)], "trail\\": [us: counts(1)],
+        ], accounting: RunAccounting(), lastMinute: 29_000_000, alerts: alerts)
+        var writer = MetricsWriter(configuration: configuration)
+        let checked = try Promtool.checkMetrics(writer.exposition(snapshot))
+        #expect(checked.status == 0, "\(checked.output)")
+        #expect(checked.output.isEmpty, "\(checked.output)")
+    }
+}
+
+/// `--metrics` end to end: the built executable on logs with hostile site names.
+@Suite(.enabled(if: Support.executable != nil, "the logsurge executable is not built"))
+struct MetricsCLITests {
+    /// Sites from the vhost field (printable ASCII without a quote, as the parser takes it) and
+    /// one from `--site`, which can hold anything: quote, backslash, line feed.
+    static let hosts = ["www.example", "www.example", "www.example", "www.example", "back\\slash", "back\\slash", "back\\slash",
+                        "trail\\", "trail\\", "{a=b,c}#HELP", "other", "n\\n"]
+    static let hostileSite = "quote\"back\\slash\nline"
+
+    /// Two inputs: a vhost_combined log whose hosts are `hosts`, and a combined one for `--site`.
+    static func writeLogs(in directory: String) throws -> [String] {
+        let log = Support.generatedLog(minutes: 240, rate: 40, seed: 21)
+        let lines = log.split(separator: 0x0A, omittingEmptySubsequences: false).dropLast()
+        var vhost: [UInt8] = [], plain: [UInt8] = []
+        for (index, line) in lines.enumerated() {
+            if index % 5 == 4 {
+                plain += line + [0x0A]
+            } else {
+                vhost += Array("\(hosts[index % hosts.count]):443 ".utf8) + line + [0x0A]
+            }
+        }
+        let paths = [directory + "/vhosts.log", directory + "/plain.log"]
+        try Support.writeFile(paths[0], Data(vhost))
+        try Support.writeFile(paths[1], Data(plain))
+        return paths
+    }
+
+    /// What `requests_total` must say, worked out from the buckets alone: the busiest `sites`
+    /// sites (ties by name), on each the busiest `countries` countries besides the US, the rest "other".
+    static func expectedRequests(buckets path: String, sites: Int, countries: Int) throws -> [[String: String]: Double] {
+        var bySite: [String: [String: [String: Double]]] = [:]   // site → country → class → count
+        for line in try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n") {
+            let row = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+            let (site, country) = (row["site"] as! String, row["country"] as! String)
+            let classes = ["2xx", "3xx", "4xx", "5xx"].map { ($0, Double(row["status_\($0)"] as! Int)) }
+            var counts = bySite[site, default: [:]][country, default: [:]]
+            for (name, count) in classes { counts[name, default: 0] += count }
+            counts["other", default: 0] += Double(row["requests"] as! Int) - classes.reduce(0) { $0 + $1.1 }
+            counts["requests", default: 0] += Double(row["requests"] as! Int)
+            bySite[site, default: [:]][country] = counts
+        }
+        func busiest(_ totals: [String: Double], _ limit: Int) -> Set<String> {
+            Set(totals.sorted { $0.value != $1.value ? $0.value > $1.value : $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }
+                .prefix(limit).map(\.key))
+        }
+        let keptSites = busiest(bySite.mapValues { $0.values.reduce(0) { $0 + $1["requests"]! } }, sites)
+        var folded: [String: [String: [String: Double]]] = [:]
+        for (site, byCountry) in bySite {
+            let label = keptSites.contains(site) ? site : "other"
+            for (country, counts) in byCountry {
+                folded[label, default: [:]][country, default: [:]].merge(counts, uniquingKeysWith: +)
+            }
+        }
+        var expected: [[String: String]: Double] = [:]
+        for (site, byCountry) in folded {
+            let kept = busiest(byCountry.filter { $0.key != "US" }.mapValues { $0["requests"]! }, countries)
+            for statusClass in ["2xx", "3xx", "4xx", "5xx", "other"] {
+                expected[["site": site, "country": "US", "status_class": statusClass]] = 0
+            }
+            for (country, counts) in byCountry {
+                let label = country == "US" || kept.contains(country) ? country : "other"
+                for statusClass in ["2xx", "3xx", "4xx", "5xx", "other"] {
+                    expected[["site": site, "country": label, "status_class": statusClass], default: 0] += counts[statusClass]!
+                }
+            }
+        }
+        return expected
+    }
+
+    private func summary(_ path: String) throws -> [String: Any] {
+        try #require(JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path))) as? [String: Any])
+    }
+
+    @Test("--metrics counts exactly what the buckets and the summary count, capped and escaped, written atomically")
+    func metricsAgreeWithBucketsAndSummary() throws {
+        let directory = Support.temporaryDirectory().path
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let logs = try Self.writeLogs(in: directory)
+        let out = directory + "/out"
+        try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+        let result = try Support.run(["--quiet", "--site", Self.hostileSite, "--metrics", out + "/logsurge.prom",
+                                      "--metrics-sites", "3", "--metrics-countries", "4",
+                                      "--buckets", out + "/buckets.jsonl", "--summary", out + "/summary.json"] + logs)
+        #expect(result.status == 0, "\(result.stderr)")
+        // Atomic: written under a temporary name and renamed; nothing else left behind.
+        #expect(try FileManager.default.contentsOfDirectory(atPath: out).sorted() == ["buckets.jsonl", "logsurge.prom", "summary.json"])
+
+        let text = try String(contentsOfFile: out + "/logsurge.prom", encoding: .utf8)
+        let metrics = try Exposition(text)
+        let run = try summary(out + "/summary.json")
+        let requests = metrics.series("logsurge_requests_total")
+        #expect(requests == (try Self.expectedRequests(buckets: out + "/buckets.jsonl", sites: 3, countries: 4)))
+        // The invariants.
+        #expect(metrics.total("logsurge_requests_total") == Double(run["parsed"] as! Int))
+        #expect(metrics.total("logsurge_lines_total") == Double(run["lines"] as! Int))
+        let lines = metrics.series("logsurge_lines_total")
+        #expect(lines[["result": "parsed"]] == Double(run["parsed"] as! Int))
+        for (reason, count) in run["malformed"] as! [String: Int] {
+            #expect(lines[["result": reason]] == Double(count), "\(reason)")
+        }
+        #expect(lines.count == (run["malformed"] as! [String: Int]).count + 1)
+        // The caps: three sites and "other"; on each, four countries, the US and "other".
+        let sites = Set(requests.keys.map { $0["site"]! })
+        #expect(sites.count == 4 && sites.contains("other"))
+        for site in sites {
+            #expect(Set(requests.keys.filter { $0["site"] == site }.map { $0["country"]! }).count <= 6, "\(site)")
+        }
+        // Escaping: the hostile names come back whole, and raw as the format wants them.
+        #expect(sites.contains(Self.hostileSite))
+        #expect(sites.contains("back\\slash"))
+        #expect(text.contains("site=\"quote\\\"back\\\\slash\\nline\""))
+        #expect(text.contains("site=\"back\\\\slash\""))
+        #expect(!text.contains("\nline\""))
+        // Every family is typed and documented; series come sorted, so files diff cleanly.
+        for name in Set(metrics.samples.map(\.name)) {
+            #expect(metrics.types[name] != nil && metrics.helps[name] != nil, "\(name)")
+        }
+        #expect(metrics.samples.map(\.name) == metrics.samples.map(\.name).sorted())
+        let order = metrics.samples.filter { $0.name == "logsurge_requests_total" }.map { [$0.labels["site"]!, $0.labels["country"]!] }
+        #expect(order == order.sorted { $0.joined(separator: "\u{0}").utf8.lexicographicallyPrecedes($1.joined(separator: "\u{0}").utf8) })
+
+        // The same run again gives the same bytes.
+        let again = try Support.run(["--quiet", "--site", Self.hostileSite, "--metrics", "-", "--metrics-sites", "3",
+                                     "--metrics-countries", "4", "--threads", "1"] + logs)
+        #expect(again.stdout == text)
+    }
+
+    @Test("--metrics - writes to standard output, and the report goes to standard error")
+    func metricsToStandardOutput() throws {
+        let result = try Support.run(["--metrics", "-", Support.fixture("combined.log")])
+        #expect(result.status == 0)
+        let metrics = try Exposition(result.stdout)
+        #expect(metrics.total("logsurge_requests_total") > 0)
+        #expect(result.stderr.contains("Top countries"))
+        for clash in [["--buckets", "-"], ["--summary", "-"], ["--alerts", "-"]] {
+            let both = try Support.run(["--quiet", "--metrics", "-"] + clash + [Support.fixture("combined.log")])
+            #expect(both.status == 2, "\(clash)")
+            #expect(both.stderr.contains("only one output"), "\(clash)")
+        }
+        let unwritable = try Support.run(["--quiet", "--metrics", "/nonexistent-dir/m.prom"], stdin: Array("x\n".utf8))
+        #expect(unwritable.status == 2)
+        #expect(unwritable.stderr.contains("/nonexistent-dir/m.prom"))
+    }
+
+    @Test(.enabled(if: Promtool.path != nil, "promtool is not installed (Debian: apt-get install prometheus)"))
+    func promtoolAcceptsTheFile() throws {
+        let directory = Support.temporaryDirectory().path
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let logs = try Self.writeLogs(in: directory)
+        let result = try Support.run(["--quiet", "--site", Self.hostileSite, "--metrics", "-", "--metrics-sites", "3"] + logs)
+        #expect(result.status == 0)
+        let checked = try Promtool.checkMetrics(result.stdout)
+        #expect(checked.status == 0, "\(checked.output)")
+        #expect(checked.output.isEmpty, "\(checked.output)")
+    }
+
+    @Test("reading a pipe that goes on, the file is rewritten as the run goes, and once more at the end")
+    func rewrittenWhileAStreamGoes() throws {
+        let directory = Support.temporaryDirectory().path
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let path = directory + "/logsurge.prom"
+        let process = Process()
+        process.executableURL = Support.executable!
+        process.arguments = ["--quiet", "--metrics", path, "--metrics-interval", "0.1", "--summary", directory + "/summary.json", "-"]
+        let input = Pipe()
+        process.standardInput = input
+        process.standardError = FileHandle.nullDevice
+        Support.ignoreBrokenPipes()
+        try process.run()
+        defer { if process.isRunning { process.terminate() } }
+
+        func metrics() -> Exposition? {
+            (try? String(contentsOfFile: path, encoding: .utf8)).flatMap { try? Exposition($0) }
+        }
+        func eventually(_ condition: () -> Bool) -> Bool {
+            let deadline = Date().addingTimeInterval(60)
+            while Date() < deadline {
+                if condition() { return true }
+                Thread.sleep(forTimeInterval: 0.02)
+            }
+            return false
+        }
+        // The log of a US surge at minute 120 of 180: first up to minute 135, while it is going on.
+        let log = StreamingDetectionTests.log
+        let lines = log.split(separator: 0x0A, omittingEmptySubsequences: false).dropLast().map { $0 + [0x0A] }
+        let cut = lines.firstIndex { String(decoding: $0, as: UTF8.self).contains("08/Nov/2016:17:15:") }!
+        try input.fileHandleForWriting.write(contentsOf: Data(lines[..<cut].joined()))
+        #expect(eventually { metrics()?.total("logsurge_lines_total") == Double(cut) })
+        let during = try #require(metrics())
+        // Each rewrite is a new file renamed into place (a new inode), never the old one rewritten:
+        // a reader (node_exporter) sees the whole of one or the whole of the next.
+        func inode() -> UInt64? { (try? FileManager.default.attributesOfItem(atPath: path))?[.systemFileNumber] as? UInt64 }
+        let firstInode = inode()
+        #expect(firstInode != nil)
+        #expect(eventually { inode() != firstInode })
+        #expect(during.series("logsurge_alert_active")[["kind": "surge", "site": "-", "country": "US"]] == 1)
+        #expect(during.series("logsurge_alerts_total")[["kind": "surge"]] == 1)
+        #expect(during.total("logsurge_requests_total") == during.series("logsurge_lines_total")[["result": "parsed"]])
+
+        try input.fileHandleForWriting.write(contentsOf: Data(lines[cut...].joined()))
+        #expect(eventually { metrics()?.total("logsurge_lines_total") == Double(lines.count) })
+        #expect(process.isRunning)
+        kill(process.processIdentifier, SIGTERM)
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0)
+        let final = try #require(metrics())
+        let run = try summary(directory + "/summary.json")
+        #expect(final.total("logsurge_lines_total") == Double(run["lines"] as! Int))
+        #expect(final.total("logsurge_requests_total") == Double(run["parsed"] as! Int))
+        #expect(try FileManager.default.contentsOfDirectory(atPath: directory).sorted() == ["logsurge.prom", "summary.json"])
+        try? input.fileHandleForWriting.close()
+    }
+}
+
+extension MetricsCLITests {
+    @Test("following a file, the metrics follow it too; SIGINT writes them once more")
+    func rewrittenWhileFollowing() throws {
+        let directory = Support.temporaryDirectory().path
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let log = directory + "/access.log", path = directory + "/logsurge.prom"
+        // Whole lines only (the fixture's last line has no line feed, and a followed file's
+        // unfinished line waits for the rest).
+        let fixture = try Data(contentsOf: URL(fileURLWithPath: Support.fixture("combined.log"))) + [0x0A]
+        let fixtureLines = fixture.reduce(0) { $0 + ($1 == 0x0A ? 1 : 0) }
+        try fixture.write(to: URL(fileURLWithPath: log))
+        let process = Process()
+        process.executableURL = Support.executable!
+        // A fixed format: with `auto`, the first 200 lines would be held until the format is decided.
+        process.arguments = ["-F", "--quiet", "--format", "combined", "--metrics", path, "--metrics-interval", "0.1", log]
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        defer { if process.isRunning { process.terminate() } }
+        func lines() -> Double? {
+            (try? String(contentsOfFile: path, encoding: .utf8)).flatMap { try? Exposition($0) }?.total("logsurge_lines_total")
+        }
+        func eventually(_ condition: () -> Bool) -> Bool {
+            let deadline = Date().addingTimeInterval(60)
+            while Date() < deadline {
+                if condition() { return true }
+                Thread.sleep(forTimeInterval: 0.02)
+            }
+            return false
+        }
+        #expect(eventually { lines() == Double(fixtureLines) })
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
+        try handle.seekToEnd()
+        try handle.write(contentsOf: fixture)
+        try handle.close()
+        #expect(eventually { lines() == Double(2 * fixtureLines) })
+        kill(process.processIdentifier, SIGINT)
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0)
+        #expect(lines() == Double(2 * fixtureLines))
+        #expect(try FileManager.default.contentsOfDirectory(atPath: directory).sorted() == ["access.log", "logsurge.prom"])
+    }
+}
