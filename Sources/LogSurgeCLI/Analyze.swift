@@ -29,6 +29,7 @@ struct Analyze: ParsableCommand {
           logsurge --section immigration=/en/immigration --summary run.json access.log
           logsurge --follow --alerts alerts.jsonl /var/log/nginx/access.log
           logsurge --state state.db --quiet --alerts new-alerts.jsonl /var/log/nginx/
+          logsurge --html report.html --watch-country US --watch-country MX /var/log/nginx/
 
         With --follow (-F), the named files are read from their start and then as they grow, \
         across rotation by rename or copytruncate, until SIGINT or SIGTERM; alerts are written \
@@ -39,6 +40,11 @@ struct Analyze: ParsableCommand {
         by their first bytes, so a renamed or compressed log is not read twice) and the \
         per-minute counts of every run: a nightly run reads only what is new, and reports the \
         alerts decided in the minutes it added, as one run over everything would.
+
+        With --html FILE, one self-contained page (inline SVG charts and styles, no script, \
+        nothing fetched) shows each busy site's watched countries per minute against the \
+        baseline and its noise band, the 5xx share, the episodes shaded, the top countries and \
+        the accounting; it is written at the end of the run, a stream's included.
         """
     )
 
@@ -62,6 +68,9 @@ struct Analyze: ParsableCommand {
 
     @Option(help: ArgumentHelp("Alert episodes as JSON lines (a line when each opens and when it closes); `-` for standard output.", valueName: "FILE"))
     var alerts: String?
+
+    @Option(help: ArgumentHelp("A self-contained HTML report with charts (inline SVG, no script); `-` for standard output.", valueName: "FILE"))
+    var html: String?
 
     @Flag(help: "Exit with status 3 when any alert was raised (and all input was read).")
     var failOnAlert = false
@@ -122,7 +131,7 @@ struct Analyze: ParsableCommand {
                 throw ValidationError("--follow reads files, and '\(path)' is a directory: name the log files in it")
             }
         }
-        if [buckets, summary, alerts].compactMap({ $0 }).filter({ $0 == "-" }).count > 1 {
+        if [buckets, summary, alerts, html].compactMap({ $0 }).filter({ $0 == "-" }).count > 1 {
             throw ValidationError("only one output can go to standard output (-)")
         }
     }
@@ -148,11 +157,12 @@ struct Analyze: ParsableCommand {
         // Alerts of a stream are read as they come (`tail -f alerts.jsonl`): written in place.
         let streaming = follow || paths.isEmpty || paths.contains("-")
         let alertSink = try alerts.map { try openOutput($0, atomically: !streaming) }
-        let reportToStandardError = [buckets, summary, alerts].contains("-")
+        let htmlSink = try html.map { try openOutput($0) }
+        let reportToStandardError = [buckets, summary, alerts, html].contains("-")
         let reportSink: OutputSink? = quiet ? nil : reportToStandardError ? .standardError() : .standardOutput()
         let style = TerminalStyle.forDescriptor(reportToStandardError ? 2 : 1, environment: ProcessInfo.processInfo.environment)
         // The report's charts: the detectors record what they saw, in columns.
-        if reportSink != nil { configuration.traceColumns = Self.traceColumns }
+        if reportSink != nil || htmlSink != nil { configuration.traceColumns = Self.traceColumns }
 
         configuration.detection = detector.configuration
         // Reading a pipe or following files, minutes are decided as the stream goes (a line may
@@ -219,11 +229,16 @@ struct Analyze: ParsableCommand {
             try summarySink.write(SummaryWriter.json(for: analysis))
             try summarySink.close()
         }
+        // A stream's detectors ran as it went, without recording: the charts come from its buckets.
+        if analysis.trace == nil, let columns = configuration.traceColumns {
+            analysis.trace = Detection.trace(analysis.buckets, configuration: detector.configuration, maximumColumns: columns)
+        }
+        if let htmlSink {
+            try htmlSink.write(HTMLReport.render(analysis, events: events, trace: analysis.trace,
+                                                 configuration: detector.configuration, databaseDescription: database.shortDescription))
+            try htmlSink.close()
+        }
         if let reportSink {
-            // A stream's detectors ran as it went, without recording: the charts come from its buckets.
-            if analysis.trace == nil, let columns = configuration.traceColumns {
-                analysis.trace = Detection.trace(analysis.buckets, configuration: detector.configuration, maximumColumns: columns)
-            }
             let sites = analysis.buckets.requestsBySite().sorted {
                 $0.value.requests != $1.value.requests ? $0.value.requests > $1.value.requests : $0.key < $1.key
             }.map(\.key)
