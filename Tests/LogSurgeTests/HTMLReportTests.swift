@@ -261,6 +261,34 @@ final class PageNode {
                                     "figure", "figcaption", "svg", "g", "path", "rect", "line", "text"]), "\(names)")
     }
 
+    /// A `--state` run leaves an episode still going at its end open: the table says so and the
+    /// shade runs to the last minute.
+    @Test func anOpenEpisodeIsShadedToTheEnd() throws {
+        let (analysis, _) = Self.surge
+        let surge = try #require(analysis.alerts.first { $0.kind == .surge && $0.state == .open })
+        let trace = try #require(analysis.trace)
+        let page = HTMLReport.render(analysis, events: [surge], trace: trace, configuration: DetectorConfiguration(),
+                                     databaseDescription: Self.database)
+        let root = try PageNode.parse(page)
+        let row = try #require(root.all("table", class: "episodes").first?.all("tr").last)
+        #expect(row.all("span", class: "open").map(\.text) == ["open"])
+        let rect = try #require(root.all("g", class: "shade").first?.all("rect").first)
+        let end = (rect.attributes["x"].flatMap(Double.init) ?? 0) + (rect.attributes["width"].flatMap(Double.init) ?? 0)
+        #expect(abs(end - (1100 - TimeChart.right)) < 0.2)
+    }
+
+    /// A watched country that never visited a site gets a line instead of an empty chart.
+    @Test func aWatchedCountryWithoutRequestsIsNamedNotCharted() throws {
+        let (analysis, _) = Self.surge
+        var configuration = DetectorConfiguration()
+        configuration.watchedCountries = [CountryCode(isoCode: "US")!, CountryCode(isoCode: "AQ")!]
+        var withAntarctica = analysis
+        withAntarctica.trace = Detection.trace(analysis.buckets, configuration: configuration, maximumColumns: 720)
+        let root = try PageNode.parse(Self.render(withAntarctica, configuration: configuration))
+        #expect(root.all("svg", class: "chart").count == 2)
+        #expect(root.all("p", class: "note").map(\.text).contains("No request from AQ."))
+    }
+
     @Test func emptyInputGivesAValidPageThatSaysSo() throws {
         let path = Support.temporaryDirectory().appendingPathComponent("empty.log").path
         try Support.writeFile(path, Data())

@@ -21,6 +21,8 @@ public enum HTMLReport {
     public static let topCountries = 10
     /// Sites listed in the table of sites. By default, 20.
     public static let sitesListed = 20
+    /// Episodes listed in the table of alerts (all of them are in `--alerts`). By default, 200.
+    public static let episodesListed = 200
 
     /// The page for `analysis`: `events` are its alert events (open and closed, in the order
     /// written), `trace` the series the detectors saw (nil: no charts), `configuration` the
@@ -130,7 +132,7 @@ public enum HTMLReport {
             out += "<th\(numeric ? " class=\"num\"" : "")>\(heading)</th>"
         }
         out += "</tr></thead><tbody>"
-        for episode in episodes {
+        for episode in episodes.prefix(episodesListed) {
             let event = episode.event
             let site = Escaping.html(event.site)
             let siteCell = charted.firstIndex(of: event.site).map { "<a href=\"#site-\($0 + 1)\">\(site)</a>" } ?? site
@@ -156,7 +158,11 @@ public enum HTMLReport {
                 + "<td>\(time(event.start))</td><td>\(raised)</td><td>\(end)</td>"
                 + "<td class=\"num\">\(peak)</td><td class=\"num\">\(baseline)</td><td class=\"num\">\(ratio)</td></tr>"
         }
-        return out + "</tbody></table></div></section>\n"
+        out += "</tbody></table></div>"
+        if episodes.count > episodesListed {
+            out += "<p class=\"note\">… and \(episodes.count - episodesListed) more episodes: every one is in the alerts output (--alerts).</p>"
+        }
+        return out + "</section>\n"
     }
 
     /// The busiest sites of the trace, then those with an episode, at most `mostSitesCharted`.
@@ -214,7 +220,8 @@ public enum HTMLReport {
             + "<p class=\"meta\">\(meta.joined(separator: " · "))</p></header>"
         for country in configuration.watchedCountries {
             let surges = episodes.filter { $0.event.kind == .surge && $0.event.country == country }
-            guard let series = trace.surge(site: site, country: country) else {
+            // A watched country that never visited the site gets a line, not an empty chart.
+            guard let series = trace.surge(site: site, country: country), !surges.isEmpty || series.values.contains(where: { $0 > 0 }) else {
                 out += "<p class=\"note\">No request from \(Escaping.html(country.description)).</p>"
                 continue
             }
