@@ -472,6 +472,7 @@ struct HTMLCLITests {
         }
         #expect(pages[0].all("div", class: "value").first?.text != "0")
         #expect(pages[1].all("div", class: "value").first?.text == "0")   // nothing new was read …
+        #expect(pages[1].all("h1").first?.text.hasSuffix("UTC, nothing new read") == true)
         #expect(pages[1].all("svg", class: "chart").count == pages[0].all("svg", class: "chart").count)   // … all is charted
         #expect(!pages[1].all("svg", class: "chart").isEmpty)
     }

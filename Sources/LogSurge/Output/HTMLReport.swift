@@ -31,7 +31,9 @@ public enum HTMLReport {
                               configuration: DetectorConfiguration, databaseDescription: String) -> String {
         let episodes = Episode.collect(events)
         let range = analysis.buckets.minuteRange
-        let spanText = range.map { "\(display($0.lowerBound)) – \(display($0.upperBound)) UTC" } ?? "no requests"
+        // A --state run that read nothing new still charts what the state remembers.
+        let charted = trace.map { "\(display($0.firstMinute)) – \(display($0.firstMinute + Int32($0.minuteCount - 1))) UTC, nothing new read" }
+        let spanText = range.map { "\(display($0.lowerBound)) – \(display($0.upperBound)) UTC" } ?? charted ?? "no requests"
         var page = """
         <!DOCTYPE html>
         <html xmlns="http://www.w3.org/1999/xhtml" lang="en">
@@ -46,12 +48,12 @@ public enum HTMLReport {
         <body>
 
         """
-        page += header(analysis, episodes: episodes, spanText: spanText)
+        page += header(analysis, spanText: spanText)
         page += "<main class=\"wrap\">\n"
         page += figures(analysis, episodes: episodes)
-        let charted = chartedSites(trace, episodes: episodes)
-        page += alertsSection(episodes, charted: charted, configuration: configuration)
-        page += chartsSection(trace, sites: charted, episodes: episodes, configuration: configuration)
+        let sites = chartedSites(trace, episodes: episodes)
+        page += alertsSection(episodes, charted: sites, configuration: configuration)
+        page += chartsSection(trace, sites: sites, episodes: episodes, configuration: configuration)
         page += trafficSection(analysis, databaseDescription: databaseDescription)
         page += accountingSection(analysis, databaseDescription: databaseDescription)
         page += "</main>\n"
@@ -66,7 +68,6 @@ public enum HTMLReport {
     /// An alert episode as the page shows it: its last event (the closing one when it closed).
     struct Episode {
         var event: AlertEvent
-        var isOpen: Bool { event.end == nil }
 
         /// One per episode, in the order they opened: the closing event replaces the opening one.
         static func collect(_ events: [AlertEvent]) -> [Episode] {
@@ -83,7 +84,7 @@ public enum HTMLReport {
 
     // MARK: Page sections
 
-    private static func header(_ analysis: Analysis, episodes: [Episode], spanText: String) -> String {
+    private static func header(_ analysis: Analysis, spanText: String) -> String {
         let inputs = analysis.inputs.count
         var out = "<header class=\"top\"><div class=\"wrap\">"
         out += "<p class=\"eyebrow\">logsurge report</p>"
