@@ -30,6 +30,7 @@ struct Analyze: ParsableCommand {
           logsurge --follow --alerts alerts.jsonl /var/log/nginx/access.log
           logsurge --state state.db --quiet --alerts new-alerts.jsonl /var/log/nginx/
           logsurge -F --quiet --metrics logsurge.prom /var/log/nginx/access.log
+          logsurge --html report.html --watch-country US --watch-country MX a.log
 
         With --follow (-F), the named files are read from their start and then as they grow, \
         across rotation by rename or copytruncate, until SIGINT or SIGTERM; alerts are written \
@@ -40,6 +41,11 @@ struct Analyze: ParsableCommand {
         by their first bytes, so a renamed or compressed log is not read twice) and the \
         per-minute counts of every run: a nightly run reads only what is new, and reports the \
         alerts decided in the minutes it added, as one run over everything would.
+
+        With --html FILE, one self-contained page (inline SVG charts and styles, no script, \
+        nothing fetched) shows each busy site's watched countries per minute against the \
+        baseline and its noise band, the 5xx share, the episodes shaded, the top countries and \
+        the accounting; it is written at the end of the run, a stream's included.
         """
     )
 
@@ -63,6 +69,9 @@ struct Analyze: ParsableCommand {
 
     @Option(help: ArgumentHelp("Alert episodes as JSON lines (a line when each opens and when it closes); `-` for standard output.", valueName: "FILE"))
     var alerts: String?
+
+    @Option(help: ArgumentHelp("A self-contained HTML report with charts (inline SVG, no script); `-` for standard output.", valueName: "FILE"))
+    var html: String?
 
     @OptionGroup(title: "Prometheus metrics")
     var metricsOptions: MetricsOptions
@@ -126,7 +135,7 @@ struct Analyze: ParsableCommand {
                 throw ValidationError("--follow reads files, and '\(path)' is a directory: name the log files in it")
             }
         }
-        if [buckets, summary, alerts, metricsOptions.metrics].compactMap({ $0 }).filter({ $0 == "-" }).count > 1 {
+        if [buckets, summary, alerts, html, metricsOptions.metrics].compactMap({ $0 }).filter({ $0 == "-" }).count > 1 {
             throw ValidationError("only one output can go to standard output (-)")
         }
     }
@@ -153,11 +162,12 @@ struct Analyze: ParsableCommand {
         let streaming = follow || paths.isEmpty || paths.contains("-")
         let alertSink = try alerts.map { try openOutput($0, atomically: !streaming) }
         let metricsFile = try metricsOptions.open(watching: detector.configuration.watchedCountries)
-        let reportToStandardError = [buckets, summary, alerts, metricsOptions.metrics].contains("-")
+        let htmlSink = try html.map { try openOutput($0) }
+        let reportToStandardError = [buckets, summary, alerts, html, metricsOptions.metrics].contains("-")
         let reportSink: OutputSink? = quiet ? nil : reportToStandardError ? .standardError() : .standardOutput()
         let style = TerminalStyle.forDescriptor(reportToStandardError ? 2 : 1, environment: ProcessInfo.processInfo.environment)
         // The report's charts: the detectors record what they saw, in columns.
-        if reportSink != nil { configuration.traceColumns = Self.traceColumns }
+        if reportSink != nil || htmlSink != nil { configuration.traceColumns = Self.traceColumns }
 
         configuration.detection = detector.configuration
         // Reading a pipe or following files, minutes are decided as the stream goes (a line may
@@ -230,11 +240,16 @@ struct Analyze: ParsableCommand {
             try summarySink.close()
         }
         try metricsFile?.finish(MetricsSnapshot(analysis))
+        // A stream's detectors ran as it went, without recording: the charts come from its buckets.
+        if analysis.trace == nil, let columns = configuration.traceColumns {
+            analysis.trace = Detection.trace(analysis.buckets, configuration: detector.configuration, maximumColumns: columns)
+        }
+        if let htmlSink {
+            try htmlSink.write(HTMLReport.render(analysis, events: events, trace: analysis.trace,
+                                                 configuration: detector.configuration, databaseDescription: database.shortDescription))
+            try htmlSink.close()
+        }
         if let reportSink {
-            // A stream's detectors ran as it went, without recording: the charts come from its buckets.
-            if analysis.trace == nil, let columns = configuration.traceColumns {
-                analysis.trace = Detection.trace(analysis.buckets, configuration: detector.configuration, maximumColumns: columns)
-            }
             let sites = analysis.buckets.requestsBySite().sorted {
                 $0.value.requests != $1.value.requests ? $0.value.requests > $1.value.requests : $0.key < $1.key
             }.map(\.key)

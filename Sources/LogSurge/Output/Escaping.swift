@@ -1,7 +1,9 @@
-/// Escaping for the kinds of text logsurge writes: JSON, CSV, Prometheus label values and the terminal.
+/// Escaping for the kinds of text logsurge writes: JSON, CSV, Prometheus label values, the
+/// terminal and HTML.
 ///
 /// Strings that come from log lines (sites, samples) are attacker-controlled: nothing of them
-/// reaches the terminal raw, and JSON/CSV/Prometheus stay well-formed whatever bytes they hold.
+/// reaches the terminal or a page raw, and JSON/CSV/Prometheus/HTML stay well-formed whatever
+/// bytes they hold.
 public enum Escaping {
     /// A JSON string literal, quotes included.
     public static func json(_ text: String) -> String {
@@ -102,6 +104,32 @@ public enum Escaping {
 
     /// Printable text for a terminal from a string.
     public static func terminal(_ text: String) -> String { terminal(text.utf8) }
+
+    /// Text for an HTML (and XML) page, in element content or a quoted attribute value.
+    ///
+    /// `&`, `<`, `>`, `"` and `'` become character references; what the terminal would not
+    /// show raw (control bytes, invisible format characters, invalid UTF-8) is written as
+    /// `\xNN`, as there, and so are U+FFFE and U+FFFF, so the page stays well-formed XML 1.0
+    /// whatever bytes a log line held.
+    public static func html(_ bytes: some Sequence<UInt8>) -> String {
+        var result = ""
+        for scalar in terminal(bytes).unicodeScalars {
+            switch scalar {
+            case "&": result += "&amp;"
+            case "<": result += "&lt;"
+            case ">": result += "&gt;"
+            case "\"": result += "&quot;"
+            case "'": result += "&#39;"
+            case "\u{FFFE}", "\u{FFFF}":
+                for byte in String(scalar).utf8 { result += "\\x" + hex(UInt32(byte), width: 2) }
+            default: result.unicodeScalars.append(scalar)
+            }
+        }
+        return result
+    }
+
+    /// Text for an HTML page from a string.
+    public static func html(_ text: String) -> String { html(text.utf8) }
 
     static func hex(_ value: UInt32, width: Int) -> String {
         let digits = String(value, radix: 16)
