@@ -374,19 +374,38 @@ private final class WorkQueue: @unchecked Sendable {
 
 /// What has been merged of one input: its own buckets and accounting until it is folded
 /// into the run, in input order, so the result does not depend on which input finished first.
+///
+/// The counts (`merged`) are a class of their own: the one thread draining the input's results
+/// merges into them outside the merger's lock (see `OrderedMerger.submit`), while the lock
+/// guards the rest.
 private struct InputTally {
-    var buckets: MinuteBuckets
-    var accounting = RunAccounting()
+    var counts: MergedCounts
     /// Results merged, and (once its reader is done) how many there will be.
     var merged = 0
     var expected: Int?
     var pending: [Int: ChunkResult] = [:]
+    /// Whether a thread is draining this input's results right now.
+    var draining = false
+
+    var isComplete: Bool { expected == merged && !draining }
+
+    init(bucketsInMemory: Int) {
+        counts = MergedCounts(bucketsInMemory: bucketsInMemory)
+    }
+}
+
+/// The buckets and accounting merged of one input so far.
+private final class MergedCounts: @unchecked Sendable {
+    // Invariant: touched only by the thread draining the input (its `draining` flag set under
+    // the merger's lock), or under the lock when no thread is.
+    var buckets: MinuteBuckets
+    var accounting = RunAccounting()
+    /// Lines merged so far: samples are numbered by their line in the input.
+    var lines: UInt64 = 0
     /// Bytes read by workers from byte ranges of a plain file.
     var rangeBytes: Int64 = 0
     /// A range that could not be read: nothing after it counts, as when a stream breaks.
-    var failed = false
-
-    var isComplete: Bool { expected == merged }
+    var readError: InputError?
 
     init(bucketsInMemory: Int) {
         buckets = MinuteBuckets(spillThreshold: bucketsInMemory)
@@ -420,7 +439,7 @@ private final class OrderedMerger: @unchecked Sendable {
         state.inputs = inputs
         runBuckets = MinuteBuckets(spillThreshold: bucketsInMemory)
         // The inputs held apart share the run's allowance of buckets in memory.
-        tallies = Array(repeating: InputTally(bucketsInMemory: max(1, bucketsInMemory / (window + 1))), count: inputs.count)
+        tallies = inputs.indices.map { _ in InputTally(bucketsInMemory: max(1, bucketsInMemory / (window + 1))) }
         // Inputs that could not even be opened are complete already.
         for index in inputs.indices where inputs[index].error != nil { tallies[index].expected = 0 }
         _ = lock.withLock { foldCompleteInputs() }
@@ -448,44 +467,86 @@ private final class OrderedMerger: @unchecked Sendable {
         }
     }
 
+    /// Takes a worker's result; merges it and any that were waiting for it, in sequence order.
+    ///
+    /// Merging (and spilling buckets to disk) takes milliseconds: a run that decides minutes as
+    /// it goes does it under the lock, in order with the detectors; otherwise the first thread to
+    /// find an input's next results ready drains them outside the lock, and a worker that comes
+    /// meanwhile leaves its result for that thread and goes back to parsing instead of waiting.
     func submit(_ result: ChunkResult) {
-        let folded = lock.withLock {
-            tallies[result.input].pending[result.sequence] = result
-            drain(result.input)
-            return foldCompleteInputs()
+        let input = result.input
+        if detection != nil {
+            let folded = lock.withLock {
+                tallies[input].pending[result.sequence] = result
+                while let ready = tallies[input].pending.removeValue(forKey: tallies[input].merged) {
+                    merge(ready, into: tallies[input].counts, name: state.inputs[input].name)
+                    tallies[input].merged += 1
+                    inFlight -= 1
+                    slots.signal()
+                }
+                state.inputs[input].lines = tallies[input].counts.lines
+                if let error = tallies[input].counts.readError { state.inputs[input].error = error }
+                return foldCompleteInputs()
+            }
+            if folded { logsurge_release_free_memory() }
+            return
         }
-        // A folded input's tally and buffers are free now: give the memory back.
-        if folded { logsurge_release_free_memory() }
+        var batch = lock.withLock { () -> [ChunkResult] in
+            tallies[input].pending[result.sequence] = result
+            guard !tallies[input].draining else { return [] }
+            let ready = takeReady(input)
+            tallies[input].draining = !ready.isEmpty
+            return ready
+        }
+        guard !batch.isEmpty else { return }
+        let (counts, name) = lock.withLock { (tallies[input].counts, state.inputs[input].name) }
+        while true {
+            for ready in batch { merge(ready, into: counts, name: name) }
+            let (next, folded) = lock.withLock { () -> ([ChunkResult], Bool) in
+                tallies[input].merged += batch.count
+                inFlight -= batch.count
+                for _ in batch { slots.signal() }
+                state.inputs[input].lines = counts.lines
+                if let error = counts.readError { state.inputs[input].error = error }
+                let next = takeReady(input)
+                guard next.isEmpty else { return (next, false) }
+                tallies[input].draining = false
+                return ([], foldCompleteInputs())
+            }
+            guard next.isEmpty else {
+                batch = next
+                continue
+            }
+            // A folded input's tally and buffers are free now: give the memory back.
+            if folded { logsurge_release_free_memory() }
+            return
+        }
     }
 
-    /// Merges the results of `input` that are next in its order.
-    private func drain(_ input: Int) {
-        while let ready = tallies[input].pending.removeValue(forKey: tallies[input].merged) {
-            merge(ready, into: &tallies[input])
-            tallies[input].merged += 1
-            inFlight -= 1
-            slots.signal()
+    /// The results of `input` that are next in its order, taken out of `pending` (under the lock).
+    private func takeReady(_ input: Int) -> [ChunkResult] {
+        var ready: [ChunkResult] = []
+        while let next = tallies[input].pending.removeValue(forKey: tallies[input].merged + ready.count) {
+            ready.append(next)
         }
+        return ready
     }
 
-    private func merge(_ result: ChunkResult, into tally: inout InputTally) {
+    private func merge(_ result: ChunkResult, into counts: MergedCounts, name: String) {
         // After a read error, as when a stream breaks, nothing further of that input counts.
-        if tally.failed { return }
-        tally.rangeBytes += result.rangeBytes
+        if counts.readError != nil { return }
+        counts.rangeBytes += result.rangeBytes
         if let error = result.readError {
-            tally.failed = true
-            state.inputs[result.input].error = error
-            tally.rangeBytes = error.offset ?? tally.rangeBytes
+            counts.readError = error
+            counts.rangeBytes = error.offset ?? counts.rangeBytes
         }
-        // Samples are numbered by their line in the input.
-        let input = (name: state.inputs[result.input].name, linesBefore: state.inputs[result.input].lines)
         // A stream read as it goes (one input at a time) merges straight into the run.
         if detection != nil {
-            mergeCounts(result, of: input, buckets: &runBuckets, accounting: &runAccounting)
+            mergeCounts(result, of: (name, counts.lines), buckets: &runBuckets, accounting: &runAccounting)
         } else {
-            mergeCounts(result, of: input, buckets: &tally.buckets, accounting: &tally.accounting)
+            mergeCounts(result, of: (name, counts.lines), buckets: &counts.buckets, accounting: &counts.accounting)
         }
-        state.inputs[result.input].lines += result.lines
+        counts.lines += result.lines
     }
 
     private func mergeCounts(_ result: ChunkResult, of input: (name: String, linesBefore: UInt64),
@@ -517,7 +578,7 @@ private final class OrderedMerger: @unchecked Sendable {
     private func foldCompleteInputs() -> Bool {
         let before = folded
         while folded < tallies.count, tallies[folded].isComplete {
-            let tally = tallies[folded]
+            let tally = tallies[folded].counts
             tallies[folded] = InputTally(bucketsInMemory: 1)
             runBuckets.merge(inOrder: tally.buckets)
             runAccounting.lines += tally.accounting.lines
