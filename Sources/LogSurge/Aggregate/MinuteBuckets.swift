@@ -40,10 +40,8 @@ public struct MinuteBuckets: Sendable {
     public private(set) var spillThreshold: Int
     private var spillFile: BucketSpillFile?
     private var runs: [BucketRun] = []
-    /// Totals of the spilled buckets, for the queries that need no order.
-    private var spilledSites: [UInt16: BucketCounts] = [:]
-    private var spilledCountries: [CountryCode: BucketCounts] = [:]
-    /// By site index (high 16 bits) and country (low 16 bits).
+    /// Totals of the spilled buckets, for the queries that need no order, by site index (high
+    /// 16 bits) and country (low 16 bits): per site and per country they are sums of these.
     private var spilledSiteCountries: [UInt32: BucketCounts] = [:]
     private var spilledRange: ClosedRange<Int32>?
     private var spillFailed = false
@@ -138,13 +136,15 @@ public struct MinuteBuckets: Sendable {
             return
         }
         runs.append(BucketRun(offset: offset, count: order.count))
+        // The spill runs while the merger holds a chunk's results: one table update a bucket.
+        var low = spilledRange?.lowerBound ?? .max, high = spilledRange?.upperBound ?? .min
         for (raw, entry) in zip(keys, counts) {
             let key = PackedKey(rawValue: raw)
-            spilledSites[key.site, default: BucketCounts()].merge(entry)
-            spilledCountries[key.country, default: BucketCounts()].merge(entry)
             spilledSiteCountries[UInt32(key.site) << 16 | UInt32(key.country.rawValue), default: BucketCounts()].merge(entry)
-            spilledRange = spilledRange.map { min($0.lowerBound, key.minute)...max($0.upperBound, key.minute) } ?? key.minute...key.minute
+            low = min(low, key.minute)
+            high = max(high, key.minute)
         }
+        if low <= high { spilledRange = low...high }
         store = BucketTable(initialCapacity: 64)
     }
 
@@ -208,7 +208,7 @@ public struct MinuteBuckets: Sendable {
     /// Total requests per site, by site name.
     public func requestsBySite() -> [String: BucketCounts] {
         var totals: [String: BucketCounts] = [:]
-        for (site, counts) in spilledSites { totals[siteNames[Int(site)], default: BucketCounts()].merge(counts) }
+        for (key, counts) in spilledSiteCountries { totals[siteNames[Int(key >> 16)], default: BucketCounts()].merge(counts) }
         for (raw, counts) in zip(store.keys, store.counts) {
             totals[siteNames[Int(PackedKey(rawValue: raw).site)], default: BucketCounts()].merge(counts)
         }
@@ -232,7 +232,10 @@ public struct MinuteBuckets: Sendable {
 
     /// Total counters per country.
     public func countsByCountry() -> [CountryCode: BucketCounts] {
-        var totals = spilledCountries
+        var totals: [CountryCode: BucketCounts] = [:]
+        for (key, counts) in spilledSiteCountries {
+            totals[CountryCode(rawValue: UInt16(truncatingIfNeeded: key)), default: BucketCounts()].merge(counts)
+        }
         for (raw, counts) in zip(store.keys, store.counts) {
             totals[PackedKey(rawValue: raw).country, default: BucketCounts()].merge(counts)
         }
