@@ -18,7 +18,7 @@ public enum Detection {
         }.prefix(configuration.maximumSites).map(\.key))
         let engine = DetectionEngine(configuration: configuration, sites: busiest)
         engine.trace = trace
-        let watched = Set(configuration.watchedCountries)
+        let watched = Array(Set(configuration.watchedCountries))
         var events: [AlertEvent] = []
         var current: Int32?
         // Rows come by minute, then site name: a minute's observations are built in site order,

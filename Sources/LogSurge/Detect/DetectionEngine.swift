@@ -16,8 +16,9 @@ public struct SiteObservation: Sendable {
     }
 
     /// Counts one bucket of this site: its requests, its 5xx, and its country's requests when
-    /// the country is watched.
-    mutating func add<Count>(country: CountryCode, counts: StatusCounters<Count>, watching: Set<CountryCode>) {
+    /// the country is watched (`watching`: a few countries, a scan of which is cheaper than a
+    /// hash; this runs for every bucket of the run).
+    mutating func add<Count>(country: CountryCode, counts: StatusCounters<Count>, watching: [CountryCode]) {
         requests += Int(counts.requests)
         errors += Int(counts.status5xx)
         if watching.contains(country) { watched[country, default: 0] += Int(counts.requests) }

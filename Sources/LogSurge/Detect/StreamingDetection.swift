@@ -10,7 +10,7 @@ import LogSurgeGeo
 /// which gives the same alerts as running the detectors over the finished buckets.
 final class StreamingDetection {
     private let engine: DetectionEngine
-    private let watched: Set<CountryCode>
+    private let watched: [CountryCode]
     private let lateness: Int32?
     private let onEvent: (AlertEvent) -> Void
     private var pending: [Int32: [String: SiteObservation]] = [:]
@@ -27,7 +27,7 @@ final class StreamingDetection {
 
     init(configuration: DetectorConfiguration, lateness: Int32?, onEvent: @escaping (AlertEvent) -> Void) {
         engine = DetectionEngine(configuration: configuration)
-        watched = Set(configuration.watchedCountries)
+        watched = Array(Set(configuration.watchedCountries))
         self.lateness = lateness
         self.onEvent = onEvent
     }
