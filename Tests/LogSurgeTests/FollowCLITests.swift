@@ -5,16 +5,6 @@ import Testing
 /// `--follow` and never-ending pipes, end to end: the binary, real files, real signals.
 @Suite(.enabled(if: Support.executable != nil, "the logsurge executable is not built"))
 struct FollowCLITests {
-    /// Waits up to 60 s for `condition`; whether it held.
-    private func eventually(_ condition: () -> Bool) -> Bool {
-        let deadline = Date().addingTimeInterval(60)
-        while Date() < deadline {
-            if condition() { return true }
-            Thread.sleep(forTimeInterval: 0.02)
-        }
-        return false
-    }
-
     private func contents(_ path: String) -> String {
         (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
     }
@@ -59,7 +49,7 @@ struct FollowCLITests {
         try handle.close()
 
         // The surge is raised while logsurge still runs.
-        #expect(eventually { contents(directory + "/alerts.jsonl").contains("\"state\":\"open\",\"kind\":\"surge\"") })
+        #expect(Support.eventually { contents(directory + "/alerts.jsonl").contains("\"state\":\"open\",\"kind\":\"surge\"") })
         #expect(process.isRunning)
         #expect(!FileManager.default.fileExists(atPath: directory + "/summary.json") || contents(directory + "/summary.json").isEmpty)
 

@@ -444,33 +444,25 @@ struct MetricsCLITests {
         func metrics() -> Exposition? {
             (try? String(contentsOfFile: path, encoding: .utf8)).flatMap { try? Exposition($0) }
         }
-        func eventually(_ condition: () -> Bool) -> Bool {
-            let deadline = Date().addingTimeInterval(60)
-            while Date() < deadline {
-                if condition() { return true }
-                Thread.sleep(forTimeInterval: 0.02)
-            }
-            return false
-        }
         // The log of a US surge at minute 120 of 180: first up to minute 135, while it is going on.
         let log = StreamingDetectionTests.log
         let lines = log.split(separator: 0x0A, omittingEmptySubsequences: false).dropLast().map { $0 + [0x0A] }
         let cut = lines.firstIndex { String(decoding: $0, as: UTF8.self).contains("08/Nov/2016:17:15:") }!
         try input.fileHandleForWriting.write(contentsOf: Data(lines[..<cut].joined()))
-        #expect(eventually { metrics()?.total("logsurge_lines_total") == Double(cut) })
+        #expect(Support.eventually { metrics()?.total("logsurge_lines_total") == Double(cut) })
         let during = try #require(metrics())
         // Each rewrite is a new file renamed into place (a new inode), never the old one rewritten:
         // a reader (node_exporter) sees the whole of one or the whole of the next.
         func inode() -> UInt64? { (try? FileManager.default.attributesOfItem(atPath: path))?[.systemFileNumber] as? UInt64 }
         let firstInode = inode()
         #expect(firstInode != nil)
-        #expect(eventually { inode() != firstInode })
+        #expect(Support.eventually { inode() != firstInode })
         #expect(during.series("logsurge_alert_active")[["kind": "surge", "site": "-", "country": "US"]] == 1)
         #expect(during.series("logsurge_alerts_total")[["kind": "surge"]] == 1)
         #expect(during.total("logsurge_requests_total") == during.series("logsurge_lines_total")[["result": "parsed"]])
 
         try input.fileHandleForWriting.write(contentsOf: Data(lines[cut...].joined()))
-        #expect(eventually { metrics()?.total("logsurge_lines_total") == Double(lines.count) })
+        #expect(Support.eventually { metrics()?.total("logsurge_lines_total") == Double(lines.count) })
         #expect(process.isRunning)
         kill(process.processIdentifier, SIGTERM)
         process.waitUntilExit()
@@ -505,20 +497,12 @@ extension MetricsCLITests {
         func lines() -> Double? {
             (try? String(contentsOfFile: path, encoding: .utf8)).flatMap { try? Exposition($0) }?.total("logsurge_lines_total")
         }
-        func eventually(_ condition: () -> Bool) -> Bool {
-            let deadline = Date().addingTimeInterval(60)
-            while Date() < deadline {
-                if condition() { return true }
-                Thread.sleep(forTimeInterval: 0.02)
-            }
-            return false
-        }
-        #expect(eventually { lines() == Double(fixtureLines) })
+        #expect(Support.eventually { lines() == Double(fixtureLines) })
         let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
         try handle.seekToEnd()
         try handle.write(contentsOf: fixture)
         try handle.close()
-        #expect(eventually { lines() == Double(2 * fixtureLines) })
+        #expect(Support.eventually { lines() == Double(2 * fixtureLines) })
         kill(process.processIdentifier, SIGINT)
         process.waitUntilExit()
         #expect(process.terminationStatus == 0)

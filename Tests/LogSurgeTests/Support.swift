@@ -33,6 +33,17 @@ enum Support {
         return url
     }()
 
+    /// Waits up to 60 s for `condition` (a file a running process writes), looking every 20 ms;
+    /// whether it held.
+    static func eventually(_ condition: () -> Bool) -> Bool {
+        let deadline = Date().addingTimeInterval(60)
+        while Date() < deadline {
+            if condition() { return true }
+            Thread.sleep(forTimeInterval: 0.02)
+        }
+        return false
+    }
+
     /// A fresh temporary directory, removed when the test process exits.
     static func temporaryDirectory() -> URL {
         let url = temporaryRoot.appendingPathComponent(UUID().uuidString)
