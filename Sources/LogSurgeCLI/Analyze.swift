@@ -250,11 +250,8 @@ struct Analyze: ParsableCommand {
             try htmlSink.close()
         }
         if let reportSink {
-            let sites = analysis.buckets.requestsBySite().sorted {
-                $0.value.requests != $1.value.requests ? $0.value.requests > $1.value.requests : $0.key < $1.key
-            }.map(\.key)
             try reportSink.write(TextReport.render(analysis, databaseDescription: database.shortDescription, style: style))
-            try reportSink.write(TextReport.renderWatched(analysis.trace, events: events, sites: sites, style: style))
+            try reportSink.write(TextReport.renderWatched(analysis.trace, events: events, style: style))
             try reportSink.write(TextReport.renderEpisodes(events, configuration: detector.configuration, style: style))
             try reportSink.close()
         }

@@ -71,7 +71,7 @@ import LogSurgeParse
 
     @Test func watchedCountryIsDrawnAgainstItsBaselineWithTheSurgeMarked() throws {
         let trace = try #require(Self.analysis.trace)
-        let report = TextReport.renderWatched(trace, events: Self.analysis.alerts, sites: ["-"])
+        let report = TextReport.renderWatched(trace, events: Self.analysis.alerts)
         #expect(report.contains("Watched countries: requests per minute against the baseline"))
         #expect(report.contains("  -  US  "))
         #expect(report.contains("1 surge"))
@@ -93,7 +93,7 @@ import LogSurgeParse
         let hostile = "evil\u{1B}]0;pwned\u{07}\u{1B}[2J.example"
         var analysis = Self.analysis
         let coloured = TextReport.render(analysis, databaseDescription: "db", style: .coloured)
-            + TextReport.renderWatched(analysis.trace, events: analysis.alerts, sites: ["-"], style: .coloured)
+            + TextReport.renderWatched(analysis.trace, events: analysis.alerts, style: .coloured)
             + TextReport.renderEpisodes(analysis.alerts, configuration: DetectorConfiguration(), style: .coloured)
         #expect(coloured.contains("\u{1B}[1mWatched countries\u{1B}[0m"))
         #expect(coloured.contains("\u{1B}[31m"))

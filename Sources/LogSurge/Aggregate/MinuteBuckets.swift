@@ -215,6 +215,21 @@ public struct MinuteBuckets: Sendable {
         return totals
     }
 
+    /// Total counters per site, busiest first (ties by name): the order every report lists
+    /// sites in, and the one the detectors pick the sites they check by.
+    public func sitesByRequests() -> [(site: String, counts: BucketCounts)] {
+        requestsBySite().map { (site: $0.key, counts: $0.value) }.sorted {
+            $0.counts.requests != $1.counts.requests ? $0.counts.requests > $1.counts.requests : $0.site < $1.site
+        }
+    }
+
+    /// Total counters per country, busiest first (ties by code).
+    public func countriesByRequests() -> [(country: CountryCode, counts: BucketCounts)] {
+        countsByCountry().map { (country: $0.key, counts: $0.value) }.sorted {
+            $0.counts.requests != $1.counts.requests ? $0.counts.requests > $1.counts.requests : $0.country < $1.country
+        }
+    }
+
     /// Total counters per site name and country: one pass over the buckets in memory (a few
     /// milliseconds for the 131,072 held before a spill), none over those spilled.
     public func countsBySiteAndCountry() -> [String: [CountryCode: BucketCounts]] {

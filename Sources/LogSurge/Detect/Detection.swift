@@ -12,10 +12,8 @@ public enum Detection {
                            after: Int32? = nil, closingAtEnd: Bool = true, trace: DetectionTrace? = nil,
                            onEvent: (AlertEvent) -> Void = { _ in }) -> [AlertEvent] {
         // The busiest sites (by requests, then name) when there are more than can be checked.
-        let totals = buckets.requestsBySite()
-        let busiest = totals.count <= configuration.maximumSites ? nil : Set(totals.sorted {
-            $0.value.requests != $1.value.requests ? $0.value.requests > $1.value.requests : $0.key < $1.key
-        }.prefix(configuration.maximumSites).map(\.key))
+        let sites = buckets.sitesByRequests()
+        let busiest = sites.count <= configuration.maximumSites ? nil : Set(sites.prefix(configuration.maximumSites).map(\.site))
         let engine = DetectionEngine(configuration: configuration, sites: busiest)
         engine.trace = trace
         let watched = Array(Set(configuration.watchedCountries))

@@ -136,6 +136,25 @@ public final class DetectionTrace: @unchecked Sendable {
         }
     }
 
+    /// Sites with requests, busiest first (ties by name).
+    public func sitesByRequests() -> [String] {
+        let totals: [(site: String, requests: Double)] = errors.compactMap { series in
+            let requests = series.requests.reduce(0, +)
+            return requests > 0 ? (series.site, requests) : nil
+        }
+        return totals.sorted { $0.requests != $1.requests ? $0.requests > $1.requests : $0.site < $1.site }.map(\.site)
+    }
+
+    /// The sites the reports chart: the `busiest`, then those of `alsoShown` (sites with an
+    /// episode, in the caller's order) the trace has, until there are `most`.
+    public func chartedSites(busiest: Int, most: Int, alsoShown: [String]) -> [String] {
+        var sites = Array(sitesByRequests().prefix(busiest))
+        for site in alsoShown where sites.count < most && !sites.contains(site) && errorIndex[site] != nil {
+            sites.append(site)
+        }
+        return sites
+    }
+
     public func surge(site: String, country: CountryCode) -> Surge? {
         surgeIndex[SeriesKey(site: site, country: country)].map { surges[$0] }
     }

@@ -168,16 +168,7 @@ public enum HTMLReport {
 
     /// The busiest sites of the trace, then those with an episode, at most `mostSitesCharted`.
     static func chartedSites(_ trace: DetectionTrace?, episodes: [Episode]) -> [String] {
-        guard let trace else { return [] }
-        let totals: [(site: String, requests: Double)] = trace.errors.map { series in
-            (site: series.site, requests: series.requests.reduce(0, +))
-        }
-        let busiest = totals.sorted { $0.requests != $1.requests ? $0.requests > $1.requests : $0.site < $1.site }
-        var sites: [String] = busiest.prefix(busiestSitesCharted).filter { $0.requests > 0 }.map { $0.site }
-        for episode in episodes where !sites.contains(episode.event.site) && sites.count < mostSitesCharted {
-            if trace.errors(site: episode.event.site) != nil { sites.append(episode.event.site) }
-        }
-        return sites
+        trace?.chartedSites(busiest: busiestSitesCharted, most: mostSitesCharted, alsoShown: episodes.map(\.event.site)) ?? []
     }
 
     private static func chartsSection(_ trace: DetectionTrace?, sites: [String], episodes: [Episode],
@@ -368,9 +359,7 @@ public enum HTMLReport {
         let parsed = analysis.accounting.parsed
         var out = "<section id=\"traffic\" class=\"columns\">"
         // Countries as bars.
-        let countries = analysis.buckets.countsByCountry().sorted {
-            $0.value.requests != $1.value.requests ? $0.value.requests > $1.value.requests : $0.key < $1.key
-        }
+        let countries = analysis.buckets.countriesByRequests()
         out += "<div><h2>Top countries</h2><p class=\"lead\">By the GeoIP database \(Escaping.html(databaseDescription)); "
             + "share of all parsed requests.</p>"
         if countries.isEmpty {
@@ -383,7 +372,7 @@ public enum HTMLReport {
                                     tooltip: "\(code): \(TextReport.number(counts.requests)) requests, \(TextReport.percent(UInt64(counts.requests), of: parsed)) of all; 5xx \(TextReport.percent(UInt64(counts.status5xx), of: UInt64(counts.requests)))")
             }
             if countries.count > topCountries {
-                let rest = countries.dropFirst(topCountries).reduce(UInt64(0)) { $0 + UInt64($1.value.requests) }
+                let rest = countries.dropFirst(topCountries).reduce(UInt64(0)) { $0 + UInt64($1.counts.requests) }
                 let others = countries.count - topCountries
                 bars.append(BarChart.Bar(label: "\(others) more", value: Double(rest),
                                          text: "\(TextReport.number(rest)) · \(TextReport.percent(rest, of: parsed))",
@@ -393,9 +382,7 @@ public enum HTMLReport {
         }
         out += "</div>"
         // Sites as a table.
-        let sites = analysis.buckets.requestsBySite().sorted {
-            $0.value.requests != $1.value.requests ? $0.value.requests > $1.value.requests : $0.key < $1.key
-        }
+        let sites = analysis.buckets.sitesByRequests()
         out += "<div><h2>Sites</h2><p class=\"lead\">Requests, and the share of each status class.</p>"
         if sites.isEmpty {
             out += "<p class=\"none\">No requests.</p>"

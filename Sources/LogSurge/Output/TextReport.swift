@@ -54,10 +54,10 @@ public enum TextReport {
             out += "\n" + style.bold("Time span:") + " no requests\n"
         }
 
-        let sites = analysis.buckets.requestsBySite().sorted { $0.value.requests != $1.value.requests ? $0.value.requests > $1.value.requests : $0.key < $1.key }
+        let sites = analysis.buckets.sitesByRequests()
         if !sites.isEmpty {
             out += "\n" + style.bold("Sites") + ": requests, then share of 2xx 3xx 4xx 5xx\n"
-            let siteWidth = min(40, sites.map { Escaping.terminal($0.key).count }.max() ?? 0)
+            let siteWidth = min(40, sites.map { Escaping.terminal($0.site).count }.max() ?? 0)
             for (site, c) in sites.prefix(20) {
                 var shares = [c.status2xx, c.status3xx, c.status4xx, c.status5xx].map { lpad(percent($0, of: c.requests), 6) }
                 // A 5xx share of 5% or more stands out.
@@ -67,7 +67,7 @@ public enum TextReport {
             if sites.count > 20 { out += "  … and \(sites.count - 20) more sites\n" }
         }
 
-        let countries = analysis.buckets.countsByCountry().sorted { $0.value.requests != $1.value.requests ? $0.value.requests > $1.value.requests : $0.key < $1.key }
+        let countries = analysis.buckets.countriesByRequests()
         if !countries.isEmpty {
             out += "\n" + style.bold("Top countries") + " (\(Escaping.terminal(databaseDescription)))\n"
             for (country, c) in countries.prefix(topCountries) {

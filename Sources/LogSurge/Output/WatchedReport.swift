@@ -39,15 +39,14 @@ extension TextReport {
 
     /// Each watched country's requests per minute to the busiest sites over the whole run,
     /// against the baseline the detector judged them by, with the surge episodes marked.
-    public static func renderWatched(_ trace: DetectionTrace?, events: [AlertEvent], sites: [String],
-                                     style: TerminalStyle = .plain) -> String {
+    public static func renderWatched(_ trace: DetectionTrace?, events: [AlertEvent], style: TerminalStyle = .plain) -> String {
         guard let trace, !trace.surges.isEmpty else { return "" }
         let weights = (0..<trace.columnCount).map { Double(trace.minutes(inColumn: $0)) }
         let perColumn = trace.minutesPerColumn * max(1, (trace.columnCount + sparklineWidth - 1) / sparklineWidth)
         let surges = events.filter { $0.kind == .surge && $0.state == .closed }
-        let surged = sites.filter { site in surges.contains { $0.site == site } }
-        var shown = Array(sites.prefix(watchedSitesShown))
-        shown += surged.filter { !shown.contains($0) }.prefix(watchedSitesShown)
+        // The busiest sites, then up to as many others with a surge, busiest first.
+        let surged = trace.sitesByRequests().filter { site in surges.contains { $0.site == site } }
+        let shown = trace.chartedSites(busiest: watchedSitesShown, most: 2 * watchedSitesShown, alsoShown: surged)
 
         let last = trace.firstMinute + Int32(trace.minuteCount - 1)
         var out = "\n" + style.bold("Watched countries") + ": requests per minute against the baseline, "
