@@ -18,10 +18,11 @@ final class ProgressLine: @unchecked Sendable {
     private var shown = false
 
     /// Starts a progress line for inputs of `total` bytes (nil: unknown, as for a pipe), or
-    /// returns nil when standard error is not a terminal.
-    init?(total: Int64?, environment: [String: String] = ProcessInfo.processInfo.environment) {
+    /// returns nil when standard error is not a terminal (`total`, which lists directories and
+    /// stats files, is then not asked for).
+    init?(total: @autoclosure () -> Int64?, environment: [String: String] = ProcessInfo.processInfo.environment) {
         guard isatty(2) == 1, environment["TERM"] != "dumb" else { return nil }
-        self.total = total
+        self.total = total()
         timer = DispatchSource.makeTimerSource(queue: queue)
         timer.schedule(deadline: .now() + 1, repeating: 0.25)
         timer.setEventHandler { [unowned self] in draw() }
