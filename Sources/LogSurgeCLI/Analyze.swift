@@ -135,7 +135,7 @@ struct Analyze: ParsableCommand {
                 throw ValidationError("--follow reads files, and '\(path)' is a directory: name the log files in it")
             }
         }
-        if [buckets, summary, alerts, html, metricsOptions.metrics].compactMap({ $0 }).filter({ $0 == "-" }).count > 1 {
+        if outputs.filter({ $0 == "-" }).count > 1 {
             throw ValidationError("only one output can go to standard output (-)")
         }
     }
@@ -163,7 +163,7 @@ struct Analyze: ParsableCommand {
         let alertSink = try alerts.map { try openOutput($0, atomically: !streaming) }
         let metricsFile = try metricsOptions.open(watching: detector.configuration.watchedCountries)
         let htmlSink = try html.map { try openOutput($0) }
-        let reportToStandardError = [buckets, summary, alerts, html, metricsOptions.metrics].contains("-")
+        let reportToStandardError = outputs.contains("-")
         let reportSink: OutputSink? = quiet ? nil : reportToStandardError ? .standardError() : .standardOutput()
         let style = TerminalStyle.forDescriptor(reportToStandardError ? 2 : 1, environment: ProcessInfo.processInfo.environment)
         // The report's charts: the detectors record what they saw, in columns.
@@ -219,9 +219,7 @@ struct Analyze: ParsableCommand {
             let earlier = try stateError { try runState.buckets() }
             var everything = earlier
             everything.merge(analysis.buckets)
-            let trace = configuration.traceColumns.flatMap { columns in
-                everything.minuteRange.map { DetectionTrace(minutes: $0, maximumColumns: columns) }
-            }
+            let trace = DetectionTrace(spanOf: everything, maximumColumns: configuration.traceColumns)
             analysis.alerts = Detection.run(everything, configuration: detector.configuration,
                                             after: earlier.minuteRange?.upperBound, closingAtEnd: false, trace: trace)
             analysis.trace = trace
@@ -257,6 +255,12 @@ struct Analyze: ParsableCommand {
         }
         if !analysis.inputErrors.isEmpty { throw ExitCode(ExitStatus.inputIncomplete) }
         if failOnAlert, episodes > 0 { throw ExitCode(ExitStatus.alertRaised) }
+    }
+
+    /// The output files asked for; one of them may be `-`, standard output, which the report
+    /// then leaves for standard error.
+    private var outputs: [String] {
+        [buckets, summary, alerts, html, metricsOptions.metrics].compactMap { $0 }
     }
 
     /// Columns of the series recorded for the reports' charts (a week is 14 minutes a column).

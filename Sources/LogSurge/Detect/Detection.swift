@@ -61,8 +61,7 @@ public enum Detection {
     /// reports' charts (the events are those of `run`); nil when there are no buckets.
     public static func trace(_ buckets: MinuteBuckets, configuration: DetectorConfiguration,
                              maximumColumns: Int) -> DetectionTrace? {
-        guard let range = buckets.minuteRange else { return nil }
-        let trace = DetectionTrace(minutes: range, maximumColumns: maximumColumns)
+        guard let trace = DetectionTrace(spanOf: buckets, maximumColumns: maximumColumns) else { return nil }
         _ = run(buckets, configuration: configuration, trace: trace)
         return trace
     }

@@ -67,6 +67,13 @@ public final class DetectionTrace: @unchecked Sendable {
         columnCount = max(1, (span + minutesPerColumn - 1) / minutesPerColumn)
     }
 
+    /// An empty trace of the minutes `buckets` span, in at most `maximumColumns` columns; nil
+    /// when no columns are asked for or there are no buckets.
+    public convenience init?(spanOf buckets: MinuteBuckets, maximumColumns: Int?) {
+        guard let maximumColumns, let range = buckets.minuteRange else { return nil }
+        self.init(minutes: range, maximumColumns: maximumColumns)
+    }
+
     /// The first minute of each column.
     public func minute(ofColumn column: Int) -> Int32 {
         firstMinute + Int32(column * minutesPerColumn)

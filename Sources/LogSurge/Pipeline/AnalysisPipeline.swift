@@ -183,9 +183,7 @@ public struct AnalysisPipeline: Sendable {
         let alerts = AlertsBox()
         let detecting = DispatchGroup()
         let (buckets, detectorConfiguration, onAlert) = (analysis.buckets, configuration.detection, configuration.onAlert)
-        let trace = configuration.traceColumns.flatMap { columns in
-            buckets.minuteRange.map { DetectionTrace(minutes: $0, maximumColumns: columns) }
-        }
+        let trace = DetectionTrace(spanOf: buckets, maximumColumns: configuration.traceColumns)
         DispatchQueue(label: "logsurge.detect", qos: .userInitiated).async(group: detecting) {
             alerts.events = Detection.run(buckets, configuration: detectorConfiguration, trace: trace, onEvent: onAlert ?? { _ in })
         }
