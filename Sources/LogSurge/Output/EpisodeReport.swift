@@ -31,21 +31,17 @@ extension TextReport {
         return out
     }
 
-    /// Two sparklines on one scale: the series around the episode and its baseline, 60
-    /// columns at most (several steps a column when longer).
+    /// Two sparklines on one scale: the series around the episode and its baseline,
+    /// `sparklineWidth` columns at most (several steps a column when longer).
     static func picture(of event: AlertEvent, style: TerminalStyle = .plain) -> String {
         guard let picture = event.picture, !picture.values.isEmpty else { return "" }
         let steps = picture.values.count
-        let perColumn = max(1, (steps + 59) / 60)
-        func columns(_ series: [Double]) -> [Double] {
-            stride(from: 0, to: steps, by: perColumn).map { column in
-                let range = column..<min(steps, column + perColumn)
-                return range.reduce(0) { $0 + series[$1] } / Double(range.count)
-            }
-        }
-        let values = columns(picture.values), baselines = columns(picture.baselines)
-        let top = max(values.max() ?? 0, baselines.max() ?? 0)
-        func line(_ series: [Double]) -> String { String(Sparkline.bars(series, top: top)) }
+        let perColumn = max(1, (steps + sparklineWidth - 1) / sparklineWidth)
+        let ones = [Double](repeating: 1, count: steps)
+        let values = Sparkline.fold(picture.values, weights: ones, into: sparklineWidth)
+        let baselines = Sparkline.fold(picture.baselines, weights: ones, into: sparklineWidth)
+        let top = max(values.compactMap { $0 }.max() ?? 0, baselines.compactMap { $0 }.max() ?? 0)
+        func line(_ series: [Double?]) -> String { String(Sparkline.bars(series, top: top)) }
         let unit = event.kind == .surge ? "requests/min" : "5xx share"
         let last = picture.firstMinute + Int32((steps - 1) * picture.stepMinutes)
         return "observed |\(style.red(line(values)))| \(unit), \(UTCMinute.format(picture.firstMinute)) … \(UTCMinute.format(last))\n"
