@@ -476,36 +476,27 @@ private final class OrderedMerger: @unchecked Sendable {
         if detection != nil {
             let folded = lock.withLock {
                 tallies[input].pending[result.sequence] = result
-                while let ready = tallies[input].pending.removeValue(forKey: tallies[input].merged) {
-                    merge(ready, into: tallies[input].counts, name: state.inputs[input].name)
-                    tallies[input].merged += 1
-                    inFlight -= 1
-                    slots.signal()
-                }
-                state.inputs[input].lines = tallies[input].counts.lines
-                if let error = tallies[input].counts.readError { state.inputs[input].error = error }
+                let ready = takeReady(input)
+                for next in ready { merge(next, into: tallies[input].counts, name: state.inputs[input].name) }
+                recordMerged(ready.count, of: input)
                 return foldCompleteInputs()
             }
             if folded { logsurge_release_free_memory() }
             return
         }
-        var batch = lock.withLock { () -> [ChunkResult] in
+        guard let (first, counts, name) = lock.withLock({ () -> ([ChunkResult], MergedCounts, String)? in
             tallies[input].pending[result.sequence] = result
-            guard !tallies[input].draining else { return [] }
+            guard !tallies[input].draining else { return nil }
             let ready = takeReady(input)
-            tallies[input].draining = !ready.isEmpty
-            return ready
-        }
-        guard !batch.isEmpty else { return }
-        let (counts, name) = lock.withLock { (tallies[input].counts, state.inputs[input].name) }
+            guard !ready.isEmpty else { return nil }
+            tallies[input].draining = true
+            return (ready, tallies[input].counts, state.inputs[input].name)
+        }) else { return }
+        var batch = first
         while true {
             for ready in batch { merge(ready, into: counts, name: name) }
             let (next, folded) = lock.withLock { () -> ([ChunkResult], Bool) in
-                tallies[input].merged += batch.count
-                inFlight -= batch.count
-                for _ in batch { slots.signal() }
-                state.inputs[input].lines = counts.lines
-                if let error = counts.readError { state.inputs[input].error = error }
+                recordMerged(batch.count, of: input)
                 let next = takeReady(input)
                 guard next.isEmpty else { return (next, false) }
                 tallies[input].draining = false
@@ -519,6 +510,16 @@ private final class OrderedMerger: @unchecked Sendable {
             if folded { logsurge_release_free_memory() }
             return
         }
+    }
+
+    /// Counts `count` more results of `input` as merged (under the lock): their slots are
+    /// free, and the input's lines and read error are as merged so far.
+    private func recordMerged(_ count: Int, of input: Int) {
+        tallies[input].merged += count
+        inFlight -= count
+        for _ in 0..<count { slots.signal() }
+        state.inputs[input].lines = tallies[input].counts.lines
+        if let error = tallies[input].counts.readError { state.inputs[input].error = error }
     }
 
     /// The results of `input` that are next in its order, taken out of `pending` (under the lock).
