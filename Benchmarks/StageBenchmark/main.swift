@@ -5,6 +5,7 @@
 //
 //   swift build -c release --product StageBenchmark
 //   .build/release/StageBenchmark PLAIN.log FILE.log.gz [--repetitions N] [--parse-megabytes N]
+//                                 [--stages inflate,parse,geoip,tables,pipeline,end]
 //
 // PLAIN.log must hold the same lines as FILE.log.gz (Benchmarks/throughput.sh passes its sample).
 //
@@ -16,6 +17,8 @@
 //                   embedded database                             floor: Dictionary lookup of the same
 //   tables          IPv4CountryTable + IPv6CountryTable built      floor: both records of every tree node
 //   parse+bucket    AnalysisPipeline, 1 thread, the plain file    floor: parse alone, per line
+//   end of a run    the file's buckets: sorted rows, bucket CSV, detection
+//                                                                 floor: the same rows from an array
 //
 // No public API merges one chunk's tally into the run's buckets (that merge is internal to the
 // pipeline), so the merge is timed inside parse+bucket, with GeoIP, bucketing and end-of-input
@@ -39,6 +42,9 @@ func option(_ name: String, default value: Int) -> Int {
 }
 let repetitions = max(1, option("--repetitions", default: 5))
 let parseBytes = max(1, option("--parse-megabytes", default: 200)) * 1_000_000
+/// The stages to time (all by default): a stage being worked on is timed alone in seconds.
+let stages = Set((arguments.firstIndex(of: "--stages").flatMap { $0 + 1 < arguments.count ? arguments[$0 + 1] : nil }
+    ?? "inflate,parse,geoip,tables,pipeline,end").split(separator: ",").map(String.init))
 
 func fail(_ message: String) -> Never {
     FileHandle.standardError.write(Data("StageBenchmark: \(message)\n".utf8))
@@ -114,8 +120,10 @@ func readThrough(_ path: String) -> Int {
 let plainSize = readThrough(plainPath)
 guard readThrough(gzipPath) == plainSize else { fail("\(gzipPath) does not inflate to the size of \(plainPath)") }
 var rows: [Row] = []
-rows.append(compare("inflate: InputReader, .gz", Double(plainSize), floor: "InputReader, plain file", Double(plainSize), unit: "MB/s",
-                    stageBody: { _ = readThrough(gzipPath) }, floorBody: { _ = readThrough(plainPath) }))
+if stages.contains("inflate") {
+    rows.append(compare("inflate: InputReader, .gz", Double(plainSize), floor: "InputReader, plain file", Double(plainSize), unit: "MB/s",
+                        stageBody: { _ = readThrough(gzipPath) }, floorBody: { _ = readThrough(plainPath) }))
+}
 
 // MARK: - parse
 
@@ -145,16 +153,18 @@ func parseAll(_ bytes: UnsafeRawBufferPointer) {
     forEachLine(bytes) { line in if case .parsed = parser.parse(line) { parsed += 1 } }
     if parsed != parsedLines { fail("parse counts differ between repetitions") }
 }
-rows.append(buffer.withUnsafeBytes { bytes in
-    compare("parse: AccessLogParser, combined", Double(bufferLines), floor: "newline count (memchr)", Double(bufferLines),
-            unit: "M lines/s",
-            stageBody: { parseAll(bytes) },
-            floorBody: {
-                var lines = 0
-                forEachLine(bytes) { _ in lines += 1 }
-                if lines != bufferLines { fail("line counts differ between repetitions") }
-            })
-})
+if stages.contains("parse") {
+    rows.append(buffer.withUnsafeBytes { bytes in
+        compare("parse: AccessLogParser, combined", Double(bufferLines), floor: "newline count (memchr)", Double(bufferLines),
+                unit: "M lines/s",
+                stageBody: { parseAll(bytes) },
+                floorBody: {
+                    var lines = 0
+                    forEachLine(bytes) { _ in lines += 1 }
+                    if lines != bufferLines { fail("line counts differ between repetitions") }
+                })
+    })
+}
 
 // MARK: - GeoIP
 
@@ -173,46 +183,52 @@ func dictionaryFloor() {
     if countKnown({ known[$0]! }) != withCountry { fail("dictionary lookups disagree") }
 }
 var cacheHits = 0
-rows.append(compare("GeoIP uncached: MMDBReader", Double(clients.count), floor: "Dictionary lookup", Double(clients.count),
-                    unit: "M lookups/s",
-                    stageBody: {
-                        if countKnown({ (try? database.country(for: $0)) ?? .unknown }) != withCountry { fail("MMDB lookups disagree") }
-                    },
-                    floorBody: dictionaryFloor))
-rows.append(compare("GeoIP cached: CountryResolver", Double(clients.count), floor: "Dictionary lookup", Double(clients.count),
-                    unit: "M lookups/s",
-                    stageBody: {
-                        // A fresh cache each time, as a worker starts with one.
-                        var resolver = CountryResolver(reader: database)
-                        if countKnown({ resolver.country(for: $0) }) != withCountry { fail("cached lookups disagree") }
-                        cacheHits = resolver.cacheHits
-                    },
-                    floorBody: dictionaryFloor))
+if stages.contains("geoip") {
+    rows.append(compare("GeoIP uncached: MMDBReader", Double(clients.count), floor: "Dictionary lookup", Double(clients.count),
+                        unit: "M lookups/s",
+                        stageBody: {
+                            if countKnown({ (try? database.country(for: $0)) ?? .unknown }) != withCountry { fail("MMDB lookups disagree") }
+                        },
+                        floorBody: dictionaryFloor))
+    rows.append(compare("GeoIP cached: CountryResolver", Double(clients.count), floor: "Dictionary lookup", Double(clients.count),
+                        unit: "M lookups/s",
+                        stageBody: {
+                            // A fresh cache each time, as a worker starts with one.
+                            var resolver = CountryResolver(reader: database)
+                            if countKnown({ resolver.country(for: $0) }) != withCountry { fail("cached lookups disagree") }
+                            cacheHits = resolver.cacheHits
+                        },
+                        floorBody: dictionaryFloor))
+}
 
 // Building the tables, which a run does on a thread of its own while its first chunks are
 // parsed: over the tree's node count, beside reading every node's two records in order.
 let nodes = Double(database.treeNodeCount)
 /// Keeps a result alive, so the optimiser cannot drop the work that made it.
 @inline(never) func keep(_ value: Int) { if value == 0x5EED_5EED { print("") } }
-rows.append(compare("country tables: IPv4 + IPv6 built from the tree", nodes, floor: "both records of every node, in order", nodes,
-                    unit: "M nodes/s",
-                    stageBody: {
-                        guard IPv4CountryTable(reader: database) != nil, IPv6CountryTable(reader: database) != nil else {
-                            fail("the embedded database gave no country table")
-                        }
-                    },
-                    floorBody: {
-                        keep(database.sumOfRecords())
-                    }))
+if stages.contains("tables") {
+    rows.append(compare("country tables: IPv4 + IPv6 built from the tree", nodes, floor: "both records of every node, in order", nodes,
+                        unit: "M nodes/s",
+                        stageBody: {
+                            guard IPv4CountryTable(reader: database) != nil, IPv6CountryTable(reader: database) != nil else {
+                                fail("the embedded database gave no country table")
+                            }
+                        },
+                        floorBody: {
+                            keep(database.sumOfRecords())
+                        }))
+}
 let ipv4Table = IPv4CountryTable(reader: database)
 let ipv6Table = IPv6CountryTable(reader: database)
-rows.append(compare("GeoIP as the pipeline does: CountryResolver + IPv4/IPv6 tables", Double(clients.count), floor: "Dictionary lookup",
-                    Double(clients.count), unit: "M lookups/s",
-                    stageBody: {
-                        var resolver = CountryResolver(reader: database, ipv4Table: ipv4Table, ipv6Table: ipv6Table)
-                        if countKnown({ resolver.country(for: $0) }) != withCountry { fail("table lookups disagree") }
-                    },
-                    floorBody: dictionaryFloor))
+if stages.contains("geoip") {
+    rows.append(compare("GeoIP as the pipeline does: CountryResolver + IPv4/IPv6 tables", Double(clients.count), floor: "Dictionary lookup",
+                        Double(clients.count), unit: "M lookups/s",
+                        stageBody: {
+                            var resolver = CountryResolver(reader: database, ipv4Table: ipv4Table, ipv6Table: ipv6Table)
+                            if countKnown({ resolver.country(for: $0) }) != withCountry { fail("table lookups disagree") }
+                        },
+                        floorBody: dictionaryFloor))
+}
 
 // MARK: - parse+bucket
 
@@ -222,17 +238,54 @@ let pipeline = AnalysisPipeline(configuration: configuration)
 let first = pipeline.run(paths: [plainPath])
 if let error = first.inputErrors.first { fail("\(error)") }
 let fileLines = first.accounting.lines
-var buckets = 0
-rows.append(buffer.withUnsafeBytes { bytes in
-    compare("parse+bucket: AnalysisPipeline, 1 thread, plain file", Double(fileLines), floor: "parse alone (in memory)",
-            Double(bufferLines), unit: "M lines/s",
-            stageBody: {
-                let analysis = pipeline.run(paths: [plainPath])
-                if analysis.accounting.lines != fileLines { fail("pipeline line counts differ between repetitions") }
-                buckets = analysis.buckets.count
-            },
-            floorBody: { parseAll(bytes) })
-})
+var buckets = first.buckets.count
+if stages.contains("pipeline") {
+    rows.append(buffer.withUnsafeBytes { bytes in
+        compare("parse+bucket: AnalysisPipeline, 1 thread, plain file", Double(fileLines), floor: "parse alone (in memory)",
+                Double(bufferLines), unit: "M lines/s",
+                stageBody: {
+                    let analysis = pipeline.run(paths: [plainPath])
+                    if analysis.accounting.lines != fileLines { fail("pipeline line counts differ between repetitions") }
+                    buckets = analysis.buckets.count
+                },
+                floorBody: { parseAll(bytes) })
+    })
+}
+
+// MARK: - end of a run
+
+// What a run does once the last chunk is merged, over the buckets of the whole file (spilled
+// runs included, as a run has them): the bucket CSV and the detectors, each beside the same
+// rows taken out of an array (the floor any reader of every bucket pays).
+let finished = first.buckets
+if stages.contains("end") {
+    let rowCount = Double(finished.count)
+    let rowArray = Array(finished.sortedRows())
+    func rowsFloor() {
+        var requests = 0
+        for row in rowArray { requests &+= Int(row.counts.requests) }
+        keep(requests)
+}
+guard let devNull = try? OutputSink(path: "/dev/null", atomically: false) else { fail("cannot open /dev/null") }
+rows.append(compare("rows: MinuteBuckets.sortedRows (memory + spilled runs)", rowCount, floor: "the rows from an array", rowCount,
+                    unit: "M rows/s",
+                    stageBody: {
+                        var requests = 0
+                        for row in finished.sortedRows() { requests &+= Int(row.counts.requests) }
+                        keep(requests)
+                    },
+                    floorBody: rowsFloor))
+rows.append(compare("bucket CSV: BucketWriter to /dev/null", rowCount, floor: "the rows from an array", rowCount,
+                    unit: "M rows/s",
+                    stageBody: {
+                        do { try BucketWriter.write(finished.sortedRows(), format: .csv, to: devNull) } catch { fail("\(error)") }
+                    },
+                    floorBody: rowsFloor))
+rows.append(compare("detection: Detection.run over the buckets", rowCount, floor: "the rows from an array", rowCount,
+                    unit: "M rows/s",
+                    stageBody: { keep(Detection.run(finished, configuration: configuration.detection).count) },
+                    floorBody: rowsFloor))
+}
 
 // MARK: - report
 
@@ -249,5 +302,6 @@ for row in rows {
 }
 print()
 print("in memory: \(bufferLines) lines (\(buffer.count / 1_000_000) MB), \(parsedLines) parsed, \(clients.count) client addresses, "
-      + "\(percent(withCountry, of: clients.count)) with a country, cache hit rate \(percent(cacheHits, of: clients.count)); "
+      + "\(percent(withCountry, of: clients.count)) with a country"
+      + (stages.contains("geoip") ? ", cache hit rate \(percent(cacheHits, of: clients.count)); " : "; ")
       + "plain file: \(fileLines) lines, \(plainSize / 1_000_000) MB, \(buckets) buckets")
