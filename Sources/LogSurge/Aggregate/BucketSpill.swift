@@ -83,11 +83,17 @@ struct BucketRun: Sendable {
 
 /// The rows of a `MinuteBuckets`, sorted by minute, site name and country, merged from the
 /// buckets held in memory and the runs spilled to disk (equal keys summed).
+///
+/// Every source is merged by its rows' sort keys (`MinuteBuckets.sortKey`): the table's entries
+/// come with theirs, a run's records get theirs as each block is read, so the merge compares
+/// integers and a row's key comes back from its sort key with one lookup.
 public struct BucketRowSequence: Sequence, Sendable {
     let siteNames: [String]
-    /// Sort rank of each site index (by name).
+    /// Sort rank of each site index (by name), and the site index of each rank.
     let rank: [UInt16]
-    let memory: [(key: UInt64, counts: BucketTable.Counts)]
+    let siteOfRank: [UInt16]
+    /// The table's entries in row order, each under its sort key.
+    let memory: [BucketSpillFile.Record]
     let file: BucketSpillFile?
     let runs: [BucketRun]
 
@@ -95,8 +101,17 @@ public struct BucketRowSequence: Sequence, Sendable {
         Iterator(sequence: self)
     }
 
+    /// The key of a row from its sort key.
+    @inline(__always)
+    func packedKey(sortKey: UInt64) -> PackedKey {
+        let minute = Int32(bitPattern: UInt32(truncatingIfNeeded: sortKey >> 32) ^ 0x8000_0000)
+        let site = siteOfRank[Int(UInt16(truncatingIfNeeded: sortKey >> 16))]
+        return PackedKey(minute: minute, site: site, country: CountryCode(rawValue: UInt16(truncatingIfNeeded: sortKey)))
+    }
+
     public struct Iterator: IteratorProtocol {
-        /// One sorted source: the in-memory entries or a run read in blocks.
+        /// One sorted source: the table's entries (all at once) or a run (a block at a time),
+        /// its records under their sort keys.
         private struct Source {
             var run: BucketRun?
             var consumed = 0
@@ -106,14 +121,27 @@ public struct BucketRowSequence: Sequence, Sendable {
 
         private let sequence: BucketRowSequence
         private var sources: [Source]
+        /// The sort key of each source's next record; `UInt64.max` once it has none (no row has
+        /// that key: site ranks stay below 65,535).
+        private var heads: [UInt64]
+        /// A source whose records come before every other source's head (`streakLimit`): the
+        /// sources cover mostly different minutes (a run spilled early, the table late), so
+        /// rows come in long streaks from one source, each checked against one number.
+        private var streak = -1
+        private var streakLimit: UInt64 = 0
         private static let blockSize = 4096
 
         init(sequence: BucketRowSequence) {
             self.sequence = sequence
-            sources = [Source(run: nil)] + sequence.runs.map { Source(run: $0) }
-            for index in sources.indices { refill(index) }
+            sources = [Source(run: nil, block: sequence.memory)] + sequence.runs.map { Source(run: $0) }
+            heads = Array(repeating: .max, count: sources.count)
+            for index in sources.indices {
+                refill(index)
+                updateHead(index)
+            }
         }
 
+        /// Reads the next block of a run once its block is used up.
         private mutating func refill(_ index: Int) {
             guard let run = sources[index].run else { return }
             guard sources[index].position >= sources[index].block.count, sources[index].consumed < run.count,
@@ -122,6 +150,12 @@ public struct BucketRowSequence: Sequence, Sendable {
             let offset = run.offset + Int64(sources[index].consumed * MemoryLayout<BucketSpillFile.Record>.stride)
             if file.read(at: offset, count: count, into: &sources[index].block) {
                 sources[index].consumed += count
+                let rank = sequence.rank
+                sources[index].block.withUnsafeMutableBufferPointer { records in
+                    for position in records.indices {
+                        records[position].key = MinuteBuckets.sortKey(records[position].key, rank: rank)
+                    }
+                }
             } else {
                 // The spill file could not be read back (the disk failed under us): nothing
                 // sensible remains of this run; stop it rather than return garbage.
@@ -132,20 +166,9 @@ public struct BucketRowSequence: Sequence, Sendable {
         }
 
         @inline(__always)
-        private func head(_ index: Int) -> (key: UInt64, counts: BucketTable.Counts)? {
-            // Fields read in place: copying a source would retain and release its block.
+        private mutating func updateHead(_ index: Int) {
             let position = sources[index].position
-            if index == 0 {
-                return position < sequence.memory.count ? sequence.memory[position] : nil
-            }
-            guard position < sources[index].block.count else { return nil }
-            let record = sources[index].block[position]
-            return (record.key, record.counts)
-        }
-
-        private mutating func advance(_ index: Int) {
-            sources[index].position += 1
-            refill(index)
+            heads[index] = position < sources[index].block.count ? sources[index].block[position].key : .max
         }
 
         public mutating func next() -> BucketRow? {
@@ -155,29 +178,44 @@ public struct BucketRowSequence: Sequence, Sendable {
 
         /// The next row with its site as an index into `siteNames`: no string per row.
         mutating func nextEntry() -> (key: PackedKey, counts: BucketCounts)? {
-            if sources.count == 1 {
+            if heads.count == 1 {
                 // Nothing spilled: the table's sorted entries as they are.
-                guard let (raw, entry) = head(0) else { return nil }
-                sources[0].position += 1
-                return (PackedKey(rawValue: raw), BucketCounts(entry))
+                let position = sources[0].position
+                guard position < sources[0].block.count else { return nil }
+                sources[0].position = position + 1
+                let record = sources[0].block[position]
+                return (sequence.packedKey(sortKey: record.key), BucketCounts(record.counts))
             }
-            // The smallest head; every source holding the same key adds to it.
-            var best: (sortKey: UInt64, raw: UInt64)?
-            for index in sources.indices {
-                guard let (raw, _) = head(index) else { continue }
-                let key = MinuteBuckets.sortKey(raw, rank: sequence.rank)
-                if best == nil || key < best!.sortKey { best = (key, raw) }
-            }
-            guard let best else { return nil }
-            var counts = BucketCounts()
-            for index in sources.indices {
-                // Keys are unique within a source: at most one entry of each adds.
-                if let (raw, entry) = head(index), raw == best.raw {
-                    counts.merge(entry)
-                    advance(index)
+            if streak >= 0, heads[streak] < streakLimit { return take(streak) }
+            // The smallest head and the next smallest.
+            var best = UInt64.max, second = UInt64.max, bestIndex = 0
+            for (index, head) in heads.enumerated() {
+                if head < best {
+                    (second, best, bestIndex) = (best, head, index)
+                } else if head < second {
+                    second = head
                 }
             }
-            return (PackedKey(rawValue: best.raw), counts)
+            guard best != .max else { return nil }
+            if best < second {
+                (streak, streakLimit) = (bestIndex, second)
+                return take(bestIndex)
+            }
+            // Several sources hold the key: each adds its record (keys are unique within a source).
+            streak = -1
+            var counts = BucketCounts()
+            for index in heads.indices where heads[index] == best { counts.merge(take(index).counts) }
+            return (sequence.packedKey(sortKey: best), counts)
+        }
+
+        /// The next record of source `index`, as a row.
+        @inline(__always)
+        private mutating func take(_ index: Int) -> (key: PackedKey, counts: BucketCounts) {
+            let record = sources[index].block[sources[index].position]
+            sources[index].position += 1
+            refill(index)
+            updateHead(index)
+            return (sequence.packedKey(sortKey: record.key), BucketCounts(record.counts))
         }
     }
 }

@@ -126,7 +126,7 @@ public struct MinuteBuckets: Sendable {
             spillFailed = true  // keep everything in memory rather than lose it
             return
         }
-        let order = sortOrder()
+        let order = sortOrder(rank: siteRanks())
         let keys = store.keys, counts = store.counts
         let offset = file.appendRun(count: order.count) { block in
             order[block].map { BucketSpillFile.Record(key: keys[$0.entry], counts: counts[$0.entry]) }
@@ -170,7 +170,13 @@ public struct MinuteBuckets: Sendable {
     /// The same rows made one at a time: the table's sorted entries (and, after a spill, a
     /// block of each run) are held, not every row.
     public func sortedRows() -> BucketRowSequence {
-        BucketRowSequence(siteNames: siteNames, rank: siteRanks(), memory: sortedEntries(), file: spillFile, runs: runs)
+        let rank = siteRanks()
+        var siteOfRank = [UInt16](repeating: 0, count: rank.count)
+        for (index, rank) in rank.enumerated() { siteOfRank[Int(rank)] = UInt16(index) }
+        let counts = store.counts
+        let memory = sortOrder(rank: rank).map { BucketSpillFile.Record(key: $0.key, counts: counts[$0.entry]) }
+        return BucketRowSequence(siteNames: siteNames, rank: rank, siteOfRank: siteOfRank, memory: memory,
+                                 file: spillFile, runs: runs)
     }
 
     /// The sort rank of each site index: its position among the site names in byte order.
@@ -179,12 +185,6 @@ public struct MinuteBuckets: Sendable {
         var rank = [UInt16](repeating: 0, count: siteNames.count)
         for (position, index) in order.enumerated() { rank[index] = UInt16(position) }
         return rank
-    }
-
-    /// The table's entries sorted by minute, site name and country.
-    private func sortedEntries() -> [(key: UInt64, counts: BucketTable.Counts)] {
-        let keys = store.keys, counts = store.counts
-        return sortOrder().map { (keys[$0.entry], counts[$0.entry]) }
     }
 
     /// The order of rows as one integer: minute, then the site's `rank` by name, then country.
@@ -197,8 +197,7 @@ public struct MinuteBuckets: Sendable {
     }
 
     /// The sort key (minute, site rank, country) and index of each of the table's entries, sorted.
-    private func sortOrder() -> [(key: UInt64, entry: Int)] {
-        let rank = siteRanks()
+    private func sortOrder(rank: [UInt16]) -> [(key: UInt64, entry: Int)] {
         // Each sort key carries the entry's index, so an entry is found without a probe.
         var sortKeys = store.keys.enumerated().map { entry, raw -> (key: UInt64, entry: Int) in (Self.sortKey(raw, rank: rank), entry) }
         sortKeys.sort { $0.key < $1.key }
