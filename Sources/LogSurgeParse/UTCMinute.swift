@@ -8,6 +8,11 @@ public enum UTCMinute {
     /// Years before 1 CE (only reachable far below 1970) are written with a leading `-`
     /// and four digits of the absolute year, e.g. `-0001-12-31T00:00Z` (astronomical numbering).
     public static func format(_ minute: Int32) -> String {
+        String(decoding: utf8(minute), as: UTF8.self)
+    }
+
+    /// The bytes of `format(minute)`, for writers that put bytes together (no String made).
+    public static func utf8(_ minute: Int32) -> [UInt8] {
         let total = Int(minute)
         let days = floorDiv(total, 1440)
         let minuteOfDay = total - days * 1440
@@ -25,7 +30,7 @@ public enum UTCMinute {
         text.append(UInt8(ascii: ":"))
         appendDigits(minuteOfDay % 60, width: 2, to: &text)
         text.append(UInt8(ascii: "Z"))
-        return String(decoding: text, as: UTF8.self)
+        return text
     }
 
     /// Parses `YYYY-MM-DDTHH:MMZ` (as written by `format(_:)`) back to minutes since the epoch.
@@ -108,16 +113,14 @@ public enum UTCMinute {
         return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q
     }
 
+    /// Appends the last `width` decimal digits of `value` (zero-padded), with no array of its own.
     private static func appendDigits(_ value: Int, width: Int, to text: inout [UInt8]) {
-        var digits = [UInt8](repeating: UInt8(ascii: "0"), count: width)
-        var rest = value
-        var index = width - 1
-        while index >= 0 {
-            digits[index] = UInt8(ascii: "0") + UInt8(rest % 10)
-            rest /= 10
-            index -= 1
+        var power = 1
+        for _ in 1..<width { power *= 10 }
+        while power > 0 {
+            text.append(UInt8(ascii: "0") + UInt8((value / power) % 10))
+            power /= 10
         }
-        text.append(contentsOf: digits)
     }
 
     private static func number(_ digits: ArraySlice<UInt8>) -> Int? {

@@ -1,3 +1,4 @@
+import LogSurgeGeo
 import LogSurgeParse
 
 /// Writes the per-minute buckets as the contract's CSV or as JSON lines.
@@ -19,93 +20,129 @@ public enum BucketWriter {
         case .csv:
             try sink.write(columns.joined(separator: ",") + "\n")
             // Rows come sorted by minute then site: each minute and site is formatted once.
-            // Lines are formatted into a block of bytes handed to the sink when nearly full.
             var block = CSVBlock()
             var minute: (value: Int32, text: [UInt8])?
             var site: (name: String, text: [UInt8])?
             for row in rows {
-                if minute?.value != row.minute { minute = (row.minute, Array(UTCMinute.format(row.minute).utf8)) }
+                if minute?.value != row.minute { minute = (row.minute, UTCMinute.utf8(row.minute)) }
                 if site?.name != row.site { site = (row.site, Array(Escaping.csv(row.site).utf8)) }
-                // A line is the two texts plus at most 2 + 6 × 21 + 3 bytes.
-                if block.free < minute!.text.count + site!.text.count + 160 { try block.flush(to: sink) }
-                let c = row.counts
-                block.append(minute!.text)
-                block.append(0x2C)
-                block.append(site!.text)
-                block.append(0x2C)
-                let country = row.country.asciiBytes
-                block.append(country.0)
-                block.append(country.1)
-                block.appendField(UInt64(c.requests))
-                block.appendField(UInt64(c.status2xx))
-                block.appendField(UInt64(c.status3xx))
-                block.appendField(UInt64(c.status4xx))
-                block.appendField(UInt64(c.status5xx))
-                block.appendField(c.bytes)
-                block.append(0x0A)
+                try block.appendLine(minute: minute!.text, site: site!.text, country: row.country, counts: row.counts, flushingTo: sink)
             }
             try block.flush(to: sink)
         case .jsonLines:
-            for row in rows {
-                let c = row.counts
-                let values = ["\"\(UTCMinute.format(row.minute))\"", Escaping.json(row.site), "\"\(row.country)\"",
-                              "\(c.requests)", "\(c.status2xx)", "\(c.status3xx)", "\(c.status4xx)", "\(c.status5xx)", "\(c.bytes)"]
-                let fields = zip(columns, values).map { "\"\($0)\":\($1)" }
-                try sink.write("{" + fields.joined(separator: ",") + "}\n")
-            }
+            try writeJSONLines(rows, to: sink)
         }
     }
 
-    /// Bytes of CSV lines on their way to the sink: written in place, with no per-line array.
+    private static func writeJSONLines(_ rows: some Sequence<BucketRow>, to sink: OutputSink) throws(OutputError) {
+        for row in rows {
+            let c = row.counts
+            let values = ["\"\(UTCMinute.format(row.minute))\"", Escaping.json(row.site), "\"\(row.country)\"",
+                          "\(c.requests)", "\(c.status2xx)", "\(c.status3xx)", "\(c.status4xx)", "\(c.status5xx)", "\(c.bytes)"]
+            let fields = zip(columns, values).map { "\"\($0)\":\($1)" }
+            try sink.write("{" + fields.joined(separator: ",") + "}\n")
+        }
+    }
+
+    /// The same for a run's buckets as they come out of `MinuteBuckets`: CSV lines are made
+    /// from the rows' keys, each site's text once, with no string per row.
+    public static func write(_ rows: BucketRowSequence, format: Format, to sink: OutputSink) throws(OutputError) {
+        guard case .csv = format else {
+            try writeJSONLines(rows, to: sink)
+            return
+        }
+        try sink.write(columns.joined(separator: ",") + "\n")
+        var block = CSVBlock()
+        var siteTexts = [[UInt8]?](repeating: nil, count: rows.siteNames.count)
+        var minute: (value: Int32, text: [UInt8])?
+        var iterator = rows.makeIterator()
+        while let (key, counts) = iterator.nextEntry() {
+            if minute?.value != key.minute { minute = (key.minute, UTCMinute.utf8(key.minute)) }
+            let site = Int(key.site)
+            if siteTexts[site] == nil { siteTexts[site] = Array(Escaping.csv(rows.siteNames[site]).utf8) }
+            try block.appendLine(minute: minute!.text, site: siteTexts[site]!, country: key.country, counts: counts, flushingTo: sink)
+        }
+        try block.flush(to: sink)
+    }
+
+    /// Bytes of CSV lines on their way to the sink: written in place, with no per-line array,
+    /// and handed to the sink when nearly full.
     private struct CSVBlock {
         private var bytes = [UInt8](repeating: 0, count: 1 << 16)
         private var count = 0
-        /// Bytes that can still be appended before `flush`; a line must fit (a long site name
-        /// gets a larger block).
-        var free: Int { bytes.count - count }
 
         mutating func flush(to sink: OutputSink) throws(OutputError) {
             try sink.write(bytes: bytes[..<count])
             count = 0
         }
 
+        /// Appends one line: `minute,site,country,requests,2xx,3xx,4xx,5xx,bytes`.
         @inline(__always)
-        mutating func append(_ byte: UInt8) {
-            bytes[count] = byte
-            count += 1
-        }
-
-        mutating func append(_ text: [UInt8]) {
-            // Room for the text and the rest of its line, whatever the caller checked.
-            let needed = count + text.count + 160
-            if needed > bytes.count { bytes += [UInt8](repeating: 0, count: needed - bytes.count) }
-            bytes.withUnsafeMutableBufferPointer { target in
-                text.withUnsafeBufferPointer { source in
-                    // In bounds: count + text.count <= bytes.count, ensured just above.
-                    UnsafeMutableRawPointer(target.baseAddress! + count).copyMemory(from: source.baseAddress!, byteCount: source.count)
-                }
+        mutating func appendLine(minute: [UInt8], site: [UInt8], country: CountryCode, counts c: BucketCounts,
+                                 flushingTo sink: OutputSink) throws(OutputError) {
+            // A line is the two texts plus at most 2 + 6 × 21 + 3 bytes.
+            let longest = minute.count + site.count + 160
+            if bytes.count - count < longest {
+                try flush(to: sink)
+                // A long site name gets a larger block.
+                if bytes.count < longest { bytes = [UInt8](repeating: 0, count: longest) }
             }
-            count += text.count
+            let country = country.asciiBytes
+            count = bytes.withUnsafeMutableBufferPointer { buffer in
+                // In bounds: the line takes at most `longest` bytes, and that many are free.
+                var cursor = buffer.baseAddress! + count
+                cursor = Self.copy(minute, to: cursor)
+                cursor = Self.copy(site, to: cursor)
+                cursor[0] = country.0
+                cursor[1] = country.1
+                cursor += 2
+                cursor = Self.field(UInt64(c.requests), at: cursor)
+                cursor = Self.field(UInt64(c.status2xx), at: cursor)
+                cursor = Self.field(UInt64(c.status3xx), at: cursor)
+                cursor = Self.field(UInt64(c.status4xx), at: cursor)
+                cursor = Self.field(UInt64(c.status5xx), at: cursor)
+                cursor = Self.field(c.bytes, at: cursor)
+                cursor.pointee = 0x0A
+                return buffer.baseAddress!.distance(to: cursor + 1)
+            }
         }
 
-        /// Appends a comma and the decimal digits of `value` (at most 21 bytes).
+        /// Writes `text` and a comma at `cursor`; where the next byte goes.
         @inline(__always)
-        mutating func appendField(_ value: UInt64) {
-            append(0x2C)
+        private static func copy(_ text: [UInt8], to cursor: UnsafeMutablePointer<UInt8>) -> UnsafeMutablePointer<UInt8> {
+            text.withUnsafeBufferPointer { source in cursor.update(from: source.baseAddress!, count: source.count) }
+            cursor[text.count] = 0x2C
+            return cursor + text.count + 1
+        }
+
+        /// Writes a comma and the decimal digits of `value` (at most 21 bytes) at `cursor`;
+        /// where the next byte goes.
+        @inline(__always)
+        private static func field(_ value: UInt64, at cursor: UnsafeMutablePointer<UInt8>) -> UnsafeMutablePointer<UInt8> {
+            cursor.pointee = 0x2C
             var digits = 1
-            var rest = value / 10
-            while rest > 0 {
+            var power: UInt64 = 10
+            while digits < 20, value >= power {
                 digits += 1
-                rest /= 10
+                power &*= 10
             }
-            rest = value
-            var position = count + digits
-            repeat {
-                position -= 1
-                bytes[position] = UInt8(truncatingIfNeeded: rest % 10) + 0x30
-                rest /= 10
-            } while rest > 0
-            count += digits
+            // Two digits a division (by a constant: a multiplication), from the last.
+            var rest = value
+            var position = digits
+            while rest >= 100 {
+                let pair = rest % 100
+                rest /= 100
+                cursor[position] = UInt8(truncatingIfNeeded: pair % 10) + 0x30
+                cursor[position - 1] = UInt8(truncatingIfNeeded: pair / 10) + 0x30
+                position -= 2
+            }
+            if rest >= 10 {
+                cursor[position] = UInt8(truncatingIfNeeded: rest % 10) + 0x30
+                cursor[position - 1] = UInt8(truncatingIfNeeded: rest / 10) + 0x30
+            } else {
+                cursor[position] = UInt8(truncatingIfNeeded: rest) + 0x30
+            }
+            return cursor + digits + 1
         }
     }
 }
