@@ -40,7 +40,8 @@ public final class DetectionEngine {
     private let stepsPerDay: Int
     private let halfWindow: Int
     private var sites: [String: SiteState] = [:]
-    private var siteOrder: [String] = []
+    /// The sites checked, in the order they were admitted.
+    private var siteOrder: [SiteState] = []
     private var nextID = 1
     private var lastStep: Int?
     private var origin: Int32?
@@ -89,14 +90,37 @@ public final class DetectionEngine {
         } else if let lastStep {
             // Fill skipped steps with zeros for every known site, then this step.
             for skipped in (lastStep + 1)..<index {
-                events += advance(step: skipped, observations: [:])
+                events += advance(step: skipped)
             }
         }
-        var bySite: [String: SiteObservation] = [:]
-        for observation in observations { bySite[observation.site] = observation }
-        events += advance(step: index, observations: bySite)
+        observe(observations, step: index)
+        events += advance(step: index)
         lastStep = index
         return events
+    }
+
+    /// Hands each observation to its site's state (a site's last observation counts), first
+    /// admitting the sites not seen before, in name order, while there is room.
+    private func observe(_ observations: [SiteObservation], step: Int) {
+        var new: [String] = []
+        for observation in observations {
+            if let site = sites[observation.site] {
+                site.observation = observation
+            } else if !sitesNotChecked.contains(observation.site) {
+                new.append(observation.site)
+            }
+        }
+        guard !new.isEmpty else { return }
+        for name in Set(new).sorted() {
+            guard admitted?.contains(name) ?? (sites.count < configuration.maximumSites) else {
+                sitesNotChecked.insert(name)
+                continue
+            }
+            let site = SiteState(name: name, configuration: configuration, startStep: step, stepsPerDay: stepsPerDay)
+            sites[name] = site
+            siteOrder.append(site)
+        }
+        for observation in observations { sites[observation.site]?.observation = observation }
     }
 
     /// Skipped steps are filled in up to this many; a longer gap starts afresh.
@@ -105,8 +129,7 @@ public final class DetectionEngine {
     /// Closes every open episode at the end of input.
     public func finish() -> [AlertEvent] {
         var events: [AlertEvent] = []
-        for name in siteOrder {
-            let site = sites[name]!
+        for site in siteOrder {
             for track in site.surges where track.episode != nil {
                 events.append(close(track.episode!, end: lastMinute(of: track.episode!.lastActive)))
                 track.episode = nil
@@ -130,20 +153,14 @@ public final class DetectionEngine {
     /// Steps taken, skipped ones included.
     private(set) var stepsTaken = 0
 
-    private func advance(step: Int, observations: [String: SiteObservation]) -> [AlertEvent] {
+    /// One step of every site checked, with what `observe` handed them (nothing: no requests).
+    private func advance(step: Int) -> [AlertEvent] {
         stepsTaken += 1
-        for name in observations.keys.sorted() where sites[name] == nil && !sitesNotChecked.contains(name) {
-            guard admitted?.contains(name) ?? (sites.count < configuration.maximumSites) else {
-                sitesNotChecked.insert(name)
-                continue
-            }
-            sites[name] = SiteState(configuration: configuration, startStep: step, stepsPerDay: stepsPerDay)
-            siteOrder.append(name)
-        }
         var events: [AlertEvent] = []
-        for name in siteOrder {
-            let site = sites[name]!
-            let observation = observations[name]
+        for site in siteOrder {
+            let name = site.name
+            let observation = site.observation
+            site.observation = nil
             let requests = Double(observation?.requests ?? 0)
             let totalExpected = site.total.expected(at: step, stepsPerDay: stepsPerDay, halfWindow: halfWindow,
                                                     recentSteps: 60, minimumSteps: configuration.warmUpSteps)
@@ -388,11 +405,15 @@ struct Episode {
 
 /// Per-site detector state.
 final class SiteState {
+    let name: String
     var total: SeriesHistory
     var surges: [SurgeTrack]
     var errors = ErrorTrack()
+    /// What the site did in the step being taken, until it is taken.
+    var observation: SiteObservation?
 
-    init(configuration: DetectorConfiguration, startStep: Int, stepsPerDay: Int) {
+    init(name: String, configuration: DetectorConfiguration, startStep: Int, stepsPerDay: Int) {
+        self.name = name
         let capacity = max(8 * stepsPerDay, 128)
         total = SeriesHistory(capacity: capacity, startStep: startStep)
         surges = configuration.watchedCountries.map { SurgeTrack(country: $0, history: SeriesHistory(capacity: capacity, startStep: startStep)) }
