@@ -307,6 +307,8 @@ def main():
                      f"#define LOGSURGE_COUNTRY_DB_SIZE {len(out)}UL\n")
     print(f"{args.output}: {len(out)} bytes, {node_count} nodes, record size {record_size}, "
           f"{len(countries)} countries, {len(v4)} IPv4 and {len(v6)} IPv6 ranges; {description}")
+    print("next: swift run -c release logsurge geoip --write-tables Sources/CGeoData/country-tables.bin "
+          "(the country tables embedded beside it; Scripts/GEOIP.md)")
 
 
 if __name__ == "__main__":

@@ -15,7 +15,8 @@
 //   GeoIP           MMDBReader (uncached), CountryResolver (cached) and CountryResolver with the
 //                   IPv4 table (as the pipeline resolves) over those lines' clients,
 //                   embedded database                             floor: Dictionary lookup of the same
-//   tables          IPv4CountryTable + IPv6CountryTable built      floor: both records of every tree node
+//   tables          IPv4CountryTable + IPv6CountryTable built, and decoded from the image embedded
+//                   beside the database                           floor: both records of every tree node
 //   parse+bucket    AnalysisPipeline, 1 thread, the plain file    floor: parse alone, per line
 //   end of a run    the file's buckets: sorted rows, bucket CSV, detection
 //                                                                 floor: the same rows from an array
@@ -212,6 +213,18 @@ if stages.contains("tables") {
                         stageBody: {
                             guard IPv4CountryTable(reader: database) != nil, IPv6CountryTable(reader: database) != nil else {
                                 fail("the embedded database gave no country table")
+                            }
+                        },
+                        floorBody: {
+                            keep(database.sumOfRecords())
+                        }))
+    // What a run does instead with the embedded database: decode the tables shipped with it.
+    rows.append(compare("country tables: decoded from the image embedded beside the database", nodes,
+                        floor: "both records of every node, in order", nodes, unit: "M nodes/s",
+                        stageBody: {
+                            let image = EmbeddedCountryDatabase.tableImage
+                            guard CountryTableImage.decode(image, databaseSHA256: EmbeddedCountryDatabase.sha256) != nil else {
+                                fail("the embedded table image does not decode")
                             }
                         },
                         floorBody: {

@@ -6,8 +6,13 @@
 // country.mmdb alone would not rebuild this object; the script also rewrites
 // country_db_stamp.h (the database's SHA-256), included below, which does. After replacing
 // country.mmdb by hand, touch this file.
+//
+// country-tables.bin, the database's country tables flattened (written by
+// `logsurge geoip --write-tables`, see Scripts/GEOIP.md), is embedded the same way, with
+// country_tables_stamp.h as its rebuild trigger.
 #include "CGeoData.h"
 #include "country_db_stamp.h"
+#include "country_tables_stamp.h"
 
 #if defined(__APPLE__)
 #define LOGSURGE_SYMBOL(name) "_" #name
@@ -30,10 +35,21 @@ __asm__(
     LOGSURGE_HIDDEN(logsurge_country_db_end)
     LOGSURGE_SYMBOL(logsurge_country_db_end) ":\n"
     ".byte 0\n"
+    ".balign 16\n"
+    ".globl " LOGSURGE_SYMBOL(logsurge_country_tables_start) "\n"
+    LOGSURGE_HIDDEN(logsurge_country_tables_start)
+    LOGSURGE_SYMBOL(logsurge_country_tables_start) ":\n"
+    ".incbin \"country-tables.bin\"\n"
+    ".globl " LOGSURGE_SYMBOL(logsurge_country_tables_end) "\n"
+    LOGSURGE_HIDDEN(logsurge_country_tables_end)
+    LOGSURGE_SYMBOL(logsurge_country_tables_end) ":\n"
+    ".byte 0\n"
     ".text\n");
 
 extern const unsigned char logsurge_country_db_start[] __attribute__((visibility("hidden")));
 extern const unsigned char logsurge_country_db_end[] __attribute__((visibility("hidden")));
+extern const unsigned char logsurge_country_tables_start[] __attribute__((visibility("hidden")));
+extern const unsigned char logsurge_country_tables_end[] __attribute__((visibility("hidden")));
 
 const unsigned char *logsurge_country_db(void) {
     return logsurge_country_db_start;
@@ -46,4 +62,12 @@ unsigned long logsurge_country_db_size(void) {
 /// The SHA-256 of the embedded database, as written by the script (for diagnostics).
 const char *logsurge_country_db_sha256(void) {
     return LOGSURGE_COUNTRY_DB_SHA256;
+}
+
+const unsigned char *logsurge_country_tables(void) {
+    return logsurge_country_tables_start;
+}
+
+unsigned long logsurge_country_tables_size(void) {
+    return (unsigned long)(logsurge_country_tables_end - logsurge_country_tables_start);
 }

@@ -30,6 +30,14 @@ public struct IPv4CountryTable: Sendable {
         self.ranges = ranges
     }
 
+    /// A table of ranges built before (see `CountryTableImage`).
+    init(ranges: CountryRanges<UInt32>) {
+        self.ranges = ranges
+    }
+
+    /// Raw code of each range.
+    var codes: [UInt16] { ranges.codes }
+
     /// The raw country code of `address` (host byte order), or `treeWalk`.
     @inline(__always)
     public func code(for address: UInt32) -> UInt16 { ranges.code(for: address) }
@@ -73,6 +81,14 @@ public struct IPv6CountryTable: Sendable {
         self.ranges = ranges
     }
 
+    /// A table of ranges built before (see `CountryTableImage`).
+    init(ranges: CountryRanges<UInt64>) {
+        self.ranges = ranges
+    }
+
+    /// Raw code of each range.
+    var codes: [UInt16] { ranges.codes }
+
     /// The raw country code for addresses whose upper 64 bits are `network`, `treeWalk`, or
     /// an IPv4 alias (see `ipv4AliasDepth(_:)`).
     @inline(__always)
@@ -93,7 +109,7 @@ public struct CountryRanges<Key: FixedWidthInteger & UnsignedInteger & Sendable>
     /// First key of each range, ascending; `starts[0] == 0`.
     let starts: [Key]
     /// Raw `CountryCode` of each range, or a marker.
-    private let codes: [UInt16]
+    let codes: [UInt16]
     /// `blocks[b]` is the range holding the first key whose top 16 bits are `b` (65,536 entries plus one).
     private let blocks: [UInt32]
 
@@ -131,31 +147,54 @@ public struct CountryRanges<Key: FixedWidthInteger & UnsignedInteger & Sendable>
             return code
         }
 
-        var stack: [(value: Int, depth: Int, prefix: Key)] = [(root, 0, 0)]
-        while let (value, depth, prefix) = stack.popLast() {
-            var code: UInt16
-            if value < reader.nodeCount && depth < width {
-                if let stopped = stop(value, depth) {
-                    code = stopped
+        // Depth first, left before right, on a stack of at most one entry per level and one
+        // more (a node's right child waits while its left subtree is walked): no allocation and
+        // no capacity check per node, and the records are read with the record size known.
+        let nodeCount = reader.nodeCount, bytes = reader.bytes, recordSize = reader.recordSize
+        let walked = withUnsafeTemporaryAllocation(of: (value: Int, depth: Int, prefix: Key).self, capacity: width + 2) { stack -> Bool in
+            stack[0] = (root, 0, 0)
+            var top = 1
+            while top > 0 {
+                top -= 1
+                let (value, depth, prefix) = stack[top]
+                var code: UInt16
+                if value < nodeCount && depth < width {
+                    if let stopped = stop(value, depth) {
+                        code = stopped
+                    } else {
+                        // In bounds: top + 2 <= depth + 2 <= width + 1 (the stack holds one
+                        // waiting right child per level above this node).
+                        stack[top] = (MMDBReader.record(value, bit: 1, bytes: bytes, recordSize: recordSize), depth + 1, prefix << 1 | 1)
+                        stack[top + 1] = (MMDBReader.record(value, bit: 0, bytes: bytes, recordSize: recordSize), depth + 1, prefix << 1)
+                        top += 2
+                        continue
+                    }
+                } else if value == lastRecord.value {
+                    code = lastRecord.code
                 } else {
-                    stack.append((reader.record(value, bit: 1), depth + 1, prefix << 1 | 1))
-                    stack.append((reader.record(value, bit: 0), depth + 1, prefix << 1))
-                    continue
+                    code = classify(value)
+                    lastRecord = (value, code)
                 }
-            } else if value == lastRecord.value {
-                code = lastRecord.code
-            } else {
-                code = classify(value)
-                lastRecord = (value, code)
+                terminals += 1
+                if terminals > maximumRanges || (terminals & 0xFFF == 0 && abandon()) { return false }
+                if codes.last == code { continue }
+                // depth <= width; a shift by the full width (depth 0) leaves 0.
+                starts.append(depth == 0 ? 0 : prefix << (width - depth))
+                codes.append(code)
             }
-            terminals += 1
-            if terminals > maximumRanges || (terminals & 0xFFF == 0 && abandon()) { return nil }
-            if codes.last == code { continue }
-            // depth <= width; a shift by the full width (depth 0) leaves 0.
-            starts.append(depth == 0 ? 0 : prefix << (width - depth))
-            codes.append(code)
+            return true
         }
+        guard walked else { return nil }
+        self.init(starts: starts, codes: codes)
+    }
 
+    /// The ranges starting at `starts` (ascending, the first 0) with `codes`; nil when they are
+    /// not (an image that does not hold a table).
+    init?(starts: [Key], codes: [UInt16]) {
+        guard starts.count == codes.count, starts.first == 0, zip(starts, starts.dropFirst()).allSatisfy({ $0 < $1 }) else {
+            return nil
+        }
+        let width = Key.bitWidth
         var blocks = [UInt32](repeating: 0, count: 65_537)
         var range = 0
         for block in 0..<65_536 {

@@ -11,4 +11,10 @@ unsigned long logsurge_country_db_size(void);
 /// The SHA-256 (hex) of the embedded database, recorded when it was generated.
 const char *logsurge_country_db_sha256(void);
 
+/// The embedded database's country tables as `CountryTableImage` bytes (see embed.c).
+const unsigned char *logsurge_country_tables(void);
+
+/// The size in bytes of the embedded country tables.
+unsigned long logsurge_country_tables_size(void);
+
 #endif
