@@ -60,21 +60,31 @@ import Testing
         }
     }
 
-    @Test(arguments: [0, 1, 2])
-    func sumsAndBaselinesMatchLoopsOverTheStepsKept(seed: UInt64) {
+    /// A ring smaller than the recent values kept, and one larger (each wraps on its own), with
+    /// the level over the last 240 steps but 60 as the detectors take it.
+    @Test(arguments: [(seed: UInt64(0), capacity: 37, stepsPerDay: 5, steps: 400),
+                      (seed: 1, capacity: 37, stepsPerDay: 5, steps: 400),
+                      (seed: 2, capacity: 600, stepsPerDay: 80, steps: 1_500)])
+    func sumsAndBaselinesMatchLoopsOverTheStepsKept(seed: UInt64, capacity: Int, stepsPerDay: Int, steps: Int) {
         var random = SeededGenerator(seed: seed)
-        let capacity = 37
         var history = SeriesHistory(capacity: capacity, startStep: 1_000)
         var model = Model(capacity: capacity)
-        for _ in 0..<400 {
+        for _ in 0..<steps {
             let step = 1_000 + model.end
             #expect(history.firstStep == 1_000 + model.first)
             #expect(history.endStep == step)
-            let expected = history.expected(at: step, stepsPerDay: 5, halfWindow: 2, recentSteps: 6, minimumSteps: 3)
-            #expect(expected == model.expected(at: model.end, stepsPerDay: 5, halfWindow: 2, recentSteps: 6, minimumSteps: 3))
-            let level = history.level(over: (step - 24)..<(step - 6))
-            let reference = model.level(over: (model.end - 24)..<(model.end - 6))
+            let expected = history.expected(at: step, stepsPerDay: stepsPerDay, halfWindow: 2, recentSteps: 6, minimumSteps: 3)
+            #expect(expected == model.expected(at: model.end, stepsPerDay: stepsPerDay, halfWindow: 2, recentSteps: 6, minimumSteps: 3))
+            let level = history.level(over: (step - 240)..<(step - 60))
+            let reference = model.level(over: (model.end - 240)..<(model.end - 60))
             #expect(level.count == reference.count && level.expected == reference.expected)
+            if model.end > 100 {
+                for back in [0, 30, 89] {
+                    #expect(history.count(step - 1 - back) == Double(model.counts[model.end - 1 - back]))
+                    #expect(history.baseline(step - 1 - back) == Double(model.baselines[model.end - 1 - back]))
+                    #expect(history.isExcluded(step - 1 - back) == model.excluded[model.end - 1 - back])
+                }
+            }
             for window in [1, 3, 10, 60] {
                 let sums = history.recentSums(window), referenceSums = model.recentSums(window)
                 #expect(sums.count == referenceSums.count && sums.baseline == referenceSums.baseline

@@ -79,7 +79,7 @@ public final class DetectionEngine {
         var events: [AlertEvent] = []
         let gap = lastStep.map { index - $0 } ?? 0
         if gap > (gapsAreMissingData ? 60 : Self.longestGap(stepsPerDay: stepsPerDay)) {
-            // Longer than any history kept (a clock jump, a bogus year), or a hole in a series
+            // Longer than the baselines look back (a clock jump, a bogus year), or a hole in a series
             // that may not mean zero: what came before says nothing about what follows, so end
             // every episode and start afresh from this step.
             events += finish()
@@ -116,7 +116,8 @@ public final class DetectionEngine {
                 sitesNotChecked.insert(name)
                 continue
             }
-            let site = SiteState(name: name, configuration: configuration, startStep: step, stepsPerDay: stepsPerDay)
+            let site = SiteState(name: name, configuration: configuration, startStep: step, stepsPerDay: stepsPerDay,
+                                 halfWindow: halfWindow)
             sites[name] = site
             siteOrder.append(site)
         }
@@ -412,9 +413,10 @@ final class SiteState {
     /// What the site did in the step being taken, until it is taken.
     var observation: SiteObservation?
 
-    init(name: String, configuration: DetectorConfiguration, startStep: Int, stepsPerDay: Int) {
+    init(name: String, configuration: DetectorConfiguration, startStep: Int, stepsPerDay: Int, halfWindow: Int) {
         self.name = name
-        let capacity = max(8 * stepsPerDay, 128)
+        // The expected count reads back 7 days and a half window (longer gaps start afresh).
+        let capacity = max(7 * stepsPerDay + halfWindow + 1, 128)
         total = SeriesHistory(capacity: capacity, startStep: startStep)
         surges = configuration.watchedCountries.map { SurgeTrack(country: $0, history: SeriesHistory(capacity: capacity, startStep: startStep)) }
     }
@@ -453,7 +455,11 @@ final class ErrorTrack {
     }
 
     func learn(requests: Int, errors: Int) {
-        if ring.count < Self.ringSize { ring.append((0, 0)) }
+        if ring.count < Self.ringSize {
+            // Grown by doubling, never past the ring's size.
+            if ring.count == ring.capacity { ring.reserveCapacity(min(Self.ringSize, max(64, 2 * ring.count))) }
+            ring.append((0, 0))
+        }
         historyRequests += requests - ring[position].requests
         historyErrors += errors - ring[position].errors
         ring[position] = (requests, errors)

@@ -1,22 +1,36 @@
 /// The recent past of one count series, step by step, with the baseline each step was given.
 ///
-/// A ring of `capacity` steps, allocated as it fills (a site seen for a few minutes costs a
-/// few bytes); steps inside an alert episode are marked so that baselines learn from normal
-/// traffic only.
+/// Steps inside an alert episode are marked so that baselines learn from normal traffic only.
+/// Two rings, allocated as they fill (a site seen for a few minutes costs a few bytes):
 ///
-/// Counts are whole numbers (requests), so sums of them are exact in any order: the sums over
-/// normal steps that the baselines take every step (7 days × 21 steps, 180 steps for the level)
-/// are differences of running totals instead of loops.
+/// - the long one, `capacity` steps (7 days and the daily window), keeps for each step the running
+///   totals of the normal steps' counts and of their number. That is all the daily baselines
+///   need: the sum over a window is a difference of two totals (exact: counts are whole
+///   numbers, far below 2^53), not a loop, and 10 bytes a step;
+/// - the short one, the last `recentCapacity` steps, keeps each step's count, baselines and
+///   mark, which the level (240 steps back), the surge windows (60) and episodes (90) read.
+///
+/// With up to 100 sites and one watched country over a week or more, this is what detection
+/// holds: 20 MB for the 200 series, where a ring of every value for 8 days took 30 MB.
 struct SeriesHistory {
+    /// Steps whose values the short ring keeps: at least the 241 the level reads.
+    static let recentCapacity = 256
+
+    // The long ring, slot `(step - origin) % capacity`.
+    private var normalCountsThrough: [Double] = []
+    /// Normal steps through each step, modulo 2^16: a difference over the ring is exact.
+    private var normalStepsThrough: [UInt16] = []
+    /// The totals through the step before `firstStep` (the one last dropped from the ring).
+    private var normalCountsBeforeFirst = 0.0
+    private var normalStepsBeforeFirst: UInt16 = 0
+
+    // The short ring, slot `(step - origin) % recentCapacity`.
     private var counts: [Float] = []
     private var baselines: [Float] = []
     /// The baseline before the level adjustment (see `DetectionEngine`), to measure the level by.
     private var rawBaselines: [Float] = []
     private var excluded: [Bool] = []
-    /// Running totals through each step: the counts of normal steps, and how many there were
-    /// (32 bits, wrapping: a difference over the ring's steps is exact).
-    private var normalCountsThrough: [Double] = []
-    private var normalStepsThrough: [Int32] = []
+
     private let capacity: Int
     private let origin: Int
     /// The first step stored, and one past the last.
@@ -24,6 +38,7 @@ struct SeriesHistory {
     private(set) var endStep: Int
 
     init(capacity: Int, startStep: Int) {
+        precondition(capacity < 1 << 16, "normal steps are counted modulo 2^16")
         self.capacity = capacity
         origin = startStep
         firstStep = startStep
@@ -32,25 +47,47 @@ struct SeriesHistory {
 
     var length: Int { endStep - firstStep }
 
+    /// The first step whose values (count, baselines, mark) are kept.
+    private var firstRecentStep: Int { max(firstStep, endStep - Self.recentCapacity) }
+
+    private func slot(_ step: Int) -> Int { (step - origin) % capacity }
+    private func recentSlot(_ step: Int) -> Int { (step - origin) & (Self.recentCapacity - 1) }
+
     /// Appends the next step.
     mutating func append(_ count: Double, baseline: Double, raw: Double? = nil) {
         let stored = Float(count)
-        let before = endStep > firstStep ? (normalCountsThrough[slot(endStep - 1)], normalStepsThrough[slot(endStep - 1)]) : (0, Int32(0))
-        if counts.count < capacity {
+        let before = endStep > firstStep
+            ? (normalCountsThrough[slot(endStep - 1)], normalStepsThrough[slot(endStep - 1)])
+            : (normalCountsBeforeFirst, normalStepsBeforeFirst)
+        if normalCountsThrough.count < capacity {
+            if normalCountsThrough.count == normalCountsThrough.capacity {
+                // Grown by doubling, but never past the ring's size (doubling alone would
+                // end at the next power of two: 16,384 for 10,091 steps).
+                let grown = min(capacity, max(64, 2 * normalCountsThrough.count))
+                normalCountsThrough.reserveCapacity(grown)
+                normalStepsThrough.reserveCapacity(grown)
+            }
+            normalCountsThrough.append(before.0 + Double(stored))
+            normalStepsThrough.append(before.1 &+ 1)
+        } else {
+            // The slot of the step that leaves the ring: its totals become those before the first.
+            let slot = self.slot(endStep)
+            normalCountsBeforeFirst = normalCountsThrough[slot]
+            normalStepsBeforeFirst = normalStepsThrough[slot]
+            normalCountsThrough[slot] = before.0 + Double(stored)
+            normalStepsThrough[slot] = before.1 &+ 1
+        }
+        if counts.count < Self.recentCapacity {
             counts.append(stored)
             baselines.append(Float(baseline))
             rawBaselines.append(Float(raw ?? baseline))
             excluded.append(false)
-            normalCountsThrough.append(before.0 + Double(stored))
-            normalStepsThrough.append(before.1 &+ 1)
         } else {
-            let slot = self.slot(endStep)
+            let slot = recentSlot(endStep)
             counts[slot] = stored
             baselines[slot] = Float(baseline)
             rawBaselines[slot] = Float(raw ?? baseline)
             excluded[slot] = false
-            normalCountsThrough[slot] = before.0 + Double(stored)
-            normalStepsThrough[slot] = before.1 &+ 1
         }
         endStep += 1
         if endStep - firstStep > capacity { firstStep = endStep - capacity }
@@ -59,51 +96,49 @@ struct SeriesHistory {
     /// Marks the last step as inside an episode.
     mutating func excludeLast() {
         guard endStep > firstStep else { return }
-        let last = slot(endStep - 1)
-        guard !excluded[last] else { return }
-        excluded[last] = true
-        normalCountsThrough[last] -= Double(counts[last])
+        let recent = recentSlot(endStep - 1), last = slot(endStep - 1)
+        guard !excluded[recent] else { return }
+        excluded[recent] = true
+        normalCountsThrough[last] -= Double(counts[recent])
         normalStepsThrough[last] &-= 1
     }
 
-    private func slot(_ step: Int) -> Int { (step - origin) % capacity }
+    /// The count of `step`, one of the last `recentCapacity` steps.
+    func count(_ step: Int) -> Double { Double(counts[recentSlot(step)]) }
+    /// The baseline of `step`, one of the last `recentCapacity` steps.
+    func baseline(_ step: Int) -> Double { Double(baselines[recentSlot(step)]) }
+    /// Whether `step`, one of the last `recentCapacity` steps, is inside an episode.
+    func isExcluded(_ step: Int) -> Bool { excluded[recentSlot(step)] }
 
-    func count(_ step: Int) -> Double { Double(counts[slot(step)]) }
-    func baseline(_ step: Int) -> Double { Double(baselines[slot(step)]) }
-    func isExcluded(_ step: Int) -> Bool { excluded[slot(step)] }
-
-    /// Calls `body` with the slot of each step of `from..<to` (stored steps), in step order.
-    ///
-    /// The detectors sum hundreds of steps a step; the slot of each follows from the previous
-    /// one with a compare, not a division.
+    /// Calls `body` with the short ring's slot of each step of `from..<to` (recent steps), in
+    /// step order.
     @inline(__always)
-    private func forEachSlot(from: Int, to: Int, _ body: (Int) -> Void) {
+    private func forEachRecentSlot(from: Int, to: Int, _ body: (Int) -> Void) {
         guard from < to else { return }
-        var slot = self.slot(from)
+        var slot = recentSlot(from)
         for _ in from..<to {
             body(slot)
-            slot += 1
-            if slot == capacity { slot = 0 }
+            slot = (slot + 1) & (Self.recentCapacity - 1)
         }
     }
 
-    /// Sums of counts and of unadjusted baselines over normal steps in `range` (clipped to what
-    /// is stored): how the series has run against its seasonal expectation lately.
+    /// Sums of counts and of unadjusted baselines over normal steps in `range` (clipped to the
+    /// recent steps stored): how the series has run against its seasonal expectation lately.
     func level(over range: Range<Int>) -> (count: Double, expected: Double) {
-        let from = max(range.lowerBound, firstStep), to = min(range.upperBound, endStep)
+        let from = max(range.lowerBound, firstRecentStep), to = min(range.upperBound, endStep)
         var expected = 0.0
-        forEachSlot(from: from, to: to) { slot in
+        forEachRecentSlot(from: from, to: to) { slot in
             if !excluded[slot] { expected += Double(rawBaselines[slot]) }
         }
         return (normalSum(from: from, to: to).sum, expected)
     }
 
-    /// Sums of counts and baselines over the last `steps` steps (fewer if fewer are stored),
-    /// and how many of those steps were inside an episode.
+    /// Sums of counts and baselines over the last `steps` steps (fewer if fewer are stored; at
+    /// most `recentCapacity`), and how many of those steps were inside an episode.
     func recentSums(_ steps: Int) -> (count: Double, baseline: Double, steps: Int, excluded: Int) {
         var count = 0.0, baseline = 0.0, excludedSteps = 0
-        let from = max(firstStep, endStep - steps)
-        forEachSlot(from: from, to: endStep) { slot in
+        let from = max(firstRecentStep, endStep - steps)
+        forEachRecentSlot(from: from, to: endStep) { slot in
             count += Double(counts[slot])
             baseline += Double(baselines[slot])
             if excluded[slot] { excludedSteps += 1 }
@@ -114,12 +149,11 @@ struct SeriesHistory {
     /// Sum of the counts of the normal steps of `from..<to` (stored steps), and their number.
     private func normalSum(from: Int, to: Int) -> (sum: Double, used: Int) {
         guard from < to else { return (0, 0) }
-        let last = slot(to - 1), first = slot(from)
-        // The totals through the step before `from`: those through `from`, less its own.
-        let firstCount = excluded[first] ? 0 : Double(counts[first])
-        let firstUsed: Int32 = excluded[first] ? 0 : 1
-        return (normalCountsThrough[last] - (normalCountsThrough[first] - firstCount),
-                Int(normalStepsThrough[last] &- (normalStepsThrough[first] &- firstUsed)))
+        let last = slot(to - 1)
+        let before = from > firstStep
+            ? (normalCountsThrough[slot(from - 1)], normalStepsThrough[slot(from - 1)])
+            : (normalCountsBeforeFirst, normalStepsBeforeFirst)
+        return (normalCountsThrough[last] - before.0, Int(normalStepsThrough[last] &- before.1))
     }
 
     /// The expected count of `step` (not yet stored) from the past alone.
