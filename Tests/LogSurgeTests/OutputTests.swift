@@ -202,3 +202,32 @@ import Testing
         #expect(fromSequence.contains(",18446744073709551615\n"))
     }
 }
+
+@Suite("spilled runs merged by level") struct SpilledRunMergeTests {
+    @Test func manyRunsMergeIntoFewWithTheSameRows() {
+        // Thousands of tiny spills, with sites that first appear late (their names sorting
+        // before and between the earlier ones), so runs written under other site ranks merge.
+        var buckets = MinuteBuckets(spillThreshold: 3)
+        var reference: [String: BucketCounts] = [:]
+        var random = SeededGenerator(seed: 5)
+        let sites = ["m.example", "c.example", "x.example", "a.example", "n.example"]
+        for index in 0..<20_000 {
+            let site = sites[Int.random(in: 0...min(4, index / 4_000), using: &random)]
+            let minute = Int32.random(in: -50...400, using: &random)
+            let country = CountryCode(rawValue: UInt16.random(in: 0..<6, using: &random))
+            let requests = UInt64.random(in: 1...3, using: &random)
+            let counts = BucketCounts(requests: requests, status2xx: requests, status3xx: 0, status4xx: 0, status5xx: 0,
+                                      bytes: UInt64(index))
+            buckets.add(minute: minute, site: site, country: country, counts: counts)
+            reference["\(minute)|\(site)|\(country.rawValue)", default: BucketCounts()].merge(counts)
+        }
+        // 20,000 adds over thresholds of 3 make thousands of spills; merged 16 at a time.
+        #expect(buckets.spilledRunCount <= 60)  // at most 15 runs a level, 4 levels for 20,000 buckets
+        let rows = buckets.rows()
+        #expect(rows.count == reference.count)
+        #expect(rows.allSatisfy { reference["\($0.minute)|\($0.site)|\($0.country.rawValue)"] == $0.counts })
+        #expect(zip(rows, rows.dropFirst()).allSatisfy {
+            ($0.minute, $0.site, $0.country.rawValue) < ($1.minute, $1.site, $1.country.rawValue)  // ASCII names
+        })
+    }
+}

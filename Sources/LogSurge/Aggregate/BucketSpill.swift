@@ -36,22 +36,50 @@ final class BucketSpillFile: Sendable {
             var position = end
             for first in stride(from: 0, to: count, by: blockSize) {
                 let records = block(first..<min(first + blockSize, count))
-                let bytes = records.count * MemoryLayout<Record>.stride
-                let written = records.withUnsafeBytes { raw in
-                    var done = 0
-                    while done < bytes {
-                        let result = pwrite(descriptor, raw.baseAddress! + done, bytes - done, off_t(position + Int64(done)))
-                        if result < 0 && errno == EINTR { continue }
-                        if result <= 0 { return false }
-                        done += result
-                    }
-                    return true
-                }
-                guard written else { return nil }
-                position += Int64(bytes)
+                guard write(records, at: position) else { return nil }
+                position += Int64(records.count * MemoryLayout<Record>.stride)
             }
             end = position
             return start
+        }
+    }
+
+    /// Writes the records `next` gives, until it gives nil, as a run at the end of the file,
+    /// `blockSize` at a time; the run, or nil when a write failed (or nothing was given).
+    func appendRun(blockSize: Int = 1 << 12, from next: () -> Record?) -> BucketRun? {
+        end.withLock { end in
+            let start = end
+            var position = end, count = 0
+            var block: [Record] = []
+            block.reserveCapacity(blockSize)
+            var more = true
+            while more {
+                block.removeAll(keepingCapacity: true)
+                while block.count < blockSize, let record = next() { block.append(record) }
+                more = block.count == blockSize
+                guard !block.isEmpty else { break }
+                guard write(block, at: position) else { return nil }
+                position += Int64(block.count * MemoryLayout<Record>.stride)
+                count += block.count
+            }
+            guard count > 0 else { return nil }
+            end = position
+            return BucketRun(offset: start, count: count)
+        }
+    }
+
+    /// pwrite(2)s `records` at `position`, retrying short writes; whether all were written.
+    private func write(_ records: [Record], at position: Int64) -> Bool {
+        let bytes = records.count * MemoryLayout<Record>.stride
+        return records.withUnsafeBytes { raw in
+            var done = 0
+            while done < bytes {
+                let result = pwrite(descriptor, raw.baseAddress! + done, bytes - done, off_t(position + Int64(done)))
+                if result < 0 && errno == EINTR { continue }
+                if result <= 0 { return false }
+                done += result
+            }
+            return true
         }
     }
 
@@ -129,7 +157,8 @@ public struct BucketRowSequence: Sequence, Sendable {
         /// rows come in long streaks from one source, each checked against one number.
         private var streak = -1
         private var streakLimit: UInt64 = 0
-        private static let blockSize = 4096
+        /// Records read at a time from each run: 40 KB (runs stay few, see `MinuteBuckets.runFanIn`).
+        private static let blockSize = 1024
 
         init(sequence: BucketRowSequence) {
             self.sequence = sequence

@@ -40,6 +40,12 @@ public struct MinuteBuckets: Sendable {
     public private(set) var spillThreshold: Int
     private var spillFile: BucketSpillFile?
     private var runs: [BucketRun] = []
+    /// How many merges made each run: 0 for a spill of the table, n + 1 for `runFanIn` runs of n.
+    private var runLevels: [Int] = []
+    /// Runs of one level merged into one of the next as soon as there are this many, so a run
+    /// holds at most 15 runs a level (about 45 for 100 M buckets), and reading every row back,
+    /// a block of each run at a time, stays within a few megabytes however long the input.
+    static let runFanIn = 16
     /// Totals of the spilled buckets, for the queries that need no order, by site index (high
     /// 16 bits) and country (low 16 bits): per site and per country they are sums of these.
     private var spilledSiteCountries: [UInt32: BucketCounts] = [:]
@@ -136,6 +142,7 @@ public struct MinuteBuckets: Sendable {
             return
         }
         runs.append(BucketRun(offset: offset, count: order.count))
+        runLevels.append(0)
         // The spill runs while the merger holds a chunk's results: one table update a bucket.
         var low = spilledRange?.lowerBound ?? .max, high = spilledRange?.upperBound ?? .min
         for (raw, entry) in zip(keys, counts) {
@@ -146,7 +153,37 @@ public struct MinuteBuckets: Sendable {
         }
         if low <= high { spilledRange = low...high }
         store = BucketTable(initialCapacity: 64)
+        mergeFullLevels(file: file)
     }
+
+    /// Merges the last `runFanIn` runs into one while they are of one level (the levels of the
+    /// runs never rise from the first run to the last). Their rows and totals are the same
+    /// after as before; the file keeps the old runs' bytes (it is append-only).
+    private mutating func mergeFullLevels(file: BucketSpillFile) {
+        while runs.count >= Self.runFanIn, let level = runLevels.last,
+              runLevels.suffix(Self.runFanIn).allSatisfy({ $0 == level }) {
+            // Sorted by site rank: a site added since a run was written sorts among the others,
+            // whose order it does not change, so every run is still sorted.
+            let rank = siteRanks()
+            var siteOfRank = [UInt16](repeating: 0, count: rank.count)
+            for (index, rank) in rank.enumerated() { siteOfRank[Int(rank)] = UInt16(index) }
+            let merging = BucketRowSequence(siteNames: siteNames, rank: rank, siteOfRank: siteOfRank, memory: [],
+                                            file: file, runs: Array(runs.suffix(Self.runFanIn)))
+            var rows = merging.makeIterator()
+            let merged = file.appendRun {
+                rows.nextEntry().map { BucketSpillFile.Record(key: $0.key.rawValue, counts: BucketTable.Counts($0.counts)) }
+            }
+            // A write that failed leaves the runs as they were: more of them, all still read.
+            guard let merged else { return }
+            runs.removeLast(Self.runFanIn)
+            runLevels.removeLast(Self.runFanIn)
+            runs.append(merged)
+            runLevels.append(level + 1)
+        }
+    }
+
+    /// Sorted runs on disk now (for tests of their bound).
+    var spilledRunCount: Int { runs.count }
 
     /// The name a site is kept under: itself, or `overflowSite` once the run has too many sites.
     func mergedName(of name: String) -> String {
