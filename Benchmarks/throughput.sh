@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # End-to-end throughput of logsurge beside what a user would otherwise run, all in one run:
 # logsurge on a >= 1 GB sample (gzip with zlib and with ISA-L, plain, 1, 2 and N threads, and
-# the same lines as 4 rotated archives)
+# the same lines as 4 rotated archives; and, for memory, 150 sites over a month)
 # against pigz -dc, igzip -dc, wc -l, zcat | mawk and GoAccess. Medians of RUNS runs taken
 # round-robin (wall time and peak memory from GNU time), the ratios against the targets, then
 # the per-stage table of StageBenchmark. Appends a dated section to Benchmarks/RESULTS.md.
@@ -88,6 +88,23 @@ if [ ! -s "$rotated/access.log.1.gz" ]; then
     mv "$rotated.partial" "$rotated"
 fi
 
+# many sites over a month, for memory: the detectors' history and the spilled runs grow with
+# sites and span, not with the sample's size (150 vhosts, 30 days, about 6.5 M lines)
+# (not with LOGSURGE_BENCH_SAMPLE, whose runs are trials)
+many=$data/many-sites-30d.log
+many_lines=0
+many_bytes=0
+if [ -z "${LOGSURGE_BENCH_SAMPLE:-}" ]; then
+    if [ ! -s "$many" ]; then
+        echo "generating $many (150 sites, 30 days; once)…" >&2
+        "$bin" generate --days 30 --rate 300 --seed 21 --format vhost_combined --output - \
+            | awk '{ $1 = "site" (NR % 150) ".example:443"; print }' > "$many.partial"
+        mv "$many.partial" "$many"
+    fi
+    many_lines=$(wc -l < "$many")
+    many_bytes=$(stat -c %s "$many")
+fi
+
 # --- what this binary offers, and the sample's size as logsurge counts it
 analyze_help=$("$bin" analyze --help)
 zlib_option=()
@@ -110,7 +127,7 @@ gz_bytes=$(stat -c %s "$sample")
 slice_lines=$(wc -l < "$slice")
 slice_bytes=$(stat -c %s "$slice")
 threads=$(nproc)
-many=$((threads > 2 ? threads : 4))
+many_threads=$((threads > 2 ? threads : 4))
 load=$(cut -d' ' -f1 /proc/loadavg)
 commit=$(git describe --always --dirty 2>/dev/null || echo none)
 
@@ -144,11 +161,13 @@ run() {
         plain) time_run plain "$bin" --quiet --buckets /dev/null "$plain" ;;
         threads1) time_run threads1 "$bin" --quiet --buckets /dev/null --threads 1 "$plain" ;;
         threads2) time_run threads2 "$bin" --quiet --buckets /dev/null --threads 2 "$plain" ;;
-        threadsN) time_run threadsN "$bin" --quiet --buckets /dev/null --threads "$many" "$plain" ;;
+        threadsN) time_run threadsN "$bin" --quiet --buckets /dev/null --threads "$many_threads" "$plain" ;;
+        many) time_run many "$bin" --quiet --buckets /dev/null "$many" ;;
         goaccess) time_run goaccess goaccess "$slice" --log-format=COMBINED --no-global-config --no-progress -o "$work/goaccess.json" ;;
     esac
 }
 commands=(pigz gz_zlib igzip mawk wc plain threads1 threads2 threadsN rotated goaccess)
+if [ "$many_lines" -gt 0 ]; then commands+=(many); fi
 if [ "$isal" = yes ]; then commands+=(gz_isal); fi
 for round in $(seq "$runs"); do
     echo "round $round of $runs…" >&2
@@ -197,7 +216,8 @@ rows=$(
     row plain "logsurge --quiet --buckets /dev/null FILE ($threads threads)" "$lines" "$plain_bytes"
     row threads1 "logsurge ... --threads 1 FILE" "$lines" "$plain_bytes"
     row threads2 "logsurge ... --threads 2 FILE" "$lines" "$plain_bytes"
-    row threadsN "logsurge ... --threads $many FILE" "$lines" "$plain_bytes"
+    row threadsN "logsurge ... --threads $many_threads FILE" "$lines" "$plain_bytes"
+    row many "logsurge ... MANY (150 vhosts over 30 days, for memory)" "$many_lines" "$many_bytes"
     row goaccess "goaccess SLICE --log-format=COMBINED -o SLICE.json ($slice_lines lines)" "$slice_lines" "$slice_bytes"
 )
 report=$(echo "$rows" | awk -F'\t' -v runs="$runs" -v gz="$gz_bytes" -v isal_note="$isal_note" -v scaling="$scaling" -v pairs="$pairs" '
