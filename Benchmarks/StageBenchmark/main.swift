@@ -5,7 +5,7 @@
 //
 //   swift build -c release --product StageBenchmark
 //   .build/release/StageBenchmark PLAIN.log FILE.log.gz [--repetitions N] [--parse-megabytes N]
-//                                 [--stages inflate,parse,geoip,tables,pipeline,end]
+//                                 [--stages inflate,parse,geoip,tables,pipeline,merge,end]
 //
 // PLAIN.log must hold the same lines as FILE.log.gz (Benchmarks/throughput.sh passes its sample).
 //
@@ -18,15 +18,16 @@
 //   tables          IPv4CountryTable + IPv6CountryTable built, and decoded from the image embedded
 //                   beside the database                           floor: both records of every tree node
 //   parse+bucket    AnalysisPipeline, 1 thread, the plain file    floor: parse alone, per line
+//   merge           the plain file's chunk tallies (parsed once) merged into buckets
+//                                                                 floor: reading those entries
 //   end of a run    the file's buckets: sorted rows, bucket CSV, detection
 //                                                                 floor: the same rows from an array
 //
-// No public API merges one chunk's tally into the run's buckets (that merge is internal to the
-// pipeline), so the merge is timed inside parse+bucket, with GeoIP, bucketing and end-of-input
-// detection.
+// The merge is internal to the pipeline: `ChunkMergeBenchmark` (SPI) keeps a file's chunk
+// tallies so that it can be timed alone.
 
 import Foundation
-import LogSurge
+@_spi(Benchmarks) import LogSurge
 @_spi(Benchmarks) import LogSurgeGeo
 import LogSurgeInput
 import LogSurgeParse
@@ -45,7 +46,7 @@ let repetitions = max(1, option("--repetitions", default: 5))
 let parseBytes = max(1, option("--parse-megabytes", default: 200)) * 1_000_000
 /// The stages to time (all by default): a stage being worked on is timed alone in seconds.
 let stages = Set((arguments.firstIndex(of: "--stages").flatMap { $0 + 1 < arguments.count ? arguments[$0 + 1] : nil }
-    ?? "inflate,parse,geoip,tables,pipeline,end").split(separator: ",").map(String.init))
+    ?? "inflate,parse,geoip,tables,pipeline,merge,end").split(separator: ",").map(String.init))
 
 func fail(_ message: String) -> Never {
     FileHandle.standardError.write(Data("StageBenchmark: \(message)\n".utf8))
@@ -265,6 +266,20 @@ if stages.contains("pipeline") {
     })
 }
 
+// MARK: - merge
+
+// Each chunk's tally folded into the run's buckets in chunk order (spilling past 131,072
+// buckets), which the pipeline does as chunks come back, timed without the parse around it.
+var mergeEntries = 0
+if stages.contains("merge") {
+    guard let merging = ChunkMergeBenchmark(path: plainPath, configuration: configuration) else { fail("\(plainPath) is not a plain file") }
+    rows.append(compare("merge: chunk tallies into the run's buckets, spills included", Double(merging.entries),
+                        floor: "reading the same tally entries", Double(merging.entries), unit: "M entries/s",
+                        stageBody: { keep(merging.merge()) },
+                        floorBody: { keep(merging.readEntries()) }))
+    mergeEntries = merging.entries
+}
+
 // MARK: - end of a run
 
 // What a run does once the last chunk is merged, over the buckets of the whole file (spilled
@@ -317,4 +332,5 @@ print()
 print("in memory: \(bufferLines) lines (\(buffer.count / 1_000_000) MB), \(parsedLines) parsed, \(clients.count) client addresses, "
       + "\(percent(withCountry, of: clients.count)) with a country"
       + (stages.contains("geoip") ? ", cache hit rate \(percent(cacheHits, of: clients.count)); " : "; ")
-      + "plain file: \(fileLines) lines, \(plainSize / 1_000_000) MB, \(buckets) buckets")
+      + "plain file: \(fileLines) lines, \(plainSize / 1_000_000) MB, \(buckets) buckets"
+      + (stages.contains("merge") ? ", \(mergeEntries) chunk tally entries" : ""))

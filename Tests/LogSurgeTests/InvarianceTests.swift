@@ -1,6 +1,6 @@
 import Foundation
 import Testing
-@testable import LogSurge
+@_spi(Benchmarks) @testable import LogSurge
 import CSystem
 import LogSurgeParse
 import Synchronization
@@ -146,6 +146,17 @@ import Synchronization
         #expect(analysis.accounting.lines == Self.reference.accounting.lines)
         #expect(analysis.accounting.parsed == Self.reference.accounting.parsed)
         #expect(analysis.accounting.malformed == Self.reference.accounting.malformed)
+    }
+
+    @Test func mergeBenchmarkMergesWhatThePipelineMerges() throws {
+        // The stage benchmark's merge row times `ChunkMergeBenchmark`: its tallies must be the
+        // pipeline's (every parsed line once), and merging them the pipeline's buckets.
+        var configuration = Support.configuration(threads: 1, chunkSize: 10_000)
+        configuration.format = .fixed(.combined)
+        let merging = try #require(ChunkMergeBenchmark(path: Self.path, configuration: configuration))
+        #expect(merging.readEntries() == Int(Self.reference.accounting.parsed))
+        #expect(merging.merge(bucketsInMemory: 50) == Self.reference.buckets.minuteRange?.count)
+        #expect(merging.merge() == Self.reference.buckets.minuteRange?.count)
     }
 
     @Test func bucketRequestsSumToParsed() {
