@@ -4,26 +4,47 @@
 ///
 /// Layout, little-endian, each array starting at a multiple of 8 bytes:
 ///
-///     "LSCTAB01"                      8 bytes, the format
-///     database SHA-256, hex           64 bytes: the tables hold only for that database
+///     "LSCTAB02"                      8 bytes, the format
+///     database SHA-256, hex           64 bytes
+///     database size, node count, build epoch     UInt64 each: with the SHA-256, the
+///                                     database the tables hold for
 ///     IPv4 range count, IPv6 count    UInt64 each (IPv6 0: no IPv6 table)
 ///     IPv4 starts (UInt32), codes (UInt16), IPv6 starts (UInt64), codes (UInt16)
 ///
 /// Decoding checks everything a lookup relies on (the size, the database, starts ascending from
 /// 0) and answers nil otherwise: the caller then builds the tables from the tree, as for any
-/// other database, and gets the same answers.
+/// other database, and gets the same answers. (The SHA-256 of the embedded database is the one
+/// its build script recorded; its size, node count and build epoch are read from the bytes
+/// themselves, so a database replaced by hand without the script does not pass either.)
 public enum CountryTableImage {
-    static let magic = Array("LSCTAB01".utf8)
-    private static let headerSize = 8 + 64 + 16
+    static let magic = Array("LSCTAB02".utf8)
+    private static let headerSize = 8 + 64 + 24 + 16
 
-    /// The image of `ipv4` and `ipv6`, the tables of the database whose SHA-256 is `databaseSHA256`.
-    public static func encode(ipv4: IPv4CountryTable, ipv6: IPv6CountryTable?, databaseSHA256: String) -> [UInt8] {
-        var bytes = magic + Array(databaseSHA256.utf8.prefix(64))
+    /// What identifies the database an image was made from.
+    public struct Database: Sendable, Equatable {
+        /// SHA-256 of the file, 64 hex digits.
+        public var sha256: String
+        public var size: Int
+        public var nodeCount: Int
+        public var buildEpoch: UInt64
+
+        public init(sha256: String, size: Int, nodeCount: Int, buildEpoch: UInt64) {
+            self.sha256 = sha256
+            self.size = size
+            self.nodeCount = nodeCount
+            self.buildEpoch = buildEpoch
+        }
+    }
+
+    /// The image of `ipv4` and `ipv6`, the tables of `database`.
+    public static func encode(ipv4: IPv4CountryTable, ipv6: IPv6CountryTable?, database: Database) -> [UInt8] {
+        var bytes = magic + Array(database.sha256.utf8.prefix(64))
         bytes += [UInt8](repeating: 0x20, count: 8 + 64 - bytes.count)
         func append<T: FixedWidthInteger>(_ values: [T]) {
             for value in values { withUnsafeBytes(of: value.littleEndian) { bytes += $0 } }
             while bytes.count % 8 != 0 { bytes.append(0) }
         }
+        append([UInt64(database.size), UInt64(database.nodeCount), database.buildEpoch])
         append([UInt64(ipv4.rangeCount), UInt64(ipv6?.rangeCount ?? 0)])
         append(ipv4.starts)
         append(ipv4.codes)
@@ -32,11 +53,11 @@ public enum CountryTableImage {
         return bytes
     }
 
-    /// The tables in `bytes`, when it is an image of them for the database `databaseSHA256`.
-    public static func decode(_ bytes: UnsafeRawBufferPointer, databaseSHA256: String)
+    /// The tables in `bytes`, when it is an image of them for `database`.
+    public static func decode(_ bytes: UnsafeRawBufferPointer, database: Database)
         -> (ipv4: IPv4CountryTable, ipv6: IPv6CountryTable?)? {
         guard bytes.count >= headerSize, bytes.prefix(8).elementsEqual(magic),
-              bytes[8..<72].elementsEqual(databaseSHA256.utf8) else { return nil }
+              bytes[8..<72].elementsEqual(database.sha256.utf8) else { return nil }
         var offset = 72
         /// `count` values of `T` at `offset` (then aligned to 8), or nil past the end.
         func read<T: FixedWidthInteger>(_: T.Type, _ count: Int) -> [T]? {
@@ -52,7 +73,8 @@ public enum CountryTableImage {
             offset += (size.partialValue + 7) & ~7
             return values
         }
-        guard let counts = read(UInt64.self, 2), counts[0] > 0, counts[0] <= UInt64(Int.max / 8),
+        guard read(UInt64.self, 3) == [UInt64(database.size), UInt64(database.nodeCount), database.buildEpoch],
+              let counts = read(UInt64.self, 2), counts[0] > 0, counts[0] <= UInt64(Int.max / 8),
               counts[1] <= UInt64(Int.max / 8),
               let ipv4Starts = read(UInt32.self, Int(counts[0])), let ipv4Codes = read(UInt16.self, Int(counts[0])),
               let ipv6Starts = read(UInt64.self, Int(counts[1])), let ipv6Codes = read(UInt16.self, Int(counts[1])),

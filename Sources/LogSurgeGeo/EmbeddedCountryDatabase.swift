@@ -20,7 +20,16 @@ public enum EmbeddedCountryDatabase {
         decodedTables
     }
 
-    private static let decodedTables = CountryTableImage.decode(tableImage, databaseSHA256: sha256)
+    private static let decodedTables = identity.flatMap { CountryTableImage.decode(tableImage, database: $0) }
+
+    /// What identifies the embedded database to its table image: the SHA-256 its build script
+    /// recorded, and its size, node count and build epoch as the bytes say.
+    public static var identity: CountryTableImage.Database? {
+        embeddedMetadata.map {
+            CountryTableImage.Database(sha256: sha256, size: Int(logsurge_country_db_size()), nodeCount: $0.nodeCount,
+                                       buildEpoch: $0.buildEpoch)
+        }
+    }
 
     /// The bytes of the embedded table image (a `CountryTableImage`).
     public static var tableImage: UnsafeRawBufferPointer {

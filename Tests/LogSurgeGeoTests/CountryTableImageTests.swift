@@ -15,7 +15,8 @@ private func sameRanges(_ a: IPv6CountryTable?, _ b: IPv6CountryTable?) -> Bool 
 
 @Suite("country table images")
 struct CountryTableImageTests {
-    static let sha = String(repeating: "ab", count: 32)
+    static let database = CountryTableImage.Database(sha256: String(repeating: "ab", count: 32), size: 1_000, nodeCount: 10,
+                                                     buildEpoch: 1_700_000_000)
 
     @Test("the image embedded in the binary holds the embedded database's tables, as the tree gives them")
     func embeddedImageIsCurrent() throws {
@@ -44,8 +45,8 @@ struct CountryTableImageTests {
         for (name, reader) in databases {
             guard let ipv4 = IPv4CountryTable(reader: reader) else { continue }
             let ipv6 = IPv6CountryTable(reader: reader)
-            let bytes = CountryTableImage.encode(ipv4: ipv4, ipv6: ipv6, databaseSHA256: Self.sha)
-            let decoded = try #require(bytes.withUnsafeBytes { CountryTableImage.decode($0, databaseSHA256: Self.sha) }, "\(name)")
+            let bytes = CountryTableImage.encode(ipv4: ipv4, ipv6: ipv6, database: Self.database)
+            let decoded = try #require(bytes.withUnsafeBytes { CountryTableImage.decode($0, database: Self.database) }, "\(name)")
             #expect(sameRanges(decoded.ipv4, ipv4), "\(name)")
             #expect(sameRanges(decoded.ipv6, ipv6), "\(name)")
         }
@@ -55,12 +56,22 @@ struct CountryTableImageTests {
     func refusesWhatIsNotAnImageOfTheTables() throws {
         let reader = try EmbeddedCountryDatabase.open()
         let ipv4 = try #require(IPv4CountryTable(reader: reader))
-        let good = CountryTableImage.encode(ipv4: ipv4, ipv6: IPv6CountryTable(reader: reader), databaseSHA256: Self.sha)
-        func decodes(_ bytes: [UInt8], sha: String = Self.sha) -> Bool {
-            bytes.withUnsafeBytes { CountryTableImage.decode($0, databaseSHA256: sha) } != nil
+        let good = CountryTableImage.encode(ipv4: ipv4, ipv6: IPv6CountryTable(reader: reader), database: Self.database)
+        func decodes(_ bytes: [UInt8], database: CountryTableImage.Database = Self.database) -> Bool {
+            bytes.withUnsafeBytes { CountryTableImage.decode($0, database: database) } != nil
         }
         #expect(decodes(good))
-        #expect(!decodes(good, sha: String(repeating: "cd", count: 32)))
+        // Another database: another SHA-256, or the same recorded SHA-256 with other bytes.
+        for change in 0..<4 {
+            var other = Self.database
+            switch change {
+            case 0: other.sha256 = String(repeating: "cd", count: 32)
+            case 1: other.size += 1
+            case 2: other.nodeCount += 1
+            default: other.buildEpoch += 1
+            }
+            #expect(!decodes(good, database: other), "change \(change)")
+        }
         #expect(!decodes([]))
         var damaged = good
         damaged[0] ^= 1  // the format
@@ -69,13 +80,13 @@ struct CountryTableImageTests {
         var random = SeededGenerator(seed: 3)
         for _ in 0..<50 { #expect(!decodes(Array(good.prefix(Int.random(in: 0..<good.count, using: &random))))) }
         #expect(!decodes(good + [0, 0, 0, 0, 0, 0, 0, 0]))
-        // Counts larger than the image (the first count is at byte 72).
+        // Counts larger than the image (the first count is at byte 96).
         damaged = good
-        damaged[79] = 0x7F
+        damaged[103] = 0x7F
         #expect(!decodes(damaged))
-        // Starts out of order: the second IPv4 start (at byte 92) made smaller than the first.
+        // Starts out of order: the second IPv4 start (at byte 116) made smaller than the first.
         damaged = good
-        for index in 92..<96 { damaged[index] = 0 }
+        for index in 116..<120 { damaged[index] = 0 }
         #expect(!decodes(damaged))
     }
 }
