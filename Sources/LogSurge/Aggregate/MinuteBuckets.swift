@@ -42,9 +42,9 @@ public struct MinuteBuckets: Sendable {
     private var runs: [BucketRun] = []
     /// How many merges made each run: 0 for a spill of the table, n + 1 for `runFanIn` runs of n.
     private var runLevels: [Int] = []
-    /// Runs of one level merged into one of the next as soon as there are this many, so a run
-    /// holds at most 15 runs a level (about 45 for 100 M buckets), and reading every row back,
-    /// a block of each run at a time, stays within a few megabytes however long the input.
+    /// Runs of one level merged into one of the next as soon as there are this many, so there
+    /// are at most 15 runs a level (about 45 for 100 M buckets), and reading every row back, a
+    /// block of each run at a time, stays within a few megabytes however long the input.
     static let runFanIn = 16
     /// Totals of the spilled buckets, for the queries that need no order, by site index (high
     /// 16 bits) and country (low 16 bits): per site and per country they are sums of these.
@@ -164,12 +164,7 @@ public struct MinuteBuckets: Sendable {
               runLevels.suffix(Self.runFanIn).allSatisfy({ $0 == level }) {
             // Sorted by site rank: a site added since a run was written sorts among the others,
             // whose order it does not change, so every run is still sorted.
-            let rank = siteRanks()
-            var siteOfRank = [UInt16](repeating: 0, count: rank.count)
-            for (index, rank) in rank.enumerated() { siteOfRank[Int(rank)] = UInt16(index) }
-            let merging = BucketRowSequence(siteNames: siteNames, rank: rank, siteOfRank: siteOfRank, memory: [],
-                                            file: file, runs: Array(runs.suffix(Self.runFanIn)))
-            var rows = merging.makeIterator()
+            var rows = rowSequence(rank: siteRanks(), memory: [], runs: Array(runs.suffix(Self.runFanIn))).makeIterator()
             let merged = file.appendRun {
                 rows.nextEntry().map { BucketSpillFile.Record(key: $0.key.rawValue, counts: BucketTable.Counts($0.counts)) }
             }
@@ -208,10 +203,15 @@ public struct MinuteBuckets: Sendable {
     /// block of each run) are held, not every row.
     public func sortedRows() -> BucketRowSequence {
         let rank = siteRanks()
-        var siteOfRank = [UInt16](repeating: 0, count: rank.count)
-        for (index, rank) in rank.enumerated() { siteOfRank[Int(rank)] = UInt16(index) }
         let counts = store.counts
         let memory = sortOrder(rank: rank).map { BucketSpillFile.Record(key: $0.key, counts: counts[$0.entry]) }
+        return rowSequence(rank: rank, memory: memory, runs: runs)
+    }
+
+    /// The rows of `memory` (the table's entries under their sort keys, sorted) and `runs`.
+    private func rowSequence(rank: [UInt16], memory: [BucketSpillFile.Record], runs: [BucketRun]) -> BucketRowSequence {
+        var siteOfRank = [UInt16](repeating: 0, count: rank.count)
+        for (index, rank) in rank.enumerated() { siteOfRank[Int(rank)] = UInt16(index) }
         return BucketRowSequence(siteNames: siteNames, rank: rank, siteOfRank: siteOfRank, memory: memory,
                                  file: spillFile, runs: runs)
     }
