@@ -28,24 +28,9 @@ final class BucketSpillFile: Sendable {
 
     deinit { close(descriptor) }
 
-    /// Writes a run of `count` records at the end of the file, made `blockSize` at a time by
-    /// `block` (so that only a block is held at once); the run's offset, or nil when a write failed.
-    func appendRun(count: Int, blockSize: Int = 1 << 16, _ block: (Range<Int>) -> [Record]) -> Int64? {
-        end.withLock { end in
-            let start = end
-            var position = end
-            for first in stride(from: 0, to: count, by: blockSize) {
-                let records = block(first..<min(first + blockSize, count))
-                guard write(records, at: position) else { return nil }
-                position += Int64(records.count * MemoryLayout<Record>.stride)
-            }
-            end = position
-            return start
-        }
-    }
-
     /// Writes the records `next` gives, until it gives nil, as a run at the end of the file,
-    /// `blockSize` at a time; the run, or nil when a write failed (or nothing was given).
+    /// `blockSize` at a time (so that only a block is held at once); the run, or nil when a
+    /// write failed (or nothing was given).
     func appendRun(blockSize: Int = 1 << 12, from next: () -> Record?) -> BucketRun? {
         end.withLock { end in
             let start = end

@@ -134,14 +134,15 @@ public struct MinuteBuckets: Sendable {
         }
         let order = sortOrder(rank: siteRanks())
         let keys = store.keys, counts = store.counts
-        let offset = file.appendRun(count: order.count) { block in
-            order[block].map { BucketSpillFile.Record(key: keys[$0.entry], counts: counts[$0.entry]) }
+        var next = order.makeIterator()
+        let run = file.appendRun {
+            next.next().map { BucketSpillFile.Record(key: keys[$0.entry], counts: counts[$0.entry]) }
         }
-        guard let offset else {
+        guard let run else {
             spillFailed = true
             return
         }
-        runs.append(BucketRun(offset: offset, count: order.count))
+        runs.append(run)
         runLevels.append(0)
         // The spill runs while the merger holds a chunk's results: one table update a bucket.
         var low = spilledRange?.lowerBound ?? .max, high = spilledRange?.upperBound ?? .min
