@@ -12,12 +12,12 @@ public enum EmbeddedCountryDatabase {
         return try MMDBReader(staticBytes: UnsafeRawBufferPointer(start: start, count: count), source: "<embedded>")
     }
 
-    /// The embedded database's country tables, from the image embedded beside it; nil when the
-    /// image is missing or was made for another database (the tables are then built from the
-    /// tree, as for any database). Decoded once per process (a few milliseconds, about 6 MB
-    /// kept), however many runs it serves.
-    public static func tables() -> (ipv4: IPv4CountryTable, ipv6: IPv6CountryTable?)? {
-        decodedTables
+    /// The country tables of `reader` from the image embedded beside the database, when
+    /// `reader` reads the embedded database; nil for any other database, or when the image is
+    /// missing or was made for another database (the tables are then built from the tree).
+    /// Decoded once per process (a few milliseconds, about 6 MB kept), however many runs it serves.
+    public static func tables(for reader: MMDBReader) -> (ipv4: IPv4CountryTable, ipv6: IPv6CountryTable?)? {
+        isEmbedded(reader) ? decodedTables : nil
     }
 
     private static let decodedTables = identity.flatMap { CountryTableImage.decode(tableImage, database: $0) }
@@ -40,7 +40,7 @@ public enum EmbeddedCountryDatabase {
     public static var sha256: String { String(cString: logsurge_country_db_sha256()) }
 
     /// Whether `reader` reads the embedded database.
-    public static func isEmbedded(_ reader: MMDBReader) -> Bool {
+    static func isEmbedded(_ reader: MMDBReader) -> Bool {
         reader.bytes.baseAddress == UnsafeRawPointer(logsurge_country_db())
     }
 

@@ -123,7 +123,7 @@ public struct AnalysisPipeline: Sendable {
         // for: from a caller that itself holds a thread of Dispatch's global pool (a test, a task
         // of Swift concurrency), a block queued on that pool may wait about a second for a thread.
         DispatchQueue(label: "logsurge.tables", qos: .userInitiated).async(group: building) {
-            if EmbeddedCountryDatabase.isEmbedded(database), let image = EmbeddedCountryDatabase.tables() {
+            if let image = EmbeddedCountryDatabase.tables(for: database) {
                 countryTables.tables = CountryTables(ipv4: image.ipv4, ipv6: image.ipv6)
                 return
             }

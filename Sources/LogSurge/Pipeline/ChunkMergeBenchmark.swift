@@ -17,7 +17,7 @@ import LogSurgeParse
         guard let file = PlainFile(path: path) else { return nil }
         var processor = ChunkProcessor(configuration: configuration)
         let format: LogFormat = if case .fixed(let fixed) = configuration.format { fixed } else { .combined }
-        let embedded = EmbeddedCountryDatabase.isEmbedded(configuration.database) ? EmbeddedCountryDatabase.tables() : nil
+        let embedded = EmbeddedCountryDatabase.tables(for: configuration.database)
         let tables = CountryTables(ipv4: embedded?.ipv4 ?? IPv4CountryTable(reader: configuration.database),
                                    ipv6: embedded?.ipv6 ?? IPv6CountryTable(reader: configuration.database))
         let step = Int64(max(1, configuration.chunkSize))
