@@ -6,8 +6,9 @@ import LogSurgeParse
 ///
 /// `[host[:port] ]client ident user [dd/Mon/yyyy:HH:MM:SS ±hhmm] "request" status size`, then
 /// for combined formats `"referer" "agent"`; fields separated by single spaces; a user may be
-/// quoted; quoted fields end at an unescaped `"` followed by a space or the end; whatever
-/// follows the last field is ignored. When several fields are wrong, the first one names the
+/// quoted; quoted fields end at an unescaped `"` followed by a space or the end (a referer or
+/// agent that never ends is cut by the line's end: the line counts, truncated); whatever
+/// follows the last field is ignored; a line starting with `{` is JSON, not this format. When several fields are wrong, the first one names the
 /// reason.
 struct ReferenceParser {
     let format: LogFormat
@@ -19,6 +20,8 @@ struct ReferenceParser {
         if b.count > AccessLogParser.maxLineLength { return .malformed(.tooLong) }
         let end = b.count
         let blank = b.allSatisfy { $0 == Byte.space }
+        // A JSON object is not a line of these formats.
+        if b[0] == 0x7B { return .malformed(.badFormat) }
         let hasHost = format == .vhostCombined || format == .vhostCommon
 
         func isTokenByte(_ byte: UInt8) -> Bool { byte > Byte.space && byte < 0x7F && byte != Byte.quote }
@@ -108,21 +111,28 @@ struct ReferenceParser {
         }
         i = sizeEnd
 
+        var truncated = false
         if format == .combined || format == .vhostCombined {
             for _ in 0..<2 {
-                guard i + 1 < end, b[i] == Byte.space, b[i + 1] == Byte.quote, let fieldEnd = closingQuote(i + 2) else {
-                    return .malformed(.badFormat)
+                guard i + 1 < end, b[i] == Byte.space, b[i + 1] == Byte.quote else { return .malformed(.badFormat) }
+                // A field the line's end cuts (never closed) still counts the line.
+                guard let fieldEnd = closingQuote(i + 2) else {
+                    truncated = true
+                    break
                 }
                 i = fieldEnd + 1
             }
         }
         return .parsed(ParsedLine(
-            minute: minute, status: status, bytes: size, client: clientStart..<clientEnd, host: host, path: path))
+            minute: minute, status: status, bytes: size, client: clientStart..<clientEnd, host: host, path: path,
+            truncated: truncated))
     }
 
     /// A virtual-host token without a `:digits` port; the whole token when the part before the
     /// colon would end in another colon (an IPv6 literal); nil when the host would be empty.
     static func hostName(_ b: [UInt8], _ token: Range<Int>) -> Range<Int>? {
+        // `a, b` is an address chain, not a host.
+        if b[token].last == 0x2C { return nil }
         guard let colon = b[token].lastIndex(of: Byte.colon) else { return token }
         let port = b[(colon + 1)..<token.upperBound]
         guard !port.isEmpty, port.allSatisfy({ $0 >= Byte.zero && $0 <= Byte.nine }) else { return token }

@@ -58,6 +58,9 @@ public struct AccessLogParser: Sendable {
     private mutating func parseFields(_ b: UnsafeRawBufferPointer) -> ParseResult {
         let end = b.count
         var i = 0
+        // A JSON object is never a client or a host: say the line is not in this format.
+        // In bounds: b is not empty.
+        if b[0] == ASCII.openBrace { return .malformed(.badFormat) }
 
         var host: Range<Int>? = nil
         if hasHost {
@@ -110,12 +113,13 @@ public struct AccessLogParser: Sendable {
         }
         let bracket = userEnd + 1
 
-        // Timestamp.
+        // Timestamp, then its closing bracket.
         let stampStart = bracket + 1
-        guard end - stampStart >= TimestampCache.length,
+        // In bounds: end - stampStart > length is checked before reading stampStart + length.
+        guard end - stampStart > TimestampCache.length, b[stampStart + TimestampCache.length] == ASCII.closeBracket,
             let minute = timestamps.minute(b, at: stampStart)
         else { return .malformed(.badTimestamp) }
-        i = stampStart + TimestampCache.length
+        i = stampStart + TimestampCache.length + 1
         // In bounds: i < end is checked first.
         guard i < end, b[i] == ASCII.space else { return .malformed(.badFormat) }
         i += 1
@@ -170,7 +174,9 @@ public struct AccessLogParser: Sendable {
             }
         }
 
-        // Referer and user agent: two quoted fields, skipped.
+        // Referer and user agent: two quoted fields, skipped. A line cut inside one of them (no
+        // closing quote before its end) still counts: everything logsurge uses came before.
+        var truncated = false
         if requiresAgent {
             for field in 0..<2 {
                 // In bounds: i + 1 < end is checked before reading i and i + 1.
@@ -179,14 +185,18 @@ public struct AccessLogParser: Sendable {
                 // ends in an unescaped quote past the opening one, that quote closes it (or one
                 // before it does), so the long agent string need not be scanned.
                 if field == 1 && end - 1 > i + 1 && Self.endsInUnescapedQuote(b) { break }
-                guard let fieldEnd = b.closingQuote(from: i + 2) else { return .malformed(.badFormat) }
+                guard let fieldEnd = b.closingQuote(from: i + 2) else {
+                    truncated = true
+                    break
+                }
                 i = fieldEnd + 1
             }
         }
         // Whatever follows (end of line, spaces, extra fields) is ignored.
         return .parsed(
             ParsedLine(
-                minute: minute, status: status, bytes: size, client: client, host: host, path: path
+                minute: minute, status: status, bytes: size, client: client, host: host, path: path,
+                truncated: truncated
             ))
     }
 
@@ -252,8 +262,12 @@ public struct AccessLogParser: Sendable {
     /// The suffix is dropped only when it is `:` plus digits and what remains is non-empty and
     /// does not itself end in `:`, so IPv6 literals stay whole (`::1` stays `::1`, `[::1]:443`
     /// becomes `[::1]`, and `2001:db8::1:443`, as `%v:%p` writes it, becomes `2001:db8::1`).
-    /// Returns `nil` when the host would be empty.
-    private static func hostRange(_ b: UnsafeRawBufferPointer, _ token: Range<Int>) -> Range<Int>? {
+    /// Returns `nil` when the host would be empty, or the token ends in a comma.
+    static func hostRange(_ b: UnsafeRawBufferPointer, _ token: Range<Int>) -> Range<Int>? {
+        // A token ending in a comma is the first address of a `client, proxy` chain (Apache's
+        // `%{X-Forwarded-For}i` first), never a virtual host.
+        // In bounds: token.upperBound - 1 is inside the token when it is not empty.
+        guard !token.isEmpty, b[token.upperBound - 1] != 0x2C else { return nil }
         var colon = token.upperBound - 1
         // In bounds: colon stays within token, which lies inside b.
         while colon >= token.lowerBound, b[colon] != ASCII.colon { colon -= 1 }
@@ -269,7 +283,7 @@ public struct AccessLogParser: Sendable {
     ///
     /// The method is letters, `-` and `_`; the target and protocol are non-empty and hold no spaces.
     @inline(__always)
-    private static func requestTarget(_ b: UnsafeRawBufferPointer, _ request: Range<Int>) -> Range<Int>? {
+    static func requestTarget(_ b: UnsafeRawBufferPointer, _ request: Range<Int>) -> Range<Int>? {
         var i = request.lowerBound
         // In bounds: the loop condition checks i < request.upperBound <= count.
         while i < request.upperBound, isMethodByte(b[i]) { i += 1 }
@@ -287,7 +301,7 @@ public struct AccessLogParser: Sendable {
     }
 
     @inline(__always)
-    private static func isMethodByte(_ byte: UInt8) -> Bool {
+    static func isMethodByte(_ byte: UInt8) -> Bool {
         let lower = byte | 0x20
         return (lower >= 0x61 && lower <= 0x7A) || byte == ASCII.dash || byte == 0x5F
     }

@@ -10,6 +10,10 @@ enum ASCII {
     static let openBracket: UInt8 = 0x5B
     static let backslash: UInt8 = 0x5C
     static let closeBracket: UInt8 = 0x5D
+    static let openBrace: UInt8 = 0x7B
+    static let closeBrace: UInt8 = 0x7D
+    static let tab: UInt8 = 0x09
+    static let hash: UInt8 = 0x23
     static let carriageReturn: UInt8 = 0x0D
     static let newline: UInt8 = 0x0A
 }

@@ -26,17 +26,6 @@ extension AccessLogParser {
     /// head of a file usually ends in a partial line, which would wrongly favour common
     /// over combined. By default, up to 200 lines are examined.
     public static func detectFormat(chunk: UnsafeRawBufferPointer, maxLines: Int = 200) -> LogFormat? {
-        var lines: [UnsafeRawBufferPointer] = []
-        var start = 0
-        while lines.count < maxLines, start < chunk.count {
-            let newline = chunk.firstIndex(of: ASCII.newline, from: start, to: chunk.count)
-            if newline == chunk.count, start > 0 { break }  // a partial last line
-            if newline > start {
-                // Stays inside `chunk`: start < newline <= chunk.count.
-                lines.append(UnsafeRawBufferPointer(rebasing: chunk[start..<newline]))
-            }
-            start = newline + 1
-        }
-        return detectFormat(lines)
+        detectFormat(LineFormat.lines(of: chunk, maxLines: maxLines))
     }
 }

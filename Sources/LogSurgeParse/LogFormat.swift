@@ -65,25 +65,35 @@ public enum MalformedReason: String, CaseIterable, Sendable, Comparable {
 
 /// One parsed line: integers plus byte ranges into the line.
 ///
-/// The ranges are offsets into the buffer given to `AccessLogParser.parse(_:)` and mean
-/// something only while that buffer is alive and unchanged.
+/// The ranges are offsets into the buffer given to the parser and mean something only while
+/// that buffer is alive and unchanged.
 public struct ParsedLine: Sendable, Equatable {
     /// The request's minute in UTC, counted from 1970-01-01T00:00Z, whatever offset the line carried.
     public var minute: Int32
     /// The status as written, 0...999; its class is `status / 100`.
     public var status: UInt16
-    /// The response size; `-` counts as 0.
+    /// The response size; `-` (or a size the line does not give) counts as 0.
     public var bytes: UInt64
-    /// The client field: an IP address as text, or a host name if the server logged one.
-    public var client: Range<Int>
-    /// The virtual host without its `:port` suffix in vhost formats; `nil` otherwise.
+    /// The connecting client: an IP address as text, or a host name if the server logged one;
+    /// nil when the format logs none (only a forwarded chain).
+    public var client: Range<Int>?
+    /// The virtual host without its `:port` suffix, when the format logs one; else `nil`.
     public var host: Range<Int>?
     /// The request target when the request is `METHOD TARGET PROTO` or `METHOD TARGET`; else `nil`.
     public var path: Range<Int>?
+    /// The text of the `--real-ip` header (an address chain) when the format logs it and the
+    /// line holds a value (not `-`); else `nil`.
+    public var forwarded: Range<Int>?
+    /// The text of the `--country-from` header when logged and not `-`; else `nil`.
+    public var countryHint: Range<Int>?
+    /// The line ended inside a quoted field that came after everything needed: it counts, and
+    /// the fields after the cut are missing.
+    public var truncated: Bool
 
     public init(
-        minute: Int32, status: UInt16, bytes: UInt64, client: Range<Int>,
-        host: Range<Int>? = nil, path: Range<Int>? = nil
+        minute: Int32, status: UInt16, bytes: UInt64, client: Range<Int>?,
+        host: Range<Int>? = nil, path: Range<Int>? = nil, forwarded: Range<Int>? = nil,
+        countryHint: Range<Int>? = nil, truncated: Bool = false
     ) {
         self.minute = minute
         self.status = status
@@ -91,11 +101,16 @@ public struct ParsedLine: Sendable, Equatable {
         self.client = client
         self.host = host
         self.path = path
+        self.forwarded = forwarded
+        self.countryHint = countryHint
+        self.truncated = truncated
     }
 }
 
-/// The outcome of parsing one line: its fields, or why it does not count as a request.
+/// The outcome of parsing one line: its fields, why it does not count as a request, or that
+/// it is a directive of the log itself (a W3C `#Fields:` line), which is not a log line at all.
 public enum ParseResult: Sendable, Equatable {
     case parsed(ParsedLine)
     case malformed(MalformedReason)
+    case directive
 }

@@ -1,12 +1,13 @@
-/// Reads `dd/Mon/yyyy:HH:MM:SS ±hhmm]` (the text after `[`) into a UTC minute, remembering the last one.
+/// Reads `dd/Mon/yyyy:HH:MM:SS ±hhmm` (Apache `%t` without its brackets, nginx `$time_local`)
+/// into a UTC minute, remembering the last one.
 ///
 /// Log lines arrive in time order, so consecutive lines almost always share the minute and
-/// zone. The cache keeps the bytes `dd/Mon/yyyy:HH:MM` and ` ±hhmm]` of the last valid
+/// zone. The cache keeps the bytes `dd/Mon/yyyy:HH:MM` and ` ±hhmm` of the last valid
 /// timestamp with its minute; a line whose bytes match reuses the minute after four 64-bit
 /// compares and a check of the seconds. Anything else is parsed and validated in full.
 struct TimestampCache: Sendable {
-    /// The length of the timestamp text including its closing `]`.
-    static let length = 27
+    /// The length of the timestamp text (without brackets).
+    static let length = 26
 
     private typealias Key = (UInt64, UInt64, UInt64, UInt64)
 
@@ -15,7 +16,7 @@ struct TimestampCache: Sendable {
 
     /// Starts with a real timestamp so that a match always returns a correct minute.
     init() {
-        let seed: StaticString = "01/Jan/1970:00:00:00 +0000]"
+        let seed: StaticString = "01/Jan/1970:00:00:00 +0000"
         // In bounds: the seed literal is exactly `length` bytes long.
         key = Self.key(UnsafeRawPointer(seed.utf8Start))
         cachedMinute = 0
@@ -45,13 +46,13 @@ struct TimestampCache: Sendable {
     /// The timestamp's bytes except the seconds, as four words.
     @inline(__always)
     private static func key(_ p: UnsafeRawPointer) -> Key {
-        // In bounds: each load reads 8 bytes ending at offset 8, 16, 24 or 27 <= `length`.
+        // In bounds: each load reads 8 bytes ending at offset 8, 16, 24 or 26 <= `length`.
         let a = UInt64(littleEndian: p.loadUnaligned(fromByteOffset: 0, as: UInt64.self))
         let b = UInt64(littleEndian: p.loadUnaligned(fromByteOffset: 8, as: UInt64.self))
         let c = UInt64(littleEndian: p.loadUnaligned(fromByteOffset: 16, as: UInt64.self))
-        let d = UInt64(littleEndian: p.loadUnaligned(fromByteOffset: 19, as: UInt64.self))
-        // c holds offsets 16..<24 and d 19..<27; clear the seconds (offsets 18 and 19).
-        return (a, b, c & 0xFFFF_FFFF_0000_FFFF, d & 0xFFFF_FFFF_FFFF_FF00)
+        let d = UInt64(littleEndian: p.loadUnaligned(fromByteOffset: 18, as: UInt64.self))
+        // c holds offsets 16..<24 and d 18..<26; clear the seconds (offsets 18 and 19).
+        return (a, b, c & 0xFFFF_FFFF_0000_FFFF, d & 0xFFFF_FFFF_FFFF_0000)
     }
 
     /// Parses and validates every field of the timestamp at `p` (`length` bytes readable).
@@ -66,7 +67,6 @@ struct TimestampCache: Sendable {
         }
         guard byte(2) == ASCII.slash, byte(6) == ASCII.slash, byte(11) == ASCII.colon,
             byte(14) == ASCII.colon, byte(17) == ASCII.colon, byte(20) == ASCII.space,
-            byte(26) == ASCII.closeBracket,
             let day = twoDigits(0), let month = monthNumber(byte(3), byte(4), byte(5)),
             let century = twoDigits(7), let yearInCentury = twoDigits(9),
             let hour = twoDigits(12), let minute = twoDigits(15),
@@ -84,7 +84,7 @@ struct TimestampCache: Sendable {
     }
 
     /// The month number of an English three-letter month name, in any letter case.
-    private static func monthNumber(_ a: UInt8, _ b: UInt8, _ c: UInt8) -> Int? {
+    static func monthNumber(_ a: UInt8, _ b: UInt8, _ c: UInt8) -> Int? {
         // OR-ing 0x20 lowercases ASCII letters; only `A`/`a` (etc.) map onto a lowercase letter.
         let name = UInt32(a | 0x20) << 16 | UInt32(b | 0x20) << 8 | UInt32(c | 0x20)
         func packed(_ text: StaticString) -> UInt32 {

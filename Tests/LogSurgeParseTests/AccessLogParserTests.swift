@@ -128,16 +128,18 @@ struct FormatTests {
     }
 
     @Test(
-        "The user agent must be closed, however the line ends",
+        "A user agent cut by the end of the line still counts, marked truncated; one that is missing does not",
         arguments: [
-            (#" "-" "Mozilla""#, true), (#" "-" """#, true), (#" "-" "a\\""#, true), (#" "-" "a" "#, true),
-            (#" "-" "a" extra"#, true), (#" "-" "a"b""#, true), (#" "-" "a\"#, false), (#" "-" "a\"  "#, false),
-            (#" "-" ""#, false), (#" "-" "Mozilla"#, false), (#" "-" "a\\\""#, false), (#" "-""#, false),
+            (#" "-" "Mozilla""#, true, false), (#" "-" """#, true, false), (#" "-" "a\\""#, true, false), (#" "-" "a" "#, true, false),
+            (#" "-" "a" extra"#, true, false), (#" "-" "a"b""#, true, false), (#" "-" "a\""#, true, true), (#" "-" "a\"  "#, true, true),
+            (#" "-" ""#, true, true), (#" "-" "Mozilla"#, true, true), (#" "-" "a\\\""#, true, true), (#" "htt"#, true, true),
+            (#" "-""#, false, false), (#" "-" "#, false, false), (#" -"#, false, false),
         ])
-    func agentEnds(_ tail: String, _ parses: Bool) {
+    func agentEnds(_ tail: String, _ parses: Bool, _ truncated: Bool) {
         let line = #"127.0.0.1 - - [09/Nov/2016:02:31:00 +0000] "GET / HTTP/1.1" 200 5"# + tail
         let result = outcome(line, .combined)
         #expect((result.fields != nil) == parses, "\(tail): \(result)")
+        #expect(result.fields?.truncated ?? false == truncated, "\(tail): \(result)")
         if !parses { #expect(result == .malformed(.badFormat)) }
     }
 

@@ -7,23 +7,29 @@ struct Fields: Equatable, CustomStringConvertible {
     var minute: String
     var status: UInt16
     var bytes: UInt64
-    var client: String
+    var client: String?
     var host: String? = nil
     var path: String? = nil
+    var forwarded: String? = nil
+    var country: String? = nil
+    var truncated = false
 
     var description: String {
-        "\(minute) \(status) \(bytes) client=\(client) host=\(host ?? "nil") path=\(path ?? "nil")"
+        "\(minute) \(status) \(bytes) client=\(client ?? "nil") host=\(host ?? "nil") path=\(path ?? "nil")"
+            + (forwarded.map { " forwarded=\($0)" } ?? "") + (country.map { " country=\($0)" } ?? "") + (truncated ? " truncated" : "")
     }
 }
 
 enum Outcome: Equatable, CustomStringConvertible {
     case parsed(Fields)
     case malformed(MalformedReason)
+    case directive
 
     var description: String {
         switch self {
         case .parsed(let fields): return "parsed(\(fields))"
         case .malformed(let reason): return "malformed(\(reason.rawValue))"
+        case .directive: return "directive"
         }
     }
 
@@ -34,13 +40,15 @@ enum Outcome: Equatable, CustomStringConvertible {
 }
 
 /// Parses `bytes` with `parser`, checking that every returned range lies inside the line.
-func outcome(_ bytes: [UInt8], with parser: inout AccessLogParser) -> Outcome {
+func outcome<Parser: LineParsing>(_ bytes: [UInt8], with parser: inout Parser) -> Outcome {
     bytes.withUnsafeBytes { raw in
         switch parser.parse(raw) {
         case .malformed(let reason):
             return .malformed(reason)
+        case .directive:
+            return .directive
         case .parsed(let line):
-            let ranges = [line.client] + [line.host, line.path].compactMap { $0 }
+            let ranges = [line.client, line.host, line.path, line.forwarded, line.countryHint].compactMap { $0 }
             precondition(
                 ranges.allSatisfy { $0.lowerBound >= 0 && $0.upperBound <= raw.count },
                 "range outside the line")
@@ -48,7 +56,8 @@ func outcome(_ bytes: [UInt8], with parser: inout AccessLogParser) -> Outcome {
             return .parsed(
                 Fields(
                     minute: UTCMinute.format(line.minute), status: line.status, bytes: line.bytes,
-                    client: text(line.client), host: line.host.map(text), path: line.path.map(text)))
+                    client: line.client.map(text), host: line.host.map(text), path: line.path.map(text),
+                    forwarded: line.forwarded.map(text), country: line.countryHint.map(text), truncated: line.truncated))
         }
     }
 }
@@ -58,6 +67,20 @@ func outcome(_ line: String, _ format: LogFormat) -> Outcome {
     var parser = AccessLogParser(format: format)
     return outcome(Array(line.utf8), with: &parser)
 }
+
+/// Parses one line with a fresh parser of `format` (header roles bound as given).
+func outcome(_ line: String, _ format: LineFormat, headers: HeaderRoles = HeaderRoles()) -> Outcome {
+    var parser = format.parser(headers: headers)
+    return outcome(Array(line.utf8), with: &parser)
+}
+
+/// Parses lines in order with one parser of `format` (W3C directives change it as they come).
+func outcomes(_ lines: [String], _ format: LineFormat, headers: HeaderRoles = HeaderRoles()) -> [Outcome] {
+    var parser = format.parser(headers: headers)
+    return lines.map { outcome(Array($0.utf8), with: &parser) }
+}
+
+extension LineParser: LineParsing {}
 
 /// A common-format line with the given pieces; the defaults form a valid line.
 func commonLine(

@@ -1,0 +1,613 @@
+/// The fields logsurge reads from JSON lines: which keys play which role.
+///
+/// Keys are compared normalised (ASCII letters in lower case, `-` as `_`), so `X-Forwarded-For`,
+/// `x_forwarded_for` and `X_FORWARDED_FOR` are one key. A key may lead into a nested object
+/// (Caddy's `request.remote_ip`, ECS's `http.response.status_code`). Of several keys that can
+/// play one role, the best-ranked present in a line wins; a key given twice in one line counts
+/// its last value.
+public struct JSONFields: Sendable, Hashable {
+    /// For the report: `json`, `caddy`, or the nginx template it came from.
+    public let name: String
+    /// Wanted keys as paths of normalised names, with their role and rank (lower wins).
+    var keys: [Key]
+    /// Header names are keys of this object (Caddy's `request.headers`); nil when headers are
+    /// top-level keys (`http_x_forwarded_for`).
+    var headerObject: [String]?
+    /// With `--real-ip`, the key that holds the connecting address instead of the client
+    /// (Caddy's `client_ip` is its own resolution; `remote_ip` is the peer).
+    var connectingKey: [String]?
+
+    struct Key: Sendable, Hashable {
+        var path: [String]
+        var role: FieldRole
+        var rank: Int
+        /// For a time as a number: its unit.
+        var unit: EpochUnit = .automatic
+    }
+
+    /// Generic JSON access logs: the key names of nginx JSON templates, Traefik, ECS and log shippers.
+    public static let generic: JSONFields = {
+        var keys: [Key] = []
+        func add(_ role: FieldRole, _ names: [String], unit: EpochUnit = .automatic) {
+            for (rank, name) in names.enumerated() {
+                keys.append(Key(path: name.split(separator: ".").map { normalize(String($0)) }, role: role, rank: rank, unit: unit))
+                // ECS names are also written flattened: `"http.response.status_code": 200`.
+                if name.contains(".") { keys.append(Key(path: [normalize(name)], role: role, rank: rank, unit: unit)) }
+            }
+        }
+        add(.time, ["time_iso8601", "time_local", "@timestamp", "timestamp", "time", "msec", "ts", "date", "datetime", "StartUTC", "start_time"])
+        add(.client, ["remote_addr", "client_ip", "clientip", "remote_ip", "remote", "client", "ip", "ClientHost", "c_ip", "client.ip", "source.ip", "client.address", "source.address"])
+        add(.status, ["status", "status_code", "statuscode", "response_status", "response_code", "code", "DownstreamStatus", "sc_status", "http.response.status_code", "response.status"])
+        add(.size, ["body_bytes_sent", "bytes_sent", "size", "bytes", "response_size", "body_size", "DownstreamContentSize", "sc_bytes", "http.response.body.bytes", "response.size"])
+        add(.host, ["host", "http_host", "server_name", "vhost", "RequestHost", "url.domain"])
+        add(.request, ["request"])
+        add(.path, ["request_uri", "uri", "path", "url", "RequestPath", "url.path", "url.original"])
+        return JSONFields(name: "json", keys: keys)
+    }()
+
+    /// Caddy's JSON access log (`log { format json }`): `ts`, `status`, `size`, and the request
+    /// under `request` (`client_ip`, Caddy's own answer with trusted proxies, else `remote_ip`;
+    /// `host`, `uri`, and the request headers as arrays under `headers`).
+    public static let caddy = JSONFields(
+        name: "caddy",
+        keys: [
+            Key(path: ["ts"], role: .time, rank: 0, unit: .seconds),
+            Key(path: ["status"], role: .status, rank: 0),
+            Key(path: ["size"], role: .size, rank: 0),
+            Key(path: ["request", "client_ip"], role: .client, rank: 0),
+            Key(path: ["request", "remote_ip"], role: .client, rank: 1),
+            Key(path: ["request", "host"], role: .host, rank: 0),
+            Key(path: ["request", "uri"], role: .path, rank: 0),
+        ],
+        headerObject: ["request", "headers"], connectingKey: ["request", "remote_ip"])
+
+    init(name: String, keys: [Key], headerObject: [String]? = nil, connectingKey: [String]? = nil) {
+        self.name = name
+        self.keys = keys
+        self.headerObject = headerObject
+        self.connectingKey = connectingKey
+    }
+
+    /// ASCII letters in lower case, `-` as `_`.
+    static func normalize(_ name: String) -> String {
+        String(decoding: name.utf8.map { byte in
+            byte == UInt8(ascii: "-") ? UInt8(ascii: "_") : (byte &- 0x41 < 26 ? byte | 0x20 : byte)
+        }, as: UTF8.self)
+    }
+
+    /// The fields with `--json-field ROLE=KEY` choices put first: that key plays that role.
+    public func choosing(_ choices: [(role: String, key: String)]) throws(FormatError) -> JSONFields {
+        var chosen = self
+        for (roleName, key) in choices {
+            guard let role = Self.choosableRoles[roleName] else {
+                throw FormatError("--json-field: unknown role '\(roleName)': use \(Self.choosableRoles.keys.sorted().joined(separator: ", "))")
+            }
+            guard !key.isEmpty else { throw FormatError("--json-field \(roleName)= names no key") }
+            chosen.keys.removeAll { $0.role == role }
+            chosen.keys.append(Key(path: key.split(separator: ".").map { Self.normalize(String($0)) }, role: role, rank: 0))
+            if key.contains(".") { chosen.keys.append(Key(path: [Self.normalize(key)], role: role, rank: 0)) }
+        }
+        return chosen
+    }
+
+    /// The roles `--json-field` can set, by name.
+    public static var roleNames: [String] { choosableRoles.keys.sorted() }
+
+    static let choosableRoles: [String: FieldRole] = [
+        "time": .time, "client": .client, "status": .status, "size": .size, "host": .host,
+        "request": .request, "path": .path,
+    ]
+
+    /// The fields with the `--real-ip` and `--country-from` headers added as keys.
+    func binding(_ headers: HeaderRoles) -> JSONFields {
+        var bound = self
+        bound.keys.removeAll { $0.role == .forwarded || $0.role == .country }
+        for (header, role) in [(headers.forwarded, FieldRole.forwarded), (headers.country, .country)] {
+            guard let header else { continue }
+            if let object = headerObject {
+                bound.keys.append(Key(path: object + [header.normalized], role: role, rank: 0))
+            } else if !keys.contains(where: { $0.path == [header.normalized] || $0.path == ["http_" + header.normalized] }) {
+                bound.keys.append(Key(path: ["http_" + header.normalized], role: role, rank: 0))
+                bound.keys.append(Key(path: [header.normalized], role: role, rank: 1))
+            } else {
+                for index in bound.keys.indices where bound.keys[index].path == [header.normalized] || bound.keys[index].path == ["http_" + header.normalized] {
+                    bound.keys[index].role = role
+                }
+            }
+        }
+        // The connecting address, not the server's own resolution, starts the walk of the chain.
+        if headers.forwarded != nil, let connectingKey {
+            for index in bound.keys.indices where bound.keys[index].role == .client {
+                bound.keys[index].rank = bound.keys[index].path == connectingKey ? 0 : 1
+            }
+        }
+        return bound
+    }
+
+    /// The name of fields read from an nginx JSON template.
+    static let templateName = "nginx escape=json template"
+
+    /// The fields of an nginx `escape=json` template that is a JSON object: each key whose
+    /// value is exactly one variable plays that variable's role.
+    static func fromTemplate(_ text: String, source: String, clientHeaders: Set<String>) throws(FormatError) -> JSONFields {
+        var keys: [Key] = []
+        var path: [String] = []
+        var bytes = Array(text.utf8)[...]
+        func skipSpaces() { while let first = bytes.first, first == 0x20 || first == 0x09 || first == 0x0A || first == 0x0D { bytes.removeFirst() } }
+        func string() throws(FormatError) -> String {
+            guard bytes.first == UInt8(ascii: "\"") else { throw FormatError("the JSON template has a key or value that is not a string near '\(String(decoding: bytes.prefix(20), as: UTF8.self))'") }
+            bytes.removeFirst()
+            var out: [UInt8] = []
+            while let byte = bytes.first, byte != UInt8(ascii: "\"") {
+                if byte == UInt8(ascii: "\\"), bytes.count > 1 {
+                    bytes.removeFirst()
+                }
+                out.append(bytes.removeFirst())
+            }
+            guard !bytes.isEmpty else { throw FormatError("the JSON template has an unclosed string") }
+            bytes.removeFirst()
+            return String(decoding: out, as: UTF8.self)
+        }
+        func value(key: String) throws(FormatError) {
+            skipSpaces()
+            if bytes.first == UInt8(ascii: "{") {
+                path.append(normalize(key))
+                try object()
+                path.removeLast()
+                return
+            }
+            let raw: String
+            if bytes.first == UInt8(ascii: "\"") {
+                raw = try string()
+            } else {
+                var out: [UInt8] = []
+                while let byte = bytes.first, byte != UInt8(ascii: ","), byte != UInt8(ascii: "}") {
+                    out.append(bytes.removeFirst())
+                }
+                raw = String(decoding: out, as: UTF8.self).trimmingSpaces
+            }
+            // Exactly one variable, nothing else: the key plays its role.
+            guard raw.hasPrefix("$") else { return }
+            var name = String(raw.dropFirst())
+            if name.hasPrefix("{"), name.hasSuffix("}") { name = String(name.dropFirst().dropLast()) }
+            guard !name.isEmpty, name.utf8.allSatisfy({ isLetter($0) || isDigit($0) || $0 == UInt8(ascii: "_") }) else { return }
+            let spec = NginxVariable.spec(name.lowercased())
+            let keyPath = path + [normalize(key)]
+            if spec.role != .opaque {
+                let unit: EpochUnit = spec.shape == .epoch(.seconds) ? .seconds : .automatic
+                keys.append(Key(path: keyPath, role: spec.role, rank: spec.rank, unit: unit))
+            }
+            if let header = spec.header { headerKeys.append(TemplateHeader(header: header, path: keyPath)) }
+        }
+        var headerKeys: [TemplateHeader] = []
+        func object() throws(FormatError) {
+            skipSpaces()
+            guard bytes.first == UInt8(ascii: "{") else { throw FormatError("the JSON template is not an object") }
+            bytes.removeFirst()
+            skipSpaces()
+            if bytes.first == UInt8(ascii: "}") {
+                bytes.removeFirst()
+                return
+            }
+            while true {
+                skipSpaces()
+                let key = try string()
+                skipSpaces()
+                guard bytes.first == UInt8(ascii: ":") else { throw FormatError("the JSON template lacks a ':' after \"\(key)\"") }
+                bytes.removeFirst()
+                try value(key: key)
+                skipSpaces()
+                guard let next = bytes.first else { throw FormatError("the JSON template is not closed") }
+                bytes.removeFirst()
+                if next == UInt8(ascii: "}") { return }
+                guard next == UInt8(ascii: ",") else { throw FormatError("the JSON template has '\(Character(UnicodeScalar(next)))' where ',' or '}' belongs") }
+            }
+        }
+        try object()
+        var fields = JSONFields(name: templateName, keys: keys)
+        fields.templateHeaders = headerKeys
+        // A time, a status and a client (or a header standing in for it) are needed.
+        guard keys.contains(where: { $0.role == .time }) else { throw FormatError("the JSON template has no time ($time_local, $time_iso8601 or $msec)") }
+        guard keys.contains(where: { $0.role == .status }) else { throw FormatError("the JSON template has no status ($status)") }
+        guard keys.contains(where: { $0.role == .client }) || headerKeys.contains(where: { clientHeaders.contains($0.header) }) else {
+            throw FormatError("the JSON template has no client address ($remote_addr); a format whose only client is a forwarded header needs --real-ip naming it")
+        }
+        return fields
+    }
+
+    /// For a template: the headers it logs, with the keys holding them.
+    private var templateHeaders: [TemplateHeader] = []
+    struct TemplateHeader: Sendable, Hashable {
+        var header: String
+        var path: [String]
+    }
+
+    /// The request headers these fields can read, normalised; nil when any may be present (a
+    /// generic JSON log names its keys itself).
+    public var loggedHeaders: [String]? {
+        name == Self.templateName ? templateHeaders.map(\.header) : nil
+    }
+
+    /// For a template, binding a header means the key the template put it under.
+    func bindingTemplate(_ headers: HeaderRoles) -> JSONFields {
+        guard name == Self.templateName else { return binding(headers) }
+        var bound = self
+        bound.keys.removeAll { $0.role == .forwarded || $0.role == .country }
+        for (header, role) in [(headers.forwarded, FieldRole.forwarded), (headers.country, .country)] {
+            guard let header, let entry = templateHeaders.first(where: { $0.header == header.normalized }) else { continue }
+            bound.keys.append(Key(path: entry.path, role: role, rank: 0))
+        }
+        return bound
+    }
+}
+
+/// Reads the fields of JSON lines, one object a line, in one streaming pass over its bytes.
+///
+/// Not a JSON decoder: the object's keys are matched against the wanted ones (a hash of the
+/// normalised key, then a byte compare), string values are delimited with the vector quote scan
+/// and kept as ranges into the line, objects that hold no wanted key and arrays are skipped
+/// with a counter of their depth; nothing is allocated. A line that is not an object, or whose
+/// structure breaks, is `bad_format`; a missing or unreadable time `bad_timestamp`, status
+/// `bad_status`, size `bad_size`; a missing client `bad_format` (a JSON line is never
+/// `bad_client`). A line cut short after the needed keys counts, marked `truncated`.
+///
+/// Values: times as strings in any form `TimeText` reads, or numbers since the epoch (seconds,
+/// or by size milliseconds and microseconds); statuses as numbers or strings of three digits;
+/// sizes as numbers, digit strings, `"-"` or `null` (0).
+public struct JSONLineParser: Sendable {
+    public let fields: JSONFields
+    private let table: JSONKeyTable
+    private var times = TimeText()
+    /// Whether `ParsedLine.path` is wanted. By default, true.
+    public var wantsPath = true
+
+    public init(fields: JSONFields) {
+        self.fields = fields
+        self.table = JSONKeyTable(fields)
+    }
+
+    /// Objects nested deeper than this end the line as `bad_format`.
+    static let maximumDepth = 64
+
+    public mutating func parse(_ line: UnsafeRawBufferPointer) -> ParseResult {
+        var count = line.count
+        // In bounds: count - 1 is read only when count > 0.
+        if count > 0, line[count - 1] == ASCII.carriageReturn { count -= 1 }
+        guard count > 0, let base = line.baseAddress else { return .malformed(.empty) }
+        guard count <= AccessLogParser.maxLineLength else { return .malformed(.tooLong) }
+        let b = UnsafeRawBufferPointer(start: base, count: count)
+        var i = b.skipJSONSpace(from: 0)
+        guard i < count else { return .malformed(.empty) }
+        // In bounds: i < count.
+        guard b[i] == ASCII.openBrace else { return .malformed(.badFormat) }
+        var found = JSONFound()
+        i = scanObject(b, from: i, level: 0, found: &found, depth: 0)
+        let truncated = i == JSONFound.cut
+        if i < 0, !truncated { return .malformed(.badFormat) }
+        return result(b, found, truncated: truncated)
+    }
+
+    /// Turns what was found into the line's fields.
+    private mutating func result(_ b: UnsafeRawBufferPointer, _ found: JSONFound, truncated: Bool) -> ParseResult {
+        let needClient = found.client.range == nil && found.forwarded.range == nil
+        if truncated, found.time.range == nil || found.status.range == nil || needClient { return .malformed(.badFormat) }
+        guard let time = found.time.range else { return .malformed(.badTimestamp) }
+        let minute: Int32
+        if found.time.isString {
+            guard let value = times.minute(b, time) else { return .malformed(.badTimestamp) }
+            minute = value
+        } else {
+            guard let (value, next) = table.timeUnit(found.time.key).minute(b, at: time.lowerBound, end: time.upperBound),
+                  next == time.upperBound else { return .malformed(.badTimestamp) }
+            minute = value
+        }
+        guard let statusRange = found.status.range, statusRange.count == 3 else { return .malformed(.badStatus) }
+        // In bounds: the range lies inside b and holds three bytes.
+        let s0 = b[statusRange.lowerBound] &- ASCII.zero, s1 = b[statusRange.lowerBound + 1] &- ASCII.zero
+        let s2 = b[statusRange.lowerBound + 2] &- ASCII.zero
+        guard s0 <= 9, s1 <= 9, s2 <= 9 else { return .malformed(.badStatus) }
+        var bytes: UInt64 = 0
+        if let size = found.size.range {
+            guard let value = TemplateParser.size(b, size) else { return .malformed(.badSize) }
+            bytes = value
+        }
+        if needClient { return .malformed(.badFormat) }
+        var line = ParsedLine(minute: minute, status: UInt16(s0) * 100 + UInt16(s1) * 10 + UInt16(s2), bytes: bytes,
+                              client: found.client.range, truncated: truncated)
+        if let host = found.host.range, !TemplateParser.isDash(b, host) { line.host = AccessLogParser.hostRange(b, host) }
+        if wantsPath {
+            if let path = found.path.range, !TemplateParser.isDash(b, path) {
+                line.path = path
+            } else if let request = found.request.range {
+                line.path = AccessLogParser.requestTarget(b, request)
+            }
+        }
+        if let forwarded = found.forwarded.range, !TemplateParser.isDash(b, forwarded) { line.forwarded = forwarded }
+        if let country = found.country.range, !TemplateParser.isDash(b, country) { line.countryHint = country }
+        return .parsed(line)
+    }
+
+    /// Scans the object whose `{` is at `start`, recording wanted keys of `level`; returns the
+    /// index after its `}`, `JSONFound.broken` for broken structure, `JSONFound.cut` when the
+    /// line ends inside it.
+    private func scanObject(_ b: UnsafeRawBufferPointer, from start: Int, level: Int, found: inout JSONFound, depth: Int) -> Int {
+        let end = b.count
+        var i = b.skipJSONSpace(from: start + 1)
+        guard i < end else { return JSONFound.cut }
+        // In bounds: i < end.
+        if b[i] == ASCII.closeBrace { return i + 1 }
+        while true {
+            // A key.
+            guard i < end else { return JSONFound.cut }
+            // In bounds: i < end.
+            guard b[i] == ASCII.quote else { return JSONFound.broken }
+            guard let keyEnd = b.jsonStringEnd(from: i + 1) else { return JSONFound.cut }
+            let entry = table.lookup(b, (i + 1)..<keyEnd, level: level)
+            i = b.skipJSONSpace(from: keyEnd + 1)
+            guard i < end else { return JSONFound.cut }
+            // In bounds: i < end.
+            guard b[i] == ASCII.colon else { return JSONFound.broken }
+            i = b.skipJSONSpace(from: i + 1)
+            guard i < end else { return JSONFound.cut }
+            // The value.
+            // In bounds: i < end.
+            let first = b[i]
+            if first == ASCII.quote {
+                guard let valueEnd = b.jsonStringEnd(from: i + 1) else { return JSONFound.cut }
+                if let entry, let role = entry.role { found.record(role, (i + 1)..<valueEnd, key: entry.index, rank: entry.rank, isString: true) }
+                i = valueEnd + 1
+            } else if first == ASCII.openBrace, let child = entry?.child, depth < Self.maximumDepth {
+                i = scanObject(b, from: i, level: child, found: &found, depth: depth + 1)
+                if i < 0 { return i }
+            } else if first == ASCII.openBrace || first == ASCII.openBracket {
+                let close = b.skipJSONContainer(from: i, maximumDepth: Self.maximumDepth)
+                if close < 0 { return close }
+                if let entry, let role = entry.role, first == ASCII.openBracket {
+                    // An array of strings (Caddy's header values): the one string's text, or the
+                    // inside of the array for a chain given over several header lines.
+                    let inside = b.skipJSONSpace(from: i + 1)..<(close - 1)
+                    var value = inside
+                    // In bounds: inside lies within b; its ends are read only when it is not empty.
+                    if inside.count >= 2, b[inside.lowerBound] == ASCII.quote, let end = b.jsonStringEnd(from: inside.lowerBound + 1),
+                       b.skipJSONSpace(from: end + 1) >= inside.upperBound {
+                        value = (inside.lowerBound + 1)..<end
+                    }
+                    found.record(role, value, key: entry.index, rank: entry.rank, isString: true)
+                }
+                i = close
+            } else {
+                // A number, true, false or null: up to the next delimiter.
+                var j = i
+                // In bounds: j < end is checked first.
+                while j < end, b[j] != 0x2C, b[j] != ASCII.closeBrace, b[j] != ASCII.closeBracket, b[j] > ASCII.space { j += 1 }
+                guard j > i else { return JSONFound.broken }
+                if let entry, let role = entry.role {
+                    let isNull = j - i == 4 && b[i] == 0x6E  // "null"
+                    found.record(role, i..<j, key: entry.index, rank: entry.rank, isString: false, isNull: isNull)
+                }
+                i = j
+            }
+            i = b.skipJSONSpace(from: i)
+            guard i < end else { return JSONFound.cut }
+            // In bounds: i < end.
+            if b[i] == ASCII.closeBrace { return i + 1 }
+            guard b[i] == 0x2C else { return JSONFound.broken }
+            i = b.skipJSONSpace(from: i + 1)
+        }
+    }
+}
+
+/// The best value found for each role while scanning a line.
+struct JSONFound {
+    static let broken = -1
+    static let cut = -2
+
+    struct Value {
+        var range: Range<Int>?
+        var rank = Int.max
+        var key = 0
+        var isString = false
+        var isNull = false
+    }
+    var time = Value(), client = Value(), status = Value(), size = Value(), host = Value()
+    var request = Value(), path = Value(), forwarded = Value(), country = Value()
+
+    @inline(__always)
+    mutating func record(_ role: FieldRole, _ range: Range<Int>, key: Int, rank: Int, isString: Bool, isNull: Bool = false) {
+        func keep(_ value: inout Value) {
+            // The better-ranked key wins; the same key given again counts its last value.
+            guard rank <= value.rank else { return }
+            value = Value(range: isNull ? nil : range, rank: rank, key: key, isString: isString, isNull: isNull)
+        }
+        switch role {
+        case .time: keep(&time)
+        case .client: keep(&client)
+        case .status: keep(&status)
+        case .size: keep(&size)
+        case .host: keep(&host)
+        case .request: keep(&request)
+        case .path: keep(&path)
+        case .forwarded: keep(&forwarded)
+        case .country: keep(&country)
+        case .opaque: break
+        }
+    }
+}
+
+/// The wanted keys of a `JSONFields`, by level (0 is the line's object), for lookup by hash.
+final class JSONKeyTable: @unchecked Sendable {
+    struct Entry {
+        var level: Int
+        var name: [UInt8]
+        var role: FieldRole?
+        var rank: Int
+        var child: Int?
+        var index: Int
+        var unit: EpochUnit
+    }
+    private var entries: [Entry] = []
+    private let slots: [Int32]
+    private let mask: Int
+
+    init(_ fields: JSONFields) {
+        var levels: [[String]: Int] = [[]: 0]
+        var entries: [Entry] = []
+        func entry(level: Int, name: String) -> Int {
+            if let index = entries.firstIndex(where: { $0.level == level && $0.name == Array(name.utf8) }) { return index }
+            entries.append(Entry(level: level, name: Array(name.utf8), role: nil, rank: .max, child: nil, index: entries.count, unit: .automatic))
+            return entries.count - 1
+        }
+        for key in fields.keys where !key.path.isEmpty {
+            var level = 0
+            for (depth, component) in key.path.enumerated() {
+                let index = entry(level: level, name: component)
+                if depth == key.path.count - 1 {
+                    // Of two keys with one name, the better rank decides the role.
+                    if entries[index].role == nil || key.rank < entries[index].rank {
+                        entries[index].role = key.role
+                        entries[index].rank = key.rank
+                        entries[index].unit = key.unit
+                    }
+                } else {
+                    let prefix = Array(key.path[...depth])
+                    let child = levels[prefix] ?? {
+                        let next = levels.count
+                        levels[prefix] = next
+                        return next
+                    }()
+                    entries[index].child = child
+                    level = child
+                }
+            }
+        }
+        self.entries = entries
+        var size = 16
+        while size < entries.count * 4 { size *= 2 }
+        mask = size - 1
+        var slots = [Int32](repeating: -1, count: size)
+        for entry in entries {
+            var slot = Self.hash(entry.name, level: entry.level) & mask
+            while slots[slot] >= 0 { slot = (slot + 1) & mask }
+            slots[slot] = Int32(entry.index)
+        }
+        self.slots = slots
+    }
+
+    /// The entry for the key `b[key]` (raw, normalised while hashing) at `level`, if wanted.
+    @inline(__always)
+    func lookup(_ b: UnsafeRawBufferPointer, _ key: Range<Int>, level: Int) -> Entry? {
+        guard key.count <= 64 else { return nil }
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325 &* UInt64(level + 1)
+        // In bounds: key lies inside b.
+        for index in key { hash = (hash ^ UInt64(Self.fold(b[index]))) &* 0x100_0000_01b3 }
+        var slot = Int(truncatingIfNeeded: hash) & mask
+        while true {
+            let found = Int(slots[slot])
+            if found < 0 { return nil }
+            let entry = entries[found]
+            if entry.level == level, entry.name.count == key.count {
+                var same = true
+                for (offset, byte) in entry.name.enumerated() where Self.fold(b[key.lowerBound + offset]) != byte {
+                    same = false
+                    break
+                }
+                if same { return entry }
+            }
+            slot = (slot + 1) & mask
+        }
+    }
+
+    /// The unit of a number under the key `index`.
+    func timeUnit(_ index: Int) -> EpochUnit { index < entries.count ? entries[index].unit : .automatic }
+
+    private static func hash(_ name: [UInt8], level: Int) -> Int {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325 &* UInt64(level + 1)
+        for byte in name { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
+        return Int(truncatingIfNeeded: hash)
+    }
+
+    /// A key byte as keys are compared: ASCII upper case to lower, `-` to `_`.
+    @inline(__always)
+    static func fold(_ byte: UInt8) -> UInt8 {
+        byte == ASCII.dash ? 0x5F : (byte &- 0x41 < 26 ? byte | 0x20 : byte)
+    }
+}
+
+/// Reads a time written as text in any of the forms servers use: ISO 8601, `dd/Mon/yyyy:HH:MM:SS
+/// ±hhmm` (with or without brackets), or a number since the epoch (seconds, or by size
+/// milliseconds and microseconds). The whole text must be the time.
+struct TimeText: Sendable {
+    private var local = TimestampCache()
+    private var iso = ISOTimeCache()
+
+    mutating func minute(_ b: UnsafeRawBufferPointer, _ text: Range<Int>) -> Int32? {
+        var start = text.lowerBound, end = text.upperBound
+        // In bounds: start < end before each read.
+        if end - start >= 2, b[start] == ASCII.openBracket, b[end - 1] == ASCII.closeBracket {
+            start += 1
+            end -= 1
+        }
+        guard end - start >= 1 else { return nil }
+        if end - start == TimestampCache.length, b[start + 2] == ASCII.slash {
+            return local.minute(b, at: start)
+        }
+        if end - start >= 16, b[start + 4] == ASCII.dash {
+            guard let (minute, next, _) = iso.minute(b, at: start, end: end), next == end else { return nil }
+            return minute
+        }
+        guard let (minute, next) = EpochUnit.automatic.minute(b, at: start, end: end), next == end else { return nil }
+        return minute
+    }
+}
+
+extension UnsafeRawBufferPointer {
+    /// The index of the first byte at or after `from` that is not JSON white space.
+    @inline(__always)
+    func skipJSONSpace(from: Int) -> Int {
+        var i = from
+        // In bounds: i < count is checked first.
+        while i < count, self[i] == ASCII.space || self[i] == ASCII.tab || self[i] == ASCII.carriageReturn { i += 1 }
+        return i
+    }
+
+    /// The index of the `"` that ends a JSON string whose text starts at `from`, or nil when the line ends first.
+    @inline(__always)
+    func jsonStringEnd(from: Int) -> Int? {
+        var candidate = from
+        while true {
+            candidate = firstIndex(of: ASCII.quote, from: candidate, to: count)
+            if candidate == count { return nil }
+            var escapes = candidate
+            // In bounds: escapes - 1 >= from >= 0.
+            while escapes > from, self[escapes - 1] == ASCII.backslash { escapes -= 1 }
+            if (candidate - escapes) & 1 == 0 { return candidate }
+            candidate += 1
+        }
+    }
+
+    /// The index after the object or array that opens at `from`, `JSONFound.cut` when the line
+    /// ends first, `JSONFound.broken` when it nests deeper than `maximumDepth` or its brackets do not match.
+    func skipJSONContainer(from: Int, maximumDepth: Int) -> Int {
+        var depth = 0
+        var i = from
+        // In bounds: i < count is checked first in the loop.
+        while i < count {
+            let byte = self[i]
+            switch byte {
+            case ASCII.quote:
+                guard let close = jsonStringEnd(from: i + 1) else { return JSONFound.cut }
+                i = close
+            case ASCII.openBrace, ASCII.openBracket:
+                depth += 1
+                if depth > maximumDepth { return JSONFound.broken }
+            case ASCII.closeBrace, ASCII.closeBracket:
+                depth -= 1
+                if depth == 0 { return i + 1 }
+            default:
+                break
+            }
+            i += 1
+        }
+        return JSONFound.cut
+    }
+}
