@@ -144,7 +144,7 @@ let (bufferLines, parsedLines, clients) = buffer.withUnsafeBytes { bytes in
         lines += 1
         guard case .parsed(let fields) = parser.parse(line) else { return }
         parsed += 1
-        if let address = IPAddress(parsing: UnsafeRawBufferPointer(rebasing: line[fields.client])) { addresses.append(address) }
+        if let client = fields.client, let address = IPAddress(parsing: UnsafeRawBufferPointer(rebasing: line[client])) { addresses.append(address) }
     }
     return (lines, parsed, addresses)
 }
@@ -248,7 +248,7 @@ if stages.contains("geoip") {
 // MARK: - parse+bucket
 
 var configuration = AnalyzeConfiguration(database: database, threads: 1)
-configuration.format = .fixed(.combined)
+configuration.format = .fixed(LineFormat(.combined))
 let pipeline = AnalysisPipeline(configuration: configuration)
 let first = pipeline.run(paths: [plainPath])
 if let error = first.inputErrors.first { fail("\(error)") }

@@ -49,8 +49,8 @@ struct Analyze: ParsableCommand {
         """
     )
 
-    @Option(help: ArgumentHelp("Log format: auto, \(LogFormat.allCases.map(\.rawValue).joined(separator: ", ")).", valueName: "FORMAT"))
-    var format: String = "auto"
+    @OptionGroup(title: "Formats, real clients and countries")
+    var formatOptions: FormatOptions
 
     @Option(help: ArgumentHelp("A MaxMind DB (.mmdb) country database; the embedded one by default.", valueName: "FILE"))
     var geoip: String?
@@ -105,9 +105,6 @@ struct Analyze: ParsableCommand {
     var paths: [String] = []
 
     func validate() throws {
-        if format != "auto", LogFormat(rawValue: format) == nil {
-            throw ValidationError("unknown format '\(format)': use auto, \(LogFormat.allCases.map(\.rawValue).joined(separator: ", "))")
-        }
         switch inflate {
         case "auto", "zlib": break
         case "isal":
@@ -151,7 +148,7 @@ struct Analyze: ParsableCommand {
         // Configuration first: a bad database or an unwritable output fails before any input is read.
         let database = try openDatabase(geoip)
         var configuration = AnalyzeConfiguration(database: database, threads: threads ?? AnalyzeConfiguration.defaultThreadCount)
-        configuration.format = format == "auto" ? .auto : .fixed(LogFormat(rawValue: format)!)
+        (configuration.format, configuration.headers, configuration.trustedProxies) = try formatOptions.resolved()
         configuration.site = site
         configuration.sections = section.compactMap(Self.parseSection)
         configuration.chunkSize = chunkSize
@@ -231,6 +228,9 @@ struct Analyze: ParsableCommand {
 
         for error in analysis.inputErrors {
             warn("\(error.path): \(error.message)")
+        }
+        for warning in analysis.warnings {
+            warn("warning: \(warning.message)")
         }
         try alertStream?.close()
         if let summarySink {

@@ -44,8 +44,14 @@ struct Generate: ParsableCommand {
     @Option(help: "Seed of every random choice.")
     var seed: UInt64 = 1
 
-    @Option(help: ArgumentHelp("Line format: \(LogFormat.allCases.map(\.rawValue).joined(separator: ", ")).", valueName: "FORMAT"))
+    @Option(help: ArgumentHelp("Line format: \(GeneratedLayout.named.map(\.name).joined(separator: ", ")).", valueName: "FORMAT"))
     var format: String = "combined"
+
+    @Option(help: ArgumentHelp("Write lines in this nginx log_format body or Apache LogFormat string instead (its variables or directives filled in).", valueName: "STRING"))
+    var logFormat: String?
+
+    @Option(help: ArgumentHelp("How visitors reach the server: none, cdn (Cloudflare edges connect, the visitor in X-Forwarded-For, its country in CF-IPCountry), balancer (a private load balancer, some requests through a CDN before it).", valueName: "SETUP"))
+    var behind: String = "none"
 
     @Option(help: "Share of malformed lines.")
     var malformedRate: Double = 0.0005
@@ -67,7 +73,18 @@ struct Generate: ParsableCommand {
 
     func validate() throws {
         guard UTCMinute.parse(start) != nil else { throw ValidationError("--start must look like 2016-11-08T00:00Z") }
-        guard LogFormat(rawValue: format) != nil else { throw ValidationError("unknown format '\(format)'") }
+        guard GeneratedLayout.named.contains(where: { $0.name == format }) else {
+            throw ValidationError("unknown format '\(format)': use \(GeneratedLayout.named.map(\.name).joined(separator: ", ")), or --log-format")
+        }
+        if let logFormat {
+            guard format == "combined" else { throw ValidationError("--format and --log-format both say how to write lines: give one") }
+            do { _ = try LineFormat.compile(logFormat, clientHeaders: ["x_forwarded_for"]) } catch {
+                throw ValidationError("--log-format: \(error)")
+            }
+        }
+        guard ProxySetup(rawValue: behind) != nil else {
+            throw ValidationError("--behind must be one of \(ProxySetup.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
         guard (minutes ?? days * 1440) > 0, (minutes ?? days * 1440) <= 366 * 1440 * 5 else { throw ValidationError("generate between 1 minute and 5 years") }
         guard rate > 0, rate <= 1_000_000 else { throw ValidationError("--rate must be in (0, 1000000]") }
         guard (0...1).contains(malformedRate) else { throw ValidationError("--malformed-rate must be in [0, 1]") }
@@ -82,7 +99,8 @@ struct Generate: ParsableCommand {
         configuration.minutes = minutes ?? days * 1440
         configuration.peakRate = rate
         configuration.seed = seed
-        configuration.format = LogFormat(rawValue: format)!
+        configuration.layout = logFormat.map { .formatString($0) } ?? GeneratedLayout.named.first { $0.name == format }!.layout
+        configuration.proxy = ProxySetup(rawValue: behind)!
         configuration.malformedRate = malformedRate
         configuration.events = event.compactMap(InjectedEvent.init(parsing:))
         let layout: GeneratedLogWriter.Layout = rotate.map { .rotated(directory: $0, name: "access.log") }

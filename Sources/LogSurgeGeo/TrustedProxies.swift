@@ -181,8 +181,8 @@ public enum ClientSource: Int, Sendable, CaseIterable {
 /// walked from the right: a trusted proxy is passed over, the first untrusted address is the
 /// client, and when every address is trusted the leftmost is. An entry that is not an address
 /// ends the walk there: the client is the last address accepted (the connecting address when
-/// it is the first entry). Entries are separated by commas and spaces (and tabs and quotes,
-/// which appear when the header is logged inside JSON); an entry may carry a port
+/// it is the first entry). Entries are separated by commas and spaces (and tabs, quotes, which
+/// appear when the header is logged inside JSON, and `+`, which IIS writes for a space); an entry may carry a port
 /// (`1.2.3.4:80`, `[2001:db8::1]:443`), as nginx accepts; `unknown`, host names, brackets
 /// without a port and anything else are not addresses. For `Forwarded` (RFC 7239) the entries
 /// are its elements and the address that of their `for=` parameter (quoted or not, with
@@ -233,7 +233,7 @@ public struct ForwardedChain: Sendable {
 
     @inline(__always)
     private static func isSeparator(_ byte: UInt8, rfc7239: Bool) -> Bool {
-        rfc7239 ? byte == 0x2C : (byte == 0x2C || byte == 0x20 || byte == 0x09 || byte == 0x22)
+        rfc7239 ? byte == 0x2C : (byte == 0x2C || byte == 0x20 || byte == 0x09 || byte == 0x22 || byte == 0x2B)
     }
 
     /// In a `Forwarded` header, whether the comma at `index` lies inside a quoted string of the

@@ -185,7 +185,7 @@ import Synchronization
         // A garbage first line, then vhost_combined: detection must see the same sample
         // whether the first chunk holds one line or thousands.
         var configuration = GeneratorConfiguration()
-        configuration.format = .vhostCombined
+        configuration.layout = .builtin(.vhostCombined)
         configuration.minutes = 10
         configuration.peakRate = 100
         configuration.malformedRate = 0

@@ -73,6 +73,16 @@ enum Support {
         #expect(analysis.inputs.reduce(UInt64(0)) { $0 + $1.lines } == accounting.lines, comment, sourceLocation: sourceLocation)
     }
 
+    /// Expects an input error exactly for the inputs with lines of which none parsed (and no
+    /// read error of their own), and no other.
+    static func expectOnlyNothingParsedErrors(_ analysis: Analysis, _ comment: Comment? = nil, sourceLocation: SourceLocation = #_sourceLocation) {
+        for input in analysis.inputs {
+            let nothingParsed = input.lines > 0 && input.parsed == 0
+            #expect((input.error != nil) == nothingParsed, "\(input.name): \(input.error?.message ?? "no error")", sourceLocation: sourceLocation)
+            if let error = input.error { #expect(error.message.hasPrefix("none of its"), comment, sourceLocation: sourceLocation) }
+        }
+    }
+
     static func bucketsCSV(_ analysis: Analysis) throws -> String {
         let directory = temporaryDirectory()
         let path = directory.appendingPathComponent("buckets.csv").path
@@ -82,15 +92,19 @@ enum Support {
         return try String(contentsOfFile: path, encoding: .utf8)
     }
 
-    /// Synthetic traffic from the project's generator, as bytes.
-    static func generatedLog(minutes: Int, rate: Double, seed: UInt64, malformedRate: Double = 0.002) -> [UInt8] {
+    /// Synthetic traffic from the project's generator, as bytes: the same requests for a seed,
+    /// whatever the layout they are written in and however visitors reach the server.
+    static func generatedLog(minutes: Int, rate: Double, seed: UInt64, malformedRate: Double = 0.002,
+                             layout: GeneratedLayout = .builtin(.combined), proxy: ProxySetup = .none) -> [UInt8] {
         var configuration = GeneratorConfiguration()
         configuration.minutes = minutes
         configuration.peakRate = rate
         configuration.seed = seed
         configuration.malformedRate = malformedRate
+        configuration.layout = layout
+        configuration.proxy = proxy
         var generator = TrafficGenerator(configuration: configuration)
-        var out: [UInt8] = []
+        var out: [UInt8] = generator.header(minute: configuration.start)
         for minute in configuration.start..<(configuration.start + Int32(minutes)) {
             generator.appendLines(minute: minute, to: &out)
         }

@@ -23,6 +23,7 @@ public enum GeneratedLogWriter {
         switch layout {
         case .single(let path, let gzip):
             let file = DailyFile(sink: try OutputSink(path: path), gzip: gzip)
+            buffer += generator.header(minute: minutes.lowerBound)
             for minute in minutes {
                 generator.appendLines(minute: minute, to: &buffer)
                 if buffer.count >= 1 << 20 { lines += try file.write(&buffer) }
@@ -47,6 +48,7 @@ public enum GeneratedLogWriter {
                     let fileName = age == 0 ? name : age == 1 ? "\(name).1" : "\(name).\(age).gz"
                     let sink = try OutputSink(path: (directory as NSString).appendingPathComponent(fileName))
                     current = (day, DailyFile(sink: sink, gzip: age >= 2))
+                    buffer += generator.header(minute: minute)
                 }
                 generator.appendLines(minute: minute, to: &buffer)
                 if buffer.count >= 1 << 20 { lines += try current!.file.write(&buffer) }
@@ -70,9 +72,19 @@ private final class DailyFile {
         compressor = gzip ? GzipWriter() : nil
     }
 
-    /// Writes and empties `buffer`; returns the lines it held.
+    /// Writes and empties `buffer`; returns the lines it held (W3C directive lines not counted).
     func write(_ buffer: inout [UInt8]) throws -> Int {
-        let lines = buffer.reduce(0) { $0 + ($1 == 0x0A ? 1 : 0) }
+        var lines = 0, atStart = true, directive = false
+        for byte in buffer {
+            if atStart {
+                directive = byte == 0x23  // "#"
+                atStart = false
+            }
+            if byte == 0x0A {
+                if !directive { lines += 1 }
+                atStart = true
+            }
+        }
         if let compressor {
             try compressor.write(buffer) { try sink.write(bytes: $0) }
         } else {

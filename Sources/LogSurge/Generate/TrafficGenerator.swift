@@ -25,10 +25,12 @@ public struct GeneratorConfiguration: Sendable {
     public var peakRate: Double = 60
     /// Seed of every random choice. By default, 1.
     public var seed: UInt64 = 1
-    /// Line format: `combined`, `common` or `vhost_combined`. By default, combined.
-    public var format: LogFormat = .combined
-    /// Virtual host written by `vhost_combined`. By default, `www.immigration.example`.
+    /// How lines are written: a built-in layout, a format string, Caddy, ALB, W3C. By default, combined.
+    public var layout: GeneratedLayout = .builtin(.combined)
+    /// Virtual host written by the layouts that log one. By default, `www.immigration.example`.
     public var host: String = "www.immigration.example"
+    /// Whether visitors reach the server through a proxy or a CDN. By default, directly.
+    public var proxy: ProxySetup = .none
     /// UTC offset of the server clock written in each line, in minutes. By default, -300 (-0500).
     public var serverOffsetMinutes: Int = -300
     /// Share of lines that are malformed (garbage, cut, bad dates). By default, 0.0005.
@@ -39,6 +41,19 @@ public struct GeneratorConfiguration: Sendable {
     public var events: [InjectedEvent] = []
 
     public init() {}
+}
+
+/// How visitors reach the generated server.
+public enum ProxySetup: String, Sendable, CaseIterable {
+    /// Directly: the connecting address is the visitor's.
+    case none
+    /// Through Cloudflare: the connecting address is an edge of its published ranges, the
+    /// visitor is in X-Forwarded-For (one request in ten with a spoofed entry before it) and
+    /// its country in CF-IPCountry.
+    case cdn
+    /// Through a load balancer on a private address, some requests through a CDN before it:
+    /// X-Forwarded-For is `visitor` or `visitor, edge`.
+    case balancer
 }
 
 /// Writes realistic synthetic access logs minute by minute.
@@ -53,10 +68,15 @@ public struct TrafficGenerator {
     private var random: SeededGenerator
     private let shares: [Double]
     private let pools: [[[UInt8]]]
+    /// Proxy choices have their own stream, so the requests are the same whatever the setup.
+    private var proxyRandom: SeededGenerator
+    private let writer: RequestWriter
 
     public init(configuration: GeneratorConfiguration) {
         self.configuration = configuration
         random = SeededGenerator(seed: configuration.seed)
+        proxyRandom = SeededGenerator(seed: configuration.seed ^ 0x9E0C_5EED_0000_0017)
+        writer = RequestWriter(layout: configuration.layout, offsetMinutes: configuration.serverOffsetMinutes)
         let total = configuration.profile.countries.reduce(0) { $0 + $1.share }
         shares = configuration.profile.countries.map { $0.share / total }
         var poolRandom = SeededGenerator(seed: configuration.seed ^ 0x5EED_C11E_4750_0001)
@@ -170,6 +190,9 @@ public struct TrafficGenerator {
         return weighted[weighted.count - 1].0
     }
 
+    /// The lines a file of the layout starts with (W3C directives), for a file starting at `minute`.
+    public func header(minute: Int32) -> [UInt8] { writer.header(minute: minute) }
+
     private mutating func appendLine(minute: Int32, second: Int, country: Int, forcedError: Bool, to out: inout [UInt8]) {
         let pool = pools[country]
         let skew = random.unit()
@@ -185,25 +208,51 @@ public struct TrafficGenerator {
         case 400..<600: bytes = 150 + Int(random.next() % 400)
         default: bytes = size / 2 + Int(random.next() % UInt64(size + 1))
         }
-        if configuration.format == .vhostCombined { out += Array(configuration.host.utf8); out += Array(":443 ".utf8) }
-        out += client
-        out += Array(" - - ".utf8)
-        appendTimestamp(minute: minute, second: second, to: &out)
-        out += Array(" \"\(method) \(path) HTTP/1.1\" \(status) \(bytes)".utf8)
-        if configuration.format != .common {
-            let referer = pick(Self.referers)
-            let agent = pick(Self.agents)
-            out += Array(" \"\(referer)\" \"\(agent)\"".utf8)
+        let referer = pick(Self.referers)
+        let agent = pick(Self.agents)
+        var request = GeneratedRequest(minute: minute, second: second, client: client, country: configuration.profile.countries[country].code,
+                                       method: method, path: path, status: status, bytes: bytes, referer: referer, agent: agent,
+                                       host: configuration.host)
+        behindProxy(&request)
+        writer.append(request, to: &out)
+    }
+
+    /// Sets the connecting address and X-Forwarded-For of a request that came through a proxy.
+    private mutating func behindProxy(_ request: inout GeneratedRequest) {
+        let visitor = String(decoding: request.client, as: UTF8.self)
+        switch configuration.proxy {
+        case .none:
+            // A layout whose only client is X-Forwarded-For sits behind a balancer that sets it.
+            if !writer.logsClient { request.forwardedFor = visitor }
+            return
+        case .cdn:
+            request.connecting = Self.edge(&proxyRandom)
+            let spoofed = proxyRandom.next() % 10 == 0
+            request.forwardedFor = spoofed ? "8.8.\(proxyRandom.next() % 250).1, \(visitor)" : visitor
+        case .balancer:
+            request.connecting = Array("10.0.\(proxyRandom.next() % 4).\(proxyRandom.next() % 250 + 2)".utf8)
+            let throughCDN = proxyRandom.next() % 3 == 0
+            request.forwardedFor = throughCDN ? "\(visitor), \(String(decoding: Self.edge(&proxyRandom), as: UTF8.self))" : visitor
         }
-        out.append(0x0A)
+    }
+
+    /// An address of Cloudflare's published edge ranges.
+    private static func edge(_ random: inout SeededGenerator) -> [UInt8] {
+        let networks: [(UInt32, UInt32)] = [(0xA29E_0000, 17), (0xAC40_0000, 16), (0x6810_0000, 16)]  // 162.158/15, 172.64/13, 104.16/13
+        let (base, hostBits) = networks[Int(random.next() % UInt64(networks.count))]
+        let address = base | (UInt32(truncatingIfNeeded: random.next()) & ((1 << hostBits) - 1)) | 1
+        return Array("\(address >> 24).\(address >> 16 & 0xFF).\(address >> 8 & 0xFF).\(address & 0xFF)".utf8)
     }
 
     private mutating func appendMalformed(minute: Int32, second: Int, to out: inout [UInt8]) {
         switch random.next() % 5 {
-        case 0:  // a scanner speaking TLS to the plain-HTTP port: parses, status 400
-            out += Array("198.51.100.\(random.next() % 250 + 1) - - ".utf8)
-            appendTimestamp(minute: minute, second: second, to: &out)
-            out += Array(" \"\\x16\\x03\\x01\\x02\\x00\\x01\\x00\\x01\\xfc\\x03\\x03\" 400 157 \"-\" \"-\"\n".utf8)
+        case 0:  // a scanner speaking TLS to the plain-HTTP port: a request all the same, status 400
+            var request = GeneratedRequest(
+                minute: minute, second: second, client: Array("198.51.100.\(random.next() % 250 + 1)".utf8), country: "--",
+                method: "-", path: "-", rawRequest: #"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03"#, status: 400, bytes: 157,
+                referer: "-", agent: "-", host: configuration.host)
+            behindProxy(&request)
+            writer.append(request, to: &out)
         case 1:  // a line cut short by a crash
             out += Array("73.2.41.\(random.next() % 250 + 1) - - ".utf8)
             appendTimestamp(minute: minute, second: second, to: &out)
@@ -289,7 +338,7 @@ public struct TrafficGenerator {
         ("Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)", 3),
         ("Mozilla/5.0 (compatible; bingbot/2.0; +http://www.bing.com/bingbot.htm)", 1.5),
         ("curl/7.50.1", 0.5), ("python-requests/2.11.1", 0.5),
-        ("Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/53.0.2785.143 Safari/537.36 \\\"quoted\\\"", 0.2),
+        ("Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/53.0.2785.143 Safari/537.36 \"quoted\"", 0.2),
     ]
 }
 

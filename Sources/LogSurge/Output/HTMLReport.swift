@@ -50,6 +50,7 @@ public enum HTMLReport {
         """
         page += header(analysis, spanText: spanText)
         page += "<main class=\"wrap\">\n"
+        page += warningsSection(analysis)
         page += figures(analysis, episodes: episodes)
         let sites = chartedSites(trace, episodes: episodes)
         page += alertsSection(episodes, charted: sites, configuration: configuration)
@@ -93,6 +94,16 @@ public enum HTMLReport {
         let more = inputs > 4 ? " and \(inputs - 4) more" : ""
         out += "<p class=\"sub\">\(inputs) input\(inputs == 1 ? "" : "s")\(inputs > 0 ? ": " : "")\(names)\(more)</p>"
         return out + "</div></header>\n"
+    }
+
+    /// What probably makes the figures wrong (countries behind a proxy …), before the figures.
+    private static func warningsSection(_ analysis: Analysis) -> String {
+        guard !analysis.warnings.isEmpty else { return "" }
+        var out = "<section id=\"warnings\" class=\"warnings\"><h2>Check before trusting the figures</h2><ul>"
+        for warning in analysis.warnings {
+            out += "<li><span class=\"mono\">\(warning.code.rawValue)</span>: \(Escaping.html(warning.message))</li>"
+        }
+        return out + "</ul></section>\n"
     }
 
     private static func figures(_ analysis: Analysis, episodes: [Episode]) -> String {
@@ -423,7 +434,7 @@ public enum HTMLReport {
                     case .detected: " <span class=\"dim\">(detected)</span>"
                     case .assumed: " <span class=\"dim\">(assumed: none recognised)</span>"
                     }
-                    out += "<td>\(kind)</td><td>\(input.format.map { Escaping.html($0.rawValue) + choice } ?? "–")</td>"
+                    out += "<td>\(kind)</td><td>\(input.format.map { Escaping.html($0.name) + choice } ?? "–")</td>"
                         + "<td class=\"num\">\(TextReport.bytes(stats.bytesRead))</td>"
                 } else {
                     out += "<td>not read</td><td>–</td><td class=\"num\">–</td>"

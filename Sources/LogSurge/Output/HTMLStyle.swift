@@ -44,6 +44,8 @@ extension HTMLReport {
     .lead { margin: 0 0 12px; color: var(--muted); max-width: 980px; }
     .none { margin: 0; padding: 14px 16px; background: var(--card); border: 1px solid var(--rule); border-radius: 8px; color: var(--muted); }
     .note { color: var(--muted); font-size: 13px; }
+    .warnings { background: var(--spike-bg); border: 1px solid var(--spike); border-radius: 8px; padding: 12px 16px; }
+    .warnings ul { margin: 4px 0 0; padding-left: 20px; }
     .howto { display: grid; grid-template-columns: 1fr 1fr; gap: 4px 28px; margin: 0 0 6px; padding: 0; list-style: none;
       color: var(--muted); font-size: 13px; }
     .howto b { color: var(--text); font-weight: 600; }

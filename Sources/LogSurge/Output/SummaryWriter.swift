@@ -4,7 +4,12 @@ import LogSurgeParse
 /// Writes the run's accounting as one JSON object (`--summary`).
 ///
 /// Always present: `files`, `bytes_read`, `lines`, `parsed`, `malformed` (every reason of the
-/// fixed set, zeros included), `first_minute`, `last_minute`, `alerts`, `input_errors`.
+/// fixed set, zeros included), `first_minute`, `last_minute`, `alerts`, `input_errors`;
+/// `clients` (requests by where their client came from: `connecting`, `forwarded`, `none`;
+/// `country_header`: countries taken from `--country-from`; `behind_proxy`: connecting
+/// addresses that are private or a CDN's), `truncated_lines` (counted though cut inside their
+/// last quoted field), `directive_lines` (W3C `#` lines, not in `lines`), `warnings`
+/// (`RunWarning`: `code` and `message`).
 /// Invariants a reader may check: `lines == parsed + sum(malformed)` and `requests == parsed`,
 /// where `requests` is the sum over all buckets; `invariants` states both as booleans.
 public enum SummaryWriter {
@@ -26,7 +31,7 @@ public enum SummaryWriter {
                 fields.append("\"bytes_read\":\(stats.bytesRead)")
                 fields.append("\"bytes_decompressed\":\(stats.decompressedBytes)")
             }
-            fields.append("\"format\":" + (input.format.map { "\"\($0.rawValue)\"" } ?? "null"))
+            fields.append("\"format\":" + (input.format.map { Escaping.json($0.name) } ?? "null"))
             fields.append("\"format_choice\":\"\(input.formatChoice.rawValue)\"")
             fields.append("\"lines\":\(input.lines)")
             fields.append("\"error\":" + (input.error.map { Escaping.json($0.message) } ?? "null"))
@@ -46,6 +51,12 @@ public enum SummaryWriter {
             "\"alerts\":\(alerts)",
             "\"late_lines\":\(analysis.lateLines)",
             "\"geoip_lookup_errors\":\(accounting.geoLookupErrors)",
+            "\"clients\":{\"connecting\":\(accounting.clients[.connecting]),\"forwarded\":\(accounting.clients[.forwarded]),"
+                + "\"country_header\":\(accounting.clients.countryHeader),\"none\":\(accounting.clients[.none]),"
+                + "\"behind_proxy\":\(accounting.clients.behindProxy)}",
+            "\"truncated_lines\":\(accounting.clients.truncated)",
+            "\"directive_lines\":\(accounting.directives)",
+            "\"warnings\":[" + analysis.warnings.map { "{\"code\":\"\($0.code.rawValue)\",\"message\":\(Escaping.json($0.message))}" }.joined(separator: ",") + "]",
             "\"threads\":\(analysis.threads)",
             "\"inflate\":\"\(analysis.inflater.rawValue)\"",
             "\"invariants\":{\"lines_equal_parsed_plus_malformed\":\(accounting.isBalanced),\"bucket_requests_equal_parsed\":\(requests == accounting.parsed)}",

@@ -25,13 +25,20 @@ public enum TextReport {
             let name = pad(Escaping.terminal(input.name), width)
             if let stats = input.stats {
                 let kind = stats.compression == .gzip ? "gzip" : "plain"
-                let format = input.format.map { $0.rawValue + note(input.formatChoice) } ?? "-"
+                let format = input.format.map { $0.name + note(input.formatChoice) } ?? "-"
                 out += "  \(name)  \(pad(kind, 5))  \(pad(format, 26))  \(lpad(number(input.lines), 12)) lines\n"
             } else {
                 out += "  \(name)  not read\n"
             }
             if let error = input.error {
                 out += "    " + style.red("error:") + " \(Escaping.terminal(error.message))\n"
+            }
+        }
+
+        if !analysis.warnings.isEmpty {
+            out += "\n" + style.red("Warnings:") + " check before trusting the figures\n"
+            for warning in analysis.warnings {
+                out += "  \(warning.code.rawValue): \(Escaping.terminal(warning.message))\n"
             }
         }
 
@@ -45,6 +52,20 @@ public enum TextReport {
         }
         if accounting.geoLookupErrors > 0 {
             out += "  GeoIP lookups that hit corrupt data (counted as --): \(number(accounting.geoLookupErrors))\n"
+        }
+        if accounting.clients.truncated > 0 {
+            out += "  counted though cut inside their last quoted field: \(number(accounting.clients.truncated))\n"
+        }
+        if accounting.directives > 0 {
+            out += "  W3C directive lines (#Fields: …), not log lines: \(number(accounting.directives))\n"
+        }
+        let clients = accounting.clients
+        if clients[.forwarded] > 0 || clients.countryHeader > 0 || clients.behindProxy > 0 || clients[.none] > 0 {
+            var parts = ["\(number(clients[.connecting])) the connecting address", "\(number(clients[.forwarded])) the forwarded chain"]
+            if clients[.none] > 0 { parts.append("\(number(clients[.none])) none") }
+            out += "\n" + style.bold("Clients:") + " " + parts.joined(separator: ", ")
+                + "; \(number(clients.behindProxy)) connecting from private addresses or CDN edges"
+                + (clients.countryHeader > 0 ? "; \(number(clients.countryHeader)) countries from the CDN's header" : "") + "\n"
         }
 
         if let range = analysis.buckets.minuteRange {

@@ -12,13 +12,15 @@ public struct InputReport: Sendable {
     public var name: String
     public var stats: InputStats?
     /// The format its lines were parsed with; nil when no byte of it was read.
-    public var format: LogFormat?
+    public var format: LineFormat?
     /// How `format` was chosen.
     public var formatChoice: FormatChoice = .option
+    /// A named format its first lines parse under, when they did not parse under `format`.
+    public var suggestion: LineFormat?
 
     /// How an input's format was chosen.
     public enum FormatChoice: String, Sendable {
-        /// Given by `--format`.
+        /// Given by `--format` or `--log-format`.
         case option
         /// Decided from the input's first lines.
         case detected
@@ -27,6 +29,10 @@ public struct InputReport: Sendable {
     }
     /// Lines read from this input (parsed or malformed).
     public var lines: UInt64 = 0
+    /// Lines of it that parsed.
+    public var parsed: UInt64 = 0
+    /// Lines of it that did not, by reason (index of `MalformedReason.allCases`).
+    public var malformed = [UInt64](repeating: 0, count: MalformedReason.allCases.count)
     /// Why the input could not be read to its end, if it could not.
     public var error: InputError?
 }
@@ -54,6 +60,8 @@ public struct Analysis: Sendable {
     public var peakChunksInFlight: Int = 0
     /// The most inputs that were being read at once (several archives inflate side by side).
     public var peakInputsReadAtOnce: Int = 0
+    /// What the run found that may make its numbers wrong (`RunWarning`).
+    public var warnings: [RunWarning] = []
 
     /// Inputs that could not be read to their end.
     public var inputErrors: [InputError] { inputs.compactMap(\.error) }
@@ -181,6 +189,8 @@ public struct AnalysisPipeline: Sendable {
         ticker?.stop()
         var analysis = merger.finish(threads: threads)
         analysis.inflater = reader.inflater
+        Self.reportInputsWithoutRequests(&analysis)
+        analysis.warnings = RunWarning.evaluate(analysis, configuration: configuration)
         guard detection == nil, configuration.detects else {
             try work(analysis)
             return analysis
@@ -204,55 +214,126 @@ public struct AnalysisPipeline: Sendable {
 extension AnalysisPipeline {
     /// Reads one input into work items: byte ranges of a plain file, or chunks cut by the reader.
     private func read(_ source: InputSource, index: Int, reader: InputReader, queue: WorkQueue, merger: OrderedMerger) {
-        var format: LogFormat?
+        var format: LineFormat?
         var choice = InputReport.FormatChoice.option
+        var suggestion: LineFormat?
         if case .fixed(let fixed) = configuration.format { format = fixed }
         var sequence = 0
-        func dispatch(_ payload: WorkItem.Payload, as format: LogFormat) {
+        func dispatch(_ payload: WorkItem.Payload, as format: LineFormat) {
             merger.reserveSlot()
             queue.push(WorkItem(sequence: sequence, input: index, format: format, payload: payload))
             sequence += 1
         }
         if case .file(let path) = source, configuration.resumeAt[path] == AnalyzeConfiguration.readBefore {
             // Read completely by an earlier run and unchanged since: not opened at all.
-            merger.finishInput(index, items: 0, stats: InputStats(), format: format, choice: choice, error: nil)
+            merger.finishInput(index, items: 0, stats: InputStats(), format: format, choice: choice, suggestion: nil, error: nil)
             return
         }
+        var skip: Int64 = 0
+        if case .file(let path) = source { skip = max(0, configuration.resumeAt[path] ?? 0) }
+        // The format is decided from the input's head, also when an earlier run read part of it.
+        var head: [LineChunk]?
         if case .file(let path) = source, let file = PlainFile(path: path) {
-            // A plain regular file: the workers read their own byte ranges of it.
-            if format == nil {
-                let sample = file.leadingChunks(maxLineLength: configuration.maxLineLength, until: FormatSample.isComplete)
-                (format, choice) = FormatSample.decide(sample)
+            head = file.leadingChunks(maxLineLength: configuration.maxLineLength, until: FormatSample.isComplete)
+            if format == nil { (format, choice) = FormatSample.decide(head!) }
+            if let format, !format.isW3C {
+                // A plain regular file: the workers read their own byte ranges of it.
+                suggestion = FormatSample.suggestion(head!, readAs: format)
+                let step = Int64(max(1, configuration.chunkSize, configuration.minimumRangeSize))
+                // What an earlier run read is passed over (a range's first line is the first that starts in it).
+                for start in stride(from: min(skip, file.size), to: file.size, by: Int(step)) {
+                    dispatch(.range(file, start..<min(start + step, file.size)), as: format)
+                }
+                merger.finishInput(index, items: sequence, stats: InputStats(compression: .none), format: format, choice: choice,
+                                   suggestion: suggestion, error: nil)
+                return
             }
-            let step = Int64(max(1, configuration.chunkSize, configuration.minimumRangeSize))
-            // What an earlier run read is passed over (a range's first line is the first that starts in it).
-            let resume = min(max(0, configuration.resumeAt[path] ?? 0), file.size)
-            for start in stride(from: resume, to: file.size, by: Int(step)) {
-                dispatch(.range(file, start..<min(start + step, file.size)), as: format!)
-            }
-            merger.finishInput(index, items: sequence, stats: InputStats(compression: .none), format: format, choice: choice, error: nil)
-            return
+            // W3C is read by one reader in order, so that each chunk gets the columns of the
+            // `#Fields:` line before it.
+        }
+        // A stream, gzip, or W3C. Resuming, the head (for the format) and the columns in effect
+        // where reading resumes come from reading the input's start again.
+        var columns: [UInt8]?
+        if skip > 0, format?.isW3C ?? true {
+            let prelude = FormatSample.prelude(of: source, reader: reader, upTo: skip, wantsHead: format == nil && head == nil)
+            if format == nil, let sample = head ?? prelude.head { (format, choice) = FormatSample.decide(sample) }
+            columns = prelude.columns
         }
         // With --format auto, chunks are held back until the detection sample is complete,
         // so the format (and so the output) does not depend on the chunk size.
         var held: [LineChunk] = []
+        var first = true
+        func send(_ chunk: LineChunk, as format: LineFormat) {
+            if first {
+                suggestion = FormatSample.suggestion([chunk], readAs: format)
+                first = false
+            }
+            guard format.isW3C else { return dispatch(.chunk(chunk), as: format) }
+            dispatch(.chunk(chunk), as: format.withFieldsLine(columns))
+            if let last = W3CColumns.lastFieldsLine(in: chunk.bytes) { columns = last }
+        }
         func decide() {
             (format, choice) = FormatSample.decide(held)
-            for chunk in held { dispatch(.chunk(chunk), as: format!) }
+            for chunk in held { send(chunk, as: format!) }
             held = []
         }
-        var skip: Int64 = 0
-        if case .file(let path) = source { skip = configuration.resumeAt[path] ?? 0 }
         let (stats, error) = reader.read(source, skip: skip) { chunk in
             if let format {
-                dispatch(.chunk(chunk), as: format)
+                send(chunk, as: format)
             } else {
                 held.append(chunk)
                 if FormatSample.isComplete(held) { decide() }
             }
         }
         if format == nil, !held.isEmpty { decide() }
-        merger.finishInput(index, items: sequence, stats: stats, format: format, choice: choice, error: error)
+        merger.finishInput(index, items: sequence, stats: stats, format: format, choice: choice, suggestion: suggestion, error: error)
+    }
+
+    /// An input with lines of which none parsed could not be read: an input error naming the
+    /// format tried and, when one of the named formats fits its first lines, that one.
+    static func reportInputsWithoutRequests(_ analysis: inout Analysis) {
+        for index in analysis.inputs.indices {
+            let input = analysis.inputs[index]
+            guard input.error == nil, input.lines > 0, input.parsed == 0, let format = input.format else { continue }
+            let tried = format.name == "log-format" ? "with the --log-format string" : "as \(format.name)"
+            var message: String
+            switch input.formatChoice {
+            case .option: message = "none of its \(input.lines) lines parsed \(tried)"
+            case .detected: message = "none of its \(input.lines) lines parsed \(tried) (detected from its first lines)"
+            case .assumed: message = "none of its \(input.lines) lines parsed: no format logsurge knows fits them (read as \(format.name))"
+            }
+            let reasons = zip(MalformedReason.allCases, input.malformed).filter { $0.1 > 0 }.sorted { $0.1 > $1.1 }
+            message += " (" + reasons.map { "\($0.0.rawValue) \($0.1)" }.joined(separator: ", ") + ")"
+            if let suggestion = input.suggestion, suggestion.name != format.name {
+                message += "; its lines look like \(suggestion.name): use --format \(suggestion.name)"
+            } else {
+                message += "; give the server's own format with --log-format (nginx log_format or Apache LogFormat), or --log-format-from its configuration"
+            }
+            analysis.inputs[index].error = InputError(path: input.name, offset: nil, message: message)
+        }
+    }
+}
+
+/// Finding the `#Fields:` lines of W3C logs as the reader hands on chunks.
+enum W3CColumns {
+    /// The text after `#Fields:` of the last such line in `bytes` (whole lines), if any.
+    static func lastFieldsLine(in bytes: [UInt8]) -> [UInt8]? {
+        bytes.withUnsafeBytes { raw -> [UInt8]? in
+            var found: [UInt8]?
+            var start = 0
+            while start < raw.count {
+                guard let hash = raw[start...].firstIndex(of: 0x23) else { break }
+                let lineEnd = raw[hash...].firstIndex(of: 0x0A) ?? raw.count
+                if hash == 0 || raw[hash - 1] == 0x0A,
+                   let columns = W3CParser.fieldsDirective(UnsafeRawBufferPointer(rebasing: raw[hash..<lineEnd])) {
+                    var text = Array(columns)
+                    if text.last == 0x0D { text.removeLast() }
+                    found = text
+                }
+                start = lineEnd + 1
+            }
+            return found
+        }
     }
 }
 
@@ -335,15 +416,55 @@ enum FormatSample {
 
     /// The format to read an input with, from its first chunks: the detected one, or
     /// `combined` (its lines then counted as malformed) when no line had a known format.
-    static func decide(_ chunks: [LineChunk]) -> (LogFormat, InputReport.FormatChoice) {
-        detect(chunks).map { ($0, .detected) } ?? (.combined, .assumed)
+    static func decide(_ chunks: [LineChunk]) -> (LineFormat, InputReport.FormatChoice) {
+        detect(chunks).map { ($0, .detected) } ?? (LineFormat(.combined), .assumed)
     }
 
     /// The format of the first `lines` lines (at most `bytes` bytes) of `chunks`.
-    static func detect(_ chunks: [LineChunk]) -> LogFormat? {
+    static func detect(_ chunks: [LineChunk]) -> LineFormat? {
+        sample(chunks).withUnsafeBytes { LineFormat.detect(chunk: $0, maxLines: lines) }
+    }
+
+    /// A named format the first lines of `chunks` parse under, when none of them parses as
+    /// `format` (nil when some do, or none fits).
+    static func suggestion(_ chunks: [LineChunk], readAs format: LineFormat) -> LineFormat? {
+        sample(chunks).withUnsafeBytes { raw -> LineFormat? in
+            let lines = LineFormat.lines(of: raw, maxLines: Self.lines)
+            var parser = format.parser()
+            for line in lines {
+                if case .parsed = parser.parse(line) { return nil }
+            }
+            return LineFormat.detect(lines)
+        }
+    }
+
+    private static func sample(_ chunks: [LineChunk]) -> [UInt8] {
         var sample: [UInt8] = []
         for chunk in chunks where sample.count < bytes { sample += chunk.bytes.prefix(bytes - sample.count) }
-        return sample.withUnsafeBytes { AccessLogParser.detectFormat(chunk: $0, maxLines: lines) }
+        return sample
+    }
+
+    /// Reading an input again from its start up to `skip` bytes (decompressed): its head (when
+    /// wanted, for the format) and the last W3C `#Fields:` before `skip`.
+    static func prelude(of source: InputSource, reader: InputReader, upTo skip: Int64, wantsHead: Bool) -> (head: [LineChunk]?, columns: [UInt8]?) {
+        struct Enough: Error {}
+        var head: [LineChunk] = []
+        var columns: [UInt8]?
+        var consumed: Int64 = 0
+        var reader = reader
+        reader.pool = nil
+        _ = try? reader.read(source) { chunk in
+            if wantsHead, !isComplete(head) { head.append(chunk) }
+            if consumed < skip {
+                // Whole lines before the resumption point; a chunk may reach past it.
+                let before = Int(min(Int64(chunk.bytes.count), skip - consumed))
+                let lineEnd = chunk.bytes[..<before].lastIndex(of: 0x0A).map { $0 + 1 } ?? 0
+                if let last = W3CColumns.lastFieldsLine(in: Array(chunk.bytes[..<lineEnd])) { columns = last }
+                consumed += Int64(chunk.bytes.count)
+            }
+            if consumed >= skip, !wantsHead || isComplete(head) { throw Enough() }
+        }
+        return (wantsHead ? head : nil, columns)
     }
 }
 
@@ -403,8 +524,12 @@ private final class MergedCounts: @unchecked Sendable {
     // the merger's lock), or under the lock when no thread is.
     var buckets: MinuteBuckets
     var accounting = RunAccounting()
-    /// Lines merged so far: samples are numbered by their line in the input.
+    /// Lines merged so far (directive lines too): samples are numbered by their line in the input.
     var lines: UInt64 = 0
+    /// Of those, the log lines (not directives) and the parsed ones.
+    var logLines: UInt64 = 0
+    var parsed: UInt64 = 0
+    var malformed = [UInt64](repeating: 0, count: MalformedReason.allCases.count)
     /// Bytes read by workers from byte ranges of a plain file.
     var rangeBytes: Int64 = 0
     /// A range that could not be read: nothing after it counts, as when a stream breaks.
@@ -523,7 +648,9 @@ private final class OrderedMerger: @unchecked Sendable {
         tallies[input].merged += count
         inFlight -= count
         for _ in 0..<count { slots.signal() }
-        state.inputs[input].lines = tallies[input].counts.lines
+        state.inputs[input].lines = tallies[input].counts.logLines
+        state.inputs[input].parsed = tallies[input].counts.parsed
+        state.inputs[input].malformed = tallies[input].counts.malformed
         if let error = tallies[input].counts.readError { state.inputs[input].error = error }
     }
 
@@ -550,7 +677,10 @@ private final class OrderedMerger: @unchecked Sendable {
         } else {
             mergeCounts(result, of: (name, counts.lines), buckets: &counts.buckets, accounting: &counts.accounting)
         }
-        counts.lines += result.lines
+        counts.lines += result.lines + result.directives
+        counts.logLines += result.lines
+        counts.parsed += result.parsed
+        for index in result.malformed.indices { counts.malformed[index] += result.malformed[index] }
     }
 
     private func mergeCounts(_ result: ChunkResult, of input: (name: String, linesBefore: UInt64),
@@ -564,17 +694,19 @@ private final class OrderedMerger: @unchecked Sendable {
             }
         }
         detection?.advance()
-        accounting.lines += result.lines
-        accounting.parsed += result.parsed
+        var counted = RunAccounting()
+        counted.lines = result.lines
+        counted.parsed = result.parsed
         for (index, count) in result.malformed.enumerated() where count > 0 {
-            accounting.malformed[MalformedReason.allCases[index], default: 0] += count
+            counted.malformed[MalformedReason.allCases[index], default: 0] += count
         }
-        for sample in result.samples {
-            accounting.addSample(MalformedSample(
-                reason: sample.reason, input: input.name,
-                line: input.linesBefore + sample.line, bytes: sample.bytes))
+        counted.samples = result.samples.map { sample in
+            MalformedSample(reason: sample.reason, input: input.name, line: input.linesBefore + sample.line, bytes: sample.bytes)
         }
-        accounting.geoLookupErrors += result.geoLookupErrors
+        counted.geoLookupErrors = result.geoLookupErrors
+        counted.clients = result.clients
+        counted.directives = result.directives
+        accounting.absorb(counted)
     }
 
     /// Folds every complete input, in input order, into the run; whether any was folded.
@@ -585,11 +717,7 @@ private final class OrderedMerger: @unchecked Sendable {
             let tally = tallies[folded].counts
             tallies[folded] = InputTally(bucketsInMemory: 1)
             runBuckets.merge(inOrder: tally.buckets)
-            runAccounting.lines += tally.accounting.lines
-            runAccounting.parsed += tally.accounting.parsed
-            for (reason, count) in tally.accounting.malformed { runAccounting.malformed[reason, default: 0] += count }
-            for sample in tally.accounting.samples { runAccounting.addSample(sample) }
-            runAccounting.geoLookupErrors += tally.accounting.geoLookupErrors
+            runAccounting.absorb(tally.accounting)
             if tally.rangeBytes != 0 {
                 state.inputs[folded].stats?.bytesRead += tally.rangeBytes
                 state.inputs[folded].stats?.decompressedBytes += tally.rangeBytes
@@ -605,11 +733,13 @@ private final class OrderedMerger: @unchecked Sendable {
     }
 
     /// Records what the reader of input `index` found, once it has handed out all `items`.
-    func finishInput(_ index: Int, items: Int, stats: InputStats, format: LogFormat?, choice: InputReport.FormatChoice, error: InputError?) {
+    func finishInput(_ index: Int, items: Int, stats: InputStats, format: LineFormat?, choice: InputReport.FormatChoice,
+                     suggestion: LineFormat?, error: InputError?) {
         lock.withLock {
             state.inputs[index].stats = stats
-            state.inputs[index].format = format
+            state.inputs[index].format = format.map { $0.withFieldsLine(nil) }
             state.inputs[index].formatChoice = choice
+            state.inputs[index].suggestion = suggestion
             state.inputs[index].error = state.inputs[index].error ?? error
             tallies[index].expected = items
             readingNow -= 1

@@ -7,9 +7,10 @@ import LogSurgeParse
 public struct AnalyzeConfiguration: Sendable {
     /// Which access-log format the inputs are in.
     public enum FormatChoice: Sendable, Equatable {
-        /// Decided per input from its first lines.
+        /// Decided per input from its first lines, among the named formats.
         case auto
-        case fixed(LogFormat)
+        /// A named format (`--format`) or the server's own format string (`--log-format`).
+        case fixed(LineFormat)
     }
 
     /// A `--section NAME=PREFIX` rule: requests whose path starts with `prefix` belong to
@@ -25,6 +26,12 @@ public struct AnalyzeConfiguration: Sendable {
 
     /// The log format. By default, `.auto`.
     public var format: FormatChoice = .auto
+    /// The request headers that hold the client's address chain (`--real-ip`) and country
+    /// (`--country-from`). By default, neither.
+    public var headers = HeaderRoles()
+    /// The proxies passed over when walking the chain (`--trusted-proxy`). By default, private
+    /// addresses and every embedded CDN.
+    public var trustedProxies = TrustedProxies.proxyLike
     /// Site name for lines whose format carries no virtual host. By default, `-`.
     public var site: String = "-"
     /// Sections carved out of sites by path prefix. By default, none.

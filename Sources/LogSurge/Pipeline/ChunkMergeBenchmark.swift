@@ -16,7 +16,7 @@ import LogSurgeParse
     public init?(path: String, configuration: AnalyzeConfiguration) {
         guard let file = PlainFile(path: path) else { return nil }
         var processor = ChunkProcessor(configuration: configuration)
-        let format: LogFormat = if case .fixed(let fixed) = configuration.format { fixed } else { .combined }
+        let format: LineFormat = if case .fixed(let fixed) = configuration.format { fixed } else { LineFormat(.combined) }
         let embedded = EmbeddedCountryDatabase.tables(for: configuration.database)
         let tables = CountryTables(ipv4: embedded?.ipv4 ?? IPv4CountryTable(reader: configuration.database),
                                    ipv6: embedded?.ipv6 ?? IPv6CountryTable(reader: configuration.database))

@@ -6,7 +6,7 @@ import LogSurgeParse
 struct WorkItem: Sendable {
     var sequence: Int
     var input: Int
-    var format: LogFormat
+    var format: LineFormat
     var payload: Payload
 
     enum Payload: Sendable {
@@ -30,12 +30,16 @@ struct ChunkResult: Sendable {
     var lines: UInt64 = 0
     var parsed: UInt64 = 0
     var malformed = [UInt64](repeating: 0, count: MalformedReason.allCases.count)
-    /// Samples with their 1-based line number within the chunk.
+    /// Samples with their 1-based line number within the chunk (directive lines included).
     var samples: [(reason: MalformedReason, line: UInt64, bytes: [UInt8])] = []
     /// Tallies with the site names their indices refer to; more than one only when a chunk
     /// holds more distinct sites than a worker's site table.
     var tallies: [(siteNames: [String], entries: [(key: PackedKey, counts: BucketTable.Counts)])] = []
     var geoLookupErrors: UInt64 = 0
+    /// Where the parsed lines' clients came from, and how many of them the proxies classify.
+    var clients = ClientCounts()
+    /// W3C directive lines (`#Fields:` …): not log lines, counted apart.
+    var directives: UInt64 = 0
     /// For a range: the bytes of the file it covered, and the read error that cut it short.
     var rangeBytes: Int64 = 0
     var readError: InputError?
@@ -46,12 +50,14 @@ struct ChunkResult: Sendable {
 /// Per line: one parse, one cached country lookup, one site probe and one tally probe; no
 /// allocation and no shared state. Counters are published once per chunk.
 struct ChunkProcessor {
-    private var parsers: [LogFormat: AccessLogParser] = [:]
+    private var parsers: [LineFormat: LineParser] = [:]
     private var resolver: CountryResolver
     private var sites: SiteTable
     private var tally = BucketTable()
     private let sectionPrefixes: [[UInt8]]
     private let maxLineLength: Int
+    private let headers: HeaderRoles
+    private let trusted: AddressSet
     /// Where ranges of plain files are read; reused from range to range.
     private var rangeBuffer: [UInt8] = []
 
@@ -60,6 +66,8 @@ struct ChunkProcessor {
         resolver = CountryResolver(reader: configuration.database)
         sites = SiteTable(defaultSite: configuration.site, sectionNames: configuration.sections.map(\.name))
         sectionPrefixes = configuration.sections.map { Array($0.prefix.utf8) }
+        headers = configuration.headers
+        trusted = configuration.trustedProxies
     }
 
     /// A worker forgets its sites between chunks once it knows more than this many, so its
@@ -72,38 +80,61 @@ struct ChunkProcessor {
         if resolver.ipv6Table == nil, let table = tables.ipv6 { resolver.useIPv6Table(table) }
         var result = ChunkResult(sequence: item.sequence, input: item.input)
         if sites.names.count > Self.sitesKeptBetweenChunks { sites.reset() }
-        var parser = parsers[item.format] ?? AccessLogParser(format: item.format)
+        var parser = parsers[item.format] ?? item.format.parser(headers: headers)
         parser.wantsPath = !sectionPrefixes.isEmpty
+        let chain = item.format.roles(headers).forwarded.map { ForwardedChain(trusted: trusted, rfc7239: $0.isRFC7239) }
         let errorsBefore = resolver.lookupErrors
+        // One switch per chunk; the line loop is specialised for each parser.
+        switch parser {
+        case .builtin(var typed):
+            process(item, parser: &typed, chain: chain, result: &result)
+            parser = .builtin(typed)
+        case .template(var typed):
+            process(item, parser: &typed, chain: chain, result: &result)
+            parser = .template(typed)
+        case .json(var typed):
+            process(item, parser: &typed, chain: chain, result: &result)
+            parser = .json(typed)
+        case .w3c(var typed):
+            process(item, parser: &typed, chain: chain, result: &result)
+            // Each W3C chunk starts with the columns its reader found before it.
+            parser = .w3c(typed)
+        }
+        if !item.format.isW3C { parsers[item.format] = parser }
+        result.geoLookupErrors = UInt64(resolver.lookupErrors - errorsBefore)
+        result.tallies.append((sites.names, tally.drain()))
+        return result
+    }
+
+    private mutating func process<Parser: LineParsing>(
+        _ item: WorkItem, parser: inout Parser, chain: ForwardedChain?, result: inout ChunkResult
+    ) {
         switch item.payload {
         case .chunk(let chunk):
             chunk.bytes.withUnsafeBytes { bytes in
-                processLines(of: bytes, droppedAt: chunk.overlongLineOffsets, parser: &parser, result: &result)
+                processLines(of: bytes, droppedAt: chunk.overlongLineOffsets, parser: &parser, chain: chain, result: &result)
             }
             // A producer that counted dropped lines without saying where: count them at the end.
             countOverlong(chunk.overlongLines - chunk.overlongLineOffsets.count, in: &result)
         case .range(let file, let range):
             let lines = file.lines(startingIn: range, maxLineLength: maxLineLength, into: &rangeBuffer)
             rangeBuffer.withUnsafeBytes { bytes in
-                processLines(of: UnsafeRawBufferPointer(rebasing: bytes[..<lines.count]), droppedAt: [], parser: &parser, result: &result)
+                processLines(of: UnsafeRawBufferPointer(rebasing: bytes[..<lines.count]), droppedAt: [], parser: &parser,
+                             chain: chain, result: &result)
             }
             countOverlong(lines.overlongAtEnd ? 1 : 0, in: &result)
             result.rangeBytes = lines.rangeBytes
             result.readError = lines.error
         }
-        parsers[item.format] = parser
-        result.geoLookupErrors = UInt64(resolver.lookupErrors - errorsBefore)
-        result.tallies.append((sites.names, tally.drain()))
-        return result
     }
 
     /// Counts every line of `chunk`, and the lines dropped as too long where they stood.
     ///
     /// A method of its own, with no closure capturing `result`: a captured variable would be
     /// checked for exclusive access at run time on every line.
-    private mutating func processLines(
+    private mutating func processLines<Parser: LineParsing>(
         of chunk: UnsafeRawBufferPointer, droppedAt dropped: [Int],
-        parser: inout AccessLogParser, result: inout ChunkResult
+        parser: inout Parser, chain: ForwardedChain?, result: inout ChunkResult
     ) {
         // Lines ending in CR LF are common; a CR inside a line is not, so one scan of the
         // chunk decides whether lines need splitting at lone CRs (old Mac line ends).
@@ -129,12 +160,12 @@ struct ChunkProcessor {
                 if body.last == 0x0D { body = UnsafeRawBufferPointer(rebasing: body.dropLast()) }
                 var pieceStart = 0
                 while let cr = body[pieceStart...].firstIndex(of: 0x0D) {
-                    handle(UnsafeRawBufferPointer(rebasing: body[pieceStart..<cr]), parser: &parser, result: &result)
+                    handle(UnsafeRawBufferPointer(rebasing: body[pieceStart..<cr]), parser: &parser, chain: chain, result: &result)
                     pieceStart = cr + 1
                 }
-                handle(UnsafeRawBufferPointer(rebasing: body[pieceStart...]), parser: &parser, result: &result)
+                handle(UnsafeRawBufferPointer(rebasing: body[pieceStart...]), parser: &parser, chain: chain, result: &result)
             } else {
-                handle(line, parser: &parser, result: &result)
+                handle(line, parser: &parser, chain: chain, result: &result)
             }
             start = end + 1
         }
@@ -150,25 +181,49 @@ struct ChunkProcessor {
 
     /// Counts one line: parsed into the tally, or malformed under its reason (with a sample).
     @inline(__always)
-    private mutating func handle(_ line: UnsafeRawBufferPointer, parser: inout AccessLogParser, result: inout ChunkResult) {
-        result.lines += 1
+    private mutating func handle<Parser: LineParsing>(
+        _ line: UnsafeRawBufferPointer, parser: inout Parser, chain: ForwardedChain?, result: inout ChunkResult
+    ) {
         switch parser.parse(line) {
         case .parsed(let fields):
-            record(fields, in: line, result: &result)
+            result.lines += 1
+            record(fields, in: line, chain: chain, result: &result)
             result.parsed += 1
         case .malformed(let reason):
+            result.lines += 1
             result.malformed[reason.index] += 1
             if result.samples.count < MalformedReason.allCases.count * RunAccounting.samplesPerReason,
                result.samples.lazy.filter({ $0.reason == reason }).count < RunAccounting.samplesPerReason {
-                result.samples.append((reason, result.lines, Array(line.prefix(RunAccounting.sampleLength))))
+                // Numbered by its place in the chunk, directive lines included.
+                result.samples.append((reason, result.lines + result.directives, Array(line.prefix(RunAccounting.sampleLength))))
             }
+        case .directive:
+            result.directives += 1
         }
     }
 
     @inline(__always)
-    private mutating func record(_ fields: ParsedLine, in line: UnsafeRawBufferPointer, result: inout ChunkResult) {
-        let client = UnsafeRawBufferPointer(rebasing: line[fields.client])
-        let country = IPAddress(parsing: client).map { resolver.country(for: $0) } ?? .unknown
+    private mutating func record(_ fields: ParsedLine, in line: UnsafeRawBufferPointer, chain: ForwardedChain?, result: inout ChunkResult) {
+        let connecting = fields.client.flatMap { IPAddress(parsing: UnsafeRawBufferPointer(rebasing: line[$0])) }
+        // The connecting address says whether this request came through a proxy or a CDN.
+        if let connecting, TrustedProxies.proxyLike.contains(connecting) { result.clients.behindProxy += 1 }
+        var client = connecting
+        var source = ClientSource.connecting
+        if let chain {
+            (client, source) = chain.client(chain: fields.forwarded.map { UnsafeRawBufferPointer(rebasing: line[$0]) },
+                                            connecting: connecting, connectingLogged: fields.client != nil)
+        } else if fields.client == nil {
+            source = .none
+        }
+        result.clients.bySource[source.rawValue] += 1
+        let country: CountryCode
+        if let hint = fields.countryHint, let stated = CountryCode(assigned: UnsafeRawBufferPointer(rebasing: line[hint])) {
+            country = stated
+            result.clients.countryHeader += 1
+        } else {
+            country = client.map { resolver.country(for: $0) } ?? .unknown
+        }
+        if fields.truncated { result.clients.truncated += 1 }
         let host = fields.host.map { UnsafeRawBufferPointer(rebasing: line[$0]) }
         var section = 0
         if !sectionPrefixes.isEmpty, let path = fields.path {
@@ -202,6 +257,30 @@ struct ChunkProcessor {
         let base = chunk.baseAddress!
         let found = memchr(base + start, 0x0A, chunk.count - start)!
         return base.distance(to: UnsafeRawPointer(found))
+    }
+}
+
+/// Where the clients of parsed lines came from (`"clients"` in the summary), with the other
+/// per-line counts that are not malformed reasons.
+public struct ClientCounts: Sendable, Equatable {
+    /// Requests by `ClientSource`: connecting address, forwarded chain, none.
+    public var bySource = [UInt64](repeating: 0, count: ClientSource.allCases.count)
+    /// Requests whose country came from the `--country-from` header.
+    public var countryHeader: UInt64 = 0
+    /// Requests whose connecting address is private or in an embedded CDN's ranges.
+    public var behindProxy: UInt64 = 0
+    /// Requests counted from lines cut inside their last quoted field.
+    public var truncated: UInt64 = 0
+
+    public init() {}
+
+    public subscript(source: ClientSource) -> UInt64 { bySource[source.rawValue] }
+
+    mutating func add(_ other: ClientCounts) {
+        for index in bySource.indices { bySource[index] += other.bySource[index] }
+        countryHeader += other.countryHeader
+        behindProxy += other.behindProxy
+        truncated += other.truncated
     }
 }
 

@@ -24,8 +24,23 @@ public struct RunAccounting: Sendable, Equatable {
     public var samples: [MalformedSample] = []
     /// Lookups that hit corrupt data in the GeoIP database (those requests count as `--`).
     public var geoLookupErrors: UInt64 = 0
+    /// Where the parsed lines' clients and countries came from.
+    public var clients = ClientCounts()
+    /// W3C directive lines (`#Version:`, `#Fields:` …): not log lines, so not in `lines`.
+    public var directives: UInt64 = 0
 
     public init() {}
+
+    /// Adds what `other` counted (its samples while there is room for them).
+    mutating func absorb(_ other: RunAccounting) {
+        lines += other.lines
+        parsed += other.parsed
+        for (reason, count) in other.malformed { malformed[reason, default: 0] += count }
+        for sample in other.samples { addSample(sample) }
+        geoLookupErrors += other.geoLookupErrors
+        clients.add(other.clients)
+        directives += other.directives
+    }
 
     public var malformedTotal: UInt64 { malformed.values.reduce(0, +) }
 
