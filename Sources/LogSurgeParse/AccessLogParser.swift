@@ -16,11 +16,19 @@ public struct AccessLogParser: Sendable {
     /// combined line stays well below it.
     public static let maxLineLength = 65_536
 
-    /// The format this parser reads.
+    /// The format this parser reads (for a compiled format string of the same family, the
+    /// built-in format it extends).
     public let format: LogFormat
 
     private let hasHost: Bool
-    private let requiresAgent: Bool
+    /// nginx writes ` - ` where Apache has `%l`: then the ident must be `-`.
+    private let identIsDash: Bool
+    /// Quoted fields that must follow the size (2 for combined: referer and user agent).
+    private let quotedFields: Int
+    /// What each of them is kept as, 4 bits a field (`TailSlot`); 0 for none.
+    private let quotedSlots: UInt64
+    /// Whether the last of two or more quoted fields is kept: then it is found from the line's end.
+    private let keepsLastField: Bool
     private var timestamps = TimestampCache()
     /// Whether `ParsedLine.path` is wanted; when not, the request is only delimited. By default, true.
     public var wantsPath = true
@@ -29,8 +37,31 @@ public struct AccessLogParser: Sendable {
     public init(format: LogFormat) {
         self.format = format
         self.hasHost = format.hasHost
-        self.requiresAgent = format.requiresAgent
+        self.identIsDash = false
+        self.quotedFields = format.requiresAgent ? 2 : 0
+        self.quotedSlots = 0
+        self.keepsLastField = false
     }
+
+    /// What a quoted field after the size is kept as, in a compiled format string of this family.
+    enum TailSlot: UInt64 {
+        case skipped = 0, forwarded = 1, country = 2
+    }
+
+    /// A parser for a compiled format string of this family: `[host ]client ident user [time]
+    /// "request" status size` followed by quoted fields (nginx's `main` is combined with
+    /// `"$http_x_forwarded_for"` after), some of them kept.
+    init(hasHost: Bool, identIsDash: Bool, quoted slots: [TailSlot]) {
+        self.format = hasHost ? (slots.count >= 2 ? .vhostCombined : .vhostCommon) : (slots.count >= 2 ? .combined : .common)
+        self.hasHost = hasHost
+        self.identIsDash = identIsDash
+        self.quotedFields = slots.count
+        self.quotedSlots = slots.enumerated().reduce(0) { $0 | $1.element.rawValue << (4 * UInt64($1.offset)) }
+        self.keepsLastField = slots.count >= 2 && slots.last != .skipped
+    }
+
+    /// The most quoted fields after the size that a compiled format string may bring here.
+    static let maximumQuotedFields = 16
 
     /// Parses one line.
     ///
@@ -57,18 +88,124 @@ public struct AccessLogParser: Sendable {
     @inline(__always)
     private mutating func parseFields(_ b: UnsafeRawBufferPointer) -> ParseResult {
         let end = b.count
+        var line = ParsedLine(minute: 0, status: 0, bytes: 0, client: nil)
+        var i = parsePrefix(b, hasHost: hasHost, into: &line)
+        guard i >= 0 else { return .malformed(Self.reason(ofFailure: i)) }
+
+        // nginx writes a literal `-` where Apache has `%l`.
+        // In bounds: the client is followed by a space, the ident and a space, all inside b.
+        if identIsDash, let client = line.client, b[client.upperBound + 1] != ASCII.dash || b[client.upperBound + 2] != ASCII.space {
+            return .malformed(.badFormat)
+        }
+
+        // Quoted fields: for combined the referer and user agent, skipped. A line cut inside one
+        // of them (no closing quote before its end) still counts: everything needed came before.
+        // The built-in layouts keep none of their quoted fields: skip them without looking at slots.
+        if quotedSlots == 0 {
+            for field in 0..<quotedFields {
+                // In bounds: i + 1 < end is checked before reading i and i + 1.
+                guard i + 1 < end, b[i] == ASCII.space, b[i + 1] == ASCII.quote else { return .malformed(.badFormat) }
+                // The last field only has to be closed: when the line ends in an unescaped quote
+                // past the opening one, that quote closes it (or one before it does), so the
+                // long user agent of combined need not be scanned.
+                if field == quotedFields - 1 && end - 1 > i + 1 && Self.endsInUnescapedQuote(b) { break }
+                guard let fieldEnd = b.closingQuote(from: i + 2) else {
+                    line.truncated = true
+                    break
+                }
+                i = fieldEnd + 1
+            }
+            // Whatever follows (end of line, spaces, extra fields) is ignored.
+            return .parsed(line)
+        }
+
+        // A kept last field (nginx main's "$http_x_forwarded_for") holds no quote: it is found
+        // from the end of the line, and the field before it runs up to it, so that the long user
+        // agent before it need not be scanned either.
+        var beforeLastEnd = -1
+        if keepsLastField, let opening = Self.lastQuotedField(b) {
+            beforeLastEnd = opening - 2
+        }
+        var field = 0
+        while field < quotedFields {
+            // In bounds: i + 1 < end is checked before reading i and i + 1.
+            guard i + 1 < end, b[i] == ASCII.space, b[i + 1] == ASCII.quote else { return .malformed(.badFormat) }
+            let slot = (quotedSlots >> (4 * UInt64(field))) & 0xF
+            if field == quotedFields - 2, beforeLastEnd >= i + 2 {
+                if slot != 0 { Self.keep(b, (i + 2)..<beforeLastEnd, as: slot, in: &line) }
+                let lastSlot = (quotedSlots >> (4 * UInt64(field + 1))) & 0xF
+                Self.keep(b, (beforeLastEnd + 3)..<(end - 1), as: lastSlot, in: &line)
+                break
+            }
+            // The last field only has to be closed: when the line ends in an unescaped quote
+            // past the opening one, that quote closes it (or one before it does), so the long
+            // user agent of combined need not be scanned.
+            var fieldEnd: Int
+            if field == quotedFields - 1 && end - 1 > i + 1 && Self.endsInUnescapedQuote(b) {
+                fieldEnd = end - 1
+            } else if let closing = b.closingQuote(from: i + 2) {
+                fieldEnd = closing
+            } else {
+                line.truncated = true
+                break
+            }
+            if slot != 0 { Self.keep(b, (i + 2)..<fieldEnd, as: slot, in: &line) }
+            i = fieldEnd + 1
+            field += 1
+        }
+        // Whatever follows (end of line, spaces, extra fields) is ignored.
+        return .parsed(line)
+    }
+
+    /// The index of the opening quote of a line's last quoted field when the line ends in an
+    /// unescaped `"`, the field holds no other quote, and `" "` stands before it; else nil.
+    @inline(__always)
+    private static func lastQuotedField(_ b: UnsafeRawBufferPointer) -> Int? {
+        guard endsInUnescapedQuote(b) else { return nil }
+        var opening = b.count - 2
+        // In bounds: opening >= 0 is checked before each read.
+        while opening >= 0, b[opening] != ASCII.quote { opening -= 1 }
+        // In bounds: opening - 2 >= 0 is checked first.
+        guard opening >= 2, b[opening - 1] == ASCII.space, b[opening - 2] == ASCII.quote else { return nil }
+        return opening
+    }
+
+    /// Keeps a quoted field of a compiled format string: a forwarded chain or a country, unless `-`.
+    private static func keep(_ b: UnsafeRawBufferPointer, _ range: Range<Int>, as slot: UInt64, in line: inout ParsedLine) {
+        // In bounds: the range lies inside b.
+        if range.isEmpty || (range.count == 1 && b[range.lowerBound] == ASCII.dash) { return }
+        switch TailSlot(rawValue: slot) {
+        case .forwarded: line.forwarded = range
+        case .country: line.countryHint = range
+        case .skipped, nil: break
+        }
+    }
+
+    /// Reads `[host ]client ident user [dd/Mon/yyyy:HH:MM:SS ±hhmm] "request" status size`,
+    /// the part every common-log layout shares, from a line `b` that has no terminator and is
+    /// not empty. Compiled format strings of that shape read it here too (`TemplateParser`).
+    ///
+    /// Each `b[i]` below is preceded by a check that `i < end` (or a guarantee from a scan
+    /// that returns indices below `end`); the comments name the check.
+    ///
+    /// Returns the index just after the size (a space or the end of the line), with the fields
+    /// in `line`; or, when the line is malformed, `-1 - reason.index`. (A plain integer rather
+    /// than an enum with a payload: the fields are written once, in place.)
+    @_transparent
+    mutating func parsePrefix(_ b: UnsafeRawBufferPointer, hasHost: Bool, into line: inout ParsedLine) -> Int {
+        let end = b.count
         var i = 0
         // A JSON object is never a client or a host: say the line is not in this format.
         // In bounds: b is not empty.
-        if b[0] == ASCII.openBrace { return .malformed(.badFormat) }
+        if b[0] == ASCII.openBrace { return Self.failure(.badFormat) }
 
         var host: Range<Int>? = nil
         if hasHost {
             i = b.endOfToken(from: 0, to: end)
             // In bounds: i < end is checked first.
-            guard i == end || b[i] == ASCII.space else { return .malformed(.badFormat) }
-            if i == 0 { return Self.onlySpaces(b) ? .malformed(.empty) : .malformed(.badFormat) }
-            guard i < end, let vhost = Self.hostRange(b, 0..<i) else { return .malformed(.badFormat) }
+            guard i == end || b[i] == ASCII.space else { return Self.failure(.badFormat) }
+            if i == 0 { return Self.onlySpaces(b) ? Self.failure(.empty) : Self.failure(.badFormat) }
+            guard i < end, let vhost = Self.hostRange(b, 0..<i) else { return Self.failure(.badFormat) }
             host = vhost
             i += 1
         }
@@ -77,11 +214,11 @@ public struct AccessLogParser: Sendable {
         let clientStart = i
         i = b.endOfToken(from: i, to: end)
         // In bounds: i < end is checked first.
-        guard i == end || b[i] == ASCII.space else { return .malformed(.badClient) }
+        guard i == end || b[i] == ASCII.space else { return Self.failure(.badClient) }
         if i == clientStart {
-            return !hasHost && Self.onlySpaces(b) ? .malformed(.empty) : .malformed(.badClient)
+            return !hasHost && Self.onlySpaces(b) ? Self.failure(.empty) : Self.failure(.badClient)
         }
-        guard i < end else { return .malformed(.badFormat) }
+        guard i < end else { return Self.failure(.badFormat) }
         let client = clientStart..<i
         i += 1
 
@@ -90,16 +227,16 @@ public struct AccessLogParser: Sendable {
         // In bounds: i + 1 < end is checked before reading i and i + 1.
         i = i + 1 < end && b[i + 1] == ASCII.space ? i + 1 : b.firstIndex(of: ASCII.space, from: i, to: end)
         // In bounds: i < end is checked first.
-        guard i > identStart, i < end, b[identStart] != ASCII.space else { return .malformed(.badFormat) }
+        guard i > identStart, i < end, b[identStart] != ASCII.space else { return Self.failure(.badFormat) }
         i += 1
 
         // User: a non-empty token, or a quoted field (which may hold spaces), then " [".
         let userStart = i
         let userEnd: Int
-        guard i < end else { return .malformed(.badFormat) }
+        guard i < end else { return Self.failure(.badFormat) }
         // In bounds: i < end is checked just above.
         if b[i] == ASCII.quote {
-            guard let closing = b.closingQuote(from: i + 1) else { return .malformed(.badFormat) }
+            guard let closing = b.closingQuote(from: i + 1) else { return Self.failure(.badFormat) }
             userEnd = closing + 1
         } else {
             // In bounds: i + 1 < end is checked before reading it.
@@ -109,7 +246,7 @@ public struct AccessLogParser: Sendable {
         guard userEnd > userStart, b[userStart] != ASCII.space, userEnd + 1 < end,
             b[userEnd + 1] == ASCII.openBracket
         else {
-            return .malformed(.badFormat)
+            return Self.failure(.badFormat)
         }
         let bracket = userEnd + 1
 
@@ -118,34 +255,34 @@ public struct AccessLogParser: Sendable {
         // In bounds: end - stampStart > length is checked before reading stampStart + length.
         guard end - stampStart > TimestampCache.length, b[stampStart + TimestampCache.length] == ASCII.closeBracket,
             let minute = timestamps.minute(b, at: stampStart)
-        else { return .malformed(.badTimestamp) }
+        else { return Self.failure(.badTimestamp) }
         i = stampStart + TimestampCache.length + 1
         // In bounds: i < end is checked first.
-        guard i < end, b[i] == ASCII.space else { return .malformed(.badFormat) }
+        guard i < end, b[i] == ASCII.space else { return Self.failure(.badFormat) }
         i += 1
 
         // Request: a quoted field.
         // In bounds: i < end is checked first.
         guard i < end, b[i] == ASCII.quote, let requestEnd = b.closingQuote(from: i + 1) else {
-            return .malformed(.badRequest)
+            return Self.failure(.badRequest)
         }
         let path = wantsPath ? Self.requestTarget(b, (i + 1)..<requestEnd) : nil
         // closingQuote guarantees a space (or the end) right after the quote.
         i = requestEnd + 2
-        guard i < end else { return .malformed(.badFormat) }
+        guard i < end else { return Self.failure(.badFormat) }
 
         // Status: exactly three digits.
         // In bounds: i + 3 <= end is checked before reading i, i + 1, i + 2, and i + 3 < end before i + 3.
         guard end - i >= 3, end - i == 3 || b[i + 3] == ASCII.space else {
-            return .malformed(.badStatus)
+            return Self.failure(.badStatus)
         }
         let s0 = b[i] &- ASCII.zero
         let s1 = b[i + 1] &- ASCII.zero
         let s2 = b[i + 2] &- ASCII.zero
-        guard s0 <= 9, s1 <= 9, s2 <= 9 else { return .malformed(.badStatus) }
+        guard s0 <= 9, s1 <= 9, s2 <= 9 else { return Self.failure(.badStatus) }
         let status = UInt16(s0) * 100 + UInt16(s1) * 10 + UInt16(s2)
         i += 4
-        guard i < end else { return .malformed(.badFormat) }
+        guard i < end else { return Self.failure(.badFormat) }
 
         // Size: "-" or digits.
         var size: UInt64 = 0
@@ -156,7 +293,7 @@ public struct AccessLogParser: Sendable {
             // Up to 7 digits then a non-digit, read as one word: most sizes. The non-digit must
             // be the space that ends the field.
             // In bounds: digits < 8 and i + 8 <= end.
-            guard digits > 0, b[i + digits] == ASCII.space else { return .malformed(.badSize) }
+            guard digits > 0, b[i + digits] == ASCII.space else { return Self.failure(.badSize) }
             size = value
             i += digits
         } else {
@@ -164,41 +301,26 @@ public struct AccessLogParser: Sendable {
             // In bounds: the loop condition checks i < end.
             while i < end, b[i] != ASCII.space {
                 let digit = b[i] &- ASCII.zero
-                guard digit <= 9 else { return .malformed(.badSize) }
+                guard digit <= 9 else { return Self.failure(.badSize) }
                 size = size &* 10 &+ UInt64(digit)
                 i += 1
             }
             // Up to 19 digits cannot overflow; longer sizes are re-read with overflow checks.
             guard i > sizeStart, i - sizeStart <= 19 || Self.fitsUInt64(b[sizeStart..<i]) else {
-                return .malformed(.badSize)
+                return Self.failure(.badSize)
             }
         }
 
-        // Referer and user agent: two quoted fields, skipped. A line cut inside one of them (no
-        // closing quote before its end) still counts: everything logsurge uses came before.
-        var truncated = false
-        if requiresAgent {
-            for field in 0..<2 {
-                // In bounds: i + 1 < end is checked before reading i and i + 1.
-                guard i + 1 < end, b[i] == ASCII.space, b[i + 1] == ASCII.quote else { return .malformed(.badFormat) }
-                // The user agent is the last field read and only has to be closed: when the line
-                // ends in an unescaped quote past the opening one, that quote closes it (or one
-                // before it does), so the long agent string need not be scanned.
-                if field == 1 && end - 1 > i + 1 && Self.endsInUnescapedQuote(b) { break }
-                guard let fieldEnd = b.closingQuote(from: i + 2) else {
-                    truncated = true
-                    break
-                }
-                i = fieldEnd + 1
-            }
-        }
-        // Whatever follows (end of line, spaces, extra fields) is ignored.
-        return .parsed(
-            ParsedLine(
-                minute: minute, status: status, bytes: size, client: client, host: host, path: path,
-                truncated: truncated
-            ))
+        line = ParsedLine(minute: minute, status: status, bytes: size, client: client, host: host, path: path)
+        return i
     }
+
+    /// `parsePrefix`'s result for a malformed line.
+    @inline(__always)
+    static func failure(_ reason: MalformedReason) -> Int { -1 - reason.index }
+
+    /// The reason a negative `parsePrefix` result stands for.
+    static func reason(ofFailure result: Int) -> MalformedReason { MalformedReason.allCases[-1 - result] }
 
     /// The decimal digits at the start of the 8 bytes at `offset` (which must be in bounds) and
     /// their value, when a non-digit follows within them; nil for 8 digits (a longer number).

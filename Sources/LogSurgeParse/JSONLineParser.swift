@@ -257,6 +257,8 @@ public struct JSONFields: Sendable, Hashable {
 public struct JSONLineParser: Sendable {
     public let fields: JSONFields
     private let table: JSONKeyTable
+    /// The keys of the last line, by position in its object: lines of one log repeat them.
+    private let predictions = KeyPredictions()
     private var times = TimeText()
     /// Whether `ParsedLine.path` is wanted. By default, true.
     public var wantsPath = true
@@ -297,7 +299,7 @@ public struct JSONLineParser: Sendable {
             guard let value = times.minute(b, time) else { return .malformed(.badTimestamp) }
             minute = value
         } else {
-            guard let (value, next) = table.timeUnit(found.time.key).minute(b, at: time.lowerBound, end: time.upperBound),
+            guard let (value, next) = table.timeUnit(Int(found.time.key)).minute(b, at: time.lowerBound, end: time.upperBound),
                   next == time.upperBound else { return .malformed(.badTimestamp) }
             minute = value
         }
@@ -336,13 +338,25 @@ public struct JSONLineParser: Sendable {
         guard i < end else { return JSONFound.cut }
         // In bounds: i < end.
         if b[i] == ASCII.closeBrace { return i + 1 }
+        var position = 0
         while true {
             // A key.
             guard i < end else { return JSONFound.cut }
             // In bounds: i < end.
             guard b[i] == ASCII.quote else { return JSONFound.broken }
-            guard let keyEnd = b.jsonStringEnd(from: i + 1) else { return JSONFound.cut }
-            let entry = table.lookup(b, (i + 1)..<keyEnd, level: level)
+            let keyEnd: Int
+            let entry: JSONKeyTable.Entry?
+            if level == 0, let predicted = predictions.match(b, keyStart: i + 1, position: position) {
+                // The key the line before had here, byte for byte.
+                keyEnd = i + 1 + Int(predicted.pointee.length)
+                entry = predicted.pointee.wanted ? predicted.pointee.entry : nil
+            } else {
+                guard let found = b.jsonStringEnd(from: i + 1) else { return JSONFound.cut }
+                keyEnd = found
+                entry = table.lookup(b, (i + 1)..<keyEnd, level: level)?.pointee
+                if level == 0 { predictions.remember(b, key: (i + 1)..<keyEnd, position: position, entry: entry) }
+            }
+            position += 1
             i = b.skipJSONSpace(from: keyEnd + 1)
             guard i < end else { return JSONFound.cut }
             // In bounds: i < end.
@@ -354,10 +368,10 @@ public struct JSONLineParser: Sendable {
             let first = b[i]
             if first == ASCII.quote {
                 guard let valueEnd = b.jsonStringEnd(from: i + 1) else { return JSONFound.cut }
-                if let entry, let role = entry.role { found.record(role, (i + 1)..<valueEnd, key: entry.index, rank: entry.rank, isString: true) }
+                if let entry, let role = entry.role { found.record(role, (i + 1)..<valueEnd, key: Int(entry.index), rank: Int(entry.rank), isString: true) }
                 i = valueEnd + 1
-            } else if first == ASCII.openBrace, let child = entry?.child, depth < Self.maximumDepth {
-                i = scanObject(b, from: i, level: child, found: &found, depth: depth + 1)
+            } else if first == ASCII.openBrace, let child = entry?.child, child >= 0, depth < Self.maximumDepth {
+                i = scanObject(b, from: i, level: Int(child), found: &found, depth: depth + 1)
                 if i < 0 { return i }
             } else if first == ASCII.openBrace || first == ASCII.openBracket {
                 let close = b.skipJSONContainer(from: i, maximumDepth: Self.maximumDepth)
@@ -372,7 +386,7 @@ public struct JSONLineParser: Sendable {
                        b.skipJSONSpace(from: end + 1) >= inside.upperBound {
                         value = (inside.lowerBound + 1)..<end
                     }
-                    found.record(role, value, key: entry.index, rank: entry.rank, isString: true)
+                    found.record(role, value, key: Int(entry.index), rank: Int(entry.rank), isString: true)
                 }
                 i = close
             } else {
@@ -383,7 +397,7 @@ public struct JSONLineParser: Sendable {
                 guard j > i else { return JSONFound.broken }
                 if let entry, let role = entry.role {
                     let isNull = j - i == 4 && b[i] == 0x6E  // "null"
-                    found.record(role, i..<j, key: entry.index, rank: entry.rank, isString: false, isNull: isNull)
+                    found.record(role, i..<j, key: Int(entry.index), rank: Int(entry.rank), isString: false, isNull: isNull)
                 }
                 i = j
             }
@@ -402,22 +416,28 @@ struct JSONFound {
     static let broken = -1
     static let cut = -2
 
+    /// A value found for a role: its range in 32-bit offsets, the rank and index of its key.
     struct Value {
-        var range: Range<Int>?
-        var rank = Int.max
-        var key = 0
+        var lower: Int32 = -1
+        var upper: Int32 = -1
+        var rank: Int32 = .max
+        var key: Int16 = 0
         var isString = false
-        var isNull = false
+
+        @inline(__always)
+        var range: Range<Int>? { lower < 0 ? nil : Int(lower)..<Int(upper) }
     }
     var time = Value(), client = Value(), status = Value(), size = Value(), host = Value()
     var request = Value(), path = Value(), forwarded = Value(), country = Value()
 
     @inline(__always)
     mutating func record(_ role: FieldRole, _ range: Range<Int>, key: Int, rank: Int, isString: Bool, isNull: Bool = false) {
+        @inline(__always)
         func keep(_ value: inout Value) {
             // The better-ranked key wins; the same key given again counts its last value.
-            guard rank <= value.rank else { return }
-            value = Value(range: isNull ? nil : range, rank: rank, key: key, isString: isString, isNull: isNull)
+            guard Int32(truncatingIfNeeded: rank) <= value.rank else { return }
+            value = Value(lower: isNull ? -1 : Int32(truncatingIfNeeded: range.lowerBound), upper: Int32(truncatingIfNeeded: range.upperBound),
+                          rank: Int32(truncatingIfNeeded: rank), key: Int16(truncatingIfNeeded: key), isString: isString)
         }
         switch role {
         case .time: keep(&time)
@@ -435,27 +455,43 @@ struct JSONFound {
 }
 
 /// The wanted keys of a `JSONFields`, by level (0 is the line's object), for lookup by hash.
+///
+/// A line's key is folded (ASCII letters to lower case, `-` to `_`) and hashed eight bytes at
+/// a time: its first and last words and its length, not a multiply per byte; a wanted key is
+/// then confirmed word by word. Entries, names and slots are plain values in storage of their
+/// own, so a lookup retains nothing.
 final class JSONKeyTable: @unchecked Sendable {
     struct Entry {
-        var level: Int
-        var name: [UInt8]
-        var role: FieldRole?
-        var rank: Int
-        var child: Int?
-        var index: Int
+        var level: Int32
+        /// 0xFF: no role (a key that only leads into an object).
+        var roleRaw: UInt8
         var unit: EpochUnit
+        var rank: Int32
+        /// -1: none.
+        var child: Int32
+        var index: Int32
+        var length: Int32
+        /// The name's folded words in `words`, the last zero-padded.
+        var wordsStart: Int32
+
+        var role: FieldRole? { roleRaw == 0xFF ? nil : FieldRole(rawValue: roleRaw) }
     }
-    private var entries: [Entry] = []
-    private let slots: [Int32]
+
+    private let entries: UnsafeMutablePointer<Entry>
+    private let entryCount: Int
+    private let words: UnsafeMutablePointer<UInt64>
+    private let slots: UnsafeMutablePointer<Int32>
     private let mask: Int
 
     init(_ fields: JSONFields) {
         var levels: [[String]: Int] = [[]: 0]
-        var entries: [Entry] = []
+        var built: [(entry: Entry, name: [UInt8])] = []
         func entry(level: Int, name: String) -> Int {
-            if let index = entries.firstIndex(where: { $0.level == level && $0.name == Array(name.utf8) }) { return index }
-            entries.append(Entry(level: level, name: Array(name.utf8), role: nil, rank: .max, child: nil, index: entries.count, unit: .automatic))
-            return entries.count - 1
+            let bytes = Array(name.utf8)
+            if let index = built.firstIndex(where: { $0.entry.level == level && $0.name == bytes }) { return index }
+            built.append((Entry(level: Int32(level), roleRaw: 0xFF, unit: .automatic, rank: .max, child: -1, index: Int32(built.count),
+                                length: Int32(bytes.count), wordsStart: 0), bytes))
+            return built.count - 1
         }
         for key in fields.keys where !key.path.isEmpty {
             var level = 0
@@ -463,10 +499,10 @@ final class JSONKeyTable: @unchecked Sendable {
                 let index = entry(level: level, name: component)
                 if depth == key.path.count - 1 {
                     // Of two keys with one name, the better rank decides the role.
-                    if entries[index].role == nil || key.rank < entries[index].rank {
-                        entries[index].role = key.role
-                        entries[index].rank = key.rank
-                        entries[index].unit = key.unit
+                    if built[index].entry.roleRaw == 0xFF || Int32(key.rank) < built[index].entry.rank {
+                        built[index].entry.roleRaw = key.role.rawValue
+                        built[index].entry.rank = Int32(key.rank)
+                        built[index].entry.unit = key.unit
                     }
                 } else {
                     let prefix = Array(key.path[...depth])
@@ -475,61 +511,197 @@ final class JSONKeyTable: @unchecked Sendable {
                         levels[prefix] = next
                         return next
                     }()
-                    entries[index].child = child
+                    built[index].entry.child = Int32(child)
                     level = child
                 }
             }
         }
-        self.entries = entries
-        var size = 16
-        while size < entries.count * 4 { size *= 2 }
-        mask = size - 1
-        var slots = [Int32](repeating: -1, count: size)
-        for entry in entries {
-            var slot = Self.hash(entry.name, level: entry.level) & mask
-            while slots[slot] >= 0 { slot = (slot + 1) & mask }
-            slots[slot] = Int32(entry.index)
+        var wordList: [UInt64] = []
+        for index in built.indices {
+            built[index].entry.wordsStart = Int32(wordList.count)
+            wordList += Self.words(Self.folded(built[index].name))
         }
-        self.slots = slots
+        entryCount = built.count
+        entries = .allocate(capacity: max(1, built.count))
+        entries.initialize(from: built.map(\.entry), count: built.count)
+        words = .allocate(capacity: max(1, wordList.count))
+        words.initialize(from: wordList, count: wordList.count)
+        var size = 16
+        while size < built.count * 4 { size *= 2 }
+        mask = size - 1
+        slots = .allocate(capacity: size)
+        slots.initialize(repeating: -1, count: size)
+        for (entry, name) in built {
+            let folded = Self.words(Self.folded(name))
+            var slot = Self.hash(first: folded.first ?? 0, last: folded.count > 1 ? Self.lastWord(Self.folded(name)) : 0,
+                                 length: name.count, level: Int(entry.level)) & mask
+            while slots[slot] >= 0 { slot = (slot + 1) & mask }
+            slots[slot] = entry.index
+        }
     }
 
-    /// The entry for the key `b[key]` (raw, normalised while hashing) at `level`, if wanted.
+    deinit {
+        entries.deallocate()
+        words.deallocate()
+        slots.deallocate()
+    }
+
+    /// The entry for the key `b[key]` at `level`, if wanted.
     @inline(__always)
-    func lookup(_ b: UnsafeRawBufferPointer, _ key: Range<Int>, level: Int) -> Entry? {
-        guard key.count <= 64 else { return nil }
-        var hash: UInt64 = 0xcbf2_9ce4_8422_2325 &* UInt64(level + 1)
-        // In bounds: key lies inside b.
-        for index in key { hash = (hash ^ UInt64(Self.fold(b[index]))) &* 0x100_0000_01b3 }
-        var slot = Int(truncatingIfNeeded: hash) & mask
+    func lookup(_ b: UnsafeRawBufferPointer, _ key: Range<Int>, level: Int) -> UnsafePointer<Entry>? {
+        let length = key.count
+        guard length > 0, length <= 64, let base = b.baseAddress else { return nil }
+        let first = Self.word(base, key.lowerBound, count: min(8, length), limit: b.count)
+        let last = length > 8 ? Self.word(base, key.upperBound - 8, count: 8, limit: b.count) : 0
+        var slot = Self.hash(first: first, last: last, length: length, level: level) & mask
         while true {
             let found = Int(slots[slot])
             if found < 0 { return nil }
-            let entry = entries[found]
-            if entry.level == level, entry.name.count == key.count {
-                var same = true
-                for (offset, byte) in entry.name.enumerated() where Self.fold(b[key.lowerBound + offset]) != byte {
-                    same = false
-                    break
-                }
-                if same { return entry }
-            }
+            let entry = UnsafePointer(entries + found)
+            if entry.pointee.level == level, Int(entry.pointee.length) == length,
+               matches(entry.pointee, base, key, first: first, limit: b.count) { return entry }
             slot = (slot + 1) & mask
         }
     }
 
-    /// The unit of a number under the key `index`.
-    func timeUnit(_ index: Int) -> EpochUnit { index < entries.count ? entries[index].unit : .automatic }
-
-    private static func hash(_ name: [UInt8], level: Int) -> Int {
-        var hash: UInt64 = 0xcbf2_9ce4_8422_2325 &* UInt64(level + 1)
-        for byte in name { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
-        return Int(truncatingIfNeeded: hash)
+    /// Whether the key at `key` (whose first word is `first`) is the entry's name, folded.
+    @inline(__always)
+    private func matches(_ entry: Entry, _ base: UnsafeRawPointer, _ key: Range<Int>, first: UInt64, limit: Int) -> Bool {
+        var offset = 0, wordIndex = Int(entry.wordsStart)
+        let length = key.count
+        while offset < length {
+            let count = min(8, length - offset)
+            let word = offset == 0 ? first : Self.word(base, key.lowerBound + offset, count: count, limit: limit)
+            // Most keys are written as the names are kept (lower case, `_`): no folding then.
+            let wanted = words[wordIndex]
+            guard word == wanted || Self.fold(word) == wanted else { return false }
+            offset += 8
+            wordIndex += 1
+        }
+        return true
     }
 
-    /// A key byte as keys are compared: ASCII upper case to lower, `-` to `_`.
+    /// The unit of a number under the key `index`.
+    func timeUnit(_ index: Int) -> EpochUnit { index < entryCount ? entries[index].unit : .automatic }
+
+    /// `count` (1...8) bytes at `offset` as a little-endian word (the rest zero); read as one
+    /// load when 8 bytes are readable there.
     @inline(__always)
-    static func fold(_ byte: UInt8) -> UInt8 {
-        byte == ASCII.dash ? 0x5F : (byte &- 0x41 < 26 ? byte | 0x20 : byte)
+    private static func word(_ base: UnsafeRawPointer, _ offset: Int, count: Int, limit: Int) -> UInt64 {
+        if offset + 8 <= limit {
+            // In bounds: offset + 8 <= limit, the buffer's size.
+            return UInt64(littleEndian: (base + offset).loadUnaligned(as: UInt64.self)) & laneMask(count)
+        }
+        var raw: UInt64 = 0
+        // In bounds: count bytes from offset lie inside the key, inside the buffer.
+        for index in 0..<count { raw |= UInt64(base.load(fromByteOffset: offset + index, as: UInt8.self)) << (8 * UInt64(index)) }
+        return raw
+    }
+
+    @inline(__always)
+    private static func laneMask(_ count: Int) -> UInt64 { count >= 8 ? .max : (1 << (8 * UInt64(count))) - 1 }
+
+    /// Eight key bytes at once as keys are compared: `A`–`Z` to `a`–`z`, `-` to `_`.
+    @inline(__always)
+    static func fold(_ word: UInt64) -> UInt64 {
+        let low7 = 0x7F7F_7F7F_7F7F_7F7F as UInt64
+        // A lane's high bit set where the byte is in "A"..."Z" (exact, no carries across lanes).
+        let aboveA = (word & low7) &+ (0x80 - 0x41) &* 0x0101_0101_0101_0101
+        let aboveZ = (word & low7) &+ (0x80 - 0x5B) &* 0x0101_0101_0101_0101
+        let upper = aboveA & ~aboveZ & ~word & 0x8080_8080_8080_8080
+        var folded = word | (upper >> 2)  // 0x80 >> 2 == 0x20
+        // Lanes equal to "-" become "_".
+        let x = folded ^ 0x2D2D_2D2D_2D2D_2D2D
+        let dash = ~(((x & low7) &+ low7) | x | low7)
+        folded ^= (dash >> 7) &* (0x2D ^ 0x5F)
+        return folded
+    }
+
+    /// A folded name as little-endian words, the last zero-padded.
+    private static func words(_ name: [UInt8]) -> [UInt64] {
+        stride(from: 0, to: name.count, by: 8).map { start in
+            name[start..<min(start + 8, name.count)].enumerated().reduce(UInt64(0)) { $0 | UInt64($1.element) << (8 * UInt64($1.offset)) }
+        }
+    }
+
+    /// The name's last 8 bytes as a word (names longer than 8).
+    private static func lastWord(_ name: [UInt8]) -> UInt64 {
+        name.suffix(8).enumerated().reduce(UInt64(0)) { $0 | UInt64($1.element) << (8 * UInt64($1.offset)) }
+    }
+
+    private static func folded(_ name: [UInt8]) -> [UInt8] {
+        name.map { $0 == ASCII.dash ? 0x5F : ($0 &- 0x41 < 26 ? $0 | 0x20 : $0) }
+    }
+
+    /// A hash of a key's words that folding does not change: bit 0x20 set (letters' case),
+    /// bits 0x52 cleared (`-` and `_` alike once 0x20 is set). Keys that only collide here are
+    /// told apart by `matches`.
+    @inline(__always)
+    private static func hash(first: UInt64, last: UInt64, length: Int, level: Int) -> Int {
+        let same: UInt64 = 0x2020_2020_2020_2020, differ: UInt64 = 0x5252_5252_5252_5252
+        let first = (first | same) & ~differ, last = (last | same) & ~differ
+        var h = first &* 0x9E37_79B9_7F4A_7C15
+        h ^= (last &+ UInt64(length) << 56 &+ UInt64(level) << 48) &* 0xC2B2_AE3D_27D4_EB4F
+        return Int(truncatingIfNeeded: h ^ (h >> 29))
+    }
+}
+
+/// The keys a parser saw in the line before, by position in the line's object, up to 24 bytes
+/// long: a key that is the same bytes at the same position needs no scan for its end and no
+/// hash lookup. One per parser (a worker's), used by one thread.
+final class KeyPredictions: @unchecked Sendable {
+    struct Prediction {
+        var length: Int32 = 0
+        /// Whether the key is wanted, and its entry then.
+        var wanted = false
+        var entry = JSONKeyTable.Entry(level: 0, roleRaw: 0xFF, unit: .automatic, rank: 0, child: -1, index: 0, length: 0, wordsStart: 0)
+        /// The key's bytes: up to 24, as three little-endian words, zero-padded.
+        var words: (UInt64, UInt64, UInt64) = (0, 0, 0)
+    }
+    static let positions = 32
+    static let longestKey = 24
+    private let slots = UnsafeMutablePointer<Prediction>.allocate(capacity: positions)
+
+    init() { slots.initialize(repeating: Prediction(), count: Self.positions) }
+    deinit { slots.deallocate() }
+
+    /// The prediction at `position` when the key at `keyStart` is the one it remembers.
+    @inline(__always)
+    func match(_ b: UnsafeRawBufferPointer, keyStart: Int, position: Int) -> UnsafePointer<Prediction>? {
+        guard position < Self.positions, let base = b.baseAddress else { return nil }
+        let prediction = UnsafePointer(slots + position)
+        let length = Int(prediction.pointee.length)
+        // A key is followed by its quote, so 24 bytes from the start are readable when 25 are in the line.
+        guard length > 0, keyStart + Self.longestKey < b.count, b[keyStart + length] == ASCII.quote else { return nil }
+        let mask = Self.masks(length)
+        // In bounds: keyStart + 24 < b.count.
+        let w0 = UInt64(littleEndian: (base + keyStart).loadUnaligned(as: UInt64.self)) & mask.0
+        let w1 = UInt64(littleEndian: (base + keyStart + 8).loadUnaligned(as: UInt64.self)) & mask.1
+        let w2 = UInt64(littleEndian: (base + keyStart + 16).loadUnaligned(as: UInt64.self)) & mask.2
+        let words = prediction.pointee.words
+        guard w0 == words.0, w1 == words.1, w2 == words.2 else { return nil }
+        return prediction
+    }
+
+    /// Remembers the key `b[key]` (its end found by a scan, so it holds no escaped quote) at `position`.
+    func remember(_ b: UnsafeRawBufferPointer, key: Range<Int>, position: Int, entry: JSONKeyTable.Entry?) {
+        guard position < Self.positions else { return }
+        guard key.count > 0, key.count <= Self.longestKey, !b[key].contains(ASCII.backslash) else {
+            slots[position] = Prediction()
+            return
+        }
+        var words: [UInt64] = [0, 0, 0]
+        for (offset, byte) in b[key].enumerated() { words[offset / 8] |= UInt64(byte) << (8 * UInt64(offset % 8)) }
+        var prediction = Prediction(length: Int32(key.count), wanted: entry != nil, words: (words[0], words[1], words[2]))
+        if let entry { prediction.entry = entry }
+        slots[position] = prediction
+    }
+
+    /// Masks keeping the first `length` bytes of three consecutive words.
+    @inline(__always)
+    private static func masks(_ length: Int) -> (UInt64, UInt64, UInt64) {
+        func mask(_ bytes: Int) -> UInt64 { bytes <= 0 ? 0 : bytes >= 8 ? .max : (1 << (8 * UInt64(bytes))) - 1 }
+        return (mask(length), mask(length - 8), mask(length - 16))
     }
 }
 
@@ -611,3 +783,9 @@ extension UnsafeRawBufferPointer {
         return JSONFound.cut
     }
 }
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif

@@ -57,6 +57,21 @@ public enum MalformedReason: String, CaseIterable, Sendable, Comparable {
     /// The line does not have the format's fields: something is missing or misplaced.
     case badFormat = "bad_format"
 
+    /// Position in `allCases`, for flat per-reason counters.
+    @inlinable
+    public var index: Int {
+        switch self {
+        case .empty: 0
+        case .tooLong: 1
+        case .badClient: 2
+        case .badTimestamp: 3
+        case .badRequest: 4
+        case .badStatus: 5
+        case .badSize: 6
+        case .badFormat: 7
+        }
+    }
+
     /// Orders reasons by their report name, so reports list them alphabetically.
     public static func < (lhs: MalformedReason, rhs: MalformedReason) -> Bool {
         lhs.rawValue < rhs.rawValue
@@ -72,24 +87,45 @@ public struct ParsedLine: Sendable, Equatable {
     public var minute: Int32
     /// The status as written, 0...999; its class is `status / 100`.
     public var status: UInt16
-    /// The response size; `-` (or a size the line does not give) counts as 0.
-    public var bytes: UInt64
-    /// The connecting client: an IP address as text, or a host name if the server logged one;
-    /// nil when the format logs none (only a forwarded chain).
-    public var client: Range<Int>?
-    /// The virtual host without its `:port` suffix, when the format logs one; else `nil`.
-    public var host: Range<Int>?
-    /// The request target when the request is `METHOD TARGET PROTO` or `METHOD TARGET`; else `nil`.
-    public var path: Range<Int>?
-    /// The text of the `--real-ip` header (an address chain) when the format logs it and the
-    /// line holds a value (not `-`); else `nil`.
-    public var forwarded: Range<Int>?
-    /// The text of the `--country-from` header when logged and not `-`; else `nil`.
-    public var countryHint: Range<Int>?
     /// The line ended inside a quoted field that came after everything needed: it counts, and
     /// the fields after the cut are missing.
     public var truncated: Bool
+    /// The response size; `-` (or a size the line does not give) counts as 0.
+    public var bytes: UInt64
+    // The ranges, stored as 32-bit offsets (lines are at most `AccessLogParser.maxLineLength`
+    // bytes) so that a parsed line stays small enough to return cheaply; `Field.none` is absent.
+    private var clientField = Field.none, hostField = Field.none, pathField = Field.none
+    private var forwardedField = Field.none, countryField = Field.none
 
+    /// The connecting client: an IP address as text, or a host name if the server logged one;
+    /// nil when the format logs none (only a forwarded chain).
+    public var client: Range<Int>? {
+        get { clientField.range }
+        set { clientField = Field(newValue) }
+    }
+    /// The virtual host without its `:port` suffix, when the format logs one; else `nil`.
+    public var host: Range<Int>? {
+        get { hostField.range }
+        set { hostField = Field(newValue) }
+    }
+    /// The request target when the request is `METHOD TARGET PROTO` or `METHOD TARGET`; else `nil`.
+    public var path: Range<Int>? {
+        get { pathField.range }
+        set { pathField = Field(newValue) }
+    }
+    /// The text of the `--real-ip` header (an address chain) when the format logs it and the
+    /// line holds a value (not `-`); else `nil`.
+    public var forwarded: Range<Int>? {
+        get { forwardedField.range }
+        set { forwardedField = Field(newValue) }
+    }
+    /// The text of the `--country-from` header when logged and not `-`; else `nil`.
+    public var countryHint: Range<Int>? {
+        get { countryField.range }
+        set { countryField = Field(newValue) }
+    }
+
+    @inlinable
     public init(
         minute: Int32, status: UInt16, bytes: UInt64, client: Range<Int>?,
         host: Range<Int>? = nil, path: Range<Int>? = nil, forwarded: Range<Int>? = nil,
@@ -98,12 +134,40 @@ public struct ParsedLine: Sendable, Equatable {
         self.minute = minute
         self.status = status
         self.bytes = bytes
+        self.truncated = truncated
         self.client = client
         self.host = host
         self.path = path
         self.forwarded = forwarded
         self.countryHint = countryHint
-        self.truncated = truncated
+    }
+
+    /// A range of a line in 32 bits a bound; `none` when absent.
+    @usableFromInline
+    struct Field: Sendable, Equatable {
+        var lower: Int32
+        var upper: Int32
+
+        static let none = Field(lower: -1, upper: -1)
+
+        @inline(__always)
+        init(lower: Int32, upper: Int32) {
+            self.lower = lower
+            self.upper = upper
+        }
+
+        @inline(__always)
+        init(_ range: Range<Int>?) {
+            if let range {
+                lower = Int32(truncatingIfNeeded: range.lowerBound)
+                upper = Int32(truncatingIfNeeded: range.upperBound)
+            } else {
+                self = .none
+            }
+        }
+
+        @inline(__always)
+        var range: Range<Int>? { lower < 0 ? nil : Int(lower)..<Int(upper) }
     }
 }
 

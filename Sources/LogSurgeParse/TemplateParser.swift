@@ -19,20 +19,34 @@
 public struct TemplateParser: Sendable {
     public let template: LogTemplate
     private let program: TemplateProgram
+    /// The built-in scanner, for templates of its family: the whole line when the template is
+    /// the common-log layout followed by quoted fields (`TemplateProgram.quotedTail`), else the
+    /// common-log prefix when it starts with one (`TemplateProgram.prefix`).
+    private var builtIn: AccessLogParser
     private var localTimes = TimestampCache()
     private var isoTimes = ISOTimeCache()
     private var partsKey: Int64 = -1
     private var partsMinute: Int32 = 0
     /// Whether `ParsedLine.path` is wanted; when not, the request is only delimited. By default, true.
-    public var wantsPath = true
+    public var wantsPath = true {
+        didSet { builtIn.wantsPath = wantsPath }
+    }
 
     public init(template: LogTemplate) {
         self.template = template
-        self.program = TemplateProgram(template)
+        let program = TemplateProgram(template)
+        self.program = program
+        if let prefix = program.prefix, let tail = program.quotedTail {
+            builtIn = AccessLogParser(hasHost: prefix.hasHost, identIsDash: prefix.identIsDash, quoted: tail)
+        } else {
+            builtIn = AccessLogParser(format: .common)
+        }
     }
 
     /// Parses one line; `line` excludes the `"\n"`, a trailing `"\r"` is ignored.
     public mutating func parse(_ line: UnsafeRawBufferPointer) -> ParseResult {
+        // Compiled into the built-in scanner: a format string of the common-log family.
+        if program.quotedTail != nil { return builtIn.parse(line) }
         var count = line.count
         // In bounds: count - 1 is read only when count > 0.
         if count > 0, line[count - 1] == ASCII.carriageReturn { count -= 1 }
@@ -47,147 +61,255 @@ public struct TemplateParser: Sendable {
 
     /// Reads the fields of a line that is not empty, has no terminator and fits the length limit.
     ///
-    /// Every `b[i]` is preceded by a check that `i < end`, or follows from a scan that returns
-    /// indices below `end`; the comments name the check.
+    /// One dispatch per field, on an opcode that fuses the field's shape and role; the common
+    /// fields (a one-byte `-`, a three-digit status, a short size) are read where they stand
+    /// without a scan. Every `b[i]` is preceded by a check that `i < end`, or follows from a
+    /// scan that returns indices below `end`; the comments name the check.
     @inline(__always)
     private mutating func scan(_ b: UnsafeRawBufferPointer) -> ParseResult {
         let end = b.count
         let ops = program.ops
-        guard program.leading.matches(b, at: 0, end: end, pool: program.pool) else { return .malformed(.badFormat) }
+        let pool = program.pool
+        let count = program.count
+        guard program.leading.matches(b, at: 0, end: end, pool: pool) else { return .malformed(.badFormat) }
         var i = Int(program.leading.literalCount)
         var fields = ParsedLine(minute: 0, status: 0, bytes: 0, client: nil)
-        var seen: UInt16 = 0
         var parts = TimeParts()
         var k = 0
-        while k < program.count {
-            // In bounds: k < program.count, the number of ops.
-            let op = ops[k]
-            let start = i
-            var fieldEnd: Int
-            switch op.shape {
-            case .token, .list:
-                if op.runsToEnd {
-                    fieldEnd = end
-                    // In bounds: fieldEnd - 1 >= start >= 0 is checked first.
-                    while fieldEnd > start, b[fieldEnd - 1] == ASCII.space { fieldEnd -= 1 }
-                } else if op.role == .client || op.role == .host {
-                    // An address or a host: printable ASCII without spaces or quotes.
-                    fieldEnd = b.endOfToken(from: start, to: end)
-                    // In bounds: fieldEnd < end is checked first.
-                    if fieldEnd < end, b[fieldEnd] != op.literalFirst {
-                        return .malformed(op.role == .client ? .badClient : .badFormat)
-                    }
-                } else if start < end, b[start] == ASCII.quote, op.literalFirst != ASCII.quote {
-                    // A bare field the server quoted because it holds spaces (Apache's `%u`).
-                    guard let closing = b.closingQuote(from: start + 1, followedBy: op.literalFirst) else {
-                        return .malformed(.badFormat)
-                    }
-                    fieldEnd = closing + 1
-                } else {
-                    fieldEnd = b.firstIndex(of: op.literalFirst, from: start, to: end)
-                    if op.shape == .list && op.literalFirst == ASCII.space {
-                        fieldEnd = Self.listEnd(b, from: start, firstSpace: fieldEnd, end: end)
-                    }
-                }
-                guard fieldEnd > start else {
-                    if op.role == .client { return .malformed(.badClient) }
-                    return .malformed(op.runsToEnd ? op.role.reason : .badFormat)
-                }
-            case .quoted:
-                if op.isLast, op.literalCount == 1, Self.endsInUnescapedQuote(b, after: start) {
-                    // The last field ends at the line's final quote: no need to scan it.
-                    fieldEnd = end - 1
-                } else if let closing = b.closingQuote(from: start, literal: op, pool: program.pool) {
-                    fieldEnd = closing
-                } else {
-                    // A quote that closes the field but is not followed by the rest of the
-                    // template: the line has another layout.
-                    if b.closingQuote(from: start) != nil { return .malformed(op.role == .request ? .badRequest : .badFormat) }
-                    // Cut by the end of the line: counts if what is needed was read before it.
-                    guard Self.hasNeeded(seen, program.needed) else {
-                        return .malformed(op.role == .request ? .badRequest : .badFormat)
-                    }
-                    fields.truncated = true
-                    return finish(&fields, parts: &parts)
-                }
-            case .beforeLastColon:
-                let tokenEnd = b.endOfToken(from: start, to: end)
-                fieldEnd = tokenEnd
-                // In bounds: fieldEnd - 1 >= start is checked first.
-                while fieldEnd > start, b[fieldEnd - 1] != ASCII.colon { fieldEnd -= 1 }
-                guard fieldEnd > start + 1 else { return .malformed(op.role == .client ? .badClient : .badFormat) }
-                fieldEnd -= 1
-            case .localTime:
-                // In bounds: the cache reads `length` bytes from start, checked here.
-                guard end - start >= TimestampCache.length, let minute = localTimes.minute(b, at: start) else {
-                    return .malformed(op.role == .time ? .badTimestamp : .badFormat)
-                }
-                fields.minute = minute
-                fieldEnd = start + TimestampCache.length
-            case .isoTime:
-                guard let (minute, next, _) = isoTimes.minute(b, at: start, end: end) else {
-                    return .malformed(op.role == .time ? .badTimestamp : .badFormat)
-                }
-                fields.minute = minute
-                fieldEnd = next
-            case .epoch:
-                guard let (minute, next) = op.epochUnit.minute(b, at: start, end: end) else {
-                    return .malformed(op.role == .time ? .badTimestamp : .badFormat)
-                }
-                fields.minute = minute
-                fieldEnd = next
-            case .timePiece:
-                guard let next = op.timePiece.read(b, at: start, end: end, into: &parts) else {
-                    return .malformed(op.role == .time ? .badTimestamp : .badFormat)
-                }
-                fieldEnd = next
-            }
-
-            switch op.role {
-            case .opaque, .time:
-                break
-            case .client:
-                fields.client = start..<fieldEnd
-            case .host:
-                guard let host = AccessLogParser.hostRange(b, start..<fieldEnd) else { return .malformed(.badFormat) }
-                fields.host = host
-            case .status:
-                // In bounds: start + 2 < fieldEnd <= end.
-                guard fieldEnd - start == 3 else { return .malformed(.badStatus) }
-                let s0 = b[start] &- ASCII.zero, s1 = b[start + 1] &- ASCII.zero, s2 = b[start + 2] &- ASCII.zero
-                guard s0 <= 9, s1 <= 9, s2 <= 9 else { return .malformed(.badStatus) }
-                fields.status = UInt16(s0) * 100 + UInt16(s1) * 10 + UInt16(s2)
-            case .size:
-                guard let size = Self.size(b, start..<fieldEnd) else { return .malformed(.badSize) }
-                fields.bytes = size
-            case .request:
-                if wantsPath || program.hostFromRequestURL {
-                    let target = AccessLogParser.requestTarget(b, start..<fieldEnd)
-                    if let target, let (host, path) = Self.absoluteTarget(b, target) {
-                        if program.hostFromRequestURL { fields.host = host }
-                        if wantsPath { fields.path = path }
-                    } else if wantsPath {
-                        fields.path = target
-                    }
-                }
-            case .path:
-                if wantsPath, !Self.isDash(b, start..<fieldEnd) { fields.path = start..<fieldEnd }
-            case .forwarded:
-                if !Self.isDash(b, start..<fieldEnd) { fields.forwarded = start..<fieldEnd }
-            case .country:
-                if !Self.isDash(b, start..<fieldEnd) { fields.countryHint = start..<fieldEnd }
-            }
-            seen |= 1 << op.role.rawValue
-
-            // The literal after the field.
-            guard op.matchesLiteral(b, at: fieldEnd, end: end, pool: program.pool) else {
-                if case .localTime = op.shape, op.role == .time { return .malformed(.badTimestamp) }
+        if let prefix = program.prefix {
+            // The fields every common-log layout shares, by the built-in parser's own scanner.
+            let next = builtIn.parsePrefix(b, hasHost: prefix.hasHost, into: &fields)
+            guard next >= 0 else { return .malformed(AccessLogParser.reason(ofFailure: next)) }
+            // nginx writes a literal `-` where Apache has `%l`.
+            // In bounds: the client is followed by a space, the ident and a space, all inside b.
+            if prefix.identIsDash, let client = fields.client, b[client.upperBound + 1] != ASCII.dash || b[client.upperBound + 2] != ASCII.space {
                 return .malformed(.badFormat)
             }
-            i = fieldEnd + Int(op.literalCount)
+            // In bounds: prefix.sizeIndex < count.
+            let size = ops[prefix.sizeIndex]
+            guard size.matches(b, at: next, end: end, pool: pool) else { return .malformed(.badFormat) }
+            i = next + Int(size.literalCount)
+            k = prefix.sizeIndex + 1
+        }
+        while k < count {
+            // In bounds: k < count, the number of ops.
+            let op = ops + k
+            let start = i
+            var fieldEnd: Int
+            if op.pointee.code == .quoted, op.pointee.isLast, op.pointee.literalCount == 1, Self.endsInUnescapedQuote(b, after: start) {
+                // The last field ends at the line's final quote: no need to scan it (the usual user agent).
+                fieldEnd = end - 1
+            } else if op.pointee.code == .quoted, let found = b.closingQuote(from: start, literal: op, pool: pool) {
+                fieldEnd = found
+            } else {
+                fieldEnd = read(op, b, from: start, end: end, pool: pool, fields: &fields, parts: &parts)
+                if fieldEnd < 0 {
+                    if fieldEnd == Self.cut { return finish(&fields, parts: &parts) }
+                    return .malformed(AccessLogParser.reason(ofFailure: fieldEnd))
+                }
+            }
+            // The literal after the field.
+            guard op.pointee.matches(b, at: fieldEnd, end: end, pool: pool) else {
+                let code = op.pointee.code
+                return .malformed(code == .localTime && op.pointee.keepsTime ? .badTimestamp : code == .client ? .badClient : .badFormat)
+            }
+            i = fieldEnd + Int(op.pointee.literalCount)
             k += 1
         }
         return finish(&fields, parts: &parts)
+    }
+
+    /// `read`'s result for a line cut inside a quoted field that counts all the same.
+    private static let cut = Int.min
+
+    /// Reads the field of `op` at `start`: the index where it ends, or `cut`, or
+    /// `AccessLogParser.failure(reason)`. Out of line, so that the loop above (which handles
+    /// the quoted fields of a line's tail itself) stays small.
+    @inline(never)
+    private mutating func read(
+        _ opPointer: UnsafePointer<TemplateOp>, _ b: UnsafeRawBufferPointer, from start: Int, end: Int,
+        pool: UnsafeMutablePointer<UInt8>, fields: inout ParsedLine, parts: inout TimeParts
+    ) -> Int {
+        let op = opPointer.pointee
+        let wantsPath = self.wantsPath, hostFromURL = program.hostFromRequestURL
+        var fieldEnd: Int
+            switch op.code {
+            case .client:
+                // An address or a host name: printable ASCII up to the literal.
+                fieldEnd = b.endOfToken(from: start, to: end)
+                // In bounds: fieldEnd < end is checked first.
+                guard fieldEnd > start, fieldEnd == end || b[fieldEnd] == op.literalFirst || op.runsToEnd else {
+                    return AccessLogParser.failure(.badClient)
+                }
+                fields.client = start..<fieldEnd
+            case .token:
+                // In bounds: start + 1 < end is checked before reading it and start.
+                if start + 1 < end, b[start + 1] == op.literalFirst, b[start] != ASCII.quote, !op.runsToEnd {
+                    fieldEnd = start + 1  // a one-byte field, usually "-"
+                } else {
+                    guard let found = Self.delimit(b, op, from: start, end: end) else { return AccessLogParser.failure(.badFormat) }
+                    fieldEnd = found
+                }
+            case .quoted:
+                // The last field ends at the line's final quote: no need to scan it.
+                if op.isLast, op.literalCount == 1, Self.endsInUnescapedQuote(b, after: start) {
+                    fieldEnd = end - 1
+                } else if let found = b.closingQuote(from: start, literal: opPointer, pool: pool) {
+                    fieldEnd = found
+                } else {
+                    return Self.truncate(&fields, at: op, reason: .badFormat, b: b, from: start)
+                }
+            case .request:
+                guard let found = Self.quotedEnd(b, op, from: start, end: end, pool: pool) else {
+                    return Self.truncate(&fields, at: op, reason: .badRequest, b: b, from: start)
+                }
+                fieldEnd = found
+                Self.request(b, start..<fieldEnd, wantsPath: wantsPath, hostFromURL: hostFromURL, into: &fields)
+            case .requestToken:
+                guard let found = Self.delimit(b, op, from: start, end: end) else { return AccessLogParser.failure(.badRequest) }
+                fieldEnd = found
+                Self.request(b, start..<fieldEnd, wantsPath: wantsPath, hostFromURL: hostFromURL, into: &fields)
+            case .status:
+                // Three digits where they stand, then the literal (or the end).
+                // In bounds: start + 3 <= end is checked before reading start...start + 2, and start + 3 < end before start + 3.
+                guard end - start >= 3, start + 3 == end || b[start + 3] == op.literalFirst || op.runsToEnd else {
+                    return AccessLogParser.failure(.badStatus)
+                }
+                let s0 = b[start] &- ASCII.zero, s1 = b[start + 1] &- ASCII.zero, s2 = b[start + 2] &- ASCII.zero
+                guard s0 <= 9, s1 <= 9, s2 <= 9, !op.runsToEnd || start + 3 == end else { return AccessLogParser.failure(.badStatus) }
+                fields.status = UInt16(s0) * 100 + UInt16(s1) * 10 + UInt16(s2)
+                fieldEnd = start + 3
+            case .size:
+                // In bounds: start < end is checked before reading it, start + 1 < end before start + 1.
+                if start < end, b[start] == ASCII.dash, start + 1 == end || b[start + 1] == op.literalFirst {
+                    fieldEnd = start + 1
+                } else if end - start >= 8, let (value, digits) = AccessLogParser.shortNumber(b, at: start), digits > 0,
+                          b[start + digits] == op.literalFirst, !op.runsToEnd {
+                    // In bounds: digits < 8 and start + 8 <= end.
+                    fields.bytes = value
+                    fieldEnd = start + digits
+                } else {
+                    guard let found = Self.delimit(b, op, from: start, end: end), let size = Self.size(b, start..<found) else {
+                        return AccessLogParser.failure(.badSize)
+                    }
+                    fields.bytes = size
+                    fieldEnd = found
+                }
+            case .capture:
+                guard let found = op.shape == .quoted ? Self.quotedEnd(b, op, from: start, end: end, pool: pool) : Self.delimit(b, op, from: start, end: end) else {
+                    if op.shape == .quoted { return Self.truncate(&fields, at: op, reason: .badFormat, b: b, from: start) }
+                    return AccessLogParser.failure(op.slot == .client ? .badClient : .badFormat)
+                }
+                fieldEnd = found
+                guard Self.capture(b, start..<fieldEnd, slot: op.slot, wantsPath: wantsPath, into: &fields) else { return AccessLogParser.failure(.badFormat) }
+            case .localTime:
+                // In bounds: the cache reads `length` bytes from start, checked here.
+                guard end - start >= TimestampCache.length, let minute = localTimes.minute(b, at: start) else {
+                    return AccessLogParser.failure(op.keepsTime ? .badTimestamp : .badFormat)
+                }
+                if op.keepsTime { fields.minute = minute }
+                fieldEnd = start + TimestampCache.length
+            case .isoTime:
+                guard let (minute, next, _) = isoTimes.minute(b, at: start, end: end) else {
+                    return AccessLogParser.failure(op.keepsTime ? .badTimestamp : .badFormat)
+                }
+                if op.keepsTime { fields.minute = minute }
+                fieldEnd = next
+            case .epoch:
+                guard let (minute, next) = op.epochUnit.minute(b, at: start, end: end) else {
+                    return AccessLogParser.failure(op.keepsTime ? .badTimestamp : .badFormat)
+                }
+                if op.keepsTime { fields.minute = minute }
+                fieldEnd = next
+            case .timePiece:
+                guard let next = op.timePiece.read(b, at: start, end: end, into: &parts) else {
+                    return AccessLogParser.failure(op.keepsTime ? .badTimestamp : .badFormat)
+                }
+                fieldEnd = next
+            }
+
+        return fieldEnd
+    }
+
+    /// The end of a bare field at `start`: the last field runs to the end of the line (less
+    /// trailing spaces); a field the server quoted (it starts with `"` where the format has no
+    /// quote) ends at its closing quote; a list runs past `, ` and ` : `; any other field
+    /// ends at the literal's first byte. Nil when the field is empty.
+    @inline(__always)
+    private static func delimit(_ b: UnsafeRawBufferPointer, _ op: TemplateOp, from start: Int, end: Int) -> Int? {
+        var fieldEnd: Int
+        if op.runsToEnd {
+            fieldEnd = end
+            // In bounds: fieldEnd - 1 >= start >= 0 is checked first.
+            while fieldEnd > start, b[fieldEnd - 1] == ASCII.space { fieldEnd -= 1 }
+        } else if op.shape == .beforeLastColon {
+            fieldEnd = b.endOfToken(from: start, to: end)
+            // In bounds: fieldEnd - 1 >= start is checked first.
+            while fieldEnd > start, b[fieldEnd - 1] != ASCII.colon { fieldEnd -= 1 }
+            guard fieldEnd > start + 1 else { return nil }
+            fieldEnd -= 1
+        } else if start < end, b[start] == ASCII.quote, op.literalFirst != ASCII.quote {
+            // In bounds: start < end is checked first.
+            guard let closing = b.closingQuote(from: start + 1, followedBy: op.literalFirst) else { return nil }
+            fieldEnd = closing + 1
+        } else {
+            fieldEnd = b.firstIndex(of: op.literalFirst, from: start, to: end)
+            if op.shape == .list && op.literalFirst == ASCII.space {
+                fieldEnd = Self.listEnd(b, from: start, firstSpace: fieldEnd, end: end)
+            }
+        }
+        return fieldEnd > start ? fieldEnd : nil
+    }
+
+    /// The closing quote of a quoted field whose text starts at `start`, or nil when there is none.
+    @inline(__always)
+    private static func quotedEnd(_ b: UnsafeRawBufferPointer, _ op: TemplateOp, from start: Int, end: Int, pool: UnsafeMutablePointer<UInt8>) -> Int? {
+        // The last field ends at the line's final quote: no need to scan it.
+        if op.isLast, op.literalCount == 1, Self.endsInUnescapedQuote(b, after: start) { return end - 1 }
+        return withUnsafePointer(to: op) { b.closingQuote(from: start, literal: $0, pool: pool) }
+    }
+
+    /// A line cut inside the quoted field at `start`: it counts (truncated, `cut`) when what it
+    /// needs was read before the field; a quote that closes the field but that the template's
+    /// next literal does not follow means another layout.
+    private static func truncate(_ fields: inout ParsedLine, at op: TemplateOp, reason: MalformedReason,
+                                 b: UnsafeRawBufferPointer, from start: Int) -> Int {
+        guard op.countsWhenCut, b.closingQuote(from: start) == nil else { return AccessLogParser.failure(reason) }
+        fields.truncated = true
+        return cut
+    }
+
+    /// The path (and for ALB the site) of a request line.
+    @inline(__always)
+    private static func request(_ b: UnsafeRawBufferPointer, _ range: Range<Int>, wantsPath: Bool, hostFromURL: Bool, into fields: inout ParsedLine) {
+        guard wantsPath || hostFromURL else { return }
+        let target = AccessLogParser.requestTarget(b, range)
+        if let target, let (host, path) = Self.absoluteTarget(b, target) {
+            if hostFromURL { fields.host = host }
+            if wantsPath { fields.path = path }
+        } else if wantsPath {
+            fields.path = target
+        }
+    }
+
+    /// Keeps a captured field (client, host, path, forwarded chain, country) in its place; false when
+    /// a host is not one.
+    @inline(__always)
+    private static func capture(_ b: UnsafeRawBufferPointer, _ range: Range<Int>, slot: TemplateOp.Slot, wantsPath: Bool, into fields: inout ParsedLine) -> Bool {
+        switch slot {
+        case .client:
+            fields.client = range
+        case .host:
+            guard let host = AccessLogParser.hostRange(b, range) else { return false }
+            fields.host = host
+        case .path:
+            if wantsPath, !Self.isDash(b, range) { fields.path = range }
+        case .forwarded:
+            if !Self.isDash(b, range) { fields.forwarded = range }
+        case .country:
+            if !Self.isDash(b, range) { fields.countryHint = range }
+        }
+        return true
     }
 
     /// The line's result once its fields are read: the minute from its pieces when the time came in pieces.
@@ -213,14 +335,6 @@ public struct TemplateParser: Sendable {
         partsKey = key
         partsMinute = minute
         return minute
-    }
-
-    /// Whether `seen` holds what a line needs to count: the time, the status, and a client or a chain.
-    @inline(__always)
-    private static func hasNeeded(_ seen: UInt16, _ needed: UInt16) -> Bool {
-        let clientOrChain: UInt16 = 1 << FieldRole.client.rawValue | 1 << FieldRole.forwarded.rawValue
-        let rest = needed & ~clientOrChain
-        return seen & rest == rest && (needed & clientOrChain == 0 || seen & needed & clientOrChain != 0)
     }
 
     /// The end of a list field that starts at `start`, whose first space is `firstSpace`: a space
@@ -306,11 +420,25 @@ final class TemplateProgram: @unchecked Sendable {
     let count: Int
     let pool: UnsafeMutablePointer<UInt8>
     let leading: TemplateOp
-    /// Roles a line must have read to count (bits by `FieldRole.rawValue`).
-    let needed: UInt16
     let usesTimePieces: Bool
     let hostFromRequestURL: Bool
     let startsWithBrace: Bool
+    /// Set when the template starts with the common-log layout (`[host ]client ident user
+    /// [time] "request" status size`, as Apache's or nginx's strings write it): the scanner
+    /// reads that part with `AccessLogParser.parsePrefix` and goes on from the size's op.
+    let prefix: CommonPrefix?
+    /// Set when the template is `prefix` followed only by quoted fields (` "…" "…"`, as
+    /// combined and nginx's `main`), opaque or kept as a chain or a country: then the built-in
+    /// scanner reads the whole line (`AccessLogParser(hasHost:identIsDash:quoted:)`).
+    let quotedTail: [AccessLogParser.TailSlot]?
+
+    struct CommonPrefix {
+        var hasHost: Bool
+        /// nginx's literal ` - ` in place of `%l`: the ident must be `-`.
+        var identIsDash: Bool
+        /// The op of the size, the last field of the prefix.
+        var sizeIndex: Int
+    }
 
     init(_ template: LogTemplate) {
         let literals = [template.leading] + template.fields.map(\.literal)
@@ -326,26 +454,76 @@ final class TemplateProgram: @unchecked Sendable {
             }
             return Int32(start)
         }
-        leading = TemplateOp(shape: .token, role: .opaque, literal: template.leading, at: place(template.leading))
+        leading = TemplateOp(TemplateField(shape: .token, role: .opaque, name: "", literal: template.leading), at: place(template.leading))
         count = template.fields.count
         let ops = UnsafeMutablePointer<TemplateOp>.allocate(capacity: max(1, template.fields.count))
         self.ops = ops
-        var needed: UInt16 = 0
-        var pieces = false
+        // A line cut inside a quoted field counts when the time, the status and a client (or
+        // the chain) came before it.
+        var seen = Set<FieldRole>()
+        let hasClient = template.fields.contains { $0.role == .client }
         for (index, field) in template.fields.enumerated() {
-            var op = TemplateOp(shape: field.shape, role: field.role, literal: field.literal, at: place(field.literal))
+            var op = TemplateOp(field, at: place(field.literal))
             op.isLast = index == template.fields.count - 1
+            let timeRead = seen.contains(.time) && (field.role != .time || !field.shape.isTimePiece)
+            op.countsWhenCut = timeRead && seen.contains(.status)
+                && (hasClient ? seen.contains(.client) : seen.contains(.forwarded) || !template.fields.contains { $0.role == .forwarded })
             (ops + index).initialize(to: op)
-            switch field.role {
-            case .time, .status, .client, .forwarded: needed |= 1 << field.role.rawValue
-            default: break
-            }
-            if field.role == .time, case .timePiece = field.shape { pieces = true }
+            seen.insert(field.role)
         }
-        self.needed = needed
-        usesTimePieces = pieces
+        usesTimePieces = template.fields.contains { $0.role == .time && $0.shape.isTimePiece }
         hostFromRequestURL = template.hostFromRequestURL
         startsWithBrace = template.leading.first == ASCII.openBrace
+        prefix = template.hostFromRequestURL || !template.leading.isEmpty ? nil : Self.commonPrefix(template.fields)
+        quotedTail = prefix.flatMap { Self.quotedTail(template.fields, after: $0.sizeIndex) }
+    }
+
+    /// The quoted fields after the size, when nothing else follows it: ` "` then fields
+    /// separated by `" "`, the last closed by `"`; or nothing at all (common).
+    static func quotedTail(_ fields: [TemplateField], after sizeIndex: Int) -> [AccessLogParser.TailSlot]? {
+        let size = fields[sizeIndex]
+        if sizeIndex == fields.count - 1 { return size.literal.isEmpty ? [] : nil }
+        guard size.literal == Array(#" ""#.utf8), fields.count - sizeIndex - 1 <= AccessLogParser.maximumQuotedFields else { return nil }
+        var slots: [AccessLogParser.TailSlot] = []
+        for index in (sizeIndex + 1)..<fields.count {
+            let field = fields[index]
+            let last = index == fields.count - 1
+            guard field.shape == .quoted, field.literal == Array((last ? #"""# : #"" ""#).utf8) else { return nil }
+            switch field.role {
+            case .opaque: slots.append(.skipped)
+            case .forwarded: slots.append(.forwarded)
+            case .country: slots.append(.country)
+            default: return nil
+            }
+        }
+        return slots
+    }
+
+    /// Whether `fields` start with the common-log layout, field for field and literal for literal.
+    static func commonPrefix(_ fields: [TemplateField]) -> CommonPrefix? {
+        var k = 0
+        func next(_ role: FieldRole, _ shape: FieldShape, _ literals: [String]) -> String? {
+            guard k < fields.count, fields[k].role == role, fields[k].shape == shape else { return nil }
+            let literal = String(decoding: fields[k].literal, as: UTF8.self)
+            guard literals.contains(literal) || literals.isEmpty else { return nil }
+            k += 1
+            return literal
+        }
+        var hasHost = false
+        if k < fields.count, fields[k].role == .host {
+            if next(.host, .token, [" "]) == nil {
+                guard next(.host, .beforeLastColon, [":"]) != nil, next(.opaque, .token, [" "]) != nil else { return nil }
+            }
+            hasHost = true
+        }
+        guard let afterClient = next(.client, .token, [" ", " - "]) else { return nil }
+        let identIsDash = afterClient == " - "
+        if !identIsDash { guard next(.opaque, .token, [" "]) != nil else { return nil } }
+        guard next(.opaque, .token, [" ["]) != nil, next(.time, .localTime, ["] \""]) != nil, next(.request, .quoted, ["\" "]) != nil,
+              next(.status, .token, [" "]) != nil, k < fields.count, fields[k].role == .size, fields[k].shape == .token,
+              fields[k].literal.first.map({ $0 == ASCII.space }) ?? true
+        else { return nil }
+        return CommonPrefix(hasHost: hasHost, identIsDash: identIsDash, sizeIndex: k)
     }
 
     deinit {
@@ -355,15 +533,45 @@ final class TemplateProgram: @unchecked Sendable {
     }
 }
 
-/// One field of a `TemplateProgram`: plain values only, so the scanner reads it without
-/// reference counting.
-struct TemplateOp {
-    enum Shape: UInt8 { case token, list, quoted, beforeLastColon, localTime, isoTime, epoch, timePiece }
+extension FieldShape {
+    var isTimePiece: Bool {
+        if case .timePiece = self { return true }
+        return false
+    }
+}
 
+/// One field of a `TemplateProgram`: plain values only, so the scanner reads it without
+/// reference counting, and one opcode that says how to read it and what to keep.
+struct TemplateOp {
+    enum Code: UInt8 {
+        /// The connecting address: printable ASCII up to the literal.
+        case client
+        /// An opaque bare field (a one-byte `-` read where it stands).
+        case token
+        /// An opaque quoted field.
+        case quoted
+        /// The request line, quoted or bare.
+        case request, requestToken
+        /// Three digits.
+        case status
+        /// Digits or `-`.
+        case size
+        /// A field kept in a `Slot` (host, path, chain, country), of any bare or quoted shape.
+        case capture
+        /// Times; `keepsTime` is false for a time field that is not the line's time.
+        case localTime, isoTime, epoch, timePiece
+    }
+    enum Shape: UInt8 { case token, list, quoted, beforeLastColon }
+    enum Slot: UInt8 { case client, host, path, forwarded, country }
+
+    var code: Code
     var shape: Shape
-    var role: FieldRole
+    var slot: Slot = .host
     var argument: UInt8 = 0
+    var keepsTime = false
     var isLast = false
+    /// A line cut inside this (quoted) field counts: what it needs came before.
+    var countsWhenCut = false
     var literalFirst: UInt8
     var literalStart: Int32
     var literalCount: Int32
@@ -371,22 +579,48 @@ struct TemplateOp {
     var literalWord: UInt64
     var literalMask: UInt64
 
-    init(shape: FieldShape, role: FieldRole, literal: [UInt8], at start: Int32) {
-        switch shape {
-        case .token: self.shape = .token
-        case .list: self.shape = .list
-        case .quoted: self.shape = .quoted
-        case .beforeLastColon: self.shape = .beforeLastColon
-        case .localTime: self.shape = .localTime
-        case .isoTime: self.shape = .isoTime
-        case .epoch(let unit):
-            self.shape = .epoch
-            argument = unit.rawValue
-        case .timePiece(let piece):
-            self.shape = .timePiece
-            argument = piece.rawValue
+    init(_ field: TemplateField, at start: Int32) {
+        let literal = field.literal
+        switch field.shape {
+        case .token: shape = .token
+        case .list: shape = .list
+        case .quoted: shape = .quoted
+        case .beforeLastColon: shape = .beforeLastColon
+        default: shape = .token
         }
-        self.role = role
+        switch (field.role, field.shape) {
+        case (_, .localTime): code = .localTime
+        case (_, .isoTime): code = .isoTime
+        case (_, .epoch(let unit)):
+            code = .epoch
+            argument = unit.rawValue
+        case (_, .timePiece(let piece)):
+            code = .timePiece
+            argument = piece.rawValue
+        case (.client, .token), (.client, .list): code = .client
+        case (.client, _):
+            code = .capture  // an address before `:port`, or quoted
+            slot = .client
+        case (.status, _): code = .status
+        case (.size, _): code = .size
+        case (.request, .quoted): code = .request
+        case (.request, _): code = .requestToken
+        case (.host, _):
+            code = .capture
+            slot = .host
+        case (.path, _):
+            code = .capture
+            slot = .path
+        case (.forwarded, _):
+            code = .capture
+            slot = .forwarded
+        case (.country, _):
+            code = .capture
+            slot = .country
+        case (_, .quoted): code = .quoted
+        default: code = .token
+        }
+        keepsTime = field.role == .time
         literalFirst = literal.first ?? 0
         literalStart = start
         literalCount = Int32(literal.count)
@@ -406,11 +640,6 @@ struct TemplateOp {
     var timePiece: TimePiece { TimePiece(rawValue: argument) ?? .year }
 
     /// Whether the literal stands at `position` of `b` (whose readable end is `end`).
-    @inline(__always)
-    func matchesLiteral(_ b: UnsafeRawBufferPointer, at position: Int, end: Int, pool: UnsafeMutablePointer<UInt8>) -> Bool {
-        matches(b, at: position, end: end, pool: pool)
-    }
-
     @inline(__always)
     func matches(_ b: UnsafeRawBufferPointer, at position: Int, end: Int, pool: UnsafeMutablePointer<UInt8>) -> Bool {
         let count = Int(literalCount)
@@ -436,9 +665,10 @@ extension UnsafeRawBufferPointer {
     /// literal is a lone `"`, the quote must be followed by a space or the end of the line,
     /// as for the built-in formats. Nil when there is none.
     @inline(__always)
-    func closingQuote(from: Int, literal: TemplateOp, pool: UnsafeMutablePointer<UInt8>) -> Int? {
+    func closingQuote(from: Int, literal: UnsafePointer<TemplateOp>, pool: UnsafeMutablePointer<UInt8>) -> Int? {
         var candidate = from
         let end = count
+        let isLastQuote = literal.pointee.isLast && literal.pointee.literalCount == 1
         while true {
             candidate = firstIndex(of: ASCII.quote, from: candidate, to: end)
             if candidate == end { return nil }
@@ -446,10 +676,10 @@ extension UnsafeRawBufferPointer {
             // In bounds: escapes - 1 >= from >= 0 and escapes - 1 < candidate < end.
             while escapes > from, self[escapes - 1] == ASCII.backslash { escapes -= 1 }
             if (candidate - escapes) & 1 == 0 {
-                if literal.isLast && literal.literalCount == 1 {
+                if isLastQuote {
                     // In bounds: candidate + 1 < end is checked before reading it.
                     if candidate + 1 == end || self[candidate + 1] == ASCII.space { return candidate }
-                } else if literal.matches(self, at: candidate, end: end, pool: pool) {
+                } else if literal.pointee.matches(self, at: candidate, end: end, pool: pool) {
                     return candidate
                 }
             }

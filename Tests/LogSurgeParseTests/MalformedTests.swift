@@ -126,3 +126,8 @@ struct SizeTests {
         }
     }
 }
+
+@Test("A reason's index is its place in allCases")
+func reasonIndices() {
+    for (position, reason) in MalformedReason.allCases.enumerated() { #expect(reason.index == position) }
+}
