@@ -5,13 +5,16 @@
 //
 //   swift build -c release --product StageBenchmark
 //   .build/release/StageBenchmark PLAIN.log FILE.log.gz [--repetitions N] [--parse-megabytes N]
-//                                 [--stages inflate,parse,geoip,tables,pipeline,merge,end]
+//                                 [--stages inflate,parse,formats,geoip,tables,pipeline,merge,end]
 //
 // PLAIN.log must hold the same lines as FILE.log.gz (Benchmarks/throughput.sh passes its sample).
 //
 //   inflate         InputReader on the .gz, chunks counted        floor: InputReader on the plain file
 //   parse           AccessLogParser(.combined), lines of the first 200 MB held in memory
 //                                                                 floor: counting their newlines (memchr)
+//   formats         (or template, realip, json alone) the same lines as a compiled --log-format equal
+//                   to combined; as nginx main behind a CDN read with --real-ip (parse, walk the
+//                   chain); JSON lines of the generator          floor: AccessLogParser(.combined)
 //   GeoIP           MMDBReader (uncached), CountryResolver (cached) and CountryResolver with the
 //                   IPv4 table (as the pipeline resolves) over those lines' clients,
 //                   embedded database                             floor: Dictionary lookup of the same
@@ -46,7 +49,7 @@ let repetitions = max(1, option("--repetitions", default: 5))
 let parseBytes = max(1, option("--parse-megabytes", default: 200)) * 1_000_000
 /// The stages to time (all by default): a stage being worked on is timed alone in seconds.
 let stages = Set((arguments.firstIndex(of: "--stages").flatMap { $0 + 1 < arguments.count ? arguments[$0 + 1] : nil }
-    ?? "inflate,parse,geoip,tables,pipeline,merge,end").split(separator: ",").map(String.init))
+    ?? "inflate,parse,formats,geoip,tables,pipeline,merge,end").split(separator: ",").map(String.init))
 
 func fail(_ message: String) -> Never {
     FileHandle.standardError.write(Data("StageBenchmark: \(message)\n".utf8))
@@ -96,17 +99,9 @@ func compare(_ stage: String, _ stageAmount: Double, floor: String, _ floorAmoun
                floorRate: floorAmount / median(floorTimes), costOverFloor: median(ratios))
 }
 
-/// Calls `body` with each line of `buffer` (which ends with a newline), without the newline.
-@inline(__always)
+/// Calls `body` with each line of `buffer` (see `Lines`).
 func forEachLine(_ buffer: UnsafeRawBufferPointer, _ body: (UnsafeRawBufferPointer) -> Void) {
-    guard let base = buffer.baseAddress else { return }
-    var start = 0
-    while start < buffer.count {
-        // memchr finds a newline: the buffer's last byte is one.
-        let end = base.distance(to: UnsafeRawPointer(memchr(base + start, 0x0A, buffer.count - start)!))
-        body(UnsafeRawBufferPointer(rebasing: buffer[start..<end]))
-        start = end + 1
-    }
+    Lines.forEach(buffer, body)
 }
 
 /// Bytes of `path` as InputReader hands them on, counted; fails on an input error.
@@ -151,9 +146,7 @@ let (bufferLines, parsedLines, clients) = buffer.withUnsafeBytes { bytes in
 /// Parses every line of `bytes` (the buffer); fails unless as many parse as the first time.
 func parseAll(_ bytes: UnsafeRawBufferPointer) {
     var parser = AccessLogParser(format: .combined)
-    var parsed = 0
-    forEachLine(bytes) { line in if case .parsed = parser.parse(line) { parsed += 1 } }
-    if parsed != parsedLines { fail("parse counts differ between repetitions") }
+    if Lines.parsed(bytes, with: &parser) != parsedLines { fail("parse counts differ between repetitions") }
 }
 if stages.contains("parse") {
     rows.append(buffer.withUnsafeBytes { bytes in
@@ -161,11 +154,97 @@ if stages.contains("parse") {
                 unit: "M lines/s",
                 stageBody: { parseAll(bytes) },
                 floorBody: {
-                    var lines = 0
-                    forEachLine(bytes) { _ in lines += 1 }
-                    if lines != bufferLines { fail("line counts differ between repetitions") }
+                    if Lines.count(bytes) != bufferLines { fail("line counts differ between repetitions") }
                 })
     })
+}
+
+// MARK: - formats
+
+// The same lines through the other readers: a compiled `--log-format` equal to combined, nginx
+// `main` behind a CDN read with `--real-ip` (parse, then walk the chain), and JSON lines, each
+// beside the built-in combined parser on the combined lines (per line; JSON per byte).
+let formatRows = stages.contains("formats") ? Set(["template", "realip", "json"]) : stages
+if !formatRows.isDisjoint(with: ["template", "realip", "json"]) {
+    let apacheCombined = #"%h %l %u %t \"%r\" %>s %b \"%{Referer}i\" \"%{User-agent}i\""#
+    guard case .template(let template) = try LineFormat.compile(apacheCombined).body else { fail("the combined string does not compile") }
+    func builtInFloor(_ bytes: UnsafeRawBufferPointer) { parseAll(bytes) }
+    if formatRows.contains("template") { rows.append(buffer.withUnsafeBytes { bytes in
+        compare("parse: --log-format equal to combined (template)", Double(bufferLines), floor: "AccessLogParser, combined",
+                Double(bufferLines), unit: "M lines/s",
+                stageBody: {
+                    var parser = TemplateParser(template: template)
+                    let parsed = Lines.parsed(bytes, with: &parser)
+                    if parsed != parsedLines { fail("the compiled combined string parsed \(parsed) lines, the built-in parser \(parsedLines)") }
+                },
+                floorBody: { builtInFloor(bytes) })
+    }) }
+    if formatRows.contains("realip") {
+        // The same requests as nginx `main` behind Cloudflare: an edge connects, the visitor is in X-Forwarded-For.
+        var main: [UInt8] = []
+        main.reserveCapacity(buffer.count + buffer.count / 4)
+        var mainLines = 0
+        buffer.withUnsafeBytes { bytes in
+            var parser = AccessLogParser(format: .combined)
+            forEachLine(bytes) { line in
+                guard case .parsed(let fields) = parser.parse(line), let client = fields.client else { return }
+                main += Array("162.158.\(mainLines % 200).\(mainLines % 250 + 1)".utf8)
+                main += line[client.upperBound...]
+                main += Array(" \"".utf8) + line[client] + Array("\"\n".utf8)
+                mainLines += 1
+            }
+        }
+        let roles = HeaderRoles(forwarded: HeaderName("X-Forwarded-For"))
+        let chain = ForwardedChain(trusted: TrustedProxies.proxyLike)
+        rows.append(main.withUnsafeBytes { mainBytes in
+            buffer.withUnsafeBytes { bytes in
+                compare("parse: nginx main, --real-ip X-Forwarded-For (the chain kept)", Double(mainLines),
+                        floor: "AccessLogParser, combined", Double(bufferLines), unit: "M lines/s",
+                        stageBody: {
+                            guard case .template(var parser) = LineFormat.main.parser(headers: roles) else { fail("main is a template") }
+                            if Lines.parsed(mainBytes, with: &parser) != mainLines { fail("not every main line parsed") }
+                        },
+                        floorBody: { builtInFloor(bytes) })
+            }
+        })
+        let addresses = buffer.withUnsafeBytes { bytes in
+            var parser = AccessLogParser(format: .combined)
+            return Lines.clientAddresses(bytes, with: &parser)
+        }
+        rows.append(main.withUnsafeBytes { mainBytes in
+            buffer.withUnsafeBytes { bytes in
+                compare("client: nginx main behind a CDN, --real-ip (parse, walk the chain)", Double(mainLines),
+                        floor: "combined: parse, the client's address", Double(bufferLines), unit: "M lines/s",
+                        stageBody: {
+                            guard case .template(var parser) = LineFormat.main.parser(headers: roles) else { fail("main is a template") }
+                            let forwarded = Lines.forwardedClients(mainBytes, with: &parser, chain: chain)
+                            if forwarded != mainLines { fail("\(forwarded) of \(mainLines) main lines had their client from the chain") }
+                        },
+                        floorBody: {
+                            var parser = AccessLogParser(format: .combined)
+                            if Lines.clientAddresses(bytes, with: &parser) != addresses { fail("client addresses differ between repetitions") }
+                        })
+            }
+        })
+    }
+    if formatRows.contains("json") {
+        // JSON lines of the generator's nginx template, as many bytes as the combined buffer.
+        let json = Lines.generated(.formatString(GeneratedLayout.jsonTemplate), bytes: buffer.count)
+        let jsonLines = json.withUnsafeBytes { Lines.count($0) }
+        let jsonFormat = LineFormat.named("json")!
+        rows.append(json.withUnsafeBytes { jsonBytes in
+            buffer.withUnsafeBytes { bytes in
+                compare("parse: json (nginx escape=json template lines)", Double(json.count), floor: "AccessLogParser, combined",
+                        Double(buffer.count), unit: "MB/s",
+                        stageBody: {
+                            guard case .json(var parser) = jsonFormat.parser() else { fail("json is JSON") }
+                            let parsed = Lines.parsed(jsonBytes, with: &parser)
+                            if parsed != jsonLines { fail("\(parsed) of \(jsonLines) JSON lines parsed") }
+                        },
+                        floorBody: { builtInFloor(bytes) })
+            }
+        })
+    }
 }
 
 // MARK: - GeoIP

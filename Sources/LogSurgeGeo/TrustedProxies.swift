@@ -231,9 +231,12 @@ public struct ForwardedChain: Sendable {
         return (client, client == nil && !connectingLogged ? .none : source)
     }
 
+    /// `,` space tab `"` `+` as bits of the byte value (all below 64).
+    private static let separators: UInt64 = 1 << 0x2C | 1 << 0x20 | 1 << 0x09 | 1 << 0x22 | 1 << 0x2B
+
     @inline(__always)
     private static func isSeparator(_ byte: UInt8, rfc7239: Bool) -> Bool {
-        rfc7239 ? byte == 0x2C : (byte == 0x2C || byte == 0x20 || byte == 0x09 || byte == 0x22 || byte == 0x2B)
+        rfc7239 ? byte == 0x2C : byte < 64 && (separators >> UInt64(byte)) & 1 != 0
     }
 
     /// In a `Forwarded` header, whether the comma at `index` lies inside a quoted string of the

@@ -58,6 +58,8 @@ struct ChunkProcessor {
     private let maxLineLength: Int
     private let headers: HeaderRoles
     private let trusted: AddressSet
+    /// Private addresses and CDN edges, for the `clients_behind_proxy` count.
+    private let proxyLike = TrustedProxies.proxyLike
     /// Where ranges of plain files are read; reused from range to range.
     private var rangeBuffer: [UInt8] = []
 
@@ -206,7 +208,7 @@ struct ChunkProcessor {
     private mutating func record(_ fields: ParsedLine, in line: UnsafeRawBufferPointer, chain: ForwardedChain?, result: inout ChunkResult) {
         let connecting = fields.client.flatMap { IPAddress(parsing: UnsafeRawBufferPointer(rebasing: line[$0])) }
         // The connecting address says whether this request came through a proxy or a CDN.
-        if let connecting, TrustedProxies.proxyLike.contains(connecting) { result.clients.behindProxy += 1 }
+        if let connecting, proxyLike.contains(connecting) { result.clients.behindProxy += 1 }
         var client = connecting
         var source = ClientSource.connecting
         if let chain {
@@ -215,7 +217,7 @@ struct ChunkProcessor {
         } else if fields.client == nil {
             source = .none
         }
-        result.clients.bySource[source.rawValue] += 1
+        result.clients.count(source)
         let country: CountryCode
         if let hint = fields.countryHint, let stated = CountryCode(assigned: UnsafeRawBufferPointer(rebasing: line[hint])) {
             country = stated
@@ -264,7 +266,7 @@ struct ChunkProcessor {
 /// per-line counts that are not malformed reasons.
 public struct ClientCounts: Sendable, Equatable {
     /// Requests by `ClientSource`: connecting address, forwarded chain, none.
-    public var bySource = [UInt64](repeating: 0, count: ClientSource.allCases.count)
+    var connecting: UInt64 = 0, forwarded: UInt64 = 0, none: UInt64 = 0
     /// Requests whose country came from the `--country-from` header.
     public var countryHeader: UInt64 = 0
     /// Requests whose connecting address is private or in an embedded CDN's ranges.
@@ -274,20 +276,33 @@ public struct ClientCounts: Sendable, Equatable {
 
     public init() {}
 
-    public subscript(source: ClientSource) -> UInt64 { bySource[source.rawValue] }
+    public subscript(source: ClientSource) -> UInt64 {
+        switch source {
+        case .connecting: connecting
+        case .forwarded: forwarded
+        case .none: none
+        }
+    }
+
+    @inline(__always)
+    mutating func count(_ source: ClientSource) {
+        switch source {
+        case .connecting: connecting += 1
+        case .forwarded: forwarded += 1
+        case .none: none += 1
+        }
+    }
 
     mutating func add(_ other: ClientCounts) {
-        for index in bySource.indices { bySource[index] += other.bySource[index] }
+        connecting += other.connecting
+        forwarded += other.forwarded
+        none += other.none
         countryHeader += other.countryHeader
         behindProxy += other.behindProxy
         truncated += other.truncated
     }
 }
 
-extension MalformedReason {
-    /// Position in `allCases`, for flat per-reason counters.
-    var index: Int { MalformedReason.allCases.firstIndex(of: self)! }
-}
 
 #if canImport(Glibc)
 import Glibc
