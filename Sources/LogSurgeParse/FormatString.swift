@@ -197,7 +197,10 @@ package enum NginxVariable {
     /// What an nginx variable is to logsurge.
     static func spec(_ name: String) -> FieldSpec {
         switch name {
-        case "remote_addr": return FieldSpec(shape: .token, role: .client)
+        case "remote_addr": return FieldSpec(shape: .token, role: .client, rank: 0)
+        // The client a PROXY protocol header names (a load balancer speaking it), or the
+        // connecting address before the realip module replaced it.
+        case "proxy_protocol_addr", "realip_remote_addr": return FieldSpec(shape: .token, role: .client, rank: 1)
         case "time_local": return FieldSpec(shape: .localTime, role: .time, rank: 0)
         case "time_iso8601": return FieldSpec(shape: .isoTime, role: .time, rank: 1)
         case "msec": return FieldSpec(shape: .epoch(.seconds), role: .time, rank: 2)
