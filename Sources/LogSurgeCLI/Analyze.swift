@@ -230,7 +230,7 @@ struct Analyze: ParsableCommand {
             warn("\(error.path): \(error.message)")
         }
         for warning in analysis.warnings {
-            warn("warning: \(warning.message)")
+            warn("warning: \(warning.code.rawValue): \(warning.message)")
         }
         try alertStream?.close()
         if let summarySink {

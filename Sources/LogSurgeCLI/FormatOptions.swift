@@ -95,9 +95,9 @@ struct FormatOptions: ParsableArguments {
             case .failure(let error):
                 throw ValidationError("--trusted-proxy \(error.text): not an address, a CIDR block or one of \(TrustedProxies.names.joined(separator: ", "))")
             }
-            let implied = if case .fixed(let fixed) = choice { fixed.impliedForwarded != nil } else { true }
+            let implied = if case .fixed(let fixed) = choice { fixed.impliedForwarded != nil } else { false }
             if headers.forwarded == nil, !implied {
-                throw ValidationError("--trusted-proxy says whose word --real-ip believes: give --real-ip HEADER too")
+                throw ValidationError("--trusted-proxy says whose word --real-ip believes: give --real-ip HEADER too (--real-ip X-Forwarded-For for most proxies)")
             }
         }
         return (choice, headers, trusted)

@@ -28,7 +28,9 @@ struct LogSurgeCommand: ParsableCommand {
     )
 
     static var versionText: String {
-        "logsurge \(LogSurgeVersion.string)\nembedded country database built \(EmbeddedCountryDatabase.buildDate)\n\(EmbeddedCountryDatabase.attribution)"
+        let cdns = CDNProvider.embedded.map { "\($0.name) (\($0.ranges.count) ranges, published \($0.published), \($0.source))" }
+        return "logsurge \(LogSurgeVersion.string)\nembedded country database built \(EmbeddedCountryDatabase.buildDate)\n\(EmbeddedCountryDatabase.attribution)"
+            + "\nembedded CDN address ranges (--trusted-proxy): " + cdns.joined(separator: "; ")
     }
 
     /// Parses, runs, and maps every failure to the contract's exit status: 2 for usage errors,

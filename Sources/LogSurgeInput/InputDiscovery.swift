@@ -11,7 +11,8 @@ import Glibc
 ///   `name` (and an unnumbered `name.gz`). Groups come in byte order of their base name.
 ///   Skipped: hidden files (name starting with `.`), subdirectories and other non-regular
 ///   files, and files whose base name contains `error` in any letter case (`error.log`,
-///   `ssl_error_log.1`), since error logs are not access logs. An empty directory adds nothing.
+///   `ssl_error_log.1`), since error logs are not access logs. A directory with none of
+///   these files gives an `InputError`: nothing to read there is a mistake to report.
 ///   The `.gz` suffix only orders names; compression is still recognised from the content.
 /// - A missing path or an unreadable directory gives an `InputError` in its place (no offset);
 ///   the caller reports it and goes on with the rest.
@@ -37,6 +38,12 @@ public enum InputDiscovery {
             switch listDirectory(path) {
             case .failure(let error):
                 result.append(.failure(error))
+            case .success(let names) where names.isEmpty:
+                // A directory named on the command line that holds no log is a mistake to say,
+                // not a run that silently reads nothing.
+                result.append(.failure(InputError(
+                    path: path, offset: nil,
+                    message: "no access log in this directory (hidden files, subdirectories and files named like error logs are skipped)")))
             case .success(let names):
                 let directory = path.hasSuffix("/") ? path : path + "/"
                 for name in orderRotated(names) {

@@ -63,9 +63,21 @@ struct InputDiscoveryTests {
         #expect(try results[4].get() == .file(file))
     }
 
-    @Test("an empty directory adds nothing")
+    @Test("a directory without an access log is an error that says so")
     func emptyDirectory() throws {
-        #expect(try order([]) == [])
+        for names in [[], [".hidden.log", "error.log", "ssl_error_log.1"]] {
+            let directory = try TemporaryDirectory()
+            defer { directory.remove() }
+            for name in names { try directory.write(name, Array("x\n".utf8)) }
+            try FileManager.default.createDirectory(atPath: directory.file("sub"), withIntermediateDirectories: false)
+            let results = InputDiscovery.expand([directory.path])
+            #expect(results.count == 1)
+            guard case .failure(let error) = results.first else {
+                Issue.record("no error for a directory of \(names)")
+                continue
+            }
+            #expect(error.path == directory.path && error.offset == nil && error.message.contains("no access log"))
+        }
     }
 
     @Test("an unreadable directory is an error", .enabled(if: geteuid() != 0, "root reads every directory"))
