@@ -48,7 +48,7 @@ echo "fuzz: compiling the C targets" >&2
 "$clang" -O2 -g -fPIC -I "$root/Sources/CGeoData" -I "$root/Sources/CGeoData/include" \
     -c "$root/Sources/CGeoData/embed.c" -o "$out/objects/CGeoData.o"
 
-swift_flags=(-O -g -swift-version 6 -parse-as-library
+swift_flags=(-O -g -swift-version 6 -parse-as-library -package-name logsurge
              -I "$out/modules" -I "$root/Sources/CZlib" -I "$out/modulemaps/CISAL" -I "$out/modulemaps/CGeoData")
 
 # The code under test gets libFuzzer's coverage; the checks only ASan, so that coverage (and

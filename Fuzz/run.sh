@@ -29,10 +29,16 @@ artifacts="$out/artifacts/$target"
 rm -rf "$seeds"
 mkdir -p "$seeds" "$corpus" "$artifacts"
 cp "$root/Fuzz/Seeds/$target/"* "$seeds/"
-find "$root/Fuzz/Regressions/$target" -type f ! -name '*.md' -exec cp {} "$seeds/" \;
+if [ -d "$root/Fuzz/Regressions/$target" ]; then
+    find "$root/Fuzz/Regressions/$target" -type f ! -name '*.md' -exec cp {} "$seeds/" \;
+fi
 case "$target" in
     parser)
         cp "$root/Tests/LogSurgeTests/Fixtures/"*.log "$seeds/"
+        # The vendors' own lines of every format (Tests/LogSurgeTests/Fixtures/formats).
+        for sample in "$root/Tests/LogSurgeTests/Fixtures/formats/"*/access.log; do
+            cp "$sample" "$seeds/vendor-$(basename "$(dirname "$sample")").log"
+        done
         head -n 40 "$root/SampleLogs/access.log" > "$seeds/sample-head.log"
         ;;
     mmdb)

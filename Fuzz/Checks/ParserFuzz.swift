@@ -16,7 +16,8 @@ import LogSurgeParse
 /// most 999, and a minute that formats and parses back to itself. `.empty` and `.tooLong`
 /// are given exactly when the line is blank or longer than `maxLineLength`. Every line that
 /// parses as combined (vhost_combined) parses as common (vhost_common) with the same fields.
-/// Format detection runs over the whole input.
+/// Format detection runs over the whole input. Then `FormatFuzz` checks the other formats
+/// (compiled format strings, JSON, Caddy, ALB, W3C) and the forwarded chains on the same lines.
 public enum ParserFuzz {
     public static func check(_ data: UnsafeRawBufferPointer) -> [String] {
         var problems: [String] = []
@@ -30,6 +31,15 @@ public enum ParserFuzz {
         }
         var whole = LogFormat.allCases.map { AccessLogParser(format: $0) }
         check(line: data, warm: &whole, problems: &problems)
+        // The other formats, over the same lines (FormatFuzz).
+        var lines: [UnsafeRawBufferPointer] = []
+        var lineStart = 0
+        while lineStart < data.count {
+            let lineEnd = data[lineStart...].firstIndex(of: 0x0A) ?? data.count
+            lines.append(UnsafeRawBufferPointer(rebasing: data[lineStart..<lineEnd]))
+            lineStart = lineEnd + 1
+        }
+        FormatFuzz.check(lines: lines, problems: &problems)
         if let format = AccessLogParser.detectFormat(chunk: data), data.firstIndex(of: 0x0A) == nil {
             // A chunk without "\n" is one line: the format detected must parse it.
             var parser = AccessLogParser(format: format)

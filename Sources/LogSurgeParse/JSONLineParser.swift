@@ -258,7 +258,7 @@ public struct JSONLineParser: Sendable {
     public let fields: JSONFields
     private let table: JSONKeyTable
     /// The keys of the last line, by position in its object: lines of one log repeat them.
-    private let predictions = KeyPredictions()
+    private var predictions = KeyPredictions()
     private var times = TimeText()
     /// Whether `ParsedLine.path` is wanted. By default, true.
     public var wantsPath = true
@@ -266,6 +266,14 @@ public struct JSONLineParser: Sendable {
     public init(fields: JSONFields) {
         self.fields = fields
         self.table = JSONKeyTable(fields)
+    }
+
+    /// The same parser without what it learnt from lines (its key predictions, its time caches).
+    package func fresh() -> JSONLineParser {
+        var copy = self
+        copy.predictions = KeyPredictions()
+        copy.times = TimeText()
+        return copy
     }
 
     /// Objects nested deeper than this end the line as `bad_format`.

@@ -166,6 +166,13 @@ public enum LineParser: Sendable {
         }
     }
 
+    /// The same parser without what it learnt from earlier lines: every state but JSON's key
+    /// predictions is a value, so a copy is fresh already.
+    package func fresh() -> LineParser {
+        if case .json(let parser) = self { return .json(parser.fresh()) }
+        return self
+    }
+
     /// Whether paths are wanted.
     public var wantsPath: Bool {
         get {

@@ -175,6 +175,8 @@ struct RequestWriter {
         case "http_user_agent": return request.agent
         case "http_x_forwarded_for": return request.forwardedFor ?? "-"
         case "http_cf_ipcountry", "http_cloudfront_viewer_country": return request.connecting == nil ? "-" : request.country
+        case "http_cf_connecting_ip", "http_true_client_ip", "http_x_real_ip":
+            return request.connecting == nil ? "-" : String(decoding: request.client, as: UTF8.self)
         case "host", "server_name", "http_host": return request.host
         case "server_port": return "443"
         case "request_time": return "0.\(pad3((request.bytes / 97) % 1000))"
@@ -291,6 +293,8 @@ struct RequestWriter {
                 case "x_forwarded_for": value = request.forwardedFor ?? "-"
                 case "host": value = request.host
                 case "cf_ipcountry": value = request.connecting == nil ? "-" : request.country
+                case "cf_connecting_ip", "true_client_ip", "x_real_ip":
+                    value = request.connecting == nil ? "-" : String(decoding: request.client, as: UTF8.self)
                 default: value = "-"
                 }
             default: value = "-"

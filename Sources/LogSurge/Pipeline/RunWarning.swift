@@ -34,10 +34,16 @@ public struct RunWarning: Sendable, Equatable {
         if headers.forwarded == nil, headers.country == nil, accounting.parsed > 0,
            accounting.clients.behindProxy * 2 >= accounting.parsed {
             let share = Double(accounting.clients.behindProxy) / Double(accounting.parsed) * 100
-            let logsForwarded = formats.contains { $0.loggedHeaders?.contains("x_forwarded_for") ?? false }
-            let fix = logsForwarded
-                ? "the log holds X-Forwarded-For: add --real-ip X-Forwarded-For"
-                : "log the visitor's address (nginx $http_x_forwarded_for, Apache %{X-Forwarded-For}i) and give --real-ip X-Forwarded-For, or give the CDN's country header with --country-from (CF-IPCountry, CloudFront-Viewer-Country)"
+            // The headers the inputs' formats log that would fix it, named as users write them.
+            let logged = Set(formats.flatMap { $0.loggedHeaders ?? [] })
+            let clientHeader = Self.clientHeaders.first { logged.contains(HeaderName($0).normalized) }
+            let countryHeader = Self.countryHeaders.first { logged.contains(HeaderName($0).normalized) }
+            var fixes: [String] = []
+            if let clientHeader { fixes.append("add --real-ip \(clientHeader)") }
+            if let countryHeader { fixes.append("add --country-from \(countryHeader)") }
+            let fix = fixes.isEmpty
+                ? "log the visitor's address (nginx $http_x_forwarded_for, Apache %{X-Forwarded-For}i) and give --real-ip X-Forwarded-For, or give the CDN's country header with --country-from (CF-IPCountry, CloudFront-Viewer-Country)"
+                : "the log holds what fixes it: " + fixes.joined(separator: ", or ")
             warnings.append(RunWarning(
                 code: .clientsBehindProxy,
                 message: "\(Self.percent(share)) of the requests (\(accounting.clients.behindProxy) of \(accounting.parsed)) come from private addresses or CDN edges, so their countries are the proxies', not the visitors': \(fix)"))
@@ -60,6 +66,11 @@ public struct RunWarning: Sendable, Equatable {
         }
         return warnings
     }
+
+    /// Request headers that carry the visitor's address, in the order a fix names them.
+    static let clientHeaders = ["X-Forwarded-For", "CF-Connecting-IP", "True-Client-IP", "X-Real-IP", "Forwarded"]
+    /// Request headers in which a CDN states the visitor's country.
+    static let countryHeaders = ["CF-IPCountry", "CloudFront-Viewer-Country"]
 
     private static func percent(_ value: Double) -> String {
         let tenths = (value * 10).rounded() / 10
