@@ -19,6 +19,36 @@ struct StateTests {
         try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n").map(String.init)
     }
 
+    @Test("W3C logs resumed mid-file keep the columns of the #Fields: line before the resumption point",
+          arguments: ["w3c", "cloudfront"])
+    func w3cResumes(_ format: String) throws {
+        let directory = Support.temporaryDirectory().path
+        defer { try? fileManager.removeItem(atPath: directory) }
+        try generate(["--format", format, "--minutes", "120", "--rate", "60", "--seed", "4"], to: "\(directory)/whole.log")
+        let whole = try Data(contentsOf: URL(fileURLWithPath: "\(directory)/whole.log"))
+        // The log as the server had written it at the first run: its directives, then a part of its lines.
+        let text = String(decoding: whole, as: UTF8.self)
+        let cut = text.index(text.startIndex, offsetBy: text.count / 2)
+        let firstPart = text[...text[..<cut].lastIndex(of: "\n")!]
+        let logs = directory + "/logs"
+        try fileManager.createDirectory(atPath: logs, withIntermediateDirectories: true)
+        try Data(firstPart.utf8).write(to: URL(fileURLWithPath: "\(logs)/u_ex161109.log"))
+        let state = directory + "/state.db"
+        var parsed = 0
+        for night in 1...2 {
+            if night == 2 { try whole.write(to: URL(fileURLWithPath: "\(logs)/u_ex161109.log")) }
+            let result = try Support.run(["--quiet", "--state", state, "--summary", "\(directory)/summary\(night).json", logs])
+            #expect(result.status == 0, "night \(night): \(result.stderr)")
+            let counted = try summary("\(directory)/summary\(night).json")
+            #expect(counted["lines"] as? Int == counted["parsed"] as? Int, "night \(night): \(counted)")
+            parsed += counted["parsed"] as? Int ?? 0
+        }
+        // Read at once, the same log gives as many requests as the two nights together.
+        let once = try Support.run(["--quiet", "--summary", "-", "\(directory)/whole.log"])
+        let total = try #require(JSONSerialization.jsonObject(with: Data(once.stdout.utf8)) as? [String: Any])
+        #expect(total["parsed"] as? Int == parsed)
+    }
+
     @Test("nightly runs over rotated, growing and compressed logs read each line once and give one run's alerts")
     func nightlyRuns() throws {
         let directory = Support.temporaryDirectory().path
