@@ -2,7 +2,9 @@
 # End-to-end throughput of logsurge beside what a user would otherwise run, all in one run:
 # logsurge on a >= 1 GB sample (gzip with zlib and with ISA-L, plain, 1, 2 and N threads, and
 # the same lines as 4 rotated archives; and, for memory, 150 sites over a month)
-# against pigz -dc, igzip -dc, wc -l, zcat | mawk and GoAccess. Medians of RUNS runs taken
+# against pigz -dc, igzip -dc, wc -l, zcat | mawk and GoAccess; the same requests read through
+# a --log-format string, as nginx main behind a CDN with --real-ip, and as JSON lines, beside the
+# built-in combined run. Medians of RUNS runs taken
 # round-robin (wall time and peak memory from GNU time), the ratios against the targets, then
 # the per-stage table of StageBenchmark. Appends a dated section to Benchmarks/RESULTS.md.
 #
@@ -105,6 +107,24 @@ if [ -z "${LOGSURGE_BENCH_SAMPLE:-}" ]; then
     many_bytes=$(stat -c %s "$many")
 fi
 
+# the same requests as nginx main behind Cloudflare and as JSON lines (nginx escape=json
+# template), for the formats' rows: the same days, rate and seed as the sample
+format_days=${LOGSURGE_BENCH_FORMAT_DAYS:-7}
+main_sample=$data/main-cdn-${format_days}d.log
+json_sample=$data/json-${format_days}d.log
+if [ -z "${LOGSURGE_BENCH_SAMPLE:-}" ] || [ -n "${LOGSURGE_BENCH_FORMAT_DAYS:-}" ]; then
+    for format in main json; do
+        file=$data/$([ $format = main ] && echo main-cdn || echo json)-${format_days}d.log
+        if [ ! -s "$file" ]; then
+            echo "generating $file (once)…" >&2
+            behind=$([ $format = main ] && echo cdn || echo none)
+            "$bin" generate --days "$format_days" --rate 1100 --seed 2016 --format $format --behind "$behind" --output "$file.partial"
+            mv "$file.partial" "$file"
+        fi
+    done
+fi
+apache_combined='%h %l %u %t \"%r\" %>s %b \"%{Referer}i\" \"%{User-agent}i\"'
+
 # --- what this binary offers, and the sample's size as logsurge counts it
 analyze_help=$("$bin" analyze --help)
 zlib_option=()
@@ -164,10 +184,22 @@ run() {
         threadsN) time_run threadsN "$bin" --quiet --buckets /dev/null --threads "$many_threads" "$plain" ;;
         many) time_run many "$bin" --quiet --buckets /dev/null "$many" ;;
         goaccess) time_run goaccess goaccess "$slice" --log-format=COMBINED --no-global-config --no-progress -o "$work/goaccess.json" ;;
+        format_template) time_run format_template "$bin" --quiet --buckets /dev/null --log-format "$apache_combined" "$plain" ;;
+        format_main) time_run format_main "$bin" --quiet --buckets /dev/null --format main --real-ip X-Forwarded-For "$main_sample" ;;
+        format_json) time_run format_json "$bin" --quiet --buckets /dev/null --format json "$json_sample" ;;
     esac
 }
 commands=(pigz gz_zlib igzip mawk wc plain threads1 threads2 threadsN rotated goaccess)
 if [ "$many_lines" -gt 0 ]; then commands+=(many); fi
+format_rows=no
+if [ -s "$main_sample" ] && [ -s "$json_sample" ]; then
+    commands+=(format_template format_main format_json)
+    format_rows=yes
+    main_lines=$(wc -l < "$main_sample")
+    main_bytes=$(stat -c %s "$main_sample")
+    json_lines=$(wc -l < "$json_sample")
+    json_bytes=$(stat -c %s "$json_sample")
+fi
 if [ "$isal" = yes ]; then commands+=(gz_isal); fi
 for round in $(seq "$runs"); do
     echo "round $round of $runs…" >&2
@@ -219,6 +251,11 @@ rows=$(
     row threadsN "logsurge ... --threads $many_threads FILE" "$lines" "$plain_bytes"
     row many "logsurge ... MANY (150 vhosts over 30 days, for memory)" "$many_lines" "$many_bytes"
     row goaccess "goaccess SLICE --log-format=COMBINED -o SLICE.json ($slice_lines lines)" "$slice_lines" "$slice_bytes"
+    if [ "$format_rows" = yes ]; then
+        row format_template "logsurge ... --log-format 'Apache combined' FILE" "$lines" "$plain_bytes"
+        row format_main "logsurge ... --format main --real-ip X-Forwarded-For MAIN (the requests behind Cloudflare)" "$main_lines" "$main_bytes"
+        row format_json "logsurge ... --format json JSON (the requests as nginx escape=json lines)" "$json_lines" "$json_bytes"
+    fi
 )
 report=$(echo "$rows" | awk -F'\t' -v runs="$runs" -v gz="$gz_bytes" -v isal_note="$isal_note" -v scaling="$scaling" -v pairs="$pairs" '
     # GNU time reports hundredths: a faster run counts as 0.01 s
@@ -252,6 +289,15 @@ report=$(echo "$rows" | awk -F'\t' -v runs="$runs" -v gz="$gz_bytes" -v isal_not
         g = (n["plain"] / t["plain"]) / (n["goaccess"] / t["goaccess"])
         ratio("per line: logsurge on FILE / GoAccess on SLICE (lines/s)", g, ">= 30", g >= 30)
         ratio("gzip: zcat \\| mawk / logsurge, zlib (wall)", t["mawk"] / t["gz_zlib"], ">= 2", t["mawk"] >= 2 * t["gz_zlib"])
+        if (t["format_template"] != "" && t["format_template"] != "n/a") {
+            # End to end, beside the run of the built-in combined parser on the same machine
+            # (the parse-only ratios are the formats rows of StageBenchmark)
+            p = n["plain"] / t["plain"]
+            ratio("formats: --log-format equal to combined / built-in combined (lines/s)", (n["format_template"] / t["format_template"]) / p, ">= 0.90", (n["format_template"] / t["format_template"]) >= 0.9 * p)
+            ratio("formats: main with --real-ip / built-in combined (lines/s)", (n["format_main"] / t["format_main"]) / p, ">= 0.80", (n["format_main"] / t["format_main"]) >= 0.8 * p)
+            q = b["plain"] / t["plain"]
+            ratio("formats: json / built-in combined (MB/s)", (b["format_json"] / t["format_json"]) / q, ">= 0.50", (b["format_json"] / t["format_json"]) >= 0.5 * q)
+        }
         printf "\nnot targets: 4 rotated archives / the one archive, zlib (wall): %.2f; 2 threads / 1 thread from the rows'"'"' medians: %.2f (pairs ranged %.2f to %.2f)\n", t["rotated"] / t["gz_zlib"], t["threads1"] / t["threads2"], pair[2], pair[3]
         printf "\ntargets missed: %d\n", missed
     }')

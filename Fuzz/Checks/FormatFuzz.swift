@@ -50,40 +50,34 @@ enum FormatFuzz {
         var builtIn = AccessLogParser(format: .combined)
         let walks = Self.walks
         for source in lines {
-            // An exactly sized copy, so that the address sanitizer sees any read past the line.
-            let count = source.count
-            let line = UnsafeMutableRawBufferPointer.allocate(byteCount: count, alignment: 1)
-            let withCR = UnsafeMutableRawBufferPointer.allocate(byteCount: count + 1, alignment: 1)
-            defer {
-                line.deallocate()
-                withCR.deallocate()
+            withExactCopies(of: source) { bytes, withCR in
+                check(line: bytes, withCR: withCR, prototypes: prototypes, warm: &warm, builtIn: &builtIn, walks: walks, problems: &problems)
             }
-            if count > 0 {
-                line.copyMemory(from: source)
-                withCR.copyMemory(from: source)
+        }
+    }
+
+    private static func check(line bytes: UnsafeRawBufferPointer, withCR: UnsafeRawBufferPointer, prototypes: [LineParser],
+                          warm: inout [LineParser], builtIn: inout AccessLogParser, walks: [ForwardedChain], problems: inout [String]) {
+        let count = bytes.count
+        let text = escaped(bytes)
+        for (index, entry) in formats.enumerated() {
+            let warmResult = warm[index].parse(bytes)
+            var fresh = prototypes[index].fresh()
+            let result = fresh.parse(bytes)
+            if !entry.format.isW3C, warmResult != result {
+                problems.append("\(entry.name): a warm parser gave \(warmResult), a fresh one \(result): \(text)")
             }
-            withCR[count] = 0x0D
-            let bytes = UnsafeRawBufferPointer(line)
-            let text = escaped(bytes)
-            for (index, entry) in formats.enumerated() {
-                let warmResult = warm[index].parse(bytes)
-                var fresh = prototypes[index].fresh()
-                let result = fresh.parse(bytes)
-                if !entry.format.isW3C, warmResult != result {
-                    problems.append("\(entry.name): a warm parser gave \(warmResult), a fresh one \(result): \(text)")
-                }
-                for problem in validate(result, bytes) { problems.append("\(entry.name): \(problem): \(text)") }
-                if count == 0 || bytes[count - 1] != 0x0D {
-                    var again = prototypes[index].fresh()
-                    let crResult = again.parse(UnsafeRawBufferPointer(withCR))
-                    if crResult != result { problems.append("\(entry.name): with a trailing CR \(crResult), without \(result): \(text)") }
-                }
-                if index == 0 {
-                    let reference = builtIn.parse(bytes)
-                    if reference != result { problems.append("the compiled combined string gave \(result), the built-in parser \(reference): \(text)") }
-                }
-                if case .parsed(let fields) = result { walk(fields, bytes, walks, name: entry.name, text: text, problems: &problems) }
+            for problem in validate(result, bytes) { problems.append("\(entry.name): \(problem): \(text)") }
+            if count == 0 || bytes[count - 1] != 0x0D {
+                var again = prototypes[index].fresh()
+                let crResult = again.parse(withCR)
+                if crResult != result { problems.append("\(entry.name): with a trailing CR \(crResult), without \(result): \(text)") }
             }
+            if index == 0 {
+                let reference = builtIn.parse(bytes)
+                if reference != result { problems.append("the compiled combined string gave \(result), the built-in parser \(reference): \(text)") }
+            }
+            if case .parsed(let fields) = result { walk(fields, bytes, walks, name: entry.name, text: text, problems: &problems) }
         }
     }
 

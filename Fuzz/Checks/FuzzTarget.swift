@@ -23,6 +23,24 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
     }
 }
 
+/// Calls `body` with two exactly sized copies of a line: the line, and the line with `"\r"`
+/// after it. Exactly sized, so that the address sanitizer sees any read past their ends.
+func withExactCopies<Result>(of source: UnsafeRawBufferPointer, _ body: (_ line: UnsafeRawBufferPointer, _ withCR: UnsafeRawBufferPointer) -> Result) -> Result {
+    let count = source.count
+    let line = UnsafeMutableRawBufferPointer.allocate(byteCount: count, alignment: 1)
+    let withCR = UnsafeMutableRawBufferPointer.allocate(byteCount: count + 1, alignment: 1)
+    defer {
+        line.deallocate()
+        withCR.deallocate()
+    }
+    if count > 0 {
+        line.copyMemory(from: source)
+        withCR.copyMemory(from: source)
+    }
+    withCR[count] = 0x0D
+    return body(UnsafeRawBufferPointer(line), UnsafeRawBufferPointer(withCR))
+}
+
 /// Bytes shown in a failure message: printable ASCII as is, the rest as `\xNN`, at most 200.
 func escaped<Bytes: Collection<UInt8>>(_ bytes: Bytes) -> String {
     var text = ""

@@ -52,20 +52,12 @@ public enum ParserFuzz {
 
     /// Checks one line (any bytes, no terminator expected) under every format.
     private static func check(line source: UnsafeRawBufferPointer, warm: inout [AccessLogParser], problems: inout [String]) {
-        let count = source.count
-        // Exactly sized copies: one of the line, one with "\r" after it.
-        let line = UnsafeMutableRawBufferPointer.allocate(byteCount: count, alignment: 1)
-        let withCR = UnsafeMutableRawBufferPointer.allocate(byteCount: count + 1, alignment: 1)
-        defer {
-            line.deallocate()
-            withCR.deallocate()
-        }
-        if count > 0 {
-            line.copyMemory(from: source)
-            withCR.copyMemory(from: source)
-        }
-        withCR[count] = 0x0D
-        let bytes = UnsafeRawBufferPointer(line)
+        withExactCopies(of: source) { bytes, withCR in check(line: bytes, withCR: withCR, warm: &warm, problems: &problems) }
+    }
+
+    private static func check(line bytes: UnsafeRawBufferPointer, withCR: UnsafeRawBufferPointer, warm: inout [AccessLogParser],
+                              problems: inout [String]) {
+        let count = bytes.count
         let text = escaped(bytes)
 
         var results: [LogFormat: ParseResult] = [:]
@@ -98,7 +90,7 @@ public enum ParserFuzz {
             }
             if count == 0 || bytes[count - 1] != 0x0D {
                 var again = AccessLogParser(format: format)
-                let crResult = again.parse(UnsafeRawBufferPointer(withCR))
+                let crResult = again.parse(withCR)
                 if crResult != result {
                     problems.append("\(name): with a trailing CR \(crResult), without \(result): \(text)")
                 }

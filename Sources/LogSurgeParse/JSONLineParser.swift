@@ -348,9 +348,10 @@ public struct JSONLineParser: Sendable {
         if b[i] == ASCII.closeBrace { return i + 1 }
         var position = 0
         while true {
-            // A key.
+            // A key (after white space, which compact JSON has none of).
+            // In bounds: i < end is checked before each read.
+            if i < end, b[i] != ASCII.quote { i = b.skipJSONSpace(from: i) }
             guard i < end else { return JSONFound.cut }
-            // In bounds: i < end.
             guard b[i] == ASCII.quote else { return JSONFound.broken }
             let keyEnd: Int
             let entry: JSONKeyTable.Entry?
@@ -365,11 +366,18 @@ public struct JSONLineParser: Sendable {
                 if level == 0 { predictions.remember(b, key: (i + 1)..<keyEnd, position: position, entry: entry) }
             }
             position += 1
-            i = b.skipJSONSpace(from: keyEnd + 1)
-            guard i < end else { return JSONFound.cut }
-            // In bounds: i < end.
-            guard b[i] == ASCII.colon else { return JSONFound.broken }
-            i = b.skipJSONSpace(from: i + 1)
+            // In bounds: keyEnd + 1 < end is checked before reading it.
+            if keyEnd + 1 < end, b[keyEnd + 1] == ASCII.colon {
+                i = keyEnd + 2
+            } else {
+                i = b.skipJSONSpace(from: keyEnd + 1)
+                guard i < end else { return JSONFound.cut }
+                // In bounds: i < end.
+                guard b[i] == ASCII.colon else { return JSONFound.broken }
+                i += 1
+            }
+            // In bounds: i < end is checked before reading it.
+            if i < end, b[i] == ASCII.space || b[i] == ASCII.tab { i = b.skipJSONSpace(from: i) }
             guard i < end else { return JSONFound.cut }
             // The value.
             // In bounds: i < end.
@@ -409,12 +417,13 @@ public struct JSONLineParser: Sendable {
                 }
                 i = j
             }
-            i = b.skipJSONSpace(from: i)
+            // In bounds: i < end is checked before reading it.
+            if i < end, b[i] != 0x2C, b[i] != ASCII.closeBrace { i = b.skipJSONSpace(from: i) }
             guard i < end else { return JSONFound.cut }
             // In bounds: i < end.
             if b[i] == ASCII.closeBrace { return i + 1 }
             guard b[i] == 0x2C else { return JSONFound.broken }
-            i = b.skipJSONSpace(from: i + 1)
+            i += 1
         }
     }
 }
@@ -471,8 +480,8 @@ struct JSONFound {
 final class JSONKeyTable: @unchecked Sendable {
     struct Entry {
         var level: Int32
-        /// 0xFF: no role (a key that only leads into an object).
-        var roleRaw: UInt8
+        /// Nil: no role (a key that only leads into an object).
+        var role: FieldRole?
         var unit: EpochUnit
         var rank: Int32
         /// -1: none.
@@ -482,7 +491,6 @@ final class JSONKeyTable: @unchecked Sendable {
         /// The name's folded words in `words`, the last zero-padded.
         var wordsStart: Int32
 
-        var role: FieldRole? { roleRaw == 0xFF ? nil : FieldRole(rawValue: roleRaw) }
     }
 
     private let entries: UnsafeMutablePointer<Entry>
@@ -497,7 +505,7 @@ final class JSONKeyTable: @unchecked Sendable {
         func entry(level: Int, name: String) -> Int {
             let bytes = Array(name.utf8)
             if let index = built.firstIndex(where: { $0.entry.level == level && $0.name == bytes }) { return index }
-            built.append((Entry(level: Int32(level), roleRaw: 0xFF, unit: .automatic, rank: .max, child: -1, index: Int32(built.count),
+            built.append((Entry(level: Int32(level), role: nil, unit: .automatic, rank: .max, child: -1, index: Int32(built.count),
                                 length: Int32(bytes.count), wordsStart: 0), bytes))
             return built.count - 1
         }
@@ -507,8 +515,8 @@ final class JSONKeyTable: @unchecked Sendable {
                 let index = entry(level: level, name: component)
                 if depth == key.path.count - 1 {
                     // Of two keys with one name, the better rank decides the role.
-                    if built[index].entry.roleRaw == 0xFF || Int32(key.rank) < built[index].entry.rank {
-                        built[index].entry.roleRaw = key.role.rawValue
+                    if built[index].entry.role == nil || Int32(key.rank) < built[index].entry.rank {
+                        built[index].entry.role = key.role
                         built[index].entry.rank = Int32(key.rank)
                         built[index].entry.unit = key.unit
                     }
@@ -662,9 +670,11 @@ final class KeyPredictions: @unchecked Sendable {
         var length: Int32 = 0
         /// Whether the key is wanted, and its entry then.
         var wanted = false
-        var entry = JSONKeyTable.Entry(level: 0, roleRaw: 0xFF, unit: .automatic, rank: 0, child: -1, index: 0, length: 0, wordsStart: 0)
-        /// The key's bytes: up to 24, as three little-endian words, zero-padded.
+        var entry = JSONKeyTable.Entry(level: 0, role: nil, unit: .automatic, rank: 0, child: -1, index: 0, length: 0, wordsStart: 0)
+        /// The key's bytes: up to 24, as three little-endian words, zero-padded; and the masks
+        /// that keep the key's bytes of three words read from a line.
         var words: (UInt64, UInt64, UInt64) = (0, 0, 0)
+        var masks: (UInt64, UInt64, UInt64) = (0, 0, 0)
     }
     static let positions = 32
     static let longestKey = 24
@@ -681,7 +691,7 @@ final class KeyPredictions: @unchecked Sendable {
         let length = Int(prediction.pointee.length)
         // A key is followed by its quote, so 24 bytes from the start are readable when 25 are in the line.
         guard length > 0, keyStart + Self.longestKey < b.count, b[keyStart + length] == ASCII.quote else { return nil }
-        let mask = Self.masks(length)
+        let mask = prediction.pointee.masks
         // In bounds: keyStart + 24 < b.count.
         let w0 = UInt64(littleEndian: (base + keyStart).loadUnaligned(as: UInt64.self)) & mask.0
         let w1 = UInt64(littleEndian: (base + keyStart + 8).loadUnaligned(as: UInt64.self)) & mask.1
@@ -700,7 +710,8 @@ final class KeyPredictions: @unchecked Sendable {
         }
         var words: [UInt64] = [0, 0, 0]
         for (offset, byte) in b[key].enumerated() { words[offset / 8] |= UInt64(byte) << (8 * UInt64(offset % 8)) }
-        var prediction = Prediction(length: Int32(key.count), wanted: entry != nil, words: (words[0], words[1], words[2]))
+        var prediction = Prediction(length: Int32(key.count), wanted: entry != nil, words: (words[0], words[1], words[2]),
+                                    masks: Self.masks(key.count))
         if let entry { prediction.entry = entry }
         slots[position] = prediction
     }
@@ -753,16 +764,7 @@ extension UnsafeRawBufferPointer {
     /// The index of the `"` that ends a JSON string whose text starts at `from`, or nil when the line ends first.
     @inline(__always)
     func jsonStringEnd(from: Int) -> Int? {
-        var candidate = from
-        while true {
-            candidate = firstIndex(of: ASCII.quote, from: candidate, to: count)
-            if candidate == count { return nil }
-            var escapes = candidate
-            // In bounds: escapes - 1 >= from >= 0.
-            while escapes > from, self[escapes - 1] == ASCII.backslash { escapes -= 1 }
-            if (candidate - escapes) & 1 == 0 { return candidate }
-            candidate += 1
-        }
+        unescapedQuote(from: from) { _ in true }
     }
 
     /// The index after the object or array that opens at `from`, `JSONFound.cut` when the line

@@ -660,45 +660,13 @@ struct TemplateOp {
 
 extension UnsafeRawBufferPointer {
     /// The index of the quote that closes a quoted field whose text starts at `from`: the first
-    /// `"` that is not escaped (an even number of backslashes before it, within the field) and
-    /// that `literal` (which starts with that quote) matches from. For the last field, whose
-    /// literal is a lone `"`, the quote must be followed by a space or the end of the line,
-    /// as for the built-in formats. Nil when there is none.
+    /// `"` that is not escaped and that `literal` (which starts with that quote) matches from.
+    /// For the last field, whose literal is a lone `"`, the quote must be followed by a space or
+    /// the end of the line, as for the built-in formats. Nil when there is none.
     @inline(__always)
     func closingQuote(from: Int, literal: UnsafePointer<TemplateOp>, pool: UnsafeMutablePointer<UInt8>) -> Int? {
-        var candidate = from
+        if literal.pointee.isLast && literal.pointee.literalCount == 1 { return closingQuote(from: from) }
         let end = count
-        let isLastQuote = literal.pointee.isLast && literal.pointee.literalCount == 1
-        while true {
-            candidate = firstIndex(of: ASCII.quote, from: candidate, to: end)
-            if candidate == end { return nil }
-            var escapes = candidate
-            // In bounds: escapes - 1 >= from >= 0 and escapes - 1 < candidate < end.
-            while escapes > from, self[escapes - 1] == ASCII.backslash { escapes -= 1 }
-            if (candidate - escapes) & 1 == 0 {
-                if isLastQuote {
-                    // In bounds: candidate + 1 < end is checked before reading it.
-                    if candidate + 1 == end || self[candidate + 1] == ASCII.space { return candidate }
-                } else if literal.pointee.matches(self, at: candidate, end: end, pool: pool) {
-                    return candidate
-                }
-            }
-            candidate += 1
-        }
-    }
-
-    /// The closing quote of a field whose text starts at `from` and that `next` follows (or the end).
-    @inline(__always)
-    func closingQuote(from: Int, followedBy next: UInt8) -> Int? {
-        var candidate = from
-        while true {
-            candidate = firstIndex(of: ASCII.quote, from: candidate, to: count)
-            if candidate == count { return nil }
-            var escapes = candidate
-            // In bounds: as in closingQuote(from:literal:pool:).
-            while escapes > from, self[escapes - 1] == ASCII.backslash { escapes -= 1 }
-            if (candidate - escapes) & 1 == 0, candidate + 1 == count || self[candidate + 1] == next { return candidate }
-            candidate += 1
-        }
+        return unescapedQuote(from: from) { literal.pointee.matches(self, at: $0, end: end, pool: pool) }
     }
 }
