@@ -216,8 +216,14 @@ public struct ForwardedChain: Sendable {
             while end > 0, Self.isSeparator(chain[end - 1], rfc7239: rfc7239) { end -= 1 }
             if end == 0 { break }
             var start = end
+            // In a `Forwarded` element a comma inside a quoted string does not end it: the quotes
+            // seen since the element's end are counted as the scan goes (one pass).
+            var quotes = 0
             // In bounds: start - 1 >= 0 is checked first.
-            while start > 0, !Self.isSeparator(chain[start - 1], rfc7239: rfc7239) || (rfc7239 && Self.insideQuotes(chain, start - 1, end)) {
+            while start > 0 {
+                let byte = chain[start - 1]
+                if rfc7239, byte == 0x22 { quotes += 1 }
+                if Self.isSeparator(byte, rfc7239: rfc7239), !rfc7239 || quotes & 1 == 0 { break }
                 start -= 1
             }
             examined += 1
@@ -237,14 +243,6 @@ public struct ForwardedChain: Sendable {
     @inline(__always)
     private static func isSeparator(_ byte: UInt8, rfc7239: Bool) -> Bool {
         rfc7239 ? byte == 0x2C : byte < 64 && (separators >> UInt64(byte)) & 1 != 0
-    }
-
-    /// In a `Forwarded` header, whether the comma at `index` lies inside a quoted string of the
-    /// element that ends at `end` (an odd number of quotes between them).
-    private static func insideQuotes(_ chain: UnsafeRawBufferPointer, _ index: Int, _ end: Int) -> Bool {
-        var quotes = 0
-        for position in (index + 1)..<end where chain[position] == 0x22 { quotes += 1 }
-        return quotes & 1 == 1
     }
 
     /// An entry as nginx's `ngx_parse_addr_port` reads it: an address, `a.b.c.d:port`, or
@@ -267,6 +265,9 @@ public struct ForwardedChain: Sendable {
         guard isPort(UnsafeRawBufferPointer(rebasing: entry[portStart...])) else { return nil }
         return IPAddress(parsing: UnsafeRawBufferPointer(rebasing: entry[host]))
     }
+
+    /// A quote as logs escape it: Apache and JSON `\"`, nginx `\x22`.
+    private static let escapedQuotes: [[UInt8]] = [Array(#"\""#.utf8), Array(#"\x22"#.utf8), Array(#"\X22"#.utf8)]
 
     /// The address of a `Forwarded` element's `for=` parameter.
     static func forwardedFor(_ element: UnsafeRawBufferPointer) -> IPAddress? {
@@ -293,6 +294,16 @@ public struct ForwardedChain: Sendable {
                 while index < count, element[index] != 0x3B { index += 1 }
                 valueEnd = index
                 while valueEnd > valueStart, element[valueEnd - 1] == 0x20 || element[valueEnd - 1] == 0x09 { valueEnd -= 1 }
+                // The quotes of a quoted value as a log escapes them: `\"` (Apache, JSON) or
+                // `\x22` (nginx), around the value.
+                for quote in Self.escapedQuotes {
+                    let value = element[valueStart..<valueEnd]
+                    if value.count >= 2 * quote.count, value.starts(with: quote), value.reversed().starts(with: quote.reversed()) {
+                        valueStart += quote.count
+                        valueEnd -= quote.count
+                        break
+                    }
+                }
             }
             while index < count, element[index] != 0x3B { index += 1 }
             index += 1

@@ -62,6 +62,22 @@ struct ForwardedChainTests {
         #expect(Self.client("for=_hidden, for=10.0.0.2", connecting: "10.0.0.1", rfc7239: true) == ("10.0.0.2", .forwarded))
         #expect(Self.client("proto=https", connecting: "10.0.0.1", rfc7239: true) == ("10.0.0.1", .connecting))
         #expect(Self.client("for=\"[2001:db8::1]\", for=\"a,b\"", connecting: "10.0.0.1", rfc7239: true) == ("10.0.0.1", .connecting))
+        // Quotes as the log escaped them: Apache and JSON `\"`, nginx `\x22`.
+        #expect(Self.client(#"for=\"198.51.100.7\";proto=https"#, connecting: "10.0.0.1", rfc7239: true) == ("198.51.100.7", .forwarded))
+        #expect(Self.client(#"for=\x22[2001:db8::9]:4711\x22"#, connecting: "10.0.0.1", rfc7239: true) == ("2001:db8::9", .forwarded))
+        #expect(Self.client(#"for=\X22198.51.100.8\X22"#, connecting: "10.0.0.1", rfc7239: true) == ("198.51.100.8", .forwarded))
+        // A lone escaped quote is not a quoted value.
+        #expect(Self.client(#"for=\"198.51.100.7"#, connecting: "10.0.0.1", rfc7239: true) == ("10.0.0.1", .connecting))
+    }
+
+    @Test("A Forwarded header of quotes and commas is split by quote parity")
+    func rfc7239QuotedCommas() {
+        // Commas inside a quoted value do not split: the element is the whole `for="a,b"`.
+        #expect(Self.client(#"for=198.51.100.7, for="x,y,z""#, connecting: "10.0.0.1", rfc7239: true) == ("10.0.0.1", .connecting))
+        #expect(Self.client(#"for="x,y,z", for=198.51.100.7"#, connecting: "10.0.0.1", rfc7239: true) == ("198.51.100.7", .forwarded))
+        // 64 KiB of quotes and commas (once a rescan per comma) ends with nothing to believe.
+        let header = String(repeating: "\",", count: 32 << 10)
+        #expect(Self.client(header, connecting: "10.0.0.1", rfc7239: true) == ("10.0.0.1", .connecting))
     }
 
     @Test("Hostile chains: 1,000 entries and a 64 KiB header cost a bounded walk")
