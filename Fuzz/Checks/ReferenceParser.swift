@@ -24,7 +24,8 @@ struct ReferenceParser {
         if b[0] == 0x7B { return .malformed(.badFormat) }
         let hasHost = format == .vhostCombined || format == .vhostCommon
 
-        func isTokenByte(_ byte: UInt8) -> Bool { byte > Byte.space && byte < 0x7F && byte != Byte.quote }
+        // A comma ends a client or host: `a,b` is a forwarded chain, not an address.
+        func isTokenByte(_ byte: UInt8) -> Bool { byte > Byte.space && byte < 0x7F && byte != Byte.quote && byte != 0x2C }
         func tokenEnd(_ from: Int) -> Int {
             var i = from
             while i < end && isTokenByte(b[i]) { i += 1 }

@@ -32,12 +32,12 @@ struct FormatOptions: ParsableArguments {
     var realIP: String?
 
     @Option(help: ArgumentHelp(
-        "A proxy whose word is trusted when walking the --real-ip chain: a CIDR block, an address, private, cdn, or \(CDNProvider.embedded.map(\.name).joined(separator: ", ")); repeatable (default with --real-ip: private and cdn).",
+        "A proxy whose word is trusted when walking the --real-ip chain or reading --country-from: a CIDR block, an address, private, cdn, or \(CDNProvider.embedded.map(\.name).joined(separator: ", ")); repeatable (default: private and cdn).",
         valueName: "CIDR|NAME"))
     var trustedProxy: [String] = []
 
     @Option(help: ArgumentHelp(
-        "Take the country from this request header when it holds an ISO code (CF-IPCountry, CloudFront-Viewer-Country); other values fall back to the database.",
+        "Take the country from this request header when it holds an ISO code and the request came from a trusted proxy (CF-IPCountry, CloudFront-Viewer-Country); otherwise the database decides.",
         valueName: "HEADER"))
     var countryFrom: String?
 
@@ -96,8 +96,8 @@ struct FormatOptions: ParsableArguments {
                 throw ValidationError("--trusted-proxy \(error.text): not an address, a CIDR block or one of \(TrustedProxies.names.joined(separator: ", "))")
             }
             let implied = if case .fixed(let fixed) = choice { fixed.impliedForwarded != nil } else { false }
-            if headers.forwarded == nil, !implied {
-                throw ValidationError("--trusted-proxy says whose word --real-ip believes: give --real-ip HEADER too (--real-ip X-Forwarded-For for most proxies)")
+            if headers.forwarded == nil, headers.country == nil, !implied {
+                throw ValidationError("--trusted-proxy says whose word --real-ip and --country-from believe: give --real-ip HEADER too (--real-ip X-Forwarded-For for most proxies)")
             }
         }
         return (choice, headers, trusted)

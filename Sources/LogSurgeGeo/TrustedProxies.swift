@@ -246,8 +246,9 @@ public struct ForwardedChain: Sendable {
     }
 
     /// An entry as nginx's `ngx_parse_addr_port` reads it: an address, `a.b.c.d:port`, or
-    /// `[v6]:port` with a port of 1–65535.
-    static func address(_ entry: UnsafeRawBufferPointer) -> IPAddress? {
+    /// `[v6]:port` with a port of 1–65535. Also how a logged client with its port is read
+    /// (Caddy 2.4's `remote_addr`, Traefik's `ClientAddr`).
+    public static func address(_ entry: UnsafeRawBufferPointer) -> IPAddress? {
         if let address = IPAddress(parsing: entry) { return address }
         let count = entry.count
         guard count > 0 else { return nil }

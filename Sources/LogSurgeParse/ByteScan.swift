@@ -3,6 +3,7 @@ enum ASCII {
     static let space: UInt8 = 0x20
     static let quote: UInt8 = 0x22
     static let plus: UInt8 = 0x2B
+    static let comma: UInt8 = 0x2C
     static let dash: UInt8 = 0x2D
     static let slash: UInt8 = 0x2F
     static let zero: UInt8 = 0x30
@@ -18,6 +19,18 @@ enum ASCII {
     static let newline: UInt8 = 0x0A
 }
 
+/// The UTF-8 byte order mark that Windows tools (Notepad, IIS logging UTF-8, PowerShell's
+/// `Out-File`) write at the start of a file, and `cat` carries into the middle of one.
+public enum ByteOrderMark {
+    /// `line` without a byte order mark at its start: U+FEFF there is never part of a log line.
+    @inline(__always)
+    public static func dropped(from line: UnsafeRawBufferPointer) -> UnsafeRawBufferPointer {
+        // In bounds: count >= 3 is checked first.
+        guard line.count >= 3, line[0] == 0xEF, line[1] == 0xBB, line[2] == 0xBF else { return line }
+        return UnsafeRawBufferPointer(rebasing: line[3...])
+    }
+}
+
 /// Byte scans over a line. Scans never read outside `self[from..<to]` except for the final
 /// overlapping 16-byte load, which stays inside `self[0..<to]`.
 extension UnsafeRawBufferPointer {
@@ -31,7 +44,8 @@ extension UnsafeRawBufferPointer {
     }
 
     /// The index of the first byte in `self[from..<to]` that is not printable ASCII (or is a
-    /// `"`), which ends a client or host token; `to` when there is none.
+    /// `"` or a `,`), which ends a client or host token; `to` when there is none. Neither an
+    /// address nor a host name holds a comma: `a,b` where one stands is a forwarded chain.
     ///
     /// Requires `0 <= from` and `to <= count`.
     @inline(__always)
@@ -39,10 +53,11 @@ extension UnsafeRawBufferPointer {
         let lowest = SIMD16<UInt8>(repeating: ASCII.space + 1)
         let highest = SIMD16<UInt8>(repeating: 0x7E)
         let quote = SIMD16<UInt8>(repeating: ASCII.quote)
+        let comma = SIMD16<UInt8>(repeating: ASCII.comma)
         return firstIndex(
             from: from, to: to,
-            block: { ($0 .< lowest) .| ($0 .> highest) .| ($0 .== quote) },
-            byte: { $0 <= ASCII.space || $0 > 0x7E || $0 == ASCII.quote })
+            block: { ($0 .< lowest) .| ($0 .> highest) .| ($0 .== quote) .| ($0 .== comma) },
+            byte: { $0 <= ASCII.space || $0 > 0x7E || $0 == ASCII.quote || $0 == ASCII.comma })
     }
 
     /// The index of the first byte in `self[from..<to]` that `block` (16 lanes at a time)

@@ -142,7 +142,9 @@ public enum FormatConfiguration {
                 }
                 if index < rest.endIndex {
                     let after = rest[rest.index(after: index)...].trimmingSpaces
-                    if !after.isEmpty { nickname = String(after.split(separator: " ").first ?? "") }
+                    if !after.isEmpty { nickname = String(after.split(whereSeparator: \.isWhitespace).first ?? "") }
+                    // Apache takes a quoted nickname too: `LogFormat "…" "proxy"`.
+                    if nickname.count >= 2, nickname.hasPrefix("\""), nickname.hasSuffix("\"") { nickname = String(nickname.dropFirst().dropLast()) }
                 }
             }
             formats.append((nickname, "\"" + body + "\""))

@@ -1,7 +1,8 @@
 /// The fields logsurge reads from JSON lines: which keys play which role.
 ///
 /// Keys are compared normalised (ASCII letters in lower case, `-` as `_`), so `X-Forwarded-For`,
-/// `x_forwarded_for` and `X_FORWARDED_FOR` are one key. A key may lead into a nested object
+/// `x_forwarded_for` and `X_FORWARDED_FOR` are one key; except the request's own header names
+/// in a header object (Caddy's `request.headers`), compared in any case but dash for dash. A key may lead into a nested object
 /// (Caddy's `request.remote_ip`, ECS's `http.response.status_code`). Of several keys that can
 /// play one role, the best-ranked present in a line wins; a key given twice in one line counts
 /// its last value.
@@ -23,6 +24,9 @@ public struct JSONFields: Sendable, Hashable {
         var rank: Int
         /// For a time as a number: its unit.
         var unit: EpochUnit = .automatic
+        /// The last name is a request header as the request spelt it: `-` and `_` differ
+        /// (a visitor's `X_Forwarded_For` is not the proxy's `X-Forwarded-For`).
+        var dashExact = false
     }
 
     /// Generic JSON access logs: the key names of nginx JSON templates, Traefik, ECS and log shippers.
@@ -105,7 +109,7 @@ public struct JSONFields: Sendable, Hashable {
         for (header, role) in [(headers.forwarded, FieldRole.forwarded), (headers.country, .country)] {
             guard let header else { continue }
             if let object = headerObject {
-                bound.keys.append(Key(path: object + [header.normalized], role: role, rank: 0))
+                bound.keys.append(Key(path: object + [header.dashed], role: role, rank: 0, dashExact: true))
             } else if !keys.contains(where: { $0.path == [header.normalized] || $0.path == ["http_" + header.normalized] }) {
                 bound.keys.append(Key(path: ["http_" + header.normalized], role: role, rank: 0))
                 bound.keys.append(Key(path: [header.normalized], role: role, rank: 1))
@@ -303,9 +307,11 @@ public struct JSONLineParser: Sendable {
         if truncated, found.time.range == nil || found.status.range == nil || needClient { return .malformed(.badFormat) }
         guard let time = found.time.range else { return .malformed(.badTimestamp) }
         let minute: Int32
+        var zoneless = false
         if found.time.isString {
-            guard let value = times.minute(b, time) else { return .malformed(.badTimestamp) }
+            guard let (value, hasZone) = times.minute(b, time) else { return .malformed(.badTimestamp) }
             minute = value
+            zoneless = !hasZone
         } else {
             guard let (value, next) = table.timeUnit(Int(found.time.key)).minute(b, at: time.lowerBound, end: time.upperBound),
                   next == time.upperBound else { return .malformed(.badTimestamp) }
@@ -324,6 +330,7 @@ public struct JSONLineParser: Sendable {
         if needClient { return .malformed(.badFormat) }
         var line = ParsedLine(minute: minute, status: UInt16(s0) * 100 + UInt16(s1) * 10 + UInt16(s2), bytes: bytes,
                               client: found.client.range, truncated: truncated)
+        line.timeWithoutZone = zoneless
         if let host = found.host.range, !TemplateParser.isDash(b, host) { line.host = AccessLogParser.hostRange(b, host) }
         if wantsPath {
             if let path = found.path.range, !TemplateParser.isDash(b, path) {
@@ -490,7 +497,8 @@ final class JSONKeyTable: @unchecked Sendable {
         var length: Int32
         /// The name's folded words in `words`, the last zero-padded.
         var wordsStart: Int32
-
+        /// Compared with letters folded but `-` and `_` as they are.
+        var dashExact = false
     }
 
     private let entries: UnsafeMutablePointer<Entry>
@@ -502,17 +510,17 @@ final class JSONKeyTable: @unchecked Sendable {
     init(_ fields: JSONFields) {
         var levels: [[String]: Int] = [[]: 0]
         var built: [(entry: Entry, name: [UInt8])] = []
-        func entry(level: Int, name: String) -> Int {
+        func entry(level: Int, name: String, dashExact: Bool) -> Int {
             let bytes = Array(name.utf8)
-            if let index = built.firstIndex(where: { $0.entry.level == level && $0.name == bytes }) { return index }
+            if let index = built.firstIndex(where: { $0.entry.level == level && $0.name == bytes && $0.entry.dashExact == dashExact }) { return index }
             built.append((Entry(level: Int32(level), role: nil, unit: .automatic, rank: .max, child: -1, index: Int32(built.count),
-                                length: Int32(bytes.count), wordsStart: 0), bytes))
+                                length: Int32(bytes.count), wordsStart: 0, dashExact: dashExact), bytes))
             return built.count - 1
         }
         for key in fields.keys where !key.path.isEmpty {
             var level = 0
             for (depth, component) in key.path.enumerated() {
-                let index = entry(level: level, name: component)
+                let index = entry(level: level, name: component, dashExact: key.dashExact && depth == key.path.count - 1)
                 if depth == key.path.count - 1 {
                     // Of two keys with one name, the better rank decides the role.
                     if built[index].entry.role == nil || Int32(key.rank) < built[index].entry.rank {
@@ -535,7 +543,7 @@ final class JSONKeyTable: @unchecked Sendable {
         var wordList: [UInt64] = []
         for index in built.indices {
             built[index].entry.wordsStart = Int32(wordList.count)
-            wordList += Self.words(Self.folded(built[index].name))
+            wordList += Self.words(Self.folded(built[index].name, dashes: !built[index].entry.dashExact))
         }
         entryCount = built.count
         entries = .allocate(capacity: max(1, built.count))
@@ -548,8 +556,8 @@ final class JSONKeyTable: @unchecked Sendable {
         slots = .allocate(capacity: size)
         slots.initialize(repeating: -1, count: size)
         for (entry, name) in built {
-            let folded = Self.words(Self.folded(name))
-            var slot = Self.hash(first: folded.first ?? 0, last: folded.count > 1 ? Self.lastWord(Self.folded(name)) : 0,
+            let folded = Self.words(Self.folded(name, dashes: !entry.dashExact))
+            var slot = Self.hash(first: folded.first ?? 0, last: folded.count > 1 ? Self.lastWord(Self.folded(name, dashes: !entry.dashExact)) : 0,
                                  length: name.count, level: Int(entry.level)) & mask
             while slots[slot] >= 0 { slot = (slot + 1) & mask }
             slots[slot] = entry.index
@@ -590,7 +598,7 @@ final class JSONKeyTable: @unchecked Sendable {
             let word = offset == 0 ? first : Self.word(base, key.lowerBound + offset, count: count, limit: limit)
             // Most keys are written as the names are kept (lower case, `_`): no folding then.
             let wanted = words[wordIndex]
-            guard word == wanted || Self.fold(word) == wanted else { return false }
+            guard word == wanted || (entry.dashExact ? Self.foldCase(word) : Self.fold(word)) == wanted else { return false }
             offset += 8
             wordIndex += 1
         }
@@ -617,15 +625,22 @@ final class JSONKeyTable: @unchecked Sendable {
     @inline(__always)
     private static func laneMask(_ count: Int) -> UInt64 { count >= 8 ? .max : (1 << (8 * UInt64(count))) - 1 }
 
-    /// Eight key bytes at once as keys are compared: `A`–`Z` to `a`–`z`, `-` to `_`.
+    /// Eight key bytes at once, `A`–`Z` to `a`–`z`.
     @inline(__always)
-    static func fold(_ word: UInt64) -> UInt64 {
+    static func foldCase(_ word: UInt64) -> UInt64 {
         let low7 = 0x7F7F_7F7F_7F7F_7F7F as UInt64
         // A lane's high bit set where the byte is in "A"..."Z" (exact, no carries across lanes).
         let aboveA = (word & low7) &+ (0x80 - 0x41) &* 0x0101_0101_0101_0101
         let aboveZ = (word & low7) &+ (0x80 - 0x5B) &* 0x0101_0101_0101_0101
         let upper = aboveA & ~aboveZ & ~word & 0x8080_8080_8080_8080
-        var folded = word | (upper >> 2)  // 0x80 >> 2 == 0x20
+        return word | (upper >> 2)  // 0x80 >> 2 == 0x20
+    }
+
+    /// Eight key bytes at once as keys are compared: `A`–`Z` to `a`–`z`, `-` to `_`.
+    @inline(__always)
+    static func fold(_ word: UInt64) -> UInt64 {
+        let low7 = 0x7F7F_7F7F_7F7F_7F7F as UInt64
+        var folded = foldCase(word)
         // Lanes equal to "-" become "_".
         let x = folded ^ 0x2D2D_2D2D_2D2D_2D2D
         let dash = ~(((x & low7) &+ low7) | x | low7)
@@ -645,8 +660,8 @@ final class JSONKeyTable: @unchecked Sendable {
         name.suffix(8).enumerated().reduce(UInt64(0)) { $0 | UInt64($1.element) << (8 * UInt64($1.offset)) }
     }
 
-    private static func folded(_ name: [UInt8]) -> [UInt8] {
-        name.map { $0 == ASCII.dash ? 0x5F : ($0 &- 0x41 < 26 ? $0 | 0x20 : $0) }
+    private static func folded(_ name: [UInt8], dashes: Bool = true) -> [UInt8] {
+        name.map { dashes && $0 == ASCII.dash ? 0x5F : ($0 &- 0x41 < 26 ? $0 | 0x20 : $0) }
     }
 
     /// A hash of a key's words that folding does not change: bit 0x20 set (letters' case),
@@ -731,7 +746,9 @@ struct TimeText: Sendable {
     private var local = TimestampCache()
     private var iso = ISOTimeCache()
 
-    mutating func minute(_ b: UnsafeRawBufferPointer, _ text: Range<Int>) -> Int32? {
+    /// The minute of a time string, and whether it said its offset from UTC (an ISO 8601 time
+    /// without one is read as UTC).
+    mutating func minute(_ b: UnsafeRawBufferPointer, _ text: Range<Int>) -> (minute: Int32, hasZone: Bool)? {
         var start = text.lowerBound, end = text.upperBound
         // In bounds: start < end before each read.
         if end - start >= 2, b[start] == ASCII.openBracket, b[end - 1] == ASCII.closeBracket {
@@ -740,14 +757,14 @@ struct TimeText: Sendable {
         }
         guard end - start >= 1 else { return nil }
         if end - start == TimestampCache.length, b[start + 2] == ASCII.slash {
-            return local.minute(b, at: start)
+            return local.minute(b, at: start).map { ($0, true) }
         }
         if end - start >= 16, b[start + 4] == ASCII.dash {
-            guard let (minute, next, _) = iso.minute(b, at: start, end: end), next == end else { return nil }
-            return minute
+            guard let (minute, next, hasZone) = iso.minute(b, at: start, end: end), next == end else { return nil }
+            return (minute, hasZone)
         }
         guard let (minute, next) = EpochUnit.automatic.minute(b, at: start, end: end), next == end else { return nil }
-        return minute
+        return (minute, true)
     }
 }
 

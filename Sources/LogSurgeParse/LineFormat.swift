@@ -120,10 +120,13 @@ public struct LineFormat: Sendable, Hashable, CustomStringConvertible {
     }
 
     /// The headers playing roles for this format: the `--real-ip` and `--country-from` ones,
-    /// or the format's implied chain header when `--real-ip` was not given.
+    /// or the format's implied chain header when `--real-ip` was not given or names a header
+    /// the format does not log (the implied chain is then its only client).
     public func roles(_ headers: HeaderRoles) -> HeaderRoles {
         var roles = headers
-        if roles.forwarded == nil { roles.forwarded = impliedForwarded }
+        if let impliedForwarded, roles.forwarded.map({ !(loggedHeaders ?? []).contains($0.normalized) }) ?? true {
+            roles.forwarded = impliedForwarded
+        }
         return roles
     }
 
@@ -220,7 +223,11 @@ extension LineFormat {
             var parser = format.parser()
             var count = 0
             for line in lines {
-                if case .parsed = parser.parse(line) { count += 1 }
+                // A W3C directive is evidence of the format too: a log of headers only is W3C.
+                switch parser.parse(line) {
+                case .parsed, .directive: count += 1
+                case .malformed: break
+                }
             }
             // Strictly greater: an equal count keeps the more specific format seen first.
             if count > 0, count > (best?.count ?? 0) { best = (format, count) }
@@ -244,10 +251,9 @@ extension LineFormat {
         while lines.count < maxLines, start < chunk.count {
             let newline = chunk.firstIndex(of: ASCII.newline, from: start, to: chunk.count)
             if newline == chunk.count, start > 0 { break }  // a partial last line
-            if newline > start {
-                // Stays inside `chunk`: start < newline <= chunk.count.
-                lines.append(UnsafeRawBufferPointer(rebasing: chunk[start..<newline]))
-            }
+            // Stays inside `chunk`: start <= newline <= chunk.count.
+            let line = ByteOrderMark.dropped(from: UnsafeRawBufferPointer(rebasing: chunk[start..<newline]))
+            if !line.isEmpty { lines.append(line) }
             start = newline + 1
         }
         return lines

@@ -90,6 +90,8 @@ public struct ParsedLine: Sendable, Equatable {
     /// The line ended inside a quoted field that came after everything needed: it counts, and
     /// the fields after the cut are missing.
     public var truncated: Bool
+    /// The time gave no offset from UTC (a JSON ISO 8601 time without one) and was read as UTC.
+    public var timeWithoutZone = false
     /// The response size; `-` (or a size the line does not give) counts as 0.
     public var bytes: UInt64
     // The ranges, stored as 32-bit offsets (lines are at most `AccessLogParser.maxLineLength`

@@ -189,6 +189,13 @@ public struct HeaderName: Sendable, Hashable, CustomStringConvertible {
         self.normalized = text
     }
 
+    /// Lower case with `-` between words (`x-forwarded-for`): the name as a request carries it,
+    /// for logs that keep the request's own header names (Caddy), where `X_Forwarded_For`
+    /// is another header, one a visitor can send.
+    public var dashed: String {
+        String(decoding: normalized.utf8.map { $0 == UInt8(ascii: "_") ? UInt8(ascii: "-") : $0 }, as: UTF8.self)
+    }
+
     /// The chain syntax: RFC 7239 `for=` pairs for `Forwarded`, else comma-separated addresses.
     public var isRFC7239: Bool { normalized == "forwarded" }
 

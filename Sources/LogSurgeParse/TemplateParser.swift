@@ -202,6 +202,11 @@ public struct TemplateParser: Sendable {
                 }
                 fieldEnd = found
                 guard Self.capture(b, start..<fieldEnd, slot: op.slot, wantsPath: wantsPath, into: &fields) else { return AccessLogParser.failure(.badFormat) }
+                // A chain the server wrote bare is printable ASCII (nginx and Apache escape the
+                // rest): other bytes mean another layout, or a line that is not a log line.
+                if op.slot == .forwarded, op.shape != .quoted, !Self.isPrintable(b, start..<fieldEnd) {
+                    return AccessLogParser.failure(.badClient)
+                }
             case .localTime:
                 // In bounds: the cache reads `length` bytes from start, checked here.
                 guard end - start >= TimestampCache.length, let minute = localTimes.minute(b, at: start) else {
@@ -210,10 +215,13 @@ public struct TemplateParser: Sendable {
                 if op.keepsTime { fields.minute = minute }
                 fieldEnd = start + TimestampCache.length
             case .isoTime:
-                guard let (minute, next, _) = isoTimes.minute(b, at: start, end: end) else {
+                guard let (minute, next, hasZone) = isoTimes.minute(b, at: start, end: end) else {
                     return AccessLogParser.failure(op.keepsTime ? .badTimestamp : .badFormat)
                 }
-                if op.keepsTime { fields.minute = minute }
+                if op.keepsTime {
+                    fields.minute = minute
+                    fields.timeWithoutZone = !hasZone
+                }
                 fieldEnd = next
             case .epoch:
                 guard let (minute, next) = op.epochUnit.minute(b, at: start, end: end) else {
@@ -335,6 +343,13 @@ public struct TemplateParser: Sendable {
         partsKey = key
         partsMinute = minute
         return minute
+    }
+
+    /// Whether `b[range]` is printable ASCII (spaces included).
+    private static func isPrintable(_ b: UnsafeRawBufferPointer, _ range: Range<Int>) -> Bool {
+        // In bounds: range lies inside b.
+        for index in range where b[index] < ASCII.space || b[index] > 0x7E { return false }
+        return true
     }
 
     /// The end of a list field that starts at `start`, whose first space is `firstSpace`: a space

@@ -168,7 +168,7 @@ enum TimePiece: UInt8, Sendable, Hashable {
     case year
     /// `%y`: two digits, 69–99 in the 1900s and 00–68 in the 2000s (POSIX).
     case shortYear
-    /// `%m`: two digits.
+    /// `%m`: two digits (here and for `%d`, `%H`, `%I`, `%M`, `%S`, one when unpadded: `%-m`).
     case month
     /// `%b`, `%h`: an English month abbreviation in any case.
     case monthName
@@ -210,7 +210,14 @@ enum TimePiece: UInt8, Sendable, Hashable {
             parts.year = value < 69 ? 2000 + value : 1900 + value
             return i + 2
         case .month, .day, .hour, .twelveHour, .minute, .second:
-            guard end - i >= 2, let value = twoDigits(b, i) else { return nil }
+            // Two digits, or one where the pattern drops the padding (GNU `%-d`, `%-H`).
+            // In bounds: i < end before reading i, i + 1 < end before i + 1.
+            guard i < end, b[i] &- ASCII.zero <= 9 else { return nil }
+            var value = Int(b[i] &- ASCII.zero), next = i + 1
+            if next < end, b[next] &- ASCII.zero <= 9 {
+                value = value * 10 + Int(b[next] &- ASCII.zero)
+                next += 1
+            }
             switch self {
             case .month: parts.month = value
             case .day: parts.day = value
@@ -221,7 +228,7 @@ enum TimePiece: UInt8, Sendable, Hashable {
             case .minute: parts.minute = value
             default: guard value <= 60 else { return nil }
             }
-            return i + 2
+            return next
         case .spacedDay:
             guard end - i >= 2 else { return nil }
             // In bounds: i + 1 < end.

@@ -136,6 +136,11 @@ struct FormatStringTests {
             #expect(outcome(#"1.2.3.4 "# + value + #" "GET / HTTP/1.1" 200 1"#, format).fields?.minute == "2016-11-09T02:31Z", "\(directive)")
         }
         #expect(throws: FormatError.self) { try Self.compiled(#"%h %{%I:%M}t %{%F}t \"%r\" %>s %b"#) }
+        // GNU's unpadded conversions write one digit where they can.
+        let unpadded = try Self.compiled(#"%h [%{%-d/%-m/%Y %-H:%M:%S %z}t] \"%r\" %>s %b"#)
+        #expect(outcome(#"1.2.3.4 [9/11/2016 2:31:05 +0000] "GET / HTTP/1.1" 200 1"#, unpadded).fields?.minute == "2016-11-09T02:31Z")
+        #expect(outcome(#"1.2.3.4 [19/11/2016 12:31:05 +0000] "GET / HTTP/1.1" 200 1"#, unpadded).fields?.minute == "2016-11-19T12:31Z")
+        #expect(outcome(#"1.2.3.4 [/11/2016 2:31:05 +0000] "GET / HTTP/1.1" 200 1"#, unpadded) == .malformed(.badTimestamp))
     }
 
     @Test("An nginx escape=json template that is a JSON object is read as JSON, keys in any order")
@@ -212,6 +217,9 @@ struct FormatStringTests {
         #expect(outcome(combinedLine(), combined) == outcome(combinedLine(), .combined))
         let proxy = try FormatConfiguration.formatString(in: apache, named: "proxy", file: "apache2.conf")
         #expect(try Self.compiled(proxy, realIP: "X-Forwarded-For").loggedHeaders?.contains("x_forwarded_for") == true)
+        // Apache takes the nickname quoted too.
+        let quoted = #"LogFormat "%h %l %u %t \"%r\" %>s %b" "quoted""#
+        #expect(try FormatConfiguration.formatString(in: quoted, named: "quoted", file: "apache2.conf").contains("%>s"))
     }
 }
 

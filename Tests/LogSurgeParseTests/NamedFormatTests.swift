@@ -21,6 +21,17 @@ struct NamedFormatTests {
                 == .parsed(Fields(minute: "2016-11-09T02:31Z", status: 200, bytes: 0, client: "8.8.8.8", host: "visas.example", path: "/a")))
     }
 
+    @Test("JSON: an ISO time without an offset is read as UTC and marked")
+    func jsonZoneless() {
+        let zoneless = outcome(#"{"remote_addr":"8.8.8.8","time":"2016-11-09T02:31:05.5","status":200}"#, Self.json)
+        #expect(zoneless == .parsed(Fields(minute: "2016-11-09T02:31Z", status: 200, bytes: 0, client: "8.8.8.8", zoneless: true)))
+        for time in ["2016-11-09T02:31:05Z", "2016-11-09T02:31:05+00:00", "09/Nov/2016:02:31:05 +0000"] {
+            #expect(outcome(#"{"remote_addr":"8.8.8.8","time":"\#(time)","status":200}"#, Self.json).fields?.zoneless == false, "\(time)")
+        }
+        // A client with its port (Traefik's ClientAddr, Caddy 2.4's remote_addr) is kept as written.
+        #expect(outcome(#"{"ClientHost":"8.8.8.8:5678","time":"2016-11-09T02:31:05Z","status":200}"#, Self.json).fields?.client == "8.8.8.8:5678")
+    }
+
     @Test("JSON lines that are not requests: never bad_client", arguments: [
         (#"not json"#, MalformedReason.badFormat),
         (#"[1,2,3]"#, .badFormat),
@@ -64,6 +75,18 @@ struct NamedFormatTests {
         #expect(bound.fields?.country == "DE")
         #expect(bound.fields?.client == "162.158.88.115")
         #expect(Self.detect([Self.caddyLine, Self.caddyLine])?.name == "caddy")
+        // Caddy keeps the request's header names: a visitor's X_Forwarded_For (or X-FORWARDED_FOR)
+        // is another header than the X-Forwarded-For the proxy set, in any case.
+        for spoof in ["X_Forwarded_For", "X-Forwarded_For", "x_forwarded_for"] {
+            for order in [0, 1] {
+                let proxy = #""X-Forwarded-For":["85.214.132.117, 10.0.0.2"]"#, visitor = #""\#(spoof)":["8.8.8.8"]"#
+                let headers = order == 0 ? proxy + "," + visitor : visitor + "," + proxy
+                let line = Self.caddyLine.replacing(#""X-Forwarded-For":["85.214.132.117, 10.0.0.2"]"#, with: headers)
+                #expect(outcome(line, Self.caddy, headers: Self.forwarded).fields?.forwarded == "85.214.132.117, 10.0.0.2", "\(spoof) \(order)")
+            }
+        }
+        let lower = Self.caddyLine.replacing("X-Forwarded-For", with: "x-forwarded-for")
+        #expect(outcome(lower, Self.caddy, headers: Self.forwarded).fields?.forwarded == "85.214.132.117, 10.0.0.2")
     }
 
     static let albLine = #"https 2016-11-09T02:31:05.186641Z app/my-loadbalancer/50dc6c495c0c9188 192.168.131.39:2817 10.0.0.1:80 0.086 0.048 0.037 200 200 0 57 "GET https://www.example.com:443/immigration?x HTTP/1.1" "curl/7.46.0" ECDHE-RSA-AES128-GCM-SHA256 TLSv1.2 arn:aws:elasticloadbalancing:us-east-2:123456789012:targetgroup/my-targets/73e2d6bc24d8a067 "Root=1-58337281-1d84f3d73c47ec4e58577259" "www.example.com" "arn:aws:acm:us-east-2:123456789012:certificate/12345678-1234-1234-1234-123456789012" 1 2016-11-09T02:31:04.364000Z "authenticate,forward" "-" "-" "10.0.0.1:80" "200" "-" "-""#
@@ -121,6 +144,19 @@ struct NamedFormatTests {
         #expect(Self.detect([combinedLine(), combinedLine()])?.name == "combined")
         #expect(Self.detect([#"{"remote_addr":"8.8.8.8","time":"2016-11-09T02:31:05Z","status":200}"#])?.name == "json")
         #expect(Self.detect(["garbage", "more garbage"]) == nil)
+        // A log of W3C headers only (IIS writes them at every start) is W3C.
+        #expect(Self.detect(Array(Self.iis[..<4]))?.name == "w3c")
+        // A chain where a client stands is never a combined client: `a,b` is xff_combined's.
+        let chained = #"85.214.132.117,162.158.88.115 - - [09/Nov/2016:02:31:05 +0000] "GET / HTTP/1.1" 200 5 "-" "curl""#
+        #expect(outcome(chained, .combined) == .malformed(.badClient))
+        #expect(Self.detect([chained, combinedLine()])?.name == "xff_combined")
+        // Bytes no server writes bare (NUL, other controls) are not a chain either: a main log
+        // with such a line stays main.
+        for junk in ["\u{0}", "\u{1}", "\u{7F}"] {
+            let odd = junk + #"1.2.3.4 - - [09/Nov/2016:02:31:05 +0000] "GET / HTTP/1.1" 200 5 "-" "curl" "-""#
+            #expect(outcome(odd, .xffCombined) == .malformed(.badClient), "\(junk.unicodeScalars.first!.value)")
+            #expect(Self.detect([main, odd, odd])?.name == "main")
+        }
     }
 
     static func detect(_ lines: [String]) -> LineFormat? {

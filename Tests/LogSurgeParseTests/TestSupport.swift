@@ -13,6 +13,8 @@ struct Fields: Equatable, CustomStringConvertible {
     var forwarded: String? = nil
     var country: String? = nil
     var truncated = false
+    /// The time gave no offset from UTC.
+    var zoneless = false
 
     var description: String {
         "\(minute) \(status) \(bytes) client=\(client ?? "nil") host=\(host ?? "nil") path=\(path ?? "nil")"
@@ -57,7 +59,8 @@ func outcome<Parser: LineParsing>(_ bytes: [UInt8], with parser: inout Parser) -
                 Fields(
                     minute: UTCMinute.format(line.minute), status: line.status, bytes: line.bytes,
                     client: line.client.map(text), host: line.host.map(text), path: line.path.map(text),
-                    forwarded: line.forwarded.map(text), country: line.countryHint.map(text), truncated: line.truncated))
+                    forwarded: line.forwarded.map(text), country: line.countryHint.map(text), truncated: line.truncated,
+                    zoneless: line.timeWithoutZone))
         }
     }
 }

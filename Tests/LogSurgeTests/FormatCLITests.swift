@@ -140,6 +140,125 @@ struct FormatCLITests {
         #expect(result.stderr.contains("real_ip_not_logged") && result.stderr.contains("combined"), "\(result.stderr)")
     }
 
+    static let mainLine = #"81.2.69.142 - - [09/Nov/2016:02:31:05 +0000] "GET / HTTP/1.1" 200 5 "-" "curl" "-""#
+
+    static func codes(_ result: Support.RunResult) throws -> [String] {
+        (try summary(result)["warnings"] as? [[String: Any]] ?? []).compactMap { $0["code"] as? String }
+    }
+
+    @Test("A byte order mark (Windows tools, IIS) is not part of the first line")
+    func byteOrderMark() throws {
+        let bom: [UInt8] = [0xEF, 0xBB, 0xBF]
+        let main = try Self.file("bom-main.log", bom + Array((Self.mainLine + "\n" + Self.mainLine + "\n").utf8))
+        let result = try Support.run(["--quiet", "--summary", "-", main])
+        #expect(result.status == 0, "\(result.stderr)")
+        let summary = try Self.summary(result)
+        #expect(summary["parsed"] as? Int == 2)
+        #expect((summary["inputs"] as? [[String: Any]])?.first?["format"] as? String == "main")
+        let iis = ["#Software: Microsoft Internet Information Services 10.0", "#Version: 1.0",
+                   "#Fields: date time c-ip cs-method cs-uri-stem sc-status", "2016-11-09 02:31:05 81.2.69.142 GET / 200"]
+        let w3c = try Self.file("bom-iis.log", bom + Array((iis.joined(separator: "\r\n") + "\r\n").utf8))
+        let read = try Support.run(["--quiet", "--summary", "-", w3c])
+        #expect(read.status == 0, "\(read.stderr)")
+        #expect(try Self.summary(read)["parsed"] as? Int == 1)
+        #expect(try Self.summary(read)["directive_lines"] as? Int == 3)
+    }
+
+    @Test("A log of W3C headers only is read as W3C: no lines, no error")
+    func w3cHeadersOnly() throws {
+        let headers = try Self.file("u_ex161109.log", Array("#Software: Microsoft Internet Information Services 10.0\r\n#Version: 1.0\r\n#Date: 2016-11-09 00:00:00\r\n#Fields: date time c-ip cs-method cs-uri-stem sc-status\r\n".utf8))
+        let result = try Support.run(["--quiet", "--summary", "-", headers])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect((try Self.summary(result)["inputs"] as? [[String: Any]])?.first?["format"] as? String == "w3c")
+    }
+
+    @Test("Blank lines only are no error; nothing parsed shows the first line that did not")
+    func blankAndSample() throws {
+        let blank = try Self.file("blank.log", Array("\n\n\n".utf8))
+        #expect(try Support.run(["--quiet", blank]).status == 0)
+        let odd = try Self.file("odd.log", Array("\nthis is not a request\n".utf8))
+        let result = try Support.run(["--quiet", odd])
+        #expect(result.status == 1)
+        #expect(result.stderr.contains(#"line 2 reads "this is not a request""#), "\(result.stderr)")
+    }
+
+    @Test("Lines of another format inside an input are named, with the format that reads them")
+    func linesInAnotherFormat() throws {
+        let json = #"{"remote_addr":"81.2.69.142","time":"2016-11-09T02:31:05Z","status":200}"#
+        let mixed = try Self.file("mixed.log", Array((Array(repeating: Self.mainLine, count: 5) + [json, json]).joined(separator: "\n").utf8) + [0x0A])
+        let result = try Support.run(["--quiet", "--summary", "-", mixed])
+        #expect(result.status == 0)
+        #expect(try Self.codes(result) == ["lines_in_another_format"])
+        #expect(result.stderr.contains("lines_in_another_format") && result.stderr.contains("--format json"), "\(result.stderr)")
+        // Garbage is not another format: no such warning.
+        let garbage = try Self.file("garbage-in-main.log", Array((Array(repeating: Self.mainLine, count: 5) + ["garbage"]).joined(separator: "\n").utf8) + [0x0A])
+        #expect(try Self.codes(try Support.run(["--quiet", "--summary", "-", garbage])).isEmpty)
+    }
+
+    @Test("JSON times without an offset are read as UTC, with a warning")
+    func zonelessJSON() throws {
+        let log = try Self.file("zoneless.log", Array(#"{"remote_addr":"81.2.69.142","time":"2016-11-09T02:31:05","status":200}"#.utf8) + [0x0A])
+        let result = try Support.run(["--quiet", "--summary", "-", log])
+        #expect(result.status == 0)
+        #expect(try Self.codes(result) == ["time_without_zone"])
+        #expect(result.stderr.contains("1 requests had a time without a UTC offset"), "\(result.stderr)")
+    }
+
+    @Test("A country header is believed only from a trusted proxy; a visitor's own is not")
+    func countryHeaderTrust() throws {
+        let format = #"$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent "$http_referer" "$http_user_agent" "$http_cf_ipcountry""#
+        // 162.158.88.115 is a Cloudflare edge; 81.2.69.142 (GB) reached the server directly and says US.
+        let lines = [#"162.158.88.115 - - [09/Nov/2016:02:31:05 +0000] "GET / HTTP/1.1" 200 5 "-" "curl" "FR""#,
+                     #"81.2.69.142 - - [09/Nov/2016:02:31:05 +0000] "GET / HTTP/1.1" 200 5 "-" "curl" "US""#]
+        let log = try Self.file("country.log", Array(lines.joined(separator: "\n").utf8) + [0x0A])
+        let result = try Support.run(["--log-format", format, "--country-from", "CF-IPCountry", "--quiet", "--buckets", "-", log])
+        #expect(result.status == 0, "\(result.stderr)")
+        let countries = result.stdout.split(separator: "\n").dropFirst().map { $0.split(separator: ",")[2] }
+        #expect(countries.sorted() == ["FR", "GB"], "\(result.stdout)")
+        // --trusted-proxy says whose word counts: trusting nobody but 10.0.0.0/8, the database decides both.
+        let strict = try Support.run(["--log-format", format, "--country-from", "CF-IPCountry", "--trusted-proxy", "10.0.0.0/8", "--quiet", "--summary", "-", log])
+        #expect((try Self.summary(strict)["clients"] as? [String: Int])?["country_header"] == 0)
+    }
+
+    @Test("--real-ip that leaves the clients at the proxies says so")
+    func stillBehindProxy() throws {
+        // A CDN log whose X-Forwarded-For the server never received ("-").
+        let log = try Self.generated("main", proxy: .cdn)
+        let text = try String(contentsOfFile: log, encoding: .utf8)
+        let emptied = text.split(separator: "\n").map { line -> String in
+            guard let last = line.range(of: " \"", options: .backwards) else { return String(line) }
+            return line[..<last.lowerBound] + #" "-""#
+        }.joined(separator: "\n") + "\n"
+        let path = try Self.file("no-xff.log", Array(emptied.utf8))
+        let result = try Support.run(["--real-ip", "X-Forwarded-For", "--quiet", "--summary", "-", path])
+        #expect(result.status == 0)
+        #expect(try Self.codes(result) == ["clients_still_behind_proxy"], "\(result.stderr)")
+        #expect(result.stderr.contains("--trusted-proxy"))
+        let clients = try Self.summary(result)["clients"] as? [String: Int]
+        #expect(clients?["still_behind_proxy"] ?? 0 > 0)
+        // With the header there, no such warning.
+        #expect(try Self.codes(try Support.run(["--real-ip", "X-Forwarded-For", "--quiet", "--summary", "-", log])).isEmpty)
+    }
+
+    @Test("xff_combined with --real-ip naming another header keeps its X-Forwarded-For client")
+    func impliedChainKept() throws {
+        let log = try Self.generated("xff_combined", proxy: .balancer)
+        let plain = try Support.run(["--quiet", "--buckets", "-", log])
+        let other = try Support.run(["--real-ip", "CF-Connecting-IP", "--quiet", "--buckets", "-", log])
+        #expect(other.status == 0)
+        #expect(other.stdout == plain.stdout)
+        #expect(other.stderr.contains("real_ip_not_logged") && other.stderr.contains("X-Forwarded-For chain"), "\(other.stderr)")
+    }
+
+    @Test("A client logged with its port (Traefik, Caddy 2.4) is still an address")
+    func clientWithPort() throws {
+        let lines = [#"{"ClientHost":"81.2.69.142:41342","time":"2016-11-09T02:31:05Z","status":200}"#,
+                     #"{"ClientHost":"[2001:db8::1]:443","time":"2016-11-09T02:31:05Z","status":200}"#]
+        let log = try Self.file("ports.log", Array(lines.joined(separator: "\n").utf8) + [0x0A])
+        let result = try Support.run(["--quiet", "--buckets", "-", log])
+        #expect(result.stdout.contains(",GB,"), "\(result.stdout)")
+    }
+
     @Test("--version names each embedded CDN's list and its date")
     func version() throws {
         let result = try Support.run(["--version"])

@@ -53,7 +53,7 @@ public enum SummaryWriter {
             "\"geoip_lookup_errors\":\(accounting.geoLookupErrors)",
             "\"clients\":{\"connecting\":\(accounting.clients[.connecting]),\"forwarded\":\(accounting.clients[.forwarded]),"
                 + "\"country_header\":\(accounting.clients.countryHeader),\"none\":\(accounting.clients[.none]),"
-                + "\"behind_proxy\":\(accounting.clients.behindProxy)}",
+                + "\"behind_proxy\":\(accounting.clients.behindProxy),\"still_behind_proxy\":\(accounting.clients.stillBehindProxy)}",
             "\"truncated_lines\":\(accounting.clients.truncated)",
             "\"directive_lines\":\(accounting.directives)",
             "\"warnings\":[" + analysis.warnings.map { "{\"code\":\"\($0.code.rawValue)\",\"message\":\(Escaping.json($0.message))}" }.joined(separator: ",") + "]",

@@ -65,7 +65,8 @@ public enum TextReport {
             if clients[.none] > 0 { parts.append("\(number(clients[.none])) none") }
             out += "\n" + style.bold("Clients:") + " " + parts.joined(separator: ", ")
                 + "; \(number(clients.behindProxy)) connecting from private addresses or CDN edges"
-                + (clients.countryHeader > 0 ? "; \(number(clients.countryHeader)) countries from the CDN's header" : "") + "\n"
+                + (clients.countryHeader > 0 ? "; \(number(clients.countryHeader)) countries from the CDN's header" : "")
+                + (clients.stillBehindProxy > 0 ? "; \(number(clients.stillBehindProxy)) still at a proxy after resolving" : "") + "\n"
         }
 
         if let range = analysis.buckets.minuteRange {

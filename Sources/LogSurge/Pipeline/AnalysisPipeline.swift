@@ -295,6 +295,8 @@ extension AnalysisPipeline {
         for index in analysis.inputs.indices {
             let input = analysis.inputs[index]
             guard input.error == nil, input.lines > 0, input.parsed == 0, let format = input.format else { continue }
+            // Blank lines only: nothing to read, and nothing wrong with the format.
+            guard input.malformed[MalformedReason.empty.index] < input.lines else { continue }
             let tried = format.name == "log-format" ? "with the --log-format string" : "as \(format.name)"
             var message: String
             switch input.formatChoice {
@@ -304,6 +306,11 @@ extension AnalysisPipeline {
             }
             let reasons = zip(MalformedReason.allCases, input.malformed).filter { $0.1 > 0 }.sorted { $0.1 > $1.1 }
             message += " (" + reasons.map { "\($0.0.rawValue) \($0.1)" }.joined(separator: ", ") + ")"
+            // The first line kept as a sample shows the user what logsurge saw.
+            if let sample = analysis.accounting.samples.filter({ $0.input == input.name && $0.reason != .empty }).min(by: { $0.line < $1.line }) {
+                let shown = sample.bytes.prefix(100)
+                message += "; line \(sample.line) reads \"\(Escaping.terminal(shown))\(sample.bytes.count > shown.count ? "…" : "")\""
+            }
             if let suggestion = input.suggestion, suggestion.name != format.name {
                 message += "; its lines look like \(suggestion.name): use --format \(suggestion.name)"
             } else {
@@ -322,10 +329,14 @@ enum W3CColumns {
             var found: [UInt8]?
             var start = 0
             while start < raw.count {
-                guard let hash = raw[start...].firstIndex(of: 0x23) else { break }
-                let lineEnd = raw[hash...].firstIndex(of: 0x0A) ?? raw.count
-                if hash == 0 || raw[hash - 1] == 0x0A,
-                   let columns = W3CParser.fieldsDirective(UnsafeRawBufferPointer(rebasing: raw[hash..<lineEnd])) {
+                // memchr: this runs over every chunk of a W3C input, in the reader.
+                let base = raw.baseAddress!
+                var lineEnd = raw.count
+                if let newline = memchr(base + start, 0x0A, raw.count - start) {
+                    lineEnd = UnsafeRawPointer(newline) - base
+                }
+                let line = ByteOrderMark.dropped(from: UnsafeRawBufferPointer(rebasing: raw[start..<lineEnd]))
+                if line.first == 0x23, let columns = W3CParser.fieldsDirective(line) {
                     var text = Array(columns)
                     if text.last == 0x0D { text.removeLast() }
                     found = text

@@ -58,6 +58,8 @@ struct ChunkProcessor {
     private let maxLineLength: Int
     private let headers: HeaderRoles
     private let trusted: AddressSet
+    /// `--real-ip` or `--country-from` was given: count the clients they left at a proxy.
+    private let resolvesProxies: Bool
     /// Private addresses and CDN edges, for the `clients_behind_proxy` count.
     private let proxyLike = TrustedProxies.proxyLike
     /// Where ranges of plain files are read; reused from range to range.
@@ -70,6 +72,7 @@ struct ChunkProcessor {
         sectionPrefixes = configuration.sections.map { Array($0.prefix.utf8) }
         headers = configuration.headers
         trusted = configuration.trustedProxies
+        resolvesProxies = configuration.headers.forwarded != nil || configuration.headers.country != nil
     }
 
     /// A worker forgets its sites between chunks once it knows more than this many, so its
@@ -184,8 +187,9 @@ struct ChunkProcessor {
     /// Counts one line: parsed into the tally, or malformed under its reason (with a sample).
     @inline(__always)
     private mutating func handle<Parser: LineParsing>(
-        _ line: UnsafeRawBufferPointer, parser: inout Parser, chain: ForwardedChain?, result: inout ChunkResult
+        _ rawLine: UnsafeRawBufferPointer, parser: inout Parser, chain: ForwardedChain?, result: inout ChunkResult
     ) {
+        let line = ByteOrderMark.dropped(from: rawLine)
         switch parser.parse(line) {
         case .parsed(let fields):
             result.lines += 1
@@ -206,9 +210,14 @@ struct ChunkProcessor {
 
     @inline(__always)
     private mutating func record(_ fields: ParsedLine, in line: UnsafeRawBufferPointer, chain: ForwardedChain?, result: inout ChunkResult) {
-        let connecting = fields.client.flatMap { IPAddress(parsing: UnsafeRawBufferPointer(rebasing: line[$0])) }
+        // An address, else one with its port (`1.2.3.4:5678`, `[2001:db8::1]:443`), as JSON logs write it.
+        let connecting = fields.client.flatMap { range in
+            let text = UnsafeRawBufferPointer(rebasing: line[range])
+            return IPAddress(parsing: text) ?? ForwardedChain.address(text)
+        }
         // The connecting address says whether this request came through a proxy or a CDN.
-        if let connecting, proxyLike.contains(connecting) { result.clients.behindProxy += 1 }
+        let viaProxy = connecting.map { proxyLike.contains($0) } ?? false
+        if viaProxy { result.clients.behindProxy += 1 }
         var client = connecting
         var source = ClientSource.connecting
         if let chain {
@@ -219,13 +228,22 @@ struct ChunkProcessor {
         }
         result.clients.count(source)
         let country: CountryCode
-        if let hint = fields.countryHint, let stated = CountryCode(assigned: UnsafeRawBufferPointer(rebasing: line[hint])) {
+        // A country header is the CDN's word only when the request came from a trusted proxy
+        // (or the format logs no connecting address): a visitor who reaches the server
+        // directly can send any header.
+        if let hint = fields.countryHint, fields.client == nil || (connecting.map { trusted.contains($0) } ?? false),
+           let stated = CountryCode(assigned: UnsafeRawBufferPointer(rebasing: line[hint])) {
             country = stated
             result.clients.countryHeader += 1
         } else {
             country = client.map { resolver.country(for: $0) } ?? .unknown
+            // With --real-ip or --country-from, a client still at a proxy means they did not help.
+            if resolvesProxies, let client, source == .connecting ? viaProxy : proxyLike.contains(client) {
+                result.clients.stillBehindProxy += 1
+            }
         }
         if fields.truncated { result.clients.truncated += 1 }
+        if fields.timeWithoutZone { result.clients.timesWithoutZone += 1 }
         let host = fields.host.map { UnsafeRawBufferPointer(rebasing: line[$0]) }
         var section = 0
         if !sectionPrefixes.isEmpty, let path = fields.path {
@@ -273,6 +291,11 @@ public struct ClientCounts: Sendable, Equatable {
     public var behindProxy: UInt64 = 0
     /// Requests counted from lines cut inside their last quoted field.
     public var truncated: UInt64 = 0
+    /// With `--real-ip` or `--country-from`: requests whose client is still a private address
+    /// or a CDN edge, and whose country did not come from the header.
+    public var stillBehindProxy: UInt64 = 0
+    /// Requests whose time gave no offset from UTC (read as UTC).
+    public var timesWithoutZone: UInt64 = 0
 
     public init() {}
 
@@ -300,6 +323,8 @@ public struct ClientCounts: Sendable, Equatable {
         countryHeader += other.countryHeader
         behindProxy += other.behindProxy
         truncated += other.truncated
+        stillBehindProxy += other.stillBehindProxy
+        timesWithoutZone += other.timesWithoutZone
     }
 }
 

@@ -13,8 +13,15 @@ public struct RunWarning: Sendable, Equatable {
         case realIPNotLogged = "real_ip_not_logged"
         /// `--country-from` names a header that an input's format does not log.
         case countryHeaderNotLogged = "country_header_not_logged"
-        /// An input's times carry no UTC offset (a strftime pattern without `%z`): read as UTC.
+        /// An input's times carry no UTC offset (a strftime pattern without `%z`, JSON ISO 8601
+        /// times without one): read as UTC.
         case timeWithoutZone = "time_without_zone"
+        /// `--real-ip` or `--country-from` was given, yet half or more of the requests still
+        /// resolve to private addresses or CDN edges.
+        case clientsStillBehindProxy = "clients_still_behind_proxy"
+        /// Malformed lines of an input parse under another named format: the format changed
+        /// within it, or another log was appended to it.
+        case linesInAnotherFormat = "lines_in_another_format"
     }
 
     public let code: Code
@@ -56,13 +63,49 @@ public struct RunWarning: Sendable, Equatable {
             }
             guard !missing.isEmpty else { continue }
             let names = missing.prefix(3).map { "\($0.name) (\($0.format!.name))" }.joined(separator: ", ") + (missing.count > 3 ? " and \(missing.count - 3) more" : "")
-            let consequence = code == .realIPNotLogged ? "their clients are the connecting addresses" : "their countries come from the database"
+            let implied = missing.compactMap { $0.format?.impliedForwarded }.first
+            let consequence = code == .countryHeaderNotLogged ? "their countries come from the database"
+                : implied.map { "their clients come from the \($0.name) chain it logs in place of the client" } ?? "their clients are the connecting addresses"
             warnings.append(RunWarning(code: code, message: "\(option) \(header.name): the format of \(names) does not log that header, so \(consequence)"))
         }
-        let zoneless = analysis.inputs.filter { $0.format?.timeWithoutZone ?? false }
-        if !zoneless.isEmpty {
-            let names = zoneless.prefix(3).map(\.name).joined(separator: ", ") + (zoneless.count > 3 ? " and \(zoneless.count - 3) more" : "")
+        if headers.forwarded != nil || headers.country != nil, accounting.parsed > 0,
+           accounting.clients.stillBehindProxy * 2 >= accounting.parsed {
+            let still = accounting.clients.stillBehindProxy
+            let share = Double(still) / Double(accounting.parsed) * 100
+            let given = [headers.forwarded.map { "--real-ip \($0.name)" }, headers.country.map { "--country-from \($0.name)" }]
+                .compactMap { $0 }.joined(separator: " and ")
+            warnings.append(RunWarning(
+                code: .clientsStillBehindProxy,
+                message: "\(Self.percent(share)) of the requests (\(still) of \(accounting.parsed)) still resolve to private addresses or CDN edges despite \(given): the header is missing or holds only proxies on those lines, or the proxy the requests came through is not trusted (add it with --trusted-proxy)"))
+        }
+        let zonelessFormats = analysis.inputs.filter { $0.format?.timeWithoutZone ?? false }
+        if !zonelessFormats.isEmpty {
+            let names = zonelessFormats.prefix(3).map(\.name).joined(separator: ", ") + (zonelessFormats.count > 3 ? " and \(zonelessFormats.count - 3) more" : "")
             warnings.append(RunWarning(code: .timeWithoutZone, message: "the times of \(names) carry no UTC offset and were read as UTC: add %z to the format's time"))
+        } else if accounting.clients.timesWithoutZone > 0 {
+            warnings.append(RunWarning(code: .timeWithoutZone, message: "\(accounting.clients.timesWithoutZone) requests had a time without a UTC offset (such as 2024-10-10T13:55:36) and were read as UTC: log the offset (nginx $time_iso8601, Go's time.RFC3339)"))
+        }
+        warnings += anotherFormat(analysis)
+        return warnings
+    }
+
+    /// `lines_in_another_format`: inputs whose kept malformed samples parse under another named format.
+    private static func anotherFormat(_ analysis: Analysis) -> [RunWarning] {
+        // Blank and overlong lines say nothing about the format.
+        let telling = MalformedReason.allCases.enumerated().filter { $0.element != .empty && $0.element != .tooLong }.map(\.offset)
+        var warnings: [RunWarning] = []
+        for input in analysis.inputs where input.parsed > 0 {
+            guard let format = input.format, !format.isW3C else { continue }
+            let malformed = telling.reduce(UInt64(0)) { $0 + input.malformed[$1] }
+            guard malformed > 0 else { continue }
+            let samples = analysis.accounting.samples.filter { $0.input == input.name && $0.reason != .empty && $0.reason != .tooLong }
+            let other = samples.lazy.compactMap { sample in
+                sample.bytes.withUnsafeBytes { LineFormat.detect([$0]) }
+            }.first { $0.name != format.name }
+            guard let other else { continue }
+            warnings.append(RunWarning(
+                code: .linesInAnotherFormat,
+                message: "\(malformed) lines of \(input.name) did not parse as \(format.name), and some of them parse as \(other.name): the format changed within the input, or another log was added to it; read those lines with --format \(other.name)"))
         }
         return warnings
     }
