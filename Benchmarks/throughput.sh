@@ -132,11 +132,12 @@ isal=no
 isal_note="n/a: this logsurge has no --inflate"
 if [[ $analyze_help == *--inflate* ]]; then
     zlib_option=(--inflate zlib)
-    "$bin" --quiet --buckets /dev/null --inflate isal --summary "$work/isal.json" "$sample"
-    if grep -q '"inflate":"isal"' "$work/isal.json"; then
+    # a binary built before libisal-dev was installed refuses --inflate isal (a usage error)
+    if "$bin" --quiet --buckets /dev/null --inflate isal --summary "$work/isal.json" "$sample" 2>"$work/isal.err" &&
+        grep -q '"inflate":"isal"' "$work/isal.json"; then
         isal=yes
     else
-        isal_note="n/a: --inflate isal did not use ISA-L (summary: $(grep -o '"inflate":"[a-z]*"' "$work/isal.json" || echo 'no inflate field'))"
+        isal_note="n/a: --inflate isal did not use ISA-L ($(head -c 200 "$work/isal.err"; grep -o '"inflate":"[a-z]*"' "$work/isal.json" 2>/dev/null || true))"
     fi
 fi
 "$bin" --quiet --buckets /dev/null "${zlib_option[@]}" --summary "$work/zlib.json" "$sample"
