@@ -66,22 +66,37 @@ struct ReferenceParser {
 
         let identEnd = nextSpace(i)
         guard identEnd > i, identEnd < end else { return .malformed(.badFormat) }
+        let identIsDash = identEnd == i + 1 && b[i] == Byte.dash
         i = identEnd + 1
 
         guard i < end else { return .malformed(.badFormat) }
-        let userEnd: Int
+        var userEnd: Int
         if b[i] == Byte.quote {
             guard let closing = closingQuote(i + 1) else { return .malformed(.badFormat) }
             userEnd = closing + 1
         } else {
             userEnd = nextSpace(i)
         }
-        guard userEnd > i, userEnd + 1 < end, b[userEnd + 1] == Byte.openBracket else { return .malformed(.badFormat) }
+        func time(afterSpace space: Int) -> Int32? {
+            guard space + 1 < end, b[space + 1] == Byte.openBracket, end - (space + 2) >= 27 else { return nil }
+            return Self.minute(Array(b[(space + 2)..<(space + 29)]))
+        }
+        var minute = time(afterSpace: userEnd)
+        // After a `-` ident, an unquoted user may hold spaces: it runs to the first ` [` that
+        // opens a valid time followed by `] "`.
+        if minute == nil, identIsDash, b[i] != Byte.quote {
+            for space in userEnd..<end where b[space] == Byte.space && space + 30 < end {
+                if let found = time(afterSpace: space), b[space + 29] == Byte.space, b[space + 30] == Byte.quote {
+                    userEnd = space
+                    minute = found
+                    break
+                }
+            }
+        }
+        guard userEnd > i, b[i] != Byte.space, userEnd + 1 < end, b[userEnd + 1] == Byte.openBracket else { return .malformed(.badFormat) }
 
         let stampStart = userEnd + 2
-        guard end - stampStart >= 27, let minute = Self.minute(Array(b[stampStart..<(stampStart + 27)])) else {
-            return .malformed(.badTimestamp)
-        }
+        guard let minute else { return .malformed(.badTimestamp) }
         i = stampStart + 27
         guard i < end, b[i] == Byte.space else { return .malformed(.badFormat) }
         i += 1

@@ -148,7 +148,8 @@ struct Analyze: ParsableCommand {
         // Configuration first: a bad database or an unwritable output fails before any input is read.
         let database = try openDatabase(geoip)
         var configuration = AnalyzeConfiguration(database: database, threads: threads ?? AnalyzeConfiguration.defaultThreadCount)
-        (configuration.format, configuration.headers, configuration.trustedProxies) = try formatOptions.resolved()
+        (configuration.format, configuration.headers, configuration.trustedProxies, configuration.countryTrustedProxies)
+            = try formatOptions.resolved()
         configuration.site = site
         configuration.sections = section.compactMap(Self.parseSection)
         configuration.chunkSize = chunkSize

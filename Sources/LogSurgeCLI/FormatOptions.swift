@@ -47,7 +47,7 @@ struct FormatOptions: ParsableArguments {
 
     /// The format choice, header roles and trusted proxies these options make; a usage error
     /// (`ValidationError`) naming what is wrong.
-    func resolved() throws -> (format: AnalyzeConfiguration.FormatChoice, headers: HeaderRoles, trusted: AddressSet) {
+    func resolved() throws -> (format: AnalyzeConfiguration.FormatChoice, headers: HeaderRoles, trusted: AddressSet, countryTrusted: AddressSet) {
         let headers = HeaderRoles(forwarded: try header(realIP, option: "--real-ip"), country: try header(countryFrom, option: "--country-from"))
         if logFormat != nil, logFormatFrom != nil {
             throw ValidationError("give the format once: --log-format or --log-format-from, not both")
@@ -88,10 +88,16 @@ struct FormatOptions: ParsableArguments {
             let fields = try usage(nil) { () throws(FormatError) in try base.choosing(choices) }
             choice = .fixed(LineFormat(name: name, body: .json(fields)))
         }
-        var trusted = TrustedProxies.proxyLike
+        // By default a header that one CDN sets is believed only from that CDN's edges (and
+        // private addresses): anyone can put another CDN in front of the origin and have it
+        // send `CF-IPCountry: FR`.
+        var trusted = try Self.vendorTrust(headers.forwarded) ?? TrustedProxies.proxyLike
+        var countryTrusted = try Self.vendorTrust(headers.country) ?? trusted
         if !trustedProxy.isEmpty {
             switch Result(catching: { () throws(AddressSetError) in try TrustedProxies.set(trustedProxy) }) {
-            case .success(let set): trusted = set
+            case .success(let set):
+                trusted = set
+                countryTrusted = set
             case .failure(let error):
                 throw ValidationError("--trusted-proxy \(error.text): not an address, a CIDR block or one of \(TrustedProxies.names.joined(separator: ", "))")
             }
@@ -100,7 +106,20 @@ struct FormatOptions: ParsableArguments {
                 throw ValidationError("--trusted-proxy says whose word --real-ip and --country-from believe: give --real-ip HEADER too (--real-ip X-Forwarded-For for most proxies)")
             }
         }
-        return (choice, headers, trusted)
+        return (choice, headers, trusted, countryTrusted)
+    }
+
+    /// Headers that one CDN sets, by normalised name, and that CDN's `--trusted-proxy` name.
+    static let vendorHeaders = [
+        "cf_connecting_ip": "cloudflare", "cf_ipcountry": "cloudflare", "cf_connecting_ipv6": "cloudflare",
+        "cloudfront_viewer_address": "cloudfront", "cloudfront_viewer_country": "cloudfront",
+        "fastly_client_ip": "fastly",
+    ]
+
+    /// Private addresses and the edges of the CDN that sets `header`; nil for other headers.
+    static func vendorTrust(_ header: HeaderName?) throws -> AddressSet? {
+        guard let header, let vendor = vendorHeaders[header.normalized] else { return nil }
+        return try TrustedProxies.set(["private", vendor])
     }
 
     /// The format string of `--log-format`, or the one `--log-format-from` names.

@@ -273,7 +273,14 @@ public struct ForwardedChain: Sendable {
     /// The address of a `Forwarded` element's `for=` parameter.
     static func forwardedFor(_ element: UnsafeRawBufferPointer) -> IPAddress? {
         var index = 0
-        let count = element.count
+        var count = element.count
+        // An element that is a JSON string of its own (Caddy logs a header sent on several lines
+        // as an array: `"for=192.0.2.1","for=198.51.100.2"`): an element never starts with `"`.
+        while index < count, element[index] == 0x20 || element[index] == 0x09 { index += 1 }
+        if count - index >= 2, element[index] == 0x22, element[count - 1] == 0x22 {
+            index += 1
+            count -= 1
+        }
         while index < count {
             // One `name=value` pair, up to `;` (outside quotes).
             while index < count, element[index] == 0x20 || element[index] == 0x09 { index += 1 }
@@ -288,7 +295,7 @@ public struct ForwardedChain: Sendable {
             var valueStart = index, valueEnd: Int
             if index < count, element[index] == 0x22 {
                 valueStart = index + 1
-                guard let close = element[valueStart...].firstIndex(of: 0x22) else { return nil }
+                guard let close = element[valueStart..<count].firstIndex(of: 0x22) else { return nil }
                 valueEnd = close
                 index = close + 1
             } else {

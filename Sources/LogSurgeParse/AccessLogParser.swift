@@ -12,9 +12,11 @@
 public struct AccessLogParser: Sendable {
     /// Lines longer than this many bytes (without the line terminator) are `.tooLong`.
     ///
-    /// Apache and nginx cap a request line and each header at 8 KiB by default, so a real
-    /// combined line stays well below it.
-    public static let maxLineLength = 65_536
+    /// Apache and nginx cap a request line and each header at 8 KiB by default, but escape
+    /// each unprintable byte as `\xHH` (four bytes for one), and Caddy logs every request
+    /// header: a real line can pass 64 KiB. 1 MiB, the reader's own limit, so that no line the
+    /// reader hands over whole is refused here.
+    public static let maxLineLength = 1 << 20
 
     /// The format this parser reads (for a compiled format string of the same family, the
     /// built-in format it extends).
@@ -192,6 +194,25 @@ public struct AccessLogParser: Sendable {
     /// in `line`; or, when the line is malformed, `-1 - reason.index`. (A plain integer rather
     /// than an enum with a payload: the fields are written once, in place.)
     @_transparent
+    /// The first space at or after `from` that is followed by `[`, a timestamp, `] "`; nil
+    /// when there is none. The slow path of a user field that holds spaces.
+    @inline(never)
+    private mutating func userEndBeforeTime(_ b: UnsafeRawBufferPointer, from: Int) -> Int? {
+        var space = from
+        let end = b.count
+        // In bounds: the quote after the time, the last byte read, is checked to be before end.
+        while space + 2 + TimestampCache.length + 2 < end {
+            let stamp = space + 2
+            if b[space] == ASCII.space, b[space + 1] == ASCII.openBracket, b[stamp + TimestampCache.length] == ASCII.closeBracket,
+               b[stamp + TimestampCache.length + 1] == ASCII.space, b[stamp + TimestampCache.length + 2] == ASCII.quote,
+               timestamps.minute(b, at: stamp) != nil {
+                return space
+            }
+            space = b.firstIndex(of: ASCII.space, from: space + 1, to: end)
+        }
+        return nil
+    }
+
     mutating func parsePrefix(_ b: UnsafeRawBufferPointer, hasHost: Bool, into line: inout ParsedLine) -> Int {
         let end = b.count
         var i = 0
@@ -228,11 +249,12 @@ public struct AccessLogParser: Sendable {
         i = i + 1 < end && b[i + 1] == ASCII.space ? i + 1 : b.firstIndex(of: ASCII.space, from: i, to: end)
         // In bounds: i < end is checked first.
         guard i > identStart, i < end, b[identStart] != ASCII.space else { return Self.failure(.badFormat) }
+        let identIsDash = i == identStart + 1 && b[identStart] == ASCII.dash
         i += 1
 
         // User: a non-empty token, or a quoted field (which may hold spaces), then " [".
         let userStart = i
-        let userEnd: Int
+        var userEnd: Int
         guard i < end else { return Self.failure(.badFormat) }
         // In bounds: i < end is checked just above.
         if b[i] == ASCII.quote {
@@ -242,20 +264,30 @@ public struct AccessLogParser: Sendable {
             // In bounds: i + 1 < end is checked before reading it.
             userEnd = i + 1 < end && b[i + 1] == ASCII.space ? i + 1 : b.firstIndex(of: ASCII.space, from: i, to: end)
         }
+        // Timestamp, then its closing bracket.
+        var stampStart = userEnd + 2
+        var minute: Int32? = nil
+        // In bounds: each index is checked against end before it is read.
+        if userEnd + 1 < end, b[userEnd + 1] == ASCII.openBracket, end - stampStart > TimestampCache.length,
+           b[stampStart + TimestampCache.length] == ASCII.closeBracket {
+            minute = timestamps.minute(b, at: stampStart)
+        }
+        // nginx writes `$remote_user` from any `Authorization: Basic` header, its spaces (and
+        // brackets) unescaped: after a `-` ident, an unquoted user runs to the first ` [` that
+        // opens a valid time followed by `] "`.
+        // In bounds: userStart < end (checked above).
+        if minute == nil, identIsDash, b[userStart] != ASCII.quote, let later = userEndBeforeTime(b, from: userEnd) {
+            userEnd = later
+            stampStart = later + 2
+            minute = timestamps.minute(b, at: stampStart)
+        }
         // In bounds: userStart < end (checked above); userEnd + 1 < end is checked before its read.
         guard userEnd > userStart, b[userStart] != ASCII.space, userEnd + 1 < end,
             b[userEnd + 1] == ASCII.openBracket
         else {
             return Self.failure(.badFormat)
         }
-        let bracket = userEnd + 1
-
-        // Timestamp, then its closing bracket.
-        let stampStart = bracket + 1
-        // In bounds: end - stampStart > length is checked before reading stampStart + length.
-        guard end - stampStart > TimestampCache.length, b[stampStart + TimestampCache.length] == ASCII.closeBracket,
-            let minute = timestamps.minute(b, at: stampStart)
-        else { return Self.failure(.badTimestamp) }
+        guard let minute else { return Self.failure(.badTimestamp) }
         i = stampStart + TimestampCache.length + 1
         // In bounds: i < end is checked first.
         guard i < end, b[i] == ASCII.space else { return Self.failure(.badFormat) }

@@ -55,11 +55,14 @@ public struct JSONFields: Sendable, Hashable {
     public static let caddy = JSONFields(
         name: "caddy",
         keys: [
-            Key(path: ["ts"], role: .time, rank: 0, unit: .seconds),
+            // Seconds by default; `time_format unix_milli_float` and the like by size.
+            Key(path: ["ts"], role: .time, rank: 0),
             Key(path: ["status"], role: .status, rank: 0),
             Key(path: ["size"], role: .size, rank: 0),
             Key(path: ["request", "client_ip"], role: .client, rank: 0),
             Key(path: ["request", "remote_ip"], role: .client, rank: 1),
+            // Caddy 2.4 and before: the peer as `ip:port`.
+            Key(path: ["request", "remote_addr"], role: .client, rank: 2),
             Key(path: ["request", "host"], role: .host, rank: 0),
             Key(path: ["request", "uri"], role: .path, rank: 0),
         ],
@@ -113,6 +116,8 @@ public struct JSONFields: Sendable, Hashable {
             } else if !keys.contains(where: { $0.path == [header.normalized] || $0.path == ["http_" + header.normalized] }) {
                 bound.keys.append(Key(path: ["http_" + header.normalized], role: role, rank: 0))
                 bound.keys.append(Key(path: [header.normalized], role: role, rank: 1))
+                // Traefik: `request_X-Forwarded-For`.
+                bound.keys.append(Key(path: ["request_" + header.normalized], role: role, rank: 2))
             } else {
                 for index in bound.keys.indices where bound.keys[index].path == [header.normalized] || bound.keys[index].path == ["http_" + header.normalized] {
                     bound.keys[index].role = role
@@ -256,8 +261,9 @@ public struct JSONFields: Sendable, Hashable {
 /// `bad_client`). A line cut short after the needed keys counts, marked `truncated`.
 ///
 /// Values: times as strings in any form `TimeText` reads, or numbers since the epoch (seconds,
-/// or by size milliseconds and microseconds); statuses as numbers or strings of three digits;
-/// sizes as numbers, digit strings, `"-"` or `null` (0).
+/// or by size milliseconds, microseconds and nanoseconds); statuses as numbers or strings of
+/// three digits; sizes as numbers, digit strings, `"-"` or `null` (0); a number's zero fraction
+/// (`200.0`) is allowed.
 public struct JSONLineParser: Sendable {
     public let fields: JSONFields
     private let table: JSONKeyTable
@@ -266,6 +272,17 @@ public struct JSONLineParser: Sendable {
     private var times = TimeText()
     /// Whether `ParsedLine.path` is wanted. By default, true.
     public var wantsPath = true
+
+    /// A number's integer digits when its fraction is zeros (`200.0`, which some log shippers
+    /// write for every number); else the range as it is.
+    @inline(__always)
+    static func integral(_ b: UnsafeRawBufferPointer, _ range: Range<Int>) -> Range<Int> {
+        var i = range.upperBound
+        // In bounds: i - 1 >= range.lowerBound >= 0 is checked first.
+        while i > range.lowerBound, b[i - 1] == ASCII.zero { i -= 1 }
+        guard i > range.lowerBound + 1, i < range.upperBound, b[i - 1] == UInt8(ascii: ".") else { return range }
+        return range.lowerBound..<(i - 1)
+    }
 
     public init(fields: JSONFields) {
         self.fields = fields
@@ -317,14 +334,16 @@ public struct JSONLineParser: Sendable {
                   next == time.upperBound else { return .malformed(.badTimestamp) }
             minute = value
         }
-        guard let statusRange = found.status.range, statusRange.count == 3 else { return .malformed(.badStatus) }
+        guard let statusRange = found.status.range.map({ Self.integral(b, $0) }), statusRange.count == 3 else {
+            return .malformed(.badStatus)
+        }
         // In bounds: the range lies inside b and holds three bytes.
         let s0 = b[statusRange.lowerBound] &- ASCII.zero, s1 = b[statusRange.lowerBound + 1] &- ASCII.zero
         let s2 = b[statusRange.lowerBound + 2] &- ASCII.zero
         guard s0 <= 9, s1 <= 9, s2 <= 9 else { return .malformed(.badStatus) }
         var bytes: UInt64 = 0
         if let size = found.size.range {
-            guard let value = TemplateParser.size(b, size) else { return .malformed(.badSize) }
+            guard let value = TemplateParser.size(b, Self.integral(b, size)) else { return .malformed(.badSize) }
             bytes = value
         }
         if needClient { return .malformed(.badFormat) }
@@ -759,7 +778,7 @@ struct TimeText: Sendable {
         if end - start == TimestampCache.length, b[start + 2] == ASCII.slash {
             return local.minute(b, at: start).map { ($0, true) }
         }
-        if end - start >= 16, b[start + 4] == ASCII.dash {
+        if end - start >= 16, b[start + 4] == ASCII.dash || b[start + 4] == ASCII.slash {
             guard let (minute, next, hasZone) = iso.minute(b, at: start, end: end), next == end else { return nil }
             return (minute, hasZone)
         }

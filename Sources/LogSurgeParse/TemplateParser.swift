@@ -27,6 +27,15 @@ public struct TemplateParser: Sendable {
     private var isoTimes = ISOTimeCache()
     private var partsKey: Int64 = -1
     private var partsMinute: Int32 = 0
+    /// Ops before this index may run past their literal's first byte (`laterLiteral`); from the
+    /// first bare chain on, they may not: a chain a visitor sent with spaces would otherwise
+    /// shift the fields after it, and the visitor would choose the client.
+    private let extendsTokensBefore: Int
+    /// For a template that starts with a bare chain (`xff_combined`): how many spaces past its
+    /// usual end the chain runs, tried when a line does not parse (a visitor's header with spaces).
+    private var chainSpaces = 0
+    /// The most spaces `chainSpaces` tries, so a hostile line costs a bounded number of scans.
+    static let maximumChainSpaces = 8
     /// Whether `ParsedLine.path` is wanted; when not, the request is only delimited. By default, true.
     public var wantsPath = true {
         didSet { builtIn.wantsPath = wantsPath }
@@ -36,6 +45,8 @@ public struct TemplateParser: Sendable {
         self.template = template
         let program = TemplateProgram(template)
         self.program = program
+        extendsTokensBefore = (0..<program.count).first { program.ops[$0].code == .capture && program.ops[$0].shape == .list }
+            ?? program.count
         if let prefix = program.prefix, let tail = program.quotedTail {
             builtIn = AccessLogParser(hasHost: prefix.hasHost, identIsDash: prefix.identIsDash, quoted: tail)
         } else {
@@ -56,7 +67,26 @@ public struct TemplateParser: Sendable {
         // In bounds: count > 0.
         if b[0] == ASCII.space, b.allSatisfy({ $0 == ASCII.space }) { return .malformed(.empty) }
         if b[0] == ASCII.openBrace, !program.startsWithBrace { return .malformed(.badFormat) }
-        return scan(b)
+        let result = scan(b)
+        if case .malformed = result, extendsTokensBefore == 0 { return scanWithLongerChain(b) ?? result }
+        return result
+    }
+
+    /// A line of a template that starts with a bare chain, read with the chain running over
+    /// 1, 2, … spaces more: Apache logs `%{X-Forwarded-For}i` as received, and a visitor's own
+    /// `X-Forwarded-For: a b` arrives as `a b, <their address>`.
+    @inline(never)
+    private mutating func scanWithLongerChain(_ b: UnsafeRawBufferPointer) -> ParseResult? {
+        defer { chainSpaces = 0 }
+        for spaces in 1...Self.maximumChainSpaces {
+            chainSpaces = spaces
+            let result = scan(b)
+            if case .parsed(let fields) = result, let chain = fields.forwarded,
+               b[chain.upperBound - 1] != ASCII.comma, chain.upperBound - chain.lowerBound > 0 {
+                return result
+            }
+        }
+        return nil
     }
 
     /// Reads the fields of a line that is not empty, has no terminator and fits the length limit.
@@ -109,14 +139,37 @@ public struct TemplateParser: Sendable {
                 }
             }
             // The literal after the field.
-            guard op.pointee.matches(b, at: fieldEnd, end: end, pool: pool) else {
+            if !op.pointee.matches(b, at: fieldEnd, end: end, pool: pool) {
                 let code = op.pointee.code
-                return .malformed(code == .localTime && op.pointee.keepsTime ? .badTimestamp : code == .client ? .badClient : .badFormat)
+                guard code == .token, k < extendsTokensBefore, let later = Self.laterLiteral(op, b, from: start, after: fieldEnd, end: end, pool: pool) else {
+                    return .malformed(code == .localTime && op.pointee.keepsTime ? .badTimestamp : code == .client ? .badClient : .badFormat)
+                }
+                fieldEnd = later
             }
             i = fieldEnd + Int(op.pointee.literalCount)
             k += 1
         }
         return finish(&fields, parts: &parts)
+    }
+
+    /// Where the literal after an opaque bare field stands when the field holds its first byte:
+    /// nginx writes `$remote_user` from any `Authorization: Basic` header with its spaces, so
+    /// `- a b [10/Oct/2024:…` is the user `a b` before ` [`. Only for a literal of two bytes or
+    /// more (one byte would accept anything), over printable bytes; nil when it is not found.
+    @inline(never)
+    private static func laterLiteral(
+        _ op: UnsafePointer<TemplateOp>, _ b: UnsafeRawBufferPointer, from start: Int, after fieldEnd: Int, end: Int,
+        pool: UnsafeMutablePointer<UInt8>
+    ) -> Int? {
+        guard op.pointee.literalCount > 1, !op.pointee.runsToEnd, fieldEnd < end else { return nil }
+        var candidate = b.firstIndex(of: op.pointee.literalFirst, from: fieldEnd + 1, to: end)
+        while candidate < end {
+            if op.pointee.matches(b, at: candidate, end: end, pool: pool) {
+                return isPrintable(b, start..<candidate) ? candidate : nil
+            }
+            candidate = b.firstIndex(of: op.pointee.literalFirst, from: candidate + 1, to: end)
+        }
+        return nil
     }
 
     /// `read`'s result for a line cut inside a quoted field that counts all the same.
@@ -137,7 +190,13 @@ public struct TemplateParser: Sendable {
             case .client:
                 // An address or a host name: printable ASCII up to the literal.
                 fieldEnd = b.endOfToken(from: start, to: end)
+                // A literal of another printable byte (`[$remote_addr]`, `$remote_addr|...`,
+                // `client=$remote_addr;`) ends the token where that byte first stands.
                 // In bounds: fieldEnd < end is checked first.
+                if !op.runsToEnd, fieldEnd == end || b[fieldEnd] != op.literalFirst, Self.endsClientInside(op.literalFirst) {
+                    let literal = b.firstIndex(of: op.literalFirst, from: start, to: end)
+                    if literal < end, b.endOfToken(from: start, to: literal) == literal { fieldEnd = literal }
+                }
                 guard fieldEnd > start, fieldEnd == end || b[fieldEnd] == op.literalFirst || op.runsToEnd else {
                     return AccessLogParser.failure(.badClient)
                 }
@@ -196,9 +255,15 @@ public struct TemplateParser: Sendable {
                     fieldEnd = found
                 }
             case .capture:
-                guard let found = op.shape == .quoted ? Self.quotedEnd(b, op, from: start, end: end, pool: pool) : Self.delimit(b, op, from: start, end: end) else {
+                guard var found = op.shape == .quoted ? Self.quotedEnd(b, op, from: start, end: end, pool: pool) : Self.delimit(b, op, from: start, end: end) else {
                     if op.shape == .quoted { return Self.truncate(&fields, at: op, reason: .badFormat, b: b, from: start) }
                     return AccessLogParser.failure(op.slot == .client ? .badClient : .badFormat)
+                }
+                if chainSpaces > 0, op.shape == .list, op.literalFirst == ASCII.space {
+                    for _ in 0..<chainSpaces where found < end {
+                        found = Self.listEnd(b, from: start, firstSpace: b.firstIndex(of: ASCII.space, from: found + 1, to: end), end: end)
+                    }
+                    guard found < end else { return AccessLogParser.failure(.badFormat) }
                 }
                 fieldEnd = found
                 guard Self.capture(b, start..<fieldEnd, slot: op.slot, wantsPath: wantsPath, into: &fields) else { return AccessLogParser.failure(.badFormat) }
@@ -237,6 +302,17 @@ public struct TemplateParser: Sendable {
             }
 
         return fieldEnd
+    }
+
+    /// Whether a literal starting with `byte` can end a client inside its printable token: any
+    /// printable byte that no address, port or host name holds (letters, digits, `.`, `:`, `-`, `_`).
+    @inline(__always)
+    private static func endsClientInside(_ byte: UInt8) -> Bool {
+        byte > ASCII.space && byte <= 0x7E && byte != ASCII.quote && byte != ASCII.comma && byte != ASCII.colon
+            && byte != UInt8(ascii: ".") && byte != UInt8(ascii: "-") && byte != UInt8(ascii: "_")
+            && !(byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9"))
+            && !(byte >= UInt8(ascii: "a") && byte <= UInt8(ascii: "z"))
+            && !(byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z"))
     }
 
     /// The end of a bare field at `start`: the last field runs to the end of the line (less
@@ -335,9 +411,12 @@ public struct TemplateParser: Sendable {
         if let epoch = parts.epochMinute { return epoch }
         parts.resolveDayOfYear()
         let hour = parts.twelveHour ? (parts.afternoon ? 100 : 0) + parts.hour : parts.hour
-        guard parts.year >= 0, parts.year < 100_000, parts.month >= 0, parts.day >= 0, hour >= 0, parts.minute >= 0 else { return nil }
+        // Out-of-range pieces (two digits read 00–99) are invalid times; the bounds also keep
+        // each piece inside its bits of the key (day 69 must not pack as day 5).
+        guard parts.year >= 0, parts.year < 100_000, (0...12).contains(parts.month), (0...31).contains(parts.day),
+              (0..<200).contains(hour), (0..<60).contains(parts.minute) else { return nil }
         let key = Int64(parts.year) << 40 | Int64(parts.month) << 36 | Int64(parts.day) << 30 | Int64(hour) << 22
-            | Int64(parts.minute) << 14 | Int64((parts.offset ?? 0) + 1440)
+            | Int64(parts.minute) << 14 | Int64((parts.offset ?? 0) + 8192)  // a %z offset is within ±99:99
         if key == partsKey { return partsMinute }
         guard let minute = parts.utcMinute() else { return nil }
         partsKey = key

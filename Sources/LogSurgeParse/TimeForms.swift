@@ -6,7 +6,8 @@
 /// text there is not a real time.
 
 /// Reads ISO 8601 times as nginx's `$time_iso8601`, JSON loggers and load balancers write them:
-/// `YYYY-MM-DDTHH:MM[:SS[.fraction]][zone]`, with `T` or a space between date and time, and a
+/// `YYYY-MM-DDTHH:MM[:SS[.fraction]][zone]`, with `T` or a space between date and time (and
+/// `YYYY/MM/DD`, as Caddy's `wall` time formats and Go write the date), and a
 /// zone of `Z`, `±HH:MM`, `±HHMM` or `±HH`. A time without a zone is read as UTC and says so
 /// (`hasZone`), so that a caller can warn.
 ///
@@ -72,7 +73,7 @@ struct ISOTimeCache: Sendable {
     /// (1970-01-01T00:00 is read anew each time, which is correct, only slower).
     private static func localMinute(_ b: UnsafeRawBufferPointer, at start: Int) -> Int? {
         // In bounds: the caller guarantees 16 bytes from start.
-        guard b[start + 4] == ASCII.dash, b[start + 7] == ASCII.dash,
+        guard b[start + 4] == ASCII.dash || b[start + 4] == ASCII.slash, b[start + 7] == b[start + 4],
               b[start + 10] == 0x54 || b[start + 10] == ASCII.space || b[start + 10] == 0x74,
               b[start + 13] == ASCII.colon,
               let high = twoDigits(b, start), let low = twoDigits(b, start + 2),
@@ -98,27 +99,30 @@ func twoDigits(_ b: UnsafeRawBufferPointer, _ i: Int) -> Int? {
 
 /// The unit of a time written as a number since 1970-01-01T00:00Z.
 enum EpochUnit: UInt8, Sendable, Hashable {
-    case seconds, milliseconds, microseconds
+    case seconds, milliseconds, microseconds, nanoseconds
     /// Decided by size: seconds below 10^11 (until the year 5138), milliseconds below 10^14,
-    /// microseconds above; for JSON numbers, whose unit no format string states.
+    /// microseconds below 10^17, nanoseconds above; for JSON numbers, whose unit no format
+    /// string states (Caddy's `time_format` chooses any of the four).
     case automatic
 
     /// Reads `digits[.digits]` at `start`: the minute and the index after the number.
     ///
-    /// A fraction is allowed only for seconds (`$msec` is `1478658665.123`); at most 18 integer digits.
+    /// A fraction is read and dropped (`$msec` is `1478658665.123`, Caddy's `unix_milli_float`
+    /// `1478658665123.4`); at most 19 integer digits.
     @inline(__always)
     func minute(_ b: UnsafeRawBufferPointer, at start: Int, end: Int) -> (minute: Int32, end: Int)? {
         var i = start
         var value: Int64 = 0
         // In bounds: the loop checks i < end before each read.
-        while i < end, b[i] &- ASCII.zero <= 9, i - start < 18 {
+        while i < end, b[i] &- ASCII.zero <= 9, i - start < 19 {
             value = value * 10 + Int64(b[i] &- ASCII.zero)
             i += 1
         }
         guard i > start, i == end || b[i] &- ASCII.zero > 9 else { return nil }
         var unit = self
         if unit == .automatic {
-            unit = value < 100_000_000_000 ? .seconds : value < 100_000_000_000_000 ? .milliseconds : .microseconds
+            unit = value < 100_000_000_000 ? .seconds : value < 100_000_000_000_000 ? .milliseconds
+                : value < 100_000_000_000_000_000 ? .microseconds : .nanoseconds
         }
         // In bounds: i < end is checked first.
         if i < end, b[i] == 0x2E {
@@ -131,6 +135,7 @@ enum EpochUnit: UInt8, Sendable, Hashable {
         case .seconds, .automatic: 60
         case .milliseconds: 60_000
         case .microseconds: 60_000_000
+        case .nanoseconds: 60_000_000_000
         }
         guard let minute = Int32(exactly: value / perMinute) else { return nil }
         return (minute, i)

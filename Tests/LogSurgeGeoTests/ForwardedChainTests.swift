@@ -66,6 +66,9 @@ struct ForwardedChainTests {
         #expect(Self.client(#"for=\"198.51.100.7\";proto=https"#, connecting: "10.0.0.1", rfc7239: true) == ("198.51.100.7", .forwarded))
         #expect(Self.client(#"for=\x22[2001:db8::9]:4711\x22"#, connecting: "10.0.0.1", rfc7239: true) == ("2001:db8::9", .forwarded))
         #expect(Self.client(#"for=\X22198.51.100.8\X22"#, connecting: "10.0.0.1", rfc7239: true) == ("198.51.100.8", .forwarded))
+        // Caddy logs a header sent on several lines as an array: each element a JSON string.
+        #expect(Self.client(#""for=198.51.100.7","for=81.2.69.142""#, connecting: "10.0.0.1", rfc7239: true) == ("81.2.69.142", .forwarded))
+        #expect(Self.client(#""for=198.51.100.7", "for=10.0.0.2""#, connecting: "10.0.0.1", rfc7239: true) == ("198.51.100.7", .forwarded))
         // A lone escaped quote is not a quoted value.
         #expect(Self.client(#"for=\"198.51.100.7"#, connecting: "10.0.0.1", rfc7239: true) == ("10.0.0.1", .connecting))
     }

@@ -220,6 +220,51 @@ struct FormatCLITests {
         #expect((try Self.summary(strict)["clients"] as? [String: Int])?["country_header"] == 0)
     }
 
+    @Test("A header one CDN sets is believed only from that CDN's edges, not from any CDN")
+    func vendorHeaders() throws {
+        let format = #"$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent "$http_user_agent" "$http_cf_ipcountry" "$http_cf_connecting_ip""#
+        // 162.158.88.115 is Cloudflare; 13.32.0.1 is CloudFront, which anyone can put in front
+        // of the origin and have it send Cloudflare's headers.
+        let lines = [#"162.158.88.115 - - [09/Nov/2016:02:31:05 +0000] "GET / HTTP/1.1" 200 5 "curl" "FR" "81.2.69.142""#,
+                     #"13.32.0.1 - - [09/Nov/2016:02:31:05 +0000] "GET / HTTP/1.1" 200 5 "curl" "FR" "81.2.69.142""#]
+        let log = try Self.file("vendor.log", Array(lines.joined(separator: "\n").utf8) + [0x0A])
+        let country = try Support.run(["--log-format", format, "--country-from", "CF-IPCountry", "--quiet", "--buckets", "-", log])
+        #expect(country.stdout.split(separator: "\n").dropFirst().map { $0.split(separator: ",")[2] }.sorted() == ["FR", "US"], "\(country.stdout)")
+        let client = try Support.run(["--log-format", format, "--real-ip", "CF-Connecting-IP", "--quiet", "--summary", "-", log])
+        #expect((try Self.summary(client)["clients"] as? [String: Int])?["forwarded"] == 1, "\(client.stdout)")
+        // Naming the proxies says whose word counts.
+        let named = try Support.run(["--log-format", format, "--country-from", "CF-IPCountry", "--trusted-proxy", "cdn", "--quiet", "--buckets", "-", log])
+        #expect(named.stdout.split(separator: "\n").dropFirst().map { $0.split(separator: ",")[2] } == ["FR"], "\(named.stdout)")
+    }
+
+    @Test("--real-ip whose header comes from proxies that are not trusted says so")
+    func untrustedBalancer() throws {
+        // A Google load balancer (35.191.0.0/16, not an embedded CDN) in front of nginx.
+        let lines = (0..<4).map { #"35.191.10.\#($0) - - [09/Nov/2016:02:31:05 +0000] "GET / HTTP/1.1" 200 5 "-" "curl" "81.2.69.142, 34.120.1.1""# }
+        let log = try Self.file("gcp.log", Array(lines.joined(separator: "\n").utf8) + [0x0A])
+        let result = try Support.run(["--format", "main", "--real-ip", "X-Forwarded-For", "--quiet", "--summary", "-", log])
+        #expect(try Self.codes(result) == ["real_ip_untrusted"], "\(result.stderr)")
+        #expect(result.stderr.contains("35.191.10.0") && result.stderr.contains("--trusted-proxy"), "\(result.stderr)")
+        let trusted = try Support.run(["--format", "main", "--real-ip", "X-Forwarded-For", "--trusted-proxy", "35.191.0.0/16",
+                                       "--trusted-proxy", "34.120.0.0/16", "--quiet", "--buckets", "-", log])
+        #expect(trusted.stdout.contains(",GB,4,"), "\(trusted.stdout)")
+        #expect(!trusted.stderr.contains("real_ip_untrusted"))
+    }
+
+    @Test("A combined log's lines whose client is a chain are Apache proxy lines, read as xff_combined")
+    func chainLinesInCombined() throws {
+        // 250 direct lines decide the format; then visitors who sent their own X-Forwarded-For.
+        let direct = (0..<250).map { _ in #"85.214.132.117 - - [09/Nov/2016:02:31:05 +0000] "GET / HTTP/1.1" 200 5 "-" "curl""# }
+        let chained = (0..<50).map { _ in #"1.2.3.4, 81.2.69.142 - - [09/Nov/2016:02:32:05 +0000] "GET / HTTP/1.1" 200 5 "-" "curl""# }
+        let log = try Self.file("xff-late.log", Array((direct + chained).joined(separator: "\n").utf8) + [0x0A])
+        let result = try Support.run(["--quiet", "--summary", "-", "--buckets", log + ".csv", log])
+        let summary = try Self.summary(result)
+        #expect((summary["parsed"] as? Int) == 300, "\(result.stdout)")
+        let buckets = try String(contentsOfFile: log + ".csv", encoding: .utf8)
+        // The visitor's address the balancer appended (GB), not the forged leftmost entry.
+        #expect(buckets.contains("2016-11-09T02:32Z,-,GB,50,"), "\(buckets)")
+    }
+
     @Test("--real-ip that leaves the clients at the proxies says so")
     func stillBehindProxy() throws {
         // A CDN log whose X-Forwarded-For the server never received ("-").

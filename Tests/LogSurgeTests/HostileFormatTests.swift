@@ -54,7 +54,8 @@ import Testing
             (Array(String(repeating: "10.0.0.1, ", count: 1_000).utf8) + Array("85.214.132.117".utf8), "DE"),
             (Array((0..<1_000).map { "85.214.\($0 / 250).\($0 % 250 + 1)" }.joined(separator: ", ").utf8), "DE"),
             (Array(repeating: UInt8(ascii: "x"), count: 64 << 10 - 200), "US"),  // a 64 KiB header that is not an address
-            (Array(repeating: UInt8(ascii: "x"), count: 64 << 10), "--"),        // over the line limit with the rest: too long
+            (Array(repeating: UInt8(ascii: "x"), count: 64 << 10), "US"),        // escaped headers pass 64 KiB: still read
+            (Array(repeating: UInt8(ascii: "x"), count: 1 << 20), "--"),         // over the line limit with the rest: too long
             (Array(repeating: UInt8(ascii: ","), count: 30_000), "US"),
             ([0xFF, 0xFE, 0x00, 0x22, 0x5C], "US"),
         ]

@@ -32,6 +32,8 @@ public struct AnalyzeConfiguration: Sendable {
     /// The proxies passed over when walking the chain (`--trusted-proxy`). By default, private
     /// addresses and every embedded CDN.
     public var trustedProxies = TrustedProxies.proxyLike
+    /// The proxies whose `--country-from` header is believed (by default those of the CDN that sets it).
+    public var countryTrustedProxies = TrustedProxies.proxyLike
     /// Site name for lines whose format carries no virtual host. By default, `-`.
     public var site: String = "-"
     /// Sections carved out of sites by path prefix. By default, none.

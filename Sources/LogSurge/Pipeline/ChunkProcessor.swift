@@ -58,12 +58,18 @@ struct ChunkProcessor {
     private let maxLineLength: Int
     private let headers: HeaderRoles
     private let trusted: AddressSet
+    private let countryTrusted: AddressSet
     /// `--real-ip` or `--country-from` was given: count the clients they left at a proxy.
     private let resolvesProxies: Bool
     /// Private addresses and CDN edges, for the `clients_behind_proxy` count.
     private let proxyLike = TrustedProxies.proxyLike
     /// Where ranges of plain files are read; reused from range to range.
     private var rangeBuffer: [UInt8] = []
+    /// For a `combined` or `common` input: its lines whose client is an address chain are Apache
+    /// proxy lines (`%{X-Forwarded-For}i` in place of `%h`, where a visitor sent the header),
+    /// read as `xff_combined` instead of dropped: `%h` never holds a comma.
+    private var chainLines: (parser: TemplateParser, chain: ForwardedChain)?
+    private var readsChainLines = false
 
     init(configuration: AnalyzeConfiguration) {
         maxLineLength = configuration.maxLineLength
@@ -72,6 +78,7 @@ struct ChunkProcessor {
         sectionPrefixes = configuration.sections.map { Array($0.prefix.utf8) }
         headers = configuration.headers
         trusted = configuration.trustedProxies
+        countryTrusted = configuration.countryTrustedProxies
         resolvesProxies = configuration.headers.forwarded != nil || configuration.headers.country != nil
     }
 
@@ -88,6 +95,7 @@ struct ChunkProcessor {
         var parser = parsers[item.format] ?? item.format.parser(headers: headers)
         parser.wantsPath = !sectionPrefixes.isEmpty
         let chain = item.format.roles(headers).forwarded.map { ForwardedChain(trusted: trusted, rfc7239: $0.isRFC7239) }
+        readsChainLines = item.format == .combined || item.format == .common
         let errorsBefore = resolver.lookupErrors
         // One switch per chunk; the line loop is specialised for each parser.
         switch parser {
@@ -196,6 +204,12 @@ struct ChunkProcessor {
             record(fields, in: line, chain: chain, result: &result)
             result.parsed += 1
         case .malformed(let reason):
+            if reason == .badClient, readsChainLines, let fields = asChainLine(line) {
+                result.lines += 1
+                record(fields.fields, in: line, chain: fields.chain, result: &result)
+                result.parsed += 1
+                return
+            }
             result.lines += 1
             result.malformed[reason.index] += 1
             if result.samples.count < MalformedReason.allCases.count * RunAccounting.samplesPerReason,
@@ -206,6 +220,20 @@ struct ChunkProcessor {
         case .directive:
             result.directives += 1
         }
+    }
+
+    /// `line` read as `xff_combined` when its client field is an address chain (`a, b`).
+    @inline(never)
+    private mutating func asChainLine(_ line: UnsafeRawBufferPointer) -> (fields: ParsedLine, chain: ForwardedChain)? {
+        let token = line.firstIndex(of: UInt8(ascii: " ")) ?? line.count
+        guard token > 0, token < line.count, line[token - 1] == UInt8(ascii: ",") else { return nil }
+        if chainLines == nil, case .template(let parser) = LineFormat.xffCombined.parser(headers: headers) {
+            chainLines = (parser, ForwardedChain(trusted: trusted))
+        }
+        guard var reading = chainLines else { return nil }
+        defer { chainLines = reading }
+        guard case .parsed(let fields) = reading.parser.parse(line) else { return nil }
+        return (fields, reading.chain)
     }
 
     @inline(__always)
@@ -223,6 +251,12 @@ struct ChunkProcessor {
         if let chain {
             (client, source) = chain.client(chain: fields.forwarded.map { UnsafeRawBufferPointer(rebasing: line[$0]) },
                                             connecting: connecting, connectingLogged: fields.client != nil)
+            // The header was there but its bearer is not trusted: a proxy of the user's own that
+            // --trusted-proxy does not name, or a visitor sending the header directly.
+            if source == .connecting, fields.forwarded != nil, let connecting, !viaProxy {
+                result.clients.headerFromUntrusted += 1
+                if result.clients.untrustedExample == nil { result.clients.untrustedExample = connecting }
+            }
         } else if fields.client == nil {
             source = .none
         }
@@ -231,7 +265,7 @@ struct ChunkProcessor {
         // A country header is the CDN's word only when the request came from a trusted proxy
         // (or the format logs no connecting address): a visitor who reaches the server
         // directly can send any header.
-        if let hint = fields.countryHint, fields.client == nil || (connecting.map { trusted.contains($0) } ?? false),
+        if let hint = fields.countryHint, fields.client == nil || (connecting.map { countryTrusted.contains($0) } ?? false),
            let stated = CountryCode(assigned: UnsafeRawBufferPointer(rebasing: line[hint])) {
             country = stated
             result.clients.countryHeader += 1
@@ -296,6 +330,10 @@ public struct ClientCounts: Sendable, Equatable {
     public var stillBehindProxy: UInt64 = 0
     /// Requests whose time gave no offset from UTC (read as UTC).
     public var timesWithoutZone: UInt64 = 0
+    /// With `--real-ip`: requests that carried the header but came from a public address that
+    /// is not a trusted proxy, so the header was not believed; and the first such address.
+    public var headerFromUntrusted: UInt64 = 0
+    public var untrustedExample: IPAddress?
 
     public init() {}
 
@@ -325,6 +363,8 @@ public struct ClientCounts: Sendable, Equatable {
         truncated += other.truncated
         stillBehindProxy += other.stillBehindProxy
         timesWithoutZone += other.timesWithoutZone
+        headerFromUntrusted += other.headerFromUntrusted
+        untrustedExample = untrustedExample ?? other.untrustedExample
     }
 }
 

@@ -19,6 +19,9 @@ public struct RunWarning: Sendable, Equatable {
         /// `--real-ip` or `--country-from` was given, yet half or more of the requests still
         /// resolve to private addresses or CDN edges.
         case clientsStillBehindProxy = "clients_still_behind_proxy"
+        /// `--real-ip` was given, and half or more of the requests carried the header but came
+        /// from public addresses that are not trusted proxies (a balancer of the user's own).
+        case realIPUntrusted = "real_ip_untrusted"
         /// Malformed lines of an input parse under another named format: the format changed
         /// within it, or another log was appended to it.
         case linesInAnotherFormat = "lines_in_another_format"
@@ -77,6 +80,13 @@ public struct RunWarning: Sendable, Equatable {
             warnings.append(RunWarning(
                 code: .clientsStillBehindProxy,
                 message: "\(Self.percent(share)) of the requests (\(still) of \(accounting.parsed)) still resolve to private addresses or CDN edges despite \(given): the header is missing or holds only proxies on those lines, or the proxy the requests came through is not trusted (add it with --trusted-proxy)"))
+        }
+        if let header = headers.forwarded, accounting.parsed > 0, accounting.clients.headerFromUntrusted * 2 >= accounting.parsed {
+            let count = accounting.clients.headerFromUntrusted
+            let example = accounting.clients.untrustedExample.map { " (such as \($0))" } ?? ""
+            warnings.append(RunWarning(
+                code: .realIPUntrusted,
+                message: "--real-ip \(header.name): \(Self.percent(Double(count) / Double(accounting.parsed) * 100)) of the requests (\(count) of \(accounting.parsed)) carried the header but came from public addresses that are not trusted proxies\(example), so their clients are those addresses: if they are your balancers, name them with --trusted-proxy CIDR"))
         }
         let zonelessFormats = analysis.inputs.filter { $0.format?.timeWithoutZone ?? false }
         if !zonelessFormats.isEmpty {
