@@ -117,6 +117,30 @@ struct ForwardedChainTests {
         #expect(everything.contains(IPAddress("2a00::1")!))
     }
 
+    @Test("Membership agrees with the ranges at every /16 edge, whole blocks answered by the bitmap included")
+    func blockEdges() throws {
+        let cidrs = ["162.158.0.0/15", "10.0.0.0/8", "1.2.3.0/24", "0.0.0.0/16", "255.255.0.0/16", "100.64.0.0/10",
+                     "172.16.0.0/12", "192.168.0.0/17", "192.168.128.0/17", "9.255.255.255/32", "11.0.0.0/32"]
+        let set = try AddressSet(cidrs: cidrs)
+        let ranges: [(UInt32, UInt32)] = cidrs.map { cidr in
+            let parts = cidr.split(separator: "/")
+            let octets = parts[0].split(separator: ".").map { UInt32($0)! }
+            let base = octets.reduce(0) { $0 << 8 | $1 }
+            let bits = UInt32(parts[1])!
+            let mask: UInt32 = bits == 0 ? 0 : ~0 << (32 - bits)
+            return (base & mask, base | ~mask)
+        }
+        var probes: [UInt32] = []
+        for (low, high) in ranges {
+            for edge in [low, high] { probes += [edge &- 1, edge, edge &+ 1, edge & 0xFFFF_0000, edge | 0xFFFF, (edge & 0xFFFF_0000) &- 1] }
+        }
+        for value in probes {
+            let text = "\(value >> 24).\(value >> 16 & 0xFF).\(value >> 8 & 0xFF).\(value & 0xFF)"
+            let expected = ranges.contains { $0.0 <= value && value <= $0.1 }
+            #expect(set.contains(IPAddress(text)!) == expected, "\(text)")
+        }
+    }
+
     @Test("The private ranges, and each embedded CDN's list", arguments: CDNProvider.embedded.map(\.name))
     func embeddedProviders(_ name: String) throws {
         let provider = try #require(CDNProvider.embedded.first { $0.name == name })

@@ -59,6 +59,8 @@ struct ChunkProcessor {
     private let headers: HeaderRoles
     private let trusted: AddressSet
     private let countryTrusted: AddressSet
+    /// The trusted proxies are the proxy-like addresses (the default): one lookup answers both.
+    private let trustedIsProxyLike: Bool
     /// `--real-ip` or `--country-from` was given: count the clients they left at a proxy.
     private let resolvesProxies: Bool
     /// Private addresses and CDN edges, for the `clients_behind_proxy` count.
@@ -79,6 +81,7 @@ struct ChunkProcessor {
         headers = configuration.headers
         trusted = configuration.trustedProxies
         countryTrusted = configuration.countryTrustedProxies
+        trustedIsProxyLike = configuration.trustedProxies == TrustedProxies.proxyLike
         resolvesProxies = configuration.headers.forwarded != nil || configuration.headers.country != nil
     }
 
@@ -250,7 +253,8 @@ struct ChunkProcessor {
         var source = ClientSource.connecting
         if let chain {
             (client, source) = chain.client(chain: fields.forwarded.map { UnsafeRawBufferPointer(rebasing: line[$0]) },
-                                            connecting: connecting, connectingLogged: fields.client != nil)
+                                            connecting: connecting, connectingLogged: fields.client != nil,
+                                            connectingTrusted: trustedIsProxyLike ? viaProxy : nil)
             // The header was there but its bearer is not trusted: a proxy of the user's own that
             // --trusted-proxy does not name, or a visitor sending the header directly.
             if source == .connecting, fields.forwarded != nil, let connecting, !viaProxy {
