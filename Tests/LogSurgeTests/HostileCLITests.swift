@@ -266,6 +266,66 @@ struct FailingOutputTests {
         #expect(try FileManager.default.contentsOfDirectory(atPath: directory.path) == ["buckets.csv"])
     }
 
+    @Test("a link planted where a temporary output would go changes nothing; a replaced file keeps its mode")
+    func plantedLinkAndMode() throws {
+        let directory = Support.temporaryDirectory()
+        let victim = directory.appendingPathComponent("victim").path
+        try Support.writeFile(victim, Data("precious\n".utf8))
+        let path = directory.appendingPathComponent("summary.json").path
+        try Support.writeFile(path, Data("{}\n".utf8))
+        chmod(path, 0o600)
+        // The old temporary name, guessable from the process ID: links for the next few IDs.
+        for offset in 0..<64 {
+            try? FileManager.default.createSymbolicLink(atPath: "\(path).tmp-logsurge-\(Int(getpid()) + offset)", withDestinationPath: victim)
+        }
+        let result = try Support.run(["--quiet", "--summary", path, Self.log])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(try String(contentsOfFile: victim, encoding: .utf8) == "precious\n")
+        var status = stat()
+        #expect(stat(path, &status) == 0 && status.st_mode & 0o777 == 0o600)
+        #expect(try String(contentsOfFile: path, encoding: .utf8).contains("\"lines\""))
+        // No temporary file is left beside it.
+        #expect(try FileManager.default.contentsOfDirectory(atPath: directory.path).filter { $0.contains("logsurge-") && !$0.hasPrefix("summary.json.tmp-logsurge-") }.isEmpty)
+    }
+
+    @Test("--threads 1024 ends (no worker starves the reader), capped at 4 per processor, said on standard error")
+    func manyThreads() throws {
+        let oneLine = Support.temporaryDirectory().appendingPathComponent("one.log").path
+        try Support.writeFile(oneLine, Data(#"81.2.69.142 - - [09/Nov/2016:02:31:05 +0000] "GET / HTTP/1.1" 200 5 "-" "curl""#.utf8 + [0x0A]))
+        for threads in [300, 1024] {
+            let result = try Support.run(["--threads", "\(threads)", "--summary", "-", oneLine], timeLimit: 60)
+            #expect(result.status == 0, "\(result.stderr)")
+            let summary = try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any]
+            let workers = max(8, 4 * ProcessInfo.processInfo.activeProcessorCount)
+            #expect(summary?["threads"] as? Int == min(threads, workers))
+            if threads > workers {
+                #expect(result.stderr.contains("--threads \(threads): \(workers) parse workers run"), "\(result.stderr)")
+            }
+        }
+    }
+
+    @Test("an output that is an input, or one file named for two outputs, is a usage error before reading")
+    func outputIsInput() throws {
+        let directory = Support.temporaryDirectory()
+        let log = directory.appendingPathComponent("access.log").path
+        try FileManager.default.copyItem(atPath: Self.log, toPath: log)
+        let before = try Data(contentsOf: URL(fileURLWithPath: log))
+        let link = directory.appendingPathComponent("link.csv").path
+        try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: log)
+        for arguments in [["--buckets", log, log], ["--summary", link, log], ["--html", "\(directory.path)/./access.log", directory.path]] {
+            let result = try Support.run(["--quiet"] + arguments)
+            #expect(result.status == 2, "\(arguments): \(result.stderr)")
+            #expect(result.stderr.contains("is also an input"), "\(result.stderr)")
+        }
+        #expect(try Data(contentsOf: URL(fileURLWithPath: log)) == before)
+        let out = directory.appendingPathComponent("out.csv").path
+        let twice = try Support.run(["--quiet", "--buckets", out, "--summary", "\(directory.path)/./out.csv", log])
+        #expect(twice.status == 2 && twice.stderr.contains("named for two outputs"), "\(twice.stderr)")
+        // Devices are not files to protect: /dev/null may take every output.
+        let null = try Support.run(["--quiet", "--buckets", "/dev/null", "--summary", "/dev/null", log])
+        #expect(null.status == 0, "\(null.stderr)")
+    }
+
     @Test("an output in a directory that cannot be written is a usage error before any input is read",
           .enabled(if: geteuid() != 0, "root writes into any directory"))
     func readOnlyDirectory() throws {

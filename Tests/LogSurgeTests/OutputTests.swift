@@ -34,6 +34,47 @@ import Testing
         #expect(Escaping.csv("line\nbreak") == "\"line\nbreak\"")
     }
 
+    @Test("CSV cells from logs that a spreadsheet would run as formulas start with '; a lone - stays")
+    func csvNeutralisesFormulas() {
+        #expect(Escaping.csv("=cmd|' /C calc'!A0") == "'=cmd|' /C calc'!A0")
+        #expect(Escaping.csv("+1") == "'+1")
+        #expect(Escaping.csv("-2+3") == "'-2+3")
+        #expect(Escaping.csv("@SUM(A1)") == "'@SUM(A1)")
+        #expect(Escaping.csv("\tx") == "'\tx")
+        #expect(Escaping.csv("=a,b") == "\"'=a,b\"")
+        #expect(Escaping.csv("-") == "-")
+        #expect(Escaping.csv("www-1.example") == "www-1.example")
+    }
+
+    @Test("An output's temporary file: no link planted at a guessable name is followed, the replaced file's mode stays")
+    func outputSinkTemporaryFile() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("logsurge-sink-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let victim = directory.appendingPathComponent("victim").path
+        try Data("precious\n".utf8).write(to: URL(fileURLWithPath: victim))
+        let path = directory.appendingPathComponent("report.json").path
+        try Data("old\n".utf8).write(to: URL(fileURLWithPath: path))
+        chmod(path, 0o640)
+        try FileManager.default.createSymbolicLink(atPath: "\(path).tmp-logsurge-\(getpid())", withDestinationPath: victim)
+        let sink = try OutputSink(path: path)
+        try sink.write("new\n")
+        try sink.close()
+        #expect(try String(contentsOfFile: victim, encoding: .utf8) == "precious\n")
+        #expect(try String(contentsOfFile: path, encoding: .utf8) == "new\n")
+        var status = stat()
+        #expect(stat(path, &status) == 0 && status.st_mode & 0o777 == 0o640)
+        // A new file gets the mode open(2) gives: 0666 less the umask.
+        let fresh = directory.appendingPathComponent("fresh.csv").path
+        let mask = umask(0o022)
+        umask(mask)
+        let other = try OutputSink(path: fresh)
+        try other.close()
+        #expect(stat(fresh, &status) == 0 && status.st_mode & 0o777 == 0o666 & ~mask)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: directory.path).sorted()
+                == ["fresh.csv", "report.json", "report.json.tmp-logsurge-\(getpid())", "victim"])
+    }
+
     @Test func jsonEscapesQuotesBackslashesAndControls() {
         #expect(Escaping.json("a\"b\\c\nd\u{01}") == "\"a\\\"b\\\\c\\nd\\u0001\"")
     }

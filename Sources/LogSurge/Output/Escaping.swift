@@ -24,8 +24,16 @@ public enum Escaping {
         return result + "\""
     }
 
-    /// A CSV field (RFC 4180): quoted when it holds a comma, quote, CR or LF.
+    /// A CSV field (RFC 4180): quoted when it holds a comma, quote, CR or LF. Text from logs
+    /// that a spreadsheet would run as a formula (starting with `=`, `+`, `-`, `@`, a tab or a
+    /// CR, as OWASP's "CSV injection" lists them) gets a leading `'`, which spreadsheets show as
+    /// text; a lone `-` (the site of a log without virtual hosts) is no formula and stays.
     public static func csv(_ text: String) -> String {
+        var text = text
+        if let first = text.utf8.first, first == 0x3D || first == 0x2B || first == 0x2D || first == 0x40 || first == 0x09 || first == 0x0D,
+           text != "-" {
+            text = "'" + text
+        }
         guard text.utf8.contains(where: { $0 == 0x2C || $0 == 0x22 || $0 == 0x0A || $0 == 0x0D }) else { return text }
         return "\"" + text.replacingAll("\"", with: "\"\"") + "\""
     }

@@ -1,3 +1,5 @@
+import Foundation
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -52,8 +54,14 @@ public final class OutputSink {
             var status = stat()
             let exists = lstat(path, &status) == 0
             let replaceable = atomically && (!exists || status.st_mode & S_IFMT == S_IFREG)
-            let temporary = replaceable ? path + ".tmp-logsurge-\(getpid())" : nil
-            let fd = open(temporary ?? path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+            var temporary: String? = nil
+            let fd: Int32
+            if replaceable {
+                (fd, temporary) = Self.temporaryFile(beside: path)
+                if fd >= 0 { Self.keepAttributes(of: exists ? status : nil, on: fd) }
+            } else {
+                fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+            }
             guard fd >= 0 else {
                 throw OutputError(isBrokenPipe: false, description: "cannot write \(path): \(String(cString: strerror(errno)))")
             }
@@ -63,6 +71,41 @@ public final class OutputSink {
         }
         buffer.reserveCapacity(capacity)
     }
+
+    /// A new file beside `path`, `DIR/.NAME.tmp-logsurge-XXXXXX`, created by `mkstemp`: a name
+    /// nobody can plant a link at beforehand (`O_CREAT | O_EXCL`), hidden, and not ending in
+    /// the output's own extension (node_exporter reads only `*.prom`).
+    private static func temporaryFile(beside path: String) -> (Int32, String?) {
+        let slash = path.lastIndex(of: "/")
+        let directory = slash.map { String(path[...$0]) } ?? ""
+        let base = slash.map { String(path[path.index(after: $0)...]) } ?? path
+        var template = Array("\(directory).\(base).tmp-logsurge-XXXXXX".utf8CString)
+        let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
+        guard fd >= 0 else { return (fd, nil) }
+        _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
+        return (fd, template.withUnsafeBufferPointer { String(cString: $0.baseAddress!) })
+    }
+
+    /// Gives the temporary file the mode (and, for root, the owner) of the file it replaces; a
+    /// new file gets the mode `open(2)` would have given it (0666 less the umask).
+    private static func keepAttributes(of replaced: stat?, on fd: Int32) {
+        if let replaced {
+            _ = fchmod(fd, replaced.st_mode & 0o7777)
+            if geteuid() == 0 { _ = fchown(fd, replaced.st_uid, replaced.st_gid) }
+        } else {
+            _ = fchmod(fd, 0o666 & ~processUmask)
+        }
+    }
+
+    /// The process's umask, read without changing it (`umask(2)` can only set it, and
+    /// setting it even for a moment would race with files other threads create).
+    private static let processUmask: mode_t = {
+        guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+              let line = status.split(separator: "\n").first(where: { $0.hasPrefix("Umask:") }),
+              let value = mode_t(line.dropFirst("Umask:".count).trimmingCharacters(in: .whitespaces), radix: 8)
+        else { return 0o022 }
+        return value
+    }()
 
     deinit {
         if ownsDescriptor, !closed { _ = Glibc.close(descriptor) }

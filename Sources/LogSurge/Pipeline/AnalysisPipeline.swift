@@ -94,7 +94,7 @@ public struct AnalysisPipeline: Sendable {
     public func run(paths: [String], whileDetecting work: (Analysis) throws -> Void) rethrows -> Analysis {
         // Followed files are one stream: their lines in the order they are read.
         let sources = configuration.follow ? [.success(.followed(paths))] : InputDiscovery.expand(paths.isEmpty ? ["-"] : paths)
-        let threads = max(1, configuration.threads)
+        let threads = AnalyzeConfiguration.workers(for: configuration.threads)
         // Deciding minutes as the stream goes only when asked to (a pipe); otherwise the
         // detectors run over the finished buckets, which needs no per-minute state until then.
         let detection = configuration.detectionLateness.map { lateness in
@@ -147,7 +147,12 @@ public struct AnalysisPipeline: Sendable {
         }
         for worker in 0..<threads {
             let configuration = configuration
-            DispatchQueue(label: "logsurge.parse.\(worker)", qos: .userInitiated).async(group: group) {
+            // A thread of its own, not a block on Dispatch's pool: workers block on the queue,
+            // and a pool of blocked workers (Dispatch's has about 255 threads) would never run
+            // the reader they wait for.
+            group.enter()
+            let thread = Thread {
+                defer { group.leave() }
                 var processor = ChunkProcessor(configuration: configuration)
                 var yielded = false
                 while let item = queue.pop() {
@@ -162,6 +167,9 @@ public struct AnalysisPipeline: Sendable {
                     if case .chunk(let chunk) = item.payload { pool.give(chunk.bytes) }
                 }
             }
+            thread.name = "logsurge.parse.\(worker)"
+            thread.qualityOfService = .userInitiated
+            thread.start()
         }
 
         let reader = {

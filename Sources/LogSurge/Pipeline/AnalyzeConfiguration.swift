@@ -100,4 +100,11 @@ public struct AnalyzeConfiguration: Sendable {
     public static var defaultThreadCount: Int {
         max(1, ProcessInfo.processInfo.activeProcessorCount)
     }
+
+    /// The most parse workers a run starts: 4 per active processor (at least 8). More cannot
+    /// run at once and only add memory (each holds a GeoIP cache, a site table and a tally).
+    public static var maximumWorkers: Int { max(8, 4 * defaultThreadCount) }
+
+    /// The workers a run starts for `--threads requested`: at least 1, at most `maximumWorkers`.
+    public static func workers(for requested: Int) -> Int { min(max(1, requested), maximumWorkers) }
 }
