@@ -163,10 +163,7 @@ public struct AccessLogParser: Sendable {
     /// unescaped `"`, the field holds no other quote, and `" "` stands before it; else nil.
     @inline(__always)
     private static func lastQuotedField(_ b: UnsafeRawBufferPointer) -> Int? {
-        guard endsInUnescapedQuote(b) else { return nil }
-        var opening = b.count - 2
-        // In bounds: opening >= 0 is checked before each read.
-        while opening >= 0, b[opening] != ASCII.quote { opening -= 1 }
+        guard endsInUnescapedQuote(b), let opening = b.lastIndex(of: ASCII.quote, from: 0, to: b.count - 1) else { return nil }
         // In bounds: opening - 2 >= 0 is checked first.
         guard opening >= 2, b[opening - 1] == ASCII.space, b[opening - 2] == ASCII.quote else { return nil }
         return opening

@@ -98,6 +98,30 @@ extension UnsafeRawBufferPointer {
         return to
     }
 
+    /// The index of the last `byte` in `self[from..<to]`, or nil when there is none; 16 bytes a
+    /// step from the end (a line's last field is found from its end without a byte loop).
+    ///
+    /// Requires `0 <= from` and `to <= count`.
+    @inline(__always)
+    func lastIndex(of byte: UInt8, from: Int, to: Int) -> Int? {
+        guard from < to, let base = baseAddress else { return nil }
+        let needle = SIMD16<UInt8>(repeating: byte)
+        var end = to
+        while end - from >= 16 {
+            // In bounds: from <= end - 16 and end <= to <= count.
+            let hits = Self.words((base + end - 16).loadUnaligned(as: SIMD16<UInt8>.self) .== needle)
+            if hits.high != 0 { return end - 16 + 15 - (hits.high.leadingZeroBitCount >> 3) }
+            if hits.low != 0 { return end - 16 + 7 - (hits.low.leadingZeroBitCount >> 3) }
+            end -= 16
+        }
+        while end > from {
+            end -= 1
+            // In bounds: from <= end < to <= count.
+            if base.load(fromByteOffset: end, as: UInt8.self) == byte { return end }
+        }
+        return nil
+    }
+
     private static var laneNumbers: SIMD16<UInt8> {
         SIMD16(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15)
     }

@@ -93,6 +93,19 @@ struct HostileFieldTests {
         #expect(outcome(traefik, json, headers: NamedFormatTests.forwarded).fields?.forwarded == "77.88.8.8")
     }
 
+    @Test("nginx main: its last field, found from the line's end, at every length and with quotes before it")
+    func mainLastField() {
+        let headers = HeaderRoles(forwarded: HeaderName("X-Forwarded-For"))
+        for length in 1...70 {
+            let chain = String("81.2.69.142, 10.0.0.1, 172.16.0.9, 192.168.1.1, 100.64.0.1, 127.0.0.1, 8.8.8.8".prefix(length))
+            for agent in ["curl", #"a "quoted" agent"#, String(repeating: "x", count: length)] {
+                let line = #"77.88.8.8 - - [10/Oct/2024:13:55:36 +0000] "GET / HTTP/1.1" 200 5 "-" "\#(agent)" "\#(chain)""#
+                let expected = chain == "-" ? nil : chain
+                #expect(outcome(line, LineFormat.main, headers: headers).fields?.forwarded == expected, "\(length) \(agent)")
+            }
+        }
+    }
+
     @Test("Lines past 64 KiB (escaped headers: \\xHH is four bytes for one) are read up to 1 MiB")
     func longLines() {
         let agent = String(repeating: #"\x01"#, count: 30_000)
