@@ -223,13 +223,21 @@ public struct ForwardedChain: Sendable {
     /// classified it already saves the lookup).
     public func client(chain: UnsafeRawBufferPointer?, connecting: IPAddress?, connectingLogged: Bool,
                        connectingTrusted: Bool? = nil) -> (IPAddress?, ClientSource) {
+        let walked = walk(chain: chain, connecting: connecting, connectingLogged: connectingLogged, connectingTrusted: connectingTrusted)
+        return (walked.client, walked.source)
+    }
+
+    /// `client(…)`, and whether the walk stopped at a chain entry that `trusted` does not hold
+    /// (so a caller asking "is the client a trusted proxy?" has the answer: no).
+    public func walk(chain: UnsafeRawBufferPointer?, connecting: IPAddress?, connectingLogged: Bool,
+                     connectingTrusted: Bool? = nil) -> (client: IPAddress?, source: ClientSource, stoppedUntrusted: Bool) {
         var client = connecting
         var source = ClientSource.connecting
         if connectingLogged {
             // An untrusted (or unreadable) connecting address is the client, whatever the header says.
-            guard let connecting, connectingTrusted ?? trusted.contains(connecting) else { return (connecting, .connecting) }
+            guard let connecting, connectingTrusted ?? trusted.contains(connecting) else { return (connecting, .connecting, false) }
         }
-        guard let chain, chain.count > 0 else { return (client, connectingLogged ? .connecting : .none) }
+        guard let chain, chain.count > 0 else { return (client, connectingLogged ? .connecting : .none, false) }
         var end = chain.count
         var examined = 0
         while examined < Self.maximumEntries {
@@ -257,10 +265,10 @@ public struct ForwardedChain: Sendable {
             guard let address = rfc7239 ? Self.forwardedFor(entry) : Self.address(entry) else { break }
             client = address
             source = .forwarded
-            if !trusted.contains(address) { break }
+            if !trusted.contains(address) { return (client, source, true) }
             end = start
         }
-        return (client, client == nil && !connectingLogged ? .none : source)
+        return (client, client == nil && !connectingLogged ? .none : source, false)
     }
 
     /// `,` space tab `"` `+` as bits of the byte value (all below 64).

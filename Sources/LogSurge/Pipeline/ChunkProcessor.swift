@@ -251,10 +251,14 @@ struct ChunkProcessor {
         if viaProxy { result.clients.behindProxy += 1 }
         var client = connecting
         var source = ClientSource.connecting
+        // The walk stopped at an untrusted entry, which (trusted being the proxy-like set) is no proxy.
+        var clientIsNoProxy = false
         if let chain {
-            (client, source) = chain.client(chain: fields.forwarded.map { UnsafeRawBufferPointer(rebasing: line[$0]) },
-                                            connecting: connecting, connectingLogged: fields.client != nil,
-                                            connectingTrusted: trustedIsProxyLike ? viaProxy : nil)
+            let walked = chain.walk(chain: fields.forwarded.map { UnsafeRawBufferPointer(rebasing: line[$0]) },
+                                    connecting: connecting, connectingLogged: fields.client != nil,
+                                    connectingTrusted: trustedIsProxyLike ? viaProxy : nil)
+            (client, source) = (walked.client, walked.source)
+            clientIsNoProxy = trustedIsProxyLike && walked.stoppedUntrusted
             // The header was there but its bearer is not trusted: a proxy of the user's own that
             // --trusted-proxy does not name, or a visitor sending the header directly.
             if source == .connecting, fields.forwarded != nil, let connecting, !viaProxy {
@@ -276,7 +280,7 @@ struct ChunkProcessor {
         } else {
             country = client.map { resolver.country(for: $0) } ?? .unknown
             // With --real-ip or --country-from, a client still at a proxy means they did not help.
-            if resolvesProxies, let client, source == .connecting ? viaProxy : proxyLike.contains(client) {
+            if resolvesProxies, let client, source == .connecting ? viaProxy : !clientIsNoProxy && proxyLike.contains(client) {
                 result.clients.stillBehindProxy += 1
             }
         }
