@@ -135,35 +135,7 @@ struct Analyze: ParsableCommand {
         if outputs.filter({ $0 == "-" }).count > 1 {
             throw ValidationError("only one output can go to standard output (-)")
         }
-        try Self.checkOutputs(outputs + (state.map { [$0] } ?? []), inputs: paths)
-    }
-
-    /// Refuses an output named twice, or one that is an input: it would be replaced while it
-    /// is read, or hold two outputs' text. Files are compared by device and inode (a symbolic
-    /// link or another spelling of the path is the same file), outputs that do not exist yet by
-    /// their absolute path; devices and FIFOs (`/dev/null` twice) are not files to protect.
-    static func checkOutputs(_ outputs: [String], inputs: [String]) throws {
-        func identity(_ path: String) -> String? {
-            var status = stat()
-            if stat(path, &status) == 0 {
-                guard status.st_mode & S_IFMT == S_IFREG else { return nil }
-                return "\(status.st_dev):\(status.st_ino)"
-            }
-            let url = URL(fileURLWithPath: path)
-            return url.deletingLastPathComponent().resolvingSymlinksInPath().appendingPathComponent(url.lastPathComponent).path
-        }
-        var seen: [String: String] = [:]
-        for output in outputs where output != "-" {
-            guard let key = identity(output) else { continue }
-            if let earlier = seen[key] {
-                throw ValidationError("\(output) is named for two outputs\(earlier == output ? "" : " (as \(earlier) too)"): give each its own file")
-            }
-            seen[key] = output
-        }
-        for source in InputDiscovery.expand(inputs) {
-            guard case .success(.file(let input)) = source, let key = identity(input), let output = seen[key] else { continue }
-            throw ValidationError("\(output) is also an input (\(input)): an output would replace the log while it is read")
-        }
+        try OutputPaths.check(outputs + (state.map { [$0] } ?? []), inputs: paths)
     }
 
     static func parseSection(_ rule: String) -> AnalyzeConfiguration.Section? {
@@ -177,6 +149,7 @@ struct Analyze: ParsableCommand {
         // Configuration first: a bad database or an unwritable output fails before any input is read.
         let database = try openDatabase(geoip)
         var configuration = AnalyzeConfiguration(database: database, threads: threads ?? AnalyzeConfiguration.defaultThreadCount)
+        configuration.ownFiles = outputs.filter { $0 != "-" } + (state.map { [$0] } ?? [])
         if let threads, threads > AnalyzeConfiguration.maximumWorkers {
             warn("--threads \(threads): \(AnalyzeConfiguration.maximumWorkers) parse workers run (4 per processor, at least 8); more could not run at once and would only add memory")
         }
@@ -223,7 +196,7 @@ struct Analyze: ParsableCommand {
         }
         var stateInputs: [RunState.Input] = []
         if let runState {
-            let files = InputDiscovery.expand(paths).compactMap { result -> String? in
+            let files = AnalysisPipeline.leavingOut(configuration.ownFiles, from: InputDiscovery.expand(paths)).compactMap { result -> String? in
                 if case .success(.file(let path)) = result { path } else { nil }
             }
             stateInputs = try stateError { try runState.identify(files, reader: InputReader()) }

@@ -35,6 +35,7 @@ struct Detect: ParsableCommand {
 
     func validate() throws {
         if files.isEmpty { throw ValidationError("give at least one FILE") }
+        try OutputPaths.check([alerts], inputs: files)
     }
 
     func run() throws {

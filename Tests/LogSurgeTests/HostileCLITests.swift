@@ -315,7 +315,7 @@ struct FailingOutputTests {
         for arguments in [["--buckets", log, log], ["--summary", link, log], ["--html", "\(directory.path)/./access.log", directory.path]] {
             let result = try Support.run(["--quiet"] + arguments)
             #expect(result.status == 2, "\(arguments): \(result.stderr)")
-            #expect(result.stderr.contains("is also an input"), "\(result.stderr)")
+            #expect(result.stderr.contains("is also an input") || result.stderr.contains("inside the input directory"), "\(result.stderr)")
         }
         #expect(try Data(contentsOf: URL(fileURLWithPath: log)) == before)
         let out = directory.appendingPathComponent("out.csv").path
@@ -324,6 +324,58 @@ struct FailingOutputTests {
         // Devices are not files to protect: /dev/null may take every output.
         let null = try Support.run(["--quiet", "--buckets", "/dev/null", "--summary", "/dev/null", log])
         #expect(null.status == 0, "\(null.stderr)")
+    }
+
+    @Test("a symbolic link another user planted at an output's name is not written through", .enabled(if: geteuid() == 0, "lchown needs root"))
+    func foreignLink() throws {
+        let directory = Support.temporaryDirectory()
+        let victim = directory.appendingPathComponent("victim").path
+        try Support.writeFile(victim, Data("root:secret\n".utf8))
+        let link = directory.appendingPathComponent("report.csv").path
+        try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: victim)
+        #expect(lchown(link, 65534, 65534) == 0)
+        let result = try Support.run(["--quiet", "--buckets", link, Self.log])
+        #expect(result.status == 2 && result.stderr.contains("owned by another user"), "\(result.stderr)")
+        #expect(try String(contentsOfFile: victim, encoding: .utf8) == "root:secret\n")
+        // The user's own link is written through, as before.
+        #expect(lchown(link, 0, 0) == 0)
+        #expect(try Support.run(["--quiet", "--buckets", link, Self.log]).status == 0)
+        #expect(try String(contentsOfFile: victim, encoding: .utf8).hasPrefix("minute,"))
+    }
+
+    @Test("outputs that meet in one file through links, .. or standard input are refused; the run's own files in a log directory are not logs")
+    func outputSpellings() throws {
+        let directory = Support.temporaryDirectory()
+        let path = directory.path
+        try FileManager.default.createDirectory(atPath: "\(path)/other/sub", withIntermediateDirectories: true)
+        try FileManager.default.createSymbolicLink(atPath: "\(path)/lnk", withDestinationPath: "\(path)/other/sub")
+        try FileManager.default.createSymbolicLink(atPath: "\(path)/d1", withDestinationPath: "target.csv")
+        try FileManager.default.createSymbolicLink(atPath: "\(path)/d2", withDestinationPath: "target.csv")
+        for pair in [["\(path)/other/o.csv", "\(path)/lnk/../o.csv"], ["\(path)/d1", "\(path)/d2"], ["\(path)/d1", "\(path)/target.csv"]] {
+            let result = try Support.run(["--quiet", "--buckets", pair[0], "--summary", pair[1], Self.log])
+            #expect(result.status == 2 && result.stderr.contains("named for two outputs"), "\(pair): \(result.stderr)")
+        }
+        // Standard input redirected from the file named as an output.
+        let copy = "\(path)/stdin.log"
+        try FileManager.default.copyItem(atPath: Self.log, toPath: copy)
+        let piped = try Support.run(["--quiet", "--buckets", copy, "-"], shell: "exec \"$0\" \"$@\" < '\(copy)'")
+        #expect(piped.status == 2 && piped.stderr.contains("also an input (standard input)"), "\(piped.stderr)")
+        // A state file or an output kept in the log directory: refused, the same way every night.
+        let logs = "\(path)/logs"
+        try FileManager.default.createDirectory(atPath: logs, withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: Self.log, toPath: "\(logs)/access.log")
+        for arguments in [["--state", "\(logs)/state.db"], ["--buckets", "\(logs)/buckets.csv"], ["--summary", "\(path)/lnk/../../logs/s.json"]] {
+            for night in 1...2 {
+                let result = try Support.run(["--quiet"] + arguments + [logs])
+                #expect(result.status == 2 && result.stderr.contains("inside the input directory"), "\(arguments) night \(night): \(result.stderr)")
+            }
+        }
+        #expect(try FileManager.default.contentsOfDirectory(atPath: logs) == ["access.log"])
+        // detect refuses to replace its input too.
+        let buckets = "\(path)/b.csv"
+        _ = try Support.run(["--quiet", "--buckets", buckets, Self.log])
+        let detect = try Support.run(["detect", "--alerts", buckets, buckets])
+        #expect(detect.status == 2 && detect.stderr.contains("also an input"), "\(detect.stderr)")
     }
 
     @Test("an output in a directory that cannot be written is a usage error before any input is read",

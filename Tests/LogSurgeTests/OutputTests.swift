@@ -43,6 +43,12 @@ import Testing
         #expect(Escaping.csv("\tx") == "'\tx")
         #expect(Escaping.csv("=a,b") == "\"'=a,b\"")
         #expect(Escaping.csv("-") == "-")
+        // One to one: a leading ' is doubled, and the reader takes exactly one off.
+        #expect(Escaping.csv("'=x") == "''=x")
+        #expect(Escaping.csv("'plain") == "''plain")
+        for text in ["=x", "'=x", "''=x", "-", "-x", "'", "plain", "'plain", "@a"] {
+            #expect(Escaping.csvUnneutralised(Escaping.csv(text)) == text, "\(text)")
+        }
         #expect(Escaping.csv("www-1.example") == "www-1.example")
     }
 

@@ -53,7 +53,7 @@ public enum CountSeriesReader {
                   // Counts are stored in 32 bits; a status column cannot exceed the requests.
                   numbers[0] <= UInt64(UInt32.max), numbers[1...4].allSatisfy({ $0 <= numbers[0] })
             else { skipped += 1; continue }
-            buckets.add(minute: minute, site: fields[1], country: country,
+            buckets.add(minute: minute, site: Escaping.csvUnneutralised(fields[1]), country: country,
                         counts: BucketCounts(requests: numbers[0], status2xx: numbers[1], status3xx: numbers[2],
                                              status4xx: numbers[3], status5xx: numbers[4], bytes: numbers[5]))
         }

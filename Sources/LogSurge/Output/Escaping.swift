@@ -27,15 +27,28 @@ public enum Escaping {
     /// A CSV field (RFC 4180): quoted when it holds a comma, quote, CR or LF. Text from logs
     /// that a spreadsheet would run as a formula (starting with `=`, `+`, `-`, `@`, a tab or a
     /// CR, as OWASP's "CSV injection" lists them) gets a leading `'`, which spreadsheets show as
-    /// text; a lone `-` (the site of a log without virtual hosts) is no formula and stays.
+    /// text; a lone `-` (the site of a log without virtual hosts) is no formula and stays. Text
+    /// that starts with `'` gets one more, so `csvUnneutralised` gives back exactly the text.
     public static func csv(_ text: String) -> String {
         var text = text
-        if let first = text.utf8.first, first == 0x3D || first == 0x2B || first == 0x2D || first == 0x40 || first == 0x09 || first == 0x0D,
-           text != "-" {
+        if let first = text.utf8.first, isFormulaStart(first) || first == 0x27, text != "-" {
             text = "'" + text
         }
         guard text.utf8.contains(where: { $0 == 0x2C || $0 == 0x22 || $0 == 0x0A || $0 == 0x0D }) else { return text }
         return "\"" + text.replacingAll("\"", with: "\"\"") + "\""
+    }
+
+    /// Whether a cell starting with `byte` is one a spreadsheet runs as a formula.
+    static func isFormulaStart(_ byte: UInt8) -> Bool {
+        byte == 0x3D || byte == 0x2B || byte == 0x2D || byte == 0x40 || byte == 0x09 || byte == 0x0D
+    }
+
+    /// The text of a CSV cell `csv` wrote (after its quotes are removed): the `'` it put before a
+    /// formula or a `'` taken off again.
+    public static func csvUnneutralised(_ cell: String) -> String {
+        let bytes = Array(cell.utf8)
+        guard bytes.count >= 2, bytes[0] == 0x27, isFormulaStart(bytes[1]) || bytes[1] == 0x27 else { return cell }
+        return String(cell.dropFirst())
     }
 
     /// A Prometheus label value, quotes included, as the text exposition format (0.0.4) wants it:

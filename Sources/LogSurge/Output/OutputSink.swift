@@ -53,6 +53,12 @@ public final class OutputSink {
         } else {
             var status = stat()
             let exists = lstat(path, &status) == 0
+            // A symbolic link is written through (a report linked into a web root) only when it
+            // is the user's own or root's: one that another user planted (in /tmp, a shared log
+            // directory) would have a root cron job write any file.
+            if exists, status.st_mode & S_IFMT == S_IFLNK, status.st_uid != geteuid(), status.st_uid != 0 {
+                throw OutputError(isBrokenPipe: false, description: "cannot write \(path): it is a symbolic link owned by another user (uid \(status.st_uid)); remove it or name the file it points to")
+            }
             let replaceable = atomically && (!exists || status.st_mode & S_IFMT == S_IFREG)
             var temporary: String? = nil
             let fd: Int32
@@ -90,7 +96,9 @@ public final class OutputSink {
     /// new file gets the mode `open(2)` would have given it (0666 less the umask).
     private static func keepAttributes(of replaced: stat?, on fd: Int32) {
         if let replaced {
-            _ = fchmod(fd, replaced.st_mode & 0o7777)
+            // Permissions and the sticky bit; never set-user or set-group ID, which writing
+            // the file in place would have cleared too.
+            _ = fchmod(fd, replaced.st_mode & 0o1777)
             if geteuid() == 0 { _ = fchown(fd, replaced.st_uid, replaced.st_gid) }
         } else {
             _ = fchmod(fd, 0o666 & ~processUmask)

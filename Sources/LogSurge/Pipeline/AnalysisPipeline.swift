@@ -93,7 +93,8 @@ public struct AnalysisPipeline: Sendable {
     /// instead of after. (A stream read as it goes has its alerts already.)
     public func run(paths: [String], whileDetecting work: (Analysis) throws -> Void) rethrows -> Analysis {
         // Followed files are one stream: their lines in the order they are read.
-        let sources = configuration.follow ? [.success(.followed(paths))] : InputDiscovery.expand(paths.isEmpty ? ["-"] : paths)
+        let sources = configuration.follow ? [.success(.followed(paths))]
+            : Self.leavingOut(configuration.ownFiles, from: InputDiscovery.expand(paths.isEmpty ? ["-"] : paths))
         let threads = AnalyzeConfiguration.workers(for: configuration.threads)
         // Deciding minutes as the stream goes only when asked to (a pipe); otherwise the
         // detectors run over the finished buckets, which needs no per-minute state until then.
@@ -220,6 +221,22 @@ public struct AnalysisPipeline: Sendable {
 }
 
 extension AnalysisPipeline {
+    /// `sources` without the files among `own` (by device and inode): a state file or an
+    /// output kept in the log directory is not a log.
+    public static func leavingOut(_ own: [String], from sources: [Result<InputSource, InputError>]) -> [Result<InputSource, InputError>] {
+        func key(_ path: String) -> String? {
+            var status = stat()
+            guard stat(path, &status) == 0, status.st_mode & S_IFMT == S_IFREG else { return nil }
+            return "\(status.st_dev):\(status.st_ino)"
+        }
+        let keys = Set(own.compactMap(key))
+        guard !keys.isEmpty else { return sources }
+        return sources.filter { source in
+            guard case .success(.file(let path)) = source, let found = key(path) else { return true }
+            return !keys.contains(found)
+        }
+    }
+
     /// Reads one input into work items: byte ranges of a plain file, or chunks cut by the reader.
     private func read(_ source: InputSource, index: Int, reader: InputReader, queue: WorkQueue, merger: OrderedMerger) {
         var format: LineFormat?

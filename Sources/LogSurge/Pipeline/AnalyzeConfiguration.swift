@@ -73,6 +73,8 @@ public struct AnalyzeConfiguration: Sendable {
     /// (`--state`): reading starts there; `readBefore` passes over the file without opening it.
     /// By default, none.
     public var resumeAt: [String: Int64] = [:]
+    /// The run's own files (outputs, the state): never read as logs when a directory holds them.
+    public var ownFiles: [String] = []
     /// A `resumeAt` value: the file was read to its end before and has not changed.
     public static let readBefore = Int64.max
     /// Whether the run ends by running the detectors over its buckets (a caller that detects
