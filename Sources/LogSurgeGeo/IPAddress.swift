@@ -140,6 +140,95 @@ public struct IPAddress: Hashable, Sendable, CustomStringConvertible {
         return index == end ? value : nil
     }
 
+    /// The dotted quad that ends at `end` in `bytes`: when the run of digits and dots before
+    /// `end` (as long as it goes, back to the start of `bytes` at most) is IPv4 text that
+    /// `parseIPv4` accepts, its value and where the run starts; nil otherwise, and for any
+    /// `end` below 8 (the caller parses those bytes as it would any other entry).
+    ///
+    /// For an address chain read from its end (`ForwardedChain`), where the byte-at-a-time
+    /// scan back for the entry's start and then the parse paid a mispredicted branch or two per
+    /// octet: the 16 bytes before `end` are classified eight at a time, the octets' lengths
+    /// come from where the dots are, and no branch depends on them.
+    static func trailingIPv4(_ bytes: UnsafeRawBufferPointer, end: Int) -> (value: UInt32, start: Int)? {
+        // (Seven bytes, the shortest address, are left to the byte-at-a-time parse.)
+        guard end >= 8, end <= bytes.count, let base = bytes.baseAddress else { return nil }
+        // The 16 bytes before `end`, nearest first: byte j of `words.0` is the one at
+        // end - 1 - j, byte j of `words.1` the one at end - 9 - j; before the start of
+        // `bytes`, zeros (neither digit nor dot). `words.2` pads the reads below.
+        var words: (UInt64, UInt64, UInt64) = (0, 0, 0)
+        // In bounds: end - 8 >= 0 and end <= bytes.count.
+        words.0 = UInt64(littleEndian: (base + end - 8).loadUnaligned(as: UInt64.self)).byteSwapped
+        if end >= 16 {
+            // In bounds: end - 16 >= 0.
+            words.1 = UInt64(littleEndian: (base + end - 16).loadUnaligned(as: UInt64.self)).byteSwapped
+        } else {
+            // In bounds: 8 bytes from the start, end >= 8. Of them the first end - 8 come before
+            // `words.0`'s; the shift drops the others (a shift by 64 leaves none).
+            words.1 = UInt64(littleEndian: base.loadUnaligned(as: UInt64.self)).byteSwapped >> (8 * UInt64(16 - end))
+        }
+        let digits = Self.laneMask(Self.digitLanes(words.0)) | Self.laneMask(Self.digitLanes(words.1)) << 8
+        let dots = Self.laneMask(Self.dotLanes(words.0)) | Self.laneMask(Self.dotLanes(words.1)) << 8
+        // The run's length: 16 (too long) when all 16 bytes are digits or dots.
+        let length = (~(digits | dots)).trailingZeroBitCount
+        guard length >= 7, length <= 15 else { return nil }
+        let runDots = dots & ((1 << length) - 1)
+        guard runDots.nonzeroBitCount == 3 else { return nil }
+        // The octets' lengths, nearest first, each between two dots (or a dot and an end).
+        let first = runDots.trailingZeroBitCount
+        let second = (runDots >> (first + 1)).trailingZeroBitCount
+        let third = (runDots >> (first + second + 2)).trailingZeroBitCount
+        let fourth = length - first - second - third - 3
+        // The digit values, nearest first (digit ^ "0" is its value, lane by lane).
+        var values = (words.0 ^ 0x3030_3030_3030_3030, words.1 ^ 0x3030_3030_3030_3030, UInt64(0))
+        return withUnsafeBytes(of: &values) { digit -> (value: UInt32, start: Int)? in
+            /// The octet of `count` digits whose last digit is at distance `at` from `end`,
+            /// or a value above 255 for a count out of 1...3 or a leading zero. Arithmetic
+            /// rather than branches: the counts are as unpredictable as the addresses.
+            @inline(__always) func octet(at: Int, count: Int) -> UInt32 {
+                let shift = UInt32(truncatingIfNeeded: count & 3) * 8
+                // In bounds: at + 2 <= length + 1 <= 16 < 24 bytes, and the first digit's index
+                // at + count - 1 (at least 0 when count is) is at most length - 1.
+                let ones = UInt32(digit[at]), tens = UInt32(digit[at + 1]), hundreds = UInt32(digit[at + 2])
+                let first = UInt32(digit[Swift.max(at + count - 1, 0)])
+                // Weights by count, a byte each: tens count from two digits, hundreds from three.
+                let value = ones + tens * ((0x0A0A_0000 >> shift) & 0xFF) + hundreds * ((0x6400_0000 >> shift) & 0xFF)
+                let badCount = UInt32(truncatingIfNeeded: UInt(bitPattern: count &- 1) >= 3 ? 1 : 0)
+                let leadingZero = UInt32(count > 1 ? 1 : 0) & UInt32(first == 0 ? 1 : 0)
+                return value | (badCount | leadingZero) << 8
+            }
+            let octets = (octet(at: 0, count: first), octet(at: first + 1, count: second),
+                          octet(at: first + second + 2, count: third), octet(at: length - fourth, count: fourth))
+            guard octets.0 | octets.1 | octets.2 | octets.3 <= 255 else { return nil }
+            return (octets.3 << 24 | octets.2 << 16 | octets.1 << 8 | octets.0, end - length)
+        }
+    }
+
+    /// 0x80 in each byte of `word` that is an ASCII digit.
+    @inline(__always)
+    private static func digitLanes(_ word: UInt64) -> UInt64 {
+        // Seven-bit lanes plus 0x50 (0x80 - "0") or 0x46 (0x80 - "9" - 1) carry no lane over.
+        let low = word & 0x7F7F_7F7F_7F7F_7F7F
+        let atLeastZero = low &+ 0x5050_5050_5050_5050
+        let aboveNine = low &+ 0x4646_4646_4646_4646
+        return atLeastZero & ~aboveNine & ~word & 0x8080_8080_8080_8080
+    }
+
+    /// 0x80 in each byte of `word` that is ".".
+    @inline(__always)
+    private static func dotLanes(_ word: UInt64) -> UInt64 {
+        let other = word ^ 0x2E2E_2E2E_2E2E_2E2E
+        // A lane is zero exactly when neither its high bit nor (low seven bits + 0x7F) has 0x80.
+        return ~((other & 0x7F7F_7F7F_7F7F_7F7F) &+ 0x7F7F_7F7F_7F7F_7F7F | other) & 0x8080_8080_8080_8080
+    }
+
+    /// The high bits of `lanes`' eight bytes gathered into eight bits, byte j to bit j.
+    @inline(__always)
+    private static func laneMask(_ lanes: UInt64) -> Int {
+        // Each byte is 0 or 1 after the shift; the multiplier places byte j at bit 56 + j, and
+        // no partial products of lower bytes meet (their positions are distinct, no carries).
+        Int(truncatingIfNeeded: ((lanes >> 7) &* 0x0102_0408_1020_4080) >> 56)
+    }
+
     /// Parses IPv6 text.
     static func parseIPv6(_ bytes: UnsafeRawBufferPointer) -> (UInt64, UInt64)? {
         let end = bytes.count

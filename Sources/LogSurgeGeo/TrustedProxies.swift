@@ -244,31 +244,45 @@ public struct ForwardedChain: Sendable {
             // In bounds: end - 1 >= 0 is checked first.
             while end > 0, Self.isSeparator(chain[end - 1], rfc7239: rfc7239) { end -= 1 }
             if end == 0 { break }
-            var start = end
-            // In a `Forwarded` element a comma inside a quoted string does not end it: the quotes
-            // seen since the element's end are counted as the scan goes (one pass).
-            if rfc7239 {
-                var quotes = 0
-                // In bounds: start - 1 >= 0 is checked first.
-                while start > 0 {
-                    let byte = chain[start - 1]
-                    if byte == 0x22 { quotes += 1 }
-                    if byte == 0x2C, quotes & 1 == 0 { break }
-                    start -= 1
-                }
-            } else {
-                // In bounds: start - 1 >= 0 is checked first.
-                while start > 0, !Self.isSeparator(chain[start - 1], rfc7239: false) { start -= 1 }
-            }
             examined += 1
-            let entry = UnsafeRawBufferPointer(rebasing: chain[start..<end])
-            guard let address = rfc7239 ? Self.forwardedFor(entry) : Self.address(entry) else { break }
+            // The common entry, a dotted quad after a separator, is found and read at once.
+            let (address, start): (IPAddress?, Int)
+            if !rfc7239, let (quad, quadStart) = IPAddress.trailingIPv4(chain, end: end),
+               quadStart == 0 || Self.isSeparator(chain[quadStart - 1], rfc7239: false) {
+                (address, start) = (IPAddress(ipv4: quad), quadStart)
+            } else {
+                (address, start) = entry(endingAt: end, in: chain)
+            }
+            guard let address else { break }
             client = address
             source = .forwarded
             if !trusted.contains(address) { return (client, source, true) }
             end = start
         }
         return (client, client == nil && !connectingLogged ? .none : source, false)
+    }
+
+    /// The entry of `chain` that ends at `end` (a separator or nothing after it), as an address,
+    /// and where it starts.
+    private func entry(endingAt end: Int, in chain: UnsafeRawBufferPointer) -> (IPAddress?, Int) {
+        var start = end
+        // In a `Forwarded` element a comma inside a quoted string does not end it: the quotes
+        // seen since the element's end are counted as the scan goes (one pass).
+        if rfc7239 {
+            var quotes = 0
+            // In bounds: start - 1 >= 0 is checked first.
+            while start > 0 {
+                let byte = chain[start - 1]
+                if byte == 0x22 { quotes += 1 }
+                if byte == 0x2C, quotes & 1 == 0 { break }
+                start -= 1
+            }
+        } else {
+            // In bounds: start - 1 >= 0 is checked first.
+            while start > 0, !Self.isSeparator(chain[start - 1], rfc7239: false) { start -= 1 }
+        }
+        let entry = UnsafeRawBufferPointer(rebasing: chain[start..<end])
+        return (rfc7239 ? Self.forwardedFor(entry) : Self.address(entry), start)
     }
 
     /// `,` space tab `"` `+` as bits of the byte value (all below 64).
