@@ -97,6 +97,9 @@ struct Analyze: ParsableCommand {
     @Option(help: ArgumentHelp("Remember the inputs already read and the detectors' history between runs, in this SQLite file: a nightly run reads only what is new.", valueName: "FILE"))
     var state: String?
 
+    @Option(help: ArgumentHelp("With --state, wait at most this long for another run that holds the state file, then fail before reading anything (exit 2). By default, as long as it takes.", valueName: "SECONDS"))
+    var stateWait: Double?
+
     @Flag(name: [.customLong("follow"), .customShort("F")],
           help: "Keep reading the named files as they grow, across rotation, until SIGINT/SIGTERM.")
     var follow = false
@@ -120,6 +123,10 @@ struct Analyze: ParsableCommand {
             _ = sectionRule
         }
         if paths.filter({ $0 == "-" }).count > 1 { throw ValidationError("standard input (-) can be read only once") }
+        if let stateWait, !(stateWait >= 0 && stateWait <= 1e9) {
+            throw ValidationError("--state-wait must be a number of seconds, 0 or more")
+        }
+        if stateWait != nil, state == nil { throw ValidationError("--state-wait is for --state") }
         if state != nil, follow || paths.isEmpty || paths.contains("-") {
             throw ValidationError("--state remembers files and directories read to their end; not with --follow or standard input")
         }
@@ -148,6 +155,16 @@ struct Analyze: ParsableCommand {
     func run() throws {
         // Configuration first: a bad database or an unwritable output fails before any input is read.
         let database = try openDatabase(geoip)
+        // The state is locked for the whole run: a second run waits here, before opening any
+        // output or reading anything.
+        let stateWait = self.stateWait
+        let runState = try state.map { path throws -> RunState in
+            do {
+                return try RunState(path: path, wait: stateWait) {
+                    warn("\(path): another logsurge run holds this state file; waiting for it to finish" + (stateWait.map { " (at most \($0) s, --state-wait)" } ?? ""))
+                }
+            } catch let error as StateError { throw UsageError(description: error.description) }
+        }
         var configuration = AnalyzeConfiguration(database: database, threads: threads ?? AnalyzeConfiguration.defaultThreadCount)
         configuration.ownFiles = outputs.filter { $0 != "-" } + (state.map { [$0] } ?? [])
         if let threads, threads > AnalyzeConfiguration.maximumWorkers {
@@ -191,17 +208,10 @@ struct Analyze: ParsableCommand {
 
         // With --state, what earlier runs read is passed over, and the detectors run below over
         // every run's buckets instead of this run's alone.
-        let runState = try state.map { path throws -> RunState in
-            do { return try RunState(path: path) } catch let error as StateError { throw UsageError(description: error.description) }
-        }
         var stateInputs: [RunState.Input] = []
         if let runState {
-            let files = AnalysisPipeline.leavingOut(configuration.ownFiles, from: InputDiscovery.expand(paths)).compactMap { result -> String? in
-                if case .success(.file(let path)) = result { path } else { nil }
-            }
-            stateInputs = try stateError { try runState.identify(files, reader: InputReader()) }
-            configuration.resumeAt = Dictionary(stateInputs.filter { $0.resumeAt > 0 }.map { ($0.path, $0.resumeAt) },
-                                                uniquingKeysWith: { first, _ in first })
+            // Each file is opened once, identified from that descriptor and read through it.
+            stateInputs = try stateError { try runState.prepare(&configuration, paths: paths) }
             configuration.detects = false
             configuration.onAlert = nil
         }
@@ -232,6 +242,9 @@ struct Analyze: ParsableCommand {
         let events = analysis.alerts
         let episodes = events.filter { $0.state == .open }.count
 
+        for (path, readAs, sameFile) in analysis.inputsReadOnce {
+            warn("note: \(path) " + (sameFile ? "is \(readAs) under another name" : "holds the same log as \(readAs) (a copy, perhaps being compressed)") + ": read once, as \(readAs)")
+        }
         for error in analysis.inputErrors {
             warn("\(error.path): \(error.message)")
         }

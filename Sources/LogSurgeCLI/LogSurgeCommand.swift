@@ -23,7 +23,7 @@ struct LogSurgeCommand: ParsableCommand {
         \(EmbeddedCountryDatabase.attribution)
         """,
         version: LogSurgeCommand.versionText,
-        subcommands: [Analyze.self, Detect.self, GeoIPCommand.self, Generate.self],
+        subcommands: [Analyze.self, Detect.self, GeoIPCommand.self, Generate.self, StateCommand.self],
         defaultSubcommand: Analyze.self
     )
 

@@ -35,6 +35,10 @@ public struct InputReader: Sendable {
     public var stop: StopCheck?
     /// Seconds between looks at followed files when none has grown. By default, 0.25.
     public var followPollInterval = 0.25
+    /// A last line without its newline is not emitted (its bytes are `InputStats.heldBack`)
+    /// unless it ends a gzip file read whole: it may be half written, and a later run that
+    /// resumes at `InputStats.linesEnd` reads it whole. By default, false: it is emitted.
+    public var holdsBackUnterminatedLine = false
 
     /// A reader that emits chunks of about `targetChunkSize` bytes.
     ///
@@ -80,6 +84,21 @@ public struct InputReader: Sendable {
             _ = posix_fadvise(fd, 0, 0, Int32(POSIX_FADV_SEQUENTIAL))
             return try read(fileDescriptor: fd, name: path, skip: skip, emit: emit)
         }
+    }
+
+    /// Reads `source`, or, when `pinned` is given, the file open as that descriptor (which
+    /// stays open): the file a caller identified before, whatever its path names now. It is
+    /// read from its start through a duplicate descriptor. `skip`: as for `read(_:skip:emit:)`.
+    public func read(_ source: InputSource, pinned: Int32?, skip: Int64 = 0, emit: (LineChunk) throws -> Void) rethrows -> (InputStats, InputError?) {
+        guard let pinned else { return try read(source, skip: skip, emit: emit) }
+        let name = source.displayName
+        let fd = fcntl(pinned, F_DUPFD_CLOEXEC, 0)
+        guard fd >= 0, lseek(fd, 0, SEEK_SET) == 0 else {
+            if fd >= 0 { close(fd) }
+            return (InputStats(), InputError(path: name, offset: nil, message: "cannot read again: \(FileIO.message(errno))"))
+        }
+        defer { close(fd) }
+        return try read(fileDescriptor: fd, name: name, skip: skip, emit: emit)
     }
 
     /// Same, from an already-open file descriptor (for tests with pipes).
@@ -135,7 +154,10 @@ public struct InputReader: Sendable {
             }
             stats.decompressedBytes = stats.bytesRead
         }
-        try chunker.finish(emit: emit)
+        // A gzip file read to its end cannot be half written: its last line is whole.
+        let holdingBack = holdsBackUnterminatedLine && !(stats.compression == .gzip && error == nil)
+        stats.heldBack = Int64(try chunker.finish(holdingBack: holdingBack, emit: emit))
+        stats.linesEnd = max(0, skip) + stats.decompressedBytes - stats.heldBack
         return (stats, error)
     }
 

@@ -60,14 +60,23 @@ public struct InputStats: Sendable, Equatable {
     public var gzipMembers: Int
     /// The inflater that read a gzip input (zlib for a pipe, whatever was asked); nil for plain.
     public var inflater: Inflater?
+    /// Bytes of content, from the input's start, through the end of the last line read (a
+    /// skipped start included): where a later run resumes. A last line that was held back
+    /// (see `heldBack`) is not in it.
+    public var linesEnd: Int64 = 0
+    /// Bytes of an unterminated last line that were not read as a line, because the reader
+    /// holds such a line back (`--state`): the input ended inside it, cleanly or not.
+    public var heldBack: Int64 = 0
 
     /// Stats with the given values. By default, all zero and `.none`.
     public init(bytesRead: Int64 = 0, decompressedBytes: Int64 = 0, compression: Compression = .none, gzipMembers: Int = 0,
-                inflater: Inflater? = nil) {
+                inflater: Inflater? = nil, linesEnd: Int64 = 0, heldBack: Int64 = 0) {
         self.bytesRead = bytesRead
         self.decompressedBytes = decompressedBytes
         self.compression = compression
         self.gzipMembers = gzipMembers
         self.inflater = inflater
+        self.linesEnd = linesEnd
+        self.heldBack = heldBack
     }
 }

@@ -131,8 +131,21 @@ public struct LineChunker {
     /// a chunk with empty `bytes` carries that count, so it is never lost. The chunker is then
     /// empty and may be reused for another stream.
     public mutating func finish(emit: (LineChunk) throws -> Void) rethrows {
+        try finish(holdingBack: false, emit: emit)
+    }
+
+    /// The same; with `holdingBack`, a last line without its newline is not emitted but
+    /// dropped, and its length returned (0 otherwise, and for the rest of an overlong line,
+    /// which was counted already).
+    @discardableResult
+    public mutating func finish(holdingBack: Bool, emit: (LineChunk) throws -> Void) rethrows -> Int {
+        var heldBack = 0
         if skipping {
             skipping = false
+            used = completeEnd
+        }
+        if holdingBack {
+            heldBack = used - completeEnd
             used = completeEnd
         }
         if used > completeEnd {
@@ -146,6 +159,7 @@ public struct LineChunker {
         completeEnd = 0
         written = 0
         settled = 0
+        return heldBack
     }
 
     /// Takes back the last `count` bytes written, as if they had never come, and returns true;

@@ -8,23 +8,43 @@ import Glibc
 /// between threads. Together the ranges give exactly the lines that `InputReader` would cut
 /// from the same file (see `lines(startingIn:into:)`).
 ///
-/// The file is read up to the size it had when opened. The descriptor closes when the last
-/// reference goes.
+/// The file is read up to the size it had when opened (a last line that runs on past it is
+/// read to its end, unless the file holds back an unterminated last line). The descriptor
+/// closes when the last reference goes.
 public final class PlainFile: Sendable {
     public let path: String
     /// Bytes when opened.
     public let size: Int64
     private let descriptor: Int32
+    /// A last line without its newline is not read as a line (`--state`: it may be half
+    /// written; a later run reads it whole). Nothing past `size` is read then.
+    public let holdsBackUnterminatedLine: Bool
     /// For tests: reads at or past this offset fail with EIO, as a bad disk sector would.
     let failingFrom: Int64?
 
     /// Opens `path` when it is a non-empty regular file that does not start with the gzip
     /// magic bytes; nil otherwise (and for any error: `InputReader` then reads it and reports).
-    public convenience init?(path: String) {
-        self.init(path: path, failingFrom: nil)
+    public convenience init?(path: String, holdingBackUnterminatedLine: Bool = false) {
+        self.init(path: path, failingFrom: nil, holdingBackUnterminatedLine: holdingBackUnterminatedLine)
     }
 
-    init?(path: String, failingFrom: Int64?) {
+    /// The same, for a file already open as `descriptor` (which stays the caller's: a
+    /// duplicate is kept), so that what is read is the file that was identified, whatever
+    /// has happened to its path since.
+    public init?(duplicating descriptor: Int32, path: String, holdingBackUnterminatedLine: Bool = false) {
+        let fd = fcntl(descriptor, F_DUPFD_CLOEXEC, 0)
+        guard fd >= 0, let size = Self.plainSize(fd) else {
+            if fd >= 0 { close(fd) }
+            return nil
+        }
+        self.path = path
+        self.size = size
+        self.descriptor = fd
+        self.holdsBackUnterminatedLine = holdingBackUnterminatedLine
+        self.failingFrom = nil
+    }
+
+    init?(path: String, failingFrom: Int64?, holdingBackUnterminatedLine: Bool = false) {
         self.failingFrom = failingFrom
         // Look before opening: opening a FIFO would wait for a writer, and what it wrote would
         // then be lost to the reader that reads it next.
@@ -32,17 +52,25 @@ public final class PlainFile: Sendable {
         guard stat(path, &before) == 0, before.st_mode & S_IFMT == S_IFREG else { return nil }
         let fd = FileIO.openForReading(path)
         guard fd >= 0 else { return nil }
-        var info = stat()
-        var magic: (UInt8, UInt8) = (0, 0)
-        guard fstat(fd, &info) == 0, info.st_mode & S_IFMT == S_IFREG, info.st_size > 0,
-              pread(fd, &magic, 2, 0) >= 1, !(magic.0 == 0x1F && magic.1 == 0x8B) else {
+        guard let size = Self.plainSize(fd) else {
             close(fd)
             return nil
         }
-        _ = posix_fadvise(fd, 0, 0, Int32(POSIX_FADV_SEQUENTIAL))
         self.path = path
-        self.size = Int64(info.st_size)
+        self.size = size
         self.descriptor = fd
+        self.holdsBackUnterminatedLine = holdingBackUnterminatedLine
+    }
+
+    /// The size of the file open as `fd` when it is a non-empty regular file that does not
+    /// start with the gzip magic bytes.
+    private static func plainSize(_ fd: Int32) -> Int64? {
+        var info = stat()
+        var magic: (UInt8, UInt8) = (0, 0)
+        guard fstat(fd, &info) == 0, info.st_mode & S_IFMT == S_IFREG, info.st_size > 0,
+              pread(fd, &magic, 2, 0) >= 1, !(magic.0 == 0x1F && magic.1 == 0x8B) else { return nil }
+        _ = posix_fadvise(fd, 0, 0, Int32(POSIX_FADV_SEQUENTIAL))
+        return Int64(info.st_size)
     }
 
     deinit { close(descriptor) }
@@ -59,6 +87,11 @@ public final class PlainFile: Sendable {
         public var rangeBytes: Int64 = 0
         /// A read error: the lines before it are in the buffer, as `InputReader` would keep them.
         public var error: InputError?
+        /// Where the last line read ends in the file (just after its newline); nil when no
+        /// line of the range was read whole. A later run resumes from the largest of these.
+        public var linesEnd: Int64?
+        /// Bytes of an unterminated last line left out (`holdsBackUnterminatedLine`).
+        public var heldBack: Int64 = 0
         /// Where a read met the end of the file, when it came before the size seen at open.
         var fileEnd: Int64?
     }
@@ -108,7 +141,7 @@ public final class PlainFile: Sendable {
                             // In bounds: [newline + 1, got) lies inside the bytes just read.
                             raw.baseAddress!.copyMemory(from: raw.baseAddress! + newline + 1, byteCount: kept)
                         }
-                        return finish(count: kept, buffer: &buffer, result: result)
+                        return finish(count: kept, buffer: &buffer, at: first, result: result)
                     }
                     break
                 }
@@ -135,7 +168,12 @@ public final class PlainFile: Sendable {
                     result.overlongAtEnd = true
                     break
                 }
-                let want = min(block, maxLineLength + 1 - (count - lastLineStart))
+                var want = min(block, maxLineLength + 1 - (count - lastLineStart))
+                // Holding back an unterminated last line, the file ends where it ended at open.
+                if holdsBackUnterminatedLine {
+                    want = Int(min(Int64(want), size - (first + Int64(count))))
+                    if want <= 0 { break }
+                }
                 reserve(&buffer, count + want + 1)
                 let got = readFully(into: &buffer, at: count, count: want, offset: first + Int64(count), result: &result)
                 if let newline = firstNewline(buffer, count..<(count + got)) {
@@ -148,18 +186,30 @@ public final class PlainFile: Sendable {
                 block = min(block * 2, 64 << 10)
             }
         }
-        return finish(count: count, buffer: &buffer, result: result)
+        return finish(count: count, buffer: &buffer, at: first, result: result)
     }
 
-    /// The range's `count` bytes of lines, a newline added to a last line without one.
-    private func finish(count: Int, buffer: inout [UInt8], result: RangeLines) -> RangeLines {
+    /// The range's `count` bytes of lines, read from offset `start` of the file: a last line
+    /// without its newline (the end of the file, or a read error, came inside it) is given one,
+    /// or left out when the file holds it back.
+    private func finish(count: Int, buffer: inout [UInt8], at start: Int64, result: RangeLines) -> RangeLines {
         var result = result
-        result.count = count
+        var count = count
         if count > 0 && buffer[count - 1] != 0x0A {
-            reserve(&buffer, count + 1)
-            buffer[count] = 0x0A
-            result.count += 1
+            if holdsBackUnterminatedLine {
+                let whole = lastNewline(buffer, 0..<count).map { $0 + 1 } ?? 0
+                result.heldBack = Int64(count - whole)
+                count = whole
+                result.count = count
+            } else {
+                reserve(&buffer, count + 1)
+                buffer[count] = 0x0A
+                result.count = count + 1
+            }
+        } else {
+            result.count = count
         }
+        if count > 0 { result.linesEnd = start + Int64(count) }
         return result
     }
 

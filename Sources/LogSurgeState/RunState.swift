@@ -11,13 +11,24 @@ public struct StateError: Error, CustomStringConvertible {
 
 /// What `--state FILE` remembers between runs, in SQLite: the inputs already read and the
 /// per-minute buckets, so that a nightly run reads only what is new and its detectors go on
-/// from everything seen before.
+/// from everything seen before. A ledger, as a log shipper's checkpoints are (Vector's
+/// checkpoints, Fluent Bit's offsets database): every line counted once, whatever happens to
+/// the files between runs or during one.
 ///
-/// An input is known by its content, not its name: a hash of its first bytes (decompressed, up
-/// to 4 KiB), so that `access.log` renamed to `access.log.1` and later compressed to
-/// `access.log.2.gz` is the same input. Of each, the state keeps how many bytes of content were
-/// read; a later run reads from there. When the raw file (device, inode, size, modification
-/// time) has not changed since, it is not opened at all.
+/// - An input is known by its content, not its name: a hash of its first bytes (decompressed,
+///   up to 4 KiB), so that `access.log` renamed to `access.log.1` and later compressed to
+///   `access.log.2.gz` is the same input. Two names of one file (device and inode), or a file
+///   and its compressed copy side by side, are read once.
+/// - Each input is opened once, identified from that descriptor (`fstat`, its first bytes)
+///   and read through it: a rotation during the run cannot pair one file's identity with
+///   another's offset.
+/// - Of each, the state keeps the bytes of content through the last line counted: a last line
+///   without its newline (half written) is left for a later run, and so is whatever follows
+///   the damage in a gzip file still being written; a later run reads from there. When the
+///   raw file (device, inode, size, modification time, as it was opened) has not changed
+///   since, it is not read at all.
+/// - One run at a time: the state is locked for the whole run; a second run waits (or gives
+///   up after `--state-wait` seconds) before reading anything.
 ///
 /// The detectors' baselines are their history: the buckets of every run are kept, and each run
 /// runs the detectors over all of them, reporting the events decided in minutes it added. So
@@ -28,15 +39,24 @@ public final class RunState {
     /// The file's path, for messages.
     public let path: String
     private let database: DatabaseQueue
+    /// The descriptor that holds the run's lock on the state file (`flock`), for its lifetime.
+    private let lock: Int32
     /// "LSRG": marks a logsurge state database (SQLite's `application_id`).
     static let applicationID: Int32 = 0x4C53_5247
-    static let schemaVersion = 1
+    /// 1: inputs and buckets; 2: and the number of runs (`meta`), read from version 1 files too.
+    static let schemaVersion = 2
     /// Bytes of content that identify an input.
     static let fingerprintLength = 4096
 
-    /// Opens (or creates) the state at `path`; an error names the file and what is wrong.
-    public init(path: String) throws(StateError) {
+    /// How long to wait for a state another run holds: nil, as long as it takes.
+    public typealias Wait = Double?
+
+    /// Opens (or creates) the state at `path` and locks it for this run; an error names the
+    /// file and what is wrong. Another run holding it is waited for, at most `wait` seconds
+    /// (nil: as long as it takes); `onWait` is called once when waiting begins.
+    public init(path: String, wait: Double? = nil, onWait: () -> Void = {}) throws(StateError) {
         self.path = path
+        lock = try Self.acquire(path, wait: wait, onWait: onWait)
         var configuration = Configuration()
         configuration.label = "logsurge-state"
         do {
@@ -52,8 +72,8 @@ public final class RunState {
                 guard application == Self.applicationID else {
                     throw StateError(description: "\(path): not a logsurge state file (another program's SQLite database)")
                 }
-                guard version == Self.schemaVersion else {
-                    throw StateError(description: "\(path): state file version \(version); this logsurge reads version \(Self.schemaVersion)")
+                guard version == Self.schemaVersion || version == 1 else {
+                    throw StateError(description: "\(path): state file version \(version); this logsurge reads versions 1 and \(Self.schemaVersion)")
                 }
                 let check = try String.fetchOne(db, sql: "PRAGMA quick_check") ?? "?"
                 guard check == "ok" else { throw StateError(description: "\(path): state file damaged: \(check)") }
@@ -62,14 +82,60 @@ public final class RunState {
                 guard stored == (try Self.checksum(db)) else {
                     throw StateError(description: "\(path): state file damaged: its contents do not match their checksum")
                 }
+                if version == 1 {
+                    // Version 2 counts runs; of a version 1 file's, nothing is known.
+                    try db.execute(sql: "INSERT OR IGNORE INTO meta (key, value) VALUES ('runs', 0)")
+                    try db.execute(sql: "PRAGMA user_version = \(Self.schemaVersion)")
+                }
             }
         } catch let error as StateError {
+            close(lock)
             throw error
         } catch let error as DatabaseError {
+            close(lock)
             throw StateError(description: "\(path): not a usable state file: \(error.message ?? "\(error.resultCode)")")
         } catch {
+            close(lock)
             throw StateError(description: "\(path): not a usable state file: \(error)")
         }
+    }
+
+    deinit {
+        for input in pinned { close(input) }
+        close(lock)
+    }
+
+    /// An exclusive `flock` on the state file itself (created empty when missing: SQLite takes
+    /// an empty file for a new database). SQLite's own locks are POSIX record locks, which
+    /// `flock` does not touch; they guard a transaction, this guards the whole run.
+    private static func acquire(_ path: String, wait: Double?, onWait: () -> Void) throws(StateError) -> Int32 {
+        let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0o644)
+        guard fd >= 0 else { throw StateError(description: "\(path): cannot open the state file: \(String(cString: strerror(errno)))") }
+        var status = stat()
+        guard fstat(fd, &status) == 0, status.st_mode & S_IFMT == S_IFREG else {
+            close(fd)
+            throw StateError(description: "\(path): the state file is not a regular file")
+        }
+        if flock(fd, LOCK_EX | LOCK_NB) == 0 { return fd }
+        guard errno == EWOULDBLOCK else {
+            let message = String(cString: strerror(errno))
+            close(fd)
+            throw StateError(description: "\(path): cannot lock the state file: \(message)")
+        }
+        onWait()
+        let deadline = wait.map { Date().addingTimeInterval($0) }
+        while flock(fd, LOCK_EX | LOCK_NB) != 0 {
+            if let deadline, Date() >= deadline {
+                close(fd)
+                throw StateError(description: "\(path): another logsurge run holds this state file (waited \(Self.seconds(wait ?? 0)) s, --state-wait); nothing was read")
+            }
+            usleep(50_000)
+        }
+        return fd
+    }
+
+    private static func seconds(_ value: Double) -> String {
+        value == value.rounded() ? String(Int(value)) : String(value)
     }
 
     private static func create(_ db: Database) throws {
@@ -91,6 +157,7 @@ public final class RunState {
             CREATE TABLE meta (key TEXT PRIMARY KEY NOT NULL, value INTEGER NOT NULL);
             """)
         try db.execute(sql: "INSERT INTO meta (key, value) VALUES ('checksum', ?)", arguments: [try checksum(db)])
+        try db.execute(sql: "INSERT INTO meta (key, value) VALUES ('runs', 0)")
     }
 
     /// FNV-1a over every value of the inputs and buckets, in key order.
@@ -121,33 +188,61 @@ public final class RunState {
         return Int64(bitPattern: hash)
     }
 
-    /// One input as this run finds it: its identity and how much of it earlier runs read.
+    /// One input as this run finds it: its identity when it was opened, and how much of it
+    /// earlier runs read.
     public struct Input {
         public var path: String
+        /// The descriptor it was identified from and is read through (the state's: closed
+        /// with it).
+        public var descriptor: Int32
         var fingerprint: Int64
         var prefixLength: Int
         var raw: RawIdentity
+        var compressed: Bool
         /// Bytes of content read before; `AnalyzeConfiguration.readBefore` when unchanged since.
         public var resumeAt: Int64
         /// The identity it had in the state (replaced once this run has read it).
         var known: (fingerprint: Int64, prefixLength: Int)?
     }
 
+    /// An input of the run's paths that is not read: another name of a file read under its
+    /// first name, or a copy of another (a compressed copy beside it) with the same content.
+    public struct Duplicate {
+        public var path: String
+        public var of: String
+        /// The same file (device and inode), rather than the same content.
+        public var sameFile: Bool
+    }
+
     struct RawIdentity: Equatable {
         var device: Int64, inode: Int64, size: Int64, modified: Int64
     }
 
-    /// Looks up each file among the inputs read before.
-    public func identify(_ paths: [String], reader: InputReader) throws(StateError) -> [Input] {
+    /// Descriptors of the inputs identified, open until the state is released.
+    private var pinned: [Int32] = []
+
+    /// Opens each file, identifies it from that descriptor and looks it up among the inputs
+    /// read before. Files that cannot be opened are left for the run to report; another name
+    /// of a file already among them, or a copy with the same content, is returned as a
+    /// duplicate (the plain copy is read, as a compressed one may still be being written).
+    public func identify(_ paths: [String], reader: InputReader) throws(StateError) -> (inputs: [Input], duplicates: [Duplicate]) {
+        var inputs: [Input] = []
+        var duplicates: [Duplicate] = []
         do {
-            return try database.read { db in
+            try database.read { db in
                 let lengths = try Int.fetchAll(db, sql: "SELECT DISTINCT prefix_length FROM input")
-                return try paths.compactMap { path -> Input? in
-                    guard let raw = Self.rawIdentity(path) else { return nil }
-                    let content = Self.leadingContent(path, reader: reader)
+                for path in paths {
+                    guard let (descriptor, raw) = Self.openInput(path) else { continue }
+                    if let first = inputs.first(where: { $0.raw.device == raw.device && $0.raw.inode == raw.inode }) {
+                        close(descriptor)
+                        duplicates.append(Duplicate(path: path, of: first.path, sameFile: true))
+                        continue
+                    }
+                    pinned.append(descriptor)
+                    let (content, compressed) = Self.leadingContent(descriptor, reader: reader)
                     let prefixLength = min(content.count, Self.fingerprintLength)
-                    var input = Input(path: path, fingerprint: Self.fingerprint(content.prefix(prefixLength)),
-                                      prefixLength: prefixLength, raw: raw, resumeAt: 0)
+                    var input = Input(path: path, descriptor: descriptor, fingerprint: Self.fingerprint(content.prefix(prefixLength)),
+                                      prefixLength: prefixLength, raw: raw, compressed: compressed, resumeAt: 0)
                     for length in lengths where length <= content.count && length > 0 {
                         let row = try Row.fetchOne(db, sql: """
                             SELECT device, inode, size, modified, consumed FROM input WHERE fingerprint = ? AND prefix_length = ?
@@ -158,48 +253,65 @@ public final class RunState {
                         input.resumeAt = before == raw ? AnalyzeConfiguration.readBefore : row["consumed"]
                         break
                     }
-                    return input
+                    // A full-length fingerprint is a log's own: another input with it is a copy.
+                    if prefixLength == Self.fingerprintLength,
+                       let other = inputs.firstIndex(where: { $0.prefixLength == prefixLength && $0.fingerprint == input.fingerprint }) {
+                        if inputs[other].compressed && !compressed {
+                            duplicates.append(Duplicate(path: inputs[other].path, of: path, sameFile: false))
+                            inputs[other] = input
+                        } else {
+                            duplicates.append(Duplicate(path: path, of: inputs[other].path, sameFile: false))
+                        }
+                        continue
+                    }
+                    inputs.append(input)
                 }
             }
         } catch {
             throw StateError(description: "\(path): cannot read the state: \(error)")
         }
+        return (inputs, duplicates)
+    }
+
+    /// Identifies the files `paths` name (`identify`) and sets `configuration` to read what is
+    /// new of each through the descriptor it was identified from, each file once, holding back
+    /// a last line without its newline; returns the inputs for `record`.
+    public func prepare(_ configuration: inout AnalyzeConfiguration, paths: [String]) throws(StateError) -> [Input] {
+        let found = AnalysisPipeline.leavingOut(configuration.ownFiles, from: InputDiscovery.expand(paths))
+        let files = found.compactMap { result -> String? in
+            if case .success(.file(let path)) = result { path } else { nil }
+        }
+        let (inputs, duplicates) = try identify(files, reader: InputReader())
+        configuration.sources = found
+        configuration.pinnedFiles = Dictionary(inputs.map { ($0.path, $0.descriptor) }, uniquingKeysWith: { first, _ in first })
+        configuration.copies = Dictionary(duplicates.filter { !$0.sameFile }.map { ($0.path, $0.of) },
+                                          uniquingKeysWith: { first, _ in first })
+        configuration.resumeAt = Dictionary(inputs.filter { $0.resumeAt > 0 }.map { ($0.path, $0.resumeAt) },
+                                            uniquingKeysWith: { first, _ in first })
+        configuration.holdsBackUnterminatedLines = true
+        return inputs
     }
 
     /// The buckets of every earlier run.
     public func buckets() throws(StateError) -> MinuteBuckets {
         do {
-            return try database.read { db in
-                var buckets = MinuteBuckets()
-                let rows = try Row.fetchCursor(db, sql: """
-                    SELECT minute, site, country, requests, status_2xx, status_3xx, status_4xx, status_5xx, bytes FROM bucket
-                    """)
-                while let row = try rows.next() {
-                    let counts = BucketCounts(requests: row[3], status2xx: row[4], status3xx: row[5], status4xx: row[6],
-                                              status5xx: row[7], bytes: UInt64(bitPattern: row[8] as Int64))
-                    buckets.add(minute: row[0], site: row[1], country: CountryCode(isoCode: row[2]) ?? .unknown, counts: counts)
-                }
-                return buckets
-            }
+            return try database.read { db in try Self.storedBuckets(db) }
         } catch {
             throw StateError(description: "\(path): cannot read the state: \(error)")
         }
     }
 
-    /// Records what this run read: each input's identity and content bytes now read, and its buckets.
+    /// Records what this run read: each input's identity as it was opened and the bytes of
+    /// content through the last line it counted (also of an input that could not be read to
+    /// its end: what came before the damage was counted), and its buckets; one transaction.
     public func record(_ inputs: [Input], analysis: Analysis) throws(StateError) {
         let reports = Dictionary(analysis.inputs.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
         do {
             try database.write { db in
                 for input in inputs {
-                    // An input that could not be read to its end is read again from the start next time.
-                    guard let report = reports[input.path], report.error == nil else { continue }
+                    guard let report = reports[input.path], let stats = report.stats else { continue }
                     if input.resumeAt == AnalyzeConfiguration.readBefore { continue }
-                    let consumed = input.resumeAt + (report.stats?.decompressedBytes ?? 0)
-                    // Identified anew from its content now (it may have grown past the old prefix).
-                    guard let raw = Self.rawIdentity(input.path) else { continue }
-                    let content = Self.leadingContent(input.path, reader: InputReader())
-                    let prefixLength = min(content.count, Self.fingerprintLength)
+                    let consumed = max(input.resumeAt, stats.linesEnd)
                     if let known = input.known {
                         try db.execute(sql: "DELETE FROM input WHERE fingerprint = ? AND prefix_length = ?",
                                        arguments: [known.fingerprint, known.prefixLength])
@@ -207,8 +319,8 @@ public final class RunState {
                     try db.execute(sql: """
                         INSERT OR REPLACE INTO input (fingerprint, prefix_length, path, device, inode, size, modified, consumed)
                         VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-                        """, arguments: [Self.fingerprint(content.prefix(prefixLength)), prefixLength, input.path,
-                                         raw.device, raw.inode, raw.size, raw.modified, consumed])
+                        """, arguments: [input.fingerprint, input.prefixLength, input.path,
+                                         input.raw.device, input.raw.inode, input.raw.size, input.raw.modified, consumed])
                 }
                 let statement = try db.makeStatement(sql: """
                     INSERT INTO bucket (minute, site, country, requests, status_2xx, status_3xx, status_4xx, status_5xx, bytes)
@@ -225,43 +337,125 @@ public final class RunState {
                                                       Int64(c.status5xx), Int64(bitPattern: c.bytes)])
                 }
                 try db.execute(sql: "UPDATE meta SET value = ? WHERE key = 'checksum'", arguments: [try Self.checksum(db)])
+                try db.execute(sql: "UPDATE meta SET value = value + 1 WHERE key = 'runs'")
             }
         } catch {
             throw StateError(description: "\(path): cannot write the state: \(error)")
         }
     }
 
-    // MARK: - Identity
-
-    static func rawIdentity(_ path: String) -> RawIdentity? {
-        var status = stat()
-        guard stat(path, &status) == 0, status.st_mode & S_IFMT == S_IFREG else { return nil }
-        let modified = Int64(status.st_mtim.tv_sec) * 1_000_000_000 + Int64(status.st_mtim.tv_nsec)
-        return RawIdentity(device: Int64(bitPattern: UInt64(status.st_dev)), inode: Int64(bitPattern: UInt64(status.st_ino)),
-                           size: Int64(status.st_size), modified: modified)
+    /// What a state file holds, for `logsurge state FILE`.
+    public struct Contents {
+        public struct KnownInput {
+            public var path: String
+            public var bytesConsumed: Int64
+            public var size: Int64
+            public var device: Int64
+            public var inode: Int64
+        }
+        /// Inputs by the path they were last read under.
+        public var inputs: [KnownInput]
+        /// Requests in all its buckets: each line ever counted, once.
+        public var requests: Int64
+        public var minutes: ClosedRange<Int32>?
+        public var runs: Int64
     }
 
-    /// The first bytes of content (decompressed), up to `fingerprintLength`.
-    static func leadingContent(_ path: String, reader: InputReader) -> [UInt8] {
+    /// Reads the state at `path` without changing it (and without waiting for a run that
+    /// holds it: SQLite shows what the last run that finished left); a missing, damaged or
+    /// foreign file is an error naming it.
+    public static func inspect(_ path: String) throws(StateError) -> (Contents, MinuteBuckets) {
+        guard FileManager.default.fileExists(atPath: path) else { throw StateError(description: "\(path): no such state file") }
+        var configuration = Configuration()
+        configuration.readonly = true
+        configuration.label = "logsurge-state"
+        do {
+            let database = try DatabaseQueue(path: path, configuration: configuration)
+            return try database.read { db in
+                guard try Int32.fetchOne(db, sql: "PRAGMA application_id") == applicationID else {
+                    throw StateError(description: "\(path): not a logsurge state file")
+                }
+                let version = try Int.fetchOne(db, sql: "PRAGMA user_version") ?? 0
+                guard version == 1 || version == schemaVersion else {
+                    throw StateError(description: "\(path): state file version \(version); this logsurge reads versions 1 and \(schemaVersion)")
+                }
+                guard try String.fetchOne(db, sql: "PRAGMA quick_check") == "ok",
+                      try Int64.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'checksum'") == (try checksum(db)) else {
+                    throw StateError(description: "\(path): state file damaged")
+                }
+                let inputs = try Row.fetchAll(db, sql: "SELECT path, consumed, size, device, inode FROM input ORDER BY path").map {
+                    Contents.KnownInput(path: $0["path"], bytesConsumed: $0["consumed"], size: $0["size"], device: $0["device"], inode: $0["inode"])
+                }
+                let total = try Row.fetchOne(db, sql: "SELECT coalesce(sum(requests), 0) AS requests, min(minute) AS first, max(minute) AS last FROM bucket")
+                let first: Int32? = total?["first"], last: Int32? = total?["last"]
+                let runs = try Int64.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'runs'") ?? 0
+                let buckets = try storedBuckets(db)
+                let contents = Contents(inputs: inputs, requests: total?["requests"] ?? 0,
+                                        minutes: first.flatMap { first in last.map { first...$0 } }, runs: runs)
+                return (contents, buckets)
+            }
+        } catch let error as StateError {
+            throw error
+        } catch let error as DatabaseError {
+            throw StateError(description: "\(path): not a usable state file: \(error.message ?? "\(error.resultCode)")")
+        } catch {
+            throw StateError(description: "\(path): not a usable state file: \(error)")
+        }
+    }
+
+    /// Every bucket the state holds.
+    private static func storedBuckets(_ db: Database) throws -> MinuteBuckets {
+        var buckets = MinuteBuckets()
+        let rows = try Row.fetchCursor(db, sql: """
+            SELECT minute, site, country, requests, status_2xx, status_3xx, status_4xx, status_5xx, bytes FROM bucket
+            """)
+        while let row = try rows.next() {
+            let counts = BucketCounts(requests: row[3], status2xx: row[4], status3xx: row[5], status4xx: row[6],
+                                      status5xx: row[7], bytes: UInt64(bitPattern: row[8] as Int64))
+            buckets.add(minute: row[0], site: row[1], country: CountryCode(isoCode: row[2]) ?? .unknown, counts: counts)
+        }
+        return buckets
+    }
+
+    // MARK: - Identity
+
+    /// Opens `path` when it is a regular file (looked at first, and opened without waiting,
+    /// so that a FIFO put in its place cannot block), with its identity from that descriptor.
+    static func openInput(_ path: String) -> (Int32, RawIdentity)? {
+        var before = stat()
+        guard stat(path, &before) == 0, before.st_mode & S_IFMT == S_IFREG else { return nil }
+        let descriptor = Glibc.open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
+        guard descriptor >= 0 else { return nil }
+        var status = stat()
+        guard fstat(descriptor, &status) == 0, status.st_mode & S_IFMT == S_IFREG else {
+            close(descriptor)
+            return nil
+        }
+        let modified = Int64(status.st_mtim.tv_sec) * 1_000_000_000 + Int64(status.st_mtim.tv_nsec)
+        return (descriptor, RawIdentity(device: Int64(bitPattern: UInt64(status.st_dev)), inode: Int64(bitPattern: UInt64(status.st_ino)),
+                                        size: Int64(status.st_size), modified: modified))
+    }
+
+    /// The first bytes of content (decompressed) of the file open as `descriptor`, up to
+    /// `fingerprintLength`, and whether it is gzip. Read with pread and a duplicate
+    /// descriptor rewound afterwards: the file is then read from its start.
+    static func leadingContent(_ descriptor: Int32, reader: InputReader) -> ([UInt8], compressed: Bool) {
         // Plain text as it is on disk (a last line may still be growing).
-        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
-        guard descriptor >= 0 else { return [] }
         var raw = [UInt8](repeating: 0, count: fingerprintLength)
         let count = raw.withUnsafeMutableBytes { pread(descriptor, $0.baseAddress!, $0.count, 0) }
-        close(descriptor)
-        guard count >= 0 else { return [] }
+        guard count >= 0 else { return ([], false) }
         raw.removeLast(raw.count - count)
-        if !(count >= 2 && raw[0] == 0x1F && raw[1] == 0x8B) { return raw }
+        if !(count >= 2 && raw[0] == 0x1F && raw[1] == 0x8B) { return (raw, false) }
         // gzip: its first lines, inflated.
         struct Enough: Error {}
         var content: [UInt8] = []
         let small = InputReader(targetChunkSize: fingerprintLength, maxLineLength: reader.maxLineLength, readSize: 16 << 10,
                                 inflater: .zlib)
-        _ = try? small.read(.file(path)) { chunk in
+        _ = try? small.read(.file(""), pinned: descriptor) { chunk in
             content += chunk.bytes
             if content.count >= fingerprintLength { throw Enough() }
         }
-        return Array(content.prefix(fingerprintLength))
+        return (Array(content.prefix(fingerprintLength)), true)
     }
 
     /// FNV-1a, 64 bits, as a signed integer for SQLite.

@@ -15,7 +15,8 @@ struct InputReaderTests {
         if readSize < 10_000 { #expect(chunks.count > 10) }
         #expect(chunks.dropLast().allSatisfy { $0.bytes.count >= 10_000 && $0.bytes.count < 10_000 + readSize + 300 })
         #expect(chunks.allSatisfy { $0.bytes.last == 0x0A })
-        #expect(stats == InputStats(bytesRead: Int64(Self.text.count), decompressedBytes: Int64(Self.text.count), compression: .none, gzipMembers: 0))
+        #expect(stats == InputStats(bytesRead: Int64(Self.text.count), decompressedBytes: Int64(Self.text.count), compression: .none, gzipMembers: 0,
+                                    linesEnd: Int64(Self.text.count)))
     }
 
     @Test("CRLF line ends pass through unchanged")
@@ -170,5 +171,45 @@ struct LiveStreamTests {
         #expect(done.wait(timeout: .now() + 10) == .success)
         close(readEnd)
         #expect(box.lock.withLock { box.chunks.map { String(decoding: $0.bytes, as: UTF8.self) }.joined() } == "a 1\nb 2\nc 3 (partial line)\n")
+    }
+
+    @Test("holding back: an unterminated last line is not emitted unless it ends a whole gzip file; linesEnd says where lines end")
+    func holdingBack() throws {
+        var reader = InputReader(targetChunkSize: 4096)
+        reader.holdsBackUnterminatedLine = true
+        let text = Array("one\ntwo\nthree, half".utf8)
+        // Plain: held back.
+        let plain = try readFile(text, name: "access.log", reader: reader)
+        #expect(plain.chunks.flatMap(\.bytes) == Array("one\ntwo\n".utf8))
+        #expect(plain.stats.heldBack == 11 && plain.stats.linesEnd == 8)
+        // Resumed from there after the line ended: the rest, from its start.
+        let grown = text + Array(" written\nfour\n".utf8)
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let path = try directory.write("grown.log", grown)
+        var resumed: [UInt8] = []
+        let (stats, error) = reader.read(.file(path), skip: 8) { resumed += $0.bytes }
+        #expect(error == nil)
+        #expect(resumed == Array("three, half written\nfour\n".utf8))
+        #expect(stats.linesEnd == Int64(grown.count) && stats.heldBack == 0)
+        // A whole gzip file: its last line is final, and emitted.
+        let whole = try readFile(gzip(text), name: "old.log.gz", reader: reader)
+        #expect(whole.error == nil)
+        #expect(whole.chunks.flatMap(\.bytes) == text + [0x0A])
+        #expect(whole.stats.heldBack == 0 && whole.stats.linesEnd == Int64(text.count))
+        // A gzip file cut short (still being written): the lines before the cut, the cut one held back.
+        let long = Fixtures.accessLog(lines: 400)
+        let compressed = gzip(long)
+        var heldBackSomewhere = false
+        for cutAt in stride(from: compressed.count / 4, to: compressed.count - 8, by: 701) {
+            let cut = try readFile(Array(compressed.prefix(cutAt)), name: "cut.log.gz", reader: reader)
+            #expect(cut.error != nil)
+            let emitted = cut.chunks.flatMap(\.bytes)
+            #expect(emitted.isEmpty || emitted.last == 0x0A && long.starts(with: emitted))
+            #expect(cut.stats.linesEnd == Int64(emitted.count))
+            #expect(cut.stats.linesEnd + cut.stats.heldBack == cut.stats.decompressedBytes)
+            if cut.stats.heldBack > 0 { heldBackSomewhere = true }
+        }
+        #expect(heldBackSomewhere)
     }
 }

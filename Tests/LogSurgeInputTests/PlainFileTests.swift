@@ -143,4 +143,55 @@ struct PlainFileTests {
         #expect(ranges.tokens == kept)
         #expect(ranges.bytes == Int64(text.count / 2))
     }
+
+    @Test("holding back: the ranges give the reader's lines but an unterminated last one, and say where the lines end",
+          arguments: 0..<20)
+    func holdingBack(seed: Int) throws {
+        let text = Self.randomText(seed: UInt64(seed))
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let path = try directory.write("access.log", text)
+        guard let file = PlainFile(path: path, holdingBackUnterminatedLine: true) else { return }
+        let whole = text.lastIndex(of: 0x0A).map { $0 + 1 } ?? 0
+        let expected = readerTokens(try directory.write("whole.log", Array(text[..<whole])), maxLineLength: 50)
+        for rangeSize: Int64 in [1, 3, 50, 51, 1000, 1 << 20] {
+            var buffer: [UInt8] = []
+            var tokens: [Token] = []
+            var linesEnd: Int64 = 0, heldBack: Int64 = 0
+            var start: Int64 = 0
+            while start < file.size {
+                let lines = file.lines(startingIn: start..<(start + rangeSize), maxLineLength: 50, into: &buffer)
+                for line in oracleLines(Array(buffer[..<lines.count])) { tokens.append(line.count > 50 ? .overlong : .line(line)) }
+                if lines.overlongAtEnd { tokens.append(.overlong) }
+                linesEnd = max(linesEnd, lines.linesEnd ?? 0)
+                heldBack += lines.heldBack
+                start += rangeSize
+            }
+            #expect(tokens == expected.tokens, "range size \(rangeSize)")
+            #expect(heldBack == Int64(text.count - whole), "range size \(rangeSize)")
+            // Where the lines end: after the last newline, short of a last overlong line (not read).
+            if tokens.last != .overlong { #expect(linesEnd == Int64(whole), "range size \(rangeSize)") }
+        }
+    }
+
+    @Test("holding back, nothing past the size at open is read: a line written since waits for a later run")
+    func holdingBackStopsAtTheOpeningSize() throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let path = try directory.write("access.log", Array("first\nsecond, half wri".utf8))
+        let file = try #require(PlainFile(path: path, holdingBackUnterminatedLine: true))
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
+        try handle.seekToEnd()
+        try handle.write(contentsOf: Data("tten\nthird\n".utf8))
+        try handle.close()
+        var buffer: [UInt8] = []
+        let lines = file.lines(startingIn: 0..<file.size, maxLineLength: 100, into: &buffer)
+        #expect(Array(buffer[..<lines.count]) == Array("first\n".utf8))
+        #expect(lines.linesEnd == 6)
+        #expect(lines.heldBack == Int64("second, half wri".utf8.count))
+        // Not holding back, the same range reads the line to its end.
+        let reading = try #require(PlainFile(path: path))
+        let all = reading.lines(startingIn: 0..<22, maxLineLength: 100, into: &buffer)
+        #expect(Array(buffer[..<all.count]) == Array("first\nsecond, half written\n".utf8))
+    }
 }

@@ -62,6 +62,9 @@ public struct Analysis: Sendable {
     public var peakInputsReadAtOnce: Int = 0
     /// What the run found that may make its numbers wrong (`RunWarning`).
     public var warnings: [RunWarning] = []
+    /// Inputs named more than once (one file under several names, or a copy of another's
+    /// content), read once under the first: `(path, read as)`.
+    public var inputsReadOnce: [(path: String, readAs: String, sameFile: Bool)] = []
 
     /// Inputs that could not be read to their end.
     public var inputErrors: [InputError] { inputs.compactMap(\.error) }
@@ -93,8 +96,10 @@ public struct AnalysisPipeline: Sendable {
     /// instead of after. (A stream read as it goes has its alerts already.)
     public func run(paths: [String], whileDetecting work: (Analysis) throws -> Void) rethrows -> Analysis {
         // Followed files are one stream: their lines in the order they are read.
-        let sources = configuration.follow ? [.success(.followed(paths))]
-            : Self.leavingOut(configuration.ownFiles, from: InputDiscovery.expand(paths.isEmpty ? ["-"] : paths))
+        let (sources, readOnce) = configuration.follow ? ([.success(.followed(paths))], [])
+            : Self.readingOnce(configuration.sources
+                                   ?? Self.leavingOut(configuration.ownFiles, from: InputDiscovery.expand(paths.isEmpty ? ["-"] : paths)),
+                               copies: configuration.copies)
         let threads = AnalyzeConfiguration.workers(for: configuration.threads)
         // Deciding minutes as the stream goes only when asked to (a pipe); otherwise the
         // detectors run over the finished buckets, which needs no per-minute state until then.
@@ -179,6 +184,7 @@ public struct AnalysisPipeline: Sendable {
             reader.pool = pool
             reader.stop = configuration.stop
             reader.followPollInterval = configuration.followPollInterval
+            reader.holdsBackUnterminatedLine = configuration.holdsBackUnterminatedLines
             return reader
         }()
         let claims = InputClaims(count: sources.count)
@@ -197,6 +203,7 @@ public struct AnalysisPipeline: Sendable {
         group.wait()
         ticker?.stop()
         var analysis = merger.finish(threads: threads)
+        analysis.inputsReadOnce = readOnce
         analysis.inflater = reader.inflater
         Self.reportInputsWithoutRequests(&analysis)
         analysis.warnings = RunWarning.evaluate(analysis, configuration: configuration)
@@ -221,6 +228,38 @@ public struct AnalysisPipeline: Sendable {
 }
 
 extension AnalysisPipeline {
+    /// `sources` with each file once: a later name of a file named before (the same device
+    /// and inode: `logs/` and `logs/access.log`, a symlink, `./access.log`) is left out, and
+    /// so is a path of `copies` (a copy of another input's content, by path: `--state` knows
+    /// them); what was left out, and the input read instead.
+    static func readingOnce(_ sources: [Result<InputSource, InputError>], copies: [String: String])
+        -> ([Result<InputSource, InputError>], [(path: String, readAs: String, sameFile: Bool)]) {
+        var seen: [String: String] = [:]
+        var kept: [Result<InputSource, InputError>] = []
+        var left: [(path: String, readAs: String, sameFile: Bool)] = []
+        for source in sources {
+            guard case .success(.file(let path)) = source else {
+                kept.append(source)
+                continue
+            }
+            if let original = copies[path] {
+                left.append((path, original, false))
+                continue
+            }
+            var status = stat()
+            if stat(path, &status) == 0, status.st_mode & S_IFMT == S_IFREG {
+                let key = "\(status.st_dev):\(status.st_ino)"
+                if let first = seen[key] {
+                    left.append((path, first, true))
+                    continue
+                }
+                seen[key] = path
+            }
+            kept.append(source)
+        }
+        return (kept, left)
+    }
+
     /// `sources` without the files among `own` (by device and inode): a state file or an
     /// output kept in the log directory is not a log.
     public static func leavingOut(_ own: [String], from sources: [Result<InputSource, InputError>]) -> [Result<InputSource, InputError>] {
@@ -255,10 +294,17 @@ extension AnalysisPipeline {
             return
         }
         var skip: Int64 = 0
-        if case .file(let path) = source { skip = max(0, configuration.resumeAt[path] ?? 0) }
+        var pinned: Int32?
+        if case .file(let path) = source {
+            skip = max(0, configuration.resumeAt[path] ?? 0)
+            pinned = configuration.pinnedFiles[path]
+        }
+        let holdsBack = configuration.holdsBackUnterminatedLines
         // The format is decided from the input's head, also when an earlier run read part of it.
         var head: [LineChunk]?
-        if case .file(let path) = source, let file = PlainFile(path: path) {
+        if case .file(let path) = source,
+           let file = pinned.map({ PlainFile(duplicating: $0, path: path, holdingBackUnterminatedLine: holdsBack) })
+               ?? PlainFile(path: path, holdingBackUnterminatedLine: holdsBack) {
             head = file.leadingChunks(maxLineLength: configuration.maxLineLength, until: FormatSample.isComplete)
             if format == nil { (format, choice) = FormatSample.decide(head!) }
             if let format, !format.isW3C {
@@ -269,7 +315,9 @@ extension AnalysisPipeline {
                 for start in stride(from: min(skip, file.size), to: file.size, by: Int(step)) {
                     dispatch(.range(file, start..<min(start + step, file.size)), as: format)
                 }
-                merger.finishInput(index, items: sequence, stats: InputStats(compression: .none), format: format, choice: choice,
+                var stats = InputStats(compression: .none)
+                stats.linesEnd = skip
+                merger.finishInput(index, items: sequence, stats: stats, format: format, choice: choice,
                                    suggestion: suggestion, error: nil)
                 return
             }
@@ -280,7 +328,8 @@ extension AnalysisPipeline {
         // where reading resumes come from reading the input's start again.
         var columns: [UInt8]?
         if skip > 0, format?.isW3C ?? true {
-            let prelude = FormatSample.prelude(of: source, reader: reader, upTo: skip, wantsHead: format == nil && head == nil)
+            let prelude = FormatSample.prelude(of: source, pinned: pinned, reader: reader, upTo: skip,
+                                               wantsHead: format == nil && head == nil)
             if format == nil, let sample = head ?? prelude.head { (format, choice) = FormatSample.decide(sample) }
             columns = prelude.columns
         }
@@ -302,7 +351,7 @@ extension AnalysisPipeline {
             for chunk in held { send(chunk, as: format!) }
             held = []
         }
-        let (stats, error) = reader.read(source, skip: skip) { chunk in
+        let (stats, error) = reader.read(source, pinned: pinned, skip: skip) { chunk in
             if let format {
                 send(chunk, as: format)
             } else {
@@ -482,14 +531,15 @@ enum FormatSample {
 
     /// Reading an input again from its start up to `skip` bytes (decompressed): its head (when
     /// wanted, for the format) and the last W3C `#Fields:` before `skip`.
-    static func prelude(of source: InputSource, reader: InputReader, upTo skip: Int64, wantsHead: Bool) -> (head: [LineChunk]?, columns: [UInt8]?) {
+    static func prelude(of source: InputSource, pinned: Int32?, reader: InputReader, upTo skip: Int64,
+                        wantsHead: Bool) -> (head: [LineChunk]?, columns: [UInt8]?) {
         struct Enough: Error {}
         var head: [LineChunk] = []
         var columns: [UInt8]?
         var consumed: Int64 = 0
         var reader = reader
         reader.pool = nil
-        _ = try? reader.read(source) { chunk in
+        _ = try? reader.read(source, pinned: pinned) { chunk in
             if wantsHead, !isComplete(head) { head.append(chunk) }
             if consumed < skip {
                 // Whole lines before the resumption point; a chunk may reach past it.
@@ -568,6 +618,9 @@ private final class MergedCounts: @unchecked Sendable {
     var malformed = [UInt64](repeating: 0, count: MalformedReason.allCases.count)
     /// Bytes read by workers from byte ranges of a plain file.
     var rangeBytes: Int64 = 0
+    /// Of those ranges, where the last line read ends, and the bytes held back.
+    var linesEnd: Int64 = 0
+    var heldBack: Int64 = 0
     /// A range that could not be read: nothing after it counts, as when a stream breaks.
     var readError: InputError?
 
@@ -703,6 +756,8 @@ private final class OrderedMerger: @unchecked Sendable {
         // After a read error, as when a stream breaks, nothing further of that input counts.
         if counts.readError != nil { return }
         counts.rangeBytes += result.rangeBytes
+        counts.linesEnd = max(counts.linesEnd, result.linesEnd ?? 0)
+        counts.heldBack += result.heldBack
         if let error = result.readError {
             counts.readError = error
             counts.rangeBytes = error.offset ?? counts.rangeBytes
@@ -758,6 +813,10 @@ private final class OrderedMerger: @unchecked Sendable {
                 state.inputs[folded].stats?.bytesRead += tally.rangeBytes
                 state.inputs[folded].stats?.decompressedBytes += tally.rangeBytes
             }
+            if let linesEnd = state.inputs[folded].stats?.linesEnd, tally.linesEnd > linesEnd {
+                state.inputs[folded].stats?.linesEnd = tally.linesEnd
+            }
+            state.inputs[folded].stats?.heldBack += tally.heldBack
             folded += 1
         }
         guard folded != before else { return false }

@@ -42,6 +42,10 @@ struct ChunkResult: Sendable {
     var directives: UInt64 = 0
     /// For a range: the bytes of the file it covered, and the read error that cut it short.
     var rangeBytes: Int64 = 0
+    /// For a byte range: where the last line read ends in the file, and the bytes of an
+    /// unterminated last line held back (`PlainFile.RangeLines`).
+    var linesEnd: Int64?
+    var heldBack: Int64 = 0
     var readError: InputError?
 }
 
@@ -140,6 +144,8 @@ struct ChunkProcessor {
             }
             countOverlong(lines.overlongAtEnd ? 1 : 0, in: &result)
             result.rangeBytes = lines.rangeBytes
+            result.linesEnd = lines.linesEnd
+            result.heldBack = lines.heldBack
             result.readError = lines.error
         }
     }

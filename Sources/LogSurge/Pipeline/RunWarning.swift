@@ -25,6 +25,9 @@ public struct RunWarning: Sendable, Equatable {
         /// Malformed lines of an input parse under another named format: the format changed
         /// within it, or another log was appended to it.
         case linesInAnotherFormat = "lines_in_another_format"
+        /// With `--state`, inputs ended in a line without its newline: not counted in this run
+        /// (it may be half written); a later run counts it once it ends.
+        case lineHeldBack = "line_held_back"
     }
 
     public let code: Code
@@ -96,6 +99,13 @@ public struct RunWarning: Sendable, Equatable {
             warnings.append(RunWarning(code: .timeWithoutZone, message: "\(accounting.clients.timesWithoutZone) requests had a time without a UTC offset (such as 2024-10-10T13:55:36) and were read as UTC: log the offset (nginx $time_iso8601, Go's time.RFC3339)"))
         }
         warnings += anotherFormat(analysis)
+        let holding = analysis.inputs.filter { ($0.stats?.heldBack ?? 0) > 0 }
+        if !holding.isEmpty {
+            let names = holding.prefix(3).map(\.name).joined(separator: ", ") + (holding.count > 3 ? " and \(holding.count - 3) more" : "")
+            warnings.append(RunWarning(
+                code: .lineHeldBack,
+                message: "\(names) \(holding.count == 1 ? "ends" : "end") in a line without its newline, perhaps still being written: not counted yet; the next --state run counts it once it ends (or once the file is compressed)"))
+        }
         return warnings
     }
 

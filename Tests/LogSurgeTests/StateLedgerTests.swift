@@ -1,0 +1,255 @@
+import Foundation
+import LogSurge
+import LogSurgeInput
+import LogSurgeState
+import Testing
+
+/// `--state` as a ledger: each of the ways an unattended nightly run met its files (found by an
+/// adversarial review, each reproduced here) ends with every line of every file counted exactly
+/// once, which `logsurge state` shows.
+@Suite(.enabled(if: Support.executable != nil, "the logsurge executable is not built"))
+struct StateLedgerTests {
+    private let fileManager = FileManager.default
+
+    /// `count` combined lines, one a second from `start` (minutes since the epoch), from US clients.
+    private func lines(_ count: Int, from first: Int = 0, start: Int = 24_566_400) -> [UInt8] {
+        var text = ""
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone(identifier: "UTC")
+        formatter.dateFormat = "dd/MMM/yyyy:HH:mm:ss"
+        for index in first..<(first + count) {
+            let date = Date(timeIntervalSince1970: Double(start * 60 + index))
+            text += "8.8.\(index % 200).\(index % 250 + 1) - - [\(formatter.string(from: date)) +0000] \"GET /page/\(index) HTTP/1.1\" 200 \(100 + index % 900) \"-\" \"test/1.0\"\n"
+        }
+        return Array(text.utf8)
+    }
+
+    private func write(_ path: String, _ bytes: [UInt8]) throws {
+        try Data(bytes).write(to: URL(fileURLWithPath: path))
+    }
+
+    private func append(_ path: String, _ bytes: [UInt8]) throws {
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
+        try handle.seekToEnd()
+        try handle.write(contentsOf: Data(bytes))
+        try handle.close()
+    }
+
+    /// What `logsurge state FILE` says.
+    private func stateOf(_ path: String) throws -> [String: Any] {
+        let result = try Support.run(["state", path])
+        #expect(result.status == 0, "\(result.stderr)")
+        return try #require(JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
+    }
+
+    private func requests(_ path: String) throws -> Int {
+        try stateOf(path)["requests"] as? Int ?? -1
+    }
+
+    private func night(_ state: String, _ paths: [String], extra: [String] = []) throws -> Support.RunResult {
+        let result = try Support.run(["--quiet", "--state", state] + extra + paths)
+        #expect(!result.timedOut)
+        return result
+    }
+
+    @Test("a gzip file still being written is counted up to its damage once, and the rest when it is whole")
+    func gzipBeingWritten() throws {
+        let directory = Support.temporaryDirectory().path
+        defer { try? fileManager.removeItem(atPath: directory) }
+        let content = lines(3_000)
+        let whole = Support.gzip(content)
+        let logs = directory + "/logs"
+        try fileManager.createDirectory(atPath: logs, withIntermediateDirectories: true)
+        let archive = logs + "/access.log.1.gz"
+        let state = directory + "/state.db"
+        // logrotate compressing while the night's run starts: half the archive, twice.
+        try write(archive, Array(whole.prefix(whole.count / 2)))
+        let first = try night(state, [logs])
+        #expect(first.status == 1, "the damage is reported: \(first.stderr)")
+        let partial = try requests(state)
+        #expect(partial > 0 && partial < 3_000)
+        _ = try night(state, [logs])
+        #expect(try requests(state) == partial, "the readable part is never counted again")
+        // The next night the archive is whole.
+        try write(archive, whole)
+        let last = try night(state, [logs])
+        #expect(last.status == 0, "\(last.stderr)")
+        #expect(try requests(state) == 3_000)
+    }
+
+    @Test("a last line still being written is left for the next run, in a plain file and in a gzip one")
+    func halfWrittenLine() throws {
+        let directory = Support.temporaryDirectory().path
+        defer { try? fileManager.removeItem(atPath: directory) }
+        let state = directory + "/state.db"
+        let log = directory + "/access.log"
+        let content = lines(100)
+        // The server is in the middle of line 100.
+        try write(log, Array(content.dropLast(20)))
+        let first = try night(state, [log], extra: ["--summary", "\(directory)/summary.json"])
+        #expect(first.status == 0, "\(first.stderr)")
+        #expect(first.stderr.contains("line_held_back"), "\(first.stderr)")
+        #expect(try requests(state) == 99)
+        try append(log, Array(content.suffix(20)) + lines(50, from: 100))
+        _ = try night(state, [log])
+        #expect(try requests(state) == 150)
+        let summary = try String(contentsOfFile: "\(directory)/summary.json", encoding: .utf8)
+        #expect(summary.contains("\"line_held_back\""))
+
+        // A gzip stream cut inside its last line (compression still going): the same.
+        let gzState = directory + "/gz.db"
+        let archive = directory + "/old.log.gz"
+        let gzipped = Support.gzip(content)
+        try write(archive, Array(gzipped.prefix(gzipped.count - 12)))
+        _ = try night(gzState, [archive])
+        let partial = try requests(gzState)
+        try write(archive, gzipped)
+        _ = try night(gzState, [archive])
+        #expect(partial < 100)
+        #expect(try requests(gzState) == 100)
+    }
+
+    @Test("one file under several names, and a file beside its compressed copy, are read once")
+    func oneInputManyNames() throws {
+        let directory = Support.temporaryDirectory().path
+        defer { try? fileManager.removeItem(atPath: directory) }
+        let logs = directory + "/logs"
+        try fileManager.createDirectory(atPath: logs, withIntermediateDirectories: true)
+        try write(logs + "/access.log", lines(500))
+        try fileManager.createSymbolicLink(atPath: directory + "/link.log", withDestinationPath: logs + "/access.log")
+        let names = [logs, logs + "/access.log", directory + "/link.log", logs + "/../logs/./access.log"]
+        // Without --state too: a run counts each file once.
+        let plain = try Support.run(["--quiet", "--summary", "-"] + names)
+        let summary = try #require(JSONSerialization.jsonObject(with: Data(plain.stdout.utf8)) as? [String: Any])
+        #expect(summary["parsed"] as? Int == 500, "\(plain.stderr)")
+        #expect(plain.stderr.contains("under another name"))
+        let state = directory + "/state.db"
+        _ = try night(state, names)
+        #expect(try requests(state) == 500)
+
+        // access.log.1 and access.log.1.gz side by side while logrotate compresses.
+        let rotated = directory + "/rotated"
+        try fileManager.createDirectory(atPath: rotated, withIntermediateDirectories: true)
+        let day = lines(2_000, start: 24_567_000)
+        try write(rotated + "/access.log.1", day)
+        try write(rotated + "/access.log.1.gz", Array(Support.gzip(day).prefix(5_000)))
+        let copies = try night(directory + "/copies.db", [rotated])
+        #expect(copies.stderr.contains("holds the same log as"), "\(copies.stderr)")
+        #expect(try requests(directory + "/copies.db") == 2_000)
+        // The next night only the archive is left, whole: nothing new in it.
+        try fileManager.removeItem(atPath: rotated + "/access.log.1")
+        try write(rotated + "/access.log.1.gz", Support.gzip(day))
+        _ = try night(directory + "/copies.db", [rotated])
+        #expect(try requests(directory + "/copies.db") == 2_000)
+    }
+
+    @Test("a second run waits for the one holding the state, or with --state-wait gives up before reading")
+    func overlappingRuns() throws {
+        let directory = Support.temporaryDirectory().path
+        defer { try? fileManager.removeItem(atPath: directory) }
+        let state = directory + "/state.db"
+        let log = directory + "/access.log"
+        try write(log, lines(1_000))
+        _ = try night(state, [log])
+        // Another run holds the state (this test takes its lock as a run would).
+        let holder = open(state, O_RDWR)
+        #expect(holder >= 0)
+        #expect(flock(holder, LOCK_EX) == 0)
+        try append(log, lines(10, from: 1_000))
+        let refused = try night(state, [log], extra: ["--state-wait", "0.3", "--summary", "\(directory)/refused.json"])
+        #expect(refused.status == 2, "\(refused.stderr)")
+        #expect(refused.stderr.contains("another logsurge run holds this state file"))
+        #expect(!fileManager.fileExists(atPath: "\(directory)/refused.json"), "nothing was written")
+        // Without --state-wait the run waits, and goes on once the lock is released.
+        let waiting = Process()
+        waiting.executableURL = Support.executable!
+        waiting.arguments = ["--quiet", "--state", state, log]
+        let errors = Pipe()
+        waiting.standardError = errors
+        try Support.launch(waiting)
+        Thread.sleep(forTimeInterval: 1)
+        #expect(waiting.isRunning, "it waits for the lock")
+        close(holder)
+        waiting.waitUntilExit()
+        #expect(waiting.terminationStatus == 0)
+        let said = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        #expect(said.contains("waiting"), "\(said)")
+        #expect(try requests(state) == 1_010)
+    }
+
+    @Test("a log rotated between identification and reading: the file read is the file recorded")
+    func rotatedDuringRun() throws {
+        let directory = Support.temporaryDirectory().path
+        defer { try? fileManager.removeItem(atPath: directory) }
+        let logs = directory + "/logs"
+        try fileManager.createDirectory(atPath: logs, withIntermediateDirectories: true)
+        let log = logs + "/access.log"
+        try write(log, lines(1_000))
+        let statePath = directory + "/state.db"
+        do {
+            let state = try RunState(path: statePath)
+            var configuration = Support.configuration()
+            let inputs = try state.prepare(&configuration, paths: [logs])
+            configuration.detects = false
+            // logrotate runs now: the log is renamed and a new one begins.
+            try fileManager.moveItem(atPath: log, toPath: logs + "/access.log.1")
+            try write(log, lines(300, from: 5_000))
+            let analysis = AnalysisPipeline(configuration: configuration).run(paths: [logs])
+            #expect(analysis.accounting.parsed == 1_000, "the identified file, through its descriptor")
+            try state.record(inputs, analysis: analysis)
+        }
+        // The next night reads the new log whole, and the renamed one not again.
+        let next = try night(statePath, [logs])
+        #expect(next.status == 0, "\(next.stderr)")
+        #expect(try requests(statePath) == 1_300)
+    }
+
+    @Test("lines appended while a run reads are read by the next run, none twice")
+    func appendedDuringRun() throws {
+        let directory = Support.temporaryDirectory().path
+        defer { try? fileManager.removeItem(atPath: directory) }
+        let log = directory + "/access.log"
+        try write(log, lines(1_000))
+        let statePath = directory + "/state.db"
+        do {
+            let state = try RunState(path: statePath)
+            var configuration = Support.configuration()
+            let inputs = try state.prepare(&configuration, paths: [log])
+            configuration.detects = false
+            // The server goes on writing after the file was identified, ending inside a line.
+            try append(log, Array(lines(200, from: 1_000).dropLast(7)))
+            let analysis = AnalysisPipeline(configuration: configuration).run(paths: [log])
+            try state.record(inputs, analysis: analysis)
+        }
+        try append(log, Array(lines(200, from: 1_000).suffix(7)))
+        _ = try night(statePath, [log])
+        _ = try night(statePath, [log])
+        #expect(try requests(statePath) == 1_200)
+        let contents = try stateOf(statePath)
+        let known = try #require((contents["inputs"] as? [[String: Any]])?.first)
+        #expect(known["bytes_consumed"] as? Int == Int((try fileManager.attributesOfItem(atPath: log)[.size] as? NSNumber)?.intValue ?? -1))
+        #expect(contents["runs"] as? Int == 3)
+    }
+
+    @Test("logsurge state: a missing or foreign file is an error; --buckets exports what it holds")
+    func stateCommand() throws {
+        let directory = Support.temporaryDirectory().path
+        defer { try? fileManager.removeItem(atPath: directory) }
+        #expect(try Support.run(["state", directory + "/missing.db"]).status == 2)
+        try write(directory + "/text.db", Array("not a database".utf8))
+        #expect(try Support.run(["state", directory + "/text.db"]).status == 2)
+        let log = directory + "/access.log"
+        try write(log, lines(180))
+        _ = try night(directory + "/state.db", [log])
+        let exported = try Support.run(["state", directory + "/state.db", "--buckets", directory + "/b.csv"])
+        #expect(exported.status == 0)
+        let csv = try String(contentsOfFile: directory + "/b.csv", encoding: .utf8).split(separator: "\n")
+        #expect(csv.count == 1 + 3, "three minutes of one site and country")
+        let summed = csv.dropFirst().compactMap { Int($0.split(separator: ",")[3]) }.reduce(0, +)
+        #expect(summed == 180)
+        let contents = try stateOf(directory + "/state.db")
+        #expect(contents["first_minute"] as? String == "2016-09-16T00:00Z")
+        #expect(contents["last_minute"] as? String == "2016-09-16T00:02Z")
+    }
+}
