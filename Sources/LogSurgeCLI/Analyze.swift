@@ -180,7 +180,10 @@ struct Analyze: ParsableCommand {
         let summarySink = try summary.map { try openOutput($0) }
         // Alerts of a stream are read as they come (`tail -f alerts.jsonl`): written in place.
         let streaming = follow || paths.isEmpty || paths.contains("-")
-        let alertSink = try alerts.map { try openOutput($0, atomically: !streaming) }
+        // Followed logs' alerts go on across restarts: what the file holds is kept, and an
+        // episode it holds keeps its id (a restart reads the logs again from their start).
+        let earlierAlerts = follow ? alerts.flatMap { $0 == "-" ? nil : AlertLedger(existing: $0) } : nil
+        let alertSink = try alerts.map { try openOutput($0, atomically: !streaming, appending: earlierAlerts != nil) }
         let metricsFile = try metricsOptions.open(watching: detector.configuration.watchedCountries)
         let htmlSink = try html.map { try openOutput($0) }
         let reportToStandardError = outputs.contains("-")
@@ -215,7 +218,7 @@ struct Analyze: ParsableCommand {
             configuration.detects = false
             configuration.onAlert = nil
         }
-        let alertStream = alertSink.map(AlertStream.init)
+        let alertStream = alertSink.map { AlertStream($0, ledger: earlierAlerts) }
         if let alertStream { configuration.onAlert = { alertStream.write($0) } }
 
         // A long batch run on a terminal shows how far it got (not a followed stream, nor --quiet).
@@ -309,8 +312,8 @@ struct Analyze: ParsableCommand {
         }
     }
 
-    private func openOutput(_ path: String, atomically: Bool = true) throws -> OutputSink {
-        do { return try OutputSink(path: path, atomically: atomically) } catch {
+    private func openOutput(_ path: String, atomically: Bool = true, appending: Bool = false) throws -> OutputSink {
+        do { return try OutputSink(path: path, atomically: atomically, appending: appending) } catch {
             throw UsageError(description: error.description)
         }
     }
@@ -332,13 +335,18 @@ final class AlertStream: @unchecked Sendable {
     private let lock = NSLock()
     private let sink: OutputSink
     private var failure: OutputError?
+    /// With `--follow`, what the file held when the run began (see `AlertLedger`).
+    private var ledger: AlertLedger?
 
-    init(_ sink: OutputSink) { self.sink = sink }
+    init(_ sink: OutputSink, ledger: AlertLedger? = nil) {
+        self.sink = sink
+        self.ledger = ledger
+    }
 
     func write(_ event: AlertEvent) {
         lock.lock()
         defer { lock.unlock() }
-        guard failure == nil else { return }
+        guard failure == nil, let event = ledger == nil ? event : ledger!.admit(event) else { return }
         do throws(OutputError) {
             try sink.write(AlertWriter.line(event))
             try sink.flush()
@@ -352,5 +360,59 @@ final class AlertStream: @unchecked Sendable {
         defer { lock.unlock() }
         if let failure { throw failure }
         try sink.close()
+    }
+}
+
+/// The episodes an alerts file holds already, so that a restarted `--follow` appends to it:
+/// an event it holds is not written again, and a later event of an episode it holds (the
+/// close of one it has open) takes that episode's id; new episodes are numbered after its
+/// largest id.
+struct AlertLedger {
+    private struct Key: Hashable {
+        var kind: String, site: String, country: String?, start: String
+    }
+    private var known: [Key: (id: Int, states: Set<String>)] = [:]
+    /// This run's ids, as they are written.
+    private var assigned: [Int: Int] = [:]
+    private var nextID = 1
+
+    /// The ledger of the alert lines in `path`; nil when there is no regular file there.
+    init?(existing path: String) {
+        var status = stat()
+        guard stat(path, &status) == 0, status.st_mode & S_IFMT == S_IFREG,
+              let data = FileManager.default.contents(atPath: path) else { return nil }
+        for line in data.split(separator: 0x0A) {
+            guard let object = try? JSONSerialization.jsonObject(with: Data(line)) as? [String: Any],
+                  let id = object["id"] as? Int, let state = object["state"] as? String, let kind = object["kind"] as? String,
+                  let site = object["site"] as? String, let start = object["start"] as? String else { continue }
+            let key = Key(kind: kind, site: site, country: object["country"] as? String, start: start)
+            known[key, default: (id, [])].states.insert(state)
+            nextID = max(nextID, id + 1)
+        }
+    }
+
+    /// `event` as it is to be written, or nil when the file holds it already.
+    mutating func admit(_ event: AlertEvent) -> AlertEvent? {
+        var event = event
+        let key = Key(kind: event.kind.rawValue, site: event.site, country: event.country?.description,
+                      start: UTCMinute.format(event.start))
+        if let (id, states) = known[key] {
+            guard !states.contains(event.state.rawValue) else {
+                assigned[event.id] = id
+                return nil
+            }
+            known[key]!.states.insert(event.state.rawValue)
+            assigned[event.id] = id
+            event.id = id
+            return event
+        }
+        let id = assigned[event.id] ?? nextID
+        if assigned[event.id] == nil {
+            assigned[event.id] = id
+            nextID += 1
+        }
+        known[key] = (id, [event.state.rawValue])
+        event.id = id
+        return event
     }
 }

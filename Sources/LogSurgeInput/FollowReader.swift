@@ -3,10 +3,15 @@ import Glibc
 /// Reads named files as they grow, like `tail -F`, until told to stop: `--follow`.
 ///
 /// Each file is read from its start, then polled. It survives what log rotation does:
-/// - rename (`access.log` → `access.log.1`, a new `access.log`): the old file is read to its
-///   end through the descriptor still open, then the new one from its start;
-/// - copytruncate (the file shrinks below what was read): read again from its start;
-/// - a file that disappears and comes back (or does not exist yet): waited for.
+/// - rename (`access.log` → `access.log.1`, a new `access.log`): the new file is read from its
+///   start, and the old one, through the descriptor still open, until it has not grown for
+///   `rotateWait` seconds (nginx and Apache write to it until they reopen their logs);
+/// - copytruncate: the file shrinks below what was read, or its first bytes are no longer
+///   those read (it was emptied and grew past the old size between two looks): read again
+///   from its start;
+/// - a file that disappears and comes back (or does not exist yet), or is for a while not a
+///   regular file (a directory during a deploy): waited for. Nothing but a regular file is
+///   opened, so a FIFO put at the path cannot block the reader.
 ///
 /// Lines of several files are never mixed: a file's bytes after its last newline wait (in a
 /// carry of at most `maxLineLength` bytes) until their line is complete, or until the file is
@@ -42,9 +47,18 @@ public struct FollowReader: Sendable {
         /// Archives are read once, and a file that failed is not read again (it would be
         /// counted twice): their path is not looked at again.
         var done = false
-        /// Whether anything was ever found at the path.
+        /// Whether anything was ever found at the path, and whether a regular file was.
         var found = false
+        var foundRegular = false
+        /// The file's first bytes as read (up to `headLength`): a file emptied and regrown
+        /// past what was read no longer starts with them.
+        var head: [UInt8] = []
+        /// When a rotated-away file last grew.
+        var lastGrowth: Double = 0
     }
+
+    /// First bytes compared to tell a file rewritten in place from one that grew.
+    static let headLength = 128
 
     /// Follows until `shouldStop` says so (asked at least every `reader.followPollInterval`), then reads
     /// what is left, ends every pending line and returns. `emit` gets whole-line chunks.
@@ -54,7 +68,10 @@ public struct FollowReader: Sendable {
         var stats = InputStats()
         var firstError: InputError?
         var files = paths.map { Followed(path: $0) }
+        /// Files rotated away, still read until they have been quiet for `rotateWait` seconds.
+        var retired: [Followed] = []
         let readSize = reader.readSize
+        let rotateWait = max(0, reader.followRotateWait)
 
         try withUnsafeTemporaryAllocation(byteCount: readSize, alignment: 16) { buffer in
             /// Reads what `file` holds now; whether anything was read.
@@ -124,19 +141,22 @@ public struct FollowReader: Sendable {
                 file.carry.removeAll(keepingCapacity: true)
             }
 
-            /// Opens whatever is at `file.path` now, from its start; a gzip archive is read whole.
+            /// Opens whatever is at `file.path` now, from its start, when it is a regular file (looked
+            /// at first: opening a FIFO would wait for a writer); a gzip archive is read whole.
             func open(_ file: inout Followed) throws {
-                let descriptor = FileIO.openForReading(file.path)
-                guard descriptor >= 0 else { return }  // not there (yet): looked for again later
+                var before = stat()
+                guard stat(file.path, &before) == 0 else { return }  // not there (yet): looked for again later
                 file.found = true
+                // A directory, a FIFO or a device is not a log file that grows: looked at again later.
+                guard before.st_mode & S_IFMT == S_IFREG else { return }
+                let descriptor = Glibc.open(file.path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
+                guard descriptor >= 0 else { return }
                 var status = stat()
                 guard fstat(descriptor, &status) == 0, status.st_mode & S_IFMT == S_IFREG else {
-                    // A directory, a FIFO or a device is not a log file that grows.
                     close(descriptor)
-                    firstError = firstError ?? InputError(path: file.path, offset: nil, message: "not a regular file: cannot be followed")
-                    file.done = true
                     return
                 }
+                file.foundRegular = true
                 var magic: (UInt8, UInt8) = (0, 0)
                 if withUnsafeMutableBytes(of: &magic, { pread(descriptor, $0.baseAddress!, 2, 0) }) == 2, magic == (0x1F, 0x8B) {
                     try chunker.flushCompleteLines(emit: emit)
@@ -153,42 +173,98 @@ public struct FollowReader: Sendable {
                 file.device = UInt64(status.st_dev)
                 file.inode = UInt64(status.st_ino)
                 file.offset = 0
+                file.head = []
+            }
+
+            /// Whether the open file no longer is what was read: shorter than what was read, or
+            /// its first bytes changed (emptied, then written past the old size since the last look).
+            func rewritten(_ file: Followed, size: Int64) -> Bool {
+                if size < file.offset { return true }
+                guard !file.head.isEmpty else { return false }
+                var now = [UInt8](repeating: 0, count: file.head.count)
+                let count = now.withUnsafeMutableBytes { pread(file.descriptor, $0.baseAddress!, $0.count, 0) }
+                return count >= 0 && (count < now.count || now != file.head)
+            }
+
+            /// Keeps the first bytes read of `file`, once it has them.
+            func noteHead(_ file: inout Followed) {
+                let wanted = Int(min(Int64(Self.headLength), file.offset))
+                guard file.head.count < wanted else { return }
+                var head = [UInt8](repeating: 0, count: wanted)
+                let count = head.withUnsafeMutableBytes { pread(file.descriptor, $0.baseAddress!, $0.count, 0) }
+                if count == wanted { file.head = head }
             }
 
             /// Reads what is new at `file.path`, following a rotation or truncation; whether anything was read.
-            func poll(_ file: inout Followed) throws -> Bool {
+            func poll(_ file: inout Followed, now: Double) throws -> Bool {
                 if file.done { return false }
                 if file.descriptor < 0 {
                     try open(&file)
+                    defer { if file.descriptor >= 0 { noteHead(&file) } }
                     return try drain(&file)
                 }
-                var progressed = try drain(&file)
                 var status = stat()
                 if stat(file.path, &status) != 0 {
-                    return progressed  // moved away, not replaced yet: the open file may still grow
+                    // Moved away, not replaced yet: the open file may still grow.
+                    defer { noteHead(&file) }
+                    return try drain(&file)
                 }
                 if UInt64(status.st_dev) != file.device || UInt64(status.st_ino) != file.inode {
-                    // Rotated: finish the old file (a last write may have landed since), then the new one.
-                    progressed = try drain(&file) || progressed
-                    try endLine(of: &file)
-                    close(file.descriptor)
+                    // Rotated: the old file is read on until it has been quiet a while, the new one from its start.
+                    var old = file
+                    _ = try drain(&old)
+                    old.lastGrowth = now
+                    retired.append(old)
                     file.descriptor = -1
+                    file.carry = []
+                    file.skippingLongLine = false
                     try open(&file)
-                    return try drain(&file) || progressed
+                    defer { if file.descriptor >= 0 { noteHead(&file) } }
+                    _ = try drain(&file)
+                    return true
                 }
-                if Int64(status.st_size) < file.offset {
+                var truncated = false
+                var own = stat()
+                if fstat(file.descriptor, &own) == 0, rewritten(file, size: Int64(own.st_size)) {
                     // Truncated in place (copytruncate): the file starts again.
                     try endLine(of: &file)
                     file.offset = 0
-                    return try drain(&file) || progressed
+                    file.head = []
+                    truncated = true
+                }
+                defer { noteHead(&file) }
+                return try drain(&file) || truncated
+            }
+
+            /// Reads the files rotated away; one quiet for `rotateWait` seconds is finished.
+            func pollRetired(now: Double) throws -> Bool {
+                var progressed = false
+                var index = 0
+                while index < retired.count {
+                    if try drain(&retired[index]) {
+                        retired[index].lastGrowth = now
+                        progressed = true
+                    }
+                    if retired[index].descriptor < 0 || now - retired[index].lastGrowth >= rotateWait {
+                        try endLine(of: &retired[index])
+                        if retired[index].descriptor >= 0 { close(retired[index].descriptor) }
+                        retired.remove(at: index)
+                    } else {
+                        index += 1
+                    }
                 }
                 return progressed
             }
 
-            for index in files.indices { try open(&files[index]) }
+            for index in files.indices {
+                try open(&files[index])
+                if files[index].descriptor >= 0 { noteHead(&files[index]) }
+            }
             while true {
                 var progressed = false
-                for index in files.indices { progressed = try poll(&files[index]) || progressed }
+                let now = Self.monotonicSeconds()
+                for index in files.indices { progressed = try poll(&files[index], now: now) || progressed }
+                progressed = try pollRetired(now: now) || progressed
                 if shouldStop() { break }
                 if !progressed {
                     // Nothing new anywhere: hand on what is held, then wait.
@@ -198,17 +274,32 @@ public struct FollowReader: Sendable {
                     _ = nanosleep(&pause, nil)  // a signal cuts it short
                 }
             }
+            // Stopping: what the files rotated away hold now, then the files at the paths.
+            for index in retired.indices {
+                _ = try drain(&retired[index])
+                try endLine(of: &retired[index])
+                if retired[index].descriptor >= 0 { close(retired[index].descriptor) }
+            }
             for index in files.indices {
                 _ = try drain(&files[index])
                 try endLine(of: &files[index])
                 if files[index].descriptor >= 0 { close(files[index].descriptor) }
                 if !files[index].found {
                     firstError = firstError ?? InputError(path: files[index].path, offset: nil, message: "cannot open: not found while followed")
+                } else if !files[index].foundRegular {
+                    firstError = firstError ?? InputError(path: files[index].path, offset: nil, message: "not a regular file: cannot be followed")
                 }
             }
         }
         try chunker.finish(emit: emit)
         stats.decompressedBytes += stats.bytesRead
         return (stats, firstError)
+    }
+
+    /// Seconds on a clock that only goes forward (not the wall clock, which may be set back).
+    private static func monotonicSeconds() -> Double {
+        var now = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &now)
+        return Double(now.tv_sec) + Double(now.tv_nsec) / 1e9
     }
 }

@@ -35,6 +35,9 @@ public struct InputReader: Sendable {
     public var stop: StopCheck?
     /// Seconds between looks at followed files when none has grown. By default, 0.25.
     public var followPollInterval = 0.25
+    /// Seconds a followed file rotated away (renamed) is still read after it last grew: the
+    /// server writes to it until it reopens its logs. By default, 10 (Fluent Bit waits 5).
+    public var followRotateWait = 10.0
     /// A last line without its newline is not emitted (its bytes are `InputStats.heldBack`)
     /// unless it ends a gzip file read whole: it may be half written, and a later run that
     /// resumes at `InputStats.linesEnd` reads it whole. By default, false: it is emitted.

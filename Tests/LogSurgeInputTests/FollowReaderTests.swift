@@ -9,9 +9,10 @@ private final class Following: Sendable {
     private let stopping = Atomic<Bool>(false)
     private let done = DispatchSemaphore(value: 0)
 
-    init(_ paths: [String], maxLineLength: Int = 1 << 20) {
+    init(_ paths: [String], maxLineLength: Int = 1 << 20, rotateWait: Double = 0.2) {
         var reader = InputReader(targetChunkSize: 4096, maxLineLength: maxLineLength, readSize: 1024)
         reader.followPollInterval = 0.005
+        reader.followRotateWait = rotateWait
         let follower = FollowReader(paths: paths, reader: reader)
         Thread {
             let result = follower.read(shouldStop: { self.stopping.load(ordering: .relaxed) }) { chunk in
@@ -81,7 +82,7 @@ struct FollowReaderTests {
         #expect(stats.bytesRead == Int64(numbered(0..<21).utf8.count))
     }
 
-    @Test("rotation by rename: the old file is read to its end, then the new one from its start")
+    @Test("rotation by rename: the old file is read to its end, the new one from its start")
     func renameRotation() throws {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
@@ -96,7 +97,84 @@ struct FollowReaderTests {
         try append(numbered(12..<14), to: path)
         #expect(following.waitFor(lines: 14))
         let (lines, _, error) = following.stop()
-        #expect(lines == (0..<8).map { "line \($0)" } + ["line 8 unfinished"] + (9..<14).map { "line \($0)" })
+        // Each file's lines in order; the old file's unfinished line ends once it is quiet.
+        #expect(lines.filter { Int($0.split(separator: " ")[1])! < 9 } == (0..<8).map { "line \($0)" } + ["line 8 unfinished"])
+        #expect(lines.filter { Int($0.split(separator: " ")[1])! >= 9 } == (9..<14).map { "line \($0)" })
+        #expect(error == nil)
+    }
+
+    @Test("lines written to the renamed file after the switch are read, until it has been quiet a while")
+    func writesAfterTheSwitch() throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let path = try directory.write("access.log", Array(numbered(0..<5).utf8))
+        let old = directory.file("access.log.1")
+        let following = Following([path], rotateWait: 1)
+        #expect(following.waitFor(lines: 5))
+        try FileManager.default.moveItem(atPath: path, toPath: old)
+        try directory.write("access.log", Array(numbered(0..<3, prefix: "new").utf8))
+        #expect(following.waitFor(lines: 8), "the new file is read")
+        // nginx has not reopened its log yet: it writes to the renamed file, in pieces.
+        for batch in 0..<5 {
+            try append(numbered((5 + batch * 10)..<(15 + batch * 10)), to: old)
+            Thread.sleep(forTimeInterval: 0.1)
+        }
+        #expect(following.waitFor(lines: 58))
+        // Quiet for longer than the wait: let go; a write after that is not read.
+        Thread.sleep(forTimeInterval: 1.5)
+        try append(numbered(100..<101), to: old)
+        Thread.sleep(forTimeInterval: 0.2)
+        let (lines, _, error) = following.stop()
+        #expect(lines.filter { $0.hasPrefix("line") } == (0..<55).map { "line \($0)" })
+        #expect(lines.filter { $0.hasPrefix("new") } == (0..<3).map { "new \($0)" })
+        #expect(error == nil)
+    }
+
+    @Test("copytruncate where the file grows past the old size between two looks is read from its start")
+    func copyTruncateRegrown() throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let path = try directory.write("access.log", Array(numbered(0..<3).utf8))
+        // Polling slowly, so that the truncation and the regrowth fall between two looks.
+        var reader = InputReader(targetChunkSize: 4096, readSize: 1024)
+        reader.followPollInterval = 0.5
+        let follower = FollowReader(paths: [path], reader: reader)
+        let collected = Mutex<[LineChunk]>([])
+        let stopping = Atomic<Bool>(false)
+        let done = DispatchSemaphore(value: 0)
+        Thread {
+            _ = follower.read(shouldStop: { stopping.load(ordering: .relaxed) }) { chunk in collected.withLock { $0.append(chunk) } }
+            done.signal()
+        }.start()
+        Thread.sleep(forTimeInterval: 0.25)
+        // Truncated, then more written than the file held before, all within one interval.
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
+        try handle.truncate(atOffset: 0)
+        try handle.close()
+        try append(numbered(0..<40, prefix: "after"), to: path)
+        Thread.sleep(forTimeInterval: 1.2)
+        stopping.store(true, ordering: .relaxed)
+        done.wait()
+        let lines = collected.withLock { chunkLines($0).map { String(decoding: $0, as: UTF8.self) } }
+        #expect(lines == (0..<3).map { "line \($0)" } + (0..<40).map { "after \($0)" })
+    }
+
+    @Test("a path that is for a while a directory, or a FIFO, is waited for without blocking")
+    func notARegularFileForAWhile() throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let path = directory.file("access.log")
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: false)
+        let following = Following([path])
+        Thread.sleep(forTimeInterval: 0.05)
+        try FileManager.default.removeItem(atPath: path)
+        #expect(mkfifo(path, 0o644) == 0)
+        Thread.sleep(forTimeInterval: 0.05)
+        try FileManager.default.removeItem(atPath: path)
+        try directory.write("access.log", Array(numbered(0..<4).utf8))
+        #expect(following.waitFor(lines: 4))
+        let (lines, _, error) = following.stop()
+        #expect(lines == (0..<4).map { "line \($0)" })
         #expect(error == nil)
     }
 

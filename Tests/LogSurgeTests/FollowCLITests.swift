@@ -92,6 +92,70 @@ struct FollowCLITests {
         }
     }
 
+    @Test("a restarted --follow appends to its alerts: what the file held stays, no episode twice, ids kept")
+    func restartAppendsAlerts() throws {
+        let directory = Support.temporaryDirectory().path
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let path = directory + "/access.log"
+        try Data(StreamingDetectionTests.log).write(to: URL(fileURLWithPath: path))
+        let alerts = directory + "/alerts.jsonl"
+        func follow(_ path: String = path) throws {
+            let process = Process()
+            process.executableURL = Support.executable!
+            process.arguments = ["--follow", "--quiet", "--alerts", alerts, path]
+            process.standardError = FileHandle.nullDevice
+            try process.run()
+            defer { if process.isRunning { process.terminate() } }
+            #expect(Support.eventually { contents(alerts).contains("\"kind\":\"surge\"") })
+            Thread.sleep(forTimeInterval: 0.5)
+            kill(process.processIdentifier, SIGTERM)
+            process.waitUntilExit()
+            #expect(process.terminationStatus == 0)
+        }
+        try follow()
+        let first = contents(alerts)
+        #expect(!first.isEmpty)
+        // Restarted (a deploy, a reboot): the log is read again from its start.
+        try follow()
+        let second = contents(alerts)
+        #expect(second.hasPrefix(first), "what the file held stays")
+        let lines = second.split(separator: "\n").map(String.init)
+        let keys = lines.compactMap { line -> String? in
+            guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else { return nil }
+            return "\(object["id"] ?? "")/\(object["state"] ?? "")"
+        }
+        #expect(keys.count == lines.count)
+        #expect(Set(keys).count == keys.count, "no event twice: \(keys)")
+        // After the rotation the log read holds none of those: the file still does.
+        let quiet = directory + "/quiet.log"
+        try Data(StreamingDetectionTests.log.prefix(2_000)).write(to: URL(fileURLWithPath: quiet))
+        try follow(quiet)
+        #expect(contents(alerts) == second)
+    }
+
+    @Test("a FIFO at a followed path does not block: SIGTERM ends the run at once")
+    func fifoAtThePath() throws {
+        let directory = Support.temporaryDirectory().path
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let path = directory + "/access.log"
+        #expect(mkfifo(path, 0o644) == 0)
+        let process = Process()
+        process.executableURL = Support.executable!
+        process.arguments = ["--follow", "--quiet", "--summary", directory + "/summary.json", path]
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        defer { if process.isRunning { process.terminate() } }
+        Thread.sleep(forTimeInterval: 0.5)
+        kill(process.processIdentifier, SIGTERM)
+        let deadline = Date().addingTimeInterval(10)
+        while process.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
+        #expect(!process.isRunning, "it ended within 10 s of SIGTERM")
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 1, "never a regular file: an input error")
+        let run = try summary(directory + "/summary.json")
+        #expect((run["input_errors"] as? [[String: Any]])?.first?["message"] as? String == "not a regular file: cannot be followed")
+    }
+
     @Test("--follow needs named files")
     func usage() throws {
         let directory = Support.temporaryDirectory().path

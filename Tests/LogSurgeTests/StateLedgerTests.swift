@@ -47,6 +47,19 @@ struct StateLedgerTests {
         try stateOf(path)["requests"] as? Int ?? -1
     }
 
+    /// A `--state` run in this process, as the command runs it, with `meanwhile` done between
+    /// the inputs' identification and their reading.
+    private func runInProcess(_ statePath: String, _ paths: [String], meanwhile: () throws -> Void) throws -> Analysis {
+        let state = try RunState(path: statePath)
+        var configuration = Support.configuration()
+        let inputs = try state.prepare(&configuration, paths: paths)
+        configuration.detects = false
+        try meanwhile()
+        let analysis = AnalysisPipeline(configuration: configuration).run(paths: paths)
+        try state.record(inputs, analysis: analysis)
+        return analysis
+    }
+
     private func night(_ state: String, _ paths: [String], extra: [String] = []) throws -> Support.RunResult {
         let result = try Support.run(["--quiet", "--state", state] + extra + paths)
         #expect(!result.timedOut)
@@ -187,18 +200,12 @@ struct StateLedgerTests {
         let log = logs + "/access.log"
         try write(log, lines(1_000))
         let statePath = directory + "/state.db"
-        do {
-            let state = try RunState(path: statePath)
-            var configuration = Support.configuration()
-            let inputs = try state.prepare(&configuration, paths: [logs])
-            configuration.detects = false
+        let analysis = try runInProcess(statePath, [logs]) {
             // logrotate runs now: the log is renamed and a new one begins.
             try fileManager.moveItem(atPath: log, toPath: logs + "/access.log.1")
             try write(log, lines(300, from: 5_000))
-            let analysis = AnalysisPipeline(configuration: configuration).run(paths: [logs])
-            #expect(analysis.accounting.parsed == 1_000, "the identified file, through its descriptor")
-            try state.record(inputs, analysis: analysis)
         }
+        #expect(analysis.accounting.parsed == 1_000, "the identified file, through its descriptor")
         // The next night reads the new log whole, and the renamed one not again.
         let next = try night(statePath, [logs])
         #expect(next.status == 0, "\(next.stderr)")
@@ -212,15 +219,9 @@ struct StateLedgerTests {
         let log = directory + "/access.log"
         try write(log, lines(1_000))
         let statePath = directory + "/state.db"
-        do {
-            let state = try RunState(path: statePath)
-            var configuration = Support.configuration()
-            let inputs = try state.prepare(&configuration, paths: [log])
-            configuration.detects = false
+        _ = try runInProcess(statePath, [log]) {
             // The server goes on writing after the file was identified, ending inside a line.
             try append(log, Array(lines(200, from: 1_000).dropLast(7)))
-            let analysis = AnalysisPipeline(configuration: configuration).run(paths: [log])
-            try state.record(inputs, analysis: analysis)
         }
         try append(log, Array(lines(200, from: 1_000).suffix(7)))
         _ = try night(statePath, [log])

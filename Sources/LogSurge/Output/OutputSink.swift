@@ -43,8 +43,9 @@ public final class OutputSink {
     }
 
     /// Opens `path` for writing (`-` is standard output); `atomically: false` writes a regular
-    /// file in place, for output that is read while it is written (alerts of a followed log).
-    public init(path: String, atomically: Bool = true) throws(OutputError) {
+    /// file in place, for output that is read while it is written (alerts of a followed log),
+    /// and `appending` (with it) after what the file holds.
+    public init(path: String, atomically: Bool = true, appending: Bool = false) throws(OutputError) {
         name = path
         if path == "-" {
             descriptor = 1
@@ -59,14 +60,14 @@ public final class OutputSink {
             if exists, status.st_mode & S_IFMT == S_IFLNK, status.st_uid != geteuid(), status.st_uid != 0 {
                 throw OutputError(isBrokenPipe: false, description: "cannot write \(path): it is a symbolic link owned by another user (uid \(status.st_uid)); remove it or name the file it points to")
             }
-            let replaceable = atomically && (!exists || status.st_mode & S_IFMT == S_IFREG)
+            let replaceable = atomically && !appending && (!exists || status.st_mode & S_IFMT == S_IFREG)
             var temporary: String? = nil
             let fd: Int32
             if replaceable {
                 (fd, temporary) = Self.temporaryFile(beside: path)
                 if fd >= 0 { Self.keepAttributes(of: exists ? status : nil, on: fd) }
             } else {
-                fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+                fd = open(path, O_WRONLY | O_CREAT | (appending ? O_APPEND : O_TRUNC) | O_CLOEXEC, 0o644)
             }
             guard fd >= 0 else {
                 throw OutputError(isBrokenPipe: false, description: "cannot write \(path): \(String(cString: strerror(errno)))")

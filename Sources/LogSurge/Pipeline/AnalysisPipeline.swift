@@ -184,6 +184,7 @@ public struct AnalysisPipeline: Sendable {
             reader.pool = pool
             reader.stop = configuration.stop
             reader.followPollInterval = configuration.followPollInterval
+            reader.followRotateWait = configuration.followRotateWait
             reader.holdsBackUnterminatedLine = configuration.holdsBackUnterminatedLines
             return reader
         }()

@@ -69,6 +69,8 @@ public struct AnalyzeConfiguration: Sendable {
     public var follow = false
     /// Seconds between looks at followed files when none has grown. By default, 0.25.
     public var followPollInterval = 0.25
+    /// Seconds a followed file rotated away is still read after it last grew. By default, 10.
+    public var followRotateWait = 10.0
     /// Bytes of content (decompressed) already read of each file, by path, by an earlier run
     /// (`--state`): reading starts there; `readBefore` passes over the file without opening it.
     /// By default, none.
