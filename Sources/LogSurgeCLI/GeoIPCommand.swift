@@ -53,10 +53,16 @@ struct GeoIPCommand: ParsableCommand {
             try out.write("\(trimmed)\t\(country)\n")
         }
         if addresses.isEmpty {
-            while let line = readLine(strippingNewline: true) {
-                if line.isEmpty { continue }
-                try lookUp(line)
-                if addresses.isEmpty && out.isTerminal { try out.flush() }
+            try Self.forEachLine(of: STDIN_FILENO, limit: Self.longestLine) { line, cut in
+                if line.isEmpty { return }
+                if cut {
+                    // No address is this long: said without holding the line.
+                    anyInvalid = true
+                    try out.write("\(Escaping.terminal(String(decoding: line.prefix(64), as: UTF8.self)))…\tinvalid\n")
+                } else {
+                    try lookUp(String(decoding: line, as: UTF8.self))
+                }
+                if out.isTerminal { try out.flush() }
             }
         } else {
             for address in addresses { try lookUp(address) }
@@ -67,6 +73,50 @@ struct GeoIPCommand: ParsableCommand {
 }
 
 extension GeoIPCommand {
+    /// Bytes of a line of standard input that may hold an address (with spaces around it); a
+    /// longer line is invalid and is not held in memory.
+    static let longestLine = 1024
+
+    /// Calls `body` with each line of `descriptor` (without its newline, a CR before it
+    /// dropped) and whether it was cut: a line longer than `limit` bytes is given as its first
+    /// `limit` bytes, the rest read past without being kept. Memory stays within `limit` and
+    /// one read buffer whatever the input holds.
+    static func forEachLine(of descriptor: Int32, limit: Int, _ body: ([UInt8], Bool) throws -> Void) throws {
+        var line: [UInt8] = []
+        var cut = false
+        var block = [UInt8](repeating: 0, count: 64 << 10)
+        func end() throws {
+            if line.last == 0x0D { line.removeLast() }
+            try body(line, cut)
+            line.removeAll(keepingCapacity: true)
+            cut = false
+        }
+        while true {
+            let count = block.withUnsafeMutableBytes { read(descriptor, $0.baseAddress!, $0.count) }
+            if count < 0 {
+                if errno == EINTR { continue }
+                throw UsageError(description: "cannot read standard input: \(String(cString: strerror(errno)))")
+            }
+            if count == 0 { break }
+            var start = 0
+            while start < count {
+                let newline = block[start..<count].firstIndex(of: 0x0A)
+                let piece = block[start..<(newline ?? count)]
+                let room = limit - line.count
+                if piece.count > room {
+                    line += piece.prefix(max(0, room))
+                    cut = true
+                } else if !cut {
+                    line += piece
+                }
+                guard let newline else { break }
+                try end()
+                start = newline + 1
+            }
+        }
+        if !line.isEmpty || cut { try end() }
+    }
+
     /// Writes the embedded database's country tables, built from its tree, to `path`, and
     /// `country_tables_stamp.h` beside it.
     func writeTables(to path: String) throws {
@@ -100,11 +150,18 @@ extension GeoIPCommand {
 }
 
 /// Opens `path` or the embedded database; an unreadable database is a usage error (status 2).
+/// A database without country data (an ASN or ISP database) is refused the same way: it would
+/// put every request under `--` without a word.
 func openDatabase(_ path: String?) throws -> MMDBReader {
+    let reader: MMDBReader
     do {
-        if let path { return try MMDBReader(path: path) }
-        return try EmbeddedCountryDatabase.open()
+        guard let path else { return try EmbeddedCountryDatabase.open() }
+        reader = try MMDBReader(path: path)
     } catch {
         throw UsageError(description: "cannot use GeoIP database: \(error)")
     }
+    guard reader.hasCountryData() else {
+        throw UsageError(description: "cannot use GeoIP database: \(path!): it holds no country data (database type '\(reader.metadata.databaseType)'): give a country or city database, such as GeoLite2-Country or GeoLite2-City")
+    }
+    return reader
 }

@@ -227,6 +227,24 @@ public final class MMDBReader: @unchecked Sendable {
         MMDBReader.record(node, bit: bit, bytes: bytes, recordSize: recordSize)
     }
 
+    /// Whether the database gives countries: some record of its tree has `country.iso_code` or
+    /// `registered_country.iso_code`. An ASN, ISP or connection-type database has none, and
+    /// would put every request under `--` without a word. The nodes are looked at in order,
+    /// each data record once, until one has a country (at once, in a country or city
+    /// database) or `maximumRecords` did not.
+    public func hasCountryData(maximumRecords: Int = 100_000) -> Bool {
+        var seen = Set<Int>()
+        for node in 0..<nodeCount {
+            for bit in 0...1 {
+                let value = record(node, bit: bit)
+                guard value > nodeCount, let offset = try? dataOffset(forRecordValue: value), seen.insert(offset).inserted else { continue }
+                if let code = try? countryCode(atDataOffset: offset), code != .unknown { return true }
+                if seen.count >= maximumRecords { return false }
+            }
+        }
+        return false
+    }
+
     /// Both records of every node, in order, summed: the floor the stage benchmark times the
     /// country tables' tree walk against.
     @_spi(Benchmarks) public func sumOfRecords() -> Int {

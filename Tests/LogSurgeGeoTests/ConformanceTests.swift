@@ -152,6 +152,16 @@ struct ConformanceTests {
         #expect(try reader.record(for: ip("ef00::")) == nil)
     }
 
+    @Test("country data: country, city and enterprise databases have it; ASN, ISP and the like do not", arguments: [
+        ("GeoIP2-Country-Test.mmdb", true), ("GeoLite2-Country-Test.mmdb", true), ("GeoIP2-City-Test.mmdb", true),
+        ("GeoLite2-City-Test.mmdb", true), ("GeoIP2-Enterprise-Test.mmdb", true), ("GeoIP2-Precision-Enterprise-Test.mmdb", true),
+        ("GeoLite2-ASN-Test.mmdb", false), ("GeoIP2-ISP-Test.mmdb", false), ("GeoIP2-Connection-Type-Test.mmdb", false),
+        ("GeoIP2-Anonymous-IP-Test.mmdb", false), ("MaxMind-DB-test-mixed-24.mmdb", false), ("MaxMind-DB-string-value-entries.mmdb", false),
+    ])
+    func countryData(name: String, expected: Bool) throws {
+        #expect(try testDatabase(name).hasCountryData() == expected)
+    }
+
     @Test("records that are strings have no country")
     func stringValueEntries() throws {
         let reader = try testDatabase("MaxMind-DB-string-value-entries.mmdb")

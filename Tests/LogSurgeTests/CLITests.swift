@@ -1,4 +1,5 @@
 import Foundation
+import LogSurgeTestSupport
 import Testing
 import LogSurge
 import LogSurgeInput
@@ -83,6 +84,18 @@ struct CLITests {
         #expect(forced.stderr.contains("ISA-L cannot be used here"))
     }
 
+    @Test("a database without country data (ASN) is refused before reading, by analyze and geoip",
+          .enabled(if: sharedPath("mmdb-conformance") != nil, "needs ../shared/mmdb-conformance"))
+    func databaseWithoutCountries() throws {
+        let asn = sharedPath("mmdb-conformance")! + "/test-data/GeoLite2-ASN-Test.mmdb"
+        for arguments in [["--geoip", asn, "--quiet", Support.fixture("combined.log")], ["geoip", "--db", asn, "8.8.8.8"]] {
+            let result = try Support.run(arguments)
+            #expect(result.status == 2)
+            #expect(result.stderr.contains("holds no country data (database type 'GeoLite2-ASN')"), "\(result.stderr)")
+            #expect(result.stdout.isEmpty)
+        }
+    }
+
     @Test func corruptGeoIPDatabaseIsAUsageError() throws {
         let path = Support.temporaryDirectory().appendingPathComponent("bad.mmdb").path
         try Support.writeFile(path, Data("not a database".utf8))
@@ -98,6 +111,16 @@ struct CLITests {
         let piped = try Support.run(["geoip"], stdin: Array("8.8.8.8\n2001:4860:4860::8888\n".utf8))
         #expect(piped.status == 0)
         #expect(piped.stdout == "8.8.8.8\tUS\n2001:4860:4860::8888\tUS\n")
+    }
+
+    @Test("geoip reads standard input a line at a time with bounded memory: a huge line is one invalid answer")
+    func geoipHugeLine() throws {
+        // 64 MB without a newline, under a 64 MB data limit: held whole, it could not be read.
+        let huge = [UInt8](repeating: 0x61, count: 64 << 20)
+        let result = try Support.run(["geoip"], stdin: Array("8.8.8.8\r\n".utf8) + huge + Array("\n1.1.1.1".utf8),
+                                     shell: "ulimit -d 65536 && exec \"$0\" \"$@\"")
+        #expect(result.status == 1, "\(result.stderr)")
+        #expect(result.stdout == "8.8.8.8\tUS\n" + String(repeating: "a", count: 64) + "…\tinvalid\n1.1.1.1\tAU\n")
     }
 
     @Test func closedPipeEndsQuietly() throws {

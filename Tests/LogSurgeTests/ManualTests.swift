@@ -48,7 +48,7 @@ struct ManualTests {
                 #expect(page.contains(option.abstract), "\(option.command) \(option.names): help text differs in docs/logsurge.1")
             }
         }
-        for command in ["analyze", "detect", "geoip", "generate"] {
+        for command in ["analyze", "detect", "geoip", "generate", "state"] {
             #expect(page.contains(".It Em \(command)"))
         }
     }
@@ -57,7 +57,7 @@ struct ManualTests {
     func completionScriptsOfferEveryCommandAndOption(shell: String) throws {
         let result = try Support.run(["--generate-completion-script", shell])
         #expect(result.status == 0)
-        for word in ["analyze", "detect", "geoip", "generate", "watch-country", "inflate", "follow", "state", "labels"] {
+        for word in ["analyze", "detect", "geoip", "generate", "watch-country", "inflate", "follow", "state", "state-wait", "labels"] {
             #expect(result.stdout.contains(word), "\(shell) completion lacks \(word)")
         }
         // The script parses in its shell, when that shell is here.
@@ -73,7 +73,7 @@ struct ManualTests {
         #expect(check.terminationStatus == 0)
     }
 
-    @Test(arguments: [[], ["analyze"], ["detect"], ["geoip"], ["generate"]])
+    @Test(arguments: [[], ["analyze"], ["detect"], ["geoip"], ["generate"], ["state"]])
     func everyCommandsHelpHasExamples(command: [String]) throws {
         let help = try Support.run(["help"] + command)
         #expect(help.status == 0)
