@@ -44,10 +44,15 @@ public enum InputDiscovery {
                 result.append(.failure(InputError(
                     path: path, offset: nil,
                     message: "no access log in this directory (hidden files, subdirectories and files named like error logs are skipped)")))
-            case .success(let names):
+            case .success(let listed):
                 let directory = path.hasSuffix("/") ? path : path + "/"
+                let names = listed.compactMap { if case .name(let name) = $0 { name } else { nil } }
                 for name in orderRotated(names) {
                     result.append(.success(.file(directory + name)))
+                }
+                for case .notUTF8(let shown) in listed {
+                    result.append(.failure(InputError(path: directory + shown, offset: nil,
+                                                      message: "the file name is not UTF-8, so it cannot be read here: rename it")))
                 }
             }
         }
@@ -55,14 +60,14 @@ public enum InputDiscovery {
     }
 
     /// The names of the regular, non-hidden, non-error-log files directly in `path`.
-    static func listDirectory(_ path: String) -> Result<[String], InputError> {
+    static func listDirectory(_ path: String) -> Result<[ListedName], InputError> {
         guard let directory = opendir(path) else {
             let code = errno
             return .failure(InputError(path: path, offset: nil, message: "cannot read directory: \(FileIO.message(code))"))
         }
         defer { closedir(directory) }
         let prefix = path.hasSuffix("/") ? path : path + "/"
-        var names: [String] = []
+        var names: [ListedName] = []
         while true {
             errno = 0
             guard let entry = readdir(directory) else {
@@ -72,18 +77,57 @@ public enum InputDiscovery {
                 }
                 break
             }
-            let name = withUnsafePointer(to: &entry.pointee.d_name) { tuple in
+            let raw = withUnsafePointer(to: &entry.pointee.d_name) { tuple in
                 // In bounds: d_name is a NUL-terminated C string inside the dirent.
-                String(cString: UnsafeRawPointer(tuple).assumingMemoryBound(to: CChar.self))
+                UnsafeRawPointer(tuple).assumingMemoryBound(to: CChar.self)
+            }
+            guard let name = String(validatingCString: raw) else {
+                // A name that is not UTF-8 cannot be a path here: said, never skipped in silence.
+                var info = stat()
+                if raw.pointee != 0x2E, fstatat(dirfd(directory), raw, &info, 0) == 0, (info.st_mode & S_IFMT) == S_IFREG {
+                    let bytes = Array(UnsafeBufferPointer(start: raw, count: strlen(raw))).map { UInt8(bitPattern: $0) }
+                    names.append(.notUTF8(Self.escaped(bytes)))
+                }
+                continue
             }
             if name.hasPrefix(".") { continue }
             if RotatedName(name).base.lowercased().contains("error") { continue }
             var info = stat()
             // stat follows symlinks: a link to a log file counts, a broken link does not.
             guard stat(prefix + name, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else { continue }
-            names.append(name)
+            names.append(.name(name))
         }
         return .success(names)
+    }
+
+    /// A name found in a directory: UTF-8, or not (shown with its other bytes as `\xHH`).
+    enum ListedName: Equatable {
+        case name(String)
+        case notUTF8(String)
+    }
+
+    /// `bytes` as text: valid UTF-8 sequences as they are, every other byte as `\xHH`.
+    static func escaped(_ bytes: [UInt8]) -> String {
+        var text = ""
+        var index = 0
+        while index < bytes.count {
+            // The longest valid UTF-8 sequence at `index` (1 to 4 bytes), else one escaped byte.
+            var taken = false
+            for length in 1...4 where index + length <= bytes.count {
+                if let scalar = String(validating: bytes[index..<(index + length)], as: UTF8.self) {
+                    text += scalar
+                    index += length
+                    taken = true
+                    break
+                }
+            }
+            if !taken {
+                let hex = String(bytes[index], radix: 16, uppercase: true)
+                text += "\\x" + (hex.count == 1 ? "0" + hex : hex)
+                index += 1
+            }
+        }
+        return text
     }
 
     /// `names` in reading order: groups by base name, each oldest first.

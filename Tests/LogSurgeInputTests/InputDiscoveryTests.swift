@@ -94,4 +94,22 @@ struct InputDiscoveryTests {
         #expect(results.count == 1)
         #expect(throws: InputError.self) { try results[0].get() }
     }
+
+    @Test("a file whose name is not UTF-8 is an error naming it, never skipped in silence")
+    func nameNotUTF8() throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        try directory.write("ok.log", Array("x\n".utf8))
+        // "acc\xFFess.log": Latin-1 or damaged bytes, as some file systems hold.
+        let raw: [CChar] = (Array("\(directory.path)/acc".utf8) + [0xFF] + Array("ess.log".utf8) + [0]).map { CChar(bitPattern: $0) }
+        let fd = open(raw, O_WRONLY | O_CREAT | O_EXCL, 0o644)
+        #expect(fd >= 0)
+        close(fd)
+        let found = InputDiscovery.expand([directory.path])
+        #expect(found.count == 2)
+        #expect((try? found[0].get()) == .file(directory.file("ok.log")))
+        guard case .failure(let error) = found[1] else { Issue.record("no error for the name"); return }
+        #expect(error.path == directory.path + "/acc\\xFFess.log")
+        #expect(error.message.contains("not UTF-8"))
+    }
 }
