@@ -232,12 +232,18 @@ struct Analyze: ParsableCommand {
         }
         progress?.finish()
         if let runState {
-            let earlier = try stateError { try runState.buckets() }
+            // The detectors are given the history they remember (their window before the first
+            // minute this run added), not every run's: the cost follows what was read.
+            let last = try stateError { try runState.lastMinute() }
+            let firstNew = analysis.buckets.minuteRange?.lowerBound ?? last.map { $0 + 1 } ?? 0
+            let earlier = try stateError { try runState.buckets(from: firstNew - RunState.historyMinutes) }
             var everything = earlier
             everything.merge(analysis.buckets)
             let trace = DetectionTrace(spanOf: everything, maximumColumns: configuration.traceColumns)
-            analysis.alerts = Detection.run(everything, configuration: detector.configuration,
-                                            after: earlier.minuteRange?.upperBound, closingAtEnd: false, trace: trace)
+            let detected = Detection.run(everything, configuration: detector.configuration,
+                                         after: last, closingAtEnd: false, trace: trace)
+            // An episode keeps the id it was first reported with, night after night.
+            analysis.alerts = try stateError { try runState.stableIDs(detected) }
             analysis.trace = trace
             for event in analysis.alerts { alertStream?.write(event) }
             try stateError { try runState.record(stateInputs, analysis: analysis) }

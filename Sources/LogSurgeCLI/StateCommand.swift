@@ -10,9 +10,12 @@ struct StateCommand: ParsableCommand {
         abstract: "Describe a --state file: the inputs it has read, and the requests it holds.",
         discussion: """
         Prints one JSON object: {"inputs": [{"path", "bytes_consumed", "size", "device", "inode"}], \
-        "requests", "first_minute", "last_minute", "runs"}, where requests is the sum of every \
-        bucket the state holds (each log line ever read, counted once). It reads the file as the \
-        last run that finished left it, without waiting for a run in progress.
+        "requests", "first_minute", "last_minute", "minutes_from", "runs"}, where requests is the \
+        sum of every bucket the state holds (each log line ever read, counted once). Minutes \
+        older than 35 days before the last are kept as daily totals: minutes_from is the first \
+        minute still held as a minute, and --buckets exports the minutes. It reads the file as \
+        the last run that finished left it, without waiting for a run in progress, and checks \
+        all of it.
 
         Examples:
           logsurge state state.db
@@ -41,7 +44,7 @@ struct StateCommand: ParsableCommand {
         let fields: [String] = [
             "\"inputs\":[" + inputs.joined(separator: ",") + "]", "\"requests\":\(contents.requests)",
             "\"first_minute\":" + minute(contents.minutes?.lowerBound), "\"last_minute\":" + minute(contents.minutes?.upperBound),
-            "\"runs\":\(contents.runs)",
+            "\"minutes_from\":" + minute(contents.minutesFrom), "\"runs\":\(contents.runs)",
         ]
         let json = "{" + fields.joined(separator: ",") + "}\n"
         if let sink {

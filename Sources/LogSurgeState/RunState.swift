@@ -43,8 +43,9 @@ public final class RunState {
     private let lock: Int32
     /// "LSRG": marks a logsurge state database (SQLite's `application_id`).
     static let applicationID: Int32 = 0x4C53_5247
-    /// 1: inputs and buckets; 2: and the number of runs (`meta`), read from version 1 files too.
-    static let schemaVersion = 2
+    /// 1: inputs and buckets; 2: and the number of runs; 3: a checksum in each row, daily
+    /// totals, episodes. Files of versions 1 and 2 are checked whole and upgraded.
+    static let schemaVersion = 3
     /// Bytes of content that identify an input.
     static let fingerprintLength = 4096
 
@@ -54,13 +55,14 @@ public final class RunState {
     /// Opens (or creates) the state at `path` and locks it for this run; an error names the
     /// file and what is wrong. Another run holding it is waited for, at most `wait` seconds
     /// (nil: as long as it takes); `onWait` is called once when waiting begins.
+    ///
+    /// Opening reads nothing of the history: each row carries its own checksum, verified when
+    /// the row is read (`logsurge state` verifies every row, and SQLite's structure).
     public init(path: String, wait: Double? = nil, onWait: () -> Void = {}) throws(StateError) {
         self.path = path
         lock = try Self.acquire(path, wait: wait, onWait: onWait)
-        var configuration = Configuration()
-        configuration.label = "logsurge-state"
         do {
-            database = try DatabaseQueue(path: path, configuration: configuration)
+            database = try DatabaseQueue(path: path, configuration: Self.configuration(readonly: false))
             try database.write { db in
                 let application = try Int32.fetchOne(db, sql: "PRAGMA application_id") ?? 0
                 let version = try Int.fetchOne(db, sql: "PRAGMA user_version") ?? 0
@@ -69,23 +71,17 @@ public final class RunState {
                     try Self.create(db)
                     return
                 }
-                guard application == Self.applicationID else {
-                    throw StateError(description: "\(path): not a logsurge state file (another program's SQLite database)")
+                try Self.checkIdentity(db, path: path, application: application, version: version)
+                if version < Self.schemaVersion { try Self.upgrade(db, from: version, path: path) }
+                // What a run reads of the state is checked now, before any input: the inputs
+                // and the detectors' window before the last minute (a run that adds older
+                // minutes has their window checked when it reads it).
+                let damagedInputs = try Int.fetchOne(db, sql: "SELECT count(*) FROM input WHERE checksum != \(Self.inputChecksum)") ?? 0
+                guard damagedInputs == 0 else {
+                    throw StateError(description: "\(path): state file damaged: \(damagedInputs) rows of input do not match their checksums")
                 }
-                guard version == Self.schemaVersion || version == 1 else {
-                    throw StateError(description: "\(path): state file version \(version); this logsurge reads versions 1 and \(Self.schemaVersion)")
-                }
-                let check = try String.fetchOne(db, sql: "PRAGMA quick_check") ?? "?"
-                guard check == "ok" else { throw StateError(description: "\(path): state file damaged: \(check)") }
-                // Damage inside records passes SQLite's structural check: the contents carry a checksum.
-                let stored = try Int64.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'checksum'")
-                guard stored == (try Self.checksum(db)) else {
-                    throw StateError(description: "\(path): state file damaged: its contents do not match their checksum")
-                }
-                if version == 1 {
-                    // Version 2 counts runs; of a version 1 file's, nothing is known.
-                    try db.execute(sql: "INSERT OR IGNORE INTO meta (key, value) VALUES ('runs', 0)")
-                    try db.execute(sql: "PRAGMA user_version = \(Self.schemaVersion)")
+                if let last = try Int32.fetchOne(db, sql: "SELECT max(minute) FROM bucket") {
+                    try Self.verify(db, path: path, table: "bucket", time: "minute", from: last - Self.historyMinutes)
                 }
             }
         } catch let error as StateError {
@@ -97,6 +93,25 @@ public final class RunState {
         } catch {
             close(lock)
             throw StateError(description: "\(path): not a usable state file: \(error)")
+        }
+    }
+
+    /// The connection's configuration: the row checksum function is part of every connection.
+    private static func configuration(readonly: Bool) -> Configuration {
+        var configuration = Configuration()
+        configuration.label = "logsurge-state"
+        configuration.readonly = readonly
+        configuration.prepareDatabase { db in db.add(function: rowChecksum) }
+        return configuration
+    }
+
+    /// A logsurge state of a version this program reads, or an error naming what it is.
+    private static func checkIdentity(_ db: Database, path: String, application: Int32, version: Int) throws {
+        guard application == applicationID else {
+            throw StateError(description: "\(path): not a logsurge state file (another program's SQLite database)")
+        }
+        guard (1...schemaVersion).contains(version) else {
+            throw StateError(description: "\(path): state file version \(version); this logsurge reads versions 1 to \(schemaVersion)")
         }
     }
 
@@ -147,7 +162,7 @@ public final class RunState {
                 prefix_length INTEGER NOT NULL,
                 path TEXT NOT NULL,             -- where it was last seen
                 device INTEGER NOT NULL, inode INTEGER NOT NULL, size INTEGER NOT NULL, modified INTEGER NOT NULL,
-                consumed INTEGER NOT NULL,      -- bytes of content read
+                consumed INTEGER NOT NULL,      -- bytes of content through the last line counted
                 PRIMARY KEY (fingerprint, prefix_length));
             CREATE TABLE bucket (
                 minute INTEGER NOT NULL, site TEXT NOT NULL, country TEXT NOT NULL,
@@ -155,13 +170,51 @@ public final class RunState {
                 status_4xx INTEGER NOT NULL, status_5xx INTEGER NOT NULL, bytes INTEGER NOT NULL,
                 PRIMARY KEY (minute, site, country)) WITHOUT ROWID;
             CREATE TABLE meta (key TEXT PRIMARY KEY NOT NULL, value INTEGER NOT NULL);
+            INSERT INTO meta (key, value) VALUES ('runs', 0);
             """)
-        try db.execute(sql: "INSERT INTO meta (key, value) VALUES ('checksum', ?)", arguments: [try checksum(db)])
-        try db.execute(sql: "INSERT INTO meta (key, value) VALUES ('runs', 0)")
+        try addVersion3(db)
     }
 
-    /// FNV-1a over every value of the inputs and buckets, in key order.
-    static func checksum(_ db: Database) throws -> Int64 {
+    /// Version 3: a checksum in every row (so that no run reads the whole history to check
+    /// it), minutes older than `minuteRetention` folded into daily totals, and the ids of the
+    /// episodes reported.
+    private static func addVersion3(_ db: Database) throws {
+        try db.execute(sql: """
+            ALTER TABLE input ADD COLUMN checksum INTEGER NOT NULL DEFAULT 0;
+            ALTER TABLE bucket ADD COLUMN checksum INTEGER NOT NULL DEFAULT 0;
+            UPDATE input SET checksum = \(inputChecksum);
+            UPDATE bucket SET checksum = \(bucketChecksum("minute"));
+            CREATE TABLE day_bucket (
+                day INTEGER NOT NULL, site TEXT NOT NULL, country TEXT NOT NULL,
+                requests INTEGER NOT NULL, status_2xx INTEGER NOT NULL, status_3xx INTEGER NOT NULL,
+                status_4xx INTEGER NOT NULL, status_5xx INTEGER NOT NULL, bytes INTEGER NOT NULL,
+                checksum INTEGER NOT NULL,
+                PRIMARY KEY (day, site, country)) WITHOUT ROWID;
+            CREATE TABLE episode (
+                kind TEXT NOT NULL, site TEXT NOT NULL, country TEXT NOT NULL, start INTEGER NOT NULL,
+                id INTEGER NOT NULL, closed INTEGER NOT NULL,
+                PRIMARY KEY (kind, site, country, start)) WITHOUT ROWID;
+            INSERT OR IGNORE INTO meta (key, value) VALUES ('runs', 0);
+            INSERT OR IGNORE INTO meta (key, value) VALUES ('next_alert_id', 1);
+            DELETE FROM meta WHERE key = 'checksum';
+            PRAGMA user_version = 3;
+            """)
+    }
+
+    /// A file of an earlier version, checked whole as that version did, then upgraded.
+    private static func upgrade(_ db: Database, from version: Int, path: String) throws {
+        let check = try String.fetchOne(db, sql: "PRAGMA quick_check") ?? "?"
+        guard check == "ok" else { throw StateError(description: "\(path): state file damaged: \(check)") }
+        let stored = try Int64.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'checksum'")
+        guard stored == (try legacyChecksum(db)) else {
+            throw StateError(description: "\(path): state file damaged: its contents do not match their checksum")
+        }
+        try addVersion3(db)
+    }
+
+    /// FNV-1a over every value of the inputs and buckets, in key order: versions 1 and 2 kept
+    /// this one checksum of everything.
+    static func legacyChecksum(_ db: Database) throws -> Int64 {
         var hash: UInt64 = 0xCBF2_9CE4_8422_2325
         func mix(_ bytes: some Sequence<UInt8>) {
             for byte in bytes {
@@ -174,18 +227,66 @@ public final class RunState {
         for sql in ["SELECT * FROM input ORDER BY fingerprint, prefix_length", "SELECT * FROM bucket ORDER BY minute, site, country"] {
             let rows = try Row.fetchCursor(db, sql: sql)
             while let row = try rows.next() {
-                for value in row.databaseValues {
-                    switch value.storage {
-                    case .null: mix([0])
-                    case .int64(let number): withUnsafeBytes(of: number.littleEndian) { mix($0) }
-                    case .double(let number): withUnsafeBytes(of: number.bitPattern.littleEndian) { mix($0) }
-                    case .string(let text): mix(text.utf8)
-                    case .blob(let data): mix(data)
-                    }
-                }
+                for value in row.databaseValues { mix(value) }
             }
         }
         return Int64(bitPattern: hash)
+
+        func mix(_ value: DatabaseValue) {
+            switch value.storage {
+            case .null: mix([0])
+            case .int64(let number): withUnsafeBytes(of: number.littleEndian) { mix($0) }
+            case .double(let number): withUnsafeBytes(of: number.bitPattern.littleEndian) { mix($0) }
+            case .string(let text): mix(text.utf8)
+            case .blob(let data): mix(data)
+            }
+        }
+    }
+
+    /// `logsurge_row_checksum(value, …)`: FNV-1a over the values, each ended by a separator.
+    static let rowChecksum = DatabaseFunction("logsurge_row_checksum", argumentCount: nil, pure: true) { values in
+        var hash: UInt64 = 0xCBF2_9CE4_8422_2325
+        func mix(_ bytes: some Sequence<UInt8>) {
+            for byte in bytes {
+                hash ^= UInt64(byte)
+                hash &*= 0x0000_0100_0000_01B3
+            }
+            hash ^= 0xFF
+            hash &*= 0x0000_0100_0000_01B3
+        }
+        for value in values {
+            switch value.storage {
+            case .null: mix([0])
+            case .int64(let number): withUnsafeBytes(of: number.littleEndian) { mix($0) }
+            case .double(let number): withUnsafeBytes(of: number.bitPattern.littleEndian) { mix($0) }
+            case .string(let text): mix(text.utf8)
+            case .blob(let data): mix(data)
+            }
+        }
+        return Int64(bitPattern: hash)
+    }
+
+    /// The checksum of an input row, of a bucket row (minute or day), as SQL over its columns.
+    static let inputChecksum = "logsurge_row_checksum(fingerprint, prefix_length, path, device, inode, size, modified, consumed)"
+    static func bucketChecksum(_ time: String, prefix: String = "") -> String {
+        "logsurge_row_checksum(\(prefix)\(time), \(prefix)site, \(prefix)country, \(prefix)requests, \(prefix)status_2xx, "
+            + "\(prefix)status_3xx, \(prefix)status_4xx, \(prefix)status_5xx, \(prefix)bytes)"
+    }
+
+    /// Minutes kept as minutes; older ones are folded into daily totals. 35 days: the
+    /// detectors read 8 (`historyMinutes`), `logsurge state --buckets` gives five weeks.
+    public static let minuteRetention: Int32 = 35 * 1440
+    /// Minutes of history the detectors are given before the first minute a run adds: their
+    /// longest memory (7 days and the daily window) and a day to settle.
+    public static let historyMinutes: Int32 = 9 * 1440
+
+    /// An error when any row of `table` (from `time` on) does not match its checksum.
+    private static func verify(_ db: Database, path: String, table: String, time: String, from: Int32?) throws {
+        let range = from.map { " AND \(time) >= \($0)" } ?? ""
+        let damaged = try Int.fetchOne(db, sql: "SELECT count(*) FROM \(table) WHERE checksum != \(Self.bucketChecksum(time))\(range)") ?? 0
+        guard damaged == 0 else {
+            throw StateError(description: "\(path): state file damaged: \(damaged) rows of \(table) do not match their checksums")
+        }
     }
 
     /// One input as this run finds it: its identity when it was opened, and how much of it
@@ -292,18 +393,67 @@ public final class RunState {
         return inputs
     }
 
-    /// The buckets of every earlier run.
-    public func buckets() throws(StateError) -> MinuteBuckets {
+    /// The buckets of earlier runs from `minute` on, each row checked against its checksum.
+    public func buckets(from minute: Int32) throws(StateError) -> MinuteBuckets {
         do {
-            return try database.read { db in try Self.storedBuckets(db) }
+            return try database.read { db in
+                try Self.verify(db, path: path, table: "bucket", time: "minute", from: minute)
+                return try Self.storedBuckets(db, from: minute)
+            }
+        } catch let error as StateError {
+            throw error
         } catch {
             throw StateError(description: "\(path): cannot read the state: \(error)")
         }
     }
 
+    /// The last minute the state holds (of its daily totals, the day's last), nil when empty.
+    public func lastMinute() throws(StateError) -> Int32? {
+        do {
+            return try database.read { db in
+                let last = try Int32.fetchOne(db, sql: "SELECT max(minute) FROM bucket")
+                let lastDay = try Int32.fetchOne(db, sql: "SELECT max(day) FROM day_bucket")
+                return last ?? lastDay.map { $0 * 1440 + 1439 }
+            }
+        } catch {
+            throw StateError(description: "\(path): cannot read the state: \(error)")
+        }
+    }
+
+    /// Gives the events a run reports the ids they have in the state: an episode reported
+    /// before (same kind, site, country and start) keeps its id, a new one takes the next.
+    /// The ids are kept with the buckets by `record`.
+    public func stableIDs(_ events: [AlertEvent]) throws(StateError) -> [AlertEvent] {
+        do {
+            return try database.read { db in
+                var next = try Int.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'next_alert_id'") ?? 1
+                var given: [Int: Int] = [:]
+                return try events.map { event in
+                    var event = event
+                    let key: [any DatabaseValueConvertible] = [event.kind.rawValue, event.site, event.country?.description ?? "", event.start]
+                    let known = try Int.fetchOne(db, sql: "SELECT id FROM episode WHERE kind = ? AND site = ? AND country = ? AND start = ?",
+                                                 arguments: StatementArguments(key))
+                    let id = known ?? given[event.id] ?? next
+                    if known == nil && given[event.id] == nil { next += 1 }
+                    given[event.id] = id
+                    event.id = id
+                    episodes.append(event)
+                    return event
+                }
+            }
+        } catch {
+            throw StateError(description: "\(path): cannot read the state: \(error)")
+        }
+    }
+
+    /// Events given ids by `stableIDs`, kept by `record`.
+    private var episodes: [AlertEvent] = []
+
     /// Records what this run read: each input's identity as it was opened and the bytes of
     /// content through the last line it counted (also of an input that could not be read to
-    /// its end: what came before the damage was counted), and its buckets; one transaction.
+    /// its end: what came before the damage was counted), its buckets and the episodes it
+    /// reported; then folds minutes past `minuteRetention` into daily totals. One transaction,
+    /// whose cost follows what the run read, not the history.
     public func record(_ inputs: [Input], analysis: Analysis) throws(StateError) {
         let reports = Dictionary(analysis.inputs.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
         do {
@@ -317,18 +467,21 @@ public final class RunState {
                                        arguments: [known.fingerprint, known.prefixLength])
                     }
                     try db.execute(sql: """
-                        INSERT OR REPLACE INTO input (fingerprint, prefix_length, path, device, inode, size, modified, consumed)
-                        VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                        INSERT OR REPLACE INTO input (fingerprint, prefix_length, path, device, inode, size, modified, consumed, checksum)
+                        VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, logsurge_row_checksum(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8))
                         """, arguments: [input.fingerprint, input.prefixLength, input.path,
                                          input.raw.device, input.raw.inode, input.raw.size, input.raw.modified, consumed])
                 }
+                // The sums and their checksum from the row's old values (SET reads them all).
+                let sums = ["requests", "status_2xx", "status_3xx", "status_4xx", "status_5xx", "bytes"]
+                    .map { "\($0) + excluded.\($0)" }
                 let statement = try db.makeStatement(sql: """
-                    INSERT INTO bucket (minute, site, country, requests, status_2xx, status_3xx, status_4xx, status_5xx, bytes)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    INSERT INTO bucket (minute, site, country, requests, status_2xx, status_3xx, status_4xx, status_5xx, bytes, checksum)
+                    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, logsurge_row_checksum(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9))
                     ON CONFLICT (minute, site, country) DO UPDATE SET
-                        requests = requests + excluded.requests, status_2xx = status_2xx + excluded.status_2xx,
-                        status_3xx = status_3xx + excluded.status_3xx, status_4xx = status_4xx + excluded.status_4xx,
-                        status_5xx = status_5xx + excluded.status_5xx, bytes = bytes + excluded.bytes
+                        requests = \(sums[0]), status_2xx = \(sums[1]), status_3xx = \(sums[2]),
+                        status_4xx = \(sums[3]), status_5xx = \(sums[4]), bytes = \(sums[5]),
+                        checksum = logsurge_row_checksum(minute, site, country, \(sums.joined(separator: ", ")))
                     """)
                 for row in analysis.buckets.sortedRows() {
                     let c = row.counts
@@ -336,12 +489,48 @@ public final class RunState {
                                                       Int64(c.status2xx), Int64(c.status3xx), Int64(c.status4xx),
                                                       Int64(c.status5xx), Int64(bitPattern: c.bytes)])
                 }
-                try db.execute(sql: "UPDATE meta SET value = ? WHERE key = 'checksum'", arguments: [try Self.checksum(db)])
+                for event in episodes {
+                    try db.execute(sql: """
+                        INSERT INTO episode (kind, site, country, start, id, closed) VALUES (?, ?, ?, ?, ?, ?)
+                        ON CONFLICT (kind, site, country, start) DO UPDATE SET closed = max(closed, excluded.closed)
+                        """, arguments: [event.kind.rawValue, event.site, event.country?.description ?? "", event.start, event.id,
+                                         event.state == .closed ? 1 : 0])
+                    try db.execute(sql: "UPDATE meta SET value = max(value, ?) WHERE key = 'next_alert_id'", arguments: [event.id + 1])
+                }
+                try fold(db)
                 try db.execute(sql: "UPDATE meta SET value = value + 1 WHERE key = 'runs'")
             }
+        } catch let error as StateError {
+            throw error
         } catch {
             throw StateError(description: "\(path): cannot write the state: \(error)")
         }
+    }
+
+    /// Folds the minutes older than `minuteRetention` before the last one into daily totals
+    /// (whole days), checking each row folded against its checksum first.
+    private func fold(_ db: Database) throws {
+        guard let last = try Int32.fetchOne(db, sql: "SELECT max(minute) FROM bucket") else { return }
+        let cutoff = (last - Self.minuteRetention) / 1440 * 1440
+        guard let first = try Int32.fetchOne(db, sql: "SELECT min(minute) FROM bucket"), first < cutoff else { return }
+        let damaged = try Int.fetchOne(db, sql: """
+            SELECT count(*) FROM bucket WHERE minute < ? AND checksum != \(Self.bucketChecksum("minute"))
+            """, arguments: [cutoff]) ?? 0
+        guard damaged == 0 else {
+            throw StateError(description: "\(path): state file damaged: \(damaged) rows of bucket do not match their checksums")
+        }
+        let columns = ["requests", "status_2xx", "status_3xx", "status_4xx", "status_5xx", "bytes"]
+        try db.execute(sql: """
+            INSERT INTO day_bucket (day, site, country, \(columns.joined(separator: ", ")), checksum)
+            SELECT day, site, country, \(columns.joined(separator: ", ")), \(Self.bucketChecksum("day"))
+            FROM (SELECT minute / 1440 AS day, site, country, \(columns.map { "sum(\($0)) AS \($0)" }.joined(separator: ", "))
+                  FROM bucket WHERE minute < ? GROUP BY day, site, country)
+            WHERE true
+            ON CONFLICT (day, site, country) DO UPDATE SET
+                \(columns.map { "\($0) = \($0) + excluded.\($0)" }.joined(separator: ", ")),
+                checksum = logsurge_row_checksum(day, site, country, \(columns.map { "\($0) + excluded.\($0)" }.joined(separator: ", ")))
+            """, arguments: [cutoff])
+        try db.execute(sql: "DELETE FROM bucket WHERE minute < ?", arguments: [cutoff])
     }
 
     /// What a state file holds, for `logsurge state FILE`.
@@ -355,43 +544,53 @@ public final class RunState {
         }
         /// Inputs by the path they were last read under.
         public var inputs: [KnownInput]
-        /// Requests in all its buckets: each line ever counted, once.
+        /// Requests in all its buckets, minutes and daily totals: each line ever counted, once.
         public var requests: Int64
         public var minutes: ClosedRange<Int32>?
+        /// The first minute still held as a minute (earlier ones are daily totals).
+        public var minutesFrom: Int32?
         public var runs: Int64
     }
 
     /// Reads the state at `path` without changing it (and without waiting for a run that
-    /// holds it: SQLite shows what the last run that finished left); a missing, damaged or
-    /// foreign file is an error naming it.
+    /// holds it: SQLite shows what the last run that finished left), checking all of it:
+    /// SQLite's structure and every row's checksum. A missing, damaged or foreign file is an
+    /// error naming it.
     public static func inspect(_ path: String) throws(StateError) -> (Contents, MinuteBuckets) {
         guard FileManager.default.fileExists(atPath: path) else { throw StateError(description: "\(path): no such state file") }
-        var configuration = Configuration()
-        configuration.readonly = true
-        configuration.label = "logsurge-state"
         do {
-            let database = try DatabaseQueue(path: path, configuration: configuration)
+            let database = try DatabaseQueue(path: path, configuration: configuration(readonly: true))
             return try database.read { db in
-                guard try Int32.fetchOne(db, sql: "PRAGMA application_id") == applicationID else {
-                    throw StateError(description: "\(path): not a logsurge state file")
-                }
+                let application = try Int32.fetchOne(db, sql: "PRAGMA application_id") ?? 0
                 let version = try Int.fetchOne(db, sql: "PRAGMA user_version") ?? 0
-                guard version == 1 || version == schemaVersion else {
-                    throw StateError(description: "\(path): state file version \(version); this logsurge reads versions 1 and \(schemaVersion)")
+                try checkIdentity(db, path: path, application: application, version: version)
+                guard version == schemaVersion else {
+                    throw StateError(description: "\(path): state file version \(version): the next --state run upgrades it")
                 }
-                guard try String.fetchOne(db, sql: "PRAGMA quick_check") == "ok",
-                      try Int64.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'checksum'") == (try checksum(db)) else {
-                    throw StateError(description: "\(path): state file damaged")
+                let check = try String.fetchOne(db, sql: "PRAGMA quick_check") ?? "?"
+                guard check == "ok" else { throw StateError(description: "\(path): state file damaged: \(check)") }
+                for (table, sum) in [("input", inputChecksum), ("bucket", bucketChecksum("minute")), ("day_bucket", bucketChecksum("day"))] {
+                    let damaged = try Int.fetchOne(db, sql: "SELECT count(*) FROM \(table) WHERE checksum != \(sum)") ?? 0
+                    guard damaged == 0 else {
+                        throw StateError(description: "\(path): state file damaged: \(damaged) rows of \(table) do not match their checksums")
+                    }
                 }
                 let inputs = try Row.fetchAll(db, sql: "SELECT path, consumed, size, device, inode FROM input ORDER BY path").map {
                     Contents.KnownInput(path: $0["path"], bytesConsumed: $0["consumed"], size: $0["size"], device: $0["device"], inode: $0["inode"])
                 }
-                let total = try Row.fetchOne(db, sql: "SELECT coalesce(sum(requests), 0) AS requests, min(minute) AS first, max(minute) AS last FROM bucket")
-                let first: Int32? = total?["first"], last: Int32? = total?["last"]
+                let minuteRequests = try Int64.fetchOne(db, sql: "SELECT coalesce(sum(requests), 0) FROM bucket") ?? 0
+                let dayRequests = try Int64.fetchOne(db, sql: "SELECT coalesce(sum(requests), 0) FROM day_bucket") ?? 0
+                let firstMinute = try Int32.fetchOne(db, sql: "SELECT min(minute) FROM bucket")
+                let lastMinute = try Int32.fetchOne(db, sql: "SELECT max(minute) FROM bucket")
+                let firstDay = try Int32.fetchOne(db, sql: "SELECT min(day) FROM day_bucket")
+                let lastDay = try Int32.fetchOne(db, sql: "SELECT max(day) FROM day_bucket")
+                // A daily total stands for its day: its first and last minute.
+                let first = firstDay.map { $0 * 1440 } ?? firstMinute
+                let last = lastMinute ?? lastDay.map { $0 * 1440 + 1439 }
                 let runs = try Int64.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'runs'") ?? 0
-                let buckets = try storedBuckets(db)
-                let contents = Contents(inputs: inputs, requests: total?["requests"] ?? 0,
-                                        minutes: first.flatMap { first in last.map { first...$0 } }, runs: runs)
+                let buckets = try storedBuckets(db, from: nil)
+                let contents = Contents(inputs: inputs, requests: minuteRequests + dayRequests,
+                                        minutes: first.flatMap { first in last.map { first...$0 } }, minutesFrom: firstMinute, runs: runs)
                 return (contents, buckets)
             }
         } catch let error as StateError {
@@ -403,12 +602,13 @@ public final class RunState {
         }
     }
 
-    /// Every bucket the state holds.
-    private static func storedBuckets(_ db: Database) throws -> MinuteBuckets {
+    /// The minute buckets the state holds from `minute` on (all for nil).
+    private static func storedBuckets(_ db: Database, from minute: Int32?) throws -> MinuteBuckets {
         var buckets = MinuteBuckets()
         let rows = try Row.fetchCursor(db, sql: """
             SELECT minute, site, country, requests, status_2xx, status_3xx, status_4xx, status_5xx, bytes FROM bucket
-            """)
+            WHERE minute >= ?
+            """, arguments: [minute ?? Int32.min])
         while let row = try rows.next() {
             let counts = BucketCounts(requests: row[3], status2xx: row[4], status3xx: row[5], status4xx: row[6],
                                       status5xx: row[7], bytes: UInt64(bitPattern: row[8] as Int64))

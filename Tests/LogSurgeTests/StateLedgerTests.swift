@@ -253,4 +253,34 @@ struct StateLedgerTests {
         #expect(contents["first_minute"] as? String == "2016-09-16T00:00Z")
         #expect(contents["last_minute"] as? String == "2016-09-16T00:02Z")
     }
+
+    @Test("minutes older than five weeks become daily totals: the requests stay exact, the minutes kept are exported")
+    func foldedIntoDays() throws {
+        let directory = Support.temporaryDirectory().path
+        defer { try? fileManager.removeItem(atPath: directory) }
+        let state = directory + "/state.db"
+        let start = 24_566_400  // 2016-09-16T00:00Z
+        try write(directory + "/old.log", lines(500, start: start))
+        _ = try night(state, [directory + "/old.log"])
+        // Forty days later.
+        try write(directory + "/new.log", lines(300, start: start + 40 * 1440))
+        _ = try night(state, [directory + "/old.log", directory + "/new.log"])
+        let contents = try stateOf(state)
+        #expect(contents["requests"] as? Int == 800)
+        #expect(contents["first_minute"] as? String == "2016-09-16T00:00Z")
+        #expect(contents["minutes_from"] as? String == "2016-10-26T00:00Z")
+        #expect(contents["last_minute"] as? String == "2016-10-26T00:04Z")
+        let exported = try Support.run(["state", state, "--buckets", directory + "/b.csv"])
+        #expect(exported.status == 0)
+        let rows = try String(contentsOfFile: directory + "/b.csv", encoding: .utf8).split(separator: "\n").dropFirst()
+        #expect(rows.compactMap { Int($0.split(separator: ",")[3]) }.reduce(0, +) == 300)
+        // A damaged daily total is found by logsurge state, which checks every row.
+        var bytes = try Data(contentsOf: URL(fileURLWithPath: state))
+        let site = try #require(bytes.range(of: Data("US".utf8)))
+        bytes.replaceSubrange(site, with: Data("FR".utf8))
+        try bytes.write(to: URL(fileURLWithPath: directory + "/damaged.db"))
+        let damaged = try Support.run(["state", directory + "/damaged.db"])
+        #expect(damaged.status == 2)
+        #expect(damaged.stderr.contains("damaged"), "\(damaged.stderr)")
+    }
 }
