@@ -212,6 +212,7 @@ struct Analyze: ParsableCommand {
         // With --state, what earlier runs read is passed over, and the detectors run below over
         // every run's buckets instead of this run's alone.
         var stateInputs: [RunState.Input] = []
+        var stateUnwritten = false
         if let runState {
             // Each file is opened once, identified from that descriptor and read through it.
             stateInputs = try stateError { try runState.prepare(&configuration, paths: paths) }
@@ -246,12 +247,16 @@ struct Analyze: ParsableCommand {
             analysis.alerts = try stateError { try runState.stableIDs(detected) }
             analysis.trace = trace
             for event in analysis.alerts { alertStream?.write(event) }
-            try stateError { try runState.record(stateInputs, analysis: analysis) }
+            // A state that cannot be written is said, and the outputs are still written (exit 1).
+            do { try runState.record(stateInputs, analysis: analysis) } catch {
+                warn(error.description)
+                stateUnwritten = true
+            }
         }
         let events = analysis.alerts
         let episodes = events.filter { $0.state == .open }.count
 
-        for (path, readAs, sameFile) in analysis.inputsReadOnce {
+        for (path, readAs, sameFile) in analysis.inputsReadOnce where path != readAs {
             warn("note: \(path) " + (sameFile ? "is \(readAs) under another name" : "holds the same log as \(readAs) (a copy, perhaps being compressed)") + ": read once, as \(readAs)")
         }
         for error in analysis.inputErrors {
@@ -281,7 +286,7 @@ struct Analyze: ParsableCommand {
             try reportSink.write(TextReport.renderEpisodes(events, configuration: detector.configuration, style: style))
             try reportSink.close()
         }
-        if !analysis.inputErrors.isEmpty { throw ExitCode(ExitStatus.inputIncomplete) }
+        if !analysis.inputErrors.isEmpty || stateUnwritten { throw ExitCode(ExitStatus.inputIncomplete) }
         if failOnAlert, episodes > 0 { throw ExitCode(ExitStatus.alertRaised) }
     }
 

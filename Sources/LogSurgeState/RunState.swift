@@ -73,6 +73,9 @@ public final class RunState {
                 }
                 try Self.checkIdentity(db, path: path, application: application, version: version)
                 if version < Self.schemaVersion { try Self.upgrade(db, from: version, path: path) }
+                // A write now (SQLite makes its journal beside the file): a state that cannot be
+                // written fails before any input is read, not after.
+                try db.execute(sql: "PRAGMA user_version = \(Self.schemaVersion)")
                 // What a run reads of the state is checked now, before any input: the inputs
                 // and the detectors' window before the last minute (a run that adds older
                 // minutes has their window checked when it reads it).
@@ -81,7 +84,10 @@ public final class RunState {
                     throw StateError(description: "\(path): state file damaged: \(damagedInputs) rows of input do not match their checksums")
                 }
                 if let last = try Int32.fetchOne(db, sql: "SELECT max(minute) FROM bucket") {
-                    try Self.verify(db, path: path, table: "bucket", time: "minute", from: last - Self.historyMinutes)
+                    // Read now (each row checked as it is), for the detectors of a run that adds
+                    // minutes after these.
+                    let from = last - Self.historyMinutes
+                    preloaded = (from, try Self.storedBuckets(db, from: from, path: path))
                 }
             }
         } catch let error as StateError {
@@ -125,7 +131,11 @@ public final class RunState {
     /// `flock` does not touch; they guard a transaction, this guards the whole run.
     private static func acquire(_ path: String, wait: Double?, onWait: () -> Void) throws(StateError) -> Int32 {
         let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0o644)
-        guard fd >= 0 else { throw StateError(description: "\(path): cannot open the state file: \(String(cString: strerror(errno)))") }
+        guard fd >= 0 else {
+            // O_NOFOLLOW: a link at the state's name (planted, or made by hand) is not written through.
+            if errno == ELOOP { throw StateError(description: "\(path): the state file is a symbolic link: name the file itself") }
+            throw StateError(description: "\(path): cannot open the state file: \(String(cString: strerror(errno)))")
+        }
         var status = stat()
         guard fstat(fd, &status) == 0, status.st_mode & S_IFMT == S_IFREG else {
             close(fd)
@@ -180,6 +190,7 @@ public final class RunState {
     /// episodes reported.
     private static func addVersion3(_ db: Database) throws {
         try db.execute(sql: """
+            ALTER TABLE input ADD COLUMN head BLOB;
             ALTER TABLE input ADD COLUMN checksum INTEGER NOT NULL DEFAULT 0;
             ALTER TABLE bucket ADD COLUMN checksum INTEGER NOT NULL DEFAULT 0;
             UPDATE input SET checksum = \(inputChecksum);
@@ -245,8 +256,24 @@ public final class RunState {
 
     /// `logsurge_row_checksum(value, …)`: FNV-1a over the values, each ended by a separator.
     static let rowChecksum = DatabaseFunction("logsurge_row_checksum", argumentCount: nil, pure: true) { values in
-        var hash: UInt64 = 0xCBF2_9CE4_8422_2325
-        func mix(_ bytes: some Sequence<UInt8>) {
+        var hash = RowHash()
+        for value in values {
+            switch value.storage {
+            case .null: hash.mix([0])
+            case .int64(let number): hash.mix(number)
+            case .double(let number): withUnsafeBytes(of: number.bitPattern.littleEndian) { hash.mix($0) }
+            case .string(let text): hash.mix(text)
+            case .blob(let data): hash.mix(data)
+            }
+        }
+        return hash.value
+    }
+
+    /// FNV-1a over values, each ended by a separator: the row checksum, in SQL
+    /// (`logsurge_row_checksum`) and where rows are read (no second pass over them).
+    struct RowHash {
+        private var hash: UInt64 = 0xCBF2_9CE4_8422_2325
+        mutating func mix(_ bytes: some Sequence<UInt8>) {
             for byte in bytes {
                 hash ^= UInt64(byte)
                 hash &*= 0x0000_0100_0000_01B3
@@ -254,20 +281,13 @@ public final class RunState {
             hash ^= 0xFF
             hash &*= 0x0000_0100_0000_01B3
         }
-        for value in values {
-            switch value.storage {
-            case .null: mix([0])
-            case .int64(let number): withUnsafeBytes(of: number.littleEndian) { mix($0) }
-            case .double(let number): withUnsafeBytes(of: number.bitPattern.littleEndian) { mix($0) }
-            case .string(let text): mix(text.utf8)
-            case .blob(let data): mix(data)
-            }
-        }
-        return Int64(bitPattern: hash)
+        mutating func mix(_ number: Int64) { withUnsafeBytes(of: number.littleEndian) { mix($0) } }
+        mutating func mix(_ text: String) { mix(text.utf8) }
+        var value: Int64 { Int64(bitPattern: hash) }
     }
 
     /// The checksum of an input row, of a bucket row (minute or day), as SQL over its columns.
-    static let inputChecksum = "logsurge_row_checksum(fingerprint, prefix_length, path, device, inode, size, modified, consumed)"
+    static let inputChecksum = "logsurge_row_checksum(fingerprint, prefix_length, path, device, inode, size, modified, consumed, head)"
     static func bucketChecksum(_ time: String, prefix: String = "") -> String {
         "logsurge_row_checksum(\(prefix)\(time), \(prefix)site, \(prefix)country, \(prefix)requests, \(prefix)status_2xx, "
             + "\(prefix)status_3xx, \(prefix)status_4xx, \(prefix)status_5xx, \(prefix)bytes)"
@@ -300,6 +320,8 @@ public final class RunState {
         var prefixLength: Int
         var raw: RawIdentity
         var compressed: Bool
+        /// Its first bytes of content (up to `fingerprintLength`).
+        var head: [UInt8]
         /// Bytes of content read before; `AnalyzeConfiguration.readBefore` when unchanged since.
         public var resumeAt: Int64
         /// The identity it had in the state (replaced once this run has read it).
@@ -323,41 +345,67 @@ public final class RunState {
     private var pinned: [Int32] = []
 
     /// Opens each file, identifies it from that descriptor and looks it up among the inputs
-    /// read before. Files that cannot be opened are left for the run to report; another name
-    /// of a file already among them, or a copy with the same content, is returned as a
+    /// read before: the one whose first bytes start as this one's do (a log read before, now
+    /// longer; or its compressed copy, perhaps still being written). A file that vanished
+    /// since it was listed (rotated away: found under its new name next time) or is empty is
+    /// not read this run; one that cannot be opened is an error for the run to report. Another
+    /// name of a file already among them, or a copy with the same content, is returned as a
     /// duplicate (the plain copy is read, as a compressed one may still be being written).
-    public func identify(_ paths: [String], reader: InputReader) throws(StateError) -> (inputs: [Input], duplicates: [Duplicate]) {
+    public func identify(_ paths: [String], reader: InputReader) throws(StateError)
+        -> (inputs: [Input], duplicates: [Duplicate], unusable: [InputError]) {
         var inputs: [Input] = []
         var duplicates: [Duplicate] = []
+        var unusable: [InputError] = []
         do {
             try database.read { db in
-                let lengths = try Int.fetchAll(db, sql: "SELECT DISTINCT prefix_length FROM input")
+                let known = try Row.fetchAll(db, sql: """
+                    SELECT fingerprint, prefix_length, head, device, inode, size, modified, consumed FROM input
+                    """)
                 for path in paths {
-                    guard let (descriptor, raw) = Self.openInput(path) else { continue }
+                    let (descriptor, raw): (Int32, RawIdentity)
+                    switch Self.openInput(path) {
+                    case .opened(let fd, let identity): (descriptor, raw) = (fd, identity)
+                    case .gone: continue
+                    case .unusable(let message):
+                        unusable.append(InputError(path: path, offset: nil, message: message))
+                        continue
+                    }
                     if let first = inputs.first(where: { $0.raw.device == raw.device && $0.raw.inode == raw.inode }) {
                         close(descriptor)
                         duplicates.append(Duplicate(path: path, of: first.path, sameFile: true))
                         continue
                     }
-                    pinned.append(descriptor)
                     let (content, compressed) = Self.leadingContent(descriptor, reader: reader)
+                    // Nothing in it yet: what is written from now on waits for the next run.
+                    guard !content.isEmpty else {
+                        close(descriptor)
+                        continue
+                    }
+                    pinned.append(descriptor)
                     let prefixLength = min(content.count, Self.fingerprintLength)
                     var input = Input(path: path, descriptor: descriptor, fingerprint: Self.fingerprint(content.prefix(prefixLength)),
-                                      prefixLength: prefixLength, raw: raw, compressed: compressed, resumeAt: 0)
-                    for length in lengths where length <= content.count && length > 0 {
-                        let row = try Row.fetchOne(db, sql: """
-                            SELECT device, inode, size, modified, consumed FROM input WHERE fingerprint = ? AND prefix_length = ?
-                            """, arguments: [Self.fingerprint(content.prefix(length)), length])
-                        guard let row else { continue }
-                        input.known = (Self.fingerprint(content.prefix(length)), length)
+                                      prefixLength: prefixLength, raw: raw, compressed: compressed, head: content, resumeAt: 0)
+                    // The row read before: by its first bytes (by its fingerprint for a row of an
+                    // earlier version, which kept none); the file itself first, else the one read furthest.
+                    let matches = known.filter { row in
+                        if let head = row["head"] as Data? { return Self.sameStart(Array(head), content) }
+                        let length: Int = row["prefix_length"]
+                        return length > 0 && length <= content.count && Self.fingerprint(content.prefix(length)) == row["fingerprint"]
+                    }
+                    let row = matches.first { $0["device"] == raw.device && $0["inode"] == raw.inode }
+                        ?? matches.max { ($0["consumed"] as Int64) < ($1["consumed"] as Int64) }
+                    if let row {
+                        input.known = (row["fingerprint"], row["prefix_length"])
                         let before = RawIdentity(device: row["device"], inode: row["inode"], size: row["size"], modified: row["modified"])
                         input.resumeAt = before == raw ? AnalyzeConfiguration.readBefore : row["consumed"]
-                        break
                     }
-                    // A full-length fingerprint is a log's own: another input with it is a copy.
-                    if prefixLength == Self.fingerprintLength,
-                       let other = inputs.firstIndex(where: { $0.prefixLength == prefixLength && $0.fingerprint == input.fingerprint }) {
-                        if inputs[other].compressed && !compressed {
+                    // An input whose content starts as another's (one's first bytes are the other's
+                    // first bytes, or all of them) is a copy of the same log: a compressed copy
+                    // being written beside the plain file, or the same file twice.
+                    if let other = inputs.firstIndex(where: { Self.sameStart($0.head, content) }) {
+                        // The plain file is read (a compressed copy may still be being written),
+                        // else the one with more content.
+                        if inputs[other].compressed != compressed ? !compressed : content.count > inputs[other].head.count {
                             duplicates.append(Duplicate(path: inputs[other].path, of: path, sameFile: false))
                             inputs[other] = input
                         } else {
@@ -371,19 +419,30 @@ public final class RunState {
         } catch {
             throw StateError(description: "\(path): cannot read the state: \(error)")
         }
-        return (inputs, duplicates)
+        return (inputs, duplicates, unusable)
     }
 
     /// Identifies the files `paths` name (`identify`) and sets `configuration` to read what is
     /// new of each through the descriptor it was identified from, each file once, holding back
-    /// a last line without its newline; returns the inputs for `record`.
+    /// a last line without its newline; returns the inputs for `record`. Only the files
+    /// identified are read: one that appears, or is renamed into a listed name, meanwhile waits
+    /// for the next run.
     public func prepare(_ configuration: inout AnalyzeConfiguration, paths: [String]) throws(StateError) -> [Input] {
         let found = AnalysisPipeline.leavingOut(configuration.ownFiles, from: InputDiscovery.expand(paths))
         let files = found.compactMap { result -> String? in
             if case .success(.file(let path)) = result { path } else { nil }
         }
-        let (inputs, duplicates) = try identify(files, reader: InputReader())
-        configuration.sources = found
+        let (inputs, duplicates, unusable) = try identify(files, reader: InputReader())
+        let identified = Set(inputs.map(\.path) + duplicates.map(\.path))
+        let errors = Dictionary(unusable.map { ($0.path, $0) }, uniquingKeysWith: { first, _ in first })
+        configuration.sources = found.compactMap { result in
+            guard case .success(let source) = result else { return result }
+            guard case .file(let path) = source else {
+                return .failure(InputError(path: source.displayName, offset: nil, message: "--state reads files"))
+            }
+            if let error = errors[path] { return .failure(error) }
+            return identified.contains(path) ? result : nil
+        }
         configuration.pinnedFiles = Dictionary(inputs.map { ($0.path, $0.descriptor) }, uniquingKeysWith: { first, _ in first })
         configuration.copies = Dictionary(duplicates.filter { !$0.sameFile }.map { ($0.path, $0.of) },
                                           uniquingKeysWith: { first, _ in first })
@@ -393,12 +452,16 @@ public final class RunState {
         return inputs
     }
 
-    /// The buckets of earlier runs from `minute` on, each row checked against its checksum.
+    /// The buckets of earlier runs from `minute` on, each row checked against its checksum:
+    /// those read when the state was opened, and any before them.
     public func buckets(from minute: Int32) throws(StateError) -> MinuteBuckets {
         do {
             return try database.read { db in
-                try Self.verify(db, path: path, table: "bucket", time: "minute", from: minute)
-                return try Self.storedBuckets(db, from: minute)
+                guard let (from, held) = preloaded else { return try Self.storedBuckets(db, from: minute, path: path) }
+                guard minute < from else { return held }
+                var buckets = try Self.storedBuckets(db, from: minute, before: from, path: path)
+                buckets.merge(held)
+                return buckets
             }
         } catch let error as StateError {
             throw error
@@ -406,6 +469,9 @@ public final class RunState {
             throw StateError(description: "\(path): cannot read the state: \(error)")
         }
     }
+
+    /// The detectors' window before the last minute, read when the state was opened.
+    private var preloaded: (from: Int32, buckets: MinuteBuckets)?
 
     /// The last minute the state holds (of its daily totals, the day's last), nil when empty.
     public func lastMinute() throws(StateError) -> Int32? {
@@ -467,10 +533,11 @@ public final class RunState {
                                        arguments: [known.fingerprint, known.prefixLength])
                     }
                     try db.execute(sql: """
-                        INSERT OR REPLACE INTO input (fingerprint, prefix_length, path, device, inode, size, modified, consumed, checksum)
-                        VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, logsurge_row_checksum(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8))
+                        INSERT OR REPLACE INTO input (fingerprint, prefix_length, path, device, inode, size, modified, consumed, head, checksum)
+                        VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, logsurge_row_checksum(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9))
                         """, arguments: [input.fingerprint, input.prefixLength, input.path,
-                                         input.raw.device, input.raw.inode, input.raw.size, input.raw.modified, consumed])
+                                         input.raw.device, input.raw.inode, input.raw.size, input.raw.modified, consumed,
+                                         Data(input.head)])
                 }
                 // The sums and their checksum from the row's old values (SET reads them all).
                 let sums = ["requests", "status_2xx", "status_3xx", "status_4xx", "status_5xx", "bytes"]
@@ -557,7 +624,10 @@ public final class RunState {
     /// SQLite's structure and every row's checksum. A missing, damaged or foreign file is an
     /// error naming it.
     public static func inspect(_ path: String) throws(StateError) -> (Contents, MinuteBuckets) {
-        guard FileManager.default.fileExists(atPath: path) else { throw StateError(description: "\(path): no such state file") }
+        var status = stat()
+        guard stat(path, &status) == 0 else { throw StateError(description: "\(path): no such state file") }
+        // A FIFO or a device would block SQLite or feed it anything.
+        guard status.st_mode & S_IFMT == S_IFREG else { throw StateError(description: "\(path): not a state file (not a regular file)") }
         do {
             let database = try DatabaseQueue(path: path, configuration: configuration(readonly: true))
             return try database.read { db in
@@ -588,7 +658,7 @@ public final class RunState {
                 let first = firstDay.map { $0 * 1440 } ?? firstMinute
                 let last = lastMinute ?? lastDay.map { $0 * 1440 + 1439 }
                 let runs = try Int64.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'runs'") ?? 0
-                let buckets = try storedBuckets(db, from: nil)
+                let buckets = try storedBuckets(db, from: nil, path: path)
                 let contents = Contents(inputs: inputs, requests: minuteRequests + dayRequests,
                                         minutes: first.flatMap { first in last.map { first...$0 } }, minutesFrom: firstMinute, runs: runs)
                 return (contents, buckets)
@@ -602,38 +672,69 @@ public final class RunState {
         }
     }
 
-    /// The minute buckets the state holds from `minute` on (all for nil).
-    private static func storedBuckets(_ db: Database, from minute: Int32?) throws -> MinuteBuckets {
+    /// The minute buckets the state holds from `minute` on (all for nil) and before `end`,
+    /// each row checked against its checksum as it is read.
+    private static func storedBuckets(_ db: Database, from minute: Int32?, before end: Int32 = .max, path: String) throws -> MinuteBuckets {
         var buckets = MinuteBuckets()
         let rows = try Row.fetchCursor(db, sql: """
-            SELECT minute, site, country, requests, status_2xx, status_3xx, status_4xx, status_5xx, bytes FROM bucket
-            WHERE minute >= ?
-            """, arguments: [minute ?? Int32.min])
+            SELECT minute, site, country, requests, status_2xx, status_3xx, status_4xx, status_5xx, bytes, checksum FROM bucket
+            WHERE minute >= ? AND minute < ?
+            """, arguments: [minute ?? Int32.min, end])
+        var damaged = 0
         while let row = try rows.next() {
-            let counts = BucketCounts(requests: row[3], status2xx: row[4], status3xx: row[5], status4xx: row[6],
-                                      status5xx: row[7], bytes: UInt64(bitPattern: row[8] as Int64))
-            buckets.add(minute: row[0], site: row[1], country: CountryCode(isoCode: row[2]) ?? .unknown, counts: counts)
+            let minute: Int64 = row[0], site: String = row[1], country: String = row[2]
+            var hash = RowHash()
+            hash.mix(minute)
+            hash.mix(site)
+            hash.mix(country)
+            var values: [Int64] = []
+            values.reserveCapacity(6)
+            for column in 3...8 {
+                let value: Int64 = row[column]
+                hash.mix(value)
+                values.append(value)
+            }
+            guard hash.value == row[9] as Int64 else {
+                damaged += 1
+                continue
+            }
+            let counts = BucketCounts(requests: UInt64(values[0]), status2xx: UInt64(values[1]), status3xx: UInt64(values[2]),
+                                      status4xx: UInt64(values[3]), status5xx: UInt64(values[4]), bytes: UInt64(bitPattern: values[5]))
+            buckets.add(minute: Int32(minute), site: site, country: CountryCode(isoCode: country) ?? .unknown, counts: counts)
+        }
+        guard damaged == 0 else {
+            throw StateError(description: "\(path): state file damaged: \(damaged) rows of bucket do not match their checksums")
         }
         return buckets
     }
 
     // MARK: - Identity
 
+    /// What opening an input found.
+    enum Opened {
+        case opened(Int32, RawIdentity)
+        /// Not there any more (renamed or removed since it was listed).
+        case gone
+        /// There, but not a regular file that can be read.
+        case unusable(String)
+    }
+
     /// Opens `path` when it is a regular file (looked at first, and opened without waiting,
     /// so that a FIFO put in its place cannot block), with its identity from that descriptor.
-    static func openInput(_ path: String) -> (Int32, RawIdentity)? {
+    static func openInput(_ path: String) -> Opened {
         var before = stat()
-        guard stat(path, &before) == 0, before.st_mode & S_IFMT == S_IFREG else { return nil }
+        guard stat(path, &before) == 0 else { return errno == ENOENT ? .gone : .unusable("cannot open: \(String(cString: strerror(errno)))") }
+        guard before.st_mode & S_IFMT == S_IFREG else { return .unusable("not a regular file: --state reads files") }
         let descriptor = Glibc.open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
-        guard descriptor >= 0 else { return nil }
+        guard descriptor >= 0 else { return errno == ENOENT ? .gone : .unusable("cannot open: \(String(cString: strerror(errno)))") }
         var status = stat()
         guard fstat(descriptor, &status) == 0, status.st_mode & S_IFMT == S_IFREG else {
             close(descriptor)
-            return nil
+            return .unusable("not a regular file: --state reads files")
         }
         let modified = Int64(status.st_mtim.tv_sec) * 1_000_000_000 + Int64(status.st_mtim.tv_nsec)
-        return (descriptor, RawIdentity(device: Int64(bitPattern: UInt64(status.st_dev)), inode: Int64(bitPattern: UInt64(status.st_ino)),
-                                        size: Int64(status.st_size), modified: modified))
+        return .opened(descriptor, RawIdentity(device: Int64(bitPattern: UInt64(status.st_dev)), inode: Int64(bitPattern: UInt64(status.st_ino)),
+                                               size: Int64(status.st_size), modified: modified))
     }
 
     /// The first bytes of content (decompressed) of the file open as `descriptor`, up to
@@ -649,13 +750,22 @@ public final class RunState {
         // gzip: its first lines, inflated.
         struct Enough: Error {}
         var content: [UInt8] = []
-        let small = InputReader(targetChunkSize: fingerprintLength, maxLineLength: reader.maxLineLength, readSize: 16 << 10,
+        var small = InputReader(targetChunkSize: fingerprintLength, maxLineLength: reader.maxLineLength, readSize: 16 << 10,
                                 inflater: .zlib)
+        // Of a gzip file cut short (still being written), the lines before the cut: its first
+        // bytes are then how the whole file begins.
+        small.holdsBackUnterminatedLine = true
         _ = try? small.read(.file(""), pinned: descriptor) { chunk in
             content += chunk.bytes
             if content.count >= fingerprintLength { throw Enough() }
         }
         return (Array(content.prefix(fingerprintLength)), true)
+    }
+
+    /// Whether two contents start the same: the shorter (not empty) is how the longer begins.
+    static func sameStart(_ a: [UInt8], _ b: [UInt8]) -> Bool {
+        guard !a.isEmpty, !b.isEmpty else { return false }
+        return a.count <= b.count ? b.starts(with: a) : a.starts(with: b)
     }
 
     /// FNV-1a, 64 bits, as a signed integer for SQLite.

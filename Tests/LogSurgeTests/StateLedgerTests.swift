@@ -155,6 +155,18 @@ struct StateLedgerTests {
         try write(rotated + "/access.log.1.gz", Support.gzip(day))
         _ = try night(directory + "/copies.db", [rotated])
         #expect(try requests(directory + "/copies.db") == 2_000)
+
+        // The same with a log shorter than the 4 KiB a fingerprint reads, seen for the first time
+        // with its copy half written.
+        let small = directory + "/small"
+        try fileManager.createDirectory(atPath: small, withIntermediateDirectories: true)
+        let few = lines(20, start: 24_568_000)
+        try write(small + "/access.log.1", few)
+        let fewGzip = Support.gzip(few)
+        try write(small + "/access.log.1.gz", Array(fewGzip.prefix(fewGzip.count * 2 / 3)))
+        let first = try night(directory + "/small.db", [small])
+        #expect(first.stderr.contains("holds the same log as"), "\(first.stderr)")
+        #expect(try requests(directory + "/small.db") == 20)
     }
 
     @Test("a second run waits for the one holding the state, or with --state-wait gives up before reading")
@@ -282,5 +294,181 @@ struct StateLedgerTests {
         let damaged = try Support.run(["state", directory + "/damaged.db"])
         #expect(damaged.status == 2)
         #expect(damaged.stderr.contains("damaged"), "\(damaged.stderr)")
+    }
+
+    /// A seeded operator: appends (sometimes ending inside a line), rotations by rename with
+    /// delayed compression (and the compressed copy still being written beside the plain one),
+    /// copytruncate, runs, runs killed part way, and runs overlapping; at the end `logsurge
+    /// state` must hold every line written exactly once.
+    @Test("a seeded operator: every line written is in the state exactly once", arguments: [11, 12, 13])
+    func seededOperator(seed: UInt64) throws {
+        let directory = Support.temporaryDirectory().path
+        defer { try? fileManager.removeItem(atPath: directory) }
+        let logs = directory + "/logs"
+        try fileManager.createDirectory(atPath: logs, withIntermediateDirectories: true)
+        let state = directory + "/state.db"
+        let live = logs + "/access.log"
+        var generator = SeededGenerator(seed: seed)
+        var written = 0
+        var pending: [UInt8] = []   // the rest of a line written in part
+        var rotations = 0
+        var actions: [String] = []
+        func appendLines() throws {
+            let count = Int.random(in: 1...120, using: &generator)
+            var bytes = pending + lines(count, from: written + 1_000_000 * Int(seed))
+            written += count
+            pending = []
+            // Sometimes the server is inside a line when the others look.
+            if Bool.random(using: &generator), let cut = Optional(Int.random(in: 1...40, using: &generator)) {
+                pending = Array(bytes.suffix(cut))
+                bytes.removeLast(cut)
+            }
+            if fileManager.fileExists(atPath: live) { try append(live, bytes) } else { try write(live, bytes) }
+        }
+        /// The rotated files, oldest last: access.log.N or .N.gz.
+        func shift() throws {
+            let names = (try fileManager.contentsOfDirectory(atPath: logs)).filter { $0.hasPrefix("access.log.") }
+            for name in names.sorted(by: { number($0) > number($1) }) {
+                let next = name.replacingOccurrences(of: ".\(number(name))", with: ".\(number(name) + 1)")
+                try fileManager.moveItem(atPath: logs + "/" + name, toPath: logs + "/" + next)
+            }
+        }
+        func number(_ name: String) -> Int { Int(name.split(separator: ".")[2]) ?? 0 }
+        func finishCompression() throws {
+            // logrotate's delaycompress: the plain .N becomes .N.gz (whole), the plain goes.
+            for name in try fileManager.contentsOfDirectory(atPath: logs) where name.hasPrefix("access.log.") && !name.hasSuffix(".gz") && number(name) >= 2 {
+                let plain = logs + "/" + name
+                try write(plain + ".gz", Support.gzip(Array(try Data(contentsOf: URL(fileURLWithPath: plain)))))
+                try fileManager.removeItem(atPath: plain)
+            }
+        }
+        func run(killAfter: Double? = nil) throws {
+            if let killAfter {
+                let process = Process()
+                process.executableURL = Support.executable!
+                process.arguments = ["--quiet", "--state", state, logs]
+                process.standardError = FileHandle.nullDevice
+                try Support.launch(process)
+                Thread.sleep(forTimeInterval: killAfter)
+                kill(process.processIdentifier, SIGKILL)
+                process.waitUntilExit()
+            } else {
+                let result = try night(state, [logs])
+                #expect(result.status == 0 || result.status == 1, "\(actions): \(result.stderr)")
+            }
+        }
+        for _ in 0..<30 {
+            switch Int.random(in: 0..<10, using: &generator) {
+            case 0...3:
+                actions.append("append")
+                try appendLines()
+            case 4:
+                // Rotation by rename; the server goes on writing to the renamed file a little.
+                actions.append("rename")
+                try finishCompression()
+                try shift()
+                if fileManager.fileExists(atPath: live) {
+                    try fileManager.moveItem(atPath: live, toPath: logs + "/access.log.1")
+                    if !pending.isEmpty { try append(logs + "/access.log.1", pending); pending = [] }
+                }
+                rotations += 1
+            case 5:
+                // copytruncate: the copy, then the live file emptied.
+                actions.append("copytruncate")
+                try finishCompression()
+                try shift()
+                if fileManager.fileExists(atPath: live) {
+                    if !pending.isEmpty { try append(live, pending); pending = [] }
+                    try fileManager.copyItem(atPath: live, toPath: logs + "/access.log.1")
+                    let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: live))
+                    try handle.truncate(atOffset: 0)
+                    try handle.close()
+                }
+            case 6:
+                // Compression in progress: part of the .gz beside the plain file.
+                actions.append("compressing")
+                for name in try fileManager.contentsOfDirectory(atPath: logs) where name.hasPrefix("access.log.") && !name.hasSuffix(".gz") && number(name) >= 2 {
+                    let whole = Support.gzip(Array(try Data(contentsOf: URL(fileURLWithPath: logs + "/" + name))))
+                    try write(logs + "/" + name + ".gz", Array(whole.prefix(whole.count / 2)))
+                }
+            case 7:
+                actions.append("killed")
+                try run(killAfter: Double.random(in: 0...0.3, using: &generator))
+            default:
+                actions.append("run")
+                try run()
+            }
+        }
+        // The server finishes its line; everything is compressed; two last runs.
+        if !pending.isEmpty { try append(live, pending); pending = [] }
+        try finishCompression()
+        try run()
+        try run()
+        #expect(try requests(state) == written, "seed \(seed): \(actions)")
+    }
+
+    @Test("copies shorter than a fingerprint: a part of a .gz beside a counted log, a cut .gz completed, twin files")
+    func shortCopies() throws {
+        let directory = Support.temporaryDirectory().path
+        defer { try? fileManager.removeItem(atPath: directory) }
+        // A .gz still being written, of less than 4 KiB of content, beside the log already counted.
+        let logs = directory + "/logs"
+        try fileManager.createDirectory(atPath: logs, withIntermediateDirectories: true)
+        let day = lines(3_000)
+        try write(logs + "/access.log", day)
+        _ = try night(directory + "/a.db", [logs])
+        try fileManager.moveItem(atPath: logs + "/access.log", toPath: logs + "/access.log.1")
+        let whole = Support.gzip(day)
+        try write(logs + "/access.log.1.gz", Array(whole.prefix(600)))
+        _ = try night(directory + "/a.db", [logs])
+        #expect(try requests(directory + "/a.db") == 3_000)
+        try fileManager.removeItem(atPath: logs + "/access.log.1")
+        try write(logs + "/access.log.1.gz", whole)
+        _ = try night(directory + "/a.db", [logs])
+        #expect(try requests(directory + "/a.db") == 3_000)
+
+        // A .gz cut short and alone (its first lines only), read again once whole.
+        let archive = directory + "/access.log.2.gz"
+        try write(archive, Array(whole.prefix(600)))
+        _ = try night(directory + "/b.db", [archive])
+        try write(archive, whole)
+        _ = try night(directory + "/b.db", [archive])
+        #expect(try requests(directory + "/b.db") == 3_000)
+
+        // Two files with the same few lines: one log; it grows.
+        let twins = directory + "/twins"
+        try fileManager.createDirectory(atPath: twins, withIntermediateDirectories: true)
+        try write(twins + "/a.log", lines(3))
+        try write(twins + "/b.log", lines(3))
+        _ = try night(directory + "/c.db", [twins])
+        try append(twins + "/a.log", lines(1, from: 3))
+        _ = try night(directory + "/c.db", [twins])
+        _ = try night(directory + "/c.db", [twins])
+        #expect(try requests(directory + "/c.db") == 4)
+    }
+
+    @Test("only the files identified are read: one empty then, or appearing meanwhile, waits for the next run")
+    func identifiedOnly() throws {
+        let directory = Support.temporaryDirectory().path
+        defer { try? fileManager.removeItem(atPath: directory) }
+        let logs = directory + "/logs"
+        try fileManager.createDirectory(atPath: logs, withIntermediateDirectories: true)
+        try write(logs + "/a.log", lines(100))
+        try write(logs + "/empty.log", [])
+        let statePath = directory + "/state.db"
+        let analysis = try runInProcess(statePath, [logs]) {
+            // Written after the run identified its files: the empty one, and a new one.
+            try append(logs + "/empty.log", lines(40, from: 1_000))
+            try write(logs + "/new.log", lines(30, from: 2_000))
+        }
+        #expect(analysis.accounting.parsed == 100)
+        _ = try night(statePath, [logs])
+        _ = try night(statePath, [logs])
+        #expect(try requests(statePath) == 170)
+        // A FIFO is not a state file: an error at once, not a wait.
+        #expect(mkfifo(directory + "/fifo.db", 0o644) == 0)
+        let fifo = try Support.run(["state", directory + "/fifo.db"], timeLimit: 10)
+        #expect(!fifo.timedOut)
+        #expect(fifo.status == 2)
     }
 }
