@@ -226,46 +226,21 @@ public final class RunState {
     /// FNV-1a over every value of the inputs and buckets, in key order: versions 1 and 2 kept
     /// this one checksum of everything.
     static func legacyChecksum(_ db: Database) throws -> Int64 {
-        var hash: UInt64 = 0xCBF2_9CE4_8422_2325
-        func mix(_ bytes: some Sequence<UInt8>) {
-            for byte in bytes {
-                hash ^= UInt64(byte)
-                hash &*= 0x0000_0100_0000_01B3
-            }
-            hash ^= 0xFF  // a separator, so that values cannot run into each other
-            hash &*= 0x0000_0100_0000_01B3
-        }
+        // The same FNV-1a as a row's, run over every value of every row.
+        var hash = RowHash()
         for sql in ["SELECT * FROM input ORDER BY fingerprint, prefix_length", "SELECT * FROM bucket ORDER BY minute, site, country"] {
             let rows = try Row.fetchCursor(db, sql: sql)
             while let row = try rows.next() {
-                for value in row.databaseValues { mix(value) }
+                for value in row.databaseValues { hash.mix(value) }
             }
         }
-        return Int64(bitPattern: hash)
-
-        func mix(_ value: DatabaseValue) {
-            switch value.storage {
-            case .null: mix([0])
-            case .int64(let number): withUnsafeBytes(of: number.littleEndian) { mix($0) }
-            case .double(let number): withUnsafeBytes(of: number.bitPattern.littleEndian) { mix($0) }
-            case .string(let text): mix(text.utf8)
-            case .blob(let data): mix(data)
-            }
-        }
+        return hash.value
     }
 
     /// `logsurge_row_checksum(value, …)`: FNV-1a over the values, each ended by a separator.
     static let rowChecksum = DatabaseFunction("logsurge_row_checksum", argumentCount: nil, pure: true) { values in
         var hash = RowHash()
-        for value in values {
-            switch value.storage {
-            case .null: hash.mix([0])
-            case .int64(let number): hash.mix(number)
-            case .double(let number): withUnsafeBytes(of: number.bitPattern.littleEndian) { hash.mix($0) }
-            case .string(let text): hash.mix(text)
-            case .blob(let data): hash.mix(data)
-            }
-        }
+        for value in values { hash.mix(value) }
         return hash.value
     }
 
@@ -283,6 +258,15 @@ public final class RunState {
         }
         mutating func mix(_ number: Int64) { withUnsafeBytes(of: number.littleEndian) { mix($0) } }
         mutating func mix(_ text: String) { mix(text.utf8) }
+        mutating func mix(_ value: DatabaseValue) {
+            switch value.storage {
+            case .null: mix([0])
+            case .int64(let number): mix(number)
+            case .double(let number): withUnsafeBytes(of: number.bitPattern.littleEndian) { mix($0) }
+            case .string(let text): mix(text)
+            case .blob(let data): mix(data)
+            }
+        }
         var value: Int64 { Int64(bitPattern: hash) }
     }
 
