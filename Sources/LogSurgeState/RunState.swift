@@ -306,6 +306,8 @@ public final class RunState {
         var compressed: Bool
         /// Its first bytes of content (up to `fingerprintLength`).
         var head: [UInt8]
+        /// Bytes of an unterminated last line an earlier run held back, of a file unchanged since.
+        var heldBack: Int64 = 0
         /// Bytes of content read before; `AnalyzeConfiguration.readBefore` when unchanged since.
         public var resumeAt: Int64
         /// The identity it had in the state (replaced once this run has read it).
@@ -382,6 +384,8 @@ public final class RunState {
                         input.known = (row["fingerprint"], row["prefix_length"])
                         let before = RawIdentity(device: row["device"], inode: row["inode"], size: row["size"], modified: row["modified"])
                         input.resumeAt = before == raw ? AnalyzeConfiguration.readBefore : row["consumed"]
+                        // Unchanged, and still ending in a line without its newline: said again.
+                        if before == raw, !compressed { input.heldBack = max(0, raw.size - (row["consumed"] as Int64)) }
                     }
                     // An input whose content starts as another's (one's first bytes are the other's
                     // first bytes, or all of them) is a copy of the same log: a compressed copy
@@ -433,6 +437,8 @@ public final class RunState {
         configuration.resumeAt = Dictionary(inputs.filter { $0.resumeAt > 0 }.map { ($0.path, $0.resumeAt) },
                                             uniquingKeysWith: { first, _ in first })
         configuration.holdsBackUnterminatedLines = true
+        configuration.heldBackBefore = Dictionary(inputs.filter { $0.heldBack > 0 }.map { ($0.path, $0.heldBack) },
+                                                  uniquingKeysWith: { first, _ in first })
         return inputs
     }
 

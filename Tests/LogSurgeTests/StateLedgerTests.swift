@@ -104,8 +104,12 @@ struct StateLedgerTests {
         #expect(first.status == 0, "\(first.stderr)")
         #expect(first.stderr.contains("line_held_back"), "\(first.stderr)")
         #expect(try requests(state) == 99)
+        // Nothing written since: said again.
+        let again = try night(state, [log])
+        #expect(again.stderr.contains("line_held_back"), "\(again.stderr)")
         try append(log, Array(content.suffix(20)) + lines(50, from: 100))
-        _ = try night(state, [log])
+        let complete = try night(state, [log])
+        #expect(!complete.stderr.contains("line_held_back"), "\(complete.stderr)")
         #expect(try requests(state) == 150)
         let summary = try String(contentsOfFile: "\(directory)/summary.json", encoding: .utf8)
         #expect(summary.contains("\"line_held_back\""))

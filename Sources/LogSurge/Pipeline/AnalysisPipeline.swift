@@ -291,7 +291,8 @@ extension AnalysisPipeline {
         }
         if case .file(let path) = source, configuration.resumeAt[path] == AnalyzeConfiguration.readBefore {
             // Read completely by an earlier run and unchanged since: not opened at all.
-            merger.finishInput(index, items: 0, stats: InputStats(), format: format, choice: choice, suggestion: nil, error: nil)
+            let stats = InputStats(heldBack: configuration.heldBackBefore[path] ?? 0)
+            merger.finishInput(index, items: 0, stats: stats, format: format, choice: choice, suggestion: nil, error: nil)
             return
         }
         var skip: Int64 = 0

@@ -87,6 +87,9 @@ public struct AnalyzeConfiguration: Sendable {
     /// written), except at the end of a gzip file read whole; `InputStats.linesEnd` says
     /// where a later run resumes. By default, false: such a line is read as a line.
     public var holdsBackUnterminatedLines = false
+    /// Of files passed over as read before (`readBefore`), the bytes of an unterminated last
+    /// line an earlier run held back: reported again (`line_held_back`). By default, none.
+    public var heldBackBefore: [String: Int64] = [:]
     /// Inputs that are copies of another (`--state` found the same content), by path: not
     /// read; the value is the path read instead. By default, none.
     public var copies: [String: String] = [:]
