@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import LogSurge
 import LogSurgeGeo
+import LogSurgeInput
 
 struct GeoIPCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -53,7 +54,7 @@ struct GeoIPCommand: ParsableCommand {
             try out.write("\(trimmed)\t\(country)\n")
         }
         if addresses.isEmpty {
-            try Self.forEachLine(of: STDIN_FILENO, limit: Self.longestLine) { line, cut in
+            let failure = try LineReader.forEachLine(of: STDIN_FILENO, limit: Self.longestLine) { line, cut in
                 if line.isEmpty { return }
                 if cut {
                     // No address is this long: said without holding the line.
@@ -64,6 +65,7 @@ struct GeoIPCommand: ParsableCommand {
                 }
                 if out.isTerminal { try out.flush() }
             }
+            if let failure { throw UsageError(description: "cannot read standard input: \(String(cString: strerror(failure)))") }
         } else {
             for address in addresses { try lookUp(address) }
         }
@@ -76,46 +78,6 @@ extension GeoIPCommand {
     /// Bytes of a line of standard input that may hold an address (with spaces around it); a
     /// longer line is invalid and is not held in memory.
     static let longestLine = 1024
-
-    /// Calls `body` with each line of `descriptor` (without its newline, a CR before it
-    /// dropped) and whether it was cut: a line longer than `limit` bytes is given as its first
-    /// `limit` bytes, the rest read past without being kept. Memory stays within `limit` and
-    /// one read buffer whatever the input holds.
-    static func forEachLine(of descriptor: Int32, limit: Int, _ body: ([UInt8], Bool) throws -> Void) throws {
-        var line: [UInt8] = []
-        var cut = false
-        var block = [UInt8](repeating: 0, count: 64 << 10)
-        func end() throws {
-            if line.last == 0x0D { line.removeLast() }
-            try body(line, cut)
-            line.removeAll(keepingCapacity: true)
-            cut = false
-        }
-        while true {
-            let count = block.withUnsafeMutableBytes { read(descriptor, $0.baseAddress!, $0.count) }
-            if count < 0 {
-                if errno == EINTR { continue }
-                throw UsageError(description: "cannot read standard input: \(String(cString: strerror(errno)))")
-            }
-            if count == 0 { break }
-            var start = 0
-            while start < count {
-                let newline = block[start..<count].firstIndex(of: 0x0A)
-                let piece = block[start..<(newline ?? count)]
-                let room = limit - line.count
-                if piece.count > room {
-                    line += piece.prefix(max(0, room))
-                    cut = true
-                } else if !cut {
-                    line += piece
-                }
-                guard let newline else { break }
-                try end()
-                start = newline + 1
-            }
-        }
-        if !line.isEmpty || cut { try end() }
-    }
 
     /// Writes the embedded database's country tables, built from its tree, to `path`, and
     /// `country_tables_stamp.h` beside it.

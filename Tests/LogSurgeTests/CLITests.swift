@@ -235,6 +235,23 @@ struct CLIDetectCommandTests {
         #expect(detected.stdout == analyzed.stdout)
     }
 
+    @Test("detect reads a line at a time: a 64 MB line is one line left out, within a 64 MB data limit")
+    func detectHugeLine() throws {
+        let directory = Support.temporaryDirectory()
+        let buckets = directory.appendingPathComponent("b.csv").path
+        let analyzed = try Support.run(["--quiet", "--alerts", "-", "--buckets", buckets, CLIDetectionTests.generated.log])
+        var text = try String(contentsOfFile: buckets, encoding: .utf8)
+        // A line of 64 MB after the header.
+        let header = text.firstIndex(of: "\n")!
+        text.insert(contentsOf: "\n" + String(repeating: "9", count: 64 << 20), at: header)
+        let damaged = directory.appendingPathComponent("huge.csv").path
+        try text.write(toFile: damaged, atomically: false, encoding: .utf8)
+        let detected = try Support.run(["detect", damaged], shell: "ulimit -d 131072 && exec \"$0\" \"$@\"")
+        #expect(detected.status == 0, "\(detected.stderr)")
+        #expect(detected.stdout == analyzed.stdout)
+        #expect(detected.stderr.contains("1 line could not be read"), "\(detected.stderr)")
+    }
+
     @Test func bucketsOfSeveralServersMergeIntoFleetWideEpisodes() throws {
         // Split one site's log line by line over two "servers": each sees half the traffic.
         let directory = Support.temporaryDirectory()

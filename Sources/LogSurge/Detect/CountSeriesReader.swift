@@ -1,4 +1,5 @@
 import Foundation
+import LogSurgeInput
 import LogSurgeGeo
 import LogSurgeParse
 
@@ -26,38 +27,62 @@ public enum CountSeriesReader {
     }
 
     /// Reads `path`, deciding from its first line whether it is a bucket export or a plain series.
-    /// `skipped` counts lines that could not be read (and were left out).
+    /// `skipped` counts lines that could not be read (and were left out). The file is read a
+    /// line at a time: bucket rows go straight into `MinuteBuckets` (which keeps memory
+    /// bounded), and a line longer than `longestLine` is skipped without being held.
     public static func read(path: String) throws(ReadError) -> (content: Content, skipped: Int) {
-        let text: String
-        do { text = try String(contentsOfFile: path, encoding: .utf8) } catch {
-            throw ReadError(description: "\(path): cannot read: \(error.localizedDescription)")
+        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0 else {
+            throw ReadError(description: "\(path): cannot read: \(String(cString: strerror(errno)))")
         }
-        var lines = text.split(omittingEmptySubsequences: true, whereSeparator: { $0 == "\n" || $0 == "\r\n" })
-        guard let first = lines.first else { throw ReadError(description: "\(path): empty file") }
-        if first.hasPrefix(BucketWriter.columns.joined(separator: ",")) {
-            lines.removeFirst()
-            return readBuckets(lines)
+        defer { close(descriptor) }
+        var kind: Bool?  // true: buckets
+        var buckets = MinuteBuckets()
+        var seriesLines: [Substring] = []
+        var skipped = 0
+        let header = Array(BucketWriter.columns.joined(separator: ",").utf8)
+        let failure = LineReader.forEachLine(of: descriptor, limit: longestLine) { bytes, cut in
+            guard !bytes.isEmpty || cut else { return }
+            guard let isBuckets = kind else {
+                kind = bytes.starts(with: header)
+                if kind == false { seriesLines.append(Substring(String(decoding: bytes, as: UTF8.self))) }
+                return
+            }
+            guard !cut else {
+                skipped += 1
+                return
+            }
+            let line = Substring(String(decoding: bytes, as: UTF8.self))
+            if isBuckets {
+                if !addBucket(line, to: &buckets) { skipped += 1 }
+            } else {
+                seriesLines.append(line)
+            }
         }
-        return try readSeries(lines, path: path)
+        if let failure { throw ReadError(description: "\(path): cannot read: \(String(cString: strerror(failure)))") }
+        guard let isBuckets = kind else { throw ReadError(description: "\(path): empty file") }
+        if isBuckets { return (.buckets(buckets), skipped) }
+        let series = try readSeries(seriesLines, path: path)
+        return (series.content, series.skipped + skipped)
     }
 
-    private static func readBuckets(_ lines: [Substring]) -> (content: Content, skipped: Int) {
-        var buckets = MinuteBuckets()
-        var skipped = 0
-        for line in lines {
-            let fields = csvFields(line)
-            guard fields.count == BucketWriter.columns.count,
-                  let minute = UTCMinute.parse(fields[0]),
-                  let country = fields[2] == "--" ? CountryCode.unknown : CountryCode(isoCode: fields[2]),
-                  let numbers = Optional(fields[3...].compactMap { UInt64($0) }), numbers.count == 6,
-                  // Counts are stored in 32 bits; a status column cannot exceed the requests.
-                  numbers[0] <= UInt64(UInt32.max), numbers[1...4].allSatisfy({ $0 <= numbers[0] })
-            else { skipped += 1; continue }
-            buckets.add(minute: minute, site: Escaping.csvUnneutralised(fields[1]), country: country,
-                        counts: BucketCounts(requests: numbers[0], status2xx: numbers[1], status3xx: numbers[2],
-                                             status4xx: numbers[3], status5xx: numbers[4], bytes: numbers[5]))
-        }
-        return (.buckets(buckets), skipped)
+    /// Longest line read; a longer one is skipped (counted).
+    public static let longestLine = 1 << 20
+
+    /// Adds the bucket of one CSV row; false when the row is not one.
+    private static func addBucket(_ line: Substring, to buckets: inout MinuteBuckets) -> Bool {
+        let fields = csvFields(line)
+        guard fields.count == BucketWriter.columns.count,
+              let minute = UTCMinute.parse(fields[0]),
+              let country = fields[2] == "--" ? CountryCode.unknown : CountryCode(isoCode: fields[2]),
+              let numbers = Optional(fields[3...].compactMap { UInt64($0) }), numbers.count == 6,
+              // Counts are stored in 32 bits; a status column cannot exceed the requests.
+              numbers[0] <= UInt64(UInt32.max), numbers[1...4].allSatisfy({ $0 <= numbers[0] })
+        else { return false }
+        buckets.add(minute: minute, site: Escaping.csvUnneutralised(fields[1]), country: country,
+                    counts: BucketCounts(requests: numbers[0], status2xx: numbers[1], status3xx: numbers[2],
+                                         status4xx: numbers[3], status5xx: numbers[4], bytes: numbers[5]))
+        return true
     }
 
     private static func readSeries(_ lines: [Substring], path: String) throws(ReadError) -> (content: Content, skipped: Int) {
