@@ -64,6 +64,13 @@ public struct LineChunker {
     /// Where chunk buffers come from, when given: buffers the consumer handed back.
     public var pool: ChunkPool?
 
+    /// How the stream's lines end: decided by the first `"\n"`, or, when a line would grow
+    /// past `maxLineLength` with no `"\n"` seen yet but `"\r"`s in it, by `"\r"` alone (old
+    /// Mac line ends): every `"\r"` is then read as `"\n"`. (Short CR-only input needs no
+    /// decision: the parse stage splits lines at lone CRs.)
+    private enum LineEnds { case undecided, newline, carriageReturn }
+    private var lineEnds = LineEnds.undecided
+
     /// Largest write `append` hands to the buffer at once; keeps chunks near `targetSize`.
     private static let appendPiece = 256 << 10
 
@@ -159,6 +166,7 @@ public struct LineChunker {
         completeEnd = 0
         written = 0
         settled = 0
+        lineEnds = .undecided
         return heldBack
     }
 
@@ -179,6 +187,38 @@ public struct LineChunker {
             ByteScan.lastNewline(raw.baseAddress!, in: 0..<used).map { $0 + 1 } ?? 0
         }
         return true
+    }
+
+    /// Keeps `lineEnds` up to date for the bytes just written at `start`, and reads every CR
+    /// as a line end once the stream is known to end its lines with CR alone.
+    private mutating func decideLineEnds(start: Int, count: Int) {
+        let end = start + count
+        storage.withUnsafeMutableBytes { raw in
+            let base = raw.baseAddress!
+            if lineEnds == .undecided {
+                if memchr(base + start, 0x0A, count) != nil {
+                    lineEnds = .newline
+                    return
+                }
+                // No "\n" yet: decided only when the line would otherwise be dropped as too long.
+                guard !skipping, end - completeEnd > maxLineLength, memchr(base + completeEnd, 0x0D, end - completeEnd) != nil else { return }
+                lineEnds = .carriageReturn
+                Self.translate(base, completeEnd..<start)
+                // The lines held before these bytes are complete lines now.
+                if let last = ByteScan.lastNewline(base, in: completeEnd..<start) { completeEnd = last + 1 }
+            }
+            Self.translate(base, start..<end)
+        }
+    }
+
+    /// Every CR in `range` of `base` becomes LF.
+    private static func translate(_ base: UnsafeMutableRawPointer, _ range: Range<Int>) {
+        var index = range.lowerBound
+        while index < range.upperBound, let found = memchr(base + index, 0x0D, range.upperBound - index) {
+            let at = base.distance(to: found)
+            base.storeBytes(of: 0x0A, toByteOffset: at, as: UInt8.self)
+            index = at + 1
+        }
     }
 
     /// Emits the complete lines held so far, however few: for a live stream whose writer has
@@ -217,6 +257,7 @@ public struct LineChunker {
     /// Accounts for `count` new bytes written at `start` (== used): drops overlong lines, finds the last newline.
     private mutating func ingest(start: Int, count: Int) {
         guard count > 0 else { return }
+        if lineEnds != .newline { decideLineEnds(start: start, count: count) }
         written += count
         let maxLine = maxLineLength
         var end = start + count

@@ -66,9 +66,14 @@ public final class PlainFile: Sendable {
     /// start with the gzip magic bytes.
     private static func plainSize(_ fd: Int32) -> Int64? {
         var info = stat()
-        var magic: (UInt8, UInt8) = (0, 0)
+        var head = [UInt8](repeating: 0, count: 4096)
+        let count = head.withUnsafeMutableBytes { pread(fd, $0.baseAddress!, $0.count, 0) }
         guard fstat(fd, &info) == 0, info.st_mode & S_IFMT == S_IFREG, info.st_size > 0,
-              pread(fd, &magic, 2, 0) >= 1, !(magic.0 == 0x1F && magic.1 == 0x8B) else { return nil }
+              count >= 1, !(count >= 2 && head[0] == 0x1F && head[1] == 0x8B) else { return nil }
+        // Lines ended by CR alone (no "\n" in the first 4 KiB, some "\r"): ranges are cut at
+        // "\n", so the reader reads it, which takes CR for the line end.
+        let sample = head[..<count]
+        if !sample.contains(0x0A), sample.contains(0x0D) { return nil }
         _ = posix_fadvise(fd, 0, 0, Int32(POSIX_FADV_SEQUENTIAL))
         return Int64(info.st_size)
     }

@@ -96,6 +96,26 @@ struct CLITests {
         }
     }
 
+    @Test("lines ended by CR alone (old Mac), more than a line's limit of them: every line read, plain, gzip or piped")
+    func carriageReturnLines() throws {
+        let lines = (0..<20_000).map { index in
+            "8.8.\(index % 200).\(index % 250 + 1) - - [09/Nov/2016:02:\(10 + index / 1000):\(10 + index % 50) +0000] \"GET /p/\(index) HTTP/1.1\" 200 \(index) \"-\" \"ua\""
+        }
+        let text = Array((lines.joined(separator: "\r") + "\r").utf8)
+        #expect(text.count > 1 << 20)
+        let directory = Support.temporaryDirectory()
+        let plain = directory.appendingPathComponent("cr.log").path
+        try Support.writeFile(plain, Data(text))
+        let gzipped = directory.appendingPathComponent("cr.log.gz").path
+        try Support.writeFile(gzipped, Data(Support.gzip(text)))
+        for (arguments, stdin) in [([plain], [UInt8]()), ([gzipped], []), (["-"], text)] {
+            let result = try Support.run(["--quiet", "--summary", "-"] + arguments, stdin: stdin)
+            let summary = try #require(JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
+            #expect(summary["parsed"] as? Int == 20_000, "\(arguments)")
+            #expect(summary["lines"] as? Int == 20_000, "\(arguments)")
+        }
+    }
+
     @Test func corruptGeoIPDatabaseIsAUsageError() throws {
         let path = Support.temporaryDirectory().appendingPathComponent("bad.mmdb").path
         try Support.writeFile(path, Data("not a database".utf8))
