@@ -190,8 +190,19 @@ public final class RunState {
     /// episodes reported.
     private static func addVersion3(_ db: Database) throws {
         try db.execute(sql: """
-            ALTER TABLE input ADD COLUMN head BLOB;
-            ALTER TABLE input ADD COLUMN checksum INTEGER NOT NULL DEFAULT 0;
+            CREATE TABLE input_v3 (
+                fingerprint INTEGER NOT NULL, prefix_length INTEGER NOT NULL, path TEXT NOT NULL,
+                device INTEGER NOT NULL, inode INTEGER NOT NULL, size INTEGER NOT NULL, modified INTEGER NOT NULL,
+                consumed INTEGER NOT NULL,
+                head BLOB,                      -- the first bytes of content (up to 4 KiB)
+                compressed INTEGER NOT NULL DEFAULT 0,
+                checksum INTEGER NOT NULL DEFAULT 0,
+                -- two files with the same first bytes (twins) are two inputs
+                PRIMARY KEY (fingerprint, prefix_length, device, inode));
+            INSERT INTO input_v3 (fingerprint, prefix_length, path, device, inode, size, modified, consumed)
+                SELECT fingerprint, prefix_length, path, device, inode, size, modified, consumed FROM input;
+            DROP TABLE input;
+            ALTER TABLE input_v3 RENAME TO input;
             ALTER TABLE bucket ADD COLUMN checksum INTEGER NOT NULL DEFAULT 0;
             UPDATE input SET checksum = \(inputChecksum);
             UPDATE bucket SET checksum = \(bucketChecksum("minute"));
@@ -271,7 +282,7 @@ public final class RunState {
     }
 
     /// The checksum of an input row, of a bucket row (minute or day), as SQL over its columns.
-    static let inputChecksum = "logsurge_row_checksum(fingerprint, prefix_length, path, device, inode, size, modified, consumed, head)"
+    static let inputChecksum = "logsurge_row_checksum(fingerprint, prefix_length, path, device, inode, size, modified, consumed, head, compressed)"
     static func bucketChecksum(_ time: String, prefix: String = "") -> String {
         "logsurge_row_checksum(\(prefix)\(time), \(prefix)site, \(prefix)country, \(prefix)requests, \(prefix)status_2xx, "
             + "\(prefix)status_3xx, \(prefix)status_4xx, \(prefix)status_5xx, \(prefix)bytes)"
@@ -311,7 +322,7 @@ public final class RunState {
         /// Bytes of content read before; `AnalyzeConfiguration.readBefore` when unchanged since.
         public var resumeAt: Int64
         /// The identity it had in the state (replaced once this run has read it).
-        var known: (fingerprint: Int64, prefixLength: Int)?
+        var known: (fingerprint: Int64, prefixLength: Int, device: Int64, inode: Int64)?
     }
 
     /// An input of the run's paths that is not read: another name of a file read under its
@@ -339,73 +350,97 @@ public final class RunState {
     /// duplicate (the plain copy is read, as a compressed one may still be being written).
     public func identify(_ paths: [String], reader: InputReader) throws(StateError)
         -> (inputs: [Input], duplicates: [Duplicate], unusable: [InputError]) {
-        var inputs: [Input] = []
+        var opened: [Input] = []
         var duplicates: [Duplicate] = []
         var unusable: [InputError] = []
+        // Each file opened and its first bytes read.
+        for path in paths {
+            let (descriptor, raw): (Int32, RawIdentity)
+            switch Self.openInput(path) {
+            case .opened(let fd, let identity): (descriptor, raw) = (fd, identity)
+            case .gone: continue
+            case .unusable(let message):
+                unusable.append(InputError(path: path, offset: nil, message: message))
+                continue
+            }
+            if let first = opened.first(where: { $0.raw.device == raw.device && $0.raw.inode == raw.inode }) {
+                close(descriptor)
+                duplicates.append(Duplicate(path: path, of: first.path, sameFile: true))
+                continue
+            }
+            let (content, compressed) = Self.leadingContent(descriptor, reader: reader)
+            // Nothing in it yet: what is written from now on waits for the next run.
+            guard !content.isEmpty else {
+                close(descriptor)
+                continue
+            }
+            pinned.append(descriptor)
+            let prefixLength = min(content.count, Self.fingerprintLength)
+            opened.append(Input(path: path, descriptor: descriptor, fingerprint: Self.fingerprint(content.prefix(prefixLength)),
+                                prefixLength: prefixLength, raw: raw, compressed: compressed, head: content, resumeAt: 0))
+        }
         do {
             try database.read { db in
                 let known = try Row.fetchAll(db, sql: """
-                    SELECT fingerprint, prefix_length, head, device, inode, size, modified, consumed FROM input
+                    SELECT fingerprint, prefix_length, head, compressed, device, inode, size, modified, consumed FROM input
                     """)
-                for path in paths {
-                    let (descriptor, raw): (Int32, RawIdentity)
-                    switch Self.openInput(path) {
-                    case .opened(let fd, let identity): (descriptor, raw) = (fd, identity)
-                    case .gone: continue
-                    case .unusable(let message):
-                        unusable.append(InputError(path: path, offset: nil, message: message))
-                        continue
+                func consistent(_ index: Int, _ content: [UInt8]) -> Bool {
+                    let row = known[index]
+                    if let head = row["head"] as Data? { return Self.sameStart(Array(head), content) }
+                    let length: Int = row["prefix_length"]
+                    return length > 0 && length <= content.count && Self.fingerprint(content.prefix(length)) == row["fingerprint"]
+                }
+                func take(_ index: Int, for input: inout Input) {
+                    let row = known[index]
+                    input.known = (row["fingerprint"], row["prefix_length"], row["device"], row["inode"])
+                    let before = RawIdentity(device: row["device"], inode: row["inode"], size: row["size"], modified: row["modified"])
+                    input.resumeAt = before == input.raw ? AnalyzeConfiguration.readBefore : row["consumed"]
+                    // Unchanged, and still ending in a line without its newline: said again.
+                    if before == input.raw, !input.compressed { input.heldBack = max(0, input.raw.size - (row["consumed"] as Int64)) }
+                }
+                // First each file's own row: the same device and inode, the content going on
+                // from its first bytes.
+                var claimed = Set<Int>()
+                for position in opened.indices {
+                    let input = opened[position]
+                    if let index = known.indices.first(where: { known[$0]["device"] == input.raw.device && known[$0]["inode"] == input.raw.inode
+                        && consistent($0, input.head) }) {
+                        claimed.insert(index)
+                        take(index, for: &opened[position])
                     }
-                    if let first = inputs.first(where: { $0.raw.device == raw.device && $0.raw.inode == raw.inode }) {
-                        close(descriptor)
-                        duplicates.append(Duplicate(path: path, of: first.path, sameFile: true))
-                        continue
+                }
+                // Then another file's row, for a file this one continues (renamed across devices,
+                // compressed, copied by copytruncate) and no file of this run claimed.
+                for position in opened.indices where opened[position].known == nil {
+                    let input = opened[position]
+                    let index = known.indices.filter { index in
+                        !claimed.contains(index) && consistent(index, input.head)
+                            && Self.sameLog(known[index]["head"] as Data?, rowCompressed: (known[index]["compressed"] as Int?) == 1,
+                                            input.head, compressed: input.compressed)
+                    }.max { (known[$0]["consumed"] as Int64) < (known[$1]["consumed"] as Int64) }
+                    if let index {
+                        claimed.insert(index)
+                        take(index, for: &opened[position])
                     }
-                    let (content, compressed) = Self.leadingContent(descriptor, reader: reader)
-                    // Nothing in it yet: what is written from now on waits for the next run.
-                    guard !content.isEmpty else {
-                        close(descriptor)
-                        continue
-                    }
-                    pinned.append(descriptor)
-                    let prefixLength = min(content.count, Self.fingerprintLength)
-                    var input = Input(path: path, descriptor: descriptor, fingerprint: Self.fingerprint(content.prefix(prefixLength)),
-                                      prefixLength: prefixLength, raw: raw, compressed: compressed, head: content, resumeAt: 0)
-                    // The row read before: by its first bytes (by its fingerprint for a row of an
-                    // earlier version, which kept none); the file itself first, else the one read furthest.
-                    let matches = known.filter { row in
-                        if let head = row["head"] as Data? { return Self.sameStart(Array(head), content) }
-                        let length: Int = row["prefix_length"]
-                        return length > 0 && length <= content.count && Self.fingerprint(content.prefix(length)) == row["fingerprint"]
-                    }
-                    let row = matches.first { $0["device"] == raw.device && $0["inode"] == raw.inode }
-                        ?? matches.max { ($0["consumed"] as Int64) < ($1["consumed"] as Int64) }
-                    if let row {
-                        input.known = (row["fingerprint"], row["prefix_length"])
-                        let before = RawIdentity(device: row["device"], inode: row["inode"], size: row["size"], modified: row["modified"])
-                        input.resumeAt = before == raw ? AnalyzeConfiguration.readBefore : row["consumed"]
-                        // Unchanged, and still ending in a line without its newline: said again.
-                        if before == raw, !compressed { input.heldBack = max(0, raw.size - (row["consumed"] as Int64)) }
-                    }
-                    // An input whose content starts as another's (one's first bytes are the other's
-                    // first bytes, or all of them) is a copy of the same log: a compressed copy
-                    // being written beside the plain file, or the same file twice.
-                    if let other = inputs.firstIndex(where: { Self.sameStart($0.head, content) }) {
-                        // The plain file is read (a compressed copy may still be being written),
-                        // else the one with more content.
-                        if inputs[other].compressed != compressed ? !compressed : content.count > inputs[other].head.count {
-                            duplicates.append(Duplicate(path: inputs[other].path, of: path, sameFile: false))
-                            inputs[other] = input
-                        } else {
-                            duplicates.append(Duplicate(path: path, of: inputs[other].path, sameFile: false))
-                        }
-                        continue
-                    }
-                    inputs.append(input)
                 }
             }
         } catch {
             throw StateError(description: "\(path): cannot read the state: \(error)")
+        }
+        // A compressed copy beside its plain file (its content begins as the plain file's, or
+        // the other way round: logrotate compressing) is the same log: the plain file is read.
+        var inputs: [Input] = []
+        for input in opened {
+            if let other = inputs.firstIndex(where: { $0.compressed != input.compressed && Self.sameStart($0.head, input.head) }) {
+                if input.compressed {
+                    duplicates.append(Duplicate(path: input.path, of: inputs[other].path, sameFile: false))
+                } else {
+                    duplicates.append(Duplicate(path: inputs[other].path, of: input.path, sameFile: false))
+                    inputs[other] = input
+                }
+                continue
+            }
+            inputs.append(input)
         }
         return (inputs, duplicates, unusable)
     }
@@ -519,15 +554,16 @@ public final class RunState {
                     if input.resumeAt == AnalyzeConfiguration.readBefore { continue }
                     let consumed = max(input.resumeAt, stats.linesEnd)
                     if let known = input.known {
-                        try db.execute(sql: "DELETE FROM input WHERE fingerprint = ? AND prefix_length = ?",
-                                       arguments: [known.fingerprint, known.prefixLength])
+                        try db.execute(sql: "DELETE FROM input WHERE fingerprint = ? AND prefix_length = ? AND device = ? AND inode = ?",
+                                       arguments: [known.fingerprint, known.prefixLength, known.device, known.inode])
                     }
                     try db.execute(sql: """
-                        INSERT OR REPLACE INTO input (fingerprint, prefix_length, path, device, inode, size, modified, consumed, head, checksum)
-                        VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, logsurge_row_checksum(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9))
+                        INSERT OR REPLACE INTO input (fingerprint, prefix_length, path, device, inode, size, modified, consumed, head,
+                                                      compressed, checksum)
+                        VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, logsurge_row_checksum(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10))
                         """, arguments: [input.fingerprint, input.prefixLength, input.path,
                                          input.raw.device, input.raw.inode, input.raw.size, input.raw.modified, consumed,
-                                         Data(input.head)])
+                                         Data(input.head), input.compressed ? 1 : 0])
                 }
                 // The sums and their checksum from the row's old values (SET reads them all).
                 let sums = ["requests", "status_2xx", "status_3xx", "status_4xx", "status_5xx", "bytes"]
@@ -750,6 +786,21 @@ public final class RunState {
             if content.count >= fingerprintLength { throw Enough() }
         }
         return (Array(content.prefix(fingerprintLength)), true)
+    }
+
+    /// Device and inode, as one key.
+    static func fileKey(_ device: Int64, _ inode: Int64) -> String { "\(device):\(inode)" }
+
+    /// Whether another file's row is this log: its first bytes are how this content begins (or
+    /// the other way round), and that says enough: across a compression (plain and gzip) at
+    /// any length, else (a copytruncate copy, a rename across devices) only from 1 KiB or
+    /// for the whole content alike, so that two small logs that begin with the same line are
+    /// not taken for one.
+    static func sameLog(_ head: Data?, rowCompressed: Bool, _ content: [UInt8], compressed: Bool) -> Bool {
+        guard let head else { return true }  // an earlier version's row: by its fingerprint
+        let stored = Array(head)
+        guard sameStart(stored, content) else { return false }
+        return rowCompressed != compressed || compressed || min(stored.count, content.count) >= 1024 || stored == content
     }
 
     /// Whether two contents start the same: the shorter (not empty) is how the longer begins.

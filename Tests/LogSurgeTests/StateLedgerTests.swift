@@ -411,7 +411,7 @@ struct StateLedgerTests {
         #expect(try requests(state) == written, "seed \(seed): \(actions)")
     }
 
-    @Test("copies shorter than a fingerprint: a part of a .gz beside a counted log, a cut .gz completed, twin files")
+    @Test("short logs: a part of a .gz beside a counted log, a cut .gz completed; twin files and a shared first line are two logs")
     func shortCopies() throws {
         let directory = Support.temporaryDirectory().path
         defer { try? fileManager.removeItem(atPath: directory) }
@@ -439,7 +439,7 @@ struct StateLedgerTests {
         _ = try night(directory + "/b.db", [archive])
         #expect(try requests(directory + "/b.db") == 3_000)
 
-        // Two files with the same few lines: one log; it grows.
+        // Two plain files with the same few lines (two servers' health checks): two logs; one grows.
         let twins = directory + "/twins"
         try fileManager.createDirectory(atPath: twins, withIntermediateDirectories: true)
         try write(twins + "/a.log", lines(3))
@@ -448,7 +448,18 @@ struct StateLedgerTests {
         try append(twins + "/a.log", lines(1, from: 3))
         _ = try night(directory + "/c.db", [twins])
         _ = try night(directory + "/c.db", [twins])
-        #expect(try requests(directory + "/c.db") == 4)
+        #expect(try requests(directory + "/c.db") == 7)
+
+        // A new small log that begins with the line another small log holds is another log.
+        let short = directory + "/short"
+        try fileManager.createDirectory(atPath: short, withIntermediateDirectories: true)
+        try write(short + "/a.log", lines(1))
+        _ = try night(directory + "/d.db", [short])
+        try append(short + "/a.log", lines(1, from: 300))
+        try write(short + "/b.log", lines(1) + lines(10, from: 100))
+        _ = try night(directory + "/d.db", [short])
+        _ = try night(directory + "/d.db", [short])
+        #expect(try requests(directory + "/d.db") == 13)
     }
 
     @Test("only the files identified are read: one empty then, or appearing meanwhile, waits for the next run")
