@@ -220,7 +220,15 @@ struct Analyze: ParsableCommand {
             configuration.onAlert = nil
         }
         let alertStream = alertSink.map { AlertStream($0, ledger: earlierAlerts) }
-        if let alertStream { configuration.onAlert = { alertStream.write($0) } }
+        if let alertStream {
+            // A followed log that stops (SIGTERM, a restart) has not ended its episodes: they stay
+            // open in the file, and the run that sees one end writes its close.
+            let follow = self.follow
+            configuration.onAlert = { event in
+                if follow && event.closedAtEndOfInput { return }
+                alertStream.write(event)
+            }
+        }
 
         // A long batch run on a terminal shows how far it got (not a followed stream, nor --quiet).
         let progress = quiet || follow ? nil : ProgressLine(total: Self.totalBytes(paths))
@@ -359,6 +367,10 @@ final class AlertStream: @unchecked Sendable {
         defer { lock.unlock() }
         guard failure == nil, let event = ledger == nil ? event : ledger!.admit(event) else { return }
         do throws(OutputError) {
+            if ledger?.endsInsideALine == true {
+                try sink.write("\n")
+                ledger?.endsInsideALine = false
+            }
             try sink.write(AlertWriter.line(event))
             try sink.flush()
         } catch {
@@ -386,12 +398,16 @@ struct AlertLedger {
     /// This run's ids, as they are written.
     private var assigned: [Int: Int] = [:]
     private var nextID = 1
+    /// The file ends inside a line: a newline goes first.
+    var endsInsideALine = false
 
     /// The ledger of the alert lines in `path`; nil when there is no regular file there.
     init?(existing path: String) {
         var status = stat()
         guard stat(path, &status) == 0, status.st_mode & S_IFMT == S_IFREG,
               let data = FileManager.default.contents(atPath: path) else { return nil }
+        // A last line cut short (a run killed while writing it) is ended before more is added.
+        endsInsideALine = !data.isEmpty && data.last != 0x0A
         for line in data.split(separator: 0x0A) {
             guard let object = try? JSONSerialization.jsonObject(with: Data(line)) as? [String: Any],
                   let id = object["id"] as? Int, let state = object["state"] as? String, let kind = object["kind"] as? String,

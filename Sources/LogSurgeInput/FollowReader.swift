@@ -59,6 +59,8 @@ public struct FollowReader: Sendable {
 
     /// First bytes compared to tell a file rewritten in place from one that grew.
     static let headLength = 128
+    /// Bytes read of each file once the reader is told to stop.
+    static let finalDrain: Int64 = 64 << 20
 
     /// Follows until `shouldStop` says so (asked at least every `reader.followPollInterval`), then reads
     /// what is left, ends every pending line and returns. `emit` gets whole-line chunks.
@@ -70,15 +72,24 @@ public struct FollowReader: Sendable {
         var files = paths.map { Followed(path: $0) }
         /// Files rotated away, still read until they have been quiet for `rotateWait` seconds.
         var retired: [Followed] = []
+        /// The files open under the other paths than the one being looked at ("device:inode").
+        var othersOpen = Set<String>()
+        func noteOthers(but index: Int) {
+            othersOpen = Set(files.indices.filter { $0 != index && files[$0].descriptor >= 0 }.map { "\(files[$0].device):\(files[$0].inode)" })
+        }
         let readSize = reader.readSize
         let rotateWait = max(0, reader.followRotateWait)
 
         try withUnsafeTemporaryAllocation(byteCount: readSize, alignment: 16) { buffer in
-            /// Reads what `file` holds now; whether anything was read.
-            func drain(_ file: inout Followed) throws -> Bool {
+            /// Reads what `file` holds now, in pieces, until its end, a stop (asked between
+            /// pieces: a file growing faster than it is read, or a sparse one, cannot hold up
+            /// SIGTERM) or `budget` bytes; whether anything was read.
+            func drain(_ file: inout Followed, budget: Int64 = .max) throws -> Bool {
                 guard file.descriptor >= 0 else { return false }
                 var progressed = false
+                var taken: Int64 = 0
                 while true {
+                    if taken >= budget || (taken > 0 && taken % (16 << 20) < Int64(buffer.count) && shouldStop()) { return progressed }
                     let count = pread(file.descriptor, buffer.baseAddress!, buffer.count, off_t(file.offset))
                     ReadProgress.add(count)
                     if count < 0 {
@@ -93,6 +104,7 @@ public struct FollowReader: Sendable {
                     }
                     if count == 0 { return progressed }
                     progressed = true
+                    taken += Int64(count)
                     file.offset += Int64(count)
                     stats.bytesRead += Int64(count)
                     try take(UnsafeRawBufferPointer(rebasing: buffer[..<count]), from: &file)
@@ -157,6 +169,26 @@ public struct FollowReader: Sendable {
                     return
                 }
                 file.foundRegular = true
+                // The file rotated away from another followed path (access.log now named
+                // access.log.1, both followed): read on where that path left it, not again.
+                if let index = retired.firstIndex(where: { $0.device == UInt64(status.st_dev) && $0.inode == UInt64(status.st_ino) }) {
+                    close(descriptor)
+                    let adopted = retired.remove(at: index)
+                    file.descriptor = adopted.descriptor
+                    file.device = adopted.device
+                    file.inode = adopted.inode
+                    file.offset = adopted.offset
+                    file.carry = adopted.carry
+                    file.skippingLongLine = adopted.skippingLongLine
+                    file.head = adopted.head
+                    return
+                }
+                // The same file as another path followed now (a hard link, or a rename not seen
+                // yet there): left to that path until it is a file of its own.
+                if othersOpen.contains("\(status.st_dev):\(status.st_ino)") {
+                    close(descriptor)
+                    return
+                }
                 var magic: (UInt8, UInt8) = (0, 0)
                 if withUnsafeMutableBytes(of: &magic, { pread(descriptor, $0.baseAddress!, 2, 0) }) == 2, magic == (0x1F, 0x8B) {
                     try chunker.flushCompleteLines(emit: emit)
@@ -257,13 +289,17 @@ public struct FollowReader: Sendable {
             }
 
             for index in files.indices {
+                noteOthers(but: index)
                 try open(&files[index])
                 if files[index].descriptor >= 0 { noteHead(&files[index]) }
             }
             while true {
                 var progressed = false
                 let now = Self.monotonicSeconds()
-                for index in files.indices { progressed = try poll(&files[index], now: now) || progressed }
+                for index in files.indices {
+                    noteOthers(but: index)
+                    progressed = try poll(&files[index], now: now) || progressed
+                }
                 progressed = try pollRetired(now: now) || progressed
                 if shouldStop() { break }
                 if !progressed {
@@ -274,14 +310,15 @@ public struct FollowReader: Sendable {
                     _ = nanosleep(&pause, nil)  // a signal cuts it short
                 }
             }
-            // Stopping: what the files rotated away hold now, then the files at the paths.
+            // Stopping: what the files rotated away hold now, then the files at the paths, at most
+            // 64 MiB each (the run ends promptly whatever a file holds).
             for index in retired.indices {
-                _ = try drain(&retired[index])
+                _ = try drain(&retired[index], budget: Self.finalDrain)
                 try endLine(of: &retired[index])
                 if retired[index].descriptor >= 0 { close(retired[index].descriptor) }
             }
             for index in files.indices {
-                _ = try drain(&files[index])
+                _ = try drain(&files[index], budget: Self.finalDrain)
                 try endLine(of: &files[index])
                 if files[index].descriptor >= 0 { close(files[index].descriptor) }
                 if !files[index].found {

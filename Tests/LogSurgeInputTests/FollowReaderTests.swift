@@ -267,4 +267,39 @@ struct FollowReaderTests {
         let notAFile = Following([directory.path])
         #expect(notAFile.stop().error?.message == "not a regular file: cannot be followed")
     }
+
+    @Test("following access.log and access.log.1: after a rotation the file is read on under its new name, not again")
+    func followedUnderBothNames() throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let live = try directory.write("a.log", Array(numbered(0..<50, prefix: "live").utf8))
+        let old = try directory.write("a.log.1", Array(numbered(0..<40, prefix: "old").utf8))
+        let following = Following([live, old])
+        #expect(following.waitFor(lines: 90))
+        try FileManager.default.moveItem(atPath: old, toPath: directory.file("a.log.2"))
+        try FileManager.default.moveItem(atPath: live, toPath: old)
+        try append(numbered(50..<60, prefix: "live"), to: old)
+        try directory.write("a.log", Array(numbered(0..<10, prefix: "new").utf8))
+        #expect(following.waitFor(lines: 110))
+        Thread.sleep(forTimeInterval: 0.3)
+        let (lines, _, error) = following.stop()
+        #expect(lines.count == 110, "\(lines.count) lines")
+        #expect(lines.filter { $0.hasPrefix("live") } == (0..<60).map { "live \($0)" })
+        #expect(error == nil)
+    }
+
+    @Test("told to stop while a huge file is being read, the reader ends promptly")
+    func stopsWhileDraining() throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let path = try directory.write("access.log", Array(numbered(0..<5).utf8))
+        let following = Following([path])
+        #expect(following.waitFor(lines: 5))
+        // A sparse 8 GiB (a writer without O_APPEND after a copytruncate leaves one).
+        #expect(truncate(path, 8 << 30) == 0)
+        Thread.sleep(forTimeInterval: 0.5)
+        let started = Date()
+        _ = following.stop()
+        #expect(Date().timeIntervalSince(started) < 10)
+    }
 }

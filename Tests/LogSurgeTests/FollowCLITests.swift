@@ -133,6 +133,51 @@ struct FollowCLITests {
         #expect(contents(alerts) == second)
     }
 
+    @Test("stopped inside an episode and restarted: the episode's real end is written, after a torn last line")
+    func restartInsideAnEpisode() throws {
+        let directory = Support.temporaryDirectory().path
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let whole = directory + "/whole.log"
+        let generated = try Support.run(["generate", "--minutes", "600", "--rate", "60", "--seed", "7",
+                                         "--event", "surge:US:10:2016-11-01T05:00Z:60", "--output", whole])
+        #expect(generated.status == 0)
+        let batch = try Support.run(["--quiet", "--alerts", "-", whole])
+        let batchClose = try #require(batch.stdout.split(separator: "\n").first { $0.contains("\"state\":\"closed\"") })
+        let text = try String(contentsOfFile: whole, encoding: .utf8)
+        let cut = text.range(of: "01/Nov/2016:00:15:")!.lowerBound  // 05:15Z, the log is at -0500
+        let head = text[..<text[..<cut].lastIndex(of: "\n")!]
+        let path = directory + "/access.log"
+        try Data((head + "\n").utf8).write(to: URL(fileURLWithPath: path))
+        let alerts = directory + "/alerts.jsonl"
+        func follow(until: String) throws {
+            let process = Process()
+            process.executableURL = Support.executable!
+            process.arguments = ["--follow", "--quiet", "--alerts", alerts, path]
+            process.standardError = FileHandle.nullDevice
+            try process.run()
+            defer { if process.isRunning { process.terminate() } }
+            #expect(Support.eventually { contents(alerts).contains(until) })
+            Thread.sleep(forTimeInterval: 1)
+            kill(process.processIdentifier, SIGTERM)
+            process.waitUntilExit()
+        }
+        try follow(until: "\"state\":\"open\"")
+        #expect(!contents(alerts).contains("\"state\":\"closed\""), "stopping is not the episode's end")
+        // The last line torn (a run killed while writing it), then the rest of the log.
+        var torn = contents(alerts)
+        torn.removeLast()
+        try Data(torn.utf8).write(to: URL(fileURLWithPath: alerts))
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
+        try handle.seekToEnd()
+        try handle.write(contentsOf: Data(text[text[..<cut].lastIndex(of: "\n")!...].dropFirst().utf8))
+        try handle.close()
+        try follow(until: "\"state\":\"closed\"")
+        let lines = contents(alerts).split(separator: "\n")
+        #expect(lines.allSatisfy { (try? JSONSerialization.jsonObject(with: Data($0.utf8))) != nil }, "every line is JSON")
+        let close = try #require(lines.first { $0.contains("\"state\":\"closed\"") })
+        #expect(close == batchClose)
+    }
+
     @Test("a FIFO at a followed path does not block: SIGTERM ends the run at once")
     func fifoAtThePath() throws {
         let directory = Support.temporaryDirectory().path
