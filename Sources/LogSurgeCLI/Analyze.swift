@@ -245,7 +245,15 @@ struct Analyze: ParsableCommand {
             // minute this run added), not every run's: the cost follows what was read.
             let last = try stateError { try runState.lastMinute() }
             let firstNew = analysis.buckets.minuteRange?.lowerBound ?? last.map { $0 + 1 } ?? 0
-            let earlier = try stateError { try runState.buckets(from: firstNew - RunState.historyMinutes) }
+            // Damage in an older part of the state (a run that adds old minutes reads it only now)
+            // is said; the outputs are still written, from this run's buckets, and nothing is
+            // recorded (exit 1).
+            let earlier: MinuteBuckets
+            do { earlier = try runState.buckets(from: firstNew - RunState.historyMinutes) } catch {
+                warn(error.description)
+                stateUnwritten = true
+                earlier = MinuteBuckets()
+            }
             var everything = earlier
             everything.merge(analysis.buckets)
             let trace = DetectionTrace(spanOf: everything, maximumColumns: configuration.traceColumns)
@@ -256,7 +264,7 @@ struct Analyze: ParsableCommand {
             analysis.trace = trace
             for event in analysis.alerts { alertStream?.write(event) }
             // A state that cannot be written is said, and the outputs are still written (exit 1).
-            do { try runState.record(stateInputs, analysis: analysis) } catch {
+            do { if !stateUnwritten { try runState.record(stateInputs, analysis: analysis) } } catch {
                 warn(error.description)
                 stateUnwritten = true
             }

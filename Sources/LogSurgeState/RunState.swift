@@ -232,6 +232,18 @@ public final class RunState {
             throw StateError(description: "\(path): state file damaged: its contents do not match their checksum")
         }
         try addVersion3(db)
+        // The ids earlier runs reported came from the detectors run over every bucket: run
+        // once more (with the default options), they give the episodes their ids, so that
+        // the next episode is numbered after them.
+        let history = try storedBuckets(db, from: nil, path: path)
+        for event in Detection.run(history, configuration: DetectorConfiguration(), closingAtEnd: false) {
+            try db.execute(sql: """
+                INSERT INTO episode (kind, site, country, start, id, closed) VALUES (?, ?, ?, ?, ?, ?)
+                ON CONFLICT (kind, site, country, start) DO UPDATE SET closed = max(closed, excluded.closed)
+                """, arguments: [event.kind.rawValue, event.site, event.country?.description ?? "", event.start, event.id,
+                                 event.state == .closed ? 1 : 0])
+            try db.execute(sql: "UPDATE meta SET value = max(value, ?) WHERE key = 'next_alert_id'", arguments: [event.id + 1])
+        }
     }
 
     /// FNV-1a over every value of the inputs and buckets, in key order: versions 1 and 2 kept
@@ -611,6 +623,14 @@ public final class RunState {
             """, arguments: [cutoff]) ?? 0
         guard damaged == 0 else {
             throw StateError(description: "\(path): state file damaged: \(damaged) rows of bucket do not match their checksums")
+        }
+        // The daily totals these minutes are added to are checked too (a sum would hide damage).
+        let damagedDays = try Int.fetchOne(db, sql: """
+            SELECT count(*) FROM day_bucket WHERE day IN (SELECT DISTINCT minute / 1440 FROM bucket WHERE minute < ?)
+            AND checksum != \(Self.bucketChecksum("day"))
+            """, arguments: [cutoff]) ?? 0
+        guard damagedDays == 0 else {
+            throw StateError(description: "\(path): state file damaged: \(damagedDays) rows of day_bucket do not match their checksums")
         }
         let columns = ["requests", "status_2xx", "status_3xx", "status_4xx", "status_5xx", "bytes"]
         try db.execute(sql: """

@@ -1,7 +1,8 @@
 import Foundation
+import GRDB
 import LogSurge
 import LogSurgeInput
-import LogSurgeState
+@testable import LogSurgeState
 import Testing
 
 /// `--state` as a ledger: each of the ways an unattended nightly run met its files (found by an
@@ -485,5 +486,70 @@ struct StateLedgerTests {
         let fifo = try Support.run(["state", directory + "/fifo.db"], timeLimit: 10)
         #expect(!fifo.timedOut)
         #expect(fifo.status == 2)
+    }
+
+    @Test("damaged daily totals and old minutes: found when a run reaches them, outputs written, nothing recorded")
+    func damageFoundLate() throws {
+        let directory = Support.temporaryDirectory().path
+        defer { try? fileManager.removeItem(atPath: directory) }
+        let state = directory + "/state.db"
+        let start = 24_566_400  // 2016-09-16T00:00Z
+        let early = lines(200, start: start)
+        try write(directory + "/old.log", Array(early.suffix(from: early.count / 2)))
+        try write(directory + "/new.log", lines(300, start: start + 40 * 1440))
+        _ = try night(state, [directory + "/old.log", directory + "/new.log"])
+        // A daily total changed behind logsurge's back.
+        let queue = try DatabaseQueue(path: state)
+        try queue.write { try $0.execute(sql: "UPDATE day_bucket SET requests = requests + 1000") }
+        try queue.close()
+        // The early half of the old day turns up: its minutes fold into the damaged day.
+        try write(directory + "/early.log", Array(early.prefix(early.count / 2)))
+        let late = try night(state, [directory + "/old.log", directory + "/new.log", directory + "/early.log"],
+                             extra: ["--summary", directory + "/summary.json"])
+        #expect(late.status == 1, "\(late.stderr)")
+        #expect(late.stderr.contains("damaged"), "\(late.stderr)")
+        #expect(fileManager.fileExists(atPath: directory + "/summary.json"), "the outputs are written")
+        #expect(try Support.run(["state", state]).status == 2, "the damage is still there to be found")
+    }
+
+    @Test("a version 2 state is checked and upgraded: nothing read again, and the next episode numbered after the earlier ones")
+    func upgradeFromVersion2() throws {
+        let directory = Support.temporaryDirectory().path
+        defer { try? fileManager.removeItem(atPath: directory) }
+        let day1 = directory + "/d1.log", day2 = directory + "/d2.log"
+        for (path, start, seed) in [(day1, "2016-11-01T00:00Z", "3"), (day2, "2016-11-03T00:00Z", "4")] {
+            let surge = "surge:US:10:\(start.prefix(10))T12:00Z:60"
+            let result = try Support.run(["generate", "--start", start, "--days", "1", "--rate", "60", "--seed", seed,
+                                          "--event", surge, "--output", path])
+            #expect(result.status == 0)
+        }
+        let state = directory + "/state.db"
+        _ = try night(state, [day1])
+        // The file as version 2 left it: no row checksums, daily totals or episodes; one checksum of everything.
+        let queue = try DatabaseQueue(path: state)
+        try queue.write { db in
+            try db.execute(sql: """
+                CREATE TABLE input_v2 (fingerprint INTEGER NOT NULL, prefix_length INTEGER NOT NULL, path TEXT NOT NULL,
+                    device INTEGER NOT NULL, inode INTEGER NOT NULL, size INTEGER NOT NULL, modified INTEGER NOT NULL,
+                    consumed INTEGER NOT NULL, PRIMARY KEY (fingerprint, prefix_length));
+                INSERT INTO input_v2 SELECT fingerprint, prefix_length, path, device, inode, size, modified, consumed FROM input;
+                DROP TABLE input; ALTER TABLE input_v2 RENAME TO input;
+                ALTER TABLE bucket DROP COLUMN checksum;
+                DROP TABLE day_bucket; DROP TABLE episode;
+                DELETE FROM meta WHERE key = 'next_alert_id';
+                PRAGMA user_version = 2;
+                """)
+            try db.execute(sql: "INSERT INTO meta (key, value) VALUES ('checksum', ?)", arguments: [try RunState.legacyChecksum(db)])
+        }
+        try queue.close()
+        let next = try Support.run(["--quiet", "--state", state, "--alerts", "-", day1, day2])
+        #expect(next.status == 0, "\(next.stderr)")
+        let everything = try Support.run(["--quiet", "--alerts", "-", day1, day2])
+        let reported = next.stdout.split(separator: "\n")
+        #expect(!reported.isEmpty)
+        #expect(reported.allSatisfy { everything.stdout.split(separator: "\n").contains($0) }, "\(next.stdout)")
+        let plain = try Support.run(["--quiet", "--summary", "-", day1, day2])
+        let summary = try #require(JSONSerialization.jsonObject(with: Data(plain.stdout.utf8)) as? [String: Any])
+        #expect(try requests(state) == summary["parsed"] as? Int)
     }
 }
