@@ -13,6 +13,22 @@ struct FollowCLITests {
         try #require(JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path))) as? [String: Any])
     }
 
+    /// Follows `path` writing `alerts` until they hold `hold`, then a moment more, then SIGTERM;
+    /// the exit status.
+    private func followUntil(_ path: String, alerts: String, hold: String) throws -> Int32 {
+        let process = Process()
+        process.executableURL = Support.executable!
+        process.arguments = ["--follow", "--quiet", "--alerts", alerts, path]
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        defer { if process.isRunning { process.terminate() } }
+        #expect(Support.eventually { contents(alerts).contains(hold) })
+        Thread.sleep(forTimeInterval: 1)
+        kill(process.processIdentifier, SIGTERM)
+        process.waitUntilExit()
+        return process.terminationStatus
+    }
+
     /// The sum of the requests column of a buckets CSV.
     private func bucketRequests(_ path: String) -> Int {
         contents(path).split(separator: "\n").dropFirst().reduce(0) { $0 + Int($1.split(separator: ",")[3])! }
@@ -100,17 +116,8 @@ struct FollowCLITests {
         try Data(StreamingDetectionTests.log).write(to: URL(fileURLWithPath: path))
         let alerts = directory + "/alerts.jsonl"
         func follow(_ path: String = path) throws {
-            let process = Process()
-            process.executableURL = Support.executable!
-            process.arguments = ["--follow", "--quiet", "--alerts", alerts, path]
-            process.standardError = FileHandle.nullDevice
-            try process.run()
-            defer { if process.isRunning { process.terminate() } }
-            #expect(Support.eventually { contents(alerts).contains("\"kind\":\"surge\"") })
-            Thread.sleep(forTimeInterval: 0.5)
-            kill(process.processIdentifier, SIGTERM)
-            process.waitUntilExit()
-            #expect(process.terminationStatus == 0)
+            let status = try followUntil(path, alerts: alerts, hold: "\"kind\":\"surge\"")
+            #expect(status == 0)
         }
         try follow()
         let first = contents(alerts)
@@ -149,18 +156,7 @@ struct FollowCLITests {
         let path = directory + "/access.log"
         try Data((head + "\n").utf8).write(to: URL(fileURLWithPath: path))
         let alerts = directory + "/alerts.jsonl"
-        func follow(until: String) throws {
-            let process = Process()
-            process.executableURL = Support.executable!
-            process.arguments = ["--follow", "--quiet", "--alerts", alerts, path]
-            process.standardError = FileHandle.nullDevice
-            try process.run()
-            defer { if process.isRunning { process.terminate() } }
-            #expect(Support.eventually { contents(alerts).contains(until) })
-            Thread.sleep(forTimeInterval: 1)
-            kill(process.processIdentifier, SIGTERM)
-            process.waitUntilExit()
-        }
+        func follow(until: String) throws { _ = try followUntil(path, alerts: alerts, hold: until) }
         try follow(until: "\"state\":\"open\"")
         #expect(!contents(alerts).contains("\"state\":\"closed\""), "stopping is not the episode's end")
         // The last line torn (a run killed while writing it), then the rest of the log.
