@@ -116,6 +116,21 @@ struct CLITests {
         }
     }
 
+    @Test("more sites than a run keeps apart: the fold into ~other is a warning with its requests")
+    func sitesFolded() throws {
+        // A scanner's random Host headers: 65,600 distinct sites, one request each.
+        var text = ""
+        for index in 0..<65_600 {
+            text += "h\(index).example:80 8.8.8.8 - - [09/Nov/2016:02:30:00 +0000] \"GET / HTTP/1.1\" 404 0 \"-\" \"scan\"\n"
+        }
+        let result = try Support.run(["--quiet", "--format", "vhost_combined", "--summary", "-", "-"], stdin: Array(text.utf8))
+        let summary = try #require(JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
+        let warnings = try #require(summary["warnings"] as? [[String: Any]])
+        let folded = try #require(warnings.first { $0["code"] as? String == "sites_folded" })
+        #expect((folded["message"] as? String)?.contains("66 requests") == true, "\(folded)")
+        #expect(result.stderr.contains("sites_folded"))
+    }
+
     @Test func corruptGeoIPDatabaseIsAUsageError() throws {
         let path = Support.temporaryDirectory().appendingPathComponent("bad.mmdb").path
         try Support.writeFile(path, Data("not a database".utf8))

@@ -28,6 +28,9 @@ public struct RunWarning: Sendable, Equatable {
         /// With `--state`, inputs ended in a line without its newline: not counted in this run
         /// (it may be half written); a later run counts it once it ends.
         case lineHeldBack = "line_held_back"
+        /// More distinct sites than a run can keep apart (65,534): the later ones are counted
+        /// under `~other`.
+        case sitesFolded = "sites_folded"
     }
 
     public let code: Code
@@ -99,6 +102,11 @@ public struct RunWarning: Sendable, Equatable {
             warnings.append(RunWarning(code: .timeWithoutZone, message: "\(accounting.clients.timesWithoutZone) requests had a time without a UTC offset (such as 2024-10-10T13:55:36) and were read as UTC: log the offset (nginx $time_iso8601, Go's time.RFC3339)"))
         }
         warnings += anotherFormat(analysis)
+        if let folded = analysis.buckets.requestsBySite()[MinuteBuckets.overflowSite], folded.requests > 0 {
+            warnings.append(RunWarning(
+                code: .sitesFolded,
+                message: "more than 65,534 distinct sites: \(folded.requests) requests of the sites that came after the first 65,534 are counted under \(MinuteBuckets.overflowSite) (the first come are kept apart, not the busiest); a scanner sending random Host headers does this: leave its lines out of the input"))
+        }
         let holding = analysis.inputs.filter { ($0.stats?.heldBack ?? 0) > 0 }
         if !holding.isEmpty {
             let names = holding.prefix(3).map(\.name).joined(separator: ", ") + (holding.count > 3 ? " and \(holding.count - 3) more" : "")
