@@ -88,8 +88,13 @@ public struct FollowReader: Sendable {
                 guard file.descriptor >= 0 else { return false }
                 var progressed = false
                 var taken: Int64 = 0
+                var nextStopCheck: Int64 = 16 << 20
                 while true {
-                    if taken >= budget || (taken > 0 && taken % (16 << 20) < Int64(buffer.count) && shouldStop()) { return progressed }
+                    if taken >= budget { return progressed }
+                    if taken >= nextStopCheck {
+                        if shouldStop() { return progressed }
+                        nextStopCheck += 16 << 20
+                    }
                     let count = pread(file.descriptor, buffer.baseAddress!, buffer.count, off_t(file.offset))
                     ReadProgress.add(count)
                     if count < 0 {

@@ -49,9 +49,6 @@ public final class RunState {
     /// Bytes of content that identify an input.
     static let fingerprintLength = 4096
 
-    /// How long to wait for a state another run holds: nil, as long as it takes.
-    public typealias Wait = Double?
-
     /// Opens (or creates) the state at `path` and locks it for this run; an error names the
     /// file and what is wrong. Another run holding it is waited for, at most `wait` seconds
     /// (nil: as long as it takes); `onWait` is called once when waiting begins.
@@ -79,10 +76,7 @@ public final class RunState {
                 // What a run reads of the state is checked now, before any input: the inputs
                 // and the detectors' window before the last minute (a run that adds older
                 // minutes has their window checked when it reads it).
-                let damagedInputs = try Int.fetchOne(db, sql: "SELECT count(*) FROM input WHERE checksum != \(Self.inputChecksum)") ?? 0
-                guard damagedInputs == 0 else {
-                    throw StateError(description: "\(path): state file damaged: \(damagedInputs) rows of input do not match their checksums")
-                }
+                try Self.checkRows(db, path: path, table: "input", checksum: Self.inputChecksum)
                 if let last = try Int32.fetchOne(db, sql: "SELECT max(minute) FROM bucket") {
                     // Read now (each row checked as it is), for the detectors of a run that adds
                     // minutes after these.
@@ -237,13 +231,19 @@ public final class RunState {
         // the next episode is numbered after them.
         let history = try storedBuckets(db, from: nil, path: path)
         for event in Detection.run(history, configuration: DetectorConfiguration(), closingAtEnd: false) {
-            try db.execute(sql: """
-                INSERT INTO episode (kind, site, country, start, id, closed) VALUES (?, ?, ?, ?, ?, ?)
-                ON CONFLICT (kind, site, country, start) DO UPDATE SET closed = max(closed, excluded.closed)
-                """, arguments: [event.kind.rawValue, event.site, event.country?.description ?? "", event.start, event.id,
-                                 event.state == .closed ? 1 : 0])
-            try db.execute(sql: "UPDATE meta SET value = max(value, ?) WHERE key = 'next_alert_id'", arguments: [event.id + 1])
+            try keepEpisode(db, event)
         }
+    }
+
+    /// Keeps `event`'s episode and id (closed once any of its events closed it), and the next
+    /// id past it.
+    private static func keepEpisode(_ db: Database, _ event: AlertEvent) throws {
+        try db.execute(sql: """
+            INSERT INTO episode (kind, site, country, start, id, closed) VALUES (?, ?, ?, ?, ?, ?)
+            ON CONFLICT (kind, site, country, start) DO UPDATE SET closed = max(closed, excluded.closed)
+            """, arguments: [event.kind.rawValue, event.site, event.country?.description ?? "", event.start, event.id,
+                             event.state == .closed ? 1 : 0])
+        try db.execute(sql: "UPDATE meta SET value = max(value, ?) WHERE key = 'next_alert_id'", arguments: [event.id + 1])
     }
 
     /// FNV-1a over every value of the inputs and buckets, in key order: versions 1 and 2 kept
@@ -295,9 +295,8 @@ public final class RunState {
 
     /// The checksum of an input row, of a bucket row (minute or day), as SQL over its columns.
     static let inputChecksum = "logsurge_row_checksum(fingerprint, prefix_length, path, device, inode, size, modified, consumed, head, compressed)"
-    static func bucketChecksum(_ time: String, prefix: String = "") -> String {
-        "logsurge_row_checksum(\(prefix)\(time), \(prefix)site, \(prefix)country, \(prefix)requests, \(prefix)status_2xx, "
-            + "\(prefix)status_3xx, \(prefix)status_4xx, \(prefix)status_5xx, \(prefix)bytes)"
+    static func bucketChecksum(_ time: String) -> String {
+        "logsurge_row_checksum(\(time), site, country, requests, status_2xx, status_3xx, status_4xx, status_5xx, bytes)"
     }
 
     /// Minutes kept as minutes; older ones are folded into daily totals. 35 days: the
@@ -307,10 +306,12 @@ public final class RunState {
     /// longest memory (7 days and the daily window) and a day to settle.
     public static let historyMinutes: Int32 = 9 * 1440
 
-    /// An error when any row of `table` (from `time` on) does not match its checksum.
-    private static func verify(_ db: Database, path: String, table: String, time: String, from: Int32?) throws {
-        let range = from.map { " AND \(time) >= \($0)" } ?? ""
-        let damaged = try Int.fetchOne(db, sql: "SELECT count(*) FROM \(table) WHERE checksum != \(Self.bucketChecksum(time))\(range)") ?? 0
+    /// An error naming the state when any row of `table` (those `condition` selects, with
+    /// `arguments`) does not match `checksum`, the SQL of its row checksum.
+    private static func checkRows(_ db: Database, path: String, table: String, checksum: String,
+                                  where condition: String = "true", arguments: StatementArguments = []) throws {
+        let damaged = try Int.fetchOne(db, sql: "SELECT count(*) FROM \(table) WHERE (\(condition)) AND checksum != \(checksum)",
+                                       arguments: arguments) ?? 0
         guard damaged == 0 else {
             throw StateError(description: "\(path): state file damaged: \(damaged) rows of \(table) do not match their checksums")
         }
@@ -594,14 +595,7 @@ public final class RunState {
                                                       Int64(c.status2xx), Int64(c.status3xx), Int64(c.status4xx),
                                                       Int64(c.status5xx), Int64(bitPattern: c.bytes)])
                 }
-                for event in episodes {
-                    try db.execute(sql: """
-                        INSERT INTO episode (kind, site, country, start, id, closed) VALUES (?, ?, ?, ?, ?, ?)
-                        ON CONFLICT (kind, site, country, start) DO UPDATE SET closed = max(closed, excluded.closed)
-                        """, arguments: [event.kind.rawValue, event.site, event.country?.description ?? "", event.start, event.id,
-                                         event.state == .closed ? 1 : 0])
-                    try db.execute(sql: "UPDATE meta SET value = max(value, ?) WHERE key = 'next_alert_id'", arguments: [event.id + 1])
-                }
+                for event in episodes { try Self.keepEpisode(db, event) }
                 try fold(db)
                 try db.execute(sql: "UPDATE meta SET value = value + 1 WHERE key = 'runs'")
             }
@@ -618,20 +612,11 @@ public final class RunState {
         guard let last = try Int32.fetchOne(db, sql: "SELECT max(minute) FROM bucket") else { return }
         let cutoff = (last - Self.minuteRetention) / 1440 * 1440
         guard let first = try Int32.fetchOne(db, sql: "SELECT min(minute) FROM bucket"), first < cutoff else { return }
-        let damaged = try Int.fetchOne(db, sql: """
-            SELECT count(*) FROM bucket WHERE minute < ? AND checksum != \(Self.bucketChecksum("minute"))
-            """, arguments: [cutoff]) ?? 0
-        guard damaged == 0 else {
-            throw StateError(description: "\(path): state file damaged: \(damaged) rows of bucket do not match their checksums")
-        }
+        try Self.checkRows(db, path: path, table: "bucket", checksum: Self.bucketChecksum("minute"),
+                           where: "minute < ?", arguments: [cutoff])
         // The daily totals these minutes are added to are checked too (a sum would hide damage).
-        let damagedDays = try Int.fetchOne(db, sql: """
-            SELECT count(*) FROM day_bucket WHERE day IN (SELECT DISTINCT minute / 1440 FROM bucket WHERE minute < ?)
-            AND checksum != \(Self.bucketChecksum("day"))
-            """, arguments: [cutoff]) ?? 0
-        guard damagedDays == 0 else {
-            throw StateError(description: "\(path): state file damaged: \(damagedDays) rows of day_bucket do not match their checksums")
-        }
+        try Self.checkRows(db, path: path, table: "day_bucket", checksum: Self.bucketChecksum("day"),
+                           where: "day IN (SELECT DISTINCT minute / 1440 FROM bucket WHERE minute < ?)", arguments: [cutoff])
         let columns = ["requests", "status_2xx", "status_3xx", "status_4xx", "status_5xx", "bytes"]
         try db.execute(sql: """
             INSERT INTO day_bucket (day, site, country, \(columns.joined(separator: ", ")), checksum)
@@ -686,10 +671,7 @@ public final class RunState {
                 let check = try String.fetchOne(db, sql: "PRAGMA quick_check") ?? "?"
                 guard check == "ok" else { throw StateError(description: "\(path): state file damaged: \(check)") }
                 for (table, sum) in [("input", inputChecksum), ("bucket", bucketChecksum("minute")), ("day_bucket", bucketChecksum("day"))] {
-                    let damaged = try Int.fetchOne(db, sql: "SELECT count(*) FROM \(table) WHERE checksum != \(sum)") ?? 0
-                    guard damaged == 0 else {
-                        throw StateError(description: "\(path): state file damaged: \(damaged) rows of \(table) do not match their checksums")
-                    }
+                    try checkRows(db, path: path, table: table, checksum: sum)
                 }
                 let inputs = try Row.fetchAll(db, sql: "SELECT path, consumed, size, device, inode FROM input ORDER BY path").map {
                     Contents.KnownInput(path: $0["path"], bytesConsumed: $0["consumed"], size: $0["size"], device: $0["device"], inode: $0["inode"])
@@ -807,9 +789,6 @@ public final class RunState {
         }
         return (Array(content.prefix(fingerprintLength)), true)
     }
-
-    /// Device and inode, as one key.
-    static func fileKey(_ device: Int64, _ inode: Int64) -> String { "\(device):\(inode)" }
 
     /// Whether another file's row is this log: its first bytes are how this content begins (or
     /// the other way round), and that says enough: across a compression (plain and gzip) at

@@ -247,9 +247,7 @@ extension AnalysisPipeline {
                 left.append((path, original, false))
                 continue
             }
-            var status = stat()
-            if stat(path, &status) == 0, status.st_mode & S_IFMT == S_IFREG {
-                let key = "\(status.st_dev):\(status.st_ino)"
+            if let key = regularFileKey(path) {
                 if let first = seen[key] {
                     left.append((path, first, true))
                     continue
@@ -264,17 +262,19 @@ extension AnalysisPipeline {
     /// `sources` without the files among `own` (by device and inode): a state file or an
     /// output kept in the log directory is not a log.
     public static func leavingOut(_ own: [String], from sources: [Result<InputSource, InputError>]) -> [Result<InputSource, InputError>] {
-        func key(_ path: String) -> String? {
-            var status = stat()
-            guard stat(path, &status) == 0, status.st_mode & S_IFMT == S_IFREG else { return nil }
-            return "\(status.st_dev):\(status.st_ino)"
-        }
-        let keys = Set(own.compactMap(key))
+        let keys = Set(own.compactMap(regularFileKey))
         guard !keys.isEmpty else { return sources }
         return sources.filter { source in
-            guard case .success(.file(let path)) = source, let found = key(path) else { return true }
+            guard case .success(.file(let path)) = source, let found = regularFileKey(path) else { return true }
             return !keys.contains(found)
         }
+    }
+
+    /// `device:inode` of the regular file at `path`; nil for anything else.
+    private static func regularFileKey(_ path: String) -> String? {
+        var status = stat()
+        guard stat(path, &status) == 0, status.st_mode & S_IFMT == S_IFREG else { return nil }
+        return "\(status.st_dev):\(status.st_ino)"
     }
 
     /// Reads one input into work items: byte ranges of a plain file, or chunks cut by the reader.
