@@ -41,7 +41,9 @@ nightly=()
 alone=()
 for _ in $(seq "$runs"); do
     # The night's run on a copy of the state, so that every run adds the same line.
+    # (flushed first: the copy's dirty pages are not the night's to write)
     cp "$state" "$data/night.db"
+    sync
     nightly+=("$(seconds "$bin" --quiet --state "$data/night.db" "$year" "$today")")
     alone+=("$(seconds "$bin" --quiet "$today")")
 done

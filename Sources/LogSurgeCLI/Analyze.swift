@@ -241,15 +241,18 @@ struct Analyze: ParsableCommand {
         }
         progress?.finish()
         if let runState {
-            // The detectors are given the history they remember (their window before the first
-            // minute this run added), not every run's: the cost follows what was read.
+            // The detectors go on from where the last run left them (their snapshot), stepping
+            // the minutes after it; without one (or when this run adds earlier minutes) they are
+            // given the history they remember, their window before the first minute this run
+            // added. Either way the cost follows what was read, not the history.
             let last = try stateError { try runState.lastMinute() }
             let firstNew = analysis.buckets.minuteRange?.lowerBound ?? last.map { $0 + 1 } ?? 0
+            let restored = runState.restoredDetectors(configuration: detector.configuration, firstNew: firstNew)
             // Damage in an older part of the state (a run that adds old minutes reads it only now)
             // is said; the outputs are still written, from this run's buckets, and nothing is
             // recorded (exit 1).
             let earlier: MinuteBuckets
-            do { earlier = try runState.buckets(from: firstNew - RunState.historyMinutes) } catch {
+            do { earlier = try runState.buckets(from: restored.map { $0.through + 1 } ?? firstNew - RunState.historyMinutes) } catch {
                 warn(error.description)
                 stateUnwritten = true
                 earlier = MinuteBuckets()
@@ -257,14 +260,21 @@ struct Analyze: ParsableCommand {
             var everything = earlier
             everything.merge(analysis.buckets)
             let trace = DetectionTrace(spanOf: everything, maximumColumns: configuration.traceColumns)
-            let detected = Detection.run(everything, configuration: detector.configuration,
-                                         after: last, closingAtEnd: false, trace: trace)
+            // The snapshot for the next run leaves its last `replayMinutes` to step again.
+            var kept: (through: Int32, bytes: [UInt8])?
+            let snapshot = everything.minuteRange.map { range in
+                (through: range.upperBound - RunState.replayMinutes, take: { (engine: DetectionEngine) in
+                    kept = engine.lastMinuteStepped.map { ($0, engine.snapshot()) }
+                })
+            }
+            let detected = Detection.run(everything, configuration: detector.configuration, after: last, closingAtEnd: false,
+                                         trace: trace, continuing: restored?.engine, snapshot: snapshot)
             // An episode keeps the id it was first reported with, night after night.
             analysis.alerts = try stateError { try runState.stableIDs(detected) }
             analysis.trace = trace
             for event in analysis.alerts { alertStream?.write(event) }
             // A state that cannot be written is said, and the outputs are still written (exit 1).
-            do { if !stateUnwritten { try runState.record(stateInputs, analysis: analysis) } } catch {
+            do { if !stateUnwritten { try runState.record(stateInputs, analysis: analysis, detectors: kept) } } catch {
                 warn(error.description)
                 stateUnwritten = true
             }

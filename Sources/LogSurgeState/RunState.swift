@@ -30,11 +30,12 @@ public struct StateError: Error, CustomStringConvertible {
 /// - One run at a time: the state is locked for the whole run; a second run waits (or gives
 ///   up after `--state-wait` seconds) before reading anything.
 ///
-/// The detectors' baselines are their history: the buckets of every run are kept, and each run
-/// runs the detectors over all of them, reporting the events decided in minutes it added. So
-/// the alerts of nightly runs are those of one run over everything, except that an episode
-/// still going on at the end of a night stays open (one run over everything closes it at its
-/// last minute).
+/// The detectors go on from a snapshot of their own state that each run keeps (an hour before
+/// its last minute), stepping the minutes after it; a run that cannot (lines before the
+/// snapshot, other detector options) replays their window of history from the buckets kept.
+/// Either way they report the events decided in minutes the run added, so the alerts of
+/// nightly runs are those of one run over everything, except that an episode still going on
+/// at the end of a night stays open (one run over everything closes it at its last minute).
 public final class RunState {
     /// The file's path, for messages.
     public let path: String
@@ -77,10 +78,12 @@ public final class RunState {
                 // and the detectors' window before the last minute (a run that adds older
                 // minutes has their window checked when it reads it).
                 try Self.checkRows(db, path: path, table: "input", checksum: Self.inputChecksum)
+                try db.execute(sql: Self.detectorTable)
+                detectors = try Self.storedDetectors(db, path: path)
                 if let last = try Int32.fetchOne(db, sql: "SELECT max(minute) FROM bucket") {
                     // Read now (each row checked as it is), for the detectors of a run that adds
-                    // minutes after these.
-                    let from = last - Self.historyMinutes
+                    // minutes after these: the minutes after their snapshot, else their window.
+                    let from = detectors.map { $0.through + 1 } ?? last - Self.historyMinutes
                     preloaded = (from, try Self.storedBuckets(db, from: from, path: path))
                 }
             }
@@ -159,6 +162,7 @@ public final class RunState {
 
     private static func create(_ db: Database) throws {
         try db.execute(sql: """
+            PRAGMA auto_vacuum = INCREMENTAL;
             PRAGMA application_id = \(applicationID);
             PRAGMA user_version = \(schemaVersion);
             CREATE TABLE input (
@@ -177,7 +181,53 @@ public final class RunState {
             INSERT INTO meta (key, value) VALUES ('runs', 0);
             """)
         try addVersion3(db)
+        try db.execute(sql: detectorTable)
     }
+
+    /// The detectors' own state at the end of a run (`DetectionEngine.snapshot`), so that the
+    /// next run steps only the minutes after it. A cache: a state without it (older runs, a
+    /// snapshot of another build or configuration) replays the detectors' window instead, so
+    /// it needs no new version (a version-3 program ignores it, and a snapshot it left behind
+    /// is stepped on through the minutes that program added).
+    static let detectorTable = """
+        CREATE TABLE IF NOT EXISTS detector (
+            name TEXT PRIMARY KEY NOT NULL,
+            through INTEGER NOT NULL,       -- the last minute the detectors stepped
+            data BLOB NOT NULL,
+            checksum INTEGER NOT NULL)
+        """
+    static let detectorChecksum = "logsurge_row_checksum(name, through, data)"
+
+    /// The detectors' snapshot, its row checked against its checksum; nil without one, or when
+    /// minutes after it were folded into daily totals (stepping on would skip them).
+    private static func storedDetectors(_ db: Database, path: String) throws -> (through: Int32, bytes: [UInt8])? {
+        try checkRows(db, path: path, table: "detector", checksum: detectorChecksum)
+        guard let row = try Row.fetchOne(db, sql: "SELECT through, data FROM detector WHERE name = 'engine'") else { return nil }
+        let through: Int32 = row[0], data: Data = row[1]
+        if let lastDay = try Int32.fetchOne(db, sql: "SELECT max(day) FROM day_bucket"), lastDay * 1440 + 1439 > through {
+            return nil
+        }
+        return (through, [UInt8](data))
+    }
+
+    /// The detectors as the last run left them (its snapshot), for a run whose first new minute
+    /// is `firstNew`, with the minute they stepped last; nil when there is none, when it is of
+    /// another build or `configuration`, or when the run adds minutes at or before that minute
+    /// (late lines, an old archive): the detectors then replay their window.
+    public func restoredDetectors(configuration: DetectorConfiguration, firstNew: Int32) -> (engine: DetectionEngine, through: Int32)? {
+        guard let detectors, firstNew > detectors.through,
+              let engine = DetectionEngine.restored(from: detectors.bytes, configuration: configuration)
+        else { return nil }
+        return (engine, detectors.through)
+    }
+
+    /// The snapshot read at open.
+    private var detectors: (through: Int32, bytes: [UInt8])?
+
+    /// Minutes before the last of a run that its detectors' snapshot leaves to step again: the
+    /// minute still being written and lines logged out of order (a request logged when it
+    /// ends) come in the next run without making it replay the whole window.
+    public static let replayMinutes: Int32 = 60
 
     /// Version 3: a checksum in every row (so that no run reads the whole history to check
     /// it), minutes older than `minuteRetention` folded into daily totals, and the ids of the
@@ -287,7 +337,7 @@ public final class RunState {
             case .int64(let number): mix(number)
             case .double(let number): withUnsafeBytes(of: number.bitPattern.littleEndian) { mix($0) }
             case .string(let text): mix(text)
-            case .blob(let data): mix(data)
+            case .blob(let data): data.withUnsafeBytes { mix($0) }
             }
         }
         var value: Int64 { Int64(bitPattern: hash) }
@@ -558,7 +608,9 @@ public final class RunState {
     /// its end: what came before the damage was counted), its buckets and the episodes it
     /// reported; then folds minutes past `minuteRetention` into daily totals. One transaction,
     /// whose cost follows what the run read, not the history.
-    public func record(_ inputs: [Input], analysis: Analysis) throws(StateError) {
+    ///
+    /// `detectors`: the detectors' snapshot and the last minute they stepped, kept for the next run.
+    public func record(_ inputs: [Input], analysis: Analysis, detectors: (through: Int32, bytes: [UInt8])? = nil) throws(StateError) {
         let reports = Dictionary(analysis.inputs.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
         do {
             try database.write { db in
@@ -578,24 +630,15 @@ public final class RunState {
                                          input.raw.device, input.raw.inode, input.raw.size, input.raw.modified, consumed,
                                          Data(input.head), input.compressed ? 1 : 0])
                 }
-                // The sums and their checksum from the row's old values (SET reads them all).
-                let sums = ["requests", "status_2xx", "status_3xx", "status_4xx", "status_5xx", "bytes"]
-                    .map { "\($0) + excluded.\($0)" }
-                let statement = try db.makeStatement(sql: """
-                    INSERT INTO bucket (minute, site, country, requests, status_2xx, status_3xx, status_4xx, status_5xx, bytes, checksum)
-                    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, logsurge_row_checksum(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9))
-                    ON CONFLICT (minute, site, country) DO UPDATE SET
-                        requests = \(sums[0]), status_2xx = \(sums[1]), status_3xx = \(sums[2]),
-                        status_4xx = \(sums[3]), status_5xx = \(sums[4]), bytes = \(sums[5]),
-                        checksum = logsurge_row_checksum(minute, site, country, \(sums.joined(separator: ", ")))
-                    """)
-                for row in analysis.buckets.sortedRows() {
-                    let c = row.counts
-                    try statement.execute(arguments: [row.minute, row.site, row.country.description, Int64(c.requests),
-                                                      Int64(c.status2xx), Int64(c.status3xx), Int64(c.status4xx),
-                                                      Int64(c.status5xx), Int64(bitPattern: c.bytes)])
-                }
+                let add = try Self.addition(db, table: "bucket", time: "minute")
+                for row in analysis.buckets.sortedRows() { try add(row.minute, row.site, row.country, row.counts) }
                 for event in episodes { try Self.keepEpisode(db, event) }
+                if let detectors {
+                    try db.execute(sql: """
+                        INSERT OR REPLACE INTO detector (name, through, data, checksum)
+                        VALUES ('engine', ?1, ?2, logsurge_row_checksum('engine', ?1, ?2))
+                        """, arguments: [detectors.through, Data(detectors.bytes)])
+                }
                 try fold(db)
                 try db.execute(sql: "UPDATE meta SET value = value + 1 WHERE key = 'runs'")
             }
@@ -604,30 +647,65 @@ public final class RunState {
         } catch {
             throw StateError(description: "\(path): cannot write the state: \(error)")
         }
+        try? shrink()
+    }
+
+    /// Gives the pages freed by folds back when they are a quarter of the file or more (the
+    /// first run over a year of logs frees most of what it wrote): incrementally in a state
+    /// made so, by one `VACUUM` (which makes it so) in an older one. The state is whole
+    /// either way; a failure leaves it as large as it was.
+    private func shrink() throws {
+        try database.writeWithoutTransaction { db in
+            let free = try Int.fetchOne(db, sql: "PRAGMA freelist_count") ?? 0
+            let pages = try Int.fetchOne(db, sql: "PRAGMA page_count") ?? 0
+            guard free >= 256, free * 4 >= pages else { return }
+            if try Int.fetchOne(db, sql: "PRAGMA auto_vacuum") == 2 {
+                try db.execute(sql: "PRAGMA incremental_vacuum")
+            } else {
+                try db.execute(sql: "PRAGMA auto_vacuum = INCREMENTAL; VACUUM")
+            }
+        }
+    }
+
+    /// A function that adds counts to the row of `table` (`bucket` or `day_bucket`) at `time`
+    /// (a minute or a day), site and country, creating it when missing; the row's checksum is
+    /// computed from its new values.
+    private static func addition(_ db: Database, table: String, time: String) throws
+        -> (Int32, String, CountryCode, BucketCounts) throws -> Void {
+        // The sums and their checksum from the row's old values (SET reads them all).
+        let sums = ["requests", "status_2xx", "status_3xx", "status_4xx", "status_5xx", "bytes"].map { "\($0) + excluded.\($0)" }
+        let statement = try db.makeStatement(sql: """
+            INSERT INTO \(table) (\(time), site, country, requests, status_2xx, status_3xx, status_4xx, status_5xx, bytes, checksum)
+            VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, logsurge_row_checksum(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9))
+            ON CONFLICT (\(time), site, country) DO UPDATE SET
+                requests = \(sums[0]), status_2xx = \(sums[1]), status_3xx = \(sums[2]),
+                status_4xx = \(sums[3]), status_5xx = \(sums[4]), bytes = \(sums[5]),
+                checksum = logsurge_row_checksum(\(time), site, country, \(sums.joined(separator: ", ")))
+            """)
+        return { time, site, country, c in
+            try statement.execute(arguments: [time, site, country.description, Int64(c.requests), Int64(c.status2xx),
+                                              Int64(c.status3xx), Int64(c.status4xx), Int64(c.status5xx), Int64(bitPattern: c.bytes)])
+        }
     }
 
     /// Folds the minutes older than `minuteRetention` before the last one into daily totals
-    /// (whole days), checking each row folded against its checksum first.
+    /// (whole days). The minutes are read as any run reads them (each row checked against its
+    /// checksum), and so are the daily totals they are added to (a sum would hide damage).
     private func fold(_ db: Database) throws {
         guard let last = try Int32.fetchOne(db, sql: "SELECT max(minute) FROM bucket") else { return }
         let cutoff = (last - Self.minuteRetention) / 1440 * 1440
         guard let first = try Int32.fetchOne(db, sql: "SELECT min(minute) FROM bucket"), first < cutoff else { return }
-        try Self.checkRows(db, path: path, table: "bucket", checksum: Self.bucketChecksum("minute"),
-                           where: "minute < ?", arguments: [cutoff])
-        // The daily totals these minutes are added to are checked too (a sum would hide damage).
+        let folded = try Self.storedBuckets(db, from: nil, before: cutoff, path: path)
         try Self.checkRows(db, path: path, table: "day_bucket", checksum: Self.bucketChecksum("day"),
-                           where: "day IN (SELECT DISTINCT minute / 1440 FROM bucket WHERE minute < ?)", arguments: [cutoff])
-        let columns = ["requests", "status_2xx", "status_3xx", "status_4xx", "status_5xx", "bytes"]
-        try db.execute(sql: """
-            INSERT INTO day_bucket (day, site, country, \(columns.joined(separator: ", ")), checksum)
-            SELECT day, site, country, \(columns.joined(separator: ", ")), \(Self.bucketChecksum("day"))
-            FROM (SELECT minute / 1440 AS day, site, country, \(columns.map { "sum(\($0)) AS \($0)" }.joined(separator: ", "))
-                  FROM bucket WHERE minute < ? GROUP BY day, site, country)
-            WHERE true
-            ON CONFLICT (day, site, country) DO UPDATE SET
-                \(columns.map { "\($0) = \($0) + excluded.\($0)" }.joined(separator: ", ")),
-                checksum = logsurge_row_checksum(day, site, country, \(columns.map { "\($0) + excluded.\($0)" }.joined(separator: ", ")))
-            """, arguments: [cutoff])
+                           where: "day BETWEEN ? AND ?", arguments: [first / 1440, cutoff / 1440])
+        // By day, site and country (as SQL divides: toward zero), then added.
+        struct Key: Hashable { var day: Int32, site: String, country: CountryCode }
+        var days: [Key: BucketCounts] = [:]
+        for row in folded.sortedRows() {
+            days[Key(day: row.minute / 1440, site: row.site, country: row.country), default: BucketCounts()].merge(row.counts)
+        }
+        let add = try Self.addition(db, table: "day_bucket", time: "day")
+        for (key, counts) in days { try add(key.day, key.site, key.country, counts) }
         try db.execute(sql: "DELETE FROM bucket WHERE minute < ?", arguments: [cutoff])
     }
 
@@ -672,6 +750,10 @@ public final class RunState {
                 guard check == "ok" else { throw StateError(description: "\(path): state file damaged: \(check)") }
                 for (table, sum) in [("input", inputChecksum), ("bucket", bucketChecksum("minute")), ("day_bucket", bucketChecksum("day"))] {
                     try checkRows(db, path: path, table: table, checksum: sum)
+                }
+                // Written by the first run that kept one (a state of older runs has none).
+                if try db.tableExists("detector") {
+                    try checkRows(db, path: path, table: "detector", checksum: detectorChecksum)
                 }
                 let inputs = try Row.fetchAll(db, sql: "SELECT path, consumed, size, device, inode FROM input ORDER BY path").map {
                     Contents.KnownInput(path: $0["path"], bytesConsumed: $0["consumed"], size: $0["size"], device: $0["device"], inode: $0["inode"])

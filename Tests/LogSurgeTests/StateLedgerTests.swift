@@ -2,6 +2,7 @@ import Foundation
 import GRDB
 import LogSurge
 import LogSurgeInput
+import LogSurgeParse
 @testable import LogSurgeState
 import Testing
 
@@ -551,5 +552,91 @@ struct StateLedgerTests {
         let plain = try Support.run(["--quiet", "--summary", "-", day1, day2])
         let summary = try #require(JSONSerialization.jsonObject(with: Data(plain.stdout.utf8)) as? [String: Any])
         #expect(try requests(state) == summary["parsed"] as? Int)
+    }
+}
+
+/// The detectors' snapshot a `--state` run keeps: the next night goes on from it and raises
+/// what one run over everything raises; whatever it cannot go on from is replayed instead.
+@Suite(.enabled(if: Support.executable != nil, "the logsurge executable is not built"))
+struct DetectorSnapshotStateTests {
+    private let fileManager = FileManager.default
+
+    private func generate(_ day: Int, _ directory: String) throws -> String {
+        let path = "\(directory)/day\(day).log"
+        let result = try Support.run(["generate", "--start", ["2016-11-08", "2016-11-09", "2016-11-10"][day - 1] + "T00:00Z", "--minutes", "1440", "--rate", "60",
+                                      "--seed", "\(day)", "--event", "surge:US:8:2016-11-10T18:00Z:90",
+                                      "--event", "errors:0.4:2016-11-10T06:00Z:15", "--output", path])
+        #expect(result.status == 0, "\(result.stderr)")
+        return path
+    }
+
+    private func snapshot(_ state: String) throws -> (through: Int32, bytes: Data)? {
+        let queue = try DatabaseQueue(path: state)
+        defer { try? queue.close() }
+        return try queue.read { db in
+            try Row.fetchOne(db, sql: "SELECT through, data FROM detector").map { ($0[0], $0[1]) }
+        }
+    }
+
+    private func night(_ state: String, _ paths: [String], _ alerts: String, extra: [String] = []) throws -> [String] {
+        let result = try Support.run(["--quiet", "--state", state, "--alerts", alerts] + extra + paths)
+        #expect(result.status == 0, "\(result.stderr)")
+        return try String(contentsOfFile: alerts, encoding: .utf8).split(separator: "\n").map(String.init)
+    }
+
+    @Test("nights going on from the snapshot, or replaying when they cannot, raise one run's alerts")
+    func nightsFromTheSnapshot() throws {
+        let directory = Support.temporaryDirectory().path
+        defer { try? fileManager.removeItem(atPath: directory) }
+        let days = try (1...3).map { try generate($0, directory) }
+        let reference = try Support.run(["--quiet", "--alerts", "-"] + days)
+        let expected = reference.stdout.split(separator: "\n").map(String.init)
+        #expect(expected.contains { $0.contains("\"surge\"") } && expected.contains { $0.contains("\"error_spike\"") })
+
+        // Night 1 keeps a snapshot an hour before its last minute; night 2 goes on from it.
+        let state = directory + "/state.db"
+        var alerts = try night(state, Array(days[0...1]), directory + "/a1.jsonl")
+        let first = try #require(try snapshot(state))
+        #expect(first.through == UTCMinute.parse("2016-11-09T22:59Z"))
+        alerts += try night(state, [days[2]], directory + "/a2.jsonl")
+        #expect(alerts == expected)
+        #expect(try #require(try snapshot(state)).through == UTCMinute.parse("2016-11-10T22:59Z"))
+
+        // A snapshot of another build or options (bytes it cannot read, its checksum right) is
+        // replayed past; one whose bytes changed behind logsurge's back is damage (exit 2).
+        let replayed = directory + "/replayed.db"
+        _ = try night(replayed, Array(days[0...1]), directory + "/r1.jsonl")
+        var configuration = Configuration()
+        configuration.prepareDatabase { $0.add(function: RunState.rowChecksum) }
+        var queue = try DatabaseQueue(path: replayed, configuration: configuration)
+        try queue.write { db in
+            try db.execute(sql: "UPDATE detector SET data = x'00ff', checksum = logsurge_row_checksum(name, through, x'00ff')")
+        }
+        try queue.close()
+        let nightTwo = try String(contentsOfFile: directory + "/a2.jsonl", encoding: .utf8).split(separator: "\n").map(String.init)
+        #expect(try night(replayed, [days[2]], directory + "/r2.jsonl") == nightTwo)
+        let damaged = directory + "/damaged.db"
+        _ = try night(damaged, Array(days[0...1]), directory + "/d1.jsonl")
+        queue = try DatabaseQueue(path: damaged)
+        try queue.write { try $0.execute(sql: "UPDATE detector SET data = x'00ff'") }
+        try queue.close()
+        let refused = try Support.run(["--quiet", "--state", damaged, days[2]])
+        #expect(refused.status == 2 && refused.stderr.contains("damaged"), "\(refused.stderr)")
+
+        // Lines older than the snapshot (a late archive): the window is replayed, every line
+        // counted once, and the snapshot moves on.
+        let late = directory + "/late.db"
+        _ = try night(late, [days[1]], directory + "/l1.jsonl")
+        _ = try night(late, [days[0], days[2]], directory + "/l2.jsonl")
+        let held = try JSONSerialization.jsonObject(with: Data(try Support.run(["state", late]).stdout.utf8)) as? [String: Any]
+        let parsed = try JSONSerialization.jsonObject(with: Data(try Support.run(["--quiet", "--summary", "-"] + days).stdout.utf8)) as? [String: Any]
+        #expect(held?["requests"] as? Int == parsed?["requests"] as? Int)
+        #expect(try #require(try snapshot(late)).through == UTCMinute.parse("2016-11-10T22:59Z"))
+        // Other options: the snapshot is refused and the window replayed, and the new snapshot
+        // is of those options.
+        let before = try #require(try snapshot(late))
+        _ = try night(late, [days[2]], directory + "/l3.jsonl", extra: ["--watch-country", "DE"])
+        let after = try #require(try snapshot(late))
+        #expect(after.through == before.through && after.bytes != before.bytes)
     }
 }

@@ -8,14 +8,23 @@ public enum Detection {
     /// at a later minute (the earlier ones were reported by the runs that read those minutes),
     /// and `closingAtEnd: false` leaves the episodes still open at the last minute open (the
     /// next run may see them go on) instead of closing them there.
+    ///
+    /// `continuing` goes on with an engine that already stepped the minutes before `buckets`
+    /// (restored from a snapshot); `snapshot` is handed the engine once it has stepped every
+    /// minute through `snapshot.through` and none after (at the end, if no later minute comes).
     public static func run(_ buckets: MinuteBuckets, configuration: DetectorConfiguration,
                            after: Int32? = nil, closingAtEnd: Bool = true, trace: DetectionTrace? = nil,
+                           continuing: DetectionEngine? = nil,
+                           snapshot: (through: Int32, take: (DetectionEngine) -> Void)? = nil,
                            onEvent: (AlertEvent) -> Void = { _ in }) -> [AlertEvent] {
-        // The busiest sites (by requests, then name) when there are more than can be checked.
-        let sites = buckets.sitesByRequests()
-        let busiest = sites.count <= configuration.maximumSites ? nil : Set(sites.prefix(configuration.maximumSites).map(\.site))
-        let engine = DetectionEngine(configuration: configuration, sites: busiest)
+        let engine = continuing ?? {
+            // The busiest sites (by requests, then name) when there are more than can be checked.
+            let sites = buckets.sitesByRequests()
+            let busiest = sites.count <= configuration.maximumSites ? nil : Set(sites.prefix(configuration.maximumSites).map(\.site))
+            return DetectionEngine(configuration: configuration, sites: busiest)
+        }()
         engine.trace = trace
+        var snapshot = snapshot
         let watched = Array(Set(configuration.watchedCountries))
         var events: [AlertEvent] = []
         var current: Int32?
@@ -28,6 +37,10 @@ public enum Detection {
             // Already in byte order of the names; the engine's order is String's (they differ
             // only for some non-ASCII names).
             observations.sort { $0.site < $1.site }
+            if let point = snapshot, minute > point.through {
+                point.take(engine)
+                snapshot = nil
+            }
             for event in engine.step(minute: minute, observations: observations) where after.map({ minute > $0 }) ?? true {
                 events.append(event)
                 onEvent(event)
@@ -49,7 +62,10 @@ public enum Detection {
             observations[observations.count - 1].add(country: key.country, counts: counts, watching: watched)
         }
         flush()
-        for var event in engine.finish() where closingAtEnd {
+        snapshot?.take(engine)
+        // Left open, the engine is as the last minute left it: a caller may go on with it.
+        guard closingAtEnd else { return events }
+        for var event in engine.finish() {
             event.closedAtEndOfInput = true
             events.append(event)
             onEvent(event)

@@ -406,6 +406,10 @@ struct Episode {
 
 /// Per-site detector state.
 final class SiteState {
+    /// Steps a series keeps: the expected count reads back 7 days and a half window (longer
+    /// gaps start afresh).
+    static func capacity(stepsPerDay: Int, halfWindow: Int) -> Int { max(7 * stepsPerDay + halfWindow + 1, 128) }
+
     let name: String
     var total: SeriesHistory
     var surges: [SurgeTrack]
@@ -415,8 +419,7 @@ final class SiteState {
 
     init(name: String, configuration: DetectorConfiguration, startStep: Int, stepsPerDay: Int, halfWindow: Int) {
         self.name = name
-        // The expected count reads back 7 days and a half window (longer gaps start afresh).
-        let capacity = max(7 * stepsPerDay + halfWindow + 1, 128)
+        let capacity = Self.capacity(stepsPerDay: stepsPerDay, halfWindow: halfWindow)
         total = SeriesHistory(capacity: capacity, startStep: startStep)
         surges = configuration.watchedCountries.map { SurgeTrack(country: $0, history: SeriesHistory(capacity: capacity, startStep: startStep)) }
     }
@@ -478,5 +481,154 @@ final class ErrorTrack {
 
     func recentSums(_ steps: Int) -> (requests: Int, errors: Int) {
         recent.suffix(steps).reduce((0, 0)) { ($0.0 + $1.requests, $0.1 + $1.errors) }
+    }
+}
+
+// MARK: - Snapshots
+
+extension DetectionEngine {
+    /// The layout of `snapshot()`: bump it with any change to what the detectors keep or how
+    /// they read it, so that a snapshot of another build is refused rather than misread.
+    static let snapshotFormat = 1
+
+    /// Everything the detectors keep, as bytes: `restored(from:configuration:)` of them goes on
+    /// exactly as this engine would (its trace is not kept).
+    public func snapshot() -> [UInt8] {
+        var writer = SnapshotWriter()
+        writer.int(Self.snapshotFormat)
+        writer.string(String(describing: configuration))
+        writer.int(stepMinutes)
+        writer.bool(hasSiteTotals)
+        writer.bool(gapsAreMissingData)
+        writer.optional(admitted.map { $0.sorted() }) { writer, names in writer.array(names) { $0.string($1) } }
+        writer.array(sitesNotChecked.sorted()) { $0.string($1) }
+        writer.int(nextID)
+        writer.optional(lastStep) { $0.int($1) }
+        writer.optional(origin) { $0.int(Int($1)) }
+        writer.int(stepsTaken)
+        writer.array(siteOrder) { writer, site in
+            writer.string(site.name)
+            site.total.write(to: &writer)
+            writer.array(site.surges) { writer, track in
+                writer.unsigned(UInt64(track.country.rawValue))
+                track.history.write(to: &writer)
+                writer.optional(track.episode) { $1.write(to: &$0) }
+            }
+            site.errors.write(to: &writer)
+        }
+        return writer.bytes
+    }
+
+    /// The engine `snapshot()` saved, for `configuration`; nil when the bytes are of another
+    /// build or configuration, or not a snapshot at all.
+    public static func restored(from bytes: [UInt8], configuration: DetectorConfiguration) -> DetectionEngine? {
+        var reader = SnapshotReader(bytes)
+        do {
+            guard try reader.int() == snapshotFormat, try reader.string() == String(describing: configuration) else { return nil }
+            let stepMinutes = try reader.int()
+            try reader.check(stepMinutes >= 1 && stepMinutes <= 1440)
+            let hasSiteTotals = try reader.bool(), gapsAreMissingData = try reader.bool()
+            let admitted = try reader.optional { try $0.array { try $0.string() } }
+            let engine = DetectionEngine(configuration: configuration, stepMinutes: stepMinutes, hasSiteTotals: hasSiteTotals,
+                                         sites: admitted.map(Set.init), gapsAreMissingData: gapsAreMissingData)
+            engine.sitesNotChecked = Set(try reader.array { try $0.string() })
+            engine.nextID = try reader.int()
+            engine.lastStep = try reader.optional { try $0.int() }
+            engine.origin = try reader.optional { reader throws in
+                let minute = try reader.int()
+                try reader.check(minute >= Int(Int32.min) && minute <= Int(Int32.max))
+                return Int32(minute)
+            }
+            try reader.check((engine.lastStep == nil) == (engine.origin == nil))
+            engine.stepsTaken = try reader.int()
+            let capacity = SiteState.capacity(stepsPerDay: engine.stepsPerDay, halfWindow: engine.halfWindow)
+            let countries = configuration.watchedCountries
+            for _ in 0..<(try reader.count()) {
+                let name = try reader.string()
+                try reader.check(engine.sites[name] == nil)
+                let site = SiteState(name: name, configuration: configuration, startStep: 0, stepsPerDay: engine.stepsPerDay,
+                                     halfWindow: engine.halfWindow)
+                site.total = try SeriesHistory(from: &reader, capacity: capacity)
+                try reader.check(try reader.count() == countries.count)
+                for track in site.surges {
+                    try reader.check(try reader.unsigned() == UInt64(track.country.rawValue))
+                    track.history = try SeriesHistory(from: &reader, capacity: capacity)
+                    track.episode = try reader.optional { reader in try Episode(from: &reader) }
+                }
+                site.errors = try ErrorTrack(from: &reader)
+                engine.sites[name] = site
+                engine.siteOrder.append(site)
+            }
+            try reader.check(reader.atEnd)
+            return engine
+        } catch {
+            return nil
+        }
+    }
+
+    /// The minute of the last step taken (nil before the first).
+    public var lastMinuteStepped: Int32? { lastStep.map { minute(of: $0) } }
+}
+
+extension Episode {
+    func write(to writer: inout SnapshotWriter) {
+        writer.int(id)
+        writer.string(kind.rawValue)
+        writer.string(site)
+        writer.optional(country) { $0.unsigned(UInt64($1.rawValue)) }
+        for value in [start, raisedAt, peakStep, peakRequests, lastActive, quietSteps, openWindow, pictureStart] { writer.int(value) }
+        for value in [peakBaseline, peakErrorRate, baselineErrorRate] { writer.optional(value) { $0.double($1) } }
+        writer.array(values) { $0.double($1) }
+        writer.array(baselines) { $0.double($1) }
+    }
+
+    init(from reader: inout SnapshotReader) throws {
+        let id = try reader.int()
+        guard let kind = AlertEvent.Kind(rawValue: try reader.string()) else { throw SnapshotReader.Damaged() }
+        let site = try reader.string()
+        let country = try reader.optional { reader throws in
+            let raw = try reader.unsigned()
+            try reader.check(raw <= UInt64(UInt16.max))
+            return CountryCode(rawValue: UInt16(raw))
+        }
+        var steps: [Int] = []
+        for _ in 0..<8 { steps.append(try reader.int()) }
+        var optionals: [Double?] = []
+        for _ in 0..<3 { optionals.append(try reader.optional { try $0.double() }) }
+        self.init(id: id, kind: kind, site: site, country: country, start: steps[0], raisedAt: steps[1], peakStep: steps[2],
+                  peakRequests: steps[3], peakBaseline: optionals[0], lastActive: steps[4])
+        quietSteps = steps[5]
+        openWindow = steps[6]
+        pictureStart = steps[7]
+        peakErrorRate = optionals[1]
+        baselineErrorRate = optionals[2]
+        values = try reader.array { try $0.double() }
+        baselines = try reader.array { try $0.double() }
+        try reader.check(values.count == baselines.count)
+    }
+}
+
+extension ErrorTrack {
+    func write(to writer: inout SnapshotWriter) {
+        writer.array(recent) { $0.int($1.requests); $0.int($1.errors) }
+        writer.optional(episode) { $1.write(to: &$0) }
+        writer.int(stepsSeen)
+        writer.array(ring) { $0.int($1.requests); $0.int($1.errors) }
+        writer.int(position)
+        writer.int(historyRequests)
+        writer.int(historyErrors)
+    }
+
+    convenience init(from reader: inout SnapshotReader) throws {
+        self.init()
+        recent = try reader.array(atMost: 16) { reader in (try reader.int(), try reader.int()) }
+        episode = try reader.optional { reader in try Episode(from: &reader) }
+        stepsSeen = try reader.int()
+        ring = try reader.array(atMost: Self.ringSize) { reader in (try reader.int(), try reader.int()) }
+        position = try reader.int()
+        historyRequests = try reader.int()
+        historyErrors = try reader.int()
+        // `learn` writes at `position` once the ring is full, and appends until then.
+        try reader.check(position >= 0 && position < Self.ringSize && (ring.count == Self.ringSize || position == ring.count % Self.ringSize))
     }
 }

@@ -192,3 +192,71 @@ struct SeriesHistory {
         return used >= minimumSteps ? sum / Double(used) : nil
     }
 }
+
+extension SeriesHistory {
+    /// Writes the history as `init(from:capacity:)` reads it back: the long ring as each step's
+    /// normal count and mark (a byte for most minutes), the short ring as it is.
+    func write(to writer: inout SnapshotWriter) {
+        writer.int(origin)
+        writer.int(endStep)
+        writer.double(normalCountsBeforeFirst)
+        writer.unsigned(UInt64(normalStepsBeforeFirst))
+        writer.reserve(length + 16 * Self.recentCapacity)
+        var counted = normalCountsBeforeFirst, steps = normalStepsBeforeFirst
+        for step in firstStep..<endStep {
+            let slot = slot(step)
+            let count = normalCountsThrough[slot] - counted, normal = normalStepsThrough[slot] &- steps
+            if normal <= 1, count >= 0, count < 0x1p52, count == count.rounded(.towardZero),
+               counted + count == normalCountsThrough[slot] {
+                writer.unsigned(UInt64(count) << 2 | UInt64(normal) << 1)
+            } else {
+                writer.unsigned(1)
+                writer.unsigned(UInt64(normal))
+                writer.double(normalCountsThrough[slot])
+            }
+            counted = normalCountsThrough[slot]
+            steps = normalStepsThrough[slot]
+        }
+        writer.floats(counts)
+        writer.floats(baselines)
+        writer.floats(rawBaselines)
+        writer.array(excluded) { $0.bool($1) }
+    }
+
+    /// The history `write(to:)` wrote, for rings of `capacity` steps.
+    init(from reader: inout SnapshotReader, capacity: Int) throws {
+        let origin = try reader.int(), endStep = try reader.int()
+        try reader.check(endStep >= origin && endStep - origin < Int(Int32.max))
+        self.init(capacity: capacity, startStep: origin)
+        self.endStep = endStep
+        firstStep = max(origin, endStep - capacity)
+        normalCountsBeforeFirst = try reader.double()
+        let stepsBefore = try reader.unsigned()
+        try reader.check(stepsBefore <= UInt64(UInt16.max))
+        normalStepsBeforeFirst = UInt16(stepsBefore)
+        let length = endStep - firstStep
+        normalCountsThrough = Array(repeating: 0, count: length)
+        normalStepsThrough = Array(repeating: 0, count: length)
+        var counted = normalCountsBeforeFirst, steps = normalStepsBeforeFirst
+        for step in firstStep..<endStep {
+            let packed = try reader.unsigned()
+            if packed & 1 == 0 {
+                counted += Double(packed >> 2)
+                steps &+= UInt16(packed >> 1 & 1)
+            } else {
+                let normal = try reader.unsigned()
+                try reader.check(normal <= UInt64(UInt16.max))
+                steps &+= UInt16(normal)
+                counted = try reader.double()
+            }
+            normalCountsThrough[slot(step)] = counted
+            normalStepsThrough[slot(step)] = steps
+        }
+        let recent = min(Self.recentCapacity, endStep - origin)
+        counts = try reader.floats(atMost: recent)
+        baselines = try reader.floats(atMost: recent)
+        rawBaselines = try reader.floats(atMost: recent)
+        excluded = try reader.array(atMost: recent) { try $0.bool() }
+        try reader.check([counts.count, baselines.count, rawBaselines.count, excluded.count].allSatisfy { $0 == recent })
+    }
+}
