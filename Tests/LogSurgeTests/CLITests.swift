@@ -116,18 +116,31 @@ struct CLITests {
         }
     }
 
-    @Test("more sites than a run keeps apart: the fold into ~other is a warning with its requests")
+    @Test("more sites than a run keeps apart: the quietest fold into ~other, the busiest stay, and the fold is a warning")
     func sitesFolded() throws {
-        // A scanner's random Host headers: 65,600 distinct sites, one request each.
+        // A scanner's random Host headers first (65,600 distinct sites, one request each), then
+        // the server's real site: first come, it would have been lost under ~other.
         var text = ""
         for index in 0..<65_600 {
             text += "h\(index).example:80 8.8.8.8 - - [09/Nov/2016:02:30:00 +0000] \"GET / HTTP/1.1\" 404 0 \"-\" \"scan\"\n"
         }
-        let result = try Support.run(["--quiet", "--format", "vhost_combined", "--summary", "-", "-"], stdin: Array(text.utf8))
+        for _ in 0..<100 {
+            text += "www.example:80 8.8.4.4 - - [09/Nov/2016:02:31:00 +0000] \"GET / HTTP/1.1\" 200 10 \"-\" \"browser\"\n"
+        }
+        let buckets = Support.temporaryDirectory().appendingPathComponent("buckets.csv").path
+        let result = try Support.run(["--quiet", "--format", "vhost_combined", "--summary", "-", "--buckets", buckets, "-"],
+                                     stdin: Array(text.utf8))
         let summary = try #require(JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
         let warnings = try #require(summary["warnings"] as? [[String: Any]])
         let folded = try #require(warnings.first { $0["code"] as? String == "sites_folded" })
-        #expect((folded["message"] as? String)?.contains("66 requests") == true, "\(folded)")
+        let message = try #require(folded["message"] as? String)
+        // Each fold takes the quietest half: the requests under ~other are those of the sites folded.
+        let sites = try #require(Int(message.split(separator: "quietest ")[1].split(separator: " ")[0]))
+        #expect(message.contains("(\(sites) requests)"), "\(message)")
+        #expect(sites >= 66 && sites <= 65_600, "\(message)")
+        let rows = try String(contentsOfFile: buckets, encoding: .utf8)
+        #expect(rows.contains("2016-11-09T02:31Z,www.example,US,100,100,"), "the busy site kept apart")
+        #expect(summary["requests"] as? Int == 65_700)
         #expect(result.stderr.contains("sites_folded"))
     }
 

@@ -145,6 +145,34 @@ import Testing
         #expect(table.names == ["h3"])
     }
 
+    @Test("beyond the site limit the quietest sites fold into ~other, whenever the busy ones came; every request stays",
+          arguments: [false, true])
+    func minuteBucketsFoldTheQuietestSites(spilling: Bool) {
+        var buckets = MinuteBuckets(spillThreshold: spilling ? 7 : MinuteBuckets.defaultSpillThreshold)
+        buckets.siteLimit = 10
+        func add(_ site: String, _ requests: UInt64, minute: Int32) {
+            buckets.add(minute: minute, site: site, country: .unknown,
+                        counts: .init(requests: requests, status2xx: requests, status3xx: 0, status4xx: 0, status5xx: 0, bytes: 0))
+        }
+        // Quiet sites first (a scanner), the busy ones among and after them.
+        add("busy-early", 50, minute: 0)
+        for index in 0..<30 { add("quiet\(index)", 1, minute: Int32(index)) }
+        add("busy-late", 40, minute: 31)
+        for index in 30..<40 { add("quiet\(index)", 1, minute: Int32(index)) }
+        add("busy-late", 40, minute: 41)
+        let totals = buckets.requestsBySite()
+        #expect(totals["busy-early"]?.requests == 50)
+        #expect(totals["busy-late"]?.requests == 80)
+        #expect(totals.values.reduce(0) { $0 + $1.requests } == 50 + 80 + 40, "every request kept")
+        #expect(buckets.siteNames.count <= 10)
+        #expect(buckets.sitesFolded >= 30)
+        #expect((totals[MinuteBuckets.overflowSite]?.requests ?? 0) + UInt64(totals.keys.filter { $0.hasPrefix("quiet") }.count) == 40)
+        // Rows stay sorted and summed as before the folds.
+        let rows = buckets.rows()
+        #expect(rows.map(\.minute) == rows.map(\.minute).sorted())
+        #expect(rows.reduce(0) { $0 + $1.counts.requests } == 170)
+    }
+
     @Test func minuteBucketsSortSitesByNameAndCountriesUnknownFirst() {
         var buckets = MinuteBuckets()
         buckets.add(minute: 10, site: "b", country: .init(rawValue: 0x5553), counts: .init(requests: 1, status2xx: 1, status3xx: 0, status4xx: 0, status5xx: 0, bytes: 5))

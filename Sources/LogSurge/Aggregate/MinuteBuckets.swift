@@ -26,14 +26,22 @@ public struct BucketRow: Sendable, Equatable {
 /// runs and the table, equal keys summed, in the same order and with the same sums as if
 /// everything had stayed in memory. (If no temporary file can be written, buckets stay in memory.)
 public struct MinuteBuckets: Sendable {
-    /// The site that collects every site beyond the first 65,534 distinct ones of a run.
+    /// The site that collects the quietest sites of a run with more than `maximumSites`.
     public static let overflowSite = "~other"
+    /// Distinct sites kept apart (site indices are 16 bits; one is `overflowSite`).
+    public static let maximumSites = Int(UInt16.max) - 1
     /// Buckets held in memory before they are spilled, by default: about 8 MB of table (four days
     /// of one busy site with visitors from 20 countries a minute). Spilling costs little: a week
     /// of 200 k buckets is written and merged back in a few tens of milliseconds.
     public static let defaultSpillThreshold = 1 << 17
 
     public private(set) var siteNames: [String] = []
+    /// Sites folded into `overflowSite` so far (a site folded twice counts twice).
+    public private(set) var sitesFolded = 0
+    /// Changes with every fold, which renumbers the sites: a caller's cached indices are stale.
+    private var generation = 0
+    /// The fold's limit (tests lower it).
+    var siteLimit = MinuteBuckets.maximumSites
     private var siteIndex: [String: UInt16] = [:]
     private var store = BucketTable(initialCapacity: 64)
     /// Buckets held before a spill.
@@ -74,6 +82,7 @@ public struct MinuteBuckets: Sendable {
     /// Merges one chunk's tally, whose site indices refer to `localSites`.
     mutating func merge(_ entries: [(key: PackedKey, counts: BucketTable.Counts)], localSites: [String]) {
         var translation = [UInt16?](repeating: nil, count: localSites.count)
+        var generation = self.generation
         for (key, counts) in entries {
             let local = Int(key.site)
             let site: UInt16
@@ -81,6 +90,11 @@ public struct MinuteBuckets: Sendable {
                 site = known
             } else {
                 site = globalIndex(of: localSites[local])
+                if generation != self.generation {
+                    // A fold renumbered the sites: the indices found so far are stale.
+                    translation = [UInt16?](repeating: nil, count: localSites.count)
+                    generation = self.generation
+                }
                 translation[local] = site
             }
             store.merge(PackedKey(minute: key.minute, site: site, country: key.country), counts)
@@ -108,15 +122,12 @@ public struct MinuteBuckets: Sendable {
             spillIfFull()
             return
         }
-        let translation = other.siteNames.map { globalIndex(of: $0) }
-        if other.hasSpilled {
-            for row in other.sortedRows() {
-                let site = translation[Int(other.siteIndex[row.site]!)]
-                store.merge(PackedKey(minute: row.minute, site: site, country: row.country), .init(row.counts))
-                spillIfFull()
-            }
+        if other.hasSpilled || other.siteNames.count + siteNames.count > siteLimit {
+            // Row by row: a site may fold on the way (the indices are looked up each time).
+            for row in other.sortedRows() { add(minute: row.minute, site: row.site, country: row.country, counts: row.counts) }
             return
         }
+        let translation = other.siteNames.map { globalIndex(of: $0) }
         for (raw, counts) in zip(other.store.keys, other.store.counts) {
             let key = PackedKey(rawValue: raw)
             store.merge(PackedKey(minute: key.minute, site: translation[Int(key.site)], country: key.country), counts)
@@ -188,13 +199,33 @@ public struct MinuteBuckets: Sendable {
 
     private mutating func globalIndex(of name: String) -> UInt16 {
         if let index = siteIndex[name] { return index }
-        if siteNames.count >= Int(UInt16.max) - 1, name != Self.overflowSite {
-            return globalIndex(of: Self.overflowSite)
+        if siteNames.count >= siteLimit, name != Self.overflowSite {
+            foldQuietest()
+            if let index = siteIndex[name] { return index }
         }
         let index = UInt16(siteNames.count)
         siteNames.append(name)
         siteIndex[name] = index
         return index
+    }
+
+    /// Makes room for new sites when the run has `siteLimit`: the quietest half of the sites
+    /// so far (fewest requests, then last by name) are counted under `overflowSite` from now on,
+    /// their buckets too; the busiest stay apart whatever came first. A site folded comes back
+    /// under its name if it is seen again while there is room (its earlier requests stay under
+    /// `overflowSite`). Rewrites every bucket, once per half of the limit of new sites at most.
+    private mutating func foldQuietest() {
+        let ranked = sitesByRequests().map(\.site).filter { $0 != Self.overflowSite }
+        let kept = Set(ranked.prefix(ranked.count / 2))
+        var folded = MinuteBuckets(spillThreshold: spillThreshold)
+        folded.siteLimit = siteLimit
+        folded.sitesFolded = sitesFolded + ranked.count - kept.count
+        folded.generation = generation + 1
+        for row in sortedRows() {
+            folded.add(minute: row.minute, site: kept.contains(row.site) ? row.site : Self.overflowSite,
+                       country: row.country, counts: row.counts)
+        }
+        self = folded
     }
 
     /// All buckets sorted by minute, site name, then country (`--` first).

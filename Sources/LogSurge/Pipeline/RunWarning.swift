@@ -105,7 +105,7 @@ public struct RunWarning: Sendable, Equatable {
         if let folded = analysis.buckets.requestsBySite()[MinuteBuckets.overflowSite], folded.requests > 0 {
             warnings.append(RunWarning(
                 code: .sitesFolded,
-                message: "more than 65,534 distinct sites: \(folded.requests) requests of the sites that came after the first 65,534 are counted under \(MinuteBuckets.overflowSite) (the first come are kept apart, not the busiest); a scanner sending random Host headers does this: leave its lines out of the input"))
+                message: "more than 65,534 distinct sites: the quietest \(analysis.buckets.sitesFolded) were counted under \(MinuteBuckets.overflowSite) (\(folded.requests) requests), the busiest kept apart; a scanner sending random Host headers does this: leave its lines out of the input"))
         }
         let holding = analysis.inputs.filter { ($0.stats?.heldBack ?? 0) > 0 }
         if !holding.isEmpty {
