@@ -332,7 +332,7 @@ struct Analyze: ParsableCommand {
             switch source {
             case .success(.file(let path)):
                 var status = stat()
-                if stat(path, &status) == 0 { total += Int64(status.st_size) }
+                if SystemPath.stat(path, &status) == 0 { total += Int64(status.st_size) }
             case .success: return nil
             case .failure: continue
             }

@@ -55,7 +55,7 @@ enum FileIO {
     /// Opens `path` read-only: the descriptor or `-errno`.
     static func openForReading(_ path: String) -> Int32 {
         while true {
-            let fd = open(path, O_RDONLY | O_CLOEXEC)
+            let fd = SystemPath.open(path, O_RDONLY | O_CLOEXEC)
             if fd >= 0 { return fd }
             let code = errno
             if code == EINTR { continue }
@@ -68,3 +68,35 @@ enum FileIO {
         String(cString: strerror(code))
     }
 }
+
+/// Paths as the system knows them: bytes. A file found in a directory whose name is not UTF-8
+/// goes through the run as text, its other bytes written `\xHH` (what reports show), and is
+/// registered here with its bytes; every `open` and `stat` of an input goes through `with`, so
+/// it is read by its bytes like any other file.
+public enum SystemPath {
+    private static let registered = Mutex<[String: [UInt8]]>([:])
+
+    /// Makes `text` stand for the path `bytes`.
+    static func register(_ text: String, bytes: [UInt8]) {
+        registered.withLock { $0[text] = bytes }
+    }
+
+    /// Calls `body` with `path` as a C string: the bytes it stands for, if registered.
+    public static func with<Result>(_ path: String, _ body: (UnsafePointer<CChar>) throws -> Result) rethrows -> Result {
+        guard let bytes = registered.withLock({ $0.isEmpty ? nil : $0[path] }) else { return try path.withCString(body) }
+        return try (bytes.map { CChar(bitPattern: $0) } + [0]).withUnsafeBufferPointer { try body($0.baseAddress!) }
+    }
+
+    /// `stat(2)` of `path` (following links).
+    public static func stat(_ path: String, _ status: inout Glibc.stat) -> Int32 {
+        with(path) { systemStat($0, &status) }
+    }
+
+    /// `open(2)` of `path`.
+    public static func open(_ path: String, _ flags: Int32) -> Int32 {
+        with(path) { Glibc.open($0, flags) }
+    }
+}
+
+/// `stat(2)`, where a type of the same name is in the way.
+private func systemStat(_ path: UnsafePointer<CChar>, _ status: inout stat) -> Int32 { stat(path, &status) }

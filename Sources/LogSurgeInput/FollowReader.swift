@@ -162,11 +162,11 @@ public struct FollowReader: Sendable {
             /// at first: opening a FIFO would wait for a writer); a gzip archive is read whole.
             func open(_ file: inout Followed) throws {
                 var before = stat()
-                guard stat(file.path, &before) == 0 else { return }  // not there (yet): looked for again later
+                guard SystemPath.stat(file.path, &before) == 0 else { return }  // not there (yet): looked for again later
                 file.found = true
                 // A directory, a FIFO or a device is not a log file that grows: looked at again later.
                 guard before.st_mode & S_IFMT == S_IFREG else { return }
-                let descriptor = Glibc.open(file.path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
+                let descriptor = SystemPath.open(file.path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
                 guard descriptor >= 0 else { return }
                 var status = stat()
                 guard fstat(descriptor, &status) == 0, status.st_mode & S_IFMT == S_IFREG else {
@@ -241,7 +241,7 @@ public struct FollowReader: Sendable {
                     return try drain(&file)
                 }
                 var status = stat()
-                if stat(file.path, &status) != 0 {
+                if SystemPath.stat(file.path, &status) != 0 {
                     // Moved away, not replaced yet: the open file may still grow.
                     defer { noteHead(&file) }
                     return try drain(&file)

@@ -52,7 +52,7 @@ public enum InputDiscovery {
                 }
                 for case .notUTF8(let shown) in listed {
                     result.append(.failure(InputError(path: directory + shown, offset: nil,
-                                                      message: "the file name is not UTF-8, so it cannot be read here: rename it")))
+                                                      message: "the file name is not UTF-8, and another file is named as it would be shown: rename one of them")))
                 }
             }
         }
@@ -82,11 +82,19 @@ public enum InputDiscovery {
                 UnsafeRawPointer(tuple).assumingMemoryBound(to: CChar.self)
             }
             guard let name = String(validatingCString: raw) else {
-                // A name that is not UTF-8 cannot be a path here: said, never skipped in silence.
+                // A name that is not UTF-8 is read by its bytes, shown with them as `\xHH`.
                 var info = stat()
-                if raw.pointee != 0x2E, fstatat(dirfd(directory), raw, &info, 0) == 0, (info.st_mode & S_IFMT) == S_IFREG {
-                    let bytes = Array(UnsafeBufferPointer(start: raw, count: strlen(raw))).map { UInt8(bitPattern: $0) }
-                    names.append(.notUTF8(Self.escaped(bytes)))
+                guard raw.pointee != 0x2E, fstatat(dirfd(directory), raw, &info, 0) == 0, (info.st_mode & S_IFMT) == S_IFREG
+                else { continue }
+                let bytes = Array(UnsafeBufferPointer(start: raw, count: strlen(raw))).map { UInt8(bitPattern: $0) }
+                let shown = Self.escaped(bytes)
+                if RotatedName(shown).base.lowercased().contains("error") { continue }
+                if stat(prefix + shown, &info) == 0 {
+                    // Another file bears the name it would be shown as: said rather than confused.
+                    names.append(.notUTF8(shown))
+                } else {
+                    SystemPath.register(prefix + shown, bytes: Array(prefix.utf8) + bytes)
+                    names.append(.name(shown))
                 }
                 continue
             }
@@ -100,7 +108,8 @@ public enum InputDiscovery {
         return .success(names)
     }
 
-    /// A name found in a directory: UTF-8, or not (shown with its other bytes as `\xHH`).
+    /// A name found in a directory: UTF-8 or read by its bytes (shown with them as `\xHH`, see
+    /// `SystemPath`), or not UTF-8 and shown as another file's name is.
     enum ListedName: Equatable {
         case name(String)
         case notUTF8(String)

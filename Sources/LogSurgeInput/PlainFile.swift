@@ -49,7 +49,7 @@ public final class PlainFile: Sendable {
         // Look before opening: opening a FIFO would wait for a writer, and what it wrote would
         // then be lost to the reader that reads it next.
         var before = stat()
-        guard stat(path, &before) == 0, before.st_mode & S_IFMT == S_IFREG else { return nil }
+        guard SystemPath.stat(path, &before) == 0, before.st_mode & S_IFMT == S_IFREG else { return nil }
         let fd = FileIO.openForReading(path)
         guard fd >= 0 else { return nil }
         guard let size = Self.plainSize(fd) else {

@@ -833,9 +833,9 @@ public final class RunState {
     /// so that a FIFO put in its place cannot block), with its identity from that descriptor.
     static func openInput(_ path: String) -> Opened {
         var before = stat()
-        guard stat(path, &before) == 0 else { return errno == ENOENT ? .gone : .unusable("cannot open: \(String(cString: strerror(errno)))") }
+        guard SystemPath.stat(path, &before) == 0 else { return errno == ENOENT ? .gone : .unusable("cannot open: \(String(cString: strerror(errno)))") }
         guard before.st_mode & S_IFMT == S_IFREG else { return .unusable("not a regular file: --state reads files") }
-        let descriptor = Glibc.open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
+        let descriptor = SystemPath.open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
         guard descriptor >= 0 else { return errno == ENOENT ? .gone : .unusable("cannot open: \(String(cString: strerror(errno)))") }
         var status = stat()
         guard fstat(descriptor, &status) == 0, status.st_mode & S_IFMT == S_IFREG else {

@@ -95,21 +95,37 @@ struct InputDiscoveryTests {
         #expect(throws: InputError.self) { try results[0].get() }
     }
 
-    @Test("a file whose name is not UTF-8 is an error naming it, never skipped in silence")
+    @Test("a file whose name is not UTF-8 is read by its bytes, shown with them as \\xHH; one shown as another file's name is an error")
     func nameNotUTF8() throws {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
         try directory.write("ok.log", Array("x\n".utf8))
         // "acc\xFFess.log": Latin-1 or damaged bytes, as some file systems hold.
-        let raw: [CChar] = (Array("\(directory.path)/acc".utf8) + [0xFF] + Array("ess.log".utf8) + [0]).map { CChar(bitPattern: $0) }
-        let fd = open(raw, O_WRONLY | O_CREAT | O_EXCL, 0o644)
-        #expect(fd >= 0)
-        close(fd)
-        let found = InputDiscovery.expand([directory.path])
+        func create(_ bytes: [UInt8], _ content: String) {
+            let raw = (Array("\(directory.path)/".utf8) + bytes + [0]).map { CChar(bitPattern: $0) }
+            let fd = open(raw, O_WRONLY | O_CREAT | O_EXCL, 0o644)
+            #expect(fd >= 0)
+            _ = content.utf8CString.withUnsafeBufferPointer { write(fd, $0.baseAddress, $0.count - 1) }
+            close(fd)
+        }
+        create(Array("acc".utf8) + [0xFF] + Array("ess.log".utf8), "y\n")
+        var found = InputDiscovery.expand([directory.path])
         #expect(found.count == 2)
-        #expect((try? found[0].get()) == .file(directory.file("ok.log")))
-        guard case .failure(let error) = found[1] else { Issue.record("no error for the name"); return }
-        #expect(error.path == directory.path + "/acc\\xFFess.log")
-        #expect(error.message.contains("not UTF-8"))
+        let shown = directory.path + "/acc\\xFFess.log"
+        #expect((try? found[0].get()) == .file(shown))
+        #expect((try? found[1].get()) == .file(directory.file("ok.log")))
+        // Opened by its bytes wherever inputs are opened.
+        let fd = SystemPath.open(shown, O_RDONLY)
+        #expect(fd >= 0)
+        var buffer = [UInt8](repeating: 0, count: 8)
+        #expect(read(fd, &buffer, 8) == 2 && buffer[0] == UInt8(ascii: "y"))
+        close(fd)
+
+        // A file literally named as the other is shown: the one not UTF-8 is said, not confused.
+        create(Array("acc\\xFFess.log".utf8), "z\n")
+        found = InputDiscovery.expand([directory.path])
+        #expect(found.count == 3)
+        let errors = found.compactMap { if case .failure(let error) = $0 { error } else { nil } }
+        #expect(errors.count == 1 && errors.first?.path == shown && errors.first?.message.contains("not UTF-8") == true)
     }
 }

@@ -640,3 +640,30 @@ struct DetectorSnapshotStateTests {
         #expect(after.through == before.through && after.bytes != before.bytes)
     }
 }
+
+/// A log whose name is not UTF-8 (Latin-1, damaged bytes), found in a directory.
+@Suite(.enabled(if: Support.executable != nil, "the logsurge executable is not built"))
+struct ByteNameTests {
+    @Test("a log named in bytes that are not UTF-8 is read by them, once across --state runs, and shown with \\xHH")
+    func readByItsBytes() throws {
+        let directory = Support.temporaryDirectory().path
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        try FileManager.default.createDirectory(atPath: directory + "/logs", withIntermediateDirectories: true)
+        let line = "8.8.8.8 - - [09/Nov/2016:02:30:00 +0000] \"GET / HTTP/1.1\" 200 5 \"-\" \"t\"\n"
+        let raw = (Array("\(directory)/logs/acc".utf8) + [0xE9] + Array("s.log".utf8) + [0]).map { CChar(bitPattern: $0) }
+        let fd = open(raw, O_WRONLY | O_CREAT | O_EXCL, 0o644)
+        try #require(fd >= 0)
+        _ = Array(String(repeating: line, count: 3).utf8).withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+        close(fd)
+        let state = directory + "/state.db"
+        for (night, expected) in [(1, 3), (2, 0)] {
+            let result = try Support.run(["--quiet", "--state", state, "--summary", "-", directory + "/logs"])
+            #expect(result.status == 0, "night \(night): \(result.stderr)")
+            let summary = try #require(JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
+            #expect(summary["lines"] as? Int == expected, "night \(night)")
+            let inputs = summary["inputs"] as? [[String: Any]] ?? []
+            #expect(inputs.first?["path"] as? String == directory + "/logs/acc\\xE9s.log", "\(inputs)")
+        }
+        #expect(try Support.run(["state", state]).stdout.contains("\"requests\":3"))
+    }
+}

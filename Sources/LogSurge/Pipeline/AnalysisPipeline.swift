@@ -273,7 +273,7 @@ extension AnalysisPipeline {
     /// `device:inode` of the regular file at `path`; nil for anything else.
     private static func regularFileKey(_ path: String) -> String? {
         var status = stat()
-        guard stat(path, &status) == 0, status.st_mode & S_IFMT == S_IFREG else { return nil }
+        guard SystemPath.stat(path, &status) == 0, status.st_mode & S_IFMT == S_IFREG else { return nil }
         return "\(status.st_dev):\(status.st_ino)"
     }
 
