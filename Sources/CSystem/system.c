@@ -42,17 +42,68 @@ void logsurge_release_free_memory(void) {
 #endif
 }
 
+// Temporary output files (written, then renamed into place) a signal that ends the process
+// would leave behind: their paths, copied in by `logsurge_keep_temporary`, unlinked by the
+// handlers below (unlink is async-signal-safe). A slot is claimed with its state: 0 free,
+// 1 being written, 2 set (the handler unlinks only set slots).
+#define TEMPORARY_SLOTS 16
+static char temporary_paths[TEMPORARY_SLOTS][4096];
+static atomic_int temporary_states[TEMPORARY_SLOTS];
+
+int logsurge_keep_temporary(const char *path) {
+    size_t length = strlen(path);
+    if (length >= sizeof temporary_paths[0]) return -1;
+    for (int slot = 0; slot < TEMPORARY_SLOTS; slot++) {
+        int expected = 0;
+        if (atomic_compare_exchange_strong(&temporary_states[slot], &expected, 1)) {
+            memcpy(temporary_paths[slot], path, length + 1);
+            atomic_store(&temporary_states[slot], 2);
+            return slot;
+        }
+    }
+    return -1;
+}
+
+void logsurge_forget_temporary(int slot) {
+    if (slot >= 0 && slot < TEMPORARY_SLOTS) atomic_store(&temporary_states[slot], 0);
+}
+
+static void unlink_temporaries(void) {
+    for (int slot = 0; slot < TEMPORARY_SLOTS; slot++) {
+        int expected = 2;
+        if (atomic_compare_exchange_strong(&temporary_states[slot], &expected, 0)) unlink(temporary_paths[slot]);
+    }
+}
+
+/// Ends the process as `signal_number` does by default, after removing the temporary files.
+static void end_as_by_default(int signal_number) {
+    unlink_temporaries();
+    struct sigaction fallback;
+    memset(&fallback, 0, sizeof fallback);
+    fallback.sa_handler = SIG_DFL;
+    sigaction(signal_number, &fallback, NULL);
+    raise(signal_number);
+}
+
+void logsurge_install_cleanup_handlers(void) {
+    struct sigaction action;
+    memset(&action, 0, sizeof action);
+    action.sa_handler = end_as_by_default;
+    sigemptyset(&action.sa_mask);
+    int signals[] = {SIGINT, SIGTERM, SIGHUP};
+    for (unsigned index = 0; index < sizeof signals / sizeof signals[0]; index++) {
+        struct sigaction current;
+        // A signal the caller ignores (nohup's SIGHUP) stays ignored.
+        if (sigaction(signals[index], NULL, &current) == 0 && current.sa_handler == SIG_IGN) continue;
+        sigaction(signals[index], &action, NULL);
+    }
+}
+
 static atomic_int stop_flag = 0;
 
 static void stop_handler(int signal_number) {
-    if (atomic_exchange(&stop_flag, 1) != 0) {
-        // The second request: do what the signal does by default (end the process).
-        struct sigaction fallback;
-        memset(&fallback, 0, sizeof fallback);
-        fallback.sa_handler = SIG_DFL;
-        sigaction(signal_number, &fallback, NULL);
-        raise(signal_number);
-    }
+    // The second request: do what the signal does by default (end the process).
+    if (atomic_exchange(&stop_flag, 1) != 0) end_as_by_default(signal_number);
 }
 
 void logsurge_install_stop_handlers(void) {

@@ -1,3 +1,4 @@
+import CSystem
 import ArgumentParser
 import Foundation
 import LogSurge
@@ -38,6 +39,9 @@ struct LogSurgeCommand: ParsableCommand {
     static func main() {
         signal(SIGPIPE, SIG_IGN)   // a closed pipe becomes EPIPE, which ends the program quietly
         signal(SIGXFSZ, SIG_IGN)   // a file size limit becomes EFBIG: an error naming the output
+        // Killed (SIGINT, SIGTERM, SIGHUP), a run leaves no temporary output beside the real ones
+        // (a streaming run replaces the first two with a stop that writes its outputs).
+        logsurge_install_cleanup_handlers()
         do {
             var command = try parseAsRoot()
             try command.run()

@@ -424,3 +424,38 @@ struct FailingOutputTests {
         if options.isEmpty || options.contains("--quiet") { #expect(result.stderr.isEmpty) }
     }
 }
+
+/// A batch run ended by a signal (a cron job's timeout, an operator's Ctrl-C).
+@Suite(.enabled(if: Support.executable != nil, "the logsurge executable is not built"))
+struct KilledBatchRunTests {
+    @Test("a batch run killed by SIGTERM, SIGINT or SIGHUP leaves no temporary output behind", arguments: [SIGTERM, SIGINT, SIGHUP])
+    func noTemporaryFilesLeft(signal: Int32) throws {
+        let directory = Support.temporaryDirectory().path
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        // An input that never ends while the test holds it open: the run is still reading.
+        let fifo = directory + "/access.log"
+        try #require(mkfifo(fifo, 0o600) == 0)
+        let writer = open(fifo, O_RDWR)
+        try #require(writer >= 0)
+        defer { close(writer) }
+        let line = "8.8.8.8 - - [09/Nov/2016:02:30:00 +0000] \"GET / HTTP/1.1\" 200 5 \"-\" \"t\"\n"
+        _ = Array(line.utf8).withUnsafeBytes { write(writer, $0.baseAddress, $0.count) }
+
+        let outputs = directory + "/out"
+        try FileManager.default.createDirectory(atPath: outputs, withIntermediateDirectories: true)
+        let process = Process()
+        process.executableURL = Support.executable!
+        process.arguments = ["--quiet", "--summary", outputs + "/summary.json", "--buckets", outputs + "/buckets.csv",
+                             "--alerts", outputs + "/alerts.jsonl", fifo]
+        process.standardError = FileHandle.nullDevice
+        try Support.launch(process)
+        defer { if process.isRunning { process.terminate() } }
+        func listed() -> [String] { (try? FileManager.default.contentsOfDirectory(atPath: outputs)) ?? [] }
+        // Its outputs are open (as temporary files) before it reads.
+        #expect(Support.eventually { listed().contains { $0.contains(".tmp-logsurge-") } }, "\(listed())")
+        kill(process.processIdentifier, signal)
+        process.waitUntilExit()
+        #expect(process.terminationReason == .uncaughtSignal && process.terminationStatus == signal)
+        #expect(listed().isEmpty, "\(listed())")
+    }
+}

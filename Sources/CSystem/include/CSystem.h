@@ -19,6 +19,19 @@ void logsurge_release_free_memory(void);
 /// what it has); a second one of either kills the process as usual. Call once, early.
 void logsurge_install_stop_handlers(void);
 
+/// Makes SIGINT, SIGTERM and SIGHUP (unless ignored) remove the temporary files kept with
+/// `logsurge_keep_temporary`, then end the process as they do by default: a batch run killed
+/// leaves no half-written output beside its real ones. (The second signal of the stop
+/// handlers does the same.) Call once, early.
+void logsurge_install_cleanup_handlers(void);
+
+/// Keeps `path` (a temporary output) to be removed if a signal ends the process; returns the
+/// slot to forget it by, or -1 when there is no room (16 at a time) or the path is too long.
+int logsurge_keep_temporary(const char *path);
+
+/// Forgets the temporary file of `slot` (renamed into place or removed).
+void logsurge_forget_temporary(int slot);
+
 /// Whether SIGINT or SIGTERM arrived since `logsurge_install_stop_handlers` (or
 /// `logsurge_request_stop` was called). Safe from any thread.
 int logsurge_stop_requested(void);

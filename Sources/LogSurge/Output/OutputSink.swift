@@ -1,3 +1,4 @@
+import CSystem
 import Foundation
 
 #if canImport(Glibc)
@@ -24,6 +25,8 @@ public final class OutputSink {
     private let descriptor: Int32
     private let ownsDescriptor: Bool
     private let temporaryPath: String?
+    /// Its slot among the files a signal removes (`logsurge_keep_temporary`), -1 for none.
+    private var cleanupSlot: Int32 = -1
     private var buffer: [UInt8] = []
     private var renamed = false
     private var closed = false
@@ -75,6 +78,7 @@ public final class OutputSink {
             descriptor = fd
             ownsDescriptor = true
             temporaryPath = temporary
+            if let temporary { cleanupSlot = logsurge_keep_temporary(temporary) }
         }
         buffer.reserveCapacity(capacity)
     }
@@ -119,6 +123,7 @@ public final class OutputSink {
     deinit {
         if ownsDescriptor, !closed { _ = Glibc.close(descriptor) }
         if let temporaryPath, !renamed { unlink(temporaryPath) }
+        logsurge_forget_temporary(cleanupSlot)
     }
 
     public var isTerminal: Bool { isatty(descriptor) == 1 }
@@ -171,5 +176,7 @@ public final class OutputSink {
             throw OutputError(isBrokenPipe: false, description: "cannot write \(name): \(String(cString: strerror(errno)))")
         }
         renamed = true
+        logsurge_forget_temporary(cleanupSlot)
+        cleanupSlot = -1
     }
 }
