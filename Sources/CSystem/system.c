@@ -2,6 +2,8 @@
 #include "CSystem.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -62,6 +64,22 @@ int logsurge_keep_temporary(const char *path) {
         }
     }
     return -1;
+}
+
+int logsurge_make_temporary(char *template_path, int *slot) {
+    // No signal between the file's creation and its keeping: it would be left behind.
+    sigset_t ending, previous;
+    sigemptyset(&ending);
+    sigaddset(&ending, SIGINT);
+    sigaddset(&ending, SIGTERM);
+    sigaddset(&ending, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &ending, &previous);
+    int fd = mkostemp(template_path, O_CLOEXEC);
+    *slot = fd >= 0 ? logsurge_keep_temporary(template_path) : -1;
+    int saved = errno;
+    pthread_sigmask(SIG_SETMASK, &previous, NULL);
+    errno = saved;
+    return fd;
 }
 
 void logsurge_forget_temporary(int slot) {

@@ -29,6 +29,10 @@ void logsurge_install_cleanup_handlers(void);
 /// slot to forget it by, or -1 when there is no room (16 at a time) or the path is too long.
 int logsurge_keep_temporary(const char *path);
 
+/// `mkostemp(template_path, O_CLOEXEC)` with the file kept as `logsurge_keep_temporary`
+/// keeps it, with no signal in between; `*slot` is its slot (-1: not kept or not made).
+int logsurge_make_temporary(char *template_path, int *slot);
+
 /// Forgets the temporary file of `slot` (renamed into place or removed).
 void logsurge_forget_temporary(int slot);
 

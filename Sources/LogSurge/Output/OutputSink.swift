@@ -67,7 +67,7 @@ public final class OutputSink {
             var temporary: String? = nil
             let fd: Int32
             if replaceable {
-                (fd, temporary) = Self.temporaryFile(beside: path)
+                (fd, temporary) = Self.temporaryFile(beside: path, slot: &cleanupSlot)
                 if fd >= 0 { Self.keepAttributes(of: exists ? status : nil, on: fd) }
             } else {
                 fd = open(path, O_WRONLY | O_CREAT | (appending ? O_APPEND : O_TRUNC) | O_CLOEXEC, 0o644)
@@ -78,7 +78,6 @@ public final class OutputSink {
             descriptor = fd
             ownsDescriptor = true
             temporaryPath = temporary
-            if let temporary { cleanupSlot = logsurge_keep_temporary(temporary) }
         }
         buffer.reserveCapacity(capacity)
     }
@@ -86,14 +85,14 @@ public final class OutputSink {
     /// A new file beside `path`, `DIR/.NAME.tmp-logsurge-XXXXXX`, created by `mkstemp`: a name
     /// nobody can plant a link at beforehand (`O_CREAT | O_EXCL`), hidden, and not ending in
     /// the output's own extension (node_exporter reads only `*.prom`).
-    private static func temporaryFile(beside path: String) -> (Int32, String?) {
+    /// `slot`: where a signal that ends the run finds it to remove (`logsurge_make_temporary`).
+    private static func temporaryFile(beside path: String, slot: inout Int32) -> (Int32, String?) {
         let slash = path.lastIndex(of: "/")
         let directory = slash.map { String(path[...$0]) } ?? ""
         let base = slash.map { String(path[path.index(after: $0)...]) } ?? path
         var template = Array("\(directory).\(base).tmp-logsurge-XXXXXX".utf8CString)
-        let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
+        let fd = template.withUnsafeMutableBufferPointer { logsurge_make_temporary($0.baseAddress!, &slot) }
         guard fd >= 0 else { return (fd, nil) }
-        _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
         return (fd, template.withUnsafeBufferPointer { String(cString: $0.baseAddress!) })
     }
 
