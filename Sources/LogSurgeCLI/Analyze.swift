@@ -247,7 +247,8 @@ struct Analyze: ParsableCommand {
             // added. Either way the cost follows what was read, not the history.
             let last = try stateError { try runState.lastMinute() }
             let firstNew = analysis.buckets.minuteRange?.lowerBound ?? last.map { $0 + 1 } ?? 0
-            let restored = runState.restoredDetectors(configuration: detector.configuration, firstNew: firstNew)
+            let restored = runState.restoredDetectors(configuration: detector.configuration, firstNew: firstNew,
+                                                      sites: analysis.buckets.siteNames)
             // Damage in an older part of the state (a run that adds old minutes reads it only now)
             // is said; the outputs are still written, from this run's buckets, and nothing is
             // recorded (exit 1).
@@ -267,8 +268,13 @@ struct Analyze: ParsableCommand {
                     kept = engine.lastMinuteStepped.map { ($0, engine.snapshot()) }
                 })
             }
-            let detected = Detection.run(everything, configuration: detector.configuration, after: last, closingAtEnd: false,
-                                         trace: trace, continuing: restored?.engine, snapshot: snapshot)
+            // Replayed, the window's events up to the last minute were reported by the runs that
+            // read them. Going on from the snapshot, the minutes after it are stepped again with
+            // what this run added to them (the last minute was perhaps half written): what they
+            // raise or close now is reported unless it was before.
+            var detected = Detection.run(everything, configuration: detector.configuration, after: restored == nil ? last : nil,
+                                         closingAtEnd: false, trace: trace, continuing: restored?.engine, snapshot: snapshot)
+            if restored != nil { detected = try stateError { try runState.unreported(detected) } }
             // An episode keeps the id it was first reported with, night after night.
             analysis.alerts = try stateError { try runState.stableIDs(detected) }
             analysis.trace = trace

@@ -74,16 +74,17 @@ enum FileIO {
 /// registered here with its bytes; every `open` and `stat` of an input goes through `with`, so
 /// it is read by its bytes like any other file.
 public enum SystemPath {
-    private static let registered = Mutex<[String: [UInt8]]>([:])
+    /// By the text's bytes: two texts Swift holds equal (é composed or not) are two names.
+    private static let registered = Mutex<[[UInt8]: [UInt8]]>([:])
 
     /// Makes `text` stand for the path `bytes`.
     static func register(_ text: String, bytes: [UInt8]) {
-        registered.withLock { $0[text] = bytes }
+        registered.withLock { $0[Array(text.utf8)] = bytes }
     }
 
     /// Calls `body` with `path` as a C string: the bytes it stands for, if registered.
     public static func with<Result>(_ path: String, _ body: (UnsafePointer<CChar>) throws -> Result) rethrows -> Result {
-        guard let bytes = registered.withLock({ $0.isEmpty ? nil : $0[path] }) else { return try path.withCString(body) }
+        guard let bytes = registered.withLock({ $0.isEmpty ? nil : $0[Array(path.utf8)] }) else { return try path.withCString(body) }
         return try (bytes.map { CChar(bitPattern: $0) } + [0]).withUnsafeBufferPointer { try body($0.baseAddress!) }
     }
 

@@ -115,7 +115,8 @@ public enum InputDiscovery {
         case notUTF8(String)
     }
 
-    /// `bytes` as text: valid UTF-8 sequences as they are, every other byte as `\xHH`.
+    /// `bytes` as text: valid UTF-8 sequences as they are, every other byte as `\xHH`, and `\`
+    /// as `\\`, so that two names are never shown alike (`a\xE9` is not the bytes `a`, 0xE9).
     static func escaped(_ bytes: [UInt8]) -> String {
         var text = ""
         var index = 0
@@ -124,7 +125,7 @@ public enum InputDiscovery {
             var taken = false
             for length in 1...4 where index + length <= bytes.count {
                 if let scalar = String(validating: bytes[index..<(index + length)], as: UTF8.self) {
-                    text += scalar
+                    text += scalar == "\\" ? "\\\\" : scalar
                     index += length
                     taken = true
                     break

@@ -61,6 +61,13 @@ public final class RunState {
         lock = try Self.acquire(path, wait: wait, onWait: onWait)
         do {
             database = try DatabaseQueue(path: path, configuration: Self.configuration(readonly: false))
+            // A new state gives back the pages its folds free (set before any table, and outside
+            // a transaction, or SQLite ignores it).
+            try database.writeWithoutTransaction { db in
+                if try Int.fetchOne(db, sql: "SELECT count(*) FROM sqlite_master") == 0 {
+                    try db.execute(sql: "PRAGMA auto_vacuum = INCREMENTAL")
+                }
+            }
             try database.write { db in
                 let application = try Int32.fetchOne(db, sql: "PRAGMA application_id") ?? 0
                 let version = try Int.fetchOne(db, sql: "PRAGMA user_version") ?? 0
@@ -162,7 +169,6 @@ public final class RunState {
 
     private static func create(_ db: Database) throws {
         try db.execute(sql: """
-            PRAGMA auto_vacuum = INCREMENTAL;
             PRAGMA application_id = \(applicationID);
             PRAGMA user_version = \(schemaVersion);
             CREATE TABLE input (
@@ -211,12 +217,16 @@ public final class RunState {
     }
 
     /// The detectors as the last run left them (its snapshot), for a run whose first new minute
-    /// is `firstNew`, with the minute they stepped last; nil when there is none, when it is of
-    /// another build or `configuration`, or when the run adds minutes at or before that minute
-    /// (late lines, an old archive): the detectors then replay their window.
-    public func restoredDetectors(configuration: DetectorConfiguration, firstNew: Int32) -> (engine: DetectionEngine, through: Int32)? {
+    /// is `firstNew` and whose sites are `sites`, with the minute they stepped last; nil when
+    /// there is none, when it is of another build or `configuration`, when the run adds
+    /// minutes at or before that minute (late lines, an old archive), or when its sites and
+    /// theirs are more than the detectors check (which are checked is then chosen by traffic
+    /// over the history): the detectors then replay their window.
+    public func restoredDetectors(configuration: DetectorConfiguration, firstNew: Int32,
+                                  sites: some Sequence<String>) -> (engine: DetectionEngine, through: Int32)? {
         guard let detectors, firstNew > detectors.through,
-              let engine = DetectionEngine.restored(from: detectors.bytes, configuration: configuration)
+              let engine = DetectionEngine.restored(from: detectors.bytes, configuration: configuration),
+              engine.checksEvery(sites)
         else { return nil }
         return (engine, detectors.through)
     }
@@ -600,6 +610,22 @@ public final class RunState {
         }
     }
 
+    /// `events` less those an earlier run reported: an opening of an episode it knows (same
+    /// kind, site, country and start), a closing of one it closed.
+    public func unreported(_ events: [AlertEvent]) throws(StateError) -> [AlertEvent] {
+        do {
+            return try database.read { db in
+                try events.filter { event in
+                    let closed = try Int.fetchOne(db, sql: "SELECT closed FROM episode WHERE kind = ? AND site = ? AND country = ? AND start = ?",
+                                                  arguments: [event.kind.rawValue, event.site, event.country?.description ?? "", event.start])
+                    return event.state == .open ? closed == nil : closed != 1
+                }
+            }
+        } catch {
+            throw StateError(description: "\(path): cannot read the state: \(error)")
+        }
+    }
+
     /// Events given ids by `stableIDs`, kept by `record`.
     private var episodes: [AlertEvent] = []
 
@@ -693,16 +719,18 @@ public final class RunState {
     /// checksum), and so are the daily totals they are added to (a sum would hide damage).
     private func fold(_ db: Database) throws {
         guard let last = try Int32.fetchOne(db, sql: "SELECT max(minute) FROM bucket") else { return }
-        let cutoff = (last - Self.minuteRetention) / 1440 * 1440
+        // Days as the UTC calendar has them, before 1970 too (division rounding down).
+        func day(_ minute: Int32) -> Int32 { Int32((Int(minute) - Int(minute).modulo(1440)) / 1440) }
+        let cutoff = day(Int32(clamping: Int(last) - Int(Self.minuteRetention))) * 1440
         guard let first = try Int32.fetchOne(db, sql: "SELECT min(minute) FROM bucket"), first < cutoff else { return }
         let folded = try Self.storedBuckets(db, from: nil, before: cutoff, path: path)
         try Self.checkRows(db, path: path, table: "day_bucket", checksum: Self.bucketChecksum("day"),
-                           where: "day BETWEEN ? AND ?", arguments: [first / 1440, cutoff / 1440])
-        // By day, site and country (as SQL divides: toward zero), then added.
+                           where: "day BETWEEN ? AND ?", arguments: [day(first), day(cutoff)])
+        // By day, site and country, then added.
         struct Key: Hashable { var day: Int32, site: String, country: CountryCode }
         var days: [Key: BucketCounts] = [:]
         for row in folded.sortedRows() {
-            days[Key(day: row.minute / 1440, site: row.site, country: row.country), default: BucketCounts()].merge(row.counts)
+            days[Key(day: day(row.minute), site: row.site, country: row.country), default: BucketCounts()].merge(row.counts)
         }
         let add = try Self.addition(db, table: "day_bucket", time: "day")
         for (key, counts) in days { try add(key.day, key.site, key.country, counts) }
@@ -775,6 +803,10 @@ public final class RunState {
             }
         } catch let error as StateError {
             throw error
+        } catch let error as DatabaseError where FileManager.default.fileExists(atPath: path + "-journal") {
+            // A run that failed to write (a full disk) left its rollback journal: reading it back
+            // needs a write, which this reading does not make.
+            throw StateError(description: "\(path): the last run did not finish writing it (\(path)-journal is beside it: \(error.message ?? "\(error.resultCode)")); the next --state run undoes that write")
         } catch let error as DatabaseError {
             throw StateError(description: "\(path): not a usable state file: \(error.message ?? "\(error.resultCode)")")
         } catch {
@@ -899,4 +931,9 @@ public final class RunState {
         }
         return Int64(bitPattern: hash)
     }
+}
+
+private extension Int {
+    /// The remainder of division rounding down: in 0..<divisor for a positive divisor.
+    func modulo(_ divisor: Int) -> Int { ((self % divisor) + divisor) % divisor }
 }

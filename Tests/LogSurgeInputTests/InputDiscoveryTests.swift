@@ -121,6 +121,24 @@ struct InputDiscoveryTests {
         #expect(read(fd, &buffer, 8) == 2 && buffer[0] == UInt8(ascii: "y"))
         close(fd)
 
+        // Names not UTF-8 that differ are shown differently and opened each by its bytes: a
+        // backslash of the name is shown doubled; é composed and é decomposed are two names.
+        try FileManager.default.createDirectory(atPath: directory.path + "/twins", withIntermediateDirectories: false)
+        let twins: [[UInt8]] = [Array("a".utf8) + [0xE9, 0xFF], Array("a\\xE9".utf8) + [0xFF],
+                                Array("caf\u{E9}".utf8) + [0xFF], Array("cafe\u{301}".utf8) + [0xFF]]
+        for (index, name) in twins.enumerated() { create(Array("twins/".utf8) + name + Array(".log".utf8), "\(index)\n") }
+        let twinPaths = InputDiscovery.expand([directory.path + "/twins"]).compactMap { if case .success(.file(let path)) = $0 { path } else { nil } }
+        #expect(twinPaths.count == 4 && Set(twinPaths.map { Array($0.utf8) }).count == 4, "\(twinPaths)")
+        var contents: [UInt8] = []
+        for path in twinPaths {
+            let fd = SystemPath.open(path, O_RDONLY)
+            var byte: UInt8 = 0
+            #expect(fd >= 0 && read(fd, &byte, 1) == 1, "\(path)")
+            contents.append(byte)
+            close(fd)
+        }
+        #expect(Set(contents) == Set("0123".utf8), "each twin read as itself: \(twinPaths)")
+
         // A file literally named as the other is shown: the one not UTF-8 is said, not confused.
         create(Array("acc\\xFFess.log".utf8), "z\n")
         found = InputDiscovery.expand([directory.path])

@@ -95,6 +95,20 @@ import LogSurgeGeo
         #expect(endedRestored == ended)
     }
 
+    @Test("a restored engine goes on only while its sites and the new ones are all checked")
+    func restoredEngineKnowsWhenItWouldChooseSitesDifferently() throws {
+        var configuration = DetectorConfiguration()
+        configuration.maximumSites = 2
+        let engine = DetectionEngine(configuration: configuration)
+        _ = engine.step(minute: 0, observations: [SiteObservation(site: "a", requests: 1, errors: 0, watched: [:])])
+        let restored = try #require(DetectionEngine.restored(from: engine.snapshot(), configuration: configuration))
+        #expect(restored.checksEvery(["a", "b"]))
+        #expect(!restored.checksEvery(["b", "c"]), "three sites: one run would check the busiest two")
+        _ = engine.step(minute: 1, observations: ["a", "b", "c"].map { SiteObservation(site: $0, requests: 1, errors: 0, watched: [:]) })
+        let full = try #require(DetectionEngine.restored(from: engine.snapshot(), configuration: configuration))
+        #expect(!full.checksEvery([]), "a site already left unchecked")
+    }
+
     @Test func anotherConfigurationOrDamagedBytesAreRefusedNotMisread() throws {
         let point = Self.snapshotMinutes[1]
         let bytes = try #require(Self.whole.snapshots[point])
@@ -109,6 +123,16 @@ import LogSurgeGeo
         var next = MinuteBuckets()
         for row in Self.split(Self.buckets, at: point).after.sortedRows() where row.minute <= point + 30 {
             next.add(minute: row.minute, site: row.site, country: row.country, counts: row.counts)
+        }
+        // The header's numbers (the last step, the origin, the next id …) made huge or negative,
+        // as a forged checksum would let through: refused, or read and stepped without a trap.
+        for position in 0..<min(160, bytes.count) {
+            for value: UInt8 in [0x7F, 0xFF, 0x01] {
+                var forged = bytes
+                forged[position] = value
+                guard let engine = DetectionEngine.restored(from: forged, configuration: Self.configuration) else { continue }
+                _ = Detection.run(next, configuration: Self.configuration, continuing: engine)
+            }
         }
         var random = SeededGenerator(seed: 5)
         for _ in 0..<100 {

@@ -602,6 +602,20 @@ struct DetectorSnapshotStateTests {
         #expect(alerts == expected)
         #expect(try #require(try snapshot(state)).through == UTCMinute.parse("2016-11-10T22:59Z"))
 
+        // A night that ends a few lines into the surge's first minute: the next night steps that
+        // minute again, whole, and what it raises there is reported then (not left out as a
+        // minute already decided).
+        let day3 = try String(contentsOfFile: days[2], encoding: .utf8)
+        let onset = try #require(day3.range(of: "10/Nov/2016:13:00:0"))
+        let cut = day3[onset.lowerBound...].firstIndex(of: "\n").map { day3.index(after: $0) }!
+        let halves = [directory + "/day3a.log", directory + "/day3b.log"]
+        try Data(day3[..<cut].utf8).write(to: URL(fileURLWithPath: halves[0]))
+        try Data(day3[cut...].utf8).write(to: URL(fileURLWithPath: halves[1]))
+        let split = directory + "/split.db"
+        var splitAlerts = try night(split, Array(days[0...1]) + [halves[0]], directory + "/s1.jsonl")
+        splitAlerts += try night(split, [halves[1]], directory + "/s2.jsonl")
+        #expect(splitAlerts == expected)
+
         // A snapshot of another build or options (bytes it cannot read, its checksum right) is
         // replayed past; one whose bytes changed behind logsurge's back is damage (exit 2).
         let replayed = directory + "/replayed.db"

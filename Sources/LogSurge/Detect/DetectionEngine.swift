@@ -397,6 +397,9 @@ struct Episode {
     var values: [Double] = []
     var baselines: [Double] = []
 
+    /// Its steps: where they are is checked when a snapshot is read.
+    var steps: [Int] { [start, raisedAt, peakStep, lastActive, pictureStart] }
+
     mutating func record(_ value: Double, baseline: Double) {
         guard values.count < 1440 else { return }   // a day of picture at most, however long it lasts
         values.append(value)
@@ -534,13 +537,21 @@ extension DetectionEngine {
             engine.sitesNotChecked = Set(try reader.array { try $0.string() })
             engine.nextID = try reader.int()
             engine.lastStep = try reader.optional { try $0.int() }
-            engine.origin = try reader.optional { reader throws in
+            engine.origin = try reader.optional { reader in
                 let minute = try reader.int()
                 try reader.check(minute >= Int(Int32.min) && minute <= Int(Int32.max))
                 return Int32(minute)
             }
             try reader.check((engine.lastStep == nil) == (engine.origin == nil))
             engine.stepsTaken = try reader.int()
+            // Whatever the bytes say, the steps stay where stepping could have put them (a
+            // snapshot whose checksum was forged is refused, never trapped on): the minute of
+            // every step up to the next fits in Int32.
+            let lastStep = engine.lastStep ?? 0
+            try reader.check(lastStep >= 0 && lastStep < Int(Int32.max) / stepMinutes)
+            try reader.check(engine.origin.map { Int($0) + (lastStep + 2) * stepMinutes <= Int(Int32.max) } ?? true)
+            try reader.check(engine.nextID >= 1 && engine.nextID < Int(Int32.max) && engine.stepsTaken >= 0)
+            let stepRange = -SiteState.capacity(stepsPerDay: engine.stepsPerDay, halfWindow: engine.halfWindow)...(lastStep + 1)
             let capacity = SiteState.capacity(stepsPerDay: engine.stepsPerDay, halfWindow: engine.halfWindow)
             let countries = configuration.watchedCountries
             for _ in 0..<(try reader.count()) {
@@ -549,13 +560,18 @@ extension DetectionEngine {
                 let site = SiteState(name: name, configuration: configuration, startStep: 0, stepsPerDay: engine.stepsPerDay,
                                      halfWindow: engine.halfWindow)
                 site.total = try SeriesHistory(from: &reader, capacity: capacity)
+                try reader.check(site.total.firstStep >= 0 && site.total.endStep <= lastStep + 1)
                 try reader.check(try reader.count() == countries.count)
                 for track in site.surges {
                     try reader.check(try reader.unsigned() == UInt64(track.country.rawValue))
                     track.history = try SeriesHistory(from: &reader, capacity: capacity)
+                    try reader.check(track.history.firstStep >= 0 && track.history.endStep <= lastStep + 1)
                     track.episode = try reader.optional { reader in try Episode(from: &reader) }
+                    try reader.check(track.episode.map { $0.steps.allSatisfy(stepRange.contains) } ?? true)
                 }
                 site.errors = try ErrorTrack(from: &reader)
+                try reader.check(site.errors.episode.map { $0.steps.allSatisfy(stepRange.contains) } ?? true)
+                try reader.check(site.errors.stepsSeen >= 0 && site.errors.stepsSeen <= lastStep + 1)
                 engine.sites[name] = site
                 engine.siteOrder.append(site)
             }
@@ -568,6 +584,19 @@ extension DetectionEngine {
 
     /// The minute of the last step taken (nil before the first).
     public var lastMinuteStepped: Int32? { lastStep.map { minute(of: $0) } }
+
+    /// Whether going on with `sites` checks what one run over everything would: every site
+    /// it has seen and these fit within `maximumSites`. (Beyond, one run checks the busiest
+    /// over all it reads, which only a replay of the history can choose.)
+    public func checksEvery(_ sites: some Sequence<String>) -> Bool {
+        guard admitted == nil, sitesNotChecked.isEmpty else { return false }
+        var count = self.sites.count
+        for site in sites where self.sites[site] == nil {
+            count += 1
+            if count > configuration.maximumSites { return false }
+        }
+        return true
+    }
 }
 
 extension Episode {
@@ -586,7 +615,7 @@ extension Episode {
         let id = try reader.int()
         guard let kind = AlertEvent.Kind(rawValue: try reader.string()) else { throw SnapshotReader.Damaged() }
         let site = try reader.string()
-        let country = try reader.optional { reader throws in
+        let country = try reader.optional { reader in
             let raw = try reader.unsigned()
             try reader.check(raw <= UInt64(UInt16.max))
             return CountryCode(rawValue: UInt16(raw))
@@ -604,7 +633,8 @@ extension Episode {
         baselineErrorRate = optionals[2]
         values = try reader.array { try $0.double() }
         baselines = try reader.array { try $0.double() }
-        try reader.check(values.count == baselines.count)
+        try reader.check(values.count == baselines.count && values.count <= 1440)
+        try reader.check(id >= 1 && peakRequests >= 0 && quietSteps >= 0 && quietSteps < Int(Int32.max) && (1...60).contains(openWindow))
     }
 }
 
@@ -628,6 +658,12 @@ extension ErrorTrack {
         position = try reader.int()
         historyRequests = try reader.int()
         historyErrors = try reader.int()
+        // Counts as a run could have made them (below 2^40 each), their sums as `learn` keeps them.
+        let sane = 0...(1 << 40)
+        try reader.check(recent.allSatisfy { sane.contains($0.requests) && sane.contains($0.errors) })
+        try reader.check(ring.allSatisfy { sane.contains($0.requests) && sane.contains($0.errors) })
+        try reader.check(historyRequests == ring.reduce(0) { $0 + $1.requests } && historyErrors == ring.reduce(0) { $0 + $1.errors })
+        try reader.check(stepsSeen >= 0 && stepsSeen < Int(Int32.max))
         // `learn` writes at `position` once the ring is full, and appends until then.
         try reader.check(position >= 0 && position < Self.ringSize && (ring.count == Self.ringSize || position == ring.count % Self.ringSize))
     }
