@@ -101,3 +101,10 @@ public enum SystemPath {
 
 /// `stat(2)`, where a type of the same name is in the way.
 private func systemStat(_ path: UnsafePointer<CChar>, _ status: inout stat) -> Int32 { stat(path, &status) }
+
+/// A path as a key, by its bytes. Swift's `String` compares by canonical equivalence: `café`
+/// with é composed and with e and a combining accent, two files, would be one key.
+public struct PathKey: Hashable, Sendable {
+    public let bytes: [UInt8]
+    public init(_ path: String) { bytes = Array(path.utf8) }
+}

@@ -87,15 +87,16 @@ public enum InputDiscovery {
                 guard raw.pointee != 0x2E, fstatat(dirfd(directory), raw, &info, 0) == 0, (info.st_mode & S_IFMT) == S_IFREG
                 else { continue }
                 let bytes = Array(UnsafeBufferPointer(start: raw, count: strlen(raw))).map { UInt8(bitPattern: $0) }
-                let shown = Self.escaped(bytes)
-                if RotatedName(shown).base.lowercased().contains("error") { continue }
-                if stat(prefix + shown, &info) == 0 {
-                    // Another file bears the name it would be shown as: said rather than confused.
-                    names.append(.notUTF8(shown))
-                } else {
-                    SystemPath.register(prefix + shown, bytes: Array(prefix.utf8) + bytes)
-                    names.append(.name(shown))
+                let escaped = Self.escaped(bytes)
+                if RotatedName(escaped).base.lowercased().contains("error") { continue }
+                // Shown so that no other file of the directory is (a file may be named `a\xE9.log`
+                // in UTF-8): marked when one is; said when that one is too.
+                guard let shown = [escaped, escaped + " (not UTF-8)"].first(where: { stat(prefix + $0, &info) != 0 }) else {
+                    names.append(.notUTF8(escaped))
+                    continue
                 }
+                SystemPath.register(prefix + shown, bytes: Array(prefix.utf8) + bytes)
+                names.append(.name(shown))
                 continue
             }
             if name.hasPrefix(".") { continue }

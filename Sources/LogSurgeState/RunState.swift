@@ -529,23 +529,23 @@ public final class RunState {
             if case .success(.file(let path)) = result { path } else { nil }
         }
         let (inputs, duplicates, unusable) = try identify(files, reader: InputReader())
-        let identified = Set(inputs.map(\.path) + duplicates.map(\.path))
-        let errors = Dictionary(unusable.map { ($0.path, $0) }, uniquingKeysWith: { first, _ in first })
+        let identified = Set((inputs.map(\.path) + duplicates.map(\.path)).map(PathKey.init))
+        let errors = Dictionary(unusable.map { (PathKey($0.path), $0) }, uniquingKeysWith: { first, _ in first })
         configuration.sources = found.compactMap { result in
             guard case .success(let source) = result else { return result }
             guard case .file(let path) = source else {
                 return .failure(InputError(path: source.displayName, offset: nil, message: "--state reads files"))
             }
-            if let error = errors[path] { return .failure(error) }
-            return identified.contains(path) ? result : nil
+            if let error = errors[PathKey(path)] { return .failure(error) }
+            return identified.contains(PathKey(path)) ? result : nil
         }
-        configuration.pinnedFiles = Dictionary(inputs.map { ($0.path, $0.descriptor) }, uniquingKeysWith: { first, _ in first })
-        configuration.copies = Dictionary(duplicates.filter { !$0.sameFile }.map { ($0.path, $0.of) },
+        configuration.pinnedFiles = Dictionary(inputs.map { (PathKey($0.path), $0.descriptor) }, uniquingKeysWith: { first, _ in first })
+        configuration.copies = Dictionary(duplicates.filter { !$0.sameFile }.map { (PathKey($0.path), $0.of) },
                                           uniquingKeysWith: { first, _ in first })
-        configuration.resumeAt = Dictionary(inputs.filter { $0.resumeAt > 0 }.map { ($0.path, $0.resumeAt) },
+        configuration.resumeAt = Dictionary(inputs.filter { $0.resumeAt > 0 }.map { (PathKey($0.path), $0.resumeAt) },
                                             uniquingKeysWith: { first, _ in first })
         configuration.holdsBackUnterminatedLines = true
-        configuration.heldBackBefore = Dictionary(inputs.filter { $0.heldBack > 0 }.map { ($0.path, $0.heldBack) },
+        configuration.heldBackBefore = Dictionary(inputs.filter { $0.heldBack > 0 }.map { (PathKey($0.path), $0.heldBack) },
                                                   uniquingKeysWith: { first, _ in first })
         return inputs
     }
@@ -637,11 +637,11 @@ public final class RunState {
     ///
     /// `detectors`: the detectors' snapshot and the last minute they stepped, kept for the next run.
     public func record(_ inputs: [Input], analysis: Analysis, detectors: (through: Int32, bytes: [UInt8])? = nil) throws(StateError) {
-        let reports = Dictionary(analysis.inputs.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+        let reports = Dictionary(analysis.inputs.map { (PathKey($0.name), $0) }, uniquingKeysWith: { first, _ in first })
         do {
             try database.write { db in
                 for input in inputs {
-                    guard let report = reports[input.path], let stats = report.stats else { continue }
+                    guard let report = reports[PathKey(input.path)], let stats = report.stats else { continue }
                     if input.resumeAt == AnalyzeConfiguration.readBefore { continue }
                     let consumed = max(input.resumeAt, stats.linesEnd)
                     if let known = input.known {

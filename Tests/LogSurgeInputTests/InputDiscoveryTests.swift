@@ -95,7 +95,7 @@ struct InputDiscoveryTests {
         #expect(throws: InputError.self) { try results[0].get() }
     }
 
-    @Test("a file whose name is not UTF-8 is read by its bytes, shown with them as \\xHH; one shown as another file's name is an error")
+    @Test("a file whose name is not UTF-8 is read by its bytes, shown with them as \\xHH; one shown as another file's name is marked")
     func nameNotUTF8() throws {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
@@ -139,10 +139,17 @@ struct InputDiscoveryTests {
         }
         #expect(Set(contents) == Set("0123".utf8), "each twin read as itself: \(twinPaths)")
 
-        // A file literally named as the other is shown: the one not UTF-8 is said, not confused.
+        // A file literally named as the other is shown: the one not UTF-8 is marked, and read;
+        // with the marked name taken too, it is said, not confused.
         create(Array("acc\\xFFess.log".utf8), "z\n")
         found = InputDiscovery.expand([directory.path])
         #expect(found.count == 3)
+        #expect(found.contains { (try? $0.get()) == .file(shown + " (not UTF-8)") }, "\(found)")
+        let marked = SystemPath.open(shown + " (not UTF-8)", O_RDONLY)
+        #expect(marked >= 0 && read(marked, &buffer, 8) == 2 && buffer[0] == UInt8(ascii: "y"))
+        close(marked)
+        create(Array("acc\\xFFess.log (not UTF-8)".utf8), "w\n")
+        found = InputDiscovery.expand([directory.path])
         let errors = found.compactMap { if case .failure(let error) = $0 { error } else { nil } }
         #expect(errors.count == 1 && errors.first?.path == shown && errors.first?.message.contains("not UTF-8") == true)
     }

@@ -680,4 +680,27 @@ struct ByteNameTests {
         }
         #expect(try Support.run(["state", state]).stdout.contains("\"requests\":3"))
     }
+
+    @Test("café with é composed and café with e and a combining accent are two logs to --state")
+    func canonicallyEqualNames() throws {
+        let directory = Support.temporaryDirectory().path
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let line = "8.8.8.8 - - [09/Nov/2016:02:30:00 +0000] \"GET / HTTP/1.1\" 200 5 \"-\" \"t\"\n"
+        try FileManager.default.createDirectory(atPath: directory + "/logs", withIntermediateDirectories: true)
+        for (name, count) in [("caf\u{E9}.log", 1), ("cafe\u{301}.log", 2)] {
+            let raw = (Array("\(directory)/logs/".utf8) + Array(name.utf8) + [0]).map { CChar(bitPattern: $0) }
+            let fd = open(raw, O_WRONLY | O_CREAT | O_EXCL, 0o644)
+            try #require(fd >= 0)
+            _ = Array(String(repeating: line, count: count).utf8).withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+            close(fd)
+        }
+        let state = directory + "/state.db"
+        for (night, expected) in [(1, 3), (2, 0)] {
+            let result = try Support.run(["--quiet", "--state", state, "--summary", "-", directory + "/logs"])
+            #expect(result.status == 0, "night \(night): \(result.stderr)")
+            let summary = try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any]
+            #expect(summary?["lines"] as? Int == expected, "night \(night)")
+        }
+        #expect(try Support.run(["state", state]).stdout.contains("\"requests\":3"))
+    }
 }

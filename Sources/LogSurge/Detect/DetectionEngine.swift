@@ -550,7 +550,7 @@ extension DetectionEngine {
             let lastStep = engine.lastStep ?? 0
             try reader.check(lastStep >= 0 && lastStep < Int(Int32.max) / stepMinutes)
             try reader.check(engine.origin.map { Int($0) + (lastStep + 2) * stepMinutes <= Int(Int32.max) } ?? true)
-            try reader.check(engine.nextID >= 1 && engine.nextID < Int(Int32.max) && engine.stepsTaken >= 0)
+            try reader.check(engine.nextID >= 1 && engine.nextID < Int(Int32.max) && (0..<Int(Int32.max)).contains(engine.stepsTaken))
             let stepRange = -SiteState.capacity(stepsPerDay: engine.stepsPerDay, halfWindow: engine.halfWindow)...(lastStep + 1)
             let capacity = SiteState.capacity(stepsPerDay: engine.stepsPerDay, halfWindow: engine.halfWindow)
             let countries = configuration.watchedCountries
@@ -560,17 +560,17 @@ extension DetectionEngine {
                 let site = SiteState(name: name, configuration: configuration, startStep: 0, stepsPerDay: engine.stepsPerDay,
                                      halfWindow: engine.halfWindow)
                 site.total = try SeriesHistory(from: &reader, capacity: capacity)
-                try reader.check(site.total.firstStep >= 0 && site.total.endStep <= lastStep + 1)
+                try reader.check(site.total.firstStep >= 0 && site.total.endStep == lastStep + 1)
                 try reader.check(try reader.count() == countries.count)
                 for track in site.surges {
                     try reader.check(try reader.unsigned() == UInt64(track.country.rawValue))
                     track.history = try SeriesHistory(from: &reader, capacity: capacity)
-                    try reader.check(track.history.firstStep >= 0 && track.history.endStep <= lastStep + 1)
+                    try reader.check(track.history.firstStep >= 0 && track.history.endStep == lastStep + 1)
                     track.episode = try reader.optional { reader in try Episode(from: &reader) }
-                    try reader.check(track.episode.map { $0.steps.allSatisfy(stepRange.contains) } ?? true)
+                    try reader.check(track.episode.map { $0.steps.allSatisfy(stepRange.contains) && $0.kind == .surge && $0.site == name && $0.country == track.country && $0.peakBaseline != nil } ?? true)
                 }
                 site.errors = try ErrorTrack(from: &reader)
-                try reader.check(site.errors.episode.map { $0.steps.allSatisfy(stepRange.contains) } ?? true)
+                try reader.check(site.errors.episode.map { $0.steps.allSatisfy(stepRange.contains) && $0.kind == .errorSpike && $0.site == name && $0.country == nil && $0.baselineErrorRate != nil && $0.peakErrorRate != nil } ?? true)
                 try reader.check(site.errors.stepsSeen >= 0 && site.errors.stepsSeen <= lastStep + 1)
                 engine.sites[name] = site
                 engine.siteOrder.append(site)
@@ -634,7 +634,10 @@ extension Episode {
         values = try reader.array { try $0.double() }
         baselines = try reader.array { try $0.double() }
         try reader.check(values.count == baselines.count && values.count <= 1440)
-        try reader.check(id >= 1 && peakRequests >= 0 && quietSteps >= 0 && quietSteps < Int(Int32.max) && (1...60).contains(openWindow))
+        try reader.check(id >= 1 && peakRequests >= 0 && peakRequests < 1 << 40 && quietSteps >= 0 && quietSteps < Int(Int32.max) && (1...60).contains(openWindow))
+        // Numbers as counting made them: finite, not negative, shares within 0…1.
+        try reader.check((values + baselines + [peakBaseline ?? 0]).allSatisfy { $0.isFinite && $0 >= 0 && $0 < 0x1p40 })
+        try reader.check([peakErrorRate, baselineErrorRate].allSatisfy { $0.map { $0.isFinite && $0 >= 0 && $0 <= 1 } ?? true })
     }
 }
 

@@ -258,5 +258,10 @@ extension SeriesHistory {
         rawBaselines = try reader.floats(atMost: recent)
         excluded = try reader.array(atMost: recent) { try $0.bool() }
         try reader.check([counts.count, baselines.count, rawBaselines.count, excluded.count].allSatisfy { $0 == recent })
+        // Numbers as counting made them (finite, not negative), whatever the bytes say: a count
+        // is made an Int, and nothing made of them may trap.
+        let sane: (Double) -> Bool = { $0.isFinite && $0 >= 0 && $0 < 0x1p52 }
+        try reader.check(sane(normalCountsBeforeFirst) && normalCountsThrough.allSatisfy(sane))
+        try reader.check((counts + baselines + rawBaselines).allSatisfy { sane(Double($0)) && $0 < 0x1p40 })
     }
 }

@@ -233,7 +233,7 @@ extension AnalysisPipeline {
     /// and inode: `logs/` and `logs/access.log`, a symlink, `./access.log`) is left out, and
     /// so is a path of `copies` (a copy of another input's content, by path: `--state` knows
     /// them); what was left out, and the input read instead.
-    static func readingOnce(_ sources: [Result<InputSource, InputError>], copies: [String: String])
+    static func readingOnce(_ sources: [Result<InputSource, InputError>], copies: [PathKey: String])
         -> ([Result<InputSource, InputError>], [(path: String, readAs: String, sameFile: Bool)]) {
         var seen: [String: String] = [:]
         var kept: [Result<InputSource, InputError>] = []
@@ -243,7 +243,7 @@ extension AnalysisPipeline {
                 kept.append(source)
                 continue
             }
-            if let original = copies[path] {
+            if let original = copies[PathKey(path)] {
                 left.append((path, original, false))
                 continue
             }
@@ -289,17 +289,17 @@ extension AnalysisPipeline {
             queue.push(WorkItem(sequence: sequence, input: index, format: format, payload: payload))
             sequence += 1
         }
-        if case .file(let path) = source, configuration.resumeAt[path] == AnalyzeConfiguration.readBefore {
+        if case .file(let path) = source, configuration.resumeAt[PathKey(path)] == AnalyzeConfiguration.readBefore {
             // Read completely by an earlier run and unchanged since: not opened at all.
-            let stats = InputStats(heldBack: configuration.heldBackBefore[path] ?? 0)
+            let stats = InputStats(heldBack: configuration.heldBackBefore[PathKey(path)] ?? 0)
             merger.finishInput(index, items: 0, stats: stats, format: format, choice: choice, suggestion: nil, error: nil)
             return
         }
         var skip: Int64 = 0
         var pinned: Int32?
         if case .file(let path) = source {
-            skip = max(0, configuration.resumeAt[path] ?? 0)
-            pinned = configuration.pinnedFiles[path]
+            skip = max(0, configuration.resumeAt[PathKey(path)] ?? 0)
+            pinned = configuration.pinnedFiles[PathKey(path)]
         }
         let holdsBack = configuration.holdsBackUnterminatedLines
         // The format is decided from the input's head, also when an earlier run read part of it.

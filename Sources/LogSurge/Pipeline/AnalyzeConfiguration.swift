@@ -74,7 +74,7 @@ public struct AnalyzeConfiguration: Sendable {
     /// Bytes of content (decompressed) already read of each file, by path, by an earlier run
     /// (`--state`): reading starts there; `readBefore` passes over the file without opening it.
     /// By default, none.
-    public var resumeAt: [String: Int64] = [:]
+    public var resumeAt: [PathKey: Int64] = [:]
     /// The inputs as the caller found them when it identified them (`--state`): read instead
     /// of looking through the paths again, so that a file that appears meanwhile (a rotation)
     /// waits for the next run. By default, nil: the paths are looked through when the run starts.
@@ -82,17 +82,17 @@ public struct AnalyzeConfiguration: Sendable {
     /// Files the caller opened and identified already (`--state`), by path: read through these
     /// descriptors (which stay the caller's), so that what is read is what was identified even
     /// when the path is renamed or replaced meanwhile. By default, none.
-    public var pinnedFiles: [String: Int32] = [:]
+    public var pinnedFiles: [PathKey: Int32] = [:]
     /// A last line without its newline is left for a later run (`--state`: it may be half
     /// written), except at the end of a gzip file read whole; `InputStats.linesEnd` says
     /// where a later run resumes. By default, false: such a line is read as a line.
     public var holdsBackUnterminatedLines = false
     /// Of files passed over as read before (`readBefore`), the bytes of an unterminated last
     /// line an earlier run held back: reported again (`line_held_back`). By default, none.
-    public var heldBackBefore: [String: Int64] = [:]
+    public var heldBackBefore: [PathKey: Int64] = [:]
     /// Inputs that are copies of another (`--state` found the same content), by path: not
     /// read; the value is the path read instead. By default, none.
-    public var copies: [String: String] = [:]
+    public var copies: [PathKey: String] = [:]
     /// The run's own files (outputs, the state): never read as logs when a directory holds them.
     public var ownFiles: [String] = []
     /// A `resumeAt` value: the file was read to its end before and has not changed.
