@@ -89,6 +89,22 @@ import LogSurgeParse
         #expect(!report.contains("\u{1B}"))
     }
 
+    @Test("an episode still open at the last minute read (a --state night) is shown, not \"Alerts: none\"")
+    func openEpisodesAreShown() {
+        let open = AlertEvent(id: 7, state: .open, kind: .surge, site: "www.example", country: CountryCode(isoCode: "US"),
+                              start: 24_644_280, raisedAt: 24_644_282, end: nil, peakMinute: 24_644_282, peakRequests: 90,
+                              baselineRequests: 10, ratio: 9, peakErrorRate: nil, baselineErrorRate: nil)
+        let report = TextReport.renderEpisodes([open], configuration: DetectorConfiguration())
+        #expect(report.contains("1 episode") && report.contains("#7 surge") && report.contains("still open"), "\(report)")
+        #expect(!report.contains("none"))
+        // Closed since, it is shown once, closed.
+        var closed = open
+        closed.state = .closed
+        closed.end = 24_644_300
+        let both = TextReport.renderEpisodes([open, closed], configuration: DetectorConfiguration())
+        #expect(both.contains("1 episode") && !both.contains("still open"), "\(both)")
+    }
+
     @Test func colourIsOnlyLogsurgesOwnSGRSequences() throws {
         let hostile = "evil\u{1B}]0;pwned\u{07}\u{1B}[2J.example"
         var analysis = Self.analysis

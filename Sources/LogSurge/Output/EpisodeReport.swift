@@ -5,18 +5,22 @@ extension TextReport {
     /// Episodes shown in full; the rest are counted.
     static let episodesShown = 20
 
-    /// The alert episodes, each with a per-minute picture of the traffic against its baseline.
+    /// The alert episodes, each with a per-minute picture of the traffic against its baseline
+    /// once it closed; one still open (a `--state` or followed run stopped while it went on) is
+    /// shown as open, from its opening event.
     public static func renderEpisodes(_ events: [AlertEvent], configuration: DetectorConfiguration,
                                       style: TerminalStyle = .plain) -> String {
-        let closed = events.filter { $0.state == .closed }
+        var byID: [Int: AlertEvent] = [:]
+        for event in events where event.state == .closed || byID[event.id] == nil { byID[event.id] = event }
+        let episodes = Array(byID.values)
         let watched = configuration.watchedCountries.map(\.description).joined(separator: ", ")
-        guard !closed.isEmpty else {
+        guard !episodes.isEmpty else {
             return "\n" + style.bold("Alerts:") + " " + style.green("none") + " (watching \(watched) for surges, every site for 5xx spikes)\n"
         }
-        var out = "\n" + style.bold("Alerts:") + " " + style.red("\(closed.count) episode\(closed.count == 1 ? "" : "s")") + " (watching \(watched) for surges, every site for 5xx spikes)\n"
-        for event in closed.sorted(by: { $0.id < $1.id }).prefix(episodesShown) {
+        var out = "\n" + style.bold("Alerts:") + " " + style.red("\(episodes.count) episode\(episodes.count == 1 ? "" : "s")") + " (watching \(watched) for surges, every site for 5xx spikes)\n"
+        for event in episodes.sorted(by: { $0.id < $1.id }).prefix(episodesShown) {
             let site = Escaping.terminal(event.site)
-            let span = "\(UTCMinute.format(event.start)) to \(event.end.map(UTCMinute.format) ?? "open"), raised \(UTCMinute.format(event.raisedAt))"
+            let span = "\(UTCMinute.format(event.start)) to \(event.end.map(UTCMinute.format) ?? "now (still open at the last minute read)"), raised \(UTCMinute.format(event.raisedAt))"
             switch event.kind {
             case .surge:
                 out += "  " + style.red("#\(event.id) surge") + "  \(style.bold(site))  \(event.country?.description ?? "-")  \(span)\n"
@@ -25,9 +29,10 @@ extension TextReport {
                 out += "  " + style.yellow("#\(event.id) 5xx spike") + "  \(style.bold(site))  \(span)\n"
                 out += "      peak \(percentText(event.peakErrorRate)) of \(number(event.peakRequests)) requests at \(UTCMinute.format(event.peakMinute)), baseline \(percentText(event.baselineErrorRate))\n"
             }
-            out += "      " + picture(of: event, style: style) + "\n"
+            let drawn = picture(of: event, style: style)
+            if !drawn.isEmpty { out += "      " + drawn + "\n" }
         }
-        if closed.count > episodesShown { out += "  … and \(closed.count - episodesShown) more episodes\n" }
+        if episodes.count > episodesShown { out += "  … and \(episodes.count - episodesShown) more episodes\n" }
         return out
     }
 
