@@ -150,9 +150,10 @@ enum Support {
     /// command: `ulimit -d 131072 && exec "$0" "$@"` runs it under a memory limit. A run longer
     /// than `timeLimit` seconds is killed and marked `timedOut`.
     static func run(_ arguments: [String], stdin: [UInt8] = [], environment: [String: String] = [:],
-                    shell: String? = nil, timeLimit: Double = 300) throws -> RunResult {
+                    shell: String? = nil, workingDirectory: String? = nil, timeLimit: Double = 300) throws -> RunResult {
         ignoreBrokenPipes()
         let process = Process()
+        if let workingDirectory { process.currentDirectoryURL = URL(fileURLWithPath: workingDirectory) }
         if let shell {
             process.executableURL = URL(fileURLWithPath: "/bin/sh")
             process.arguments = ["-c", shell, executable!.path] + arguments
