@@ -45,14 +45,16 @@ void logsurge_release_free_memory(void) {
 }
 
 // Temporary output files (written, then renamed into place) a signal that ends the process
-// would leave behind: their paths, copied in by `logsurge_keep_temporary`, unlinked by the
+// would leave behind: their paths, copied in by `keep_temporary`, unlinked by the
 // handlers below (unlink is async-signal-safe). A slot is claimed with its state: 0 free,
 // 1 being written, 2 set (the handler unlinks only set slots).
 #define TEMPORARY_SLOTS 16
 static char temporary_paths[TEMPORARY_SLOTS][4096];
 static atomic_int temporary_states[TEMPORARY_SLOTS];
 
-int logsurge_keep_temporary(const char *path) {
+/// Keeps `path` to be removed if a signal ends the process; its slot, or -1 when there is no
+/// room (16 at a time) or the path is too long.
+static int keep_temporary(const char *path) {
     size_t length = strlen(path);
     if (length >= sizeof temporary_paths[0]) return -1;
     for (int slot = 0; slot < TEMPORARY_SLOTS; slot++) {
@@ -75,7 +77,7 @@ int logsurge_make_temporary(char *template_path, int *slot) {
     sigaddset(&ending, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &ending, &previous);
     int fd = mkostemp(template_path, O_CLOEXEC);
-    *slot = fd >= 0 ? logsurge_keep_temporary(template_path) : -1;
+    *slot = fd >= 0 ? keep_temporary(template_path) : -1;
     int saved = errno;
     pthread_sigmask(SIG_SETMASK, &previous, NULL);
     errno = saved;

@@ -594,9 +594,7 @@ public final class RunState {
                 var given: [Int: Int] = [:]
                 return try events.map { event in
                     var event = event
-                    let key: [any DatabaseValueConvertible] = [event.kind.rawValue, event.site, event.country?.description ?? "", event.start]
-                    let known = try Int.fetchOne(db, sql: "SELECT id FROM episode WHERE kind = ? AND site = ? AND country = ? AND start = ?",
-                                                 arguments: StatementArguments(key))
+                    let known = try Self.reported(db, event)?.id
                     let id = known ?? given[event.id] ?? next
                     if known == nil && given[event.id] == nil { next += 1 }
                     given[event.id] = id
@@ -616,14 +614,21 @@ public final class RunState {
         do {
             return try database.read { db in
                 try events.filter { event in
-                    let closed = try Int.fetchOne(db, sql: "SELECT closed FROM episode WHERE kind = ? AND site = ? AND country = ? AND start = ?",
-                                                  arguments: [event.kind.rawValue, event.site, event.country?.description ?? "", event.start])
-                    return event.state == .open ? closed == nil : closed != 1
+                    let known = try Self.reported(db, event)
+                    return event.state == .open ? known == nil : known?.closed != true
                 }
             }
         } catch {
             throw StateError(description: "\(path): cannot read the state: \(error)")
         }
+    }
+
+    /// The episode of `event` as an earlier run reported it (same kind, site, country and
+    /// start): its id, and whether its close was reported too.
+    private static func reported(_ db: Database, _ event: AlertEvent) throws -> (id: Int, closed: Bool)? {
+        try Row.fetchOne(db, sql: "SELECT id, closed FROM episode WHERE kind = ? AND site = ? AND country = ? AND start = ?",
+                         arguments: [event.kind.rawValue, event.site, event.country?.description ?? "", event.start])
+            .map { ($0["id"], ($0["closed"] as Int) != 0) }
     }
 
     /// Events given ids by `stableIDs`, kept by `record`.

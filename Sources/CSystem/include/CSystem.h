@@ -20,17 +20,14 @@ void logsurge_release_free_memory(void);
 void logsurge_install_stop_handlers(void);
 
 /// Makes SIGINT, SIGTERM and SIGHUP (unless ignored) remove the temporary files kept with
-/// `logsurge_keep_temporary`, then end the process as they do by default: a batch run killed
+/// `logsurge_make_temporary`, then end the process as they do by default: a batch run killed
 /// leaves no half-written output beside its real ones. (The second signal of the stop
 /// handlers does the same.) Call once, early.
 void logsurge_install_cleanup_handlers(void);
 
-/// Keeps `path` (a temporary output) to be removed if a signal ends the process; returns the
-/// slot to forget it by, or -1 when there is no room (16 at a time) or the path is too long.
-int logsurge_keep_temporary(const char *path);
-
-/// `mkostemp(template_path, O_CLOEXEC)` with the file kept as `logsurge_keep_temporary`
-/// keeps it, with no signal in between; `*slot` is its slot (-1: not kept or not made).
+/// `mkostemp(template_path, O_CLOEXEC)`, the file kept to be removed if a signal ends the
+/// process (16 at a time), with no signal in between; `*slot` is its slot to forget it by
+/// (-1: not kept, for want of room, or not made).
 int logsurge_make_temporary(char *template_path, int *slot);
 
 /// Forgets the temporary file of `slot` (renamed into place or removed).

@@ -25,7 +25,7 @@ public final class OutputSink {
     private let descriptor: Int32
     private let ownsDescriptor: Bool
     private let temporaryPath: String?
-    /// Its slot among the files a signal removes (`logsurge_keep_temporary`), -1 for none.
+    /// Its slot among the files a signal removes (`logsurge_make_temporary`), -1 for none.
     private var cleanupSlot: Int32 = -1
     private var buffer: [UInt8] = []
     private var renamed = false
