@@ -36,10 +36,9 @@ public struct MinuteBuckets: Sendable {
     public static let defaultSpillThreshold = 1 << 17
 
     public private(set) var siteNames: [String] = []
-    /// Sites folded into `overflowSite` so far (a site folded twice counts twice).
+    /// Sites folded into `overflowSite` so far (a site folded twice counts twice). It grows with
+    /// every fold, which renumbers the sites: a caller's cached indices are then stale.
     public private(set) var sitesFolded = 0
-    /// Changes with every fold, which renumbers the sites: a caller's cached indices are stale.
-    private var generation = 0
     /// The fold's limit (tests lower it).
     var siteLimit = MinuteBuckets.maximumSites
     private var siteIndex: [String: UInt16] = [:]
@@ -82,7 +81,7 @@ public struct MinuteBuckets: Sendable {
     /// Merges one chunk's tally, whose site indices refer to `localSites`.
     mutating func merge(_ entries: [(key: PackedKey, counts: BucketTable.Counts)], localSites: [String]) {
         var translation = [UInt16?](repeating: nil, count: localSites.count)
-        var generation = self.generation
+        var folds = sitesFolded
         for (key, counts) in entries {
             let local = Int(key.site)
             let site: UInt16
@@ -90,10 +89,10 @@ public struct MinuteBuckets: Sendable {
                 site = known
             } else {
                 site = globalIndex(of: localSites[local])
-                if generation != self.generation {
+                if folds != sitesFolded {
                     // A fold renumbered the sites: the indices found so far are stale.
                     translation = [UInt16?](repeating: nil, count: localSites.count)
-                    generation = self.generation
+                    folds = sitesFolded
                 }
                 translation[local] = site
             }
@@ -220,7 +219,6 @@ public struct MinuteBuckets: Sendable {
         var folded = MinuteBuckets(spillThreshold: spillThreshold)
         folded.siteLimit = siteLimit
         folded.sitesFolded = sitesFolded + ranked.count - kept.count
-        folded.generation = generation + 1
         for row in sortedRows() {
             folded.add(minute: row.minute, site: kept.contains(row.site) ? row.site : Self.overflowSite,
                        country: row.country, counts: row.counts)
