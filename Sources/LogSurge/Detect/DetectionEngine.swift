@@ -492,14 +492,14 @@ final class ErrorTrack {
 extension DetectionEngine {
     /// The layout of `snapshot()`: bump it with any change to what the detectors keep or how
     /// they read it, so that a snapshot of another build is refused rather than misread.
-    static let snapshotFormat = 1
+    static let snapshotFormat = 2
 
     /// Everything the detectors keep, as bytes: `restored(from:configuration:)` of them goes on
     /// exactly as this engine would (its trace is not kept).
     public func snapshot() -> [UInt8] {
         var writer = SnapshotWriter()
         writer.int(Self.snapshotFormat)
-        writer.string(String(describing: configuration))
+        writer.string(configuration.fingerprint)
         writer.int(stepMinutes)
         writer.bool(hasSiteTotals)
         writer.bool(gapsAreMissingData)
@@ -527,7 +527,7 @@ extension DetectionEngine {
     public static func restored(from bytes: [UInt8], configuration: DetectorConfiguration) -> DetectionEngine? {
         var reader = SnapshotReader(bytes)
         do {
-            guard try reader.int() == snapshotFormat, try reader.string() == String(describing: configuration) else { return nil }
+            guard try reader.int() == snapshotFormat, try reader.string() == configuration.fingerprint else { return nil }
             let stepMinutes = try reader.int()
             try reader.check(stepMinutes >= 1 && stepMinutes <= 1440)
             let hasSiteTotals = try reader.bool(), gapsAreMissingData = try reader.bool()

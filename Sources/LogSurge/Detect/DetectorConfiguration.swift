@@ -47,4 +47,23 @@ public struct DetectorConfiguration: Sendable, Equatable {
     public var warmUpSteps: Int = 30
 
     public init() {}
+
+    /// Every setting, named, as text: what a detectors' snapshot was made with, and must be
+    /// restored with. Written out (not `String(describing:)`, whose reflection costs a
+    /// nightly run milliseconds); a test holds it to the stored properties.
+    var fingerprint: String {
+        // Numbers by their bits: a setting that differs in the last place differs here.
+        func setting(_ name: String, _ value: Double) -> String { "\(name)=\(value.bitPattern)" }
+        func setting(_ name: String, _ value: Int) -> String { "\(name)=\(value)" }
+        return [
+            "watchedCountries=" + watchedCountries.map(\.description).joined(separator: ","),
+            setting("surgeRatio", surgeRatio), setting("sustainedSurgeRatio", sustainedSurgeRatio),
+            setting("shareRatio", shareRatio), setting("minimumExcess", minimumExcess),
+            setting("significance", significance), setting("closeRatio", closeRatio), setting("closeSteps", closeSteps),
+            setting("errorShareRatio", errorShareRatio), setting("minimumErrorShare", minimumErrorShare),
+            setting("minimumErrors", minimumErrors), setting("errorSignificance", errorSignificance),
+            setting("errorShareFloor", errorShareFloor), setting("maximumSites", maximumSites),
+            setting("warmUpSteps", warmUpSteps),
+        ].joined(separator: ";")
+    }
 }

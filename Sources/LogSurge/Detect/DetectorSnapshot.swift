@@ -19,6 +19,15 @@ struct SnapshotWriter {
         bytes.append(UInt8(value))
     }
 
+    /// Appends the bytes `body` writes, at most `limit` of them, to a buffer of that size.
+    mutating func append(atMost limit: Int, _ body: (UnsafeMutablePointer<UInt8>) -> Int) {
+        let buffer = UnsafeMutablePointer<UInt8>.allocate(capacity: limit)
+        defer { buffer.deallocate() }
+        let written = body(buffer)
+        precondition(written <= limit)
+        bytes.append(contentsOf: UnsafeBufferPointer(start: buffer, count: written))
+    }
+
     mutating func int(_ value: Int) { unsigned(UInt64(bitPattern: Int64((value << 1) ^ (value >> 63)))) }
     mutating func bool(_ value: Bool) { bytes.append(value ? 1 : 0) }
     mutating func double(_ value: Double) { withUnsafeBytes(of: value.bitPattern.littleEndian) { bytes += $0 } }
@@ -139,6 +148,14 @@ struct SnapshotReader {
         values.reserveCapacity(count)
         for _ in 0..<count { values.append(try read(&self)) }
         return values
+    }
+
+    /// Calls `body` with the bytes not yet read and the position of the next one in them, which
+    /// `body` moves past what it read (never past their end): for loops that read many numbers.
+    mutating func withUnreadBytes<T>(_ body: (UnsafeBufferPointer<UInt8>, inout Int) throws -> T) throws -> T {
+        var next = position
+        defer { position = min(next, bytes.count) }
+        return try bytes.withUnsafeBufferPointer { try body($0, &next) }
     }
 
     /// Throws unless `condition` holds: a value read is within what the writer could write.

@@ -195,32 +195,75 @@ struct SeriesHistory {
 
 extension SeriesHistory {
     /// Writes the history as `init(from:capacity:)` reads it back: the long ring as each step's
-    /// normal count and mark (a byte for most minutes), the short ring as it is.
+    /// normal count and mark (a byte for most minutes, a byte for up to 31 quiet ones), the
+    /// short ring as it is.
     func write(to writer: inout SnapshotWriter) {
         writer.int(origin)
         writer.int(endStep)
         writer.double(normalCountsBeforeFirst)
         writer.unsigned(UInt64(normalStepsBeforeFirst))
-        writer.reserve(length + 16 * Self.recentCapacity)
-        var counted = normalCountsBeforeFirst, steps = normalStepsBeforeFirst
-        for step in firstStep..<endStep {
-            let slot = slot(step)
-            let count = normalCountsThrough[slot] - counted, normal = normalStepsThrough[slot] &- steps
-            if normal <= 1, count >= 0, count < 0x1p52, count == count.rounded(.towardZero),
-               counted + count == normalCountsThrough[slot] {
-                writer.unsigned(UInt64(count) << 2 | UInt64(normal) << 1)
-            } else {
-                writer.unsigned(1)
-                writer.unsigned(UInt64(normal))
-                writer.double(normalCountsThrough[slot])
+        // Each step a varint: its count and mark (`count << 2 | normal << 1`, one byte for a
+        // count under 32), or 1 and then both totals as they are (an excluded step: a mark of
+        // -1; a count not whole), at most 10 + 3 + 8 bytes a step; and a run of `n` normal
+        // steps without a request as one varint `n << 2 | 3` (a quiet site's night, minute by
+        // minute, is most of a snapshot otherwise).
+        normalCountsThrough.withUnsafeBufferPointer { totals in
+            normalStepsThrough.withUnsafeBufferPointer { stepTotals in
+                writer.append(atMost: 21 * length) { output in
+                    var cursor = output
+                    var counted = normalCountsBeforeFirst, steps = normalStepsBeforeFirst
+                    var slot = length > 0 ? self.slot(firstStep) : 0
+                    var quiet: UInt64 = 0
+                    for _ in 0..<length {
+                        let total = totals[slot], stepTotal = stepTotals[slot]
+                        let count = total - counted, normal = stepTotal &- steps
+                        if normal == 1, total == counted {
+                            quiet += 1
+                        } else {
+                            if quiet > 0 {
+                                Self.put(quiet << 2 | 3, at: &cursor)
+                                quiet = 0
+                            }
+                            // (A whole count, tested without `rounded`: a libm call where SSE4.1 is not assumed.)
+                            if normal <= 1, count >= 0, count < 0x1p52, Double(UInt64(count)) == count, counted + count == total {
+                                Self.put(UInt64(count) << 2 | UInt64(normal) << 1, at: &cursor)
+                            } else {
+                                Self.put(1, at: &cursor)
+                                Self.put(UInt64(normal), at: &cursor)
+                                let bits = total.bitPattern
+                                for index in 0..<8 {
+                                    cursor.pointee = UInt8(truncatingIfNeeded: bits >> (8 * UInt64(index)))
+                                    cursor += 1
+                                }
+                            }
+                        }
+                        counted = total
+                        steps = stepTotal
+                        slot += 1
+                        if slot == capacity { slot = 0 }
+                    }
+                    if quiet > 0 { Self.put(quiet << 2 | 3, at: &cursor) }
+                    return cursor - output
+                }
             }
-            counted = normalCountsThrough[slot]
-            steps = normalStepsThrough[slot]
         }
         writer.floats(counts)
         writer.floats(baselines)
         writer.floats(rawBaselines)
         writer.array(excluded) { $0.bool($1) }
+    }
+
+    /// Writes `value` as a varint at `cursor`, moving it past.
+    @inline(__always)
+    private static func put(_ value: UInt64, at cursor: inout UnsafeMutablePointer<UInt8>) {
+        var value = value
+        while value >= 0x80 {
+            cursor.pointee = UInt8(truncatingIfNeeded: value) | 0x80
+            cursor += 1
+            value >>= 7
+        }
+        cursor.pointee = UInt8(value)
+        cursor += 1
     }
 
     /// The history `write(to:)` wrote, for rings of `capacity` steps.
@@ -235,33 +278,89 @@ extension SeriesHistory {
         try reader.check(stepsBefore <= UInt64(UInt16.max))
         normalStepsBeforeFirst = UInt16(stepsBefore)
         let length = endStep - firstStep
-        normalCountsThrough = Array(repeating: 0, count: length)
-        normalStepsThrough = Array(repeating: 0, count: length)
-        var counted = normalCountsBeforeFirst, steps = normalStepsBeforeFirst
-        for step in firstStep..<endStep {
-            let packed = try reader.unsigned()
-            if packed & 1 == 0 {
-                counted += Double(packed >> 2)
-                steps &+= UInt16(packed >> 1 & 1)
-            } else {
-                let normal = try reader.unsigned()
-                try reader.check(normal <= UInt64(UInt16.max))
-                steps &+= UInt16(normal)
-                counted = try reader.double()
+        // Numbers as counting made them (finite, not negative), whatever the bytes say: a count
+        // is made an Int, and nothing made of them may trap.
+        let sane: (Double) -> Bool = { $0.isFinite && $0 >= 0 && $0 < 0x1p52 }
+        try reader.check(sane(normalCountsBeforeFirst))
+        // Read in the order they were written, from the first step's slot round the ring.
+        let firstSlot = length > 0 ? slot(firstStep) : 0
+        // Every slot is written once below (not zeroed first: the rings are most of the memory).
+        var totals: [Double] = [], stepTotals: [UInt16] = []
+        let countsBeforeFirst = normalCountsBeforeFirst, stepsBeforeFirst = normalStepsBeforeFirst
+        try reader.withUnreadBytes { bytes, next in
+            func take() throws -> UInt64 {
+                var value: UInt64 = 0, shift: UInt64 = 0
+                while true {
+                    guard next < bytes.count, shift < 64 else { throw SnapshotReader.Damaged() }
+                    let byte = bytes[next]
+                    next += 1
+                    value |= UInt64(byte & 0x7F) << shift
+                    if byte < 0x80 { return value }
+                    shift += 7
+                }
             }
-            normalCountsThrough[slot(step)] = counted
-            normalStepsThrough[slot(step)] = steps
+            totals = try Array(unsafeUninitializedCapacity: length) { totals, totalsWritten in
+                stepTotals = try Array(unsafeUninitializedCapacity: length) { stepTotals, stepTotalsWritten in
+                    var counted = countsBeforeFirst, steps = stepsBeforeFirst
+                    var slot = firstSlot, step = 0
+                    while step < length {
+                        let packed: UInt64
+                        if next < bytes.count, bytes[next] < 0x80 {
+                            packed = UInt64(bytes[next])
+                            next += 1
+                        } else {
+                            packed = try take()
+                        }
+                        if packed & 3 == 3 {
+                            // A quiet run of `n` steps.
+                            let run = packed >> 2
+                            guard run > 0, run <= UInt64(length - step) else { throw SnapshotReader.Damaged() }
+                            for _ in 0..<Int(run) {
+                                steps &+= 1
+                                totals[slot] = counted
+                                stepTotals[slot] = steps
+                                slot += 1
+                                if slot == capacity { slot = 0 }
+                            }
+                            step += Int(run)
+                            continue
+                        }
+                        if packed & 1 == 0 {
+                            counted += Double(packed >> 2)
+                            steps &+= UInt16(packed >> 1 & 1)
+                        } else {
+                            let normal = try take()
+                            guard normal <= UInt64(UInt16.max), bytes.count - next >= 8 else { throw SnapshotReader.Damaged() }
+                            steps &+= UInt16(normal)
+                            // Totals only grow between those written out: each such run is checked
+                            // at its start and its end.
+                            guard sane(counted) else { throw SnapshotReader.Damaged() }
+                            var pattern: UInt64 = 0
+                            for index in 0..<8 { pattern |= UInt64(bytes[next + index]) << (8 * UInt64(index)) }
+                            next += 8
+                            counted = Double(bitPattern: UInt64(littleEndian: pattern))
+                            guard sane(counted) else { throw SnapshotReader.Damaged() }
+                        }
+                        totals[slot] = counted
+                        stepTotals[slot] = steps
+                        slot += 1
+                        if slot == capacity { slot = 0 }
+                        step += 1
+                    }
+                    guard sane(counted) else { throw SnapshotReader.Damaged() }
+                    stepTotalsWritten = length
+                }
+                totalsWritten = length
+            }
         }
+        normalCountsThrough = totals
+        normalStepsThrough = stepTotals
         let recent = min(Self.recentCapacity, endStep - origin)
         counts = try reader.floats(atMost: recent)
         baselines = try reader.floats(atMost: recent)
         rawBaselines = try reader.floats(atMost: recent)
         excluded = try reader.array(atMost: recent) { try $0.bool() }
         try reader.check([counts.count, baselines.count, rawBaselines.count, excluded.count].allSatisfy { $0 == recent })
-        // Numbers as counting made them (finite, not negative), whatever the bytes say: a count
-        // is made an Int, and nothing made of them may trap.
-        let sane: (Double) -> Bool = { $0.isFinite && $0 >= 0 && $0 < 0x1p52 }
-        try reader.check(sane(normalCountsBeforeFirst) && normalCountsThrough.allSatisfy(sane))
         try reader.check((counts + baselines + rawBaselines).allSatisfy { sane(Double($0)) && $0 < 0x1p40 })
     }
 }
