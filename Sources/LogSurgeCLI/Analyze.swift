@@ -160,7 +160,7 @@ struct Analyze: ParsableCommand {
         let stateWait = self.stateWait
         let runState = try state.map { path throws -> RunState in
             do {
-                return try RunState(path: path, wait: stateWait) {
+                return try RunState(path: path, wait: stateWait, detectors: detector.configuration) {
                     warn("\(path): another logsurge run holds this state file; waiting for it to finish" + (stateWait.map { " (at most \($0) s, --state-wait)" } ?? ""))
                 }
             } catch let error as StateError { throw UsageError(description: error.description) }

@@ -45,8 +45,9 @@ public final class RunState {
     /// "LSRG": marks a logsurge state database (SQLite's `application_id`).
     static let applicationID: Int32 = 0x4C53_5247
     /// 1: inputs and buckets; 2: and the number of runs; 3: a checksum in each row, daily
-    /// totals, episodes. Files of versions 1 and 2 are checked whole and upgraded.
-    static let schemaVersion = 3
+    /// totals, episodes; 4: the daily totals of every day, those whose minutes are kept too.
+    /// Files of versions 1 and 2 are checked whole and upgraded; of version 3, the minutes.
+    static let schemaVersion = 4
     /// Bytes of content that identify an input.
     static let fingerprintLength = 4096
 
@@ -55,8 +56,11 @@ public final class RunState {
     /// (nil: as long as it takes); `onWait` is called once when waiting begins.
     ///
     /// Opening reads nothing of the history: each row carries its own checksum, verified when
-    /// the row is read (`logsurge state` verifies every row, and SQLite's structure).
-    public init(path: String, wait: Double? = nil, onWait: () -> Void = {}) throws(StateError) {
+    /// the row is read (`logsurge state` verifies every row, and SQLite's structure). The
+    /// detectors' snapshot, for `detectors` (the run's options), is decoded on another thread
+    /// while the run reads its inputs (`restoredDetectors` waits for it).
+    public init(path: String, wait: Double? = nil, detectors configuration: DetectorConfiguration? = nil,
+                onWait: () -> Void = {}) throws(StateError) {
         self.path = path
         lock = try Self.acquire(path, wait: wait, onWait: onWait)
         do {
@@ -68,16 +72,22 @@ public final class RunState {
                     try db.execute(sql: "PRAGMA auto_vacuum = INCREMENTAL")
                 }
             }
-            try database.write { db in
+            try database.writeWithoutTransaction { db in try db.inTransaction(.immediate) {
                 let application = try Int32.fetchOne(db, sql: "PRAGMA application_id") ?? 0
                 let version = try Int.fetchOne(db, sql: "PRAGMA user_version") ?? 0
                 let tables = try Int.fetchOne(db, sql: "SELECT count(*) FROM sqlite_master") ?? 0
                 if application == 0 && version == 0 && tables == 0 {
                     try Self.create(db)
-                    return
+                    return .commit
                 }
                 try Self.checkIdentity(db, path: path, application: application, version: version)
-                if version < Self.schemaVersion { try Self.upgrade(db, from: version, path: path) }
+                // What changes here is committed; otherwise the transaction is rolled back,
+                // which costs no sync of the disk (a nightly run's time is milliseconds).
+                var changed = !(try db.tableExists("detector"))
+                if version < Self.schemaVersion {
+                    try Self.upgrade(db, from: version, path: path)
+                    changed = true
+                }
                 // A write now (SQLite makes its journal beside the file): a state that cannot be
                 // written fails before any input is read, not after.
                 try db.execute(sql: "PRAGMA user_version = \(Self.schemaVersion)")
@@ -87,13 +97,15 @@ public final class RunState {
                 try Self.checkRows(db, path: path, table: "input", checksum: Self.inputChecksum)
                 try db.execute(sql: Self.detectorTable)
                 detectors = try Self.storedDetectors(db, path: path)
+                if let configuration, let bytes = detectors?.bytes { decoding = Decoding(bytes, configuration: configuration) }
                 if let last = try Int32.fetchOne(db, sql: "SELECT max(minute) FROM bucket") {
                     // Read now (each row checked as it is), for the detectors of a run that adds
                     // minutes after these: the minutes after their snapshot, else their window.
                     let from = detectors.map { $0.through + 1 } ?? last - Self.historyMinutes
                     preloaded = (from, try Self.storedBuckets(db, from: from, path: path))
                 }
-            }
+                return changed ? .commit : .rollback
+            } }
         } catch let error as StateError {
             close(lock)
             throw error
@@ -187,6 +199,7 @@ public final class RunState {
             INSERT INTO meta (key, value) VALUES ('runs', 0);
             """)
         try addVersion3(db)
+        try addVersion4(db, path: "")
         try db.execute(sql: detectorTable)
     }
 
@@ -207,13 +220,24 @@ public final class RunState {
     /// The detectors' snapshot, its row checked against its checksum; nil without one, or when
     /// minutes after it were folded into daily totals (stepping on would skip them).
     private static func storedDetectors(_ db: Database, path: String) throws -> (through: Int32, bytes: [UInt8])? {
-        try checkRows(db, path: path, table: "detector", checksum: detectorChecksum)
-        guard let row = try Row.fetchOne(db, sql: "SELECT through, data FROM detector WHERE name = 'engine'") else { return nil }
-        let through: Int32 = row[0], data: Data = row[1]
-        if let lastDay = try Int32.fetchOne(db, sql: "SELECT max(day) FROM day_bucket"), lastDay * 1440 + 1439 > through {
+        // Each row checked as `checkRows` would, in the one pass that reads it (the blob is large).
+        var engine: (through: Int32, bytes: [UInt8])?
+        for row in try Row.fetchAll(db, sql: "SELECT name, through, data, checksum FROM detector") {
+            let name: String = row[0], through: Int64 = row[1], data: Data = row[2]
+            var hash = RowHash()
+            hash.mix(name)
+            hash.mix(through)
+            data.withUnsafeBytes { hash.mix($0) }
+            guard hash.value == row[3] as Int64 else {
+                throw StateError(description: "\(path): state file damaged: a row of detector does not match its checksum")
+            }
+            if name == "engine", let through = Int32(exactly: through) { engine = (through, [UInt8](data)) }
+        }
+        guard let engine else { return nil }
+        if let foldedBefore = try Int32.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'folded_before'"), foldedBefore > engine.through + 1 {
             return nil
         }
-        return (through, [UInt8](data))
+        return engine
     }
 
     /// The detectors as the last run left them (its snapshot), for a run whose first new minute
@@ -224,12 +248,39 @@ public final class RunState {
     /// over the history): the detectors then replay their window.
     public func restoredDetectors(configuration: DetectorConfiguration, firstNew: Int32,
                                   sites: some Sequence<String>) -> (engine: DetectionEngine, through: Int32)? {
+        let decoded = decoding.flatMap { $0.configuration == configuration ? $0.engine() : nil }
+        decoding = nil
         guard let detectors, firstNew > detectors.through,
-              let engine = DetectionEngine.restored(from: detectors.bytes, configuration: configuration),
+              let engine = decoded ?? DetectionEngine.restored(from: detectors.bytes, configuration: configuration),
               engine.checksEvery(sites)
         else { return nil }
         return (engine, detectors.through)
     }
+
+    /// A snapshot being decoded on another thread (it takes milliseconds: as long as a
+    /// nightly run's reading).
+    private final class Decoding: @unchecked Sendable {
+        let configuration: DetectorConfiguration
+        private let done = DispatchGroup()
+        /// Written by the decoding thread before `done` is left, read after it is waited for.
+        private var decoded: DetectionEngine?
+
+        init(_ bytes: [UInt8], configuration: DetectorConfiguration) {
+            self.configuration = configuration
+            done.enter()
+            DispatchQueue.global().async { [self] in
+                decoded = DetectionEngine.restored(from: bytes, configuration: configuration)
+                done.leave()
+            }
+        }
+
+        /// The engine, once decoded (nil when the snapshot was refused).
+        func engine() -> DetectionEngine? {
+            done.wait()
+            return decoded
+        }
+    }
+    private var decoding: Decoding?
 
     /// The snapshot read at open.
     private var detectors: (through: Int32, bytes: [UInt8])?
@@ -277,8 +328,51 @@ public final class RunState {
             """)
     }
 
-    /// A file of an earlier version, checked whole as that version did, then upgraded.
+    /// Version 4: `day_bucket` holds the totals of every day, also of the days whose minutes
+    /// are kept (a run adds its minutes to both), so that folding a day is deleting its
+    /// minutes: no run reads and sums a day of minutes again. `folded_before` is the first
+    /// minute still kept as a minute (the days before it are daily totals only).
+    private static func addVersion4(_ db: Database, path: String) throws {
+        // Version 3 kept a day either as minutes or as its total: the minutes' days are added.
+        let minutes = try storedBuckets(db, from: nil, path: path)
+        if let first = minutes.minuteRange?.lowerBound {
+            try db.execute(sql: "INSERT OR REPLACE INTO meta (key, value) VALUES ('folded_before', ?)", arguments: [day(first) * 1440])
+        } else if let lastDay = try Int32.fetchOne(db, sql: "SELECT max(day) FROM day_bucket") {
+            try db.execute(sql: "INSERT OR REPLACE INTO meta (key, value) VALUES ('folded_before', ?)", arguments: [(lastDay + 1) * 1440])
+        }
+        try addDays(db, of: minutes, path: path)
+        try db.execute(sql: "PRAGMA user_version = 4")
+    }
+
+    /// Days as the UTC calendar has them, before 1970 too (division rounding down).
+    static func day(_ minute: Int32) -> Int32 { Int32((Int(minute) - Int(minute).modulo(1440)) / 1440) }
+
+    /// Adds `buckets` to the daily totals, by day, site and country; the rows added to are
+    /// checked first (a sum would hide their damage).
+    private static func addDays(_ db: Database, of buckets: MinuteBuckets, path: String) throws {
+        struct Key: Hashable { var day: Int32, site: String, country: CountryCode }
+        var days: [Key: BucketCounts] = [:]
+        var range: ClosedRange<Int32>?
+        for row in buckets.sortedRows() {
+            let day = day(row.minute)
+            days[Key(day: day, site: row.site, country: row.country), default: BucketCounts()].merge(row.counts)
+            range = range.map { min($0.lowerBound, day)...max($0.upperBound, day) } ?? day...day
+        }
+        guard let range else { return }
+        try checkRows(db, path: path, table: "day_bucket", checksum: bucketChecksum("day"),
+                      where: "day BETWEEN ? AND ?", arguments: [range.lowerBound, range.upperBound])
+        let add = try addition(db, table: "day_bucket", time: "day")
+        for (key, counts) in days.sorted(by: { ($0.key.day, $0.key.site, $0.key.country.description) < ($1.key.day, $1.key.site, $1.key.country.description) }) {
+            try add(key.day, key.site, key.country, counts)
+        }
+    }
+
+    /// A file of an earlier version, checked as that version did, then upgraded.
     private static func upgrade(_ db: Database, from version: Int, path: String) throws {
+        if version >= 3 {
+            try addVersion4(db, path: path)
+            return
+        }
         let check = try String.fetchOne(db, sql: "PRAGMA quick_check") ?? "?"
         guard check == "ok" else { throw StateError(description: "\(path): state file damaged: \(check)") }
         let stored = try Int64.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'checksum'")
@@ -293,6 +387,7 @@ public final class RunState {
         for event in Detection.run(history, configuration: DetectorConfiguration(), closingAtEnd: false) {
             try keepEpisode(db, event)
         }
+        try addVersion4(db, path: path)
     }
 
     /// Keeps `event`'s episode and id (closed once any of its events closed it), and the next
@@ -663,6 +758,7 @@ public final class RunState {
                 }
                 let add = try Self.addition(db, table: "bucket", time: "minute")
                 for row in analysis.buckets.sortedRows() { try add(row.minute, row.site, row.country, row.counts) }
+                try Self.addDays(db, of: analysis.buckets, path: path)
                 for event in episodes { try Self.keepEpisode(db, event) }
                 if let detectors {
                     try db.execute(sql: """
@@ -719,27 +815,17 @@ public final class RunState {
         }
     }
 
-    /// Folds the minutes older than `minuteRetention` before the last one into daily totals
-    /// (whole days). The minutes are read as any run reads them (each row checked against its
-    /// checksum), and so are the daily totals they are added to (a sum would hide damage).
+    /// Folds the minutes older than `minuteRetention` before the last one into the daily
+    /// totals (whole days), which hold them already: their rows are deleted.
     private func fold(_ db: Database) throws {
         guard let last = try Int32.fetchOne(db, sql: "SELECT max(minute) FROM bucket") else { return }
-        // Days as the UTC calendar has them, before 1970 too (division rounding down).
-        func day(_ minute: Int32) -> Int32 { Int32((Int(minute) - Int(minute).modulo(1440)) / 1440) }
-        let cutoff = day(Int32(clamping: Int(last) - Int(Self.minuteRetention))) * 1440
+        let cutoff = Self.day(Int32(clamping: Int(last) - Int(Self.minuteRetention))) * 1440
         guard let first = try Int32.fetchOne(db, sql: "SELECT min(minute) FROM bucket"), first < cutoff else { return }
-        let folded = try Self.storedBuckets(db, from: nil, before: cutoff, path: path)
-        try Self.checkRows(db, path: path, table: "day_bucket", checksum: Self.bucketChecksum("day"),
-                           where: "day BETWEEN ? AND ?", arguments: [day(first), day(cutoff)])
-        // By day, site and country, then added.
-        struct Key: Hashable { var day: Int32, site: String, country: CountryCode }
-        var days: [Key: BucketCounts] = [:]
-        for row in folded.sortedRows() {
-            days[Key(day: day(row.minute), site: row.site, country: row.country), default: BucketCounts()].merge(row.counts)
-        }
-        let add = try Self.addition(db, table: "day_bucket", time: "day")
-        for (key, counts) in days { try add(key.day, key.site, key.country, counts) }
         try db.execute(sql: "DELETE FROM bucket WHERE minute < ?", arguments: [cutoff])
+        try db.execute(sql: """
+            INSERT INTO meta (key, value) VALUES ('folded_before', ?1)
+            ON CONFLICT (key) DO UPDATE SET value = max(value, ?1)
+            """, arguments: [cutoff])
     }
 
     /// What a state file holds, for `logsurge state FILE`.
@@ -776,7 +862,7 @@ public final class RunState {
                 let application = try Int32.fetchOne(db, sql: "PRAGMA application_id") ?? 0
                 let version = try Int.fetchOne(db, sql: "PRAGMA user_version") ?? 0
                 try checkIdentity(db, path: path, application: application, version: version)
-                guard version == schemaVersion else {
+                guard version >= 3 else {
                     throw StateError(description: "\(path): state file version \(version): the next --state run upgrades it")
                 }
                 let check = try String.fetchOne(db, sql: "PRAGMA quick_check") ?? "?"
@@ -791,17 +877,22 @@ public final class RunState {
                 let inputs = try Row.fetchAll(db, sql: "SELECT path, consumed, size, device, inode FROM input ORDER BY path").map {
                     Contents.KnownInput(path: $0["path"], bytesConsumed: $0["consumed"], size: $0["size"], device: $0["device"], inode: $0["inode"])
                 }
+                let buckets = try storedBuckets(db, from: nil, path: path)
                 let minuteRequests = try Int64.fetchOne(db, sql: "SELECT coalesce(sum(requests), 0) FROM bucket") ?? 0
-                let dayRequests = try Int64.fetchOne(db, sql: "SELECT coalesce(sum(requests), 0) FROM day_bucket") ?? 0
                 let firstMinute = try Int32.fetchOne(db, sql: "SELECT min(minute) FROM bucket")
                 let lastMinute = try Int32.fetchOne(db, sql: "SELECT max(minute) FROM bucket")
-                let firstDay = try Int32.fetchOne(db, sql: "SELECT min(day) FROM day_bucket")
-                let lastDay = try Int32.fetchOne(db, sql: "SELECT max(day) FROM day_bucket")
+                // The days held only as daily totals (version 3 held no others).
+                let foldedBefore = version == 3 ? Int32.max
+                    : try Int32.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'folded_before'") ?? Int32.min
+                let folded = "day_bucket WHERE day < \(day(foldedBefore))"
+                let dayRequests = try Int64.fetchOne(db, sql: "SELECT coalesce(sum(requests), 0) FROM \(folded)") ?? 0
+                let firstDay = try Int32.fetchOne(db, sql: "SELECT min(day) FROM \(folded)")
+                let lastDay = try Int32.fetchOne(db, sql: "SELECT max(day) FROM \(folded)")
+                if version > 3 { try checkDays(db, of: buckets, from: day(foldedBefore), path: path) }
                 // A daily total stands for its day: its first and last minute.
                 let first = firstDay.map { $0 * 1440 } ?? firstMinute
                 let last = lastMinute ?? lastDay.map { $0 * 1440 + 1439 }
                 let runs = try Int64.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'runs'") ?? 0
-                let buckets = try storedBuckets(db, from: nil, path: path)
                 let contents = Contents(inputs: inputs, requests: minuteRequests + dayRequests,
                                         minutes: first.flatMap { first in last.map { first...$0 } }, minutesFrom: firstMinute, runs: runs)
                 return (contents, buckets)
@@ -817,6 +908,31 @@ public final class RunState {
         } catch {
             throw StateError(description: "\(path): not a usable state file: \(error)")
         }
+    }
+
+    /// Checks that the daily totals from `firstDay` on are the sums of the minutes kept
+    /// (`buckets`, all of them): each run adds its lines to both.
+    private static func checkDays(_ db: Database, of buckets: MinuteBuckets, from firstDay: Int32, path: String) throws {
+        struct Key: Hashable { var day: Int32, site: String, country: String }
+        var sums: [Key: BucketCounts] = [:]
+        for row in buckets.sortedRows() {
+            sums[Key(day: day(row.minute), site: row.site, country: row.country.description), default: BucketCounts()].merge(row.counts)
+        }
+        var differing = Set<Int32>()
+        let rows = try Row.fetchCursor(db, sql: """
+            SELECT day, site, country, requests, status_2xx, status_3xx, status_4xx, status_5xx, bytes FROM day_bucket WHERE day >= ?
+            """, arguments: [firstDay])
+        while let row = try rows.next() {
+            let key = Key(day: row[0], site: row[1], country: row[2])
+            let counts = BucketCounts(requests: UInt64(row[3] as Int64), status2xx: UInt64(row[4] as Int64), status3xx: UInt64(row[5] as Int64),
+                                      status4xx: UInt64(row[6] as Int64), status5xx: UInt64(row[7] as Int64),
+                                      bytes: UInt64(bitPattern: row[8] as Int64))
+            if sums.removeValue(forKey: key) != counts { differing.insert(key.day) }
+        }
+        differing.formUnion(sums.keys.map(\.day))
+        guard let day = differing.min() else { return }
+        let date = Date(timeIntervalSince1970: Double(day) * 86400).formatted(.iso8601.year().month().day())
+        throw StateError(description: "\(path): state file damaged: the daily totals of \(differing.count) days (the first \(date)) are not the sums of their minutes")
     }
 
     /// The minute buckets the state holds from `minute` on (all for nil) and before `end`,

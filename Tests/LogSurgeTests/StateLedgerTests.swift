@@ -513,6 +513,81 @@ struct StateLedgerTests {
         #expect(try Support.run(["state", state]).status == 2, "the damage is still there to be found")
     }
 
+    @Test("the daily totals hold every day, so a fold only deletes minutes; logsurge state checks them against the minutes kept")
+    func dailyTotalsAreTheSumsOfTheirMinutes() throws {
+        let directory = Support.temporaryDirectory().path
+        defer { try? fileManager.removeItem(atPath: directory) }
+        let state = directory + "/state.db"
+        let start = 24_566_400  // 2016-09-16T00:00Z
+        try write(directory + "/old.log", lines(500, start: start))
+        try write(directory + "/new.log", lines(300, start: start + 40 * 1440))
+        _ = try night(state, [directory + "/old.log"])
+        _ = try night(state, [directory + "/old.log", directory + "/new.log"])
+        let queue = try DatabaseQueue(path: state, configuration: Self.checksummed)
+        let (days, foldedBefore) = try queue.read { db in
+            (try Row.fetchAll(db, sql: "SELECT day, sum(requests) AS requests FROM day_bucket GROUP BY day ORDER BY day")
+                .map { [$0["day"] as Int, $0["requests"] as Int] },
+             try Int.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'folded_before'"))
+        }
+        #expect(days == [[17060, 500], [17100, 300]], "the folded day and the day still kept as minutes")
+        #expect(foldedBefore == start + 5 * 1440, "minutes 35 days before the last are deleted, by whole days")
+        #expect(try stateOf(state)["requests"] as? Int == 800)
+        // A daily total of a kept day changed with its checksum (as a bug would): the rows are
+        // sound, their sum is not.
+        try queue.write { db in
+            try db.execute(sql: """
+                UPDATE day_bucket SET requests = requests + 7,
+                    checksum = logsurge_row_checksum(day, site, country, requests + 7, status_2xx, status_3xx, status_4xx, status_5xx, bytes)
+                WHERE day = 17100
+                """)
+        }
+        try queue.close()
+        let checked = try Support.run(["state", state])
+        #expect(checked.status == 2)
+        #expect(checked.stderr.contains("daily totals of 1 days (the first 2016-10-26) are not the sums of their minutes"), "\(checked.stderr)")
+    }
+
+    @Test("a version 3 state (a day as minutes or as its total) is read as it is and upgraded by the next run")
+    func upgradeFromVersion3() throws {
+        let directory = Support.temporaryDirectory().path
+        defer { try? fileManager.removeItem(atPath: directory) }
+        let state = directory + "/state.db"
+        let start = 24_566_400  // 2016-09-16T00:00Z
+        try write(directory + "/old.log", lines(500, start: start))
+        try write(directory + "/new.log", lines(300, start: start + 40 * 1440))
+        _ = try night(state, [directory + "/old.log"])
+        _ = try night(state, [directory + "/old.log", directory + "/new.log"])
+        let before = try stateOf(state)
+        // As version 3 left it: totals of the folded days only.
+        let queue = try DatabaseQueue(path: state)
+        try queue.write { db in
+            try db.execute(sql: """
+                DELETE FROM day_bucket WHERE day * 1440 >= (SELECT value FROM meta WHERE key = 'folded_before');
+                DELETE FROM meta WHERE key = 'folded_before';
+                PRAGMA user_version = 3;
+                """)
+        }
+        try queue.close()
+        let asVersion3 = try stateOf(state)
+        for key in ["requests", "first_minute", "last_minute", "minutes_from"] {
+            #expect("\(asVersion3[key] ?? "-")" == "\(before[key] ?? "-")", "\(key)")
+        }
+        try append(directory + "/new.log", lines(60, from: 300, start: start + 40 * 1440))
+        let upgraded = try night(state, [directory + "/old.log", directory + "/new.log"])
+        #expect(upgraded.status == 0, "\(upgraded.stderr)")
+        let after = try stateOf(state)
+        #expect(after["requests"] as? Int == 860)
+        #expect(after["first_minute"] as? String == "2016-09-16T00:00Z")
+        #expect(after["minutes_from"] as? String == "2016-10-26T00:00Z")
+    }
+
+    /// A connection that can compute row checksums, to change rows as logsurge would.
+    static let checksummed: Configuration = {
+        var configuration = Configuration()
+        configuration.prepareDatabase { db in db.add(function: RunState.rowChecksum) }
+        return configuration
+    }()
+
     @Test("a version 2 state is checked and upgraded: nothing read again, and the next episode numbered after the earlier ones")
     func upgradeFromVersion2() throws {
         let directory = Support.temporaryDirectory().path
