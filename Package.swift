@@ -1,7 +1,7 @@
 // swift-tools-version:6.1
 import PackageDescription
 
-// The layout follows the pipeline: input → parse → geo → aggregate/detect → output.
+// The layout follows the pipeline: input → parse → geo → aggregate → detect → output.
 // Each stage is its own target so dependencies flow one way; `LogSurge` wires them,
 // and the `logsurge` executable is only the command layer.
 let package = Package(
@@ -32,28 +32,42 @@ let package = Package(
         // Intel ISA-L's inflater, compiled only when its header is present (`libisal-dev`) and
         // loaded with dlopen at run time, so neither is needed to build or run.
         .target(name: "CISAL"),
+        // The value types every stage shares: country codes, UTC minutes, escaping for the
+        // wire formats, the seeded generator.
+        .target(name: "LogSurgeCore"),
         // Reading bytes: files, directories of rotated logs, stdin, gzip, line-aligned chunks.
         .target(name: "LogSurgeInput", dependencies: ["CZlib", "CISAL"]),
         // Turning a line of bytes into a few integers: formats, timestamps, statuses.
-        .target(name: "LogSurgeParse"),
+        .target(name: "LogSurgeParse", dependencies: ["LogSurgeCore"]),
         // IP addresses and the MaxMind DB reader that maps them to countries.
-        .target(name: "LogSurgeGeo", dependencies: ["CGeoData"]),
+        .target(name: "LogSurgeGeo", dependencies: ["LogSurgeCore", "CGeoData"]),
         // Per-thread scheduling (the parse workers yield to the reader), returning freed memory.
         .target(name: "CSystem"),
-        // The pipeline: parallel parse stage, per-minute buckets, reports and outputs.
+        // Per-minute buckets by site and country: the tables the parse workers fill, their
+        // merge, and the spill of a long span to disk.
+        .target(name: "LogSurgeAggregate", dependencies: ["LogSurgeCore"]),
+        // The detectors: surges and error spikes over rows of counts, their episodes, snapshots
+        // and charted trace. No pipeline, report or country database in its dependencies.
+        .target(name: "LogSurgeDetect", dependencies: ["LogSurgeCore", "LogSurgeAggregate"]),
+        // The pipeline: parallel parse stage, reports and outputs, the generator.
         .target(
             name: "LogSurge",
-            dependencies: ["LogSurgeInput", "LogSurgeParse", "LogSurgeGeo", "CZlib", "CSystem"]
+            dependencies: ["LogSurgeCore", "LogSurgeInput", "LogSurgeParse", "LogSurgeGeo", "LogSurgeAggregate",
+                           "LogSurgeDetect", "CZlib", "CSystem"]
         ),
         // What `--state` remembers between runs, in SQLite: its own target, so GRDB stays out of the library.
         .target(
             name: "LogSurgeState",
-            dependencies: ["LogSurge", "LogSurgeInput", .product(name: "GRDB", package: "GRDB.swift")]
+            dependencies: ["LogSurge", "LogSurgeCore", "LogSurgeAggregate", "LogSurgeDetect", "LogSurgeInput",
+                           .product(name: "GRDB", package: "GRDB.swift")]
         ),
         .executableTarget(
             name: "LogSurgeCLI",
             dependencies: [
                 "LogSurge",
+                "LogSurgeCore",
+                "LogSurgeAggregate",
+                "LogSurgeDetect",
                 "LogSurgeState",
                 "CSystem",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -62,32 +76,33 @@ let package = Package(
         // The detection benchmark: a matrix of generated scenarios with known events.
         .executableTarget(
             name: "DetectionBenchmark",
-            dependencies: ["LogSurge"],
+            dependencies: ["LogSurge", "LogSurgeCore", "LogSurgeDetect"],
             path: "Benchmarks/DetectionBenchmark"
         ),
         // The stage benchmark: each stage's rate beside a reference floor (Benchmarks/README.md).
         .executableTarget(
             name: "StageBenchmark",
-            dependencies: ["LogSurge", "LogSurgeInput", "LogSurgeParse", "LogSurgeGeo"],
+            dependencies: ["LogSurge", "LogSurgeCore", "LogSurgeAggregate", "LogSurgeDetect", "LogSurgeInput",
+                           "LogSurgeParse", "LogSurgeGeo"],
             path: "Benchmarks/StageBenchmark"
         ),
         // What every test target shares (a seeded generator, the way to find ../shared).
-        .target(name: "LogSurgeTestSupport", dependencies: ["LogSurge"], path: "Tests/LogSurgeTestSupport"),
-        .testTarget(name: "LogSurgeInputTests", dependencies: ["LogSurgeInput", "LogSurgeTestSupport"]),
-        .testTarget(name: "LogSurgeParseTests", dependencies: ["LogSurgeParse", "LogSurgeTestSupport"]),
-        .testTarget(name: "LogSurgeGeoTests", dependencies: ["LogSurgeGeo", "LogSurgeTestSupport"]),
+        .target(name: "LogSurgeTestSupport", dependencies: ["LogSurgeCore"], path: "Tests/LogSurgeTestSupport"),
+        .testTarget(name: "LogSurgeInputTests", dependencies: ["LogSurgeInput", "LogSurgeCore", "LogSurgeTestSupport"]),
+        .testTarget(name: "LogSurgeParseTests", dependencies: ["LogSurgeParse", "LogSurgeCore", "LogSurgeTestSupport"]),
+        .testTarget(name: "LogSurgeGeoTests", dependencies: ["LogSurgeGeo", "LogSurgeCore", "LogSurgeTestSupport"]),
         // The fuzz targets' checks (Fuzz/README.md): the libFuzzer binaries run them under ASan,
         // and `swift test` replays every kept input through them.
         .target(
             name: "LogSurgeFuzzChecks",
-            dependencies: ["LogSurgeParse", "LogSurgeInput", "LogSurgeGeo"],
+            dependencies: ["LogSurgeCore", "LogSurgeParse", "LogSurgeInput", "LogSurgeGeo"],
             path: "Fuzz/Checks"
         ),
         .testTarget(name: "LogSurgeFuzzTests", dependencies: ["LogSurgeFuzzChecks", "LogSurgeTestSupport"]),
         .testTarget(
             name: "LogSurgeTests",
             dependencies: [
-                "LogSurge", "LogSurgeState", "LogSurgeTestSupport",
+                "LogSurge", "LogSurgeCore", "LogSurgeAggregate", "LogSurgeDetect", "LogSurgeState", "LogSurgeTestSupport",
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ],
             resources: [.copy("Fixtures")]

@@ -13,7 +13,7 @@ set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 out="${FUZZ_BUILD_DIR:-$root/.build-fuzz}"
 targets=(parser gzip mmdb)
-sources=("$root/Sources/LogSurgeParse" "$root/Sources/LogSurgeInput" "$root/Sources/LogSurgeGeo"
+sources=("$root/Sources/LogSurgeCore" "$root/Sources/LogSurgeParse" "$root/Sources/LogSurgeInput" "$root/Sources/LogSurgeGeo"
          "$root/Sources/CISAL" "$root/Sources/CZlib" "$root/Sources/CGeoData"
          "$root/Fuzz/Checks" "$root/Fuzz/Entry" "$root/Fuzz/build.sh")
 
@@ -60,6 +60,7 @@ module() {
     "$swiftc" "${swift_flags[@]}" -sanitize="$sanitize" -module-name "$name" -wmo -emit-module \
         -emit-module-path "$out/modules/$name.swiftmodule" -c "$@" -o "$out/objects/$name.o"
 }
+module LogSurgeCore fuzzer,address "$root/Sources/LogSurgeCore/"*.swift
 module LogSurgeParse fuzzer,address "$root/Sources/LogSurgeParse/"*.swift
 module LogSurgeInput fuzzer,address "$root/Sources/LogSurgeInput/"*.swift
 module LogSurgeGeo fuzzer,address "$root/Sources/LogSurgeGeo/"*.swift

@@ -11,6 +11,8 @@ import Foundation
 import LogSurge
 import LogSurgeGeo
 import LogSurgeParse
+import LogSurgeCore
+import LogSurgeDetect
 
 struct Scenario {
     var name: String

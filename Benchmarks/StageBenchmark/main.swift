@@ -34,6 +34,9 @@ import Foundation
 @_spi(Benchmarks) import LogSurgeGeo
 import LogSurgeInput
 import LogSurgeParse
+import LogSurgeCore
+import LogSurgeAggregate
+import LogSurgeDetect
 
 let arguments = CommandLine.arguments
 guard arguments.count >= 3 else {

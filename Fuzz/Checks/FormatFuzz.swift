@@ -1,5 +1,6 @@
 import LogSurgeGeo
 import LogSurgeParse
+import LogSurgeCore
 
 /// The formats beyond the four built-in layouts, on every line of the parser target's input:
 /// compiled format strings (read by the built-in scanner, by its prefix and the interpreter,

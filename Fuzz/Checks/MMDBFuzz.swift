@@ -1,4 +1,5 @@
 import LogSurgeGeo
+import LogSurgeCore
 
 /// The MaxMind DB reader on an arbitrary file: open, lookups, records and country tables.
 ///

@@ -1,4 +1,5 @@
 import LogSurgeParse
+import LogSurgeCore
 
 /// The access-log line parser on every line of the input, under every format.
 ///

@@ -6,6 +6,9 @@ import LogSurgeGeo
 import LogSurgeInput
 import LogSurgeParse
 import LogSurgeState
+import LogSurgeCore
+import LogSurgeAggregate
+import LogSurgeDetect
 
 struct Analyze: ParsableCommand {
     static let configuration = CommandConfiguration(

@@ -1,6 +1,8 @@
 import ArgumentParser
 import Foundation
 import LogSurge
+import LogSurgeAggregate
+import LogSurgeDetect
 
 struct Detect: ParsableCommand {
     static let configuration = CommandConfiguration(

@@ -1,6 +1,8 @@
 import ArgumentParser
 import LogSurge
 import LogSurgeGeo
+import LogSurgeCore
+import LogSurgeDetect
 
 /// The detector options shared by `analyze` and `detect`.
 struct DetectorOptions: ParsableArguments {

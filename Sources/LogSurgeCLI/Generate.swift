@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import LogSurge
 import LogSurgeParse
+import LogSurgeCore
 
 struct Generate: ParsableCommand {
     static let configuration = CommandConfiguration(

@@ -3,6 +3,7 @@ import Foundation
 import LogSurge
 import LogSurgeGeo
 import LogSurgeInput
+import LogSurgeCore
 
 struct GeoIPCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

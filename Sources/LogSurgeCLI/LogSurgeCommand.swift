@@ -3,6 +3,7 @@ import ArgumentParser
 import Foundation
 import LogSurge
 import LogSurgeGeo
+import LogSurgeCore
 
 @main
 struct LogSurgeCommand: ParsableCommand {

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import LogSurge
 import LogSurgeGeo
+import LogSurgeCore
 
 /// `--metrics` and the caps on its labels.
 struct MetricsOptions: ParsableArguments {

@@ -3,6 +3,8 @@ import Foundation
 import LogSurge
 import LogSurgeParse
 import LogSurgeState
+import LogSurgeCore
+import LogSurgeAggregate
 
 struct StateCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

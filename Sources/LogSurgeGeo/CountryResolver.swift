@@ -1,3 +1,4 @@
+import LogSurgeCore
 /// Per-worker lookup cache in front of a reader: a repeated client costs one hash probe.
 ///
 /// With an `IPv4CountryTable`, IPv4 addresses are answered from it instead (new or repeated,

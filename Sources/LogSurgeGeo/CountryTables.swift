@@ -1,3 +1,4 @@
+import LogSurgeCore
 /// The country of every IPv4 address, flattened from a database's search tree into ranges.
 ///
 /// A lookup is one index probe and a short binary search (a few cache lines) instead of a walk

@@ -1,3 +1,4 @@
+import LogSurgeCore
 /// How much one decode may produce: bounds the work a hostile database can cause.
 ///
 /// Pointers let a small file describe a huge value (an array of pointers to one big map), so

@@ -5,6 +5,7 @@ import Musl
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import LogSurgeCore
 
 /// Memory-mapped MaxMind DB reader; immutable after open, safe to share across threads.
 ///

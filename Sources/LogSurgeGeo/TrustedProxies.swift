@@ -1,3 +1,4 @@
+import LogSurgeCore
 /// A CDN whose published address ranges are embedded (`CDNRangeData.swift`, made by
 /// `Scripts/build-cdn-ranges.py`; see `Scripts/CDN.md`).
 public struct CDNProvider: Sendable {

@@ -1,3 +1,4 @@
+import LogSurgeCore
 /// The other ways servers write a request's time: ISO 8601, seconds (or milliseconds …) since
 /// the epoch, and the pieces a strftime pattern puts together.
 ///

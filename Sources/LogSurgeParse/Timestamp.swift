@@ -1,3 +1,4 @@
+import LogSurgeCore
 /// Reads `dd/Mon/yyyy:HH:MM:SS ±hhmm` (Apache `%t` without its brackets, nginx `$time_local`)
 /// into a UTC minute, remembering the last one.
 ///

@@ -3,6 +3,9 @@ import GRDB
 import LogSurge
 import LogSurgeGeo
 import LogSurgeInput
+import LogSurgeCore
+import LogSurgeAggregate
+import LogSurgeDetect
 
 /// A state file that cannot be used: not SQLite, another program's database, damaged, or unwritable.
 public struct StateError: Error, CustomStringConvertible {

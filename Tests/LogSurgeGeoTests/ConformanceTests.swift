@@ -2,6 +2,7 @@ import LogSurgeTestSupport
 import Foundation
 import LogSurgeGeo
 import Testing
+import LogSurgeCore
 
 /// Opens `test-data/<name>` from the conformance folder.
 private func testDatabase(_ name: String) throws -> MMDBReader {

@@ -1,6 +1,7 @@
 import LogSurgeTestSupport
 import LogSurgeGeo
 import Testing
+import LogSurgeCore
 
 /// Every deliberately corrupt database of the conformance data, by path relative to its root.
 private let corruptFiles: [String] = {

@@ -2,6 +2,7 @@ import Foundation
 import LogSurgeGeo
 import LogSurgeTestSupport
 import Testing
+import LogSurgeCore
 
 /// The ranges and codes of two tables, compared start by start (the codes through lookups).
 private func sameRanges(_ a: IPv4CountryTable, _ b: IPv4CountryTable) -> Bool {

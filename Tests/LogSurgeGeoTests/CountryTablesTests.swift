@@ -2,6 +2,7 @@ import Foundation
 import LogSurgeGeo
 import LogSurgeTestSupport
 import Testing
+import LogSurgeCore
 
 /// Every database the tests can open: the embedded one and the conformance set, corrupt ones included.
 private func openableDatabases() -> [(name: String, reader: MMDBReader)] {

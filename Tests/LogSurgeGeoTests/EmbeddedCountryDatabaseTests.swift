@@ -2,6 +2,7 @@ import LogSurgeTestSupport
 import Foundation
 import LogSurgeGeo
 import Testing
+import LogSurgeCore
 
 private func ip(_ text: String) -> IPAddress { IPAddress(text)! }
 

@@ -171,3 +171,4 @@ struct ForwardedChainTests {
 }
 
 import Foundation
+import LogSurgeCore

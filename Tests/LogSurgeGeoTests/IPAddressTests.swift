@@ -1,6 +1,7 @@
 import LogSurgeTestSupport
 import Testing
 import LogSurgeGeo
+import LogSurgeCore
 
 @Suite("IPAddress parsing and formatting")
 struct IPAddressTests {

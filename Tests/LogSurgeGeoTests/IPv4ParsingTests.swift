@@ -1,6 +1,7 @@
 @testable import LogSurgeGeo
 import LogSurgeTestSupport
 import Testing
+import LogSurgeCore
 
 /// The straightforward byte-by-byte parser the unrolled one replaced: the oracle.
 private func referenceIPv4(_ bytes: [UInt8]) -> UInt32? {

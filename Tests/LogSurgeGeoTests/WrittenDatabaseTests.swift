@@ -1,6 +1,7 @@
 import LogSurgeTestSupport
 import LogSurgeGeo
 import Testing
+import LogSurgeCore
 
 private func ip(_ text: String) -> IPAddress { IPAddress(text)! }
 private func cc(_ text: String) -> CountryCode { CountryCode(isoCode: text)! }

@@ -3,6 +3,7 @@ import Foundation
 import LogSurgeInput
 import LogSurgeTestSupport
 import Testing
+import LogSurgeCore
 
 /// zlib and ISA-L must give the same lines, stats and errors for every file, damaged or not.
 @Suite("zlib and ISA-L parity", .enabled(if: Inflater.isalUnavailableReason == nil, "ISA-L is not available here"))

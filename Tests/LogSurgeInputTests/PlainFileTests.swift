@@ -2,6 +2,7 @@ import Foundation
 @testable import LogSurgeInput
 import LogSurgeTestSupport
 import Testing
+import LogSurgeCore
 
 /// A line kept, or the mark of a line dropped as longer than the limit.
 private enum Token: Equatable {

@@ -2,6 +2,7 @@ import CZlib
 import Foundation
 import LogSurgeTestSupport
 import LogSurgeInput
+import LogSurgeCore
 
 
 enum Fixtures {

@@ -1,3 +1,4 @@
+import LogSurgeCore
 #if canImport(Glibc)
     import Glibc
     import LogSurgeParse

@@ -1,6 +1,7 @@
 import LogSurgeTestSupport
 import LogSurgeParse
 import Testing
+import LogSurgeCore
 
 @Suite("Malformed lines")
 struct MalformedTests {

@@ -1,6 +1,7 @@
 import LogSurgeTestSupport
 import LogSurgeParse
 import Testing
+import LogSurgeCore
 
 @Suite("Hostile input")
 struct RobustnessTests {

@@ -1,6 +1,7 @@
 import Foundation
 import LogSurgeTestSupport
 import LogSurgeParse
+import LogSurgeCore
 
 /// A parsed line with its ranges turned into text, so tests can compare whole outcomes.
 struct Fields: Equatable, CustomStringConvertible {

@@ -2,6 +2,7 @@ import LogSurgeTestSupport
 import Foundation
 import LogSurgeParse
 import Testing
+import LogSurgeCore
 
 @Suite("UTC minutes")
 struct UTCMinuteTests {

@@ -1,10 +1,7 @@
 import Foundation
-import LogSurge
 
-/// Helpers every test target shares: one seeded generator and the way to find `../shared`.
-
-/// The project's seeded generator (SplitMix64): same seed, same inputs, so failures reproduce.
-public typealias SeededGenerator = LogSurge.SeededGenerator
+/// Helpers every test target shares: the way to find `../shared` (the seeded generator they
+/// use is `LogSurgeCore.SeededGenerator`).
 
 /// Locates `<ancestor>/shared/<what>` above the calling source file, or nil when it is absent
 /// (tests that need it skip then).

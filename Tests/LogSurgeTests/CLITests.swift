@@ -4,6 +4,7 @@ import Testing
 import LogSurge
 import LogSurgeInput
 import LogSurgeParse
+import LogSurgeCore
 
 /// The contract's exit statuses and streams, checked on the built executable.
 @Suite(.enabled(if: Support.executable != nil, "the logsurge executable is not built"))

@@ -2,6 +2,9 @@ import Foundation
 import Testing
 @testable import LogSurge
 import LogSurgeGeo
+@testable import LogSurgeCore
+@testable import LogSurgeAggregate
+@testable import LogSurgeDetect
 
 /// A snapshot of the detectors, restored, goes on exactly as the detectors it was taken from:
 /// what a nightly `--state` run relies on to step only the minutes it adds.

@@ -3,6 +3,9 @@ import Testing
 @testable import LogSurge
 import LogSurgeGeo
 import LogSurgeParse
+@testable import LogSurgeCore
+@testable import LogSurgeAggregate
+@testable import LogSurgeDetect
 
 /// Detection on generated traffic with known injected events.
 @Suite struct DetectionTests {

@@ -3,6 +3,8 @@ import Testing
 @testable import LogSurge
 import LogSurgeGeo
 import LogSurgeParse
+@testable import LogSurgeCore
+@testable import LogSurgeAggregate
 
 /// Small fixtures with hand-checked expected buckets (the `.csv` files beside them were worked
 /// out by hand from the lines, not recorded from a run).

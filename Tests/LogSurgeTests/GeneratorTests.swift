@@ -3,6 +3,7 @@ import Testing
 @testable import LogSurge
 import LogSurgeGeo
 import LogSurgeParse
+@testable import LogSurgeCore
 
 @Suite struct GeneratorTests {
     @Test func sameSeedSameBytesOtherSeedOtherBytes() {

@@ -6,6 +6,8 @@ import FoundationXML
 import LogSurgeGeo
 import LogSurgeParse
 import Testing
+@testable import LogSurgeCore
+@testable import LogSurgeDetect
 
 /// The page parsed as XML: the HTML report is written well-formed so that any escaping slip is
 /// a parse error, and so that its content can be checked element by element.

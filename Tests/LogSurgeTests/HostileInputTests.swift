@@ -3,6 +3,9 @@ import Testing
 @testable import LogSurge
 import LogSurgeInput
 import LogSurgeParse
+@testable import LogSurgeCore
+@testable import LogSurgeAggregate
+@testable import LogSurgeDetect
 
 /// Hostile and broken input through the whole pipeline: whatever the bytes, every line is
 /// counted once (`lines == parsed + sum(malformed)`), the buckets hold exactly the parsed lines,

@@ -4,6 +4,8 @@ import Testing
 import CSystem
 import LogSurgeParse
 import Synchronization
+@testable import LogSurgeCore
+@testable import LogSurgeAggregate
 
 /// Output must not depend on how the bytes were cut into chunks or spread over workers.
 @Suite struct InvarianceTests {

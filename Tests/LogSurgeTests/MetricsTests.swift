@@ -2,6 +2,9 @@ import Foundation
 @testable import LogSurge
 import LogSurgeGeo
 import Testing
+@testable import LogSurgeCore
+@testable import LogSurgeAggregate
+@testable import LogSurgeDetect
 
 /// A strict reader of the Prometheus text format 0.0.4, the oracle the tests read `--metrics` with:
 /// any line it does not understand (an unescaped quote, an unknown escape) is an error.

@@ -3,6 +3,8 @@ import LogSurgeGeo
 import LogSurgeParse
 import Testing
 @testable import LogSurge
+@testable import LogSurgeCore
+@testable import LogSurgeAggregate
 
 @Suite struct EscapingTests {
     @Test(arguments: [

@@ -1,5 +1,7 @@
 import Testing
 @testable import LogSurge
+@testable import LogSurgeCore
+@testable import LogSurgeDetect
 
 /// `SeriesHistory` keeps running totals and walks its ring without divisions; these checks hold
 /// it to the plain reading of its definitions (loops over the steps kept), over many wraps of a

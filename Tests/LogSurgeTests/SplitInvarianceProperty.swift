@@ -3,6 +3,7 @@ import PropertyBased
 import Testing
 @testable import LogSurge
 import LogSurgeParse
+@testable import LogSurgeCore
 
 /// A property over random inputs: the same lines cut into other chunks, spread over other
 /// files (plain or gzip, read in any order) and parsed by another number of threads give the

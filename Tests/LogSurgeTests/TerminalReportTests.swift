@@ -3,6 +3,8 @@ import Testing
 @testable import LogSurge
 import LogSurgeGeo
 import LogSurgeParse
+@testable import LogSurgeCore
+@testable import LogSurgeDetect
 
 /// What the detectors record for the charts, and the terminal report drawn from it.
 @Suite struct DetectionTraceTests {

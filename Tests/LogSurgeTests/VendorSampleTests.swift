@@ -2,6 +2,7 @@ import Foundation
 import LogSurge
 import LogSurgeParse
 import Testing
+import LogSurgeCore
 
 /// The log lines and format strings the vendors print in their documentation
 /// (`Fixtures/formats/`, each with its source), read field for field as `expected.jsonl` says.

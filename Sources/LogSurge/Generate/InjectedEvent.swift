@@ -1,4 +1,5 @@
 import LogSurgeParse
+import LogSurgeCore
 
 /// An event the generator injects into otherwise normal traffic, with its ground truth.
 public struct InjectedEvent: Sendable, Equatable {

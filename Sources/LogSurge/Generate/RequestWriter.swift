@@ -1,4 +1,5 @@
 import LogSurgeParse
+import LogSurgeCore
 
 /// One generated request, before it is written in a format.
 public struct GeneratedRequest: Sendable {

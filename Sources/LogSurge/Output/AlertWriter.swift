@@ -1,4 +1,6 @@
 import LogSurgeParse
+import LogSurgeCore
+import LogSurgeDetect
 
 /// Writes alert events as the contract's JSON lines, one per event.
 public enum AlertWriter {

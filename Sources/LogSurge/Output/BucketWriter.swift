@@ -1,5 +1,7 @@
 import LogSurgeGeo
 import LogSurgeParse
+import LogSurgeCore
+import LogSurgeAggregate
 
 /// Writes the per-minute buckets as the contract's CSV or as JSON lines.
 ///

@@ -1,5 +1,7 @@
 import LogSurgeGeo
 import LogSurgeParse
+import LogSurgeCore
+import LogSurgeDetect
 
 extension TextReport {
     /// Episodes shown in full; the rest are counted.

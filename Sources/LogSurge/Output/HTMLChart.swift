@@ -1,4 +1,5 @@
 import LogSurgeParse
+import LogSurgeCore
 
 /// Inline SVG charts for the HTML report: series over UTC time against a baseline, and bars.
 ///

@@ -1,6 +1,8 @@
 import LogSurgeGeo
 import LogSurgeInput
 import LogSurgeParse
+import LogSurgeCore
+import LogSurgeDetect
 
 /// The report as one self-contained HTML page (`--html`): charts as inline SVG, styles inline,
 /// no script, nothing fetched from the network.

@@ -1,4 +1,7 @@
 import LogSurgeGeo
+import LogSurgeCore
+import LogSurgeAggregate
+import LogSurgeDetect
 
 /// What `--metrics` describes: a run's totals so far, small whatever the run's span.
 ///

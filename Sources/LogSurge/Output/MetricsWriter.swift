@@ -1,5 +1,8 @@
 import LogSurgeGeo
 import LogSurgeParse
+import LogSurgeCore
+import LogSurgeAggregate
+import LogSurgeDetect
 
 /// How many sites and countries `--metrics` labels on their own.
 public struct MetricsConfiguration: Sendable, Equatable {

@@ -1,5 +1,6 @@
 import LogSurgeInput
 import LogSurgeParse
+import LogSurgeCore
 
 /// Writes the run's accounting as one JSON object (`--summary`).
 ///

@@ -1,6 +1,7 @@
 import LogSurgeGeo
 import LogSurgeInput
 import LogSurgeParse
+import LogSurgeCore
 
 /// The report a person reads: what was read, what parsed, the time span, sites and countries.
 ///

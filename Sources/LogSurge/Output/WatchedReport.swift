@@ -1,5 +1,7 @@
 import LogSurgeGeo
 import LogSurgeParse
+import LogSurgeCore
+import LogSurgeDetect
 
 /// Bars of one character a value, on a common scale.
 enum Sparkline {

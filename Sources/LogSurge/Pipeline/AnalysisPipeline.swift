@@ -5,6 +5,9 @@ import LogSurgeGeo
 import LogSurgeInput
 import LogSurgeParse
 import Synchronization
+import LogSurgeCore
+import LogSurgeAggregate
+import LogSurgeDetect
 
 /// What one input contributed to a run.
 public struct InputReport: Sendable {

@@ -2,6 +2,8 @@ import Foundation
 import LogSurgeGeo
 import LogSurgeInput
 import LogSurgeParse
+import LogSurgeAggregate
+import LogSurgeDetect
 
 /// How `logsurge analyze` reads, parses and buckets its inputs.
 public struct AnalyzeConfiguration: Sendable {

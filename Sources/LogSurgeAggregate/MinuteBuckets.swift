@@ -1,4 +1,4 @@
-import LogSurgeGeo
+import LogSurgeCore
 
 /// One row of the per-minute buckets: a UTC minute, a site and a country with their counters.
 public struct BucketRow: Sendable, Equatable {
@@ -79,7 +79,7 @@ public struct MinuteBuckets: Sendable {
     }
 
     /// Merges one chunk's tally, whose site indices refer to `localSites`.
-    mutating func merge(_ entries: [(key: PackedKey, counts: BucketTable.Counts)], localSites: [String]) {
+    package mutating func merge(_ entries: [(key: PackedKey, counts: BucketTable.Counts)], localSites: [String]) {
         var translation = [UInt16?](repeating: nil, count: localSites.count)
         var folds = sitesFolded
         for (key, counts) in entries {
@@ -111,7 +111,7 @@ public struct MinuteBuckets: Sendable {
     /// Adds every bucket of `other`, one input's buckets, as if its chunks were merged here:
     /// its sites are taken in the order they first appeared in it, so the sites that fold into
     /// `overflowSite` are the same.
-    mutating func merge(inOrder other: MinuteBuckets) {
+    package mutating func merge(inOrder other: MinuteBuckets) {
         // Into nothing yet (the first input of a run), merging is taking it as it is: the same
         // sites in the same order, and its spilled runs are not read back and written again.
         if siteNames.isEmpty, store.isEmpty, !hasSpilled, !spillFailed {
@@ -192,7 +192,7 @@ public struct MinuteBuckets: Sendable {
     var spilledRunCount: Int { runs.count }
 
     /// The name a site is kept under: itself, or `overflowSite` once the run has too many sites.
-    func mergedName(of name: String) -> String {
+    package func mergedName(of name: String) -> String {
         siteIndex[name].map { siteNames[Int($0)] } ?? Self.overflowSite
     }
 

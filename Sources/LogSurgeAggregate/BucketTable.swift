@@ -4,17 +4,17 @@
 /// so the per-line cost is one multiplicative hash and usually one probe, with no allocation)
 /// and as the run's store of every bucket, where it takes about 45 bytes a bucket
 /// (a `Dictionary<UInt64, BucketCounts>` took about three times that at its peak while growing).
-struct BucketTable {
+package struct BucketTable {
     /// Counters as stored: 32-bit counts (a single minute of one site and country never comes
     /// near 2³² requests) and 64-bit bytes, 28 bytes in all.
-    typealias Counts = StatusCounters<UInt32>
+    package typealias Counts = StatusCounters<UInt32>
 
     private var slots: [Int32]          // index into keys/counts, or -1
     private(set) var keys: [UInt64] = []
     private(set) var counts: [Counts] = []
     private var mask: Int
 
-    init(initialCapacity: Int = 1024) {
+    package init(initialCapacity: Int = 1024) {
         var size = 16
         while size < initialCapacity * 2 { size <<= 1 }
         slots = Array(repeating: -1, count: size)
@@ -61,7 +61,7 @@ struct BucketTable {
 
     /// Counts one request under `key`.
     @inline(__always)
-    mutating func add(_ key: PackedKey, status: UInt16, bytes: UInt64) {
+    package mutating func add(_ key: PackedKey, status: UInt16, bytes: UInt64) {
         let index = index(of: key.rawValue)
         counts[index].add(status: status, bytes: bytes)
     }
@@ -96,7 +96,7 @@ struct BucketTable {
     }
 
     /// Hands out the entries counted so far and empties the table, keeping its storage.
-    mutating func drain() -> [(key: PackedKey, counts: Counts)] {
+    package mutating func drain() -> [(key: PackedKey, counts: Counts)] {
         var result: [(key: PackedKey, counts: Counts)] = []
         result.reserveCapacity(keys.count)
         for index in keys.indices {

@@ -1,4 +1,4 @@
-import LogSurgeGeo
+import LogSurgeCore
 
 /// Thresholds of the surge and error-spike detectors.
 ///

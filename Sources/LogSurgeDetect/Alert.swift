@@ -1,4 +1,4 @@
-import LogSurgeGeo
+import LogSurgeCore
 
 /// An alert episode as the contract writes it: one event when it opens, one when it closes.
 public struct AlertEvent: Sendable, Equatable {

@@ -73,7 +73,7 @@ public enum UTCMinute {
 
     /// Days from 1970-01-01 to the given proleptic Gregorian date (which must be valid).
     @inline(__always)
-    static func days(year: Int, month: Int, day: Int) -> Int {
+    package static func days(year: Int, month: Int, day: Int) -> Int {
         let y = month <= 2 ? year - 1 : year
         let era = (y >= 0 ? y : y - 399) / 400
         let yearOfEra = y - era * 400
@@ -98,7 +98,7 @@ public enum UTCMinute {
 
     /// The number of days in a month of a proleptic Gregorian year.
     @inline(__always)
-    static func daysInMonth(year: Int, month: Int) -> Int {
+    package static func daysInMonth(year: Int, month: Int) -> Int {
         switch month {
         case 2:
             let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0)

@@ -1,4 +1,4 @@
-import LogSurgeGeo
+import LogSurgeAggregate
 
 /// Runs the detectors over per-minute buckets, minute by minute in time order.
 public enum Detection {
@@ -83,7 +83,7 @@ public enum Detection {
     }
 
     /// The alert events of a plain count series: surges of its values (`country` null).
-    public static func run(_ series: CountSeriesReader.Series, configuration: DetectorConfiguration) -> [AlertEvent] {
+    public static func run(_ series: CountSeries, configuration: DetectorConfiguration) -> [AlertEvent] {
         var configuration = configuration
         configuration.watchedCountries = [.unknown]
         let engine = DetectionEngine(configuration: configuration, stepMinutes: series.stepMinutes, hasSiteTotals: false,
@@ -119,5 +119,21 @@ public enum Detection {
             }
         }
         return result
+    }
+}
+
+/// A plain count series: one value a step, at a regular interval.
+public struct CountSeries: Sendable {
+    /// Its name (the `site` of its alerts): for a file, its name without the extension.
+    public var name: String
+    /// Minutes between steps.
+    public var stepMinutes: Int
+    /// (UTC minute, value), in time order, one per step present.
+    public var points: [(minute: Int32, value: Int)]
+
+    public init(name: String, stepMinutes: Int, points: [(minute: Int32, value: Int)]) {
+        self.name = name
+        self.stepMinutes = stepMinutes
+        self.points = points
     }
 }

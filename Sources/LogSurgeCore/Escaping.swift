@@ -159,7 +159,7 @@ public enum Escaping {
 }
 
 extension String {
-    func replacingAll(_ target: Character, with replacement: String) -> String {
+    package func replacingAll(_ target: Character, with replacement: String) -> String {
         var result = ""
         for character in self { if character == target { result += replacement } else { result.append(character) } }
         return result

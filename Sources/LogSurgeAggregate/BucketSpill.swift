@@ -1,6 +1,6 @@
 import Glibc
-import LogSurgeGeo
 import Synchronization
+import LogSurgeCore
 
 /// An unlinked temporary file that holds sorted runs of buckets written out of memory.
 ///
@@ -101,7 +101,7 @@ struct BucketRun: Sendable {
 /// come with theirs, a run's records get theirs as each block is read, so the merge compares
 /// integers and a row's key comes back from its sort key with one lookup.
 public struct BucketRowSequence: Sequence, Sendable {
-    let siteNames: [String]
+    package let siteNames: [String]
     /// Sort rank of each site index (by name), and the site index of each rank.
     let rank: [UInt16]
     let siteOfRank: [UInt16]
@@ -191,7 +191,7 @@ public struct BucketRowSequence: Sequence, Sendable {
         }
 
         /// The next row with its site as an index into `siteNames`: no string per row.
-        mutating func nextEntry() -> (key: PackedKey, counts: BucketCounts)? {
+        package mutating func nextEntry() -> (key: PackedKey, counts: BucketCounts)? {
             if heads.count == 1 {
                 // Nothing spilled: the table's sorted entries as they are.
                 let position = sources[0].position

@@ -2,19 +2,16 @@ import Foundation
 import LogSurgeInput
 import LogSurgeGeo
 import LogSurgeParse
+import LogSurgeCore
+import LogSurgeAggregate
+import LogSurgeDetect
 
 /// Reads what `logsurge detect` takes: bucket exports (CSV, as `--buckets` writes them) and
 /// plain `timestamp,value` count series at any regular interval.
 public enum CountSeriesReader {
     /// A plain series: one value per step.
-    public struct Series: Sendable {
-        /// The file name without its extension.
-        public var name: String
-        /// Minutes between steps.
-        public var stepMinutes: Int
-        /// (UTC minute, value), in time order, one per step present.
-        public var points: [(minute: Int32, value: Int)]
-    }
+    /// A plain series, as the detectors take it.
+    public typealias Series = CountSeries
 
     /// What one file held.
     public enum Content: Sendable {

@@ -1,4 +1,4 @@
-import LogSurgeGeo
+import LogSurgeCore
 
 /// The counters of one bucket (one UTC minute × site × country), or of a total of buckets.
 ///
@@ -32,7 +32,7 @@ public struct StatusCounters<Count: FixedWidthInteger & UnsignedInteger & Sendab
 
     /// Counts one request with `status` and `size` bytes.
     @inline(__always)
-    mutating func add(status: UInt16, bytes size: UInt64) {
+    package mutating func add(status: UInt16, bytes size: UInt64) {
         requests &+= 1
         bytes = bytes.saturatingAdd(size)
         switch status / 100 {
@@ -62,7 +62,7 @@ public typealias BucketCounts = StatusCounters<UInt64>
 extension UInt64 {
     /// `self + other`, or `UInt64.max` when that overflows.
     @inline(__always)
-    func saturatingAdd(_ other: UInt64) -> UInt64 {
+    package func saturatingAdd(_ other: UInt64) -> UInt64 {
         let (sum, overflow) = addingReportingOverflow(other)
         return overflow ? .max : sum
     }
@@ -72,17 +72,17 @@ extension UInt64 {
 ///
 /// Packing keeps per-line aggregation a single integer hash probe. The site index is local to
 /// whoever built the key (a chunk or the global buckets), never compared across the two.
-struct PackedKey: Hashable {
+package struct PackedKey: Hashable {
     var rawValue: UInt64
 
     @inline(__always)
-    init(minute: Int32, site: UInt16, country: CountryCode) {
+    package init(minute: Int32, site: UInt16, country: CountryCode) {
         rawValue = UInt64(UInt32(bitPattern: minute)) << 32 | UInt64(site) << 16 | UInt64(country.rawValue)
     }
 
     @inline(__always) init(rawValue: UInt64) { self.rawValue = rawValue }
 
-    var minute: Int32 { Int32(bitPattern: UInt32(truncatingIfNeeded: rawValue >> 32)) }
-    var site: UInt16 { UInt16(truncatingIfNeeded: rawValue >> 16) }
-    var country: CountryCode { CountryCode(rawValue: UInt16(truncatingIfNeeded: rawValue)) }
+    package var minute: Int32 { Int32(bitPattern: UInt32(truncatingIfNeeded: rawValue >> 32)) }
+    package var site: UInt16 { UInt16(truncatingIfNeeded: rawValue >> 16) }
+    package var country: CountryCode { CountryCode(rawValue: UInt16(truncatingIfNeeded: rawValue)) }
 }

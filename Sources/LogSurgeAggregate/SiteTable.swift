@@ -6,8 +6,8 @@
 /// answers nil: the caller hands on what it counted so far and starts afresh with `reset()`, so
 /// whether a site folds into `MinuteBuckets.overflowSite` is decided only when results merge,
 /// in chunk order, never by one worker's history.
-struct SiteTable {
-    private(set) var names: [String] = []
+package struct SiteTable {
+    package private(set) var names: [String] = []
     private var indexByName: [String: UInt16] = [:]
     private var byHash: [UInt64: Int] = [:]   // hash → first entry in `entries`
     private var entries: [(bytes: [UInt8], section: Int, index: UInt16, next: Int)] = []
@@ -19,7 +19,7 @@ struct SiteTable {
     private var lastIndices: [UInt16] = []   // per section slot (0 = no section)
     private var hasLast = false
 
-    init(defaultSite: String, sectionNames: [String], capacity: Int = Int(UInt16.max)) {
+    package init(defaultSite: String, sectionNames: [String], capacity: Int = Int(UInt16.max)) {
         self.defaultSite = Array(defaultSite.utf8)
         self.sectionNames = sectionNames
         self.capacity = capacity
@@ -27,7 +27,7 @@ struct SiteTable {
     }
 
     /// Forgets every site.
-    mutating func reset() {
+    package mutating func reset() {
         names = []
         indexByName = [:]
         byHash = [:]
@@ -38,7 +38,7 @@ struct SiteTable {
     /// The local index of the site for `host` (nil: the format has no host) and `section`
     /// (0: none, i: the i-th `--section`).
     @inline(__always)
-    mutating func index(host: UnsafeRawBufferPointer?, section: Int) -> UInt16? {
+    package mutating func index(host: UnsafeRawBufferPointer?, section: Int) -> UInt16? {
         let key = host ?? UnsafeRawBufferPointer(start: nil, count: 0)
         if hasLast, key.elementsEqual(lastHost) {
             let cached = lastIndices[section]

@@ -1,4 +1,5 @@
-import LogSurgeGeo
+import LogSurgeCore
+import LogSurgeAggregate
 
 /// What one site did in one step: the input of the detectors.
 public struct SiteObservation: Sendable {
@@ -18,7 +19,7 @@ public struct SiteObservation: Sendable {
     /// Counts one bucket of this site: its requests, its 5xx, and its country's requests when
     /// the country is watched (`watching`: a few countries, a scan of which is cheaper than a
     /// hash; this runs for every bucket of the run).
-    mutating func add<Count>(country: CountryCode, counts: StatusCounters<Count>, watching: [CountryCode]) {
+    package mutating func add<Count>(country: CountryCode, counts: StatusCounters<Count>, watching: [CountryCode]) {
         requests += Int(counts.requests)
         errors += Int(counts.status5xx)
         if watching.contains(country) { watched[country, default: 0] += Int(counts.requests) }
@@ -379,8 +380,8 @@ public final class DetectionEngine {
 struct Episode {
     var id: Int
     var kind: AlertEvent.Kind
-    var site: String
-    var country: CountryCode?
+    package var site: String
+    package var country: CountryCode?
     var start: Int
     var raisedAt: Int
     var peakStep: Int
@@ -429,7 +430,7 @@ final class SiteState {
 }
 
 final class SurgeTrack {
-    let country: CountryCode
+    package let country: CountryCode
     var history: SeriesHistory
     var episode: Episode?
     /// Its series in the engine's trace, once recorded.

@@ -25,7 +25,7 @@ public struct CountryCode: Hashable, Sendable, Comparable, CustomStringConvertib
 
     /// A code from two ASCII letters in either case; nil unless both are letters.
     @inlinable
-    init?(asciiFirst first: UInt8, second: UInt8) {
+    package init?(asciiFirst first: UInt8, second: UInt8) {
         let upperFirst = first & 0xDF  // clears the lower-case bit: 'a'...'z' → 'A'...'Z'
         let upperSecond = second & 0xDF
         guard (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(upperFirst),

@@ -1,4 +1,5 @@
-import LogSurgeGeo
+import LogSurgeCore
+import LogSurgeAggregate
 
 /// Feeds the detectors minute by minute as merged chunks arrive, deciding a minute once later
 /// data shows it is complete.
@@ -8,7 +9,7 @@ import LogSurgeGeo
 /// the end of input. Lines for a minute already decided still count in the buckets but not in
 /// detection: `lateLines` counts them. With `lateness` nil nothing is decided before the end,
 /// which gives the same alerts as running the detectors over the finished buckets.
-final class StreamingDetection {
+package final class StreamingDetection {
     private let engine: DetectionEngine
     private let watched: [CountryCode]
     private let lateness: Int32?
@@ -22,10 +23,10 @@ final class StreamingDetection {
     private var aheadRequests: UInt64 = 0
     private var aheadNewest: Int32 = .min
     static let aheadToTrust: UInt64 = 100
-    private(set) var lateLines: UInt64 = 0
-    private(set) var events: [AlertEvent] = []
+    package private(set) var lateLines: UInt64 = 0
+    package private(set) var events: [AlertEvent] = []
 
-    init(configuration: DetectorConfiguration, lateness: Int32?, onEvent: @escaping (AlertEvent) -> Void) {
+    package init(configuration: DetectorConfiguration, lateness: Int32?, onEvent: @escaping (AlertEvent) -> Void) {
         engine = DetectionEngine(configuration: configuration)
         watched = Array(Set(configuration.watchedCountries))
         self.lateness = lateness
@@ -33,7 +34,7 @@ final class StreamingDetection {
     }
 
     /// Counts requests of one merged bucket.
-    func add(minute: Int32, site: String, country: CountryCode, counts: BucketTable.Counts) {
+    package func add(minute: Int32, site: String, country: CountryCode, counts: BucketTable.Counts) {
         if let decidedThrough, minute <= decidedThrough {
             lateLines += UInt64(counts.requests)
             return
@@ -53,13 +54,13 @@ final class StreamingDetection {
     }
 
     /// Decides every minute the watermark has passed.
-    func advance() {
+    package func advance() {
         guard let lateness, let newest else { return }
         decide(through: newest - lateness - 1)
     }
 
     /// Decides everything left and closes open episodes (end of input).
-    func finish() {
+    package func finish() {
         if let newest { decide(through: max(newest, aheadNewest)) }
         for var event in engine.finish() {
             event.closedAtEndOfInput = true

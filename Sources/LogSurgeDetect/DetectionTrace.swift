@@ -1,4 +1,5 @@
-import LogSurgeGeo
+import LogSurgeCore
+import LogSurgeAggregate
 
 /// What the detectors saw, minute by minute, folded into at most a fixed number of columns:
 /// the series of the terminal and HTML reports' charts, each beside the baseline it was judged
@@ -53,8 +54,8 @@ public final class DetectionTrace: @unchecked Sendable {
     private var errorBaselines: [[(sum: Double, steps: Int)]] = []
 
     private struct SeriesKey: Hashable {
-        var site: String
-        var country: CountryCode
+        package var site: String
+        package var country: CountryCode
     }
 
     /// A trace of `minutes` in at most `maximumColumns` columns.

@@ -9,9 +9,9 @@ import Darwin
 /// Both sum exact terms in log space from the observation outwards and stop once the terms no
 /// longer matter, so they are accurate far into the tail (1e-30 and below) where the
 /// detectors work, and cost a few dozen terms.
-enum CountStatistics {
+package enum CountStatistics {
     /// P(X ≥ k) for X ~ Poisson(mean).
-    static func poissonUpperTail(_ k: Int, mean: Double) -> Double {
+    package static func poissonUpperTail(_ k: Int, mean: Double) -> Double {
         if k <= 0 { return 1 }
         if mean <= 0 { return 0 }
         if Double(k) <= mean { return 1 - poissonLowerTail(k - 1, mean: mean) }
@@ -47,7 +47,7 @@ enum CountStatistics {
     }
 
     /// P(X ≥ k) for X ~ Binomial(n, p).
-    static func binomialUpperTail(_ k: Int, trials n: Int, probability p: Double) -> Double {
+    package static func binomialUpperTail(_ k: Int, trials n: Int, probability p: Double) -> Double {
         if k <= 0 { return 1 }
         if k > n { return 0 }
         if p <= 0 { return 0 }
