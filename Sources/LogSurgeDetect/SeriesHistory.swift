@@ -269,7 +269,10 @@ extension SeriesHistory {
     /// The history `write(to:)` wrote, for rings of `capacity` steps.
     init(from reader: inout SnapshotReader, capacity: Int) throws {
         let origin = try reader.int(), endStep = try reader.int()
-        try reader.check(endStep >= origin && endStep - origin < Int(Int32.max))
+        // Steps as stepping makes them (within Int32 of the engine's origin), whatever the bytes
+        // say: nothing computed from them below may overflow.
+        let bound = Int(Int32.max)
+        try reader.check(origin > -bound && origin < bound && endStep >= origin && endStep < bound && endStep - origin < bound)
         self.init(capacity: capacity, startStep: origin)
         self.endStep = endStep
         firstStep = max(origin, endStep - capacity)

@@ -126,7 +126,10 @@ public final class RunState {
         var configuration = Configuration()
         configuration.label = "logsurge-state"
         configuration.readonly = readonly
-        configuration.prepareDatabase { db in db.add(function: rowChecksum) }
+        configuration.prepareDatabase { db in
+            db.add(function: rowChecksum)
+            db.add(function: addBytes)
+        }
         return configuration
     }
 
@@ -226,15 +229,19 @@ public final class RunState {
         // Each row checked as `checkRows` would, in the one pass that reads it (the blob is large).
         var engine: (through: Int32, bytes: [UInt8])?
         for row in try Row.fetchAll(db, sql: "SELECT name, through, data, checksum FROM detector") {
-            let name: String = row[0], through: Int64 = row[1], data: Data = row[2]
+            // Hashed as SQLite holds the values (as `logsurge_row_checksum` does), and taken
+            // apart only once they match: a value of another type is damage, not a trap.
+            let values = Array(row.databaseValues)
             var hash = RowHash()
-            hash.mix(name)
-            hash.mix(through)
-            data.withUnsafeBytes { hash.mix($0) }
-            guard hash.value == row[3] as Int64 else {
+            for value in values.prefix(3) { hash.mix(value) }
+            guard case .int64(let checksum) = values[3].storage, checksum == hash.value else {
                 throw StateError(description: "\(path): state file damaged: a row of detector does not match its checksum")
             }
-            if name == "engine", let through = Int32(exactly: through) { engine = (through, [UInt8](data)) }
+            guard case .string(let name) = values[0].storage, name == "engine" else { continue }
+            guard case .int64(let through) = values[1].storage, let through = Int32(exactly: through),
+                  case .blob(let data) = values[2].storage
+            else { throw StateError(description: "\(path): state file damaged: the detectors' row holds values of other types") }
+            engine = (through, [UInt8](data))
         }
         guard let engine else { return nil }
         if let foldedBefore = try Int32.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'folded_before'"), foldedBefore > engine.through + 1 {
@@ -336,14 +343,24 @@ public final class RunState {
     /// minutes: no run reads and sums a day of minutes again. `folded_before` is the first
     /// minute still kept as a minute (the days before it are daily totals only).
     private static func addVersion4(_ db: Database, path: String) throws {
-        // Version 3 kept a day either as minutes or as its total: the minutes' days are added.
-        let minutes = try storedBuckets(db, from: nil, path: path)
-        if let first = minutes.minuteRange?.lowerBound {
-            try db.execute(sql: "INSERT OR REPLACE INTO meta (key, value) VALUES ('folded_before', ?)", arguments: [day(first) * 1440])
-        } else if let lastDay = try Int32.fetchOne(db, sql: "SELECT max(day) FROM day_bucket") {
-            try db.execute(sql: "INSERT OR REPLACE INTO meta (key, value) VALUES ('folded_before', ?)", arguments: [(lastDay + 1) * 1440])
+        // Version 3 kept a day either as minutes or as its total, and folded the minutes
+        // `minuteRetention` before the last at every run: those before that cutoff are daily
+        // totals only. The minutes' days are added (summed by the bytes of their names, as
+        // SQLite keeps them apart).
+        let last = try Int32.fetchOne(db, sql: "SELECT max(minute) FROM bucket")
+        let lastDay = try Int32.fetchOne(db, sql: "SELECT max(day) FROM day_bucket")
+        if let foldedBefore = last.map({ day(Int32(clamping: Int($0) - Int(minuteRetention))) * 1440 }) ?? lastDay.map({ ($0 + 1) * 1440 }) {
+            try db.execute(sql: "INSERT OR REPLACE INTO meta (key, value) VALUES ('folded_before', ?)", arguments: [foldedBefore])
         }
-        try addDays(db, of: minutes, path: path)
+        try checkRows(db, path: path, table: "bucket", checksum: bucketChecksum("minute"))
+        let statement = try db.makeStatement(sql: """
+            INSERT INTO day_bucket (day, site, country, requests, status_2xx, status_3xx, status_4xx, status_5xx, bytes, checksum)
+            VALUES (?1, CAST(?2 AS TEXT), CAST(?3 AS TEXT), ?4, ?5, ?6, ?7, ?8, ?9,
+                    logsurge_row_checksum(?1, CAST(?2 AS TEXT), CAST(?3 AS TEXT), ?4, ?5, ?6, ?7, ?8, ?9))
+            """)
+        for (key, counts) in try minuteSums(db, fromDay: nil, path: path).sorted(by: { $0.key.day < $1.key.day }) {
+            try statement.execute(arguments: [key.day, key.site, key.country, counts[0], counts[1], counts[2], counts[3], counts[4], counts[5]])
+        }
         try db.execute(sql: "PRAGMA user_version = 4")
     }
 
@@ -803,7 +820,10 @@ public final class RunState {
     private static func addition(_ db: Database, table: String, time: String) throws
         -> (Int32, String, CountryCode, BucketCounts) throws -> Void {
         // The sums and their checksum from the row's old values (SET reads them all).
-        let sums = ["requests", "status_2xx", "status_3xx", "status_4xx", "status_5xx", "bytes"].map { "\($0) + excluded.\($0)" }
+        // (Bytes as `BucketCounts` adds them: unsigned, saturating; SQL's + would make a real
+        // number of a total past 2^63.)
+        let sums = ["requests", "status_2xx", "status_3xx", "status_4xx", "status_5xx"].map { "\($0) + excluded.\($0)" }
+            + ["logsurge_add_bytes(bytes, excluded.bytes)"]
         let statement = try db.makeStatement(sql: """
             INSERT INTO \(table) (\(time), site, country, requests, status_2xx, status_3xx, status_4xx, status_5xx, bytes, checksum)
             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, logsurge_row_checksum(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9))
@@ -891,7 +911,7 @@ public final class RunState {
                 let dayRequests = try Int64.fetchOne(db, sql: "SELECT coalesce(sum(requests), 0) FROM \(folded)") ?? 0
                 let firstDay = try Int32.fetchOne(db, sql: "SELECT min(day) FROM \(folded)")
                 let lastDay = try Int32.fetchOne(db, sql: "SELECT max(day) FROM \(folded)")
-                if version > 3 { try checkDays(db, of: buckets, from: day(foldedBefore), path: path) }
+                if version > 3 { try checkDays(db, from: day(foldedBefore), path: path) }
                 // A daily total stands for its day: its first and last minute.
                 let first = firstDay.map { $0 * 1440 } ?? firstMinute
                 let last = lastMinute ?? lastDay.map { $0 * 1440 + 1439 }
@@ -913,23 +933,80 @@ public final class RunState {
         }
     }
 
-    /// Checks that the daily totals from `firstDay` on are the sums of the minutes kept
-    /// (`buckets`, all of them): each run adds its lines to both.
-    private static func checkDays(_ db: Database, of buckets: MinuteBuckets, from firstDay: Int32, path: String) throws {
-        struct Key: Hashable { var day: Int32, site: String, country: String }
-        var sums: [Key: BucketCounts] = [:]
-        for row in buckets.sortedRows() {
-            sums[Key(day: day(row.minute), site: row.site, country: row.country.description), default: BucketCounts()].merge(row.counts)
+    /// A day's site and country as SQLite holds them: their bytes (two spellings of one name
+    /// that Swift holds equal, é composed and decomposed, are two rows to SQLite).
+    struct DayKey: Hashable {
+        var day: Int32
+        var site: Data
+        var country: Data
+    }
+
+    /// The six counts of a bucket row as stored (bytes: the bit pattern of an unsigned total).
+    typealias StoredCounts = [Int64]
+
+    /// The bytes column as stored: the bit pattern of an unsigned total, or (a row that older
+    /// versions summed past 2^63) a real number, taken as its unsigned value, saturating.
+    static func storedBytes(_ value: DatabaseValue) -> UInt64 {
+        switch value.storage {
+        case .int64(let bits): UInt64(bitPattern: bits)
+        case .double(let number): number >= 0x1p64 ? .max : number > 0 ? UInt64(number) : 0
+        default: 0
         }
+    }
+
+    /// An integer as stored; nil for a value of another type.
+    static func integer(_ value: DatabaseValue) -> Int64? {
+        if case .int64(let number) = value.storage { return number }
+        return nil
+    }
+
+    /// `logsurge_add_bytes(a, b)`: two stored byte totals added as `BucketCounts` adds them
+    /// (unsigned, saturating), stored again as a bit pattern.
+    static let addBytes = DatabaseFunction("logsurge_add_bytes", argumentCount: 2, pure: true) { values in
+        let (sum, overflow) = storedBytes(values[0]).addingReportingOverflow(storedBytes(values[1]))
+        return Int64(bitPattern: overflow ? .max : sum)
+    }
+
+    /// The minutes kept from `firstDay` on (all for nil), summed by day, site and country as the
+    /// daily totals sum them (counts added, bytes saturating): what those totals must hold.
+    private static func minuteSums(_ db: Database, fromDay firstDay: Int32?, path: String) throws -> [DayKey: StoredCounts] {
+        var sums: [DayKey: StoredCounts] = [:]
+        let rows = try Row.fetchCursor(db, sql: """
+            SELECT minute, CAST(site AS BLOB), CAST(country AS BLOB), requests, status_2xx, status_3xx, status_4xx, status_5xx, bytes
+            FROM bucket WHERE minute >= ?
+            """, arguments: [firstDay.map { Int64($0) * 1440 } ?? Int64(Int32.min)])
+        while let row = try rows.next() {
+            // Values of another type (a row made by hand) are damage, not a trap.
+            let counts = (0..<5).compactMap { integer(row[3 + $0]) }
+            guard let minute = integer(row[0]).flatMap({ Int32(exactly: $0) }), counts.count == 5 else {
+                throw StateError(description: "\(path): state file damaged: a row of bucket holds values of other types")
+            }
+            let key = DayKey(day: day(minute), site: row[1] ?? Data(), country: row[2] ?? Data())
+            let bytes = storedBytes(row[8])
+            if var sum = sums[key] {
+                for column in 0..<5 { sum[column] &+= counts[column] }
+                let (total, overflow) = UInt64(bitPattern: sum[5]).addingReportingOverflow(bytes)
+                sum[5] = Int64(bitPattern: overflow ? .max : total)
+                sums[key] = sum
+            } else {
+                sums[key] = counts + [Int64(bitPattern: bytes)]
+            }
+        }
+        return sums
+    }
+
+    /// Checks that the daily totals from `firstDay` on are the sums of the minutes kept: each
+    /// run adds its lines to both.
+    private static func checkDays(_ db: Database, from firstDay: Int32, path: String) throws {
+        var sums = try minuteSums(db, fromDay: firstDay, path: path)
         var differing = Set<Int32>()
         let rows = try Row.fetchCursor(db, sql: """
-            SELECT day, site, country, requests, status_2xx, status_3xx, status_4xx, status_5xx, bytes FROM day_bucket WHERE day >= ?
+            SELECT day, CAST(site AS BLOB), CAST(country AS BLOB), requests, status_2xx, status_3xx, status_4xx, status_5xx, bytes
+            FROM day_bucket WHERE day >= ?
             """, arguments: [firstDay])
         while let row = try rows.next() {
-            let key = Key(day: row[0], site: row[1], country: row[2])
-            let counts = BucketCounts(requests: UInt64(row[3] as Int64), status2xx: UInt64(row[4] as Int64), status3xx: UInt64(row[5] as Int64),
-                                      status4xx: UInt64(row[6] as Int64), status5xx: UInt64(row[7] as Int64),
-                                      bytes: UInt64(bitPattern: row[8] as Int64))
+            let key = DayKey(day: integer(row[0]).flatMap { Int32(exactly: $0) } ?? .min, site: row[1] ?? Data(), country: row[2] ?? Data())
+            let counts = (0..<5).map { integer(row[3 + $0]) ?? -1 } + [Int64(bitPattern: storedBytes(row[8]))]
             if sums.removeValue(forKey: key) != counts { differing.insert(key.day) }
         }
         differing.formUnion(sums.keys.map(\.day))

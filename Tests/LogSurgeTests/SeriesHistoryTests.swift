@@ -7,6 +7,19 @@ import Testing
 /// it to the plain reading of its definitions (loops over the steps kept), over many wraps of a
 /// small ring, with steps excluded as episodes would.
 @Suite("SeriesHistory") struct SeriesHistoryTests {
+    @Test("a forged snapshot's steps far from each other are refused, not an overflow")
+    func forgedStepsAreRefused() {
+        for (origin, end) in [(Int.min, 0), (0, Int.max), (Int.min + 1, Int.max), (-(1 << 40), 5)] {
+            var writer = SnapshotWriter()
+            writer.int(origin)
+            writer.int(end)
+            writer.double(0)
+            writer.unsigned(0)
+            var reader = SnapshotReader(writer.bytes + [UInt8](repeating: 2, count: 64))
+            #expect(throws: (any Error).self) { try SeriesHistory(from: &reader, capacity: 37) }
+        }
+    }
+
     /// What was appended, every step, and which steps were excluded: the reference.
     struct Model {
         var counts: [Float] = [], baselines: [Float] = [], raw: [Float] = [], excluded: [Bool] = []

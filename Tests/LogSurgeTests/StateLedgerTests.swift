@@ -582,6 +582,77 @@ struct StateLedgerTests {
         #expect(after["minutes_from"] as? String == "2016-10-26T00:00Z")
     }
 
+    @Test("a version 3 state upgraded, then an older archive: its minutes are counted once, logsurge state agrees")
+    func upgradeFromVersion3ThenAnOlderArchive() throws {
+        let directory = Support.temporaryDirectory().path
+        defer { try? fileManager.removeItem(atPath: directory) }
+        let state = directory + "/state.db"
+        let start = 24_566_400  // 2016-09-16T00:00Z
+        try write(directory + "/a.log", lines(1_440, start: start + 10 * 1440))
+        try write(directory + "/c.log", lines(300, start: start + 3 * 1440))
+        _ = try night(state, [directory + "/a.log"])
+        // As version 3 left a state that never folded: no daily totals at all.
+        let queue = try DatabaseQueue(path: state)
+        try queue.write { db in
+            try db.execute(sql: "DELETE FROM day_bucket; DELETE FROM meta WHERE key = 'folded_before'; PRAGMA user_version = 3")
+        }
+        try queue.close()
+        let late = try night(state, [directory + "/a.log", directory + "/c.log"])
+        #expect(late.status == 0, "\(late.stderr)")
+        #expect(try requests(state) == 1_740)
+    }
+
+    @Test("nights that agree on nothing but their bytes: a name in two spellings, bytes past 2^63, both are kept as they came")
+    func dailyTotalsOfOddNightsStaySound() throws {
+        let directory = Support.temporaryDirectory().path
+        defer { try? fileManager.removeItem(atPath: directory) }
+        let state = directory + "/state.db"
+        // café.example composed one night, decomposed the next (JSON lines keep the bytes of
+        // the Host), and a response of 2^64 - 1 bytes, then one of 512 on the same day.
+        func json(_ time: String, _ host: String, bytes: String) -> [UInt8] {
+            Array(("{\"time_iso8601\":\"\(time)\",\"remote_addr\":\"8.8.8.8\",\"request\":\"GET / HTTP/1.1\",\"status\":200,"
+                + "\"body_bytes_sent\":\(bytes),\"http_referer\":\"\",\"http_user_agent\":\"x\",\"host\":\"\(host)\"}\n").utf8)
+        }
+        try write(directory + "/n1.json", json("2016-09-16T00:00:00+00:00", "caf\u{E9}.example", bytes: "18446744073709551615"))
+        try write(directory + "/n2.json", json("2016-09-16T05:00:00+00:00", "cafe\u{301}.example", bytes: "512"))
+        let first = try night(state, [directory + "/n1.json"])
+        #expect(first.status == 0, "\(first.stderr)")
+        let second = try night(state, [directory + "/n1.json", directory + "/n2.json"])
+        #expect(second.status == 0, "\(second.stderr)")
+        let result = try Support.run(["state", state])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(try requests(state) == 2)
+    }
+
+    @Test("a detectors' row of the wrong types is damage, said before reading (exit 2), not a crash")
+    func detectorRowOfOtherTypes() throws {
+        let directory = Support.temporaryDirectory().path
+        defer { try? fileManager.removeItem(atPath: directory) }
+        let state = directory + "/state.db"
+        // Two hours: the detectors' snapshot is taken an hour before the last minute.
+        try write(directory + "/a.log", lines(7_200))
+        #expect(try night(state, [directory + "/a.log"]).status == 0)
+        let queue = try DatabaseQueue(path: state)
+        #expect(try queue.read { try Int.fetchOne($0, sql: "SELECT count(*) FROM detector") } == 1)
+        try queue.close()
+        for change in ["data = 5", "through = 'x'", "checksum = 'x'"] {
+            try FileManager.default.copyItem(atPath: state, toPath: directory + "/copy.db")
+            defer { try? FileManager.default.removeItem(atPath: directory + "/copy.db") }
+            let queue = try DatabaseQueue(path: directory + "/copy.db", configuration: Self.checksummed)
+            // The checksum recomputed over the new values where it is not the one changed.
+            try queue.write { db in
+                try db.execute(sql: "UPDATE detector SET \(change)")
+                if !change.hasPrefix("checksum") {
+                    try db.execute(sql: "UPDATE detector SET checksum = logsurge_row_checksum(name, through, data)")
+                }
+            }
+            try queue.close()
+            let result = try night(directory + "/copy.db", [directory + "/a.log"])
+            #expect(result.status == 2, "\(change): \(result.stderr)")
+            #expect(result.stderr.contains("damaged"), "\(change): \(result.stderr)")
+        }
+    }
+
     /// A connection that can compute row checksums, to change rows as logsurge would.
     static let checksummed: Configuration = {
         var configuration = Configuration()

@@ -1,4 +1,5 @@
 import Foundation
+import GRDB
 import Testing
 
 /// `--state`, end to end: nightly runs over a rotating log directory, as cron would run them.
@@ -117,14 +118,15 @@ struct StateTests {
         let log = Support.fixture("combined.log")
         let state = directory + "/state.db"
         #expect(try Support.run(["--quiet", "--state", state, log]).status == 0)
-        // Damage one stored value: SQLite's own check passes, the checksum does not.
         let original = try Data(contentsOf: URL(fileURLWithPath: state))
-        var damaged = original
-        // A stored country (text "--" of an unknown client) becomes another.
-        let country = try #require(damaged.range(of: Data("--".utf8), in: (damaged.count / 2)..<damaged.count)
-                                    ?? damaged.range(of: Data("--".utf8)))
-        damaged.replaceSubrange(country, with: Data("FR".utf8))
-        try damaged.write(to: URL(fileURLWithPath: directory + "/damaged.db"))
+        // Damage one stored value of a minute the next run reads (its last): SQLite's own check
+        // passes, the row's checksum does not.
+        try original.write(to: URL(fileURLWithPath: directory + "/damaged.db"))
+        let queue = try DatabaseQueue(path: directory + "/damaged.db")
+        try queue.write { db in
+            try db.execute(sql: "UPDATE bucket SET requests = requests + 1 WHERE minute = (SELECT max(minute) FROM bucket)")
+        }
+        try queue.close()
         // Another program's SQLite database: the header's application id (bytes 68-71) differs.
         var foreign = original
         foreign.replaceSubrange(68..<72, with: Data([0, 0, 0, 7]))
