@@ -2,13 +2,16 @@
 import PackageDescription
 
 // The layout follows the pipeline: input → parse → geo → aggregate → detect → output.
-// Each stage is its own target so dependencies flow one way; `LogSurge` wires them,
+// Each stage is its own target so dependencies flow one way (docs/ARCHITECTURE.md); `LogSurge` runs them,
 // and the `logsurge` executable is only the command layer.
 let package = Package(
     name: "logsurge",
     products: [
         .executable(name: "logsurge", targets: ["LogSurgeCLI"]),
-        .library(name: "LogSurge", targets: ["LogSurge"]),
+        .library(name: "LogSurge", targets: ["LogSurgeCore", "LogSurgeInput", "LogSurgeParse", "LogSurgeGeo", "LogSurgeAggregate",
+                                             "LogSurgeDetect", "LogSurge", "LogSurgeReport", "LogSurgeGenerate"]),
+        // The detectors alone, on rows of counts.
+        .library(name: "LogSurgeDetect", targets: ["LogSurgeCore", "LogSurgeAggregate", "LogSurgeDetect"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -36,7 +39,8 @@ let package = Package(
         // wire formats, the seeded generator.
         .target(name: "LogSurgeCore"),
         // Reading bytes: files, directories of rotated logs, stdin, gzip, line-aligned chunks.
-        .target(name: "LogSurgeInput", dependencies: ["CZlib", "CISAL"]),
+        // Writing them too: output files made beside their target and renamed into place, gzip.
+        .target(name: "LogSurgeInput", dependencies: ["LogSurgeCore", "CZlib", "CISAL", "CSystem"]),
         // Turning a line of bytes into a few integers: formats, timestamps, statuses.
         .target(name: "LogSurgeParse", dependencies: ["LogSurgeCore"]),
         // IP addresses and the MaxMind DB reader that maps them to countries.
@@ -49,25 +53,39 @@ let package = Package(
         // The detectors: surges and error spikes over rows of counts, their episodes, snapshots
         // and charted trace. No pipeline, report or country database in its dependencies.
         .target(name: "LogSurgeDetect", dependencies: ["LogSurgeCore", "LogSurgeAggregate"]),
-        // The pipeline: parallel parse stage, reports and outputs, the generator.
+        // The pipeline: the parallel parse stage, the in-order merge, the run's accounting.
         .target(
             name: "LogSurge",
             dependencies: ["LogSurgeCore", "LogSurgeInput", "LogSurgeParse", "LogSurgeGeo", "LogSurgeAggregate",
-                           "LogSurgeDetect", "CZlib", "CSystem"]
+                           "LogSurgeDetect", "CSystem"]
         ),
+        // What a run writes: the text and HTML reports, buckets, alerts, summary, metrics; and
+        // the reader of bucket and series files for `logsurge detect`.
+        .target(
+            name: "LogSurgeReport",
+            dependencies: ["LogSurge", "LogSurgeCore", "LogSurgeInput", "LogSurgeParse", "LogSurgeGeo",
+                           "LogSurgeAggregate", "LogSurgeDetect"]
+        ),
+        // Synthetic access logs with injected events, for tests, benchmarks and `logsurge generate`.
+        .target(name: "LogSurgeGenerate", dependencies: ["LogSurgeCore", "LogSurgeInput", "LogSurgeParse"]),
         // What `--state` remembers between runs, in SQLite: its own target, so GRDB stays out of the library.
         .target(
             name: "LogSurgeState",
             dependencies: ["LogSurge", "LogSurgeCore", "LogSurgeAggregate", "LogSurgeDetect", "LogSurgeInput",
-                           .product(name: "GRDB", package: "GRDB.swift")]
+                           "LogSurgeGeo", .product(name: "GRDB", package: "GRDB.swift")]
         ),
         .executableTarget(
             name: "LogSurgeCLI",
             dependencies: [
                 "LogSurge",
                 "LogSurgeCore",
+                "LogSurgeInput",
+                "LogSurgeParse",
+                "LogSurgeGeo",
                 "LogSurgeAggregate",
                 "LogSurgeDetect",
+                "LogSurgeReport",
+                "LogSurgeGenerate",
                 "LogSurgeState",
                 "CSystem",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -76,14 +94,15 @@ let package = Package(
         // The detection benchmark: a matrix of generated scenarios with known events.
         .executableTarget(
             name: "DetectionBenchmark",
-            dependencies: ["LogSurge", "LogSurgeCore", "LogSurgeDetect"],
+            dependencies: ["LogSurgeCore", "LogSurgeGeo", "LogSurgeParse", "LogSurgeAggregate", "LogSurgeDetect", "LogSurgeGenerate",
+                           "LogSurgeReport"],
             path: "Benchmarks/DetectionBenchmark"
         ),
         // The stage benchmark: each stage's rate beside a reference floor (Benchmarks/README.md).
         .executableTarget(
             name: "StageBenchmark",
-            dependencies: ["LogSurge", "LogSurgeCore", "LogSurgeAggregate", "LogSurgeDetect", "LogSurgeInput",
-                           "LogSurgeParse", "LogSurgeGeo"],
+            dependencies: ["LogSurge", "LogSurgeCore", "LogSurgeAggregate", "LogSurgeDetect", "LogSurgeReport",
+                           "LogSurgeGenerate", "LogSurgeInput", "LogSurgeParse", "LogSurgeGeo"],
             path: "Benchmarks/StageBenchmark"
         ),
         // What every test target shares (a seeded generator, the way to find ../shared).
@@ -102,7 +121,8 @@ let package = Package(
         .testTarget(
             name: "LogSurgeTests",
             dependencies: [
-                "LogSurge", "LogSurgeCore", "LogSurgeAggregate", "LogSurgeDetect", "LogSurgeState", "LogSurgeTestSupport",
+                "LogSurge", "LogSurgeCore", "LogSurgeInput", "LogSurgeParse", "LogSurgeGeo", "LogSurgeAggregate",
+                "LogSurgeDetect", "LogSurgeReport", "LogSurgeGenerate", "LogSurgeState", "LogSurgeTestSupport",
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ],
             resources: [.copy("Fixtures")]

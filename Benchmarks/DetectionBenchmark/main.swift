@@ -8,11 +8,12 @@
 // without writing and parsing text), so hundreds of simulated days take seconds.
 
 import Foundation
-import LogSurge
 import LogSurgeGeo
 import LogSurgeParse
 import LogSurgeCore
 import LogSurgeDetect
+import LogSurgeGenerate
+import LogSurgeReport
 
 struct Scenario {
     var name: String

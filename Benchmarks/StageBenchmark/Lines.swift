@@ -1,6 +1,7 @@
 import LogSurge
 import LogSurgeGeo
 import LogSurgeParse
+import LogSurgeGenerate
 
 #if canImport(Glibc)
 import Glibc

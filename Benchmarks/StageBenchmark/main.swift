@@ -37,6 +37,8 @@ import LogSurgeParse
 import LogSurgeCore
 import LogSurgeAggregate
 import LogSurgeDetect
+import LogSurgeGenerate
+import LogSurgeReport
 
 let arguments = CommandLine.arguments
 guard arguments.count >= 3 else {

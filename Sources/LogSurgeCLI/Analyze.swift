@@ -9,6 +9,7 @@ import LogSurgeState
 import LogSurgeCore
 import LogSurgeAggregate
 import LogSurgeDetect
+import LogSurgeReport
 
 struct Analyze: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -89,7 +90,7 @@ struct Analyze: ParsableCommand {
     var threads: Int?
 
     @Option(help: ArgumentHelp("Bytes of whole lines handed to a worker at once (default 2 MiB). Output is identical for every value.", valueName: "BYTES"), )
-    var chunkSize: Int = 2 << 20
+    var chunkSize: Int = Limits.chunkSize
 
     @Option(help: ArgumentHelp("The gzip inflater: auto (ISA-L when its library is present, else zlib), zlib or isal.", valueName: "auto|zlib|isal"))
     var inflate: String = "auto"

@@ -3,6 +3,8 @@ import Foundation
 import LogSurge
 import LogSurgeAggregate
 import LogSurgeDetect
+import LogSurgeInput
+import LogSurgeReport
 
 struct Detect: ParsableCommand {
     static let configuration = CommandConfiguration(

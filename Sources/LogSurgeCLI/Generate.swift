@@ -3,6 +3,8 @@ import Foundation
 import LogSurge
 import LogSurgeParse
 import LogSurgeCore
+import LogSurgeInput
+import LogSurgeGenerate
 
 struct Generate: ParsableCommand {
     static let configuration = CommandConfiguration(

@@ -4,6 +4,7 @@ import Foundation
 import LogSurge
 import LogSurgeGeo
 import LogSurgeCore
+import LogSurgeInput
 
 @main
 struct LogSurgeCommand: ParsableCommand {

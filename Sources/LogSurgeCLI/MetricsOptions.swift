@@ -3,6 +3,8 @@ import Foundation
 import LogSurge
 import LogSurgeGeo
 import LogSurgeCore
+import LogSurgeInput
+import LogSurgeReport
 
 /// `--metrics` and the caps on its labels.
 struct MetricsOptions: ParsableArguments {

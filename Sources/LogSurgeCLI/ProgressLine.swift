@@ -2,6 +2,7 @@ import Dispatch
 import Foundation
 import LogSurge
 import LogSurgeInput
+import LogSurgeReport
 
 /// A progress line on standard error while a long run reads its inputs: bytes read of the
 /// total, the rate and the time left, redrawn in place four times a second and erased at the end.

@@ -5,6 +5,8 @@ import LogSurgeParse
 import LogSurgeState
 import LogSurgeCore
 import LogSurgeAggregate
+import LogSurgeInput
+import LogSurgeReport
 
 struct StateCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

@@ -1,4 +1,5 @@
 import Glibc
+import LogSurgeCore
 
 /// Streams one input: detects gzip by content, inflates as bytes arrive, cuts lines into chunks.
 ///
@@ -52,7 +53,7 @@ public struct InputReader: Sendable {
     ///     By default, 256 KiB.
     ///   - inflater: the gzip inflater; `.isal` falls back to zlib when ISA-L cannot be
     ///     loaded. By default, zlib.
-    public init(targetChunkSize: Int = 2 << 20, maxLineLength: Int = 1 << 20, readSize: Int = 256 << 10, inflater: Inflater = .zlib) {
+    public init(targetChunkSize: Int = Limits.chunkSize, maxLineLength: Int = Limits.longestLine, readSize: Int = 256 << 10, inflater: Inflater = .zlib) {
         self.targetChunkSize = targetChunkSize
         self.maxLineLength = maxLineLength
         self.readSize = min(max(16, readSize), 1 << 30)

@@ -1,4 +1,5 @@
 import Glibc
+import LogSurgeCore
 
 /// An owned block of complete lines handed whole to one parse worker.
 ///
@@ -81,7 +82,7 @@ public struct LineChunker {
     ///     Values below 1 count as 1. By default, 2 MiB.
     ///   - maxLineLength: a line longer than this (not counting its `"\n"`) is skipped and counted
     ///     in `overlongLines`, so memory stays bounded. Values below 1 count as 1. By default, 1 MiB.
-    public init(targetSize: Int = 2 << 20, maxLineLength: Int = 1 << 20) {
+    public init(targetSize: Int = Limits.chunkSize, maxLineLength: Int = Limits.longestLine) {
         self.targetSize = min(max(1, targetSize), 1 << 40)
         self.maxLineLength = min(max(1, maxLineLength), 1 << 40)
     }

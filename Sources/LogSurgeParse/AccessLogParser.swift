@@ -1,3 +1,4 @@
+import LogSurgeCore
 /// Parses access-log lines of one format into a minute, status, size and field ranges.
 ///
 /// Fields are separated by single spaces, as Apache and nginx write them: a client token,
@@ -16,7 +17,7 @@ public struct AccessLogParser: Sendable {
     /// each unprintable byte as `\xHH` (four bytes for one), and Caddy logs every request
     /// header: a real line can pass 64 KiB. 1 MiB, the reader's own limit, so that no line the
     /// reader hands over whole is refused here.
-    public static let maxLineLength = 1 << 20
+    public static let maxLineLength = Limits.longestLine
 
     /// The format this parser reads (for a compiled format string of the same family, the
     /// built-in format it extends).

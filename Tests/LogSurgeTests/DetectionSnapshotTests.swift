@@ -5,6 +5,7 @@ import LogSurgeGeo
 @testable import LogSurgeCore
 @testable import LogSurgeAggregate
 @testable import LogSurgeDetect
+@testable import LogSurgeGenerate
 
 /// A snapshot of the detectors, restored, goes on exactly as the detectors it was taken from:
 /// what a nightly `--state` run relies on to step only the minutes it adds.

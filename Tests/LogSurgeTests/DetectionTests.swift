@@ -6,6 +6,8 @@ import LogSurgeParse
 @testable import LogSurgeCore
 @testable import LogSurgeAggregate
 @testable import LogSurgeDetect
+@testable import LogSurgeGenerate
+@testable import LogSurgeReport
 
 /// Detection on generated traffic with known injected events.
 @Suite struct DetectionTests {

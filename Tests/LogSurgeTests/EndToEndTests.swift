@@ -5,6 +5,8 @@ import LogSurgeGeo
 import LogSurgeParse
 @testable import LogSurgeCore
 @testable import LogSurgeAggregate
+@testable import LogSurgeInput
+@testable import LogSurgeReport
 
 /// Small fixtures with hand-checked expected buckets (the `.csv` files beside them were worked
 /// out by hand from the lines, not recorded from a run).

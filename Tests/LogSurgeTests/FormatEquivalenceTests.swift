@@ -2,6 +2,7 @@ import Foundation
 import LogSurge
 import LogSurgeParse
 import Testing
+import LogSurgeGenerate
 
 /// The same requests written in every format a server may write give the same buckets, byte
 /// for byte, at every thread count and chunk size; behind a proxy or a CDN too, once

@@ -4,6 +4,7 @@ import Testing
 import LogSurgeGeo
 import LogSurgeParse
 @testable import LogSurgeCore
+@testable import LogSurgeGenerate
 
 @Suite struct GeneratorTests {
     @Test func sameSeedSameBytesOtherSeedOtherBytes() {

@@ -8,6 +8,8 @@ import LogSurgeParse
 import Testing
 @testable import LogSurgeCore
 @testable import LogSurgeDetect
+@testable import LogSurgeGenerate
+@testable import LogSurgeReport
 
 /// The page parsed as XML: the HTML report is written well-formed so that any escaping slip is
 /// a parse error, and so that its content can be checked element by element.

@@ -2,6 +2,7 @@ import Foundation
 import Testing
 @testable import LogSurge
 import LogSurgeTestSupport
+@testable import LogSurgeInput
 
 /// The built executable against hostile input, broken databases and outputs that fail: a clear
 /// error or a complete account, never a crash, a hang or memory that grows with the input.

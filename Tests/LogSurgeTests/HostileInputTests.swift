@@ -6,6 +6,7 @@ import LogSurgeParse
 @testable import LogSurgeCore
 @testable import LogSurgeAggregate
 @testable import LogSurgeDetect
+@testable import LogSurgeReport
 
 /// Hostile and broken input through the whole pipeline: whatever the bytes, every line is
 /// counted once (`lines == parsed + sum(malformed)`), the buckets hold exactly the parsed lines,

@@ -6,6 +6,8 @@ import LogSurgeParse
 import Synchronization
 @testable import LogSurgeCore
 @testable import LogSurgeAggregate
+@testable import LogSurgeGenerate
+@testable import LogSurgeReport
 
 /// Output must not depend on how the bytes were cut into chunks or spread over workers.
 @Suite struct InvarianceTests {

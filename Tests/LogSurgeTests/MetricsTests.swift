@@ -5,6 +5,7 @@ import Testing
 @testable import LogSurgeCore
 @testable import LogSurgeAggregate
 @testable import LogSurgeDetect
+@testable import LogSurgeReport
 
 /// A strict reader of the Prometheus text format 0.0.4, the oracle the tests read `--metrics` with:
 /// any line it does not understand (an unescaped quote, an unknown escape) is an error.

@@ -5,6 +5,8 @@ import Testing
 @testable import LogSurge
 @testable import LogSurgeCore
 @testable import LogSurgeAggregate
+@testable import LogSurgeInput
+@testable import LogSurgeReport
 
 @Suite struct EscapingTests {
     @Test(arguments: [

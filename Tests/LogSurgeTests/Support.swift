@@ -3,6 +3,9 @@ import Foundation
 import LogSurgeGeo
 import LogSurgeParse
 import Testing
+@testable import LogSurgeInput
+@testable import LogSurgeGenerate
+@testable import LogSurgeReport
 
 /// Shared helpers: fixtures, temporary files, the embedded database, runs of the pipeline.
 enum Support {

@@ -5,6 +5,7 @@ import LogSurgeGeo
 import LogSurgeParse
 @testable import LogSurgeCore
 @testable import LogSurgeDetect
+@testable import LogSurgeReport
 
 /// What the detectors record for the charts, and the terminal report drawn from it.
 @Suite struct DetectionTraceTests {

@@ -4,6 +4,7 @@ import LogSurgeInput
 import LogSurgeParse
 import LogSurgeAggregate
 import LogSurgeDetect
+import LogSurgeCore
 
 /// How `logsurge analyze` reads, parses and buckets its inputs.
 public struct AnalyzeConfiguration: Sendable {
@@ -43,7 +44,7 @@ public struct AnalyzeConfiguration: Sendable {
     /// Parse workers. By default, the active processor count. Output is identical for any value.
     public var threads: Int
     /// A chunk handed to a worker holds at least this many bytes of whole lines. By default, 2 MiB.
-    public var chunkSize: Int = 2 << 20
+    public var chunkSize: Int = Limits.chunkSize
     /// A plain regular file is read by the workers in byte ranges of `chunkSize` bytes, but
     /// never less than this, so that a range holds many lines. By default, 64 KiB.
     public var minimumRangeSize: Int = 64 << 10
@@ -54,7 +55,7 @@ public struct AnalyzeConfiguration: Sendable {
     /// The gzip inflater. By default, ISA-L when it can be loaded, else zlib.
     public var inflater: Inflater = .automatic
     /// Longer lines are skipped and counted as `line_too_long`. By default, 1 MiB.
-    public var maxLineLength: Int = 1 << 20
+    public var maxLineLength: Int = Limits.longestLine
     /// The country database.
     public var database: MMDBReader
     /// The detectors' thresholds. By default, `DetectorConfiguration()` (US watched).

@@ -64,7 +64,7 @@ public enum CountSeriesReader {
     }
 
     /// Longest line read; a longer one is skipped (counted).
-    public static let longestLine = 1 << 20
+    public static let longestLine = Limits.longestLine
 
     /// Adds the bucket of one CSV row; false when the row is not one.
     private static func addBucket(_ line: Substring, to buckets: inout MinuteBuckets) -> Bool {

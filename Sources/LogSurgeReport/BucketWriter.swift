@@ -2,6 +2,7 @@ import LogSurgeGeo
 import LogSurgeParse
 import LogSurgeCore
 import LogSurgeAggregate
+import LogSurgeInput
 
 /// Writes the per-minute buckets as the contract's CSV or as JSON lines.
 ///

@@ -3,6 +3,7 @@ import LogSurgeInput
 import LogSurgeParse
 import LogSurgeCore
 import LogSurgeDetect
+import LogSurge
 
 /// The report as one self-contained HTML page (`--html`): charts as inline SVG, styles inline,
 /// no script, nothing fetched from the network.

@@ -2,6 +2,7 @@ import LogSurgeGeo
 import LogSurgeInput
 import LogSurgeParse
 import LogSurgeCore
+import LogSurge
 
 /// The report a person reads: what was read, what parsed, the time span, sites and countries.
 ///

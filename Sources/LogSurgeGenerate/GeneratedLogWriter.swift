@@ -1,4 +1,5 @@
 import Foundation
+import LogSurgeInput
 
 /// Writes a generator's output as one stream or as a rotated set of daily files.
 public enum GeneratedLogWriter {

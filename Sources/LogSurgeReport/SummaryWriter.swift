@@ -1,6 +1,7 @@
 import LogSurgeInput
 import LogSurgeParse
 import LogSurgeCore
+import LogSurge
 
 /// Writes the run's accounting as one JSON object (`--summary`).
 ///

@@ -3,6 +3,7 @@ import LogSurgeParse
 import LogSurgeCore
 import LogSurgeAggregate
 import LogSurgeDetect
+import LogSurge
 
 /// How many sites and countries `--metrics` labels on their own.
 public struct MetricsConfiguration: Sendable, Equatable {
