@@ -518,12 +518,7 @@ struct StateLedgerTests {
     func dailyTotalsAreTheSumsOfTheirMinutes() throws {
         let directory = Support.temporaryDirectory().path
         defer { try? fileManager.removeItem(atPath: directory) }
-        let state = directory + "/state.db"
-        let start = 24_566_400  // 2016-09-16T00:00Z
-        try write(directory + "/old.log", lines(500, start: start))
-        try write(directory + "/new.log", lines(300, start: start + 40 * 1440))
-        _ = try night(state, [directory + "/old.log"])
-        _ = try night(state, [directory + "/old.log", directory + "/new.log"])
+        let (state, start) = try nightsFortyDaysApart(in: directory)
         let queue = try DatabaseQueue(path: state, configuration: Self.checksummed)
         let (days, foldedBefore) = try queue.read { db in
             (try Row.fetchAll(db, sql: "SELECT day, sum(requests) AS requests FROM day_bucket GROUP BY day ORDER BY day")
@@ -552,12 +547,7 @@ struct StateLedgerTests {
     func upgradeFromVersion3() throws {
         let directory = Support.temporaryDirectory().path
         defer { try? fileManager.removeItem(atPath: directory) }
-        let state = directory + "/state.db"
-        let start = 24_566_400  // 2016-09-16T00:00Z
-        try write(directory + "/old.log", lines(500, start: start))
-        try write(directory + "/new.log", lines(300, start: start + 40 * 1440))
-        _ = try night(state, [directory + "/old.log"])
-        _ = try night(state, [directory + "/old.log", directory + "/new.log"])
+        let (state, start) = try nightsFortyDaysApart(in: directory)
         let before = try stateOf(state)
         // As version 3 left it: totals of the folded days only.
         let queue = try DatabaseQueue(path: state)
@@ -651,6 +641,18 @@ struct StateLedgerTests {
             #expect(result.status == 2, "\(change): \(result.stderr)")
             #expect(result.stderr.contains("damaged"), "\(change): \(result.stderr)")
         }
+    }
+
+    /// Two nights forty days apart, in `directory`: 500 lines on 16 September 2016 (`start`),
+    /// then 300 on 26 October, whose night folds the first day's minutes.
+    private func nightsFortyDaysApart(in directory: String) throws -> (state: String, start: Int) {
+        let state = directory + "/state.db"
+        let start = 24_566_400  // 2016-09-16T00:00Z
+        try write(directory + "/old.log", lines(500, start: start))
+        try write(directory + "/new.log", lines(300, start: start + 40 * 1440))
+        _ = try night(state, [directory + "/old.log"])
+        _ = try night(state, [directory + "/old.log", directory + "/new.log"])
+        return (state, start)
     }
 
     /// A connection that can compute row checksums, to change rows as logsurge would.
