@@ -35,7 +35,7 @@ import Foundation
 import LogSurgeInput
 import LogSurgeParse
 import LogSurgeCore
-import LogSurgeAggregate
+@_spi(Pipeline) import LogSurgeAggregate
 import LogSurgeDetect
 import LogSurgeGenerate
 import LogSurgeReport

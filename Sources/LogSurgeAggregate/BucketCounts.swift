@@ -13,7 +13,7 @@ public struct StatusCounters<Count: FixedWidthInteger & UnsignedInteger & Sendab
     public var status5xx: Count = 0
     public var bytes: UInt64 = 0
 
-    public init() {}
+    @inlinable public init() {}
 
     public init(requests: Count, status2xx: Count, status3xx: Count, status4xx: Count, status5xx: Count, bytes: UInt64) {
         self.requests = requests
@@ -31,8 +31,8 @@ public struct StatusCounters<Count: FixedWidthInteger & UnsignedInteger & Sendab
     }
 
     /// Counts one request with `status` and `size` bytes.
-    @inline(__always)
-    package mutating func add(status: UInt16, bytes size: UInt64) {
+    @inlinable @inline(__always)
+    @_spi(Pipeline) public mutating func add(status: UInt16, bytes size: UInt64) {
         requests &+= 1
         bytes = bytes.saturatingAdd(size)
         switch status / 100 {
@@ -61,8 +61,8 @@ public typealias BucketCounts = StatusCounters<UInt64>
 
 extension UInt64 {
     /// `self + other`, or `UInt64.max` when that overflows.
-    @inline(__always)
-    package func saturatingAdd(_ other: UInt64) -> UInt64 {
+    @inlinable @inline(__always)
+    @_spi(Pipeline) public func saturatingAdd(_ other: UInt64) -> UInt64 {
         let (sum, overflow) = addingReportingOverflow(other)
         return overflow ? .max : sum
     }
@@ -72,17 +72,19 @@ extension UInt64 {
 ///
 /// Packing keeps per-line aggregation a single integer hash probe. The site index is local to
 /// whoever built the key (a chunk or the global buckets), never compared across the two.
-package struct PackedKey: Hashable {
-    var rawValue: UInt64
+///
+/// Inlinable, as what the parse workers call for every line (from the pipeline's target).
+@_spi(Pipeline) public struct PackedKey: Hashable, Sendable {
+    @usableFromInline var rawValue: UInt64
 
-    @inline(__always)
-    package init(minute: Int32, site: UInt16, country: CountryCode) {
+    @inlinable @inline(__always)
+    public init(minute: Int32, site: UInt16, country: CountryCode) {
         rawValue = UInt64(UInt32(bitPattern: minute)) << 32 | UInt64(site) << 16 | UInt64(country.rawValue)
     }
 
-    @inline(__always) init(rawValue: UInt64) { self.rawValue = rawValue }
+    @inlinable init(rawValue: UInt64) { self.rawValue = rawValue }
 
-    package var minute: Int32 { Int32(bitPattern: UInt32(truncatingIfNeeded: rawValue >> 32)) }
-    package var site: UInt16 { UInt16(truncatingIfNeeded: rawValue >> 16) }
-    package var country: CountryCode { CountryCode(rawValue: UInt16(truncatingIfNeeded: rawValue)) }
+    @inlinable public var minute: Int32 { Int32(bitPattern: UInt32(truncatingIfNeeded: rawValue >> 32)) }
+    @inlinable public var site: UInt16 { UInt16(truncatingIfNeeded: rawValue >> 16) }
+    @inlinable public var country: CountryCode { CountryCode(rawValue: UInt16(truncatingIfNeeded: rawValue)) }
 }

@@ -4,15 +4,17 @@
 /// so the per-line cost is one multiplicative hash and usually one probe, with no allocation)
 /// and as the run's store of every bucket, where it takes about 45 bytes a bucket
 /// (a `Dictionary<UInt64, BucketCounts>` took about three times that at its peak while growing).
-package struct BucketTable {
+///
+/// `add` is inlinable: the parse workers (in the pipeline's target) call it for every line.
+@_spi(Pipeline) public struct BucketTable: Sendable {
     /// Counters as stored: 32-bit counts (a single minute of one site and country never comes
     /// near 2³² requests) and 64-bit bytes, 28 bytes in all.
-    package typealias Counts = StatusCounters<UInt32>
+    public typealias Counts = StatusCounters<UInt32>
 
-    private var slots: [Int32]          // index into keys/counts, or -1
-    private(set) var keys: [UInt64] = []
-    private(set) var counts: [Counts] = []
-    private var mask: Int
+    @usableFromInline var slots: [Int32]          // index into keys/counts, or -1
+    @usableFromInline var keys: [UInt64] = []
+    @usableFromInline var counts: [Counts] = []
+    @usableFromInline var mask: Int
 
     package init(initialCapacity: Int = 1024) {
         var size = 16
@@ -26,8 +28,8 @@ package struct BucketTable {
     var isEmpty: Bool { keys.isEmpty }
     var count: Int { keys.count }
 
-    @inline(__always)
-    private static func hash(_ key: UInt64) -> Int {
+    @inlinable @inline(__always)
+    static func hash(_ key: UInt64) -> Int {
         // MurmurHash3's 64-bit finaliser: every key bit reaches the low bits used as the slot.
         // (A plain multiplicative hash read from bits 20 and up left the minute, which sits in
         // the key's top 32 bits, out of most slots: probe chains ran hundreds long.)
@@ -41,8 +43,8 @@ package struct BucketTable {
     }
 
     /// The index of `key`'s counters, inserting zeroed counters when it is new.
-    @inline(__always)
-    private mutating func index(of key: UInt64) -> Int {
+    @inlinable @inline(__always)
+    mutating func index(of key: UInt64) -> Int {
         var slot = Self.hash(key) & mask
         while true {
             let index = slots[slot]
@@ -60,8 +62,8 @@ package struct BucketTable {
     }
 
     /// Counts one request under `key`.
-    @inline(__always)
-    package mutating func add(_ key: PackedKey, status: UInt16, bytes: UInt64) {
+    @_transparent
+    public mutating func add(_ key: PackedKey, status: UInt16, bytes: UInt64) {
         let index = index(of: key.rawValue)
         counts[index].add(status: status, bytes: bytes)
     }
@@ -84,7 +86,8 @@ package struct BucketTable {
         }
     }
 
-    private mutating func grow() {
+    @usableFromInline
+    mutating func grow() {
         let size = slots.count * 2
         slots = Array(repeating: -1, count: size)
         mask = size - 1

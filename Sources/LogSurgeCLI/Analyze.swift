@@ -7,7 +7,7 @@ import LogSurgeInput
 import LogSurgeParse
 import LogSurgeState
 import LogSurgeCore
-import LogSurgeAggregate
+@_spi(Pipeline) import LogSurgeAggregate
 import LogSurgeDetect
 import LogSurgeReport
 

@@ -1,7 +1,7 @@
 import ArgumentParser
 import Foundation
 import LogSurge
-import LogSurgeAggregate
+@_spi(Pipeline) import LogSurgeAggregate
 import LogSurgeDetect
 import LogSurgeInput
 import LogSurgeReport

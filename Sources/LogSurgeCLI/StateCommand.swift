@@ -4,7 +4,7 @@ import LogSurge
 import LogSurgeParse
 import LogSurgeState
 import LogSurgeCore
-import LogSurgeAggregate
+@_spi(Pipeline) import LogSurgeAggregate
 import LogSurgeInput
 import LogSurgeReport
 

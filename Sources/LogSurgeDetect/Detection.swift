@@ -1,4 +1,4 @@
-import LogSurgeAggregate
+@_spi(Pipeline) import LogSurgeAggregate
 
 /// Runs the detectors over per-minute buckets, minute by minute in time order.
 public enum Detection {

@@ -1,5 +1,5 @@
 import LogSurgeCore
-import LogSurgeAggregate
+@_spi(Pipeline) import LogSurgeAggregate
 
 /// What one site did in one step: the input of the detectors.
 public struct SiteObservation: Sendable {

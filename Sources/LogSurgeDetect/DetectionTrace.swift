@@ -1,5 +1,5 @@
 import LogSurgeCore
-import LogSurgeAggregate
+@_spi(Pipeline) import LogSurgeAggregate
 
 /// What the detectors saw, minute by minute, folded into at most a fixed number of columns:
 /// the series of the terminal and HTML reports' charts, each beside the baseline it was judged

@@ -1,5 +1,5 @@
 import LogSurgeCore
-import LogSurgeAggregate
+@_spi(Pipeline) import LogSurgeAggregate
 
 /// Feeds the detectors minute by minute as merged chunks arrive, deciding a minute once later
 /// data shows it is complete.

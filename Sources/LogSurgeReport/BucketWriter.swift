@@ -1,7 +1,7 @@
 import LogSurgeGeo
 import LogSurgeParse
 import LogSurgeCore
-import LogSurgeAggregate
+@_spi(Pipeline) import LogSurgeAggregate
 import LogSurgeInput
 
 /// Writes the per-minute buckets as the contract's CSV or as JSON lines.

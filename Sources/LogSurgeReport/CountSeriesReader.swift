@@ -3,7 +3,7 @@ import LogSurgeInput
 import LogSurgeGeo
 import LogSurgeParse
 import LogSurgeCore
-import LogSurgeAggregate
+@_spi(Pipeline) import LogSurgeAggregate
 import LogSurgeDetect
 
 /// Reads what `logsurge detect` takes: bucket exports (CSV, as `--buckets` writes them) and

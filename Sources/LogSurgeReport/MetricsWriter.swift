@@ -1,7 +1,7 @@
 import LogSurgeGeo
 import LogSurgeParse
 import LogSurgeCore
-import LogSurgeAggregate
+@_spi(Pipeline) import LogSurgeAggregate
 import LogSurgeDetect
 import LogSurge
 

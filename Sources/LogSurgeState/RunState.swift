@@ -4,7 +4,7 @@ import LogSurge
 import LogSurgeGeo
 import LogSurgeInput
 import LogSurgeCore
-import LogSurgeAggregate
+@_spi(Pipeline) import LogSurgeAggregate
 import LogSurgeDetect
 
 /// A state file that cannot be used: not SQLite, another program's database, damaged, or unwritable.

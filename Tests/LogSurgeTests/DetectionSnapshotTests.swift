@@ -3,7 +3,7 @@ import Testing
 @testable import LogSurge
 import LogSurgeGeo
 @testable import LogSurgeCore
-@testable import LogSurgeAggregate
+@_spi(Pipeline) @testable import LogSurgeAggregate
 @testable import LogSurgeDetect
 @testable import LogSurgeGenerate
 

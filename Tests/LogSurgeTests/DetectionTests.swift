@@ -4,7 +4,7 @@ import Testing
 import LogSurgeGeo
 import LogSurgeParse
 @testable import LogSurgeCore
-@testable import LogSurgeAggregate
+@_spi(Pipeline) @testable import LogSurgeAggregate
 @testable import LogSurgeDetect
 @testable import LogSurgeGenerate
 @testable import LogSurgeReport

@@ -5,7 +5,7 @@ import CSystem
 import LogSurgeParse
 import Synchronization
 @testable import LogSurgeCore
-@testable import LogSurgeAggregate
+@_spi(Pipeline) @testable import LogSurgeAggregate
 @testable import LogSurgeGenerate
 @testable import LogSurgeReport
 

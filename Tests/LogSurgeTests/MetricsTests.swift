@@ -3,7 +3,7 @@ import Foundation
 import LogSurgeGeo
 import Testing
 @testable import LogSurgeCore
-@testable import LogSurgeAggregate
+@_spi(Pipeline) @testable import LogSurgeAggregate
 @testable import LogSurgeDetect
 @testable import LogSurgeReport
 

@@ -4,7 +4,7 @@ import LogSurgeParse
 import Testing
 @testable import LogSurge
 @testable import LogSurgeCore
-@testable import LogSurgeAggregate
+@_spi(Pipeline) @testable import LogSurgeAggregate
 @testable import LogSurgeInput
 @testable import LogSurgeReport
 

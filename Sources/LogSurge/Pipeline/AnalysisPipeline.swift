@@ -6,7 +6,7 @@ import LogSurgeInput
 import LogSurgeParse
 import Synchronization
 import LogSurgeCore
-import LogSurgeAggregate
+@_spi(Pipeline) import LogSurgeAggregate
 import LogSurgeDetect
 
 /// What one input contributed to a run.

@@ -2,7 +2,7 @@ import Foundation
 import LogSurgeGeo
 import LogSurgeInput
 import LogSurgeParse
-import LogSurgeAggregate
+@_spi(Pipeline) import LogSurgeAggregate
 import LogSurgeDetect
 import LogSurgeCore
 

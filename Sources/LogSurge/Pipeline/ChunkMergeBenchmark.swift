@@ -1,7 +1,7 @@
 import LogSurgeGeo
 import LogSurgeInput
 import LogSurgeParse
-import LogSurgeAggregate
+@_spi(Pipeline) import LogSurgeAggregate
 
 /// For the stage benchmark: the merge stage alone. The merge (each chunk's tally folded into
 /// the run's buckets, in chunk order, spilling as the run grows) is internal to the pipeline;

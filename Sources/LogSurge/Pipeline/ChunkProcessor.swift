@@ -2,7 +2,7 @@ import LogSurgeGeo
 import LogSurgeInput
 import LogSurgeParse
 import LogSurgeCore
-import LogSurgeAggregate
+@_spi(Pipeline) import LogSurgeAggregate
 
 /// Work on its way to a worker: its place in the stream and the format to parse it with.
 struct WorkItem: Sendable {

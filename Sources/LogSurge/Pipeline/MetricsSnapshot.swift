@@ -1,6 +1,6 @@
 import LogSurgeGeo
 import LogSurgeCore
-import LogSurgeAggregate
+@_spi(Pipeline) import LogSurgeAggregate
 import LogSurgeDetect
 
 /// What `--metrics` describes: a run's totals so far, small whatever the run's span.

@@ -1,6 +1,6 @@
 import LogSurgeGeo
 import LogSurgeParse
-import LogSurgeAggregate
+@_spi(Pipeline) import LogSurgeAggregate
 
 /// Something a run found that probably makes its numbers wrong, said in the summary
 /// (`"warnings"`), the reports and on standard error, with the option that fixes it.
