@@ -954,6 +954,12 @@ public final class RunState {
         }
     }
 
+    /// The bytes of a value read `CAST(… AS BLOB)`.
+    static func blob(_ value: DatabaseValue) -> Data {
+        if case .blob(let bytes) = value.storage { return bytes }
+        return Data()
+    }
+
     /// An integer as stored; nil for a value of another type.
     static func integer(_ value: DatabaseValue) -> Int64? {
         if case .int64(let number) = value.storage { return number }
@@ -977,20 +983,20 @@ public final class RunState {
             """, arguments: [firstDay.map { Int64($0) * 1440 } ?? Int64(Int32.min)])
         while let row = try rows.next() {
             // Values of another type (a row made by hand) are damage, not a trap.
-            let counts = (0..<5).compactMap { integer(row[3 + $0]) }
-            guard let minute = integer(row[0]).flatMap({ Int32(exactly: $0) }), counts.count == 5 else {
+            let values = Array(row.databaseValues)
+            var numbers: [Int64] = []
+            for index in [0, 3, 4, 5, 6, 7] {
+                if case .int64(let number) = values[index].storage { numbers.append(number) }
+            }
+            guard numbers.count == 6, let minute = Int32(exactly: numbers[0]) else {
                 throw StateError(description: "\(path): state file damaged: a row of bucket holds values of other types")
             }
-            let key = DayKey(day: day(minute), site: row[1] ?? Data(), country: row[2] ?? Data())
-            let bytes = storedBytes(row[8])
-            if var sum = sums[key] {
-                for column in 0..<5 { sum[column] &+= counts[column] }
-                let (total, overflow) = UInt64(bitPattern: sum[5]).addingReportingOverflow(bytes)
-                sum[5] = Int64(bitPattern: overflow ? .max : total)
-                sums[key] = sum
-            } else {
-                sums[key] = counts + [Int64(bitPattern: bytes)]
-            }
+            let key = DayKey(day: day(minute), site: blob(values[1]), country: blob(values[2]))
+            var sum = sums[key] ?? [0, 0, 0, 0, 0, 0]
+            for column in 0..<5 { sum[column] &+= numbers[column + 1] }
+            let (total, overflow) = UInt64(bitPattern: sum[5]).addingReportingOverflow(storedBytes(values[8]))
+            sum[5] = Int64(bitPattern: overflow ? .max : total)
+            sums[key] = sum
         }
         return sums
     }
@@ -1005,9 +1011,13 @@ public final class RunState {
             FROM day_bucket WHERE day >= ?
             """, arguments: [firstDay])
         while let row = try rows.next() {
-            let key = DayKey(day: integer(row[0]).flatMap { Int32(exactly: $0) } ?? .min, site: row[1] ?? Data(), country: row[2] ?? Data())
-            let counts = (0..<5).map { integer(row[3 + $0]) ?? -1 } + [Int64(bitPattern: storedBytes(row[8]))]
-            if sums.removeValue(forKey: key) != counts { differing.insert(key.day) }
+            let values = Array(row.databaseValues)
+            let day = Int32(clamping: integer(values[0]) ?? Int64(Int32.min))
+            var counts: [Int64] = []
+            for index in 3...7 { counts.append(integer(values[index]) ?? -1) }
+            counts.append(Int64(bitPattern: storedBytes(values[8])))
+            let key = DayKey(day: day, site: blob(values[1]), country: blob(values[2]))
+            if sums.removeValue(forKey: key) != counts { differing.insert(day) }
         }
         differing.formUnion(sums.keys.map(\.day))
         guard let day = differing.min() else { return }
