@@ -949,7 +949,9 @@ public final class RunState {
     static func storedBytes(_ value: DatabaseValue) -> UInt64 {
         switch value.storage {
         case .int64(let bits): UInt64(bitPattern: bits)
-        case .double(let number): number >= 0x1p64 ? .max : number > 0 ? UInt64(number) : 0
+        // (A sum past 2^63 of two totals under it is positive; one of two totals past 2^63,
+        // which are negative as bit patterns, is negative and saturates.)
+        case .double(let number): number >= 0x1p64 || number < 0 ? .max : UInt64(number)
         default: 0
         }
     }
@@ -1033,27 +1035,34 @@ public final class RunState {
             SELECT minute, site, country, requests, status_2xx, status_3xx, status_4xx, status_5xx, bytes, checksum FROM bucket
             WHERE minute >= ? AND minute < ?
             """, arguments: [minute ?? Int32.min, end])
-        var damaged = 0
+        var damaged = 0, otherTypes = 0
         while let row = try rows.next() {
-            let minute: Int64 = row[0], site: String = row[1], country: String = row[2]
+            // Hashed as SQLite holds the values (as `logsurge_row_checksum` does), then taken
+            // apart: a value of another type or out of range (forged with its checksum) is
+            // damage, never a trap. Bytes are read as `storedBytes` reads them.
+            let values = Array(row.databaseValues)
             var hash = RowHash()
-            hash.mix(minute)
-            hash.mix(site)
-            hash.mix(country)
-            var values: [Int64] = []
-            values.reserveCapacity(6)
-            for column in 3...8 {
-                let value: Int64 = row[column]
-                hash.mix(value)
-                values.append(value)
-            }
-            guard hash.value == row[9] as Int64 else {
+            for value in values.prefix(9) { hash.mix(value) }
+            guard case .int64(let checksum) = values[9].storage, checksum == hash.value else {
                 damaged += 1
                 continue
             }
-            let counts = BucketCounts(requests: UInt64(values[0]), status2xx: UInt64(values[1]), status3xx: UInt64(values[2]),
-                                      status4xx: UInt64(values[3]), status5xx: UInt64(values[4]), bytes: UInt64(bitPattern: values[5]))
-            buckets.add(minute: Int32(minute), site: site, country: CountryCode(isoCode: country) ?? .unknown, counts: counts)
+            var counts: [UInt64] = []
+            for index in 3...7 {
+                if case .int64(let count) = values[index].storage, count >= 0 { counts.append(UInt64(count)) }
+            }
+            guard counts.count == 5, case .int64(let minute) = values[0].storage, let minute = Int32(exactly: minute),
+                  case .string(let site) = values[1].storage, case .string(let country) = values[2].storage
+            else {
+                otherTypes += 1
+                continue
+            }
+            buckets.add(minute: minute, site: site, country: CountryCode(isoCode: country) ?? .unknown,
+                        counts: BucketCounts(requests: counts[0], status2xx: counts[1], status3xx: counts[2], status4xx: counts[3],
+                                             status5xx: counts[4], bytes: storedBytes(values[8])))
+        }
+        guard otherTypes == 0 else {
+            throw StateError(description: "\(path): state file damaged: \(otherTypes) rows of bucket hold values of other types")
         }
         guard damaged == 0 else {
             throw StateError(description: "\(path): state file damaged: \(damaged) rows of bucket do not match their checksums")

@@ -643,6 +643,43 @@ struct StateLedgerTests {
         }
     }
 
+    @Test("minutes forged with their checksums: a negative count is damage (exit 2), a byte total an older version made a real number is read")
+    func forgedMinuteValues() throws {
+        let directory = Support.temporaryDirectory().path
+        defer { try? fileManager.removeItem(atPath: directory) }
+        let state = directory + "/state.db"
+        try write(directory + "/a.log", lines(600))
+        #expect(try night(state, [directory + "/a.log"]).status == 0)
+        let checksum = "logsurge_row_checksum(minute, site, country, requests, status_2xx, status_3xx, status_4xx, status_5xx, bytes)"
+        func forged(_ name: String, _ change: String) throws -> String {
+            let copy = directory + "/" + name
+            try? FileManager.default.removeItem(atPath: copy)
+            try FileManager.default.copyItem(atPath: state, toPath: copy)
+            let queue = try DatabaseQueue(path: copy, configuration: Self.checksummed)
+            try queue.write { db in
+                try db.execute(sql: "UPDATE bucket SET \(change) WHERE minute = (SELECT max(minute) FROM bucket)")
+                try db.execute(sql: "UPDATE bucket SET checksum = \(checksum)")
+            }
+            try queue.close()
+            return copy
+        }
+        let negative = try forged("negative.db", "requests = -1")
+        #expect(try Support.run(["state", negative]).status == 2)
+        let run = try night(negative, [directory + "/a.log"])
+        #expect(run.status == 2, "\(run.stderr)")
+        #expect(run.stderr.contains("damaged"), "\(run.stderr)")
+        // Version 3 added byte totals with SQL's +, which makes a real number past 2^63.
+        let real = try forged("real.db", "bytes = 1.0e19")
+        let queue = try DatabaseQueue(path: real)
+        try queue.write { db in
+            try db.execute(sql: "DELETE FROM day_bucket; DELETE FROM meta WHERE key = 'folded_before'; PRAGMA user_version = 3")
+        }
+        try queue.close()
+        let upgraded = try night(real, [directory + "/a.log"])
+        #expect(upgraded.status == 0, "\(upgraded.stderr)")
+        #expect(try requests(real) == 600)
+    }
+
     /// Two nights forty days apart, in `directory`: 500 lines on 16 September 2016 (`start`),
     /// then 300 on 26 October, whose night folds the first day's minutes.
     private func nightsFortyDaysApart(in directory: String) throws -> (state: String, start: Int) {
