@@ -8,8 +8,6 @@
 struct SnapshotWriter {
     private(set) var bytes: [UInt8] = []
 
-    mutating func reserve(_ count: Int) { bytes.reserveCapacity(bytes.count + count) }
-
     mutating func unsigned(_ value: UInt64) {
         var value = value
         while value >= 0x80 {
@@ -17,6 +15,21 @@ struct SnapshotWriter {
             value >>= 7
         }
         bytes.append(UInt8(value))
+    }
+
+    /// Writes `value` as `unsigned` does, at `cursor` (at most 10 bytes), moving it past: for
+    /// loops that write many numbers into a buffer of their own (`append(atMost:)`); `unsigned`
+    /// appends to the array directly, a number at a time.
+    @inline(__always)
+    static func varint(_ value: UInt64, at cursor: inout UnsafeMutablePointer<UInt8>) {
+        var value = value
+        while value >= 0x80 {
+            cursor.pointee = UInt8(truncatingIfNeeded: value) | 0x80
+            cursor += 1
+            value >>= 7
+        }
+        cursor.pointee = UInt8(value)
+        cursor += 1
     }
 
     /// Appends the bytes `body` writes, at most `limit` of them, to a buffer of that size.
@@ -72,12 +85,21 @@ struct SnapshotReader {
     var atEnd: Bool { position == bytes.count }
 
     mutating func unsigned() throws -> UInt64 {
+        var next = position
+        defer { position = next }
+        return try bytes.withUnsafeBufferPointer { try Self.varint(in: $0, at: &next) }
+    }
+
+    /// The varint at `next` in `bytes`, moving `next` past it: `unsigned`, and loops that read
+    /// many numbers (`withUnreadBytes`). Short or longer than 64 bits: damaged.
+    @inline(__always)
+    static func varint(in bytes: UnsafeBufferPointer<UInt8>, at next: inout Int) throws -> UInt64 {
         var value: UInt64 = 0
         var shift: UInt64 = 0
         while true {
-            guard position < bytes.count, shift < 64 else { throw Damaged() }
-            let byte = bytes[position]
-            position += 1
+            guard next < bytes.count, shift < 64 else { throw Damaged() }
+            let byte = bytes[next]
+            next += 1
             value |= UInt64(byte & 0x7F) << shift
             if byte < 0x80 { return value }
             shift += 7

@@ -221,15 +221,15 @@ extension SeriesHistory {
                             quiet += 1
                         } else {
                             if quiet > 0 {
-                                Self.put(quiet << 2 | 3, at: &cursor)
+                                SnapshotWriter.varint(quiet << 2 | 3, at: &cursor)
                                 quiet = 0
                             }
                             // (A whole count, tested without `rounded`: a libm call where SSE4.1 is not assumed.)
                             if normal <= 1, count >= 0, count < 0x1p52, Double(UInt64(count)) == count, counted + count == total {
-                                Self.put(UInt64(count) << 2 | UInt64(normal) << 1, at: &cursor)
+                                SnapshotWriter.varint(UInt64(count) << 2 | UInt64(normal) << 1, at: &cursor)
                             } else {
-                                Self.put(1, at: &cursor)
-                                Self.put(UInt64(normal), at: &cursor)
+                                SnapshotWriter.varint(1, at: &cursor)
+                                SnapshotWriter.varint(UInt64(normal), at: &cursor)
                                 let bits = total.bitPattern
                                 for index in 0..<8 {
                                     cursor.pointee = UInt8(truncatingIfNeeded: bits >> (8 * UInt64(index)))
@@ -242,7 +242,7 @@ extension SeriesHistory {
                         slot += 1
                         if slot == capacity { slot = 0 }
                     }
-                    if quiet > 0 { Self.put(quiet << 2 | 3, at: &cursor) }
+                    if quiet > 0 { SnapshotWriter.varint(quiet << 2 | 3, at: &cursor) }
                     return cursor - output
                 }
             }
@@ -251,19 +251,6 @@ extension SeriesHistory {
         writer.floats(baselines)
         writer.floats(rawBaselines)
         writer.array(excluded) { $0.bool($1) }
-    }
-
-    /// Writes `value` as a varint at `cursor`, moving it past.
-    @inline(__always)
-    private static func put(_ value: UInt64, at cursor: inout UnsafeMutablePointer<UInt8>) {
-        var value = value
-        while value >= 0x80 {
-            cursor.pointee = UInt8(truncatingIfNeeded: value) | 0x80
-            cursor += 1
-            value >>= 7
-        }
-        cursor.pointee = UInt8(value)
-        cursor += 1
     }
 
     /// The history `write(to:)` wrote, for rings of `capacity` steps.
@@ -291,17 +278,6 @@ extension SeriesHistory {
         var totals: [Double] = [], stepTotals: [UInt16] = []
         let countsBeforeFirst = normalCountsBeforeFirst, stepsBeforeFirst = normalStepsBeforeFirst
         try reader.withUnreadBytes { bytes, next in
-            func take() throws -> UInt64 {
-                var value: UInt64 = 0, shift: UInt64 = 0
-                while true {
-                    guard next < bytes.count, shift < 64 else { throw SnapshotReader.Damaged() }
-                    let byte = bytes[next]
-                    next += 1
-                    value |= UInt64(byte & 0x7F) << shift
-                    if byte < 0x80 { return value }
-                    shift += 7
-                }
-            }
             totals = try Array(unsafeUninitializedCapacity: length) { totals, totalsWritten in
                 stepTotals = try Array(unsafeUninitializedCapacity: length) { stepTotals, stepTotalsWritten in
                     var counted = countsBeforeFirst, steps = stepsBeforeFirst
@@ -312,7 +288,7 @@ extension SeriesHistory {
                             packed = UInt64(bytes[next])
                             next += 1
                         } else {
-                            packed = try take()
+                            packed = try SnapshotReader.varint(in: bytes, at: &next)
                         }
                         if packed & 3 == 3 {
                             // A quiet run of `n` steps.
@@ -332,7 +308,7 @@ extension SeriesHistory {
                             counted += Double(packed >> 2)
                             steps &+= UInt16(packed >> 1 & 1)
                         } else {
-                            let normal = try take()
+                            let normal = try SnapshotReader.varint(in: bytes, at: &next)
                             guard normal <= UInt64(UInt16.max), bytes.count - next >= 8 else { throw SnapshotReader.Damaged() }
                             steps &+= UInt16(normal)
                             // Totals only grow between those written out: each such run is checked

@@ -232,9 +232,7 @@ public final class RunState {
             // Hashed as SQLite holds the values (as `logsurge_row_checksum` does), and taken
             // apart only once they match: a value of another type is damage, not a trap.
             let values = Array(row.databaseValues)
-            var hash = RowHash()
-            for value in values.prefix(3) { hash.mix(value) }
-            guard case .int64(let checksum) = values[3].storage, checksum == hash.value else {
+            guard checksumHolds(values) else {
                 throw StateError(description: "\(path): state file damaged: a row of detector does not match its checksum")
             }
             guard case .string(let name) = values[0].storage, name == "engine" else { continue }
@@ -437,9 +435,25 @@ public final class RunState {
 
     /// `logsurge_row_checksum(value, …)`: FNV-1a over the values, each ended by a separator.
     static let rowChecksum = DatabaseFunction("logsurge_row_checksum", argumentCount: nil, pure: true) { values in
+        checksum(of: values)
+    }
+
+    /// `logsurge_row_checksum` of `values`, as SQLite holds them.
+    static func checksum(of values: some Sequence<DatabaseValue>) -> Int64 {
         var hash = RowHash()
         for value in values { hash.mix(value) }
         return hash.value
+    }
+
+    /// Whether the last of a row's values (its `checksum` column, an integer) is the checksum of
+    /// the others: how a row read in Swift is checked, in the pass that reads it.
+    // (Not inlined: where it was, Swift 6.3's optimiser trapped, CopyPropagation.)
+    @inline(never)
+    static func checksumHolds(_ values: [DatabaseValue]) -> Bool {
+        guard let stored = values.last.flatMap(integer) else { return false }
+        var hash = RowHash()
+        for value in values.dropLast() { hash.mix(value) }
+        return stored == hash.value
     }
 
     /// FNV-1a over values, each ended by a separator: the row checksum, in SQL
@@ -988,7 +1002,7 @@ public final class RunState {
             let values = Array(row.databaseValues)
             var numbers: [Int64] = []
             for index in [0, 3, 4, 5, 6, 7] {
-                if case .int64(let number) = values[index].storage { numbers.append(number) }
+                if let number = integer(values[index]) { numbers.append(number) }
             }
             guard numbers.count == 6, let minute = Int32(exactly: numbers[0]) else {
                 throw StateError(description: "\(path): state file damaged: a row of bucket holds values of other types")
@@ -1041,9 +1055,7 @@ public final class RunState {
             // apart: a value of another type or out of range (forged with its checksum) is
             // damage, never a trap. Bytes are read as `storedBytes` reads them.
             let values = Array(row.databaseValues)
-            var hash = RowHash()
-            for value in values.prefix(9) { hash.mix(value) }
-            guard case .int64(let checksum) = values[9].storage, checksum == hash.value else {
+            guard checksumHolds(values) else {
                 damaged += 1
                 continue
             }
