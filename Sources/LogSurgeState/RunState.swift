@@ -101,12 +101,15 @@ public final class RunState {
                 try db.execute(sql: Self.detectorTable)
                 detectors = try Self.storedDetectors(db, path: path)
                 if let configuration, let bytes = detectors?.bytes { decoding = Decoding(bytes, configuration: configuration) }
-                if let last = try Int32.fetchOne(db, sql: "SELECT max(minute) FROM bucket") {
+                let last = try Int32.fetchOne(db, sql: "SELECT max(minute) FROM bucket")
+                if let last {
                     // Read now (each row checked as it is), for the detectors of a run that adds
                     // minutes after these: the minutes after their snapshot, else their window.
                     let from = detectors.map { $0.through + 1 } ?? last - Self.historyMinutes
                     preloaded = (from, try Self.storedBuckets(db, from: from, path: path))
                 }
+                let lastDay = try Int32.fetchOne(db, sql: "SELECT max(day) FROM day_bucket")
+                lastStored = last ?? lastDay.map { $0 * 1440 + 1439 }
                 return changed ? .commit : .rollback
             } }
         } catch let error as StateError {
@@ -682,10 +685,10 @@ public final class RunState {
     /// The buckets of earlier runs from `minute` on, each row checked against its checksum:
     /// those read when the state was opened, and any before them.
     public func buckets(from minute: Int32) throws(StateError) -> MinuteBuckets {
+        if let (from, held) = preloaded, minute >= from { return held }
         do {
             return try database.read { db in
                 guard let (from, held) = preloaded else { return try Self.storedBuckets(db, from: minute, path: path) }
-                guard minute < from else { return held }
                 var buckets = try Self.storedBuckets(db, from: minute, before: from, path: path)
                 buckets.merge(held)
                 return buckets
@@ -700,23 +703,16 @@ public final class RunState {
     /// The detectors' window before the last minute, read when the state was opened.
     private var preloaded: (from: Int32, buckets: MinuteBuckets)?
 
-    /// The last minute the state holds (of its daily totals, the day's last), nil when empty.
-    public func lastMinute() throws(StateError) -> Int32? {
-        do {
-            return try database.read { db in
-                let last = try Int32.fetchOne(db, sql: "SELECT max(minute) FROM bucket")
-                let lastDay = try Int32.fetchOne(db, sql: "SELECT max(day) FROM day_bucket")
-                return last ?? lastDay.map { $0 * 1440 + 1439 }
-            }
-        } catch {
-            throw StateError(description: "\(path): cannot read the state: \(error)")
-        }
-    }
+    /// The last minute the state held when it was opened (of its daily totals, the day's
+    /// last), nil when empty.
+    public func lastMinute() throws(StateError) -> Int32? { lastStored }
+    private var lastStored: Int32?
 
     /// Gives the events a run reports the ids they have in the state: an episode reported
     /// before (same kind, site, country and start) keeps its id, a new one takes the next.
     /// The ids are kept with the buckets by `record`.
     public func stableIDs(_ events: [AlertEvent]) throws(StateError) -> [AlertEvent] {
+        guard !events.isEmpty else { return events }
         do {
             return try database.read { db in
                 var next = try Int.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'next_alert_id'") ?? 1
@@ -740,6 +736,7 @@ public final class RunState {
     /// `events` less those an earlier run reported: an opening of an episode it knows (same
     /// kind, site, country and start), a closing of one it closed.
     public func unreported(_ events: [AlertEvent]) throws(StateError) -> [AlertEvent] {
+        guard !events.isEmpty else { return events }
         do {
             return try database.read { db in
                 try events.filter { event in
@@ -766,8 +763,9 @@ public final class RunState {
     /// Records what this run read: each input's identity as it was opened and the bytes of
     /// content through the last line it counted (also of an input that could not be read to
     /// its end: what came before the damage was counted), its buckets and the episodes it
-    /// reported; then folds minutes past `minuteRetention` into daily totals. One transaction,
-    /// whose cost follows what the run read, not the history.
+    /// reported; then folds minutes past `minuteRetention` into daily totals, as many as it
+    /// added and more (`foldBudget`). One transaction, whose cost follows what the run read,
+    /// not the history.
     ///
     /// `detectors`: the detectors' snapshot and the last minute they stepped, kept for the next run.
     public func record(_ inputs: [Input], analysis: Analysis, detectors: (through: Int32, bytes: [UInt8])? = nil) throws(StateError) {
@@ -791,7 +789,11 @@ public final class RunState {
                                          Data(input.head), input.compressed ? 1 : 0])
                 }
                 let add = try Self.addition(db, table: "bucket", time: "minute")
-                for row in analysis.buckets.sortedRows() { try add(row.minute, row.site, row.country, row.counts) }
+                var added = 0
+                for row in analysis.buckets.sortedRows() {
+                    try add(row.minute, row.site, row.country, row.counts)
+                    added += 1
+                }
                 try Self.addDays(db, of: analysis.buckets, path: path)
                 for event in episodes { try Self.keepEpisode(db, event) }
                 if let detectors {
@@ -800,7 +802,7 @@ public final class RunState {
                         VALUES ('engine', ?1, ?2, logsurge_row_checksum('engine', ?1, ?2))
                         """, arguments: [detectors.through, Data(detectors.bytes)])
                 }
-                try fold(db)
+                try Self.fold(db, budget: Self.foldBudget(added: added))
                 try db.execute(sql: "UPDATE meta SET value = value + 1 WHERE key = 'runs'")
             }
         } catch let error as StateError {
@@ -852,17 +854,32 @@ public final class RunState {
         }
     }
 
-    /// Folds the minutes older than `minuteRetention` before the last one into the daily
-    /// totals (whole days), which hold them already: their rows are deleted.
-    private func fold(_ db: Database) throws {
+    /// The minute rows a run that added `added` of them deletes at most when it folds: twice
+    /// as many, and a floor. A nightly run's cost then follows what it read: one that adds a
+    /// line deletes a thousand rows, not the day of rows that aged out meanwhile (which
+    /// would cost more than the run), and one that adds a day of rows folds a day or more.
+    /// The rows held stay bounded: while some wait to be folded, every run deletes more than
+    /// it adds (and runs that add nothing shrink nothing, nor grow it).
+    static func foldBudget(added: Int) -> Int { 2 * added + 1024 }
+
+    /// Folds minutes older than `minuteRetention` before the last one into the daily totals
+    /// (which hold them already: their rows are deleted), the oldest first, whole minutes, up
+    /// to `budget` rows; `folded_before` is the first minute not folded. A day may so be
+    /// folded over several runs: until it is whole, it is read as its daily total.
+    private static func fold(_ db: Database, budget: Int) throws {
         guard let last = try Int32.fetchOne(db, sql: "SELECT max(minute) FROM bucket") else { return }
         let cutoff = Self.day(Int32(clamping: Int(last) - Int(Self.minuteRetention))) * 1440
         guard let first = try Int32.fetchOne(db, sql: "SELECT min(minute) FROM bucket"), first < cutoff else { return }
-        try db.execute(sql: "DELETE FROM bucket WHERE minute < ?", arguments: [cutoff])
+        // The minute of the row `budget` rows in: the fold stops before it (after it, when
+        // one minute holds more rows than the budget).
+        let beyond = try Int32.fetchOne(db, sql: "SELECT minute FROM bucket WHERE minute < ? ORDER BY minute LIMIT 1 OFFSET ?",
+                                        arguments: [cutoff, budget])
+        let end = beyond.map { max($0, first + 1) } ?? cutoff
+        try db.execute(sql: "DELETE FROM bucket WHERE minute < ?", arguments: [end])
         try db.execute(sql: """
             INSERT INTO meta (key, value) VALUES ('folded_before', ?1)
             ON CONFLICT (key) DO UPDATE SET value = max(value, ?1)
-            """, arguments: [cutoff])
+            """, arguments: [end])
     }
 
     /// What a state file holds, for `logsurge state FILE`.
@@ -914,18 +931,23 @@ public final class RunState {
                 let inputs = try Row.fetchAll(db, sql: "SELECT path, consumed, size, device, inode FROM input ORDER BY path").map {
                     Contents.KnownInput(path: $0["path"], bytesConsumed: $0["consumed"], size: $0["size"], device: $0["device"], inode: $0["inode"])
                 }
-                let buckets = try storedBuckets(db, from: nil, path: path)
-                let minuteRequests = try Int64.fetchOne(db, sql: "SELECT coalesce(sum(requests), 0) FROM bucket") ?? 0
-                let firstMinute = try Int32.fetchOne(db, sql: "SELECT min(minute) FROM bucket")
-                let lastMinute = try Int32.fetchOne(db, sql: "SELECT max(minute) FROM bucket")
-                // The days held only as daily totals (version 3 held no others).
-                let foldedBefore = version == 3 ? Int32.max
+                // The days held only as daily totals, a day being folded among them; the days
+                // after them are held as minutes too. (Version 3 held minutes, and the days
+                // before them as daily totals.)
+                let foldedBefore = version == 3 ? nil
                     : try Int32.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'folded_before'") ?? Int32.min
-                let folded = "day_bucket WHERE day < \(day(foldedBefore))"
+                let minutesFrom = foldedBefore.map { Int64(day($0)) * 1440 + (Int($0).modulo(1440) == 0 ? 0 : 1440) } ?? Int64(Int32.min)
+                let minutesFromDay = Int32(clamping: minutesFrom / 1440)
+                let buckets = try storedBuckets(db, from: Int32(clamping: minutesFrom), path: path)
+                let minutes = "bucket WHERE minute >= \(minutesFrom)"
+                let minuteRequests = try Int64.fetchOne(db, sql: "SELECT coalesce(sum(requests), 0) FROM \(minutes)") ?? 0
+                let firstMinute = try Int32.fetchOne(db, sql: "SELECT min(minute) FROM \(minutes)")
+                let lastMinute = try Int32.fetchOne(db, sql: "SELECT max(minute) FROM \(minutes)")
+                let folded = foldedBefore == nil ? "day_bucket" : "day_bucket WHERE day < \(minutesFromDay)"
                 let dayRequests = try Int64.fetchOne(db, sql: "SELECT coalesce(sum(requests), 0) FROM \(folded)") ?? 0
                 let firstDay = try Int32.fetchOne(db, sql: "SELECT min(day) FROM \(folded)")
                 let lastDay = try Int32.fetchOne(db, sql: "SELECT max(day) FROM \(folded)")
-                if version > 3 { try checkDays(db, from: day(foldedBefore), path: path) }
+                if version > 3 { try checkDays(db, from: minutesFromDay, path: path) }
                 // A daily total stands for its day: its first and last minute.
                 let first = firstDay.map { $0 * 1440 } ?? firstMinute
                 let last = lastMinute ?? lastDay.map { $0 * 1440 + 1439 }

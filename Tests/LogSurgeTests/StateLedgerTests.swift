@@ -17,15 +17,17 @@ struct StateLedgerTests {
     /// `count` combined lines, one a second from `start` (minutes since the epoch), from US clients.
     private func lines(_ count: Int, from first: Int = 0, start: Int = 24_566_400) -> [UInt8] {
         var text = ""
-        let formatter = DateFormatter()
-        formatter.locale = Locale(identifier: "en_US_POSIX")
-        formatter.timeZone = TimeZone(identifier: "UTC")
-        formatter.dateFormat = "dd/MMM/yyyy:HH:mm:ss"
         for index in first..<(first + count) {
             let date = Date(timeIntervalSince1970: Double(start * 60 + index))
-            text += "8.8.\(index % 200).\(index % 250 + 1) - - [\(formatter.string(from: date)) +0000] \"GET /page/\(index) HTTP/1.1\" 200 \(100 + index % 900) \"-\" \"test/1.0\"\n"
+            text += "8.8.\(index % 200).\(index % 250 + 1) - - [\(Self.logTime(date)) +0000] \"GET /page/\(index) HTTP/1.1\" 200 \(100 + index % 900) \"-\" \"test/1.0\"\n"
         }
         return Array(text.utf8)
+    }
+
+    /// A log's time of `date` (UTC), as Common Log Format writes it.
+    private static func logTime(_ date: Date) -> String {
+        date.formatted(Date.VerbatimFormatStyle(format: "\(day: .twoDigits)/\(month: .abbreviated)/\(year: .defaultDigits):\(hour: .twoDigits(clock: .twentyFourHour, hourCycle: .zeroBased)):\(minute: .twoDigits):\(second: .twoDigits)",
+                                                locale: Locale(identifier: "en_US_POSIX"), timeZone: TimeZone(identifier: "UTC")!, calendar: Calendar(identifier: .gregorian)))
     }
 
     private func write(_ path: String, _ bytes: [UInt8]) throws {
@@ -541,6 +543,47 @@ struct StateLedgerTests {
         let checked = try Support.run(["state", state])
         #expect(checked.status == 2)
         #expect(checked.stderr.contains("daily totals of 1 days (the first 2016-10-26) are not the sums of their minutes"), "\(checked.stderr)")
+    }
+
+    @Test("a night that adds a line folds a thousand rows, not the day that aged out; the day is folded over nights, counted once throughout")
+    func foldFollowsWhatARunAdds() throws {
+        let directory = Support.temporaryDirectory().path
+        defer { try? fileManager.removeItem(atPath: directory) }
+        let state = directory + "/state.db"
+        let start = 24_566_400  // 2016-09-16T00:00Z
+        // A day of one request a minute: 1,440 minute rows.
+        let day: String = (0..<1_440).map { minute -> String in
+            let date = Date(timeIntervalSince1970: Double((start + minute) * 60))
+            return "8.8.8.8 - - [\(Self.logTime(date)) +0000] \"GET / HTTP/1.1\" 200 100 \"-\" \"test/1.0\"\n"
+        }.joined()
+        try write(directory + "/old.log", Array(day.utf8))
+        _ = try night(state, [directory + "/old.log"])
+        let queue = try DatabaseQueue(path: state)
+        defer { try? queue.close() }
+        let held = { try queue.read { db in
+            (try Int.fetchOne(db, sql: "SELECT count(*) FROM bucket") ?? -1,
+             try Int.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'folded_before'"))
+        } }
+        #expect(try held().0 == 1_440)
+        // Forty days later, a line a night: the day aged out, and each night folds its budget.
+        let budget = RunState.foldBudget(added: 1)
+        try write(directory + "/new.log", lines(1, start: start + 40 * 1440))
+        #expect(try night(state, [directory + "/old.log", directory + "/new.log"]).status == 0)
+        let (rows, foldedBefore) = try held()
+        #expect(rows == 1_440 - budget + 1, "the fold deletes its budget of rows, the oldest first")
+        #expect(foldedBefore == start + budget)
+        // Half folded, the day is read as its daily total: every request once, and checked.
+        var contents = try stateOf(state)
+        #expect(contents["requests"] as? Int == 1_441)
+        #expect(contents["first_minute"] as? String == "2016-09-16T00:00Z")
+        #expect(contents["minutes_from"] as? String == "2016-10-26T00:00Z")
+        try append(directory + "/new.log", lines(1, from: 60, start: start + 40 * 1440))
+        #expect(try night(state, [directory + "/old.log", directory + "/new.log"]).status == 0)
+        #expect(try held() == (2, start + 5 * 1440), "the rest of the day is folded the next night, to the cutoff 35 days before")
+        contents = try stateOf(state)
+        #expect(contents["requests"] as? Int == 1_442)
+        // A run that adds a day of rows folds at least as many as it adds.
+        #expect(RunState.foldBudget(added: 1_440) >= 2 * 1_440)
     }
 
     @Test("a version 3 state (a day as minutes or as its total) is read as it is and upgraded by the next run")
