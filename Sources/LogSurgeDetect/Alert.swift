@@ -44,3 +44,27 @@ public struct AlertEvent: Sendable, Equatable {
         public var baselines: [Double]
     }
 }
+
+/// An alert episode as every output shows it (the text report, the HTML page, the metrics,
+/// the state): its events paired by id, which names one episode among a run's events, the
+/// latest standing for it.
+public struct AlertEpisode: Sendable, Equatable {
+    /// Its latest event: the opening one while it is open, the closing one once it closed.
+    public var event: AlertEvent
+
+    public init(_ event: AlertEvent) { self.event = event }
+
+    /// Going on at the last minute read: open, or closed only because the input ended there.
+    public var isGoingOn: Bool { event.state == .open || event.closedAtEndOfInput }
+
+    /// One per episode of `events`, in the order they opened (the order of their first event).
+    public static func of(_ events: [AlertEvent]) -> [AlertEpisode] {
+        var order: [Int] = []
+        var latest: [Int: AlertEvent] = [:]
+        for event in events {
+            if latest[event.id] == nil { order.append(event.id) }
+            if latest[event.id] == nil || event.state == .closed { latest[event.id] = event }
+        }
+        return order.compactMap { latest[$0] }.map(AlertEpisode.init)
+    }
+}

@@ -12,9 +12,7 @@ extension TextReport {
     /// shown as open, from its opening event.
     public static func renderEpisodes(_ events: [AlertEvent], configuration: DetectorConfiguration,
                                       style: TerminalStyle = .plain) -> String {
-        var byID: [Int: AlertEvent] = [:]
-        for event in events where event.state == .closed || byID[event.id] == nil { byID[event.id] = event }
-        let episodes = Array(byID.values)
+        let episodes = AlertEpisode.of(events).map(\.event)
         let watched = configuration.watchedCountries.map(\.description).joined(separator: ", ")
         guard !episodes.isEmpty else {
             return "\n" + style.bold("Alerts:") + " " + style.green("none") + " (watching \(watched) for surges, every site for 5xx spikes)\n"

@@ -32,7 +32,7 @@ public enum HTMLReport {
     /// detectors' settings, `databaseDescription` the GeoIP database as the text report names it.
     public static func render(_ analysis: Analysis, events: [AlertEvent], trace: DetectionTrace?,
                               configuration: DetectorConfiguration, databaseDescription: String) -> String {
-        let episodes = Episode.collect(events)
+        let episodes = AlertEpisode.of(events)
         let range = analysis.buckets.minuteRange
         // A --state run that read nothing new still charts what the state remembers.
         let charted = trace.map { "\(display($0.firstMinute)) – \(display($0.firstMinute + Int32($0.minuteCount - 1))) UTC, nothing new read" }
@@ -67,25 +67,6 @@ public enum HTMLReport {
         return page
     }
 
-    // MARK: Episodes
-
-    /// An alert episode as the page shows it: its last event (the closing one when it closed).
-    struct Episode {
-        var event: AlertEvent
-
-        /// One per episode, in the order they opened: the closing event replaces the opening one.
-        static func collect(_ events: [AlertEvent]) -> [Episode] {
-            var order: [String] = []
-            var latest: [String: AlertEvent] = [:]
-            for event in events {
-                let key = "\(event.id)|\(event.kind.rawValue)|\(event.site)|\(event.country?.description ?? "")|\(event.start)"
-                if latest[key] == nil { order.append(key) }
-                if latest[key] == nil || event.state == .closed { latest[key] = event }
-            }
-            return order.compactMap { latest[$0] }.map(Episode.init)
-        }
-    }
-
     // MARK: Page sections
 
     private static func header(_ analysis: Analysis, spanText: String) -> String {
@@ -109,7 +90,7 @@ public enum HTMLReport {
         return out + "</ul></section>\n"
     }
 
-    private static func figures(_ analysis: Analysis, episodes: [Episode]) -> String {
+    private static func figures(_ analysis: Analysis, episodes: [AlertEpisode]) -> String {
         let accounting = analysis.accounting
         let sites = analysis.buckets.requestsBySite()
         let errors = sites.values.reduce(UInt64(0)) { $0 + UInt64($1.status5xx) }
@@ -134,7 +115,7 @@ public enum HTMLReport {
         return out + "</section>\n"
     }
 
-    private static func alertsSection(_ episodes: [Episode], charted: [String], configuration: DetectorConfiguration) -> String {
+    private static func alertsSection(_ episodes: [AlertEpisode], charted: [String], configuration: DetectorConfiguration) -> String {
         let watched = configuration.watchedCountries.map(\.description).joined(separator: ", ")
         var out = "<section id=\"alerts\"><h2>Alerts</h2>"
         out += "<p class=\"lead\">Watching \(Escaping.html(watched)) for surges, every site for 5xx spikes.</p>"
@@ -181,11 +162,11 @@ public enum HTMLReport {
     }
 
     /// The busiest sites of the trace, then those with an episode, at most `mostSitesCharted`.
-    static func chartedSites(_ trace: DetectionTrace?, episodes: [Episode]) -> [String] {
+    static func chartedSites(_ trace: DetectionTrace?, episodes: [AlertEpisode]) -> [String] {
         trace?.chartedSites(busiest: busiestSitesCharted, most: mostSitesCharted, alsoShown: episodes.map(\.event.site)) ?? []
     }
 
-    private static func chartsSection(_ trace: DetectionTrace?, sites: [String], episodes: [Episode],
+    private static func chartsSection(_ trace: DetectionTrace?, sites: [String], episodes: [AlertEpisode],
                                       configuration: DetectorConfiguration) -> String {
         var out = "<section id=\"charts\"><h2>Traffic by site</h2>"
         guard let trace, !sites.isEmpty else {
@@ -214,7 +195,7 @@ public enum HTMLReport {
         return out + "</section>\n"
     }
 
-    private static func siteCard(_ site: String, index: Int, trace: DetectionTrace, episodes: [Episode],
+    private static func siteCard(_ site: String, index: Int, trace: DetectionTrace, episodes: [AlertEpisode],
                                  configuration: DetectorConfiguration) -> String {
         let errors = trace.errors(site: site)
         let requests = errors.map { $0.requests.reduce(0, +) } ?? 0
@@ -239,7 +220,7 @@ public enum HTMLReport {
         return out + "</article>\n"
     }
 
-    private static func shades(_ episodes: [Episode], trace: DetectionTrace, cssClass: String) -> [TimeChart.Shade] {
+    private static func shades(_ episodes: [AlertEpisode], trace: DetectionTrace, cssClass: String) -> [TimeChart.Shade] {
         let last = trace.firstMinute + Int32(trace.minuteCount - 1)
         return episodes.map { episode in
             TimeChart.Shade(start: episode.event.start, end: episode.event.end ?? last, raisedAt: episode.event.raisedAt,
@@ -248,7 +229,7 @@ public enum HTMLReport {
     }
 
     /// Lines naming the episodes that overlap `columns`, for a tooltip.
-    private static func episodeLines(_ episodes: [Episode], columns: Range<Int>, trace: DetectionTrace) -> String {
+    private static func episodeLines(_ episodes: [AlertEpisode], columns: Range<Int>, trace: DetectionTrace) -> String {
         let from = trace.minute(ofColumn: columns.lowerBound)
         let to = trace.minute(ofColumn: columns.upperBound - 1) + Int32(trace.minutes(inColumn: columns.upperBound - 1) - 1)
         let last = trace.firstMinute + Int32(trace.minuteCount - 1)
@@ -258,7 +239,7 @@ public enum HTMLReport {
         }.joined()
     }
 
-    private static func watchedChart(_ series: DetectionTrace.Surge, site: String, trace: DetectionTrace, episodes: [Episode]) -> String {
+    private static func watchedChart(_ series: DetectionTrace.Surge, site: String, trace: DetectionTrace, episodes: [AlertEpisode]) -> String {
         let country = Escaping.html(series.country.description)
         let bands = series.baselines.indices.map { column in
             series.baselines[column].map { poissonBand($0, minutes: trace.minutes(inColumn: column)) }
@@ -297,7 +278,7 @@ public enum HTMLReport {
             + "<span class=\"legend\">\(legend)</span></figcaption>\(svg)</figure>"
     }
 
-    private static func errorChart(_ series: DetectionTrace.Errors, site: String, trace: DetectionTrace, episodes: [Episode]) -> String {
+    private static func errorChart(_ series: DetectionTrace.Errors, site: String, trace: DetectionTrace, episodes: [AlertEpisode]) -> String {
         let shares = series.shares
         let bands = series.baselines.indices.map { column in
             series.baselines[column].flatMap { binomialBand($0, requests: series.requests[column]) }

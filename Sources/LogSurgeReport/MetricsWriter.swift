@@ -109,10 +109,10 @@ public struct MetricsWriter: Sendable {
             for country in watched { active[AlertSeries(kind: .surge, site: site, country: country.description)] = 0 }
             active[AlertSeries(kind: .errorSpike, site: site, country: "")] = 0
         }
-        let going = snapshot.activeEpisodes
-        for episode in snapshot.episodes {
-            let series = AlertSeries(kind: episode.kind, site: siteLabel(episode.site), country: episode.country?.description ?? "")
-            active[series] = max(active[series] ?? 0, going.contains(episode) ? 1 : 0)
+        for episode in AlertEpisode.of(snapshot.alerts) {
+            let event = episode.event
+            let series = AlertSeries(kind: event.kind, site: siteLabel(event.site), country: event.country?.description ?? "")
+            active[series] = max(active[series] ?? 0, episode.isGoingOn ? 1 : 0)
         }
         var raised: [AlertEvent.Kind: Int] = [.surge: 0, .errorSpike: 0]
         for event in snapshot.alerts where event.state == .open { raised[event.kind, default: 0] += 1 }

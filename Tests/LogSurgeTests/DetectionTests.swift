@@ -331,3 +331,27 @@ struct PipeAlertTests {
         #expect(analysis.lateLines == 0)
     }
 }
+
+/// The one pairing of events into episodes that the text report, the page and the metrics use.
+@Suite struct AlertEpisodeTests {
+    private func event(_ id: Int, _ state: AlertEvent.State, site: String, atEnd: Bool = false) -> AlertEvent {
+        var event = AlertEvent(id: id, state: state, kind: .surge, site: site, country: DetectionTests.us, start: Int32(id * 10),
+                               raisedAt: Int32(id * 10 + 1), end: state == .closed ? Int32(id * 10 + 5) : nil,
+                               peakMinute: Int32(id * 10 + 2), peakRequests: 50)
+        event.closedAtEndOfInput = atEnd
+        return event
+    }
+
+    @Test("events pair by id, in the order the episodes opened; the closing event stands for a closed one")
+    func pairing() {
+        let events = [event(2, .open, site: "b"), event(1, .open, site: "a"), event(2, .closed, site: "b"),
+                      event(3, .open, site: "c"), event(1, .closed, site: "a", atEnd: true)]
+        let episodes = AlertEpisode.of(events)
+        #expect(episodes.map(\.event.id) == [2, 1, 3])
+        #expect(episodes.map(\.event.state) == [.closed, .closed, .open])
+        // Going on at the last minute read: open, or closed only because the input ended.
+        #expect(episodes.map(\.isGoingOn) == [false, true, true])
+        // A closing event seen before its opening one (a followed run's earlier file) still wins.
+        #expect(AlertEpisode.of([event(4, .closed, site: "d"), event(4, .open, site: "d")]).map(\.event.state) == [.closed])
+    }
+}

@@ -33,30 +33,4 @@ public struct MetricsSnapshot: Sendable {
         self.init(counts: buckets.countsBySiteAndCountry(), accounting: accounting,
                   lastMinute: buckets.minuteRange?.upperBound, alerts: alerts)
     }
-
-    /// An episode's identity as the metrics label it: kind, site and country.
-    public struct Episode: Hashable, Sendable {
-        public var kind: AlertEvent.Kind
-        public var site: String
-        public var country: CountryCode?
-    }
-
-    /// The episodes going on: opened and not closed yet, or closed only because the input
-    /// ended (`AlertEvent.closedAtEndOfInput`: still going at the last minute read).
-    public var activeEpisodes: Set<Episode> {
-        var open: [Int: Episode] = [:]
-        for event in alerts {
-            let episode = Episode(kind: event.kind, site: event.site, country: event.country)
-            switch event.state {
-            case .open: open[event.id] = episode
-            case .closed: open[event.id] = event.closedAtEndOfInput ? episode : nil
-            }
-        }
-        return Set(open.values)
-    }
-
-    /// Every (kind, site, country) that had an episode in the run, active or not.
-    public var episodes: Set<Episode> {
-        Set(alerts.map { Episode(kind: $0.kind, site: $0.site, country: $0.country) })
-    }
 }
