@@ -307,10 +307,6 @@ struct Analyze: ParsableCommand {
             try summarySink.close()
         }
         try metricsFile?.finish(MetricsSnapshot(analysis))
-        // A stream's detectors ran as it went, without recording: the charts come from its buckets.
-        if analysis.trace == nil, let columns = configuration.traceColumns {
-            analysis.trace = Detection.trace(analysis.buckets, configuration: detector.configuration, maximumColumns: columns)
-        }
         if let htmlSink {
             try htmlSink.write(HTMLReport.render(analysis, events: events, trace: analysis.trace,
                                                  configuration: detector.configuration, databaseDescription: database.shortDescription))

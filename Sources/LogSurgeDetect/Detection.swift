@@ -73,15 +73,6 @@ public enum Detection {
         return events
     }
 
-    /// The series the detectors saw in `buckets`, in at most `maximumColumns` columns, for the
-    /// reports' charts (the events are those of `run`); nil when there are no buckets.
-    public static func trace(_ buckets: MinuteBuckets, configuration: DetectorConfiguration,
-                             maximumColumns: Int) -> DetectionTrace? {
-        guard let trace = DetectionTrace(spanOf: buckets, maximumColumns: maximumColumns) else { return nil }
-        _ = run(buckets, configuration: configuration, trace: trace)
-        return trace
-    }
-
     /// The alert events of a plain count series: surges of its values (`country` null).
     public static func run(_ series: CountSeries, configuration: DetectorConfiguration) -> [AlertEvent] {
         var configuration = configuration

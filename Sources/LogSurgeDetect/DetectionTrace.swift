@@ -12,12 +12,19 @@ public final class DetectionTrace: @unchecked Sendable {
     // Invariant: written by the one thread that runs the detectors, read after it finished.
 
     /// The first minute of the first column.
-    public let firstMinute: Int32
+    public private(set) var firstMinute: Int32
     /// Minutes folded into one column (the last column may cover fewer of the span).
-    public let minutesPerColumn: Int
-    public let columnCount: Int
+    public private(set) var minutesPerColumn: Int
+    public private(set) var columnCount: Int
     /// Minutes in the span: the last column covers what is left of it.
-    public let minuteCount: Int
+    public private(set) var minuteCount: Int
+    /// A trace of a stream, whose span is known only at its end: it starts at the first minute
+    /// recorded, a minute a column, and doubles the minutes of a column (adding pairs of
+    /// columns) whenever the span outgrows `maximumColumns`. Until `finish()` its columns
+    /// hold sums (`values`: requests; `baselines`: nil).
+    private let growing: Bool
+    private var started: Bool
+    private let maximumColumns: Int
 
     /// A watched country's requests to one site.
     public struct Surge: Sendable {
@@ -66,6 +73,42 @@ public final class DetectionTrace: @unchecked Sendable {
         minuteCount = span
         minutesPerColumn = max(1, (span + columns - 1) / columns)
         columnCount = max(1, (span + minutesPerColumn - 1) / minutesPerColumn)
+        growing = false
+        started = true
+        self.maximumColumns = columns
+    }
+
+    /// A trace of a stream in at most `maximumColumns` columns, from the first minute recorded
+    /// to the last (a power of two of minutes a column); `finish()` it before reading it.
+    public init(growingTo maximumColumns: Int) {
+        firstMinute = 0
+        minuteCount = 0
+        minutesPerColumn = 1
+        columnCount = 0
+        growing = true
+        started = false
+        self.maximumColumns = max(1, maximumColumns)
+    }
+
+    /// Whether any step was recorded.
+    public var isEmpty: Bool { !started }
+
+    /// Ends a growing trace: its columns' sums become averages over their minutes.
+    public func finish() {
+        guard growing, started else { return }
+        for index in surges.indices {
+            for column in 0..<columnCount {
+                surges[index].values[column] /= Double(minutes(inColumn: column))
+                let (sum, steps) = surgeBaselines[index][column]
+                surges[index].baselines[column] = steps > 0 ? sum / Double(steps) : nil
+            }
+        }
+        for index in errors.indices {
+            for column in 0..<columnCount {
+                let (sum, steps) = errorBaselines[index][column]
+                errors[index].baselines[column] = steps > 0 ? sum / Double(steps) : nil
+            }
+        }
     }
 
     /// An empty trace of the minutes `buckets` span, in at most `maximumColumns` columns; nil
@@ -85,12 +128,61 @@ public final class DetectionTrace: @unchecked Sendable {
         min(minutesPerColumn, minuteCount - column * minutesPerColumn)
     }
 
-    /// The column of `minute`, nil when outside the trace.
+    /// The column of `minute`, nil when outside the trace (a growing trace grows to hold it).
     private func column(of minute: Int32) -> Int? {
+        if growing && !started {
+            firstMinute = minute
+            started = true
+        }
         let offset = Int(minute) - Int(firstMinute)
         guard offset >= 0 else { return nil }
+        if growing {
+            while offset / minutesPerColumn >= maximumColumns { halveColumns() }
+            let column = offset / minutesPerColumn
+            if column >= columnCount { addColumns(column + 1 - columnCount) }
+            minuteCount = max(minuteCount, offset + 1)
+            return column
+        }
         let column = offset / minutesPerColumn
         return column < columnCount ? column : nil
+    }
+
+    /// Appends `count` empty columns to every series of a growing trace.
+    private func addColumns(_ count: Int) {
+        columnCount += count
+        for index in surges.indices {
+            surges[index].values += repeatElement(0, count: count)
+            surges[index].peaks += repeatElement(0, count: count)
+            surges[index].baselines += repeatElement(nil, count: count)
+            surgeBaselines[index] += repeatElement((sum: 0.0, steps: 0), count: count)
+        }
+        for index in errors.indices {
+            errors[index].requests += repeatElement(0, count: count)
+            errors[index].errors += repeatElement(0, count: count)
+            errors[index].baselines += repeatElement(nil, count: count)
+            errorBaselines[index] += repeatElement((sum: 0.0, steps: 0), count: count)
+        }
+    }
+
+    /// Twice the minutes a column in half the columns: each pair of columns added together.
+    private func halveColumns() {
+        func pairs<T>(_ values: [T], _ combine: (T, T) -> T) -> [T] {
+            stride(from: 0, to: values.count, by: 2).map { $0 + 1 < values.count ? combine(values[$0], values[$0 + 1]) : values[$0] }
+        }
+        for index in surges.indices {
+            surges[index].values = pairs(surges[index].values, +)
+            surges[index].peaks = pairs(surges[index].peaks, max)
+            surges[index].baselines = pairs(surges[index].baselines) { _, _ in nil }
+            surgeBaselines[index] = pairs(surgeBaselines[index]) { ($0.sum + $1.sum, $0.steps + $1.steps) }
+        }
+        for index in errors.indices {
+            errors[index].requests = pairs(errors[index].requests, +)
+            errors[index].errors = pairs(errors[index].errors, +)
+            errors[index].baselines = pairs(errors[index].baselines) { _, _ in nil }
+            errorBaselines[index] = pairs(errorBaselines[index]) { ($0.sum + $1.sum, $0.steps + $1.steps) }
+        }
+        minutesPerColumn *= 2
+        columnCount = (columnCount + 1) / 2
     }
 
     /// The index of the series of `country` at `site`, made on first use: the detectors keep
@@ -120,14 +212,15 @@ public final class DetectionTrace: @unchecked Sendable {
     /// Records one step of `minutes` minutes of a surge series.
     func surge(slot index: Int, minute: Int32, minutes: Int, count: Double, baseline: Double?) {
         guard let column = column(of: minute) else { return }
-        // A step of several minutes spreads evenly over them.
-        surges[index].values[column] += count / Double(self.minutes(inColumn: column))
+        // A step of several minutes spreads evenly over them. (A growing trace sums, and
+        // averages when it is finished.)
+        surges[index].values[column] += growing ? count : count / Double(self.minutes(inColumn: column))
         surges[index].peaks[column] = max(surges[index].peaks[column], count / Double(minutes))
         if let baseline {
             surgeBaselines[index][column].sum += baseline / Double(minutes)
             surgeBaselines[index][column].steps += 1
             let (sum, steps) = surgeBaselines[index][column]
-            surges[index].baselines[column] = sum / Double(steps)
+            if !growing { surges[index].baselines[column] = sum / Double(steps) }
         }
     }
 
@@ -140,7 +233,7 @@ public final class DetectionTrace: @unchecked Sendable {
             errorBaselines[index][column].sum += baselineShare
             errorBaselines[index][column].steps += 1
             let (sum, steps) = errorBaselines[index][column]
-            errors[index].baselines[column] = sum / Double(steps)
+            if !growing { errors[index].baselines[column] = sum / Double(steps) }
         }
     }
 

@@ -25,9 +25,15 @@ package final class StreamingDetection {
     static let aheadToTrust: UInt64 = 100
     package private(set) var lateLines: UInt64 = 0
     package private(set) var events: [AlertEvent] = []
+    /// What the detectors saw as they decided each minute, for the reports' charts (in at most
+    /// `traceColumns` columns): the charts of the run that raised the alerts. Nil until the end,
+    /// and when not asked for or nothing was decided.
+    package private(set) var trace: DetectionTrace?
 
-    package init(configuration: DetectorConfiguration, lateness: Int32?, onEvent: @escaping (AlertEvent) -> Void) {
+    package init(configuration: DetectorConfiguration, lateness: Int32?, traceColumns: Int? = nil,
+                 onEvent: @escaping (AlertEvent) -> Void) {
         engine = DetectionEngine(configuration: configuration)
+        engine.trace = traceColumns.map { DetectionTrace(growingTo: $0) }
         watched = Array(Set(configuration.watchedCountries))
         self.lateness = lateness
         self.onEvent = onEvent
@@ -65,6 +71,10 @@ package final class StreamingDetection {
         for var event in engine.finish() {
             event.closedAtEndOfInput = true
             emit(event)
+        }
+        if let recorded = engine.trace, !recorded.isEmpty {
+            recorded.finish()
+            trace = recorded
         }
     }
 

@@ -287,7 +287,8 @@ final class PageNode {
         var configuration = DetectorConfiguration()
         configuration.watchedCountries = [CountryCode(isoCode: "US")!, CountryCode(isoCode: "AQ")!]
         var withAntarctica = analysis
-        withAntarctica.trace = Detection.trace(analysis.buckets, configuration: configuration, maximumColumns: 720)
+        withAntarctica.trace = DetectionTrace(spanOf: analysis.buckets, maximumColumns: 720)
+        _ = Detection.run(analysis.buckets, configuration: configuration, trace: withAntarctica.trace)
         let root = try PageNode.parse(Self.render(withAntarctica, configuration: configuration))
         #expect(root.all("svg", class: "chart").count == 2)
         #expect(root.all("p", class: "note").map(\.text).contains("No request from AQ."))

@@ -58,14 +58,34 @@ import LogSurgeParse
         #expect((52..<60).filter(above).count <= 1)
     }
 
-    @Test func aStreamsChartsComeFromItsBucketsAsTheBatchOnes() throws {
+    @Test("a stream's charts are those of the run that decided its minutes: a late line is in the buckets, not in the charts")
+    func aStreamsChartsComeFromTheRunThatRaisedItsAlerts() throws {
+        // The three hours, then a line for their first minute again: too late for the detectors.
+        var log = StreamingDetectionTests.log
+        log += Array("8.8.8.8 - - [08/Nov/2016:15:00:10 -0500] \"GET / HTTP/1.1\" 200 1 \"-\" \"x\"\n".utf8)
+        let path = Support.temporaryDirectory().appendingPathComponent("late-chart.log").path
+        try Support.writeFile(path, Data(log))
+        let streamed = Support.analyze([path]) { $0.detectionLateness = 3; $0.traceColumns = 60; $0.chunkSize = 4096 }
+        #expect(streamed.lateLines == 1)
+        let trace = try #require(streamed.trace, "recorded as the stream was decided")
+        // A power of two of minutes a column, the span from the first minute decided to the last.
+        #expect(trace.minutesPerColumn == 4 && trace.columnCount == 45 && trace.minuteCount == 180)
+        let errors = try #require(trace.errors(site: "-"))
+        #expect(errors.requests.reduce(0, +) == Self.requests(streamed, country: nil) - 1, "the late line left out, as the detectors left it")
+        let us = try #require(trace.surge(site: "-", country: Self.us))
+        let weights = (0..<trace.columnCount).map { Double(trace.minutes(inColumn: $0)) }
+        #expect(abs(zip(us.values, weights).reduce(0) { $0 + $1.0 * $1.1 } - (Self.requests(streamed, country: Self.us) - 1)) < 1e-6, "8.8.8.8 is in the US")
+        // The same steps as a batch run's, in other columns: the baselines agree where a column
+        // of one is the union of columns of the other (the first 12 minutes: 3 of 4, 4 of 3).
         let batch = try #require(Self.analysis(columns: 60).trace)
-        let streamed = Support.analyze([StreamingDetectionTests.path]) { $0.detectionLateness = 3; $0.traceColumns = 60 }
-        #expect(streamed.trace == nil)   // decided as it went, without recording
-        let again = try #require(Detection.trace(streamed.buckets, configuration: DetectorConfiguration(), maximumColumns: 60))
-        let (a, b) = (try #require(batch.surge(site: "-", country: Self.us)), try #require(again.surge(site: "-", country: Self.us)))
-        #expect(a.values == b.values)
-        #expect(a.baselines == b.baselines)
+        let batchUS = try #require(batch.surge(site: "-", country: Self.us))
+        #expect(batch.minutesPerColumn == 3)
+        for block in 10..<15 {
+            let fromStream = (0..<3).map { us.values[3 * block + $0] * 4 }.reduce(0, +)
+            let fromBatch = (0..<4).map { batchUS.values[4 * block + $0] * 3 }.reduce(0, +)
+            #expect(abs(fromStream - fromBatch) < 1e-6)
+        }
+        #expect(us.baselines.prefix(5).allSatisfy { $0 == nil } && us.baselines[10...].allSatisfy { $0 != nil })
     }
 }
 

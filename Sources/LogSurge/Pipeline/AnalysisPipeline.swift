@@ -107,7 +107,8 @@ public struct AnalysisPipeline: Sendable {
         // Deciding minutes as the stream goes only when asked to (a pipe); otherwise the
         // detectors run over the finished buckets, which needs no per-minute state until then.
         let detection = configuration.detectionLateness.map { lateness in
-            StreamingDetection(configuration: configuration.detection, lateness: lateness, onEvent: configuration.onAlert ?? { _ in })
+            StreamingDetection(configuration: configuration.detection, lateness: lateness, traceColumns: configuration.traceColumns,
+                               onEvent: configuration.onAlert ?? { _ in })
         }
         // Several inputs are read at once (so N archives inflate on N cores), each merged apart
         // and folded into the run in input order; at most 4, as each holds a reader's buffers
@@ -865,6 +866,7 @@ private final class OrderedMerger: @unchecked Sendable {
             result.threads = threads
             result.alerts = detection?.events ?? []
             result.lateLines = detection?.lateLines ?? 0
+            result.trace = detection?.trace
             return result
         }
     }
