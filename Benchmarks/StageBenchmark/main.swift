@@ -394,9 +394,9 @@ rows.append(compare("bucket CSV: BucketWriter to /dev/null", rowCount, floor: "t
                         do { try BucketWriter.write(finished.sortedRows(), format: .csv, to: devNull) } catch { fail("\(error)") }
                     },
                     floorBody: rowsFloor))
-rows.append(compare("detection: Detection.run over the buckets", rowCount, floor: "the rows from an array", rowCount,
+rows.append(compare("detection: a DetectionRun over the buckets", rowCount, floor: "the rows from an array", rowCount,
                     unit: "M rows/s",
-                    stageBody: { keep(Detection.run(finished, configuration: configuration.detection).count) },
+                    stageBody: { keep(DetectionRun(DetectionPolicy()).run(finished).events.count) },
                     floorBody: rowsFloor))
 }
 

@@ -169,21 +169,52 @@ struct Analyze: ParsableCommand {
                 }
             } catch let error as StateError { throw UsageError(description: error.description) }
         }
-        var configuration = AnalyzeConfiguration(database: database, threads: threads ?? AnalyzeConfiguration.defaultThreadCount)
-        configuration.ownFiles = outputs.filter { $0 != "-" } + (state.map { [$0] } ?? [])
-        if let threads, threads > AnalyzeConfiguration.maximumWorkers {
-            warn("--threads \(threads): \(AnalyzeConfiguration.maximumWorkers) parse workers run (4 per processor, at least 8); more could not run at once and would only add memory")
+        let outputs = try openOutputs()
+        var configuration = try plan(database: database, outputs: outputs)
+        // With --state, what earlier runs read is passed over, and the detectors run over every
+        // run's buckets instead of this run's alone (`night`).
+        var stateInputs: [RunState.Input] = []
+        let policy = configuration.detection ?? DetectionPolicy(detectors: detector.configuration)
+        if let runState {
+            // Each file is opened once, identified from that descriptor and read through it.
+            stateInputs = try stateError { try runState.prepare(&configuration, paths: paths) }
+            configuration.detection = nil
         }
-        (configuration.format, configuration.headers, configuration.trustedProxies, configuration.countryTrustedProxies)
-            = try formatOptions.resolved()
-        configuration.site = site
-        configuration.sections = section.compactMap(Self.parseSection)
-        configuration.chunkSize = chunkSize
-        configuration.inflater = Inflater(rawValue: inflate) ?? .automatic
+
+        // A long batch run on a terminal shows how far it got (not a followed stream, nor --quiet).
+        let progress = quiet || follow ? nil : ProgressLine(total: Self.totalBytes(paths))
+        // The buckets are written while the detectors run over them.
+        var analysis = try AnalysisPipeline(configuration: configuration).run(paths: paths) { counted in
+            progress?.finish()
+            guard let bucketSink = outputs.buckets else { return }
+            try BucketWriter.write(counted.buckets.sortedRows(), format: .init(path: bucketSink.name), to: bucketSink)
+            try bucketSink.close()
+        }
+        progress?.finish()
+        var stateUnwritten = false
+        if let runState {
+            stateUnwritten = try night(runState, policy: policy, inputs: stateInputs, analysis: &analysis, alerts: outputs.alertStream)
+        }
+        try write(analysis, to: outputs, database: database)
+        if !analysis.inputErrors.isEmpty || stateUnwritten { throw ExitCode(ExitStatus.inputIncomplete) }
+        if failOnAlert, analysis.alerts.contains(where: { $0.state == .open }) { throw ExitCode(ExitStatus.alertRaised) }
+    }
+
+    /// The run's outputs, opened before any input is read.
+    struct Outputs {
+        var buckets: OutputSink?
+        var summary: OutputSink?
+        var alertStream: AlertStream?
+        var metrics: MetricsFile?
+        var html: OutputSink?
+        var report: OutputSink?
+        var style: TerminalStyle
+    }
+
+    private func openOutputs() throws -> Outputs {
         let bucketSink = try buckets.map { try openOutput($0) }
         let summarySink = try summary.map { try openOutput($0) }
         // Alerts of a stream are read as they come (`tail -f alerts.jsonl`): written in place.
-        let streaming = follow || paths.isEmpty || paths.contains("-")
         // Followed logs' alerts go on across restarts: what the file holds is kept, and an
         // episode it holds keeps its id (a restart reads the logs again from their start).
         let earlierAlerts = follow ? alerts.flatMap { $0 == "-" ? nil : AlertLedger(existing: $0) } : nil
@@ -193,38 +224,46 @@ struct Analyze: ParsableCommand {
         let reportToStandardError = outputs.contains("-")
         let reportSink: OutputSink? = quiet ? nil : reportToStandardError ? .standardError() : .standardOutput()
         let style = TerminalStyle.forDescriptor(reportToStandardError ? 2 : 1, environment: ProcessInfo.processInfo.environment)
-        // The report's charts: the detectors record what they saw, in columns.
-        if reportSink != nil || htmlSink != nil { configuration.traceColumns = Self.traceColumns }
+        return Outputs(buckets: bucketSink, summary: summarySink, alertStream: alertSink.map { AlertStream($0, ledger: earlierAlerts) },
+                       metrics: metricsFile, html: htmlSink, report: reportSink, style: style)
+    }
 
-        configuration.detection = detector.configuration
+    /// Reading a pipe or following files: minutes are decided as the stream goes.
+    private var streaming: Bool { follow || paths.isEmpty || paths.contains("-") }
+
+    /// The run's configuration from the options: how it reads, what the detectors are asked,
+    /// where its alerts go as they are raised.
+    private func plan(database: MMDBReader, outputs: Outputs) throws -> AnalyzeConfiguration {
+        var configuration = AnalyzeConfiguration(database: database, threads: threads ?? AnalyzeConfiguration.defaultThreadCount)
+        configuration.ownFiles = self.outputs.filter { $0 != "-" } + (state.map { [$0] } ?? [])
+        if let threads, threads > AnalyzeConfiguration.maximumWorkers {
+            warn("--threads \(threads): \(AnalyzeConfiguration.maximumWorkers) parse workers run (4 per processor, at least 8); more could not run at once and would only add memory")
+        }
+        (configuration.format, configuration.headers, configuration.trustedProxies, configuration.countryTrustedProxies)
+            = try formatOptions.resolved()
+        configuration.site = site
+        configuration.sections = section.compactMap(Self.parseSection)
+        configuration.chunkSize = chunkSize
+        configuration.inflater = Inflater(rawValue: inflate) ?? .automatic
+        // What the detectors are asked: the report's charts are what they saw, in columns.
         // Reading a pipe or following files, minutes are decided as the stream goes (a line may
         // lag the newest by 3 minutes) and each alert line is written and flushed the moment it
         // is raised. Such a stream may never end: SIGINT and SIGTERM end it, and what was read
         // is written out as at the end of any input (a second signal ends the program at once).
+        let streaming = self.streaming
+        configuration.detection = DetectionPolicy(detectors: detector.configuration, lateness: streaming ? 3 : nil,
+                                                  traceColumns: outputs.report != nil || outputs.html != nil ? Self.traceColumns : nil)
         if streaming {
-            configuration.detectionLateness = 3
             logsurge_install_stop_handlers()
             configuration.stop = { logsurge_stop_requested() != 0 }
         }
         configuration.follow = follow
         // A run that goes on keeps its metrics file fresh: rewritten every minute, and at the end.
-        if streaming, let metricsFile, metricsFile.refreshes {
+        if streaming, let metricsFile = outputs.metrics, metricsFile.refreshes {
             configuration.onSnapshot = { metricsFile.refresh($0) }
             configuration.snapshotInterval = metricsOptions.metricsInterval
         }
-
-        // With --state, what earlier runs read is passed over, and the detectors run below over
-        // every run's buckets instead of this run's alone.
-        var stateInputs: [RunState.Input] = []
-        var stateUnwritten = false
-        if let runState {
-            // Each file is opened once, identified from that descriptor and read through it.
-            stateInputs = try stateError { try runState.prepare(&configuration, paths: paths) }
-            configuration.detects = false
-            configuration.onAlert = nil
-        }
-        let alertStream = alertSink.map { AlertStream($0, ledger: earlierAlerts) }
-        if let alertStream {
+        if let alertStream = outputs.alertStream {
             // A followed log that stops (SIGTERM, a restart) has not ended its episodes: they stay
             // open in the file, and the run that sees one end writes its close.
             let follow = self.follow
@@ -233,65 +272,65 @@ struct Analyze: ParsableCommand {
                 alertStream.write(event)
             }
         }
+        return configuration
+    }
 
-        // A long batch run on a terminal shows how far it got (not a followed stream, nor --quiet).
-        let progress = quiet || follow ? nil : ProgressLine(total: Self.totalBytes(paths))
-        // The buckets are written while the detectors run over them.
-        var analysis = try AnalysisPipeline(configuration: configuration).run(paths: paths) { counted in
-            progress?.finish()
-            guard let bucketSink else { return }
-            try BucketWriter.write(counted.buckets.sortedRows(), format: .init(path: bucketSink.name), to: bucketSink)
-            try bucketSink.close()
+    /// A `--state` night: the detectors go on from where the last run left them (their
+    /// snapshot), stepping the minutes after it; without one (or when this run adds earlier
+    /// minutes) they are given the history they remember, their window before the first minute
+    /// this run added. Either way the cost follows what was read, not the history. Sets the
+    /// run's alerts and charts and records the night; true when the state could not be written.
+    private func night(_ runState: RunState, policy: DetectionPolicy, inputs: [RunState.Input], analysis: inout Analysis,
+                       alerts alertStream: AlertStream?) throws -> Bool {
+        let last = try stateError { try runState.lastMinute() }
+        let firstNew = analysis.buckets.minuteRange?.lowerBound ?? last.map { $0 + 1 } ?? 0
+        let restored = runState.restoredDetectors(configuration: detector.configuration, firstNew: firstNew,
+                                                  sites: analysis.buckets.siteNames)
+        // Damage in an older part of the state (a run that adds old minutes reads it only now)
+        // is said; the outputs are still written, from this run's buckets, and nothing is
+        // recorded (exit 1).
+        var unwritten = false
+        let earlier: MinuteBuckets
+        do { earlier = try runState.buckets(from: restored.map { $0.through + 1 } ?? firstNew - RunState.historyMinutes) } catch {
+            warn(error.description)
+            unwritten = true
+            earlier = MinuteBuckets()
         }
-        progress?.finish()
-        if let runState {
-            // The detectors go on from where the last run left them (their snapshot), stepping
-            // the minutes after it; without one (or when this run adds earlier minutes) they are
-            // given the history they remember, their window before the first minute this run
-            // added. Either way the cost follows what was read, not the history.
-            let last = try stateError { try runState.lastMinute() }
-            let firstNew = analysis.buckets.minuteRange?.lowerBound ?? last.map { $0 + 1 } ?? 0
-            let restored = runState.restoredDetectors(configuration: detector.configuration, firstNew: firstNew,
-                                                      sites: analysis.buckets.siteNames)
-            // Damage in an older part of the state (a run that adds old minutes reads it only now)
-            // is said; the outputs are still written, from this run's buckets, and nothing is
-            // recorded (exit 1).
-            let earlier: MinuteBuckets
-            do { earlier = try runState.buckets(from: restored.map { $0.through + 1 } ?? firstNew - RunState.historyMinutes) } catch {
-                warn(error.description)
-                stateUnwritten = true
-                earlier = MinuteBuckets()
-            }
-            var everything = earlier
-            everything.merge(analysis.buckets)
-            let trace = DetectionTrace(spanOf: everything, maximumColumns: configuration.traceColumns)
-            // The snapshot for the next run leaves its last `replayMinutes` to step again.
-            var kept: (through: Int32, bytes: [UInt8])?
-            let snapshot = everything.minuteRange.map { range in
-                (through: range.upperBound - RunState.replayMinutes, take: { (engine: DetectionEngine) in
-                    kept = engine.lastMinuteStepped.map { ($0, engine.snapshot()) }
-                })
-            }
-            // Replayed, the window's events up to the last minute were reported by the runs that
-            // read them. Going on from the snapshot, the minutes after it are stepped again with
-            // what this run added to them (the last minute was perhaps half written): what they
-            // raise or close now is reported unless it was before.
-            var detected = Detection.run(everything, configuration: detector.configuration, after: restored == nil ? last : nil,
-                                         closingAtEnd: false, trace: trace, continuing: restored?.engine, snapshot: snapshot)
-            if restored != nil { detected = try stateError { try runState.unreported(detected) } }
-            // An episode keeps the id it was first reported with, night after night.
-            analysis.alerts = try stateError { try runState.stableIDs(detected) }
-            analysis.trace = trace
-            for event in analysis.alerts { alertStream?.write(event) }
-            // A state that cannot be written is said, and the outputs are still written (exit 1).
-            do { if !stateUnwritten { try runState.record(stateInputs, analysis: analysis, detectors: kept) } } catch {
-                warn(error.description)
-                stateUnwritten = true
-            }
+        var everything = earlier
+        everything.merge(analysis.buckets)
+        // The snapshot for the next run leaves its last `replayMinutes` to step again.
+        var kept: (through: Int32, bytes: [UInt8])?
+        let snapshot = everything.minuteRange.map { range in
+            (through: range.upperBound - RunState.replayMinutes, take: { (engine: DetectionEngine) in
+                kept = engine.lastMinuteStepped.map { ($0, engine.snapshot()) }
+            })
         }
-        let events = analysis.alerts
-        let episodes = events.filter { $0.state == .open }.count
+        // Replayed, the window's events up to the last minute were reported by the runs that
+        // read them. Going on from the snapshot, the minutes after it are stepped again with
+        // what this run added to them (the last minute was perhaps half written): what they
+        // raise or close now is reported unless it was before. Episodes going on at the last
+        // minute stay open: the next night sees them go on or end.
+        var night = policy
+        night.closesAtEnd = false
+        let outcome = DetectionRun(night, continuing: restored?.engine, reportingAfter: restored == nil ? last : nil,
+                                   snapshot: snapshot).run(everything)
+        var detected = outcome.events
+        if restored != nil { detected = try stateError { try runState.unreported(detected) } }
+        // An episode keeps the id it was first reported with, night after night.
+        analysis.alerts = try stateError { try runState.stableIDs(detected) }
+        analysis.trace = outcome.trace
+        for event in analysis.alerts { alertStream?.write(event) }
+        // A state that cannot be written is said, and the outputs are still written (exit 1).
+        do { if !unwritten { try runState.record(inputs, analysis: analysis, detectors: kept) } } catch {
+            warn(error.description)
+            unwritten = true
+        }
+        return unwritten
+    }
 
+    /// Says what the run noticed and writes every output but the buckets (written while the
+    /// detectors ran).
+    private func write(_ analysis: Analysis, to outputs: Outputs, database: MMDBReader) throws {
         for (path, readAs, sameFile) in analysis.inputsReadOnce where path != readAs {
             warn("note: \(path) " + (sameFile ? "is \(readAs) under another name" : "holds the same log as \(readAs) (a copy, perhaps being compressed)") + ": read once, as \(readAs)")
         }
@@ -301,25 +340,25 @@ struct Analyze: ParsableCommand {
         for warning in analysis.warnings {
             warn("warning: \(warning.code.rawValue): \(warning.message)")
         }
-        try alertStream?.close()
-        if let summarySink {
+        let events = analysis.alerts
+        try outputs.alertStream?.close()
+        if let summarySink = outputs.summary {
             try summarySink.write(SummaryWriter.json(for: analysis))
             try summarySink.close()
         }
-        try metricsFile?.finish(MetricsSnapshot(analysis))
-        if let htmlSink {
+        try outputs.metrics?.finish(MetricsSnapshot(analysis))
+        if let htmlSink = outputs.html {
             try htmlSink.write(HTMLReport.render(analysis, events: events, trace: analysis.trace,
                                                  configuration: detector.configuration, databaseDescription: database.shortDescription))
             try htmlSink.close()
         }
-        if let reportSink {
+        if let reportSink = outputs.report {
+            let style = outputs.style
             try reportSink.write(TextReport.render(analysis, databaseDescription: database.shortDescription, style: style))
             try reportSink.write(TextReport.renderWatched(analysis.trace, events: events, style: style))
             try reportSink.write(TextReport.renderEpisodes(events, configuration: detector.configuration, style: style))
             try reportSink.close()
         }
-        if !analysis.inputErrors.isEmpty || stateUnwritten { throw ExitCode(ExitStatus.inputIncomplete) }
-        if failOnAlert, episodes > 0 { throw ExitCode(ExitStatus.alertRaised) }
     }
 
     /// The output files asked for; one of them may be `-`, standard output, which the report

@@ -16,8 +16,9 @@ struct StateCommand: ParsableCommand {
         Prints one JSON object: {"inputs": [{"path", "bytes_consumed", "size", "device", "inode"}], \
         "requests", "first_minute", "last_minute", "minutes_from", "runs"}, where requests is the \
         sum of every bucket the state holds (each log line ever read, counted once). Minutes \
-        older than 35 days before the last are kept as daily totals: minutes_from is the first \
-        minute still held as a minute, and --buckets exports the minutes. It reads the file as \
+        older than 35 days before the last are folded into daily totals: minutes_from is the \
+        first minute of the days held whole as minutes, and --buckets exports those minutes. \
+        It reads the file as \
         the last run that finished left it, without waiting for a run in progress, and checks \
         all of it.
 

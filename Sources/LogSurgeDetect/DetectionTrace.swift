@@ -24,6 +24,7 @@ public final class DetectionTrace: @unchecked Sendable {
     /// hold sums (`values`: requests; `baselines`: nil).
     private let growing: Bool
     private var started: Bool
+    private var finished = false
     private let maximumColumns: Int
 
     /// A watched country's requests to one site.
@@ -95,7 +96,8 @@ public final class DetectionTrace: @unchecked Sendable {
 
     /// Ends a growing trace: its columns' sums become averages over their minutes.
     public func finish() {
-        guard growing, started else { return }
+        guard growing, started, !finished else { return }
+        finished = true
         for index in surges.indices {
             for column in 0..<columnCount {
                 surges[index].values[column] /= Double(minutes(inColumn: column))

@@ -61,24 +61,27 @@ import LogSurgeGeo
     static let snapshotMinutes = ["2016-11-03T12:00Z", "2016-11-09T02:30Z", "2016-11-10T10:05Z", "2016-11-10T02:00Z"]
         .map(DetectionTests.minute)
 
+    /// A `--state` night's policy: the episodes going on at the end stay open.
+    static let night = DetectionPolicy(detectors: configuration, closesAtEnd: false)
+
     /// One run over everything: its events, a snapshot at each of `snapshotMinutes`, and one at the end.
     static let whole: (events: [AlertEvent], snapshots: [Int32: [UInt8]], ended: [UInt8]) = {
         var snapshots: [Int32: [UInt8]] = [:]
         var ended: [UInt8] = []
         var points = snapshotMinutes.sorted()
-        // One run, stopped at each point: `Detection.run` takes one snapshot, so the engine is
+        // One run, stopped at each point: a `DetectionRun` takes one snapshot, so the engine is
         // stepped here by chunks, each continuing the last.
         var engine: DetectionEngine?
         var events: [AlertEvent] = []
         var rest = buckets
         for point in points {
             let (before, after) = split(rest, at: point)
-            events += Detection.run(before, configuration: configuration, closingAtEnd: false, continuing: engine,
-                                    snapshot: (point, { engine = $0; snapshots[point] = $0.snapshot() }))
+            events += DetectionRun(night, continuing: engine, reportingAfter: nil,
+                                   snapshot: (point, { engine = $0; snapshots[point] = $0.snapshot() })).run(before).events
             rest = after
         }
-        events += Detection.run(rest, configuration: configuration, closingAtEnd: false, continuing: engine,
-                                snapshot: (Int32.max, { ended = $0.snapshot() }))
+        events += DetectionRun(night, continuing: engine, reportingAfter: nil,
+                               snapshot: (Int32.max, { ended = $0.snapshot() })).run(rest).events
         return (events, snapshots, ended)
     }()
 
@@ -91,9 +94,9 @@ import LogSurgeGeo
         #expect(engine.snapshot() == taken)
         #expect(engine.lastMinuteStepped == through)
         var endedRestored: [UInt8] = []
-        let continued = Detection.run(Self.split(Self.buckets, at: through).after, configuration: Self.configuration,
-                                      closingAtEnd: false, continuing: engine,
-                                      snapshot: (Int32.max, { endedRestored = $0.snapshot() }))
+        let continued = DetectionRun(Self.night, continuing: engine, reportingAfter: nil,
+                                     snapshot: (Int32.max, { endedRestored = $0.snapshot() }))
+            .run(Self.split(Self.buckets, at: through).after).events
         // The events decided after the snapshot, the same ones (ids, pictures and all).
         #expect(continued == events.filter { $0.raisedAt > through || ($0.end ?? .min) > through })
         #expect(endedRestored == ended)
@@ -164,7 +167,7 @@ import LogSurgeGeo
                 var forged = bytes
                 forged[position] = value
                 guard let engine = DetectionEngine.restored(from: forged, configuration: Self.configuration) else { continue }
-                _ = Detection.run(next, configuration: Self.configuration, continuing: engine)
+                _ = DetectionRun(DetectionPolicy(detectors: Self.configuration), continuing: engine, reportingAfter: nil, snapshot: nil).run(next)
             }
         }
         var random = SeededGenerator(seed: 5)
@@ -172,7 +175,7 @@ import LogSurgeGeo
             var damaged = bytes
             for _ in 0..<3 { damaged[Int(random.next() % UInt64(damaged.count))] = UInt8(truncatingIfNeeded: random.next()) }
             guard let engine = DetectionEngine.restored(from: damaged, configuration: Self.configuration) else { continue }
-            _ = Detection.run(next, configuration: Self.configuration, continuing: engine)
+            _ = DetectionRun(DetectionPolicy(detectors: Self.configuration), continuing: engine, reportingAfter: nil, snapshot: nil).run(next)
         }
     }
 }

@@ -170,7 +170,7 @@ import LogSurgeParse
 
     @Test func decidingAsTheStreamGoesGivesTheAlertsOfTheFinishedBuckets() throws {
         let batch = Support.analyze([Self.path])
-        let streamed = Support.analyze([Self.path]) { $0.detectionLateness = 3; $0.chunkSize = 4096 }
+        let streamed = Support.analyze([Self.path]) { $0.detection?.lateness = 3; $0.chunkSize = 4096 }
         #expect(batch.alerts.filter { $0.state == .open }.map(\.kind) == [.surge])
         #expect(streamed.alerts == batch.alerts)
         #expect(streamed.lateLines == 0)
@@ -198,7 +198,7 @@ import LogSurgeParse
         log += Array("8.8.8.8 - - [08/Nov/2016:15:00:10 -0500] \"GET / HTTP/1.1\" 200 1 \"-\" \"x\"\n".utf8)
         let path = Support.temporaryDirectory().appendingPathComponent("late.log").path
         try Support.writeFile(path, Data(log))
-        let analysis = Support.analyze([path]) { $0.detectionLateness = 3 }
+        let analysis = Support.analyze([path]) { $0.detection?.lateness = 3 }
         #expect(analysis.lateLines == 1)
         #expect(analysis.accounting.isBalanced)
         #expect(analysis.buckets.rows().reduce(0) { $0 + $1.counts.requests } == analysis.accounting.parsed)
@@ -326,7 +326,7 @@ struct PipeAlertTests {
         let lineStart = text[early...].firstIndex(of: "\n")!
         text.insert(contentsOf: "\n8.8.8.8 - - [08/Nov/2017:15:00:10 -0500] \"GET / HTTP/1.1\" 200 1 \"-\" \"x\"", at: lineStart)
         let path = try Self.write(text, name: "future.log")
-        let analysis = Support.analyze([path]) { $0.detectionLateness = 3 }
+        let analysis = Support.analyze([path]) { $0.detection?.lateness = 3 }
         #expect(analysis.alerts.filter { $0.state == .open }.map(\.kind) == [.surge])
         #expect(analysis.lateLines == 0)
     }

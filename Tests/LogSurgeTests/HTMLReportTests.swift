@@ -143,7 +143,7 @@ final class PageNode {
         }
         let path = Support.temporaryDirectory().appendingPathComponent("surge.log").path
         try! Support.writeFile(path, Data(bytes))
-        let analysis = Support.analyze([path]) { $0.traceColumns = 720 }
+        let analysis = Support.analyze([path]) { $0.detection?.traceColumns = 720 }
         return (analysis, render(analysis))
     }()
 
@@ -235,7 +235,7 @@ final class PageNode {
         let analysis = Support.analyze([path]) {
             $0.format = .fixed(.vhostCombined)
             $0.sections = [.init(name: section, prefix: "/en/immigration")]
-            $0.traceColumns = 720
+            $0.detection?.traceColumns = 720
         }
         try #require(analysis.accounting.parsed == 2 && analysis.accounting.malformedTotal == 2)
         var configuration = DetectorConfiguration()
@@ -287,8 +287,7 @@ final class PageNode {
         var configuration = DetectorConfiguration()
         configuration.watchedCountries = [CountryCode(isoCode: "US")!, CountryCode(isoCode: "AQ")!]
         var withAntarctica = analysis
-        withAntarctica.trace = DetectionTrace(spanOf: analysis.buckets, maximumColumns: 720)
-        _ = Detection.run(analysis.buckets, configuration: configuration, trace: withAntarctica.trace)
+        withAntarctica.trace = DetectionRun(DetectionPolicy(detectors: configuration, traceColumns: 720)).run(analysis.buckets).trace
         let root = try PageNode.parse(Self.render(withAntarctica, configuration: configuration))
         #expect(root.all("svg", class: "chart").count == 2)
         #expect(root.all("p", class: "note").map(\.text).contains("No request from AQ."))
@@ -297,7 +296,7 @@ final class PageNode {
     @Test func emptyInputGivesAValidPageThatSaysSo() throws {
         let path = Support.temporaryDirectory().appendingPathComponent("empty.log").path
         try Support.writeFile(path, Data())
-        let analysis = Support.analyze([path]) { $0.traceColumns = 720 }
+        let analysis = Support.analyze([path]) { $0.detection?.traceColumns = 720 }
         let page = Self.render(analysis)
         let root = try PageNode.parse(page)
         #expect(root.all("svg", class: "chart").isEmpty)

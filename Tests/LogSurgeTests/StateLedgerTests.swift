@@ -58,7 +58,7 @@ struct StateLedgerTests {
         let state = try RunState(path: statePath)
         var configuration = Support.configuration()
         let inputs = try state.prepare(&configuration, paths: paths)
-        configuration.detects = false
+        configuration.detection = nil
         try meanwhile()
         let analysis = AnalysisPipeline(configuration: configuration).run(paths: paths)
         try state.record(inputs, analysis: analysis)
@@ -584,6 +584,16 @@ struct StateLedgerTests {
         #expect(contents["requests"] as? Int == 1_442)
         // A run that adds a day of rows folds at least as many as it adds.
         #expect(RunState.foldBudget(added: 1_440) >= 2 * 1_440)
+        // Version 5 says a day may be half folded (a build that reads version 4 at most refuses
+        // it rather than count such a day twice); a version 4 file is read as it is, and the
+        // next run marks it version 5.
+        #expect(try queue.read { try Int.fetchOne($0, sql: "PRAGMA user_version") } == 5)
+        try queue.write { try $0.execute(sql: "PRAGMA user_version = 4") }
+        #expect(try stateOf(state)["requests"] as? Int == 1_442)
+        try append(directory + "/new.log", lines(1, from: 120, start: start + 40 * 1440))
+        #expect(try night(state, [directory + "/old.log", directory + "/new.log"]).status == 0)
+        #expect(try queue.read { try Int.fetchOne($0, sql: "PRAGMA user_version") } == 5)
+        #expect(try stateOf(state)["requests"] as? Int == 1_443)
     }
 
     @Test("a version 3 state (a day as minutes or as its total) is read as it is and upgraded by the next run")

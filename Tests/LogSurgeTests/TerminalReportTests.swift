@@ -13,7 +13,7 @@ import LogSurgeParse
 
     /// The three hours with a US surge at 8× from minute 120 to 150.
     static func analysis(columns: Int) -> Analysis {
-        Support.analyze([StreamingDetectionTests.path]) { $0.traceColumns = columns }
+        Support.analyze([StreamingDetectionTests.path]) { $0.detection?.traceColumns = columns }
     }
 
     /// Requests of `country` (all countries when nil) in the buckets.
@@ -65,7 +65,7 @@ import LogSurgeParse
         log += Array("8.8.8.8 - - [08/Nov/2016:15:00:10 -0500] \"GET / HTTP/1.1\" 200 1 \"-\" \"x\"\n".utf8)
         let path = Support.temporaryDirectory().appendingPathComponent("late-chart.log").path
         try Support.writeFile(path, Data(log))
-        let streamed = Support.analyze([path]) { $0.detectionLateness = 3; $0.traceColumns = 60; $0.chunkSize = 4096 }
+        let streamed = Support.analyze([path]) { $0.detection?.lateness = 3; $0.detection?.traceColumns = 60; $0.chunkSize = 4096 }
         #expect(streamed.lateLines == 1)
         let trace = try #require(streamed.trace, "recorded as the stream was decided")
         // A power of two of minutes a column, the span from the first minute decided to the last.

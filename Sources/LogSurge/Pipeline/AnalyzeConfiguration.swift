@@ -58,14 +58,13 @@ public struct AnalyzeConfiguration: Sendable {
     public var maxLineLength: Int = Limits.longestLine
     /// The country database.
     public var database: MMDBReader
-    /// The detectors' thresholds. By default, `DetectorConfiguration()` (US watched).
-    public var detection = DetectorConfiguration()
-    /// Minutes a line may arrive behind the newest one and still be seen by the detectors, when
-    /// they decide minutes as the stream goes (`nil`: only at the end of input, so that files
-    /// read one after another, e.g. from several servers, are detected as one stream).
-    /// By default, nil.
-    public var detectionLateness: Int32?
-    /// Called with each alert event as soon as it is raised or closed (on the merging thread).
+    /// What the run asks of the detectors (`DetectionPolicy`: thresholds, minutes decided as
+    /// the stream goes or at the end, charts); nil when the caller runs them itself, over more
+    /// than this run's buckets (`--state`). By default, `DetectionPolicy()` (US watched,
+    /// decided at the end, no charts).
+    public var detection: DetectionPolicy? = DetectionPolicy()
+    /// Called with each alert event as soon as it is raised or closed (on the thread that steps
+    /// the detectors: the merging thread of a stream).
     public var onAlert: (@Sendable (AlertEvent) -> Void)?
     /// Read the paths as they grow, across rotation, until `stop` says so (`--follow`): they
     /// are one stream, read as it goes. By default, false.
@@ -100,12 +99,6 @@ public struct AnalyzeConfiguration: Sendable {
     public var ownFiles: [String] = []
     /// A `resumeAt` value: the file was read to its end before and has not changed.
     public static let readBefore = Int64.max
-    /// Whether the run ends by running the detectors over its buckets (a caller that detects
-    /// over more than this run's buckets, as `--state` does, turns it off). By default, true.
-    public var detects = true
-    /// When set, the detectors record what they saw in at most this many columns
-    /// (`Analysis.trace`) for the reports' charts. By default, nil.
-    public var traceColumns: Int?
     /// Called every `snapshotInterval` seconds of wall-clock time while the run goes, on a
     /// thread of its own, with the totals merged so far (`--metrics` refreshed while following
     /// a log); never after `AnalysisPipeline.run` returns. By default, none.

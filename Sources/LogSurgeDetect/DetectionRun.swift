@@ -1,0 +1,243 @@
+import LogSurgeCore
+@_spi(Pipeline) import LogSurgeAggregate
+
+/// What a run asks of the detectors: their thresholds, when a minute is decided, whether the
+/// charts are recorded, and what becomes of the episodes still going on at the end.
+public struct DetectionPolicy: Sendable, Equatable {
+    /// The detectors' thresholds and watched countries. By default, `DetectorConfiguration()`.
+    public var detectors: DetectorConfiguration
+    /// Minutes a line may arrive behind the newest one and still be seen by the detectors, when
+    /// they decide minutes as a stream goes (a pipe, `--follow`); nil: every minute is decided
+    /// at the end, over the finished buckets (so that files read one after another, e.g. from
+    /// several servers, are detected as one stream). By default, nil.
+    public var lateness: Int32?
+    /// When set, the detectors record what they saw in at most this many columns, for the
+    /// reports' charts. By default, nil.
+    public var traceColumns: Int?
+    /// Whether the episodes still going on at the last minute close there (the run ends; their
+    /// closing events say `closedAtEndOfInput`) or stay open (a `--state` night, which the next
+    /// run goes on with). By default, true.
+    public var closesAtEnd: Bool
+
+    public init(detectors: DetectorConfiguration = DetectorConfiguration(), lateness: Int32? = nil,
+                traceColumns: Int? = nil, closesAtEnd: Bool = true) {
+        self.detectors = detectors
+        self.lateness = lateness
+        self.traceColumns = traceColumns
+        self.closesAtEnd = closesAtEnd
+    }
+}
+
+/// One run of the detectors: the one way a run's alerts are raised, whatever it reads (a file,
+/// a pipe, a followed log, a `--state` night, a plain series). The pipeline counts; a
+/// `DetectionRun` is given the counts, minute by minute as a stream is decided (`add`,
+/// `advance`) or as finished buckets (`run`), and gives back the run's events, with the
+/// charted trace of the same steps (`Outcome`).
+///
+/// Each event is handed to `onEvent` as it is raised or closed, on the thread that steps the
+/// detectors (one at a time: a run is not shared between threads).
+public final class DetectionRun {
+    /// What a run of the detectors found.
+    public struct Outcome {
+        /// The alert events, in the order a reader of the stream would see them.
+        public var events: [AlertEvent]
+        /// What the detectors saw, for the charts (when the policy asked for it and a minute
+        /// was stepped): the steps that raised `events`.
+        public var trace: DetectionTrace?
+        /// Requests of minutes already decided when their line came (a stream only): counted in
+        /// the buckets, not seen by the detectors.
+        public var lateLines: UInt64
+
+        /// The episodes of `events`.
+        public var episodes: [AlertEpisode] { AlertEpisode.of(events) }
+    }
+
+    public let policy: DetectionPolicy
+    private var engine: DetectionEngine?
+    private let onEvent: (AlertEvent) -> Void
+    /// Events of minutes up to this one are left out (reported by the runs that read them).
+    private let reportingAfter: Int32?
+    private var snapshot: (through: Int32, take: (DetectionEngine) -> Void)?
+    package private(set) var events: [AlertEvent] = []
+    private var watched: [CountryCode]
+
+    // A stream's minutes until they are decided.
+    private var pending: [Int32: [String: SiteObservation]] = [:]
+    private var newest: Int32?
+    private var decidedThrough: Int32?
+    /// Requests more than an hour ahead of `newest`, and the newest of their minutes: the
+    /// watermark follows them only once there are enough of them, so that one line with a
+    /// bogus future date cannot decide every pending minute.
+    private var aheadRequests: UInt64 = 0
+    private var aheadNewest: Int32 = .min
+    static let aheadToTrust: UInt64 = 100
+    private var lateLines: UInt64 = 0
+
+    /// A run from nothing.
+    public init(_ policy: DetectionPolicy, onEvent: @escaping (AlertEvent) -> Void = { _ in }) {
+        self.policy = policy
+        self.onEvent = onEvent
+        reportingAfter = nil
+        watched = Array(Set(policy.detectors.watchedCountries))
+    }
+
+    /// A run that goes on from earlier ones (`--state`): from `engine`, which stepped the
+    /// minutes before those it is given (restored from a snapshot), or from nothing when nil.
+    /// Events decided at a minute up to `reportingAfter` are left out (the runs that read those
+    /// minutes reported them); `snapshot.take` is handed the engine once it has stepped every
+    /// minute through `snapshot.through` and none after (at the end, if no later minute comes).
+    public init(_ policy: DetectionPolicy, continuing engine: DetectionEngine?, reportingAfter: Int32?,
+                snapshot: (through: Int32, take: (DetectionEngine) -> Void)?, onEvent: @escaping (AlertEvent) -> Void = { _ in }) {
+        self.policy = policy
+        self.engine = engine
+        self.onEvent = onEvent
+        self.reportingAfter = reportingAfter
+        self.snapshot = snapshot
+        watched = Array(Set(policy.detectors.watchedCountries))
+    }
+
+    // MARK: - A stream, decided as it goes
+
+    /// Counts requests of one merged bucket of a stream. A minute already decided only counts
+    /// its requests as late.
+    package func add(minute: Int32, site: String, country: CountryCode, counts: BucketTable.Counts) {
+        if let decidedThrough, minute <= decidedThrough {
+            lateLines += UInt64(counts.requests)
+            return
+        }
+        pending[minute, default: [:]][site, default: SiteObservation(site: site, requests: 0, errors: 0, watched: [:])]
+            .add(country: country, counts: counts, watching: watched)
+        if let current = newest, Int(minute) - Int(current) > 60 {
+            aheadRequests += UInt64(counts.requests)
+            aheadNewest = max(aheadNewest, minute)
+            if aheadRequests >= Self.aheadToTrust {
+                newest = aheadNewest
+                aheadRequests = 0
+            }
+        } else {
+            newest = max(newest ?? minute, minute)
+        }
+    }
+
+    /// Decides every minute the watermark (`policy.lateness` behind the newest) has passed.
+    package func advance() {
+        guard let lateness = policy.lateness, let newest else { return }
+        decide(through: newest - lateness - 1)
+    }
+
+    private func decide(through limit: Int32) {
+        let ready = pending.keys.filter { $0 <= limit }.sorted()
+        for minute in ready {
+            let observations = pending.removeValue(forKey: minute)!.values.sorted { $0.site < $1.site }
+            step(minute: minute, observations: observations)
+        }
+        decidedThrough = max(decidedThrough ?? limit, limit)
+    }
+
+    // MARK: - Finished buckets
+
+    /// Steps every minute of `buckets` in time order, then ends the run (`finish`).
+    public func run(_ buckets: MinuteBuckets) -> Outcome {
+        let engine = self.engine ?? {
+            // The busiest sites (by requests, then name) when there are more than can be checked.
+            let sites = buckets.sitesByRequests()
+            let maximum = policy.detectors.maximumSites
+            let busiest = sites.count <= maximum ? nil : Set(sites.prefix(maximum).map(\.site))
+            return DetectionEngine(configuration: policy.detectors, sites: busiest)
+        }()
+        self.engine = engine
+        if engine.trace == nil { engine.trace = DetectionTrace(spanOf: buckets, maximumColumns: policy.traceColumns) }
+        // Rows come by minute, then site name: a minute's observations are built in site order,
+        // one site's rows after another, with no lookup by name.
+        var observations: [SiteObservation] = []
+        var current: Int32?
+        var currentSite: UInt16?
+        func flush() {
+            guard let minute = current else { return }
+            // Already in byte order of the names; the engine's order is String's (they differ
+            // only for some non-ASCII names).
+            observations.sort { $0.site < $1.site }
+            step(minute: minute, observations: observations)
+            observations.removeAll(keepingCapacity: true)
+            currentSite = nil
+        }
+        let rows = buckets.sortedRows()
+        var iterator = rows.makeIterator()
+        while let (key, counts) = iterator.nextEntry() {
+            if key.minute != current {
+                flush()
+                current = key.minute
+            }
+            if key.site != currentSite {
+                observations.append(SiteObservation(site: rows.siteNames[Int(key.site)], requests: 0, errors: 0, watched: [:]))
+                currentSite = key.site
+            }
+            observations[observations.count - 1].add(country: key.country, counts: counts, watching: watched)
+        }
+        flush()
+        return finish()
+    }
+
+    /// Steps a plain count series (surges of its values: `country` null), then ends the run.
+    public func run(_ series: CountSeries) -> Outcome {
+        var configuration = policy.detectors
+        configuration.watchedCountries = [.unknown]
+        watched = [.unknown]
+        let engine = DetectionEngine(configuration: configuration, stepMinutes: series.stepMinutes, hasSiteTotals: false,
+                                     gapsAreMissingData: true)
+        self.engine = engine
+        for point in series.points {
+            step(minute: point.minute, observations: [
+                SiteObservation(site: series.name, requests: point.value, errors: 0, watched: [.unknown: point.value]),
+            ])
+        }
+        return finish()
+    }
+
+    // MARK: - Stepping and ending
+
+    private func step(minute: Int32, observations: [SiteObservation]) {
+        let engine = self.engine ?? {
+            // A stream's detectors, made with its first minute: its charts grow with it.
+            let engine = DetectionEngine(configuration: policy.detectors)
+            engine.trace = policy.traceColumns.map { DetectionTrace(growingTo: $0) }
+            self.engine = engine
+            return engine
+        }()
+        if let point = snapshot, minute > point.through {
+            point.take(engine)
+            snapshot = nil
+        }
+        for event in engine.step(minute: minute, observations: observations) where reportingAfter.map({ minute > $0 }) ?? true {
+            emit(event)
+        }
+    }
+
+    /// Decides what a stream has left, closes the episodes still going on (unless the policy
+    /// keeps them open) and gives the run's outcome.
+    public func finish() -> Outcome {
+        if let outcome { return outcome }
+        if let newest { decide(through: max(newest, aheadNewest)) }
+        if let engine {
+            snapshot?.take(engine)
+            snapshot = nil
+            if policy.closesAtEnd {
+                for var event in engine.finish() {
+                    event.closedAtEndOfInput = true
+                    emit(event)
+                }
+            }
+            if let trace = engine.trace, trace.isEmpty { engine.trace = nil }
+            engine.trace?.finish()
+        }
+        let outcome = Outcome(events: events, trace: engine?.trace, lateLines: lateLines)
+        self.outcome = outcome
+        return outcome
+    }
+    private var outcome: Outcome?
+
+    private func emit(_ event: AlertEvent) {
+        events.append(event)
+        onEvent(event)
+    }
+}
