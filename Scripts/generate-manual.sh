@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Regenerates docs/logsurge.1, the man page, from the same source as --help (the command
 # definitions in Sources/LogSurgeCLI), with swift-argument-parser's generate-manual plugin.
-# Run it after changing a command, an option or a help text; ManualTests fails until you do.
+# Run it after changing a command, an option or a help text; ManualCLITests fails until you do.
 #
 #   Scripts/generate-manual.sh        then: man -l docs/logsurge.1
 set -euo pipefail

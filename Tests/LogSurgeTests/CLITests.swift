@@ -7,7 +7,7 @@ import LogSurgeParse
 import LogSurgeCore
 
 /// The contract's exit statuses and streams, checked on the built executable.
-@Suite(.enabled(if: Support.executable != nil, "the logsurge executable is not built"))
+@Suite(.tags(.launchesBinary), .enabled(if: Support.executable != nil, "the logsurge executable is not built"))
 struct CLITests {
     @Test func readsStandardInputByDefault() throws {
         let log = try [UInt8](Data(contentsOf: URL(fileURLWithPath: Support.fixture("combined.log"))))
@@ -212,8 +212,8 @@ struct CLITests {
 }
 
 /// Detection through the command line: generated traffic with known events in, episodes out.
-@Suite(.enabled(if: Support.executable != nil, "the logsurge executable is not built"))
-struct CLIDetectionTests {
+@Suite(.tags(.launchesBinary), .enabled(if: Support.executable != nil, "the logsurge executable is not built"))
+struct DetectionCLITests {
     static let generated: (log: String, labels: String) = {
         let directory = Support.temporaryDirectory()
         let log = directory.appendingPathComponent("site.log.gz").path
@@ -272,12 +272,12 @@ struct CLIDetectionTests {
 }
 
 /// `logsurge detect` on exported buckets and on plain series.
-@Suite(.enabled(if: Support.executable != nil, "the logsurge executable is not built"))
-struct CLIDetectCommandTests {
+@Suite(.tags(.launchesBinary), .enabled(if: Support.executable != nil, "the logsurge executable is not built"))
+struct DetectCommandCLITests {
     @Test func detectOnExportedBucketsGivesTheAlertsOfAnalyze() throws {
         let directory = Support.temporaryDirectory()
         let buckets = directory.appendingPathComponent("b.csv").path
-        let analyzed = try Support.run(["--quiet", "--alerts", "-", "--buckets", buckets, CLIDetectionTests.generated.log])
+        let analyzed = try Support.run(["--quiet", "--alerts", "-", "--buckets", buckets, DetectionCLITests.generated.log])
         let detected = try Support.run(["detect", buckets])
         #expect(detected.status == 0)
         #expect(!analyzed.stdout.isEmpty)
@@ -288,7 +288,7 @@ struct CLIDetectCommandTests {
     func detectHugeLine() throws {
         let directory = Support.temporaryDirectory()
         let buckets = directory.appendingPathComponent("b.csv").path
-        let analyzed = try Support.run(["--quiet", "--alerts", "-", "--buckets", buckets, CLIDetectionTests.generated.log])
+        let analyzed = try Support.run(["--quiet", "--alerts", "-", "--buckets", buckets, DetectionCLITests.generated.log])
         var text = try String(contentsOfFile: buckets, encoding: .utf8)
         // A line of 64 MB after the header.
         let header = text.firstIndex(of: "\n")!
@@ -304,7 +304,7 @@ struct CLIDetectCommandTests {
     @Test func bucketsOfSeveralServersMergeIntoFleetWideEpisodes() throws {
         // Split one site's log line by line over two "servers": each sees half the traffic.
         let directory = Support.temporaryDirectory()
-        let whole = try Support.run(["--quiet", "--alerts", "-", CLIDetectionTests.generated.log])
+        let whole = try Support.run(["--quiet", "--alerts", "-", DetectionCLITests.generated.log])
         let plain = try Support.run(["generate", "--days", "2", "--rate", "150", "--seed", "5",
                                      "--event", "surge:US:20:2016-11-02T03:00Z:60:5", "--event", "errors:0.4:2016-11-02T16:00Z:8"])
         var halves = ["", ""]

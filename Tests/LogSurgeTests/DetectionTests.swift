@@ -205,8 +205,8 @@ import LogSurgeParse
     }
 }
 
-@Suite(.enabled(if: Support.executable != nil, "the logsurge executable is not built"))
-struct PipeAlertTests {
+@Suite(.tags(.launchesBinary), .enabled(if: Support.executable != nil, "the logsurge executable is not built"))
+struct PipeAlertCLITests {
     @Test func readingAPipeTheAlertIsWrittenBeforeTheInputEnds() throws {
         let process = Process()
         process.executableURL = Support.executable!

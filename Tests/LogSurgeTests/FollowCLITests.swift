@@ -3,7 +3,7 @@ import LogSurge
 import Testing
 
 /// `--follow` and never-ending pipes, end to end: the binary, real files, real signals.
-@Suite(.enabled(if: Support.executable != nil, "the logsurge executable is not built"))
+@Suite(.tags(.launchesBinary), .enabled(if: Support.executable != nil, "the logsurge executable is not built"))
 struct FollowCLITests {
     private func contents(_ path: String) -> String {
         (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""

@@ -6,7 +6,7 @@ import LogSurgeGenerate
 
 /// The formats, real clients and countries of the contract, on the built executable: exit
 /// statuses, messages and warnings.
-@Suite(.enabled(if: Support.executable != nil, "the logsurge executable is not built"))
+@Suite(.tags(.launchesBinary), .enabled(if: Support.executable != nil, "the logsurge executable is not built"))
 struct FormatCLITests {
     static func file(_ name: String, _ bytes: [UInt8]) throws -> String {
         let path = Support.temporaryDirectory().appendingPathComponent(name).path

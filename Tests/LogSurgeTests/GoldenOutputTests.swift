@@ -7,8 +7,8 @@ import Testing
 /// `Fixtures/golden/`. A change to any of them shows here as a diff to read; when it is meant,
 /// `LOGSURGE_UPDATE_GOLDEN=1 swift test --filter Golden` writes the new files and fails (so
 /// that a run that records never passes): read the diff, then run the tests again.
-@Suite(.enabled(if: Support.executable != nil, "the logsurge executable is not built"))
-struct GoldenOutputTests {
+@Suite(.tags(.launchesBinary), .enabled(if: Support.executable != nil, "the logsurge executable is not built"))
+struct GoldenOutputCLITests {
     static let outputs = ["alerts.jsonl", "summary.json", "metrics.prom", "report.txt", "report.html", "buckets.csv"]
 
     @Test("alerts, summary, metrics, the text and HTML reports and the buckets of a fixed run match their golden files")

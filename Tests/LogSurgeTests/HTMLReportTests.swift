@@ -374,7 +374,7 @@ final class PageNode {
 }
 
 /// `--html` through the executable: standard output, files, streams and `--state`.
-@Suite(.enabled(if: Support.executable != nil, "the logsurge executable is not built"))
+@Suite(.tags(.launchesBinary), .enabled(if: Support.executable != nil, "the logsurge executable is not built"))
 struct HTMLCLITests {
     @Test func htmlToStandardOutputMovesTheTextReportToStandardError() throws {
         let result = try Support.run(["--html", "-", Support.fixture("combined.log")])

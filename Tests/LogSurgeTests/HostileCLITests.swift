@@ -6,7 +6,7 @@ import LogSurgeTestSupport
 
 /// The built executable against hostile input, broken databases and outputs that fail: a clear
 /// error or a complete account, never a crash, a hang or memory that grows with the input.
-@Suite(.enabled(if: Support.executable != nil, "the logsurge executable is not built"))
+@Suite(.tags(.launchesBinary), .enabled(if: Support.executable != nil, "the logsurge executable is not built"))
 struct HostileCLITests {
     /// The summary object a run wrote to standard output.
     static func summary(_ result: Support.RunResult) throws -> [String: Any] {
@@ -142,7 +142,7 @@ struct HostileCLITests {
 /// Every corrupt database of the conformance set, and truncated copies of valid ones, given
 /// to `--geoip`: an error at open (status 2, naming the file) or a run whose lookups answer `--`
 /// where the data is broken; never a crash or a hang.
-@Suite(.enabled(if: Support.executable != nil && sharedPath("mmdb-conformance") != nil,
+@Suite(.tags(.launchesBinary), .enabled(if: Support.executable != nil && sharedPath("mmdb-conformance") != nil,
                 "needs the logsurge executable and ../shared/mmdb-conformance"))
 struct HostileDatabaseCLITests {
     static let root = sharedPath("mmdb-conformance")
@@ -228,8 +228,8 @@ struct HostileDatabaseCLITests {
 }
 
 /// Outputs that fail: a full disk, a file size limit, a closed pipe.
-@Suite(.enabled(if: Support.executable != nil, "the logsurge executable is not built"))
-struct FailingOutputTests {
+@Suite(.tags(.launchesBinary), .enabled(if: Support.executable != nil, "the logsurge executable is not built"))
+struct FailingOutputCLITests {
     /// Three hours of traffic with an error spike and a surge (alerts are written only when
     /// raised), and buckets far longer than a pipe holds.
     static let log: String = {
@@ -427,8 +427,8 @@ struct FailingOutputTests {
 }
 
 /// A batch run ended by a signal (a cron job's timeout, an operator's Ctrl-C).
-@Suite(.enabled(if: Support.executable != nil, "the logsurge executable is not built"))
-struct KilledBatchRunTests {
+@Suite(.tags(.launchesBinary), .enabled(if: Support.executable != nil, "the logsurge executable is not built"))
+struct KilledBatchRunCLITests {
     @Test("a batch run killed by SIGTERM, SIGINT or SIGHUP leaves no temporary output behind", arguments: [SIGTERM, SIGINT, SIGHUP])
     func noTemporaryFilesLeft(signal: Int32) throws {
         let directory = Support.temporaryDirectory().path

@@ -4,8 +4,8 @@ import Testing
 /// The man page (docs/logsurge.1) is generated from the command definitions
 /// (Scripts/generate-manual.sh): it must name every command and option --help names, with the
 /// same help text, or it is out of date.
-@Suite(.enabled(if: Support.executable != nil, "the logsurge executable is not built"))
-struct ManualTests {
+@Suite(.tags(.launchesBinary), .enabled(if: Support.executable != nil, "the logsurge executable is not built"))
+struct ManualCLITests {
     static let page = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
         .appendingPathComponent("../../docs/logsurge.1").standardized
 

@@ -275,7 +275,7 @@ enum Promtool {
 }
 
 /// `--metrics` end to end: the built executable on logs with hostile site names.
-@Suite(.enabled(if: Support.executable != nil, "the logsurge executable is not built"))
+@Suite(.tags(.launchesBinary), .enabled(if: Support.executable != nil, "the logsurge executable is not built"))
 struct MetricsCLITests {
     /// Sites from the vhost field (printable ASCII without a quote, as the parser takes it) and
     /// one from `--site`, which can hold anything: quote, backslash, line feed.

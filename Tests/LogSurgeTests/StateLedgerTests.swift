@@ -10,8 +10,8 @@ import LogSurgeCore
 /// `--state` as a ledger: each of the ways an unattended nightly run met its files (found by an
 /// adversarial review, each reproduced here) ends with every line of every file counted exactly
 /// once, which `logsurge state` shows.
-@Suite(.enabled(if: Support.executable != nil, "the logsurge executable is not built"))
-struct StateLedgerTests {
+@Suite(.tags(.launchesBinary), .enabled(if: Support.executable != nil, "the logsurge executable is not built"))
+struct StateLedgerCLITests {
     private let fileManager = FileManager.default
 
     /// `count` combined lines, one a second from `start` (minutes since the epoch), from US clients.
@@ -796,8 +796,8 @@ struct StateLedgerTests {
 
 /// The detectors' snapshot a `--state` run keeps: the next night goes on from it and raises
 /// what one run over everything raises; whatever it cannot go on from is replayed instead.
-@Suite(.enabled(if: Support.executable != nil, "the logsurge executable is not built"))
-struct DetectorSnapshotStateTests {
+@Suite(.tags(.launchesBinary), .enabled(if: Support.executable != nil, "the logsurge executable is not built"))
+struct DetectorSnapshotStateCLITests {
     private let fileManager = FileManager.default
 
     private func generate(_ day: Int, _ directory: String) throws -> String {
@@ -895,8 +895,8 @@ struct DetectorSnapshotStateTests {
 }
 
 /// A log whose name is not UTF-8 (Latin-1, damaged bytes), found in a directory.
-@Suite(.enabled(if: Support.executable != nil, "the logsurge executable is not built"))
-struct ByteNameTests {
+@Suite(.tags(.launchesBinary), .enabled(if: Support.executable != nil, "the logsurge executable is not built"))
+struct ByteNameCLITests {
     @Test("a log named in bytes that are not UTF-8 is read by them, once across --state runs, and shown with \\xHH")
     func readByItsBytes() throws {
         let directory = Support.temporaryDirectory().path

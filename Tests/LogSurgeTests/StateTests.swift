@@ -3,8 +3,8 @@ import GRDB
 import Testing
 
 /// `--state`, end to end: nightly runs over a rotating log directory, as cron would run them.
-@Suite(.enabled(if: Support.executable != nil, "the logsurge executable is not built"))
-struct StateTests {
+@Suite(.tags(.launchesBinary), .enabled(if: Support.executable != nil, "the logsurge executable is not built"))
+struct StateCLITests {
     private let fileManager = FileManager.default
 
     private func generate(_ arguments: [String], to path: String) throws {

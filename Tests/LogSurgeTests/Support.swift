@@ -7,6 +7,13 @@ import Testing
 @testable import LogSurgeGenerate
 @testable import LogSurgeReport
 
+extension Tag {
+    /// Tests that launch the built `logsurge` executable, slower than the rest. Their suites'
+    /// names end in `CLITests`, so that `swift test --skip CLITests` leaves them out while
+    /// working on something else (CI runs them all); `TestConventionTests` keeps it so.
+    @Tag static var launchesBinary: Self
+}
+
 /// Shared helpers: fixtures, temporary files, the embedded database, runs of the pipeline.
 enum Support {
     static let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures")

@@ -171,7 +171,7 @@ import LogSurgeParse
 }
 
 /// The binary on a terminal: `script` gives it a pseudo-terminal as standard output and error.
-@Suite(.enabled(if: Support.executable != nil && FileManager.default.isExecutableFile(atPath: "/usr/bin/script"),
+@Suite(.tags(.launchesBinary), .enabled(if: Support.executable != nil && FileManager.default.isExecutableFile(atPath: "/usr/bin/script"),
                 "needs the logsurge executable and script(1)"))
 struct TerminalCLITests {
     /// Output of `command` (a shell command line) run on a pseudo-terminal, both streams together.
