@@ -1,4 +1,4 @@
-// swift-tools-version:6.1
+// swift-tools-version:6.2
 import PackageDescription
 
 // The layout follows the pipeline: input → parse → geo → aggregate → detect → output.
@@ -8,8 +8,12 @@ let package = Package(
     name: "logsurge",
     products: [
         .executable(name: "logsurge", targets: ["LogSurgeCLI"]),
-        .library(name: "LogSurge", targets: ["LogSurgeCore", "LogSurgeInput", "LogSurgeParse", "LogSurgeGeo", "LogSurgeAggregate",
-                                             "LogSurgeDetect", "LogSurge", "LogSurgeReport", "LogSurgeGenerate"]),
+        .library(
+            name: "LogSurge",
+            targets: [
+                "LogSurgeCore", "LogSurgeInput", "LogSurgeParse", "LogSurgeGeo", "LogSurgeAggregate",
+                "LogSurgeDetect", "LogSurge", "LogSurgeReport", "LogSurgeGenerate",
+            ]),
         // The detectors alone, on rows of counts.
         .library(name: "LogSurgeDetect", targets: ["LogSurgeCore", "LogSurgeAggregate", "LogSurgeDetect"]),
     ],
@@ -56,23 +60,29 @@ let package = Package(
         // The pipeline: the parallel parse stage, the in-order merge, the run's accounting.
         .target(
             name: "LogSurge",
-            dependencies: ["LogSurgeCore", "LogSurgeInput", "LogSurgeParse", "LogSurgeGeo", "LogSurgeAggregate",
-                           "LogSurgeDetect", "CSystem"]
+            dependencies: [
+                "LogSurgeCore", "LogSurgeInput", "LogSurgeParse", "LogSurgeGeo", "LogSurgeAggregate",
+                "LogSurgeDetect", "CSystem",
+            ]
         ),
         // What a run writes: the text and HTML reports, buckets, alerts, summary, metrics; and
         // the reader of bucket and series files for `logsurge detect`.
         .target(
             name: "LogSurgeReport",
-            dependencies: ["LogSurge", "LogSurgeCore", "LogSurgeInput", "LogSurgeParse", "LogSurgeGeo",
-                           "LogSurgeAggregate", "LogSurgeDetect"]
+            dependencies: [
+                "LogSurge", "LogSurgeCore", "LogSurgeInput", "LogSurgeParse", "LogSurgeGeo",
+                "LogSurgeAggregate", "LogSurgeDetect",
+            ]
         ),
         // Synthetic access logs with injected events, for tests, benchmarks and `logsurge generate`.
         .target(name: "LogSurgeGenerate", dependencies: ["LogSurgeCore", "LogSurgeInput", "LogSurgeParse"]),
         // What `--state` remembers between runs, in SQLite: its own target, so GRDB stays out of the library.
         .target(
             name: "LogSurgeState",
-            dependencies: ["LogSurge", "LogSurgeCore", "LogSurgeAggregate", "LogSurgeDetect", "LogSurgeInput",
-                           "LogSurgeGeo", .product(name: "GRDB", package: "GRDB.swift")]
+            dependencies: [
+                "LogSurge", "LogSurgeCore", "LogSurgeAggregate", "LogSurgeDetect", "LogSurgeInput",
+                "LogSurgeGeo", .product(name: "GRDB", package: "GRDB.swift"),
+            ]
         ),
         .executableTarget(
             name: "LogSurgeCLI",
@@ -94,15 +104,19 @@ let package = Package(
         // The detection benchmark: a matrix of generated scenarios with known events.
         .executableTarget(
             name: "DetectionBenchmark",
-            dependencies: ["LogSurgeCore", "LogSurgeGeo", "LogSurgeParse", "LogSurgeAggregate", "LogSurgeDetect", "LogSurgeGenerate",
-                           "LogSurgeReport"],
+            dependencies: [
+                "LogSurgeCore", "LogSurgeGeo", "LogSurgeParse", "LogSurgeAggregate", "LogSurgeDetect", "LogSurgeGenerate",
+                "LogSurgeReport",
+            ],
             path: "Benchmarks/DetectionBenchmark"
         ),
         // The stage benchmark: each stage's rate beside a reference floor (Benchmarks/README.md).
         .executableTarget(
             name: "StageBenchmark",
-            dependencies: ["LogSurge", "LogSurgeCore", "LogSurgeAggregate", "LogSurgeDetect", "LogSurgeReport",
-                           "LogSurgeGenerate", "LogSurgeInput", "LogSurgeParse", "LogSurgeGeo"],
+            dependencies: [
+                "LogSurge", "LogSurgeCore", "LogSurgeAggregate", "LogSurgeDetect", "LogSurgeReport",
+                "LogSurgeGenerate", "LogSurgeInput", "LogSurgeParse", "LogSurgeGeo",
+            ],
             path: "Benchmarks/StageBenchmark"
         ),
         // What every test target shares (a seeded generator, the way to find ../shared).
@@ -130,3 +144,9 @@ let package = Package(
     ],
     swiftLanguageModes: [.v6]
 )
+
+// A warning in this package's own Swift code is an error (its dependencies' warnings are theirs:
+// SwiftPM applies this to the root package only).
+for target in package.targets where target.type != .system && !target.name.hasPrefix("C") {
+    target.swiftSettings = (target.swiftSettings ?? []) + [.treatAllWarnings(as: .error)]
+}

@@ -47,7 +47,7 @@ let seeds = arguments.firstIndex(of: "--seeds").flatMap { Int(arguments[$0 + 1])
 let quick = arguments.contains("--quick")
 /// `--only TEXT`: run the scenarios whose name and volume contain TEXT and print their alerts.
 let only = arguments.firstIndex(of: "--only").map { arguments[$0 + 1] }
-let start = UTCMinute.parse("2016-11-01T00:00Z")!   // a Tuesday
+let start = UTCMinute.parse("2016-11-01T00:00Z")!  // a Tuesday
 let us = CountryCode(isoCode: "US")!
 
 /// US peak and trough: the US profile is at UTC-6, busiest at 16:00 local, quietest at 04:00.
@@ -61,10 +61,13 @@ for rate in rates {
         for factor in (quick ? [2.0, 10] : [2.0, 5, 10, 20, 50]) {
             for hours in (quick ? [3] : [1, 3, 6]) {
                 for peak in [true, false] {
-                    let event = InjectedEvent(kind: .surge(country: "US", factor: factor),
-                                              onset: onset(day: 3, peak: peak), duration: hours * 60, ramp: 10)
-                    scenarios.append(Scenario(name: "surge x\(Int(factor)) \(hours)h \(peak ? "peak" : "trough")",
-                                              cell: "surge x\(Int(factor)) @\(Int(rate))", rate: rate, seed: seed, days: 4, events: [event]))
+                    let event = InjectedEvent(
+                        kind: .surge(country: "US", factor: factor),
+                        onset: onset(day: 3, peak: peak), duration: hours * 60, ramp: 10)
+                    scenarios.append(
+                        Scenario(
+                            name: "surge x\(Int(factor)) \(hours)h \(peak ? "peak" : "trough")",
+                            cell: "surge x\(Int(factor)) @\(Int(rate))", rate: rate, seed: seed, days: 4, events: [event]))
                 }
             }
         }
@@ -72,10 +75,13 @@ for rate in rates {
             for minutes in (quick ? [10] : [3, 5, 10, 25]) {
                 // During the site's working day (the site is at UTC-5): 10:00, 14:00 or 18:00 local.
                 let local = [10, 14, 18][Int(seed + UInt64(minutes)) % 3]
-                let event = InjectedEvent(kind: .errorSpike(share: share), onset: start + Int32(2 * 1440 + (local + 5) * 60 + 7), duration: minutes)
-                scenarios.append(Scenario(name: "5xx \(Int(share * 100))% \(minutes)min",
-                                          cell: "5xx \(Int(share * 100))% \(minutes >= 5 ? ">=5" : "3")min @\(Int(rate))",
-                                          rate: rate, seed: seed, days: 3, events: [event]))
+                let event = InjectedEvent(
+                    kind: .errorSpike(share: share), onset: start + Int32(2 * 1440 + (local + 5) * 60 + 7), duration: minutes)
+                scenarios.append(
+                    Scenario(
+                        name: "5xx \(Int(share * 100))% \(minutes)min",
+                        cell: "5xx \(Int(share * 100))% \(minutes >= 5 ? ">=5" : "3")min @\(Int(rate))",
+                        rate: rate, seed: seed, days: 3, events: [event]))
             }
         }
     }
@@ -95,9 +101,13 @@ func run(_ scenario: Scenario) -> (Outcome, [String]) {
     for minute in start..<(start + Int32(scenario.days * 1440)) {
         let counts = traffic.sampleCounts(minute: minute)
         let watched = counts.first { $0.country == "US" }?.requests ?? 0
-        alerts += engine.step(minute: minute, observations: [SiteObservation(
-            site: "-", requests: counts.reduce(0) { $0 + $1.requests }, errors: counts.reduce(0) { $0 + $1.errors },
-            watched: [us: watched])])
+        alerts += engine.step(
+            minute: minute,
+            observations: [
+                SiteObservation(
+                    site: "-", requests: counts.reduce(0) { $0 + $1.requests }, errors: counts.reduce(0) { $0 + $1.errors },
+                    watched: [us: watched])
+            ])
     }
     alerts += engine.finish()
     if only != nil {
@@ -113,9 +123,11 @@ func run(_ scenario: Scenario) -> (Outcome, [String]) {
         // Detected: an episode of the right kind, raised while the event is under way or within
         // 10 minutes after it (late, and the delay shows it), whose span overlaps the event.
         let closedAt = Dictionary(alerts.filter { $0.state == .closed }.map { ($0.id, $0.end ?? .max) }, uniquingKeysWith: { a, _ in a })
-        if let hit = alerts.first(where: { $0.state == .open && $0.kind == kind && $0.raisedAt >= event.onset
-                                           && $0.raisedAt < event.end + 10 && $0.start < event.end
-                                           && (closedAt[$0.id] ?? .max) >= event.onset }) {
+        if let hit = alerts.first(where: {
+            $0.state == .open && $0.kind == kind && $0.raisedAt >= event.onset
+                && $0.raisedAt < event.end + 10 && $0.start < event.end
+                && (closedAt[$0.id] ?? .max) >= event.onset
+        }) {
             outcome.detected += 1
             outcome.delays.append(Int(hit.raisedAt - event.onset))
             matched.insert(hit.id)
@@ -131,8 +143,12 @@ func run(_ scenario: Scenario) -> (Outcome, [String]) {
         if scenario.events.contains(where: { event in
             let eventKind: AlertEvent.Kind = if case .surge = event.kind { .surge } else { .errorSpike }
             return eventKind != alert.kind && alert.raisedAt >= event.onset && alert.raisedAt < event.end + 30
-        }) { outcome.crossKind += 1 }
-        notes.append("false: \(scenario.name) @\(Int(scenario.rate)) seed \(scenario.seed): \(alert.kind.rawValue) raised \(UTCMinute.format(alert.raisedAt))")
+        }) {
+            outcome.crossKind += 1
+        }
+        notes.append(
+            "false: \(scenario.name) @\(Int(scenario.rate)) seed \(scenario.seed): \(alert.kind.rawValue) raised \(UTCMinute.format(alert.raisedAt))"
+        )
     }
     return (outcome, notes)
 }
@@ -161,11 +177,17 @@ for name in cellOrder {
     let cell = cells[name]!
     total.add(cell)
     let recall = cell.labelled > 0 ? String(format: "%.0f%%", 100 * Double(cell.detected) / Double(cell.labelled)) : "-"
-    print("| \(name) | \(cell.labelled) | \(recall) | \(String(format: "%.3f", Double(cell.falseAlerts) / cell.days)) | \(cell.crossKind) | \(percentile(cell.delays, 0.5)) | \(percentile(cell.delays, 0.9)) |")
+    print(
+        "| \(name) | \(cell.labelled) | \(recall) | \(String(format: "%.3f", Double(cell.falseAlerts) / cell.days)) | \(cell.crossKind) | \(percentile(cell.delays, 0.5)) | \(percentile(cell.delays, 0.9)) |"
+    )
 }
-print("| **overall** | \(total.labelled) | \(String(format: "%.1f%%", 100 * Double(total.detected) / Double(max(1, total.labelled)))) | \(String(format: "%.3f", Double(total.falseAlerts) / total.days)) (\(total.falseAlerts) in \(Int(total.days)) days) | \(total.crossKind) | \(percentile(total.delays, 0.5)) | \(percentile(total.delays, 0.9)) |")
+print(
+    "| **overall** | \(total.labelled) | \(String(format: "%.1f%%", 100 * Double(total.detected) / Double(max(1, total.labelled)))) | \(String(format: "%.3f", Double(total.falseAlerts) / total.days)) (\(total.falseAlerts) in \(Int(total.days)) days) | \(total.crossKind) | \(percentile(total.delays, 0.5)) | \(percentile(total.delays, 0.9)) |"
+)
 print("")
-print("\(scenarios.count) scenarios, \(Int(total.days)) simulated days, \(seeds) seeds, \(String(format: "%.1f", Date().timeIntervalSince(began))) s")
+print(
+    "\(scenarios.count) scenarios, \(Int(total.days)) simulated days, \(seeds) seeds, \(String(format: "%.1f", Date().timeIntervalSince(began))) s"
+)
 if !notes.isEmpty {
     print("")
     for note in notes.prefix(60) { print("- \(note)") }

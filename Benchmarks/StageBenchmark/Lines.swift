@@ -46,7 +46,8 @@ enum Lines {
         var addresses = 0
         forEach(buffer) { line in
             guard case .parsed(let fields) = parser.parse(line), let client = fields.client,
-                  IPAddress(parsing: UnsafeRawBufferPointer(rebasing: line[client])) != nil else { return }
+                IPAddress(parsing: UnsafeRawBufferPointer(rebasing: line[client])) != nil
+            else { return }
             addresses += 1
         }
         return addresses
@@ -59,8 +60,9 @@ enum Lines {
         forEach(buffer) { line in
             guard case .parsed(let fields) = parser.parse(line) else { return }
             let connecting = fields.client.flatMap { IPAddress(parsing: UnsafeRawBufferPointer(rebasing: line[$0])) }
-            let (_, source) = chain.client(chain: fields.forwarded.map { UnsafeRawBufferPointer(rebasing: line[$0]) },
-                                           connecting: connecting, connectingLogged: fields.client != nil)
+            let (_, source) = chain.client(
+                chain: fields.forwarded.map { UnsafeRawBufferPointer(rebasing: line[$0]) },
+                connecting: connecting, connectingLogged: fields.client != nil)
             if source == .forwarded { forwarded += 1 }
         }
         return forwarded

@@ -29,8 +29,18 @@ enum FormatFuzz {
         return [
             ("apache combined", compiled(#"%h %l %u %t \"%r\" %>s %b \"%{Referer}i\" \"%{User-agent}i\""#), HeaderRoles()),
             ("main", .main, forwarded),
-            ("prefix then interpreted", compiled(#"$host $remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent $request_time "$http_x_forwarded_for" "$http_cf_ipcountry""#), forwarded),
-            ("interpreted", compiled(#"$remote_addr [$time_iso8601] "$request" $status $bytes_sent $msec $upstream_response_time "$http_x_forwarded_for""#), forwarded),
+            (
+                "prefix then interpreted",
+                compiled(
+                    #"$host $remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent $request_time "$http_x_forwarded_for" "$http_cf_ipcountry""#
+                ), forwarded
+            ),
+            (
+                "interpreted",
+                compiled(
+                    #"$remote_addr [$time_iso8601] "$request" $status $bytes_sent $msec $upstream_response_time "$http_x_forwarded_for""#),
+                forwarded
+            ),
             ("strftime pieces", compiled(#"%h [%{%d/%b/%Y %T}t.%{msec_frac}t %{%z}t] \"%r\" %>s %b %{Host}i:%p"#), forwarded),
             ("xff first", .xffCombined, forwarded),
             ("alb", .alb, forwarded),
@@ -41,8 +51,10 @@ enum FormatFuzz {
     }()
 
     /// The chain walks tried on every parsed line: the default trust, RFC 7239, and trusting everything.
-    static let walks = [ForwardedChain(trusted: TrustedProxies.proxyLike), ForwardedChain(trusted: TrustedProxies.proxyLike, rfc7239: true),
-                        ForwardedChain(trusted: (try? TrustedProxies.set(["0.0.0.0/0", "::/0"])) ?? AddressSet())]
+    static let walks = [
+        ForwardedChain(trusted: TrustedProxies.proxyLike), ForwardedChain(trusted: TrustedProxies.proxyLike, rfc7239: true),
+        ForwardedChain(trusted: (try? TrustedProxies.set(["0.0.0.0/0", "::/0"])) ?? AddressSet()),
+    ]
 
     static func check(lines: [UnsafeRawBufferPointer], problems: inout [String]) {
         // Parsers made once; a fresh one for a line is a copy without learnt state (`fresh()`).
@@ -52,13 +64,16 @@ enum FormatFuzz {
         let walks = Self.walks
         for source in lines {
             withExactCopies(of: source) { bytes, withCR in
-                check(line: bytes, withCR: withCR, prototypes: prototypes, warm: &warm, builtIn: &builtIn, walks: walks, problems: &problems)
+                check(
+                    line: bytes, withCR: withCR, prototypes: prototypes, warm: &warm, builtIn: &builtIn, walks: walks, problems: &problems)
             }
         }
     }
 
-    private static func check(line bytes: UnsafeRawBufferPointer, withCR: UnsafeRawBufferPointer, prototypes: [LineParser],
-                          warm: inout [LineParser], builtIn: inout AccessLogParser, walks: [ForwardedChain], problems: inout [String]) {
+    private static func check(
+        line bytes: UnsafeRawBufferPointer, withCR: UnsafeRawBufferPointer, prototypes: [LineParser],
+        warm: inout [LineParser], builtIn: inout AccessLogParser, walks: [ForwardedChain], problems: inout [String]
+    ) {
         let count = bytes.count
         let text = escaped(bytes)
         for (index, entry) in formats.enumerated() {
@@ -76,7 +91,9 @@ enum FormatFuzz {
             }
             if index == 0 {
                 let reference = builtIn.parse(bytes)
-                if reference != result { problems.append("the compiled combined string gave \(result), the built-in parser \(reference): \(text)") }
+                if reference != result {
+                    problems.append("the compiled combined string gave \(result), the built-in parser \(reference): \(text)")
+                }
             }
             if case .parsed(let fields) = result { walk(fields, bytes, walks, name: entry.name, text: text, problems: &problems) }
         }
@@ -88,22 +105,28 @@ enum FormatFuzz {
         var problems: [String] = []
         var length = line.count
         if length > 0 && line[length - 1] == 0x0D { length -= 1 }
-        for (name, range) in [("client", fields.client), ("host", fields.host), ("path", fields.path),
-                              ("forwarded", fields.forwarded), ("country", fields.countryHint)] {
+        for (name, range) in [
+            ("client", fields.client), ("host", fields.host), ("path", fields.path),
+            ("forwarded", fields.forwarded), ("country", fields.countryHint),
+        ] {
             if let range, range.lowerBound < 0 || range.upperBound > length || range.isEmpty && name == "client" {
                 problems.append("\(name) range \(range) in a line of \(length) bytes")
             }
         }
         if fields.status > 999 { problems.append("status \(fields.status)") }
         let minute = UTCMinute.format(fields.minute)
-        if UTCMinute.parse(minute) != fields.minute { problems.append("minute \(fields.minute) formats as \(minute), which does not parse back") }
+        if UTCMinute.parse(minute) != fields.minute {
+            problems.append("minute \(fields.minute) formats as \(minute), which does not parse back")
+        }
         return problems
     }
 
     /// Walks the line's chain under every trust: the client is the connecting address or an
     /// address written in the chain.
-    static func walk(_ fields: ParsedLine, _ line: UnsafeRawBufferPointer, _ walks: [ForwardedChain], name: String, text: String,
-                     problems: inout [String]) {
+    static func walk(
+        _ fields: ParsedLine, _ line: UnsafeRawBufferPointer, _ walks: [ForwardedChain], name: String, text: String,
+        problems: inout [String]
+    ) {
         let connecting = fields.client.flatMap { IPAddress(parsing: UnsafeRawBufferPointer(rebasing: line[$0])) }
         let chain = fields.forwarded.map { UnsafeRawBufferPointer(rebasing: line[$0]) }
         for walk in walks {
@@ -129,7 +152,9 @@ enum FormatFuzz {
 
     private static func contains(_ haystack: UnsafeRawBufferPointer, _ needle: [UInt8]) -> Bool {
         guard needle.count <= haystack.count else { return false }
-        for start in 0...(haystack.count - needle.count) where haystack[start..<(start + needle.count)].elementsEqual(needle) { return true }
+        for start in 0...(haystack.count - needle.count) where haystack[start..<(start + needle.count)].elementsEqual(needle) {
+            return true
+        }
         return false
     }
 }

@@ -25,7 +25,9 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
 
 /// Calls `body` with two exactly sized copies of a line: the line, and the line with `"\r"`
 /// after it. Exactly sized, so that the address sanitizer sees any read past their ends.
-func withExactCopies<Result>(of source: UnsafeRawBufferPointer, _ body: (_ line: UnsafeRawBufferPointer, _ withCR: UnsafeRawBufferPointer) -> Result) -> Result {
+func withExactCopies<Result>(
+    of source: UnsafeRawBufferPointer, _ body: (_ line: UnsafeRawBufferPointer, _ withCR: UnsafeRawBufferPointer) -> Result
+) -> Result {
     let count = source.count
     let line = UnsafeMutableRawBufferPointer.allocate(byteCount: count, alignment: 1)
     let withCR = UnsafeMutableRawBufferPointer.allocate(byteCount: count + 1, alignment: 1)

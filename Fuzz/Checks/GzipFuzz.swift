@@ -78,12 +78,15 @@ public enum GzipFuzz {
                 }
                 if chunk.overlongLineOffsets.count != chunk.overlongLines
                     || chunk.overlongLineOffsets != chunk.overlongLineOffsets.sorted()
-                    || !chunk.overlongLineOffsets.allSatisfy({ $0 == 0 || ($0 <= chunk.bytes.count && chunk.bytes[$0 - 1] == 0x0A) }) {
+                    || !chunk.overlongLineOffsets.allSatisfy({ $0 == 0 || ($0 <= chunk.bytes.count && chunk.bytes[$0 - 1] == 0x0A) })
+                {
                     problems.append("chunk \(index): overlong lines \(chunk.overlongLines) at \(chunk.overlongLineOffsets)")
                 }
                 var lineStart = 0
                 for (offset, byte) in chunk.bytes.enumerated() where byte == 0x0A {
-                    if offset - lineStart > reader.maxLineLength { problems.append("chunk \(index) holds a line of \(offset - lineStart) bytes") }
+                    if offset - lineStart > reader.maxLineLength {
+                        problems.append("chunk \(index) holds a line of \(offset - lineStart) bytes")
+                    }
                     lineStart = offset + 1
                 }
                 if isFile && index < chunks.count - 1 && chunk.bytes.count < reader.targetChunkSize {
@@ -152,8 +155,9 @@ public enum GzipFuzz {
         }
         if outcome.error != nil { problems.append("plain input with error \(outcome.error!)") }
         if outcome.output != expected || outcome.overlong != overlong {
-            problems.append("plain input gave \(outcome.output.count) bytes and \(outcome.overlong) overlong lines, "
-                + "expected \(expected.count) and \(overlong)")
+            problems.append(
+                "plain input gave \(outcome.output.count) bytes and \(outcome.overlong) overlong lines, "
+                    + "expected \(expected.count) and \(overlong)")
         }
         if stats.bytesRead != Int64(data.count) || stats.decompressedBytes != Int64(data.count) || stats.gzipMembers != 0 {
             problems.append("plain input stats \(stats)")

@@ -56,8 +56,10 @@ public enum ParserFuzz {
         withExactCopies(of: source) { bytes, withCR in check(line: bytes, withCR: withCR, warm: &warm, problems: &problems) }
     }
 
-    private static func check(line bytes: UnsafeRawBufferPointer, withCR: UnsafeRawBufferPointer, warm: inout [AccessLogParser],
-                              problems: inout [String]) {
+    private static func check(
+        line bytes: UnsafeRawBufferPointer, withCR: UnsafeRawBufferPointer, warm: inout [AccessLogParser],
+        problems: inout [String]
+    ) {
         let count = bytes.count
         let text = escaped(bytes)
 
@@ -151,7 +153,9 @@ public enum ParserFuzz {
             }
             if fields.status > 999 { problems.append("status \(fields.status)") }
             let minute = UTCMinute.format(fields.minute)
-            if UTCMinute.parse(minute) != fields.minute { problems.append("minute \(fields.minute) formats as \(minute), which does not parse back") }
+            if UTCMinute.parse(minute) != fields.minute {
+                problems.append("minute \(fields.minute) formats as \(minute), which does not parse back")
+            }
         }
         return problems
     }

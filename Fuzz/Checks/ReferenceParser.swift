@@ -8,8 +8,8 @@ import LogSurgeParse
 /// for combined formats `"referer" "agent"`; fields separated by single spaces; a user may be
 /// quoted; quoted fields end at an unescaped `"` followed by a space or the end (a referer or
 /// agent that never ends is cut by the line's end: the line counts, truncated); whatever
-/// follows the last field is ignored; a line starting with `{` is JSON, not this format. When several fields are wrong, the first one names the
-/// reason.
+/// follows the last field is ignored; a line starting with `{` is JSON, not this format. When
+/// several fields are wrong, the first one names the reason.
 struct ReferenceParser {
     let format: LogFormat
 
@@ -107,7 +107,7 @@ struct ReferenceParser {
         guard i < end else { return .malformed(.badFormat) }
 
         guard end - i >= 3, end - i == 3 || b[i + 3] == Byte.space,
-              b[i..<(i + 3)].allSatisfy({ $0 >= Byte.zero && $0 <= Byte.nine })
+            b[i..<(i + 3)].allSatisfy({ $0 >= Byte.zero && $0 <= Byte.nine })
         else { return .malformed(.badStatus) }
         let status = b[i..<(i + 3)].reduce(UInt16(0)) { $0 * 10 + UInt16($1 - Byte.zero) }
         i += 4
@@ -139,9 +139,10 @@ struct ReferenceParser {
                 i = fieldEnd + 1
             }
         }
-        return .parsed(ParsedLine(
-            minute: minute, status: status, bytes: size, client: clientStart..<clientEnd, host: host, path: path,
-            truncated: truncated))
+        return .parsed(
+            ParsedLine(
+                minute: minute, status: status, bytes: size, client: clientStart..<clientEnd, host: host, path: path,
+                truncated: truncated))
     }
 
     /// A virtual-host token without a `:digits` port; the whole token when the part before the
@@ -160,7 +161,7 @@ struct ReferenceParser {
     static func requestTarget(_ b: [UInt8], _ request: Range<Int>) -> Range<Int>? {
         let words = b[request].split(separator: Byte.space, omittingEmptySubsequences: false)
         guard words.count == 2 || words.count == 3, words.allSatisfy({ !$0.isEmpty }),
-              words[0].allSatisfy({ ($0 | 0x20) >= 0x61 && ($0 | 0x20) <= 0x7A || $0 == Byte.dash || $0 == 0x5F })
+            words[0].allSatisfy({ ($0 | 0x20) >= 0x61 && ($0 | 0x20) <= 0x7A || $0 == Byte.dash || $0 == 0x5F })
         else { return nil }
         return words[1].startIndex..<words[1].endIndex
     }
@@ -174,16 +175,16 @@ struct ReferenceParser {
         let months = ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"]
         let name = String(decoding: t[3..<6], as: UTF8.self).lowercased()
         guard t[2] == Byte.slash, t[6] == Byte.slash, t[11] == Byte.colon, t[14] == Byte.colon, t[17] == Byte.colon,
-              t[20] == Byte.space, t[26] == 0x5D, t[21] == 0x2B || t[21] == Byte.dash,
-              t[3..<6].allSatisfy({ $0 < 0x80 }), let month = months.firstIndex(of: name).map({ $0 + 1 }),
-              let day = number(0..<2), let year = number(7..<11), let hour = number(12..<14), let minute = number(15..<17),
-              let second = number(18..<20), let offsetHours = number(22..<24), let offsetMinutes = number(24..<26)
+            t[20] == Byte.space, t[26] == 0x5D, t[21] == 0x2B || t[21] == Byte.dash,
+            t[3..<6].allSatisfy({ $0 < 0x80 }), let month = months.firstIndex(of: name).map({ $0 + 1 }),
+            let day = number(0..<2), let year = number(7..<11), let hour = number(12..<14), let minute = number(15..<17),
+            let second = number(18..<20), let offsetHours = number(22..<24), let offsetMinutes = number(24..<26)
         else { return nil }
         let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0)
         let monthDays = [31, leap ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31]
         let offset = offsetHours * 60 + offsetMinutes
         guard day >= 1, day <= monthDays[month - 1], hour <= 23, minute <= 59, second <= 60,
-              offsetMinutes <= 59, offset <= 14 * 60
+            offsetMinutes <= 59, offset <= 14 * 60
         else { return nil }
         // Days from 0000-01-01 (a leap year) to the date, then from 1970-01-01.
         func daysBefore(year: Int) -> Int { 365 * year + (year + 3) / 4 - (year + 99) / 100 + (year + 399) / 400 }

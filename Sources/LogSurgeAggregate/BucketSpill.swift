@@ -159,7 +159,8 @@ public struct BucketRowSequence: Sequence, Sendable {
         private mutating func refill(_ index: Int) {
             guard let run = sources[index].run else { return }
             guard sources[index].position >= sources[index].block.count, sources[index].consumed < run.count,
-                  let file = sequence.file else { return }
+                let file = sequence.file
+            else { return }
             let count = Swift.min(Self.blockSize, run.count - sources[index].consumed)
             let offset = run.offset + Int64(sources[index].consumed * MemoryLayout<BucketSpillFile.Record>.stride)
             if file.read(at: offset, count: count, into: &sources[index].block) {

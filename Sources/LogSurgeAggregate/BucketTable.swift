@@ -11,7 +11,7 @@
     /// near 2³² requests) and 64-bit bytes, 28 bytes in all.
     public typealias Counts = StatusCounters<UInt32>
 
-    @usableFromInline var slots: [Int32]          // index into keys/counts, or -1
+    @usableFromInline var slots: [Int32]  // index into keys/counts, or -1
     @usableFromInline var keys: [UInt64] = []
     @usableFromInline var counts: [Counts] = []
     @usableFromInline var mask: Int

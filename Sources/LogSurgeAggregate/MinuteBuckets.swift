@@ -172,7 +172,8 @@ public struct MinuteBuckets: Sendable {
     /// after as before; the file keeps the old runs' bytes (it is append-only).
     private mutating func mergeFullLevels(file: BucketSpillFile) {
         while runs.count >= Self.runFanIn, let level = runLevels.last,
-              runLevels.suffix(Self.runFanIn).allSatisfy({ $0 == level }) {
+            runLevels.suffix(Self.runFanIn).allSatisfy({ $0 == level })
+        {
             // Sorted by site rank: a site added since a run was written sorts among the others,
             // whose order it does not change, so every run is still sorted.
             var rows = rowSequence(rank: siteRanks(), memory: [], runs: Array(runs.suffix(Self.runFanIn))).makeIterator()
@@ -220,8 +221,9 @@ public struct MinuteBuckets: Sendable {
         folded.siteLimit = siteLimit
         folded.sitesFolded = sitesFolded + ranked.count - kept.count
         for row in sortedRows() {
-            folded.add(minute: row.minute, site: kept.contains(row.site) ? row.site : Self.overflowSite,
-                       country: row.country, counts: row.counts)
+            folded.add(
+                minute: row.minute, site: kept.contains(row.site) ? row.site : Self.overflowSite,
+                country: row.country, counts: row.counts)
         }
         self = folded
     }
@@ -242,8 +244,9 @@ public struct MinuteBuckets: Sendable {
     private func rowSequence(rank: [UInt16], memory: [BucketSpillFile.Record], runs: [BucketRun]) -> BucketRowSequence {
         var siteOfRank = [UInt16](repeating: 0, count: rank.count)
         for (index, rank) in rank.enumerated() { siteOfRank[Int(rank)] = UInt16(index) }
-        return BucketRowSequence(siteNames: siteNames, rank: rank, siteOfRank: siteOfRank, memory: memory,
-                                 file: spillFile, runs: runs)
+        return BucketRowSequence(
+            siteNames: siteNames, rank: rank, siteOfRank: siteOfRank, memory: memory,
+            file: spillFile, runs: runs)
     }
 
     /// The sort rank of each site index: its position among the site names in byte order.

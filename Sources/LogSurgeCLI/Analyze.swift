@@ -16,41 +16,41 @@ struct Analyze: ParsableCommand {
         commandName: "analyze",
         abstract: "Count requests per UTC minute, site and country (the default command).",
         discussion: """
-        PATH is a file, a directory or `-` for standard input; no PATH means standard input. \
-        gzip is recognised by its content, multi-member files are read to the end. A directory \
-        means its access-log files grouped by base name, each group oldest first \
-        (name.N.gz ... name.2.gz name.1 name, and name-YYYYMMDD[.gz] in date order); hidden files \
-        and files whose name contains "error" are skipped.
+            PATH is a file, a directory or `-` for standard input; no PATH means standard input. \
+            gzip is recognised by its content, multi-member files are read to the end. A directory \
+            means its access-log files grouped by base name, each group oldest first \
+            (name.N.gz ... name.2.gz name.1 name, and name-YYYYMMDD[.gz] in date order); hidden files \
+            and files whose name contains "error" are skipped.
 
-        Exit status: 0 when every input was read, 1 when some input could not be read to its \
-        end (everything readable is still counted and reported) or an output could not be \
-        written (a full disk), 2 for usage errors.
+            Exit status: 0 when every input was read, 1 when some input could not be read to its \
+            end (everything readable is still counted and reported) or an output could not be \
+            written (a full disk), 2 for usage errors.
 
-        Examples:
-          logsurge /var/log/nginx/
-          zcat access.log.*.gz | logsurge --buckets minutes.csv
-          logsurge --format vhost_combined --buckets - --quiet vhosts.log > b.csv
-          logsurge --section immigration=/en/immigration --summary run.json access.log
-          logsurge --follow --alerts alerts.jsonl /var/log/nginx/access.log
-          logsurge --state state.db --quiet --alerts new-alerts.jsonl /var/log/nginx/
-          logsurge -F --quiet --metrics logsurge.prom /var/log/nginx/access.log
-          logsurge --html report.html --watch-country US --watch-country MX a.log
+            Examples:
+              logsurge /var/log/nginx/
+              zcat access.log.*.gz | logsurge --buckets minutes.csv
+              logsurge --format vhost_combined --buckets - --quiet vhosts.log > b.csv
+              logsurge --section immigration=/en/immigration --summary run.json access.log
+              logsurge --follow --alerts alerts.jsonl /var/log/nginx/access.log
+              logsurge --state state.db --quiet --alerts new-alerts.jsonl /var/log/nginx/
+              logsurge -F --quiet --metrics logsurge.prom /var/log/nginx/access.log
+              logsurge --html report.html --watch-country US --watch-country MX a.log
 
-        With --follow (-F), the named files are read from their start and then as they grow, \
-        across rotation by rename or copytruncate, until SIGINT or SIGTERM; alerts are written \
-        as they are raised, buckets and the summary at the end. A pipe is read the same way: \
-        `tail -F access.log | logsurge --alerts - -` ends cleanly on SIGINT too.
+            With --follow (-F), the named files are read from their start and then as they grow, \
+            across rotation by rename or copytruncate, until SIGINT or SIGTERM; alerts are written \
+            as they are raised, buckets and the summary at the end. A pipe is read the same way: \
+            `tail -F access.log | logsurge --alerts - -` ends cleanly on SIGINT too.
 
-        With --state FILE, a SQLite file remembers which inputs were read and how far (known \
-        by their first bytes, so a renamed or compressed log is not read twice) and the \
-        per-minute counts of every run: a nightly run reads only what is new, and reports the \
-        alerts decided in the minutes it added, as one run over everything would.
+            With --state FILE, a SQLite file remembers which inputs were read and how far (known \
+            by their first bytes, so a renamed or compressed log is not read twice) and the \
+            per-minute counts of every run: a nightly run reads only what is new, and reports the \
+            alerts decided in the minutes it added, as one run over everything would.
 
-        With --html FILE, one self-contained page (inline SVG charts and styles, no script, \
-        nothing fetched) shows each busy site's watched countries per minute against the \
-        baseline and its noise band, the 5xx share, the episodes shaded, the top countries and \
-        the accounting; it is written at the end of the run, a stream's included.
-        """
+            With --html FILE, one self-contained page (inline SVG charts and styles, no script, \
+            nothing fetched) shows each busy site's watched countries per minute against the \
+            baseline and its noise band, the 5xx share, the episodes shaded, the top countries and \
+            the accounting; it is written at the end of the run, a stream's included.
+            """
     )
 
     @OptionGroup(title: "Formats, real clients and countries")
@@ -62,19 +62,27 @@ struct Analyze: ParsableCommand {
     @Option(help: ArgumentHelp("Site name for lines whose format carries no virtual host.", valueName: "NAME"))
     var site: String = "-"
 
-    @Option(help: ArgumentHelp("Requests whose path starts with PREFIX belong to site HOST/NAME (NAME without a host); repeatable, the longest prefix wins.", valueName: "NAME=PREFIX"))
+    @Option(
+        help: ArgumentHelp(
+            "Requests whose path starts with PREFIX belong to site HOST/NAME (NAME without a host); repeatable, the longest prefix wins.",
+            valueName: "NAME=PREFIX"))
     var section: [String] = []
 
-    @Option(help: ArgumentHelp("Per-minute buckets as CSV, or JSON lines when FILE ends in .jsonl; `-` for standard output.", valueName: "FILE"))
+    @Option(
+        help: ArgumentHelp("Per-minute buckets as CSV, or JSON lines when FILE ends in .jsonl; `-` for standard output.", valueName: "FILE")
+    )
     var buckets: String?
 
     @Option(help: ArgumentHelp("The run's accounting as one JSON object; `-` for standard output.", valueName: "FILE"))
     var summary: String?
 
-    @Option(help: ArgumentHelp("Alert episodes as JSON lines (a line when each opens and when it closes); `-` for standard output.", valueName: "FILE"))
+    @Option(
+        help: ArgumentHelp(
+            "Alert episodes as JSON lines (a line when each opens and when it closes); `-` for standard output.", valueName: "FILE"))
     var alerts: String?
 
-    @Option(help: ArgumentHelp("A self-contained HTML report with charts (inline SVG, no script); `-` for standard output.", valueName: "FILE"))
+    @Option(
+        help: ArgumentHelp("A self-contained HTML report with charts (inline SVG, no script); `-` for standard output.", valueName: "FILE"))
     var html: String?
 
     @OptionGroup(title: "Prometheus metrics")
@@ -89,23 +97,34 @@ struct Analyze: ParsableCommand {
     @Option(help: ArgumentHelp("Parse workers (default: the active processor count). Output is identical for every value.", valueName: "N"))
     var threads: Int?
 
-    @Option(help: ArgumentHelp("Bytes of whole lines handed to a worker at once (default 2 MiB). Output is identical for every value.", valueName: "BYTES"), )
+    @Option(
+        help: ArgumentHelp(
+            "Bytes of whole lines handed to a worker at once (default 2 MiB). Output is identical for every value.", valueName: "BYTES"), )
     var chunkSize: Int = Limits.chunkSize
 
-    @Option(help: ArgumentHelp("The gzip inflater: auto (ISA-L when its library is present, else zlib), zlib or isal.", valueName: "auto|zlib|isal"))
+    @Option(
+        help: ArgumentHelp(
+            "The gzip inflater: auto (ISA-L when its library is present, else zlib), zlib or isal.", valueName: "auto|zlib|isal"))
     var inflate: String = "auto"
 
     @Flag(help: "No human-readable report.")
     var quiet = false
 
-    @Option(help: ArgumentHelp("Remember the inputs already read and the detectors' history between runs, in this SQLite file: a nightly run reads only what is new.", valueName: "FILE"))
+    @Option(
+        help: ArgumentHelp(
+            "Remember the inputs already read and the detectors' history between runs, in this SQLite file: a nightly run reads only what is new.",
+            valueName: "FILE"))
     var state: String?
 
-    @Option(help: ArgumentHelp("With --state, wait at most this long for another run that holds the state file, then fail before reading anything (exit 2). By default, as long as it takes.", valueName: "SECONDS"))
+    @Option(
+        help: ArgumentHelp(
+            "With --state, wait at most this long for another run that holds the state file, then fail before reading anything (exit 2). By default, as long as it takes.",
+            valueName: "SECONDS"))
     var stateWait: Double?
 
-    @Flag(name: [.customLong("follow"), .customShort("F")],
-          help: "Keep reading the named files as they grow, across rotation, until SIGINT/SIGTERM.")
+    @Flag(
+        name: [.customLong("follow"), .customShort("F")],
+        help: "Keep reading the named files as they grow, across rotation, until SIGINT/SIGTERM.")
     var follow = false
 
     @Argument(help: ArgumentHelp("Files, directories, or `-` for standard input.", valueName: "PATH"))
@@ -165,7 +184,9 @@ struct Analyze: ParsableCommand {
         let runState = try state.map { path throws -> RunState in
             do {
                 return try RunState(path: path, wait: stateWait, detectors: detector.configuration) {
-                    warn("\(path): another logsurge run holds this state file; waiting for it to finish" + (stateWait.map { " (at most \($0) s, --state-wait)" } ?? ""))
+                    warn(
+                        "\(path): another logsurge run holds this state file; waiting for it to finish"
+                            + (stateWait.map { " (at most \($0) s, --state-wait)" } ?? ""))
                 }
             } catch let error as StateError { throw UsageError(description: error.description) }
         }
@@ -224,8 +245,9 @@ struct Analyze: ParsableCommand {
         let reportToStandardError = outputs.contains("-")
         let reportSink: OutputSink? = quiet ? nil : reportToStandardError ? .standardError() : .standardOutput()
         let style = TerminalStyle.forDescriptor(reportToStandardError ? 2 : 1, environment: ProcessInfo.processInfo.environment)
-        return Outputs(buckets: bucketSink, summary: summarySink, alertStream: alertSink.map { AlertStream($0, ledger: earlierAlerts) },
-                       metrics: metricsFile, html: htmlSink, report: reportSink, style: style)
+        return Outputs(
+            buckets: bucketSink, summary: summarySink, alertStream: alertSink.map { AlertStream($0, ledger: earlierAlerts) },
+            metrics: metricsFile, html: htmlSink, report: reportSink, style: style)
     }
 
     /// Reading a pipe or following files: minutes are decided as the stream goes.
@@ -237,10 +259,12 @@ struct Analyze: ParsableCommand {
         var configuration = AnalyzeConfiguration(database: database, threads: threads ?? AnalyzeConfiguration.defaultThreadCount)
         configuration.ownFiles = self.outputs.filter { $0 != "-" } + (state.map { [$0] } ?? [])
         if let threads, threads > AnalyzeConfiguration.maximumWorkers {
-            warn("--threads \(threads): \(AnalyzeConfiguration.maximumWorkers) parse workers run (4 per processor, at least 8); more could not run at once and would only add memory")
+            warn(
+                "--threads \(threads): \(AnalyzeConfiguration.maximumWorkers) parse workers run (4 per processor, at least 8); more could not run at once and would only add memory"
+            )
         }
-        (configuration.format, configuration.headers, configuration.trustedProxies, configuration.countryTrustedProxies)
-            = try formatOptions.resolved()
+        (configuration.format, configuration.headers, configuration.trustedProxies, configuration.countryTrustedProxies) =
+            try formatOptions.resolved()
         configuration.site = site
         configuration.sections = section.compactMap(Self.parseSection)
         configuration.chunkSize = chunkSize
@@ -251,8 +275,9 @@ struct Analyze: ParsableCommand {
         // is raised. Such a stream may never end: SIGINT and SIGTERM end it, and what was read
         // is written out as at the end of any input (a second signal ends the program at once).
         let streaming = self.streaming
-        configuration.detection = DetectionPolicy(detectors: detector.configuration, lateness: streaming ? 3 : nil,
-                                                  traceColumns: outputs.report != nil || outputs.html != nil ? Self.traceColumns : nil)
+        configuration.detection = DetectionPolicy(
+            detectors: detector.configuration, lateness: streaming ? 3 : nil,
+            traceColumns: outputs.report != nil || outputs.html != nil ? Self.traceColumns : nil)
         if streaming {
             logsurge_install_stop_handlers()
             configuration.stop = { logsurge_stop_requested() != 0 }
@@ -280,12 +305,15 @@ struct Analyze: ParsableCommand {
     /// minutes) they are given the history they remember, their window before the first minute
     /// this run added. Either way the cost follows what was read, not the history. Sets the
     /// run's alerts and charts and records the night; true when the state could not be written.
-    private func night(_ runState: RunState, policy: DetectionPolicy, inputs: [RunState.Input], analysis: inout Analysis,
-                       alerts alertStream: AlertStream?) throws -> Bool {
+    private func night(
+        _ runState: RunState, policy: DetectionPolicy, inputs: [RunState.Input], analysis: inout Analysis,
+        alerts alertStream: AlertStream?
+    ) throws -> Bool {
         let last = try stateError { try runState.lastMinute() }
         let firstNew = analysis.buckets.minuteRange?.lowerBound ?? last.map { $0 + 1 } ?? 0
-        let restored = runState.restoredDetectors(configuration: detector.configuration, firstNew: firstNew,
-                                                  sites: analysis.buckets.siteNames)
+        let restored = runState.restoredDetectors(
+            configuration: detector.configuration, firstNew: firstNew,
+            sites: analysis.buckets.siteNames)
         // Damage in an older part of the state (a run that adds old minutes reads it only now)
         // is said; the outputs are still written, from this run's buckets, and nothing is
         // recorded (exit 1).
@@ -301,9 +329,12 @@ struct Analyze: ParsableCommand {
         // The snapshot for the next run leaves its last `replayMinutes` to step again.
         var kept: (through: Int32, bytes: [UInt8])?
         let snapshot = everything.minuteRange.map { range in
-            (through: range.upperBound - RunState.replayMinutes, take: { (engine: DetectionEngine) in
-                kept = engine.lastMinuteStepped.map { ($0, engine.snapshot()) }
-            })
+            (
+                through: range.upperBound - RunState.replayMinutes,
+                take: { (engine: DetectionEngine) in
+                    kept = engine.lastMinuteStepped.map { ($0, engine.snapshot()) }
+                }
+            )
         }
         // Replayed, the window's events up to the last minute were reported by the runs that
         // read them. Going on from the snapshot, the minutes after it are stepped again with
@@ -312,8 +343,10 @@ struct Analyze: ParsableCommand {
         // minute stay open: the next night sees them go on or end.
         var night = policy
         night.closesAtEnd = false
-        let outcome = DetectionRun(night, continuing: restored?.engine, reportingAfter: restored == nil ? last : nil,
-                                   snapshot: snapshot).run(everything)
+        let outcome = DetectionRun(
+            night, continuing: restored?.engine, reportingAfter: restored == nil ? last : nil,
+            snapshot: snapshot
+        ).run(everything)
         var detected = outcome.events
         if restored != nil { detected = try stateError { try runState.unreported(detected) } }
         // An episode keeps the id it was first reported with, night after night.
@@ -332,7 +365,10 @@ struct Analyze: ParsableCommand {
     /// detectors ran).
     private func write(_ analysis: Analysis, to outputs: Outputs, database: MMDBReader) throws {
         for (path, readAs, sameFile) in analysis.inputsReadOnce where path != readAs {
-            warn("note: \(path) " + (sameFile ? "is \(readAs) under another name" : "holds the same log as \(readAs) (a copy, perhaps being compressed)") + ": read once, as \(readAs)")
+            warn(
+                "note: \(path) "
+                    + (sameFile ? "is \(readAs) under another name" : "holds the same log as \(readAs) (a copy, perhaps being compressed)")
+                    + ": read once, as \(readAs)")
         }
         for error in analysis.inputErrors {
             warn("\(error.path): \(error.message)")
@@ -348,8 +384,10 @@ struct Analyze: ParsableCommand {
         }
         try outputs.metrics?.finish(MetricsSnapshot(analysis))
         if let htmlSink = outputs.html {
-            try htmlSink.write(HTMLReport.render(analysis, events: events, trace: analysis.trace,
-                                                 configuration: detector.configuration, databaseDescription: database.shortDescription))
+            try htmlSink.write(
+                HTMLReport.render(
+                    analysis, events: events, trace: analysis.trace,
+                    configuration: detector.configuration, databaseDescription: database.shortDescription))
             try htmlSink.close()
         }
         if let reportSink = outputs.report {
@@ -468,13 +506,15 @@ struct AlertLedger {
     init?(existing path: String) {
         var status = stat()
         guard stat(path, &status) == 0, status.st_mode & S_IFMT == S_IFREG,
-              let data = FileManager.default.contents(atPath: path) else { return nil }
+            let data = FileManager.default.contents(atPath: path)
+        else { return nil }
         // A last line cut short (a run killed while writing it) is ended before more is added.
         endsInsideALine = !data.isEmpty && data.last != 0x0A
         for line in data.split(separator: 0x0A) {
             guard let object = try? JSONSerialization.jsonObject(with: Data(line)) as? [String: Any],
-                  let id = object["id"] as? Int, let state = object["state"] as? String, let kind = object["kind"] as? String,
-                  let site = object["site"] as? String, let start = object["start"] as? String else { continue }
+                let id = object["id"] as? Int, let state = object["state"] as? String, let kind = object["kind"] as? String,
+                let site = object["site"] as? String, let start = object["start"] as? String
+            else { continue }
             let key = Key(kind: kind, site: site, country: object["country"] as? String, start: start)
             known[key, default: (id, [])].states.insert(state)
             nextID = max(nextID, id + 1)
@@ -484,8 +524,9 @@ struct AlertLedger {
     /// `event` as it is to be written, or nil when the file holds it already.
     mutating func admit(_ event: AlertEvent) -> AlertEvent? {
         var event = event
-        let key = Key(kind: event.kind.rawValue, site: event.site, country: event.country?.description,
-                      start: UTCMinute.format(event.start))
+        let key = Key(
+            kind: event.kind.rawValue, site: event.site, country: event.country?.description,
+            start: UTCMinute.format(event.start))
         if let (id, states) = known[key] {
             guard !states.contains(event.state.rawValue) else {
                 assigned[event.id] = id

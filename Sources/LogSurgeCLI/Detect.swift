@@ -11,18 +11,18 @@ struct Detect: ParsableCommand {
         commandName: "detect",
         abstract: "Run detection on per-minute counts already exported, without re-reading logs.",
         discussion: """
-        Each FILE is a buckets CSV written by `analyze --buckets` (several are merged, e.g. one \
-        per web server, for fleet-wide episodes) or a plain series of two columns \
-        `timestamp,value` (header optional) at any regular interval: 1, 5, 30 minutes..., with \
-        timestamps in ISO 8601 or `YYYY-MM-DD HH:MM:SS`. For a plain series, `site` is the file \
-        name without its extension and `country` is null. Alerts go to standard output or \
-        --alerts FILE; the detector options are those of analyze.
+            Each FILE is a buckets CSV written by `analyze --buckets` (several are merged, e.g. one \
+            per web server, for fleet-wide episodes) or a plain series of two columns \
+            `timestamp,value` (header optional) at any regular interval: 1, 5, 30 minutes..., with \
+            timestamps in ISO 8601 or `YYYY-MM-DD HH:MM:SS`. For a plain series, `site` is the file \
+            name without its extension and `country` is null. Alerts go to standard output or \
+            --alerts FILE; the detector options are those of analyze.
 
-        Examples:
-          logsurge detect web1.csv web2.csv web3.csv
-          logsurge detect --surge-ratio 4 --alerts tuned.jsonl minutes.csv
-          logsurge detect visits-30min.csv
-        """
+            Examples:
+              logsurge detect web1.csv web2.csv web3.csv
+              logsurge detect --surge-ratio 4 --alerts tuned.jsonl minutes.csv
+              logsurge detect visits-30min.csv
+            """
     )
 
     @Option(help: ArgumentHelp("Write alerts to FILE instead of standard output.", valueName: "FILE"))

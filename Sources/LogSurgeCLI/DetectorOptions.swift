@@ -6,8 +6,9 @@ import LogSurgeDetect
 
 /// The detector options shared by `analyze` and `detect`.
 struct DetectorOptions: ParsableArguments {
-    @Option(name: .customLong("watch-country"),
-            help: ArgumentHelp("A country whose traffic is checked for surges (ISO code); repeatable. Default: US.", valueName: "CC"))
+    @Option(
+        name: .customLong("watch-country"),
+        help: ArgumentHelp("A country whose traffic is checked for surges (ISO code); repeatable. Default: US.", valueName: "CC"))
     var watchCountries: [String] = []
 
     @Option(help: ArgumentHelp("Surge: observed/expected ratio over 1 minute (default 3; x3/4 over 3, x2/3 over 10).", valueName: "RATIO"))
@@ -44,8 +45,10 @@ struct DetectorOptions: ParsableArguments {
         if Set(watchCountries.map { $0.uppercased() }).count > 16 {
             throw ValidationError("--watch-country: at most 16 countries (each costs history for every site)")
         }
-        for (name, value) in [("--surge-ratio", surgeRatio), ("--sustained-surge-ratio", sustainedSurgeRatio),
-                              ("--share-ratio", shareRatio), ("--error-share-ratio", errorShareRatio)] {
+        for (name, value) in [
+            ("--surge-ratio", surgeRatio), ("--sustained-surge-ratio", sustainedSurgeRatio),
+            ("--share-ratio", shareRatio), ("--error-share-ratio", errorShareRatio),
+        ] {
             if let value, !(value >= 1 && value < 1e6) { throw ValidationError("\(name) must be at least 1") }
         }
         if let minExcess, !(minExcess >= 0 && minExcess < 1e12) { throw ValidationError("--min-excess must be 0 or more") }

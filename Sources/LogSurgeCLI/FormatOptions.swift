@@ -11,34 +11,40 @@ struct FormatOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Log format: auto, \(LineFormat.named.map(\.name).joined(separator: ", ")).", valueName: "FORMAT"))
     var format: String = "auto"
 
-    @Option(help: ArgumentHelp(
-        "The server's own format, as in its configuration: an nginx log_format body ($remote_addr [$time_local] ...; escape=json and JSON templates too) or an Apache LogFormat string (%h %l %u %t ... %>s %b).",
-        valueName: "STRING"))
+    @Option(
+        help: ArgumentHelp(
+            "The server's own format, as in its configuration: an nginx log_format body ($remote_addr [$time_local] ...; escape=json and JSON templates too) or an Apache LogFormat string (%h %l %u %t ... %>s %b).",
+            valueName: "STRING"))
     var logFormat: String?
 
-    @Option(help: ArgumentHelp(
-        "Read the format from an nginx configuration (log_format NAME, default main) or an Apache one (LogFormat ... NAME, default combined).",
-        valueName: "CONFIG[:NAME]"))
+    @Option(
+        help: ArgumentHelp(
+            "Read the format from an nginx configuration (log_format NAME, default main) or an Apache one (LogFormat ... NAME, default combined).",
+            valueName: "CONFIG[:NAME]"))
     var logFormatFrom: String?
 
-    @Option(help: ArgumentHelp(
-        "With --format json: the key holding a role (time, client, status, size, host, request, path); repeatable. Nested keys with dots: http.response.status_code.",
-        valueName: "ROLE=KEY"))
+    @Option(
+        help: ArgumentHelp(
+            "With --format json: the key holding a role (time, client, status, size, host, request, path); repeatable. Nested keys with dots: http.response.status_code.",
+            valueName: "ROLE=KEY"))
     var jsonField: [String] = []
 
-    @Option(help: ArgumentHelp(
-        "Take the client from this request header's address chain as the format logs it (X-Forwarded-For, X-Real-IP, CF-Connecting-IP, True-Client-IP, Forwarded), walked from the right past trusted proxies.",
-        valueName: "HEADER"))
+    @Option(
+        help: ArgumentHelp(
+            "Take the client from this request header's address chain as the format logs it (X-Forwarded-For, X-Real-IP, CF-Connecting-IP, True-Client-IP, Forwarded), walked from the right past trusted proxies.",
+            valueName: "HEADER"))
     var realIP: String?
 
-    @Option(help: ArgumentHelp(
-        "A proxy whose word is trusted when walking the --real-ip chain or reading --country-from: a CIDR block, an address, private, cdn, or \(CDNProvider.embedded.map(\.name).joined(separator: ", ")); repeatable (default: private and cdn).",
-        valueName: "CIDR|NAME"))
+    @Option(
+        help: ArgumentHelp(
+            "A proxy whose word is trusted when walking the --real-ip chain or reading --country-from: a CIDR block, an address, private, cdn, or \(CDNProvider.embedded.map(\.name).joined(separator: ", ")); repeatable (default: private and cdn).",
+            valueName: "CIDR|NAME"))
     var trustedProxy: [String] = []
 
-    @Option(help: ArgumentHelp(
-        "Take the country from this request header when it holds an ISO code and the request came from a trusted proxy (CF-IPCountry, CloudFront-Viewer-Country); otherwise the database decides.",
-        valueName: "HEADER"))
+    @Option(
+        help: ArgumentHelp(
+            "Take the country from this request header when it holds an ISO code and the request came from a trusted proxy (CF-IPCountry, CloudFront-Viewer-Country); otherwise the database decides.",
+            valueName: "HEADER"))
     var countryFrom: String?
 
     func validate() throws {
@@ -47,16 +53,22 @@ struct FormatOptions: ParsableArguments {
 
     /// The format choice, header roles and trusted proxies these options make; a usage error
     /// (`ValidationError`) naming what is wrong.
-    func resolved() throws -> (format: AnalyzeConfiguration.FormatChoice, headers: HeaderRoles, trusted: AddressSet, countryTrusted: AddressSet) {
-        let headers = HeaderRoles(forwarded: try header(realIP, option: "--real-ip"), country: try header(countryFrom, option: "--country-from"))
+    func resolved() throws -> (
+        format: AnalyzeConfiguration.FormatChoice, headers: HeaderRoles, trusted: AddressSet, countryTrusted: AddressSet
+    ) {
+        let headers = HeaderRoles(
+            forwarded: try header(realIP, option: "--real-ip"), country: try header(countryFrom, option: "--country-from"))
         if logFormat != nil, logFormatFrom != nil {
             throw ValidationError("give the format once: --log-format or --log-format-from, not both")
         }
         if (logFormat != nil || logFormatFrom != nil), format != "auto" {
-            throw ValidationError("--format \(format) and --log-format\(logFormatFrom != nil ? "-from" : "") both say what the lines are: give one")
+            throw ValidationError(
+                "--format \(format) and --log-format\(logFormatFrom != nil ? "-from" : "") both say what the lines are: give one")
         }
         if format != "auto", LineFormat.named(format) == nil {
-            throw ValidationError("unknown format '\(format)': use auto, \(LineFormat.named.map(\.name).joined(separator: ", ")), or give the server's own with --log-format")
+            throw ValidationError(
+                "unknown format '\(format)': use auto, \(LineFormat.named.map(\.name).joined(separator: ", ")), or give the server's own with --log-format"
+            )
         }
         var choice = AnalyzeConfiguration.FormatChoice.auto
         let clientHeaders: Set<String> = headers.forwarded.map { [$0.normalized] } ?? []
@@ -79,7 +91,9 @@ struct FormatOptions: ParsableArguments {
             var choices: [(role: String, key: String)] = []
             for rule in jsonField {
                 guard let equals = rule.firstIndex(of: "="), equals != rule.startIndex else {
-                    throw ValidationError("--json-field '\(rule)' must look like ROLE=KEY, e.g. client=remote_ip (roles: \(JSONFields.roleNames.joined(separator: ", ")))")
+                    throw ValidationError(
+                        "--json-field '\(rule)' must look like ROLE=KEY, e.g. client=remote_ip (roles: \(JSONFields.roleNames.joined(separator: ", ")))"
+                    )
                 }
                 choices.append((String(rule[..<equals]), String(rule[rule.index(after: equals)...])))
             }
@@ -99,11 +113,14 @@ struct FormatOptions: ParsableArguments {
                 trusted = set
                 countryTrusted = set
             case .failure(let error):
-                throw ValidationError("--trusted-proxy \(error.text): not an address, a CIDR block or one of \(TrustedProxies.names.joined(separator: ", "))")
+                throw ValidationError(
+                    "--trusted-proxy \(error.text): not an address, a CIDR block or one of \(TrustedProxies.names.joined(separator: ", "))")
             }
             let implied = if case .fixed(let fixed) = choice { fixed.impliedForwarded != nil } else { false }
             if headers.forwarded == nil, headers.country == nil, !implied {
-                throw ValidationError("--trusted-proxy says whose word --real-ip and --country-from believe: give --real-ip HEADER too (--real-ip X-Forwarded-For for most proxies)")
+                throw ValidationError(
+                    "--trusted-proxy says whose word --real-ip and --country-from believe: give --real-ip HEADER too (--real-ip X-Forwarded-For for most proxies)"
+                )
             }
         }
         return (choice, headers, trusted, countryTrusted)
@@ -137,7 +154,9 @@ struct FormatOptions: ParsableArguments {
             throw ValidationError("--log-format-from: cannot read \(path)")
         }
         let text = String(decoding: data, as: UTF8.self)
-        return try usage("--log-format-from") { () throws(FormatError) in try FormatConfiguration.formatString(in: text, named: name, file: path) }
+        return try usage("--log-format-from") { () throws(FormatError) in
+            try FormatConfiguration.formatString(in: text, named: name, file: path)
+        }
     }
 
     /// The result of `body`, its `FormatError` a usage error led by `option`.

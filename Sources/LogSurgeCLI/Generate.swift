@@ -11,25 +11,25 @@ struct Generate: ParsableCommand {
         commandName: "generate",
         abstract: "Write realistic synthetic access logs of an immigration site.",
         discussion: """
-        Traffic follows each visiting country's daily rhythm in its own time zone and a weekly \
-        pattern, with Poisson noise, a realistic mix of statuses, paths and clients, and a small \
-        share of malformed lines. The same seed gives the same bytes.
+            Traffic follows each visiting country's daily rhythm in its own time zone and a weekly \
+            pattern, with Poisson noise, a realistic mix of statuses, paths and clients, and a small \
+            share of malformed lines. The same seed gives the same bytes.
 
-        Events (--event, repeatable) are injected into the normal traffic:
-          surge:CC:FACTOR:START:MINUTES[:RAMP]  CC's traffic x FACTOR (CC `*`: all)
-          errors:SHARE:START:MINUTES[:RAMP]     SHARE of responses become 5xx
-        START is a UTC minute (2016-11-09T02:00Z); RAMP minutes rise before and fall \
-        after the MINUTES at full strength. --labels writes one JSON line per event with \
-        its kind and window.
+            Events (--event, repeatable) are injected into the normal traffic:
+              surge:CC:FACTOR:START:MINUTES[:RAMP]  CC's traffic x FACTOR (CC `*`: all)
+              errors:SHARE:START:MINUTES[:RAMP]     SHARE of responses become 5xx
+            START is a UTC minute (2016-11-09T02:00Z); RAMP minutes rise before and fall \
+            after the MINUTES at full strength. --labels writes one JSON line per event with \
+            its kind and window.
 
-        Examples:
-          logsurge generate --days 3 --rotate SampleLogs
-          logsurge generate --days 4 --rate 400 --labels truth.jsonl \\
-            --event surge:US:10:2016-11-04T02:00Z:120:15 \\
-            --event errors:0.35:2016-11-04T03:00Z:10 --output site.log
-          logsurge generate --days 1 --rate 400 --gzip --output day.log.gz
-          logsurge generate --minutes 60 | logsurge
-        """
+            Examples:
+              logsurge generate --days 3 --rotate SampleLogs
+              logsurge generate --days 4 --rate 400 --labels truth.jsonl \\
+                --event surge:US:10:2016-11-04T02:00Z:120:15 \\
+                --event errors:0.35:2016-11-04T03:00Z:10 --output site.log
+              logsurge generate --days 1 --rate 400 --gzip --output day.log.gz
+              logsurge generate --minutes 60 | logsurge
+            """
     )
 
     @Option(help: ArgumentHelp("First UTC minute, YYYY-MM-DDTHH:MMZ.", valueName: "MINUTE"))
@@ -50,10 +50,16 @@ struct Generate: ParsableCommand {
     @Option(help: ArgumentHelp("Line format: \(GeneratedLayout.named.map(\.name).joined(separator: ", ")).", valueName: "FORMAT"))
     var format: String = "combined"
 
-    @Option(help: ArgumentHelp("Write lines in this nginx log_format body or Apache LogFormat string instead (its variables or directives filled in).", valueName: "STRING"))
+    @Option(
+        help: ArgumentHelp(
+            "Write lines in this nginx log_format body or Apache LogFormat string instead (its variables or directives filled in).",
+            valueName: "STRING"))
     var logFormat: String?
 
-    @Option(help: ArgumentHelp("How visitors reach the server: none, cdn (Cloudflare edges connect, the visitor in X-Forwarded-For, its country in CF-IPCountry), balancer (a private load balancer, some requests through a CDN before it).", valueName: "SETUP"))
+    @Option(
+        help: ArgumentHelp(
+            "How visitors reach the server: none, cdn (Cloudflare edges connect, the visitor in X-Forwarded-For, its country in CF-IPCountry), balancer (a private load balancer, some requests through a CDN before it).",
+            valueName: "SETUP"))
     var behind: String = "none"
 
     @Option(help: "Share of malformed lines.")
@@ -65,7 +71,9 @@ struct Generate: ParsableCommand {
     @Flag(help: "Compress the output with gzip.")
     var gzip = false
 
-    @Option(help: ArgumentHelp("Write daily files into DIR as logrotate leaves them: access.log, access.log.1, access.log.2.gz ...", valueName: "DIR"))
+    @Option(
+        help: ArgumentHelp(
+            "Write daily files into DIR as logrotate leaves them: access.log, access.log.1, access.log.2.gz ...", valueName: "DIR"))
     var rotate: String?
 
     @Option(help: ArgumentHelp("Inject an event (see above); repeatable.", valueName: "SPEC"))
@@ -77,7 +85,8 @@ struct Generate: ParsableCommand {
     func validate() throws {
         guard UTCMinute.parse(start) != nil else { throw ValidationError("--start must look like 2016-11-08T00:00Z") }
         guard GeneratedLayout.named.contains(where: { $0.name == format }) else {
-            throw ValidationError("unknown format '\(format)': use \(GeneratedLayout.named.map(\.name).joined(separator: ", ")), or --log-format")
+            throw ValidationError(
+                "unknown format '\(format)': use \(GeneratedLayout.named.map(\.name).joined(separator: ", ")), or --log-format")
         }
         if let logFormat {
             guard format == "combined" else { throw ValidationError("--format and --log-format both say how to write lines: give one") }
@@ -88,11 +97,14 @@ struct Generate: ParsableCommand {
         guard ProxySetup(rawValue: behind) != nil else {
             throw ValidationError("--behind must be one of \(ProxySetup.allCases.map(\.rawValue).joined(separator: ", "))")
         }
-        guard (minutes ?? days * 1440) > 0, (minutes ?? days * 1440) <= 366 * 1440 * 5 else { throw ValidationError("generate between 1 minute and 5 years") }
+        guard (minutes ?? days * 1440) > 0, (minutes ?? days * 1440) <= 366 * 1440 * 5 else {
+            throw ValidationError("generate between 1 minute and 5 years")
+        }
         guard rate > 0, rate <= 1_000_000 else { throw ValidationError("--rate must be in (0, 1000000]") }
         guard (0...1).contains(malformedRate) else { throw ValidationError("--malformed-rate must be in [0, 1]") }
         for spec in event where InjectedEvent(parsing: spec) == nil {
-            throw ValidationError("--event '\(spec)' must look like surge:US:10:2016-11-09T02:00Z:120[:15] or errors:0.35:2016-11-09T03:00Z:10[:2]")
+            throw ValidationError(
+                "--event '\(spec)' must look like surge:US:10:2016-11-09T02:00Z:120[:15] or errors:0.35:2016-11-09T03:00Z:10[:2]")
         }
     }
 
@@ -106,7 +118,8 @@ struct Generate: ParsableCommand {
         configuration.proxy = ProxySetup(rawValue: behind)!
         configuration.malformedRate = malformedRate
         configuration.events = event.compactMap(InjectedEvent.init(parsing:))
-        let layout: GeneratedLogWriter.Layout = rotate.map { .rotated(directory: $0, name: "access.log") }
+        let layout: GeneratedLogWriter.Layout =
+            rotate.map { .rotated(directory: $0, name: "access.log") }
             ?? .single(path: output, gzip: gzip)
         do {
             if let labels {

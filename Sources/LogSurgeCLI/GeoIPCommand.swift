@@ -10,15 +10,15 @@ struct GeoIPCommand: ParsableCommand {
         commandName: "geoip",
         abstract: "Look up the country of IP addresses, one per line.",
         discussion: """
-        Prints `IP<TAB>CC` for each address given, or for each line of standard input when none \
-        is given. CC is `--` when the database has no country for the address, `invalid` when the \
-        text is not an IPv4 or IPv6 address (the exit status is then 1). Use it to check answers \
-        against other readers, e.g. `mmdblookup`.
+            Prints `IP<TAB>CC` for each address given, or for each line of standard input when none \
+            is given. CC is `--` when the database has no country for the address, `invalid` when the \
+            text is not an IPv4 or IPv6 address (the exit status is then 1). Use it to check answers \
+            against other readers, e.g. `mmdblookup`.
 
-        Examples:
-          logsurge geoip 8.8.8.8 2001:4860:4860::8888 ::ffff:81.2.69.160
-          cut -d' ' -f1 access.log | sort -u | logsurge geoip --db GeoLite2-Country.mmdb
-        """
+            Examples:
+              logsurge geoip 8.8.8.8 2001:4860:4860::8888 ::ffff:81.2.69.160
+              cut -d' ' -f1 access.log | sort -u | logsurge geoip --db GeoLite2-Country.mmdb
+            """
     )
 
     @Option(name: .long, help: ArgumentHelp("A MaxMind DB (.mmdb) country database; the embedded one by default.", valueName: "FILE"))
@@ -124,7 +124,10 @@ func openDatabase(_ path: String?) throws -> MMDBReader {
         throw UsageError(description: "cannot use GeoIP database: \(error)")
     }
     guard reader.hasCountryData() else {
-        throw UsageError(description: "cannot use GeoIP database: \(path!): it holds no country data (database type '\(reader.metadata.databaseType)'): give a country or city database, such as GeoLite2-Country or GeoLite2-City")
+        throw UsageError(
+            description:
+                "cannot use GeoIP database: \(path!): it holds no country data (database type '\(reader.metadata.databaseType)'): give a country or city database, such as GeoLite2-Country or GeoLite2-City"
+        )
     }
     return reader
 }

@@ -12,19 +12,19 @@ struct LogSurgeCommand: ParsableCommand {
         commandName: "logsurge",
         abstract: "Turn web-server access logs into an early warning: requests per UTC minute by site and country.",
         discussion: """
-        Reads plain or gzip access logs (files, directories of rotated logs, or standard input), \
-        parses them in parallel, resolves each client to a country and counts requests per UTC \
-        minute, site and country.
+            Reads plain or gzip access logs (files, directories of rotated logs, or standard input), \
+            parses them in parallel, resolves each client to a country and counts requests per UTC \
+            minute, site and country.
 
-        Examples:
-          logsurge /var/log/nginx/                 # a report of every rotated log
-          zcat access.log.*.gz | logsurge --buckets minutes.csv
-          logsurge detect web1.csv web2.csv        # fleet-wide episodes from buckets
-          logsurge geoip 8.8.8.8 2a02:d500::1
-          logsurge generate --minutes 60 | logsurge
+            Examples:
+              logsurge /var/log/nginx/                 # a report of every rotated log
+              zcat access.log.*.gz | logsurge --buckets minutes.csv
+              logsurge detect web1.csv web2.csv        # fleet-wide episodes from buckets
+              logsurge geoip 8.8.8.8 2a02:d500::1
+              logsurge generate --minutes 60 | logsurge
 
-        \(EmbeddedCountryDatabase.attribution)
-        """,
+            \(EmbeddedCountryDatabase.attribution)
+            """,
         version: LogSurgeCommand.versionText,
         subcommands: [Analyze.self, Detect.self, GeoIPCommand.self, Generate.self, StateCommand.self],
         defaultSubcommand: Analyze.self
@@ -32,15 +32,16 @@ struct LogSurgeCommand: ParsableCommand {
 
     static var versionText: String {
         let cdns = CDNProvider.embedded.map { "\($0.name) (\($0.ranges.count) ranges, published \($0.published), \($0.source))" }
-        return "logsurge \(LogSurgeVersion.string)\nembedded country database built \(EmbeddedCountryDatabase.buildDate)\n\(EmbeddedCountryDatabase.attribution)"
+        return
+            "logsurge \(LogSurgeVersion.string)\nembedded country database built \(EmbeddedCountryDatabase.buildDate)\n\(EmbeddedCountryDatabase.attribution)"
             + "\nembedded CDN address ranges (--trusted-proxy): " + cdns.joined(separator: "; ")
     }
 
     /// Parses, runs, and maps every failure to the contract's exit status: 2 for usage errors,
     /// whatever the command decided otherwise.
     static func main() {
-        signal(SIGPIPE, SIG_IGN)   // a closed pipe becomes EPIPE, which ends the program quietly
-        signal(SIGXFSZ, SIG_IGN)   // a file size limit becomes EFBIG: an error naming the output
+        signal(SIGPIPE, SIG_IGN)  // a closed pipe becomes EPIPE, which ends the program quietly
+        signal(SIGXFSZ, SIG_IGN)  // a file size limit becomes EFBIG: an error naming the output
         // Killed (SIGINT, SIGTERM, SIGHUP), a run leaves no temporary output beside the real ones
         // (a streaming run replaces the first two with a stop that writes its outputs).
         logsurge_install_cleanup_handlers()
@@ -62,7 +63,7 @@ struct LogSurgeCommand: ParsableCommand {
         } catch {
             let code = exitCode(for: error)
             if code == .success {
-                self.exit(withError: error)   // --help, --version
+                self.exit(withError: error)  // --help, --version
             }
             let message = fullMessage(for: error)
             if !message.isEmpty { writeStandardError(message + "\n") }

@@ -8,26 +8,35 @@ import LogSurgeReport
 
 /// `--metrics` and the caps on its labels.
 struct MetricsOptions: ParsableArguments {
-    @Option(help: ArgumentHelp("""
-        Prometheus text format (0.0.4), written atomically (temporary file, then rename) as \
-        node_exporter's textfile collector wants; rewritten every minute with --follow or from \
-        a pipe; `-` for standard output (once, at the end).
-        """, valueName: "FILE"))
+    @Option(
+        help: ArgumentHelp(
+            """
+            Prometheus text format (0.0.4), written atomically (temporary file, then rename) as \
+            node_exporter's textfile collector wants; rewritten every minute with --follow or from \
+            a pipe; `-` for standard output (once, at the end).
+            """, valueName: "FILE"))
     var metrics: String?
 
-    @Option(help: ArgumentHelp("Sites with a label of their own in --metrics, the busiest; the others count as site=\"other\".", valueName: "N"))
+    @Option(
+        help: ArgumentHelp("Sites with a label of their own in --metrics, the busiest; the others count as site=\"other\".", valueName: "N")
+    )
     var metricsSites = MetricsConfiguration().maximumSites
 
-    @Option(help: ArgumentHelp("Countries of each site with a label of their own in --metrics, the busiest, besides the watched ones; the others count as country=\"other\".", valueName: "N"))
+    @Option(
+        help: ArgumentHelp(
+            "Countries of each site with a label of their own in --metrics, the busiest, besides the watched ones; the others count as country=\"other\".",
+            valueName: "N"))
     var metricsCountries = MetricsConfiguration().maximumCountriesPerSite
 
-    @Option(help: .hidden)   // seconds between rewrites while a run goes on; the tests shorten it
+    @Option(help: .hidden)  // seconds between rewrites while a run goes on; the tests shorten it
     var metricsInterval: Double = 60
 
     func validate() throws {
         if !(0...10_000).contains(metricsSites) { throw ValidationError("--metrics-sites must be between 0 and 10000") }
         if !(0...300).contains(metricsCountries) { throw ValidationError("--metrics-countries must be between 0 and 300") }
-        if !(metricsInterval >= 0.05 && metricsInterval <= 86_400) { throw ValidationError("--metrics-interval must be between 0.05 and 86400 seconds") }
+        if !(metricsInterval >= 0.05 && metricsInterval <= 86_400) {
+            throw ValidationError("--metrics-interval must be between 0.05 and 86400 seconds")
+        }
     }
 
     /// The file `--metrics` names, opened now so that an unwritable one is a usage error before

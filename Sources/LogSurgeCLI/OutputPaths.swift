@@ -22,10 +22,12 @@ enum OutputPaths {
             if output.isEmpty { throw ValidationError("an output file name is empty") }
             guard let key = identity(output) else { continue }
             if let home = resolvedDirectory(output), let input = directories[home] {
-                throw ValidationError("\(output) is inside the input directory \(input): a later run would read it as a log; keep it elsewhere")
+                throw ValidationError(
+                    "\(output) is inside the input directory \(input): a later run would read it as a log; keep it elsewhere")
             }
             if let earlier = seen[key] {
-                throw ValidationError("\(output) is named for two outputs\(earlier == output ? "" : " (as \(earlier) too)"): give each its own file")
+                throw ValidationError(
+                    "\(output) is named for two outputs\(earlier == output ? "" : " (as \(earlier) too)"): give each its own file")
             }
             seen[key] = output
         }
@@ -40,7 +42,8 @@ enum OutputPaths {
                 key = identity(input)
             }
             guard let key, let output = seen[key] else { continue }
-            throw ValidationError("\(output) is also an input (\(input == "-" ? "standard input" : input)): an output would replace the log while it is read")
+            throw ValidationError(
+                "\(output) is also an input (\(input == "-" ? "standard input" : input)): an output would replace the log while it is read")
         }
     }
 
@@ -57,7 +60,8 @@ enum OutputPaths {
             }
             var link = stat()
             guard lstat(path, &link) == 0, link.st_mode & S_IFMT == S_IFLNK,
-                  let target = try? FileManager.default.destinationOfSymbolicLink(atPath: path) else { break }
+                let target = try? FileManager.default.destinationOfSymbolicLink(atPath: path)
+            else { break }
             path = target.hasPrefix("/") ? target : (directory(of: path) + "/" + target)
         }
         let name = path.split(separator: "/", omittingEmptySubsequences: false).last.map(String.init) ?? path

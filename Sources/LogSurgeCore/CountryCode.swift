@@ -29,7 +29,7 @@ public struct CountryCode: Hashable, Sendable, Comparable, CustomStringConvertib
         let upperFirst = first & 0xDF  // clears the lower-case bit: 'a'...'z' → 'A'...'Z'
         let upperSecond = second & 0xDF
         guard (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(upperFirst),
-              (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(upperSecond)
+            (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(upperSecond)
         else { return nil }
         self.rawValue = UInt16(upperFirst) << 8 | UInt16(upperSecond)
     }
@@ -50,7 +50,7 @@ public struct CountryCode: Hashable, Sendable, Comparable, CustomStringConvertib
         let first = UInt8(truncatingIfNeeded: rawValue >> 8)
         let second = UInt8(truncatingIfNeeded: rawValue)
         guard (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(first),
-              (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(second)
+            (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(second)
         else { return (UInt8(ascii: "-"), UInt8(ascii: "-")) }
         return (first, second)
     }

@@ -14,7 +14,7 @@ public enum Detection {
 
     /// Renumbers the episodes of several runs 1, 2, 3 … in the order they opened.
     public static func renumbered(_ events: [AlertEvent]) -> [AlertEvent] {
-        var ids: [Int: Int] = [:]   // position of the open event → new id
+        var ids: [Int: Int] = [:]  // position of the open event → new id
         var result = events
         var next = 1
         var openIndex: [String: Int] = [:]

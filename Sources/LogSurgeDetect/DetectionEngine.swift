@@ -59,8 +59,10 @@ public final class DetectionEngine {
     /// series): a hole of more than 60 steps then starts afresh instead of counting as zeros.
     public let gapsAreMissingData: Bool
 
-    public init(configuration: DetectorConfiguration, stepMinutes: Int = 1, hasSiteTotals: Bool = true,
-                sites: Set<String>? = nil, gapsAreMissingData: Bool = false) {
+    public init(
+        configuration: DetectorConfiguration, stepMinutes: Int = 1, hasSiteTotals: Bool = true,
+        sites: Set<String>? = nil, gapsAreMissingData: Bool = false
+    ) {
         self.configuration = configuration
         self.gapsAreMissingData = gapsAreMissingData
         admitted = sites
@@ -117,8 +119,9 @@ public final class DetectionEngine {
                 sitesNotChecked.insert(name)
                 continue
             }
-            let site = SiteState(name: name, configuration: configuration, startStep: step, stepsPerDay: stepsPerDay,
-                                 halfWindow: halfWindow)
+            let site = SiteState(
+                name: name, configuration: configuration, startStep: step, stepsPerDay: stepsPerDay,
+                halfWindow: halfWindow)
             sites[name] = site
             siteOrder.append(site)
         }
@@ -164,8 +167,9 @@ public final class DetectionEngine {
             let observation = site.observation
             site.observation = nil
             let requests = Double(observation?.requests ?? 0)
-            let totalExpected = site.total.expected(at: step, stepsPerDay: stepsPerDay, halfWindow: halfWindow,
-                                                    recentSteps: 60, minimumSteps: configuration.warmUpSteps)
+            let totalExpected = site.total.expected(
+                at: step, stepsPerDay: stepsPerDay, halfWindow: halfWindow,
+                recentSteps: 60, minimumSteps: configuration.warmUpSteps)
             // The level: how the site's traffic ran against its time-of-day expectation over the
             // three hours before the last one (a Monday after a quieter Sunday, a site that
             // grows). Baselines follow it, so a rise everywhere is not read as a surge; the
@@ -180,8 +184,9 @@ public final class DetectionEngine {
                 anySurgeOpen = anySurgeOpen || track.episode != nil
             }
             if anySurgeOpen { site.total.excludeLast() }
-            events += errorStep(site.errors, site: name, step: step,
-                                requests: observation?.requests ?? 0, errors: observation?.errors ?? 0)
+            events += errorStep(
+                site.errors, site: name, step: step,
+                requests: observation?.requests ?? 0, errors: observation?.errors ?? 0)
         }
         return events
     }
@@ -201,15 +206,19 @@ public final class DetectionEngine {
         }
     }
 
-    private func surgeStep(_ track: SurgeTrack, site: String, step: Int, count: Double, level: Double, totals: SeriesHistory) -> [AlertEvent] {
+    private func surgeStep(
+        _ track: SurgeTrack, site: String, step: Int, count: Double, level: Double, totals: SeriesHistory
+    ) -> [AlertEvent] {
         let config = configuration
-        let expected = track.history.expected(at: step, stepsPerDay: stepsPerDay, halfWindow: halfWindow,
-                                              recentSteps: 60, minimumSteps: config.warmUpSteps)
+        let expected = track.history.expected(
+            at: step, stepsPerDay: stepsPerDay, halfWindow: halfWindow,
+            recentSteps: 60, minimumSteps: config.warmUpSteps)
         track.history.append(count, baseline: expected.map { $0 * level } ?? count, raw: expected ?? count)
         if let trace {
             if track.traceSlot < 0 { track.traceSlot = trace.surgeSlot(site: site, country: track.country) }
-            trace.surge(slot: track.traceSlot, minute: minute(of: step), minutes: stepMinutes,
-                        count: count, baseline: expected.map { $0 * level } ?? track.episode?.peakBaseline)
+            trace.surge(
+                slot: track.traceSlot, minute: minute(of: step), minutes: stepMinutes,
+                count: count, baseline: expected.map { $0 * level } ?? track.episode?.peakBaseline)
         }
         guard expected != nil else { return [] }
 
@@ -240,12 +249,12 @@ public final class DetectionEngine {
 
         for window in Self.surgeWindows where window <= track.history.length {
             let observed = track.history.recentSums(window)
-            guard observed.excluded == 0 else { continue }   // evidence must come after the last episode
+            guard observed.excluded == 0 else { continue }  // evidence must come after the last episode
             let expectedSum = max(observed.baseline, 0.05 * Double(window))
             let ratio = Self.surgeRatio(window: window, config)
             guard observed.count >= ratio * expectedSum,
-                  observed.count - expectedSum >= config.minimumExcess,
-                  CountStatistics.poissonUpperTail(Int(observed.count), mean: expectedSum) < config.significance
+                observed.count - expectedSum >= config.minimumExcess,
+                CountStatistics.poissonUpperTail(Int(observed.count), mean: expectedSum) < config.significance
             else { continue }
             if hasSiteTotals {
                 let total = totals.recentSums(window)
@@ -263,10 +272,11 @@ public final class DetectionEngine {
             for candidate in start...step where track.history.count(candidate) > track.history.count(peakStep) {
                 peakStep = candidate
             }
-            var episode = Episode(id: nextID, kind: .surge, site: site, country: track.country,
-                                  start: start, raisedAt: step, peakStep: peakStep,
-                                  peakRequests: Int(track.history.count(peakStep)),
-                                  peakBaseline: max(track.history.baseline(peakStep), 0.5), lastActive: step)
+            var episode = Episode(
+                id: nextID, kind: .surge, site: site, country: track.country,
+                start: start, raisedAt: step, peakStep: peakStep,
+                peakRequests: Int(track.history.count(peakStep)),
+                peakBaseline: max(track.history.baseline(peakStep), 0.5), lastActive: step)
             episode.openWindow = window
             episode.pictureStart = max(track.history.firstStep, start - 30)
             for past in episode.pictureStart...step { episode.record(track.history.count(past), baseline: track.history.baseline(past)) }
@@ -288,8 +298,9 @@ public final class DetectionEngine {
         let ready = track.stepsSeen >= config.warmUpSteps && track.historyRequests >= 200
         if let trace {
             if track.traceSlot < 0 { track.traceSlot = trace.errorSlot(site: site) }
-            trace.errors(slot: track.traceSlot, minute: minute(of: step), requests: requests, errors: errors,
-                         baselineShare: track.episode?.baselineErrorRate ?? (ready ? baselineShare : nil))
+            trace.errors(
+                slot: track.traceSlot, minute: minute(of: step), requests: requests, errors: errors,
+                baselineShare: track.episode?.baselineErrorRate ?? (ready ? baselineShare : nil))
         }
         track.recent.append((requests, errors))
         if track.recent.count > 16 { track.recent.removeFirst() }
@@ -306,7 +317,8 @@ public final class DetectionEngine {
             let limit = max(2 * episode.baselineErrorRate!, episode.baselineErrorRate! + 0.01)
             // Still active only while this step's errors are clearly above the baseline share.
             if share >= limit, errors >= config.minimumErrors,
-               CountStatistics.binomialUpperTail(errors, trials: requests, probability: episode.baselineErrorRate!) < 1e-3 {
+                CountStatistics.binomialUpperTail(errors, trials: requests, probability: episode.baselineErrorRate!) < 1e-3
+            {
                 episode.lastActive = step
             }
             let (n, e) = track.recentSums(5)
@@ -326,11 +338,14 @@ public final class DetectionEngine {
             guard n > 0, e >= config.minimumErrors else { continue }
             let share = Double(e) / Double(n)
             guard share >= config.minimumErrorShare, share >= config.errorShareRatio * baselineShare,
-                  CountStatistics.binomialUpperTail(e, trials: n, probability: baselineShare) < config.errorSignificance
+                CountStatistics.binomialUpperTail(e, trials: n, probability: baselineShare) < config.errorSignificance
             else { continue }
             let steps = Array(track.recent.suffix(window).enumerated())
             var start = step
-            for (offset, sample) in steps where sample.requests > 0 && Double(sample.errors) / Double(sample.requests) >= config.errorShareRatio * baselineShare && sample.errors > 0 {
+            for (offset, sample) in steps
+            where sample.requests > 0 && Double(sample.errors) / Double(sample.requests) >= config.errorShareRatio * baselineShare
+                && sample.errors > 0
+            {
                 start = step - window + 1 + offset
                 break
             }
@@ -339,9 +354,10 @@ public final class DetectionEngine {
                 let sampleShare = Double(sample.errors) / Double(sample.requests)
                 if sampleShare > peak.share { peak = (step - window + 1 + offset, sampleShare, sample.requests) }
             }
-            track.unlearn(steps: window)   // the window, this step included, was the spike, not the baseline
-            var episode = Episode(id: nextID, kind: .errorSpike, site: site, country: nil, start: start, raisedAt: step,
-                                  peakStep: peak.step, peakRequests: peak.requests, peakBaseline: nil, lastActive: step)
+            track.unlearn(steps: window)  // the window, this step included, was the spike, not the baseline
+            var episode = Episode(
+                id: nextID, kind: .errorSpike, site: site, country: nil, start: start, raisedAt: step,
+                peakStep: peak.step, peakRequests: peak.requests, peakBaseline: nil, lastActive: step)
             episode.peakErrorRate = peak.share
             episode.baselineErrorRate = baselineShare
             episode.pictureStart = step - (track.recent.count - 1)
@@ -358,20 +374,22 @@ public final class DetectionEngine {
     // MARK: - Events
 
     private func event(_ episode: Episode, state: AlertEvent.State, end: Int32?) -> AlertEvent {
-        AlertEvent(id: episode.id, state: state, kind: episode.kind, site: episode.site,
-                   country: hasSiteTotals ? episode.country : nil,
-                   start: minute(of: episode.start), raisedAt: lastMinute(of: episode.raisedAt), end: end,
-                   peakMinute: minute(of: episode.peakStep), peakRequests: episode.peakRequests,
-                   baselineRequests: episode.peakBaseline.map { ($0 * 10).rounded() / 10 },
-                   ratio: episode.peakBaseline.map { ((Double(episode.peakRequests) / $0) * 10).rounded() / 10 },
-                   peakErrorRate: episode.peakErrorRate.map { ($0 * 1000).rounded() / 1000 },
-                   baselineErrorRate: episode.baselineErrorRate.map { ($0 * 10000).rounded() / 10000 })
+        AlertEvent(
+            id: episode.id, state: state, kind: episode.kind, site: episode.site,
+            country: hasSiteTotals ? episode.country : nil,
+            start: minute(of: episode.start), raisedAt: lastMinute(of: episode.raisedAt), end: end,
+            peakMinute: minute(of: episode.peakStep), peakRequests: episode.peakRequests,
+            baselineRequests: episode.peakBaseline.map { ($0 * 10).rounded() / 10 },
+            ratio: episode.peakBaseline.map { ((Double(episode.peakRequests) / $0) * 10).rounded() / 10 },
+            peakErrorRate: episode.peakErrorRate.map { ($0 * 1000).rounded() / 1000 },
+            baselineErrorRate: episode.baselineErrorRate.map { ($0 * 10000).rounded() / 10000 })
     }
 
     private func close(_ episode: Episode, end: Int32) -> AlertEvent {
         var closed = event(episode, state: .closed, end: end)
-        closed.picture = AlertEvent.Picture(firstMinute: minute(of: episode.pictureStart), stepMinutes: stepMinutes,
-                                            values: episode.values, baselines: episode.baselines)
+        closed.picture = AlertEvent.Picture(
+            firstMinute: minute(of: episode.pictureStart), stepMinutes: stepMinutes,
+            values: episode.values, baselines: episode.baselines)
         return closed
     }
 }
@@ -402,7 +420,7 @@ struct Episode {
     var steps: [Int] { [start, raisedAt, peakStep, lastActive, pictureStart] }
 
     mutating func record(_ value: Double, baseline: Double) {
-        guard values.count < 1440 else { return }   // a day of picture at most, however long it lasts
+        guard values.count < 1440 else { return }  // a day of picture at most, however long it lasts
         values.append(value)
         baselines.append(baseline)
     }
@@ -425,7 +443,9 @@ final class SiteState {
         self.name = name
         let capacity = Self.capacity(stepsPerDay: stepsPerDay, halfWindow: halfWindow)
         total = SeriesHistory(capacity: capacity, startStep: startStep)
-        surges = configuration.watchedCountries.map { SurgeTrack(country: $0, history: SeriesHistory(capacity: capacity, startStep: startStep)) }
+        surges = configuration.watchedCountries.map {
+            SurgeTrack(country: $0, history: SeriesHistory(capacity: capacity, startStep: startStep))
+        }
     }
 }
 
@@ -533,8 +553,9 @@ extension DetectionEngine {
             try reader.check(stepMinutes >= 1 && stepMinutes <= 1440)
             let hasSiteTotals = try reader.bool(), gapsAreMissingData = try reader.bool()
             let admitted = try reader.optional { try $0.array { try $0.string() } }
-            let engine = DetectionEngine(configuration: configuration, stepMinutes: stepMinutes, hasSiteTotals: hasSiteTotals,
-                                         sites: admitted.map(Set.init), gapsAreMissingData: gapsAreMissingData)
+            let engine = DetectionEngine(
+                configuration: configuration, stepMinutes: stepMinutes, hasSiteTotals: hasSiteTotals,
+                sites: admitted.map(Set.init), gapsAreMissingData: gapsAreMissingData)
             engine.sitesNotChecked = Set(try reader.array { try $0.string() })
             engine.nextID = try reader.int()
             engine.lastStep = try reader.optional { try $0.int() }
@@ -558,8 +579,9 @@ extension DetectionEngine {
             for _ in 0..<(try reader.count()) {
                 let name = try reader.string()
                 try reader.check(engine.sites[name] == nil)
-                let site = SiteState(name: name, configuration: configuration, startStep: 0, stepsPerDay: engine.stepsPerDay,
-                                     halfWindow: engine.halfWindow)
+                let site = SiteState(
+                    name: name, configuration: configuration, startStep: 0, stepsPerDay: engine.stepsPerDay,
+                    halfWindow: engine.halfWindow)
                 site.total = try SeriesHistory(from: &reader, capacity: capacity)
                 try reader.check(site.total.firstStep >= 0 && site.total.endStep == lastStep + 1)
                 try reader.check(try reader.count() == countries.count)
@@ -568,10 +590,18 @@ extension DetectionEngine {
                     track.history = try SeriesHistory(from: &reader, capacity: capacity)
                     try reader.check(track.history.firstStep >= 0 && track.history.endStep == lastStep + 1)
                     track.episode = try reader.optional { reader in try Episode(from: &reader) }
-                    try reader.check(track.episode.map { $0.steps.allSatisfy(stepRange.contains) && $0.kind == .surge && $0.site == name && $0.country == track.country && $0.peakBaseline != nil } ?? true)
+                    try reader.check(
+                        track.episode.map {
+                            $0.steps.allSatisfy(stepRange.contains) && $0.kind == .surge && $0.site == name && $0.country == track.country
+                                && $0.peakBaseline != nil
+                        } ?? true)
                 }
                 site.errors = try ErrorTrack(from: &reader)
-                try reader.check(site.errors.episode.map { $0.steps.allSatisfy(stepRange.contains) && $0.kind == .errorSpike && $0.site == name && $0.country == nil && $0.baselineErrorRate != nil && $0.peakErrorRate != nil } ?? true)
+                try reader.check(
+                    site.errors.episode.map {
+                        $0.steps.allSatisfy(stepRange.contains) && $0.kind == .errorSpike && $0.site == name && $0.country == nil
+                            && $0.baselineErrorRate != nil && $0.peakErrorRate != nil
+                    } ?? true)
                 try reader.check(site.errors.stepsSeen >= 0 && site.errors.stepsSeen <= lastStep + 1)
                 engine.sites[name] = site
                 engine.siteOrder.append(site)
@@ -625,8 +655,9 @@ extension Episode {
         for _ in 0..<8 { steps.append(try reader.int()) }
         var optionals: [Double?] = []
         for _ in 0..<3 { optionals.append(try reader.optional { try $0.double() }) }
-        self.init(id: id, kind: kind, site: site, country: country, start: steps[0], raisedAt: steps[1], peakStep: steps[2],
-                  peakRequests: steps[3], peakBaseline: optionals[0], lastActive: steps[4])
+        self.init(
+            id: id, kind: kind, site: site, country: country, start: steps[0], raisedAt: steps[1], peakStep: steps[2],
+            peakRequests: steps[3], peakBaseline: optionals[0], lastActive: steps[4])
         quietSteps = steps[5]
         openWindow = steps[6]
         pictureStart = steps[7]
@@ -635,7 +666,9 @@ extension Episode {
         values = try reader.array { try $0.double() }
         baselines = try reader.array { try $0.double() }
         try reader.check(values.count == baselines.count && values.count <= 1440)
-        try reader.check(id >= 1 && peakRequests >= 0 && peakRequests < 1 << 40 && quietSteps >= 0 && quietSteps < Int(Int32.max) && (1...60).contains(openWindow))
+        try reader.check(
+            id >= 1 && peakRequests >= 0 && peakRequests < 1 << 40 && quietSteps >= 0 && quietSteps < Int(Int32.max)
+                && (1...60).contains(openWindow))
         // Numbers as counting made them: finite, not negative, shares within 0…1.
         try reader.check((values + baselines + [peakBaseline ?? 0]).allSatisfy { $0.isFinite && $0 >= 0 && $0 < 0x1p40 })
         try reader.check([peakErrorRate, baselineErrorRate].allSatisfy { $0.map { $0.isFinite && $0 >= 0 && $0 <= 1 } ?? true })
@@ -644,10 +677,14 @@ extension Episode {
 
 extension ErrorTrack {
     func write(to writer: inout SnapshotWriter) {
-        writer.array(recent) { $0.int($1.requests); $0.int($1.errors) }
+        writer.array(recent) {
+            $0.int($1.requests); $0.int($1.errors)
+        }
         writer.optional(episode) { $1.write(to: &$0) }
         writer.int(stepsSeen)
-        writer.array(ring) { $0.int($1.requests); $0.int($1.errors) }
+        writer.array(ring) {
+            $0.int($1.requests); $0.int($1.errors)
+        }
         writer.int(position)
         writer.int(historyRequests)
         writer.int(historyErrors)
@@ -669,6 +706,7 @@ extension ErrorTrack {
         try reader.check(historyRequests == ring.reduce(0) { $0 + $1.requests } && historyErrors == ring.reduce(0) { $0 + $1.errors })
         try reader.check(stepsSeen >= 0 && stepsSeen < Int(Int32.max))
         // `learn` writes at `position` once the ring is full, and appends until then.
-        try reader.check(position >= 0 && position < Self.ringSize && (ring.count == Self.ringSize || position == ring.count % Self.ringSize))
+        try reader.check(
+            position >= 0 && position < Self.ringSize && (ring.count == Self.ringSize || position == ring.count % Self.ringSize))
     }
 }

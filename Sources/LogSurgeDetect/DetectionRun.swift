@@ -19,8 +19,10 @@ public struct DetectionPolicy: Sendable, Equatable {
     /// run goes on with). By default, true.
     public var closesAtEnd: Bool
 
-    public init(detectors: DetectorConfiguration = DetectorConfiguration(), lateness: Int32? = nil,
-                traceColumns: Int? = nil, closesAtEnd: Bool = true) {
+    public init(
+        detectors: DetectorConfiguration = DetectorConfiguration(), lateness: Int32? = nil,
+        traceColumns: Int? = nil, closesAtEnd: Bool = true
+    ) {
         self.detectors = detectors
         self.lateness = lateness
         self.traceColumns = traceColumns
@@ -86,8 +88,10 @@ public final class DetectionRun {
     /// Events decided at a minute up to `reportingAfter` are left out (the runs that read those
     /// minutes reported them); `snapshot.take` is handed the engine once it has stepped every
     /// minute through `snapshot.through` and none after (at the end, if no later minute comes).
-    public init(_ policy: DetectionPolicy, continuing engine: DetectionEngine?, reportingAfter: Int32?,
-                snapshot: (through: Int32, take: (DetectionEngine) -> Void)?, onEvent: @escaping (AlertEvent) -> Void = { _ in }) {
+    public init(
+        _ policy: DetectionPolicy, continuing engine: DetectionEngine?, reportingAfter: Int32?,
+        snapshot: (through: Int32, take: (DetectionEngine) -> Void)?, onEvent: @escaping (AlertEvent) -> Void = { _ in }
+    ) {
         self.policy = policy
         self.engine = engine
         self.onEvent = onEvent
@@ -138,13 +142,15 @@ public final class DetectionRun {
 
     /// Steps every minute of `buckets` in time order, then ends the run (`finish`).
     public func run(_ buckets: MinuteBuckets) -> Outcome {
-        let engine = self.engine ?? {
-            // The busiest sites (by requests, then name) when there are more than can be checked.
-            let sites = buckets.sitesByRequests()
-            let maximum = policy.detectors.maximumSites
-            let busiest = sites.count <= maximum ? nil : Set(sites.prefix(maximum).map(\.site))
-            return DetectionEngine(configuration: policy.detectors, sites: busiest)
-        }()
+        let engine =
+            self.engine
+            ?? {
+                // The busiest sites (by requests, then name) when there are more than can be checked.
+                let sites = buckets.sitesByRequests()
+                let maximum = policy.detectors.maximumSites
+                let busiest = sites.count <= maximum ? nil : Set(sites.prefix(maximum).map(\.site))
+                return DetectionEngine(configuration: policy.detectors, sites: busiest)
+            }()
         self.engine = engine
         if engine.trace == nil { engine.trace = DetectionTrace(spanOf: buckets, maximumColumns: policy.traceColumns) }
         // Rows come by minute, then site name: a minute's observations are built in site order,
@@ -183,13 +189,16 @@ public final class DetectionRun {
         var configuration = policy.detectors
         configuration.watchedCountries = [.unknown]
         watched = [.unknown]
-        let engine = DetectionEngine(configuration: configuration, stepMinutes: series.stepMinutes, hasSiteTotals: false,
-                                     gapsAreMissingData: true)
+        let engine = DetectionEngine(
+            configuration: configuration, stepMinutes: series.stepMinutes, hasSiteTotals: false,
+            gapsAreMissingData: true)
         self.engine = engine
         for point in series.points {
-            step(minute: point.minute, observations: [
-                SiteObservation(site: series.name, requests: point.value, errors: 0, watched: [.unknown: point.value]),
-            ])
+            step(
+                minute: point.minute,
+                observations: [
+                    SiteObservation(site: series.name, requests: point.value, errors: 0, watched: [.unknown: point.value])
+                ])
         }
         return finish()
     }
@@ -197,13 +206,15 @@ public final class DetectionRun {
     // MARK: - Stepping and ending
 
     private func step(minute: Int32, observations: [SiteObservation]) {
-        let engine = self.engine ?? {
-            // A stream's detectors, made with its first minute: its charts grow with it.
-            let engine = DetectionEngine(configuration: policy.detectors)
-            engine.trace = policy.traceColumns.map { DetectionTrace(growingTo: $0) }
-            self.engine = engine
-            return engine
-        }()
+        let engine =
+            self.engine
+            ?? {
+                // A stream's detectors, made with its first minute: its charts grow with it.
+                let engine = DetectionEngine(configuration: policy.detectors)
+                engine.trace = policy.traceColumns.map { DetectionTrace(growingTo: $0) }
+                self.engine = engine
+                return engine
+            }()
         if let point = snapshot, minute > point.through {
             point.take(engine)
             snapshot = nil

@@ -194,8 +194,10 @@ public final class DetectionTrace: @unchecked Sendable {
         if let known = surgeIndex[key] { return known }
         surgeIndex[key] = surges.count
         let zeros = [Double](repeating: 0, count: columnCount)
-        surges.append(Surge(site: site, country: country, values: zeros, peaks: zeros,
-                            baselines: [Double?](repeating: nil, count: columnCount)))
+        surges.append(
+            Surge(
+                site: site, country: country, values: zeros, peaks: zeros,
+                baselines: [Double?](repeating: nil, count: columnCount)))
         surgeBaselines.append(Array(repeating: (0, 0), count: columnCount))
         return surges.count - 1
     }
@@ -205,8 +207,10 @@ public final class DetectionTrace: @unchecked Sendable {
         if let known = errorIndex[site] { return known }
         errorIndex[site] = errors.count
         let zeros = [Double](repeating: 0, count: columnCount)
-        errors.append(Errors(site: site, requests: zeros, errors: zeros,
-                             baselines: [Double?](repeating: nil, count: columnCount)))
+        errors.append(
+            Errors(
+                site: site, requests: zeros, errors: zeros,
+                baselines: [Double?](repeating: nil, count: columnCount)))
         errorBaselines.append(Array(repeating: (0, 0), count: columnCount))
         return errors.count - 1
     }

@@ -149,7 +149,8 @@ struct SnapshotReader {
         #if _endian(little)
         values = Array(unsafeUninitializedCapacity: count) { buffer, initialized in
             bytes.withUnsafeBytes { source in
-                UnsafeMutableRawBufferPointer(buffer).copyMemory(from: UnsafeRawBufferPointer(rebasing: source[position..<(position + 4 * count)]))
+                UnsafeMutableRawBufferPointer(buffer).copyMemory(
+                    from: UnsafeRawBufferPointer(rebasing: source[position..<(position + 4 * count)]))
             }
             initialized = count
         }

@@ -56,7 +56,8 @@ struct SeriesHistory {
     /// Appends the next step.
     mutating func append(_ count: Double, baseline: Double, raw: Double? = nil) {
         let stored = Float(count)
-        let before = endStep > firstStep
+        let before =
+            endStep > firstStep
             ? (normalCountsThrough[slot(endStep - 1)], normalStepsThrough[slot(endStep - 1)])
             : (normalCountsBeforeFirst, normalStepsBeforeFirst)
         if normalCountsThrough.count < capacity {
@@ -150,7 +151,8 @@ struct SeriesHistory {
     private func normalSum(from: Int, to: Int) -> (sum: Double, used: Int) {
         guard from < to else { return (0, 0) }
         let last = slot(to - 1)
-        let before = from > firstStep
+        let before =
+            from > firstStep
             ? (normalCountsThrough[slot(from - 1)], normalStepsThrough[slot(from - 1)])
             : (normalCountsBeforeFirst, normalStepsBeforeFirst)
         return (normalCountsThrough[last] - before.0, Int(normalStepsThrough[last] &- before.1))

@@ -54,7 +54,8 @@ public struct InjectedEvent: Sendable, Equatable {
         switch parts.first {
         case "surge":
             guard parts.count >= 6, let factor = Double(parts[2]), factor > 0, factor <= 1e6,
-                  let onset = minute(3), let duration = Int(parts[5]), duration > 0, duration <= Self.longest else { return nil }
+                let onset = minute(3), let duration = Int(parts[5]), duration > 0, duration <= Self.longest
+            else { return nil }
             let ramp = parts.count > 6 ? Int(parts[6]) : 0
             guard let ramp, ramp >= 0, ramp <= Self.longest, parts.count <= 7 else { return nil }
             let country = parts[1] == "*" ? nil : parts[1].uppercased()
@@ -62,7 +63,8 @@ public struct InjectedEvent: Sendable, Equatable {
             self.init(kind: .surge(country: country, factor: factor), onset: onset, duration: duration, ramp: ramp)
         case "errors":
             guard parts.count >= 5, let share = Double(parts[1]), (0...1).contains(share),
-                  let onset = minute(2), let duration = Int(parts[4]), duration > 0, duration <= Self.longest else { return nil }
+                let onset = minute(2), let duration = Int(parts[4]), duration > 0, duration <= Self.longest
+            else { return nil }
             let ramp = parts.count > 5 ? Int(parts[5]) : 0
             guard let ramp, ramp >= 0, ramp <= Self.longest, parts.count <= 6 else { return nil }
             self.init(kind: .errorSpike(share: share), onset: onset, duration: duration, ramp: ramp)
@@ -73,7 +75,8 @@ public struct InjectedEvent: Sendable, Equatable {
 
     /// The ground-truth label: one JSON object naming the kind and the window.
     public var label: String {
-        let window = "\"start\":\"\(UTCMinute.format(onset))\",\"end\":\"\(UTCMinute.format(end - 1))\",\"ramp_minutes\":\(ramp),\"full_minutes\":\(duration)"
+        let window =
+            "\"start\":\"\(UTCMinute.format(onset))\",\"end\":\"\(UTCMinute.format(end - 1))\",\"ramp_minutes\":\(ramp),\"full_minutes\":\(duration)"
         switch kind {
         case .surge(let country, let factor):
             return "{\"kind\":\"surge\",\"country\":\(country.map { "\"\($0)\"" } ?? "null"),\"factor\":\(factor),\(window)}"

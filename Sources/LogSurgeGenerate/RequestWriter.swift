@@ -46,17 +46,20 @@ public enum GeneratedLayout: Sendable, Equatable {
     case cloudfront
 
     /// The layouts by the name `logsurge generate --format` takes.
-    public static let named: [(name: String, layout: GeneratedLayout)] = LogFormat.allCases.map { ($0.rawValue, .builtin($0)) } + [
-        ("main", .formatString(mainString)), ("xff_combined", .formatString(xffCombinedString)), ("json", .formatString(jsonTemplate)),
-        ("caddy", .caddy), ("alb", .alb), ("w3c", .iis), ("cloudfront", .cloudfront),
-    ]
+    public static let named: [(name: String, layout: GeneratedLayout)] =
+        LogFormat.allCases.map { ($0.rawValue, .builtin($0)) } + [
+            ("main", .formatString(mainString)), ("xff_combined", .formatString(xffCombinedString)), ("json", .formatString(jsonTemplate)),
+            ("caddy", .caddy), ("alb", .alb), ("w3c", .iis), ("cloudfront", .cloudfront),
+        ]
 
     /// nginx's stock `log_format main`.
-    public static let mainString = #"$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent "$http_referer" "$http_user_agent" "$http_x_forwarded_for""#
+    public static let mainString =
+        #"$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent "$http_referer" "$http_user_agent" "$http_x_forwarded_for""#
     /// Apache's proxy layout.
     public static let xffCombinedString = #"%{X-Forwarded-For}i %l %u %t \"%r\" %>s %b \"%{Referer}i\" \"%{User-Agent}i\""#
     /// An nginx JSON template with the keys such templates usually have.
-    public static let jsonTemplate = #"escape=json '{"time_iso8601":"$time_iso8601","remote_addr":"$remote_addr","request":"$request","status":$status,"body_bytes_sent":$body_bytes_sent,"request_time":$request_time,"http_referer":"$http_referer","http_user_agent":"$http_user_agent","http_x_forwarded_for":"$http_x_forwarded_for","http_cf_ipcountry":"$http_cf_ipcountry","host":"$host"}'"#
+    public static let jsonTemplate =
+        #"escape=json '{"time_iso8601":"$time_iso8601","remote_addr":"$remote_addr","request":"$request","status":$status,"body_bytes_sent":$body_bytes_sent,"request_time":$request_time,"http_referer":"$http_referer","http_user_agent":"$http_user_agent","http_x_forwarded_for":"$http_x_forwarded_for","http_cf_ipcountry":"$http_cf_ipcountry","host":"$host"}'"#
 }
 
 /// Writes generated requests in a layout, as the server would have.
@@ -81,14 +84,17 @@ struct RequestWriter {
                 apache = ApacheDirective.unescape(ApacheDirective.configurationString(string))
             } else {
                 let trimmed = string.trimmingSpaces
-                let escape: NginxEscape = trimmed.hasPrefix("escape=json") || trimmed.contains("log_format") && trimmed.contains("escape=json")
+                let escape: NginxEscape =
+                    trimmed.hasPrefix("escape=json") || trimmed.contains("log_format") && trimmed.contains("escape=json")
                     ? .json : trimmed.hasPrefix("escape=none") ? .none : .standard
                 nginx = ((try? NginxVariable.configurationBody(string)).map { Array($0.utf8) } ?? Array(string.utf8), escape)
             }
         }
         self.nginx = nginx
         self.apache = apache
-        if case .formatString(let string) = layout, case .template(let template)? = try? FormatString.compile(string, clientHeaders: ["x_forwarded_for"]) {
+        if case .formatString(let string) = layout,
+            case .template(let template)? = try? FormatString.compile(string, clientHeaders: ["x_forwarded_for"])
+        {
             logsClient = template.hasClient
         } else {
             logsClient = true
@@ -100,7 +106,8 @@ struct RequestWriter {
         let (date, time) = Self.utcDateTime(minute: minute, second: 0)
         switch layout {
         case .iis:
-            return Array("""
+            return Array(
+                """
                 #Software: Microsoft Internet Information Services 10.0
                 #Version: 1.0
                 #Date: \(date) \(time)
@@ -114,15 +121,19 @@ struct RequestWriter {
         }
     }
 
-    static let iisFields = ["date", "time", "s-ip", "cs-method", "cs-uri-stem", "cs-uri-query", "s-port", "cs-username", "c-ip",
-                            "cs(User-Agent)", "cs(Referer)", "cs(Host)", "sc-status", "sc-substatus", "sc-win32-status", "sc-bytes",
-                            "time-taken", "X-Forwarded-For"]
-    static let cloudfrontFields = ["date", "time", "x-edge-location", "sc-bytes", "c-ip", "cs-method", "cs(Host)", "cs-uri-stem", "sc-status",
-                                   "cs(Referer)", "cs(User-Agent)", "cs-uri-query", "cs(Cookie)", "x-edge-result-type", "x-edge-request-id",
-                                   "x-host-header", "cs-protocol", "cs-bytes", "time-taken", "x-forwarded-for", "ssl-protocol", "ssl-cipher",
-                                   "x-edge-response-result-type", "cs-protocol-version", "fle-status", "fle-encrypted-fields", "c-port",
-                                   "time-to-first-byte", "x-edge-detailed-result-type", "sc-content-type", "sc-content-len",
-                                   "sc-range-start", "sc-range-end"]
+    static let iisFields = [
+        "date", "time", "s-ip", "cs-method", "cs-uri-stem", "cs-uri-query", "s-port", "cs-username", "c-ip",
+        "cs(User-Agent)", "cs(Referer)", "cs(Host)", "sc-status", "sc-substatus", "sc-win32-status", "sc-bytes",
+        "time-taken", "X-Forwarded-For",
+    ]
+    static let cloudfrontFields = [
+        "date", "time", "x-edge-location", "sc-bytes", "c-ip", "cs-method", "cs(Host)", "cs-uri-stem", "sc-status",
+        "cs(Referer)", "cs(User-Agent)", "cs-uri-query", "cs(Cookie)", "x-edge-result-type", "x-edge-request-id",
+        "x-host-header", "cs-protocol", "cs-bytes", "time-taken", "x-forwarded-for", "ssl-protocol", "ssl-cipher",
+        "x-edge-response-result-type", "cs-protocol-version", "fle-status", "fle-encrypted-fields", "c-port",
+        "time-to-first-byte", "x-edge-detailed-result-type", "sc-content-type", "sc-content-len",
+        "sc-range-start", "sc-range-end",
+    ]
 
     /// Appends `request` as one line.
     func append(_ request: GeneratedRequest, to out: inout [UInt8]) {
@@ -252,7 +263,10 @@ struct RequestWriter {
                 continue
             }
             i += 1
-            while i < format.count, [UInt8(ascii: "<"), UInt8(ascii: ">"), UInt8(ascii: "!"), UInt8(ascii: ",")].contains(format[i]) || (format[i] >= 0x30 && format[i] <= 0x39) { i += 1 }
+            while i < format.count,
+                [UInt8(ascii: "<"), UInt8(ascii: ">"), UInt8(ascii: "!"), UInt8(ascii: ",")].contains(format[i])
+                    || (format[i] >= 0x30 && format[i] <= 0x39)
+            { i += 1 }
             var argument: String?
             if i < format.count, format[i] == UInt8(ascii: "{"), let close = format[(i + 1)...].firstIndex(of: UInt8(ascii: "}")) {
                 argument = String(decoding: format[(i + 1)..<close], as: UTF8.self)
@@ -274,8 +288,10 @@ struct RequestWriter {
                 case "usec": value = "\((Int(request.minute) * 60 + request.second) * 1_000_000 + 123_456)"
                 case "msec_frac": value = "123"
                 case "usec_frac": value = "123456"
-                case let pattern?: value = strftime(pattern.hasPrefix("begin:") || pattern.hasPrefix("end:")
-                                                    ? String(pattern.drop(while: { $0 != ":" }).dropFirst()) : pattern, request)
+                case let pattern?:
+                    value = strftime(
+                        pattern.hasPrefix("begin:") || pattern.hasPrefix("end:")
+                            ? String(pattern.drop(while: { $0 != ":" }).dropFirst()) : pattern, request)
                 }
             case "r": value = request.rawRequest ?? apacheEscaped(request.requestLine)
             case "s": value = "\(request.status)"
@@ -320,38 +336,50 @@ struct RequestWriter {
         let peer = String(decoding: request.peer, as: UTF8.self)
         var headers = #""User-Agent":[\#(json(request.agent))],"Accept":["*/*"]"#
         if request.referer != "-" { headers += #","Referer":[\#(json(request.referer))]"# }
-        if let chain = request.forwardedFor { headers += #","X-Forwarded-For":[\#(json(chain))],"Cf-Ipcountry":[\#(json(request.country))]"# }
+        if let chain = request.forwardedFor {
+            headers += #","X-Forwarded-For":[\#(json(chain))],"Cf-Ipcountry":[\#(json(request.country))]"#
+        }
         let seconds = Int(request.minute) * 60 + request.second
-        out += Array(#"{"level":"info","ts":\#(seconds).\#(pad3(request.bytes % 1000))4241,"logger":"http.log.access.log0","msg":"handled request","request":{"remote_ip":\#(json(peer)),"remote_port":"41342","client_ip":\#(json(peer)),"proto":"HTTP/1.1","method":\#(json(request.rawRequest == nil ? request.method : "")),"host":\#(json(request.host)),"uri":\#(json(request.rawRequest == nil ? request.path : "")),"headers":{\#(headers)}},"bytes_read":0,"user_id":"","duration":0.000929675,"size":\#(request.bytes),"status":\#(request.status),"resp_headers":{"Server":["Caddy"],"Content-Type":["text/html; charset=utf-8"]}}"#.utf8)
+        out += Array(
+            #"{"level":"info","ts":\#(seconds).\#(pad3(request.bytes % 1000))4241,"logger":"http.log.access.log0","msg":"handled request","request":{"remote_ip":\#(json(peer)),"remote_port":"41342","client_ip":\#(json(peer)),"proto":"HTTP/1.1","method":\#(json(request.rawRequest == nil ? request.method : "")),"host":\#(json(request.host)),"uri":\#(json(request.rawRequest == nil ? request.path : "")),"headers":{\#(headers)}},"bytes_read":0,"user_id":"","duration":0.000929675,"size":\#(request.bytes),"status":\#(request.status),"resp_headers":{"Server":["Caddy"],"Content-Type":["text/html; charset=utf-8"]}}"#
+                .utf8)
     }
 
     private func appendALB(_ request: GeneratedRequest, to out: inout [UInt8]) {
         let (date, time) = Self.utcDateTime(minute: request.minute, second: request.second)
         let stamp = "\(date)T\(time).\(pad3(request.bytes % 1000))641Z"
-        let target = request.rawRequest == nil
+        let target =
+            request.rawRequest == nil
             ? "\(request.method) https://\(request.host):443\(request.path) HTTP/1.1"
             : "- https://\(request.host):443- -"
         let peer = String(decoding: request.peer, as: UTF8.self)
-        out += Array(#"https \#(stamp) app/my-loadbalancer/50dc6c495c0c9188 \#(peer):2817 10.0.0.1:80 0.001 0.048 0.000 \#(request.status) \#(request.status) 154 \#(request.bytes) "\#(target)" "\#(request.agent.replacing("\"", with: "\\\""))" ECDHE-RSA-AES128-GCM-SHA256 TLSv1.2 arn:aws:elasticloadbalancing:us-east-2:123456789012:targetgroup/my-targets/73e2d6bc24d8a067 "Root=1-58337281-1d84f3d73c47ec4e58577259" "\#(request.host)" "arn:aws:acm:us-east-2:123456789012:certificate/12345678-1234-1234-1234-123456789012" 0 \#(stamp) "forward" "-" "-" "10.0.0.1:80" "\#(request.status)" "-" "-""#.utf8)
+        out += Array(
+            #"https \#(stamp) app/my-loadbalancer/50dc6c495c0c9188 \#(peer):2817 10.0.0.1:80 0.001 0.048 0.000 \#(request.status) \#(request.status) 154 \#(request.bytes) "\#(target)" "\#(request.agent.replacing("\"", with: "\\\""))" ECDHE-RSA-AES128-GCM-SHA256 TLSv1.2 arn:aws:elasticloadbalancing:us-east-2:123456789012:targetgroup/my-targets/73e2d6bc24d8a067 "Root=1-58337281-1d84f3d73c47ec4e58577259" "\#(request.host)" "arn:aws:acm:us-east-2:123456789012:certificate/12345678-1234-1234-1234-123456789012" 0 \#(stamp) "forward" "-" "-" "10.0.0.1:80" "\#(request.status)" "-" "-""#
+                .utf8)
     }
 
     private func appendIIS(_ request: GeneratedRequest, to out: inout [UInt8]) {
         let (date, time) = Self.utcDateTime(minute: request.minute, second: request.second)
         let (stem, query) = splitQuery(request.rawRequest == nil ? request.path : "-")
-        let values = [date, time, "10.0.0.4", request.rawRequest == nil ? request.method : "-", stem, query, "443", "-",
-                      String(decoding: request.peer, as: UTF8.self), w3c(request.agent), w3c(request.referer), request.host,
-                      "\(request.status)", "0", "0", "\(request.bytes)", "15", request.forwardedFor.map(w3c) ?? "-"]
+        let values = [
+            date, time, "10.0.0.4", request.rawRequest == nil ? request.method : "-", stem, query, "443", "-",
+            String(decoding: request.peer, as: UTF8.self), w3c(request.agent), w3c(request.referer), request.host,
+            "\(request.status)", "0", "0", "\(request.bytes)", "15", request.forwardedFor.map(w3c) ?? "-",
+        ]
         out += Array(values.joined(separator: " ").utf8)
     }
 
     private func appendCloudFront(_ request: GeneratedRequest, to out: inout [UInt8]) {
         let (date, time) = Self.utcDateTime(minute: request.minute, second: request.second)
         let (stem, query) = splitQuery(request.rawRequest == nil ? request.path : "-")
-        let values = [date, time, "SEA19-C1", "\(request.bytes)", String(decoding: request.client, as: UTF8.self),
-                      request.rawRequest == nil ? request.method : "-", "d111111abcdef8.cloudfront.net", stem, "\(request.status)",
-                      cloudfront(request.referer), cloudfront(request.agent), query, "-", "Hit", "SOX4xwn4XV6Q4rgb7XiVGOHms_BGlTAC4KyHmureZmBNrjGdRLiNIQ==",
-                      request.host, "https", "163", "0.001", "-", "TLSv1.2", "ECDHE-RSA-AES128-GCM-SHA256", "Hit", "HTTP/2.0", "-", "-",
-                      "11040", "0.001", "Hit", "text/html", "\(request.bytes)", "-", "-"]
+        let values = [
+            date, time, "SEA19-C1", "\(request.bytes)", String(decoding: request.client, as: UTF8.self),
+            request.rawRequest == nil ? request.method : "-", "d111111abcdef8.cloudfront.net", stem, "\(request.status)",
+            cloudfront(request.referer), cloudfront(request.agent), query, "-", "Hit",
+            "SOX4xwn4XV6Q4rgb7XiVGOHms_BGlTAC4KyHmureZmBNrjGdRLiNIQ==",
+            request.host, "https", "163", "0.001", "-", "TLSv1.2", "ECDHE-RSA-AES128-GCM-SHA256", "Hit", "HTTP/2.0", "-", "-",
+            "11040", "0.001", "Hit", "text/html", "\(request.bytes)", "-", "-",
+        ]
         out += Array(values.joined(separator: "\t").utf8)
     }
 
@@ -399,7 +427,9 @@ struct RequestWriter {
         let minuteOfDay = local - days * 1440
         let sign = offsetMinutes < 0 ? "-" : "+"
         let zone = "\(sign)\(two(abs(offsetMinutes) / 60))\(two(abs(offsetMinutes) % 60))"
-        return Array("\(two(day))/\(Self.months[month - 1])/\(year):\(two(minuteOfDay / 60)):\(two(minuteOfDay % 60)):\(two(request.second)) \(zone)".utf8)
+        return Array(
+            "\(two(day))/\(Self.months[month - 1])/\(year):\(two(minuteOfDay / 60)):\(two(minuteOfDay % 60)):\(two(request.second)) \(zone)"
+                .utf8)
     }
 
     /// The request's time written by a strftime pattern, in the server's time zone.
@@ -447,7 +477,8 @@ struct RequestWriter {
         let (year, month, day) = UTCMinute.civil(fromDays: days)
         let minuteOfDay = local - days * 1440
         let sign = offsetMinutes < 0 ? "-" : "+"
-        return "\(year)-\(two(month))-\(two(day))T\(two(minuteOfDay / 60)):\(two(minuteOfDay % 60)):\(two(request.second))\(sign)\(two(abs(offsetMinutes) / 60)):\(two(abs(offsetMinutes) % 60))"
+        return
+            "\(year)-\(two(month))-\(two(day))T\(two(minuteOfDay / 60)):\(two(minuteOfDay % 60)):\(two(request.second))\(sign)\(two(abs(offsetMinutes) / 60)):\(two(abs(offsetMinutes) % 60))"
     }
 
     /// `YYYY-MM-DD` and `HH:MM:SS` in UTC.

@@ -79,7 +79,7 @@ public struct TrafficGenerator {
             let local = Double(minute) + country.utcOffsetHours * 60
             let hour = (local / 60).truncatingRemainder(dividingBy: 24) + (local < 0 ? 24 : 0)
             let day = Int((local / 1440).rounded(.down))
-            let weekday = ((day + 4) % 7 + 7) % 7   // 1970-01-01 was a Thursday; 0 = Sunday
+            let weekday = ((day + 4) % 7 + 7) % 7  // 1970-01-01 was a Thursday; 0 = Sunday
             var rate = configuration.peakRate * shares[index] * Self.diurnal(hour: hour) * (weekday == 0 || weekday == 6 ? 0.7 : 1)
             for event in configuration.events {
                 guard case .surge(let code, let factor) = event.kind, code == nil || code == country.code else { continue }
@@ -104,7 +104,7 @@ public struct TrafficGenerator {
     public mutating func sampleCounts(minute: Int32) -> [(country: String, requests: Int, errors: Int)] {
         let normal = Self.statuses.filter { $0.0 >= 500 }.reduce(0) { $0 + $1.1 } / Self.statuses.reduce(0) { $0 + $1.1 }
         let requests = expectedRequests(minute: minute).map { poisson($0) }
-        var owners: [Int] = []   // the country of each request of the minute
+        var owners: [Int] = []  // the country of each request of the minute
         for (country, count) in requests.enumerated() { owners += repeatElement(country, count: count) }
         let forced = forcedErrors(among: owners.count, minute: minute)
         var errors = [Int](repeating: 0, count: requests.count)
@@ -147,8 +147,9 @@ public struct TrafficGenerator {
             if random.unit() < configuration.malformedRate {
                 appendMalformed(minute: minute, second: Int(event.second), to: &out)
             } else {
-                appendLine(minute: minute, second: Int(event.second), country: event.country,
-                           forcedError: forced.contains(position), to: &out)
+                appendLine(
+                    minute: minute, second: Int(event.second), country: event.country,
+                    forcedError: forced.contains(position), to: &out)
             }
         }
     }
@@ -196,9 +197,10 @@ public struct TrafficGenerator {
         }
         let referer = pick(Self.referers)
         let agent = pick(Self.agents)
-        var request = GeneratedRequest(minute: minute, second: second, client: client, country: configuration.profile.countries[country].code,
-                                       method: method, path: path, status: status, bytes: bytes, referer: referer, agent: agent,
-                                       host: configuration.host)
+        var request = GeneratedRequest(
+            minute: minute, second: second, client: client, country: configuration.profile.countries[country].code,
+            method: method, path: path, status: status, bytes: bytes, referer: referer, agent: agent,
+            host: configuration.host)
         behindProxy(&request)
         writer.append(request, to: &out)
     }
@@ -244,10 +246,12 @@ public struct TrafficGenerator {
             appendTimestamp(minute: minute, second: second, to: &out)
             out += Array(" \"GET /en/visas/stu\n".utf8)
         case 2:  // a date that does not exist
-            out += Array("99.230.1.\(random.next() % 250 + 1) - - [31/Feb/2016:10:00:00 -0500] \"GET / HTTP/1.1\" 200 512 \"-\" \"curl/7.88.1\"\n".utf8)
+            out += Array(
+                "99.230.1.\(random.next() % 250 + 1) - - [31/Feb/2016:10:00:00 -0500] \"GET / HTTP/1.1\" 200 512 \"-\" \"curl/7.88.1\"\n"
+                    .utf8)
         case 3:  // garbage from another program
             out += Array("PHP Warning:  session_start(): open(/var/lib/php/sessions/sess_x, O_RDWR) failed\n".utf8)
-        default: // a status that is not a number
+        default:  // a status that is not a number
             out += Array("117.200.3.\(random.next() % 250 + 1) - - ".utf8)
             appendTimestamp(minute: minute, second: second, to: &out)
             out += Array(" \"GET /favicon.ico HTTP/1.1\" - 0 \"-\" \"-\"\n".utf8)
@@ -266,7 +270,8 @@ public struct TrafficGenerator {
         func two(_ n: Int) -> String { n < 10 ? "0\(n)" : "\(n)" }
         let sign = offset < 0 ? "-" : "+"
         let zone = "\(sign)\(two(abs(offset) / 60))\(two(abs(offset) % 60))"
-        out += Array("[\(two(day))/\(Self.months[month - 1])/\(year):\(two(minuteOfDay / 60)):\(two(minuteOfDay % 60)):\(two(second)) \(zone)]".utf8)
+        out += Array(
+            "[\(two(day))/\(Self.months[month - 1])/\(year):\(two(minuteOfDay / 60)):\(two(minuteOfDay % 60)):\(two(second)) \(zone)]".utf8)
     }
 
     private static func makeAddress(_ country: TrafficProfile.Country, ipv6Share: Double, random: inout SeededGenerator) -> [UInt8] {
@@ -316,9 +321,15 @@ public struct TrafficGenerator {
 
     private static let agents: [(String, Double)] = [
         ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/54.0.2840.71 Safari/537.36", 30),
-        ("Mozilla/5.0 (iPhone; CPU iPhone OS 10_1 like Mac OS X) AppleWebKit/602.2.14 (KHTML, like Gecko) Version/10.0 Mobile/14B72 Safari/602.1", 18),
+        (
+            "Mozilla/5.0 (iPhone; CPU iPhone OS 10_1 like Mac OS X) AppleWebKit/602.2.14 (KHTML, like Gecko) Version/10.0 Mobile/14B72 Safari/602.1",
+            18
+        ),
         ("Mozilla/5.0 (Macintosh; Intel Mac OS X 10_12_1) AppleWebKit/602.2.14 (KHTML, like Gecko) Version/10.0.1 Safari/602.2.14", 10),
-        ("Mozilla/5.0 (Linux; Android 6.0.1; SM-G920F Build/MMB29K) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/54.0.2840.85 Mobile Safari/537.36", 14),
+        (
+            "Mozilla/5.0 (Linux; Android 6.0.1; SM-G920F Build/MMB29K) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/54.0.2840.85 Mobile Safari/537.36",
+            14
+        ),
         ("Mozilla/5.0 (Windows NT 6.1; WOW64; rv:49.0) Gecko/20100101 Firefox/49.0", 8),
         ("Mozilla/5.0 (Windows NT 6.1; Trident/7.0; rv:11.0) like Gecko", 6),
         ("Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)", 3),

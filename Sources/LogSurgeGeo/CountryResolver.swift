@@ -40,8 +40,10 @@ public struct CountryResolver: Sendable {
 
     /// A resolver over `reader` caching up to `cacheSize` addresses (rounded up to a power of
     /// two), answering IPv4 addresses from `ipv4Table` (built from the same reader) when given.
-    public init(reader: MMDBReader, cacheSize: Int = 65536, ipv4Table: IPv4CountryTable? = nil,
-                ipv6Table: IPv6CountryTable? = nil) {
+    public init(
+        reader: MMDBReader, cacheSize: Int = 65536, ipv4Table: IPv4CountryTable? = nil,
+        ipv6Table: IPv6CountryTable? = nil
+    ) {
         self.reader = reader
         self.ipv4Table = ipv4Table
         self.ipv6Table = ipv6Table

@@ -54,17 +54,22 @@ public enum CountryTableImage {
     }
 
     /// The tables in `bytes`, when it is an image of them for `database`.
-    public static func decode(_ bytes: UnsafeRawBufferPointer, database: Database)
-        -> (ipv4: IPv4CountryTable, ipv6: IPv6CountryTable?)? {
+    public static func decode(
+        _ bytes: UnsafeRawBufferPointer, database: Database
+    )
+        -> (ipv4: IPv4CountryTable, ipv6: IPv6CountryTable?)?
+    {
         guard bytes.count >= headerSize, bytes.prefix(8).elementsEqual(magic),
-              bytes[8..<72].elementsEqual(database.sha256.utf8) else { return nil }
+            bytes[8..<72].elementsEqual(database.sha256.utf8)
+        else { return nil }
         var offset = 72
         /// `count` values of `T` at `offset` (then aligned to 8), or nil past the end.
         func read<T: FixedWidthInteger>(_: T.Type, _ count: Int) -> [T]? {
             let size = count.multipliedReportingOverflow(by: MemoryLayout<T>.size)
             guard count >= 0, !size.overflow, size.partialValue <= bytes.count - offset else { return nil }
             var values = [T](unsafeUninitializedCapacity: count) { buffer, initialized in
-                UnsafeMutableRawBufferPointer(buffer).copyMemory(from: UnsafeRawBufferPointer(rebasing: bytes[offset..<(offset + size.partialValue)]))
+                UnsafeMutableRawBufferPointer(buffer).copyMemory(
+                    from: UnsafeRawBufferPointer(rebasing: bytes[offset..<(offset + size.partialValue)]))
                 initialized = count
             }
             #if _endian(big)
@@ -74,12 +79,12 @@ public enum CountryTableImage {
             return values
         }
         guard read(UInt64.self, 3) == [UInt64(database.size), UInt64(database.nodeCount), database.buildEpoch],
-              let counts = read(UInt64.self, 2), counts[0] > 0, counts[0] <= UInt64(Int.max / 8),
-              counts[1] <= UInt64(Int.max / 8),
-              let ipv4Starts = read(UInt32.self, Int(counts[0])), let ipv4Codes = read(UInt16.self, Int(counts[0])),
-              let ipv6Starts = read(UInt64.self, Int(counts[1])), let ipv6Codes = read(UInt16.self, Int(counts[1])),
-              offset == bytes.count,
-              let ipv4 = CountryRanges(starts: ipv4Starts, codes: ipv4Codes)
+            let counts = read(UInt64.self, 2), counts[0] > 0, counts[0] <= UInt64(Int.max / 8),
+            counts[1] <= UInt64(Int.max / 8),
+            let ipv4Starts = read(UInt32.self, Int(counts[0])), let ipv4Codes = read(UInt16.self, Int(counts[0])),
+            let ipv6Starts = read(UInt64.self, Int(counts[1])), let ipv6Codes = read(UInt16.self, Int(counts[1])),
+            offset == bytes.count,
+            let ipv4 = CountryRanges(starts: ipv4Starts, codes: ipv4Codes)
         else { return nil }
         guard counts[1] > 0 else { return (IPv4CountryTable(ranges: ipv4), nil) }
         guard let ipv6 = CountryRanges(starts: ipv6Starts, codes: ipv6Codes) else { return nil }

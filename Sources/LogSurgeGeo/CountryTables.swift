@@ -25,8 +25,9 @@ public struct IPv4CountryTable: Sendable {
     /// terminal records (by default 2 M: about 12 MB of table), or when `abandon` says so (it is
     /// asked every few thousand ranges: a run that ends before the table is ready need not wait).
     public init?(reader: MMDBReader, maximumRanges: Int = 1 << 21, abandon: () -> Bool = { false }) {
-        guard let ranges = CountryRanges<UInt32>(
-            reader: reader, root: reader.ipv4Root, maximumRanges: maximumRanges, abandon: abandon, stop: { _, _ in nil })
+        guard
+            let ranges = CountryRanges<UInt32>(
+                reader: reader, root: reader.ipv4Root, maximumRanges: maximumRanges, abandon: abandon, stop: { _, _ in nil })
         else { return nil }
         self.ranges = ranges
     }
@@ -71,13 +72,14 @@ public struct IPv6CountryTable: Sendable {
         guard reader.isIPv6Tree else { return nil }
         let ipv4Root = reader.ipv4Root
         let hasIPv4Subtree = ipv4Root > 0 && ipv4Root < reader.nodeCount
-        guard let ranges = CountryRanges<UInt64>(
-            reader: reader, root: 0, maximumRanges: maximumRanges, abandon: abandon,
-            stop: { node, depth in
-                guard hasIPv4Subtree, node == ipv4Root else { return nil }
-                // The 32 bits after the alias must lie within the first 64.
-                return depth <= 32 ? Self.aliasBase + UInt16(depth) : Self.treeWalk
-            })
+        guard
+            let ranges = CountryRanges<UInt64>(
+                reader: reader, root: 0, maximumRanges: maximumRanges, abandon: abandon,
+                stop: { node, depth in
+                    guard hasIPv4Subtree, node == ipv4Root else { return nil }
+                    // The 32 bits after the alias must lie within the first 64.
+                    return depth <= 32 ? Self.aliasBase + UInt16(depth) : Self.treeWalk
+                })
         else { return nil }
         self.ranges = ranges
     }
@@ -116,8 +118,10 @@ public struct CountryRanges<Key: FixedWidthInteger & UnsignedInteger & Sendable>
 
     /// Walks the tree from `root`, left before right, to depth `Key.bitWidth`; `stop` may end
     /// the walk at a node with a code of its own (it is asked at every node, with its depth).
-    init?(reader: MMDBReader, root: Int, maximumRanges: Int, abandon: () -> Bool,
-          stop: (_ node: Int, _ depth: Int) -> UInt16?) {
+    init?(
+        reader: MMDBReader, root: Int, maximumRanges: Int, abandon: () -> Bool,
+        stop: (_ node: Int, _ depth: Int) -> UInt16?
+    ) {
         let width = Key.bitWidth
         var starts: [Key] = []
         var codes: [UInt16] = []

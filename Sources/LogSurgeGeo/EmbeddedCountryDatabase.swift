@@ -26,8 +26,9 @@ public enum EmbeddedCountryDatabase {
     /// recorded, and its size, node count and build epoch as the bytes say.
     public static var identity: CountryTableImage.Database? {
         embeddedMetadata.map {
-            CountryTableImage.Database(sha256: sha256, size: Int(logsurge_country_db_size()), nodeCount: $0.nodeCount,
-                                       buildEpoch: $0.buildEpoch)
+            CountryTableImage.Database(
+                sha256: sha256, size: Int(logsurge_country_db_size()), nodeCount: $0.nodeCount,
+                buildEpoch: $0.buildEpoch)
         }
     }
 

@@ -196,8 +196,10 @@ public struct IPAddress: Hashable, Sendable, CustomStringConvertible {
                 let leadingZero = UInt32(count > 1 ? 1 : 0) & UInt32(first == 0 ? 1 : 0)
                 return value | (badCount | leadingZero) << 8
             }
-            let octets = (octet(at: 0, count: first), octet(at: first + 1, count: second),
-                          octet(at: first + second + 2, count: third), octet(at: length - fourth, count: fourth))
+            let octets = (
+                octet(at: 0, count: first), octet(at: first + 1, count: second),
+                octet(at: first + second + 2, count: third), octet(at: length - fourth, count: fourth)
+            )
             guard octets.0 | octets.1 | octets.2 | octets.3 <= 255 else { return nil }
             return (octets.3 << 24 | octets.2 << 16 | octets.1 << 8 | octets.0, end - length)
         }

@@ -366,7 +366,7 @@ private struct Layout {
         // The search tree, the 16-byte separator and the data section precede the marker.
         let treeBytes = nodeCount.multipliedReportingOverflow(by: recordSize / 4)
         guard nodeCount >= 1, nodeCount <= UInt64(UInt32.max), !treeBytes.overflow,
-              treeBytes.partialValue + 16 <= UInt64(markerStart)
+            treeBytes.partialValue + 16 <= UInt64(markerStart)
         else {
             throw invalid(
                 "node_count \(nodeCount) needs a \(treeBytes.partialValue)-byte search tree and a 16-byte separator, "

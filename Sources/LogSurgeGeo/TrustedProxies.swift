@@ -222,16 +222,20 @@ public struct ForwardedChain: Sendable {
     /// connecting address is `connecting` (nil: the format logs none, or it is not an address).
     /// `connectingTrusted`, when given, is whether `trusted` holds `connecting` (a caller that
     /// classified it already saves the lookup).
-    public func client(chain: UnsafeRawBufferPointer?, connecting: IPAddress?, connectingLogged: Bool,
-                       connectingTrusted: Bool? = nil) -> (IPAddress?, ClientSource) {
+    public func client(
+        chain: UnsafeRawBufferPointer?, connecting: IPAddress?, connectingLogged: Bool,
+        connectingTrusted: Bool? = nil
+    ) -> (IPAddress?, ClientSource) {
         let walked = walk(chain: chain, connecting: connecting, connectingLogged: connectingLogged, connectingTrusted: connectingTrusted)
         return (walked.client, walked.source)
     }
 
     /// `client(…)`, and whether the walk stopped at a chain entry that `trusted` does not hold
     /// (so a caller asking "is the client a trusted proxy?" has the answer: no).
-    public func walk(chain: UnsafeRawBufferPointer?, connecting: IPAddress?, connectingLogged: Bool,
-                     connectingTrusted: Bool? = nil) -> (client: IPAddress?, source: ClientSource, stoppedUntrusted: Bool) {
+    public func walk(
+        chain: UnsafeRawBufferPointer?, connecting: IPAddress?, connectingLogged: Bool,
+        connectingTrusted: Bool? = nil
+    ) -> (client: IPAddress?, source: ClientSource, stoppedUntrusted: Bool) {
         var client = connecting
         var source = ClientSource.connecting
         if connectingLogged {
@@ -249,7 +253,8 @@ public struct ForwardedChain: Sendable {
             // The common entry, a dotted quad after a separator, is found and read at once.
             let (address, start): (IPAddress?, Int)
             if !rfc7239, let (quad, quadStart) = IPAddress.trailingIPv4(chain, end: end),
-               quadStart == 0 || Self.isSeparator(chain[quadStart - 1], rfc7239: false) {
+                quadStart == 0 || Self.isSeparator(chain[quadStart - 1], rfc7239: false)
+            {
                 (address, start) = (IPAddress(ipv4: quad), quadStart)
             } else {
                 (address, start) = entry(endingAt: end, in: chain)

@@ -75,7 +75,8 @@ public struct FollowReader: Sendable {
         /// The files open under the other paths than the one being looked at ("device:inode").
         var othersOpen = Set<String>()
         func noteOthers(but index: Int) {
-            othersOpen = Set(files.indices.filter { $0 != index && files[$0].descriptor >= 0 }.map { "\(files[$0].device):\(files[$0].inode)" })
+            othersOpen = Set(
+                files.indices.filter { $0 != index && files[$0].descriptor >= 0 }.map { "\(files[$0].device):\(files[$0].inode)" })
         }
         let readSize = reader.readSize
         let rotateWait = max(0, reader.followRotateWait)
@@ -327,9 +328,11 @@ public struct FollowReader: Sendable {
                 try endLine(of: &files[index])
                 if files[index].descriptor >= 0 { close(files[index].descriptor) }
                 if !files[index].found {
-                    firstError = firstError ?? InputError(path: files[index].path, offset: nil, message: "cannot open: not found while followed")
+                    firstError =
+                        firstError ?? InputError(path: files[index].path, offset: nil, message: "cannot open: not found while followed")
                 } else if !files[index].foundRegular {
-                    firstError = firstError ?? InputError(path: files[index].path, offset: nil, message: "not a regular file: cannot be followed")
+                    firstError =
+                        firstError ?? InputError(path: files[index].path, offset: nil, message: "not a regular file: cannot be followed")
                 }
             }
         }

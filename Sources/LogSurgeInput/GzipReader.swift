@@ -51,7 +51,8 @@ enum GzipReader {
             }
             let first = try framing.run(isal, chunker: &chunker, stats: &stats, emit: emit)
             guard case .failed(_, let member?) = first, origin >= 0,
-                  lseek(fileDescriptor, off_t(origin + member.start), SEEK_SET) >= 0 else {
+                lseek(fileDescriptor, off_t(origin + member.start), SEEK_SET) >= 0
+            else {
                 outcome = first
                 break
             }

@@ -41,9 +41,13 @@ public enum InputDiscovery {
             case .success(let names) where names.isEmpty:
                 // A directory named on the command line that holds no log is a mistake to say,
                 // not a run that silently reads nothing.
-                result.append(.failure(InputError(
-                    path: path, offset: nil,
-                    message: "no access log in this directory (hidden files, subdirectories and files named like error logs are skipped)")))
+                result.append(
+                    .failure(
+                        InputError(
+                            path: path, offset: nil,
+                            message:
+                                "no access log in this directory (hidden files, subdirectories and files named like error logs are skipped)"
+                        )))
             case .success(let listed):
                 let directory = path.hasSuffix("/") ? path : path + "/"
                 let names = listed.compactMap { if case .name(let name) = $0 { name } else { nil } }
@@ -51,8 +55,11 @@ public enum InputDiscovery {
                     result.append(.success(.file(directory + name)))
                 }
                 for case .notUTF8(let shown) in listed {
-                    result.append(.failure(InputError(path: directory + shown, offset: nil,
-                                                      message: "the file name is not UTF-8, and another file is named as it would be shown: rename one of them")))
+                    result.append(
+                        .failure(
+                            InputError(
+                                path: directory + shown, offset: nil,
+                                message: "the file name is not UTF-8, and another file is named as it would be shown: rename one of them")))
                 }
             }
         }
@@ -168,12 +175,12 @@ struct RotatedName: Comparable {
         var stem = Substring(name)
         if stem.hasSuffix(".gz") && stem.count > 3 { stem = stem.dropLast(3) }
         if let dot = stem.lastIndex(of: "."), dot != stem.startIndex,
-           let number = Self.digits(stem[stem.index(after: dot)...], lengths: 1...9)
+            let number = Self.digits(stem[stem.index(after: dot)...], lengths: 1...9)
         {
             base = String(stem[..<dot])
             age = .numbered(descending: -number)
         } else if let dash = stem.lastIndex(of: "-"), dash != stem.startIndex,
-                  let date = Self.digits(stem[stem.index(after: dash)...], lengths: 8...8)
+            let date = Self.digits(stem[stem.index(after: dash)...], lengths: 8...8)
         {
             base = String(stem[..<dash])
             age = .dated(date)

@@ -53,7 +53,10 @@ public struct InputReader: Sendable {
     ///     By default, 256 KiB.
     ///   - inflater: the gzip inflater; `.isal` falls back to zlib when ISA-L cannot be
     ///     loaded. By default, zlib.
-    public init(targetChunkSize: Int = Limits.chunkSize, maxLineLength: Int = Limits.longestLine, readSize: Int = 256 << 10, inflater: Inflater = .zlib) {
+    public init(
+        targetChunkSize: Int = Limits.chunkSize, maxLineLength: Int = Limits.longestLine, readSize: Int = 256 << 10,
+        inflater: Inflater = .zlib
+    ) {
         self.targetChunkSize = targetChunkSize
         self.maxLineLength = maxLineLength
         self.readSize = min(max(16, readSize), 1 << 30)
@@ -93,7 +96,9 @@ public struct InputReader: Sendable {
     /// Reads `source`, or, when `pinned` is given, the file open as that descriptor (which
     /// stays open): the file a caller identified before, whatever its path names now. It is
     /// read from its start through a duplicate descriptor. `skip`: as for `read(_:skip:emit:)`.
-    public func read(_ source: InputSource, pinned: Int32?, skip: Int64 = 0, emit: (LineChunk) throws -> Void) rethrows -> (InputStats, InputError?) {
+    public func read(
+        _ source: InputSource, pinned: Int32?, skip: Int64 = 0, emit: (LineChunk) throws -> Void
+    ) rethrows -> (InputStats, InputError?) {
         guard let pinned else { return try read(source, skip: skip, emit: emit) }
         let name = source.displayName
         let fd = fcntl(pinned, F_DUPFD_CLOEXEC, 0)
@@ -109,7 +114,9 @@ public struct InputReader: Sendable {
     ///
     /// The descriptor is read to its end but not closed. `name` is the path used in errors.
     /// `skip`: as for `read(_:skip:emit:)`; plain text is skipped by seeking (a regular file).
-    public func read(fileDescriptor: Int32, name: String, skip: Int64 = 0, emit: (LineChunk) throws -> Void) rethrows -> (InputStats, InputError?) {
+    public func read(
+        fileDescriptor: Int32, name: String, skip: Int64 = 0, emit: (LineChunk) throws -> Void
+    ) rethrows -> (InputStats, InputError?) {
         var chunker = LineChunker(targetSize: targetChunkSize, maxLineLength: maxLineLength)
         chunker.pool = pool
         var stats = InputStats()
@@ -183,7 +190,8 @@ public struct InputReader: Sendable {
             var result = 0
             _ = try chunker.fill(minimumCapacity: readSize, emit: emit) { buffer in
                 // In bounds: at most min(buffer.count, readSize) bytes are written.
-                result = FileIO.read(fileDescriptor, into: buffer.baseAddress!, count: min(buffer.count, readSize), stop: isStream ? stop : nil)
+                result = FileIO.read(
+                    fileDescriptor, into: buffer.baseAddress!, count: min(buffer.count, readSize), stop: isStream ? stop : nil)
                 return max(result, 0)
             }
             if result < 0 {

@@ -69,8 +69,10 @@ public struct InputStats: Sendable, Equatable {
     public var heldBack: Int64 = 0
 
     /// Stats with the given values. By default, all zero and `.none`.
-    public init(bytesRead: Int64 = 0, decompressedBytes: Int64 = 0, compression: Compression = .none, gzipMembers: Int = 0,
-                inflater: Inflater? = nil, linesEnd: Int64 = 0, heldBack: Int64 = 0) {
+    public init(
+        bytesRead: Int64 = 0, decompressedBytes: Int64 = 0, compression: Compression = .none, gzipMembers: Int = 0,
+        inflater: Inflater? = nil, linesEnd: Int64 = 0, heldBack: Int64 = 0
+    ) {
         self.bytesRead = bytesRead
         self.decompressedBytes = decompressedBytes
         self.compression = compression

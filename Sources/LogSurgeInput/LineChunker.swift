@@ -202,7 +202,9 @@ public struct LineChunker {
                     return
                 }
                 // No "\n" yet: decided only when the line would otherwise be dropped as too long.
-                guard !skipping, end - completeEnd > maxLineLength, memchr(base + completeEnd, 0x0D, end - completeEnd) != nil else { return }
+                guard !skipping, end - completeEnd > maxLineLength, memchr(base + completeEnd, 0x0D, end - completeEnd) != nil else {
+                    return
+                }
                 lineEnds = .carriageReturn
                 Self.translate(base, completeEnd..<start)
                 // The lines held before these bytes are complete lines now.
@@ -328,11 +330,12 @@ public struct LineChunker {
     private mutating func emitChunks(all: Bool, _ emit: (LineChunk) throws -> Void) rethrows {
         let complete = completeEnd
         let target = targetSize
-        var cuts: [Int] = []   // end offsets of the chunks, each just past a newline
+        var cuts: [Int] = []  // end offsets of the chunks, each just past a newline
         storage.withUnsafeBytes { raw in
             var offset = 0
             while complete - offset >= target,
-                  let newline = ByteScan.firstNewline(raw.baseAddress!, in: (offset + target - 1)..<complete) {
+                let newline = ByteScan.firstNewline(raw.baseAddress!, in: (offset + target - 1)..<complete)
+            {
                 offset = newline + 1
                 cuts.append(offset)
             }
@@ -367,7 +370,8 @@ public struct LineChunker {
             if starts.count > chunks.count { starts = Array(starts.prefix(chunks.count)) }
             for offset in overlongOffsets {
                 if let index = starts.indices.last(where: { starts[$0] <= offset }),
-                   offset < (index < cuts.count ? cuts[index] : 0) || (all && index == chunks.count - 1) {
+                    offset < (index < cuts.count ? cuts[index] : 0) || (all && index == chunks.count - 1)
+                {
                     chunks[index].overlongLineOffsets.append(offset - starts[index])
                 } else {
                     kept.append(offset - consumed)

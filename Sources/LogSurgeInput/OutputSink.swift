@@ -61,7 +61,11 @@ public final class OutputSink {
             // is the user's own or root's: one that another user planted (in /tmp, a shared log
             // directory) would have a root cron job write any file.
             if exists, status.st_mode & S_IFMT == S_IFLNK, status.st_uid != geteuid(), status.st_uid != 0 {
-                throw OutputError(isBrokenPipe: false, description: "cannot write \(path): it is a symbolic link owned by another user (uid \(status.st_uid)); remove it or name the file it points to")
+                throw OutputError(
+                    isBrokenPipe: false,
+                    description:
+                        "cannot write \(path): it is a symbolic link owned by another user (uid \(status.st_uid)); remove it or name the file it points to"
+                )
             }
             let replaceable = atomically && !appending && (!exists || status.st_mode & S_IFMT == S_IFREG)
             var temporary: String? = nil
@@ -113,8 +117,8 @@ public final class OutputSink {
     /// setting it even for a moment would race with files other threads create).
     private static let processUmask: mode_t = {
         guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
-              let line = status.split(separator: "\n").first(where: { $0.hasPrefix("Umask:") }),
-              let value = mode_t(line.dropFirst("Umask:".count).trimmingCharacters(in: .whitespaces), radix: 8)
+            let line = status.split(separator: "\n").first(where: { $0.hasPrefix("Umask:") }),
+            let value = mode_t(line.dropFirst("Umask:".count).trimmingCharacters(in: .whitespaces), radix: 8)
         else { return 0o022 }
         return value
     }()
@@ -153,8 +157,9 @@ public final class OutputSink {
                 if errno == EINTR { continue }
                 let code = errno
                 buffer.removeAll(keepingCapacity: true)
-                throw OutputError(isBrokenPipe: code == EPIPE,
-                                  description: "cannot write \(displayName): \(String(cString: strerror(code)))")
+                throw OutputError(
+                    isBrokenPipe: code == EPIPE,
+                    description: "cannot write \(displayName): \(String(cString: strerror(code)))")
             }
             written += result
         }

@@ -202,8 +202,9 @@ public struct AccessLogParser: Sendable {
         while space + 2 + TimestampCache.length + 2 < end {
             let stamp = space + 2
             if b[space] == ASCII.space, b[space + 1] == ASCII.openBracket, b[stamp + TimestampCache.length] == ASCII.closeBracket,
-               b[stamp + TimestampCache.length + 1] == ASCII.space, b[stamp + TimestampCache.length + 2] == ASCII.quote,
-               timestamps.minute(b, at: stamp) != nil {
+                b[stamp + TimestampCache.length + 1] == ASCII.space, b[stamp + TimestampCache.length + 2] == ASCII.quote,
+                timestamps.minute(b, at: stamp) != nil
+            {
                 return space
             }
             space = b.firstIndex(of: ASCII.space, from: space + 1, to: end)
@@ -267,7 +268,8 @@ public struct AccessLogParser: Sendable {
         var minute: Int32? = nil
         // In bounds: each index is checked against end before it is read.
         if userEnd + 1 < end, b[userEnd + 1] == ASCII.openBracket, end - stampStart > TimestampCache.length,
-           b[stampStart + TimestampCache.length] == ASCII.closeBracket {
+            b[stampStart + TimestampCache.length] == ASCII.closeBracket
+        {
             minute = timestamps.minute(b, at: stampStart)
         }
         // nginx writes `$remote_user` from any `Authorization: Basic` header, its spaces (and

@@ -144,7 +144,9 @@ public enum FormatConfiguration {
                     let after = rest[rest.index(after: index)...].trimmingSpaces
                     if !after.isEmpty { nickname = String(after.split(whereSeparator: \.isWhitespace).first ?? "") }
                     // Apache takes a quoted nickname too: `LogFormat "…" "proxy"`.
-                    if nickname.count >= 2, nickname.hasPrefix("\""), nickname.hasSuffix("\"") { nickname = String(nickname.dropFirst().dropLast()) }
+                    if nickname.count >= 2, nickname.hasPrefix("\""), nickname.hasSuffix("\"") {
+                        nickname = String(nickname.dropFirst().dropLast())
+                    }
                 }
             }
             formats.append((nickname, "\"" + body + "\""))

@@ -17,8 +17,12 @@ public enum FormatString {
         var apache = 0, nginx = 0
         for (index, byte) in bytes.enumerated() where index + 1 < bytes.count {
             let next = bytes[index + 1]
-            if byte == UInt8(ascii: "%"), next == UInt8(ascii: "{") || next == UInt8(ascii: ">") || next == UInt8(ascii: "<")
-                || ApacheDirective.letters.contains(next) { apache += 1 }
+            if byte == UInt8(ascii: "%"),
+                next == UInt8(ascii: "{") || next == UInt8(ascii: ">") || next == UInt8(ascii: "<")
+                    || ApacheDirective.letters.contains(next)
+            {
+                apache += 1
+            }
             if byte == UInt8(ascii: "$"), next == UInt8(ascii: "{") || next == UInt8(ascii: "_") || isLetter(next) { nginx += 1 }
         }
         if apache == 0 && nginx == 0 { return nil }
@@ -92,11 +96,13 @@ struct TemplateBuilder {
                 fields[index].field.shape = .beforeLastColon
             } else if spec.spacey, index + 1 < fields.count || !after.isEmpty {
                 let name = fields[index].field.name
-                throw FormatError("\(name) is not between quotes and holds spaces in real logs: logsurge cannot tell where it ends (write \"\(name)\")")
+                throw FormatError(
+                    "\(name) is not between quotes and holds spaces in real logs: logsurge cannot tell where it ends (write \"\(name)\")")
             }
         }
-        return try LogTemplate.assemble(dialect: dialect, source: source, leading: leading, fields: fields,
-                                        clientHeaders: clientHeaders)
+        return try LogTemplate.assemble(
+            dialect: dialect, source: source, leading: leading, fields: fields,
+            clientHeaders: clientHeaders)
     }
 }
 
@@ -246,7 +252,9 @@ package enum ApacheDirective {
             i += 1
             // Modifiers: < or >, then an optional ! and status codes, in any order before { or the letter.
             var final = false, original = false
-            while i < bytes.count, [UInt8(ascii: "<"), UInt8(ascii: ">"), UInt8(ascii: "!"), UInt8(ascii: ",")].contains(bytes[i]) || isDigit(bytes[i]) {
+            while i < bytes.count,
+                [UInt8(ascii: "<"), UInt8(ascii: ">"), UInt8(ascii: "!"), UInt8(ascii: ",")].contains(bytes[i]) || isDigit(bytes[i])
+            {
                 if bytes[i] == UInt8(ascii: ">") { final = true }
                 if bytes[i] == UInt8(ascii: "<") { original = true }
                 i += 1
@@ -263,7 +271,9 @@ package enum ApacheDirective {
                 if bytes[i] == UInt8(ascii: ">") { final = true }
                 i += 1
             }
-            guard i < bytes.count else { throw FormatError("the format ends in an incomplete directive '\(String(decoding: bytes[start...], as: UTF8.self))'") }
+            guard i < bytes.count else {
+                throw FormatError("the format ends in an incomplete directive '\(String(decoding: bytes[start...], as: UTF8.self))'")
+            }
             let letter = bytes[i]
             i += 1
             let name = String(decoding: bytes[start..<i], as: UTF8.self)
@@ -327,7 +337,8 @@ package enum ApacheDirective {
     /// What a directive other than `%t` is to logsurge.
     static func spec(_ letter: UInt8, argument: String?, final: Bool, original: Bool) -> FieldSpec {
         switch Character(UnicodeScalar(letter)) {
-        case "a": return argument == "c" ? FieldSpec(shape: .token, role: .client, rank: 2) : FieldSpec(shape: .token, role: .client, rank: 0)
+        case "a":
+            return argument == "c" ? FieldSpec(shape: .token, role: .client, rank: 2) : FieldSpec(shape: .token, role: .client, rank: 0)
         case "h": return argument == nil ? FieldSpec(shape: .token, role: .client, rank: 1) : .opaque()
         case "s": return FieldSpec(shape: .token, role: .status, rank: final ? 0 : original ? 2 : 1)
         case "b": return FieldSpec(shape: .token, role: .size, rank: 0)
@@ -393,7 +404,9 @@ enum Strftime {
             var conversion = bytes[i + 1]
             i += 2
             // GNU flags and E/O modifiers (`%-d`, `%Ey`) change nothing logsurge reads here.
-            while [UInt8(ascii: "-"), UInt8(ascii: "_"), UInt8(ascii: "0"), UInt8(ascii: "E"), UInt8(ascii: "O")].contains(conversion), i < bytes.count {
+            while [UInt8(ascii: "-"), UInt8(ascii: "_"), UInt8(ascii: "0"), UInt8(ascii: "E"), UInt8(ascii: "O")].contains(conversion),
+                i < bytes.count
+            {
                 conversion = bytes[i]
                 i += 1
             }
@@ -423,7 +436,8 @@ enum Strftime {
                 builder.literal([conversion == UInt8(ascii: "n") ? 0x0A : 0x09])
                 continue
             default:
-                throw FormatError("\(name): logsurge cannot read the strftime conversion %\(Character(UnicodeScalar(conversion))) of a time")
+                throw FormatError(
+                    "\(name): logsurge cannot read the strftime conversion %\(Character(UnicodeScalar(conversion))) of a time")
             }
             builder.field(FieldSpec(shape: .timePiece(piece!), role: .time), name: name)
         }

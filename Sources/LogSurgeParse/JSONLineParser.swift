@@ -39,10 +39,27 @@ public struct JSONFields: Sendable, Hashable {
                 if name.contains(".") { keys.append(Key(path: [normalize(name)], role: role, rank: rank, unit: unit)) }
             }
         }
-        add(.time, ["time_iso8601", "time_local", "@timestamp", "timestamp", "time", "msec", "ts", "date", "datetime", "StartUTC", "start_time"])
-        add(.client, ["remote_addr", "client_ip", "clientip", "remote_ip", "remote", "client", "ip", "ClientHost", "c_ip", "client.ip", "source.ip", "client.address", "source.address"])
-        add(.status, ["status", "status_code", "statuscode", "response_status", "response_code", "code", "DownstreamStatus", "sc_status", "http.response.status_code", "response.status"])
-        add(.size, ["body_bytes_sent", "bytes_sent", "size", "bytes", "response_size", "body_size", "DownstreamContentSize", "sc_bytes", "http.response.body.bytes", "response.size"])
+        add(
+            .time,
+            ["time_iso8601", "time_local", "@timestamp", "timestamp", "time", "msec", "ts", "date", "datetime", "StartUTC", "start_time"])
+        add(
+            .client,
+            [
+                "remote_addr", "client_ip", "clientip", "remote_ip", "remote", "client", "ip", "ClientHost", "c_ip", "client.ip",
+                "source.ip", "client.address", "source.address",
+            ])
+        add(
+            .status,
+            [
+                "status", "status_code", "statuscode", "response_status", "response_code", "code", "DownstreamStatus", "sc_status",
+                "http.response.status_code", "response.status",
+            ])
+        add(
+            .size,
+            [
+                "body_bytes_sent", "bytes_sent", "size", "bytes", "response_size", "body_size", "DownstreamContentSize", "sc_bytes",
+                "http.response.body.bytes", "response.size",
+            ])
         add(.host, ["host", "http_host", "server_name", "vhost", "RequestHost", "url.domain"])
         add(.request, ["request"])
         add(.path, ["request_uri", "uri", "path", "url", "RequestPath", "url.path", "url.original"])
@@ -77,9 +94,10 @@ public struct JSONFields: Sendable, Hashable {
 
     /// ASCII letters in lower case, `-` as `_`.
     static func normalize(_ name: String) -> String {
-        String(decoding: name.utf8.map { byte in
-            byte == UInt8(ascii: "-") ? UInt8(ascii: "_") : (byte &- 0x41 < 26 ? byte | 0x20 : byte)
-        }, as: UTF8.self)
+        String(
+            decoding: name.utf8.map { byte in
+                byte == UInt8(ascii: "-") ? UInt8(ascii: "_") : (byte &- 0x41 < 26 ? byte | 0x20 : byte)
+            }, as: UTF8.self)
     }
 
     /// The fields with `--json-field ROLE=KEY` choices put first: that key plays that role.
@@ -87,7 +105,8 @@ public struct JSONFields: Sendable, Hashable {
         var chosen = self
         for (roleName, key) in choices {
             guard let role = Self.choosableRoles[roleName] else {
-                throw FormatError("--json-field: unknown role '\(roleName)': use \(Self.choosableRoles.keys.sorted().joined(separator: ", "))")
+                throw FormatError(
+                    "--json-field: unknown role '\(roleName)': use \(Self.choosableRoles.keys.sorted().joined(separator: ", "))")
             }
             guard !key.isEmpty else { throw FormatError("--json-field \(roleName)= names no key") }
             chosen.keys.removeAll { $0.role == role }
@@ -119,7 +138,8 @@ public struct JSONFields: Sendable, Hashable {
                 // Traefik: `request_X-Forwarded-For`.
                 bound.keys.append(Key(path: ["request_" + header.normalized], role: role, rank: 2))
             } else {
-                for index in bound.keys.indices where bound.keys[index].path == [header.normalized] || bound.keys[index].path == ["http_" + header.normalized] {
+                for index in bound.keys.indices
+                where bound.keys[index].path == [header.normalized] || bound.keys[index].path == ["http_" + header.normalized] {
                     bound.keys[index].role = role
                 }
             }
@@ -142,9 +162,14 @@ public struct JSONFields: Sendable, Hashable {
         var keys: [Key] = []
         var path: [String] = []
         var bytes = Array(text.utf8)[...]
-        func skipSpaces() { while let first = bytes.first, first == 0x20 || first == 0x09 || first == 0x0A || first == 0x0D { bytes.removeFirst() } }
+        func skipSpaces() {
+            while let first = bytes.first, first == 0x20 || first == 0x09 || first == 0x0A || first == 0x0D { bytes.removeFirst() }
+        }
         func string() throws(FormatError) -> String {
-            guard bytes.first == UInt8(ascii: "\"") else { throw FormatError("the JSON template has a key or value that is not a string near '\(String(decoding: bytes.prefix(20), as: UTF8.self))'") }
+            guard bytes.first == UInt8(ascii: "\"") else {
+                throw FormatError(
+                    "the JSON template has a key or value that is not a string near '\(String(decoding: bytes.prefix(20), as: UTF8.self))'")
+            }
             bytes.removeFirst()
             var out: [UInt8] = []
             while let byte = bytes.first, byte != UInt8(ascii: "\"") {
@@ -209,17 +234,23 @@ public struct JSONFields: Sendable, Hashable {
                 guard let next = bytes.first else { throw FormatError("the JSON template is not closed") }
                 bytes.removeFirst()
                 if next == UInt8(ascii: "}") { return }
-                guard next == UInt8(ascii: ",") else { throw FormatError("the JSON template has '\(Character(UnicodeScalar(next)))' where ',' or '}' belongs") }
+                guard next == UInt8(ascii: ",") else {
+                    throw FormatError("the JSON template has '\(Character(UnicodeScalar(next)))' where ',' or '}' belongs")
+                }
             }
         }
         try object()
         var fields = JSONFields(name: templateName, keys: keys)
         fields.templateHeaders = headerKeys
         // A time, a status and a client (or a header standing in for it) are needed.
-        guard keys.contains(where: { $0.role == .time }) else { throw FormatError("the JSON template has no time ($time_local, $time_iso8601 or $msec)") }
+        guard keys.contains(where: { $0.role == .time }) else {
+            throw FormatError("the JSON template has no time ($time_local, $time_iso8601 or $msec)")
+        }
         guard keys.contains(where: { $0.role == .status }) else { throw FormatError("the JSON template has no status ($status)") }
         guard keys.contains(where: { $0.role == .client }) || headerKeys.contains(where: { clientHeaders.contains($0.header) }) else {
-            throw FormatError("the JSON template has no client address ($remote_addr); a format whose only client is a forwarded header needs --real-ip naming it")
+            throw FormatError(
+                "the JSON template has no client address ($remote_addr); a format whose only client is a forwarded header needs --real-ip naming it"
+            )
         }
         return fields
     }
@@ -331,7 +362,8 @@ public struct JSONLineParser: Sendable {
             zoneless = !hasZone
         } else {
             guard let (value, next) = table.timeUnit(Int(found.time.key)).minute(b, at: time.lowerBound, end: time.upperBound),
-                  next == time.upperBound else { return .malformed(.badTimestamp) }
+                next == time.upperBound
+            else { return .malformed(.badTimestamp) }
             minute = value
         }
         guard let statusRange = found.status.range.map({ Self.integral(b, $0) }), statusRange.count == 3 else {
@@ -347,8 +379,9 @@ public struct JSONLineParser: Sendable {
             bytes = value
         }
         if needClient { return .malformed(.badFormat) }
-        var line = ParsedLine(minute: minute, status: UInt16(s0) * 100 + UInt16(s1) * 10 + UInt16(s2), bytes: bytes,
-                              client: found.client.range, truncated: truncated)
+        var line = ParsedLine(
+            minute: minute, status: UInt16(s0) * 100 + UInt16(s1) * 10 + UInt16(s2), bytes: bytes,
+            client: found.client.range, truncated: truncated)
         line.timeWithoutZone = zoneless
         if let host = found.host.range, !TemplateParser.isDash(b, host) { line.host = AccessLogParser.hostRange(b, host) }
         if wantsPath {
@@ -410,7 +443,9 @@ public struct JSONLineParser: Sendable {
             let first = b[i]
             if first == ASCII.quote {
                 guard let valueEnd = b.jsonStringEnd(from: i + 1) else { return JSONFound.cut }
-                if let entry, let role = entry.role { found.record(role, (i + 1)..<valueEnd, key: Int(entry.index), rank: Int(entry.rank), isString: true) }
+                if let entry, let role = entry.role {
+                    found.record(role, (i + 1)..<valueEnd, key: Int(entry.index), rank: Int(entry.rank), isString: true)
+                }
                 i = valueEnd + 1
             } else if first == ASCII.openBrace, let child = entry?.child, child >= 0, depth < Self.maximumDepth {
                 i = scanObject(b, from: i, level: Int(child), found: &found, depth: depth + 1)
@@ -425,7 +460,8 @@ public struct JSONLineParser: Sendable {
                     var value = inside
                     // In bounds: inside lies within b; its ends are read only when it is not empty.
                     if inside.count >= 2, b[inside.lowerBound] == ASCII.quote, let end = b.jsonStringEnd(from: inside.lowerBound + 1),
-                       b.skipJSONSpace(from: end + 1) >= inside.upperBound {
+                        b.skipJSONSpace(from: end + 1) >= inside.upperBound
+                    {
                         value = (inside.lowerBound + 1)..<end
                     }
                     found.record(role, value, key: Int(entry.index), rank: Int(entry.rank), isString: true)
@@ -479,8 +515,9 @@ struct JSONFound {
         func keep(_ value: inout Value) {
             // The better-ranked key wins; the same key given again counts its last value.
             guard Int32(truncatingIfNeeded: rank) <= value.rank else { return }
-            value = Value(lower: isNull ? -1 : Int32(truncatingIfNeeded: range.lowerBound), upper: Int32(truncatingIfNeeded: range.upperBound),
-                          rank: Int32(truncatingIfNeeded: rank), key: Int16(truncatingIfNeeded: key), isString: isString)
+            value = Value(
+                lower: isNull ? -1 : Int32(truncatingIfNeeded: range.lowerBound), upper: Int32(truncatingIfNeeded: range.upperBound),
+                rank: Int32(truncatingIfNeeded: rank), key: Int16(truncatingIfNeeded: key), isString: isString)
         }
         switch role {
         case .time: keep(&time)
@@ -531,9 +568,15 @@ final class JSONKeyTable: @unchecked Sendable {
         var built: [(entry: Entry, name: [UInt8])] = []
         func entry(level: Int, name: String, dashExact: Bool) -> Int {
             let bytes = Array(name.utf8)
-            if let index = built.firstIndex(where: { $0.entry.level == level && $0.name == bytes && $0.entry.dashExact == dashExact }) { return index }
-            built.append((Entry(level: Int32(level), role: nil, unit: .automatic, rank: .max, child: -1, index: Int32(built.count),
-                                length: Int32(bytes.count), wordsStart: 0, dashExact: dashExact), bytes))
+            if let index = built.firstIndex(where: { $0.entry.level == level && $0.name == bytes && $0.entry.dashExact == dashExact }) {
+                return index
+            }
+            built.append(
+                (
+                    Entry(
+                        level: Int32(level), role: nil, unit: .automatic, rank: .max, child: -1, index: Int32(built.count),
+                        length: Int32(bytes.count), wordsStart: 0, dashExact: dashExact), bytes
+                ))
             return built.count - 1
         }
         for key in fields.keys where !key.path.isEmpty {
@@ -549,11 +592,13 @@ final class JSONKeyTable: @unchecked Sendable {
                     }
                 } else {
                     let prefix = Array(key.path[...depth])
-                    let child = levels[prefix] ?? {
-                        let next = levels.count
-                        levels[prefix] = next
-                        return next
-                    }()
+                    let child =
+                        levels[prefix]
+                        ?? {
+                            let next = levels.count
+                            levels[prefix] = next
+                            return next
+                        }()
                     built[index].entry.child = Int32(child)
                     level = child
                 }
@@ -576,8 +621,10 @@ final class JSONKeyTable: @unchecked Sendable {
         slots.initialize(repeating: -1, count: size)
         for (entry, name) in built {
             let folded = Self.words(Self.folded(name, dashes: !entry.dashExact))
-            var slot = Self.hash(first: folded.first ?? 0, last: folded.count > 1 ? Self.lastWord(Self.folded(name, dashes: !entry.dashExact)) : 0,
-                                 length: name.count, level: Int(entry.level)) & mask
+            var slot =
+                Self.hash(
+                    first: folded.first ?? 0, last: folded.count > 1 ? Self.lastWord(Self.folded(name, dashes: !entry.dashExact)) : 0,
+                    length: name.count, level: Int(entry.level)) & mask
             while slots[slot] >= 0 { slot = (slot + 1) & mask }
             slots[slot] = entry.index
         }
@@ -602,7 +649,10 @@ final class JSONKeyTable: @unchecked Sendable {
             if found < 0 { return nil }
             let entry = UnsafePointer(entries + found)
             if entry.pointee.level == level, Int(entry.pointee.length) == length,
-               matches(entry.pointee, base, key, first: first, limit: b.count) { return entry }
+                matches(entry.pointee, base, key, first: first, limit: b.count)
+            {
+                return entry
+            }
             slot = (slot + 1) & mask
         }
     }
@@ -744,8 +794,9 @@ final class KeyPredictions: @unchecked Sendable {
         }
         var words: [UInt64] = [0, 0, 0]
         for (offset, byte) in b[key].enumerated() { words[offset / 8] |= UInt64(byte) << (8 * UInt64(offset % 8)) }
-        var prediction = Prediction(length: Int32(key.count), wanted: entry != nil, words: (words[0], words[1], words[2]),
-                                    masks: Self.masks(key.count))
+        var prediction = Prediction(
+            length: Int32(key.count), wanted: entry != nil, words: (words[0], words[1], words[2]),
+            masks: Self.masks(key.count))
         if let entry { prediction.entry = entry }
         slots[position] = prediction
     }

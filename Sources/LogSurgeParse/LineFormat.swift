@@ -36,10 +36,11 @@ public struct LineFormat: Sendable, Hashable, CustomStringConvertible {
     public var description: String { name }
 
     /// The named formats, in the order `--format` lists them.
-    public static let named: [LineFormat] = LogFormat.allCases.map { LineFormat(name: $0.rawValue, body: .builtin($0)) } + [
-        main, xffCombined, LineFormat(name: "json", body: .json(.generic)), LineFormat(name: "caddy", body: .json(.caddy)),
-        alb, LineFormat(name: "w3c", body: .w3c(fieldsLine: nil)),
-    ]
+    public static let named: [LineFormat] =
+        LogFormat.allCases.map { LineFormat(name: $0.rawValue, body: .builtin($0)) } + [
+            main, xffCombined, LineFormat(name: "json", body: .json(.generic)), LineFormat(name: "caddy", body: .json(.caddy)),
+            alb, LineFormat(name: "w3c", body: .w3c(fieldsLine: nil)),
+        ]
 
     /// The named format called `name`, if any.
     public static func named(_ name: String) -> LineFormat? {
@@ -58,20 +59,27 @@ public struct LineFormat: Sendable, Hashable, CustomStringConvertible {
     public static let vhostCommon = LineFormat(.vhostCommon)
 
     /// nginx's stock `log_format main`.
-    public static let main = LineFormat(name: "main", body: .template(compiled(
-        #"$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent "$http_referer" "$http_user_agent" "$http_x_forwarded_for""#)))
+    public static let main = LineFormat(
+        name: "main",
+        body: .template(
+            compiled(
+                #"$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent "$http_referer" "$http_user_agent" "$http_x_forwarded_for""#
+            )))
 
     /// Apache behind a proxy: `LogFormat "%{X-Forwarded-For}i %l %u %t \"%r\" %>s %b \"%{Referer}i\" \"%{User-Agent}i\"" proxy`.
     public static let xffCombined = LineFormat(
         name: "xff_combined",
-        body: .template(compiled(#"%{X-Forwarded-For}i %l %u %t "%r" %>s %b "%{Referer}i" "%{User-Agent}i""#, clientHeaders: ["x_forwarded_for"])),
+        body: .template(
+            compiled(#"%{X-Forwarded-For}i %l %u %t "%r" %>s %b "%{Referer}i" "%{User-Agent}i""#, clientHeaders: ["x_forwarded_for"])),
         impliedForwarded: HeaderName("X-Forwarded-For"))
 
     /// AWS Application Load Balancer: `type time elb client:port target:port request_processing_time
     /// target_processing_time response_processing_time elb_status_code target_status_code
     /// received_bytes sent_bytes "request" "user_agent" …`; the site is the host of the request's URL.
     public static let alb: LineFormat = {
-        var template = compiled(#"$type $time_iso8601 $elb $remote_addr:$remote_port $target $request_processing_time $target_processing_time $response_processing_time $status $target_status_code $received_bytes $body_bytes_sent "$request" "$http_user_agent""#)
+        var template = compiled(
+            #"$type $time_iso8601 $elb $remote_addr:$remote_port $target $request_processing_time $target_processing_time $response_processing_time $status $target_status_code $received_bytes $body_bytes_sent "$request" "$http_user_agent""#
+        )
         template.hostFromRequestURL = true
         return LineFormat(name: "alb", body: .template(template))
     }()
@@ -137,7 +145,8 @@ public struct LineFormat: Sendable, Hashable, CustomStringConvertible {
         case .builtin(let format): return .builtin(AccessLogParser(format: format))
         case .template(let template): return .template(TemplateParser(template: template.binding(roles)))
         case .json(let fields):
-            return .json(JSONLineParser(fields: fields.name == JSONFields.templateName ? fields.bindingTemplate(roles) : fields.binding(roles)))
+            return .json(
+                JSONLineParser(fields: fields.name == JSONFields.templateName ? fields.bindingTemplate(roles) : fields.binding(roles)))
         case .w3c(let line): return .w3c(W3CParser(fieldsLine: line, headers: roles))
         }
     }

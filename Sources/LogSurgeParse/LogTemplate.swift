@@ -242,19 +242,22 @@ extension LogTemplate {
     }
 
     private func validate(clientHeaders: Set<String>, requireClient: Bool) throws(FormatError) {
-        let names = dialect == .apache
+        let names =
+            dialect == .apache
             ? (time: "%t", status: "%>s", client: "%h or %a")
             : (time: "$time_local, $time_iso8601 or $msec", status: "$status", client: "$remote_addr")
-        let pieces = Set(fields.compactMap { field -> TimePiece? in
-            if field.role == .time, case .timePiece(let piece) = field.shape { return piece }
-            return nil
-        })
+        let pieces = Set(
+            fields.compactMap { field -> TimePiece? in
+                if field.role == .time, case .timePiece(let piece) = field.shape { return piece }
+                return nil
+            })
         let wholeTime = fields.contains { field in
             guard field.role == .time else { return false }
             if case .timePiece = field.shape { return false }
             return true
         }
-        let datePieces = pieces.contains(.epochSeconds)
+        let datePieces =
+            pieces.contains(.epochSeconds)
             || ((pieces.contains(.year) || pieces.contains(.shortYear))
                 && (pieces.contains(.dayOfYear)
                     || ((pieces.contains(.month) || pieces.contains(.monthName) || pieces.contains(.fullMonthName))
@@ -264,14 +267,19 @@ extension LogTemplate {
             throw FormatError("the format's time has a 12-hour clock (%I) without AM/PM (%p): the hour is ambiguous")
         }
         guard wholeTime || datePieces else {
-            throw FormatError("the format has no time logsurge can read (\(names.time))\(pieces.isEmpty ? "" : ": its time lacks the year, month, day, hour or minute")")
+            throw FormatError(
+                "the format has no time logsurge can read (\(names.time))\(pieces.isEmpty ? "" : ": its time lacks the year, month, day, hour or minute")"
+            )
         }
         guard has(.status) else { throw FormatError("the format has no status (\(names.status))") }
         if requireClient, !has(.client), !fields.contains(where: { $0.header.map(clientHeaders.contains) ?? false }) {
-            throw FormatError("the format has no client address (\(names.client)); a format whose only client is a forwarded header (such as X-Forwarded-For) needs --real-ip naming it")
+            throw FormatError(
+                "the format has no client address (\(names.client)); a format whose only client is a forwarded header (such as X-Forwarded-For) needs --real-ip naming it"
+            )
         }
         for (index, field) in fields.enumerated() where field.shape.endsAtLiteral && field.literal.isEmpty && index + 1 < fields.count {
-            throw FormatError("\(field.name) and \(fields[index + 1].name) have nothing between them: logsurge cannot tell where \(field.name) ends")
+            throw FormatError(
+                "\(field.name) and \(fields[index + 1].name) have nothing between them: logsurge cannot tell where \(field.name) ends")
         }
     }
 }

@@ -45,7 +45,8 @@ public struct TemplateParser: Sendable {
         self.template = template
         let program = TemplateProgram(template)
         self.program = program
-        extendsTokensBefore = (0..<program.count).first { program.ops[$0].code == .capture && program.ops[$0].shape == .list }
+        extendsTokensBefore =
+            (0..<program.count).first { program.ops[$0].code == .capture && program.ops[$0].shape == .list }
             ?? program.count
         if let prefix = program.prefix, let tail = program.quotedTail {
             builtIn = AccessLogParser(hasHost: prefix.hasHost, identIsDash: prefix.identIsDash, quoted: tail)
@@ -82,7 +83,8 @@ public struct TemplateParser: Sendable {
             chainSpaces = spaces
             let result = scan(b)
             if case .parsed(let fields) = result, let chain = fields.forwarded,
-               b[chain.upperBound - 1] != ASCII.comma, chain.upperBound - chain.lowerBound > 0 {
+                b[chain.upperBound - 1] != ASCII.comma, chain.upperBound - chain.lowerBound > 0
+            {
                 return result
             }
         }
@@ -112,7 +114,9 @@ public struct TemplateParser: Sendable {
             guard next >= 0 else { return .malformed(AccessLogParser.reason(ofFailure: next)) }
             // nginx writes a literal `-` where Apache has `%l`.
             // In bounds: the client is followed by a space, the ident and a space, all inside b.
-            if prefix.identIsDash, let client = fields.client, b[client.upperBound + 1] != ASCII.dash || b[client.upperBound + 2] != ASCII.space {
+            if prefix.identIsDash, let client = fields.client,
+                b[client.upperBound + 1] != ASCII.dash || b[client.upperBound + 2] != ASCII.space
+            {
                 return .malformed(.badFormat)
             }
             // In bounds: prefix.sizeIndex < count.
@@ -141,8 +145,11 @@ public struct TemplateParser: Sendable {
             // The literal after the field.
             if !op.pointee.matches(b, at: fieldEnd, end: end, pool: pool) {
                 let code = op.pointee.code
-                guard code == .token, k < extendsTokensBefore, let later = Self.laterLiteral(op, b, from: start, after: fieldEnd, end: end, pool: pool) else {
-                    return .malformed(code == .localTime && op.pointee.keepsTime ? .badTimestamp : code == .client ? .badClient : .badFormat)
+                guard code == .token, k < extendsTokensBefore,
+                    let later = Self.laterLiteral(op, b, from: start, after: fieldEnd, end: end, pool: pool)
+                else {
+                    return .malformed(
+                        code == .localTime && op.pointee.keepsTime ? .badTimestamp : code == .client ? .badClient : .badFormat)
                 }
                 fieldEnd = later
             }
@@ -186,120 +193,126 @@ public struct TemplateParser: Sendable {
         let op = opPointer.pointee
         let wantsPath = self.wantsPath, hostFromURL = program.hostFromRequestURL
         var fieldEnd: Int
-            switch op.code {
-            case .client:
-                // An address or a host name: printable ASCII up to the literal.
-                fieldEnd = b.endOfToken(from: start, to: end)
-                // A literal of another printable byte (`[$remote_addr]`, `$remote_addr|...`,
-                // `client=$remote_addr;`) ends the token where that byte first stands.
-                // In bounds: fieldEnd < end is checked first.
-                if !op.runsToEnd, fieldEnd == end || b[fieldEnd] != op.literalFirst, Self.endsClientInside(op.literalFirst) {
-                    let literal = b.firstIndex(of: op.literalFirst, from: start, to: end)
-                    if literal < end, b.endOfToken(from: start, to: literal) == literal { fieldEnd = literal }
-                }
-                guard fieldEnd > start, fieldEnd == end || b[fieldEnd] == op.literalFirst || op.runsToEnd else {
-                    return AccessLogParser.failure(.badClient)
-                }
-                fields.client = start..<fieldEnd
-            case .token:
-                // In bounds: start + 1 < end is checked before reading it and start.
-                if start + 1 < end, b[start + 1] == op.literalFirst, b[start] != ASCII.quote, !op.runsToEnd {
-                    fieldEnd = start + 1  // a one-byte field, usually "-"
-                } else {
-                    guard let found = Self.delimit(b, op, from: start, end: end) else { return AccessLogParser.failure(.badFormat) }
-                    fieldEnd = found
-                }
-            case .quoted:
-                // The last field ends at the line's final quote: no need to scan it.
-                if op.isLast, op.literalCount == 1, Self.endsInUnescapedQuote(b, after: start) {
-                    fieldEnd = end - 1
-                } else if let found = b.closingQuote(from: start, literal: opPointer, pool: pool) {
-                    fieldEnd = found
-                } else {
-                    return Self.truncate(&fields, at: op, reason: .badFormat, b: b, from: start)
-                }
-            case .request:
-                guard let found = Self.quotedEnd(b, op, from: start, end: end, pool: pool) else {
-                    return Self.truncate(&fields, at: op, reason: .badRequest, b: b, from: start)
-                }
-                fieldEnd = found
-                Self.request(b, start..<fieldEnd, wantsPath: wantsPath, hostFromURL: hostFromURL, into: &fields)
-            case .requestToken:
-                guard let found = Self.delimit(b, op, from: start, end: end) else { return AccessLogParser.failure(.badRequest) }
-                fieldEnd = found
-                Self.request(b, start..<fieldEnd, wantsPath: wantsPath, hostFromURL: hostFromURL, into: &fields)
-            case .status:
-                // Three digits where they stand, then the literal (or the end).
-                // In bounds: start + 3 <= end is checked before reading start...start + 2, and start + 3 < end before start + 3.
-                guard end - start >= 3, start + 3 == end || b[start + 3] == op.literalFirst || op.runsToEnd else {
-                    return AccessLogParser.failure(.badStatus)
-                }
-                let s0 = b[start] &- ASCII.zero, s1 = b[start + 1] &- ASCII.zero, s2 = b[start + 2] &- ASCII.zero
-                guard s0 <= 9, s1 <= 9, s2 <= 9, !op.runsToEnd || start + 3 == end else { return AccessLogParser.failure(.badStatus) }
-                fields.status = UInt16(s0) * 100 + UInt16(s1) * 10 + UInt16(s2)
-                fieldEnd = start + 3
-            case .size:
-                // In bounds: start < end is checked before reading it, start + 1 < end before start + 1.
-                if start < end, b[start] == ASCII.dash, start + 1 == end || b[start + 1] == op.literalFirst {
-                    fieldEnd = start + 1
-                } else if end - start >= 8, let (value, digits) = AccessLogParser.shortNumber(b, at: start), digits > 0,
-                          b[start + digits] == op.literalFirst, !op.runsToEnd {
-                    // In bounds: digits < 8 and start + 8 <= end.
-                    fields.bytes = value
-                    fieldEnd = start + digits
-                } else {
-                    guard let found = Self.delimit(b, op, from: start, end: end), let size = Self.size(b, start..<found) else {
-                        return AccessLogParser.failure(.badSize)
-                    }
-                    fields.bytes = size
-                    fieldEnd = found
-                }
-            case .capture:
-                guard var found = op.shape == .quoted ? Self.quotedEnd(b, op, from: start, end: end, pool: pool) : Self.delimit(b, op, from: start, end: end) else {
-                    if op.shape == .quoted { return Self.truncate(&fields, at: op, reason: .badFormat, b: b, from: start) }
-                    return AccessLogParser.failure(op.slot == .client ? .badClient : .badFormat)
-                }
-                if chainSpaces > 0, op.shape == .list, op.literalFirst == ASCII.space {
-                    for _ in 0..<chainSpaces where found < end {
-                        found = Self.listEnd(b, from: start, firstSpace: b.firstIndex(of: ASCII.space, from: found + 1, to: end), end: end)
-                    }
-                    guard found < end else { return AccessLogParser.failure(.badFormat) }
-                }
-                fieldEnd = found
-                guard Self.capture(b, start..<fieldEnd, slot: op.slot, wantsPath: wantsPath, into: &fields) else { return AccessLogParser.failure(.badFormat) }
-                // A chain the server wrote bare is printable ASCII (nginx and Apache escape the
-                // rest): other bytes mean another layout, or a line that is not a log line.
-                if op.slot == .forwarded, op.shape != .quoted, !Self.isPrintable(b, start..<fieldEnd) {
-                    return AccessLogParser.failure(.badClient)
-                }
-            case .localTime:
-                // In bounds: the cache reads `length` bytes from start, checked here.
-                guard end - start >= TimestampCache.length, let minute = localTimes.minute(b, at: start) else {
-                    return AccessLogParser.failure(op.keepsTime ? .badTimestamp : .badFormat)
-                }
-                if op.keepsTime { fields.minute = minute }
-                fieldEnd = start + TimestampCache.length
-            case .isoTime:
-                guard let (minute, next, hasZone) = isoTimes.minute(b, at: start, end: end) else {
-                    return AccessLogParser.failure(op.keepsTime ? .badTimestamp : .badFormat)
-                }
-                if op.keepsTime {
-                    fields.minute = minute
-                    fields.timeWithoutZone = !hasZone
-                }
-                fieldEnd = next
-            case .epoch:
-                guard let (minute, next) = op.epochUnit.minute(b, at: start, end: end) else {
-                    return AccessLogParser.failure(op.keepsTime ? .badTimestamp : .badFormat)
-                }
-                if op.keepsTime { fields.minute = minute }
-                fieldEnd = next
-            case .timePiece:
-                guard let next = op.timePiece.read(b, at: start, end: end, into: &parts) else {
-                    return AccessLogParser.failure(op.keepsTime ? .badTimestamp : .badFormat)
-                }
-                fieldEnd = next
+        switch op.code {
+        case .client:
+            // An address or a host name: printable ASCII up to the literal.
+            fieldEnd = b.endOfToken(from: start, to: end)
+            // A literal of another printable byte (`[$remote_addr]`, `$remote_addr|...`,
+            // `client=$remote_addr;`) ends the token where that byte first stands.
+            // In bounds: fieldEnd < end is checked first.
+            if !op.runsToEnd, fieldEnd == end || b[fieldEnd] != op.literalFirst, Self.endsClientInside(op.literalFirst) {
+                let literal = b.firstIndex(of: op.literalFirst, from: start, to: end)
+                if literal < end, b.endOfToken(from: start, to: literal) == literal { fieldEnd = literal }
             }
+            guard fieldEnd > start, fieldEnd == end || b[fieldEnd] == op.literalFirst || op.runsToEnd else {
+                return AccessLogParser.failure(.badClient)
+            }
+            fields.client = start..<fieldEnd
+        case .token:
+            // In bounds: start + 1 < end is checked before reading it and start.
+            if start + 1 < end, b[start + 1] == op.literalFirst, b[start] != ASCII.quote, !op.runsToEnd {
+                fieldEnd = start + 1  // a one-byte field, usually "-"
+            } else {
+                guard let found = Self.delimit(b, op, from: start, end: end) else { return AccessLogParser.failure(.badFormat) }
+                fieldEnd = found
+            }
+        case .quoted:
+            // The last field ends at the line's final quote: no need to scan it.
+            if op.isLast, op.literalCount == 1, Self.endsInUnescapedQuote(b, after: start) {
+                fieldEnd = end - 1
+            } else if let found = b.closingQuote(from: start, literal: opPointer, pool: pool) {
+                fieldEnd = found
+            } else {
+                return Self.truncate(&fields, at: op, reason: .badFormat, b: b, from: start)
+            }
+        case .request:
+            guard let found = Self.quotedEnd(b, op, from: start, end: end, pool: pool) else {
+                return Self.truncate(&fields, at: op, reason: .badRequest, b: b, from: start)
+            }
+            fieldEnd = found
+            Self.request(b, start..<fieldEnd, wantsPath: wantsPath, hostFromURL: hostFromURL, into: &fields)
+        case .requestToken:
+            guard let found = Self.delimit(b, op, from: start, end: end) else { return AccessLogParser.failure(.badRequest) }
+            fieldEnd = found
+            Self.request(b, start..<fieldEnd, wantsPath: wantsPath, hostFromURL: hostFromURL, into: &fields)
+        case .status:
+            // Three digits where they stand, then the literal (or the end).
+            // In bounds: start + 3 <= end is checked before reading start...start + 2, and start + 3 < end before start + 3.
+            guard end - start >= 3, start + 3 == end || b[start + 3] == op.literalFirst || op.runsToEnd else {
+                return AccessLogParser.failure(.badStatus)
+            }
+            let s0 = b[start] &- ASCII.zero, s1 = b[start + 1] &- ASCII.zero, s2 = b[start + 2] &- ASCII.zero
+            guard s0 <= 9, s1 <= 9, s2 <= 9, !op.runsToEnd || start + 3 == end else { return AccessLogParser.failure(.badStatus) }
+            fields.status = UInt16(s0) * 100 + UInt16(s1) * 10 + UInt16(s2)
+            fieldEnd = start + 3
+        case .size:
+            // In bounds: start < end is checked before reading it, start + 1 < end before start + 1.
+            if start < end, b[start] == ASCII.dash, start + 1 == end || b[start + 1] == op.literalFirst {
+                fieldEnd = start + 1
+            } else if end - start >= 8, let (value, digits) = AccessLogParser.shortNumber(b, at: start), digits > 0,
+                b[start + digits] == op.literalFirst, !op.runsToEnd
+            {
+                // In bounds: digits < 8 and start + 8 <= end.
+                fields.bytes = value
+                fieldEnd = start + digits
+            } else {
+                guard let found = Self.delimit(b, op, from: start, end: end), let size = Self.size(b, start..<found) else {
+                    return AccessLogParser.failure(.badSize)
+                }
+                fields.bytes = size
+                fieldEnd = found
+            }
+        case .capture:
+            guard
+                var found = op.shape == .quoted
+                    ? Self.quotedEnd(b, op, from: start, end: end, pool: pool) : Self.delimit(b, op, from: start, end: end)
+            else {
+                if op.shape == .quoted { return Self.truncate(&fields, at: op, reason: .badFormat, b: b, from: start) }
+                return AccessLogParser.failure(op.slot == .client ? .badClient : .badFormat)
+            }
+            if chainSpaces > 0, op.shape == .list, op.literalFirst == ASCII.space {
+                for _ in 0..<chainSpaces where found < end {
+                    found = Self.listEnd(b, from: start, firstSpace: b.firstIndex(of: ASCII.space, from: found + 1, to: end), end: end)
+                }
+                guard found < end else { return AccessLogParser.failure(.badFormat) }
+            }
+            fieldEnd = found
+            guard Self.capture(b, start..<fieldEnd, slot: op.slot, wantsPath: wantsPath, into: &fields) else {
+                return AccessLogParser.failure(.badFormat)
+            }
+            // A chain the server wrote bare is printable ASCII (nginx and Apache escape the
+            // rest): other bytes mean another layout, or a line that is not a log line.
+            if op.slot == .forwarded, op.shape != .quoted, !Self.isPrintable(b, start..<fieldEnd) {
+                return AccessLogParser.failure(.badClient)
+            }
+        case .localTime:
+            // In bounds: the cache reads `length` bytes from start, checked here.
+            guard end - start >= TimestampCache.length, let minute = localTimes.minute(b, at: start) else {
+                return AccessLogParser.failure(op.keepsTime ? .badTimestamp : .badFormat)
+            }
+            if op.keepsTime { fields.minute = minute }
+            fieldEnd = start + TimestampCache.length
+        case .isoTime:
+            guard let (minute, next, hasZone) = isoTimes.minute(b, at: start, end: end) else {
+                return AccessLogParser.failure(op.keepsTime ? .badTimestamp : .badFormat)
+            }
+            if op.keepsTime {
+                fields.minute = minute
+                fields.timeWithoutZone = !hasZone
+            }
+            fieldEnd = next
+        case .epoch:
+            guard let (minute, next) = op.epochUnit.minute(b, at: start, end: end) else {
+                return AccessLogParser.failure(op.keepsTime ? .badTimestamp : .badFormat)
+            }
+            if op.keepsTime { fields.minute = minute }
+            fieldEnd = next
+        case .timePiece:
+            guard let next = op.timePiece.read(b, at: start, end: end, into: &parts) else {
+                return AccessLogParser.failure(op.keepsTime ? .badTimestamp : .badFormat)
+            }
+            fieldEnd = next
+        }
 
         return fieldEnd
     }
@@ -347,7 +360,9 @@ public struct TemplateParser: Sendable {
 
     /// The closing quote of a quoted field whose text starts at `start`, or nil when there is none.
     @inline(__always)
-    private static func quotedEnd(_ b: UnsafeRawBufferPointer, _ op: TemplateOp, from start: Int, end: Int, pool: UnsafeMutablePointer<UInt8>) -> Int? {
+    private static func quotedEnd(
+        _ b: UnsafeRawBufferPointer, _ op: TemplateOp, from start: Int, end: Int, pool: UnsafeMutablePointer<UInt8>
+    ) -> Int? {
         // The last field ends at the line's final quote: no need to scan it.
         if op.isLast, op.literalCount == 1, Self.endsInUnescapedQuote(b, after: start) { return end - 1 }
         return withUnsafePointer(to: op) { b.closingQuote(from: start, literal: $0, pool: pool) }
@@ -356,8 +371,10 @@ public struct TemplateParser: Sendable {
     /// A line cut inside the quoted field at `start`: it counts (truncated, `cut`) when what it
     /// needs was read before the field; a quote that closes the field but that the template's
     /// next literal does not follow means another layout.
-    private static func truncate(_ fields: inout ParsedLine, at op: TemplateOp, reason: MalformedReason,
-                                 b: UnsafeRawBufferPointer, from start: Int) -> Int {
+    private static func truncate(
+        _ fields: inout ParsedLine, at op: TemplateOp, reason: MalformedReason,
+        b: UnsafeRawBufferPointer, from start: Int
+    ) -> Int {
         guard op.countsWhenCut, b.closingQuote(from: start) == nil else { return AccessLogParser.failure(reason) }
         fields.truncated = true
         return cut
@@ -365,7 +382,9 @@ public struct TemplateParser: Sendable {
 
     /// The path (and for ALB the site) of a request line.
     @inline(__always)
-    private static func request(_ b: UnsafeRawBufferPointer, _ range: Range<Int>, wantsPath: Bool, hostFromURL: Bool, into fields: inout ParsedLine) {
+    private static func request(
+        _ b: UnsafeRawBufferPointer, _ range: Range<Int>, wantsPath: Bool, hostFromURL: Bool, into fields: inout ParsedLine
+    ) {
         guard wantsPath || hostFromURL else { return }
         let target = AccessLogParser.requestTarget(b, range)
         if let target, let (host, path) = Self.absoluteTarget(b, target) {
@@ -379,7 +398,9 @@ public struct TemplateParser: Sendable {
     /// Keeps a captured field (client, host, path, forwarded chain, country) in its place; false when
     /// a host is not one.
     @inline(__always)
-    private static func capture(_ b: UnsafeRawBufferPointer, _ range: Range<Int>, slot: TemplateOp.Slot, wantsPath: Bool, into fields: inout ParsedLine) -> Bool {
+    private static func capture(
+        _ b: UnsafeRawBufferPointer, _ range: Range<Int>, slot: TemplateOp.Slot, wantsPath: Bool, into fields: inout ParsedLine
+    ) -> Bool {
         switch slot {
         case .client:
             fields.client = range
@@ -414,8 +435,10 @@ public struct TemplateParser: Sendable {
         // Out-of-range pieces (two digits read 00–99) are invalid times; the bounds also keep
         // each piece inside its bits of the key (day 69 must not pack as day 5).
         guard parts.year >= 0, parts.year < 100_000, (0...12).contains(parts.month), (0...31).contains(parts.day),
-              (0..<200).contains(hour), (0..<60).contains(parts.minute) else { return nil }
-        let key = Int64(parts.year) << 40 | Int64(parts.month) << 36 | Int64(parts.day) << 30 | Int64(hour) << 22
+            (0..<200).contains(hour), (0..<60).contains(parts.minute)
+        else { return nil }
+        let key =
+            Int64(parts.year) << 40 | Int64(parts.month) << 36 | Int64(parts.day) << 30 | Int64(hour) << 22
             | Int64(parts.minute) << 14 | Int64((parts.offset ?? 0) + 8192)  // a %z offset is within ±99:99
         if key == partsKey { return partsMinute }
         guard let minute = parts.utcMinute() else { return nil }
@@ -438,7 +461,8 @@ public struct TemplateParser: Sendable {
         var space = firstSpace
         // In bounds: space > start >= 0 and space < end are checked before each read.
         while space < end, space > start,
-              b[space - 1] == 0x2C || b[space - 1] == ASCII.colon || (space + 1 < end && b[space + 1] == ASCII.colon) {
+            b[space - 1] == 0x2C || b[space - 1] == ASCII.colon || (space + 1 < end && b[space + 1] == ASCII.colon)
+        {
             space = b.firstIndex(of: ASCII.space, from: space + 1, to: end)
         }
         return space
@@ -560,7 +584,8 @@ final class TemplateProgram: @unchecked Sendable {
             var op = TemplateOp(field, at: place(field.literal))
             op.isLast = index == template.fields.count - 1
             let timeRead = seen.contains(.time) && (field.role != .time || !field.shape.isTimePiece)
-            op.countsWhenCut = timeRead && seen.contains(.status)
+            op.countsWhenCut =
+                timeRead && seen.contains(.status)
                 && (hasClient ? seen.contains(.client) : seen.contains(.forwarded) || !template.fields.contains { $0.role == .forwarded })
             (ops + index).initialize(to: op)
             seen.insert(field.role)
@@ -614,8 +639,8 @@ final class TemplateProgram: @unchecked Sendable {
         let identIsDash = afterClient == " - "
         if !identIsDash { guard next(.opaque, .token, [" "]) != nil else { return nil } }
         guard next(.opaque, .token, [" ["]) != nil, next(.time, .localTime, ["] \""]) != nil, next(.request, .quoted, ["\" "]) != nil,
-              next(.status, .token, [" "]) != nil, k < fields.count, fields[k].role == .size, fields[k].shape == .token,
-              fields[k].literal.first.map({ $0 == ASCII.space }) ?? true
+            next(.status, .token, [" "]) != nil, k < fields.count, fields[k].role == .size, fields[k].shape == .token,
+            fields[k].literal.first.map({ $0 == ASCII.space }) ?? true
         else { return nil }
         return CommonPrefix(hasHost: hasHost, identIsDash: identIsDash, sizeIndex: k)
     }

@@ -23,8 +23,10 @@ struct ISOTimeCache: Sendable {
     mutating func minute(_ b: UnsafeRawBufferPointer, at start: Int, end: Int) -> (minute: Int32, end: Int, hasZone: Bool)? {
         guard end - start >= 16, let base = b.baseAddress else { return nil }
         // In bounds: start + 16 <= end <= b.count.
-        let words = (UInt64(littleEndian: (base + start).loadUnaligned(as: UInt64.self)),
-                     UInt64(littleEndian: (base + start + 8).loadUnaligned(as: UInt64.self)))
+        let words = (
+            UInt64(littleEndian: (base + start).loadUnaligned(as: UInt64.self)),
+            UInt64(littleEndian: (base + start + 8).loadUnaligned(as: UInt64.self))
+        )
         if words != prefix || localMinute == 0 {
             guard let local = Self.localMinute(b, at: start) else { return nil }
             prefix = words
@@ -75,15 +77,15 @@ struct ISOTimeCache: Sendable {
     private static func localMinute(_ b: UnsafeRawBufferPointer, at start: Int) -> Int? {
         // In bounds: the caller guarantees 16 bytes from start.
         guard b[start + 4] == ASCII.dash || b[start + 4] == ASCII.slash, b[start + 7] == b[start + 4],
-              b[start + 10] == 0x54 || b[start + 10] == ASCII.space || b[start + 10] == 0x74,
-              b[start + 13] == ASCII.colon,
-              let high = twoDigits(b, start), let low = twoDigits(b, start + 2),
-              let month = twoDigits(b, start + 5), let day = twoDigits(b, start + 8),
-              let hour = twoDigits(b, start + 11), let minute = twoDigits(b, start + 14)
+            b[start + 10] == 0x54 || b[start + 10] == ASCII.space || b[start + 10] == 0x74,
+            b[start + 13] == ASCII.colon,
+            let high = twoDigits(b, start), let low = twoDigits(b, start + 2),
+            let month = twoDigits(b, start + 5), let day = twoDigits(b, start + 8),
+            let hour = twoDigits(b, start + 11), let minute = twoDigits(b, start + 14)
         else { return nil }
         let year = high * 100 + low
         guard (1...12).contains(month), day >= 1, day <= UTCMinute.daysInMonth(year: year, month: month),
-              hour <= 23, minute <= 59
+            hour <= 23, minute <= 59
         else { return nil }
         return UTCMinute.days(year: year, month: month, day: day) * 1440 + hour * 60 + minute
     }
@@ -122,8 +124,12 @@ enum EpochUnit: UInt8, Sendable, Hashable {
         guard i > start, i == end || b[i] &- ASCII.zero > 9 else { return nil }
         var unit = self
         if unit == .automatic {
-            unit = value < 100_000_000_000 ? .seconds : value < 100_000_000_000_000 ? .milliseconds
-                : value < 100_000_000_000_000_000 ? .microseconds : .nanoseconds
+            unit =
+                value < 100_000_000_000
+                ? .seconds
+                : value < 100_000_000_000_000
+                    ? .milliseconds
+                    : value < 100_000_000_000_000_000 ? .microseconds : .nanoseconds
         }
         // In bounds: i < end is checked first.
         if i < end, b[i] == 0x2E {
@@ -132,12 +138,13 @@ enum EpochUnit: UInt8, Sendable, Hashable {
             while i < end, b[i] &- ASCII.zero <= 9 { i += 1 }
             guard i > digits else { return nil }
         }
-        let perMinute: Int64 = switch unit {
-        case .seconds, .automatic: 60
-        case .milliseconds: 60_000
-        case .microseconds: 60_000_000
-        case .nanoseconds: 60_000_000_000
-        }
+        let perMinute: Int64 =
+            switch unit {
+            case .seconds, .automatic: 60
+            case .milliseconds: 60_000
+            case .microseconds: 60_000_000
+            case .nanoseconds: 60_000_000_000
+            }
         guard let minute = Int32(exactly: value / perMinute) else { return nil }
         return (minute, i)
     }
@@ -268,7 +275,7 @@ enum TimePiece: UInt8, Sendable, Hashable {
             return j - i >= 3 ? j : nil
         case .zone:
             guard end - i >= 5, b[i] == ASCII.plus || b[i] == ASCII.dash,
-                  let hours = twoDigits(b, i + 1), let minutes = twoDigits(b, i + 3), hours <= 14, minutes <= 59
+                let hours = twoDigits(b, i + 1), let minutes = twoDigits(b, i + 3), hours <= 14, minutes <= 59
             else { return nil }
             parts.offset = (b[i] == ASCII.plus ? 1 : -1) * (hours * 60 + minutes)
             return i + 5
@@ -277,9 +284,11 @@ enum TimePiece: UInt8, Sendable, Hashable {
             // In bounds: j < end is checked first.
             while j < end, (b[j] | 0x20) &- 0x61 < 26 { j += 1 }
             let name = j - i
-            guard name == 1 && b[i] | 0x20 == 0x7A
-                || name == 3 && ((b[i] | 0x20, b[i + 1] | 0x20, b[i + 2] | 0x20) == (0x75, 0x74, 0x63)
-                                 || (b[i] | 0x20, b[i + 1] | 0x20, b[i + 2] | 0x20) == (0x67, 0x6D, 0x74))
+            guard
+                name == 1 && b[i] | 0x20 == 0x7A
+                    || name == 3
+                        && ((b[i] | 0x20, b[i + 1] | 0x20, b[i + 2] | 0x20) == (0x75, 0x74, 0x63)
+                            || (b[i] | 0x20, b[i + 1] | 0x20, b[i + 2] | 0x20) == (0x67, 0x6D, 0x74))
             else { return nil }
             parts.offset = 0
             return j

@@ -23,13 +23,17 @@ public enum AlertWriter {
         ]
         switch event.kind {
         case .surge:
-            fields += ["\"peak_requests\":\(event.peakRequests)",
-                       "\"baseline_requests\":\(number(event.baselineRequests))",
-                       "\"ratio\":\(number(event.ratio))"]
+            fields += [
+                "\"peak_requests\":\(event.peakRequests)",
+                "\"baseline_requests\":\(number(event.baselineRequests))",
+                "\"ratio\":\(number(event.ratio))",
+            ]
         case .errorSpike:
-            fields += ["\"peak_error_rate\":\(number(event.peakErrorRate))",
-                       "\"baseline_error_rate\":\(number(event.baselineErrorRate))",
-                       "\"peak_requests\":\(event.peakRequests)"]
+            fields += [
+                "\"peak_error_rate\":\(number(event.peakErrorRate))",
+                "\"baseline_error_rate\":\(number(event.baselineErrorRate))",
+                "\"peak_requests\":\(event.peakRequests)",
+            ]
         }
         return "{" + fields.joined(separator: ",") + "}\n"
     }

@@ -15,8 +15,10 @@ public enum BucketWriter {
         public init(path: String) { self = path.hasSuffix(".jsonl") ? .jsonLines : .csv }
     }
 
-    public static let columns = ["minute", "site", "country", "requests", "status_2xx", "status_3xx",
-                                 "status_4xx", "status_5xx", "bytes"]
+    public static let columns = [
+        "minute", "site", "country", "requests", "status_2xx", "status_3xx",
+        "status_4xx", "status_5xx", "bytes",
+    ]
 
     public static func write(_ rows: some Sequence<BucketRow>, format: Format, to sink: OutputSink) throws(OutputError) {
         switch format {
@@ -40,8 +42,10 @@ public enum BucketWriter {
     private static func writeJSONLines(_ rows: some Sequence<BucketRow>, to sink: OutputSink) throws(OutputError) {
         for row in rows {
             let c = row.counts
-            let values = ["\"\(UTCMinute.format(row.minute))\"", Escaping.json(row.site), "\"\(row.country)\"",
-                          "\(c.requests)", "\(c.status2xx)", "\(c.status3xx)", "\(c.status4xx)", "\(c.status5xx)", "\(c.bytes)"]
+            let values = [
+                "\"\(UTCMinute.format(row.minute))\"", Escaping.json(row.site), "\"\(row.country)\"",
+                "\(c.requests)", "\(c.status2xx)", "\(c.status3xx)", "\(c.status4xx)", "\(c.status5xx)", "\(c.bytes)",
+            ]
             let fields = zip(columns, values).map { "\"\($0)\":\($1)" }
             try sink.write("{" + fields.joined(separator: ",") + "}\n")
         }
@@ -81,8 +85,10 @@ public enum BucketWriter {
 
         /// Appends one line: `minute,site,country,requests,2xx,3xx,4xx,5xx,bytes`.
         @inline(__always)
-        mutating func appendLine(minute: [UInt8], site: [UInt8], country: CountryCode, counts c: BucketCounts,
-                                 flushingTo sink: OutputSink) throws(OutputError) {
+        mutating func appendLine(
+            minute: [UInt8], site: [UInt8], country: CountryCode, counts c: BucketCounts,
+            flushingTo sink: OutputSink
+        ) throws(OutputError) {
             // A line is the two texts plus at most 2 + 6 × 21 + 3 bytes.
             let longest = minute.count + site.count + 160
             if bytes.count - count < longest {

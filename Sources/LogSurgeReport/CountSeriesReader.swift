@@ -70,15 +70,17 @@ public enum CountSeriesReader {
     private static func addBucket(_ line: Substring, to buckets: inout MinuteBuckets) -> Bool {
         let fields = csvFields(line)
         guard fields.count == BucketWriter.columns.count,
-              let minute = UTCMinute.parse(fields[0]),
-              let country = fields[2] == "--" ? CountryCode.unknown : CountryCode(isoCode: fields[2]),
-              let numbers = Optional(fields[3...].compactMap { UInt64($0) }), numbers.count == 6,
-              // Counts are stored in 32 bits; a status column cannot exceed the requests.
-              numbers[0] <= UInt64(UInt32.max), numbers[1...4].allSatisfy({ $0 <= numbers[0] })
+            let minute = UTCMinute.parse(fields[0]),
+            let country = fields[2] == "--" ? CountryCode.unknown : CountryCode(isoCode: fields[2]),
+            let numbers = Optional(fields[3...].compactMap { UInt64($0) }), numbers.count == 6,
+            // Counts are stored in 32 bits; a status column cannot exceed the requests.
+            numbers[0] <= UInt64(UInt32.max), numbers[1...4].allSatisfy({ $0 <= numbers[0] })
         else { return false }
-        buckets.add(minute: minute, site: Escaping.csvUnneutralised(fields[1]), country: country,
-                    counts: BucketCounts(requests: numbers[0], status2xx: numbers[1], status3xx: numbers[2],
-                                         status4xx: numbers[3], status5xx: numbers[4], bytes: numbers[5]))
+        buckets.add(
+            minute: minute, site: Escaping.csvUnneutralised(fields[1]), country: country,
+            counts: BucketCounts(
+                requests: numbers[0], status2xx: numbers[1], status3xx: numbers[2],
+                status4xx: numbers[3], status5xx: numbers[4], bytes: numbers[5]))
         return true
     }
 
@@ -88,9 +90,9 @@ public enum CountSeriesReader {
         for (index, line) in lines.enumerated() {
             let fields = csvFields(line)
             guard fields.count == 2, let minute = timestamp(fields[0].trimmingCharacters(in: .whitespaces)),
-                  let value = Double(fields[1].trimmingCharacters(in: .whitespaces)), value >= 0, value < 1e15
+                let value = Double(fields[1].trimmingCharacters(in: .whitespaces)), value >= 0, value < 1e15
             else {
-                if index > 0 { skipped += 1 }   // a first line that does not parse is a header
+                if index > 0 { skipped += 1 }  // a first line that does not parse is a header
                 continue
             }
             points.append((minute, Int(value.rounded())))
@@ -102,7 +104,8 @@ public enum CountSeriesReader {
         var gaps: [Int: Int] = [:]
         for (a, b) in zip(points, points.dropFirst()) where b.minute > a.minute { gaps[Int(b.minute) - Int(a.minute), default: 0] += 1 }
         guard let step = gaps.max(by: { $0.value != $1.value ? $0.value < $1.value : $0.key > $1.key })?.key,
-              step <= 1440 * 366 else {
+            step <= 1440 * 366
+        else {
             throw ReadError(description: "\(path): no regular interval of a year or less between its timestamps")
         }
         // The grid: the phase (minute modulo the interval) most points share.
@@ -139,8 +142,9 @@ public enum CountSeriesReader {
             return value
         }
         guard bytes.count >= 16, bytes[4] == 0x2D, bytes[7] == 0x2D, bytes[10] == 0x54 || bytes[10] == 0x20, bytes[13] == 0x3A,
-              let year = digits(0, 4), let month = digits(5, 2), let day = digits(8, 2),
-              let hour = digits(11, 2), let minute = digits(14, 2) else { return nil }
+            let year = digits(0, 4), let month = digits(5, 2), let day = digits(8, 2),
+            let hour = digits(11, 2), let minute = digits(14, 2)
+        else { return nil }
         var index = 16
         if index < bytes.count, bytes[index] == 0x3A {
             guard let second = digits(index + 1, 2), second <= 60 else { return nil }

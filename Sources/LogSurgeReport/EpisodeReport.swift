@@ -10,24 +10,32 @@ extension TextReport {
     /// The alert episodes, each with a per-minute picture of the traffic against its baseline
     /// once it closed; one still open (a `--state` or followed run stopped while it went on) is
     /// shown as open, from its opening event.
-    public static func renderEpisodes(_ events: [AlertEvent], configuration: DetectorConfiguration,
-                                      style: TerminalStyle = .plain) -> String {
+    public static func renderEpisodes(
+        _ events: [AlertEvent], configuration: DetectorConfiguration,
+        style: TerminalStyle = .plain
+    ) -> String {
         let episodes = AlertEpisode.of(events).map(\.event)
         let watched = configuration.watchedCountries.map(\.description).joined(separator: ", ")
         guard !episodes.isEmpty else {
-            return "\n" + style.bold("Alerts:") + " " + style.green("none") + " (watching \(watched) for surges, every site for 5xx spikes)\n"
+            return "\n" + style.bold("Alerts:") + " " + style.green("none")
+                + " (watching \(watched) for surges, every site for 5xx spikes)\n"
         }
-        var out = "\n" + style.bold("Alerts:") + " " + style.red("\(episodes.count) episode\(episodes.count == 1 ? "" : "s")") + " (watching \(watched) for surges, every site for 5xx spikes)\n"
+        var out =
+            "\n" + style.bold("Alerts:") + " " + style.red("\(episodes.count) episode\(episodes.count == 1 ? "" : "s")")
+            + " (watching \(watched) for surges, every site for 5xx spikes)\n"
         for event in episodes.sorted(by: { $0.id < $1.id }).prefix(episodesShown) {
             let site = Escaping.terminal(event.site)
-            let span = "\(UTCMinute.format(event.start)) to \(event.end.map(UTCMinute.format) ?? "now (still open at the last minute read)"), raised \(UTCMinute.format(event.raisedAt))"
+            let span =
+                "\(UTCMinute.format(event.start)) to \(event.end.map(UTCMinute.format) ?? "now (still open at the last minute read)"), raised \(UTCMinute.format(event.raisedAt))"
             switch event.kind {
             case .surge:
                 out += "  " + style.red("#\(event.id) surge") + "  \(style.bold(site))  \(event.country?.description ?? "-")  \(span)\n"
-                out += "      peak \(number(event.peakRequests))/min at \(UTCMinute.format(event.peakMinute)), baseline \(event.baselineRequests ?? 0)/min, ×\(event.ratio ?? 0)\n"
+                out +=
+                    "      peak \(number(event.peakRequests))/min at \(UTCMinute.format(event.peakMinute)), baseline \(event.baselineRequests ?? 0)/min, ×\(event.ratio ?? 0)\n"
             case .errorSpike:
                 out += "  " + style.yellow("#\(event.id) 5xx spike") + "  \(style.bold(site))  \(span)\n"
-                out += "      peak \(percentText(event.peakErrorRate)) of \(number(event.peakRequests)) requests at \(UTCMinute.format(event.peakMinute)), baseline \(percentText(event.baselineErrorRate))\n"
+                out +=
+                    "      peak \(percentText(event.peakErrorRate)) of \(number(event.peakRequests)) requests at \(UTCMinute.format(event.peakMinute)), baseline \(percentText(event.baselineErrorRate))\n"
             }
             let drawn = picture(of: event, style: style)
             if !drawn.isEmpty { out += "      " + drawn + "\n" }

@@ -72,9 +72,12 @@ struct TimeChart {
     }
 
     /// The whole `<svg>`: grid and axes, bands, shades, lines, then the tooltips' hit areas.
-    func render(title: String, lines: [Line], bands: [Band] = [], shades: [Shade] = [],
-                tooltip: (Range<Int>) -> String) -> String {
-        var out = "<svg class=\"chart\" viewBox=\"0 0 \(Self.number(width)) \(Self.number(height))\" "
+    func render(
+        title: String, lines: [Line], bands: [Band] = [], shades: [Shade] = [],
+        tooltip: (Range<Int>) -> String
+    ) -> String {
+        var out =
+            "<svg class=\"chart\" viewBox=\"0 0 \(Self.number(width)) \(Self.number(height))\" "
             + "width=\"100%\" role=\"img\" aria-label=\"\(title)\">"
         out += "<title>\(title)</title>"
         out += yAxis() + xAxis()
@@ -102,7 +105,8 @@ struct TimeChart {
     private func xAxis() -> String {
         let step = Self.timeStep(minutes: minuteCount, width: plotWidth)
         let baseline = Self.number(Self.top + plotHeight)
-        var out = "<g class=\"axis x\"><line class=\"base\" x1=\"\(Self.number(Self.left))\" x2=\"\(Self.number(width - Self.right))\" y1=\"\(baseline)\" y2=\"\(baseline)\"/>"
+        var out =
+            "<g class=\"axis x\"><line class=\"base\" x1=\"\(Self.number(Self.left))\" x2=\"\(Self.number(width - Self.right))\" y1=\"\(baseline)\" y2=\"\(baseline)\"/>"
         let first = Int(firstMinute), last = first + minuteCount
         var tick = Self.ceilDiv(first, step) * step
         while tick <= last {
@@ -119,11 +123,13 @@ struct TimeChart {
     private func shade(_ shade: Shade) -> String {
         let from = max(Self.left, x(minute: Double(shade.start)))
         let to = min(width - Self.right, x(minute: Double(shade.end) + 1))
-        var out = "<g class=\"\(shade.cssClass)\"><rect x=\"\(Self.number(from))\" y=\"\(Self.number(Self.top))\" "
+        var out =
+            "<g class=\"\(shade.cssClass)\"><rect x=\"\(Self.number(from))\" y=\"\(Self.number(Self.top))\" "
             + "width=\"\(Self.number(max(3, to - from)))\" height=\"\(Self.number(plotHeight))\"/>"
         if let raised = shade.raisedAt {
             let at = Self.number(min(max(x(minute: Double(raised) + 0.5), Self.left), width - Self.right))
-            out += "<line x1=\"\(at)\" x2=\"\(at)\" y1=\"\(Self.number(Self.top + plotHeight))\" y2=\"\(Self.number(Self.top + plotHeight - 8))\"/>"
+            out +=
+                "<line x1=\"\(at)\" x2=\"\(at)\" y1=\"\(Self.number(Self.top + plotHeight))\" y2=\"\(Self.number(Self.top + plotHeight - 8))\"/>"
         }
         return out + "</g>"
     }
@@ -203,7 +209,8 @@ struct TimeChart {
             let columns = first..<min(columnCount, first + perArea)
             let from = x(minute: Double(Int(firstMinute) + first * minutesPerColumn)).rounded()
             let to = x(minute: Double(Int(firstMinute) + min(minuteCount, columns.upperBound * minutesPerColumn))).rounded()
-            out += "<rect x=\"\(Self.number(from))\" y=\"\(Self.number(Self.top))\" width=\"\(Self.number(max(1, to - from)))\" "
+            out +=
+                "<rect x=\"\(Self.number(from))\" y=\"\(Self.number(Self.top))\" width=\"\(Self.number(max(1, to - from)))\" "
                 + "height=\"\(Self.number(plotHeight))\"><title>\(tooltip(columns))</title></rect>"
         }
         return out + "</g>"
@@ -237,7 +244,7 @@ struct TimeChart {
         return max(1, weeks) * 10080
     }
 
-    static let weekdays = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"]   // 1970-01-01 was a Thursday
+    static let weekdays = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"]  // 1970-01-01 was a Thursday
     static let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
 
     /// `Wed 9 Nov` for a midnight tick.
@@ -289,15 +296,19 @@ enum BarChart {
         let height = max(row, Double(bars.count) * row)
         let top = bars.map(\.value).max() ?? 0
         let barSpace = width - labelWidth - textWidth
-        var out = "<svg class=\"bars\" viewBox=\"0 0 \(TimeChart.number(width)) \(TimeChart.number(height))\" "
+        var out =
+            "<svg class=\"bars\" viewBox=\"0 0 \(TimeChart.number(width)) \(TimeChart.number(height))\" "
             + "width=\"100%\" role=\"img\" aria-label=\"\(title)\"><title>\(title)</title>"
         for (index, bar) in bars.enumerated() {
             let y = Double(index) * row
             let length = top > 0 && bar.value.isFinite ? max(1, bar.value / top * barSpace) : 1
             out += "<g><title>\(bar.tooltip)</title>"
-            out += "<text class=\"bar-label\" x=\"\(TimeChart.number(labelWidth - 10))\" y=\"\(TimeChart.number(y + 17))\">\(bar.label)</text>"
-            out += "<rect class=\"\(bar.cssClass)\" x=\"\(TimeChart.number(labelWidth))\" y=\"\(TimeChart.number(y + 5))\" width=\"\(TimeChart.number(length))\" height=\"16\" rx=\"2\"/>"
-            out += "<text class=\"bar-value\" x=\"\(TimeChart.number(labelWidth + length + 8))\" y=\"\(TimeChart.number(y + 17))\">\(bar.text)</text></g>"
+            out +=
+                "<text class=\"bar-label\" x=\"\(TimeChart.number(labelWidth - 10))\" y=\"\(TimeChart.number(y + 17))\">\(bar.label)</text>"
+            out +=
+                "<rect class=\"\(bar.cssClass)\" x=\"\(TimeChart.number(labelWidth))\" y=\"\(TimeChart.number(y + 5))\" width=\"\(TimeChart.number(length))\" height=\"16\" rx=\"2\"/>"
+            out +=
+                "<text class=\"bar-value\" x=\"\(TimeChart.number(labelWidth + length + 8))\" y=\"\(TimeChart.number(y + 17))\">\(bar.text)</text></g>"
         }
         return out + "</svg>"
     }

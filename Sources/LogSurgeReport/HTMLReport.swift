@@ -30,27 +30,31 @@ public enum HTMLReport {
     /// The page for `analysis`: `events` are its alert events (open and closed, in the order
     /// written), `trace` the series the detectors saw (nil: no charts), `configuration` the
     /// detectors' settings, `databaseDescription` the GeoIP database as the text report names it.
-    public static func render(_ analysis: Analysis, events: [AlertEvent], trace: DetectionTrace?,
-                              configuration: DetectorConfiguration, databaseDescription: String) -> String {
+    public static func render(
+        _ analysis: Analysis, events: [AlertEvent], trace: DetectionTrace?,
+        configuration: DetectorConfiguration, databaseDescription: String
+    ) -> String {
         let episodes = AlertEpisode.of(events)
         let range = analysis.buckets.minuteRange
         // A --state run that read nothing new still charts what the state remembers.
-        let charted = trace.map { "\(display($0.firstMinute)) – \(display($0.firstMinute + Int32($0.minuteCount - 1))) UTC, nothing new read" }
+        let charted = trace.map {
+            "\(display($0.firstMinute)) – \(display($0.firstMinute + Int32($0.minuteCount - 1))) UTC, nothing new read"
+        }
         let spanText = range.map { "\(display($0.lowerBound)) – \(display($0.upperBound)) UTC" } ?? charted ?? "no requests"
         var page = """
-        <!DOCTYPE html>
-        <html xmlns="http://www.w3.org/1999/xhtml" lang="en">
-        <head>
-        <meta charset="utf-8"/>
-        <meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'"/>
-        <meta name="viewport" content="width=device-width, initial-scale=1"/>
-        <meta name="generator" content="logsurge \(Escaping.html(LogSurgeVersion.string))"/>
-        <title>logsurge report: \(spanText)</title>
-        <style>\(styleSheet)</style>
-        </head>
-        <body>
+            <!DOCTYPE html>
+            <html xmlns="http://www.w3.org/1999/xhtml" lang="en">
+            <head>
+            <meta charset="utf-8"/>
+            <meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'"/>
+            <meta name="viewport" content="width=device-width, initial-scale=1"/>
+            <meta name="generator" content="logsurge \(Escaping.html(LogSurgeVersion.string))"/>
+            <title>logsurge report: \(spanText)</title>
+            <style>\(styleSheet)</style>
+            </head>
+            <body>
 
-        """
+            """
         page += header(analysis, spanText: spanText)
         page += "<main class=\"wrap\">\n"
         page += warningsSection(analysis)
@@ -61,7 +65,8 @@ public enum HTMLReport {
         page += trafficSection(analysis, databaseDescription: databaseDescription)
         page += accountingSection(analysis, databaseDescription: databaseDescription)
         page += "</main>\n"
-        page += "<footer class=\"wrap\"><p>Written by logsurge \(Escaping.html(LogSurgeVersion.string)). "
+        page +=
+            "<footer class=\"wrap\"><p>Written by logsurge \(Escaping.html(LogSurgeVersion.string)). "
             + "Times are UTC minutes, as read from the logs. Every figure comes from this run; nothing on this page was fetched from elsewhere.</p></footer>\n"
         page += "</body>\n</html>\n"
         return page
@@ -99,7 +104,10 @@ public enum HTMLReport {
         var cells: [(String, String, String)] = [
             ("Requests", TextReport.number(accounting.parsed), "parsed lines"),
             ("Lines read", TextReport.number(accounting.lines), "\(TextReport.number(accounting.malformedTotal)) malformed"),
-            ("5xx share", accounting.parsed > 0 ? shareText(Double(errors) / Double(accounting.parsed)) : "–", "\(TextReport.number(errors)) responses"),
+            (
+                "5xx share", accounting.parsed > 0 ? shareText(Double(errors) / Double(accounting.parsed)) : "–",
+                "\(TextReport.number(errors)) responses"
+            ),
             ("Sites", TextReport.number(sites.count), "\(TextReport.number(analysis.buckets.countsByCountry().count)) countries"),
         ]
         if let range = analysis.buckets.minuteRange {
@@ -108,9 +116,11 @@ public enum HTMLReport {
         let alertClass = episodes.isEmpty ? "ok" : "alert"
         var out = "<section class=\"figures\">"
         for (name, value, note) in cells {
-            out += "<div class=\"figure\"><div class=\"name\">\(name)</div><div class=\"value\">\(value)</div><div class=\"note\">\(note)</div></div>"
+            out +=
+                "<div class=\"figure\"><div class=\"name\">\(name)</div><div class=\"value\">\(value)</div><div class=\"note\">\(note)</div></div>"
         }
-        out += "<div class=\"figure \(alertClass)\"><div class=\"name\">Alerts</div><div class=\"value\">\(episodes.count)</div>"
+        out +=
+            "<div class=\"figure \(alertClass)\"><div class=\"name\">Alerts</div><div class=\"value\">\(episodes.count)</div>"
             + "<div class=\"note\">\(surges) surge\(surges == 1 ? "" : "s"), \(spikes) 5xx spike\(spikes == 1 ? "" : "s")</div></div>"
         return out + "</section>\n"
     }
@@ -133,10 +143,14 @@ public enum HTMLReport {
             let site = Escaping.html(event.site)
             let siteCell = charted.firstIndex(of: event.site).map { "<a href=\"#site-\($0 + 1)\">\(site)</a>" } ?? site
             let kind = event.kind == .surge ? "<span class=\"tag surge\">surge</span>" : "<span class=\"tag spike\">5xx spike</span>"
-            let end = event.end.map { "\(time($0, after: event.start))<br/><span class=\"dim\">lasted \(TextReport.duration(Int64($0) - Int64(event.start) + 1))</span>" }
+            let end =
+                event.end.map {
+                    "\(time($0, after: event.start))<br/><span class=\"dim\">lasted \(TextReport.duration(Int64($0) - Int64(event.start) + 1))</span>"
+                }
                 ?? "<span class=\"tag open\">open</span>"
             let delay = Int64(event.raisedAt) - Int64(event.start)
-            let raised = "\(time(event.raisedAt, after: event.start))<br/><span class=\"dim\">"
+            let raised =
+                "\(time(event.raisedAt, after: event.start))<br/><span class=\"dim\">"
                 + (delay > 0 ? "\(TextReport.duration(delay)) after start" : "at start") + "</span>"
             let peak: String, baseline: String, ratio: String
             switch event.kind {
@@ -145,18 +159,25 @@ public enum HTMLReport {
                 baseline = event.baselineRequests.map { "\(decimal($0))/min" } ?? "–"
                 ratio = event.ratio.map { "×" + decimal($0) } ?? "–"
             case .errorSpike:
-                peak = "\(shareText(event.peakErrorRate))<br/><span class=\"dim\">of \(TextReport.number(event.peakRequests)) at \(clock(event.peakMinute))</span>"
+                peak =
+                    "\(shareText(event.peakErrorRate))<br/><span class=\"dim\">of \(TextReport.number(event.peakRequests)) at \(clock(event.peakMinute))</span>"
                 baseline = shareText(event.baselineErrorRate)
-                if let rate = event.peakErrorRate, let base = event.baselineErrorRate, base > 0 { ratio = "×" + decimal(rate / base) } else { ratio = "–" }
+                if let rate = event.peakErrorRate, let base = event.baselineErrorRate, base > 0 {
+                    ratio = "×" + decimal(rate / base)
+                } else {
+                    ratio = "–"
+                }
             }
-            out += "<tr><td class=\"num\">\(event.id)</td><td>\(kind)</td><td class=\"site\">\(siteCell)</td>"
+            out +=
+                "<tr><td class=\"num\">\(event.id)</td><td>\(kind)</td><td class=\"site\">\(siteCell)</td>"
                 + "<td>\(event.country.map { Escaping.html($0.description) } ?? "–")</td>"
                 + "<td>\(time(event.start))</td><td>\(raised)</td><td>\(end)</td>"
                 + "<td class=\"num\">\(peak)</td><td class=\"num\">\(baseline)</td><td class=\"num\">\(ratio)</td></tr>"
         }
         out += "</tbody></table></div>"
         if episodes.count > episodesListed {
-            out += "<p class=\"note\">… and \(episodes.count - episodesListed) more episodes: every one is in the alerts output (--alerts).</p>"
+            out +=
+                "<p class=\"note\">… and \(episodes.count - episodesListed) more episodes: every one is in the alerts output (--alerts).</p>"
         }
         return out + "</section>\n"
     }
@@ -166,17 +187,21 @@ public enum HTMLReport {
         trace?.chartedSites(busiest: busiestSitesCharted, most: mostSitesCharted, alsoShown: episodes.map(\.event.site)) ?? []
     }
 
-    private static func chartsSection(_ trace: DetectionTrace?, sites: [String], episodes: [AlertEpisode],
-                                      configuration: DetectorConfiguration) -> String {
+    private static func chartsSection(
+        _ trace: DetectionTrace?, sites: [String], episodes: [AlertEpisode],
+        configuration: DetectorConfiguration
+    ) -> String {
         var out = "<section id=\"charts\"><h2>Traffic by site</h2>"
         guard let trace, !sites.isEmpty else {
             return out + "<p class=\"none\">No requests were read, so there is nothing to chart.</p></section>\n"
         }
         let last = trace.firstMinute + Int32(trace.minuteCount - 1)
         let column = TextReport.duration(Int64(trace.minutesPerColumn))
-        out += "<p class=\"lead\">\(display(trace.firstMinute)) to \(display(last)) UTC, \(column) a column"
+        out +=
+            "<p class=\"lead\">\(display(trace.firstMinute)) to \(display(last)) UTC, \(column) a column"
             + (trace.minutesPerColumn > 1 ? ": each point is the mean of its minutes." : ".") + " How to read the charts:</p>"
-        out += "<ul class=\"howto\">"
+        out +=
+            "<ul class=\"howto\">"
             + "<li><b>Line</b>: requests per minute of each watched country; below it, the share of the site’s responses that were 5xx.</li>"
             + "<li><b>Dashed</b>: the baseline the detector expected at that time (absent while it was still learning the site).</li>"
             + "<li><b>Band</b>: where noise alone keeps the line, 3 standard deviations around the baseline: expected ± 3√expected "
@@ -186,29 +211,35 @@ public enum HTMLReport {
             + "</ul>"
         let notCharted = Set(episodes.map(\.event.site)).subtracting(sites).count
         for (index, site) in sites.enumerated() {
-            out += siteCard(site, index: index + 1, trace: trace, episodes: episodes.filter { $0.event.site == site },
-                            configuration: configuration)
+            out += siteCard(
+                site, index: index + 1, trace: trace, episodes: episodes.filter { $0.event.site == site },
+                configuration: configuration)
         }
         if notCharted > 0 {
-            out += "<p class=\"note\">\(notCharted) more site\(notCharted == 1 ? "" : "s") with episodes \(notCharted == 1 ? "is" : "are") listed under Alerts, not charted.</p>"
+            out +=
+                "<p class=\"note\">\(notCharted) more site\(notCharted == 1 ? "" : "s") with episodes \(notCharted == 1 ? "is" : "are") listed under Alerts, not charted.</p>"
         }
         return out + "</section>\n"
     }
 
-    private static func siteCard(_ site: String, index: Int, trace: DetectionTrace, episodes: [AlertEpisode],
-                                 configuration: DetectorConfiguration) -> String {
+    private static func siteCard(
+        _ site: String, index: Int, trace: DetectionTrace, episodes: [AlertEpisode],
+        configuration: DetectorConfiguration
+    ) -> String {
         let errors = trace.errors(site: site)
         let requests = errors.map { $0.requests.reduce(0, +) } ?? 0
         let errorCount = errors.map { $0.errors.reduce(0, +) } ?? 0
         var meta = ["\(TextReport.number(UInt64(requests.rounded()))) requests"]
         if requests > 0 { meta.append("5xx \(shareText(errorCount / requests))") }
         meta.append(episodes.isEmpty ? "no alerts" : "\(episodes.count) episode\(episodes.count == 1 ? "" : "s")")
-        var out = "<article class=\"site\" id=\"site-\(index)\"><header><h3>\(Escaping.html(site))</h3>"
+        var out =
+            "<article class=\"site\" id=\"site-\(index)\"><header><h3>\(Escaping.html(site))</h3>"
             + "<p class=\"meta\">\(meta.joined(separator: " · "))</p></header>"
         for country in configuration.watchedCountries {
             let surges = episodes.filter { $0.event.kind == .surge && $0.event.country == country }
             // A watched country that never visited the site gets a line, not an empty chart.
-            guard let series = trace.surge(site: site, country: country), !surges.isEmpty || series.values.contains(where: { $0 > 0 }) else {
+            guard let series = trace.surge(site: site, country: country), !surges.isEmpty || series.values.contains(where: { $0 > 0 })
+            else {
                 out += "<p class=\"note\">No request from \(Escaping.html(country.description)).</p>"
                 continue
             }
@@ -223,8 +254,9 @@ public enum HTMLReport {
     private static func shades(_ episodes: [AlertEpisode], trace: DetectionTrace, cssClass: String) -> [TimeChart.Shade] {
         let last = trace.firstMinute + Int32(trace.minuteCount - 1)
         return episodes.map { episode in
-            TimeChart.Shade(start: episode.event.start, end: episode.event.end ?? last, raisedAt: episode.event.raisedAt,
-                            label: "#\(episode.event.id)", cssClass: cssClass)
+            TimeChart.Shade(
+                start: episode.event.start, end: episode.event.end ?? last, raisedAt: episode.event.raisedAt,
+                label: "#\(episode.event.id)", cssClass: cssClass)
         }
     }
 
@@ -239,19 +271,26 @@ public enum HTMLReport {
         }.joined()
     }
 
-    private static func watchedChart(_ series: DetectionTrace.Surge, site: String, trace: DetectionTrace, episodes: [AlertEpisode]) -> String {
+    private static func watchedChart(
+        _ series: DetectionTrace.Surge, site: String, trace: DetectionTrace, episodes: [AlertEpisode]
+    ) -> String {
         let country = Escaping.html(series.country.description)
         let bands = series.baselines.indices.map { column in
             series.baselines[column].map { poissonBand($0, minutes: trace.minutes(inColumn: column)) }
         }
         let top = max(series.values.max() ?? 0, bands.compactMap { $0?.high }.max() ?? 0, 1)
-        let chart = TimeChart(firstMinute: trace.firstMinute, minuteCount: trace.minuteCount, minutesPerColumn: trace.minutesPerColumn,
-                              columnCount: trace.columnCount, maximum: top * 1.05, height: 220, label: { TextReport.number(Int($0.rounded())) })
-        let lines: [TimeChart.Line] = [.init(values: series.baselines, cssClass: "baseline"), .init(values: series.values, cssClass: "series")]
+        let chart = TimeChart(
+            firstMinute: trace.firstMinute, minuteCount: trace.minuteCount, minutesPerColumn: trace.minutesPerColumn,
+            columnCount: trace.columnCount, maximum: top * 1.05, height: 220, label: { TextReport.number(Int($0.rounded())) })
+        let lines: [TimeChart.Line] = [
+            .init(values: series.baselines, cssClass: "baseline"), .init(values: series.values, cssClass: "series"),
+        ]
         let total = (0..<trace.columnCount).reduce(0.0) { $0 + series.values[$1] * Double(trace.minutes(inColumn: $1)) }
         let title = "\(country) requests per minute to \(Escaping.html(site))"
-        let svg = chart.render(title: title, lines: lines, bands: [.init(ranges: bands, cssClass: "band")],
-                               shades: shades(episodes, trace: trace, cssClass: "shade surge")) { columns in
+        let svg = chart.render(
+            title: title, lines: lines, bands: [.init(ranges: bands, cssClass: "band")],
+            shades: shades(episodes, trace: trace, cssClass: "shade surge")
+        ) { columns in
             var minutes = 0.0, sum = 0.0, busiest = 0.0, expected = 0.0, expectedMinutes = 0.0
             for column in columns {
                 let weight = Double(trace.minutes(inColumn: column))
@@ -278,18 +317,22 @@ public enum HTMLReport {
             + "<span class=\"legend\">\(legend)</span></figcaption>\(svg)</figure>"
     }
 
-    private static func errorChart(_ series: DetectionTrace.Errors, site: String, trace: DetectionTrace, episodes: [AlertEpisode]) -> String {
+    private static func errorChart(_ series: DetectionTrace.Errors, site: String, trace: DetectionTrace, episodes: [AlertEpisode]) -> String
+    {
         let shares = series.shares
         let bands = series.baselines.indices.map { column in
             series.baselines[column].flatMap { binomialBand($0, requests: series.requests[column]) }
         }
         let top = max(shares.compactMap { $0 }.max() ?? 0, (series.baselines.compactMap { $0 }.max() ?? 0) * 2, 0.01)
-        let chart = TimeChart(firstMinute: trace.firstMinute, minuteCount: trace.minuteCount, minutesPerColumn: trace.minutesPerColumn,
-                              columnCount: trace.columnCount, maximum: top * 1.05, height: 150, label: { shareText($0, tick: true) },
-                              ticksAsShare: true)
+        let chart = TimeChart(
+            firstMinute: trace.firstMinute, minuteCount: trace.minuteCount, minutesPerColumn: trace.minutesPerColumn,
+            columnCount: trace.columnCount, maximum: top * 1.05, height: 150, label: { shareText($0, tick: true) },
+            ticksAsShare: true)
         let title = "5xx share per minute of \(Escaping.html(site))"
-        let svg = chart.render(title: title, lines: [.init(values: series.baselines, cssClass: "baseline"), .init(values: shares, cssClass: "series errors")],
-                               bands: [.init(ranges: bands, cssClass: "band errors")], shades: shades(episodes, trace: trace, cssClass: "shade spike")) { columns in
+        let svg = chart.render(
+            title: title, lines: [.init(values: series.baselines, cssClass: "baseline"), .init(values: shares, cssClass: "series errors")],
+            bands: [.init(ranges: bands, cssClass: "band errors")], shades: shades(episodes, trace: trace, cssClass: "shade spike")
+        ) { columns in
             var requests = 0.0, errors = 0.0, baseline = 0.0, baselineColumns = 0.0
             for column in columns {
                 requests += series.requests[column]
@@ -297,7 +340,10 @@ public enum HTMLReport {
                 if let share = series.baselines[column] { baseline += share; baselineColumns += 1 }
             }
             var text = span(columns, trace: trace) + "\n"
-            text += requests > 0 ? "5xx \(shareText(errors / requests)): \(TextReport.number(UInt64(errors))) of \(TextReport.number(UInt64(requests))) requests" : "no requests"
+            text +=
+                requests > 0
+                ? "5xx \(shareText(errors / requests)): \(TextReport.number(UInt64(errors))) of \(TextReport.number(UInt64(requests))) requests"
+                : "no requests"
             text += baselineColumns > 0 ? "\nbaseline \(shareText(baseline / baselineColumns))" : "\nno baseline yet"
             return text + episodeLines(episodes, columns: columns, trace: trace)
         }
@@ -340,7 +386,8 @@ public enum HTMLReport {
             let trials = Int(n)
             var k = Int(n * p)
             while k < trials, k < Int(n * p) + 200,
-                  CountStatistics.binomialUpperTail(k + 1, trials: trials, probability: p) >= bandTail { k += 1 }
+                CountStatistics.binomialUpperTail(k + 1, trials: trials, probability: p) >= bandTail
+            { k += 1 }
             high = Double(k)
         }
         return (low: max(0, n * p - spread) / n, high: min(n, high) / n)
@@ -355,23 +402,29 @@ public enum HTMLReport {
         var out = "<section id=\"traffic\" class=\"columns\">"
         // Countries as bars.
         let countries = analysis.buckets.countriesByRequests()
-        out += "<div><h2>Top countries</h2><p class=\"lead\">By the GeoIP database \(Escaping.html(databaseDescription)); "
+        out +=
+            "<div><h2>Top countries</h2><p class=\"lead\">By the GeoIP database \(Escaping.html(databaseDescription)); "
             + "share of all parsed requests.</p>"
         if countries.isEmpty {
             out += "<p class=\"none\">No requests.</p>"
         } else {
             var bars = countries.prefix(topCountries).map { country, counts in
                 let code = country.isKnown ? Escaping.html(country.description) : "unknown"
-                return BarChart.Bar(label: code, value: Double(counts.requests),
-                                    text: "\(TextReport.number(counts.requests)) · \(TextReport.percent(UInt64(counts.requests), of: parsed))",
-                                    tooltip: "\(code): \(TextReport.number(counts.requests)) requests, \(TextReport.percent(UInt64(counts.requests), of: parsed)) of all; 5xx \(TextReport.percent(UInt64(counts.status5xx), of: UInt64(counts.requests)))")
+                return BarChart.Bar(
+                    label: code, value: Double(counts.requests),
+                    text: "\(TextReport.number(counts.requests)) · \(TextReport.percent(UInt64(counts.requests), of: parsed))",
+                    tooltip:
+                        "\(code): \(TextReport.number(counts.requests)) requests, \(TextReport.percent(UInt64(counts.requests), of: parsed)) of all; 5xx \(TextReport.percent(UInt64(counts.status5xx), of: UInt64(counts.requests)))"
+                )
             }
             if countries.count > topCountries {
                 let rest = countries.dropFirst(topCountries).reduce(UInt64(0)) { $0 + UInt64($1.counts.requests) }
                 let others = countries.count - topCountries
-                bars.append(BarChart.Bar(label: "\(others) more", value: Double(rest),
-                                         text: "\(TextReport.number(rest)) · \(TextReport.percent(rest, of: parsed))",
-                                         tooltip: "\(others) more countries: \(TextReport.number(rest)) requests", cssClass: "bar other"))
+                bars.append(
+                    BarChart.Bar(
+                        label: "\(others) more", value: Double(rest),
+                        text: "\(TextReport.number(rest)) · \(TextReport.percent(rest, of: parsed))",
+                        tooltip: "\(others) more countries: \(TextReport.number(rest)) requests", cssClass: "bar other"))
             }
             out += BarChart.render(title: "Requests by country", bars: bars)
         }
@@ -382,7 +435,8 @@ public enum HTMLReport {
         if sites.isEmpty {
             out += "<p class=\"none\">No requests.</p>"
         } else {
-            out += "<table class=\"sites\"><thead><tr><th>Site</th><th class=\"num\">Requests</th><th class=\"num\">2xx</th>"
+            out +=
+                "<table class=\"sites\"><thead><tr><th>Site</th><th class=\"num\">Requests</th><th class=\"num\">2xx</th>"
                 + "<th class=\"num\">3xx</th><th class=\"num\">4xx</th><th class=\"num\">5xx</th></tr></thead><tbody>"
             for (site, counts) in sites.prefix(sitesListed) {
                 let requests = UInt64(counts.requests)
@@ -407,18 +461,22 @@ public enum HTMLReport {
         if analysis.inputs.isEmpty {
             out += "<p class=\"none\">No input.</p>"
         } else {
-            out += "<div class=\"scroll\"><table class=\"inputs\"><thead><tr><th>Input</th><th>Kind</th><th>Format</th>"
+            out +=
+                "<div class=\"scroll\"><table class=\"inputs\"><thead><tr><th>Input</th><th>Kind</th><th>Format</th>"
                 + "<th class=\"num\">Bytes read</th><th class=\"num\">Lines</th><th>Errors</th></tr></thead><tbody>"
             for input in analysis.inputs {
                 out += "<tr><td class=\"mono\">\(Escaping.html(input.name))</td>"
                 if let stats = input.stats {
-                    let kind = stats.compression == .gzip ? "gzip" + (stats.inflater.map { ", \(Escaping.html($0.description))" } ?? "") : "plain"
-                    let choice = switch input.formatChoice {
-                    case .option: ""
-                    case .detected: " <span class=\"dim\">(detected)</span>"
-                    case .assumed: " <span class=\"dim\">(assumed: none recognised)</span>"
-                    }
-                    out += "<td>\(kind)</td><td>\(input.format.map { Escaping.html($0.name) + choice } ?? "–")</td>"
+                    let kind =
+                        stats.compression == .gzip ? "gzip" + (stats.inflater.map { ", \(Escaping.html($0.description))" } ?? "") : "plain"
+                    let choice =
+                        switch input.formatChoice {
+                        case .option: ""
+                        case .detected: " <span class=\"dim\">(detected)</span>"
+                        case .assumed: " <span class=\"dim\">(assumed: none recognised)</span>"
+                        }
+                    out +=
+                        "<td>\(kind)</td><td>\(input.format.map { Escaping.html($0.name) + choice } ?? "–")</td>"
                         + "<td class=\"num\">\(TextReport.bytes(stats.bytesRead))</td>"
                 } else {
                     out += "<td>not read</td><td>–</td><td class=\"num\">–</td>"
@@ -435,20 +493,24 @@ public enum HTMLReport {
             out += "</tbody></table></div>"
         }
         // Lines.
-        out += "<h3>Lines</h3><p>\(TextReport.number(accounting.lines)) read, \(TextReport.number(accounting.parsed)) parsed "
+        out +=
+            "<h3>Lines</h3><p>\(TextReport.number(accounting.lines)) read, \(TextReport.number(accounting.parsed)) parsed "
             + "(\(TextReport.percent(accounting.parsed, of: accounting.lines))), \(TextReport.number(accounting.malformedTotal)) malformed"
             + (accounting.isBalanced ? "; every line is counted once." : "; <strong>the counts do not add up</strong>.") + "</p>"
         let reasons = MalformedReason.allCases.filter { (accounting.malformed[$0] ?? 0) > 0 }
         if !reasons.isEmpty {
-            out += "<table class=\"malformed\"><thead><tr><th>Reason</th><th class=\"num\">Lines</th><th>Samples (input:line)</th></tr></thead><tbody>"
+            out +=
+                "<table class=\"malformed\"><thead><tr><th>Reason</th><th class=\"num\">Lines</th><th>Samples (input:line)</th></tr></thead><tbody>"
             for reason in reasons {
-                out += "<tr><td class=\"mono\">\(reason.rawValue)</td><td class=\"num\">\(TextReport.number(accounting.malformed[reason] ?? 0))</td><td>"
+                out +=
+                    "<tr><td class=\"mono\">\(reason.rawValue)</td><td class=\"num\">\(TextReport.number(accounting.malformed[reason] ?? 0))</td><td>"
                 let samples = accounting.samples.filter { $0.reason == reason }
                 if !samples.isEmpty {
                     out += "<ul class=\"samples\">"
                     for sample in samples {
                         let cut = sample.bytes.count >= RunAccounting.sampleLength ? "…" : ""
-                        out += "<li><span class=\"where\">\(Escaping.html(sample.input)):\(sample.line)</span> "
+                        out +=
+                            "<li><span class=\"where\">\(Escaping.html(sample.input)):\(sample.line)</span> "
                             + "<code>\(Escaping.html(sample.bytes))\(cut)</code></li>"
                     }
                     out += "</ul>"
@@ -465,17 +527,33 @@ public enum HTMLReport {
         var facts: [(String, String)] = []
         if let range = analysis.buckets.minuteRange {
             let minutes = Int64(range.upperBound) - Int64(range.lowerBound) + 1
-            facts.append(("Time span", "\(display(range.lowerBound)) to \(display(range.upperBound)) UTC (\(TextReport.duration(minutes)))"))
+            facts.append(
+                ("Time span", "\(display(range.lowerBound)) to \(display(range.upperBound)) UTC (\(TextReport.duration(minutes)))"))
         } else {
             facts.append(("Time span", "no requests"))
         }
         facts.append(("Read", "\(TextReport.bytes(raw)), \(TextReport.bytes(text)) of log text"))
-        facts.append(("GeoIP database", Escaping.html(databaseDescription)
-            + (accounting.geoLookupErrors > 0 ? "; \(TextReport.number(accounting.geoLookupErrors)) lookups hit corrupt data (counted as unknown)" : "")))
-        facts.append(("gzip inflater", inflaters.isEmpty ? "none needed" : Inflater.allCases.filter(inflaters.contains).map { Escaping.html($0.description) }.joined(separator: " and ")))
+        facts.append(
+            (
+                "GeoIP database",
+                Escaping.html(databaseDescription)
+                    + (accounting.geoLookupErrors > 0
+                        ? "; \(TextReport.number(accounting.geoLookupErrors)) lookups hit corrupt data (counted as unknown)" : "")
+            ))
+        facts.append(
+            (
+                "gzip inflater",
+                inflaters.isEmpty
+                    ? "none needed"
+                    : Inflater.allCases.filter(inflaters.contains).map { Escaping.html($0.description) }.joined(separator: " and ")
+            ))
         facts.append(("Threads", "\(analysis.threads)"))
         if analysis.lateLines > 0 {
-            facts.append(("Late lines", "\(TextReport.number(analysis.lateLines)) arrived after the detectors had decided their minute (counted in the buckets)"))
+            facts.append(
+                (
+                    "Late lines",
+                    "\(TextReport.number(analysis.lateLines)) arrived after the detectors had decided their minute (counted in the buckets)"
+                ))
         }
         out += "<h3>Run</h3><dl class=\"facts\">"
         for (name, value) in facts { out += "<dt>\(name)</dt><dd>\(value)</dd>" }

@@ -119,10 +119,13 @@ public struct MetricsWriter: Sendable {
 
         var text = ""
         text.reserveCapacity(120 * (rows.count * 5 + active.count + 16))
-        family(&text, "logsurge_alert_active", "gauge",
-               "1 while an alert episode is going on (open, or still open when the input ended), else 0; country is empty for error spikes.")
+        family(
+            &text, "logsurge_alert_active", "gauge",
+            "1 while an alert episode is going on (open, or still open when the input ended), else 0; country is empty for error spikes.")
         for (series, value) in active.sorted(by: { $0.key < $1.key }) {
-            sample(&text, "logsurge_alert_active", [("kind", series.kind.rawValue), ("site", series.site), ("country", series.country)], UInt64(value))
+            sample(
+                &text, "logsurge_alert_active", [("kind", series.kind.rawValue), ("site", series.site), ("country", series.country)],
+                UInt64(value))
         }
         family(&text, "logsurge_alerts_total", "counter", "Alert episodes raised, by kind.")
         for (kind, count) in raised.sorted(by: { Self.bytewise($0.key.rawValue, $1.key.rawValue) }) {
@@ -131,25 +134,31 @@ public struct MetricsWriter: Sendable {
         family(&text, "logsurge_build_info", "gauge", "The version of logsurge that wrote these metrics; always 1.")
         sample(&text, "logsurge_build_info", [("version", LogSurgeVersion.string)], 1)
         if let lastMinute = snapshot.lastMinute {
-            family(&text, "logsurge_last_minute_timestamp_seconds", "gauge",
-                   "Start of the newest UTC minute with a parsed line (log time), in seconds since 1970.")
+            family(
+                &text, "logsurge_last_minute_timestamp_seconds", "gauge",
+                "Start of the newest UTC minute with a parsed line (log time), in seconds since 1970.")
             text += "logsurge_last_minute_timestamp_seconds \(Int64(lastMinute) * 60)\n"
         }
-        family(&text, "logsurge_lines_total", "counter",
-               "Lines read, by result: parsed, or the reason the line was malformed; the sum is every line read.")
+        family(
+            &text, "logsurge_lines_total", "counter",
+            "Lines read, by result: parsed, or the reason the line was malformed; the sum is every line read.")
         var lines = [("parsed", snapshot.accounting.parsed)]
         lines += MalformedReason.allCases.map { ($0.rawValue, snapshot.accounting.malformed[$0] ?? 0) }
         for (result, count) in lines.sorted(by: { Self.bytewise($0.0, $1.0) }) {
             sample(&text, "logsurge_lines_total", [("result", result)], count)
         }
-        family(&text, "logsurge_requests_total", "counter",
-               "Requests parsed, by site, client country (-- unknown) and status class (other: outside 200-599).")
+        family(
+            &text, "logsurge_requests_total", "counter",
+            "Requests parsed, by site, client country (-- unknown) and status class (other: outside 200-599).")
         for row in rows {
             let counts = row.counts
             let classified = counts.status2xx &+ counts.status3xx &+ counts.status4xx &+ counts.status5xx
-            for (statusClass, count) in [("2xx", counts.status2xx), ("3xx", counts.status3xx), ("4xx", counts.status4xx),
-                                         ("5xx", counts.status5xx), ("other", counts.requests >= classified ? counts.requests - classified : 0)] {
-                sample(&text, "logsurge_requests_total", [("site", row.site), ("country", row.country), ("status_class", statusClass)], count)
+            for (statusClass, count) in [
+                ("2xx", counts.status2xx), ("3xx", counts.status3xx), ("4xx", counts.status4xx),
+                ("5xx", counts.status5xx), ("other", counts.requests >= classified ? counts.requests - classified : 0),
+            ] {
+                sample(
+                    &text, "logsurge_requests_total", [("site", row.site), ("country", row.country), ("status_class", statusClass)], count)
             }
         }
         family(&text, "logsurge_response_bytes_total", "counter", "Response bytes sent, by site (- in the log counts as 0).")
@@ -185,8 +194,10 @@ public struct MetricsWriter: Sendable {
 
     /// Adds to `kept`, while it holds fewer than `limit`, the busiest of `candidates` not in it
     /// yet (ties broken by `precedes`). What is kept stays: once full, `kept` no longer changes.
-    static func choose<Key: Hashable>(_ candidates: [(key: Key, requests: UInt64)], kept: inout Set<Key>, limit: Int,
-                                      precedes: (Key, Key) -> Bool) {
+    static func choose<Key: Hashable>(
+        _ candidates: [(key: Key, requests: UInt64)], kept: inout Set<Key>, limit: Int,
+        precedes: (Key, Key) -> Bool
+    ) {
         guard kept.count < limit else { return }
         let newcomers = candidates.filter { !kept.contains($0.key) }.sorted {
             $0.requests != $1.requests ? $0.requests > $1.requests : precedes($0.key, $1.key)

@@ -58,7 +58,9 @@ public enum SummaryWriter {
                 + "\"behind_proxy\":\(accounting.clients.behindProxy),\"still_behind_proxy\":\(accounting.clients.stillBehindProxy)}",
             "\"truncated_lines\":\(accounting.clients.truncated)",
             "\"directive_lines\":\(accounting.directives)",
-            "\"warnings\":[" + analysis.warnings.map { "{\"code\":\"\($0.code.rawValue)\",\"message\":\(Escaping.json($0.message))}" }.joined(separator: ",") + "]",
+            "\"warnings\":["
+                + analysis.warnings.map { "{\"code\":\"\($0.code.rawValue)\",\"message\":\(Escaping.json($0.message))}" }.joined(
+                    separator: ",") + "]",
             "\"threads\":\(analysis.threads)",
             "\"inflate\":\"\(analysis.inflater.rawValue)\"",
             "\"invariants\":{\"lines_equal_parsed_plus_malformed\":\(accounting.isBalanced),\"bucket_requests_equal_parsed\":\(requests == accounting.parsed)}",

@@ -20,8 +20,12 @@ public enum TextReport {
         let text = read.reduce(Int64(0)) { $0 + ($1.stats?.decompressedBytes ?? 0) }
 
         let inflaters = Set(read.compactMap { $0.stats?.inflater })
-        let gzip = inflaters.isEmpty ? "" : ", gzip inflated with " + Inflater.allCases.filter(inflaters.contains).map(\.description).joined(separator: " and ")
-        out += style.bold("Input:") + " \(analysis.inputs.count) input\(analysis.inputs.count == 1 ? "" : "s"), \(bytes(raw)) read, \(bytes(text)) of log text, \(analysis.threads) thread\(analysis.threads == 1 ? "" : "s")\(gzip)\n"
+        let gzip =
+            inflaters.isEmpty
+            ? "" : ", gzip inflated with " + Inflater.allCases.filter(inflaters.contains).map(\.description).joined(separator: " and ")
+        out +=
+            style.bold("Input:")
+            + " \(analysis.inputs.count) input\(analysis.inputs.count == 1 ? "" : "s"), \(bytes(raw)) read, \(bytes(text)) of log text, \(analysis.threads) thread\(analysis.threads == 1 ? "" : "s")\(gzip)\n"
         let width = min(48, analysis.inputs.map { Escaping.terminal($0.name).count }.max() ?? 0)
         for input in analysis.inputs {
             let name = pad(Escaping.terminal(input.name), width)
@@ -44,12 +48,15 @@ public enum TextReport {
             }
         }
 
-        out += "\n" + style.bold("Lines:") + " \(number(accounting.lines)) read, \(number(accounting.parsed)) parsed (\(percent(accounting.parsed, of: accounting.lines))), \(number(accounting.malformedTotal)) malformed\n"
+        out +=
+            "\n" + style.bold("Lines:")
+            + " \(number(accounting.lines)) read, \(number(accounting.parsed)) parsed (\(percent(accounting.parsed, of: accounting.lines))), \(number(accounting.malformedTotal)) malformed\n"
         for reason in MalformedReason.allCases {
             guard let count = accounting.malformed[reason], count > 0 else { continue }
             out += "  \(pad(reason.rawValue, 14)) \(lpad(number(count), 12))\n"
             for sample in accounting.samples where sample.reason == reason {
-                out += "    \(Escaping.terminal(sample.input)):\(sample.line): \(Escaping.terminal(sample.bytes))\(sample.bytes.count >= RunAccounting.sampleLength ? "…" : "")\n"
+                out +=
+                    "    \(Escaping.terminal(sample.input)):\(sample.line): \(Escaping.terminal(sample.bytes))\(sample.bytes.count >= RunAccounting.sampleLength ? "…" : "")\n"
             }
         }
         if accounting.geoLookupErrors > 0 {
@@ -65,7 +72,8 @@ public enum TextReport {
         if clients[.forwarded] > 0 || clients.countryHeader > 0 || clients.behindProxy > 0 || clients[.none] > 0 {
             var parts = ["\(number(clients[.connecting])) the connecting address", "\(number(clients[.forwarded])) the forwarded chain"]
             if clients[.none] > 0 { parts.append("\(number(clients[.none])) none") }
-            out += "\n" + style.bold("Clients:") + " " + parts.joined(separator: ", ")
+            out +=
+                "\n" + style.bold("Clients:") + " " + parts.joined(separator: ", ")
                 + "; \(number(clients.behindProxy)) connecting from private addresses or CDN edges"
                 + (clients.countryHeader > 0 ? "; \(number(clients.countryHeader)) countries from the CDN's header" : "")
                 + (clients.stillBehindProxy > 0 ? "; \(number(clients.stillBehindProxy)) still at a proxy after resolving" : "") + "\n"
@@ -73,7 +81,9 @@ public enum TextReport {
 
         if let range = analysis.buckets.minuteRange {
             let minutes = Int64(range.upperBound) - Int64(range.lowerBound) + 1
-            out += "\n" + style.bold("Time span:") + " \(UTCMinute.format(range.lowerBound)) to \(UTCMinute.format(range.upperBound)) (\(duration(minutes)), UTC)\n"
+            out +=
+                "\n" + style.bold("Time span:")
+                + " \(UTCMinute.format(range.lowerBound)) to \(UTCMinute.format(range.upperBound)) (\(duration(minutes)), UTC)\n"
         } else {
             out += "\n" + style.bold("Time span:") + " no requests\n"
         }

@@ -51,7 +51,8 @@ extension TextReport {
         let shown = trace.chartedSites(busiest: watchedSitesShown, most: 2 * watchedSitesShown, alsoShown: surged)
 
         let last = trace.firstMinute + Int32(trace.minuteCount - 1)
-        var out = "\n" + style.bold("Watched countries") + ": requests per minute against the baseline, "
+        var out =
+            "\n" + style.bold("Watched countries") + ": requests per minute against the baseline, "
             + "\(UTCMinute.format(trace.firstMinute)) … \(UTCMinute.format(last)), \(duration(Int64(perColumn))) a column\n"
         for site in shown {
             for series in trace.surges where series.site == site {
@@ -63,18 +64,22 @@ extension TextReport {
                 let top = max(values.compactMap { $0 }.max() ?? 0, baselines.compactMap { $0 }.max() ?? 0)
                 let peak = series.peaks.max() ?? 0
                 let name = Escaping.terminal(site)
-                let alerts = episodes.isEmpty ? style.dim("no surge")
+                let alerts =
+                    episodes.isEmpty
+                    ? style.dim("no surge")
                     : style.red("\(episodes.count) surge\(episodes.count == 1 ? "" : "s")")
-                out += "  \(style.bold(name))  \(series.country)  \(number(UInt64(total.rounded()))) requests, busiest minute \(number(UInt64(peak.rounded()))); \(alerts)\n"
+                out +=
+                    "  \(style.bold(name))  \(series.country)  \(number(UInt64(total.rounded()))) requests, busiest minute \(number(UInt64(peak.rounded()))); \(alerts)\n"
 
                 // Columns above the baseline's noise (3 standard deviations of a Poisson count) in red.
                 let observed = Sparkline.bars(values, top: top)
                 var line = ""
                 for (column, bar) in observed.enumerated() {
-                    let above = values[column].map { value in
-                        let expected = baselines[column] ?? value
-                        return value > expected + 3 * expected.squareRoot() + 1
-                    } ?? false
+                    let above =
+                        values[column].map { value in
+                            let expected = baselines[column] ?? value
+                            return value > expected + 3 * expected.squareRoot() + 1
+                        } ?? false
                     line += above ? style.red(String(bar)) : String(bar)
                 }
                 out += "      observed |\(line)| requests/min\n"

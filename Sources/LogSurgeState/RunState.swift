@@ -66,8 +66,10 @@ public final class RunState {
     /// the row is read (`logsurge state` verifies every row, and SQLite's structure). The
     /// detectors' snapshot, for `detectors` (the run's options), is decoded on another thread
     /// while the run reads its inputs (`restoredDetectors` waits for it).
-    public init(path: String, wait: Double? = nil, detectors configuration: DetectorConfiguration? = nil,
-                onWait: () -> Void = {}) throws(StateError) {
+    public init(
+        path: String, wait: Double? = nil, detectors configuration: DetectorConfiguration? = nil,
+        onWait: () -> Void = {}
+    ) throws(StateError) {
         self.path = path
         lock = try Self.acquire(path, wait: wait, onWait: onWait)
         do {
@@ -79,43 +81,45 @@ public final class RunState {
                     try db.execute(sql: "PRAGMA auto_vacuum = INCREMENTAL")
                 }
             }
-            try database.writeWithoutTransaction { db in try db.inTransaction(.immediate) {
-                let application = try Int32.fetchOne(db, sql: "PRAGMA application_id") ?? 0
-                let version = try Int.fetchOne(db, sql: "PRAGMA user_version") ?? 0
-                let tables = try Int.fetchOne(db, sql: "SELECT count(*) FROM sqlite_master") ?? 0
-                if application == 0 && version == 0 && tables == 0 {
-                    try Self.create(db)
-                    return .commit
+            try database.writeWithoutTransaction { db in
+                try db.inTransaction(.immediate) {
+                    let application = try Int32.fetchOne(db, sql: "PRAGMA application_id") ?? 0
+                    let version = try Int.fetchOne(db, sql: "PRAGMA user_version") ?? 0
+                    let tables = try Int.fetchOne(db, sql: "SELECT count(*) FROM sqlite_master") ?? 0
+                    if application == 0 && version == 0 && tables == 0 {
+                        try Self.create(db)
+                        return .commit
+                    }
+                    try Self.checkIdentity(db, path: path, application: application, version: version)
+                    // What changes here is committed; otherwise the transaction is rolled back,
+                    // which costs no sync of the disk (a nightly run's time is milliseconds).
+                    var changed = !(try db.tableExists("detector"))
+                    if version < Self.schemaVersion {
+                        try Self.upgrade(db, from: version, path: path)
+                        changed = true
+                    }
+                    // A write now (SQLite makes its journal beside the file): a state that cannot be
+                    // written fails before any input is read, not after.
+                    try db.execute(sql: "PRAGMA user_version = \(Self.schemaVersion)")
+                    // What a run reads of the state is checked now, before any input: the inputs
+                    // and the detectors' window before the last minute (a run that adds older
+                    // minutes has their window checked when it reads it).
+                    try Self.checkRows(db, path: path, table: "input", checksum: Self.inputChecksum)
+                    try db.execute(sql: Self.detectorTable)
+                    detectors = try Self.storedDetectors(db, path: path)
+                    if let configuration, let bytes = detectors?.bytes { decoding = Decoding(bytes, configuration: configuration) }
+                    let last = try Int32.fetchOne(db, sql: "SELECT max(minute) FROM bucket")
+                    if let last {
+                        // Read now (each row checked as it is), for the detectors of a run that adds
+                        // minutes after these: the minutes after their snapshot, else their window.
+                        let from = detectors.map { $0.through + 1 } ?? last - Self.historyMinutes
+                        preloaded = (from, try Self.storedBuckets(db, from: from, path: path))
+                    }
+                    let lastDay = try Int32.fetchOne(db, sql: "SELECT max(day) FROM day_bucket")
+                    lastStored = last ?? lastDay.map { $0 * 1440 + 1439 }
+                    return changed ? .commit : .rollback
                 }
-                try Self.checkIdentity(db, path: path, application: application, version: version)
-                // What changes here is committed; otherwise the transaction is rolled back,
-                // which costs no sync of the disk (a nightly run's time is milliseconds).
-                var changed = !(try db.tableExists("detector"))
-                if version < Self.schemaVersion {
-                    try Self.upgrade(db, from: version, path: path)
-                    changed = true
-                }
-                // A write now (SQLite makes its journal beside the file): a state that cannot be
-                // written fails before any input is read, not after.
-                try db.execute(sql: "PRAGMA user_version = \(Self.schemaVersion)")
-                // What a run reads of the state is checked now, before any input: the inputs
-                // and the detectors' window before the last minute (a run that adds older
-                // minutes has their window checked when it reads it).
-                try Self.checkRows(db, path: path, table: "input", checksum: Self.inputChecksum)
-                try db.execute(sql: Self.detectorTable)
-                detectors = try Self.storedDetectors(db, path: path)
-                if let configuration, let bytes = detectors?.bytes { decoding = Decoding(bytes, configuration: configuration) }
-                let last = try Int32.fetchOne(db, sql: "SELECT max(minute) FROM bucket")
-                if let last {
-                    // Read now (each row checked as it is), for the detectors of a run that adds
-                    // minutes after these: the minutes after their snapshot, else their window.
-                    let from = detectors.map { $0.through + 1 } ?? last - Self.historyMinutes
-                    preloaded = (from, try Self.storedBuckets(db, from: from, path: path))
-                }
-                let lastDay = try Int32.fetchOne(db, sql: "SELECT max(day) FROM day_bucket")
-                lastStored = last ?? lastDay.map { $0 * 1440 + 1439 }
-                return changed ? .commit : .rollback
-            } }
+            }
         } catch let error as StateError {
             close(lock)
             throw error
@@ -181,7 +185,10 @@ public final class RunState {
         while flock(fd, LOCK_EX | LOCK_NB) != 0 {
             if let deadline, Date() >= deadline {
                 close(fd)
-                throw StateError(description: "\(path): another logsurge run holds this state file (waited \(Self.seconds(wait ?? 0)) s, --state-wait); nothing was read")
+                throw StateError(
+                    description:
+                        "\(path): another logsurge run holds this state file (waited \(Self.seconds(wait ?? 0)) s, --state-wait); nothing was read"
+                )
             }
             usleep(50_000)
         }
@@ -193,24 +200,25 @@ public final class RunState {
     }
 
     private static func create(_ db: Database) throws {
-        try db.execute(sql: """
-            PRAGMA application_id = \(applicationID);
-            PRAGMA user_version = \(schemaVersion);
-            CREATE TABLE input (
-                fingerprint INTEGER NOT NULL,   -- FNV-1a of the first prefix_length bytes of content
-                prefix_length INTEGER NOT NULL,
-                path TEXT NOT NULL,             -- where it was last seen
-                device INTEGER NOT NULL, inode INTEGER NOT NULL, size INTEGER NOT NULL, modified INTEGER NOT NULL,
-                consumed INTEGER NOT NULL,      -- bytes of content through the last line counted
-                PRIMARY KEY (fingerprint, prefix_length));
-            CREATE TABLE bucket (
-                minute INTEGER NOT NULL, site TEXT NOT NULL, country TEXT NOT NULL,
-                requests INTEGER NOT NULL, status_2xx INTEGER NOT NULL, status_3xx INTEGER NOT NULL,
-                status_4xx INTEGER NOT NULL, status_5xx INTEGER NOT NULL, bytes INTEGER NOT NULL,
-                PRIMARY KEY (minute, site, country)) WITHOUT ROWID;
-            CREATE TABLE meta (key TEXT PRIMARY KEY NOT NULL, value INTEGER NOT NULL);
-            INSERT INTO meta (key, value) VALUES ('runs', 0);
-            """)
+        try db.execute(
+            sql: """
+                PRAGMA application_id = \(applicationID);
+                PRAGMA user_version = \(schemaVersion);
+                CREATE TABLE input (
+                    fingerprint INTEGER NOT NULL,   -- FNV-1a of the first prefix_length bytes of content
+                    prefix_length INTEGER NOT NULL,
+                    path TEXT NOT NULL,             -- where it was last seen
+                    device INTEGER NOT NULL, inode INTEGER NOT NULL, size INTEGER NOT NULL, modified INTEGER NOT NULL,
+                    consumed INTEGER NOT NULL,      -- bytes of content through the last line counted
+                    PRIMARY KEY (fingerprint, prefix_length));
+                CREATE TABLE bucket (
+                    minute INTEGER NOT NULL, site TEXT NOT NULL, country TEXT NOT NULL,
+                    requests INTEGER NOT NULL, status_2xx INTEGER NOT NULL, status_3xx INTEGER NOT NULL,
+                    status_4xx INTEGER NOT NULL, status_5xx INTEGER NOT NULL, bytes INTEGER NOT NULL,
+                    PRIMARY KEY (minute, site, country)) WITHOUT ROWID;
+                CREATE TABLE meta (key TEXT PRIMARY KEY NOT NULL, value INTEGER NOT NULL);
+                INSERT INTO meta (key, value) VALUES ('runs', 0);
+                """)
         try addVersion3(db)
         try addVersion4(db, path: "")
         try db.execute(sql: detectorTable)
@@ -244,12 +252,14 @@ public final class RunState {
             }
             guard case .string(let name) = values[0].storage, name == "engine" else { continue }
             guard case .int64(let through) = values[1].storage, let through = Int32(exactly: through),
-                  case .blob(let data) = values[2].storage
+                case .blob(let data) = values[2].storage
             else { throw StateError(description: "\(path): state file damaged: the detectors' row holds values of other types") }
             engine = (through, [UInt8](data))
         }
         guard let engine else { return nil }
-        if let foldedBefore = try Int32.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'folded_before'"), foldedBefore > engine.through + 1 {
+        if let foldedBefore = try Int32.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'folded_before'"),
+            foldedBefore > engine.through + 1
+        {
             return nil
         }
         return engine
@@ -261,13 +271,15 @@ public final class RunState {
     /// minutes at or before that minute (late lines, an old archive), or when its sites and
     /// theirs are more than the detectors check (which are checked is then chosen by traffic
     /// over the history): the detectors then replay their window.
-    public func restoredDetectors(configuration: DetectorConfiguration, firstNew: Int32,
-                                  sites: some Sequence<String>) -> (engine: DetectionEngine, through: Int32)? {
+    public func restoredDetectors(
+        configuration: DetectorConfiguration, firstNew: Int32,
+        sites: some Sequence<String>
+    ) -> (engine: DetectionEngine, through: Int32)? {
         let decoded = decoding.flatMap { $0.configuration == configuration ? $0.engine() : nil }
         decoding = nil
         guard let detectors, firstNew > detectors.through,
-              let engine = decoded ?? DetectionEngine.restored(from: detectors.bytes, configuration: configuration),
-              engine.checksEvery(sites)
+            let engine = decoded ?? DetectionEngine.restored(from: detectors.bytes, configuration: configuration),
+            engine.checksEvery(sites)
         else { return nil }
         return (engine, detectors.through)
     }
@@ -309,38 +321,39 @@ public final class RunState {
     /// it), minutes older than `minuteRetention` folded into daily totals, and the ids of the
     /// episodes reported.
     private static func addVersion3(_ db: Database) throws {
-        try db.execute(sql: """
-            CREATE TABLE input_v3 (
-                fingerprint INTEGER NOT NULL, prefix_length INTEGER NOT NULL, path TEXT NOT NULL,
-                device INTEGER NOT NULL, inode INTEGER NOT NULL, size INTEGER NOT NULL, modified INTEGER NOT NULL,
-                consumed INTEGER NOT NULL,
-                head BLOB,                      -- the first bytes of content (up to 4 KiB)
-                compressed INTEGER NOT NULL DEFAULT 0,
-                checksum INTEGER NOT NULL DEFAULT 0,
-                -- two files with the same first bytes (twins) are two inputs
-                PRIMARY KEY (fingerprint, prefix_length, device, inode));
-            INSERT INTO input_v3 (fingerprint, prefix_length, path, device, inode, size, modified, consumed)
-                SELECT fingerprint, prefix_length, path, device, inode, size, modified, consumed FROM input;
-            DROP TABLE input;
-            ALTER TABLE input_v3 RENAME TO input;
-            ALTER TABLE bucket ADD COLUMN checksum INTEGER NOT NULL DEFAULT 0;
-            UPDATE input SET checksum = \(inputChecksum);
-            UPDATE bucket SET checksum = \(bucketChecksum("minute"));
-            CREATE TABLE day_bucket (
-                day INTEGER NOT NULL, site TEXT NOT NULL, country TEXT NOT NULL,
-                requests INTEGER NOT NULL, status_2xx INTEGER NOT NULL, status_3xx INTEGER NOT NULL,
-                status_4xx INTEGER NOT NULL, status_5xx INTEGER NOT NULL, bytes INTEGER NOT NULL,
-                checksum INTEGER NOT NULL,
-                PRIMARY KEY (day, site, country)) WITHOUT ROWID;
-            CREATE TABLE episode (
-                kind TEXT NOT NULL, site TEXT NOT NULL, country TEXT NOT NULL, start INTEGER NOT NULL,
-                id INTEGER NOT NULL, closed INTEGER NOT NULL,
-                PRIMARY KEY (kind, site, country, start)) WITHOUT ROWID;
-            INSERT OR IGNORE INTO meta (key, value) VALUES ('runs', 0);
-            INSERT OR IGNORE INTO meta (key, value) VALUES ('next_alert_id', 1);
-            DELETE FROM meta WHERE key = 'checksum';
-            PRAGMA user_version = 3;
-            """)
+        try db.execute(
+            sql: """
+                CREATE TABLE input_v3 (
+                    fingerprint INTEGER NOT NULL, prefix_length INTEGER NOT NULL, path TEXT NOT NULL,
+                    device INTEGER NOT NULL, inode INTEGER NOT NULL, size INTEGER NOT NULL, modified INTEGER NOT NULL,
+                    consumed INTEGER NOT NULL,
+                    head BLOB,                      -- the first bytes of content (up to 4 KiB)
+                    compressed INTEGER NOT NULL DEFAULT 0,
+                    checksum INTEGER NOT NULL DEFAULT 0,
+                    -- two files with the same first bytes (twins) are two inputs
+                    PRIMARY KEY (fingerprint, prefix_length, device, inode));
+                INSERT INTO input_v3 (fingerprint, prefix_length, path, device, inode, size, modified, consumed)
+                    SELECT fingerprint, prefix_length, path, device, inode, size, modified, consumed FROM input;
+                DROP TABLE input;
+                ALTER TABLE input_v3 RENAME TO input;
+                ALTER TABLE bucket ADD COLUMN checksum INTEGER NOT NULL DEFAULT 0;
+                UPDATE input SET checksum = \(inputChecksum);
+                UPDATE bucket SET checksum = \(bucketChecksum("minute"));
+                CREATE TABLE day_bucket (
+                    day INTEGER NOT NULL, site TEXT NOT NULL, country TEXT NOT NULL,
+                    requests INTEGER NOT NULL, status_2xx INTEGER NOT NULL, status_3xx INTEGER NOT NULL,
+                    status_4xx INTEGER NOT NULL, status_5xx INTEGER NOT NULL, bytes INTEGER NOT NULL,
+                    checksum INTEGER NOT NULL,
+                    PRIMARY KEY (day, site, country)) WITHOUT ROWID;
+                CREATE TABLE episode (
+                    kind TEXT NOT NULL, site TEXT NOT NULL, country TEXT NOT NULL, start INTEGER NOT NULL,
+                    id INTEGER NOT NULL, closed INTEGER NOT NULL,
+                    PRIMARY KEY (kind, site, country, start)) WITHOUT ROWID;
+                INSERT OR IGNORE INTO meta (key, value) VALUES ('runs', 0);
+                INSERT OR IGNORE INTO meta (key, value) VALUES ('next_alert_id', 1);
+                DELETE FROM meta WHERE key = 'checksum';
+                PRAGMA user_version = 3;
+                """)
     }
 
     /// Version 4: `day_bucket` holds the totals of every day, also of the days whose minutes
@@ -354,17 +367,21 @@ public final class RunState {
         // SQLite keeps them apart).
         let last = try Int32.fetchOne(db, sql: "SELECT max(minute) FROM bucket")
         let lastDay = try Int32.fetchOne(db, sql: "SELECT max(day) FROM day_bucket")
-        if let foldedBefore = last.map({ day(Int32(clamping: Int($0) - Int(minuteRetention))) * 1440 }) ?? lastDay.map({ ($0 + 1) * 1440 }) {
+        if let foldedBefore = last.map({ day(Int32(clamping: Int($0) - Int(minuteRetention))) * 1440 }) ?? lastDay.map({ ($0 + 1) * 1440 })
+        {
             try db.execute(sql: "INSERT OR REPLACE INTO meta (key, value) VALUES ('folded_before', ?)", arguments: [foldedBefore])
         }
         try checkRows(db, path: path, table: "bucket", checksum: bucketChecksum("minute"))
-        let statement = try db.makeStatement(sql: """
-            INSERT INTO day_bucket (day, site, country, requests, status_2xx, status_3xx, status_4xx, status_5xx, bytes, checksum)
-            VALUES (?1, CAST(?2 AS TEXT), CAST(?3 AS TEXT), ?4, ?5, ?6, ?7, ?8, ?9,
-                    logsurge_row_checksum(?1, CAST(?2 AS TEXT), CAST(?3 AS TEXT), ?4, ?5, ?6, ?7, ?8, ?9))
-            """)
+        let statement = try db.makeStatement(
+            sql: """
+                INSERT INTO day_bucket (day, site, country, requests, status_2xx, status_3xx, status_4xx, status_5xx, bytes, checksum)
+                VALUES (?1, CAST(?2 AS TEXT), CAST(?3 AS TEXT), ?4, ?5, ?6, ?7, ?8, ?9,
+                        logsurge_row_checksum(?1, CAST(?2 AS TEXT), CAST(?3 AS TEXT), ?4, ?5, ?6, ?7, ?8, ?9))
+                """)
         for (key, counts) in try minuteSums(db, fromDay: nil, path: path).sorted(by: { $0.key.day < $1.key.day }) {
-            try statement.execute(arguments: [key.day, key.site, key.country, counts[0], counts[1], counts[2], counts[3], counts[4], counts[5]])
+            try statement.execute(arguments: [
+                key.day, key.site, key.country, counts[0], counts[1], counts[2], counts[3], counts[4], counts[5],
+            ])
         }
         try db.execute(sql: "PRAGMA user_version = 4")
     }
@@ -384,10 +401,13 @@ public final class RunState {
             range = range.map { min($0.lowerBound, day)...max($0.upperBound, day) } ?? day...day
         }
         guard let range else { return }
-        try checkRows(db, path: path, table: "day_bucket", checksum: bucketChecksum("day"),
-                      where: "day BETWEEN ? AND ?", arguments: [range.lowerBound, range.upperBound])
+        try checkRows(
+            db, path: path, table: "day_bucket", checksum: bucketChecksum("day"),
+            where: "day BETWEEN ? AND ?", arguments: [range.lowerBound, range.upperBound])
         let add = try addition(db, table: "day_bucket", time: "day")
-        for (key, counts) in days.sorted(by: { ($0.key.day, $0.key.site, $0.key.country.description) < ($1.key.day, $1.key.site, $1.key.country.description) }) {
+        for (key, counts) in days.sorted(by: {
+            ($0.key.day, $0.key.site, $0.key.country.description) < ($1.key.day, $1.key.site, $1.key.country.description)
+        }) {
             try add(key.day, key.site, key.country, counts)
         }
     }
@@ -419,11 +439,15 @@ public final class RunState {
     /// Keeps `event`'s episode and id (closed once any of its events closed it), and the next
     /// id past it.
     private static func keepEpisode(_ db: Database, _ event: AlertEvent) throws {
-        try db.execute(sql: """
-            INSERT INTO episode (kind, site, country, start, id, closed) VALUES (?, ?, ?, ?, ?, ?)
-            ON CONFLICT (kind, site, country, start) DO UPDATE SET closed = max(closed, excluded.closed)
-            """, arguments: [event.kind.rawValue, event.site, event.country?.description ?? "", event.start, event.id,
-                             event.state == .closed ? 1 : 0])
+        try db.execute(
+            sql: """
+                INSERT INTO episode (kind, site, country, start, id, closed) VALUES (?, ?, ?, ?, ?, ?)
+                ON CONFLICT (kind, site, country, start) DO UPDATE SET closed = max(closed, excluded.closed)
+                """,
+            arguments: [
+                event.kind.rawValue, event.site, event.country?.description ?? "", event.start, event.id,
+                event.state == .closed ? 1 : 0,
+            ])
         try db.execute(sql: "UPDATE meta SET value = max(value, ?) WHERE key = 'next_alert_id'", arguments: [event.id + 1])
     }
 
@@ -491,7 +515,8 @@ public final class RunState {
     }
 
     /// The checksum of an input row, of a bucket row (minute or day), as SQL over its columns.
-    static let inputChecksum = "logsurge_row_checksum(fingerprint, prefix_length, path, device, inode, size, modified, consumed, head, compressed)"
+    static let inputChecksum =
+        "logsurge_row_checksum(fingerprint, prefix_length, path, device, inode, size, modified, consumed, head, compressed)"
     static func bucketChecksum(_ time: String) -> String {
         "logsurge_row_checksum(\(time), site, country, requests, status_2xx, status_3xx, status_4xx, status_5xx, bytes)"
     }
@@ -505,10 +530,14 @@ public final class RunState {
 
     /// An error naming the state when any row of `table` (those `condition` selects, with
     /// `arguments`) does not match `checksum`, the SQL of its row checksum.
-    private static func checkRows(_ db: Database, path: String, table: String, checksum: String,
-                                  where condition: String = "true", arguments: StatementArguments = []) throws {
-        let damaged = try Int.fetchOne(db, sql: "SELECT count(*) FROM \(table) WHERE (\(condition)) AND checksum != \(checksum)",
-                                       arguments: arguments) ?? 0
+    private static func checkRows(
+        _ db: Database, path: String, table: String, checksum: String,
+        where condition: String = "true", arguments: StatementArguments = []
+    ) throws {
+        let damaged =
+            try Int.fetchOne(
+                db, sql: "SELECT count(*) FROM \(table) WHERE (\(condition)) AND checksum != \(checksum)",
+                arguments: arguments) ?? 0
         guard damaged == 0 else {
             throw StateError(description: "\(path): state file damaged: \(damaged) rows of \(table) do not match their checksums")
         }
@@ -558,8 +587,11 @@ public final class RunState {
     /// not read this run; one that cannot be opened is an error for the run to report. Another
     /// name of a file already among them, or a copy with the same content, is returned as a
     /// duplicate (the plain copy is read, as a compressed one may still be being written).
-    public func identify(_ paths: [String], reader: InputReader) throws(StateError)
-        -> (inputs: [Input], duplicates: [Duplicate], unusable: [InputError]) {
+    public func identify(
+        _ paths: [String], reader: InputReader
+    ) throws(StateError)
+        -> (inputs: [Input], duplicates: [Duplicate], unusable: [InputError])
+    {
         var opened: [Input] = []
         var duplicates: [Duplicate] = []
         var unusable: [InputError] = []
@@ -586,14 +618,18 @@ public final class RunState {
             }
             pinned.append(descriptor)
             let prefixLength = min(content.count, Self.fingerprintLength)
-            opened.append(Input(path: path, descriptor: descriptor, fingerprint: Self.fingerprint(content.prefix(prefixLength)),
-                                prefixLength: prefixLength, raw: raw, compressed: compressed, head: content, resumeAt: 0))
+            opened.append(
+                Input(
+                    path: path, descriptor: descriptor, fingerprint: Self.fingerprint(content.prefix(prefixLength)),
+                    prefixLength: prefixLength, raw: raw, compressed: compressed, head: content, resumeAt: 0))
         }
         do {
             try database.read { db in
-                let known = try Row.fetchAll(db, sql: """
-                    SELECT fingerprint, prefix_length, head, compressed, device, inode, size, modified, consumed FROM input
-                    """)
+                let known = try Row.fetchAll(
+                    db,
+                    sql: """
+                        SELECT fingerprint, prefix_length, head, compressed, device, inode, size, modified, consumed FROM input
+                        """)
                 func consistent(_ index: Int, _ content: [UInt8]) -> Bool {
                     let row = known[index]
                     if let head = row["head"] as Data? { return Self.sameStart(Array(head), content) }
@@ -613,8 +649,10 @@ public final class RunState {
                 var claimed = Set<Int>()
                 for position in opened.indices {
                     let input = opened[position]
-                    if let index = known.indices.first(where: { known[$0]["device"] == input.raw.device && known[$0]["inode"] == input.raw.inode
-                        && consistent($0, input.head) }) {
+                    if let index = known.indices.first(where: {
+                        known[$0]["device"] == input.raw.device && known[$0]["inode"] == input.raw.inode
+                            && consistent($0, input.head)
+                    }) {
                         claimed.insert(index)
                         take(index, for: &opened[position])
                     }
@@ -625,8 +663,9 @@ public final class RunState {
                     let input = opened[position]
                     let index = known.indices.filter { index in
                         !claimed.contains(index) && consistent(index, input.head)
-                            && Self.sameLog(known[index]["head"] as Data?, rowCompressed: (known[index]["compressed"] as Int?) == 1,
-                                            input.head, compressed: input.compressed)
+                            && Self.sameLog(
+                                known[index]["head"] as Data?, rowCompressed: (known[index]["compressed"] as Int?) == 1,
+                                input.head, compressed: input.compressed)
                     }.max { (known[$0]["consumed"] as Int64) < (known[$1]["consumed"] as Int64) }
                     if let index {
                         claimed.insert(index)
@@ -677,13 +716,16 @@ public final class RunState {
             return identified.contains(PathKey(path)) ? result : nil
         }
         configuration.pinnedFiles = Dictionary(inputs.map { (PathKey($0.path), $0.descriptor) }, uniquingKeysWith: { first, _ in first })
-        configuration.copies = Dictionary(duplicates.filter { !$0.sameFile }.map { (PathKey($0.path), $0.of) },
-                                          uniquingKeysWith: { first, _ in first })
-        configuration.resumeAt = Dictionary(inputs.filter { $0.resumeAt > 0 }.map { (PathKey($0.path), $0.resumeAt) },
-                                            uniquingKeysWith: { first, _ in first })
+        configuration.copies = Dictionary(
+            duplicates.filter { !$0.sameFile }.map { (PathKey($0.path), $0.of) },
+            uniquingKeysWith: { first, _ in first })
+        configuration.resumeAt = Dictionary(
+            inputs.filter { $0.resumeAt > 0 }.map { (PathKey($0.path), $0.resumeAt) },
+            uniquingKeysWith: { first, _ in first })
         configuration.holdsBackUnterminatedLines = true
-        configuration.heldBackBefore = Dictionary(inputs.filter { $0.heldBack > 0 }.map { (PathKey($0.path), $0.heldBack) },
-                                                  uniquingKeysWith: { first, _ in first })
+        configuration.heldBackBefore = Dictionary(
+            inputs.filter { $0.heldBack > 0 }.map { (PathKey($0.path), $0.heldBack) },
+            uniquingKeysWith: { first, _ in first })
         return inputs
     }
 
@@ -757,9 +799,11 @@ public final class RunState {
     /// The episode of `event` as an earlier run reported it (same kind, site, country and
     /// start): its id, and whether its close was reported too.
     private static func reported(_ db: Database, _ event: AlertEvent) throws -> (id: Int, closed: Bool)? {
-        try Row.fetchOne(db, sql: "SELECT id, closed FROM episode WHERE kind = ? AND site = ? AND country = ? AND start = ?",
-                         arguments: [event.kind.rawValue, event.site, event.country?.description ?? "", event.start])
-            .map { ($0["id"], ($0["closed"] as Int) != 0) }
+        try Row.fetchOne(
+            db, sql: "SELECT id, closed FROM episode WHERE kind = ? AND site = ? AND country = ? AND start = ?",
+            arguments: [event.kind.rawValue, event.site, event.country?.description ?? "", event.start]
+        )
+        .map { ($0["id"], ($0["closed"] as Int) != 0) }
     }
 
     /// Events given ids by `stableIDs`, kept by `record`.
@@ -782,16 +826,21 @@ public final class RunState {
                     if input.resumeAt == AnalyzeConfiguration.readBefore { continue }
                     let consumed = max(input.resumeAt, stats.linesEnd)
                     if let known = input.known {
-                        try db.execute(sql: "DELETE FROM input WHERE fingerprint = ? AND prefix_length = ? AND device = ? AND inode = ?",
-                                       arguments: [known.fingerprint, known.prefixLength, known.device, known.inode])
+                        try db.execute(
+                            sql: "DELETE FROM input WHERE fingerprint = ? AND prefix_length = ? AND device = ? AND inode = ?",
+                            arguments: [known.fingerprint, known.prefixLength, known.device, known.inode])
                     }
-                    try db.execute(sql: """
-                        INSERT OR REPLACE INTO input (fingerprint, prefix_length, path, device, inode, size, modified, consumed, head,
-                                                      compressed, checksum)
-                        VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, logsurge_row_checksum(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10))
-                        """, arguments: [input.fingerprint, input.prefixLength, input.path,
-                                         input.raw.device, input.raw.inode, input.raw.size, input.raw.modified, consumed,
-                                         Data(input.head), input.compressed ? 1 : 0])
+                    try db.execute(
+                        sql: """
+                            INSERT OR REPLACE INTO input (fingerprint, prefix_length, path, device, inode, size, modified, consumed, head,
+                                                          compressed, checksum)
+                            VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, logsurge_row_checksum(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10))
+                            """,
+                        arguments: [
+                            input.fingerprint, input.prefixLength, input.path,
+                            input.raw.device, input.raw.inode, input.raw.size, input.raw.modified, consumed,
+                            Data(input.head), input.compressed ? 1 : 0,
+                        ])
                 }
                 let add = try Self.addition(db, table: "bucket", time: "minute")
                 var added = 0
@@ -802,10 +851,11 @@ public final class RunState {
                 try Self.addDays(db, of: analysis.buckets, path: path)
                 for event in episodes { try Self.keepEpisode(db, event) }
                 if let detectors {
-                    try db.execute(sql: """
-                        INSERT OR REPLACE INTO detector (name, through, data, checksum)
-                        VALUES ('engine', ?1, ?2, logsurge_row_checksum('engine', ?1, ?2))
-                        """, arguments: [detectors.through, Data(detectors.bytes)])
+                    try db.execute(
+                        sql: """
+                            INSERT OR REPLACE INTO detector (name, through, data, checksum)
+                            VALUES ('engine', ?1, ?2, logsurge_row_checksum('engine', ?1, ?2))
+                            """, arguments: [detectors.through, Data(detectors.bytes)])
                 }
                 try Self.fold(db, budget: Self.foldBudget(added: added))
                 try db.execute(sql: "UPDATE meta SET value = value + 1 WHERE key = 'runs'")
@@ -838,24 +888,31 @@ public final class RunState {
     /// A function that adds counts to the row of `table` (`bucket` or `day_bucket`) at `time`
     /// (a minute or a day), site and country, creating it when missing; the row's checksum is
     /// computed from its new values.
-    private static func addition(_ db: Database, table: String, time: String) throws
-        -> (Int32, String, CountryCode, BucketCounts) throws -> Void {
+    private static func addition(
+        _ db: Database, table: String, time: String
+    ) throws
+        -> (Int32, String, CountryCode, BucketCounts) throws -> Void
+    {
         // The sums and their checksum from the row's old values (SET reads them all).
         // (Bytes as `BucketCounts` adds them: unsigned, saturating; SQL's + would make a real
         // number of a total past 2^63.)
-        let sums = ["requests", "status_2xx", "status_3xx", "status_4xx", "status_5xx"].map { "\($0) + excluded.\($0)" }
+        let sums =
+            ["requests", "status_2xx", "status_3xx", "status_4xx", "status_5xx"].map { "\($0) + excluded.\($0)" }
             + ["logsurge_add_bytes(bytes, excluded.bytes)"]
-        let statement = try db.makeStatement(sql: """
-            INSERT INTO \(table) (\(time), site, country, requests, status_2xx, status_3xx, status_4xx, status_5xx, bytes, checksum)
-            VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, logsurge_row_checksum(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9))
-            ON CONFLICT (\(time), site, country) DO UPDATE SET
-                requests = \(sums[0]), status_2xx = \(sums[1]), status_3xx = \(sums[2]),
-                status_4xx = \(sums[3]), status_5xx = \(sums[4]), bytes = \(sums[5]),
-                checksum = logsurge_row_checksum(\(time), site, country, \(sums.joined(separator: ", ")))
-            """)
+        let statement = try db.makeStatement(
+            sql: """
+                INSERT INTO \(table) (\(time), site, country, requests, status_2xx, status_3xx, status_4xx, status_5xx, bytes, checksum)
+                VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, logsurge_row_checksum(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9))
+                ON CONFLICT (\(time), site, country) DO UPDATE SET
+                    requests = \(sums[0]), status_2xx = \(sums[1]), status_3xx = \(sums[2]),
+                    status_4xx = \(sums[3]), status_5xx = \(sums[4]), bytes = \(sums[5]),
+                    checksum = logsurge_row_checksum(\(time), site, country, \(sums.joined(separator: ", ")))
+                """)
         return { time, site, country, c in
-            try statement.execute(arguments: [time, site, country.description, Int64(c.requests), Int64(c.status2xx),
-                                              Int64(c.status3xx), Int64(c.status4xx), Int64(c.status5xx), Int64(bitPattern: c.bytes)])
+            try statement.execute(arguments: [
+                time, site, country.description, Int64(c.requests), Int64(c.status2xx),
+                Int64(c.status3xx), Int64(c.status4xx), Int64(c.status5xx), Int64(bitPattern: c.bytes),
+            ])
         }
     }
 
@@ -881,14 +938,16 @@ public final class RunState {
         guard let first = try Int32.fetchOne(db, sql: "SELECT min(minute) FROM bucket"), first < cutoff else { return }
         // The minute of the row `budget` rows in: the fold stops before it (after it, when
         // one minute holds more rows than the budget).
-        let beyond = try Int32.fetchOne(db, sql: "SELECT minute FROM bucket WHERE minute < ? ORDER BY minute LIMIT 1 OFFSET ?",
-                                        arguments: [cutoff, budget])
+        let beyond = try Int32.fetchOne(
+            db, sql: "SELECT minute FROM bucket WHERE minute < ? ORDER BY minute LIMIT 1 OFFSET ?",
+            arguments: [cutoff, budget])
         let end = beyond.map { max($0, first + 1) } ?? cutoff
         try db.execute(sql: "DELETE FROM bucket WHERE minute < ?", arguments: [end])
-        try db.execute(sql: """
-            INSERT INTO meta (key, value) VALUES ('folded_before', ?1)
-            ON CONFLICT (key) DO UPDATE SET value = max(value, ?1)
-            """, arguments: [end])
+        try db.execute(
+            sql: """
+                INSERT INTO meta (key, value) VALUES ('folded_before', ?1)
+                ON CONFLICT (key) DO UPDATE SET value = max(value, ?1)
+                """, arguments: [end])
     }
 
     /// What a state file holds, for `logsurge state FILE`.
@@ -930,7 +989,8 @@ public final class RunState {
                 }
                 let check = try String.fetchOne(db, sql: "PRAGMA quick_check") ?? "?"
                 guard check == "ok" else { throw StateError(description: "\(path): state file damaged: \(check)") }
-                for (table, sum) in [("input", inputChecksum), ("bucket", bucketChecksum("minute")), ("day_bucket", bucketChecksum("day"))] {
+                for (table, sum) in [("input", inputChecksum), ("bucket", bucketChecksum("minute")), ("day_bucket", bucketChecksum("day"))]
+                {
                     try checkRows(db, path: path, table: table, checksum: sum)
                 }
                 // Written by the first run that kept one (a state of older runs has none).
@@ -938,12 +998,15 @@ public final class RunState {
                     try checkRows(db, path: path, table: "detector", checksum: detectorChecksum)
                 }
                 let inputs = try Row.fetchAll(db, sql: "SELECT path, consumed, size, device, inode FROM input ORDER BY path").map {
-                    Contents.KnownInput(path: $0["path"], bytesConsumed: $0["consumed"], size: $0["size"], device: $0["device"], inode: $0["inode"])
+                    Contents.KnownInput(
+                        path: $0["path"], bytesConsumed: $0["consumed"], size: $0["size"], device: $0["device"], inode: $0["inode"])
                 }
                 // The days held only as daily totals, a day being folded among them; the days
                 // after them are held as minutes too. (Version 3 held minutes, and the days
                 // before them as daily totals.)
-                let foldedBefore = version == 3 ? nil
+                let foldedBefore =
+                    version == 3
+                    ? nil
                     : try Int32.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'folded_before'") ?? Int32.min
                 let minutesFrom = foldedBefore.map { Int64(day($0)) * 1440 + (Int($0).modulo(1440) == 0 ? 0 : 1440) } ?? Int64(Int32.min)
                 let minutesFromDay = Int32(clamping: minutesFrom / 1440)
@@ -961,8 +1024,9 @@ public final class RunState {
                 let first = firstDay.map { $0 * 1440 } ?? firstMinute
                 let last = lastMinute ?? lastDay.map { $0 * 1440 + 1439 }
                 let runs = try Int64.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'runs'") ?? 0
-                let contents = Contents(inputs: inputs, requests: minuteRequests + dayRequests,
-                                        minutes: first.flatMap { first in last.map { first...$0 } }, minutesFrom: firstMinute, runs: runs)
+                let contents = Contents(
+                    inputs: inputs, requests: minuteRequests + dayRequests,
+                    minutes: first.flatMap { first in last.map { first...$0 } }, minutesFrom: firstMinute, runs: runs)
                 return (contents, buckets)
             }
         } catch let error as StateError {
@@ -970,7 +1034,10 @@ public final class RunState {
         } catch let error as DatabaseError where FileManager.default.fileExists(atPath: path + "-journal") {
             // A run that failed to write (a full disk) left its rollback journal: reading it back
             // needs a write, which this reading does not make.
-            throw StateError(description: "\(path): the last run did not finish writing it (\(path)-journal is beside it: \(error.message ?? "\(error.resultCode)")); the next --state run undoes that write")
+            throw StateError(
+                description:
+                    "\(path): the last run did not finish writing it (\(path)-journal is beside it: \(error.message ?? "\(error.resultCode)")); the next --state run undoes that write"
+            )
         } catch let error as DatabaseError {
             throw StateError(description: "\(path): not a usable state file: \(error.message ?? "\(error.resultCode)")")
         } catch {
@@ -1024,10 +1091,12 @@ public final class RunState {
     /// daily totals sum them (counts added, bytes saturating): what those totals must hold.
     private static func minuteSums(_ db: Database, fromDay firstDay: Int32?, path: String) throws -> [DayKey: StoredCounts] {
         var sums: [DayKey: StoredCounts] = [:]
-        let rows = try Row.fetchCursor(db, sql: """
-            SELECT minute, CAST(site AS BLOB), CAST(country AS BLOB), requests, status_2xx, status_3xx, status_4xx, status_5xx, bytes
-            FROM bucket WHERE minute >= ?
-            """, arguments: [firstDay.map { Int64($0) * 1440 } ?? Int64(Int32.min)])
+        let rows = try Row.fetchCursor(
+            db,
+            sql: """
+                SELECT minute, CAST(site AS BLOB), CAST(country AS BLOB), requests, status_2xx, status_3xx, status_4xx, status_5xx, bytes
+                FROM bucket WHERE minute >= ?
+                """, arguments: [firstDay.map { Int64($0) * 1440 } ?? Int64(Int32.min)])
         while let row = try rows.next() {
             // Values of another type (a row made by hand) are damage, not a trap.
             let values = Array(row.databaseValues)
@@ -1053,10 +1122,12 @@ public final class RunState {
     private static func checkDays(_ db: Database, from firstDay: Int32, path: String) throws {
         var sums = try minuteSums(db, fromDay: firstDay, path: path)
         var differing = Set<Int32>()
-        let rows = try Row.fetchCursor(db, sql: """
-            SELECT day, CAST(site AS BLOB), CAST(country AS BLOB), requests, status_2xx, status_3xx, status_4xx, status_5xx, bytes
-            FROM day_bucket WHERE day >= ?
-            """, arguments: [firstDay])
+        let rows = try Row.fetchCursor(
+            db,
+            sql: """
+                SELECT day, CAST(site AS BLOB), CAST(country AS BLOB), requests, status_2xx, status_3xx, status_4xx, status_5xx, bytes
+                FROM day_bucket WHERE day >= ?
+                """, arguments: [firstDay])
         while let row = try rows.next() {
             let values = Array(row.databaseValues)
             let day = Int32(clamping: integer(values[0]) ?? Int64(Int32.min))
@@ -1069,17 +1140,22 @@ public final class RunState {
         differing.formUnion(sums.keys.map(\.day))
         guard let day = differing.min() else { return }
         let date = Date(timeIntervalSince1970: Double(day) * 86400).formatted(.iso8601.year().month().day())
-        throw StateError(description: "\(path): state file damaged: the daily totals of \(differing.count) days (the first \(date)) are not the sums of their minutes")
+        throw StateError(
+            description:
+                "\(path): state file damaged: the daily totals of \(differing.count) days (the first \(date)) are not the sums of their minutes"
+        )
     }
 
     /// The minute buckets the state holds from `minute` on (all for nil) and before `end`,
     /// each row checked against its checksum as it is read.
     private static func storedBuckets(_ db: Database, from minute: Int32?, before end: Int32 = .max, path: String) throws -> MinuteBuckets {
         var buckets = MinuteBuckets()
-        let rows = try Row.fetchCursor(db, sql: """
-            SELECT minute, site, country, requests, status_2xx, status_3xx, status_4xx, status_5xx, bytes, checksum FROM bucket
-            WHERE minute >= ? AND minute < ?
-            """, arguments: [minute ?? Int32.min, end])
+        let rows = try Row.fetchCursor(
+            db,
+            sql: """
+                SELECT minute, site, country, requests, status_2xx, status_3xx, status_4xx, status_5xx, bytes, checksum FROM bucket
+                WHERE minute >= ? AND minute < ?
+                """, arguments: [minute ?? Int32.min, end])
         var damaged = 0, otherTypes = 0
         while let row = try rows.next() {
             // Hashed as SQLite holds the values (as `logsurge_row_checksum` does), then taken
@@ -1095,14 +1171,16 @@ public final class RunState {
                 if case .int64(let count) = values[index].storage, count >= 0 { counts.append(UInt64(count)) }
             }
             guard counts.count == 5, case .int64(let minute) = values[0].storage, let minute = Int32(exactly: minute),
-                  case .string(let site) = values[1].storage, case .string(let country) = values[2].storage
+                case .string(let site) = values[1].storage, case .string(let country) = values[2].storage
             else {
                 otherTypes += 1
                 continue
             }
-            buckets.add(minute: minute, site: site, country: CountryCode(isoCode: country) ?? .unknown,
-                        counts: BucketCounts(requests: counts[0], status2xx: counts[1], status3xx: counts[2], status4xx: counts[3],
-                                             status5xx: counts[4], bytes: storedBytes(values[8])))
+            buckets.add(
+                minute: minute, site: site, country: CountryCode(isoCode: country) ?? .unknown,
+                counts: BucketCounts(
+                    requests: counts[0], status2xx: counts[1], status3xx: counts[2], status4xx: counts[3],
+                    status5xx: counts[4], bytes: storedBytes(values[8])))
         }
         guard otherTypes == 0 else {
             throw StateError(description: "\(path): state file damaged: \(otherTypes) rows of bucket hold values of other types")
@@ -1128,7 +1206,9 @@ public final class RunState {
     /// so that a FIFO put in its place cannot block), with its identity from that descriptor.
     static func openInput(_ path: String) -> Opened {
         var before = stat()
-        guard SystemPath.stat(path, &before) == 0 else { return errno == ENOENT ? .gone : .unusable("cannot open: \(String(cString: strerror(errno)))") }
+        guard SystemPath.stat(path, &before) == 0 else {
+            return errno == ENOENT ? .gone : .unusable("cannot open: \(String(cString: strerror(errno)))")
+        }
         guard before.st_mode & S_IFMT == S_IFREG else { return .unusable("not a regular file: --state reads files") }
         let descriptor = SystemPath.open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
         guard descriptor >= 0 else { return errno == ENOENT ? .gone : .unusable("cannot open: \(String(cString: strerror(errno)))") }
@@ -1138,8 +1218,11 @@ public final class RunState {
             return .unusable("not a regular file: --state reads files")
         }
         let modified = Int64(status.st_mtim.tv_sec) * 1_000_000_000 + Int64(status.st_mtim.tv_nsec)
-        return .opened(descriptor, RawIdentity(device: Int64(bitPattern: UInt64(status.st_dev)), inode: Int64(bitPattern: UInt64(status.st_ino)),
-                                               size: Int64(status.st_size), modified: modified))
+        return .opened(
+            descriptor,
+            RawIdentity(
+                device: Int64(bitPattern: UInt64(status.st_dev)), inode: Int64(bitPattern: UInt64(status.st_ino)),
+                size: Int64(status.st_size), modified: modified))
     }
 
     /// The first bytes of content (decompressed) of the file open as `descriptor`, up to
@@ -1155,8 +1238,9 @@ public final class RunState {
         // gzip: its first lines, inflated.
         struct Enough: Error {}
         var content: [UInt8] = []
-        var small = InputReader(targetChunkSize: fingerprintLength, maxLineLength: reader.maxLineLength, readSize: 16 << 10,
-                                inflater: .zlib)
+        var small = InputReader(
+            targetChunkSize: fingerprintLength, maxLineLength: reader.maxLineLength, readSize: 16 << 10,
+            inflater: .zlib)
         // Of a gzip file cut short (still being written), the lines before the cut: its first
         // bytes are then how the whole file begins.
         small.holdsBackUnterminatedLine = true

@@ -34,7 +34,8 @@ private func inputs(_ kind: String) -> [FuzzInput] {
 /// The MaxMind DB conformance databases, good and corrupt, when ../shared has them.
 private let conformanceDatabases: [FuzzInput] = {
     guard let root = sharedPath("mmdb-conformance"),
-          let walker = FileManager.default.enumerator(atPath: root) else { return [] }
+        let walker = FileManager.default.enumerator(atPath: root)
+    else { return [] }
     var found: [FuzzInput] = []
     while let relative = walker.nextObject() as? String {
         if relative.hasSuffix(".mmdb") { found.append(FuzzInput(target: .mmdb, path: "\(root)/\(relative)")) }
@@ -64,8 +65,9 @@ struct FuzzReplayTests {
         }
     }
 
-    @Test("the conformance databases, good and corrupt, pass the mmdb checks",
-          .enabled(if: !conformanceDatabases.isEmpty, "needs ../shared/mmdb-conformance"), arguments: conformanceDatabases)
+    @Test(
+        "the conformance databases, good and corrupt, pass the mmdb checks",
+        .enabled(if: !conformanceDatabases.isEmpty, "needs ../shared/mmdb-conformance"), arguments: conformanceDatabases)
     func conformance(_ input: FuzzInput) throws {
         try input.expectChecksHold()
     }

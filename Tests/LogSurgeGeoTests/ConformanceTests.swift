@@ -153,12 +153,15 @@ struct ConformanceTests {
         #expect(try reader.record(for: ip("ef00::")) == nil)
     }
 
-    @Test("country data: country, city and enterprise databases have it; ASN, ISP and the like do not", arguments: [
-        ("GeoIP2-Country-Test.mmdb", true), ("GeoLite2-Country-Test.mmdb", true), ("GeoIP2-City-Test.mmdb", true),
-        ("GeoLite2-City-Test.mmdb", true), ("GeoIP2-Enterprise-Test.mmdb", true), ("GeoIP2-Precision-Enterprise-Test.mmdb", true),
-        ("GeoLite2-ASN-Test.mmdb", false), ("GeoIP2-ISP-Test.mmdb", false), ("GeoIP2-Connection-Type-Test.mmdb", false),
-        ("GeoIP2-Anonymous-IP-Test.mmdb", false), ("MaxMind-DB-test-mixed-24.mmdb", false), ("MaxMind-DB-string-value-entries.mmdb", false),
-    ])
+    @Test(
+        "country data: country, city and enterprise databases have it; ASN, ISP and the like do not",
+        arguments: [
+            ("GeoIP2-Country-Test.mmdb", true), ("GeoLite2-Country-Test.mmdb", true), ("GeoIP2-City-Test.mmdb", true),
+            ("GeoLite2-City-Test.mmdb", true), ("GeoIP2-Enterprise-Test.mmdb", true), ("GeoIP2-Precision-Enterprise-Test.mmdb", true),
+            ("GeoLite2-ASN-Test.mmdb", false), ("GeoIP2-ISP-Test.mmdb", false), ("GeoIP2-Connection-Type-Test.mmdb", false),
+            ("GeoIP2-Anonymous-IP-Test.mmdb", false), ("MaxMind-DB-test-mixed-24.mmdb", false),
+            ("MaxMind-DB-string-value-entries.mmdb", false),
+        ])
     func countryData(name: String, expected: Bool) throws {
         #expect(try testDatabase(name).hasCountryData() == expected)
     }
@@ -190,8 +193,9 @@ struct ConformanceTests {
 
     // MARK: - GeoIP2 / GeoLite2 against their source JSON
 
-    @Test("81.2.69.160 is GB though registered in the US; mapped form answers alike; 2a02:d500::1 has no country",
-          arguments: ["GeoIP2-Country-Test.mmdb", "GeoIP2-City-Test.mmdb", "GeoIP2-Enterprise-Test.mmdb"])
+    @Test(
+        "81.2.69.160 is GB though registered in the US; mapped form answers alike; 2a02:d500::1 has no country",
+        arguments: ["GeoIP2-Country-Test.mmdb", "GeoIP2-City-Test.mmdb", "GeoIP2-Enterprise-Test.mmdb"])
     func knownAnswers(file: String) throws {
         let reader = try testDatabase(file)
         #expect(try reader.country(for: ip("81.2.69.160")) == CountryCode(isoCode: "GB"))
@@ -208,13 +212,15 @@ struct ConformanceTests {
         #expect(try reader.country(for: ip("10.0.0.1")) == .unknown)
     }
 
-    @Test("GeoIP2/GeoLite2 databases agree with their source JSON", arguments: [
-        ("GeoIP2-Country-Test.mmdb", "GeoIP2-Country-Test.json"),
-        ("GeoLite2-Country-Test.mmdb", "GeoLite2-Country-Test.json"),
-        ("GeoIP2-City-Test.mmdb", "GeoIP2-City-Test.json"),
-        ("GeoLite2-City-Test.mmdb", "GeoLite2-City-Test.json"),
-        ("GeoIP2-Enterprise-Test.mmdb", "GeoIP2-Enterprise-Test.json"),
-    ])
+    @Test(
+        "GeoIP2/GeoLite2 databases agree with their source JSON",
+        arguments: [
+            ("GeoIP2-Country-Test.mmdb", "GeoIP2-Country-Test.json"),
+            ("GeoLite2-Country-Test.mmdb", "GeoLite2-Country-Test.json"),
+            ("GeoIP2-City-Test.mmdb", "GeoIP2-City-Test.json"),
+            ("GeoLite2-City-Test.mmdb", "GeoLite2-City-Test.json"),
+            ("GeoIP2-Enterprise-Test.mmdb", "GeoIP2-Enterprise-Test.json"),
+        ])
     func sourceData(database: String, json: String) throws {
         let reader = try testDatabase(database)
         let networks = try SourceNetworks(path: conformanceRoot! + "/source-data/" + json)
@@ -253,7 +259,8 @@ struct ConformanceTests {
             var random = SeededGenerator(seed: 7)
             var found = 0
             for index in 0..<2_000 {
-                let address = index % 2 == 0
+                let address =
+                    index % 2 == 0
                     ? IPAddress(ipv4: UInt32(truncatingIfNeeded: random.next()))
                     : IPAddress(high: random.next() & 0x3FFF_FFFF_FFFF_FFFF | 0x2000_0000_0000_0000, low: random.next())
                 if try reader.record(for: address) != nil { found += 1 }
@@ -293,8 +300,10 @@ struct SourceNetworks {
                 let record = value as? [String: Any]
                 let country = (record?["country"] as? [String: Any])?["iso_code"] as? String
                 let registered = (record?["registered_country"] as? [String: Any])?["iso_code"] as? String
-                entries.append(Entry(first: bits & ~hostMask, last: bits | hostMask, prefixLength: length,
-                                     country: country, registered: registered))
+                entries.append(
+                    Entry(
+                        first: bits & ~hostMask, last: bits | hostMask, prefixLength: length,
+                        country: country, registered: registered))
             }
         }
     }

@@ -16,13 +16,16 @@ private func sameRanges(_ a: IPv6CountryTable?, _ b: IPv6CountryTable?) -> Bool 
 
 @Suite("country table images")
 struct CountryTableImageTests {
-    static let database = CountryTableImage.Database(sha256: String(repeating: "ab", count: 32), size: 1_000, nodeCount: 10,
-                                                     buildEpoch: 1_700_000_000)
+    static let database = CountryTableImage.Database(
+        sha256: String(repeating: "ab", count: 32), size: 1_000, nodeCount: 10,
+        buildEpoch: 1_700_000_000)
 
     @Test("the image embedded in the binary holds the embedded database's tables, as the tree gives them")
     func embeddedImageIsCurrent() throws {
         let reader = try EmbeddedCountryDatabase.open()
-        let image = try #require(EmbeddedCountryDatabase.tables(for: reader), """
+        let image = try #require(
+            EmbeddedCountryDatabase.tables(for: reader),
+            """
             Sources/CGeoData/country-tables.bin is missing or was made for another database: after \
             regenerating country.mmdb, run `swift run -c release logsurge geoip --write-tables \
             Sources/CGeoData/country-tables.bin` (Scripts/GEOIP.md)
@@ -39,8 +42,10 @@ struct CountryTableImageTests {
     func roundTrips() throws {
         var databases: [(String, MMDBReader)] = [("embedded", try EmbeddedCountryDatabase.open())]
         if let root = conformanceRoot {
-            for file in ["GeoIP2-Country-Test.mmdb", "GeoLite2-Country-Test.mmdb", "MaxMind-DB-test-ipv4-24.mmdb",
-                         "MaxMind-DB-test-mixed-32.mmdb"] {
+            for file in [
+                "GeoIP2-Country-Test.mmdb", "GeoLite2-Country-Test.mmdb", "MaxMind-DB-test-ipv4-24.mmdb",
+                "MaxMind-DB-test-mixed-32.mmdb",
+            ] {
                 if let reader = try? MMDBReader(path: root + "/test-data/" + file) {
                     databases.append((file, reader))
                 }

@@ -73,10 +73,20 @@ struct IPv4CountryTableTests {
     func abandon() throws {
         let reader = try EmbeddedCountryDatabase.open()
         var asked = 0
-        #expect(IPv4CountryTable(reader: reader, abandon: { asked += 1; return asked == 3 }) == nil)
+        #expect(
+            IPv4CountryTable(
+                reader: reader,
+                abandon: {
+                    asked += 1; return asked == 3
+                }) == nil)
         #expect(asked == 3)
         asked = 0
-        #expect(IPv4CountryTable(reader: reader, abandon: { asked += 1; return false }) != nil)
+        #expect(
+            IPv4CountryTable(
+                reader: reader,
+                abandon: {
+                    asked += 1; return false
+                }) != nil)
         #expect(asked > 3)
     }
 }
@@ -100,8 +110,11 @@ private func probes(_ table: IPv6CountryTable, ipv4Starts: [UInt32], random coun
     }
     let interfaces: [UInt64] = [0, 1, 0xFFFF_FFFF_FFFF_FFFF, 0x0000_FFFF_0000_0000]
     return networks.enumerated().map { index, network in
-        IPAddress(high: network, low: index % 5 == 0 ? UInt64.random(in: 0...UInt64.max, using: &generator)
-                                                    : interfaces[index % interfaces.count])
+        IPAddress(
+            high: network,
+            low: index % 5 == 0
+                ? UInt64.random(in: 0...UInt64.max, using: &generator)
+                : interfaces[index % interfaces.count])
     }
 }
 

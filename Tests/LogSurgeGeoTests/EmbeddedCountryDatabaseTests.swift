@@ -23,12 +23,14 @@ struct EmbeddedCountryDatabaseTests {
         #expect(date == reader.metadata.buildDate)
     }
 
-    @Test("well-known answers", arguments: [
-        ("8.8.8.8", "US"), ("::ffff:8.8.8.8", "US"), ("194.25.2.129", "DE"), ("133.11.0.1", "JP"),
-        ("202.12.27.33", "JP"), ("193.0.14.129", "NL"), ("1.1.1.1", "AU"), ("81.2.69.160", "GB"),
-        ("2001:4860:4860::8888", "US"), ("2003::1", "DE"), ("2001:200::1", "JP"),
-        ("10.0.0.1", "--"), ("127.0.0.1", "--"), ("192.168.1.1", "--"), ("::1", "--"), ("fe80::1", "--"),
-    ])
+    @Test(
+        "well-known answers",
+        arguments: [
+            ("8.8.8.8", "US"), ("::ffff:8.8.8.8", "US"), ("194.25.2.129", "DE"), ("133.11.0.1", "JP"),
+            ("202.12.27.33", "JP"), ("193.0.14.129", "NL"), ("1.1.1.1", "AU"), ("81.2.69.160", "GB"),
+            ("2001:4860:4860::8888", "US"), ("2003::1", "DE"), ("2001:200::1", "JP"),
+            ("10.0.0.1", "--"), ("127.0.0.1", "--"), ("192.168.1.1", "--"), ("::1", "--"), ("fe80::1", "--"),
+        ])
     func knownAnswers(address: String, expected: String) throws {
         let reader = try EmbeddedCountryDatabase.open()
         #expect(try reader.country(for: ip(address)).description == expected)
@@ -41,7 +43,7 @@ struct EmbeddedCountryDatabaseTests {
     /// The `YYYY-MM-DD` of the "# Generated: Thu, 25 Jun 2026 04:33:59 GMT" header line.
     static func generatedDate(of path: String) -> String? {
         guard let text = try? String(contentsOfFile: path, encoding: .utf8),
-              let line = text.split(separator: "\n").prefix(40).first(where: { $0.hasPrefix("# Generated:") })
+            let line = text.split(separator: "\n").prefix(40).first(where: { $0.hasPrefix("# Generated:") })
         else { return nil }
         let formatter = DateFormatter()
         formatter.locale = Locale(identifier: "en_US_POSIX")
@@ -57,8 +59,9 @@ struct EmbeddedCountryDatabaseTests {
     static let sourceIPv4 = "/usr/share/tor/geoip"
     static let sourceIPv6 = "/usr/share/tor/geoip6"
 
-    @Test("agrees with the source files at the edges of sampled ranges",
-          .enabled(if: FileManager.default.fileExists(atPath: sourceIPv4), "needs tor-geoipdb"))
+    @Test(
+        "agrees with the source files at the edges of sampled ranges",
+        .enabled(if: FileManager.default.fileExists(atPath: sourceIPv4), "needs tor-geoipdb"))
     func agreesWithSource() throws {
         let reader = try EmbeddedCountryDatabase.open()
         // Only when the installed files are the export the database was built from (same
@@ -76,7 +79,8 @@ struct EmbeddedCountryDatabaseTests {
                 let fields = line.split(separator: ",").map(String.init)
                 guard fields.count == 3 else { continue }
                 let expected = fields[2] == "??" ? "--" : fields[2]
-                let ends: [IPAddress] = isIPv6
+                let ends: [IPAddress] =
+                    isIPv6
                     ? [ip(fields[0]), ip(fields[1])]
                     : [IPAddress(ipv4: UInt32(fields[0])!), IPAddress(ipv4: UInt32(fields[1])!)]
                 for address in ends {

@@ -7,37 +7,42 @@ struct ForwardedChainTests {
     static let trusted = TrustedProxies.proxyLike
 
     /// The client and its source for a chain and a connecting address (nil: the format logs none).
-    static func client(_ chain: String?, connecting: String?, trusted: AddressSet = trusted, rfc7239: Bool = false) -> (String?, ClientSource) {
+    static func client(
+        _ chain: String?, connecting: String?, trusted: AddressSet = trusted, rfc7239: Bool = false
+    ) -> (String?, ClientSource) {
         let walker = ForwardedChain(trusted: trusted, rfc7239: rfc7239)
         let address = connecting.flatMap { IPAddress($0) }
         let bytes = chain.map { Array($0.utf8) }
-        let (found, source) = bytes.map { array in
-            array.withUnsafeBytes { walker.client(chain: $0, connecting: address, connectingLogged: connecting != nil) }
-        } ?? walker.client(chain: nil, connecting: address, connectingLogged: connecting != nil)
+        let (found, source) =
+            bytes.map { array in
+                array.withUnsafeBytes { walker.client(chain: $0, connecting: address, connectingLogged: connecting != nil) }
+            } ?? walker.client(chain: nil, connecting: address, connectingLogged: connecting != nil)
         return (found?.description, source)
     }
 
-    @Test("Walked from the right past trusted proxies; the first untrusted address is the client", arguments: [
-        // chain, connecting, client, source
-        ("85.214.132.117", "162.158.88.115", "85.214.132.117", ClientSource.forwarded),
-        ("85.214.132.117, 10.0.0.2", "162.158.88.115", "85.214.132.117", .forwarded),
-        ("1.2.3.4, 85.214.132.117, 10.0.0.2", "10.0.0.3", "85.214.132.117", .forwarded),  // a spoofed leftmost entry is never reached
-        ("85.214.132.117", "203.0.113.9", "203.0.113.9", .connecting),  // an untrusted peer is the client, whatever it sent
-        ("10.0.0.1, 192.168.1.1", "127.0.0.1", "10.0.0.1", .forwarded),  // all trusted: the leftmost
-        ("unknown, 10.0.0.2", "10.0.0.3", "10.0.0.2", .forwarded),  // a malformed entry ends the walk there
-        ("unknown", "10.0.0.3", "10.0.0.3", .connecting),
-        ("", "10.0.0.3", "10.0.0.3", .connecting),
-        (" , ,", "10.0.0.3", "10.0.0.3", .connecting),
-        ("85.214.132.117:4711", "10.0.0.3", "85.214.132.117", .forwarded),  // nginx accepts a port
-        ("[2001:db8:cafe::17]:4711", "10.0.0.3", "2001:db8:cafe::17", .forwarded),
-        ("[2001:db8:cafe::17]", "10.0.0.3", "10.0.0.3", .connecting),  // brackets without a port: not an address (nginx)
-        ("2001:db8:cafe::17", "10.0.0.3", "2001:db8:cafe::17", .forwarded),
-        ("85.214.132.117:0", "10.0.0.3", "10.0.0.3", .connecting),
-        ("85.214.132.117:65536", "10.0.0.3", "10.0.0.3", .connecting),
-        ("www.example.com", "10.0.0.3", "10.0.0.3", .connecting),
-        ("85.214.132.117,,10.0.0.2", "10.0.0.3", "85.214.132.117", .forwarded),
-        ("\"85.214.132.117\", \"10.0.0.2\"", "10.0.0.3", "85.214.132.117", .forwarded),  // JSON arrays of strings (Caddy)
-    ])
+    @Test(
+        "Walked from the right past trusted proxies; the first untrusted address is the client",
+        arguments: [
+            // chain, connecting, client, source
+            ("85.214.132.117", "162.158.88.115", "85.214.132.117", ClientSource.forwarded),
+            ("85.214.132.117, 10.0.0.2", "162.158.88.115", "85.214.132.117", .forwarded),
+            ("1.2.3.4, 85.214.132.117, 10.0.0.2", "10.0.0.3", "85.214.132.117", .forwarded),  // a spoofed leftmost entry is never reached
+            ("85.214.132.117", "203.0.113.9", "203.0.113.9", .connecting),  // an untrusted peer is the client, whatever it sent
+            ("10.0.0.1, 192.168.1.1", "127.0.0.1", "10.0.0.1", .forwarded),  // all trusted: the leftmost
+            ("unknown, 10.0.0.2", "10.0.0.3", "10.0.0.2", .forwarded),  // a malformed entry ends the walk there
+            ("unknown", "10.0.0.3", "10.0.0.3", .connecting),
+            ("", "10.0.0.3", "10.0.0.3", .connecting),
+            (" , ,", "10.0.0.3", "10.0.0.3", .connecting),
+            ("85.214.132.117:4711", "10.0.0.3", "85.214.132.117", .forwarded),  // nginx accepts a port
+            ("[2001:db8:cafe::17]:4711", "10.0.0.3", "2001:db8:cafe::17", .forwarded),
+            ("[2001:db8:cafe::17]", "10.0.0.3", "10.0.0.3", .connecting),  // brackets without a port: not an address (nginx)
+            ("2001:db8:cafe::17", "10.0.0.3", "2001:db8:cafe::17", .forwarded),
+            ("85.214.132.117:0", "10.0.0.3", "10.0.0.3", .connecting),
+            ("85.214.132.117:65536", "10.0.0.3", "10.0.0.3", .connecting),
+            ("www.example.com", "10.0.0.3", "10.0.0.3", .connecting),
+            ("85.214.132.117,,10.0.0.2", "10.0.0.3", "85.214.132.117", .forwarded),
+            ("\"85.214.132.117\", \"10.0.0.2\"", "10.0.0.3", "85.214.132.117", .forwarded),  // JSON arrays of strings (Caddy)
+        ])
     func walk(_ chain: String, _ connecting: String, _ expected: String, _ source: ClientSource) {
         let (found, foundSource) = Self.client(chain, connecting: connecting)
         #expect(found == expected)
@@ -54,9 +59,12 @@ struct ForwardedChainTests {
 
     @Test("RFC 7239 Forwarded: the for= of each element, quoted or not")
     func rfc7239() {
-        #expect(Self.client("for=192.0.2.43, for=\"[2001:db8:cafe::17]:4711\";proto=https", connecting: "10.0.0.1", rfc7239: true)
+        #expect(
+            Self.client("for=192.0.2.43, for=\"[2001:db8:cafe::17]:4711\";proto=https", connecting: "10.0.0.1", rfc7239: true)
                 == ("2001:db8:cafe::17", .forwarded))
-        #expect(Self.client("for=198.51.100.17;by=203.0.113.60;proto=http;host=example.com, For=10.0.0.2", connecting: "10.0.0.1", rfc7239: true)
+        #expect(
+            Self.client(
+                "for=198.51.100.17;by=203.0.113.60;proto=http;host=example.com, For=10.0.0.2", connecting: "10.0.0.1", rfc7239: true)
                 == ("198.51.100.17", .forwarded))
         #expect(Self.client("for=unknown", connecting: "10.0.0.1", rfc7239: true) == ("10.0.0.1", .connecting))
         #expect(Self.client("for=_hidden, for=10.0.0.2", connecting: "10.0.0.1", rfc7239: true) == ("10.0.0.2", .forwarded))
@@ -119,8 +127,10 @@ struct ForwardedChainTests {
 
     @Test("Membership agrees with the ranges at every /16 edge, whole blocks answered by the bitmap included")
     func blockEdges() throws {
-        let cidrs = ["162.158.0.0/15", "10.0.0.0/8", "1.2.3.0/24", "0.0.0.0/16", "255.255.0.0/16", "100.64.0.0/10",
-                     "172.16.0.0/12", "192.168.0.0/17", "192.168.128.0/17", "9.255.255.255/32", "11.0.0.0/32"]
+        let cidrs = [
+            "162.158.0.0/15", "10.0.0.0/8", "1.2.3.0/24", "0.0.0.0/16", "255.255.0.0/16", "100.64.0.0/10",
+            "172.16.0.0/12", "192.168.0.0/17", "192.168.128.0/17", "9.255.255.255/32", "11.0.0.0/32",
+        ]
         let set = try AddressSet(cidrs: cidrs)
         let ranges: [(UInt32, UInt32)] = cidrs.map { cidr in
             let parts = cidr.split(separator: "/")
@@ -132,7 +142,9 @@ struct ForwardedChainTests {
         }
         var probes: [UInt32] = []
         for (low, high) in ranges {
-            for edge in [low, high] { probes += [edge &- 1, edge, edge &+ 1, edge & 0xFFFF_0000, edge | 0xFFFF, (edge & 0xFFFF_0000) &- 1] }
+            for edge in [low, high] {
+                probes += [edge &- 1, edge, edge &+ 1, edge & 0xFFFF_0000, edge | 0xFFFF, (edge & 0xFFFF_0000) &- 1]
+            }
         }
         for value in probes {
             let text = "\(value >> 24).\(value >> 16 & 0xFF).\(value >> 8 & 0xFF).\(value & 0xFF)"
@@ -155,15 +167,19 @@ struct ForwardedChainTests {
         for address in ["8.8.8.8", "85.214.132.117", "2a02:d500::1"] {
             #expect(!set.contains(IPAddress(address)!), "\(address)")
         }
-        for address in ["127.0.0.1", "10.1.2.3", "172.31.255.255", "192.168.0.1", "169.254.1.1", "100.64.0.1", "::1", "fd00::1", "fe80::1"] {
+        for address in ["127.0.0.1", "10.1.2.3", "172.31.255.255", "192.168.0.1", "169.254.1.1", "100.64.0.1", "::1", "fd00::1", "fe80::1"]
+        {
             #expect(TrustedProxies.privateRanges.contains(IPAddress(address)!), "\(address)")
         }
         #expect(!TrustedProxies.privateRanges.contains(IPAddress("172.32.0.1")!))
     }
 
-    @Test("Country headers: an assigned ISO code, else nothing", arguments: [
-        ("US", "US"), ("DE", "DE"), ("XK", "XK"), ("XX", nil), ("T1", nil), ("-", nil), ("", nil), ("us", nil), ("USA", nil), ("ZZ", nil), ("EU", nil),
-    ] as [(String, String?)])
+    @Test(
+        "Country headers: an assigned ISO code, else nothing",
+        arguments: [
+            ("US", "US"), ("DE", "DE"), ("XK", "XK"), ("XX", nil), ("T1", nil), ("-", nil), ("", nil), ("us", nil), ("USA", nil),
+            ("ZZ", nil), ("EU", nil),
+        ] as [(String, String?)])
     func countryCodes(_ text: String, _ expected: String?) {
         let code = Array(text.utf8).withUnsafeBytes { CountryCode(assigned: $0) }
         #expect(code?.description == expected)

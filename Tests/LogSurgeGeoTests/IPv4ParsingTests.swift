@@ -37,7 +37,9 @@ struct IPv4ParsingTests {
             if round % 2 == 0 {
                 // Near-addresses: four numbers of 0-4 digits, sometimes with a stray byte.
                 bytes = (0..<4).flatMap { part -> [UInt8] in
-                    let digits = (0..<Int.random(in: 0...4, using: &generator)).map { _ in UInt8(ascii: "0") + UInt8.random(in: 0...9, using: &generator) }
+                    let digits = (0..<Int.random(in: 0...4, using: &generator)).map { _ in
+                        UInt8(ascii: "0") + UInt8.random(in: 0...9, using: &generator)
+                    }
                     return (part > 0 ? [UInt8(ascii: ".")] : []) + digits
                 }
                 if Int.random(in: 0..<8, using: &generator) == 0 {
@@ -74,7 +76,9 @@ struct IPv4ParsingTests {
             if round % 2 == 0 {
                 // An address-like run of 0-4 digits per part at the end, sometimes with a stray byte.
                 var quad = (0..<4).flatMap { part -> [UInt8] in
-                    let digits = (0..<Int.random(in: 0...4, using: &generator)).map { _ in UInt8(ascii: "0") + UInt8.random(in: 0...9, using: &generator) }
+                    let digits = (0..<Int.random(in: 0...4, using: &generator)).map { _ in
+                        UInt8(ascii: "0") + UInt8.random(in: 0...9, using: &generator)
+                    }
                     return (part > 0 ? [UInt8(ascii: ".")] : []) + digits
                 }
                 if Int.random(in: 0..<8, using: &generator) == 0 {

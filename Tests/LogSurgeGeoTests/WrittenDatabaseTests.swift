@@ -107,12 +107,14 @@ struct WrittenDatabaseTests {
         }
     }
 
-    @Test("pointers of every size decode in full and on the country fast path", arguments: [
-        (MMDBWriter.PointerMode.smallest, 0, 0),
-        (MMDBWriter.PointerMode.smallest, 3_000, 1),
-        (MMDBWriter.PointerMode.smallest, 600_000, 2),
-        (MMDBWriter.PointerMode.always32, 0, 3),
-    ])
+    @Test(
+        "pointers of every size decode in full and on the country fast path",
+        arguments: [
+            (MMDBWriter.PointerMode.smallest, 0, 0),
+            (MMDBWriter.PointerMode.smallest, 3_000, 1),
+            (MMDBWriter.PointerMode.smallest, 600_000, 2),
+            (MMDBWriter.PointerMode.always32, 0, 3),
+        ])
     func pointers(mode: MMDBWriter.PointerMode, padding: Int, sizeBits: Int) throws {
         for recordSize in [24, 28, 32] {
             var plainWriter = world(ipVersion: 6, recordSize: recordSize)

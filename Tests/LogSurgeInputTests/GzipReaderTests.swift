@@ -3,7 +3,9 @@ import LogSurgeInput
 import Testing
 
 /// Reads `bytes` from a temporary file named `name` with `reader`.
-func readFile(_ bytes: [UInt8], name: String = "input.log.gz", reader: InputReader = InputReader()) throws -> (chunks: [LineChunk], stats: InputStats, error: InputError?) {
+func readFile(
+    _ bytes: [UInt8], name: String = "input.log.gz", reader: InputReader = InputReader()
+) throws -> (chunks: [LineChunk], stats: InputStats, error: InputError?) {
     let directory = try TemporaryDirectory()
     defer { directory.remove() }
     let path = try directory.write(name, bytes)
@@ -36,13 +38,19 @@ struct GzipReaderTests {
         // Chunks end at the last newline of the inflate block that crossed the target.
         #expect(chunks.dropLast().allSatisfy { $0.bytes.count >= 4096 && $0.bytes.count < 4096 + readSize + 300 })
         if readSize < 4096 { #expect(chunks.count > 10) }
-        #expect(stats == InputStats(bytesRead: Int64(Self.compressed.count), decompressedBytes: Int64(Self.text.count), compression: .gzip,
-                                    gzipMembers: 1, inflater: inflater, linesEnd: Int64(Self.text.count)))
+        #expect(
+            stats
+                == InputStats(
+                    bytesRead: Int64(Self.compressed.count), decompressedBytes: Int64(Self.text.count), compression: .gzip,
+                    gzipMembers: 1, inflater: inflater, linesEnd: Int64(Self.text.count)))
     }
 
     @Test("several members (cat a.gz b.gz c.gz) are read to the very end", arguments: inflaters, readSizes)
     func multiMember(inflater: Inflater, readSize: Int) throws {
-        let parts = [Fixtures.accessLog(lines: 500, seed: 2), Array("partial first ".utf8), Array("line joined\nlast\n".utf8), Fixtures.accessLog(lines: 40, seed: 3)]
+        let parts = [
+            Fixtures.accessLog(lines: 500, seed: 2), Array("partial first ".utf8), Array("line joined\nlast\n".utf8),
+            Fixtures.accessLog(lines: 40, seed: 3),
+        ]
         let file = parts.flatMap { gzip($0) }
         let (chunks, stats, error) = try readFile(file, reader: InputReader(targetChunkSize: 1000, readSize: readSize, inflater: inflater))
         #expect(error == nil)
@@ -204,7 +212,8 @@ struct GzipReaderTests {
     @Test("gzip through a pipe, delivered a few bytes at a time", arguments: inflaters, [1, 3, 1000, 100_000])
     func gzipThroughPipe(inflater: Inflater, pieceSize: Int) {
         let file = gzip(Fixtures.accessLog(lines: 200, seed: 9)) + gzip(Array("tail line".utf8))
-        let (chunks, stats, error) = readThroughPipe(InputReader(targetChunkSize: 999, readSize: 4096, inflater: inflater), file, pieceSize: pieceSize)
+        let (chunks, stats, error) = readThroughPipe(
+            InputReader(targetChunkSize: 999, readSize: 4096, inflater: inflater), file, pieceSize: pieceSize)
         #expect(error == nil)
         #expect(stats.compression == .gzip)
         #expect(stats.inflater == .zlib)  // a pipe cannot be read again: zlib, whatever was asked

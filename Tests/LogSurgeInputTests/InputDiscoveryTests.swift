@@ -21,17 +21,23 @@ struct InputDiscoveryTests {
     @Test("numbered rotations are read oldest first, then the live file")
     func numbered() throws {
         let names = ["access.log", "access.log.1", "access.log.2.gz", "access.log.3.gz", "access.log.10.gz", "access.log.9.gz"]
-        #expect(try order(names.shuffled()) == ["access.log.10.gz", "access.log.9.gz", "access.log.3.gz", "access.log.2.gz", "access.log.1", "access.log"])
+        #expect(
+            try order(names.shuffled()) == [
+                "access.log.10.gz", "access.log.9.gz", "access.log.3.gz", "access.log.2.gz", "access.log.1", "access.log",
+            ])
     }
 
     @Test("date-suffixed rotations are read in date order; groups in name order")
     func dated() throws {
-        let names = ["other.log", "other.log-20240102.gz", "other.log-20231231", "other.log-20240101.gz", "access.log", "access.log.1", "zeta"]
-        #expect(try order(names.shuffled()) == [
-            "access.log.1", "access.log",
-            "other.log-20231231", "other.log-20240101.gz", "other.log-20240102.gz", "other.log",
-            "zeta",
-        ])
+        let names = [
+            "other.log", "other.log-20240102.gz", "other.log-20231231", "other.log-20240101.gz", "access.log", "access.log.1", "zeta",
+        ]
+        #expect(
+            try order(names.shuffled()) == [
+                "access.log.1", "access.log",
+                "other.log-20231231", "other.log-20240101.gz", "other.log-20240102.gz", "other.log",
+                "zeta",
+            ])
     }
 
     @Test("hidden files, error logs and subdirectories are skipped")
@@ -124,10 +130,14 @@ struct InputDiscoveryTests {
         // Names not UTF-8 that differ are shown differently and opened each by its bytes: a
         // backslash of the name is shown doubled; é composed and é decomposed are two names.
         try FileManager.default.createDirectory(atPath: directory.path + "/twins", withIntermediateDirectories: false)
-        let twins: [[UInt8]] = [Array("a".utf8) + [0xE9, 0xFF], Array("a\\xE9".utf8) + [0xFF],
-                                Array("caf\u{E9}".utf8) + [0xFF], Array("cafe\u{301}".utf8) + [0xFF]]
+        let twins: [[UInt8]] = [
+            Array("a".utf8) + [0xE9, 0xFF], Array("a\\xE9".utf8) + [0xFF],
+            Array("caf\u{E9}".utf8) + [0xFF], Array("cafe\u{301}".utf8) + [0xFF],
+        ]
         for (index, name) in twins.enumerated() { create(Array("twins/".utf8) + name + Array(".log".utf8), "\(index)\n") }
-        let twinPaths = InputDiscovery.expand([directory.path + "/twins"]).compactMap { if case .success(.file(let path)) = $0 { path } else { nil } }
+        let twinPaths = InputDiscovery.expand([directory.path + "/twins"]).compactMap {
+            if case .success(.file(let path)) = $0 { path } else { nil }
+        }
         #expect(twinPaths.count == 4 && Set(twinPaths.map { Array($0.utf8) }).count == 4, "\(twinPaths)")
         var contents: [UInt8] = []
         for path in twinPaths {

@@ -15,8 +15,11 @@ struct InputReaderTests {
         if readSize < 10_000 { #expect(chunks.count > 10) }
         #expect(chunks.dropLast().allSatisfy { $0.bytes.count >= 10_000 && $0.bytes.count < 10_000 + readSize + 300 })
         #expect(chunks.allSatisfy { $0.bytes.last == 0x0A })
-        #expect(stats == InputStats(bytesRead: Int64(Self.text.count), decompressedBytes: Int64(Self.text.count), compression: .none, gzipMembers: 0,
-                                    linesEnd: Int64(Self.text.count)))
+        #expect(
+            stats
+                == InputStats(
+                    bytesRead: Int64(Self.text.count), decompressedBytes: Int64(Self.text.count), compression: .none, gzipMembers: 0,
+                    linesEnd: Int64(Self.text.count)))
     }
 
     @Test("CRLF line ends pass through unchanged")
@@ -38,7 +41,8 @@ struct InputReaderTests {
     @Test("overlong lines in a file are counted, not lost")
     func overlongInFile() throws {
         let text = Array(("ok\n" + String(repeating: "x", count: 5000) + "\nfine\n").utf8)
-        let (chunks, _, error) = try readFile(text, name: "long.log", reader: InputReader(targetChunkSize: 64, maxLineLength: 100, readSize: 256))
+        let (chunks, _, error) = try readFile(
+            text, name: "long.log", reader: InputReader(targetChunkSize: 64, maxLineLength: 100, readSize: 256))
         #expect(error == nil)
         #expect(chunkLines(chunks) == [ArraySlice("ok".utf8), ArraySlice("fine".utf8)])
         #expect(chunks.reduce(0) { $0 + $1.overlongLines } == 1)
@@ -109,8 +113,9 @@ struct InputReaderTests {
 
 @Suite("inputs that change while read")
 struct ShrinkingInputTests {
-    @Test("a file cut short while the reader is inside it ends there: plain at its new end, gzip as truncated",
-          arguments: [false, true])
+    @Test(
+        "a file cut short while the reader is inside it ends there: plain at its new end, gzip as truncated",
+        arguments: [false, true])
     func cutWhileRead(compressed: Bool) throws {
         let text = Fixtures.accessLog(lines: 3000, seed: 13)
         let bytes = compressed ? gzip(text) : text
@@ -170,7 +175,8 @@ struct LiveStreamTests {
         close(fds[1])
         #expect(done.wait(timeout: .now() + 10) == .success)
         close(readEnd)
-        #expect(box.lock.withLock { box.chunks.map { String(decoding: $0.bytes, as: UTF8.self) }.joined() } == "a 1\nb 2\nc 3 (partial line)\n")
+        #expect(
+            box.lock.withLock { box.chunks.map { String(decoding: $0.bytes, as: UTF8.self) }.joined() } == "a 1\nb 2\nc 3 (partial line)\n")
     }
 
     @Test("holding back: an unterminated last line is not emitted unless it ends a whole gzip file; linesEnd says where lines end")

@@ -104,7 +104,7 @@ struct LineChunkerTests {
         let input = Array("a\n".utf8) + Array(repeating: UInt8(ascii: "x"), count: 100) + Array("\nbb\n".utf8)
         let chunks = chunkByAppend(input, targetSize: 1 << 20, maxLineLength: 10, pieceSize: pieceSize)
         #expect(chunks.map { String(decoding: $0.bytes, as: UTF8.self) } == ["a\nbb\n"])
-        #expect(chunks.map(\.overlongLineOffsets) == [[2]])   // between "a\n" and "bb\n"
+        #expect(chunks.map(\.overlongLineOffsets) == [[2]])  // between "a\n" and "bb\n"
         #expect(chunks.map(\.overlongLines) == [1])
     }
 
@@ -156,12 +156,12 @@ struct LineChunkerTests {
     func overlongLines(pieceSize: Int) {
         let maxLine = 10
         var text = ""
-        text += "short\n" + String(repeating: "x", count: 10) + "\n"          // exactly the limit: kept
-        text += String(repeating: "y", count: 11) + "\n"                      // one over: skipped
-        text += String(repeating: "z", count: 5000) + "\r\n"                  // long: skipped
-        text += "after\n\n" + String(repeating: "w", count: 11) + "\n"        // skipped
-        text += String(repeating: "v", count: 9) + "\r\n"                     // 10 bytes with the CR: kept
-        text += String(repeating: "t", count: 300)                            // final, overlong, no newline
+        text += "short\n" + String(repeating: "x", count: 10) + "\n"  // exactly the limit: kept
+        text += String(repeating: "y", count: 11) + "\n"  // one over: skipped
+        text += String(repeating: "z", count: 5000) + "\r\n"  // long: skipped
+        text += "after\n\n" + String(repeating: "w", count: 11) + "\n"  // skipped
+        text += String(repeating: "v", count: 9) + "\r\n"  // 10 bytes with the CR: kept
+        text += String(repeating: "t", count: 300)  // final, overlong, no newline
         let input = Array(text.utf8)
         let expected = oracleLines(input).filter { $0.count <= maxLine }
         let skipped = oracleLines(input).count - expected.count

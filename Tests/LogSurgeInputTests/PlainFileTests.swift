@@ -145,8 +145,9 @@ struct PlainFileTests {
         #expect(ranges.bytes == Int64(text.count / 2))
     }
 
-    @Test("holding back: the ranges give the reader's lines but an unterminated last one, and say where the lines end",
-          arguments: 0..<20)
+    @Test(
+        "holding back: the ranges give the reader's lines but an unterminated last one, and say where the lines end",
+        arguments: 0..<20)
     func holdingBack(seed: Int) throws {
         let text = Self.randomText(seed: UInt64(seed))
         let directory = try TemporaryDirectory()

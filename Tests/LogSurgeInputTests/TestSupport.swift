@@ -4,7 +4,6 @@ import LogSurgeTestSupport
 import LogSurgeInput
 import LogSurgeCore
 
-
 enum Fixtures {
     /// Random text of `lineCount` lines with lengths in `lengths`, some CRLF, printable bytes.
     static func text(lineCount: Int, lengths: ClosedRange<Int>, seed: UInt64, finalNewline: Bool = true) -> [UInt8] {
@@ -24,9 +23,11 @@ enum Fixtures {
         var generator = SeededGenerator(seed: seed)
         var text = ""
         for index in 0..<lines {
-            let ip = "\(Int.random(in: 1...223, using: &generator)).\(Int.random(in: 0...255, using: &generator)).\(Int.random(in: 0...255, using: &generator)).\(index % 250 + 1)"
+            let ip =
+                "\(Int.random(in: 1...223, using: &generator)).\(Int.random(in: 0...255, using: &generator)).\(Int.random(in: 0...255, using: &generator)).\(index % 250 + 1)"
             let second = index % 60
-            text += "\(ip) - - [09/Nov/2016:02:\(String(format: "%02d", index / 60 % 60)):\(String(format: "%02d", second)) +0000] \"GET /page/\(Int.random(in: 0...99999, using: &generator)) HTTP/1.1\" 200 \(Int.random(in: 0...50000, using: &generator)) \"-\" \"Mozilla/5.0\"\n"
+            text +=
+                "\(ip) - - [09/Nov/2016:02:\(String(format: "%02d", index / 60 % 60)):\(String(format: "%02d", second)) +0000] \"GET /page/\(Int.random(in: 0...99999, using: &generator)) HTTP/1.1\" 200 \(Int.random(in: 0...50000, using: &generator)) \"-\" \"Mozilla/5.0\"\n"
         }
         return Array(text.utf8)
     }
@@ -48,7 +49,9 @@ func chunkLines(_ chunks: [LineChunk]) -> [ArraySlice<UInt8>] {
 /// One gzip member of `bytes`, made by zlib's deflate (windowBits 15 + 16).
 func gzip(_ bytes: [UInt8], level: Int32 = 6) -> [UInt8] {
     var stream = z_stream()
-    precondition(deflateInit2_(&stream, level, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY, zlibVersion(), Int32(MemoryLayout<z_stream>.size)) == Z_OK)
+    precondition(
+        deflateInit2_(&stream, level, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY, zlibVersion(), Int32(MemoryLayout<z_stream>.size)) == Z_OK
+    )
     defer { deflateEnd(&stream) }
     var input = bytes
     var output = [UInt8](repeating: 0, count: Int(deflateBound(&stream, UInt(bytes.count))) + 64)
@@ -95,7 +98,9 @@ func readAll(_ reader: InputReader, _ source: InputSource) -> (chunks: [LineChun
 }
 
 /// Writes `bytes` into a pipe from another thread in pieces of `pieceSize`, reads the other end with `reader`.
-func readThroughPipe(_ reader: InputReader, _ bytes: [UInt8], pieceSize: Int) -> (chunks: [LineChunk], stats: InputStats, error: InputError?) {
+func readThroughPipe(
+    _ reader: InputReader, _ bytes: [UInt8], pieceSize: Int
+) -> (chunks: [LineChunk], stats: InputStats, error: InputError?) {
     var ends: [Int32] = [0, 0]
     precondition(pipe(&ends) == 0)
     let (readEnd, writeEnd) = (ends[0], ends[1])

@@ -14,7 +14,8 @@ struct FormatTests {
     static let defaultLines: [Case] = [
         Case(
             name: "Apache combined (documentation example)", format: .combined,
-            line: #"127.0.0.1 - frank [10/Oct/2000:13:55:36 -0700] "GET /apache_pb.gif HTTP/1.0" 200 2326 "http://www.example.com/start.html" "Mozilla/4.08 [en] (Win98; I ;Nav)""#,
+            line:
+                #"127.0.0.1 - frank [10/Oct/2000:13:55:36 -0700] "GET /apache_pb.gif HTTP/1.0" 200 2326 "http://www.example.com/start.html" "Mozilla/4.08 [en] (Win98; I ;Nav)""#,
             expected: Fields(
                 minute: "2000-10-10T20:55Z", status: 200, bytes: 2326, client: "127.0.0.1", path: "/apache_pb.gif")),
         Case(
@@ -25,7 +26,8 @@ struct FormatTests {
                 path: "/immigrate/?lang=en")),
         Case(
             name: "nginx combined plus $http_x_forwarded_for", format: .combined,
-            line: #"10.1.2.3 - alice [09/Nov/2016:02:31:07 +0100] "POST /api/login HTTP/2.0" 401 53 "https://example.com/" "Mozilla/5.0 (X11)" "203.0.113.9, 10.0.0.1""#,
+            line:
+                #"10.1.2.3 - alice [09/Nov/2016:02:31:07 +0100] "POST /api/login HTTP/2.0" 401 53 "https://example.com/" "Mozilla/5.0 (X11)" "203.0.113.9, 10.0.0.1""#,
             expected: Fields(
                 minute: "2016-11-09T01:31Z", status: 401, bytes: 53, client: "10.1.2.3", path: "/api/login")),
         Case(
@@ -35,7 +37,8 @@ struct FormatTests {
                 minute: "2000-10-10T20:55Z", status: 200, bytes: 2326, client: "127.0.0.1", path: "/apache_pb.gif")),
         Case(
             name: "combined line read as common", format: .common,
-            line: #"127.0.0.1 - frank [10/Oct/2000:13:55:36 -0700] "GET /apache_pb.gif HTTP/1.0" 200 2326 "http://www.example.com/start.html" "Mozilla/4.08 [en] (Win98; I ;Nav)""#,
+            line:
+                #"127.0.0.1 - frank [10/Oct/2000:13:55:36 -0700] "GET /apache_pb.gif HTTP/1.0" 200 2326 "http://www.example.com/start.html" "Mozilla/4.08 [en] (Win98; I ;Nav)""#,
             expected: Fields(
                 minute: "2000-10-10T20:55Z", status: 200, bytes: 2326, client: "127.0.0.1", path: "/apache_pb.gif")),
         Case(
@@ -50,7 +53,8 @@ struct FormatTests {
                 path: "/a?b=c")),
         Case(
             name: "Apache vhost_combined, port 80, IPv6 client", format: .vhostCombined,
-            line: #"immigration.example.ca:80 2001:db8::7 - - [09/Nov/2016:02:31:59 +0000] "GET /express-entry HTTP/1.1" 200 18231 "https://www.google.ca/" "Mozilla/5.0 (iPhone)""#,
+            line:
+                #"immigration.example.ca:80 2001:db8::7 - - [09/Nov/2016:02:31:59 +0000] "GET /express-entry HTTP/1.1" 200 18231 "https://www.google.ca/" "Mozilla/5.0 (iPhone)""#,
             expected: Fields(
                 minute: "2016-11-09T02:31Z", status: 200, bytes: 18231, client: "2001:db8::7",
                 host: "immigration.example.ca", path: "/express-entry")),
@@ -185,7 +189,8 @@ struct FormatTests {
     func rawHighBytes() {
         var parser = AccessLogParser(format: .combined)
         let prefix = Array(#"1.2.3.4 - - [10/Oct/2000:13:55:36 -0700] "GET /caf"#.utf8)
-        let line = prefix + [0xC3, 0xA9, 0xFF, 0x80] + Array(#" HTTP/1.1" 200 5 "ref"#.utf8) + [0xFE]
+        let line =
+            prefix + [0xC3, 0xA9, 0xFF, 0x80] + Array(#" HTTP/1.1" 200 5 "ref"#.utf8) + [0xFE]
             + Array(#"" "agent"#.utf8) + [0x00, 0x01] + Array("\"".utf8)
         let result = line.withUnsafeBytes { parser.parse($0) }
         guard case .parsed(let fields) = result else {
@@ -220,7 +225,8 @@ struct FormatTests {
         "CRLF endings and trailing spaces are accepted",
         arguments: LogFormat.allCases)
     func lineEndings(_ format: LogFormat) {
-        let base = (format == .vhostCombined || format == .vhostCommon ? "site.example:443 " : "")
+        let base =
+            (format == .vhostCombined || format == .vhostCommon ? "site.example:443 " : "")
             + (format == .common || format == .vhostCommon ? commonLine() : combinedLine())
         let expected = outcome(base, format)
         #expect(expected.fields != nil)

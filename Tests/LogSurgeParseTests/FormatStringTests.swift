@@ -9,7 +9,8 @@ struct FormatStringTests {
     }
 
     static let apacheCombined = #"%h %l %u %t \"%r\" %>s %b \"%{Referer}i\" \"%{User-agent}i\""#
-    static let nginxCombined = #"$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent "$http_referer" "$http_user_agent""#
+    static let nginxCombined =
+        #"$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent "$http_referer" "$http_user_agent""#
 
     /// Lines the built-in combined parser reads one way or another.
     static let combinedLines: [String] = [
@@ -34,8 +35,9 @@ struct FormatStringTests {
         "127.0.0.1 - - [10/Oct/2000:13:55:36 -0700] \"GET / HTTP/1.0 200 5",
     ]
 
-    @Test("Apache's and nginx's combined strings read every line as the built-in combined parser does",
-          arguments: [apacheCombined, nginxCombined])
+    @Test(
+        "Apache's and nginx's combined strings read every line as the built-in combined parser does",
+        arguments: [apacheCombined, nginxCombined])
     func combinedAsBuiltIn(_ string: String) throws {
         let format = try Self.compiled(string)
         for line in Self.combinedLines {
@@ -58,23 +60,28 @@ struct FormatStringTests {
 
     @Test("nginx main: the forwarded chain is read, and --real-ip binds it")
     func nginxMain() throws {
-        let line = #"203.0.113.9 - - [09/Nov/2016:02:31:05 +0000] "GET /a HTTP/1.1" 200 512 "-" "Mozilla/5.0" "85.214.132.117, 162.158.88.115""#
+        let line =
+            #"203.0.113.9 - - [09/Nov/2016:02:31:05 +0000] "GET /a HTTP/1.1" 200 512 "-" "Mozilla/5.0" "85.214.132.117, 162.158.88.115""#
         let bound = outcome(line, .main, headers: HeaderRoles(forwarded: HeaderName("X-Forwarded-For")))
         #expect(bound.fields?.forwarded == "85.214.132.117, 162.158.88.115")
         #expect(bound.fields?.client == "203.0.113.9")
         // Without --real-ip the header is an opaque field.
         #expect(outcome(line, .main).fields?.forwarded == nil)
         // `-` is no chain at all.
-        let dash = outcome(#"203.0.113.9 - - [09/Nov/2016:02:31:05 +0000] "GET /a HTTP/1.1" 200 512 "-" "Mozilla/5.0" "-""#, .main,
-                           headers: HeaderRoles(forwarded: HeaderName("X-Forwarded-For")))
+        let dash = outcome(
+            #"203.0.113.9 - - [09/Nov/2016:02:31:05 +0000] "GET /a HTTP/1.1" 200 512 "-" "Mozilla/5.0" "-""#, .main,
+            headers: HeaderRoles(forwarded: HeaderName("X-Forwarded-For")))
         #expect(dash.fields != nil && dash.fields?.forwarded == nil)
     }
 
     @Test("nginx with $time_iso8601 and $request_time between the fields")
     func isoAndRequestTime() throws {
-        let format = try Self.compiled(#"$remote_addr [$time_iso8601] $request_time "$request" $status $body_bytes_sent $upstream_response_time"#)
+        let format = try Self.compiled(
+            #"$remote_addr [$time_iso8601] $request_time "$request" $status $body_bytes_sent $upstream_response_time"#)
         let line = #"192.0.2.7 [2016-11-09T02:31:59-05:00] 0.003 "GET /visa HTTP/2.0" 302 0 0.010, 0.002 : 0.001"#
-        #expect(outcome(line, format) == .parsed(Fields(minute: "2016-11-09T07:31Z", status: 302, bytes: 0, client: "192.0.2.7", path: "/visa")))
+        #expect(
+            outcome(line, format) == .parsed(Fields(minute: "2016-11-09T07:31Z", status: 302, bytes: 0, client: "192.0.2.7", path: "/visa"))
+        )
         #expect(outcome(#"192.0.2.7 [2016-11-09T02:31:59Z] 0.003 "GET / HTTP/1.1" 200 5 -"#, format).fields?.minute == "2016-11-09T02:31Z")
         #expect(outcome(#"192.0.2.7 [2016-13-09T02:31:59Z] 0.003 "GET / HTTP/1.1" 200 5 -"#, format) == .malformed(.badTimestamp))
     }
@@ -82,7 +89,8 @@ struct FormatStringTests {
     @Test("nginx $msec, ${braced} variables, and configuration-style quoted parts with escape=default")
     func nginxConfigurationStyle() throws {
         let format = try Self.compiled(#"log_format timed escape=default '${remote_addr} $msec ' '"$request" $status ' '$bytes_sent';"#)
-        #expect(outcome(#"8.8.8.8 1478658665.123 "GET / HTTP/1.1" 200 612"#, format)
+        #expect(
+            outcome(#"8.8.8.8 1478658665.123 "GET / HTTP/1.1" 200 612"#, format)
                 == .parsed(Fields(minute: "2016-11-09T02:31Z", status: 200, bytes: 612, client: "8.8.8.8", path: "/")))
     }
 
@@ -97,7 +105,8 @@ struct FormatStringTests {
     @Test("Apache %{X-Forwarded-For}i first: the chain is the client, and never a virtual host")
     func apacheForwardedFirst() throws {
         #expect(throws: FormatError.self) { try Self.compiled(#"%{X-Forwarded-For}i %l %u %t \"%r\" %>s %b"#) }
-        let format = try Self.compiled(#"%{X-Forwarded-For}i %l %u %t \"%r\" %>s %b \"%{Referer}i\" \"%{User-Agent}i\""#, realIP: "X-Forwarded-For")
+        let format = try Self.compiled(
+            #"%{X-Forwarded-For}i %l %u %t \"%r\" %>s %b \"%{Referer}i\" \"%{User-Agent}i\""#, realIP: "X-Forwarded-For")
         let line = #"85.214.132.117, 162.158.88.115 - - [09/Nov/2016:02:31:05 +0000] "GET / HTTP/1.1" 200 5 "-" "curl/8""#
         let fields = outcome(line, format, headers: HeaderRoles(forwarded: HeaderName("X-Forwarded-For"))).fields
         #expect(fields?.client == nil)
@@ -113,11 +122,18 @@ struct FormatStringTests {
     @Test("Apache with %D and %{Host}i, and %v that outranks it")
     func apacheHostAndDuration() throws {
         let format = try Self.compiled(#"%{Host}i %a %l %u %t \"%r\" %>s %B %D \"%{User-Agent}i\""#)
-        let line = #"visas.example:8443 198.51.100.4 - - [09/Nov/2016:02:31:05 -0500] "POST /apply HTTP/1.1" 201 77 12345 "Mozilla/5.0 (X11)""#
-        #expect(outcome(line, format) == .parsed(Fields(minute: "2016-11-09T07:31Z", status: 201, bytes: 77, client: "198.51.100.4",
-                                                        host: "visas.example", path: "/apply")))
+        let line =
+            #"visas.example:8443 198.51.100.4 - - [09/Nov/2016:02:31:05 -0500] "POST /apply HTTP/1.1" 201 77 12345 "Mozilla/5.0 (X11)""#
+        #expect(
+            outcome(line, format)
+                == .parsed(
+                    Fields(
+                        minute: "2016-11-09T07:31Z", status: 201, bytes: 77, client: "198.51.100.4",
+                        host: "visas.example", path: "/apply")))
         let both = try Self.compiled(#"%v %{Host}i %h %l %u %t \"%r\" %>s %b"#)
-        #expect(outcome(#"canonical.example asked.example 1.2.3.4 - - [09/Nov/2016:02:31:05 +0000] "GET / HTTP/1.1" 200 1"#, both).fields?.host == "canonical.example")
+        #expect(
+            outcome(#"canonical.example asked.example 1.2.3.4 - - [09/Nov/2016:02:31:05 +0000] "GET / HTTP/1.1" 200 1"#, both).fields?.host
+                == "canonical.example")
     }
 
     @Test("Apache strftime times, in pieces across directives, and sec/msec/usec")
@@ -131,9 +147,12 @@ struct FormatStringTests {
         let twelve = try Self.compiled(#"%h [%{%m/%d/%y %I:%M %p}t] \"%r\" %>s %b"#)
         #expect(outcome(#"1.2.3.4 [11/09/16 12:05 AM] "GET / HTTP/1.1" 200 1"#, twelve).fields?.minute == "2016-11-09T00:05Z")
         #expect(outcome(#"1.2.3.4 [11/09/16 01:05 PM] "GET / HTTP/1.1" 200 1"#, twelve).fields?.minute == "2016-11-09T13:05Z")
-        for (directive, value) in [("%{sec}t", "1478658665"), ("%{msec}t", "1478658665123"), ("%{usec}t", "1478658665123456"), ("%{end:sec}t", "1478658665")] {
+        for (directive, value) in [
+            ("%{sec}t", "1478658665"), ("%{msec}t", "1478658665123"), ("%{usec}t", "1478658665123456"), ("%{end:sec}t", "1478658665"),
+        ] {
             let format = try Self.compiled(#"%h "# + directive + #" \"%r\" %>s %b"#)
-            #expect(outcome(#"1.2.3.4 "# + value + #" "GET / HTTP/1.1" 200 1"#, format).fields?.minute == "2016-11-09T02:31Z", "\(directive)")
+            #expect(
+                outcome(#"1.2.3.4 "# + value + #" "GET / HTTP/1.1" 200 1"#, format).fields?.minute == "2016-11-09T02:31Z", "\(directive)")
         }
         #expect(throws: FormatError.self) { try Self.compiled(#"%h %{%I:%M}t %{%F}t \"%r\" %>s %b"#) }
         // GNU's unpadded conversions write one digit where they can.
@@ -145,29 +164,37 @@ struct FormatStringTests {
 
     @Test("An nginx escape=json template that is a JSON object is read as JSON, keys in any order")
     func nginxJSONTemplate() throws {
-        let format = try Self.compiled(#"escape=json '{"ts":"$time_iso8601","client":"$remote_addr","req":"$request","code":$status,"bytes":$body_bytes_sent,"xff":"$http_x_forwarded_for","host":"$host"}'"#)
+        let format = try Self.compiled(
+            #"escape=json '{"ts":"$time_iso8601","client":"$remote_addr","req":"$request","code":$status,"bytes":$body_bytes_sent,"xff":"$http_x_forwarded_for","host":"$host"}'"#
+        )
         guard case .json = format.body else {
             Issue.record("not read as JSON: \(format.body)")
             return
         }
-        let line = #"{"host":"visas.example","code":200,"ts":"2016-11-09T02:31:05+00:00","bytes":512,"req":"GET /a?b HTTP/1.1","client":"8.8.8.8","xff":"1.1.1.1"}"#
-        #expect(outcome(line, format, headers: HeaderRoles(forwarded: HeaderName("X-Forwarded-For")))
-                == .parsed(Fields(minute: "2016-11-09T02:31Z", status: 200, bytes: 512, client: "8.8.8.8", host: "visas.example",
-                                  path: "/a?b", forwarded: "1.1.1.1")))
+        let line =
+            #"{"host":"visas.example","code":200,"ts":"2016-11-09T02:31:05+00:00","bytes":512,"req":"GET /a?b HTTP/1.1","client":"8.8.8.8","xff":"1.1.1.1"}"#
+        #expect(
+            outcome(line, format, headers: HeaderRoles(forwarded: HeaderName("X-Forwarded-For")))
+                == .parsed(
+                    Fields(
+                        minute: "2016-11-09T02:31Z", status: 200, bytes: 512, client: "8.8.8.8", host: "visas.example",
+                        path: "/a?b", forwarded: "1.1.1.1")))
     }
 
-    @Test("Strings that cannot be read safely are usage errors naming the part", arguments: [
-        (#"$remote_addr $request $status $time_local"#, "$request"),
-        (#"$remote_addr$remote_user [$time_local] "$request" $status"#, "$remote_addr"),
-        (#"$remote_addr [$time_local] "$request""#, "status"),
-        (#"$remote_addr "$request" $status"#, "time"),
-        (#"[$time_local] "$request" $status"#, "client"),
-        (#"%h %l %u %t %r %>s %b"#, "%r"),
-        (#"%h %t \"%r\" %>s %b \"%{User-Agent}i\" %{User-Agent}i %D"#, "%{User-Agent}i"),
-        (#"escape=xml $remote_addr [$time_local] "$request" $status"#, "escape"),
-        (#"%h %{%Q}t \"%r\" %>s"#, "%Q"),
-        (#"no variables here"#, "neither"),
-    ])
+    @Test(
+        "Strings that cannot be read safely are usage errors naming the part",
+        arguments: [
+            (#"$remote_addr $request $status $time_local"#, "$request"),
+            (#"$remote_addr$remote_user [$time_local] "$request" $status"#, "$remote_addr"),
+            (#"$remote_addr [$time_local] "$request""#, "status"),
+            (#"$remote_addr "$request" $status"#, "time"),
+            (#"[$time_local] "$request" $status"#, "client"),
+            (#"%h %l %u %t %r %>s %b"#, "%r"),
+            (#"%h %t \"%r\" %>s %b \"%{User-Agent}i\" %{User-Agent}i %D"#, "%{User-Agent}i"),
+            (#"escape=xml $remote_addr [$time_local] "$request" $status"#, "escape"),
+            (#"%h %{%Q}t \"%r\" %>s"#, "%Q"),
+            (#"no variables here"#, "neither"),
+        ])
     func unsafeStrings(_ string: String, _ named: String) {
         do {
             _ = try Self.compiled(string)
@@ -183,7 +210,9 @@ struct FormatStringTests {
         #expect(outcome(cut, .main).fields?.truncated == true)
         #expect(outcome(#"203.0.113.9 - - [09/Nov/2016:02:31:05 +0000] "GET / HTTP/1.1"#, .main) == .malformed(.badRequest))
         // A quote that closes the field, then something else: another layout, not a cut line.
-        #expect(outcome(#"203.0.113.9 - - [09/Nov/2016:02:31:05 +0000] "GET / HTTP/1.1" 200 512 "-" "Mozilla""#, .main) == .malformed(.badFormat))
+        #expect(
+            outcome(#"203.0.113.9 - - [09/Nov/2016:02:31:05 +0000] "GET / HTTP/1.1" 200 512 "-" "Mozilla""#, .main)
+                == .malformed(.badFormat))
     }
 
     @Test("Configurations: nginx log_format over several lines, Apache LogFormat by nickname")

@@ -18,7 +18,8 @@ struct HostileFieldTests {
             // nginx main reads its common-log prefix with the same scanner.
             #expect(outcome(line + #" "-""#, LineFormat.main).fields?.client == "77.88.8.8", "\(user)")
             // A compiled template with an opaque user field too.
-            let template = try FormatStringTests.compiled(#"$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent "$http_user_agent""#)
+            let template = try FormatStringTests.compiled(
+                #"$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent "$http_user_agent""#)
             let short = #"77.88.8.8 - \#(user) [10/Oct/2024:13:55:36 +0000] "GET / HTTP/1.1" 200 5 "curl/8.5.0""#
             #expect(outcome(short, template).fields?.client == "77.88.8.8", "\(user)")
         }
@@ -37,14 +38,19 @@ struct HostileFieldTests {
         let cases = [
             (#"[$remote_addr] $time_local $status $body_bytes_sent"#, "[77.88.8.8] 10/Oct/2024:13:55:36 +0000 200 5"),
             (#"$remote_addr|$time_local|$status|$body_bytes_sent"#, "77.88.8.8|10/Oct/2024:13:55:36 +0000|200|5"),
-            (#"client=$remote_addr;time=$time_iso8601;status=$status;size=$body_bytes_sent"#, "client=77.88.8.8;time=2024-10-10T13:55:36+00:00;status=200;size=5"),
+            (
+                #"client=$remote_addr;time=$time_iso8601;status=$status;size=$body_bytes_sent"#,
+                "client=77.88.8.8;time=2024-10-10T13:55:36+00:00;status=200;size=5"
+            ),
             (#"$time_iso8601;$remote_addr;$status;$body_bytes_sent"#, "2024-10-10T13:55:36+00:00;77.88.8.8;200;5"),
             (#"$remote_addr/$time_local/$status/$body_bytes_sent"#, "77.88.8.8/10/Oct/2024:13:55:36 +0000/200/5"),
             (#"[%a] %t %>s %b"#, "[77.88.8.8] [10/Oct/2024:13:55:36 +0000] 200 5"),
         ]
         for (string, line) in cases {
             let format = try FormatStringTests.compiled(string)
-            #expect(outcome(line, format) == .parsed(Fields(minute: "2024-10-10T13:55Z", status: 200, bytes: 5, client: "77.88.8.8")), "\(string)")
+            #expect(
+                outcome(line, format) == .parsed(Fields(minute: "2024-10-10T13:55Z", status: 200, bytes: 5, client: "77.88.8.8")),
+                "\(string)")
         }
         // The literal must still follow: a client with a space before it is not one.
         let bracketed = try FormatStringTests.compiled(#"[$remote_addr] $time_local $status $body_bytes_sent"#)
@@ -56,7 +62,8 @@ struct HostileFieldTests {
         let line = #"1.2.3.4 5.6.7.8, 77.88.8.8 - - [10/Oct/2024:13:55:36 +0000] "GET / HTTP/1.1" 200 5 "-" "curl""#
         #expect(outcome(line, .xffCombined).fields?.forwarded == "1.2.3.4 5.6.7.8, 77.88.8.8")
         // A forged line inside the header (Apache escapes its quotes) is not read as the request.
-        let forged = #"1.2.3.4 - - [10/Oct/2024:13:55:36 +0000] \"GET / HTTP/1.1\" 200 5, 77.88.8.8 - - [10/Oct/2024:13:55:36 +0000] "GET / HTTP/1.1" 200 5 "-" "curl""#
+        let forged =
+            #"1.2.3.4 - - [10/Oct/2024:13:55:36 +0000] \"GET / HTTP/1.1\" 200 5, 77.88.8.8 - - [10/Oct/2024:13:55:36 +0000] "GET / HTTP/1.1" 200 5 "-" "curl""#
         #expect(outcome(forged, .xffCombined).fields?.forwarded != "1.2.3.4")
     }
 
@@ -86,10 +93,12 @@ struct HostileFieldTests {
         let old = outcome(caddyLine("1728568536.5", request: #""remote_addr":"77.88.8.8:41342","host":"example.com","uri":"/""#), caddy)
         #expect(old.fields?.client == "77.88.8.8:41342")
         let json = LineFormat.named("json")!
-        #expect(outcome(#"{"time":"2024-10-10T13:55:36Z","remote_addr":"77.88.8.8","status":200.0,"body_bytes_sent":5.00}"#, json)
+        #expect(
+            outcome(#"{"time":"2024-10-10T13:55:36Z","remote_addr":"77.88.8.8","status":200.0,"body_bytes_sent":5.00}"#, json)
                 == .parsed(Fields(minute: "2024-10-10T13:55Z", status: 200, bytes: 5, client: "77.88.8.8")))
         #expect(outcome(#"{"time":"2024-10-10T13:55:36Z","remote_addr":"77.88.8.8","status":200.5}"#, json) == .malformed(.badStatus))
-        let traefik = #"{"ClientHost":"10.0.0.1","DownstreamStatus":200,"StartUTC":"2024-10-10T13:55:36.123Z","request_X-Forwarded-For":"77.88.8.8"}"#
+        let traefik =
+            #"{"ClientHost":"10.0.0.1","DownstreamStatus":200,"StartUTC":"2024-10-10T13:55:36.123Z","request_X-Forwarded-For":"77.88.8.8"}"#
         #expect(outcome(traefik, json, headers: NamedFormatTests.forwarded).fields?.forwarded == "77.88.8.8")
     }
 

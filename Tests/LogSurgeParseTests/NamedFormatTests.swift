@@ -12,13 +12,29 @@ struct NamedFormatTests {
     @Test("JSON: usual key names in any order, numbers or strings, nested ECS keys, the last of duplicate keys")
     func json() {
         let expected = Fields(minute: "2016-11-09T02:31Z", status: 200, bytes: 512, client: "8.8.8.8", host: "visas.example", path: "/a")
-        #expect(outcome(#"{"remote_addr":"8.8.8.8","time_iso8601":"2016-11-09T02:31:05+00:00","status":"200","body_bytes_sent":"512","host":"visas.example","request":"GET /a HTTP/1.1"}"#, Self.json) == .parsed(expected))
-        #expect(outcome(#" { "host" : "visas.example" , "request_uri":"/a", "size":512, "status":200, "ts":1478658665.25, "client_ip":"8.8.8.8" } "#, Self.json) == .parsed(expected))
-        #expect(outcome(#"{"@timestamp":"2016-11-09T02:31:05.123Z","client":{"ip":"8.8.8.8"},"http":{"response":{"status_code":200,"body":{"bytes":512}}},"url":{"path":"/a","domain":"visas.example"}}"#, Self.json) == .parsed(expected))
-        #expect(outcome(#"{"http.response.status_code":200,"client.ip":"8.8.8.8","@timestamp":"2016-11-09T02:31:05Z","url.path":"/a","url.domain":"visas.example","http.response.body.bytes":512}"#, Self.json) == .parsed(expected))
+        #expect(
+            outcome(
+                #"{"remote_addr":"8.8.8.8","time_iso8601":"2016-11-09T02:31:05+00:00","status":"200","body_bytes_sent":"512","host":"visas.example","request":"GET /a HTTP/1.1"}"#,
+                Self.json) == .parsed(expected))
+        #expect(
+            outcome(
+                #" { "host" : "visas.example" , "request_uri":"/a", "size":512, "status":200, "ts":1478658665.25, "client_ip":"8.8.8.8" } "#,
+                Self.json) == .parsed(expected))
+        #expect(
+            outcome(
+                #"{"@timestamp":"2016-11-09T02:31:05.123Z","client":{"ip":"8.8.8.8"},"http":{"response":{"status_code":200,"body":{"bytes":512}}},"url":{"path":"/a","domain":"visas.example"}}"#,
+                Self.json) == .parsed(expected))
+        #expect(
+            outcome(
+                #"{"http.response.status_code":200,"client.ip":"8.8.8.8","@timestamp":"2016-11-09T02:31:05Z","url.path":"/a","url.domain":"visas.example","http.response.body.bytes":512}"#,
+                Self.json) == .parsed(expected))
         // Milliseconds as a number, duplicate keys (the last counts), unknown keys and nesting skipped.
-        #expect(outcome(#"{"status":500,"status":200,"msec":1478658665123,"extra":{"a":[1,{"b":"}"}],"c":null},"ip":"8.8.8.8","bytes":null,"host":"visas.example","path":"/a"}"#, Self.json)
-                == .parsed(Fields(minute: "2016-11-09T02:31Z", status: 200, bytes: 0, client: "8.8.8.8", host: "visas.example", path: "/a")))
+        #expect(
+            outcome(
+                #"{"status":500,"status":200,"msec":1478658665123,"extra":{"a":[1,{"b":"}"}],"c":null},"ip":"8.8.8.8","bytes":null,"host":"visas.example","path":"/a"}"#,
+                Self.json)
+                == .parsed(Fields(minute: "2016-11-09T02:31Z", status: 200, bytes: 0, client: "8.8.8.8", host: "visas.example", path: "/a"))
+        )
     }
 
     @Test("JSON: an ISO time without an offset is read as UTC and marked")
@@ -29,23 +45,27 @@ struct NamedFormatTests {
             #expect(outcome(#"{"remote_addr":"8.8.8.8","time":"\#(time)","status":200}"#, Self.json).fields?.zoneless == false, "\(time)")
         }
         // A client with its port (Traefik's ClientAddr, Caddy 2.4's remote_addr) is kept as written.
-        #expect(outcome(#"{"ClientHost":"8.8.8.8:5678","time":"2016-11-09T02:31:05Z","status":200}"#, Self.json).fields?.client == "8.8.8.8:5678")
+        #expect(
+            outcome(#"{"ClientHost":"8.8.8.8:5678","time":"2016-11-09T02:31:05Z","status":200}"#, Self.json).fields?.client
+                == "8.8.8.8:5678")
     }
 
-    @Test("JSON lines that are not requests: never bad_client", arguments: [
-        (#"not json"#, MalformedReason.badFormat),
-        (#"[1,2,3]"#, .badFormat),
-        (#"{"remote_addr":"8.8.8.8","status":200}"#, .badTimestamp),
-        (#"{"remote_addr":"8.8.8.8","time":"2016-11-09T02:31:05Z"}"#, .badStatus),
-        (#"{"remote_addr":"8.8.8.8","time":"2016-11-09T02:31:05Z","status":"2000"}"#, .badStatus),
-        (#"{"time":"2016-11-09T02:31:05Z","status":200}"#, .badFormat),
-        (#"{"remote_addr":"8.8.8.8","time":"yesterday","status":200}"#, .badTimestamp),
-        (#"{"remote_addr":"8.8.8.8","time":"2016-11-09T02:31:05Z","status":200,"size":"big"}"#, .badSize),
-        (#"{"remote_addr":"8.8.8.8","time":"2016-11-09T02:31:05Z","status":200]"#, .badFormat),
-        (#"{"remote_addr":"8.8.8.8","time":"2016-11-"#, .badFormat),
-        (#"{"remote_addr":"8.8.8.8" "time":"2016-11-09T02:31:05Z","status":200}"#, .badFormat),
-        ("", .empty),
-    ])
+    @Test(
+        "JSON lines that are not requests: never bad_client",
+        arguments: [
+            (#"not json"#, MalformedReason.badFormat),
+            (#"[1,2,3]"#, .badFormat),
+            (#"{"remote_addr":"8.8.8.8","status":200}"#, .badTimestamp),
+            (#"{"remote_addr":"8.8.8.8","time":"2016-11-09T02:31:05Z"}"#, .badStatus),
+            (#"{"remote_addr":"8.8.8.8","time":"2016-11-09T02:31:05Z","status":"2000"}"#, .badStatus),
+            (#"{"time":"2016-11-09T02:31:05Z","status":200}"#, .badFormat),
+            (#"{"remote_addr":"8.8.8.8","time":"yesterday","status":200}"#, .badTimestamp),
+            (#"{"remote_addr":"8.8.8.8","time":"2016-11-09T02:31:05Z","status":200,"size":"big"}"#, .badSize),
+            (#"{"remote_addr":"8.8.8.8","time":"2016-11-09T02:31:05Z","status":200]"#, .badFormat),
+            (#"{"remote_addr":"8.8.8.8","time":"2016-11-"#, .badFormat),
+            (#"{"remote_addr":"8.8.8.8" "time":"2016-11-09T02:31:05Z","status":200}"#, .badFormat),
+            ("", .empty),
+        ])
     func jsonMalformed(_ line: String, _ reason: MalformedReason) {
         #expect(outcome(line, Self.json) == .malformed(reason))
     }
@@ -60,17 +80,25 @@ struct NamedFormatTests {
         var parser = Self.json.parser()
         #expect(outcome(bytes, with: &parser).fields?.status == 200)
         // Nesting deeper than the limit is refused, not recursed into.
-        let deep = #"{"remote_addr":"8.8.8.8","time":"2016-11-09T02:31:05Z","status":200,"x":"# + String(repeating: "[", count: 100) + String(repeating: "]", count: 100) + "}"
+        let deep =
+            #"{"remote_addr":"8.8.8.8","time":"2016-11-09T02:31:05Z","status":200,"x":"# + String(repeating: "[", count: 100)
+            + String(repeating: "]", count: 100) + "}"
         #expect(outcome(deep, Self.json) == .malformed(.badFormat))
     }
 
-    static let caddyLine = #"{"level":"info","ts":1478658665.5241024,"logger":"http.log.access.log0","msg":"handled request","request":{"remote_ip":"162.158.88.115","remote_port":"41342","client_ip":"162.158.88.115","proto":"HTTP/2.0","method":"GET","host":"visas.example","uri":"/apply?x=1","headers":{"User-Agent":["curl/7.82.0"],"X-Forwarded-For":["85.214.132.117, 10.0.0.2"],"Cf-Ipcountry":["DE"]},"tls":{"resumed":false,"version":772}},"bytes_read":0,"user_id":"","duration":0.000929675,"size":10900,"status":200,"resp_headers":{"Server":["Caddy"],"Content-Type":["text/html; charset=utf-8"]}}"#
+    static let caddyLine =
+        #"{"level":"info","ts":1478658665.5241024,"logger":"http.log.access.log0","msg":"handled request","request":{"remote_ip":"162.158.88.115","remote_port":"41342","client_ip":"162.158.88.115","proto":"HTTP/2.0","method":"GET","host":"visas.example","uri":"/apply?x=1","headers":{"User-Agent":["curl/7.82.0"],"X-Forwarded-For":["85.214.132.117, 10.0.0.2"],"Cf-Ipcountry":["DE"]},"tls":{"resumed":false,"version":772}},"bytes_read":0,"user_id":"","duration":0.000929675,"size":10900,"status":200,"resp_headers":{"Server":["Caddy"],"Content-Type":["text/html; charset=utf-8"]}}"#
 
     @Test("Caddy: the request object, its headers as arrays, ts in seconds")
     func caddy() {
-        #expect(outcome(Self.caddyLine, Self.caddy) == .parsed(Fields(minute: "2016-11-09T02:31Z", status: 200, bytes: 10900,
-                                                                      client: "162.158.88.115", host: "visas.example", path: "/apply?x=1")))
-        let bound = outcome(Self.caddyLine, Self.caddy, headers: HeaderRoles(forwarded: HeaderName("X-Forwarded-For"), country: HeaderName("CF-IPCountry")))
+        #expect(
+            outcome(Self.caddyLine, Self.caddy)
+                == .parsed(
+                    Fields(
+                        minute: "2016-11-09T02:31Z", status: 200, bytes: 10900,
+                        client: "162.158.88.115", host: "visas.example", path: "/apply?x=1")))
+        let bound = outcome(
+            Self.caddyLine, Self.caddy, headers: HeaderRoles(forwarded: HeaderName("X-Forwarded-For"), country: HeaderName("CF-IPCountry")))
         #expect(bound.fields?.forwarded == "85.214.132.117, 10.0.0.2")
         #expect(bound.fields?.country == "DE")
         #expect(bound.fields?.client == "162.158.88.115")
@@ -82,19 +110,25 @@ struct NamedFormatTests {
                 let proxy = #""X-Forwarded-For":["85.214.132.117, 10.0.0.2"]"#, visitor = #""\#(spoof)":["8.8.8.8"]"#
                 let headers = order == 0 ? proxy + "," + visitor : visitor + "," + proxy
                 let line = Self.caddyLine.replacing(#""X-Forwarded-For":["85.214.132.117, 10.0.0.2"]"#, with: headers)
-                #expect(outcome(line, Self.caddy, headers: Self.forwarded).fields?.forwarded == "85.214.132.117, 10.0.0.2", "\(spoof) \(order)")
+                #expect(
+                    outcome(line, Self.caddy, headers: Self.forwarded).fields?.forwarded == "85.214.132.117, 10.0.0.2", "\(spoof) \(order)")
             }
         }
         let lower = Self.caddyLine.replacing("X-Forwarded-For", with: "x-forwarded-for")
         #expect(outcome(lower, Self.caddy, headers: Self.forwarded).fields?.forwarded == "85.214.132.117, 10.0.0.2")
     }
 
-    static let albLine = #"https 2016-11-09T02:31:05.186641Z app/my-loadbalancer/50dc6c495c0c9188 192.168.131.39:2817 10.0.0.1:80 0.086 0.048 0.037 200 200 0 57 "GET https://www.example.com:443/immigration?x HTTP/1.1" "curl/7.46.0" ECDHE-RSA-AES128-GCM-SHA256 TLSv1.2 arn:aws:elasticloadbalancing:us-east-2:123456789012:targetgroup/my-targets/73e2d6bc24d8a067 "Root=1-58337281-1d84f3d73c47ec4e58577259" "www.example.com" "arn:aws:acm:us-east-2:123456789012:certificate/12345678-1234-1234-1234-123456789012" 1 2016-11-09T02:31:04.364000Z "authenticate,forward" "-" "-" "10.0.0.1:80" "200" "-" "-""#
+    static let albLine =
+        #"https 2016-11-09T02:31:05.186641Z app/my-loadbalancer/50dc6c495c0c9188 192.168.131.39:2817 10.0.0.1:80 0.086 0.048 0.037 200 200 0 57 "GET https://www.example.com:443/immigration?x HTTP/1.1" "curl/7.46.0" ECDHE-RSA-AES128-GCM-SHA256 TLSv1.2 arn:aws:elasticloadbalancing:us-east-2:123456789012:targetgroup/my-targets/73e2d6bc24d8a067 "Root=1-58337281-1d84f3d73c47ec4e58577259" "www.example.com" "arn:aws:acm:us-east-2:123456789012:certificate/12345678-1234-1234-1234-123456789012" 1 2016-11-09T02:31:04.364000Z "authenticate,forward" "-" "-" "10.0.0.1:80" "200" "-" "-""#
 
     @Test("ALB: client without its port, the site and path from the request's URL")
     func alb() {
-        #expect(outcome(Self.albLine, .alb) == .parsed(Fields(minute: "2016-11-09T02:31Z", status: 200, bytes: 57, client: "192.168.131.39",
-                                                             host: "www.example.com", path: "/immigration?x")))
+        #expect(
+            outcome(Self.albLine, .alb)
+                == .parsed(
+                    Fields(
+                        minute: "2016-11-09T02:31Z", status: 200, bytes: 57, client: "192.168.131.39",
+                        host: "www.example.com", path: "/immigration?x")))
         let v6 = Self.albLine.replacing("192.168.131.39:2817", with: "2001:db8::7:2817")
         #expect(outcome(v6, .alb).fields?.client == "2001:db8::7")
         #expect(Self.detect([Self.albLine])?.name == "alb")
@@ -114,10 +148,16 @@ struct NamedFormatTests {
     func w3c() {
         let results = outcomes(Self.iis, Self.w3c, headers: Self.forwarded)
         #expect(results[..<4].allSatisfy { $0 == .directive })
-        #expect(results[4] == .parsed(Fields(minute: "2016-11-09T02:31Z", status: 200, bytes: 0, client: "203.0.113.9", path: "/immigration/apply")))
+        #expect(
+            results[4]
+                == .parsed(Fields(minute: "2016-11-09T02:31Z", status: 200, bytes: 0, client: "203.0.113.9", path: "/immigration/apply")))
         #expect(results[5] == .directive)
-        #expect(results[6] == .parsed(Fields(minute: "2016-11-09T02:32Z", status: 503, bytes: 1234, client: "10.0.0.9", host: "visas.example",
-                                             path: "/apply", forwarded: "85.214.132.117,+10.0.0.9")))
+        #expect(
+            results[6]
+                == .parsed(
+                    Fields(
+                        minute: "2016-11-09T02:32Z", status: 503, bytes: 1234, client: "10.0.0.9", host: "visas.example",
+                        path: "/apply", forwarded: "85.214.132.117,+10.0.0.9")))
         // Data before any #Fields: has no columns.
         #expect(outcome(Self.iis[4], Self.w3c) == .malformed(.badFormat))
         #expect(Self.detect(Self.iis)?.name == "w3c")
@@ -132,8 +172,12 @@ struct NamedFormatTests {
     @Test("CloudFront standard logs: tab-separated, the site from x-host-header")
     func cloudFront() {
         let results = outcomes(Self.cloudfront, Self.w3c)
-        #expect(results[2] == .parsed(Fields(minute: "2016-11-09T02:31Z", status: 200, bytes: 2390, client: "192.0.2.200",
-                                             host: "www.example.com", path: "/index.html")))
+        #expect(
+            results[2]
+                == .parsed(
+                    Fields(
+                        minute: "2016-11-09T02:31Z", status: 200, bytes: 2390, client: "192.0.2.200",
+                        host: "www.example.com", path: "/index.html")))
         #expect(Self.detect(Self.cloudfront)?.name == "w3c")
     }
 

@@ -126,4 +126,3 @@ func foundationFormat(_ date: Date) -> String {
     formatter.dateFormat = "yyyy-MM-dd'T'HH:mm'Z'"
     return formatter.string(from: date)
 }
-

@@ -31,9 +31,11 @@ struct CLITests {
         #expect(result.stdout.contains("2016-11-09T04:59Z,-,US,2"))
     }
 
-    @Test(arguments: [["--threads", "0"], ["--format", "apache-custom"], ["--no-such-option"],
-                      ["--geoip", "/nonexistent.mmdb"], ["--buckets", "/nonexistent-dir/x.csv"],
-                      ["--section", "noequals"], ["--inflate", "libdeflate"]])
+    @Test(arguments: [
+        ["--threads", "0"], ["--format", "apache-custom"], ["--no-such-option"],
+        ["--geoip", "/nonexistent.mmdb"], ["--buckets", "/nonexistent-dir/x.csv"],
+        ["--section", "noequals"], ["--inflate", "libdeflate"],
+    ])
     func usageErrorsExitWithTwoBeforeReadingInput(arguments: [String]) throws {
         // Standard input is a valid log: a usage error must stop before it is read.
         let result = try Support.run(arguments + ["--quiet"], stdin: Array("garbage\n".utf8))
@@ -67,7 +69,7 @@ struct CLITests {
         let log = try [UInt8](Data(contentsOf: URL(fileURLWithPath: Support.fixture("combined.log"))))
         let piped = try Support.run(["--inflate", "isal", "--summary", "-", "-"], stdin: Support.gzip(log))
         #expect(piped.status == 0)
-        #expect(piped.stdout.contains("\"inflate\":\"isal\""))       // what was asked
+        #expect(piped.stdout.contains("\"inflate\":\"isal\""))  // what was asked
         #expect(piped.stdout.contains("\"compression\":\"gzip\",\"inflate\":\"zlib\""))  // what read the pipe
         #expect(piped.stderr.contains("gzip inflated with zlib"))
     }
@@ -85,8 +87,9 @@ struct CLITests {
         #expect(forced.stderr.contains("ISA-L cannot be used here"))
     }
 
-    @Test("a database without country data (ASN) is refused before reading, by analyze and geoip",
-          .enabled(if: sharedPath("mmdb-conformance") != nil, "needs ../shared/mmdb-conformance"))
+    @Test(
+        "a database without country data (ASN) is refused before reading, by analyze and geoip",
+        .enabled(if: sharedPath("mmdb-conformance") != nil, "needs ../shared/mmdb-conformance"))
     func databaseWithoutCountries() throws {
         let asn = sharedPath("mmdb-conformance")! + "/test-data/GeoLite2-ASN-Test.mmdb"
         for arguments in [["--geoip", asn, "--quiet", Support.fixture("combined.log")], ["geoip", "--db", asn, "8.8.8.8"]] {
@@ -129,8 +132,9 @@ struct CLITests {
             text += "www.example:80 8.8.4.4 - - [09/Nov/2016:02:31:00 +0000] \"GET / HTTP/1.1\" 200 10 \"-\" \"browser\"\n"
         }
         let buckets = Support.temporaryDirectory().appendingPathComponent("buckets.csv").path
-        let result = try Support.run(["--quiet", "--format", "vhost_combined", "--summary", "-", "--buckets", buckets, "-"],
-                                     stdin: Array(text.utf8))
+        let result = try Support.run(
+            ["--quiet", "--format", "vhost_combined", "--summary", "-", "--buckets", buckets, "-"],
+            stdin: Array(text.utf8))
         let summary = try #require(JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
         let warnings = try #require(summary["warnings"] as? [[String: Any]])
         let folded = try #require(warnings.first { $0["code"] as? String == "sites_folded" })
@@ -166,8 +170,9 @@ struct CLITests {
     func geoipHugeLine() throws {
         // 64 MB without a newline, under a 64 MB data limit: held whole, it could not be read.
         let huge = [UInt8](repeating: 0x61, count: 64 << 20)
-        let result = try Support.run(["geoip"], stdin: Array("8.8.8.8\r\n".utf8) + huge + Array("\n1.1.1.1".utf8),
-                                     shell: "ulimit -d 65536 && exec \"$0\" \"$@\"")
+        let result = try Support.run(
+            ["geoip"], stdin: Array("8.8.8.8\r\n".utf8) + huge + Array("\n1.1.1.1".utf8),
+            shell: "ulimit -d 65536 && exec \"$0\" \"$@\"")
         #expect(result.status == 1, "\(result.stderr)")
         #expect(result.stdout == "8.8.8.8\tUS\n" + String(repeating: "a", count: 64) + "…\tinvalid\n1.1.1.1\tAU\n")
     }
@@ -193,7 +198,7 @@ struct CLITests {
         process.executableURL = Support.executable!
         process.arguments = arguments
         let error = Pipe()
-        try error.fileHandleForReading.close()   // whatever is written to standard error fails with EPIPE
+        try error.fileHandleForReading.close()  // whatever is written to standard error fails with EPIPE
         process.standardError = error
         process.standardOutput = FileHandle.nullDevice
         try process.run()
@@ -218,9 +223,11 @@ struct DetectionCLITests {
         let directory = Support.temporaryDirectory()
         let log = directory.appendingPathComponent("site.log.gz").path
         let labels = directory.appendingPathComponent("truth.jsonl").path
-        let result = try! Support.run(["generate", "--days", "2", "--rate", "150", "--seed", "5", "--gzip", "--output", log,
-                                       "--event", "surge:US:20:2016-11-02T03:00Z:60:5",
-                                       "--event", "errors:0.4:2016-11-02T16:00Z:8", "--labels", labels])
+        let result = try! Support.run([
+            "generate", "--days", "2", "--rate", "150", "--seed", "5", "--gzip", "--output", log,
+            "--event", "surge:US:20:2016-11-02T03:00Z:60:5",
+            "--event", "errors:0.4:2016-11-02T16:00Z:8", "--labels", labels,
+        ])
         precondition(result.status == 0, result.stderr)
         return (log, labels)
     }()
@@ -237,7 +244,7 @@ struct DetectionCLITests {
     @Test func alertsAreWrittenAsTheContractSaysAndFailOnAlertExitsThree() throws {
         let result = try Support.run(["--alerts", "-", "--summary", "/dev/null", "--fail-on-alert", Self.generated.log])
         #expect(result.status == 3)
-        #expect(result.stderr.contains("Alerts: 2 episodes"))   // the report moved to standard error
+        #expect(result.stderr.contains("Alerts: 2 episodes"))  // the report moved to standard error
         let events = try result.stdout.split(separator: "\n").map {
             try #require(try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any])
         }
@@ -245,8 +252,11 @@ struct DetectionCLITests {
         let surge = events[0], spike = events[2]
         #expect(surge["kind"] as? String == "surge")
         #expect(surge["country"] as? String == "US")
-        #expect(Set(surge.keys).isSuperset(of: ["id", "state", "kind", "site", "country", "start", "raised_at", "end",
-                                                "peak_minute", "peak_requests", "baseline_requests", "ratio"]))
+        #expect(
+            Set(surge.keys).isSuperset(of: [
+                "id", "state", "kind", "site", "country", "start", "raised_at", "end",
+                "peak_minute", "peak_requests", "baseline_requests", "ratio",
+            ]))
         #expect(surge["end"] is NSNull)
         #expect((surge["raised_at"] as? String).map { $0 >= "2016-11-02T03:00Z" && $0 <= "2016-11-02T03:10Z" } == true)
         #expect(spike["kind"] as? String == "error_spike")
@@ -305,8 +315,10 @@ struct DetectCommandCLITests {
         // Split one site's log line by line over two "servers": each sees half the traffic.
         let directory = Support.temporaryDirectory()
         let whole = try Support.run(["--quiet", "--alerts", "-", DetectionCLITests.generated.log])
-        let plain = try Support.run(["generate", "--days", "2", "--rate", "150", "--seed", "5",
-                                     "--event", "surge:US:20:2016-11-02T03:00Z:60:5", "--event", "errors:0.4:2016-11-02T16:00Z:8"])
+        let plain = try Support.run([
+            "generate", "--days", "2", "--rate", "150", "--seed", "5",
+            "--event", "surge:US:20:2016-11-02T03:00Z:60:5", "--event", "errors:0.4:2016-11-02T16:00Z:8",
+        ])
         var halves = ["", ""]
         for (index, line) in plain.stdout.split(separator: "\n").enumerated() { halves[index % 2] += line + "\n" }
         var exports: [String] = []
@@ -332,7 +344,8 @@ struct DetectCommandCLITests {
             let hour = Double(step % 48) / 2
             var value = 300 + 250 * sin((hour - 9) / 24 * 2 * .pi) + Double(random.next() % 40)
             if step >= 6 * 48 + 10 && step < 6 * 48 + 14 { value *= 10 }
-            text += "\(UTCMinute.format(minute).replacingOccurrences(of: "T", with: " ").replacingOccurrences(of: "Z", with: ":00")),\(Int(value))\n"
+            text +=
+                "\(UTCMinute.format(minute).replacingOccurrences(of: "T", with: " ").replacingOccurrences(of: "Z", with: ":00")),\(Int(value))\n"
         }
         let path = Support.temporaryDirectory().appendingPathComponent("visits.csv").path
         try Support.writeFile(path, Data(text.utf8))
@@ -340,7 +353,9 @@ struct DetectCommandCLITests {
         #expect(result.status == 3)
         let events = result.stdout.split(separator: "\n")
         #expect(events.count == 2)
-        #expect(events.first?.contains("\"site\":\"visits\",\"country\":null,\"start\":\"2016-11-07T05:00Z\",\"raised_at\":\"2016-11-07T05:29Z\"") == true)
+        #expect(
+            events.first?.contains(
+                "\"site\":\"visits\",\"country\":null,\"start\":\"2016-11-07T05:00Z\",\"raised_at\":\"2016-11-07T05:29Z\"") == true)
     }
 
     @Test func unreadableFileIsReportedAndTheRestStillDetected() throws {

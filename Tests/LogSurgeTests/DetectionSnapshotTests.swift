@@ -31,8 +31,9 @@ import LogSurgeGeo
                 // Quiet nights without a request: the detectors fill such minutes with zeros.
                 if index == 2 && (minute - start) % 1440 < 240 { continue }
                 for entry in traffic.sampleCounts(minute: minute) where entry.requests > 0 {
-                    let counts = BucketCounts(requests: UInt64(entry.requests), status2xx: UInt64(entry.requests - entry.errors),
-                                              status3xx: 0, status4xx: 0, status5xx: UInt64(entry.errors), bytes: 0)
+                    let counts = BucketCounts(
+                        requests: UInt64(entry.requests), status2xx: UInt64(entry.requests - entry.errors),
+                        status3xx: 0, status4xx: 0, status5xx: UInt64(entry.errors), bytes: 0)
                     buckets.add(minute: minute, site: site, country: CountryCode(isoCode: entry.country)!, counts: counts)
                 }
             }
@@ -76,12 +77,23 @@ import LogSurgeGeo
         var rest = buckets
         for point in points {
             let (before, after) = split(rest, at: point)
-            events += DetectionRun(night, continuing: engine, reportingAfter: nil,
-                                   snapshot: (point, { engine = $0; snapshots[point] = $0.snapshot() })).run(before).events
+            events +=
+                DetectionRun(
+                    night, continuing: engine, reportingAfter: nil,
+                    snapshot: (
+                        point,
+                        {
+                            engine = $0; snapshots[point] = $0.snapshot()
+                        }
+                    )
+                ).run(before).events
             rest = after
         }
-        events += DetectionRun(night, continuing: engine, reportingAfter: nil,
-                               snapshot: (Int32.max, { ended = $0.snapshot() })).run(rest).events
+        events +=
+            DetectionRun(
+                night, continuing: engine, reportingAfter: nil,
+                snapshot: (Int32.max, { ended = $0.snapshot() })
+            ).run(rest).events
         return (events, snapshots, ended)
     }()
 
@@ -94,9 +106,11 @@ import LogSurgeGeo
         #expect(engine.snapshot() == taken)
         #expect(engine.lastMinuteStepped == through)
         var endedRestored: [UInt8] = []
-        let continued = DetectionRun(Self.night, continuing: engine, reportingAfter: nil,
-                                     snapshot: (Int32.max, { endedRestored = $0.snapshot() }))
-            .run(Self.split(Self.buckets, at: through).after).events
+        let continued = DetectionRun(
+            Self.night, continuing: engine, reportingAfter: nil,
+            snapshot: (Int32.max, { endedRestored = $0.snapshot() })
+        )
+        .run(Self.split(Self.buckets, at: through).after).events
         // The events decided after the snapshot, the same ones (ids, pictures and all).
         #expect(continued == events.filter { $0.raisedAt > through || ($0.end ?? .min) > through })
         #expect(endedRestored == ended)
@@ -122,9 +136,13 @@ import LogSurgeGeo
         // Eight days of a site with a request an hour: 11,520 minutes, 192 with a request.
         for minute in Int32(0)..<(8 * 1440) {
             let requests = minute % 60 == 0 ? 1 : 0
-            _ = engine.step(minute: minute, observations: requests == 0 ? [] : [
-                SiteObservation(site: "quiet.example", requests: requests, errors: 0, watched: [DetectionTests.us: requests]),
-            ])
+            _ = engine.step(
+                minute: minute,
+                observations: requests == 0
+                    ? []
+                    : [
+                        SiteObservation(site: "quiet.example", requests: requests, errors: 0, watched: [DetectionTests.us: requests])
+                    ])
         }
         let bytes = engine.snapshot()
         // Two series (the site, its US requests) of 10,091 steps in the long ring: 20 KB at a byte
@@ -167,7 +185,8 @@ import LogSurgeGeo
                 var forged = bytes
                 forged[position] = value
                 guard let engine = DetectionEngine.restored(from: forged, configuration: Self.configuration) else { continue }
-                _ = DetectionRun(DetectionPolicy(detectors: Self.configuration), continuing: engine, reportingAfter: nil, snapshot: nil).run(next)
+                _ = DetectionRun(DetectionPolicy(detectors: Self.configuration), continuing: engine, reportingAfter: nil, snapshot: nil)
+                    .run(next)
             }
         }
         var random = SeededGenerator(seed: 5)
@@ -175,7 +194,8 @@ import LogSurgeGeo
             var damaged = bytes
             for _ in 0..<3 { damaged[Int(random.next() % UInt64(damaged.count))] = UInt8(truncatingIfNeeded: random.next()) }
             guard let engine = DetectionEngine.restored(from: damaged, configuration: Self.configuration) else { continue }
-            _ = DetectionRun(DetectionPolicy(detectors: Self.configuration), continuing: engine, reportingAfter: nil, snapshot: nil).run(next)
+            _ = DetectionRun(DetectionPolicy(detectors: Self.configuration), continuing: engine, reportingAfter: nil, snapshot: nil).run(
+                next)
         }
     }
 }

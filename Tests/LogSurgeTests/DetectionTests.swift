@@ -15,8 +15,10 @@ import LogSurgeParse
     static let us = CountryCode(isoCode: "US")!
 
     /// Runs the detectors over `days` of generated counts at `rate` with `events`.
-    static func detect(days: Int, rate: Double, seed: UInt64, events: [InjectedEvent] = [],
-                       configuration: DetectorConfiguration = DetectorConfiguration()) -> [AlertEvent] {
+    static func detect(
+        days: Int, rate: Double, seed: UInt64, events: [InjectedEvent] = [],
+        configuration: DetectorConfiguration = DetectorConfiguration()
+    ) -> [AlertEvent] {
         var generator = GeneratorConfiguration()
         generator.start = start
         generator.minutes = days * 1440
@@ -32,8 +34,9 @@ import LogSurgeParse
             for entry in counts where configuration.watchedCountries.contains(CountryCode(isoCode: entry.country)!) {
                 watched[CountryCode(isoCode: entry.country)!] = entry.requests
             }
-            let observation = SiteObservation(site: "-", requests: counts.reduce(0) { $0 + $1.requests },
-                                              errors: counts.reduce(0) { $0 + $1.errors }, watched: watched)
+            let observation = SiteObservation(
+                site: "-", requests: counts.reduce(0) { $0 + $1.requests },
+                errors: counts.reduce(0) { $0 + $1.errors }, watched: watched)
             alerts += engine.step(minute: minute, observations: [observation])
         }
         return alerts + engine.finish()
@@ -49,7 +52,7 @@ import LogSurgeParse
 
     @Test(arguments: [(5.0, 400.0), (10.0, 400.0), (50.0, 40.0)])
     func usSurgeIsOneEpisodeRaisedSoonAfterOnset(factor: Double, rate: Double) throws {
-        let onset = Self.minute("2016-11-04T02:00Z")   // evening in the US
+        let onset = Self.minute("2016-11-04T02:00Z")  // evening in the US
         let surge = InjectedEvent(kind: .surge(country: "US", factor: factor), onset: onset, duration: 120)
         let alerts = Self.detect(days: 4, rate: rate, seed: 7, events: [surge])
         let opened = alerts.filter { $0.state == .open }
@@ -89,18 +92,22 @@ import LogSurgeParse
         var alerts: [AlertEvent] = []
         for minute in Int32(0)..<120 {
             let spiky = minute == 100
-            alerts += engine.step(minute: minute, observations: [
-                SiteObservation(site: "small", requests: spiky ? 3 : 20, errors: spiky ? 2 : 0, watched: [:]),
-            ])
+            alerts += engine.step(
+                minute: minute,
+                observations: [
+                    SiteObservation(site: "small", requests: spiky ? 3 : 20, errors: spiky ? 2 : 0, watched: [:])
+                ])
         }
         #expect(alerts.isEmpty)
         // … while 40% of 600 is.
         let big = DetectionEngine(configuration: DetectorConfiguration())
         var raised: [AlertEvent] = []
         for minute in Int32(0)..<120 {
-            raised += big.step(minute: minute, observations: [
-                SiteObservation(site: "big", requests: 600, errors: minute == 100 ? 240 : 1, watched: [:]),
-            ])
+            raised += big.step(
+                minute: minute,
+                observations: [
+                    SiteObservation(site: "big", requests: 600, errors: minute == 100 ? 240 : 1, watched: [:])
+                ])
         }
         #expect(raised.map(\.kind) == [.errorSpike, .errorSpike], "\(raised.map(AlertWriter.line).joined())")
         #expect(raised.map(\.state) == [.open, .closed])
@@ -111,13 +118,14 @@ import LogSurgeParse
         let engine = DetectionEngine(configuration: DetectorConfiguration())
         var alerts: [AlertEvent] = []
         for minute in Int32(0)..<200 {
-            alerts += engine.step(minute: minute, observations: [SiteObservation(site: "s", requests: 600, errors: minute == 150 ? 300 : 1, watched: [:])])
+            alerts += engine.step(
+                minute: minute, observations: [SiteObservation(site: "s", requests: 600, errors: minute == 150 ? 300 : 1, watched: [:])])
         }
         // Twenty years on, and a step before the last one (ignored, not a crash).
         alerts += engine.step(minute: 20 * 525_600, observations: [SiteObservation(site: "s", requests: 5, errors: 0, watched: [:])])
         alerts += engine.step(minute: 100, observations: [])
         alerts += engine.finish()
-        #expect(engine.stepsTaken == 201)   // not the 10 million minutes in between
+        #expect(engine.stepsTaken == 201)  // not the 10 million minutes in between
         #expect(alerts.map(\.state) == [.open, .closed])
     }
 
@@ -126,7 +134,8 @@ import LogSurgeParse
         configuration.maximumSites = 2
         let engine = DetectionEngine(configuration: configuration)
         for minute in Int32(0)..<5 {
-            _ = engine.step(minute: minute, observations: ["b", "a", "c"].map { SiteObservation(site: $0, requests: 1, errors: 0, watched: [:]) })
+            _ = engine.step(
+                minute: minute, observations: ["b", "a", "c"].map { SiteObservation(site: $0, requests: 1, errors: 0, watched: [:]) })
         }
         #expect(engine.sitesNotChecked == ["c"])
         // Over finished buckets the busiest sites are the ones checked.
@@ -170,7 +179,9 @@ import LogSurgeParse
 
     @Test func decidingAsTheStreamGoesGivesTheAlertsOfTheFinishedBuckets() throws {
         let batch = Support.analyze([Self.path])
-        let streamed = Support.analyze([Self.path]) { $0.detection?.lateness = 3; $0.chunkSize = 4096 }
+        let streamed = Support.analyze([Self.path]) {
+            $0.detection?.lateness = 3; $0.chunkSize = 4096
+        }
         #expect(batch.alerts.filter { $0.state == .open }.map(\.kind) == [.surge])
         #expect(streamed.alerts == batch.alerts)
         #expect(streamed.lateLines == 0)
@@ -233,7 +244,7 @@ struct PipeAlertCLITests {
             gotLine.signal()
         }
         let inTime = gotLine.wait(timeout: .now() + 60) == .success
-        let stillReading = process.isRunning   // the input has not ended: the alert came first
+        let stillReading = process.isRunning  // the input has not ended: the alert came first
         if !inTime { process.terminate() }
         #expect(inTime)
         #expect(stillReading)
@@ -244,7 +255,7 @@ struct PipeAlertCLITests {
         #expect(process.terminationStatus == 0)
     }
 
-    private final class Received: @unchecked Sendable { var data = Data() }   // one writer, read after the semaphore
+    private final class Received: @unchecked Sendable { var data = Data() }  // one writer, read after the semaphore
 }
 
 /// Hostile and odd inputs to detection: never a crash, a hang or a false episode.
@@ -269,8 +280,9 @@ struct PipeAlertCLITests {
         }
         var buckets = MinuteBuckets()
         for text in ["-2000-01-01T00:00Z", "6000-01-01T00:00Z"] {
-            buckets.add(minute: UTCMinute.parse(text)!, site: "-", country: .unknown,
-                        counts: BucketCounts(requests: 1, status2xx: 1, status3xx: 0, status4xx: 0, status5xx: 0, bytes: 0))
+            buckets.add(
+                minute: UTCMinute.parse(text)!, site: "-", country: .unknown,
+                counts: BucketCounts(requests: 1, status2xx: 1, status3xx: 0, status4xx: 0, status5xx: 0, bytes: 0))
         }
         #expect(Detection.run(buckets, configuration: DetectorConfiguration()).isEmpty)
     }
@@ -279,7 +291,7 @@ struct PipeAlertCLITests {
         var text = "timestamp,value\n"
         let start = UTCMinute.parse("2016-01-01T00:00Z")!
         var random = SeededGenerator(seed: 6)
-        for step in 0..<(14 * 288) where !(3 * 288..<12 * 288).contains(step) {   // 5-minute steps, 9 days missing
+        for step in 0..<(14 * 288) where !(3 * 288..<12 * 288).contains(step) {  // 5-minute steps, 9 days missing
             text += "\(UTCMinute.format(start + Int32(step * 5))),\(90 + Int(random.next() % 21))\n"
         }
         let series = try Self.series(try Self.write(text))
@@ -289,7 +301,10 @@ struct PipeAlertCLITests {
 
     @Test func theGridFollowsMostPointsNotTheFirst() throws {
         var text = "2016-01-01T00:03Z,100\n"
-        for step in 1..<400 { text += "\(UTCMinute.format(UTCMinute.parse("2016-01-01T00:00Z")! + Int32(step * 5))),\(step >= 300 && step < 310 ? 2000 : 100)\n" }
+        for step in 1..<400 {
+            text +=
+                "\(UTCMinute.format(UTCMinute.parse("2016-01-01T00:00Z")! + Int32(step * 5))),\(step >= 300 && step < 310 ? 2000 : 100)\n"
+        }
         let (content, skipped) = try CountSeriesReader.read(path: try Self.write(text))
         guard case .series(let series) = content else { Issue.record("not a series"); return }
         #expect(skipped == 1)
@@ -299,22 +314,28 @@ struct PipeAlertCLITests {
 
     @Test func dailySeriesWithBareDatesAreRead() throws {
         var text = ""
-        for day in 0..<60 { text += "\(UTCMinute.format(Int32(day * 1440) + UTCMinute.parse("2016-01-01T00:00Z")!).prefix(10)),\(1000 + day % 7)\n" }
+        for day in 0..<60 {
+            text += "\(UTCMinute.format(Int32(day * 1440) + UTCMinute.parse("2016-01-01T00:00Z")!).prefix(10)),\(1000 + day % 7)\n"
+        }
         #expect(try Self.series(try Self.write(text)).stepMinutes == 1440)
     }
 
     @Test func impossibleBucketRowsAreLeftOutAndCounted() throws {
         let header = BucketWriter.columns.joined(separator: ",")
-        let text = header + "\n2016-11-09T02:31Z,-,US,4294967297,0,0,0,0,0\n2016-11-09T02:31Z,-,US,3,0,0,0,5,0\n2016-11-09T02:32Z,\"a,b\",US,3,3,0,0,0,9\n"
+        let text =
+            header
+            + "\n2016-11-09T02:31Z,-,US,4294967297,0,0,0,0,0\n2016-11-09T02:31Z,-,US,3,0,0,0,5,0\n2016-11-09T02:32Z,\"a,b\",US,3,3,0,0,0,9\n"
         let (content, skipped) = try CountSeriesReader.read(path: try Self.write(text))
         #expect(skipped == 2)
         guard case .buckets(let buckets) = content else { Issue.record("not buckets"); return }
         #expect(buckets.rows().map(\.site) == ["a,b"])
     }
 
-    @Test(arguments: ["surge:US:inf:2016-11-01T00:00Z:60", "surge:A\":2:2016-11-01T00:00Z:60",
-                      "surge:US:10:2016-11-01T00:00Z:9999999999", "errors:nan:2016-11-01T00:00Z:5",
-                      "surge:US:10:2016-11-01T00:00Z", "errors:0.5:2016-11-01T00:00Z:5:-1"])
+    @Test(arguments: [
+        "surge:US:inf:2016-11-01T00:00Z:60", "surge:A\":2:2016-11-01T00:00Z:60",
+        "surge:US:10:2016-11-01T00:00Z:9999999999", "errors:nan:2016-11-01T00:00Z:5",
+        "surge:US:10:2016-11-01T00:00Z", "errors:0.5:2016-11-01T00:00Z:5:-1",
+    ])
     func badEventSpecificationsAreRejected(spec: String) {
         #expect(InjectedEvent(parsing: spec) == nil)
     }
@@ -335,17 +356,20 @@ struct PipeAlertCLITests {
 /// The one pairing of events into episodes that the text report, the page and the metrics use.
 @Suite struct AlertEpisodeTests {
     private func event(_ id: Int, _ state: AlertEvent.State, site: String, atEnd: Bool = false) -> AlertEvent {
-        var event = AlertEvent(id: id, state: state, kind: .surge, site: site, country: DetectionTests.us, start: Int32(id * 10),
-                               raisedAt: Int32(id * 10 + 1), end: state == .closed ? Int32(id * 10 + 5) : nil,
-                               peakMinute: Int32(id * 10 + 2), peakRequests: 50)
+        var event = AlertEvent(
+            id: id, state: state, kind: .surge, site: site, country: DetectionTests.us, start: Int32(id * 10),
+            raisedAt: Int32(id * 10 + 1), end: state == .closed ? Int32(id * 10 + 5) : nil,
+            peakMinute: Int32(id * 10 + 2), peakRequests: 50)
         event.closedAtEndOfInput = atEnd
         return event
     }
 
     @Test("events pair by id, in the order the episodes opened; the closing event stands for a closed one")
     func pairing() {
-        let events = [event(2, .open, site: "b"), event(1, .open, site: "a"), event(2, .closed, site: "b"),
-                      event(3, .open, site: "c"), event(1, .closed, site: "a", atEnd: true)]
+        let events = [
+            event(2, .open, site: "b"), event(1, .open, site: "a"), event(2, .closed, site: "b"),
+            event(3, .open, site: "c"), event(1, .closed, site: "a", atEnd: true),
+        ]
         let episodes = AlertEpisode.of(events)
         #expect(episodes.map(\.event.id) == [2, 1, 3])
         #expect(episodes.map(\.event.state) == [.closed, .closed, .open])

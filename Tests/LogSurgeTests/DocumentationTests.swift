@@ -8,8 +8,9 @@ import Testing
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent()
 
-    @Test("docs/contract.md is the project's contract (../shared/contract.md), word for word",
-          .enabled(if: sharedPath("contract.md") != nil, "needs ../shared/contract.md"))
+    @Test(
+        "docs/contract.md is the project's contract (../shared/contract.md), word for word",
+        .enabled(if: sharedPath("contract.md") != nil, "needs ../shared/contract.md"))
     func contractIsInStep() throws {
         let shared = try String(contentsOfFile: sharedPath("contract.md")!, encoding: .utf8)
         let kept = try String(contentsOf: Self.root.appendingPathComponent("docs/contract.md"), encoding: .utf8)

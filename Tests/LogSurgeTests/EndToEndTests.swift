@@ -39,9 +39,9 @@ import LogSurgeParse
         let accounting = Support.analyze([Support.fixture("combined.log")]).accounting
         #expect(accounting.lines == 19)
         #expect(accounting.parsed == 13)
-        #expect(accounting.malformed[.badTimestamp] == 1)   // 31 Feb
+        #expect(accounting.malformed[.badTimestamp] == 1)  // 31 Feb
         #expect(accounting.malformed[.badStatus] ?? 0 >= 1)  // "-" status
-        #expect(accounting.malformed[.badSize] == 1)        // "12ab"
+        #expect(accounting.malformed[.badSize] == 1)  // "12ab"
         #expect(accounting.malformed[.empty] == 1)
         #expect(accounting.malformedTotal == 6)
         #expect(accounting.isBalanced)
@@ -53,8 +53,10 @@ import LogSurgeParse
 
     @Test func vhostFixtureWithSections() throws {
         let analysis = Support.analyze([Support.fixture("vhost.log")]) {
-            $0.sections = [.init(name: "immigration", prefix: "/en/immigration"),
-                           .init(name: "visas", prefix: "/en/immigration/visas")]
+            $0.sections = [
+                .init(name: "immigration", prefix: "/en/immigration"),
+                .init(name: "visas", prefix: "/en/immigration/visas"),
+            ]
         }
         #expect(analysis.inputs.first?.format == .vhostCombined)
         let expected = try String(contentsOfFile: Support.fixture("vhost.buckets.csv"), encoding: .utf8)
@@ -65,7 +67,7 @@ import LogSurgeParse
         let plain = try [UInt8](Data(contentsOf: URL(fileURLWithPath: Support.fixture("combined.log"))))
         let cut = plain.count / 2
         let directory = Support.temporaryDirectory()
-        let path = directory.appendingPathComponent("access.log").path   // no .gz: content decides
+        let path = directory.appendingPathComponent("access.log").path  // no .gz: content decides
         let twoMembers = Support.gzip(Array(plain[..<cut])) + Support.gzip(Array(plain[cut...]))
         try Support.writeFile(path, Data(twoMembers))
         let fromGzip = Support.analyze([path])
@@ -90,9 +92,9 @@ import LogSurgeParse
         #expect(analysis.inputErrors.first?.offset != nil)
         let damagedLines = analysis.inputs[0].lines
         let total = UInt64(log.reduce(0) { $0 + ($1 == 0x0A ? 1 : 0) })
-        #expect(damagedLines > total / 3)         // most of what came before the damage
+        #expect(damagedLines > total / 3)  // most of what came before the damage
         #expect(damagedLines < total)
-        #expect(analysis.inputs[1].lines > 0)     // the run went on with the next input
+        #expect(analysis.inputs[1].lines > 0)  // the run went on with the next input
         #expect(analysis.accounting.isBalanced)
     }
 
@@ -115,7 +117,7 @@ import LogSurgeParse
         let path = Support.temporaryDirectory().appendingPathComponent("ends.log").path
         try Support.writeFile(path, Data(lines.joined(separator: ending).utf8))
         let analysis = Support.analyze([path])
-        #expect(analysis.accounting.lines == 18)   // the fixture's 19 lines without its empty one
+        #expect(analysis.accounting.lines == 18)  // the fixture's 19 lines without its empty one
         #expect(analysis.accounting.parsed == 13)
         #expect(analysis.accounting.isBalanced)
     }
@@ -124,10 +126,12 @@ import LogSurgeParse
     func samplesAfterADroppedOverlongLineKeepTheirLineNumbers(chunkSize: Int) throws {
         let good = "8.8.8.8 - - [09/Nov/2016:04:00:01 +0000] \"GET / HTTP/1.1\" 200 1 \"-\" \"x\"\n"
         var text = good + String(repeating: "x", count: 3 << 20) + "\n" + good + "bad line\n"
-        text += String(repeating: "y", count: 2 << 20)   // a final overlong line without newline
+        text += String(repeating: "y", count: 2 << 20)  // a final overlong line without newline
         let path = Support.temporaryDirectory().appendingPathComponent("huge.log").path
         try Support.writeFile(path, Data(text.utf8))
-        let analysis = Support.analyze([path]) { $0.chunkSize = chunkSize; $0.format = .fixed(.combined) }
+        let analysis = Support.analyze([path]) {
+            $0.chunkSize = chunkSize; $0.format = .fixed(.combined)
+        }
         #expect(analysis.accounting.lines == 5)
         #expect(analysis.accounting.malformed[.tooLong] == 2)
         #expect(analysis.accounting.parsed == 2)
@@ -138,7 +142,8 @@ import LogSurgeParse
     @Test func theQuietSampleLogsRaiseNoAlert() throws {
         // A Sunday, then weekdays with more traffic: the level adjustment keeps the Monday
         // from reading as a surge against the Sunday's baseline.
-        let samples = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../SampleLogs").standardized.path
+        let samples = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../SampleLogs").standardized
+            .path
         let analysis = Support.analyze([samples])
         #expect(analysis.inputs.count == 4)
         #expect(analysis.inputErrors.isEmpty)
@@ -150,7 +155,7 @@ import LogSurgeParse
         let analysis = Support.analyze([Support.fixture("combined.log")]) { $0.format = .fixed(.common) }
         #expect(analysis.inputs.first?.format == .common)
         #expect(analysis.inputs.first?.formatChoice == .option)
-        #expect(analysis.accounting.parsed == 13)   // combined lines are read as common too
+        #expect(analysis.accounting.parsed == 13)  // combined lines are read as common too
     }
 
     @Test func missingInputIsAnErrorAndTheRestIsStillRead() {
@@ -200,10 +205,12 @@ import LogSurgeParse
         for index in 0..<5_000 {
             let site = index % 1000 == 7 ? longSite : "site\(index % 3)"
             let value = UInt64(index) * 1_000_003 % 9_999_999_999
-            let counts = BucketCounts(requests: UInt64(index + 1), status2xx: UInt64(index), status3xx: 0, status4xx: 1,
-                                      status5xx: UInt64(index % 7), bytes: value)
+            let counts = BucketCounts(
+                requests: UInt64(index + 1), status2xx: UInt64(index), status3xx: 0, status4xx: 1,
+                status5xx: UInt64(index % 7), bytes: value)
             buckets.add(minute: Int32(index), site: site, country: index % 2 == 0 ? .unknown : CountryCode(isoCode: "US")!, counts: counts)
-            expected.append("\(UTCMinute.format(Int32(index))),\(site),\(index % 2 == 0 ? "--" : "US"),\(index + 1),\(index),0,1,\(index % 7),\(value)")
+            expected.append(
+                "\(UTCMinute.format(Int32(index))),\(site),\(index % 2 == 0 ? "--" : "US"),\(index + 1),\(index),0,1,\(index % 7),\(value)")
         }
         let path = Support.temporaryDirectory().appendingPathComponent("b.csv").path
         let sink = try OutputSink(path: path)

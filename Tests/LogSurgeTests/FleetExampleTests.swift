@@ -4,8 +4,11 @@ import Testing
 /// The Prometheus fleet example run for real (Examples/prometheus/fleet-test.sh): two
 /// node_exporters and a Prometheus server on loopback, fed by two logsurge runs, whose rules must
 /// sum the two servers' counts exactly. Skips where Prometheus is not installed.
-@Suite(.tags(.launchesBinary), .enabled(if: Support.executable != nil && PrometheusTools.present,
-                "needs the logsurge executable, prometheus, promtool, a node_exporter, curl and jq"))
+@Suite(
+    .tags(.launchesBinary),
+    .enabled(
+        if: Support.executable != nil && PrometheusTools.present,
+        "needs the logsurge executable, prometheus, promtool, a node_exporter, curl and jq"))
 struct FleetExampleCLITests {
     static let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
         .appendingPathComponent("../../Examples/prometheus/fleet-test.sh").standardized

@@ -48,8 +48,10 @@ struct FollowCLITests {
 
         let process = Process()
         process.executableURL = Support.executable!
-        process.arguments = ["--follow", "--quiet", "--alerts", directory + "/alerts.jsonl", "--summary", directory + "/summary.json",
-                             "--buckets", directory + "/buckets.csv", path]
+        process.arguments = [
+            "--follow", "--quiet", "--alerts", directory + "/alerts.jsonl", "--summary", directory + "/summary.json",
+            "--buckets", directory + "/buckets.csv", path,
+        ]
         process.standardError = FileHandle.nullDevice
         try process.run()
         defer { if process.isRunning { process.terminate() } }
@@ -145,8 +147,10 @@ struct FollowCLITests {
         let directory = Support.temporaryDirectory().path
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let whole = directory + "/whole.log"
-        let generated = try Support.run(["generate", "--minutes", "600", "--rate", "60", "--seed", "7",
-                                         "--event", "surge:US:10:2016-11-01T05:00Z:60", "--output", whole])
+        let generated = try Support.run([
+            "generate", "--minutes", "600", "--rate", "60", "--seed", "7",
+            "--event", "surge:US:10:2016-11-01T05:00Z:60", "--output", whole,
+        ])
         #expect(generated.status == 0)
         let batch = try Support.run(["--quiet", "--alerts", "-", whole])
         let batchClose = try #require(batch.stdout.split(separator: "\n").first { $0.contains("\"state\":\"closed\"") })

@@ -16,7 +16,8 @@ struct FormatCLITests {
 
     static func generated(_ format: String, proxy: ProxySetup = .none, minutes: Int = 30) throws -> String {
         let layout = GeneratedLayout.named.first { $0.name == format }!.layout
-        return try file("\(format).log", Support.generatedLog(minutes: minutes, rate: 60, seed: 3, malformedRate: 0, layout: layout, proxy: proxy))
+        return try file(
+            "\(format).log", Support.generatedLog(minutes: minutes, rate: 60, seed: 3, malformedRate: 0, layout: layout, proxy: proxy))
     }
 
     static func summary(_ result: Support.RunResult) throws -> [String: Any] {
@@ -28,8 +29,9 @@ struct FormatCLITests {
         let json = try Self.generated("json")
         let result = try Support.run(["--format", "combined", "--quiet", "--summary", "-", json])
         #expect(result.status == 1)
-        #expect(result.stderr.contains(json) && result.stderr.contains("parsed as combined") && result.stderr.contains("use --format json"),
-                "\(result.stderr)")
+        #expect(
+            result.stderr.contains(json) && result.stderr.contains("parsed as combined") && result.stderr.contains("use --format json"),
+            "\(result.stderr)")
         // Everything was still counted and written: the lines, each under a reason that is not bad_client.
         let summary = try Self.summary(result)
         #expect((summary["parsed"] as? Int) == 0)
@@ -66,20 +68,22 @@ struct FormatCLITests {
         #expect(inputs?.first?["format"] as? String == (name == "cloudfront" ? "w3c" : name))
     }
 
-    @Test("Format strings and options that cannot work are usage errors (2) naming what is wrong", arguments: [
-        (["--log-format", "$remote_addr $request $status $time_local"], "$request"),
-        (["--log-format", "$remote_addr [$time_local] \"$request\""], "status"),
-        (["--log-format", "%{X-Forwarded-For}i %l %u %t \"%r\" %>s %b"], "--real-ip"),
-        (["--format", "json", "--log-format", "$remote_addr"], "give one"),
-        (["--format", "nginx-json"], "unknown format"),
-        (["--trusted-proxy", "10.0.0.0/8"], "--real-ip"),
-        (["--real-ip", "X-Forwarded-For", "--trusted-proxy", "akamai"], "akamai"),
-        (["--real-ip", "X-Forwarded-For", "--trusted-proxy", "10.0.0.0/33"], "10.0.0.0/33"),
-        (["--real-ip", "X-Forwarded-For:"], "not a header name"),
-        (["--json-field", "colour=blue"], "unknown role"),
-        (["--format", "combined", "--json-field", "time=ts"], "JSON"),
-        (["--log-format-from", "/nonexistent/nginx.conf"], "cannot read"),
-    ])
+    @Test(
+        "Format strings and options that cannot work are usage errors (2) naming what is wrong",
+        arguments: [
+            (["--log-format", "$remote_addr $request $status $time_local"], "$request"),
+            (["--log-format", "$remote_addr [$time_local] \"$request\""], "status"),
+            (["--log-format", "%{X-Forwarded-For}i %l %u %t \"%r\" %>s %b"], "--real-ip"),
+            (["--format", "json", "--log-format", "$remote_addr"], "give one"),
+            (["--format", "nginx-json"], "unknown format"),
+            (["--trusted-proxy", "10.0.0.0/8"], "--real-ip"),
+            (["--real-ip", "X-Forwarded-For", "--trusted-proxy", "akamai"], "akamai"),
+            (["--real-ip", "X-Forwarded-For", "--trusted-proxy", "10.0.0.0/33"], "10.0.0.0/33"),
+            (["--real-ip", "X-Forwarded-For:"], "not a header name"),
+            (["--json-field", "colour=blue"], "unknown role"),
+            (["--format", "combined", "--json-field", "time=ts"], "JSON"),
+            (["--log-format-from", "/nonexistent/nginx.conf"], "cannot read"),
+        ])
     func usageErrors(_ arguments: [String], _ named: String) throws {
         let result = try Support.run(arguments + ["--quiet"], stdin: Array("garbage\n".utf8))
         #expect(result.status == 2, "\(arguments): \(result.stderr)")
@@ -89,28 +93,38 @@ struct FormatCLITests {
     @Test("--log-format-from reads nginx and Apache configurations, by name")
     func fromConfiguration() throws {
         let log = try Self.generated("main", proxy: .cdn)
-        let nginx = try Self.file("nginx.conf", Array("""
-            http {
-                log_format  main  '$remote_addr - $remote_user [$time_local] "$request" '
-                                  '$status $body_bytes_sent "$http_referer" '
-                                  '"$http_user_agent" "$http_x_forwarded_for"';
-                access_log /var/log/nginx/access.log main;
-            }
-            """.utf8))
+        let nginx = try Self.file(
+            "nginx.conf",
+            Array(
+                """
+                http {
+                    log_format  main  '$remote_addr - $remote_user [$time_local] "$request" '
+                                      '$status $body_bytes_sent "$http_referer" '
+                                      '"$http_user_agent" "$http_x_forwarded_for"';
+                    access_log /var/log/nginx/access.log main;
+                }
+                """.utf8))
         for configuration in [nginx, nginx + ":main"] {
-            let result = try Support.run(["--log-format-from", configuration, "--real-ip", "X-Forwarded-For", "--quiet", "--summary", "-", log])
+            let result = try Support.run([
+                "--log-format-from", configuration, "--real-ip", "X-Forwarded-For", "--quiet", "--summary", "-", log,
+            ])
             #expect(result.status == 0, "\(result.stderr)")
             let clients = try Self.summary(result)["clients"] as? [String: Int]
             #expect(clients?["forwarded"] ?? 0 > 0 && clients?["connecting"] == 0)
         }
         let missing = try Support.run(["--log-format-from", nginx + ":json", "--quiet", log])
         #expect(missing.status == 2 && missing.stderr.contains("no log_format json") && missing.stderr.contains("main"))
-        let apache = try Self.file("apache2.conf", Array(#"""
-            LogFormat "%h %l %u %t \"%r\" %>s %O \"%{Referer}i\" \"%{User-Agent}i\"" combined
-            LogFormat "%{X-Forwarded-For}i %l %u %t \"%r\" %>s %b \"%{Referer}i\" \"%{User-Agent}i\"" proxy
-            """#.utf8))
+        let apache = try Self.file(
+            "apache2.conf",
+            Array(
+                #"""
+                LogFormat "%h %l %u %t \"%r\" %>s %O \"%{Referer}i\" \"%{User-Agent}i\"" combined
+                LogFormat "%{X-Forwarded-For}i %l %u %t \"%r\" %>s %b \"%{Referer}i\" \"%{User-Agent}i\"" proxy
+                """#.utf8))
         let proxied = try Self.generated("xff_combined", proxy: .balancer)
-        let result = try Support.run(["--log-format-from", apache + ":proxy", "--real-ip", "X-Forwarded-For", "--quiet", "--summary", "-", proxied])
+        let result = try Support.run([
+            "--log-format-from", apache + ":proxy", "--real-ip", "X-Forwarded-For", "--quiet", "--summary", "-", proxied,
+        ])
         #expect(result.status == 0, "\(result.stderr)")
         #expect((try Self.summary(result)["parsed"] as? Int) ?? 0 > 0)
     }
@@ -156,8 +170,10 @@ struct FormatCLITests {
         let summary = try Self.summary(result)
         #expect(summary["parsed"] as? Int == 2)
         #expect((summary["inputs"] as? [[String: Any]])?.first?["format"] as? String == "main")
-        let iis = ["#Software: Microsoft Internet Information Services 10.0", "#Version: 1.0",
-                   "#Fields: date time c-ip cs-method cs-uri-stem sc-status", "2016-11-09 02:31:05 81.2.69.142 GET / 200"]
+        let iis = [
+            "#Software: Microsoft Internet Information Services 10.0", "#Version: 1.0",
+            "#Fields: date time c-ip cs-method cs-uri-stem sc-status", "2016-11-09 02:31:05 81.2.69.142 GET / 200",
+        ]
         let w3c = try Self.file("bom-iis.log", bom + Array((iis.joined(separator: "\r\n") + "\r\n").utf8))
         let read = try Support.run(["--quiet", "--summary", "-", w3c])
         #expect(read.status == 0, "\(read.stderr)")
@@ -167,7 +183,11 @@ struct FormatCLITests {
 
     @Test("A log of W3C headers only is read as W3C: no lines, no error")
     func w3cHeadersOnly() throws {
-        let headers = try Self.file("u_ex161109.log", Array("#Software: Microsoft Internet Information Services 10.0\r\n#Version: 1.0\r\n#Date: 2016-11-09 00:00:00\r\n#Fields: date time c-ip cs-method cs-uri-stem sc-status\r\n".utf8))
+        let headers = try Self.file(
+            "u_ex161109.log",
+            Array(
+                "#Software: Microsoft Internet Information Services 10.0\r\n#Version: 1.0\r\n#Date: 2016-11-09 00:00:00\r\n#Fields: date time c-ip cs-method cs-uri-stem sc-status\r\n"
+                    .utf8))
         let result = try Support.run(["--quiet", "--summary", "-", headers])
         #expect(result.status == 0, "\(result.stderr)")
         #expect((try Self.summary(result)["inputs"] as? [[String: Any]])?.first?["format"] as? String == "w3c")
@@ -186,19 +206,22 @@ struct FormatCLITests {
     @Test("Lines of another format inside an input are named, with the format that reads them")
     func linesInAnotherFormat() throws {
         let json = #"{"remote_addr":"81.2.69.142","time":"2016-11-09T02:31:05Z","status":200}"#
-        let mixed = try Self.file("mixed.log", Array((Array(repeating: Self.mainLine, count: 5) + [json, json]).joined(separator: "\n").utf8) + [0x0A])
+        let mixed = try Self.file(
+            "mixed.log", Array((Array(repeating: Self.mainLine, count: 5) + [json, json]).joined(separator: "\n").utf8) + [0x0A])
         let result = try Support.run(["--quiet", "--summary", "-", mixed])
         #expect(result.status == 0)
         #expect(try Self.codes(result) == ["lines_in_another_format"])
         #expect(result.stderr.contains("lines_in_another_format") && result.stderr.contains("--format json"), "\(result.stderr)")
         // Garbage is not another format: no such warning.
-        let garbage = try Self.file("garbage-in-main.log", Array((Array(repeating: Self.mainLine, count: 5) + ["garbage"]).joined(separator: "\n").utf8) + [0x0A])
+        let garbage = try Self.file(
+            "garbage-in-main.log", Array((Array(repeating: Self.mainLine, count: 5) + ["garbage"]).joined(separator: "\n").utf8) + [0x0A])
         #expect(try Self.codes(try Support.run(["--quiet", "--summary", "-", garbage])).isEmpty)
     }
 
     @Test("JSON times without an offset are read as UTC, with a warning")
     func zonelessJSON() throws {
-        let log = try Self.file("zoneless.log", Array(#"{"remote_addr":"81.2.69.142","time":"2016-11-09T02:31:05","status":200}"#.utf8) + [0x0A])
+        let log = try Self.file(
+            "zoneless.log", Array(#"{"remote_addr":"81.2.69.142","time":"2016-11-09T02:31:05","status":200}"#.utf8) + [0x0A])
         let result = try Support.run(["--quiet", "--summary", "-", log])
         #expect(result.status == 0)
         #expect(try Self.codes(result) == ["time_without_zone"])
@@ -207,47 +230,63 @@ struct FormatCLITests {
 
     @Test("A country header is believed only from a trusted proxy; a visitor's own is not")
     func countryHeaderTrust() throws {
-        let format = #"$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent "$http_referer" "$http_user_agent" "$http_cf_ipcountry""#
+        let format =
+            #"$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent "$http_referer" "$http_user_agent" "$http_cf_ipcountry""#
         // 162.158.88.115 is a Cloudflare edge; 81.2.69.142 (GB) reached the server directly and says US.
-        let lines = [#"162.158.88.115 - - [09/Nov/2016:02:31:05 +0000] "GET / HTTP/1.1" 200 5 "-" "curl" "FR""#,
-                     #"81.2.69.142 - - [09/Nov/2016:02:31:05 +0000] "GET / HTTP/1.1" 200 5 "-" "curl" "US""#]
+        let lines = [
+            #"162.158.88.115 - - [09/Nov/2016:02:31:05 +0000] "GET / HTTP/1.1" 200 5 "-" "curl" "FR""#,
+            #"81.2.69.142 - - [09/Nov/2016:02:31:05 +0000] "GET / HTTP/1.1" 200 5 "-" "curl" "US""#,
+        ]
         let log = try Self.file("country.log", Array(lines.joined(separator: "\n").utf8) + [0x0A])
         let result = try Support.run(["--log-format", format, "--country-from", "CF-IPCountry", "--quiet", "--buckets", "-", log])
         #expect(result.status == 0, "\(result.stderr)")
         let countries = result.stdout.split(separator: "\n").dropFirst().map { $0.split(separator: ",")[2] }
         #expect(countries.sorted() == ["FR", "GB"], "\(result.stdout)")
         // --trusted-proxy says whose word counts: trusting nobody but 10.0.0.0/8, the database decides both.
-        let strict = try Support.run(["--log-format", format, "--country-from", "CF-IPCountry", "--trusted-proxy", "10.0.0.0/8", "--quiet", "--summary", "-", log])
+        let strict = try Support.run([
+            "--log-format", format, "--country-from", "CF-IPCountry", "--trusted-proxy", "10.0.0.0/8", "--quiet", "--summary", "-", log,
+        ])
         #expect((try Self.summary(strict)["clients"] as? [String: Int])?["country_header"] == 0)
     }
 
     @Test("A header one CDN sets is believed only from that CDN's edges, not from any CDN")
     func vendorHeaders() throws {
-        let format = #"$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent "$http_user_agent" "$http_cf_ipcountry" "$http_cf_connecting_ip""#
+        let format =
+            #"$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent "$http_user_agent" "$http_cf_ipcountry" "$http_cf_connecting_ip""#
         // 162.158.88.115 is Cloudflare; 13.32.0.1 is CloudFront, which anyone can put in front
         // of the origin and have it send Cloudflare's headers.
-        let lines = [#"162.158.88.115 - - [09/Nov/2016:02:31:05 +0000] "GET / HTTP/1.1" 200 5 "curl" "FR" "81.2.69.142""#,
-                     #"13.32.0.1 - - [09/Nov/2016:02:31:05 +0000] "GET / HTTP/1.1" 200 5 "curl" "FR" "81.2.69.142""#]
+        let lines = [
+            #"162.158.88.115 - - [09/Nov/2016:02:31:05 +0000] "GET / HTTP/1.1" 200 5 "curl" "FR" "81.2.69.142""#,
+            #"13.32.0.1 - - [09/Nov/2016:02:31:05 +0000] "GET / HTTP/1.1" 200 5 "curl" "FR" "81.2.69.142""#,
+        ]
         let log = try Self.file("vendor.log", Array(lines.joined(separator: "\n").utf8) + [0x0A])
         let country = try Support.run(["--log-format", format, "--country-from", "CF-IPCountry", "--quiet", "--buckets", "-", log])
-        #expect(country.stdout.split(separator: "\n").dropFirst().map { $0.split(separator: ",")[2] }.sorted() == ["FR", "US"], "\(country.stdout)")
+        #expect(
+            country.stdout.split(separator: "\n").dropFirst().map { $0.split(separator: ",")[2] }.sorted() == ["FR", "US"],
+            "\(country.stdout)")
         let client = try Support.run(["--log-format", format, "--real-ip", "CF-Connecting-IP", "--quiet", "--summary", "-", log])
         #expect((try Self.summary(client)["clients"] as? [String: Int])?["forwarded"] == 1, "\(client.stdout)")
         // Naming the proxies says whose word counts.
-        let named = try Support.run(["--log-format", format, "--country-from", "CF-IPCountry", "--trusted-proxy", "cdn", "--quiet", "--buckets", "-", log])
+        let named = try Support.run([
+            "--log-format", format, "--country-from", "CF-IPCountry", "--trusted-proxy", "cdn", "--quiet", "--buckets", "-", log,
+        ])
         #expect(named.stdout.split(separator: "\n").dropFirst().map { $0.split(separator: ",")[2] } == ["FR"], "\(named.stdout)")
     }
 
     @Test("--real-ip whose header comes from proxies that are not trusted says so")
     func untrustedBalancer() throws {
         // A Google load balancer (35.191.0.0/16, not an embedded CDN) in front of nginx.
-        let lines = (0..<4).map { #"35.191.10.\#($0) - - [09/Nov/2016:02:31:05 +0000] "GET / HTTP/1.1" 200 5 "-" "curl" "81.2.69.142, 34.120.1.1""# }
+        let lines = (0..<4).map {
+            #"35.191.10.\#($0) - - [09/Nov/2016:02:31:05 +0000] "GET / HTTP/1.1" 200 5 "-" "curl" "81.2.69.142, 34.120.1.1""#
+        }
         let log = try Self.file("gcp.log", Array(lines.joined(separator: "\n").utf8) + [0x0A])
         let result = try Support.run(["--format", "main", "--real-ip", "X-Forwarded-For", "--quiet", "--summary", "-", log])
         #expect(try Self.codes(result) == ["real_ip_untrusted"], "\(result.stderr)")
         #expect(result.stderr.contains("35.191.10.0") && result.stderr.contains("--trusted-proxy"), "\(result.stderr)")
-        let trusted = try Support.run(["--format", "main", "--real-ip", "X-Forwarded-For", "--trusted-proxy", "35.191.0.0/16",
-                                       "--trusted-proxy", "34.120.0.0/16", "--quiet", "--buckets", "-", log])
+        let trusted = try Support.run([
+            "--format", "main", "--real-ip", "X-Forwarded-For", "--trusted-proxy", "35.191.0.0/16",
+            "--trusted-proxy", "34.120.0.0/16", "--quiet", "--buckets", "-", log,
+        ])
         #expect(trusted.stdout.contains(",GB,4,"), "\(trusted.stdout)")
         #expect(!trusted.stderr.contains("real_ip_untrusted"))
     }
@@ -271,10 +310,11 @@ struct FormatCLITests {
         // A CDN log whose X-Forwarded-For the server never received ("-").
         let log = try Self.generated("main", proxy: .cdn)
         let text = try String(contentsOfFile: log, encoding: .utf8)
-        let emptied = text.split(separator: "\n").map { line -> String in
-            guard let last = line.range(of: " \"", options: .backwards) else { return String(line) }
-            return line[..<last.lowerBound] + #" "-""#
-        }.joined(separator: "\n") + "\n"
+        let emptied =
+            text.split(separator: "\n").map { line -> String in
+                guard let last = line.range(of: " \"", options: .backwards) else { return String(line) }
+                return line[..<last.lowerBound] + #" "-""#
+            }.joined(separator: "\n") + "\n"
         let path = try Self.file("no-xff.log", Array(emptied.utf8))
         let result = try Support.run(["--real-ip", "X-Forwarded-For", "--quiet", "--summary", "-", path])
         #expect(result.status == 0)
@@ -298,8 +338,10 @@ struct FormatCLITests {
 
     @Test("A client logged with its port (Traefik, Caddy 2.4) is still an address")
     func clientWithPort() throws {
-        let lines = [#"{"ClientHost":"81.2.69.142:41342","time":"2016-11-09T02:31:05Z","status":200}"#,
-                     #"{"ClientHost":"[2001:db8::1]:443","time":"2016-11-09T02:31:05Z","status":200}"#]
+        let lines = [
+            #"{"ClientHost":"81.2.69.142:41342","time":"2016-11-09T02:31:05Z","status":200}"#,
+            #"{"ClientHost":"[2001:db8::1]:443","time":"2016-11-09T02:31:05Z","status":200}"#,
+        ]
         let log = try Self.file("ports.log", Array(lines.joined(separator: "\n").utf8) + [0x0A])
         let result = try Support.run(["--quiet", "--buckets", "-", log])
         #expect(result.stdout.contains(",GB,"), "\(result.stdout)")

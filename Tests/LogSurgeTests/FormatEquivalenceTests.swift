@@ -20,8 +20,10 @@ struct FormatEquivalenceTests {
     }
 
     /// The buckets of a run, as the CSV a user gets.
-    static func buckets(_ path: String, format: AnalyzeConfiguration.FormatChoice = .auto, headers: HeaderRoles = HeaderRoles(),
-                        threads: Int = 2, chunkSize: Int = 2 << 20) throws -> (csv: String, analysis: Analysis) {
+    static func buckets(
+        _ path: String, format: AnalyzeConfiguration.FormatChoice = .auto, headers: HeaderRoles = HeaderRoles(),
+        threads: Int = 2, chunkSize: Int = 2 << 20
+    ) throws -> (csv: String, analysis: Analysis) {
         let analysis = Support.analyze([path]) {
             $0.format = format
             $0.headers = headers
@@ -47,10 +49,12 @@ struct FormatEquivalenceTests {
     static let forwarded = HeaderRoles(forwarded: HeaderName("X-Forwarded-For"))
 
     /// Each named format: detected by itself, read with its name, any thread count and chunk size.
-    @Test("Each named format gives the buckets of the combined log", arguments: [
-        ("common", false), ("vhost_common", true), ("main", false), ("xff_combined", false), ("json", true),
-        ("caddy", true), ("alb", true), ("w3c", true), ("cloudfront", true),
-    ])
+    @Test(
+        "Each named format gives the buckets of the combined log",
+        arguments: [
+            ("common", false), ("vhost_common", true), ("main", false), ("xff_combined", false), ("json", true),
+            ("caddy", true), ("alb", true), ("w3c", true), ("cloudfront", true),
+        ])
     func namedFormat(_ name: String, _ withHost: Bool) throws {
         let layout = try #require(GeneratedLayout.named.first { $0.name == name }).layout
         let path = try Self.write(layout)
@@ -60,7 +64,8 @@ struct FormatEquivalenceTests {
         // A one-address X-Forwarded-For first is combined too; otherwise the format is recognised.
         #expect(detected.analysis.inputs.first?.format?.name == (name == "xff_combined" ? "combined" : readAs))
         for (threads, chunkSize) in [(1, 2 << 20), (2, 4096), (3, 777)] {
-            let named = try Self.buckets(path, format: .fixed(try #require(LineFormat.named(readAs))), threads: threads, chunkSize: chunkSize)
+            let named = try Self.buckets(
+                path, format: .fixed(try #require(LineFormat.named(readAs))), threads: threads, chunkSize: chunkSize)
             #expect(named.csv == Self.references[withHost], "\(name), \(threads) threads, chunks of \(chunkSize)")
         }
         let compressed = try Self.write(layout, gzip: true)
@@ -69,13 +74,23 @@ struct FormatEquivalenceTests {
 
     static let formatStrings: [(name: String, string: String, withHost: Bool, realIP: Bool)] = [
         ("nginx main", GeneratedLayout.mainString, false, false),
-        ("nginx $time_iso8601 and $request_time between fields",
-         #"$remote_addr - $remote_user [$time_iso8601] $request_time "$request" $status $body_bytes_sent "$http_referer" "$http_user_agent" $upstream_response_time"#, false, false),
+        (
+            "nginx $time_iso8601 and $request_time between fields",
+            #"$remote_addr - $remote_user [$time_iso8601] $request_time "$request" $status $body_bytes_sent "$http_referer" "$http_user_agent" $upstream_response_time"#,
+            false, false
+        ),
         ("nginx escape=json template", GeneratedLayout.jsonTemplate, true, false),
         ("Apache %{X-Forwarded-For}i first", GeneratedLayout.xffCombinedString, false, true),
         ("Apache with %D and %{Host}i", #"%{Host}i %a %l %u %t \"%r\" %>s %b %D \"%{Referer}i\" \"%{User-Agent}i\""#, true, false),
-        ("nginx vhost first", #"$host:$server_port $remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent "$http_referer" "$http_user_agent""#, true, false),
-        ("nginx $msec, configuration quoting", #"log_format timed '$remote_addr $msec "$request" ' '$status $bytes_sent $body_bytes_sent';"#, false, false),
+        (
+            "nginx vhost first",
+            #"$host:$server_port $remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent "$http_referer" "$http_user_agent""#,
+            true, false
+        ),
+        (
+            "nginx $msec, configuration quoting",
+            #"log_format timed '$remote_addr $msec "$request" ' '$status $bytes_sent $body_bytes_sent';"#, false, false
+        ),
         ("Apache strftime pieces", #"%h %l %u [%{%d/%b/%Y %T}t.%{msec_frac}t %{%z}t] \"%r\" %>s %b"#, false, false),
     ]
 
@@ -85,22 +100,27 @@ struct FormatEquivalenceTests {
         let path = try Self.write(.formatString(string))
         let format = try LineFormat.compile(string, clientHeaders: realIP ? ["x_forwarded_for"] : [])
         for (threads, chunkSize) in [(1, 2 << 20), (2, 5000)] {
-            let read = try Self.buckets(path, format: .fixed(format), headers: realIP ? Self.forwarded : HeaderRoles(),
-                                        threads: threads, chunkSize: chunkSize)
+            let read = try Self.buckets(
+                path, format: .fixed(format), headers: realIP ? Self.forwarded : HeaderRoles(),
+                threads: threads, chunkSize: chunkSize)
             #expect(read.csv == Self.references[withHost], "\(name), \(threads) threads")
         }
     }
 
-    @Test("Behind a CDN or a balancer: --real-ip gives the visitors' buckets; without it, a warning", arguments: [
-        ("main", false), ("json", true), ("caddy", true), ("xff_combined", false), ("w3c", true),
-    ])
+    @Test(
+        "Behind a CDN or a balancer: --real-ip gives the visitors' buckets; without it, a warning",
+        arguments: [
+            ("main", false), ("json", true), ("caddy", true), ("xff_combined", false), ("w3c", true),
+        ])
     func behindProxies(_ name: String, _ withHost: Bool) throws {
         let layout = try #require(GeneratedLayout.named.first { $0.name == name }).layout
         for proxy in [ProxySetup.cdn, .balancer] {
             let path = try Self.write(layout, proxy: proxy)
             let real = try Self.buckets(path, headers: Self.forwarded)
             #expect(real.csv == Self.references[withHost], "\(name) behind \(proxy)")
-            #expect(real.analysis.accounting.clients[.forwarded] == real.analysis.accounting.parsed - real.analysis.accounting.clients[.connecting])
+            #expect(
+                real.analysis.accounting.clients[.forwarded] == real.analysis.accounting.parsed
+                    - real.analysis.accounting.clients[.connecting])
             #expect(real.analysis.warnings.isEmpty)
             if name != "xff_combined" {
                 // Without --real-ip: the proxies' countries, and a warning that names the fix.

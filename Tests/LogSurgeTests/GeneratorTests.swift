@@ -39,7 +39,7 @@ import LogSurgeParse
     @Test func dailyRhythmPeaksInTheAfternoonLocalTime() {
         let generator = TrafficGenerator(configuration: GeneratorConfiguration())
         let canada = TrafficProfile.immigrationSite.countries.firstIndex { $0.code == "CA" }!
-        let day = UTCMinute.minute(year: 2016, month: 11, day: 2, hour: 0, minute: 0)!   // a Wednesday
+        let day = UTCMinute.minute(year: 2016, month: 11, day: 2, hour: 0, minute: 0)!  // a Wednesday
         // CA is at UTC-5: 16:00 local is 21:00 UTC, 04:00 local is 09:00 UTC.
         let peak = generator.expectedRequests(minute: day + 21 * 60)[canada]
         let trough = generator.expectedRequests(minute: day + 9 * 60)[canada]
@@ -66,7 +66,10 @@ import LogSurgeParse
         let names = try FileManager.default.contentsOfDirectory(atPath: directory).sorted()
         #expect(names == ["access.log", "access.log.1", "access.log.2.gz", "access.log.3.gz"])  // -0500 clock: 4 local days
         let analysis = Support.analyze([directory])
-        #expect(analysis.inputs.map { URL(fileURLWithPath: $0.name).lastPathComponent } == ["access.log.3.gz", "access.log.2.gz", "access.log.1", "access.log"])
+        #expect(
+            analysis.inputs.map { URL(fileURLWithPath: $0.name).lastPathComponent } == [
+                "access.log.3.gz", "access.log.2.gz", "access.log.1", "access.log",
+            ])
         #expect(analysis.accounting.lines == UInt64(written))
     }
 }

@@ -15,13 +15,18 @@ struct GoldenOutputCLITests {
     func wireFormats() throws {
         let directory = Support.temporaryDirectory().path
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        let generated = try Support.run(["generate", "--start", "2016-11-08T00:00Z", "--minutes", "1800", "--rate", "15",
-                                         "--seed", "9", "--event", "surge:US:8:2016-11-09T05:00Z:60",
-                                         "--event", "errors:0.4:2016-11-09T03:00Z:15", "--output", directory + "/g.log"])
+        let generated = try Support.run([
+            "generate", "--start", "2016-11-08T00:00Z", "--minutes", "1800", "--rate", "15",
+            "--seed", "9", "--event", "surge:US:8:2016-11-09T05:00Z:60",
+            "--event", "errors:0.4:2016-11-09T03:00Z:15", "--output", directory + "/g.log",
+        ])
         try #require(generated.status == 0, "\(generated.stderr)")
         // Run from the directory, so that the input is named `g.log` wherever the test runs.
-        let result = try Support.run(["--threads", "2", "--alerts", "alerts.jsonl", "--summary", "summary.json",
-                                      "--metrics", "metrics.prom", "--html", "report.html", "g.log"], workingDirectory: directory)
+        let result = try Support.run(
+            [
+                "--threads", "2", "--alerts", "alerts.jsonl", "--summary", "summary.json",
+                "--metrics", "metrics.prom", "--html", "report.html", "g.log",
+            ], workingDirectory: directory)
         #expect(result.status == 0, "\(result.stderr)")
         // The buckets of the first 1,800 lines, about four hours (every minute × site ×
         // country: a day and a half of them would be a 300 KB file to read).

@@ -53,8 +53,9 @@ final class PageNode {
         let parser = XMLParser(data: Data(page.utf8))
         parser.delegate = builder
         guard parser.parse(), let root = builder.root else {
-            throw ParseFailure(description: "not well-formed XML at line \(parser.lineNumber), column \(parser.columnNumber): "
-                + (parser.parserError.map { "\($0)" } ?? "no root element"))
+            throw ParseFailure(
+                description: "not well-formed XML at line \(parser.lineNumber), column \(parser.columnNumber): "
+                    + (parser.parserError.map { "\($0)" } ?? "no root element"))
         }
         return root
     }
@@ -67,8 +68,10 @@ final class PageNode {
         var root: PageNode?
         var stack: [PageNode] = []
 
-        func parser(_ parser: XMLParser, didStartElement elementName: String, namespaceURI: String?,
-                    qualifiedName: String?, attributes: [String: String] = [:]) {
+        func parser(
+            _ parser: XMLParser, didStartElement elementName: String, namespaceURI: String?,
+            qualifiedName: String?, attributes: [String: String] = [:]
+        ) {
             let node = PageNode(name: elementName, attributes: attributes)
             stack.last?.children.append(node)
             if root == nil { root = node }
@@ -90,8 +93,8 @@ final class PageNode {
         ("<script>alert(1)</script>", "&lt;script&gt;alert(1)&lt;/script&gt;"),
         ("\"><a href='x'>&amp;", "&quot;&gt;&lt;a href=&#39;x&#39;&gt;&amp;amp;"),
         ("red \u{1B}[31m", "red \\x1b[31m"),
-        ("a\u{202E}b", "a\\xe2\\x80\\xaeb"),            // a bidirectional override would reorder what follows
-        ("x\u{FFFE}", "x\\xef\\xbf\\xbe"),               // not a character XML allows
+        ("a\u{202E}b", "a\\xe2\\x80\\xaeb"),  // a bidirectional override would reorder what follows
+        ("x\u{FFFE}", "x\\xef\\xbf\\xbe"),  // not a character XML allows
         ("back\\slash", "back\\\\slash"),
         ("Zürich 東京", "Zürich 東京"),
     ])
@@ -121,8 +124,9 @@ final class PageNode {
     static let database = "test database"
 
     static func render(_ analysis: Analysis, configuration: DetectorConfiguration = DetectorConfiguration()) -> String {
-        HTMLReport.render(analysis, events: analysis.alerts, trace: analysis.trace, configuration: configuration,
-                          databaseDescription: database)
+        HTMLReport.render(
+            analysis, events: analysis.alerts, trace: analysis.trace, configuration: configuration,
+            databaseDescription: database)
     }
 
     /// Two days of generated traffic with a US surge ×20 (2016-11-02 03:00Z, an hour) and 40%
@@ -194,9 +198,10 @@ final class PageNode {
     @Test func figuresMatchTheRun() throws {
         let (analysis, page) = Self.surge
         let root = try PageNode.parse(page)
-        let figures = Dictionary(root.all("div", class: "figure").map { figure in
-            (figure.all("div", class: "name").first?.text ?? "", figure.all("div", class: "value").first?.text ?? "")
-        }, uniquingKeysWith: { first, _ in first })
+        let figures = Dictionary(
+            root.all("div", class: "figure").map { figure in
+                (figure.all("div", class: "name").first?.text ?? "", figure.all("div", class: "value").first?.text ?? "")
+            }, uniquingKeysWith: { first, _ in first })
         #expect(figures["Requests"] == TextReport.number(analysis.accounting.parsed))
         #expect(figures["Lines read"] == TextReport.number(analysis.accounting.lines))
         #expect(figures["Alerts"] == "2")
@@ -206,11 +211,14 @@ final class PageNode {
         let labels = root.all("text", class: "bar-label").map(\.text)
         let values = root.all("text", class: "bar-value").map(\.text)
         #expect(Array(labels.prefix(3)) == countries.prefix(3).map(\.key.description))
-        #expect(values.first == "\(TextReport.number(countries[0].value.requests)) · "
-            + TextReport.percent(UInt64(countries[0].value.requests), of: analysis.accounting.parsed))
+        #expect(
+            values.first == "\(TextReport.number(countries[0].value.requests)) · "
+                + TextReport.percent(UInt64(countries[0].value.requests), of: analysis.accounting.parsed))
         // Every line accounted for, and the input named with its line count.
         let lines = try #require(root.all("section").first { $0.attributes["id"] == "accounting" })
-        #expect(lines.text.contains("\(TextReport.number(analysis.accounting.lines)) read, \(TextReport.number(analysis.accounting.parsed)) parsed"))
+        #expect(
+            lines.text.contains(
+                "\(TextReport.number(analysis.accounting.lines)) read, \(TextReport.number(analysis.accounting.parsed)) parsed"))
         #expect(lines.all("table", class: "inputs").first?.text.contains("surge.log") == true)
     }
 
@@ -240,8 +248,9 @@ final class PageNode {
         try #require(analysis.accounting.parsed == 2 && analysis.accounting.malformedTotal == 2)
         var configuration = DetectorConfiguration()
         configuration.watchedCountries = [CountryCode(isoCode: "US")!]
-        let page = HTMLReport.render(analysis, events: analysis.alerts, trace: analysis.trace, configuration: configuration,
-                                     databaseDescription: "<db>")
+        let page = HTMLReport.render(
+            analysis, events: analysis.alerts, trace: analysis.trace, configuration: configuration,
+            databaseDescription: "<db>")
 
         #expect(!page.lowercased().contains("<script"))
         #expect(!page.lowercased().contains("<svg onload"))
@@ -259,10 +268,13 @@ final class PageNode {
         #expect(root.attributeValues.contains("US requests per minute to '><script>alert(2)</script>/\(section)"))
         // No element came from the log: only the page's own.
         let names = Set(root.all { _ in true }.map(\.name))
-        #expect(names.isSubset(of: ["html", "head", "meta", "title", "style", "body", "header", "main", "footer", "section",
-                                    "article", "div", "p", "span", "h1", "h2", "h3", "ul", "li", "b", "i", "br", "strong",
-                                    "a", "code", "time", "table", "thead", "tbody", "tr", "th", "td", "dl", "dt", "dd",
-                                    "figure", "figcaption", "svg", "g", "path", "rect", "line", "text"]), "\(names)")
+        #expect(
+            names.isSubset(of: [
+                "html", "head", "meta", "title", "style", "body", "header", "main", "footer", "section",
+                "article", "div", "p", "span", "h1", "h2", "h3", "ul", "li", "b", "i", "br", "strong",
+                "a", "code", "time", "table", "thead", "tbody", "tr", "th", "td", "dl", "dt", "dd",
+                "figure", "figcaption", "svg", "g", "path", "rect", "line", "text",
+            ]), "\(names)")
     }
 
     /// A `--state` run leaves an episode still going at its end open: the table says so and the
@@ -271,8 +283,9 @@ final class PageNode {
         let (analysis, _) = Self.surge
         let surge = try #require(analysis.alerts.first { $0.kind == .surge && $0.state == .open })
         let trace = try #require(analysis.trace)
-        let page = HTMLReport.render(analysis, events: [surge], trace: trace, configuration: DetectorConfiguration(),
-                                     databaseDescription: Self.database)
+        let page = HTMLReport.render(
+            analysis, events: [surge], trace: trace, configuration: DetectorConfiguration(),
+            databaseDescription: Self.database)
         let root = try PageNode.parse(page)
         let row = try #require(root.all("table", class: "episodes").first?.all("tr").last)
         #expect(row.all("span", class: "open").map(\.text) == ["open"])
@@ -330,12 +343,15 @@ final class PageNode {
                 let requests = Int(count * 4)
                 trace.errors(slot: errorSlot, minute: minute, requests: requests, errors: Int(generator.next() % 3), baselineShare: 0.01)
             }
-            events.append(AlertEvent(id: site + 1, state: .closed, kind: .surge, site: name, country: us, start: first + 4000,
-                                     raisedAt: first + 4003, end: first + 4200, peakMinute: first + 4100, peakRequests: 300,
-                                     baselineRequests: 30, ratio: 10))
+            events.append(
+                AlertEvent(
+                    id: site + 1, state: .closed, kind: .surge, site: name, country: us, start: first + 4000,
+                    raisedAt: first + 4003, end: first + 4200, peakMinute: first + 4100, peakRequests: 300,
+                    baselineRequests: 30, ratio: 10))
         }
-        let page = HTMLReport.render(Analysis(), events: events, trace: trace, configuration: DetectorConfiguration(),
-                                     databaseDescription: Self.database)
+        let page = HTMLReport.render(
+            Analysis(), events: events, trace: trace, configuration: DetectorConfiguration(),
+            databaseDescription: Self.database)
         let root = try PageNode.parse(page)
         #expect(root.all("article", class: "site").count == 10)
         #expect(root.all("svg", class: "chart").count == 20)
@@ -352,7 +368,9 @@ final class PageNode {
         #expect(TimeChart.timeStep(minutes: 60, width: 1022) == 10)
         #expect(TimeChart.dayLabel(UTCMinute.parse("2016-11-09T00:00Z")!) == "Wed 9 Nov")
         #expect(TimeChart.number(12.04) == "12" && TimeChart.number(-0.25) == "-0.3" && TimeChart.number(.infinity) == "0")
-        #expect(HTMLReport.shareText(0.0034) == "0.34%" && HTMLReport.shareText(0.41) == "41.0%" && HTMLReport.shareText(0.1, tick: true) == "10%")
+        #expect(
+            HTMLReport.shareText(0.0034) == "0.34%" && HTMLReport.shareText(0.41) == "41.0%"
+                && HTMLReport.shareText(0.1, tick: true) == "10%")
         #expect(HTMLReport.decimal(31.46) == "31.5" && HTMLReport.decimal(1234.5) == "1,235" && HTMLReport.decimal(.nan) == "–")
     }
 
@@ -424,15 +442,18 @@ struct HTMLCLITests {
             let time = String(format: "09/Nov/2016:%02d:%02d:00 +0000", 3 + minute / 60, minute % 60)
             lines.append("'><script>alert(2)</script>:443 8.8.8.8 - - [\(time)] \"GET / HTTP/1.1\" 200 10 \"-\" \"\(agent)\"")
         }
-        lines.append("\"><script>alert(2)</script>:443 8.8.8.8 - - [09/Nov/2016:04:00:01 +0000] \"GET / HTTP/1.1\" 200 10 \"-\" \"\(agent)\"")
+        lines.append(
+            "\"><script>alert(2)</script>:443 8.8.8.8 - - [09/Nov/2016:04:00:01 +0000] \"GET / HTTP/1.1\" 200 10 \"-\" \"\(agent)\"")
         lines.append("www.example:443 8.8.8.8 - - [09/Nov/2016:04:00:02 +0000] \"GET / HTTP/1.1\" 2x0 10 \"-\" \"\(agent)\"")
-        let result = try Support.run(["--format", "vhost_combined", "--html", "-", "-"],
-                                     stdin: Array((lines.joined(separator: "\n") + "\n").utf8))
+        let result = try Support.run(
+            ["--format", "vhost_combined", "--html", "-", "-"],
+            stdin: Array((lines.joined(separator: "\n") + "\n").utf8))
         #expect(result.status == 0, "\(result.stderr)")
         #expect(!result.stdout.lowercased().contains("<script"))
         let root = try PageNode.parse(result.stdout)
-        #expect(root.all("svg", class: "chart").map { $0.attributes["aria-label"] ?? "" }
-            == ["US requests per minute to '><script>alert(2)</script>", "5xx share per minute of '><script>alert(2)</script>"])
+        #expect(
+            root.all("svg", class: "chart").map { $0.attributes["aria-label"] ?? "" }
+                == ["US requests per minute to '><script>alert(2)</script>", "5xx share per minute of '><script>alert(2)</script>"])
         #expect(root.all("ul", class: "samples").map(\.text).joined().contains(agent))
     }
 
@@ -476,9 +497,9 @@ struct HTMLCLITests {
             pages.append(try PageNode.parse(String(contentsOfFile: html, encoding: .utf8)))
         }
         #expect(pages[0].all("div", class: "value").first?.text != "0")
-        #expect(pages[1].all("div", class: "value").first?.text == "0")   // nothing new was read …
+        #expect(pages[1].all("div", class: "value").first?.text == "0")  // nothing new was read …
         #expect(pages[1].all("h1").first?.text.hasSuffix("UTC, nothing new read") == true)
-        #expect(pages[1].all("svg", class: "chart").count == pages[0].all("svg", class: "chart").count)   // … all is charted
+        #expect(pages[1].all("svg", class: "chart").count == pages[0].all("svg", class: "chart").count)  // … all is charted
         #expect(!pages[1].all("svg", class: "chart").isEmpty)
     }
 }

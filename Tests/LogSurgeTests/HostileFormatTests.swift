@@ -35,27 +35,28 @@ import Testing
 
     /// A main line from a Cloudflare edge with this X-Forwarded-For.
     static func main(_ chain: [UInt8], agent: [UInt8] = Array("Mozilla/5.0".utf8)) -> [UInt8] {
-        Array(#"162.158.88.115 - - [09/Nov/2016:02:31:05 +0000] "GET / HTTP/1.1" 200 10 "-" ""#.utf8) + agent + Array(#"" ""#.utf8) + chain + [0x22]
+        Array(#"162.158.88.115 - - [09/Nov/2016:02:31:05 +0000] "GET / HTTP/1.1" 200 10 "-" ""#.utf8) + agent + Array(#"" ""#.utf8) + chain
+            + [0x22]
     }
 
     @Test("Hostile chains: the client is where the walk stops, never a crash")
     func chains() throws {
         let cases: [(chain: [UInt8], country: String)] = [
-            (Array("".utf8), "US"),                                   // empty: the edge (Cloudflare is US in the database)
+            (Array("".utf8), "US"),  // empty: the edge (Cloudflare is US in the database)
             (Array("-".utf8), "US"),
-            (Array("unknown".utf8), "US"),                            // not an address: the walk ends at the edge
+            (Array("unknown".utf8), "US"),  // not an address: the walk ends at the edge
             (Array("unknown, 8.8.8.8".utf8), "US"),
             (Array("85.214.132.117".utf8), "DE"),
-            (Array("1.2.3.4, 85.214.132.117".utf8), "DE"),            // a spoofed leftmost entry is never reached
+            (Array("1.2.3.4, 85.214.132.117".utf8), "DE"),  // a spoofed leftmost entry is never reached
             (Array("85.214.132.117, 10.0.0.2, 172.16.0.9".utf8), "DE"),
             (Array("[2a02:8100::1]:443".utf8), "DE"),
-            (Array("[2a02:8100::1]".utf8), "US"),                     // brackets without a port: not an address (nginx)
+            (Array("[2a02:8100::1]".utf8), "US"),  // brackets without a port: not an address (nginx)
             (Array("85.214.132.117:8080".utf8), "DE"),
             (Array(String(repeating: "10.0.0.1, ", count: 1_000).utf8) + Array("85.214.132.117".utf8), "DE"),
             (Array((0..<1_000).map { "85.214.\($0 / 250).\($0 % 250 + 1)" }.joined(separator: ", ").utf8), "DE"),
             (Array(repeating: UInt8(ascii: "x"), count: 64 << 10 - 200), "US"),  // a 64 KiB header that is not an address
-            (Array(repeating: UInt8(ascii: "x"), count: 64 << 10), "US"),        // escaped headers pass 64 KiB: still read
-            (Array(repeating: UInt8(ascii: "x"), count: 1 << 20), "--"),         // over the line limit with the rest: too long
+            (Array(repeating: UInt8(ascii: "x"), count: 64 << 10), "US"),  // escaped headers pass 64 KiB: still read
+            (Array(repeating: UInt8(ascii: "x"), count: 1 << 20), "--"),  // over the line limit with the rest: too long
             (Array(repeating: UInt8(ascii: ","), count: 30_000), "US"),
             ([0xFF, 0xFE, 0x00, 0x22, 0x5C], "US"),
         ]
@@ -67,7 +68,9 @@ import Testing
                 continue
             }
             let countries = analysis.buckets.countsByCountry()
-            #expect(countries.count == 1 && countries.keys.first?.description == country, "\(String(decoding: chain.prefix(60), as: UTF8.self)): \(countries)")
+            #expect(
+                countries.count == 1 && countries.keys.first?.description == country,
+                "\(String(decoding: chain.prefix(60), as: UTF8.self)): \(countries)")
         }
     }
 
@@ -80,14 +83,17 @@ import Testing
             Array(#"{"time":"2016-11-09T02:31:05Z","status":500,"status":200,"remote_addr":"1.1.1.1","remote_addr":"8.8.8.8"}"#.utf8),
             Array(#"{"a":{"b":{"c":[1,2,{"d":"}]\"{"}]}},"time":"2016-11-09T02:31:05Z","status":200,"remote_addr":"8.8.8.8"}"#.utf8),
             Array(#"{"ua":"\"quoted\" \\ \u0000 \/","time":"2016-11-09T02:31:05Z","status":200,"remote_addr":"8.8.8.8"}"#.utf8),
-            Array(#"{"ua":""#.utf8) + [0xFF, 0xC3, 0x28, 0xED, 0xA0, 0x80] + Array(#"","time":"2016-11-09T02:31:05Z","status":200,"remote_addr":"8.8.8.8"}"#.utf8),
+            Array(#"{"ua":""#.utf8) + [0xFF, 0xC3, 0x28, 0xED, 0xA0, 0x80]
+                + Array(#"","time":"2016-11-09T02:31:05Z","status":200,"remote_addr":"8.8.8.8"}"#.utf8),
             Array(#"{"REMOTE-ADDR":"8.8.8.8","Time":"2016-11-09T02:31:05Z","STATUS":"200"}"#.utf8),
             // Nested deeper than JSONLineParser.maximumDepth: bad_format, not recursed into.
-            Array(#"{"time":"2016-11-09T02:31:05Z","status":200,"remote_addr":"8.8.8.8","x":"#.utf8) + Array(repeating: UInt8(ascii: "["), count: 5_000),
-            Array(#"{"time":"2016-11-09T02:31:05Z","status":200,"#.utf8) + Array((0..<2_000).map { #""k\#($0)":\#($0),"# }.joined().utf8) + Array(#""remote_addr":"8.8.8.8"}"#.utf8),
+            Array(#"{"time":"2016-11-09T02:31:05Z","status":200,"remote_addr":"8.8.8.8","x":"#.utf8)
+                + Array(repeating: UInt8(ascii: "["), count: 5_000),
+            Array(#"{"time":"2016-11-09T02:31:05Z","status":200,"#.utf8) + Array((0..<2_000).map { #""k\#($0)":\#($0),"# }.joined().utf8)
+                + Array(#""remote_addr":"8.8.8.8"}"#.utf8),
             Array(repeating: UInt8(ascii: "\""), count: 3_000),
             Array(repeating: UInt8(ascii: "{"), count: 3_000),
-            Array(#"{"time":"2016-11-09T02:31:05Z","status":200,"remote_addr":"8.8.8.8"#.utf8),   // cut inside the client: not counted
+            Array(#"{"time":"2016-11-09T02:31:05Z","status":200,"remote_addr":"8.8.8.8"#.utf8),  // cut inside the client: not counted
             Array(#"{"time":"2016-11-09T02:31:05Z","status":200,"remote_addr":"8.8.8.8","ua":"cut"#.utf8),  // cut after it: counted
             [],
         ]

@@ -19,19 +19,24 @@ import LogSurgeParse
     }
 
     /// A combined line with the given fields.
-    static func line(_ time: String = "09/Nov/2016:02:31:07 +0000", client: String = "8.8.8.8",
-                     request: [UInt8] = Array("GET / HTTP/1.1".utf8), status: String = "200", size: String = "10",
-                     agent: [UInt8] = Array("Mozilla/5.0".utf8)) -> [UInt8] {
+    static func line(
+        _ time: String = "09/Nov/2016:02:31:07 +0000", client: String = "8.8.8.8",
+        request: [UInt8] = Array("GET / HTTP/1.1".utf8), status: String = "200", size: String = "10",
+        agent: [UInt8] = Array("Mozilla/5.0".utf8)
+    ) -> [UInt8] {
         Array("\(client) - - [\(time)] \"".utf8) + request + Array("\" \(status) \(size) \"-\" \"".utf8) + agent + [0x22]
     }
 
-    static func parsed(_ minute: String = "2016-11-09T02:31Z", _ country: String = "US", status: UInt16 = 200, bytes: UInt64 = 10) -> Expected {
+    static func parsed(
+        _ minute: String = "2016-11-09T02:31Z", _ country: String = "US", status: UInt16 = 200, bytes: UInt64 = 10
+    ) -> Expected {
         .parsed(minute: minute, country: country, status: status, bytes: bytes)
     }
 
     /// A raw TLS ClientHello sent to the plain-HTTP port, as a server that logs raw bytes
     /// writes it: a record header, then bytes of every value (a newline among them cuts it in two).
-    static let tlsHello: [UInt8] = [0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, 0xFC, 0x03, 0x03]
+    static let tlsHello: [UInt8] =
+        [0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, 0xFC, 0x03, 0x03]
         + (0..<120).map { index -> UInt8 in
             let byte = UInt8((index * 73 + 41) & 0xFF)
             return byte == 0x0A || byte == 0x0D ? 0x00 : byte
@@ -42,18 +47,23 @@ import LogSurgeParse
         // NUL bytes and invalid UTF-8 inside quoted fields are just bytes.
         (line(request: Array("GET /\u{0}\u{0} HTTP/1.1".utf8), agent: [0x78, 0x00, 0x01, 0x00]), parsed()),
         ([0x00, 0x00, 0x00], .malformed(.badClient)),
-        (line(request: Array("GET /".utf8) + [0xFF, 0xFE, 0xC3, 0x28] + Array(" HTTP/1.1".utf8), agent: [0xED, 0xA0, 0x80, 0xC0, 0xAF]),
-         parsed()),
+        (
+            line(
+                request: Array("GET /".utf8) + [0xFF, 0xFE, 0xC3, 0x28] + Array(" HTTP/1.1".utf8), agent: [0xED, 0xA0, 0x80, 0xC0, 0xAF]),
+            parsed()
+        ),
         ([0xC3, 0x28, 0xFF] + line(), .malformed(.badClient)),
         // Raw TLS: two lines of binary, and the same handshake as nginx escapes it in a request.
         (Array(tlsHello[..<60]), .malformed(.badClient)),
         ([0x00] + Array(tlsHello[60...]), .malformed(.badClient)),
-        (line(request: Array(#"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03"#.utf8), status: "400", size: "150"),
-         parsed(status: 400, bytes: 150)),
+        (
+            line(request: Array(#"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03"#.utf8), status: "400", size: "150"),
+            parsed(status: 400, bytes: 150)
+        ),
         // Out of order, years apart, offsets that cross a day and a year.
         (line("09/Nov/2016:02:30:59 +0000"), parsed("2016-11-09T02:30Z")),
         (line("01/Jan/1971:00:00:00 +0000"), parsed("1971-01-01T00:00Z")),
-        (line("31/Dec/2999:23:59:60 +0000"), parsed("2999-12-31T23:59Z")),     // a leap second
+        (line("31/Dec/2999:23:59:60 +0000"), parsed("2999-12-31T23:59Z")),  // a leap second
         (line("01/Jan/2017:00:30:00 +1400"), parsed("2016-12-31T10:30Z")),
         (line("31/Dec/2016:23:30:00 -1200"), parsed("2017-01-01T11:30Z")),
         (line("09/Nov/2016:02:31:59 +0000"), parsed()),
@@ -66,7 +76,7 @@ import LogSurgeParse
         (line("09/Nov/2016:24:00:00 +0000"), .malformed(.badTimestamp)),
         (line("09/Nov/2016:02:31:61 +0000"), .malformed(.badTimestamp)),
         (line("09/Nov/2016:02:31:00 +1500"), .malformed(.badTimestamp)),
-        (line("09/Nov/9999:02:31:00 +0000"), .malformed(.badTimestamp)),     // beyond the minutes counted
+        (line("09/Nov/9999:02:31:00 +0000"), .malformed(.badTimestamp)),  // beyond the minutes counted
         // Absurd statuses: three digits parse (counted in no class), anything else does not.
         (line(status: "999"), parsed(status: 999)),
         (line(status: "000"), parsed(status: 0)),
@@ -121,18 +131,21 @@ import LogSurgeParse
             bucket.bytes = bucket.bytes.addingReportingOverflow(bytes).overflow ? .max : bucket.bytes + bytes
             counts["\(minute),-,\(country)"] = bucket
         }
-        return counts.map { key, c in "\(key),\(c.requests),\(c.status2xx),\(c.status3xx),\(c.status4xx),\(c.status5xx),\(c.bytes)" }.sorted()
+        return counts.map { key, c in "\(key),\(c.requests),\(c.status2xx),\(c.status3xx),\(c.status4xx),\(c.status5xx),\(c.bytes)" }
+            .sorted()
     }()
 
     static func csvRows(_ analysis: Analysis) -> [String] {
         analysis.buckets.rows().map { row in
             let c = row.counts
-            return "\(UTCMinute.format(row.minute)),\(row.site),\(row.country),\(c.requests),\(c.status2xx),\(c.status3xx),\(c.status4xx),\(c.status5xx),\(c.bytes)"
+            return
+                "\(UTCMinute.format(row.minute)),\(row.site),\(row.country),\(c.requests),\(c.status2xx),\(c.status3xx),\(c.status4xx),\(c.status5xx),\(c.bytes)"
         }.sorted()
     }
 
-    @Test("NUL bytes, invalid UTF-8, raw TLS, lone CRs, far and missing dates, absurd statuses and sizes",
-          arguments: [(1, 2 << 20, false), (2, 1, false), (3, 97, false), (2, 50, true)])
+    @Test(
+        "NUL bytes, invalid UTF-8, raw TLS, lone CRs, far and missing dates, absurd statuses and sizes",
+        arguments: [(1, 2 << 20, false), (2, 1, false), (3, 97, false), (2, 50, true)])
     func everyLineCountedOnce(threads: Int, chunkSize: Int, compressed: Bool) throws {
         let path = Support.temporaryDirectory().appendingPathComponent("hostile.log").path
         try Support.writeFile(path, Data(compressed ? Support.gzip(Self.log) : Self.log))
@@ -157,7 +170,8 @@ import LogSurgeParse
         let escapes = "\u{1B}[2J\u{1B}]0;owned\u{07}\u{1B}[31m\u{9B}6n\u{8}\u{7F}\u{202E}\u{61C}"
         var log = ""
         for second in 0..<3 {
-            log += "www.example.com:443 8.8.8.8 - - [09/Nov/2016:02:31:0\(second) +0000] \"GET /\(escapes) HTTP/1.1\" 200 1 \"-\" \"agent \(escapes)\"\n"
+            log +=
+                "www.example.com:443 8.8.8.8 - - [09/Nov/2016:02:31:0\(second) +0000] \"GET /\(escapes) HTTP/1.1\" 200 1 \"-\" \"agent \(escapes)\"\n"
         }
         log += "www.\(escapes).example 8.8.8.8 - - [09/Nov/2016:02:31:00 +0000] \"GET / HTTP/1.1\" 200 1 \"-\" \"x\"\n"
         log += "\(escapes) 8.8.8.8 - - [09/Nov/2016:02:31:00 +0000] \"GET / HTTP/1.1\" 200 1 \"-\" \"x\"\n"
@@ -171,9 +185,10 @@ import LogSurgeParse
         }
         #expect(analysis.accounting.parsed == 3)
         #expect(analysis.accounting.malformedTotal == 4)
-        let report = TextReport.render(analysis, databaseDescription: "test\u{1B}[0m")
+        let report =
+            TextReport.render(analysis, databaseDescription: "test\u{1B}[0m")
             + TextReport.renderEpisodes(analysis.alerts, configuration: DetectorConfiguration())
-        #expect(report.contains("\\x1b[2J"))       // the samples are shown, escaped
+        #expect(report.contains("\\x1b[2J"))  // the samples are shown, escaped
         #expect(report.contains("access\\x1b[8m.log"))
         let raw = report.unicodeScalars.filter {
             ($0.value < 0x20 && $0 != "\n") || (0x7F...0x9F).contains($0.value) || $0.properties.generalCategory == .format
@@ -209,11 +224,19 @@ import LogSurgeParse
         var length = file
         length[length.count - 1] ^= 0x01
         cases.append(("length mismatch", length, "length mismatch"))
-        cases.append(("garbage after the last member", file + Array("garbage\n".utf8), "trailing data after gzip member at byte \(file.count)"))
-        cases.append(("bzip2 after a member", file + Array("BZh91AY&SY".utf8) + [UInt8](repeating: 0x41, count: 64), "trailing data after gzip member"))
+        cases.append(
+            ("garbage after the last member", file + Array("garbage\n".utf8), "trailing data after gzip member at byte \(file.count)"))
+        cases.append(
+            (
+                "bzip2 after a member", file + Array("BZh91AY&SY".utf8) + [UInt8](repeating: 0x41, count: 64),
+                "trailing data after gzip member"
+            ))
         cases.append(("zlib stream after a member", file + [0x78, 0x9C, 0x4B, 0x04, 0x00], "trailing data after gzip member"))
-        cases.append(("a member whose method is not deflate", file + [0x1F, 0x8B, 0x00, 0x00, 0, 0, 0, 0, 0, 3] + Array(log.prefix(200)),
-                      "unknown compression method"))
+        cases.append(
+            (
+                "a member whose method is not deflate", file + [0x1F, 0x8B, 0x00, 0x00, 0, 0, 0, 0, 0, 3] + Array(log.prefix(200)),
+                "unknown compression method"
+            ))
         cases.append(("a member with reserved flags", file + [0x1F, 0x8B, 0x08, 0xE0, 0, 0, 0, 0, 0, 3] + file.dropFirst(10), "flags"))
         cases.append(("an empty file", [], nil))
         cases.append(("only the magic bytes", [0x1F, 0x8B], "gzip file truncated at byte 2"))
@@ -222,8 +245,9 @@ import LogSurgeParse
         return cases
     }()
 
-    @Test("damaged gzip keeps the lines before the damage, counted once, and names the damage",
-          arguments: availableInflaters)
+    @Test(
+        "damaged gzip keeps the lines before the damage, counted once, and names the damage",
+        arguments: availableInflaters)
     func damagedFiles(inflater: Inflater) throws {
         let directory = Support.temporaryDirectory()
         for (index, sample) in Self.damaged.enumerated() {
@@ -246,13 +270,14 @@ import LogSurgeParse
                 #expect(expected.error == nil, comment)
             }
             #expect(analysis.accounting.lines == expected.lines, comment)
-            #expect(analysis.inputs.first?.stats != nil, comment)   // read, even when empty
+            #expect(analysis.inputs.first?.stats != nil, comment)  // read, even when empty
             Support.expectInvariants(analysis, comment)
         }
     }
 
-    @Test("a gzip bomb of one endless line inflates in bounded chunks and counts one line too long",
-          arguments: availableInflaters)
+    @Test(
+        "a gzip bomb of one endless line inflates in bounded chunks and counts one line too long",
+        arguments: availableInflaters)
     func bombOfOneLine(inflater: Inflater) throws {
         // 16 members of 16 MiB of zero bytes each: 256 MiB without a newline, about 1000:1.
         let member = Support.gzip([UInt8](repeating: 0, count: 16 << 20), level: 9)
@@ -270,7 +295,7 @@ import LogSurgeParse
         #expect(error == nil)
         #expect(stats.decompressedBytes == Int64((256 << 20) + tail.count))
         #expect(overlong == 1)
-        #expect(largest < 1000)   // only the line after the bomb was ever handed on
+        #expect(largest < 1000)  // only the line after the bomb was ever handed on
         let analysis = Support.analyze([path]) { $0.inflater = inflater }
         #expect(analysis.accounting.lines == 2)
         #expect(analysis.accounting.malformed[.tooLong] == 1)
@@ -304,10 +329,12 @@ import LogSurgeParse
         let socketPath = directory.appendingPathComponent("socket.log").path
         let fd = Self.makeSocket(socketPath)
         defer { close(fd) }
-        var paths = [socketPath, good, directory.appendingPathComponent("missing.log").path,
-                     good + "/not-a-directory.log"]
+        var paths = [
+            socketPath, good, directory.appendingPathComponent("missing.log").path,
+            good + "/not-a-directory.log",
+        ]
         if FileManager.default.fileExists(atPath: "/proc/self/mem") {
-            paths.append("/proc/self/mem")   // reading its offset 0 fails: an I/O error
+            paths.append("/proc/self/mem")  // reading its offset 0 fails: an I/O error
         }
         let locked = directory.appendingPathComponent("locked.log").path
         if geteuid() != 0 {
@@ -329,8 +356,9 @@ import LogSurgeParse
         Support.expectInvariants(analysis)
     }
 
-    @Test("a file cut short while it is read: what was read is counted once, whenever the cut comes",
-          arguments: [0, 1, 3, 10])
+    @Test(
+        "a file cut short while it is read: what was read is counted once, whenever the cut comes",
+        arguments: [0, 1, 3, 10])
     func shrinkingWhileRead(delayMilliseconds: Int) throws {
         let log = Support.generatedLog(minutes: 60, rate: 400, seed: 12)
         let lines = UInt64(log.reduce(0) { $0 + ($1 == 0x0A ? 1 : 0) })
@@ -346,7 +374,9 @@ import LogSurgeParse
             _ = truncate(compressed, off_t(gzipped.count / 3))
         }
         cutter.start()
-        let analysis = Support.analyze([plain, compressed]) { $0.chunkSize = 16_384; $0.minimumRangeSize = 16_384 }
+        let analysis = Support.analyze([plain, compressed]) {
+            $0.chunkSize = 16_384; $0.minimumRangeSize = 16_384
+        }
         while !cutter.isFinished { usleep(1000) }
         for input in analysis.inputs {
             #expect(input.lines <= lines)

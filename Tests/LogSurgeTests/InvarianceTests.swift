@@ -24,9 +24,10 @@ import Synchronization
 
     @Test(arguments: [1, 2, 3, 8], [1, 7, 4096, 65_536, 2 << 20])
     func bucketsAreIdenticalForEveryThreadCountAndChunkSize(threads: Int, chunkSize: Int) throws {
-        let analysis = AnalysisPipeline(configuration: Support.configuration(threads: threads, chunkSize: chunkSize)).run(paths: [Self.path])
+        let analysis = AnalysisPipeline(configuration: Support.configuration(threads: threads, chunkSize: chunkSize)).run(paths: [Self.path]
+        )
         #expect(analysis.buckets.rows() == Self.reference.buckets.rows())
-        #expect(analysis.accounting == Self.reference.accounting)   // samples too: merged in chunk order
+        #expect(analysis.accounting == Self.reference.accounting)  // samples too: merged in chunk order
         #expect(analysis.accounting.isBalanced)
     }
 
@@ -68,7 +69,8 @@ import Synchronization
         #expect(ranges.buckets.rows() == stream.buckets.rows())
         #expect(ranges.accounting.lines == stream.accounting.lines)
         #expect(ranges.accounting.malformed == stream.accounting.malformed)
-        #expect(ranges.accounting.samples.map { [$0.line] + $0.bytes.map(UInt64.init) }
+        #expect(
+            ranges.accounting.samples.map { [$0.line] + $0.bytes.map(UInt64.init) }
                 == stream.accounting.samples.map { [$0.line] + $0.bytes.map(UInt64.init) })
         // The long lines, and lines a lone CR joined to a long one.
         #expect(ranges.accounting.malformed[.tooLong, default: 0] > 20)
@@ -97,13 +99,14 @@ import Synchronization
         for run in runs {
             #expect(run.buckets.rows() == Self.reference.buckets.rows())
             #expect(run.accounting.lines == Self.reference.accounting.lines)
-            #expect(run.accounting == runs[0].accounting)   // samples too, with their inputs and line numbers
+            #expect(run.accounting == runs[0].accounting)  // samples too, with their inputs and line numbers
             #expect(run.inputs.map(\.lines) == runs[0].inputs.map(\.lines))
             #expect(run.inputs.map { $0.stats?.bytesRead } == runs[0].inputs.map { $0.stats?.bytesRead })
             #expect(run.inputErrors.map(\.message) == runs[0].inputErrors.map(\.message))
         }
         #expect(runs[0].inputErrors.count == 1)
-        #expect(runs[0].inputs.map { URL(fileURLWithPath: $0.name).lastPathComponent }
+        #expect(
+            runs[0].inputs.map { URL(fileURLWithPath: $0.name).lastPathComponent }
                 == ["access.log.4.gz", "access.log.3.gz", "access.log.2.gz", "access.log.1", "access.log"])
         // Two threads read two archives at once; one thread reads one at a time.
         #expect(runs[0].peakInputsReadAtOnce == 1)
@@ -125,7 +128,8 @@ import Synchronization
         #expect(spilled.buckets.countsByCountry() == Self.reference.buckets.countsByCountry())
         #expect(spilled.buckets.minuteRange == Self.reference.buckets.minuteRange)
         #expect(spilled.alerts == Self.reference.alerts)
-        #expect(SummaryWriter.json(for: spilled).replacingOccurrences(of: "\"threads\":2", with: "\"threads\":1")
+        #expect(
+            SummaryWriter.json(for: spilled).replacingOccurrences(of: "\"threads\":2", with: "\"threads\":1")
                 == SummaryWriter.json(for: Self.reference))
         // Folding spilled buckets into others (as `detect` merges several servers' exports).
         var merged = MinuteBuckets(spillThreshold: 10)
@@ -169,7 +173,9 @@ import Synchronization
         #expect(Self.reference.accounting.malformedTotal > 0)
         #expect(Self.reference.accounting.isBalanced)
         // Sorted by minute, site, country.
-        #expect(zip(rows, rows.dropFirst()).allSatisfy { ($0.minute, $0.site, $0.country.rawValue) < ($1.minute, $1.site, $1.country.rawValue) })
+        #expect(
+            zip(rows, rows.dropFirst()).allSatisfy { ($0.minute, $0.site, $0.country.rawValue) < ($1.minute, $1.site, $1.country.rawValue) }
+        )
     }
 
     @Test(arguments: [1, 2])

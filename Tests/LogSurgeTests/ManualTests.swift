@@ -41,8 +41,9 @@ struct ManualCLITests {
         for option in options where !option.names.isEmpty {
             for name in option.names where name != "--help" && name != "-h" && name != "--version" {
                 let mdoc = name.hasPrefix("--") ? "-" + name.dropFirst(2) : String(name.dropFirst())
-                #expect(flagLines.contains { $0.split(separator: " ").contains(Substring(mdoc)) },
-                        "\(option.command) \(name) is not in docs/logsurge.1: run Scripts/generate-manual.sh")
+                #expect(
+                    flagLines.contains { $0.split(separator: " ").contains(Substring(mdoc)) },
+                    "\(option.command) \(name) is not in docs/logsurge.1: run Scripts/generate-manual.sh")
             }
             if !option.abstract.isEmpty {
                 #expect(page.contains(option.abstract), "\(option.command) \(option.names): help text differs in docs/logsurge.1")

@@ -123,7 +123,8 @@ enum Promtool {
 
 @Suite struct MetricsWriterTests {
     private func counts(_ requests: UInt64, errors: UInt64 = 0, odd: UInt64 = 0) -> BucketCounts {
-        BucketCounts(requests: requests, status2xx: requests - errors - odd, status3xx: 0, status4xx: 0, status5xx: errors, bytes: requests * 10)
+        BucketCounts(
+            requests: requests, status2xx: requests - errors - odd, status3xx: 0, status4xx: 0, status5xx: errors, bytes: requests * 10)
     }
 
     private let us = CountryCode(isoCode: "US")!
@@ -134,7 +135,7 @@ enum Promtool {
         ("trailing\\", "\"trailing\\\\\""),
         ("say \"hi\"", "\"say \\\"hi\\\"\""),
         ("two\nlines", "\"two\\nlines\""),
-        ("cr\r\nlf", "\"cr\r\\nlf\""),            // only \, " and LF are escaped
+        ("cr\r\nlf", "\"cr\r\\nlf\""),  // only \, " and LF are escaped
         ("{a=\"b\",c}", "\"{a=\\\"b\\\",c}\""),
         ("caf\u{E9}", "\"caf\u{E9}\""),
     ])
@@ -146,15 +147,16 @@ enum Promtool {
     }
 
     @Test func sumsMatchAndOddStatusesCountAsOther() throws {
-        let snapshot = MetricsSnapshot(counts: ["a": [us: counts(10, errors: 3, odd: 2), .unknown: counts(5)]],
-                                       accounting: RunAccounting(), lastMinute: 100, alerts: [])
+        let snapshot = MetricsSnapshot(
+            counts: ["a": [us: counts(10, errors: 3, odd: 2), .unknown: counts(5)]],
+            accounting: RunAccounting(), lastMinute: 100, alerts: [])
         var writer = MetricsWriter()
         let text = try Exposition(writer.exposition(snapshot))
         let requests = text.series("logsurge_requests_total")
         #expect(requests[["site": "a", "country": "US", "status_class": "5xx"]] == 3)
         #expect(requests[["site": "a", "country": "US", "status_class": "other"]] == 2)
         #expect(requests[["site": "a", "country": "--", "status_class": "2xx"]] == 5)
-        #expect(requests.count == 10)   // two countries × five classes, zeros included
+        #expect(requests.count == 10)  // two countries × five classes, zeros included
         #expect(text.total("logsurge_requests_total") == 15)
         #expect(text.series("logsurge_last_minute_timestamp_seconds")[[:]] == 6000)
         #expect(text.series("logsurge_response_bytes_total")[["site": "a"]] == 150)
@@ -165,24 +167,26 @@ enum Promtool {
         configuration.maximumSites = 2
         configuration.maximumCountriesPerSite = 1
         let (de, fr) = (CountryCode(isoCode: "DE")!, CountryCode(isoCode: "FR")!)
-        let snapshot = MetricsSnapshot(counts: [
-            "big": [de: counts(100), fr: counts(50), us: counts(1)],
-            "mid": [fr: counts(60)],
-            "small": [de: counts(7)],
-            "other": [de: counts(3)],    // a site really named "other" meets the folded ones
-        ], accounting: RunAccounting(), lastMinute: nil, alerts: [])
+        let snapshot = MetricsSnapshot(
+            counts: [
+                "big": [de: counts(100), fr: counts(50), us: counts(1)],
+                "mid": [fr: counts(60)],
+                "small": [de: counts(7)],
+                "other": [de: counts(3)],  // a site really named "other" meets the folded ones
+            ], accounting: RunAccounting(), lastMinute: nil, alerts: [])
         var writer = MetricsWriter(configuration: configuration)
         let text = try Exposition(writer.exposition(snapshot))
         let requests = text.series("logsurge_requests_total").filter { $0.key["status_class"] == "2xx" }
-        #expect(requests == [
-            ["site": "big", "country": "DE", "status_class": "2xx"]: 100,
-            ["site": "big", "country": "US", "status_class": "2xx"]: 1,
-            ["site": "big", "country": "other", "status_class": "2xx"]: 50,
-            ["site": "mid", "country": "FR", "status_class": "2xx"]: 60,
-            ["site": "mid", "country": "US", "status_class": "2xx"]: 0,
-            ["site": "other", "country": "DE", "status_class": "2xx"]: 10,
-            ["site": "other", "country": "US", "status_class": "2xx"]: 0,
-        ])
+        #expect(
+            requests == [
+                ["site": "big", "country": "DE", "status_class": "2xx"]: 100,
+                ["site": "big", "country": "US", "status_class": "2xx"]: 1,
+                ["site": "big", "country": "other", "status_class": "2xx"]: 50,
+                ["site": "mid", "country": "FR", "status_class": "2xx"]: 60,
+                ["site": "mid", "country": "US", "status_class": "2xx"]: 0,
+                ["site": "other", "country": "DE", "status_class": "2xx"]: 10,
+                ["site": "other", "country": "US", "status_class": "2xx"]: 0,
+            ])
         #expect(text.total("logsurge_requests_total") == 221)
         #expect(text.samples.allSatisfy { $0.value.isFinite })
     }
@@ -193,13 +197,17 @@ enum Promtool {
         configuration.maximumCountriesPerSite = 1
         let (de, fr) = (CountryCode(isoCode: "DE")!, CountryCode(isoCode: "FR")!)
         var writer = MetricsWriter(configuration: configuration)
-        let first = try Exposition(writer.exposition(MetricsSnapshot(
-            counts: ["a": [de: counts(10), fr: counts(1)], "b": [de: counts(5)], "c": [de: counts(1)]],
-            accounting: RunAccounting(), lastMinute: 1, alerts: [])))
+        let first = try Exposition(
+            writer.exposition(
+                MetricsSnapshot(
+                    counts: ["a": [de: counts(10), fr: counts(1)], "b": [de: counts(5)], "c": [de: counts(1)]],
+                    accounting: RunAccounting(), lastMinute: 1, alerts: [])))
         // Later, c and FR become the busiest: they stay folded, and nothing decreases.
-        let second = try Exposition(writer.exposition(MetricsSnapshot(
-            counts: ["a": [de: counts(11), fr: counts(500)], "b": [de: counts(5)], "c": [de: counts(900)], "d": [de: counts(1)]],
-            accounting: RunAccounting(), lastMinute: 2, alerts: [])))
+        let second = try Exposition(
+            writer.exposition(
+                MetricsSnapshot(
+                    counts: ["a": [de: counts(11), fr: counts(500)], "b": [de: counts(5)], "c": [de: counts(900)], "d": [de: counts(1)]],
+                    accounting: RunAccounting(), lastMinute: 2, alerts: [])))
         let before = first.series("logsurge_requests_total"), after = second.series("logsurge_requests_total")
         for (labels, value) in before {
             #expect((after[labels] ?? -1) >= value, "\(labels)")
@@ -209,15 +217,18 @@ enum Promtool {
         #expect(after[["site": "other", "country": "DE", "status_class": "2xx"]] == 901)
         // A run written once labels simply the busiest.
         var fresh = MetricsWriter(configuration: configuration)
-        let once = try Exposition(fresh.exposition(MetricsSnapshot(
-            counts: ["a": [de: counts(11), fr: counts(500)], "b": [de: counts(5)], "c": [de: counts(900)], "d": [de: counts(1)]],
-            accounting: RunAccounting(), lastMinute: 2, alerts: [])))
+        let once = try Exposition(
+            fresh.exposition(
+                MetricsSnapshot(
+                    counts: ["a": [de: counts(11), fr: counts(500)], "b": [de: counts(5)], "c": [de: counts(900)], "d": [de: counts(1)]],
+                    accounting: RunAccounting(), lastMinute: 2, alerts: [])))
         #expect(Set(once.series("logsurge_requests_total").keys.map { $0["site"]! }) == ["a", "c", "other"])
     }
 
     private func event(_ id: Int, _ state: AlertEvent.State, _ kind: AlertEvent.Kind, site: String, atEnd: Bool = false) -> AlertEvent {
-        var event = AlertEvent(id: id, state: state, kind: kind, site: site, country: kind == .surge ? us : nil, start: 10,
-                               raisedAt: 11, end: state == .closed ? 20 : nil, peakMinute: 12, peakRequests: 50)
+        var event = AlertEvent(
+            id: id, state: state, kind: kind, site: site, country: kind == .surge ? us : nil, start: 10,
+            raisedAt: 11, end: state == .closed ? 20 : nil, peakMinute: 12, peakRequests: 50)
         event.closedAtEndOfInput = atEnd
         return event
     }
@@ -226,22 +237,24 @@ enum Promtool {
         let alerts = [
             event(1, .open, .surge, site: "a"),
             event(2, .open, .errorSpike, site: "a"),
-            event(2, .closed, .errorSpike, site: "a"),            // closed by the detector: over
+            event(2, .closed, .errorSpike, site: "a"),  // closed by the detector: over
             event(3, .open, .surge, site: "b"),
-            event(3, .closed, .surge, site: "b", atEnd: true),    // closed because the input ended
+            event(3, .closed, .surge, site: "b", atEnd: true),  // closed because the input ended
         ]
-        let snapshot = MetricsSnapshot(counts: ["a": [us: counts(1)], "b": [us: counts(1)], "c": [us: counts(1)]],
-                                       accounting: RunAccounting(), lastMinute: 20, alerts: alerts)
+        let snapshot = MetricsSnapshot(
+            counts: ["a": [us: counts(1)], "b": [us: counts(1)], "c": [us: counts(1)]],
+            accounting: RunAccounting(), lastMinute: 20, alerts: alerts)
         var writer = MetricsWriter()
         let text = try Exposition(writer.exposition(snapshot))
-        #expect(text.series("logsurge_alert_active") == [
-            ["kind": "surge", "site": "a", "country": "US"]: 1,
-            ["kind": "surge", "site": "b", "country": "US"]: 1,
-            ["kind": "surge", "site": "c", "country": "US"]: 0,
-            ["kind": "error_spike", "site": "a", "country": ""]: 0,
-            ["kind": "error_spike", "site": "b", "country": ""]: 0,
-            ["kind": "error_spike", "site": "c", "country": ""]: 0,
-        ])
+        #expect(
+            text.series("logsurge_alert_active") == [
+                ["kind": "surge", "site": "a", "country": "US"]: 1,
+                ["kind": "surge", "site": "b", "country": "US"]: 1,
+                ["kind": "surge", "site": "c", "country": "US"]: 0,
+                ["kind": "error_spike", "site": "a", "country": ""]: 0,
+                ["kind": "error_spike", "site": "b", "country": ""]: 0,
+                ["kind": "error_spike", "site": "c", "country": ""]: 0,
+            ])
         #expect(text.series("logsurge_alerts_total") == [["kind": "surge"]: 2, ["kind": "error_spike"]: 1])
         #expect(text.types["logsurge_alert_active"] == "gauge")
     }
@@ -263,10 +276,11 @@ enum Promtool {
         var configuration = MetricsConfiguration()
         configuration.maximumSites = 3
         let alerts = [event(1, .open, .surge, site: "quote\"back\\slash\nnewline")]
-        let snapshot = MetricsSnapshot(counts: [
-            "quote\"back\\slash\nnewline": [us: counts(9, errors: 2, odd: 1)], "{}=,#": [.unknown: counts(3)],
-            "\u{65E5}\u{672C}": [us: counts(2)], "trail\\": [us: counts(1)],
-        ], accounting: RunAccounting(), lastMinute: 29_000_000, alerts: alerts)
+        let snapshot = MetricsSnapshot(
+            counts: [
+                "quote\"back\\slash\nnewline": [us: counts(9, errors: 2, odd: 1)], "{}=,#": [.unknown: counts(3)],
+                "\u{65E5}\u{672C}": [us: counts(2)], "trail\\": [us: counts(1)],
+            ], accounting: RunAccounting(), lastMinute: 29_000_000, alerts: alerts)
         var writer = MetricsWriter(configuration: configuration)
         let checked = try Promtool.checkMetrics(writer.exposition(snapshot))
         #expect(checked.status == 0, "\(checked.output)")
@@ -279,8 +293,10 @@ enum Promtool {
 struct MetricsCLITests {
     /// Sites from the vhost field (printable ASCII without a quote, as the parser takes it) and
     /// one from `--site`, which can hold anything: quote, backslash, line feed.
-    static let hosts = ["www.example", "www.example", "www.example", "www.example", "back\\slash", "back\\slash", "back\\slash",
-                        "trail\\", "trail\\", "{a=b,c}#HELP", "other", "n\\n"]
+    static let hosts = [
+        "www.example", "www.example", "www.example", "www.example", "back\\slash", "back\\slash", "back\\slash",
+        "trail\\", "trail\\", "{a=b,c}#HELP", "other", "n\\n",
+    ]
     static let hostileSite = "quote\"back\\slash\nline"
 
     /// Two inputs: a vhost_combined log whose hosts are `hosts`, and a combined one for `--site`.
@@ -304,7 +320,7 @@ struct MetricsCLITests {
     /// What `requests_total` must say, worked out from the buckets alone: the busiest `sites`
     /// sites (ties by name), on each the busiest `countries` countries besides the US, the rest "other".
     static func expectedRequests(buckets path: String, sites: Int, countries: Int) throws -> [[String: String]: Double] {
-        var bySite: [String: [String: [String: Double]]] = [:]   // site → country → class → count
+        var bySite: [String: [String: [String: Double]]] = [:]  // site → country → class → count
         for line in try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n") {
             let row = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
             let (site, country) = (row["site"] as! String, row["country"] as! String)
@@ -316,8 +332,9 @@ struct MetricsCLITests {
             bySite[site, default: [:]][country] = counts
         }
         func busiest(_ totals: [String: Double], _ limit: Int) -> Set<String> {
-            Set(totals.sorted { $0.value != $1.value ? $0.value > $1.value : $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }
-                .prefix(limit).map(\.key))
+            Set(
+                totals.sorted { $0.value != $1.value ? $0.value > $1.value : $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }
+                    .prefix(limit).map(\.key))
         }
         let keptSites = busiest(bySite.mapValues { $0.values.reduce(0) { $0 + $1["requests"]! } }, sites)
         var folded: [String: [String: [String: Double]]] = [:]
@@ -354,9 +371,12 @@ struct MetricsCLITests {
         let logs = try Self.writeLogs(in: directory)
         let out = directory + "/out"
         try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
-        let result = try Support.run(["--quiet", "--site", Self.hostileSite, "--metrics", out + "/logsurge.prom",
-                                      "--metrics-sites", "3", "--metrics-countries", "4",
-                                      "--buckets", out + "/buckets.jsonl", "--summary", out + "/summary.json"] + logs)
+        let result = try Support.run(
+            [
+                "--quiet", "--site", Self.hostileSite, "--metrics", out + "/logsurge.prom",
+                "--metrics-sites", "3", "--metrics-countries", "4",
+                "--buckets", out + "/buckets.jsonl", "--summary", out + "/summary.json",
+            ] + logs)
         #expect(result.status == 0, "\(result.stderr)")
         // Atomic: written under a temporary name and renamed; nothing else left behind.
         #expect(try FileManager.default.contentsOfDirectory(atPath: out).sorted() == ["buckets.jsonl", "logsurge.prom", "summary.json"])
@@ -396,8 +416,11 @@ struct MetricsCLITests {
         #expect(order == order.sorted { $0.joined(separator: "\u{0}").utf8.lexicographicallyPrecedes($1.joined(separator: "\u{0}").utf8) })
 
         // The same run again gives the same bytes.
-        let again = try Support.run(["--quiet", "--site", Self.hostileSite, "--metrics", "-", "--metrics-sites", "3",
-                                     "--metrics-countries", "4", "--threads", "1"] + logs)
+        let again = try Support.run(
+            [
+                "--quiet", "--site", Self.hostileSite, "--metrics", "-", "--metrics-sites", "3",
+                "--metrics-countries", "4", "--threads", "1",
+            ] + logs)
         #expect(again.stdout == text)
     }
 

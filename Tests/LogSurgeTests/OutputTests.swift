@@ -15,11 +15,11 @@ import Testing
         ("tab\there", "tab\\x09here"),
         ("back\\slash", "back\\\\slash"),
         ("caf\u{E9} \u{65E5}\u{672C}", "caf\u{E9} \u{65E5}\u{672C}"),
-        ("bidi\u{202E}txt", "bidi\\xe2\\x80\\xaetxt"),   // right-to-left override: escaped byte by byte
-        ("c1\u{9B}31m", "c1\\xc2\\x9b31m"),              // C1 CSI
+        ("bidi\u{202E}txt", "bidi\\xe2\\x80\\xaetxt"),  // right-to-left override: escaped byte by byte
+        ("c1\u{9B}31m", "c1\\xc2\\x9b31m"),  // C1 CSI
         ("del\u{7F}", "del\\x7f"),
-        ("alm\u{61C}txt", "alm\\xd8\\x9ctxt"),            // Arabic letter mark: a bidi control too
-        ("zero\u{200B}width", "zero\\xe2\\x80\\x8bwidth"),   // invisible format characters
+        ("alm\u{61C}txt", "alm\\xd8\\x9ctxt"),  // Arabic letter mark: a bidi control too
+        ("zero\u{200B}width", "zero\\xe2\\x80\\x8bwidth"),  // invisible format characters
         ("tag\u{E0041}", "tag\\xf3\\xa0\\x81\\x81"),
         ("soft\u{AD}hyphen", "soft\\xc2\\xadhyphen"),
     ])
@@ -81,7 +81,8 @@ import Testing
         let other = try OutputSink(path: fresh)
         try other.close()
         #expect(stat(fresh, &status) == 0 && status.st_mode & 0o777 == 0o666 & ~mask)
-        #expect(try FileManager.default.contentsOfDirectory(atPath: directory.path).sorted()
+        #expect(
+            try FileManager.default.contentsOfDirectory(atPath: directory.path).sorted()
                 == ["fresh.csv", "report.json", "report.json.tmp-logsurge-\(getpid())", "victim"])
     }
 
@@ -149,14 +150,16 @@ import Testing
         #expect(table.names == ["h3"])
     }
 
-    @Test("beyond the site limit the quietest sites fold into ~other, whenever the busy ones came; every request stays",
-          arguments: [false, true])
+    @Test(
+        "beyond the site limit the quietest sites fold into ~other, whenever the busy ones came; every request stays",
+        arguments: [false, true])
     func minuteBucketsFoldTheQuietestSites(spilling: Bool) {
         var buckets = MinuteBuckets(spillThreshold: spilling ? 7 : MinuteBuckets.defaultSpillThreshold)
         buckets.siteLimit = 10
         func add(_ site: String, _ requests: UInt64, minute: Int32) {
-            buckets.add(minute: minute, site: site, country: .unknown,
-                        counts: .init(requests: requests, status2xx: requests, status3xx: 0, status4xx: 0, status5xx: 0, bytes: 0))
+            buckets.add(
+                minute: minute, site: site, country: .unknown,
+                counts: .init(requests: requests, status2xx: requests, status3xx: 0, status4xx: 0, status5xx: 0, bytes: 0))
         }
         // Quiet sites first (a scanner), the busy ones among and after them.
         add("busy-early", 50, minute: 0)
@@ -179,11 +182,21 @@ import Testing
 
     @Test func minuteBucketsSortSitesByNameAndCountriesUnknownFirst() {
         var buckets = MinuteBuckets()
-        buckets.add(minute: 10, site: "b", country: .init(rawValue: 0x5553), counts: .init(requests: 1, status2xx: 1, status3xx: 0, status4xx: 0, status5xx: 0, bytes: 5))
-        buckets.add(minute: 10, site: "a", country: .init(rawValue: 0x5553), counts: .init(requests: 2, status2xx: 0, status3xx: 0, status4xx: 0, status5xx: 2, bytes: 0))
-        buckets.add(minute: 10, site: "a", country: .unknown, counts: .init(requests: 1, status2xx: 0, status3xx: 0, status4xx: 1, status5xx: 0, bytes: 0))
-        buckets.add(minute: -1, site: "z", country: .unknown, counts: .init(requests: 1, status2xx: 0, status3xx: 0, status4xx: 1, status5xx: 0, bytes: 0))
-        buckets.add(minute: 10, site: "a", country: .unknown, counts: .init(requests: 3, status2xx: 3, status3xx: 0, status4xx: 0, status5xx: 0, bytes: 9))
+        buckets.add(
+            minute: 10, site: "b", country: .init(rawValue: 0x5553),
+            counts: .init(requests: 1, status2xx: 1, status3xx: 0, status4xx: 0, status5xx: 0, bytes: 5))
+        buckets.add(
+            minute: 10, site: "a", country: .init(rawValue: 0x5553),
+            counts: .init(requests: 2, status2xx: 0, status3xx: 0, status4xx: 0, status5xx: 2, bytes: 0))
+        buckets.add(
+            minute: 10, site: "a", country: .unknown,
+            counts: .init(requests: 1, status2xx: 0, status3xx: 0, status4xx: 1, status5xx: 0, bytes: 0))
+        buckets.add(
+            minute: -1, site: "z", country: .unknown,
+            counts: .init(requests: 1, status2xx: 0, status3xx: 0, status4xx: 1, status5xx: 0, bytes: 0))
+        buckets.add(
+            minute: 10, site: "a", country: .unknown,
+            counts: .init(requests: 3, status2xx: 3, status3xx: 0, status4xx: 0, status5xx: 0, bytes: 9))
         let rows = buckets.rows()
         #expect(rows.map { "\($0.minute) \($0.site) \($0.country)" } == ["-1 z --", "10 a --", "10 a US", "10 b US"])
         #expect(rows[1].counts == .init(requests: 4, status2xx: 3, status3xx: 0, status4xx: 1, status5xx: 0, bytes: 9))
@@ -224,7 +237,7 @@ import Testing
         let received = ReceivedBytes()
         let reader = Thread { received.data = FileHandle(forReadingAtPath: fifo)?.readDataToEndOfFile() ?? Data() }
         reader.start()
-        let sink = try OutputSink(path: fifo)   // blocks until the reader opens its end
+        let sink = try OutputSink(path: fifo)  // blocks until the reader opens its end
         try sink.write("via fifo\n")
         try sink.close()
         while !reader.isFinished { usleep(1000) }
@@ -242,7 +255,8 @@ import Testing
         var text = BucketWriter.columns.joined(separator: ",") + "\n"
         for row in rows {
             let c = row.counts
-            text += "\(UTCMinute.format(row.minute)),\(Escaping.csv(row.site)),\(row.country),\(c.requests),"
+            text +=
+                "\(UTCMinute.format(row.minute)),\(Escaping.csv(row.site)),\(row.country),\(c.requests),"
                 + "\(c.status2xx),\(c.status3xx),\(c.status4xx),\(c.status5xx),\(c.bytes)\n"
         }
         return text
@@ -267,9 +281,11 @@ import Testing
             for index in 0..<60 {
                 let minute = Int32(index % 17) - 3 + Int32(round)
                 let requests = UInt64.random(in: 0...1_000, using: &random)
-                let counts = BucketCounts(requests: requests, status2xx: requests / 2, status3xx: 0, status4xx: requests / 3,
-                                          status5xx: requests / 7, bytes: index == 7 ? .max : UInt64.random(in: 0...1 << 40, using: &random))
-                buckets.add(minute: minute, site: sites[index % sites.count], country: CountryCode(rawValue: UInt16(index % 5)), counts: counts)
+                let counts = BucketCounts(
+                    requests: requests, status2xx: requests / 2, status3xx: 0, status4xx: requests / 3,
+                    status5xx: requests / 7, bytes: index == 7 ? .max : UInt64.random(in: 0...1 << 40, using: &random))
+                buckets.add(
+                    minute: minute, site: sites[index % sites.count], country: CountryCode(rawValue: UInt16(index % 5)), counts: counts)
             }
         }
         #expect(buckets.hasSpilled)
@@ -295,8 +311,9 @@ import Testing
             let minute = Int32.random(in: -50...400, using: &random)
             let country = CountryCode(rawValue: UInt16.random(in: 0..<6, using: &random))
             let requests = UInt64.random(in: 1...3, using: &random)
-            let counts = BucketCounts(requests: requests, status2xx: requests, status3xx: 0, status4xx: 0, status5xx: 0,
-                                      bytes: UInt64(index))
+            let counts = BucketCounts(
+                requests: requests, status2xx: requests, status3xx: 0, status4xx: 0, status5xx: 0,
+                bytes: UInt64(index))
             buckets.add(minute: minute, site: site, country: country, counts: counts)
             reference["\(minute)|\(site)|\(country.rawValue)", default: BucketCounts()].merge(counts)
         }
@@ -305,8 +322,9 @@ import Testing
         let rows = buckets.rows()
         #expect(rows.count == reference.count)
         #expect(rows.allSatisfy { reference["\($0.minute)|\($0.site)|\($0.country.rawValue)"] == $0.counts })
-        #expect(zip(rows, rows.dropFirst()).allSatisfy {
-            ($0.minute, $0.site, $0.country.rawValue) < ($1.minute, $1.site, $1.country.rawValue)  // ASCII names
-        })
+        #expect(
+            zip(rows, rows.dropFirst()).allSatisfy {
+                ($0.minute, $0.site, $0.country.rawValue) < ($1.minute, $1.site, $1.country.rawValue)  // ASCII names
+            })
     }
 }

@@ -77,9 +77,11 @@ import Testing
 
     /// A ring smaller than the recent values kept, and one larger (each wraps on its own), with
     /// the level over the last 240 steps but 60 as the detectors take it.
-    @Test(arguments: [(seed: UInt64(0), capacity: 37, stepsPerDay: 5, steps: 400),
-                      (seed: 1, capacity: 37, stepsPerDay: 5, steps: 400),
-                      (seed: 2, capacity: 600, stepsPerDay: 80, steps: 1_500)])
+    @Test(arguments: [
+        (seed: UInt64(0), capacity: 37, stepsPerDay: 5, steps: 400),
+        (seed: 1, capacity: 37, stepsPerDay: 5, steps: 400),
+        (seed: 2, capacity: 600, stepsPerDay: 80, steps: 1_500),
+    ])
     func sumsAndBaselinesMatchLoopsOverTheStepsKept(seed: UInt64, capacity: Int, stepsPerDay: Int, steps: Int) {
         var random = SeededGenerator(seed: seed)
         var history = SeriesHistory(capacity: capacity, startStep: 1_000)
@@ -102,7 +104,8 @@ import Testing
             }
             for window in [1, 3, 10, 60] {
                 let sums = history.recentSums(window), referenceSums = model.recentSums(window)
-                #expect(sums.count == referenceSums.count && sums.baseline == referenceSums.baseline
+                #expect(
+                    sums.count == referenceSums.count && sums.baseline == referenceSums.baseline
                         && sums.steps == referenceSums.steps && sums.excluded == referenceSums.excluded)
             }
             // Whole counts (requests), now and then a quiet run of zeros or a burst.

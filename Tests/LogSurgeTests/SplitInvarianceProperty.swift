@@ -20,9 +20,12 @@ import LogSurgeParse
         func pick<T>(_ choices: [T]) -> T { choices[Int(random.next() % UInt64(choices.count))] }
         // Minutes close together (the detectors' work grows with the span they cover), one
         // years away, and offsets that move a line an hour.
-        let minutes = ["09/Nov/2016:02:31", "09/Nov/2016:02:32", "09/Nov/2016:02:30", "09/Nov/2016:03:29",
-                       "09/Nov/2016:03:00", "01/Jan/2031:12:00"]
-        let clients = ["8.8.8.8", "81.2.69.160", "2001:4860:4860::8888", "10.0.0.1", "::ffff:1.1.1.1"]
+        let minutes = [
+            "09/Nov/2016:02:31", "09/Nov/2016:02:32", "09/Nov/2016:02:30", "09/Nov/2016:03:29",
+            "09/Nov/2016:03:00", "01/Jan/2031:12:00",
+        ]
+        let clients =
+            ["8.8.8.8", "81.2.69.160", "2001:4860:4860::8888", "10.0.0.1", "::ffff:1.1.1.1"]
             + (0..<12).map { _ in "\(random.next() % 223 + 1).\(random.next() % 256).\(random.next() % 256).\(random.next() % 256)" }
         let hosts = ["www.example.com", "www.example.com:443", "api.example.org", "[2001:db8::1]:8443"]
         var log: [UInt8] = []
@@ -30,15 +33,16 @@ import LogSurgeParse
             var line: [UInt8]
             let time = "\(pick(minutes)):\(String(format: "%02d", Int(random.next() % 60))) \(pick(["+0000", "+0000", "-0100", "+0030"]))"
             let status = pick(["200", "200", "304", "404", "500", "503", "999"])
-            let valid = "\(pick(clients)) - - [\(time)] \"GET /\(random.next() % 1000) HTTP/1.1\" \(status) \(pick(["-", "0", "512", "18446744073709551615"])) \"-\" \"agent\""
+            let valid =
+                "\(pick(clients)) - - [\(time)] \"GET /\(random.next() % 1000) HTTP/1.1\" \(status) \(pick(["-", "0", "512", "18446744073709551615"])) \"-\" \"agent\""
             switch random.next() % 20 {
-            case 0: line = []                                                       // empty
-            case 1: line = Array("PHP Warning:  something else entirely".utf8)      // not a log line
+            case 0: line = []  // empty
+            case 1: line = Array("PHP Warning:  something else entirely".utf8)  // not a log line
             case 2: line = Array(valid.replacingOccurrences(of: time.prefix(11), with: "31/Feb/2016").utf8)
             case 3: line = Array(valid.replacingOccurrences(of: "\" \(status) ", with: "\" 2x0 ").utf8)
-            case 4: line = [0x16, 0x03, 0x01, 0x00, 0xFF, 0xC3, 0x28, 0x00, 0x1B]   // raw bytes
+            case 4: line = [0x16, 0x03, 0x01, 0x00, 0xFF, 0xC3, 0x28, 0x00, 0x1B]  // raw bytes
             case 5: line = [UInt8](repeating: 0x41, count: maxLineLength + 1 + Int(random.next() % 200))
-            case 6: line = Array(valid.utf8) + [0x00, 0xFF]                         // junk after the fields
+            case 6: line = Array(valid.utf8) + [0x00, 0xFF]  // junk after the fields
             default: line = Array(valid.utf8)
             }
             if vhost && !(line.first.map { $0 < 0x20 || $0 == 0x41 } ?? true) { line = Array("\(pick(hosts)) ".utf8) + line }
@@ -59,7 +63,10 @@ import LogSurgeParse
     static func split(_ log: [UInt8], into count: Int, seed: UInt64) -> [[UInt8]] {
         var random = SeededGenerator(seed: seed ^ 0x5EED)
         let newlines = log.indices.filter { log[$0] == 0x0A }
-        let cuts = ((0..<(count - 1)).map { _ in newlines.isEmpty ? 0 : newlines[Int(random.next() % UInt64(newlines.count))] + 1 } + [0, log.count]).sorted()
+        let cuts =
+            ((0..<(count - 1)).map { _ in newlines.isEmpty ? 0 : newlines[Int(random.next() % UInt64(newlines.count))] + 1 } + [
+                0, log.count,
+            ]).sorted()
         return (0..<count).map { index in
             var part = Array(log[cuts[index]..<cuts[index + 1]])
             if random.next() % 2 == 0, part.count >= 2, part.last == 0x0A, part[part.count - 2] != 0x0A { part.removeLast() }
@@ -82,7 +89,8 @@ import LogSurgeParse
         let layouts = zip(
             Gen.uint64(), Gen.int(in: 0...300), Gen.bool, Gen.int(in: 1...5),
             Gen.int(in: 0...31), Gen.int(in: 1...4), Gen.int(in: 1...70_000), Gen.int(in: 1...8_192))
-        await propertyCheck(count: 40, input: layouts) { seed, lineCount, vhost, fileCount, gzipMask, threads, chunkSize, minimumRangeSize in
+        await propertyCheck(count: 40, input: layouts) {
+            seed, lineCount, vhost, fileCount, gzipMask, threads, chunkSize, minimumRangeSize in
             let log = Self.randomLog(seed: seed, count: lineCount, vhost: vhost)
             let directory = Support.temporaryDirectory()
             defer { try? FileManager.default.removeItem(at: directory) }

@@ -19,15 +19,20 @@ struct StateLedgerCLITests {
         var text = ""
         for index in first..<(first + count) {
             let date = Date(timeIntervalSince1970: Double(start * 60 + index))
-            text += "8.8.\(index % 200).\(index % 250 + 1) - - [\(Self.logTime(date)) +0000] \"GET /page/\(index) HTTP/1.1\" 200 \(100 + index % 900) \"-\" \"test/1.0\"\n"
+            text +=
+                "8.8.\(index % 200).\(index % 250 + 1) - - [\(Self.logTime(date)) +0000] \"GET /page/\(index) HTTP/1.1\" 200 \(100 + index % 900) \"-\" \"test/1.0\"\n"
         }
         return Array(text.utf8)
     }
 
     /// A log's time of `date` (UTC), as Common Log Format writes it.
     private static func logTime(_ date: Date) -> String {
-        date.formatted(Date.VerbatimFormatStyle(format: "\(day: .twoDigits)/\(month: .abbreviated)/\(year: .defaultDigits):\(hour: .twoDigits(clock: .twentyFourHour, hourCycle: .zeroBased)):\(minute: .twoDigits):\(second: .twoDigits)",
-                                                locale: Locale(identifier: "en_US_POSIX"), timeZone: TimeZone(identifier: "UTC")!, calendar: Calendar(identifier: .gregorian)))
+        date.formatted(
+            Date.VerbatimFormatStyle(
+                format:
+                    "\(day: .twoDigits)/\(month: .abbreviated)/\(year: .defaultDigits):\(hour: .twoDigits(clock: .twentyFourHour, hourCycle: .zeroBased)):\(minute: .twoDigits):\(second: .twoDigits)",
+                locale: Locale(identifier: "en_US_POSIX"), timeZone: TimeZone(identifier: "UTC")!,
+                calendar: Calendar(identifier: .gregorian)))
     }
 
     private func write(_ path: String, _ bytes: [UInt8]) throws {
@@ -319,7 +324,7 @@ struct StateLedgerCLITests {
         let live = logs + "/access.log"
         var generator = SeededGenerator(seed: seed)
         var written = 0
-        var pending: [UInt8] = []   // the rest of a line written in part
+        var pending: [UInt8] = []  // the rest of a line written in part
         var rotations = 0
         var actions: [String] = []
         func appendLines() throws {
@@ -345,7 +350,8 @@ struct StateLedgerCLITests {
         func number(_ name: String) -> Int { Int(name.split(separator: ".")[2]) ?? 0 }
         func finishCompression() throws {
             // logrotate's delaycompress: the plain .N becomes .N.gz (whole), the plain goes.
-            for name in try fileManager.contentsOfDirectory(atPath: logs) where name.hasPrefix("access.log.") && !name.hasSuffix(".gz") && number(name) >= 2 {
+            for name in try fileManager.contentsOfDirectory(atPath: logs)
+            where name.hasPrefix("access.log.") && !name.hasSuffix(".gz") && number(name) >= 2 {
                 let plain = logs + "/" + name
                 try write(plain + ".gz", Support.gzip(Array(try Data(contentsOf: URL(fileURLWithPath: plain)))))
                 try fileManager.removeItem(atPath: plain)
@@ -396,7 +402,8 @@ struct StateLedgerCLITests {
             case 6:
                 // Compression in progress: part of the .gz beside the plain file.
                 actions.append("compressing")
-                for name in try fileManager.contentsOfDirectory(atPath: logs) where name.hasPrefix("access.log.") && !name.hasSuffix(".gz") && number(name) >= 2 {
+                for name in try fileManager.contentsOfDirectory(atPath: logs)
+                where name.hasPrefix("access.log.") && !name.hasSuffix(".gz") && number(name) >= 2 {
                     let whole = Support.gzip(Array(try Data(contentsOf: URL(fileURLWithPath: logs + "/" + name))))
                     try write(logs + "/" + name + ".gz", Array(whole.prefix(whole.count / 2)))
                 }
@@ -508,8 +515,9 @@ struct StateLedgerCLITests {
         try queue.close()
         // The early half of the old day turns up: its minutes fold into the damaged day.
         try write(directory + "/early.log", Array(early.prefix(early.count / 2)))
-        let late = try night(state, [directory + "/old.log", directory + "/new.log", directory + "/early.log"],
-                             extra: ["--summary", directory + "/summary.json"])
+        let late = try night(
+            state, [directory + "/old.log", directory + "/new.log", directory + "/early.log"],
+            extra: ["--summary", directory + "/summary.json"])
         #expect(late.status == 1, "\(late.stderr)")
         #expect(late.stderr.contains("damaged"), "\(late.stderr)")
         #expect(fileManager.fileExists(atPath: directory + "/summary.json"), "the outputs are written")
@@ -523,9 +531,11 @@ struct StateLedgerCLITests {
         let (state, start) = try nightsFortyDaysApart(in: directory)
         let queue = try DatabaseQueue(path: state, configuration: Self.checksummed)
         let (days, foldedBefore) = try queue.read { db in
-            (try Row.fetchAll(db, sql: "SELECT day, sum(requests) AS requests FROM day_bucket GROUP BY day ORDER BY day")
-                .map { [$0["day"] as Int, $0["requests"] as Int] },
-             try Int.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'folded_before'"))
+            (
+                try Row.fetchAll(db, sql: "SELECT day, sum(requests) AS requests FROM day_bucket GROUP BY day ORDER BY day")
+                    .map { [$0["day"] as Int, $0["requests"] as Int] },
+                try Int.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'folded_before'")
+            )
         }
         #expect(days == [[17060, 500], [17100, 300]], "the folded day and the day still kept as minutes")
         #expect(foldedBefore == start + 5 * 1440, "minutes 35 days before the last are deleted, by whole days")
@@ -533,19 +543,22 @@ struct StateLedgerCLITests {
         // A daily total of a kept day changed with its checksum (as a bug would): the rows are
         // sound, their sum is not.
         try queue.write { db in
-            try db.execute(sql: """
-                UPDATE day_bucket SET requests = requests + 7,
-                    checksum = logsurge_row_checksum(day, site, country, requests + 7, status_2xx, status_3xx, status_4xx, status_5xx, bytes)
-                WHERE day = 17100
-                """)
+            try db.execute(
+                sql: """
+                    UPDATE day_bucket SET requests = requests + 7,
+                        checksum = logsurge_row_checksum(day, site, country, requests + 7, status_2xx, status_3xx, status_4xx, status_5xx, bytes)
+                    WHERE day = 17100
+                    """)
         }
         try queue.close()
         let checked = try Support.run(["state", state])
         #expect(checked.status == 2)
-        #expect(checked.stderr.contains("daily totals of 1 days (the first 2016-10-26) are not the sums of their minutes"), "\(checked.stderr)")
+        #expect(
+            checked.stderr.contains("daily totals of 1 days (the first 2016-10-26) are not the sums of their minutes"), "\(checked.stderr)")
     }
 
-    @Test("a night that adds a line folds a thousand rows, not the day that aged out; the day is folded over nights, counted once throughout")
+    @Test(
+        "a night that adds a line folds a thousand rows, not the day that aged out; the day is folded over nights, counted once throughout")
     func foldFollowsWhatARunAdds() throws {
         let directory = Support.temporaryDirectory().path
         defer { try? fileManager.removeItem(atPath: directory) }
@@ -560,10 +573,14 @@ struct StateLedgerCLITests {
         _ = try night(state, [directory + "/old.log"])
         let queue = try DatabaseQueue(path: state)
         defer { try? queue.close() }
-        let held = { try queue.read { db in
-            (try Int.fetchOne(db, sql: "SELECT count(*) FROM bucket") ?? -1,
-             try Int.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'folded_before'"))
-        } }
+        let held = {
+            try queue.read { db in
+                (
+                    try Int.fetchOne(db, sql: "SELECT count(*) FROM bucket") ?? -1,
+                    try Int.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'folded_before'")
+                )
+            }
+        }
         #expect(try held().0 == 1_440)
         // Forty days later, a line a night: the day aged out, and each night folds its budget.
         let budget = RunState.foldBudget(added: 1)
@@ -605,11 +622,12 @@ struct StateLedgerCLITests {
         // As version 3 left it: totals of the folded days only.
         let queue = try DatabaseQueue(path: state)
         try queue.write { db in
-            try db.execute(sql: """
-                DELETE FROM day_bucket WHERE day * 1440 >= (SELECT value FROM meta WHERE key = 'folded_before');
-                DELETE FROM meta WHERE key = 'folded_before';
-                PRAGMA user_version = 3;
-                """)
+            try db.execute(
+                sql: """
+                    DELETE FROM day_bucket WHERE day * 1440 >= (SELECT value FROM meta WHERE key = 'folded_before');
+                    DELETE FROM meta WHERE key = 'folded_before';
+                    PRAGMA user_version = 3;
+                    """)
         }
         try queue.close()
         let asVersion3 = try stateOf(state)
@@ -653,8 +671,9 @@ struct StateLedgerCLITests {
         // café.example composed one night, decomposed the next (JSON lines keep the bytes of
         // the Host), and a response of 2^64 - 1 bytes, then one of 512 on the same day.
         func json(_ time: String, _ host: String, bytes: String) -> [UInt8] {
-            Array(("{\"time_iso8601\":\"\(time)\",\"remote_addr\":\"8.8.8.8\",\"request\":\"GET / HTTP/1.1\",\"status\":200,"
-                + "\"body_bytes_sent\":\(bytes),\"http_referer\":\"\",\"http_user_agent\":\"x\",\"host\":\"\(host)\"}\n").utf8)
+            Array(
+                ("{\"time_iso8601\":\"\(time)\",\"remote_addr\":\"8.8.8.8\",\"request\":\"GET / HTTP/1.1\",\"status\":200,"
+                    + "\"body_bytes_sent\":\(bytes),\"http_referer\":\"\",\"http_user_agent\":\"x\",\"host\":\"\(host)\"}\n").utf8)
         }
         try write(directory + "/n1.json", json("2016-09-16T00:00:00+00:00", "caf\u{E9}.example", bytes: "18446744073709551615"))
         try write(directory + "/n2.json", json("2016-09-16T05:00:00+00:00", "cafe\u{301}.example", bytes: "512"))
@@ -696,7 +715,9 @@ struct StateLedgerCLITests {
         }
     }
 
-    @Test("minutes forged with their checksums: a negative count is damage (exit 2), a byte total an older version made a real number is read")
+    @Test(
+        "minutes forged with their checksums: a negative count is damage (exit 2), a byte total an older version made a real number is read"
+    )
     func forgedMinuteValues() throws {
         let directory = Support.temporaryDirectory().path
         defer { try? fileManager.removeItem(atPath: directory) }
@@ -759,8 +780,10 @@ struct StateLedgerCLITests {
         let day1 = directory + "/d1.log", day2 = directory + "/d2.log"
         for (path, start, seed) in [(day1, "2016-11-01T00:00Z", "3"), (day2, "2016-11-03T00:00Z", "4")] {
             let surge = "surge:US:10:\(start.prefix(10))T12:00Z:60"
-            let result = try Support.run(["generate", "--start", start, "--days", "1", "--rate", "60", "--seed", seed,
-                                          "--event", surge, "--output", path])
+            let result = try Support.run([
+                "generate", "--start", start, "--days", "1", "--rate", "60", "--seed", seed,
+                "--event", surge, "--output", path,
+            ])
             #expect(result.status == 0)
         }
         let state = directory + "/state.db"
@@ -768,17 +791,18 @@ struct StateLedgerCLITests {
         // The file as version 2 left it: no row checksums, daily totals or episodes; one checksum of everything.
         let queue = try DatabaseQueue(path: state)
         try queue.write { db in
-            try db.execute(sql: """
-                CREATE TABLE input_v2 (fingerprint INTEGER NOT NULL, prefix_length INTEGER NOT NULL, path TEXT NOT NULL,
-                    device INTEGER NOT NULL, inode INTEGER NOT NULL, size INTEGER NOT NULL, modified INTEGER NOT NULL,
-                    consumed INTEGER NOT NULL, PRIMARY KEY (fingerprint, prefix_length));
-                INSERT INTO input_v2 SELECT fingerprint, prefix_length, path, device, inode, size, modified, consumed FROM input;
-                DROP TABLE input; ALTER TABLE input_v2 RENAME TO input;
-                ALTER TABLE bucket DROP COLUMN checksum;
-                DROP TABLE day_bucket; DROP TABLE episode;
-                DELETE FROM meta WHERE key = 'next_alert_id';
-                PRAGMA user_version = 2;
-                """)
+            try db.execute(
+                sql: """
+                    CREATE TABLE input_v2 (fingerprint INTEGER NOT NULL, prefix_length INTEGER NOT NULL, path TEXT NOT NULL,
+                        device INTEGER NOT NULL, inode INTEGER NOT NULL, size INTEGER NOT NULL, modified INTEGER NOT NULL,
+                        consumed INTEGER NOT NULL, PRIMARY KEY (fingerprint, prefix_length));
+                    INSERT INTO input_v2 SELECT fingerprint, prefix_length, path, device, inode, size, modified, consumed FROM input;
+                    DROP TABLE input; ALTER TABLE input_v2 RENAME TO input;
+                    ALTER TABLE bucket DROP COLUMN checksum;
+                    DROP TABLE day_bucket; DROP TABLE episode;
+                    DELETE FROM meta WHERE key = 'next_alert_id';
+                    PRAGMA user_version = 2;
+                    """)
             try db.execute(sql: "INSERT INTO meta (key, value) VALUES ('checksum', ?)", arguments: [try RunState.legacyChecksum(db)])
         }
         try queue.close()
@@ -802,9 +826,11 @@ struct DetectorSnapshotStateCLITests {
 
     private func generate(_ day: Int, _ directory: String) throws -> String {
         let path = "\(directory)/day\(day).log"
-        let result = try Support.run(["generate", "--start", ["2016-11-08", "2016-11-09", "2016-11-10"][day - 1] + "T00:00Z", "--minutes", "1440", "--rate", "60",
-                                      "--seed", "\(day)", "--event", "surge:US:8:2016-11-10T18:00Z:90",
-                                      "--event", "errors:0.4:2016-11-10T06:00Z:15", "--output", path])
+        let result = try Support.run([
+            "generate", "--start", ["2016-11-08", "2016-11-09", "2016-11-10"][day - 1] + "T00:00Z", "--minutes", "1440", "--rate", "60",
+            "--seed", "\(day)", "--event", "surge:US:8:2016-11-10T18:00Z:90",
+            "--event", "errors:0.4:2016-11-10T06:00Z:15", "--output", path,
+        ])
         #expect(result.status == 0, "\(result.stderr)")
         return path
     }
@@ -882,7 +908,9 @@ struct DetectorSnapshotStateCLITests {
         _ = try night(late, [days[1]], directory + "/l1.jsonl")
         _ = try night(late, [days[0], days[2]], directory + "/l2.jsonl")
         let held = try JSONSerialization.jsonObject(with: Data(try Support.run(["state", late]).stdout.utf8)) as? [String: Any]
-        let parsed = try JSONSerialization.jsonObject(with: Data(try Support.run(["--quiet", "--summary", "-"] + days).stdout.utf8)) as? [String: Any]
+        let parsed =
+            try JSONSerialization.jsonObject(with: Data(try Support.run(["--quiet", "--summary", "-"] + days).stdout.utf8))
+            as? [String: Any]
         #expect(held?["requests"] as? Int == parsed?["requests"] as? Int)
         #expect(try #require(try snapshot(late)).through == UTCMinute.parse("2016-11-10T22:59Z"))
         // Other options: the snapshot is refused and the window replayed, and the new snapshot

@@ -20,8 +20,9 @@ struct StateCLITests {
         try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n").map(String.init)
     }
 
-    @Test("W3C logs resumed mid-file keep the columns of the #Fields: line before the resumption point",
-          arguments: ["w3c", "cloudfront"])
+    @Test(
+        "W3C logs resumed mid-file keep the columns of the #Fields: line before the resumption point",
+        arguments: ["w3c", "cloudfront"])
     func w3cResumes(_ format: String) throws {
         let directory = Support.temporaryDirectory().path
         defer { try? fileManager.removeItem(atPath: directory) }
@@ -68,8 +69,10 @@ struct StateCLITests {
         var alerts: [String] = []
         var linesRead = 0
         func night(_ number: Int) throws {
-            let result = try Support.run(["--quiet", "--state", state, "--alerts", "\(directory)/alerts\(number).jsonl",
-                                          "--summary", "\(directory)/summary\(number).json", logs])
+            let result = try Support.run([
+                "--quiet", "--state", state, "--alerts", "\(directory)/alerts\(number).jsonl",
+                "--summary", "\(directory)/summary\(number).json", logs,
+            ])
             #expect(result.status == 0, "night \(number): \(result.stderr)")
             alerts += try lines("\(directory)/alerts\(number).jsonl")
             linesRead += try summary("\(directory)/summary\(number).json")["lines"] as? Int ?? -1
@@ -101,8 +104,10 @@ struct StateCLITests {
         #expect(try summary("\(directory)/summary5.json")["lines"] as? Int == 0)
 
         // One run over everything.
-        let reference = try Support.run(["--quiet", "--alerts", "-", "--summary", "\(directory)/all.json",
-                                         "\(directory)/day1.log", "\(directory)/day2.log", "\(directory)/day3.log"])
+        let reference = try Support.run([
+            "--quiet", "--alerts", "-", "--summary", "\(directory)/all.json",
+            "\(directory)/day1.log", "\(directory)/day2.log", "\(directory)/day3.log",
+        ])
         #expect(reference.status == 0)
         #expect(linesRead == (try summary("\(directory)/all.json")["lines"] as? Int))
         let expected = reference.stdout.split(separator: "\n").map(String.init)

@@ -86,11 +86,15 @@ enum Support {
 
     /// Expects an input error exactly for the inputs with lines of which none parsed (and no
     /// read error of their own), and no other.
-    static func expectOnlyNothingParsedErrors(_ analysis: Analysis, _ comment: Comment? = nil, sourceLocation: SourceLocation = #_sourceLocation) {
+    static func expectOnlyNothingParsedErrors(
+        _ analysis: Analysis, _ comment: Comment? = nil, sourceLocation: SourceLocation = #_sourceLocation
+    ) {
         for input in analysis.inputs {
             // Blank lines only are nothing to read, not a format that failed.
             let nothingParsed = input.lines > 0 && input.parsed == 0 && input.malformed[MalformedReason.empty.index] < input.lines
-            #expect((input.error != nil) == nothingParsed, "\(input.name): \(input.error?.message ?? "no error")", sourceLocation: sourceLocation)
+            #expect(
+                (input.error != nil) == nothingParsed, "\(input.name): \(input.error?.message ?? "no error")",
+                sourceLocation: sourceLocation)
             if let error = input.error { #expect(error.message.hasPrefix("none of its"), comment, sourceLocation: sourceLocation) }
         }
     }
@@ -106,8 +110,10 @@ enum Support {
 
     /// Synthetic traffic from the project's generator, as bytes: the same requests for a seed,
     /// whatever the layout they are written in and however visitors reach the server.
-    static func generatedLog(minutes: Int, rate: Double, seed: UInt64, malformedRate: Double = 0.002,
-                             layout: GeneratedLayout = .builtin(.combined), proxy: ProxySetup = .none) -> [UInt8] {
+    static func generatedLog(
+        minutes: Int, rate: Double, seed: UInt64, malformedRate: Double = 0.002,
+        layout: GeneratedLayout = .builtin(.combined), proxy: ProxySetup = .none
+    ) -> [UInt8] {
         var configuration = GeneratorConfiguration()
         configuration.minutes = minutes
         configuration.peakRate = rate
@@ -143,7 +149,7 @@ enum Support {
     static func ignoreBrokenPipes() { signal(SIGPIPE, SIG_IGN) }
 
     private final class Box: @unchecked Sendable {
-        var data = Data()   // written by one thread, read after group.wait()
+        var data = Data()  // written by one thread, read after group.wait()
     }
 
     struct RunResult {
@@ -159,8 +165,10 @@ enum Support {
     /// With `shell`, the executable runs from `/bin/sh -c shell`, where `"$0" "$@"` is the
     /// command: `ulimit -d 131072 && exec "$0" "$@"` runs it under a memory limit. A run longer
     /// than `timeLimit` seconds is killed and marked `timedOut`.
-    static func run(_ arguments: [String], stdin: [UInt8] = [], environment: [String: String] = [:],
-                    shell: String? = nil, workingDirectory: String? = nil, timeLimit: Double = 300) throws -> RunResult {
+    static func run(
+        _ arguments: [String], stdin: [UInt8] = [], environment: [String: String] = [:],
+        shell: String? = nil, workingDirectory: String? = nil, timeLimit: Double = 300
+    ) throws -> RunResult {
         ignoreBrokenPipes()
         let process = Process()
         if let workingDirectory { process.currentDirectoryURL = URL(fileURLWithPath: workingDirectory) }
@@ -188,15 +196,18 @@ enum Support {
         let errors = Box()
         let group = DispatchGroup()
         group.enter()
-        DispatchQueue.global().async { errors.data = error.fileHandleForReading.readDataToEndOfFile(); group.leave() }
+        DispatchQueue.global().async {
+            errors.data = error.fileHandleForReading.readDataToEndOfFile(); group.leave()
+        }
         let outData = output.fileHandleForReading.readDataToEndOfFile()
         group.wait()
         let errData = errors.data
         process.waitUntilExit()
-        return RunResult(status: process.terminationStatus,
-                         stdout: String(decoding: outData, as: UTF8.self),
-                         stderr: String(decoding: errData, as: UTF8.self),
-                         timedOut: watchdog.fired())
+        return RunResult(
+            status: process.terminationStatus,
+            stdout: String(decoding: outData, as: UTF8.self),
+            stderr: String(decoding: errData, as: UTF8.self),
+            timedOut: watchdog.fired())
     }
 
     /// Starts `process` from a thread that blocks no signal, as a shell would: a child inherits

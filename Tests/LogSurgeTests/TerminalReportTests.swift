@@ -42,7 +42,7 @@ import LogSurgeParse
     }
 
     @Test func surgeColumnsStandAboveTheirBaselineAndWarmUpHasNone() throws {
-        let trace = try #require(Self.analysis(columns: 60).trace)   // 3 minutes a column
+        let trace = try #require(Self.analysis(columns: 60).trace)  // 3 minutes a column
         #expect(trace.minutesPerColumn == 3)
         let us = try #require(trace.surge(site: "-", country: Self.us))
         // The detectors need 30 minutes of history before they have a baseline.
@@ -65,16 +65,21 @@ import LogSurgeParse
         log += Array("8.8.8.8 - - [08/Nov/2016:15:00:10 -0500] \"GET / HTTP/1.1\" 200 1 \"-\" \"x\"\n".utf8)
         let path = Support.temporaryDirectory().appendingPathComponent("late-chart.log").path
         try Support.writeFile(path, Data(log))
-        let streamed = Support.analyze([path]) { $0.detection?.lateness = 3; $0.detection?.traceColumns = 60; $0.chunkSize = 4096 }
+        let streamed = Support.analyze([path]) {
+            $0.detection?.lateness = 3; $0.detection?.traceColumns = 60; $0.chunkSize = 4096
+        }
         #expect(streamed.lateLines == 1)
         let trace = try #require(streamed.trace, "recorded as the stream was decided")
         // A power of two of minutes a column, the span from the first minute decided to the last.
         #expect(trace.minutesPerColumn == 4 && trace.columnCount == 45 && trace.minuteCount == 180)
         let errors = try #require(trace.errors(site: "-"))
-        #expect(errors.requests.reduce(0, +) == Self.requests(streamed, country: nil) - 1, "the late line left out, as the detectors left it")
+        #expect(
+            errors.requests.reduce(0, +) == Self.requests(streamed, country: nil) - 1, "the late line left out, as the detectors left it")
         let us = try #require(trace.surge(site: "-", country: Self.us))
         let weights = (0..<trace.columnCount).map { Double(trace.minutes(inColumn: $0)) }
-        #expect(abs(zip(us.values, weights).reduce(0) { $0 + $1.0 * $1.1 } - (Self.requests(streamed, country: Self.us) - 1)) < 1e-6, "8.8.8.8 is in the US")
+        #expect(
+            abs(zip(us.values, weights).reduce(0) { $0 + $1.0 * $1.1 } - (Self.requests(streamed, country: Self.us) - 1)) < 1e-6,
+            "8.8.8.8 is in the US")
         // The same steps as a batch run's, in other columns: the baselines agree where a column
         // of one is the union of columns of the other (the first 12 minutes: 3 of 4, 4 of 3).
         let batch = try #require(Self.analysis(columns: 60).trace)
@@ -114,9 +119,10 @@ import LogSurgeParse
 
     @Test("an episode still open at the last minute read (a --state night) is shown, not \"Alerts: none\"")
     func openEpisodesAreShown() {
-        let open = AlertEvent(id: 7, state: .open, kind: .surge, site: "www.example", country: CountryCode(isoCode: "US"),
-                              start: 24_644_280, raisedAt: 24_644_282, end: nil, peakMinute: 24_644_282, peakRequests: 90,
-                              baselineRequests: 10, ratio: 9, peakErrorRate: nil, baselineErrorRate: nil)
+        let open = AlertEvent(
+            id: 7, state: .open, kind: .surge, site: "www.example", country: CountryCode(isoCode: "US"),
+            start: 24_644_280, raisedAt: 24_644_282, end: nil, peakMinute: 24_644_282, peakRequests: 90,
+            baselineRequests: 10, ratio: 9, peakErrorRate: nil, baselineErrorRate: nil)
         let report = TextReport.renderEpisodes([open], configuration: DetectorConfiguration())
         #expect(report.contains("1 episode") && report.contains("#7 surge") && report.contains("still open"), "\(report)")
         #expect(!report.contains("none"))
@@ -131,7 +137,8 @@ import LogSurgeParse
     @Test func colourIsOnlyLogsurgesOwnSGRSequences() throws {
         let hostile = "evil\u{1B}]0;pwned\u{07}\u{1B}[2J.example"
         var analysis = Self.analysis
-        let coloured = TextReport.render(analysis, databaseDescription: "db", style: .coloured)
+        let coloured =
+            TextReport.render(analysis, databaseDescription: "db", style: .coloured)
             + TextReport.renderWatched(analysis.trace, events: analysis.alerts, style: .coloured)
             + TextReport.renderEpisodes(analysis.alerts, configuration: DetectorConfiguration(), style: .coloured)
         #expect(coloured.contains("\u{1B}[1mWatched countries\u{1B}[0m"))
@@ -160,7 +167,7 @@ import LogSurgeParse
 
     @Test func sparklineBarsAndFolding() {
         #expect(String(Sparkline.bars([0, nil, 1, 4, 8], top: 8)) == "  ▁▄█")
-        #expect(String(Sparkline.bars([0.001], top: 8)) == "▁")   // above zero is never blank
+        #expect(String(Sparkline.bars([0.001], top: 8)) == "▁")  // above zero is never blank
         // Weighted by minutes: a short last column counts for less.
         let folded = Sparkline.fold([2, 4, 6, nil, 10], weights: [1, 1, 1, 1, 0.5], into: 2)
         #expect(folded.count == 2)
@@ -171,8 +178,11 @@ import LogSurgeParse
 }
 
 /// The binary on a terminal: `script` gives it a pseudo-terminal as standard output and error.
-@Suite(.tags(.launchesBinary), .enabled(if: Support.executable != nil && FileManager.default.isExecutableFile(atPath: "/usr/bin/script"),
-                "needs the logsurge executable and script(1)"))
+@Suite(
+    .tags(.launchesBinary),
+    .enabled(
+        if: Support.executable != nil && FileManager.default.isExecutableFile(atPath: "/usr/bin/script"),
+        "needs the logsurge executable and script(1)"))
 struct TerminalCLITests {
     /// Output of `command` (a shell command line) run on a pseudo-terminal, both streams together.
     static func onTerminal(_ command: String, environment: [String: String] = [:]) throws -> String {

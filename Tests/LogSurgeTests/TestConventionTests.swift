@@ -29,14 +29,16 @@ import Testing
                 }
                 var attributes = String(match.1 ?? "")
                 var back = index - 1
-                while back >= 0, let previous = lines[back].first, previous == "@" || previous == " " {
+                while back >= 0, let previous = lines[back].first, previous == "@" || previous == " " || previous == ")" {
                     attributes = lines[back] + "\n" + attributes
                     back -= 1
                 }
                 var end = index + 1
                 while end < lines.count, !(lines[end].first.map { $0.isLetter || $0 == "@" } ?? false) { end += 1 }
-                found.append(Declaration(file: name, name: String(match.2), attributes: attributes,
-                                         body: lines[index..<end].joined(separator: "\n")))
+                found.append(
+                    Declaration(
+                        file: name, name: String(match.2), attributes: attributes,
+                        body: lines[index..<end].joined(separator: "\n")))
                 index = end
             }
         }
@@ -48,12 +50,15 @@ import Testing
         let suites = try Self.declarations().filter { $0.file != "Support.swift" && $0.file != "TestConventionTests.swift" }
         #expect(suites.count > 40, "the files were read")
         for suite in suites {
-            let launches = suite.body.contains("Support.run(") || suite.body.contains("Support.executable")
+            let launches =
+                suite.body.contains("Support.run(") || suite.body.contains("Support.executable")
                 || suite.attributes.contains("Support.executable")
             let named = suite.name.hasSuffix("CLITests")
             let tagged = suite.attributes.contains(".tags(.launchesBinary)")
             if launches || named || tagged {
-                #expect(launches && named && tagged, "\(suite.file): \(suite.name) (runs the binary: \(launches), named: \(named), tagged: \(tagged))")
+                #expect(
+                    launches && named && tagged,
+                    "\(suite.file): \(suite.name) (runs the binary: \(launches), named: \(named), tagged: \(tagged))")
             }
         }
     }

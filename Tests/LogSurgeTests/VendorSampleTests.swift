@@ -12,7 +12,10 @@ struct VendorSampleTests {
 
     static var samples: [String] {
         ((try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? [])
-            .filter { (try? FileManager.default.attributesOfItem(atPath: directory.appendingPathComponent($0).path)[.type] as? FileAttributeType) == .typeDirectory }
+            .filter {
+                (try? FileManager.default.attributesOfItem(atPath: directory.appendingPathComponent($0).path)[.type] as? FileAttributeType)
+                    == .typeDirectory
+            }
             .sorted()
     }
 
@@ -34,11 +37,17 @@ struct VendorSampleTests {
         return expected
     }
 
-    @Test("Each sample exists with its source", arguments: ["alb", "apache-combined", "apache-common", "caddy", "cloudfront", "iis",
-                                                             "nginx-combined", "nginx-json", "nginx-main", "apache-xff-proxy"])
+    @Test(
+        "Each sample exists with its source",
+        arguments: [
+            "alb", "apache-combined", "apache-common", "caddy", "cloudfront", "iis",
+            "nginx-combined", "nginx-json", "nginx-main", "apache-xff-proxy",
+        ])
     func present(_ sample: String) {
         for file in ["access.log", "format.txt", "source.md", "expected.jsonl"] {
-            #expect(FileManager.default.fileExists(atPath: Self.directory.appendingPathComponent(sample).appendingPathComponent(file).path), "\(sample)/\(file)")
+            #expect(
+                FileManager.default.fileExists(atPath: Self.directory.appendingPathComponent(sample).appendingPathComponent(file).path),
+                "\(sample)/\(file)")
         }
     }
 
@@ -68,7 +77,8 @@ struct VendorSampleTests {
                     func text(_ range: Range<Int>?) -> String? { range.map { String(decoding: line[$0], as: UTF8.self) } }
                     fieldsByLine[lineNumber] = [
                         "minute": UTCMinute.format(fields.minute), "status": Int(fields.status), "bytes": Int(fields.bytes),
-                        "client": text(fields.client), "host": text(fields.host), "path": text(fields.path), "forwarded": text(fields.forwarded),
+                        "client": text(fields.client), "host": text(fields.host), "path": text(fields.path),
+                        "forwarded": text(fields.forwarded),
                     ]
                 }
             }

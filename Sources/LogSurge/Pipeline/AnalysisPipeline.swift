@@ -35,10 +35,13 @@ public struct AnalysisPipeline: Sendable {
     /// instead of after. (A stream read as it goes has its alerts already.)
     public func run(paths: [String], whileDetecting work: (Analysis) throws -> Void) rethrows -> Analysis {
         // Followed files are one stream: their lines in the order they are read.
-        let (sources, readOnce) = configuration.follow ? ([.success(.followed(paths))], [])
-            : Self.readingOnce(configuration.sources
-                                   ?? Self.leavingOut(configuration.ownFiles, from: InputDiscovery.expand(paths.isEmpty ? ["-"] : paths)),
-                               copies: configuration.copies)
+        let (sources, readOnce) =
+            configuration.follow
+            ? ([.success(.followed(paths))], [])
+            : Self.readingOnce(
+                configuration.sources
+                    ?? Self.leavingOut(configuration.ownFiles, from: InputDiscovery.expand(paths.isEmpty ? ["-"] : paths)),
+                copies: configuration.copies)
         let threads = AnalyzeConfiguration.workers(for: configuration.threads)
         // Deciding minutes as the stream goes only when asked to (a pipe); otherwise the
         // detectors run over the finished buckets, which needs no per-minute state until then.
@@ -48,13 +51,15 @@ public struct AnalysisPipeline: Sendable {
         // and folded into the run in input order; at most 4, as each holds a reader's buffers
         // and a tally. A stream that alerts as it goes is one input at a time, merged chunk by chunk.
         let window = detection == nil ? min(threads, max(1, sources.count), Self.maximumInputsAtOnce) : 1
-        let merger = OrderedMerger(threads: threads, bucketsInMemory: configuration.bucketsInMemory, window: window,
-                                   detection: detection, inputs: sources.map { result -> InputReport in
-            switch result {
-            case .success(let source): InputReport(name: source.displayName)
-            case .failure(let error): InputReport(name: error.path, error: error)
-            }
-        })
+        let merger = OrderedMerger(
+            threads: threads, bucketsInMemory: configuration.bucketsInMemory, window: window,
+            detection: detection,
+            inputs: sources.map { result -> InputReport in
+                switch result {
+                case .success(let source): InputReport(name: source.displayName)
+                case .failure(let error): InputReport(name: error.path, error: error)
+                }
+            })
         // A run that goes on (a followed log) hands out its totals so far every minute or so.
         let ticker = configuration.onSnapshot.map { body in
             SnapshotTicker(interval: configuration.snapshotInterval) { body(merger.snapshot()) }
@@ -117,8 +122,9 @@ public struct AnalysisPipeline: Sendable {
         }
 
         let reader = {
-            var reader = InputReader(targetChunkSize: configuration.chunkSize, maxLineLength: configuration.maxLineLength,
-                                     inflater: configuration.inflater)
+            var reader = InputReader(
+                targetChunkSize: configuration.chunkSize, maxLineLength: configuration.maxLineLength,
+                inflater: configuration.inflater)
             reader.pool = pool
             reader.stop = configuration.stop
             reader.followPollInterval = configuration.followPollInterval
@@ -170,8 +176,11 @@ extension AnalysisPipeline {
     /// and inode: `logs/` and `logs/access.log`, a symlink, `./access.log`) is left out, and
     /// so is a path of `copies` (a copy of another input's content, by path: `--state` knows
     /// them); what was left out, and the input read instead.
-    static func readingOnce(_ sources: [Result<InputSource, InputError>], copies: [PathKey: String])
-        -> ([Result<InputSource, InputError>], [(path: String, readAs: String, sameFile: Bool)]) {
+    static func readingOnce(
+        _ sources: [Result<InputSource, InputError>], copies: [PathKey: String]
+    )
+        -> ([Result<InputSource, InputError>], [(path: String, readAs: String, sameFile: Bool)])
+    {
         var seen: [String: String] = [:]
         var kept: [Result<InputSource, InputError>] = []
         var left: [(path: String, readAs: String, sameFile: Bool)] = []
@@ -242,8 +251,9 @@ extension AnalysisPipeline {
         // The format is decided from the input's head, also when an earlier run read part of it.
         var head: [LineChunk]?
         if case .file(let path) = source,
-           let file = pinned.map({ PlainFile(duplicating: $0, path: path, holdingBackUnterminatedLine: holdsBack) })
-               ?? PlainFile(path: path, holdingBackUnterminatedLine: holdsBack) {
+            let file = pinned.map({ PlainFile(duplicating: $0, path: path, holdingBackUnterminatedLine: holdsBack) })
+                ?? PlainFile(path: path, holdingBackUnterminatedLine: holdsBack)
+        {
             head = file.leadingChunks(maxLineLength: configuration.maxLineLength, until: FormatSample.isComplete)
             if format == nil { (format, choice) = FormatSample.decide(head!) }
             if let format, !format.isW3C {
@@ -256,8 +266,9 @@ extension AnalysisPipeline {
                 }
                 var stats = InputStats(compression: .none)
                 stats.linesEnd = skip
-                merger.finishInput(index, items: sequence, stats: stats, format: format, choice: choice,
-                                   suggestion: suggestion, error: nil)
+                merger.finishInput(
+                    index, items: sequence, stats: stats, format: format, choice: choice,
+                    suggestion: suggestion, error: nil)
                 return
             }
             // W3C is read by one reader in order, so that each chunk gets the columns of the
@@ -267,8 +278,9 @@ extension AnalysisPipeline {
         // where reading resumes come from reading the input's start again.
         var columns: [UInt8]?
         if skip > 0, format?.isW3C ?? true {
-            let prelude = FormatSample.prelude(of: source, pinned: pinned, reader: reader, upTo: skip,
-                                               wantsHead: format == nil && head == nil)
+            let prelude = FormatSample.prelude(
+                of: source, pinned: pinned, reader: reader, upTo: skip,
+                wantsHead: format == nil && head == nil)
             if format == nil, let sample = head ?? prelude.head { (format, choice) = FormatSample.decide(sample) }
             columns = prelude.columns
         }
@@ -320,14 +332,17 @@ extension AnalysisPipeline {
             let reasons = zip(MalformedReason.allCases, input.malformed).filter { $0.1 > 0 }.sorted { $0.1 > $1.1 }
             message += " (" + reasons.map { "\($0.0.rawValue) \($0.1)" }.joined(separator: ", ") + ")"
             // The first line kept as a sample shows the user what logsurge saw.
-            if let sample = analysis.accounting.samples.filter({ $0.input == input.name && $0.reason != .empty }).min(by: { $0.line < $1.line }) {
+            if let sample = analysis.accounting.samples.filter({ $0.input == input.name && $0.reason != .empty }).min(by: {
+                $0.line < $1.line
+            }) {
                 let shown = sample.bytes.prefix(100)
                 message += "; line \(sample.line) reads \"\(Escaping.terminal(shown))\(sample.bytes.count > shown.count ? "…" : "")\""
             }
             if let suggestion = input.suggestion, suggestion.name != format.name {
                 message += "; its lines look like \(suggestion.name): use --format \(suggestion.name)"
             } else {
-                message += "; give the server's own format with --log-format (nginx log_format or Apache LogFormat), or --log-format-from its configuration"
+                message +=
+                    "; give the server's own format with --log-format (nginx log_format or Apache LogFormat), or --log-format-from its configuration"
             }
             analysis.inputs[index].error = InputError(path: input.name, offset: nil, message: message)
         }

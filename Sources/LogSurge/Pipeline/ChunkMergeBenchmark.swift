@@ -19,12 +19,15 @@ import LogSurgeParse
         var processor = ChunkProcessor(configuration: configuration)
         let format: LineFormat = if case .fixed(let fixed) = configuration.format { fixed } else { LineFormat(.combined) }
         let embedded = EmbeddedCountryDatabase.tables(for: configuration.database)
-        let tables = CountryTables(ipv4: embedded?.ipv4 ?? IPv4CountryTable(reader: configuration.database),
-                                   ipv6: embedded?.ipv6 ?? IPv6CountryTable(reader: configuration.database))
+        let tables = CountryTables(
+            ipv4: embedded?.ipv4 ?? IPv4CountryTable(reader: configuration.database),
+            ipv6: embedded?.ipv6 ?? IPv6CountryTable(reader: configuration.database))
         let step = Int64(max(1, configuration.chunkSize))
         results = stride(from: Int64(0), to: file.size, by: Int(step)).enumerated().map { sequence, start in
-            processor.process(WorkItem(sequence: sequence, input: 0, format: format,
-                                       payload: .range(file, start..<min(start + step, file.size))), tables: tables)
+            processor.process(
+                WorkItem(
+                    sequence: sequence, input: 0, format: format,
+                    payload: .range(file, start..<min(start + step, file.size))), tables: tables)
         }
         entries = results.reduce(0) { total, result in total + result.tallies.reduce(0) { $0 + $1.entries.count } }
     }

@@ -141,8 +141,9 @@ struct ChunkProcessor {
         case .range(let file, let range):
             let lines = file.lines(startingIn: range, maxLineLength: maxLineLength, into: &rangeBuffer)
             rangeBuffer.withUnsafeBytes { bytes in
-                processLines(of: UnsafeRawBufferPointer(rebasing: bytes[..<lines.count]), droppedAt: [], parser: &parser,
-                             chain: chain, result: &result)
+                processLines(
+                    of: UnsafeRawBufferPointer(rebasing: bytes[..<lines.count]), droppedAt: [], parser: &parser,
+                    chain: chain, result: &result)
             }
             countOverlong(lines.overlongAtEnd ? 1 : 0, in: &result)
             result.rangeBytes = lines.rangeBytes
@@ -224,7 +225,8 @@ struct ChunkProcessor {
             result.lines += 1
             result.malformed[reason.index] += 1
             if result.samples.count < MalformedReason.allCases.count * RunAccounting.samplesPerReason,
-               result.samples.lazy.filter({ $0.reason == reason }).count < RunAccounting.samplesPerReason {
+                result.samples.lazy.filter({ $0.reason == reason }).count < RunAccounting.samplesPerReason
+            {
                 // Numbered by its place in the chunk, directive lines included.
                 result.samples.append((reason, result.lines + result.directives, Array(line.prefix(RunAccounting.sampleLength))))
             }
@@ -262,9 +264,10 @@ struct ChunkProcessor {
         // The walk stopped at an untrusted entry, which (trusted being the proxy-like set) is no proxy.
         var clientIsNoProxy = false
         if let chain {
-            let walked = chain.walk(chain: fields.forwarded.map { UnsafeRawBufferPointer(rebasing: line[$0]) },
-                                    connecting: connecting, connectingLogged: fields.client != nil,
-                                    connectingTrusted: trustedIsProxyLike ? viaProxy : nil)
+            let walked = chain.walk(
+                chain: fields.forwarded.map { UnsafeRawBufferPointer(rebasing: line[$0]) },
+                connecting: connecting, connectingLogged: fields.client != nil,
+                connectingTrusted: trustedIsProxyLike ? viaProxy : nil)
             (client, source) = (walked.client, walked.source)
             clientIsNoProxy = trustedIsProxyLike && walked.stoppedUntrusted
             // The header was there but its bearer is not trusted: a proxy of the user's own that
@@ -282,7 +285,8 @@ struct ChunkProcessor {
         // (or the format logs no connecting address): a visitor who reaches the server
         // directly can send any header.
         if let hint = fields.countryHint, fields.client == nil || (connecting.map { countryTrusted.contains($0) } ?? false),
-           let stated = CountryCode(assigned: UnsafeRawBufferPointer(rebasing: line[hint])) {
+            let stated = CountryCode(assigned: UnsafeRawBufferPointer(rebasing: line[hint]))
+        {
             country = stated
             result.clients.countryHeader += 1
         } else {
@@ -383,7 +387,6 @@ public struct ClientCounts: Sendable, Equatable {
         untrustedExample = untrustedExample ?? other.untrustedExample
     }
 }
-
 
 #if canImport(Glibc)
 import Glibc

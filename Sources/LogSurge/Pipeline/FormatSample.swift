@@ -84,8 +84,10 @@ enum FormatSample {
 
     /// Reading an input again from its start up to `skip` bytes (decompressed): its head (when
     /// wanted, for the format) and the last W3C `#Fields:` before `skip`.
-    static func prelude(of source: InputSource, pinned: Int32?, reader: InputReader, upTo skip: Int64,
-                        wantsHead: Bool) -> (head: [LineChunk]?, columns: [UInt8]?) {
+    static func prelude(
+        of source: InputSource, pinned: Int32?, reader: InputReader, upTo skip: Int64,
+        wantsHead: Bool
+    ) -> (head: [LineChunk]?, columns: [UInt8]?) {
         struct Enough: Error {}
         var head: [LineChunk] = []
         var columns: [UInt8]?

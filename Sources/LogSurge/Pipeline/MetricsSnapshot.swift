@@ -30,7 +30,8 @@ public struct MetricsSnapshot: Sendable {
     }
 
     init(buckets: MinuteBuckets, accounting: RunAccounting, alerts: [AlertEvent]) {
-        self.init(counts: buckets.countsBySiteAndCountry(), accounting: accounting,
-                  lastMinute: buckets.minuteRange?.upperBound, alerts: alerts)
+        self.init(
+            counts: buckets.countsBySiteAndCountry(), accounting: accounting,
+            lastMinute: buckets.minuteRange?.upperBound, alerts: alerts)
     }
 }

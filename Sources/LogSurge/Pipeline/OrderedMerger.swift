@@ -76,7 +76,6 @@ final class OrderedMerger: @unchecked Sendable {
 
     private let detection: DetectionRun?
 
-
     init(threads: Int, bucketsInMemory: Int, window: Int, detection: DetectionRun?, inputs: [InputReport]) {
         self.detection = detection
         slots = DispatchSemaphore(value: 2 * threads + 2)
@@ -130,14 +129,16 @@ final class OrderedMerger: @unchecked Sendable {
             if folded { logsurge_release_free_memory() }
             return
         }
-        guard let (first, counts, name) = lock.withLock({ () -> ([ChunkResult], MergedCounts, String)? in
-            tallies[input].pending[result.sequence] = result
-            guard !tallies[input].draining else { return nil }
-            let ready = takeReady(input)
-            guard !ready.isEmpty else { return nil }
-            tallies[input].draining = true
-            return (ready, tallies[input].counts, state.inputs[input].name)
-        }) else { return }
+        guard
+            let (first, counts, name) = lock.withLock({ () -> ([ChunkResult], MergedCounts, String)? in
+                tallies[input].pending[result.sequence] = result
+                guard !tallies[input].draining else { return nil }
+                let ready = takeReady(input)
+                guard !ready.isEmpty else { return nil }
+                tallies[input].draining = true
+                return (ready, tallies[input].counts, state.inputs[input].name)
+            })
+        else { return }
         var batch = first
         while true {
             for ready in batch { merge(ready, into: counts, name: name) }
@@ -201,14 +202,17 @@ final class OrderedMerger: @unchecked Sendable {
         for index in result.malformed.indices { counts.malformed[index] += result.malformed[index] }
     }
 
-    private func mergeCounts(_ result: ChunkResult, of input: (name: String, linesBefore: UInt64),
-                             buckets: inout MinuteBuckets, accounting: inout RunAccounting) {
+    private func mergeCounts(
+        _ result: ChunkResult, of input: (name: String, linesBefore: UInt64),
+        buckets: inout MinuteBuckets, accounting: inout RunAccounting
+    ) {
         for part in result.tallies {
             buckets.merge(part.entries, localSites: part.siteNames)
             guard let detection else { continue }
             for (key, counts) in part.entries {
-                detection.add(minute: key.minute, site: buckets.mergedName(of: part.siteNames[Int(key.site)]),
-                              country: key.country, counts: counts)
+                detection.add(
+                    minute: key.minute, site: buckets.mergedName(of: part.siteNames[Int(key.site)]),
+                    country: key.country, counts: counts)
             }
         }
         detection?.advance()
@@ -255,8 +259,10 @@ final class OrderedMerger: @unchecked Sendable {
     }
 
     /// Records what the reader of input `index` found, once it has handed out all `items`.
-    func finishInput(_ index: Int, items: Int, stats: InputStats, format: LineFormat?, choice: InputReport.FormatChoice,
-                     suggestion: LineFormat?, error: InputError?) {
+    func finishInput(
+        _ index: Int, items: Int, stats: InputStats, format: LineFormat?, choice: InputReport.FormatChoice,
+        suggestion: LineFormat?, error: InputError?
+    ) {
         lock.withLock {
             state.inputs[index].stats = stats
             state.inputs[index].format = format.map { $0.withFieldsLine(nil) }

@@ -49,7 +49,8 @@ public struct RunWarning: Sendable, Equatable {
         let headers = configuration.headers
         let formats = analysis.inputs.compactMap(\.format)
         if headers.forwarded == nil, headers.country == nil, accounting.parsed > 0,
-           accounting.clients.behindProxy * 2 >= accounting.parsed {
+            accounting.clients.behindProxy * 2 >= accounting.parsed
+        {
             let share = Double(accounting.clients.behindProxy) / Double(accounting.parsed) * 100
             // The headers the inputs' formats log that would fix it, named as users write them.
             let logged = Set(formats.flatMap { $0.loggedHeaders ?? [] })
@@ -58,62 +59,98 @@ public struct RunWarning: Sendable, Equatable {
             var fixes: [String] = []
             if let clientHeader { fixes.append("add --real-ip \(clientHeader)") }
             if let countryHeader { fixes.append("add --country-from \(countryHeader)") }
-            let fix = fixes.isEmpty
+            let fix =
+                fixes.isEmpty
                 ? "log the visitor's address (nginx $http_x_forwarded_for, Apache %{X-Forwarded-For}i) and give --real-ip X-Forwarded-For, or give the CDN's country header with --country-from (CF-IPCountry, CloudFront-Viewer-Country)"
                 : "the log holds what fixes it: " + fixes.joined(separator: ", or ")
-            warnings.append(RunWarning(
-                code: .clientsBehindProxy,
-                message: "\(Self.percent(share)) of the requests (\(accounting.clients.behindProxy) of \(accounting.parsed)) come from private addresses or CDN edges, so their countries are the proxies', not the visitors': \(fix)"))
+            warnings.append(
+                RunWarning(
+                    code: .clientsBehindProxy,
+                    message:
+                        "\(Self.percent(share)) of the requests (\(accounting.clients.behindProxy) of \(accounting.parsed)) come from private addresses or CDN edges, so their countries are the proxies', not the visitors': \(fix)"
+                ))
         }
-        for (header, code, option) in [(headers.forwarded, Code.realIPNotLogged, "--real-ip"), (headers.country, .countryHeaderNotLogged, "--country-from")] {
+        for (header, code, option) in [
+            (headers.forwarded, Code.realIPNotLogged, "--real-ip"), (headers.country, .countryHeaderNotLogged, "--country-from"),
+        ] {
             guard let header else { continue }
             let missing = analysis.inputs.filter { input in
                 guard let logged = input.format?.loggedHeaders, input.lines > 0 else { return false }
                 return !logged.contains(header.normalized)
             }
             guard !missing.isEmpty else { continue }
-            let names = missing.prefix(3).map { "\($0.name) (\($0.format!.name))" }.joined(separator: ", ") + (missing.count > 3 ? " and \(missing.count - 3) more" : "")
+            let names =
+                missing.prefix(3).map { "\($0.name) (\($0.format!.name))" }.joined(separator: ", ")
+                + (missing.count > 3 ? " and \(missing.count - 3) more" : "")
             let implied = missing.compactMap { $0.format?.impliedForwarded }.first
-            let consequence = code == .countryHeaderNotLogged ? "their countries come from the database"
-                : implied.map { "their clients come from the \($0.name) chain it logs in place of the client" } ?? "their clients are the connecting addresses"
-            warnings.append(RunWarning(code: code, message: "\(option) \(header.name): the format of \(names) does not log that header, so \(consequence)"))
+            let consequence =
+                code == .countryHeaderNotLogged
+                ? "their countries come from the database"
+                : implied.map { "their clients come from the \($0.name) chain it logs in place of the client" }
+                    ?? "their clients are the connecting addresses"
+            warnings.append(
+                RunWarning(
+                    code: code, message: "\(option) \(header.name): the format of \(names) does not log that header, so \(consequence)"))
         }
         if headers.forwarded != nil || headers.country != nil, accounting.parsed > 0,
-           accounting.clients.stillBehindProxy * 2 >= accounting.parsed {
+            accounting.clients.stillBehindProxy * 2 >= accounting.parsed
+        {
             let still = accounting.clients.stillBehindProxy
             let share = Double(still) / Double(accounting.parsed) * 100
             let given = [headers.forwarded.map { "--real-ip \($0.name)" }, headers.country.map { "--country-from \($0.name)" }]
                 .compactMap { $0 }.joined(separator: " and ")
-            warnings.append(RunWarning(
-                code: .clientsStillBehindProxy,
-                message: "\(Self.percent(share)) of the requests (\(still) of \(accounting.parsed)) still resolve to private addresses or CDN edges despite \(given): the header is missing or holds only proxies on those lines, or the proxy the requests came through is not trusted (add it with --trusted-proxy)"))
+            warnings.append(
+                RunWarning(
+                    code: .clientsStillBehindProxy,
+                    message:
+                        "\(Self.percent(share)) of the requests (\(still) of \(accounting.parsed)) still resolve to private addresses or CDN edges despite \(given): the header is missing or holds only proxies on those lines, or the proxy the requests came through is not trusted (add it with --trusted-proxy)"
+                ))
         }
         if let header = headers.forwarded, accounting.parsed > 0, accounting.clients.headerFromUntrusted * 2 >= accounting.parsed {
             let count = accounting.clients.headerFromUntrusted
             let example = accounting.clients.untrustedExample.map { " (such as \($0))" } ?? ""
-            warnings.append(RunWarning(
-                code: .realIPUntrusted,
-                message: "--real-ip \(header.name): \(Self.percent(Double(count) / Double(accounting.parsed) * 100)) of the requests (\(count) of \(accounting.parsed)) carried the header but came from public addresses that are not trusted proxies\(example), so their clients are those addresses: if they are your balancers, name them with --trusted-proxy CIDR"))
+            warnings.append(
+                RunWarning(
+                    code: .realIPUntrusted,
+                    message:
+                        "--real-ip \(header.name): \(Self.percent(Double(count) / Double(accounting.parsed) * 100)) of the requests (\(count) of \(accounting.parsed)) carried the header but came from public addresses that are not trusted proxies\(example), so their clients are those addresses: if they are your balancers, name them with --trusted-proxy CIDR"
+                ))
         }
         let zonelessFormats = analysis.inputs.filter { $0.format?.timeWithoutZone ?? false }
         if !zonelessFormats.isEmpty {
-            let names = zonelessFormats.prefix(3).map(\.name).joined(separator: ", ") + (zonelessFormats.count > 3 ? " and \(zonelessFormats.count - 3) more" : "")
-            warnings.append(RunWarning(code: .timeWithoutZone, message: "the times of \(names) carry no UTC offset and were read as UTC: add %z to the format's time"))
+            let names =
+                zonelessFormats.prefix(3).map(\.name).joined(separator: ", ")
+                + (zonelessFormats.count > 3 ? " and \(zonelessFormats.count - 3) more" : "")
+            warnings.append(
+                RunWarning(
+                    code: .timeWithoutZone,
+                    message: "the times of \(names) carry no UTC offset and were read as UTC: add %z to the format's time"))
         } else if accounting.clients.timesWithoutZone > 0 {
-            warnings.append(RunWarning(code: .timeWithoutZone, message: "\(accounting.clients.timesWithoutZone) requests had a time without a UTC offset (such as 2024-10-10T13:55:36) and were read as UTC: log the offset (nginx $time_iso8601, Go's time.RFC3339)"))
+            warnings.append(
+                RunWarning(
+                    code: .timeWithoutZone,
+                    message:
+                        "\(accounting.clients.timesWithoutZone) requests had a time without a UTC offset (such as 2024-10-10T13:55:36) and were read as UTC: log the offset (nginx $time_iso8601, Go's time.RFC3339)"
+                ))
         }
         warnings += anotherFormat(analysis)
         if let folded = analysis.buckets.requestsBySite()[MinuteBuckets.overflowSite], folded.requests > 0 {
-            warnings.append(RunWarning(
-                code: .sitesFolded,
-                message: "more than 65,534 distinct sites: the quietest \(analysis.buckets.sitesFolded) were counted under \(MinuteBuckets.overflowSite) (\(folded.requests) requests), the busiest kept apart; a scanner sending random Host headers does this: leave its lines out of the input"))
+            warnings.append(
+                RunWarning(
+                    code: .sitesFolded,
+                    message:
+                        "more than 65,534 distinct sites: the quietest \(analysis.buckets.sitesFolded) were counted under \(MinuteBuckets.overflowSite) (\(folded.requests) requests), the busiest kept apart; a scanner sending random Host headers does this: leave its lines out of the input"
+                ))
         }
         let holding = analysis.inputs.filter { ($0.stats?.heldBack ?? 0) > 0 }
         if !holding.isEmpty {
             let names = holding.prefix(3).map(\.name).joined(separator: ", ") + (holding.count > 3 ? " and \(holding.count - 3) more" : "")
-            warnings.append(RunWarning(
-                code: .lineHeldBack,
-                message: "\(names) \(holding.count == 1 ? "ends" : "end") in a line without its newline, perhaps still being written: not counted yet; the next --state run counts it once it ends (or once the file is compressed)"))
+            warnings.append(
+                RunWarning(
+                    code: .lineHeldBack,
+                    message:
+                        "\(names) \(holding.count == 1 ? "ends" : "end") in a line without its newline, perhaps still being written: not counted yet; the next --state run counts it once it ends (or once the file is compressed)"
+                ))
         }
         return warnings
     }
@@ -132,9 +169,12 @@ public struct RunWarning: Sendable, Equatable {
                 sample.bytes.withUnsafeBytes { LineFormat.detect([$0]) }
             }.first { $0.name != format.name }
             guard let other else { continue }
-            warnings.append(RunWarning(
-                code: .linesInAnotherFormat,
-                message: "\(malformed) lines of \(input.name) did not parse as \(format.name), and some of them parse as \(other.name): the format changed within the input, or another log was added to it; read those lines with --format \(other.name)"))
+            warnings.append(
+                RunWarning(
+                    code: .linesInAnotherFormat,
+                    message:
+                        "\(malformed) lines of \(input.name) did not parse as \(format.name), and some of them parse as \(other.name): the format changed within the input, or another log was added to it; read those lines with --format \(other.name)"
+                ))
         }
         return warnings
     }

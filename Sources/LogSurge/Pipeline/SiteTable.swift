@@ -9,14 +9,14 @@
 package struct SiteTable {
     package private(set) var names: [String] = []
     private var indexByName: [String: UInt16] = [:]
-    private var byHash: [UInt64: Int] = [:]   // hash → first entry in `entries`
+    private var byHash: [UInt64: Int] = [:]  // hash → first entry in `entries`
     private var entries: [(bytes: [UInt8], section: Int, index: UInt16, next: Int)] = []
     private let capacity: Int
     private let sectionNames: [String]
     private let defaultSite: [UInt8]
 
     private var lastHost: [UInt8] = []
-    private var lastIndices: [UInt16] = []   // per section slot (0 = no section)
+    private var lastIndices: [UInt16] = []  // per section slot (0 = no section)
     private var hasLast = false
 
     package init(defaultSite: String, sectionNames: [String], capacity: Int = Int(UInt16.max)) {
@@ -66,7 +66,7 @@ package struct SiteTable {
         let name = siteName(host: isHost ? host : nil, section: section)
         let index: UInt16
         if let existing = indexByName[name] {
-            index = existing     // e.g. invalid UTF-8 spellings that decode alike
+            index = existing  // e.g. invalid UTF-8 spellings that decode alike
         } else if names.count < capacity {
             index = add(name)
         } else {

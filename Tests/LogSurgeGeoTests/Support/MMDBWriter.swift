@@ -134,17 +134,18 @@ struct MMDBWriter {
         file += [0xAB, 0xCD, 0xEF] + Array("MaxMind.com".utf8)
         var description: [String: MMDBValue] = [:]
         for (language, text) in descriptions { description[language] = .string(text) }
-        file += MMDBWriter.encode(.map([
-            "binary_format_major_version": .uint16(2),
-            "binary_format_minor_version": .uint16(0),
-            "build_epoch": .uint64(buildEpoch),
-            "database_type": .string(databaseType),
-            "description": .map(description),
-            "ip_version": .uint16(UInt16(ipVersion)),
-            "languages": .array(languages.map { .string($0) }),
-            "node_count": .uint32(UInt32(nodeCount)),
-            "record_size": .uint16(UInt16(recordSize)),
-        ]))
+        file += MMDBWriter.encode(
+            .map([
+                "binary_format_major_version": .uint16(2),
+                "binary_format_minor_version": .uint16(0),
+                "build_epoch": .uint64(buildEpoch),
+                "database_type": .string(databaseType),
+                "description": .map(description),
+                "ip_version": .uint16(UInt16(ipVersion)),
+                "languages": .array(languages.map { .string($0) }),
+                "node_count": .uint32(UInt32(nodeCount)),
+                "record_size": .uint16(UInt16(recordSize)),
+            ]))
         return file
     }
 

@@ -21,4 +21,3 @@ func mmdbFiles(under directory: String) -> [String] {
     }
     return found.sorted()
 }
-
