@@ -2,39 +2,40 @@ import LogSurgeParse
 import LogSurgeCore
 import LogSurgeDetect
 
-/// Writes alert events as the contract's JSON lines, one per event.
+/// Writes alert events as the contract's JSON lines, one per event: `id`, `state` (`open` or
+/// `closed`), `kind` (`surge` or `error_spike`), `site`, `country` (the watched country of a
+/// surge; null for error spikes and plain series), `start`, `raised_at`, `end` (null while
+/// open), `peak_minute` (UTC minutes); a surge then has `peak_requests`, `baseline_requests`
+/// and `ratio`; an error spike `peak_error_rate`, `baseline_error_rate` and `peak_requests`.
 public enum AlertWriter {
-    public static func line(_ event: AlertEvent) -> String {
-        func minute(_ value: Int32?) -> String { value.map { "\"\(UTCMinute.format($0))\"" } ?? "null" }
-        func number(_ value: Double?) -> String {
-            guard let value else { return "null" }
-            return value == value.rounded() && abs(value) < 1e15 ? String(Int64(value)) : String(value)
-        }
-        var fields = [
-            "\"id\":\(event.id)",
-            "\"state\":\"\(event.state.rawValue)\"",
-            "\"kind\":\"\(event.kind.rawValue)\"",
-            "\"site\":\(Escaping.json(event.site))",
-            "\"country\":" + (event.country.map { "\"\($0)\"" } ?? "null"),
-            "\"start\":\(minute(event.start))",
-            "\"raised_at\":\(minute(event.raisedAt))",
-            "\"end\":\(minute(event.end))",
-            "\"peak_minute\":\(minute(event.peakMinute))",
+    /// The event's fields, in the order the contract documents them.
+    public static func object(_ event: AlertEvent) -> JSONObject {
+        var object: JSONObject = [
+            "id": .int(event.id),
+            "state": .string(event.state.rawValue),
+            "kind": .string(event.kind.rawValue),
+            "site": .string(event.site),
+            "country": .optional(event.country) { .string($0.description) },
+            "start": .minute(event.start),
+            "raised_at": .minute(event.raisedAt),
+            "end": .optional(event.end, JSONValue.minute),
+            "peak_minute": .minute(event.peakMinute),
         ]
         switch event.kind {
         case .surge:
-            fields += [
-                "\"peak_requests\":\(event.peakRequests)",
-                "\"baseline_requests\":\(number(event.baselineRequests))",
-                "\"ratio\":\(number(event.ratio))",
-            ]
+            object.append("peak_requests", .int(event.peakRequests))
+            object.append("baseline_requests", .optional(event.baselineRequests, JSONValue.number))
+            object.append("ratio", .optional(event.ratio, JSONValue.number))
         case .errorSpike:
-            fields += [
-                "\"peak_error_rate\":\(number(event.peakErrorRate))",
-                "\"baseline_error_rate\":\(number(event.baselineErrorRate))",
-                "\"peak_requests\":\(event.peakRequests)",
-            ]
+            object.append("peak_error_rate", .optional(event.peakErrorRate, JSONValue.number))
+            object.append("baseline_error_rate", .optional(event.baselineErrorRate, JSONValue.number))
+            object.append("peak_requests", .int(event.peakRequests))
         }
-        return "{" + fields.joined(separator: ",") + "}\n"
+        return object
+    }
+
+    /// The event's line, with its newline.
+    public static func line(_ event: AlertEvent) -> String {
+        object(event).encoded + "\n"
     }
 }

@@ -16,57 +16,71 @@ import LogSurge
 /// where `requests` is the sum over all buckets; `invariants` states both as booleans.
 public enum SummaryWriter {
     public static func json(for analysis: Analysis) -> String {
-        let alerts = analysis.alerts.filter { $0.state == .open }.count
+        object(for: analysis).encoded + "\n"
+    }
+
+    /// The summary's fields, in the order the contract documents them.
+    public static func object(for analysis: Analysis) -> JSONObject {
         let accounting = analysis.accounting
         let range = analysis.buckets.minuteRange
         let requests = analysis.buckets.requestsBySite().values.reduce(0) { $0 + $1.requests }
         let read = analysis.inputs.filter { $0.stats != nil }
-        let malformed = MalformedReason.allCases.map { "\"\($0.rawValue)\":\(accounting.malformed[$0] ?? 0)" }
-        let errors = analysis.inputErrors.map { error in
-            "{\"path\":\(Escaping.json(error.path)),\"offset\":\(error.offset.map(String.init) ?? "null"),\"message\":\(Escaping.json(error.message))}"
-        }
-        let inputs = analysis.inputs.map { input in
-            var fields = ["\"path\":\(Escaping.json(input.name))"]
-            if let stats = input.stats {
-                fields.append("\"compression\":\"\(stats.compression == .gzip ? "gzip" : "none")\"")
-                if let inflater = stats.inflater { fields.append("\"inflate\":\"\(inflater.rawValue)\"") }
-                fields.append("\"bytes_read\":\(stats.bytesRead)")
-                fields.append("\"bytes_decompressed\":\(stats.decompressedBytes)")
-            }
-            fields.append("\"format\":" + (input.format.map { Escaping.json($0.name) } ?? "null"))
-            fields.append("\"format_choice\":\"\(input.formatChoice.rawValue)\"")
-            fields.append("\"lines\":\(input.lines)")
-            fields.append("\"error\":" + (input.error.map { Escaping.json($0.message) } ?? "null"))
-            return "{" + fields.joined(separator: ",") + "}"
-        }
-        let fields: [String] = [
-            "\"files\":\(read.count)",
-            "\"bytes_read\":\(read.reduce(Int64(0)) { $0 + ($1.stats?.bytesRead ?? 0) })",
-            "\"bytes_decompressed\":\(read.reduce(Int64(0)) { $0 + ($1.stats?.decompressedBytes ?? 0) })",
-            "\"lines\":\(accounting.lines)",
-            "\"parsed\":\(accounting.parsed)",
-            "\"malformed\":{" + malformed.joined(separator: ",") + "}",
-            "\"requests\":\(requests)",
-            "\"buckets\":\(analysis.buckets.count)",
-            "\"first_minute\":" + (range.map { "\"\(UTCMinute.format($0.lowerBound))\"" } ?? "null"),
-            "\"last_minute\":" + (range.map { "\"\(UTCMinute.format($0.upperBound))\"" } ?? "null"),
-            "\"alerts\":\(alerts)",
-            "\"late_lines\":\(analysis.lateLines)",
-            "\"geoip_lookup_errors\":\(accounting.geoLookupErrors)",
-            "\"clients\":{\"connecting\":\(accounting.clients[.connecting]),\"forwarded\":\(accounting.clients[.forwarded]),"
-                + "\"country_header\":\(accounting.clients.countryHeader),\"none\":\(accounting.clients[.none]),"
-                + "\"behind_proxy\":\(accounting.clients.behindProxy),\"still_behind_proxy\":\(accounting.clients.stillBehindProxy)}",
-            "\"truncated_lines\":\(accounting.clients.truncated)",
-            "\"directive_lines\":\(accounting.directives)",
-            "\"warnings\":["
-                + analysis.warnings.map { "{\"code\":\"\($0.code.rawValue)\",\"message\":\(Escaping.json($0.message))}" }.joined(
-                    separator: ",") + "]",
-            "\"threads\":\(analysis.threads)",
-            "\"inflate\":\"\(analysis.inflater.rawValue)\"",
-            "\"invariants\":{\"lines_equal_parsed_plus_malformed\":\(accounting.isBalanced),\"bucket_requests_equal_parsed\":\(requests == accounting.parsed)}",
-            "\"inputs\":[" + inputs.joined(separator: ",") + "]",
-            "\"input_errors\":[" + errors.joined(separator: ",") + "]",
+        var malformed = JSONObject()
+        for reason in MalformedReason.allCases { malformed.append(reason.rawValue, .int(accounting.malformed[reason] ?? 0)) }
+        let clients: JSONObject = [
+            "connecting": .int(accounting.clients[.connecting]),
+            "forwarded": .int(accounting.clients[.forwarded]),
+            "country_header": .int(accounting.clients.countryHeader),
+            "none": .int(accounting.clients[.none]),
+            "behind_proxy": .int(accounting.clients.behindProxy),
+            "still_behind_proxy": .int(accounting.clients.stillBehindProxy),
         ]
-        return "{" + fields.joined(separator: ",") + "}\n"
+        let warnings = analysis.warnings.map { warning -> JSONValue in
+            .object(["code": .string(warning.code.rawValue), "message": .string(warning.message)])
+        }
+        let inputs = analysis.inputs.map { input -> JSONValue in
+            var fields: JSONObject = ["path": .string(input.name)]
+            if let stats = input.stats {
+                fields.append("compression", .string(stats.compression == .gzip ? "gzip" : "none"))
+                if let inflater = stats.inflater { fields.append("inflate", .string(inflater.rawValue)) }
+                fields.append("bytes_read", .int(stats.bytesRead))
+                fields.append("bytes_decompressed", .int(stats.decompressedBytes))
+            }
+            fields.append("format", .optional(input.format) { .string($0.name) })
+            fields.append("format_choice", .string(input.formatChoice.rawValue))
+            fields.append("lines", .int(input.lines))
+            fields.append("error", .optional(input.error) { .string($0.message) })
+            return .object(fields)
+        }
+        let errors = analysis.inputErrors.map { error -> JSONValue in
+            .object(["path": .string(error.path), "offset": .optional(error.offset) { .int($0) }, "message": .string(error.message)])
+        }
+        return [
+            "files": .int(read.count),
+            "bytes_read": .int(read.reduce(Int64(0)) { $0 + ($1.stats?.bytesRead ?? 0) }),
+            "bytes_decompressed": .int(read.reduce(Int64(0)) { $0 + ($1.stats?.decompressedBytes ?? 0) }),
+            "lines": .int(accounting.lines),
+            "parsed": .int(accounting.parsed),
+            "malformed": .object(malformed),
+            "requests": .int(requests),
+            "buckets": .int(analysis.buckets.count),
+            "first_minute": .optional(range) { .minute($0.lowerBound) },
+            "last_minute": .optional(range) { .minute($0.upperBound) },
+            "alerts": .int(analysis.alerts.filter { $0.state == .open }.count),
+            "late_lines": .int(analysis.lateLines),
+            "geoip_lookup_errors": .int(accounting.geoLookupErrors),
+            "clients": .object(clients),
+            "truncated_lines": .int(accounting.clients.truncated),
+            "directive_lines": .int(accounting.directives),
+            "warnings": .array(warnings),
+            "threads": .int(analysis.threads),
+            "inflate": .string(analysis.inflater.rawValue),
+            "invariants": .object([
+                "lines_equal_parsed_plus_malformed": .bool(accounting.isBalanced),
+                "bucket_requests_equal_parsed": .bool(requests == accounting.parsed),
+            ]),
+            "inputs": .array(inputs),
+            "input_errors": .array(errors),
+        ]
     }
 }

@@ -328,3 +328,21 @@ import Testing
             })
     }
 }
+
+/// The one JSON encoder of the wire formats.
+@Suite struct JSONValueTests {
+    @Test("fields keep their order; strings are escaped, reals written as integers when they are, minutes as UTC")
+    func encoding() {
+        var object: JSONObject = [
+            "site": .string("a\"b\\c\n\u{2028}"), "ratio": .number(3), "share": .number(0.25),
+            "at": .minute(24_566_400), "none": .optional(Int?.none) { .int($0) },
+        ]
+        object.append("nested", .array([.bool(true), .int(UInt64.max), .integer(-1), .object(["x": .null])]))
+        object.append("not a number", .number(.nan))
+        #expect(
+            object.encoded == #"{"site":"a\"b\\c\n\u2028","ratio":3,"share":0.25,"at":"2016-09-16T00:00Z","none":null,"#
+                + #""nested":[true,18446744073709551615,-1,{"x":null}],"not a number":null}"#)
+        #expect(JSONValue.number(1e15).encoded == "1000000000000000.0", "as Swift writes a Double from 10^15 on")
+        #expect(JSONValue.number(-2).encoded == "-2")
+    }
+}
