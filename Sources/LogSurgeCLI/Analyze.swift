@@ -351,6 +351,11 @@ struct Analyze: ParsableCommand {
         if restored != nil { detected = try stateError { try runState.unreported(detected) } }
         // An episode keeps the id it was first reported with, night after night.
         analysis.alerts = try stateError { try runState.stableIDs(detected) }
+        // Episodes earlier nights raised that are still going on are shown by the reports and
+        // the metrics (an alert is on), not written again.
+        let written = Set(analysis.alerts.map(\.id))
+        analysis.earlierEpisodes = try stateError { try runState.reportedEarlier(outcome.goingOn) }
+            .filter { !written.contains($0.id) }
         analysis.trace = outcome.trace
         for event in analysis.alerts { alertStream?.write(event) }
         // A state that cannot be written is said, and the outputs are still written (exit 1).
@@ -376,7 +381,8 @@ struct Analyze: ParsableCommand {
         for warning in analysis.warnings {
             warn("warning: \(warning.code.rawValue): \(warning.message)")
         }
-        let events = analysis.alerts
+        // The reports show the episodes of earlier runs still going on too (`--state`).
+        let events = analysis.earlierEpisodes + analysis.alerts
         try outputs.alertStream?.close()
         if let summarySink = outputs.summary {
             try summarySink.write(SummaryWriter.json(for: analysis))

@@ -132,6 +132,16 @@ public final class DetectionEngine {
     static func longestGap(stepsPerDay: Int) -> Int { max(8 * stepsPerDay, 128) }
 
     /// Closes every open episode at the end of input.
+    /// The episodes going on at the last step, as their opening events (none is closed).
+    public func openEpisodes() -> [AlertEvent] {
+        var events: [AlertEvent] = []
+        for site in siteOrder {
+            for track in site.surges { if let episode = track.episode { events.append(event(episode, state: .open, end: nil)) } }
+            if let episode = site.errors.episode { events.append(event(episode, state: .open, end: nil)) }
+        }
+        return events
+    }
+
     public func finish() -> [AlertEvent] {
         var events: [AlertEvent] = []
         for site in siteOrder {

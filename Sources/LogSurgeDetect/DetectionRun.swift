@@ -49,6 +49,9 @@ public final class DetectionRun {
         /// Requests of minutes already decided when their line came (a stream only): counted in
         /// the buckets, not seen by the detectors.
         public var lateLines: UInt64
+        /// The episodes going on at the last minute, as their opening events, when the policy
+        /// leaves them open (a `--state` night: also those opened by earlier runs).
+        public var goingOn: [AlertEvent] = []
 
         /// The episodes of `events`.
         public var episodes: [AlertEpisode] { AlertEpisode.of(events) }
@@ -241,7 +244,8 @@ public final class DetectionRun {
             if let trace = engine.trace, trace.isEmpty { engine.trace = nil }
             engine.trace?.finish()
         }
-        let outcome = Outcome(events: events, trace: engine?.trace, lateLines: lateLines)
+        var outcome = Outcome(events: events, trace: engine?.trace, lateLines: lateLines)
+        if !policy.closesAtEnd { outcome.goingOn = engine?.openEpisodes() ?? [] }
         self.outcome = outcome
         return outcome
     }

@@ -109,7 +109,7 @@ public struct MetricsWriter: Sendable {
             for country in watched { active[AlertSeries(kind: .surge, site: site, country: country.description)] = 0 }
             active[AlertSeries(kind: .errorSpike, site: site, country: "")] = 0
         }
-        for episode in AlertEpisode.of(snapshot.alerts) {
+        for episode in AlertEpisode.of(snapshot.earlierEpisodes + snapshot.alerts) {
             let event = episode.event
             let series = AlertSeries(kind: event.kind, site: siteLabel(event.site), country: event.country?.description ?? "")
             active[series] = max(active[series] ?? 0, episode.isGoingOn ? 1 : 0)

@@ -222,6 +222,8 @@ public final class RunState {
         try addVersion3(db)
         try addVersion4(db, path: "")
         try db.execute(sql: detectorTable)
+        // (the steps above mark the versions they make)
+        try db.execute(sql: "PRAGMA user_version = \(schemaVersion)")
     }
 
     /// The detectors' own state at the end of a run (`DetectionEngine.snapshot`), so that the
@@ -804,6 +806,24 @@ public final class RunState {
             arguments: [event.kind.rawValue, event.site, event.country?.description ?? "", event.start]
         )
         .map { ($0["id"], ($0["closed"] as Int) != 0) }
+    }
+
+    /// Of `events` (the opening events of episodes going on), those an earlier run reported,
+    /// with the ids they were reported with.
+    public func reportedEarlier(_ events: [AlertEvent]) throws(StateError) -> [AlertEvent] {
+        guard !events.isEmpty else { return [] }
+        do {
+            return try database.read { db in
+                try events.compactMap { event in
+                    guard let known = try Self.reported(db, event) else { return nil }
+                    var event = event
+                    event.id = known.id
+                    return event
+                }
+            }
+        } catch {
+            throw StateError(description: "\(path): cannot read the state: \(error)")
+        }
     }
 
     /// Events given ids by `stableIDs`, kept by `record`.

@@ -582,6 +582,7 @@ struct StateLedgerCLITests {
             }
         }
         #expect(try held().0 == 1_440)
+        #expect(try queue.read { try Int.fetchOne($0, sql: "PRAGMA user_version") } == 5, "a new state is of the newest version")
         // Forty days later, a line a night: the day aged out, and each night folds its budget.
         let budget = RunState.foldBudget(added: 1)
         try write(directory + "/new.log", lines(1, start: start + 40 * 1440))
@@ -847,6 +848,42 @@ struct DetectorSnapshotStateCLITests {
         let result = try Support.run(["--quiet", "--state", state, "--alerts", alerts] + extra + paths)
         #expect(result.status == 0, "\(result.stderr)")
         return try String(contentsOfFile: alerts, encoding: .utf8).split(separator: "\n").map(String.init)
+    }
+
+    @Test("an episode an earlier night raised, still going on, is in the report, the page and the metrics, and not written again")
+    func episodeGoingOnFromAnEarlierNight() throws {
+        let directory = Support.temporaryDirectory().path
+        defer { try? fileManager.removeItem(atPath: directory) }
+        let generated = try Support.run([
+            "generate", "--start", "2016-11-01T00:00Z", "--days", "2", "--rate", "60", "--seed", "21",
+            "--event", "surge:US:10:2016-11-02T23:00Z:120", "--output", directory + "/all.log",
+        ])
+        try #require(generated.status == 0, "\(generated.stderr)")
+        let lines = try String(contentsOfFile: directory + "/all.log", encoding: .utf8).split(separator: "\n")
+        // The first night ends at 23:30Z, inside the surge; the second adds ten minutes of it.
+        let cut = try #require(lines.firstIndex { $0.contains("02/Nov/2016:18:30") })
+        let log = directory + "/access.log"
+        try Data((lines[..<cut].joined(separator: "\n") + "\n").utf8).write(to: URL(fileURLWithPath: log))
+        let first = try night(directory + "/state.db", [log], directory + "/a1.jsonl")
+        #expect(first.count == 1 && first[0].contains(#""state":"open","kind":"surge""#), "\(first)")
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
+        handle.seekToEndOfFile()
+        handle.write(Data((lines[cut..<(cut + 600)].joined(separator: "\n") + "\n").utf8))
+        try handle.close()
+        let second = try Support.run(
+            [
+                "--state", directory + "/state.db", "--alerts", directory + "/a2.jsonl", "--html", directory + "/h2.html",
+                "--metrics", directory + "/m2.prom", "--fail-on-alert", log,
+            ])
+        #expect(second.status == 0, "nothing was raised this night: \(second.stderr)")
+        #expect(try String(contentsOfFile: directory + "/a2.jsonl", encoding: .utf8).isEmpty, "already written the first night")
+        #expect(second.stdout.contains("Alerts: 1 episode"), "\(second.stdout)")
+        #expect(second.stdout.contains("#1 surge") && second.stdout.contains("still open at the last minute read"))
+        let page = try String(contentsOfFile: directory + "/h2.html", encoding: .utf8)
+        #expect(!page.contains("No alert was raised") && page.contains("#1"))
+        let metrics = try String(contentsOfFile: directory + "/m2.prom", encoding: .utf8)
+        #expect(metrics.contains(#"logsurge_alert_active{kind="surge",site="-",country="US"} 1"#), "\(metrics)")
+        #expect(metrics.contains(#"logsurge_alerts_total{kind="surge"} 0"#), "raised by the first night, not this one")
     }
 
     @Test("nights going on from the snapshot, or replaying when they cannot, raise one run's alerts")

@@ -50,6 +50,10 @@ public struct Analysis: Sendable {
     public var inflater: Inflater = .zlib
     /// Alert events in the order they were raised and closed.
     public var alerts: [AlertEvent] = []
+    /// Episodes an earlier run raised (`--state`) that are still going on at this run's last
+    /// minute, as their opening events: shown by the reports and the metrics, not written
+    /// again as alert lines nor counted as raised by this run.
+    public var earlierEpisodes: [AlertEvent] = []
     /// The series the detectors saw, when `AnalyzeConfiguration.traceColumns` asked for them
     /// and the detectors ran over the finished buckets.
     public var trace: DetectionTrace?

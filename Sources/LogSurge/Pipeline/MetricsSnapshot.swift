@@ -16,6 +16,9 @@ public struct MetricsSnapshot: Sendable {
     public var lastMinute: Int32?
     /// The alert events so far, in the order they were raised and closed.
     public var alerts: [AlertEvent]
+    /// Episodes an earlier run raised that are still going on (`Analysis.earlierEpisodes`):
+    /// active, not raised by this run.
+    public var earlierEpisodes: [AlertEvent] = []
 
     public init(counts: [String: [CountryCode: BucketCounts]], accounting: RunAccounting, lastMinute: Int32?, alerts: [AlertEvent]) {
         self.counts = counts
@@ -27,6 +30,7 @@ public struct MetricsSnapshot: Sendable {
     /// The totals of a finished run.
     public init(_ analysis: Analysis) {
         self.init(buckets: analysis.buckets, accounting: analysis.accounting, alerts: analysis.alerts)
+        earlierEpisodes = analysis.earlierEpisodes
     }
 
     init(buckets: MinuteBuckets, accounting: RunAccounting, alerts: [AlertEvent]) {
