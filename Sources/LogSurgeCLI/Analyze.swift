@@ -191,11 +191,11 @@ struct Analyze: ParsableCommand {
             } catch let error as StateError { throw UsageError(description: error.description) }
         }
         let outputs = try openOutputs()
-        var configuration = try plan(database: database, outputs: outputs)
+        let policy = detectionPolicy(outputs)
+        var configuration = try plan(database: database, outputs: outputs, policy: policy)
         // With --state, what earlier runs read is passed over, and the detectors run over every
         // run's buckets instead of this run's alone (`night`).
         var stateInputs: [RunState.Input] = []
-        let policy = configuration.detection ?? DetectionPolicy(detectors: detector.configuration)
         if let runState {
             // Each file is opened once, identified from that descriptor and read through it.
             stateInputs = try stateError { try runState.prepare(&configuration, paths: paths) }
@@ -250,12 +250,21 @@ struct Analyze: ParsableCommand {
             metrics: metricsFile, html: htmlSink, report: reportSink, style: style)
     }
 
+    /// What the detectors are asked: the report's charts are what they saw, in columns; reading
+    /// a pipe or following files, minutes are decided as the stream goes (a line may lag the
+    /// newest by 3 minutes). A `--state` night asks the same, its episodes left open at the end.
+    private func detectionPolicy(_ outputs: Outputs) -> DetectionPolicy {
+        DetectionPolicy(
+            detectors: detector.configuration, lateness: streaming ? 3 : nil,
+            traceColumns: outputs.report != nil || outputs.html != nil ? Self.traceColumns : nil)
+    }
+
     /// Reading a pipe or following files: minutes are decided as the stream goes.
     private var streaming: Bool { follow || paths.isEmpty || paths.contains("-") }
 
     /// The run's configuration from the options: how it reads, what the detectors are asked,
     /// where its alerts go as they are raised.
-    private func plan(database: MMDBReader, outputs: Outputs) throws -> AnalyzeConfiguration {
+    private func plan(database: MMDBReader, outputs: Outputs, policy: DetectionPolicy) throws -> AnalyzeConfiguration {
         var configuration = AnalyzeConfiguration(database: database, threads: threads ?? AnalyzeConfiguration.defaultThreadCount)
         configuration.ownFiles = self.outputs.filter { $0 != "-" } + (state.map { [$0] } ?? [])
         if let threads, threads > AnalyzeConfiguration.maximumWorkers {
@@ -269,15 +278,11 @@ struct Analyze: ParsableCommand {
         configuration.sections = section.compactMap(Self.parseSection)
         configuration.chunkSize = chunkSize
         configuration.inflater = Inflater(rawValue: inflate) ?? .automatic
-        // What the detectors are asked: the report's charts are what they saw, in columns.
-        // Reading a pipe or following files, minutes are decided as the stream goes (a line may
-        // lag the newest by 3 minutes) and each alert line is written and flushed the moment it
-        // is raised. Such a stream may never end: SIGINT and SIGTERM end it, and what was read
-        // is written out as at the end of any input (a second signal ends the program at once).
+        configuration.detection = policy
+        // Each alert line of a stream is written and flushed the moment it is raised. Such a
+        // stream may never end: SIGINT and SIGTERM end it, and what was read is written out as
+        // at the end of any input (a second signal ends the program at once).
         let streaming = self.streaming
-        configuration.detection = DetectionPolicy(
-            detectors: detector.configuration, lateness: streaming ? 3 : nil,
-            traceColumns: outputs.report != nil || outputs.html != nil ? Self.traceColumns : nil)
         if streaming {
             logsurge_install_stop_handlers()
             configuration.stop = { logsurge_stop_requested() != 0 }

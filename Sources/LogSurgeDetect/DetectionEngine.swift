@@ -132,27 +132,21 @@ public final class DetectionEngine {
     static func longestGap(stepsPerDay: Int) -> Int { max(8 * stepsPerDay, 128) }
 
     /// Closes every open episode at the end of input.
+    /// The episodes going on, in site order (each site's surges, then its 5xx spike).
+    private var episodesGoingOn: [Episode] {
+        siteOrder.flatMap { site in site.surges.compactMap(\.episode) + [site.errors.episode].compactMap { $0 } }
+    }
+
     /// The episodes going on at the last step, as their opening events (none is closed).
     public func openEpisodes() -> [AlertEvent] {
-        var events: [AlertEvent] = []
-        for site in siteOrder {
-            for track in site.surges { if let episode = track.episode { events.append(event(episode, state: .open, end: nil)) } }
-            if let episode = site.errors.episode { events.append(event(episode, state: .open, end: nil)) }
-        }
-        return events
+        episodesGoingOn.map { event($0, state: .open, end: nil) }
     }
 
     public func finish() -> [AlertEvent] {
-        var events: [AlertEvent] = []
+        let events = episodesGoingOn.map { close($0, end: lastMinute(of: $0.lastActive)) }
         for site in siteOrder {
-            for track in site.surges where track.episode != nil {
-                events.append(close(track.episode!, end: lastMinute(of: track.episode!.lastActive)))
-                track.episode = nil
-            }
-            if let episode = site.errors.episode {
-                events.append(close(episode, end: lastMinute(of: episode.lastActive)))
-                site.errors.episode = nil
-            }
+            for track in site.surges { track.episode = nil }
+            site.errors.episode = nil
         }
         return events
     }
