@@ -434,10 +434,10 @@ if stages.contains("end") {
             floorBody: rowsFloor))
     rows.append(
         compare(
-            "bucket CSV: BucketWriter to /dev/null", rowCount, floor: "the rows from an array", rowCount,
+            "bucket CSV: BucketFile to /dev/null", rowCount, floor: "the rows from an array", rowCount,
             unit: "M rows/s",
             stageBody: {
-                do { try BucketWriter.write(finished.sortedRows(), format: .csv, to: devNull) } catch { fail("\(error)") }
+                do { try BucketFile.write(finished.sortedRows(), format: .csv, to: devNull) } catch { fail("\(error)") }
             },
             floorBody: rowsFloor))
     rows.append(

@@ -208,7 +208,7 @@ struct Analyze: ParsableCommand {
         var analysis = try AnalysisPipeline(configuration: configuration).run(paths: paths) { counted in
             progress?.finish()
             guard let bucketSink = outputs.buckets else { return }
-            try BucketWriter.write(counted.buckets.sortedRows(), format: .init(path: bucketSink.name), to: bucketSink)
+            try BucketFile.write(counted.buckets.sortedRows(), format: .init(path: bucketSink.name), to: bucketSink)
             try bucketSink.close()
         }
         progress?.finish()

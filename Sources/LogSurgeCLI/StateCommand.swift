@@ -58,7 +58,7 @@ struct StateCommand: ParsableCommand {
         ]
         let json = "{" + fields.joined(separator: ",") + "}\n"
         if let sink {
-            try BucketWriter.write(stored.sortedRows(), format: .init(path: sink.name), to: sink)
+            try BucketFile.write(stored.sortedRows(), format: .init(path: sink.name), to: sink)
             try sink.close()
         }
         let out = buckets == "-" ? OutputSink.standardError() : OutputSink.standardOutput()

@@ -51,6 +51,36 @@ public enum Escaping {
         return String(cell.dropFirst())
     }
 
+    /// The fields of one CSV line (RFC 4180 quoting: `""` in a quoted field is a quote; a CR is dropped),
+    /// as `csv` wrote them.
+    public static func csvFields(_ line: Substring) -> [String] {
+        var fields: [String] = []
+        var field = ""
+        var quoted = false
+        var index = line.startIndex
+        while index < line.endIndex {
+            let character = line[index]
+            if quoted {
+                if character == "\"" {
+                    let next = line.index(after: index)
+                    if next < line.endIndex, line[next] == "\"" { field.append("\""); index = next } else { quoted = false }
+                } else {
+                    field.append(character)
+                }
+            } else if character == "\"" {
+                quoted = true
+            } else if character == "," {
+                fields.append(field)
+                field = ""
+            } else if character != "\r" {
+                field.append(character)
+            }
+            index = line.index(after: index)
+        }
+        fields.append(field)
+        return fields
+    }
+
     /// A Prometheus label value, quotes included, as the text exposition format (0.0.4) wants it:
     /// backslash, double quote and line feed escaped (`\\`, `\"`, `\n`), everything else as it is.
     public static func prometheusLabel(_ text: String) -> String {

@@ -9,8 +9,7 @@ import LogSurgeDetect
 /// Reads what `logsurge detect` takes: bucket exports (CSV, as `--buckets` writes them) and
 /// plain `timestamp,value` count series at any regular interval.
 public enum CountSeriesReader {
-    /// A plain series: one value per step.
-    /// A plain series, as the detectors take it.
+    /// A plain series, as the detectors take it: one value per step.
     public typealias Series = CountSeries
 
     /// What one file held.
@@ -37,7 +36,7 @@ public enum CountSeriesReader {
         var buckets = MinuteBuckets()
         var seriesLines: [Substring] = []
         var skipped = 0
-        let header = Array(BucketWriter.columns.joined(separator: ",").utf8)
+        let header = Array(BucketFile.header.utf8)
         let failure = LineReader.forEachLine(of: descriptor, limit: longestLine) { bytes, cut in
             guard !bytes.isEmpty || cut else { return }
             guard let isBuckets = kind else {
@@ -51,7 +50,11 @@ public enum CountSeriesReader {
             }
             let line = Substring(String(decoding: bytes, as: UTF8.self))
             if isBuckets {
-                if !addBucket(line, to: &buckets) { skipped += 1 }
+                if let row = BucketFile.row(line) {
+                    buckets.add(minute: row.minute, site: row.site, country: row.country, counts: row.counts)
+                } else {
+                    skipped += 1
+                }
             } else {
                 seriesLines.append(line)
             }
@@ -66,29 +69,11 @@ public enum CountSeriesReader {
     /// Longest line read; a longer one is skipped (counted).
     public static let longestLine = Limits.longestLine
 
-    /// Adds the bucket of one CSV row; false when the row is not one.
-    private static func addBucket(_ line: Substring, to buckets: inout MinuteBuckets) -> Bool {
-        let fields = csvFields(line)
-        guard fields.count == BucketWriter.columns.count,
-            let minute = UTCMinute.parse(fields[0]),
-            let country = fields[2] == "--" ? CountryCode.unknown : CountryCode(isoCode: fields[2]),
-            let numbers = Optional(fields[3...].compactMap { UInt64($0) }), numbers.count == 6,
-            // Counts are stored in 32 bits; a status column cannot exceed the requests.
-            numbers[0] <= UInt64(UInt32.max), numbers[1...4].allSatisfy({ $0 <= numbers[0] })
-        else { return false }
-        buckets.add(
-            minute: minute, site: Escaping.csvUnneutralised(fields[1]), country: country,
-            counts: BucketCounts(
-                requests: numbers[0], status2xx: numbers[1], status3xx: numbers[2],
-                status4xx: numbers[3], status5xx: numbers[4], bytes: numbers[5]))
-        return true
-    }
-
     private static func readSeries(_ lines: [Substring], path: String) throws(ReadError) -> (content: Content, skipped: Int) {
         var points: [(minute: Int32, value: Int)] = []
         var skipped = 0
         for (index, line) in lines.enumerated() {
-            let fields = csvFields(line)
+            let fields = Escaping.csvFields(line)
             guard fields.count == 2, let minute = timestamp(fields[0].trimmingCharacters(in: .whitespaces)),
                 let value = Double(fields[1].trimmingCharacters(in: .whitespaces)), value >= 0, value < 1e15
             else {
@@ -170,34 +155,5 @@ public enum CountSeriesReader {
         }
         guard let local = UTCMinute.minute(year: year, month: month, day: day, hour: hour, minute: minute) else { return nil }
         return Int32(exactly: Int(local) - offset)
-    }
-
-    /// The fields of one CSV line (RFC 4180 quoting).
-    static func csvFields(_ line: Substring) -> [String] {
-        var fields: [String] = []
-        var field = ""
-        var quoted = false
-        var index = line.startIndex
-        while index < line.endIndex {
-            let character = line[index]
-            if quoted {
-                if character == "\"" {
-                    let next = line.index(after: index)
-                    if next < line.endIndex, line[next] == "\"" { field.append("\""); index = next } else { quoted = false }
-                } else {
-                    field.append(character)
-                }
-            } else if character == "\"" {
-                quoted = true
-            } else if character == "," {
-                fields.append(field)
-                field = ""
-            } else if character != "\r" {
-                field.append(character)
-            }
-            index = line.index(after: index)
-        }
-        fields.append(field)
-        return fields
     }
 }

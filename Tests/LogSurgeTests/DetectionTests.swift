@@ -321,7 +321,7 @@ struct PipeAlertCLITests {
     }
 
     @Test func impossibleBucketRowsAreLeftOutAndCounted() throws {
-        let header = BucketWriter.columns.joined(separator: ",")
+        let header = BucketFile.columns.joined(separator: ",")
         let text =
             header
             + "\n2016-11-09T02:31Z,-,US,4294967297,0,0,0,0,0\n2016-11-09T02:31Z,-,US,3,0,0,0,5,0\n2016-11-09T02:32Z,\"a,b\",US,3,3,0,0,0,9\n"

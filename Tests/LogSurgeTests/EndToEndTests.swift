@@ -185,12 +185,12 @@ import LogSurgeParse
         let analysis = Support.analyze([Support.fixture("combined.log")])
         let path = Support.temporaryDirectory().appendingPathComponent("b.jsonl").path
         let sink = try OutputSink(path: path)
-        try BucketWriter.write(analysis.buckets.rows(), format: BucketWriter.Format(path: path), to: sink)
+        try BucketFile.write(analysis.buckets.rows(), format: BucketFile.Format(path: path), to: sink)
         try sink.close()
         let lines = try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n")
         #expect(lines.count == 6)
         let first = try #require(try JSONSerialization.jsonObject(with: Data(lines[0].utf8)) as? [String: Any])
-        #expect(Set(first.keys) == Set(BucketWriter.columns))
+        #expect(Set(first.keys) == Set(BucketFile.columns))
         #expect(first["minute"] as? String == "2016-11-09T04:00Z")
         #expect(first["country"] as? String == "--")
         #expect(first["requests"] as? Int == 4)
@@ -214,10 +214,10 @@ import LogSurgeParse
         }
         let path = Support.temporaryDirectory().appendingPathComponent("b.csv").path
         let sink = try OutputSink(path: path)
-        try BucketWriter.write(buckets.sortedRows(), format: .csv, to: sink)
+        try BucketFile.write(buckets.sortedRows(), format: .csv, to: sink)
         try sink.close()
         let lines = try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n").map(String.init)
-        #expect(lines.first == BucketWriter.columns.joined(separator: ","))
+        #expect(lines.first == BucketFile.columns.joined(separator: ","))
         #expect(Array(lines.dropFirst()) == expected)
     }
 

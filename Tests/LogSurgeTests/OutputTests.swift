@@ -252,7 +252,7 @@ import Testing
 @Suite("bucket CSV of a run's buckets") struct BucketCSVTests {
     /// The contract's CSV of `rows`, made the plain way: one interpolated string a row.
     static func plainCSV(_ rows: [BucketRow]) -> String {
-        var text = BucketWriter.columns.joined(separator: ",") + "\n"
+        var text = BucketFile.columns.joined(separator: ",") + "\n"
         for row in rows {
             let c = row.counts
             text +=
@@ -290,11 +290,38 @@ import Testing
         }
         #expect(buckets.hasSpilled)
         let rows = buckets.rows()
-        let fromSequence = try Self.csv { try BucketWriter.write(buckets.sortedRows(), format: .csv, to: $0) }
+        let fromSequence = try Self.csv { try BucketFile.write(buckets.sortedRows(), format: .csv, to: $0) }
         #expect(fromSequence == Self.plainCSV(rows))
         // The generic path (any sequence of rows) writes the same bytes.
-        #expect(try Self.csv { try BucketWriter.write(rows, format: .csv, to: $0) } == fromSequence)
+        #expect(try Self.csv { try BucketFile.write(rows, format: .csv, to: $0) } == fromSequence)
         #expect(fromSequence.contains(",18446744073709551615\n"))
+    }
+
+    @Test("what BucketFile writes, BucketFile reads back: every row, hostile site names included")
+    func rowsReadBackAsWritten() throws {
+        let sites = ["-", "=HYPERLINK(1)", "'quoted", "a,b", "say \"hi\"", "ü.example", "+1", "@x", "-1"]
+        var random = SeededGenerator(seed: 5)
+        var rows: [BucketRow] = []
+        for (index, site) in sites.enumerated() {
+            let requests = UInt64.random(in: 1...UInt64(UInt32.max), using: &random)
+            rows.append(
+                BucketRow(
+                    minute: Int32(index * 997) - 3_000, site: site, country: index == 0 ? .unknown : CountryCode(isoCode: "US")!,
+                    counts: BucketCounts(
+                        requests: requests, status2xx: requests / 2, status3xx: requests / 5, status4xx: 0,
+                        status5xx: requests / 9, bytes: index == 3 ? .max : UInt64(index))))
+        }
+        let text = try Self.csv { try BucketFile.write(rows, format: .csv, to: $0) }
+        let lines = text.split(separator: "\n")
+        #expect(lines.first.map(String.init) == BucketFile.header)
+        #expect(lines.dropFirst().map { BucketFile.row($0) } == rows)
+        // Not rows: the header, a status above the requests, requests beyond 32 bits, a bad country.
+        for line in [
+            BucketFile.header, "2016-11-09T02:00Z,a,US,5,6,0,0,0,0", "2016-11-09T02:00Z,a,US,4294967296,0,0,0,0,0",
+            "2016-11-09T02:00Z,a,U1,5,0,0,0,0,0", "2016-11-09T02:00Z,a,US,5,0,0,0,0",
+        ] {
+            #expect(BucketFile.row(Substring(line)) == nil, "\(line)")
+        }
     }
 }
 

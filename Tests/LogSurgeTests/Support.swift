@@ -103,7 +103,7 @@ enum Support {
         let directory = temporaryDirectory()
         let path = directory.appendingPathComponent("buckets.csv").path
         let sink = try OutputSink(path: path)
-        try BucketWriter.write(analysis.buckets.rows(), format: .csv, to: sink)
+        try BucketFile.write(analysis.buckets.rows(), format: .csv, to: sink)
         try sink.close()
         return try String(contentsOfFile: path, encoding: .utf8)
     }

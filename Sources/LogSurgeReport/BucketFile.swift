@@ -4,10 +4,18 @@ import LogSurgeCore
 @_spi(Pipeline) import LogSurgeAggregate
 import LogSurgeInput
 
-/// Writes the per-minute buckets as the contract's CSV or as JSON lines.
+/// The per-minute buckets as a file: the contract's CSV (`--buckets`, `logsurge state
+/// --buckets`) or JSON lines, written here and read back here (`logsurge detect`).
 ///
-/// The column names are the wire format: `BucketWriter.columns` is their one declaration.
-public enum BucketWriter {
+/// ```
+/// minute,site,country,requests,status_2xx,status_3xx,status_4xx,status_5xx,bytes
+/// 2016-11-09T02:00Z,www.example.org,US,412,380,20,9,3,5123456
+/// ```
+/// `minute` is the UTC minute (`YYYY-MM-DDTHH:MMZ`), `site` is CSV-escaped and neutralised
+/// against spreadsheet formulas (`Escaping.csv`), `country` is an ISO code or `--`, the rest
+/// are decimal counts; rows are sorted by minute, then site, then country. JSON lines carry the
+/// same names as keys. The column names are the wire format: `columns` is their one declaration.
+public enum BucketFile {
     public enum Format: Sendable {
         case csv, jsonLines
 
@@ -20,10 +28,13 @@ public enum BucketWriter {
         "status_4xx", "status_5xx", "bytes",
     ]
 
+    /// The first line of a CSV bucket file.
+    public static var header: String { columns.joined(separator: ",") }
+
     public static func write(_ rows: some Sequence<BucketRow>, format: Format, to sink: OutputSink) throws(OutputError) {
         switch format {
         case .csv:
-            try sink.write(columns.joined(separator: ",") + "\n")
+            try sink.write(header + "\n")
             // Rows come sorted by minute then site: each minute and site is formatted once.
             var block = CSVBlock()
             var minute: (value: Int32, text: [UInt8])?
@@ -58,7 +69,7 @@ public enum BucketWriter {
             try writeJSONLines(rows, to: sink)
             return
         }
-        try sink.write(columns.joined(separator: ",") + "\n")
+        try sink.write(header + "\n")
         var block = CSVBlock()
         var siteTexts = [[UInt8]?](repeating: nil, count: rows.siteNames.count)
         var minute: (value: Int32, text: [UInt8])?
@@ -70,6 +81,25 @@ public enum BucketWriter {
             try block.appendLine(minute: minute!.text, site: siteTexts[site]!, country: key.country, counts: counts, flushingTo: sink)
         }
         try block.flush(to: sink)
+    }
+
+    /// The bucket of one CSV row as `write` writes it (the header excluded); nil when the
+    /// line is not one: wrong number of fields, a minute, country or count that does not parse,
+    /// requests beyond 32 bits, or a status column above the requests.
+    public static func row(_ line: Substring) -> BucketRow? {
+        let fields = Escaping.csvFields(line)
+        guard fields.count == columns.count,
+            let minute = UTCMinute.parse(fields[0]),
+            let country = fields[2] == "--" ? CountryCode.unknown : CountryCode(isoCode: fields[2]),
+            let numbers = Optional(fields[3...].compactMap { UInt64($0) }), numbers.count == 6,
+            // Counts are stored in 32 bits; a status column cannot exceed the requests.
+            numbers[0] <= UInt64(UInt32.max), numbers[1...4].allSatisfy({ $0 <= numbers[0] })
+        else { return nil }
+        return BucketRow(
+            minute: minute, site: Escaping.csvUnneutralised(fields[1]), country: country,
+            counts: BucketCounts(
+                requests: numbers[0], status2xx: numbers[1], status3xx: numbers[2],
+                status4xx: numbers[3], status5xx: numbers[4], bytes: numbers[5]))
     }
 
     /// Bytes of CSV lines on their way to the sink: written in place, with no per-line array,
