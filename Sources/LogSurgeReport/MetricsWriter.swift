@@ -117,39 +117,28 @@ public struct MetricsWriter: Sendable {
         var raised: [AlertEvent.Kind: Int] = [.surge: 0, .errorSpike: 0]
         for event in snapshot.alerts where event.state == .open { raised[event.kind, default: 0] += 1 }
 
-        var text = ""
-        text.reserveCapacity(120 * (rows.count * 5 + active.count + 16))
-        family(
-            &text, "logsurge_alert_active", "gauge",
-            "1 while an alert episode is going on (open, or still open when the input ended), else 0; country is empty for error spikes.")
+        var text = Exposition(capacity: 120 * (rows.count * 5 + active.count + 16))
+        text.family(.alertActive)
         for (series, value) in active.sorted(by: { $0.key < $1.key }) {
-            sample(
-                &text, "logsurge_alert_active", [("kind", series.kind.rawValue), ("site", series.site), ("country", series.country)],
-                UInt64(value))
+            text.sample(.alertActive, [series.kind.rawValue, series.site, series.country], value)
         }
-        family(&text, "logsurge_alerts_total", "counter", "Alert episodes raised, by kind.")
+        text.family(.alertsTotal)
         for (kind, count) in raised.sorted(by: { Self.bytewise($0.key.rawValue, $1.key.rawValue) }) {
-            sample(&text, "logsurge_alerts_total", [("kind", kind.rawValue)], UInt64(count))
+            text.sample(.alertsTotal, [kind.rawValue], count)
         }
-        family(&text, "logsurge_build_info", "gauge", "The version of logsurge that wrote these metrics; always 1.")
-        sample(&text, "logsurge_build_info", [("version", LogSurgeVersion.string)], 1)
+        text.family(.buildInfo)
+        text.sample(.buildInfo, [LogSurgeVersion.string], 1)
         if let lastMinute = snapshot.lastMinute {
-            family(
-                &text, "logsurge_last_minute_timestamp_seconds", "gauge",
-                "Start of the newest UTC minute with a parsed line (log time), in seconds since 1970.")
-            text += "logsurge_last_minute_timestamp_seconds \(Int64(lastMinute) * 60)\n"
+            text.family(.lastMinuteTimestamp)
+            text.sample(.lastMinuteTimestamp, [], Int64(lastMinute) * 60)
         }
-        family(
-            &text, "logsurge_lines_total", "counter",
-            "Lines read, by result: parsed, or the reason the line was malformed; the sum is every line read.")
+        text.family(.linesTotal)
         var lines = [("parsed", snapshot.accounting.parsed)]
         lines += MalformedReason.allCases.map { ($0.rawValue, snapshot.accounting.malformed[$0] ?? 0) }
         for (result, count) in lines.sorted(by: { Self.bytewise($0.0, $1.0) }) {
-            sample(&text, "logsurge_lines_total", [("result", result)], count)
+            text.sample(.linesTotal, [result], count)
         }
-        family(
-            &text, "logsurge_requests_total", "counter",
-            "Requests parsed, by site, client country (-- unknown) and status class (other: outside 200-599).")
+        text.family(.requestsTotal)
         for row in rows {
             let counts = row.counts
             let classified = counts.status2xx &+ counts.status3xx &+ counts.status4xx &+ counts.status5xx
@@ -157,15 +146,88 @@ public struct MetricsWriter: Sendable {
                 ("2xx", counts.status2xx), ("3xx", counts.status3xx), ("4xx", counts.status4xx),
                 ("5xx", counts.status5xx), ("other", counts.requests >= classified ? counts.requests - classified : 0),
             ] {
-                sample(
-                    &text, "logsurge_requests_total", [("site", row.site), ("country", row.country), ("status_class", statusClass)], count)
+                text.sample(.requestsTotal, [row.site, row.country, statusClass], count)
             }
         }
-        family(&text, "logsurge_response_bytes_total", "counter", "Response bytes sent, by site (- in the log counts as 0).")
+        text.family(.responseBytesTotal)
         for (site, count) in bytes {
-            sample(&text, "logsurge_response_bytes_total", [("site", site)], count)
+            text.sample(.responseBytesTotal, [site], count)
         }
-        return text
+        return text.text
+    }
+
+    /// The metric families, each declared once: its name, type, help text and label names, as
+    /// the exposition writes them.
+    enum Family: CaseIterable {
+        case alertActive, alertsTotal, buildInfo, lastMinuteTimestamp, linesTotal, requestsTotal, responseBytesTotal
+
+        var name: String {
+            switch self {
+            case .alertActive: "logsurge_alert_active"
+            case .alertsTotal: "logsurge_alerts_total"
+            case .buildInfo: "logsurge_build_info"
+            case .lastMinuteTimestamp: "logsurge_last_minute_timestamp_seconds"
+            case .linesTotal: "logsurge_lines_total"
+            case .requestsTotal: "logsurge_requests_total"
+            case .responseBytesTotal: "logsurge_response_bytes_total"
+            }
+        }
+
+        var type: String {
+            switch self {
+            case .alertActive, .buildInfo, .lastMinuteTimestamp: "gauge"
+            case .alertsTotal, .linesTotal, .requestsTotal, .responseBytesTotal: "counter"
+            }
+        }
+
+        var labels: [String] {
+            switch self {
+            case .alertActive: ["kind", "site", "country"]
+            case .alertsTotal: ["kind"]
+            case .buildInfo: ["version"]
+            case .lastMinuteTimestamp: []
+            case .linesTotal: ["result"]
+            case .requestsTotal: ["site", "country", "status_class"]
+            case .responseBytesTotal: ["site"]
+            }
+        }
+
+        var help: String {
+            switch self {
+            case .alertActive:
+                "1 while an alert episode is going on (open, or still open when the input ended), else 0; country is empty for error spikes."
+            case .alertsTotal: "Alert episodes raised, by kind."
+            case .buildInfo: "The version of logsurge that wrote these metrics; always 1."
+            case .lastMinuteTimestamp: "Start of the newest UTC minute with a parsed line (log time), in seconds since 1970."
+            case .linesTotal: "Lines read, by result: parsed, or the reason the line was malformed; the sum is every line read."
+            case .requestsTotal:
+                "Requests parsed, by site, client country (-- unknown) and status class (other: outside 200-599)."
+            case .responseBytesTotal: "Response bytes sent, by site (- in the log counts as 0)."
+            }
+        }
+    }
+
+    /// The text exposition being written: a family's `# HELP` and `# TYPE` lines, then its
+    /// samples, each with a value for every label the family declares.
+    struct Exposition {
+        private(set) var text = ""
+
+        init(capacity: Int) { text.reserveCapacity(capacity) }
+
+        mutating func family(_ family: Family) {
+            text += "# HELP \(family.name) \(family.help)\n# TYPE \(family.name) \(family.type)\n"
+        }
+
+        mutating func sample(_ family: Family, _ values: [String], _ value: some BinaryInteger) {
+            precondition(values.count == family.labels.count, "\(family.name) takes \(family.labels.count) label values")
+            text += family.name
+            if !values.isEmpty {
+                text += "{"
+                text += zip(family.labels, values).map { "\($0)=\(Escaping.prometheusLabel($1))" }.joined(separator: ",")
+                text += "}"
+            }
+            text += " \(value)\n"
+        }
     }
 
     /// One series of `logsurge_alert_active`, ordered by its label values in byte order.
@@ -179,17 +241,6 @@ public struct MetricsWriter: Sendable {
             if lhs.site != rhs.site { return MetricsWriter.bytewise(lhs.site, rhs.site) }
             return MetricsWriter.bytewise(lhs.country, rhs.country)
         }
-    }
-
-    private func family(_ text: inout String, _ name: String, _ type: String, _ help: String) {
-        text += "# HELP \(name) \(help)\n# TYPE \(name) \(type)\n"
-    }
-
-    private func sample(_ text: inout String, _ name: String, _ labels: [(String, String)], _ value: UInt64) {
-        text += name
-        text += "{"
-        text += labels.map { "\($0.0)=\(Escaping.prometheusLabel($0.1))" }.joined(separator: ",")
-        text += "} \(value)\n"
     }
 
     /// Adds to `kept`, while it holds fewer than `limit`, the busiest of `candidates` not in it

@@ -537,3 +537,29 @@ extension MetricsCLITests {
         #expect(try FileManager.default.contentsOfDirectory(atPath: directory).sorted() == ["access.log", "logsurge.prom"])
     }
 }
+
+@Suite struct MetricFamilyTests {
+    @Test("every family is written once, in name order, and each of its samples carries the labels it declares")
+    func familiesAreWrittenAsDeclared() throws {
+        let snapshot = MetricsSnapshot(
+            counts: [
+                "a.example": [
+                    CountryCode(isoCode: "US")!: BucketCounts(requests: 3, status2xx: 3, status3xx: 0, status4xx: 0, status5xx: 0, bytes: 9)
+                ]
+            ],
+            accounting: RunAccounting(), lastMinute: 25_000_000, alerts: [])
+        var writer = MetricsWriter()
+        let text = writer.exposition(snapshot)
+        let families = text.split(separator: "\n").filter { $0.hasPrefix("# TYPE ") }.map { $0.split(separator: " ")[2] }
+        #expect(families.map(String.init) == MetricsWriter.Family.allCases.map(\.name))
+        #expect(families.map(String.init) == families.map(String.init).sorted())
+        for family in MetricsWriter.Family.allCases {
+            let samples = text.split(separator: "\n").filter { $0.hasPrefix(family.name + "{") || $0.hasPrefix(family.name + " ") }
+            #expect(!samples.isEmpty, "\(family.name)")
+            for sample in samples {
+                let labels = sample.firstMatch(of: /\{(.*)\}/).map { $0.1.split(separator: ",").map { $0.split(separator: "=")[0] } } ?? []
+                #expect(labels.map(String.init) == family.labels, "\(sample)")
+            }
+        }
+    }
+}
