@@ -370,7 +370,7 @@ if stages.contains("geoip") {
 // MARK: - parse+bucket
 
 var configuration = AnalyzeConfiguration(database: database, threads: 1)
-configuration.format = .fixed(LineFormat(.combined))
+configuration.lines.format = .fixed(LineFormat(.combined))
 let pipeline = AnalysisPipeline(configuration: configuration)
 let first = pipeline.run(paths: [plainPath])
 if let error = first.inputErrors.first { fail("\(error)") }

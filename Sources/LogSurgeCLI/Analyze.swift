@@ -266,18 +266,21 @@ struct Analyze: ParsableCommand {
     /// where its alerts go as they are raised.
     private func plan(database: MMDBReader, outputs: Outputs, policy: DetectionPolicy) throws -> AnalyzeConfiguration {
         var configuration = AnalyzeConfiguration(database: database, threads: threads ?? AnalyzeConfiguration.defaultThreadCount)
-        configuration.ownFiles = self.outputs.filter { $0 != "-" } + (state.map { [$0] } ?? [])
+        configuration.reading.ownFiles = self.outputs.filter { $0 != "-" } + (state.map { [$0] } ?? [])
         if let threads, threads > AnalyzeConfiguration.maximumWorkers {
             warn(
                 "--threads \(threads): \(AnalyzeConfiguration.maximumWorkers) parse workers run (4 per processor, at least 8); more could not run at once and would only add memory"
             )
         }
-        (configuration.format, configuration.headers, configuration.trustedProxies, configuration.countryTrustedProxies) =
+        (
+            configuration.lines.format, configuration.lines.headers, configuration.lines.trustedProxies,
+            configuration.lines.countryTrustedProxies
+        ) =
             try formatOptions.resolved()
-        configuration.site = site
-        configuration.sections = section.compactMap(Self.parseSection)
-        configuration.chunkSize = chunkSize
-        configuration.inflater = Inflater(rawValue: inflate) ?? .automatic
+        configuration.lines.site = site
+        configuration.lines.sections = section.compactMap(Self.parseSection)
+        configuration.reading.chunkSize = chunkSize
+        configuration.reading.inflater = Inflater(rawValue: inflate) ?? .automatic
         configuration.detection = policy
         // Each alert line of a stream is written and flushed the moment it is raised. Such a
         // stream may never end: SIGINT and SIGTERM end it, and what was read is written out as
@@ -287,11 +290,10 @@ struct Analyze: ParsableCommand {
             logsurge_install_stop_handlers()
             configuration.stop = { logsurge_stop_requested() != 0 }
         }
-        configuration.follow = follow
+        configuration.follow = follow ? AnalyzeConfiguration.Follow() : nil
         // A run that goes on keeps its metrics file fresh: rewritten every minute, and at the end.
         if streaming, let metricsFile = outputs.metrics, metricsFile.refreshes {
-            configuration.onSnapshot = { metricsFile.refresh($0) }
-            configuration.snapshotInterval = metricsOptions.metricsInterval
+            configuration.snapshots = .init(interval: metricsOptions.metricsInterval) { metricsFile.refresh($0) }
         }
         if let alertStream = outputs.alertStream {
             // A followed log that stops (SIGTERM, a restart) has not ended its episodes: they stay

@@ -560,7 +560,7 @@ public final class RunState {
         var head: [UInt8]
         /// Bytes of an unterminated last line an earlier run held back, of a file unchanged since.
         var heldBack: Int64 = 0
-        /// Bytes of content read before; `AnalyzeConfiguration.readBefore` when unchanged since.
+        /// Bytes of content read before; `AnalyzeConfiguration.Resume.readBefore` when unchanged since.
         public var resumeAt: Int64
         /// The identity it had in the state (replaced once this run has read it).
         var known: (fingerprint: Int64, prefixLength: Int, device: Int64, inode: Int64)?
@@ -642,7 +642,7 @@ public final class RunState {
                     let row = known[index]
                     input.known = (row["fingerprint"], row["prefix_length"], row["device"], row["inode"])
                     let before = RawIdentity(device: row["device"], inode: row["inode"], size: row["size"], modified: row["modified"])
-                    input.resumeAt = before == input.raw ? AnalyzeConfiguration.readBefore : row["consumed"]
+                    input.resumeAt = before == input.raw ? AnalyzeConfiguration.Resume.readBefore : row["consumed"]
                     // Unchanged, and still ending in a line without its newline: said again.
                     if before == input.raw, !input.compressed { input.heldBack = max(0, input.raw.size - (row["consumed"] as Int64)) }
                 }
@@ -702,14 +702,14 @@ public final class RunState {
     /// identified are read: one that appears, or is renamed into a listed name, meanwhile waits
     /// for the next run.
     public func prepare(_ configuration: inout AnalyzeConfiguration, paths: [String]) throws(StateError) -> [Input] {
-        let found = AnalysisPipeline.leavingOut(configuration.ownFiles, from: InputDiscovery.expand(paths))
+        let found = AnalysisPipeline.leavingOut(configuration.reading.ownFiles, from: InputDiscovery.expand(paths))
         let files = found.compactMap { result -> String? in
             if case .success(.file(let path)) = result { path } else { nil }
         }
         let (inputs, duplicates, unusable) = try identify(files, reader: InputReader())
         let identified = Set((inputs.map(\.path) + duplicates.map(\.path)).map(PathKey.init))
         let errors = Dictionary(unusable.map { (PathKey($0.path), $0) }, uniquingKeysWith: { first, _ in first })
-        configuration.sources = found.compactMap { result in
+        configuration.resume.sources = found.compactMap { result in
             guard case .success(let source) = result else { return result }
             guard case .file(let path) = source else {
                 return .failure(InputError(path: source.displayName, offset: nil, message: "--state reads files"))
@@ -717,15 +717,16 @@ public final class RunState {
             if let error = errors[PathKey(path)] { return .failure(error) }
             return identified.contains(PathKey(path)) ? result : nil
         }
-        configuration.pinnedFiles = Dictionary(inputs.map { (PathKey($0.path), $0.descriptor) }, uniquingKeysWith: { first, _ in first })
-        configuration.copies = Dictionary(
+        configuration.resume.pinnedFiles = Dictionary(
+            inputs.map { (PathKey($0.path), $0.descriptor) }, uniquingKeysWith: { first, _ in first })
+        configuration.resume.copies = Dictionary(
             duplicates.filter { !$0.sameFile }.map { (PathKey($0.path), $0.of) },
             uniquingKeysWith: { first, _ in first })
-        configuration.resumeAt = Dictionary(
+        configuration.resume.resumeAt = Dictionary(
             inputs.filter { $0.resumeAt > 0 }.map { (PathKey($0.path), $0.resumeAt) },
             uniquingKeysWith: { first, _ in first })
-        configuration.holdsBackUnterminatedLines = true
-        configuration.heldBackBefore = Dictionary(
+        configuration.resume.holdsBackUnterminatedLines = true
+        configuration.resume.heldBackBefore = Dictionary(
             inputs.filter { $0.heldBack > 0 }.map { (PathKey($0.path), $0.heldBack) },
             uniquingKeysWith: { first, _ in first })
         return inputs
@@ -843,7 +844,7 @@ public final class RunState {
             try database.write { db in
                 for input in inputs {
                     guard let report = reports[PathKey(input.path)], let stats = report.stats else { continue }
-                    if input.resumeAt == AnalyzeConfiguration.readBefore { continue }
+                    if input.resumeAt == AnalyzeConfiguration.Resume.readBefore { continue }
                     let consumed = max(input.resumeAt, stats.linesEnd)
                     if let known = input.known {
                         try db.execute(

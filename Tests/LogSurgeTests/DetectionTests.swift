@@ -180,7 +180,7 @@ import LogSurgeParse
     @Test func decidingAsTheStreamGoesGivesTheAlertsOfTheFinishedBuckets() throws {
         let batch = Support.analyze([Self.path])
         let streamed = Support.analyze([Self.path]) {
-            $0.detection?.lateness = 3; $0.chunkSize = 4096
+            $0.detection?.lateness = 3; $0.reading.chunkSize = 4096
         }
         #expect(batch.alerts.filter { $0.state == .open }.map(\.kind) == [.surge])
         #expect(streamed.alerts == batch.alerts)

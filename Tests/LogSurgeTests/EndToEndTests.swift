@@ -53,7 +53,7 @@ import LogSurgeParse
 
     @Test func vhostFixtureWithSections() throws {
         let analysis = Support.analyze([Support.fixture("vhost.log")]) {
-            $0.sections = [
+            $0.lines.sections = [
                 .init(name: "immigration", prefix: "/en/immigration"),
                 .init(name: "visas", prefix: "/en/immigration/visas"),
             ]
@@ -130,7 +130,7 @@ import LogSurgeParse
         let path = Support.temporaryDirectory().appendingPathComponent("huge.log").path
         try Support.writeFile(path, Data(text.utf8))
         let analysis = Support.analyze([path]) {
-            $0.chunkSize = chunkSize; $0.format = .fixed(.combined)
+            $0.reading.chunkSize = chunkSize; $0.lines.format = .fixed(.combined)
         }
         #expect(analysis.accounting.lines == 5)
         #expect(analysis.accounting.malformed[.tooLong] == 2)
@@ -152,7 +152,7 @@ import LogSurgeParse
     }
 
     @Test func formatGivenByOptionIsUsedAsIs() {
-        let analysis = Support.analyze([Support.fixture("combined.log")]) { $0.format = .fixed(.common) }
+        let analysis = Support.analyze([Support.fixture("combined.log")]) { $0.lines.format = .fixed(.common) }
         #expect(analysis.inputs.first?.format == .common)
         #expect(analysis.inputs.first?.formatChoice == .option)
         #expect(analysis.accounting.parsed == 13)  // combined lines are read as common too

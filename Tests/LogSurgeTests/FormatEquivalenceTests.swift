@@ -25,11 +25,11 @@ struct FormatEquivalenceTests {
         threads: Int = 2, chunkSize: Int = 2 << 20
     ) throws -> (csv: String, analysis: Analysis) {
         let analysis = Support.analyze([path]) {
-            $0.format = format
-            $0.headers = headers
-            $0.threads = threads
-            $0.chunkSize = chunkSize
-            $0.minimumRangeSize = min(chunkSize, 64 << 10)
+            $0.lines.format = format
+            $0.lines.headers = headers
+            $0.reading.threads = threads
+            $0.reading.chunkSize = chunkSize
+            $0.reading.minimumRangeSize = min(chunkSize, 64 << 10)
         }
         Support.expectInvariants(analysis)
         #expect(analysis.inputErrors.isEmpty, "\(analysis.inputErrors)")

@@ -241,8 +241,8 @@ final class PageNode {
         try Support.writeFile(path, Data((lines.joined(separator: "\n") + "\n").utf8))
         let section = "\"><svg onload=alert(3)>&amp;"
         let analysis = Support.analyze([path]) {
-            $0.format = .fixed(.vhostCombined)
-            $0.sections = [.init(name: section, prefix: "/en/immigration")]
+            $0.lines.format = .fixed(.vhostCombined)
+            $0.lines.sections = [.init(name: section, prefix: "/en/immigration")]
             $0.detection?.traceColumns = 720
         }
         try #require(analysis.accounting.parsed == 2 && analysis.accounting.malformedTotal == 2)

@@ -14,11 +14,11 @@ import Testing
         var first: Analysis?
         for (threads, chunkSize) in [(1, 2 << 20), (2, 64), (2, 1)] {
             let analysis = Support.analyze([path]) {
-                $0.format = .fixed(format)
-                $0.headers = headers
-                $0.threads = threads
-                $0.chunkSize = chunkSize
-                $0.minimumRangeSize = 1
+                $0.lines.format = .fixed(format)
+                $0.lines.headers = headers
+                $0.reading.threads = threads
+                $0.reading.chunkSize = chunkSize
+                $0.reading.minimumRangeSize = 1
             }
             Support.expectInvariants(analysis)
             #expect(analysis.accounting.lines == UInt64(lines.count) - analysis.accounting.directives)

@@ -150,10 +150,10 @@ import LogSurgeParse
         let path = Support.temporaryDirectory().appendingPathComponent("hostile.log").path
         try Support.writeFile(path, Data(compressed ? Support.gzip(Self.log) : Self.log))
         let analysis = Support.analyze([path]) {
-            $0.threads = threads
-            $0.chunkSize = chunkSize
-            $0.minimumRangeSize = 1
-            $0.format = .fixed(.combined)
+            $0.reading.threads = threads
+            $0.reading.chunkSize = chunkSize
+            $0.reading.minimumRangeSize = 1
+            $0.lines.format = .fixed(.combined)
         }
         #expect(analysis.inputErrors.isEmpty)
         #expect(analysis.accounting.lines == UInt64(Self.lines.count))
@@ -181,7 +181,7 @@ import LogSurgeParse
         let path = directory.appendingPathComponent("access\u{1B}[8m.log").path
         try Support.writeFile(path, Data(log.utf8))
         let analysis = Support.analyze([path]) {
-            $0.sections = [.init(name: "s\u{1B}[1m", prefix: "/")]
+            $0.lines.sections = [.init(name: "s\u{1B}[1m", prefix: "/")]
         }
         #expect(analysis.accounting.parsed == 3)
         #expect(analysis.accounting.malformedTotal == 4)
@@ -255,9 +255,9 @@ import LogSurgeParse
             try Support.writeFile(path, Data(sample.bytes))
             let expected = Self.readerView(path, inflater: inflater)
             let analysis = Support.analyze([path]) {
-                $0.inflater = inflater
-                $0.threads = 2
-                $0.chunkSize = 4096
+                $0.reading.inflater = inflater
+                $0.reading.threads = 2
+                $0.reading.chunkSize = 4096
             }
             let comment = Comment(rawValue: sample.name)
             if let message = sample.error {
@@ -296,7 +296,7 @@ import LogSurgeParse
         #expect(stats.decompressedBytes == Int64((256 << 20) + tail.count))
         #expect(overlong == 1)
         #expect(largest < 1000)  // only the line after the bomb was ever handed on
-        let analysis = Support.analyze([path]) { $0.inflater = inflater }
+        let analysis = Support.analyze([path]) { $0.reading.inflater = inflater }
         #expect(analysis.accounting.lines == 2)
         #expect(analysis.accounting.malformed[.tooLong] == 1)
         #expect(analysis.accounting.parsed == 1)
@@ -375,7 +375,7 @@ import LogSurgeParse
         }
         cutter.start()
         let analysis = Support.analyze([plain, compressed]) {
-            $0.chunkSize = 16_384; $0.minimumRangeSize = 16_384
+            $0.reading.chunkSize = 16_384; $0.reading.minimumRangeSize = 16_384
         }
         while !cutter.isFinished { usleep(1000) }
         for input in analysis.inputs {

@@ -59,10 +59,10 @@ import Synchronization
         try Support.writeFile(compressed, Data(Support.gzip(Self.awkwardLog)))
         func run(_ path: String) -> Analysis {
             Support.analyze([path]) {
-                $0.threads = 3
-                $0.chunkSize = rangeSize
-                $0.minimumRangeSize = 1
-                $0.maxLineLength = 600
+                $0.reading.threads = 3
+                $0.reading.chunkSize = rangeSize
+                $0.reading.minimumRangeSize = 1
+                $0.lines.maxLineLength = 600
             }
         }
         let ranges = run(plain), stream = run(compressed)
@@ -94,7 +94,7 @@ import Synchronization
             try Support.writeFile(directory.appendingPathComponent(name).path, Data(stored))
         }
         let runs = [1, 2, 3, 8, 2].map { threads in
-            Support.analyze([directory.path]) { $0.threads = threads }
+            Support.analyze([directory.path]) { $0.reading.threads = threads }
         }
         for run in runs {
             #expect(run.buckets.rows() == Self.reference.buckets.rows())
@@ -118,7 +118,7 @@ import Synchronization
         // Spilling runs of sorted buckets and merging them back must change nothing the run
         // reports: rows, their count, the totals, the span, the alerts.
         var configuration = Support.configuration(threads: 2, chunkSize: 65_536)
-        configuration.bucketsInMemory = bucketsInMemory
+        configuration.reading.bucketsInMemory = bucketsInMemory
         let spilled = AnalysisPipeline(configuration: configuration).run(paths: [Self.path])
         #expect(spilled.buckets.hasSpilled)
         #expect(!Self.reference.buckets.hasSpilled)
@@ -160,7 +160,7 @@ import Synchronization
         // The stage benchmark's merge row times `ChunkMergeBenchmark`: its tallies must be the
         // pipeline's (every parsed line once), and merging them the pipeline's buckets.
         var configuration = Support.configuration(threads: 1, chunkSize: 10_000)
-        configuration.format = .fixed(.combined)
+        configuration.lines.format = .fixed(.combined)
         let merging = try #require(ChunkMergeBenchmark(path: Self.path, configuration: configuration))
         #expect(merging.readEntries() == Int(Self.reference.accounting.parsed))
         #expect(merging.merge(bucketsInMemory: 50) == Self.reference.buckets.minuteRange?.count)
@@ -183,7 +183,7 @@ import Synchronization
         // Handing out byte ranges of a plain file costs nothing beside parsing them: without
         // backpressure the reader would queue every range of the file at once.
         var configuration = Support.configuration(threads: threads, chunkSize: 4096)
-        configuration.minimumRangeSize = 4096
+        configuration.reading.minimumRangeSize = 4096
         let analysis = AnalysisPipeline(configuration: configuration).run(paths: [Self.path])
         #expect(analysis.chunks > 200)
         #expect(analysis.peakChunksInFlight <= 2 * threads + 2)
@@ -227,7 +227,7 @@ import Synchronization
     @Test(arguments: [(1, 1 << 20), (2, 4096), (3, 65_536), (8, 100_000)])
     func sitesBeyondTheLimitFoldTheSameWayForEveryThreadCount(threads: Int, chunkSize: Int) {
         var configuration = Support.configuration(threads: threads, chunkSize: chunkSize)
-        configuration.format = .fixed(.vhostCommon)
+        configuration.lines.format = .fixed(.vhostCommon)
         let rows = AnalysisPipeline(configuration: configuration).run(paths: [Self.manySitesPath]).buckets.rows()
         let overflow = rows.filter { $0.site == MinuteBuckets.overflowSite }
         // When the 65,535th site comes, the quietest half of the 65,534 (one request each: the

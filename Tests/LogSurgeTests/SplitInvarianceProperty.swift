@@ -76,11 +76,11 @@ import LogSurgeParse
 
     static func run(_ paths: [String], threads: Int, chunkSize: Int, minimumRangeSize: Int, vhost: Bool) -> Analysis {
         Support.analyze(paths) {
-            $0.threads = threads
-            $0.chunkSize = chunkSize
-            $0.minimumRangeSize = minimumRangeSize
-            $0.maxLineLength = maxLineLength
-            $0.format = .fixed(vhost ? .vhostCombined : .combined)
+            $0.reading.threads = threads
+            $0.reading.chunkSize = chunkSize
+            $0.reading.minimumRangeSize = minimumRangeSize
+            $0.lines.maxLineLength = maxLineLength
+            $0.lines.format = .fixed(vhost ? .vhostCombined : .combined)
         }
     }
 

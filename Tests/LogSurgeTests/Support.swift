@@ -24,7 +24,7 @@ enum Support {
 
     static func configuration(threads: Int = 2, chunkSize: Int = 2 << 20) -> AnalyzeConfiguration {
         var configuration = AnalyzeConfiguration(database: database, threads: threads)
-        configuration.chunkSize = chunkSize
+        configuration.reading.chunkSize = chunkSize
         return configuration
     }
 

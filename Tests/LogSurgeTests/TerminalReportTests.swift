@@ -66,7 +66,7 @@ import LogSurgeParse
         let path = Support.temporaryDirectory().appendingPathComponent("late-chart.log").path
         try Support.writeFile(path, Data(log))
         let streamed = Support.analyze([path]) {
-            $0.detection?.lateness = 3; $0.detection?.traceColumns = 60; $0.chunkSize = 4096
+            $0.detection?.lateness = 3; $0.detection?.traceColumns = 60; $0.reading.chunkSize = 4096
         }
         #expect(streamed.lateLines == 1)
         let trace = try #require(streamed.trace, "recorded as the stream was decided")

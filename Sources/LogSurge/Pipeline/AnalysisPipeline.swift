@@ -36,13 +36,13 @@ public struct AnalysisPipeline: Sendable {
     public func run(paths: [String], whileDetecting work: (Analysis) throws -> Void) rethrows -> Analysis {
         // Followed files are one stream: their lines in the order they are read.
         let (sources, readOnce) =
-            configuration.follow
+            configuration.follow != nil
             ? ([.success(.followed(paths))], [])
             : Self.readingOnce(
-                configuration.sources
-                    ?? Self.leavingOut(configuration.ownFiles, from: InputDiscovery.expand(paths.isEmpty ? ["-"] : paths)),
-                copies: configuration.copies)
-        let threads = AnalyzeConfiguration.workers(for: configuration.threads)
+                configuration.resume.sources
+                    ?? Self.leavingOut(configuration.reading.ownFiles, from: InputDiscovery.expand(paths.isEmpty ? ["-"] : paths)),
+                copies: configuration.resume.copies)
+        let threads = AnalyzeConfiguration.workers(for: configuration.reading.threads)
         // Deciding minutes as the stream goes only when asked to (a pipe); otherwise the
         // detectors run over the finished buckets, which needs no per-minute state until then.
         let onAlert = configuration.onAlert ?? { _ in }
@@ -52,7 +52,7 @@ public struct AnalysisPipeline: Sendable {
         // and a tally. A stream that alerts as it goes is one input at a time, merged chunk by chunk.
         let window = detection == nil ? min(threads, max(1, sources.count), Self.maximumInputsAtOnce) : 1
         let merger = OrderedMerger(
-            threads: threads, bucketsInMemory: configuration.bucketsInMemory, window: window,
+            threads: threads, bucketsInMemory: configuration.reading.bucketsInMemory, window: window,
             detection: detection,
             inputs: sources.map { result -> InputReport in
                 switch result {
@@ -61,8 +61,8 @@ public struct AnalysisPipeline: Sendable {
                 }
             })
         // A run that goes on (a followed log) hands out its totals so far every minute or so.
-        let ticker = configuration.onSnapshot.map { body in
-            SnapshotTicker(interval: configuration.snapshotInterval) { body(merger.snapshot()) }
+        let ticker = configuration.snapshots.map { snapshots in
+            SnapshotTicker(interval: snapshots.interval) { snapshots.body(merger.snapshot()) }
         }
         let queue = WorkQueue()
         let group = DispatchGroup()
@@ -123,13 +123,15 @@ public struct AnalysisPipeline: Sendable {
 
         let reader = {
             var reader = InputReader(
-                targetChunkSize: configuration.chunkSize, maxLineLength: configuration.maxLineLength,
-                inflater: configuration.inflater)
+                targetChunkSize: configuration.reading.chunkSize, maxLineLength: configuration.lines.maxLineLength,
+                inflater: configuration.reading.inflater)
             reader.pool = pool
             reader.stop = configuration.stop
-            reader.followPollInterval = configuration.followPollInterval
-            reader.followRotateWait = configuration.followRotateWait
-            reader.holdsBackUnterminatedLine = configuration.holdsBackUnterminatedLines
+            if let follow = configuration.follow {
+                reader.followPollInterval = follow.pollInterval
+                reader.followRotateWait = follow.rotateWait
+            }
+            reader.holdsBackUnterminatedLine = configuration.resume.holdsBackUnterminatedLines
             return reader
         }()
         let claims = InputClaims(count: sources.count)
@@ -228,38 +230,38 @@ extension AnalysisPipeline {
         var format: LineFormat?
         var choice = InputReport.FormatChoice.option
         var suggestion: LineFormat?
-        if case .fixed(let fixed) = configuration.format { format = fixed }
+        if case .fixed(let fixed) = configuration.lines.format { format = fixed }
         var sequence = 0
         func dispatch(_ payload: WorkItem.Payload, as format: LineFormat) {
             merger.reserveSlot()
             queue.push(WorkItem(sequence: sequence, input: index, format: format, payload: payload))
             sequence += 1
         }
-        if case .file(let path) = source, configuration.resumeAt[PathKey(path)] == AnalyzeConfiguration.readBefore {
+        if case .file(let path) = source, configuration.resume.resumeAt[PathKey(path)] == AnalyzeConfiguration.Resume.readBefore {
             // Read completely by an earlier run and unchanged since: not opened at all.
-            let stats = InputStats(heldBack: configuration.heldBackBefore[PathKey(path)] ?? 0)
+            let stats = InputStats(heldBack: configuration.resume.heldBackBefore[PathKey(path)] ?? 0)
             merger.finishInput(index, items: 0, stats: stats, format: format, choice: choice, suggestion: nil, error: nil)
             return
         }
         var skip: Int64 = 0
         var pinned: Int32?
         if case .file(let path) = source {
-            skip = max(0, configuration.resumeAt[PathKey(path)] ?? 0)
-            pinned = configuration.pinnedFiles[PathKey(path)]
+            skip = max(0, configuration.resume.resumeAt[PathKey(path)] ?? 0)
+            pinned = configuration.resume.pinnedFiles[PathKey(path)]
         }
-        let holdsBack = configuration.holdsBackUnterminatedLines
+        let holdsBack = configuration.resume.holdsBackUnterminatedLines
         // The format is decided from the input's head, also when an earlier run read part of it.
         var head: [LineChunk]?
         if case .file(let path) = source,
             let file = pinned.map({ PlainFile(duplicating: $0, path: path, holdingBackUnterminatedLine: holdsBack) })
                 ?? PlainFile(path: path, holdingBackUnterminatedLine: holdsBack)
         {
-            head = file.leadingChunks(maxLineLength: configuration.maxLineLength, until: FormatSample.isComplete)
+            head = file.leadingChunks(maxLineLength: configuration.lines.maxLineLength, until: FormatSample.isComplete)
             if format == nil { (format, choice) = FormatSample.decide(head!) }
             if let format, !format.isW3C {
                 // A plain regular file: the workers read their own byte ranges of it.
                 suggestion = FormatSample.suggestion(head!, readAs: format)
-                let step = Int64(max(1, configuration.chunkSize, configuration.minimumRangeSize))
+                let step = Int64(max(1, configuration.reading.chunkSize, configuration.reading.minimumRangeSize))
                 // What an earlier run read is passed over (a range's first line is the first that starts in it).
                 for start in stride(from: min(skip, file.size), to: file.size, by: Int(step)) {
                     dispatch(.range(file, start..<min(start + step, file.size)), as: format)

@@ -12,17 +12,17 @@ import LogSurgeParse
     /// Tally entries (one per minute, site and country of a chunk) that each merge folds in.
     public let entries: Int
 
-    /// The tallies of `path` (a plain file) in ranges of `configuration.chunkSize`; nil when it
+    /// The tallies of `path` (a plain file) in ranges of `configuration.reading.chunkSize`; nil when it
     /// is not a plain regular file.
     public init?(path: String, configuration: AnalyzeConfiguration) {
         guard let file = PlainFile(path: path) else { return nil }
         var processor = ChunkProcessor(configuration: configuration)
-        let format: LineFormat = if case .fixed(let fixed) = configuration.format { fixed } else { LineFormat(.combined) }
+        let format: LineFormat = if case .fixed(let fixed) = configuration.lines.format { fixed } else { LineFormat(.combined) }
         let embedded = EmbeddedCountryDatabase.tables(for: configuration.database)
         let tables = CountryTables(
             ipv4: embedded?.ipv4 ?? IPv4CountryTable(reader: configuration.database),
             ipv6: embedded?.ipv6 ?? IPv6CountryTable(reader: configuration.database))
-        let step = Int64(max(1, configuration.chunkSize))
+        let step = Int64(max(1, configuration.reading.chunkSize))
         results = stride(from: Int64(0), to: file.size, by: Int(step)).enumerated().map { sequence, start in
             processor.process(
                 WorkItem(

@@ -80,15 +80,15 @@ struct ChunkProcessor {
     private var readsChainLines = false
 
     init(configuration: AnalyzeConfiguration) {
-        maxLineLength = configuration.maxLineLength
+        maxLineLength = configuration.lines.maxLineLength
         resolver = CountryResolver(reader: configuration.database)
-        sites = SiteTable(defaultSite: configuration.site, sectionNames: configuration.sections.map(\.name))
-        sectionPrefixes = configuration.sections.map { Array($0.prefix.utf8) }
-        headers = configuration.headers
-        trusted = configuration.trustedProxies
-        countryTrusted = configuration.countryTrustedProxies
-        trustedIsProxyLike = configuration.trustedProxies == TrustedProxies.proxyLike
-        resolvesProxies = configuration.headers.forwarded != nil || configuration.headers.country != nil
+        sites = SiteTable(defaultSite: configuration.lines.site, sectionNames: configuration.lines.sections.map(\.name))
+        sectionPrefixes = configuration.lines.sections.map { Array($0.prefix.utf8) }
+        headers = configuration.lines.headers
+        trusted = configuration.lines.trustedProxies
+        countryTrusted = configuration.lines.countryTrustedProxies
+        trustedIsProxyLike = configuration.lines.trustedProxies == TrustedProxies.proxyLike
+        resolvesProxies = configuration.lines.headers.forwarded != nil || configuration.lines.headers.country != nil
     }
 
     /// A worker forgets its sites between chunks once it knows more than this many, so its

@@ -46,7 +46,7 @@ public struct RunWarning: Sendable, Equatable {
     static func evaluate(_ analysis: Analysis, configuration: AnalyzeConfiguration) -> [RunWarning] {
         var warnings: [RunWarning] = []
         let accounting = analysis.accounting
-        let headers = configuration.headers
+        let headers = configuration.lines.headers
         let formats = analysis.inputs.compactMap(\.format)
         if headers.forwarded == nil, headers.country == nil, accounting.parsed > 0,
             accounting.clients.behindProxy * 2 >= accounting.parsed
