@@ -121,6 +121,14 @@ let package = Package(
         ),
         // What every test target shares (a seeded generator, the way to find ../shared).
         .target(name: "LogSurgeTestSupport", dependencies: ["LogSurgeCore"], path: "Tests/LogSurgeTestSupport"),
+        // What the test targets above the pipeline share (fixtures, temporary files, runs of the
+        // pipeline, generated logs, the page and the metrics read back); not the detectors' tests,
+        // which build without the pipeline.
+        .target(
+            name: "LogSurgePipelineTestSupport",
+            dependencies: ["LogSurge", "LogSurgeCore", "LogSurgeGenerate", "LogSurgeGeo", "LogSurgeInput"],
+            path: "Tests/LogSurgePipelineTestSupport"
+        ),
         .testTarget(name: "LogSurgeInputTests", dependencies: ["LogSurgeInput", "LogSurgeCore", "LogSurgeTestSupport"]),
         .testTarget(name: "LogSurgeParseTests", dependencies: ["LogSurgeParse", "LogSurgeCore", "LogSurgeTestSupport"]),
         .testTarget(name: "LogSurgeGeoTests", dependencies: ["LogSurgeGeo", "LogSurgeCore", "LogSurgeTestSupport"]),
@@ -137,7 +145,7 @@ let package = Package(
             dependencies: [
                 "LogSurge", "LogSurgeCore", "LogSurgeInput", "LogSurgeParse", "LogSurgeGeo", "LogSurgeAggregate",
                 "LogSurgeDetect", "LogSurgeReport", "LogSurgeGenerate", "LogSurgeState", "LogSurgeTestSupport",
-                .product(name: "PropertyBased", package: "swift-property-based"),
+                "LogSurgePipelineTestSupport", .product(name: "PropertyBased", package: "swift-property-based"),
             ],
             resources: [.copy("Fixtures")]
         ),

@@ -1,4 +1,5 @@
 import Foundation
+import LogSurgePipelineTestSupport
 import LogSurgeTestSupport
 import Testing
 import LogSurge

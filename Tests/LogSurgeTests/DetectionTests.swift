@@ -1,4 +1,5 @@
 import Foundation
+import LogSurgePipelineTestSupport
 import Testing
 @testable import LogSurge
 import LogSurgeGeo
@@ -156,30 +157,9 @@ import LogSurgeParse
 
 /// Detection inside `analyze`: as the stream goes (a pipe) or over the finished buckets.
 @Suite struct StreamingDetectionTests {
-    /// Three hours at the US afternoon peak with a US surge after two: no day of history, so
-    /// the baselines come from the last hour.
-    static let log: [UInt8] = {
-        var configuration = GeneratorConfiguration()
-        configuration.start = UTCMinute.parse("2016-11-08T20:00Z")!
-        configuration.minutes = 180
-        configuration.peakRate = 300
-        configuration.seed = 8
-        configuration.events = [InjectedEvent(kind: .surge(country: "US", factor: 8), onset: configuration.start + 120, duration: 30)]
-        var generator = TrafficGenerator(configuration: configuration)
-        var out: [UInt8] = []
-        for minute in configuration.start..<(configuration.start + 180) { generator.appendLines(minute: minute, to: &out) }
-        return out
-    }()
-
-    static let path: String = {
-        let path = Support.temporaryDirectory().appendingPathComponent("stream.log").path
-        try! Support.writeFile(path, Data(log))
-        return path
-    }()
-
     @Test func decidingAsTheStreamGoesGivesTheAlertsOfTheFinishedBuckets() throws {
-        let batch = Support.analyze([Self.path])
-        let streamed = Support.analyze([Self.path]) {
+        let batch = Support.analyze([Support.surgeLogPath])
+        let streamed = Support.analyze([Support.surgeLogPath]) {
             $0.detection?.lateness = 3; $0.chunkSize = 4096
         }
         #expect(batch.alerts.filter { $0.state == .open }.map(\.kind) == [.surge])
@@ -189,7 +169,7 @@ import LogSurgeParse
     }
 
     @Test func reportDrawsEachEpisodeAgainstItsBaseline() throws {
-        let alerts = Support.analyze([Self.path]).alerts
+        let alerts = Support.analyze([Support.surgeLogPath]).alerts
         let closed = try #require(alerts.first { $0.state == .closed })
         let picture = try #require(closed.picture)
         #expect(picture.values.count == picture.baselines.count)
@@ -205,7 +185,7 @@ import LogSurgeParse
 
     @Test func linesLaterThanTheWatermarkAreCountedAsLate() throws {
         // The same log, then a line for its first minute again: too late for the detectors.
-        var log = Self.log
+        var log = Support.surgeLog
         log += Array("8.8.8.8 - - [08/Nov/2016:15:00:10 -0500] \"GET / HTTP/1.1\" 200 1 \"-\" \"x\"\n".utf8)
         let path = Support.temporaryDirectory().appendingPathComponent("late.log").path
         try Support.writeFile(path, Data(log))
@@ -229,10 +209,10 @@ struct PipeAlertCLITests {
         try process.run()
         // Everything up to 10 minutes after the surge's onset (22:00Z, 17:00 on the -0500
         // server clock), then wait with the pipe open.
-        let text = String(decoding: StreamingDetectionTests.log, as: UTF8.self)
+        let text = String(decoding: Support.surgeLog, as: UTF8.self)
         let cut = text.utf8.distance(from: text.startIndex, to: text.range(of: "08/Nov/2016:17:10:")!.lowerBound)
         Support.ignoreBrokenPipes()
-        try input.fileHandleForWriting.write(contentsOf: Data(StreamingDetectionTests.log[..<cut]))
+        try input.fileHandleForWriting.write(contentsOf: Data(Support.surgeLog[..<cut]))
         let received = Received()
         let gotLine = DispatchSemaphore(value: 0)
         DispatchQueue.global().async {
@@ -342,7 +322,7 @@ struct PipeAlertCLITests {
 
     @Test func oneLineWithAFutureDateDoesNotSilenceAPipe() throws {
         // The streaming log with one line dated a year later early on.
-        var text = String(decoding: StreamingDetectionTests.log, as: UTF8.self)
+        var text = String(decoding: Support.surgeLog, as: UTF8.self)
         let early = text.index(text.startIndex, offsetBy: text.utf8.count / 10)
         let lineStart = text[early...].firstIndex(of: "\n")!
         text.insert(contentsOf: "\n8.8.8.8 - - [08/Nov/2017:15:00:10 -0500] \"GET / HTTP/1.1\" 200 1 \"-\" \"x\"", at: lineStart)

@@ -1,4 +1,5 @@
 import Foundation
+import LogSurgePipelineTestSupport
 @testable import LogSurge
 import LogSurgeGeo
 import LogSurgeParse
@@ -14,36 +15,8 @@ extension Tag {
     @Tag static var launchesBinary: Self
 }
 
-/// Shared helpers: fixtures, temporary files, the embedded database, runs of the pipeline.
-enum Support {
-    static let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures")
-
-    static func fixture(_ name: String) -> String { fixtures.appendingPathComponent(name).path }
-
-    static let database: MMDBReader = try! EmbeddedCountryDatabase.open()
-
-    static func configuration(threads: Int = 2, chunkSize: Int = 2 << 20) -> AnalyzeConfiguration {
-        var configuration = AnalyzeConfiguration(database: database, threads: threads)
-        configuration.chunkSize = chunkSize
-        return configuration
-    }
-
-    static func analyze(_ paths: [String], _ configure: (inout AnalyzeConfiguration) -> Void = { _ in }) -> Analysis {
-        var configuration = configuration()
-        configure(&configuration)
-        return AnalysisPipeline(configuration: configuration).run(paths: paths)
-    }
-
-    /// The directory every temporary directory of this test process goes in: removed, with
-    /// everything in it, when the process exits (a run used to leave a thousand behind). Kept
-    /// short: a Unix socket's path inside it must fit in 108 bytes.
-    static let temporaryRoot: URL = {
-        let url = FileManager.default.temporaryDirectory.appendingPathComponent("logsurge-tests-\(getpid())")
-        try! FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-        atexit { try? FileManager.default.removeItem(at: Support.temporaryRoot) }
-        return url
-    }()
-
+/// Shared helpers of this target: checks on runs of the pipeline, runs of the executable.
+extension Support {
     /// Waits up to 60 s for `condition` (a file a running process writes), looking every 20 ms;
     /// whether it held.
     static func eventually(_ condition: () -> Bool) -> Bool {
@@ -53,25 +26,6 @@ enum Support {
             Thread.sleep(forTimeInterval: 0.02)
         }
         return false
-    }
-
-    /// A fresh temporary directory, removed when the test process exits.
-    static func temporaryDirectory() -> URL {
-        let url = temporaryRoot.appendingPathComponent(UUID().uuidString)
-        try! FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-        return url
-    }
-
-    static func writeFile(_ path: String, _ data: Data) throws {
-        try data.write(to: URL(fileURLWithPath: path))
-    }
-
-    static func gzip(_ bytes: [UInt8], level: Int32 = 6) -> [UInt8] {
-        let writer = GzipWriter(level: level)
-        var out: [UInt8] = []
-        writer.write(bytes) { out += $0 }
-        writer.finish { out += $0 }
-        return out
     }
 
     /// The contract's invariants: every line parsed or counted under one reason, every parsed
@@ -106,27 +60,6 @@ enum Support {
         try BucketWriter.write(analysis.buckets.rows(), format: .csv, to: sink)
         try sink.close()
         return try String(contentsOfFile: path, encoding: .utf8)
-    }
-
-    /// Synthetic traffic from the project's generator, as bytes: the same requests for a seed,
-    /// whatever the layout they are written in and however visitors reach the server.
-    static func generatedLog(
-        minutes: Int, rate: Double, seed: UInt64, malformedRate: Double = 0.002,
-        layout: GeneratedLayout = .builtin(.combined), proxy: ProxySetup = .none
-    ) -> [UInt8] {
-        var configuration = GeneratorConfiguration()
-        configuration.minutes = minutes
-        configuration.peakRate = rate
-        configuration.seed = seed
-        configuration.malformedRate = malformedRate
-        configuration.layout = layout
-        configuration.proxy = proxy
-        var generator = TrafficGenerator(configuration: configuration)
-        var out: [UInt8] = generator.header(minute: configuration.start)
-        for minute in configuration.start..<(configuration.start + Int32(minutes)) {
-            generator.appendLines(minute: minute, to: &out)
-        }
-        return out
     }
 
     /// The built `logsurge` executable next to the test bundle, if there is one.

@@ -1,4 +1,5 @@
 import Foundation
+import LogSurgePipelineTestSupport
 import Testing
 @testable import LogSurge
 import LogSurgeGeo
@@ -13,7 +14,7 @@ import LogSurgeParse
 
     /// The three hours with a US surge at 8× from minute 120 to 150.
     static func analysis(columns: Int) -> Analysis {
-        Support.analyze([StreamingDetectionTests.path]) { $0.detection?.traceColumns = columns }
+        Support.analyze([Support.surgeLogPath]) { $0.detection?.traceColumns = columns }
     }
 
     /// Requests of `country` (all countries when nil) in the buckets.
@@ -61,7 +62,7 @@ import LogSurgeParse
     @Test("a stream's charts are those of the run that decided its minutes: a late line is in the buckets, not in the charts")
     func aStreamsChartsComeFromTheRunThatRaisedItsAlerts() throws {
         // The three hours, then a line for their first minute again: too late for the detectors.
-        var log = StreamingDetectionTests.log
+        var log = Support.surgeLog
         log += Array("8.8.8.8 - - [08/Nov/2016:15:00:10 -0500] \"GET / HTTP/1.1\" 200 1 \"-\" \"x\"\n".utf8)
         let path = Support.temporaryDirectory().appendingPathComponent("late-chart.log").path
         try Support.writeFile(path, Data(log))
@@ -204,7 +205,7 @@ struct TerminalCLITests {
     }
 
     static var binary: String { "'\(Support.executable!.path)'" }
-    static var log: String { "'\(StreamingDetectionTests.path)'" }
+    static var log: String { "'\(Support.surgeLogPath)'" }
 
     @Test func colourOnATerminalUnlessNO_COLOR() throws {
         let coloured = try Self.onTerminal("\(Self.binary) \(Self.log)")
@@ -215,7 +216,7 @@ struct TerminalCLITests {
         // No colour (a progress line, if the run took long enough for one, erases itself with ESC [K).
         #expect(!plain.contains("\u{1B}[0m") && !plain.contains("\u{1B}[1m"))
         // Into a pipe, never.
-        let piped = try Support.run([StreamingDetectionTests.path])
+        let piped = try Support.run([Support.surgeLogPath])
         #expect(piped.stdout.contains("Watched countries") && !piped.stdout.contains("\u{1B}"))
         // The report on standard error (standard output took the buckets) follows standard error.
         let split = try Self.onTerminal("\(Self.binary) --buckets - \(Self.log) > /dev/null")
@@ -227,7 +228,7 @@ struct TerminalCLITests {
         let output = try Self.onTerminal("(cat \(Self.log); sleep 2.5) | \(Self.binary) -", environment: ["NO_COLOR": "1"])
         // Redrawn in place; the last drawing has every byte.
         let progress = try #require(output.range(of: "logsurge: reading ", options: .backwards), "\(output.prefix(300))")
-        #expect(output[progress.upperBound...].hasPrefix(TextReport.bytes(Int64(StreamingDetectionTests.log.count)) + ", "))
+        #expect(output[progress.upperBound...].hasPrefix(TextReport.bytes(Int64(Support.surgeLog.count)) + ", "))
         #expect(output.components(separatedBy: "\rlogsurge: reading ").count > 2)
         #expect(output[progress.lowerBound...].contains("/s\u{1B}[K"))
         let erased = try #require(output.range(of: "\r\u{1B}[K", options: .backwards))
