@@ -140,12 +140,22 @@ let package = Package(
             path: "Fuzz/Checks"
         ),
         .testTarget(name: "LogSurgeFuzzTests", dependencies: ["LogSurgeFuzzChecks", "LogSurgeTestSupport"]),
+        // Every suite that launches the built `logsurge` (named `…CLITests`, tagged
+        // `launchesBinary`: `swift test --skip CLITests` leaves them out), and the checks of the
+        // documents that describe the commands.
+        .testTarget(
+            name: "LogSurgeCLITests",
+            dependencies: [
+                "LogSurge", "LogSurgeCore", "LogSurgeInput", "LogSurgeGenerate", "LogSurgeReport", "LogSurgeState",
+                "LogSurgeTestSupport", "LogSurgePipelineTestSupport", .product(name: "GRDB", package: "GRDB.swift"),
+            ]
+        ),
         .testTarget(
             name: "LogSurgeTests",
             dependencies: [
                 "LogSurge", "LogSurgeCore", "LogSurgeInput", "LogSurgeParse", "LogSurgeGeo", "LogSurgeAggregate",
-                "LogSurgeDetect", "LogSurgeReport", "LogSurgeGenerate", "LogSurgeState", "LogSurgeTestSupport",
-                "LogSurgePipelineTestSupport", .product(name: "PropertyBased", package: "swift-property-based"),
+                "LogSurgeDetect", "LogSurgeReport", "LogSurgeGenerate", "LogSurgeTestSupport", "LogSurgePipelineTestSupport",
+                .product(name: "PropertyBased", package: "swift-property-based"),
             ],
             resources: [.copy("Fixtures")]
         ),

@@ -1,12 +1,6 @@
 import Foundation
 import LogSurgePipelineTestSupport
-@testable import LogSurge
-import LogSurgeGeo
-import LogSurgeParse
 import Testing
-@testable import LogSurgeInput
-@testable import LogSurgeGenerate
-@testable import LogSurgeReport
 
 extension Tag {
     /// Tests that launch the built `logsurge` executable, slower than the rest. Their suites'
@@ -15,7 +9,7 @@ extension Tag {
     @Tag static var launchesBinary: Self
 }
 
-/// Shared helpers of this target: checks on runs of the pipeline, runs of the executable.
+/// What the tests of this target add to the shared helpers: runs of the built executable.
 extension Support {
     /// Waits up to 60 s for `condition` (a file a running process writes), looking every 20 ms;
     /// whether it held.
@@ -26,40 +20,6 @@ extension Support {
             Thread.sleep(forTimeInterval: 0.02)
         }
         return false
-    }
-
-    /// The contract's invariants: every line parsed or counted under one reason, every parsed
-    /// line in exactly one bucket, and every line of the run in exactly one input.
-    static func expectInvariants(_ analysis: Analysis, _ comment: Comment? = nil, sourceLocation: SourceLocation = #_sourceLocation) {
-        let accounting = analysis.accounting
-        #expect(accounting.lines == accounting.parsed + accounting.malformedTotal, comment, sourceLocation: sourceLocation)
-        let requests = analysis.buckets.rows().reduce(UInt64(0)) { $0 + $1.counts.requests }
-        #expect(requests == accounting.parsed, comment, sourceLocation: sourceLocation)
-        #expect(analysis.inputs.reduce(UInt64(0)) { $0 + $1.lines } == accounting.lines, comment, sourceLocation: sourceLocation)
-    }
-
-    /// Expects an input error exactly for the inputs with lines of which none parsed (and no
-    /// read error of their own), and no other.
-    static func expectOnlyNothingParsedErrors(
-        _ analysis: Analysis, _ comment: Comment? = nil, sourceLocation: SourceLocation = #_sourceLocation
-    ) {
-        for input in analysis.inputs {
-            // Blank lines only are nothing to read, not a format that failed.
-            let nothingParsed = input.lines > 0 && input.parsed == 0 && input.malformed[MalformedReason.empty.index] < input.lines
-            #expect(
-                (input.error != nil) == nothingParsed, "\(input.name): \(input.error?.message ?? "no error")",
-                sourceLocation: sourceLocation)
-            if let error = input.error { #expect(error.message.hasPrefix("none of its"), comment, sourceLocation: sourceLocation) }
-        }
-    }
-
-    static func bucketsCSV(_ analysis: Analysis) throws -> String {
-        let directory = temporaryDirectory()
-        let path = directory.appendingPathComponent("buckets.csv").path
-        let sink = try OutputSink(path: path)
-        try BucketWriter.write(analysis.buckets.rows(), format: .csv, to: sink)
-        try sink.close()
-        return try String(contentsOfFile: path, encoding: .utf8)
     }
 
     /// The built `logsurge` executable next to the test bundle, if there is one.

@@ -1,9 +1,8 @@
 import Foundation
+import LogSurgeInput
 import LogSurgePipelineTestSupport
-import Testing
-@testable import LogSurge
 import LogSurgeTestSupport
-@testable import LogSurgeInput
+import Testing
 
 /// The built executable against hostile input, broken databases and outputs that fail: a clear
 /// error or a complete account, never a crash, a hang or memory that grows with the input.

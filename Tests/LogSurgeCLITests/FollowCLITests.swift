@@ -1,6 +1,5 @@
 import Foundation
 import LogSurgePipelineTestSupport
-import LogSurge
 import Testing
 
 /// `--follow` and never-ending pipes, end to end: the binary, real files, real signals.
