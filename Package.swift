@@ -131,6 +131,9 @@ let package = Package(
         ),
         .testTarget(name: "LogSurgeInputTests", dependencies: ["LogSurgeInput", "LogSurgeCore", "LogSurgeTestSupport"]),
         .testTarget(name: "LogSurgeParseTests", dependencies: ["LogSurgeParse", "LogSurgeCore", "LogSurgeTestSupport"]),
+        // The detectors' tests: like LogSurgeDetect, nothing of the pipeline, the reports, the
+        // generator or the country database.
+        .testTarget(name: "LogSurgeDetectTests", dependencies: ["LogSurgeDetect", "LogSurgeCore"]),
         .testTarget(name: "LogSurgeGeoTests", dependencies: ["LogSurgeGeo", "LogSurgeCore", "LogSurgeTestSupport"]),
         // The fuzz targets' checks (Fuzz/README.md): the libFuzzer binaries run them under ASan,
         // and `swift test` replays every kept input through them.
