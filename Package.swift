@@ -143,6 +143,14 @@ let package = Package(
             path: "Fuzz/Checks"
         ),
         .testTarget(name: "LogSurgeFuzzTests", dependencies: ["LogSurgeFuzzChecks", "LogSurgeTestSupport"]),
+        // The reports and the other outputs, written in-process from runs of the pipeline.
+        .testTarget(
+            name: "LogSurgeReportTests",
+            dependencies: [
+                "LogSurgeReport", "LogSurge", "LogSurgeCore", "LogSurgeInput", "LogSurgeParse", "LogSurgeGeo",
+                "LogSurgeAggregate", "LogSurgeDetect", "LogSurgeGenerate", "LogSurgePipelineTestSupport",
+            ]
+        ),
         // Every suite that launches the built `logsurge` (named `…CLITests`, tagged
         // `launchesBinary`: `swift test --skip CLITests` leaves them out), and the checks of the
         // documents that describe the commands.
