@@ -151,6 +151,11 @@ let package = Package(
                 "LogSurgeAggregate", "LogSurgeDetect", "LogSurgeGenerate", "LogSurgePipelineTestSupport",
             ]
         ),
+        // The generator; its logs read back through the pipeline and the embedded database.
+        .testTarget(
+            name: "LogSurgeGenerateTests",
+            dependencies: ["LogSurgeGenerate", "LogSurge", "LogSurgeCore", "LogSurgeGeo", "LogSurgePipelineTestSupport"]
+        ),
         // Every suite that launches the built `logsurge` (named `…CLITests`, tagged
         // `launchesBinary`: `swift test --skip CLITests` leaves them out), and the checks of the
         // documents that describe the commands.
@@ -165,7 +170,7 @@ let package = Package(
             name: "LogSurgeTests",
             dependencies: [
                 "LogSurge", "LogSurgeCore", "LogSurgeInput", "LogSurgeParse", "LogSurgeGeo", "LogSurgeAggregate",
-                "LogSurgeDetect", "LogSurgeReport", "LogSurgeGenerate", "LogSurgeTestSupport", "LogSurgePipelineTestSupport",
+                "LogSurgeDetect", "LogSurgeReport", "LogSurgeGenerate", "LogSurgePipelineTestSupport",
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ],
             resources: [.copy("Fixtures")]

@@ -132,21 +132,14 @@ import LogSurgeParse
     }
 }
 
-/// Hostile and odd inputs to detection: never a crash, a hang or a false episode.
+/// Hostile and odd inputs to detection: never a crash, a hang or a false episode. Here, a pipe
+/// read as a stream (series files read back are checked in LogSurgeReportTests, the generator's
+/// event specifications in LogSurgeGenerateTests).
 @Suite struct DetectionInputTests {
     static func write(_ text: String, name: String = "series.csv") throws -> String {
         let path = Support.temporaryDirectory().appendingPathComponent(name).path
         try Support.writeFile(path, Data(text.utf8))
         return path
-    }
-
-    @Test(arguments: [
-        "surge:US:inf:2016-11-01T00:00Z:60", "surge:A\":2:2016-11-01T00:00Z:60",
-        "surge:US:10:2016-11-01T00:00Z:9999999999", "errors:nan:2016-11-01T00:00Z:5",
-        "surge:US:10:2016-11-01T00:00Z", "errors:0.5:2016-11-01T00:00Z:5:-1",
-    ])
-    func badEventSpecificationsAreRejected(spec: String) {
-        #expect(InjectedEvent(parsing: spec) == nil)
     }
 
     @Test func oneLineWithAFutureDateDoesNotSilenceAPipe() throws {
