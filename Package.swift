@@ -173,7 +173,10 @@ let package = Package(
                 "LogSurgeDetect", "LogSurgeReport", "LogSurgeGenerate", "LogSurgePipelineTestSupport",
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ],
-            resources: [.copy("Fixtures")]
+            // Logs, their expected buckets, vendors' samples and the golden outputs: read by path
+            // (LogSurgePipelineTestSupport's `Support.fixtures`) by this target and others, not
+            // as a bundle's resources.
+            exclude: ["Fixtures"]
         ),
     ],
     swiftLanguageModes: [.v6]
