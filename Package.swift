@@ -126,7 +126,7 @@ let package = Package(
         // which build without the pipeline.
         .target(
             name: "LogSurgePipelineTestSupport",
-            dependencies: ["LogSurge", "LogSurgeCore", "LogSurgeGenerate", "LogSurgeGeo", "LogSurgeInput"],
+            dependencies: ["LogSurge", "LogSurgeCore", "LogSurgeGenerate", "LogSurgeGeo", "LogSurgeInput", "LogSurgeParse"],
             path: "Tests/LogSurgePipelineTestSupport"
         ),
         .testTarget(name: "LogSurgeInputTests", dependencies: ["LogSurgeInput", "LogSurgeCore", "LogSurgeTestSupport"]),
@@ -147,14 +147,16 @@ let package = Package(
         .testTarget(
             name: "LogSurgeReportTests",
             dependencies: [
-                "LogSurgeReport", "LogSurge", "LogSurgeCore", "LogSurgeInput", "LogSurgeParse", "LogSurgeGeo",
-                "LogSurgeAggregate", "LogSurgeDetect", "LogSurgeGenerate", "LogSurgePipelineTestSupport",
+                "LogSurgeReport", "LogSurge", "LogSurgeCore", "LogSurgeInput", "LogSurgeParse", "LogSurgeAggregate",
+                "LogSurgeDetect", "LogSurgeGenerate", "LogSurgePipelineTestSupport",
             ]
         ),
         // The generator; its logs read back through the pipeline and the embedded database.
         .testTarget(
             name: "LogSurgeGenerateTests",
-            dependencies: ["LogSurgeGenerate", "LogSurge", "LogSurgeCore", "LogSurgeGeo", "LogSurgePipelineTestSupport"]
+            dependencies: [
+                "LogSurgeGenerate", "LogSurge", "LogSurgeCore", "LogSurgeGeo", "LogSurgeAggregate", "LogSurgePipelineTestSupport",
+            ]
         ),
         // Every suite that launches the built `logsurge` (named `…CLITests`, tagged
         // `launchesBinary`: `swift test --skip CLITests` leaves them out), and the checks of the

@@ -1,6 +1,6 @@
 import Foundation
 import LogSurgePipelineTestSupport
-@testable import LogSurgeReport
+import LogSurgeReport
 import Testing
 
 /// The binary on a terminal: `script` gives it a pseudo-terminal as standard output and error.

@@ -1,10 +1,11 @@
 import Foundation
+import LogSurge
+import LogSurgeAggregate
 import LogSurgePipelineTestSupport
 import Testing
-@testable import LogSurge
 import LogSurgeGeo
-@testable import LogSurgeCore
-@testable import LogSurgeGenerate
+import LogSurgeCore
+import LogSurgeGenerate
 
 @Suite struct GeneratorTests {
     @Test func sameSeedSameBytesOtherSeedOtherBytes() {

@@ -4,6 +4,7 @@ import LogSurgeCore
 import LogSurgeGenerate
 import LogSurgeGeo
 import LogSurgeInput
+import LogSurgeParse
 
 /// Helpers the test targets above the pipeline share (the pipeline's own, the reports', the
 /// generator's and the CLI's): fixtures, temporary files, the embedded database, runs of the

@@ -1,12 +1,12 @@
 import Foundation
+import LogSurgeAggregate
+import LogSurgeParse
 import LogSurgePipelineTestSupport
 @testable import LogSurge
-import LogSurgeGeo
-import LogSurgeParse
 import Testing
-@testable import LogSurgeCore
+import LogSurgeCore
 @testable import LogSurgeDetect
-@testable import LogSurgeGenerate
+import LogSurgeGenerate
 @testable import LogSurgeReport
 
 @Suite struct HTMLEscapingTests {

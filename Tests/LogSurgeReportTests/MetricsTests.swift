@@ -1,12 +1,11 @@
 import Foundation
 import LogSurgePipelineTestSupport
-@testable import LogSurge
-import LogSurgeGeo
+import LogSurge
 import Testing
-@testable import LogSurgeCore
-@_spi(Pipeline) @testable import LogSurgeAggregate
+import LogSurgeCore
+@_spi(Pipeline) import LogSurgeAggregate
 @testable import LogSurgeDetect
-@testable import LogSurgeReport
+import LogSurgeReport
 
 @Suite struct MetricsWriterTests {
     private func counts(_ requests: UInt64, errors: UInt64 = 0, odd: UInt64 = 0) -> BucketCounts {

@@ -1,10 +1,9 @@
 import Foundation
+import LogSurgeAggregate
 import LogSurgePipelineTestSupport
 import Testing
-@testable import LogSurge
-import LogSurgeGeo
-import LogSurgeParse
-@testable import LogSurgeCore
+import LogSurge
+import LogSurgeCore
 @testable import LogSurgeDetect
 @testable import LogSurgeReport
 

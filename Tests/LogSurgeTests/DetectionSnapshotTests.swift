@@ -1,11 +1,9 @@
 import Foundation
 import Testing
-@testable import LogSurge
-import LogSurgeGeo
-@testable import LogSurgeCore
-@_spi(Pipeline) @testable import LogSurgeAggregate
-@testable import LogSurgeDetect
-@testable import LogSurgeGenerate
+import LogSurgeCore
+@_spi(Pipeline) import LogSurgeAggregate
+import LogSurgeDetect
+import LogSurgeGenerate
 
 /// A snapshot of the detectors, restored, goes on exactly as the detectors it was taken from:
 /// what a nightly `--state` run relies on to step only the minutes it adds. Here, on generated

@@ -1,14 +1,12 @@
 import Foundation
+import LogSurge
+import LogSurgeAggregate
 import LogSurgePipelineTestSupport
 import Testing
-@testable import LogSurge
-import LogSurgeGeo
-import LogSurgeParse
-@testable import LogSurgeCore
-@_spi(Pipeline) @testable import LogSurgeAggregate
-@testable import LogSurgeDetect
-@testable import LogSurgeGenerate
-@testable import LogSurgeReport
+import LogSurgeCore
+import LogSurgeDetect
+import LogSurgeGenerate
+import LogSurgeReport
 
 /// Detection on generated traffic with known injected events: here rather than in
 /// LogSurgeDetectTests, which builds without the generator (its inputs are written by hand).

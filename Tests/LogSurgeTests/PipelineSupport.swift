@@ -1,5 +1,6 @@
 import Foundation
 import LogSurge
+import LogSurgeAggregate
 import LogSurgeInput
 import LogSurgeParse
 import LogSurgePipelineTestSupport
