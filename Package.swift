@@ -159,8 +159,8 @@ let package = Package(
             ]
         ),
         // Every suite that launches the built `logsurge` (named `…CLITests`, tagged
-        // `launchesBinary`: `swift test --skip CLITests` leaves them out), and the checks of the
-        // documents that describe the commands.
+        // `launchesBinary`): `swift test --skip CLITests` leaves out the whole target, whose name
+        // matches too, so nothing that runs without the binary belongs here.
         .testTarget(
             name: "LogSurgeCLITests",
             dependencies: [
@@ -172,7 +172,7 @@ let package = Package(
             name: "LogSurgeTests",
             dependencies: [
                 "LogSurge", "LogSurgeCore", "LogSurgeInput", "LogSurgeParse", "LogSurgeGeo", "LogSurgeAggregate",
-                "LogSurgeDetect", "LogSurgeReport", "LogSurgeGenerate", "LogSurgePipelineTestSupport",
+                "LogSurgeDetect", "LogSurgeReport", "LogSurgeGenerate", "LogSurgeTestSupport", "LogSurgePipelineTestSupport",
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ],
             // Logs, their expected buckets, vendors' samples and the golden outputs: read by path
