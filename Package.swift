@@ -121,8 +121,19 @@ let package = Package(
         ),
         // What every test target shares (a seeded generator, the way to find ../shared).
         .target(name: "LogSurgeTestSupport", dependencies: ["LogSurgeCore"], path: "Tests/LogSurgeTestSupport"),
+        // What the test targets above the pipeline share (fixtures, temporary files, runs of the
+        // pipeline, generated logs, the page and the metrics read back); not the detectors' tests,
+        // which build without the pipeline.
+        .target(
+            name: "LogSurgePipelineTestSupport",
+            dependencies: ["LogSurge", "LogSurgeCore", "LogSurgeGenerate", "LogSurgeGeo", "LogSurgeInput", "LogSurgeParse"],
+            path: "Tests/LogSurgePipelineTestSupport"
+        ),
         .testTarget(name: "LogSurgeInputTests", dependencies: ["LogSurgeInput", "LogSurgeCore", "LogSurgeTestSupport"]),
         .testTarget(name: "LogSurgeParseTests", dependencies: ["LogSurgeParse", "LogSurgeCore", "LogSurgeTestSupport"]),
+        // The detectors' tests: like LogSurgeDetect, nothing of the pipeline, the reports, the
+        // generator or the country database.
+        .testTarget(name: "LogSurgeDetectTests", dependencies: ["LogSurgeDetect", "LogSurgeCore"]),
         .testTarget(name: "LogSurgeGeoTests", dependencies: ["LogSurgeGeo", "LogSurgeCore", "LogSurgeTestSupport"]),
         // The fuzz targets' checks (Fuzz/README.md): the libFuzzer binaries run them under ASan,
         // and `swift test` replays every kept input through them.
@@ -132,14 +143,42 @@ let package = Package(
             path: "Fuzz/Checks"
         ),
         .testTarget(name: "LogSurgeFuzzTests", dependencies: ["LogSurgeFuzzChecks", "LogSurgeTestSupport"]),
+        // The reports and the other outputs, written in-process from runs of the pipeline.
+        .testTarget(
+            name: "LogSurgeReportTests",
+            dependencies: [
+                "LogSurgeReport", "LogSurge", "LogSurgeCore", "LogSurgeInput", "LogSurgeParse", "LogSurgeAggregate",
+                "LogSurgeDetect", "LogSurgeGenerate", "LogSurgePipelineTestSupport",
+            ]
+        ),
+        // The generator; its logs read back through the pipeline and the embedded database.
+        .testTarget(
+            name: "LogSurgeGenerateTests",
+            dependencies: [
+                "LogSurgeGenerate", "LogSurge", "LogSurgeCore", "LogSurgeGeo", "LogSurgeAggregate", "LogSurgePipelineTestSupport",
+            ]
+        ),
+        // Every suite that launches the built `logsurge` (named `…CLITests`, tagged
+        // `launchesBinary`): `swift test --skip CLITests` leaves out the whole target, whose name
+        // matches too, so nothing that runs without the binary belongs here.
+        .testTarget(
+            name: "LogSurgeCLITests",
+            dependencies: [
+                "LogSurge", "LogSurgeCore", "LogSurgeInput", "LogSurgeGenerate", "LogSurgeReport", "LogSurgeState",
+                "LogSurgeTestSupport", "LogSurgePipelineTestSupport", .product(name: "GRDB", package: "GRDB.swift"),
+            ]
+        ),
         .testTarget(
             name: "LogSurgeTests",
             dependencies: [
                 "LogSurge", "LogSurgeCore", "LogSurgeInput", "LogSurgeParse", "LogSurgeGeo", "LogSurgeAggregate",
-                "LogSurgeDetect", "LogSurgeReport", "LogSurgeGenerate", "LogSurgeState", "LogSurgeTestSupport",
+                "LogSurgeDetect", "LogSurgeReport", "LogSurgeGenerate", "LogSurgeTestSupport", "LogSurgePipelineTestSupport",
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ],
-            resources: [.copy("Fixtures")]
+            // Logs, their expected buckets, vendors' samples and the golden outputs: read by path
+            // (LogSurgePipelineTestSupport's `Support.fixtures`) by this target and others, not
+            // as a bundle's resources.
+            exclude: ["Fixtures"]
         ),
     ],
     swiftLanguageModes: [.v6]

@@ -1,15 +1,15 @@
 import Foundation
+import LogSurge
+import LogSurgeAggregate
+import LogSurgePipelineTestSupport
 import Testing
-@testable import LogSurge
-import LogSurgeGeo
-import LogSurgeParse
-@testable import LogSurgeCore
-@_spi(Pipeline) @testable import LogSurgeAggregate
-@testable import LogSurgeDetect
-@testable import LogSurgeGenerate
-@testable import LogSurgeReport
+import LogSurgeCore
+import LogSurgeDetect
+import LogSurgeGenerate
+import LogSurgeReport
 
-/// Detection on generated traffic with known injected events.
+/// Detection on generated traffic with known injected events: here rather than in
+/// LogSurgeDetectTests, which builds without the generator (its inputs are written by hand).
 @Suite struct DetectionTests {
     static let start = UTCMinute.parse("2016-11-01T00:00Z")!
     static let us = CountryCode(isoCode: "US")!
@@ -87,99 +87,13 @@ import LogSurgeParse
         #expect(alerts.filter { $0.kind == .surge }.isEmpty, "\(alerts.map(AlertWriter.line))")
     }
 
-    @Test func twoErrorsOfThreeRequestsAreNotASpike() {
-        let engine = DetectionEngine(configuration: DetectorConfiguration())
-        var alerts: [AlertEvent] = []
-        for minute in Int32(0)..<120 {
-            let spiky = minute == 100
-            alerts += engine.step(
-                minute: minute,
-                observations: [
-                    SiteObservation(site: "small", requests: spiky ? 3 : 20, errors: spiky ? 2 : 0, watched: [:])
-                ])
-        }
-        #expect(alerts.isEmpty)
-        // … while 40% of 600 is.
-        let big = DetectionEngine(configuration: DetectorConfiguration())
-        var raised: [AlertEvent] = []
-        for minute in Int32(0)..<120 {
-            raised += big.step(
-                minute: minute,
-                observations: [
-                    SiteObservation(site: "big", requests: 600, errors: minute == 100 ? 240 : 1, watched: [:])
-                ])
-        }
-        #expect(raised.map(\.kind) == [.errorSpike, .errorSpike], "\(raised.map(AlertWriter.line).joined())")
-        #expect(raised.map(\.state) == [.open, .closed])
-        #expect(raised.first?.raisedAt == 100)
-    }
-
-    @Test func aJumpOfYearsStartsAfreshInsteadOfWalkingEveryMinute() {
-        let engine = DetectionEngine(configuration: DetectorConfiguration())
-        var alerts: [AlertEvent] = []
-        for minute in Int32(0)..<200 {
-            alerts += engine.step(
-                minute: minute, observations: [SiteObservation(site: "s", requests: 600, errors: minute == 150 ? 300 : 1, watched: [:])])
-        }
-        // Twenty years on, and a step before the last one (ignored, not a crash).
-        alerts += engine.step(minute: 20 * 525_600, observations: [SiteObservation(site: "s", requests: 5, errors: 0, watched: [:])])
-        alerts += engine.step(minute: 100, observations: [])
-        alerts += engine.finish()
-        #expect(engine.stepsTaken == 201)  // not the 10 million minutes in between
-        #expect(alerts.map(\.state) == [.open, .closed])
-    }
-
-    @Test func sitesBeyondTheLimitAreNotChecked() {
-        var configuration = DetectorConfiguration()
-        configuration.maximumSites = 2
-        let engine = DetectionEngine(configuration: configuration)
-        for minute in Int32(0)..<5 {
-            _ = engine.step(
-                minute: minute, observations: ["b", "a", "c"].map { SiteObservation(site: $0, requests: 1, errors: 0, watched: [:]) })
-        }
-        #expect(engine.sitesNotChecked == ["c"])
-        // Over finished buckets the busiest sites are the ones checked.
-        let chosen = DetectionEngine(configuration: configuration, sites: ["a", "c"])
-        _ = chosen.step(minute: 0, observations: ["a", "b", "c"].map { SiteObservation(site: $0, requests: 1, errors: 0, watched: [:]) })
-        #expect(chosen.sitesNotChecked == ["b"])
-    }
-
-    @Test func poissonAndBinomialTailsMatchKnownValues() {
-        // P(X >= 10 | Poisson(2)) = 4.6498e-5 ; P(X >= 2 | Poisson(2)) = 0.59399
-        #expect(abs(CountStatistics.poissonUpperTail(10, mean: 2) - 4.6498e-5) < 1e-8)
-        #expect(abs(CountStatistics.poissonUpperTail(2, mean: 2) - 0.593994) < 1e-5)
-        // P(X >= 2 | Bin(3, 0.1)) = 0.028 ; P(X >= 5 | Bin(10, 0.5)) = 0.623047
-        #expect(abs(CountStatistics.binomialUpperTail(2, trials: 3, probability: 0.1) - 0.028) < 1e-9)
-        #expect(abs(CountStatistics.binomialUpperTail(5, trials: 10, probability: 0.5) - 0.623046875) < 1e-9)
-    }
 }
 
 /// Detection inside `analyze`: as the stream goes (a pipe) or over the finished buckets.
 @Suite struct StreamingDetectionTests {
-    /// Three hours at the US afternoon peak with a US surge after two: no day of history, so
-    /// the baselines come from the last hour.
-    static let log: [UInt8] = {
-        var configuration = GeneratorConfiguration()
-        configuration.start = UTCMinute.parse("2016-11-08T20:00Z")!
-        configuration.minutes = 180
-        configuration.peakRate = 300
-        configuration.seed = 8
-        configuration.events = [InjectedEvent(kind: .surge(country: "US", factor: 8), onset: configuration.start + 120, duration: 30)]
-        var generator = TrafficGenerator(configuration: configuration)
-        var out: [UInt8] = []
-        for minute in configuration.start..<(configuration.start + 180) { generator.appendLines(minute: minute, to: &out) }
-        return out
-    }()
-
-    static let path: String = {
-        let path = Support.temporaryDirectory().appendingPathComponent("stream.log").path
-        try! Support.writeFile(path, Data(log))
-        return path
-    }()
-
     @Test func decidingAsTheStreamGoesGivesTheAlertsOfTheFinishedBuckets() throws {
-        let batch = Support.analyze([Self.path])
-        let streamed = Support.analyze([Self.path]) {
+        let batch = Support.analyze([Support.surgeLogPath])
+        let streamed = Support.analyze([Support.surgeLogPath]) {
             $0.detection?.lateness = 3; $0.reading.chunkSize = 4096
         }
         #expect(batch.alerts.filter { $0.state == .open }.map(\.kind) == [.surge])
@@ -189,7 +103,7 @@ import LogSurgeParse
     }
 
     @Test func reportDrawsEachEpisodeAgainstItsBaseline() throws {
-        let alerts = Support.analyze([Self.path]).alerts
+        let alerts = Support.analyze([Support.surgeLogPath]).alerts
         let closed = try #require(alerts.first { $0.state == .closed })
         let picture = try #require(closed.picture)
         #expect(picture.values.count == picture.baselines.count)
@@ -205,7 +119,7 @@ import LogSurgeParse
 
     @Test func linesLaterThanTheWatermarkAreCountedAsLate() throws {
         // The same log, then a line for its first minute again: too late for the detectors.
-        var log = Self.log
+        var log = Support.surgeLog
         log += Array("8.8.8.8 - - [08/Nov/2016:15:00:10 -0500] \"GET / HTTP/1.1\" 200 1 \"-\" \"x\"\n".utf8)
         let path = Support.temporaryDirectory().appendingPathComponent("late.log").path
         try Support.writeFile(path, Data(log))
@@ -216,49 +130,9 @@ import LogSurgeParse
     }
 }
 
-@Suite(.tags(.launchesBinary), .enabled(if: Support.executable != nil, "the logsurge executable is not built"))
-struct PipeAlertCLITests {
-    @Test func readingAPipeTheAlertIsWrittenBeforeTheInputEnds() throws {
-        let process = Process()
-        process.executableURL = Support.executable!
-        process.arguments = ["--quiet", "--alerts", "-"]
-        let input = Pipe(), output = Pipe()
-        process.standardInput = input
-        process.standardOutput = output
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        // Everything up to 10 minutes after the surge's onset (22:00Z, 17:00 on the -0500
-        // server clock), then wait with the pipe open.
-        let text = String(decoding: StreamingDetectionTests.log, as: UTF8.self)
-        let cut = text.utf8.distance(from: text.startIndex, to: text.range(of: "08/Nov/2016:17:10:")!.lowerBound)
-        Support.ignoreBrokenPipes()
-        try input.fileHandleForWriting.write(contentsOf: Data(StreamingDetectionTests.log[..<cut]))
-        let received = Received()
-        let gotLine = DispatchSemaphore(value: 0)
-        DispatchQueue.global().async {
-            while !received.data.contains(UInt8(ascii: "\n")) {
-                let chunk = output.fileHandleForReading.availableData
-                if chunk.isEmpty { break }
-                received.data += chunk
-            }
-            gotLine.signal()
-        }
-        let inTime = gotLine.wait(timeout: .now() + 60) == .success
-        let stillReading = process.isRunning  // the input has not ended: the alert came first
-        if !inTime { process.terminate() }
-        #expect(inTime)
-        #expect(stillReading)
-        let line = String(decoding: received.data, as: UTF8.self)
-        #expect(line.hasPrefix("{\"id\":1,\"state\":\"open\",\"kind\":\"surge\""), "\(line)")
-        try input.fileHandleForWriting.close()
-        process.waitUntilExit()
-        #expect(process.terminationStatus == 0)
-    }
-
-    private final class Received: @unchecked Sendable { var data = Data() }  // one writer, read after the semaphore
-}
-
-/// Hostile and odd inputs to detection: never a crash, a hang or a false episode.
+/// Hostile and odd inputs to detection: never a crash, a hang or a false episode. Here, a pipe
+/// read as a stream (series files read back are checked in LogSurgeReportTests, the generator's
+/// event specifications in LogSurgeGenerateTests).
 @Suite struct DetectionInputTests {
     static func write(_ text: String, name: String = "series.csv") throws -> String {
         let path = Support.temporaryDirectory().appendingPathComponent(name).path
@@ -266,83 +140,9 @@ struct PipeAlertCLITests {
         return path
     }
 
-    static func series(_ path: String) throws -> CountSeriesReader.Series {
-        guard case .series(let series) = try CountSeriesReader.read(path: path).content else {
-            throw CountSeriesReader.ReadError(description: "not a series")
-        }
-        return series
-    }
-
-    @Test func timestampsThousandsOfYearsApartAreAnErrorOrAnAnswer() throws {
-        let path = try Self.write("0001-01-01 00:00,5\n6000-01-01 00:00,5\n6000-01-01 00:01,5\n")
-        if let series = try? Self.series(path) {
-            _ = Detection.run(series, configuration: DetectorConfiguration())
-        }
-        var buckets = MinuteBuckets()
-        for text in ["-2000-01-01T00:00Z", "6000-01-01T00:00Z"] {
-            buckets.add(
-                minute: UTCMinute.parse(text)!, site: "-", country: .unknown,
-                counts: BucketCounts(requests: 1, status2xx: 1, status3xx: 0, status4xx: 0, status5xx: 0, bytes: 0))
-        }
-        #expect(Detection.run(buckets, configuration: DetectorConfiguration()).isEmpty)
-    }
-
-    @Test func aLongHoleInASeriesIsNotASurge() throws {
-        var text = "timestamp,value\n"
-        let start = UTCMinute.parse("2016-01-01T00:00Z")!
-        var random = SeededGenerator(seed: 6)
-        for step in 0..<(14 * 288) where !(3 * 288..<12 * 288).contains(step) {  // 5-minute steps, 9 days missing
-            text += "\(UTCMinute.format(start + Int32(step * 5))),\(90 + Int(random.next() % 21))\n"
-        }
-        let series = try Self.series(try Self.write(text))
-        #expect(series.stepMinutes == 5)
-        #expect(Detection.run(series, configuration: DetectorConfiguration()).isEmpty)
-    }
-
-    @Test func theGridFollowsMostPointsNotTheFirst() throws {
-        var text = "2016-01-01T00:03Z,100\n"
-        for step in 1..<400 {
-            text +=
-                "\(UTCMinute.format(UTCMinute.parse("2016-01-01T00:00Z")! + Int32(step * 5))),\(step >= 300 && step < 310 ? 2000 : 100)\n"
-        }
-        let (content, skipped) = try CountSeriesReader.read(path: try Self.write(text))
-        guard case .series(let series) = content else { Issue.record("not a series"); return }
-        #expect(skipped == 1)
-        #expect(series.points.count == 399)
-        #expect(Detection.run(series, configuration: DetectorConfiguration()).filter { $0.state == .open }.count == 1)
-    }
-
-    @Test func dailySeriesWithBareDatesAreRead() throws {
-        var text = ""
-        for day in 0..<60 {
-            text += "\(UTCMinute.format(Int32(day * 1440) + UTCMinute.parse("2016-01-01T00:00Z")!).prefix(10)),\(1000 + day % 7)\n"
-        }
-        #expect(try Self.series(try Self.write(text)).stepMinutes == 1440)
-    }
-
-    @Test func impossibleBucketRowsAreLeftOutAndCounted() throws {
-        let header = BucketFile.columns.joined(separator: ",")
-        let text =
-            header
-            + "\n2016-11-09T02:31Z,-,US,4294967297,0,0,0,0,0\n2016-11-09T02:31Z,-,US,3,0,0,0,5,0\n2016-11-09T02:32Z,\"a,b\",US,3,3,0,0,0,9\n"
-        let (content, skipped) = try CountSeriesReader.read(path: try Self.write(text))
-        #expect(skipped == 2)
-        guard case .buckets(let buckets) = content else { Issue.record("not buckets"); return }
-        #expect(buckets.rows().map(\.site) == ["a,b"])
-    }
-
-    @Test(arguments: [
-        "surge:US:inf:2016-11-01T00:00Z:60", "surge:A\":2:2016-11-01T00:00Z:60",
-        "surge:US:10:2016-11-01T00:00Z:9999999999", "errors:nan:2016-11-01T00:00Z:5",
-        "surge:US:10:2016-11-01T00:00Z", "errors:0.5:2016-11-01T00:00Z:5:-1",
-    ])
-    func badEventSpecificationsAreRejected(spec: String) {
-        #expect(InjectedEvent(parsing: spec) == nil)
-    }
-
     @Test func oneLineWithAFutureDateDoesNotSilenceAPipe() throws {
         // The streaming log with one line dated a year later early on.
-        var text = String(decoding: StreamingDetectionTests.log, as: UTF8.self)
+        var text = String(decoding: Support.surgeLog, as: UTF8.self)
         let early = text.index(text.startIndex, offsetBy: text.utf8.count / 10)
         let lineStart = text[early...].firstIndex(of: "\n")!
         text.insert(contentsOf: "\n8.8.8.8 - - [08/Nov/2017:15:00:10 -0500] \"GET / HTTP/1.1\" 200 1 \"-\" \"x\"", at: lineStart)
@@ -350,32 +150,5 @@ struct PipeAlertCLITests {
         let analysis = Support.analyze([path]) { $0.detection?.lateness = 3 }
         #expect(analysis.alerts.filter { $0.state == .open }.map(\.kind) == [.surge])
         #expect(analysis.lateLines == 0)
-    }
-}
-
-/// The one pairing of events into episodes that the text report, the page and the metrics use.
-@Suite struct AlertEpisodeTests {
-    private func event(_ id: Int, _ state: AlertEvent.State, site: String, atEnd: Bool = false) -> AlertEvent {
-        var event = AlertEvent(
-            id: id, state: state, kind: .surge, site: site, country: DetectionTests.us, start: Int32(id * 10),
-            raisedAt: Int32(id * 10 + 1), end: state == .closed ? Int32(id * 10 + 5) : nil,
-            peakMinute: Int32(id * 10 + 2), peakRequests: 50)
-        event.closedAtEndOfInput = atEnd
-        return event
-    }
-
-    @Test("events pair by id, in the order the episodes opened; the closing event stands for a closed one")
-    func pairing() {
-        let events = [
-            event(2, .open, site: "b"), event(1, .open, site: "a"), event(2, .closed, site: "b"),
-            event(3, .open, site: "c"), event(1, .closed, site: "a", atEnd: true),
-        ]
-        let episodes = AlertEpisode.of(events)
-        #expect(episodes.map(\.event.id) == [2, 1, 3])
-        #expect(episodes.map(\.event.state) == [.closed, .closed, .open])
-        // Going on at the last minute read: open, or closed only because the input ended.
-        #expect(episodes.map(\.isGoingOn) == [false, true, true])
-        // A closing event seen before its opening one (a followed run's earlier file) still wins.
-        #expect(AlertEpisode.of([event(4, .closed, site: "d"), event(4, .open, site: "d")]).map(\.event.state) == [.closed])
     }
 }

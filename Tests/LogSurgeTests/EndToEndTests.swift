@@ -1,4 +1,5 @@
 import Foundation
+import LogSurgePipelineTestSupport
 import Testing
 @testable import LogSurge
 import LogSurgeGeo

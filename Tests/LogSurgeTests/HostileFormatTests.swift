@@ -1,4 +1,5 @@
 import Foundation
+import LogSurgePipelineTestSupport
 import LogSurge
 import LogSurgeParse
 import Testing

@@ -1,4 +1,5 @@
 import Foundation
+import LogSurgePipelineTestSupport
 import Testing
 @testable import LogSurge
 import LogSurgeInput
@@ -305,29 +306,13 @@ import LogSurgeParse
 }
 
 @Suite struct HostileFileTests {
-    /// A UNIX socket at `path`: a file that exists and cannot be opened, even by root.
-    static func makeSocket(_ path: String) -> Int32 {
-        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
-        var address = sockaddr_un()
-        address.sun_family = sa_family_t(AF_UNIX)
-        withUnsafeMutableBytes(of: &address.sun_path) { raw in
-            let bytes = Array(path.utf8.prefix(raw.count - 1))
-            raw.copyBytes(from: bytes)
-        }
-        let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
-        }
-        precondition(bound == 0, "cannot bind \(path)")
-        return fd
-    }
-
     @Test("unreadable inputs are errors in their place; everything else is read and counted")
     func unreadable() throws {
         let directory = Support.temporaryDirectory()
         let good = directory.appendingPathComponent("good.log").path
         try Support.writeFile(good, Data(Support.generatedLog(minutes: 5, rate: 60, seed: 4)))
         let socketPath = directory.appendingPathComponent("socket.log").path
-        let fd = Self.makeSocket(socketPath)
+        let fd = Support.makeSocket(socketPath)
         defer { close(fd) }
         var paths = [
             socketPath, good, directory.appendingPathComponent("missing.log").path,

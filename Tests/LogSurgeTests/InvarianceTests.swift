@@ -1,4 +1,5 @@
 import Foundation
+import LogSurgePipelineTestSupport
 import Testing
 @_spi(Benchmarks) @testable import LogSurge
 import CSystem

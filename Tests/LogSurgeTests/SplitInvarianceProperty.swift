@@ -1,4 +1,5 @@
 import Foundation
+import LogSurgePipelineTestSupport
 import PropertyBased
 import Testing
 @testable import LogSurge

@@ -1,8 +1,7 @@
 import Foundation
-import LogSurge
-import LogSurgeParse
-import Testing
 import LogSurgeGenerate
+import LogSurgePipelineTestSupport
+import Testing
 
 /// The formats, real clients and countries of the contract, on the built executable: exit
 /// statuses, messages and warnings.

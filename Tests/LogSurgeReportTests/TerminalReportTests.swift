@@ -1,9 +1,9 @@
 import Foundation
+import LogSurgeAggregate
+import LogSurgePipelineTestSupport
 import Testing
-@testable import LogSurge
-import LogSurgeGeo
-import LogSurgeParse
-@testable import LogSurgeCore
+import LogSurge
+import LogSurgeCore
 @testable import LogSurgeDetect
 @testable import LogSurgeReport
 
@@ -13,7 +13,7 @@ import LogSurgeParse
 
     /// The three hours with a US surge at 8× from minute 120 to 150.
     static func analysis(columns: Int) -> Analysis {
-        Support.analyze([StreamingDetectionTests.path]) { $0.detection?.traceColumns = columns }
+        Support.analyze([Support.surgeLogPath]) { $0.detection?.traceColumns = columns }
     }
 
     /// Requests of `country` (all countries when nil) in the buckets.
@@ -61,7 +61,7 @@ import LogSurgeParse
     @Test("a stream's charts are those of the run that decided its minutes: a late line is in the buckets, not in the charts")
     func aStreamsChartsComeFromTheRunThatRaisedItsAlerts() throws {
         // The three hours, then a line for their first minute again: too late for the detectors.
-        var log = StreamingDetectionTests.log
+        var log = Support.surgeLog
         log += Array("8.8.8.8 - - [08/Nov/2016:15:00:10 -0500] \"GET / HTTP/1.1\" 200 1 \"-\" \"x\"\n".utf8)
         let path = Support.temporaryDirectory().appendingPathComponent("late-chart.log").path
         try Support.writeFile(path, Data(log))
@@ -174,69 +174,5 @@ import LogSurgeParse
         #expect(folded[0] == 4)
         #expect(folded[1] == 10)
         #expect(Sparkline.fold([nil, nil], weights: [1, 1], into: 1) == [nil])
-    }
-}
-
-/// The binary on a terminal: `script` gives it a pseudo-terminal as standard output and error.
-@Suite(
-    .tags(.launchesBinary),
-    .enabled(
-        if: Support.executable != nil && FileManager.default.isExecutableFile(atPath: "/usr/bin/script"),
-        "needs the logsurge executable and script(1)"))
-struct TerminalCLITests {
-    /// Output of `command` (a shell command line) run on a pseudo-terminal, both streams together.
-    static func onTerminal(_ command: String, environment: [String: String] = [:]) throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/script")
-        process.arguments = ["-qec", command, "/dev/null"]
-        var variables = ProcessInfo.processInfo.environment.merging(environment) { $1 }
-        variables["TERM"] = "xterm"
-        if environment["NO_COLOR"] == nil { variables["NO_COLOR"] = nil }
-        process.environment = variables
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardInput = FileHandle.nullDevice
-        try Support.launch(process)
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        #expect(process.terminationStatus == 0, "\(String(decoding: data, as: UTF8.self))")
-        return String(decoding: data, as: UTF8.self)
-    }
-
-    static var binary: String { "'\(Support.executable!.path)'" }
-    static var log: String { "'\(StreamingDetectionTests.path)'" }
-
-    @Test func colourOnATerminalUnlessNO_COLOR() throws {
-        let coloured = try Self.onTerminal("\(Self.binary) \(Self.log)")
-        #expect(coloured.contains("\u{1B}[1mWatched countries\u{1B}[0m"))
-        #expect(coloured.contains("\u{1B}[31m#1 surge\u{1B}[0m"))
-        let plain = try Self.onTerminal("\(Self.binary) \(Self.log)", environment: ["NO_COLOR": "1"])
-        #expect(plain.contains("Watched countries"))
-        // No colour (a progress line, if the run took long enough for one, erases itself with ESC [K).
-        #expect(!plain.contains("\u{1B}[0m") && !plain.contains("\u{1B}[1m"))
-        // Into a pipe, never.
-        let piped = try Support.run([StreamingDetectionTests.path])
-        #expect(piped.stdout.contains("Watched countries") && !piped.stdout.contains("\u{1B}"))
-        // The report on standard error (standard output took the buckets) follows standard error.
-        let split = try Self.onTerminal("\(Self.binary) --buckets - \(Self.log) > /dev/null")
-        #expect(split.contains("\u{1B}[1mWatched countries"))
-    }
-
-    @Test func progressLineWhileALongRunReads() throws {
-        // A pipe that stays open for 2.5 s: the progress line is drawn, then erased before the report.
-        let output = try Self.onTerminal("(cat \(Self.log); sleep 2.5) | \(Self.binary) -", environment: ["NO_COLOR": "1"])
-        // Redrawn in place; the last drawing has every byte.
-        let progress = try #require(output.range(of: "logsurge: reading ", options: .backwards), "\(output.prefix(300))")
-        #expect(output[progress.upperBound...].hasPrefix(TextReport.bytes(Int64(StreamingDetectionTests.log.count)) + ", "))
-        #expect(output.components(separatedBy: "\rlogsurge: reading ").count > 2)
-        #expect(output[progress.lowerBound...].contains("/s\u{1B}[K"))
-        let erased = try #require(output.range(of: "\r\u{1B}[K", options: .backwards))
-        let report = try #require(output.range(of: "Input: "))
-        #expect(erased.upperBound <= report.lowerBound)
-        // Quiet, or a short run: no line at all.
-        #expect(!(try Self.onTerminal("(cat \(Self.log); sleep 1.5) | \(Self.binary) --quiet -")).contains("reading"))
-        let tiny = Support.temporaryDirectory().appendingPathComponent("tiny.log").path
-        try Support.writeFile(tiny, Data("1.2.3.4 - - [08/Nov/2016:15:00:10 -0500] \"GET / HTTP/1.1\" 200 1 \"-\" \"x\"\n".utf8))
-        #expect(!(try Self.onTerminal("\(Self.binary) '\(tiny)'")).contains("logsurge: reading"))
     }
 }

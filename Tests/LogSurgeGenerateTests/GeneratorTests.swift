@@ -1,10 +1,11 @@
 import Foundation
+import LogSurge
+import LogSurgeAggregate
+import LogSurgePipelineTestSupport
 import Testing
-@testable import LogSurge
 import LogSurgeGeo
-import LogSurgeParse
-@testable import LogSurgeCore
-@testable import LogSurgeGenerate
+import LogSurgeCore
+import LogSurgeGenerate
 
 @Suite struct GeneratorTests {
     @Test func sameSeedSameBytesOtherSeedOtherBytes() {
@@ -71,5 +72,18 @@ import LogSurgeParse
                 "access.log.3.gz", "access.log.2.gz", "access.log.1", "access.log",
             ])
         #expect(analysis.accounting.lines == UInt64(written))
+    }
+}
+
+/// Hostile and odd inputs to detection: never a crash, a hang or a false episode. Here, the
+/// events `logsurge generate --event` injects.
+@Suite struct DetectionInputTests {
+    @Test(arguments: [
+        "surge:US:inf:2016-11-01T00:00Z:60", "surge:A\":2:2016-11-01T00:00Z:60",
+        "surge:US:10:2016-11-01T00:00Z:9999999999", "errors:nan:2016-11-01T00:00Z:5",
+        "surge:US:10:2016-11-01T00:00Z", "errors:0.5:2016-11-01T00:00Z:5:-1",
+    ])
+    func badEventSpecificationsAreRejected(spec: String) {
+        #expect(InjectedEvent(parsing: spec) == nil)
     }
 }

@@ -1,11 +1,6 @@
 import Foundation
-@testable import LogSurge
-import LogSurgeGeo
-import LogSurgeParse
+import LogSurgePipelineTestSupport
 import Testing
-@testable import LogSurgeInput
-@testable import LogSurgeGenerate
-@testable import LogSurgeReport
 
 extension Tag {
     /// Tests that launch the built `logsurge` executable, slower than the rest. Their suites'
@@ -14,36 +9,8 @@ extension Tag {
     @Tag static var launchesBinary: Self
 }
 
-/// Shared helpers: fixtures, temporary files, the embedded database, runs of the pipeline.
-enum Support {
-    static let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures")
-
-    static func fixture(_ name: String) -> String { fixtures.appendingPathComponent(name).path }
-
-    static let database: MMDBReader = try! EmbeddedCountryDatabase.open()
-
-    static func configuration(threads: Int = 2, chunkSize: Int = 2 << 20) -> AnalyzeConfiguration {
-        var configuration = AnalyzeConfiguration(database: database, threads: threads)
-        configuration.reading.chunkSize = chunkSize
-        return configuration
-    }
-
-    static func analyze(_ paths: [String], _ configure: (inout AnalyzeConfiguration) -> Void = { _ in }) -> Analysis {
-        var configuration = configuration()
-        configure(&configuration)
-        return AnalysisPipeline(configuration: configuration).run(paths: paths)
-    }
-
-    /// The directory every temporary directory of this test process goes in: removed, with
-    /// everything in it, when the process exits (a run used to leave a thousand behind). Kept
-    /// short: a Unix socket's path inside it must fit in 108 bytes.
-    static let temporaryRoot: URL = {
-        let url = FileManager.default.temporaryDirectory.appendingPathComponent("logsurge-tests-\(getpid())")
-        try! FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-        atexit { try? FileManager.default.removeItem(at: Support.temporaryRoot) }
-        return url
-    }()
-
+/// What the tests of this target add to the shared helpers: runs of the built executable.
+extension Support {
     /// Waits up to 60 s for `condition` (a file a running process writes), looking every 20 ms;
     /// whether it held.
     static func eventually(_ condition: () -> Bool) -> Bool {
@@ -53,80 +20,6 @@ enum Support {
             Thread.sleep(forTimeInterval: 0.02)
         }
         return false
-    }
-
-    /// A fresh temporary directory, removed when the test process exits.
-    static func temporaryDirectory() -> URL {
-        let url = temporaryRoot.appendingPathComponent(UUID().uuidString)
-        try! FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-        return url
-    }
-
-    static func writeFile(_ path: String, _ data: Data) throws {
-        try data.write(to: URL(fileURLWithPath: path))
-    }
-
-    static func gzip(_ bytes: [UInt8], level: Int32 = 6) -> [UInt8] {
-        let writer = GzipWriter(level: level)
-        var out: [UInt8] = []
-        writer.write(bytes) { out += $0 }
-        writer.finish { out += $0 }
-        return out
-    }
-
-    /// The contract's invariants: every line parsed or counted under one reason, every parsed
-    /// line in exactly one bucket, and every line of the run in exactly one input.
-    static func expectInvariants(_ analysis: Analysis, _ comment: Comment? = nil, sourceLocation: SourceLocation = #_sourceLocation) {
-        let accounting = analysis.accounting
-        #expect(accounting.lines == accounting.parsed + accounting.malformedTotal, comment, sourceLocation: sourceLocation)
-        let requests = analysis.buckets.rows().reduce(UInt64(0)) { $0 + $1.counts.requests }
-        #expect(requests == accounting.parsed, comment, sourceLocation: sourceLocation)
-        #expect(analysis.inputs.reduce(UInt64(0)) { $0 + $1.lines } == accounting.lines, comment, sourceLocation: sourceLocation)
-    }
-
-    /// Expects an input error exactly for the inputs with lines of which none parsed (and no
-    /// read error of their own), and no other.
-    static func expectOnlyNothingParsedErrors(
-        _ analysis: Analysis, _ comment: Comment? = nil, sourceLocation: SourceLocation = #_sourceLocation
-    ) {
-        for input in analysis.inputs {
-            // Blank lines only are nothing to read, not a format that failed.
-            let nothingParsed = input.lines > 0 && input.parsed == 0 && input.malformed[MalformedReason.empty.index] < input.lines
-            #expect(
-                (input.error != nil) == nothingParsed, "\(input.name): \(input.error?.message ?? "no error")",
-                sourceLocation: sourceLocation)
-            if let error = input.error { #expect(error.message.hasPrefix("none of its"), comment, sourceLocation: sourceLocation) }
-        }
-    }
-
-    static func bucketsCSV(_ analysis: Analysis) throws -> String {
-        let directory = temporaryDirectory()
-        let path = directory.appendingPathComponent("buckets.csv").path
-        let sink = try OutputSink(path: path)
-        try BucketFile.write(analysis.buckets.rows(), format: .csv, to: sink)
-        try sink.close()
-        return try String(contentsOfFile: path, encoding: .utf8)
-    }
-
-    /// Synthetic traffic from the project's generator, as bytes: the same requests for a seed,
-    /// whatever the layout they are written in and however visitors reach the server.
-    static func generatedLog(
-        minutes: Int, rate: Double, seed: UInt64, malformedRate: Double = 0.002,
-        layout: GeneratedLayout = .builtin(.combined), proxy: ProxySetup = .none
-    ) -> [UInt8] {
-        var configuration = GeneratorConfiguration()
-        configuration.minutes = minutes
-        configuration.peakRate = rate
-        configuration.seed = seed
-        configuration.malformedRate = malformedRate
-        configuration.layout = layout
-        configuration.proxy = proxy
-        var generator = TrafficGenerator(configuration: configuration)
-        var out: [UInt8] = generator.header(minute: configuration.start)
-        for minute in configuration.start..<(configuration.start + Int32(minutes)) {
-            generator.appendLines(minute: minute, to: &out)
-        }
-        return out
     }
 
     /// The built `logsurge` executable next to the test bundle, if there is one.

@@ -1,4 +1,5 @@
 import Foundation
+import LogSurgePipelineTestSupport
 import Testing
 
 /// The wire formats users' scripts read, byte for byte: the alert lines, the summary, the

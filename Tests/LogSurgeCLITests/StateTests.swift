@@ -1,4 +1,5 @@
 import Foundation
+import LogSurgePipelineTestSupport
 import GRDB
 import Testing
 

@@ -1,11 +1,10 @@
 import Foundation
 import GRDB
 import LogSurge
-import LogSurgeInput
-import LogSurgeParse
+import LogSurgeCore
+import LogSurgePipelineTestSupport
 @testable import LogSurgeState
 import Testing
-import LogSurgeCore
 
 /// `--state` as a ledger: each of the ways an unattended nightly run met its files (found by an
 /// adversarial review, each reproduced here) ends with every line of every file counted exactly

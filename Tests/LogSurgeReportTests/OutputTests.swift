@@ -1,12 +1,11 @@
 import Foundation
-import LogSurgeGeo
-import LogSurgeParse
+import LogSurgePipelineTestSupport
 import Testing
-@testable import LogSurge
-@testable import LogSurgeCore
+import LogSurge
+import LogSurgeCore
 @_spi(Pipeline) @testable import LogSurgeAggregate
-@testable import LogSurgeInput
-@testable import LogSurgeReport
+import LogSurgeInput
+import LogSurgeReport
 
 @Suite struct EscapingTests {
     @Test(arguments: [

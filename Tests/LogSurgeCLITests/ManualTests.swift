@@ -1,4 +1,5 @@
 import Foundation
+import LogSurgePipelineTestSupport
 import Testing
 
 /// The man page (docs/logsurge.1) is generated from the command definitions

@@ -1,8 +1,8 @@
 import Foundation
-import Testing
-@testable import LogSurge
+import LogSurgeInput
+import LogSurgePipelineTestSupport
 import LogSurgeTestSupport
-@testable import LogSurgeInput
+import Testing
 
 /// The built executable against hostile input, broken databases and outputs that fail: a clear
 /// error or a complete account, never a crash, a hang or memory that grows with the input.
@@ -94,7 +94,7 @@ struct HostileCLITests {
         let hostileName = "access.log.1\u{1B}]0;owned\u{07}\u{1B}[2J.gz"
         try Support.writeFile(at(hostileName), Data(Support.gzip(Support.generatedLog(minutes: 5, rate: 60, seed: 9)).prefix(500)))
         #expect(mkfifo(at("fifo.log"), 0o600) == 0)  // opening it would wait for a writer forever
-        let socket = HostileFileTests.makeSocket(at("socket.log"))
+        let socket = Support.makeSocket(at("socket.log"))
         defer { close(socket) }
         let links = FileManager.default
         try links.createSymbolicLink(atPath: at("loop-a.log"), withDestinationPath: "loop-b.log")
@@ -125,7 +125,7 @@ struct HostileCLITests {
         let loop = directory.appendingPathComponent("loop").path
         try FileManager.default.createSymbolicLink(atPath: loop, withDestinationPath: loop)
         let socketPath = directory.appendingPathComponent("socket").path
-        let socket = HostileFileTests.makeSocket(socketPath)
+        let socket = Support.makeSocket(socketPath)
         defer { close(socket) }
         let result = try Support.run(["--quiet", "--summary", "-", loop, socketPath, Support.fixture("combined.log")], timeLimit: 60)
         #expect(result.status == 1)

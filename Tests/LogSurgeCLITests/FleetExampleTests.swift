@@ -1,4 +1,5 @@
 import Foundation
+import LogSurgePipelineTestSupport
 import Testing
 
 /// The Prometheus fleet example run for real (Examples/prometheus/fleet-test.sh): two

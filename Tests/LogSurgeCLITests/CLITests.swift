@@ -1,10 +1,9 @@
 import Foundation
+import LogSurgeCore
+import LogSurgeInput
+import LogSurgePipelineTestSupport
 import LogSurgeTestSupport
 import Testing
-import LogSurge
-import LogSurgeInput
-import LogSurgeParse
-import LogSurgeCore
 
 /// The contract's exit statuses and streams, checked on the built executable.
 @Suite(.tags(.launchesBinary), .enabled(if: Support.executable != nil, "the logsurge executable is not built"))

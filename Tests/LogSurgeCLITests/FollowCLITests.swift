@@ -1,5 +1,5 @@
 import Foundation
-import LogSurge
+import LogSurgePipelineTestSupport
 import Testing
 
 /// `--follow` and never-ending pipes, end to end: the binary, real files, real signals.
@@ -38,7 +38,7 @@ struct FollowCLITests {
     func followThroughRotation() throws {
         let directory = Support.temporaryDirectory().path
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        let log = String(decoding: StreamingDetectionTests.log, as: UTF8.self)
+        let log = String(decoding: Support.surgeLog, as: UTF8.self)
         let lines = log.split(separator: "\n", omittingEmptySubsequences: false).dropLast().map { $0 + "\n" }
         // Three parts: before rotation, after it, and after the surge's onset (22:00Z) + 10 minutes.
         let onsetIndex = lines.firstIndex { $0.contains("08/Nov/2016:17:10:") }!
@@ -95,7 +95,7 @@ struct FollowCLITests {
             Support.ignoreBrokenPipes()
             try process.run()
             defer { if process.isRunning { process.terminate() } }
-            let log = StreamingDetectionTests.log
+            let log = Support.surgeLog
             try input.fileHandleForWriting.write(contentsOf: Data(log))
             // Let it read what was written; the pipe stays open.
             Thread.sleep(forTimeInterval: 1)
@@ -115,7 +115,7 @@ struct FollowCLITests {
         let directory = Support.temporaryDirectory().path
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let path = directory + "/access.log"
-        try Data(StreamingDetectionTests.log).write(to: URL(fileURLWithPath: path))
+        try Data(Support.surgeLog).write(to: URL(fileURLWithPath: path))
         let alerts = directory + "/alerts.jsonl"
         func follow(_ path: String = path) throws {
             let status = try followUntil(path, alerts: alerts, hold: "\"kind\":\"surge\"")
@@ -137,7 +137,7 @@ struct FollowCLITests {
         #expect(Set(keys).count == keys.count, "no event twice: \(keys)")
         // After the rotation the log read holds none of those: the file still does.
         let quiet = directory + "/quiet.log"
-        try Data(StreamingDetectionTests.log.prefix(2_000)).write(to: URL(fileURLWithPath: quiet))
+        try Data(Support.surgeLog.prefix(2_000)).write(to: URL(fileURLWithPath: quiet))
         try follow(quiet)
         #expect(contents(alerts) == second)
     }

@@ -1,6 +1,5 @@
 import Testing
-@testable import LogSurge
-@testable import LogSurgeCore
+import LogSurgeCore
 @testable import LogSurgeDetect
 
 /// `SeriesHistory` keeps running totals and walks its ring without divisions; these checks hold

@@ -1,0 +1,82 @@
+import Foundation
+import LogSurgeAggregate
+import LogSurgeCore
+import LogSurgeDetect
+import LogSurgePipelineTestSupport
+@testable import LogSurgeReport
+import Testing
+
+/// Hostile and odd inputs to detection: never a crash, a hang or a false episode. Here, the
+/// series and bucket files `logsurge detect` reads (CountSeriesReader).
+@Suite struct DetectionInputTests {
+    static func write(_ text: String, name: String = "series.csv") throws -> String {
+        let path = Support.temporaryDirectory().appendingPathComponent(name).path
+        try Support.writeFile(path, Data(text.utf8))
+        return path
+    }
+
+    static func series(_ path: String) throws -> CountSeriesReader.Series {
+        guard case .series(let series) = try CountSeriesReader.read(path: path).content else {
+            throw CountSeriesReader.ReadError(description: "not a series")
+        }
+        return series
+    }
+
+    @Test func timestampsThousandsOfYearsApartAreAnErrorOrAnAnswer() throws {
+        let path = try Self.write("0001-01-01 00:00,5\n6000-01-01 00:00,5\n6000-01-01 00:01,5\n")
+        if let series = try? Self.series(path) {
+            _ = Detection.run(series, configuration: DetectorConfiguration())
+        }
+        var buckets = MinuteBuckets()
+        for text in ["-2000-01-01T00:00Z", "6000-01-01T00:00Z"] {
+            buckets.add(
+                minute: UTCMinute.parse(text)!, site: "-", country: .unknown,
+                counts: BucketCounts(requests: 1, status2xx: 1, status3xx: 0, status4xx: 0, status5xx: 0, bytes: 0))
+        }
+        #expect(Detection.run(buckets, configuration: DetectorConfiguration()).isEmpty)
+    }
+
+    @Test func aLongHoleInASeriesIsNotASurge() throws {
+        var text = "timestamp,value\n"
+        let start = UTCMinute.parse("2016-01-01T00:00Z")!
+        var random = SeededGenerator(seed: 6)
+        for step in 0..<(14 * 288) where !(3 * 288..<12 * 288).contains(step) {  // 5-minute steps, 9 days missing
+            text += "\(UTCMinute.format(start + Int32(step * 5))),\(90 + Int(random.next() % 21))\n"
+        }
+        let series = try Self.series(try Self.write(text))
+        #expect(series.stepMinutes == 5)
+        #expect(Detection.run(series, configuration: DetectorConfiguration()).isEmpty)
+    }
+
+    @Test func theGridFollowsMostPointsNotTheFirst() throws {
+        var text = "2016-01-01T00:03Z,100\n"
+        for step in 1..<400 {
+            text +=
+                "\(UTCMinute.format(UTCMinute.parse("2016-01-01T00:00Z")! + Int32(step * 5))),\(step >= 300 && step < 310 ? 2000 : 100)\n"
+        }
+        let (content, skipped) = try CountSeriesReader.read(path: try Self.write(text))
+        guard case .series(let series) = content else { Issue.record("not a series"); return }
+        #expect(skipped == 1)
+        #expect(series.points.count == 399)
+        #expect(Detection.run(series, configuration: DetectorConfiguration()).filter { $0.state == .open }.count == 1)
+    }
+
+    @Test func dailySeriesWithBareDatesAreRead() throws {
+        var text = ""
+        for day in 0..<60 {
+            text += "\(UTCMinute.format(Int32(day * 1440) + UTCMinute.parse("2016-01-01T00:00Z")!).prefix(10)),\(1000 + day % 7)\n"
+        }
+        #expect(try Self.series(try Self.write(text)).stepMinutes == 1440)
+    }
+
+    @Test func impossibleBucketRowsAreLeftOutAndCounted() throws {
+        let header = BucketFile.columns.joined(separator: ",")
+        let text =
+            header
+            + "\n2016-11-09T02:31Z,-,US,4294967297,0,0,0,0,0\n2016-11-09T02:31Z,-,US,3,0,0,0,5,0\n2016-11-09T02:32Z,\"a,b\",US,3,3,0,0,0,9\n"
+        let (content, skipped) = try CountSeriesReader.read(path: try Self.write(text))
+        #expect(skipped == 2)
+        guard case .buckets(let buckets) = content else { Issue.record("not buckets"); return }
+        #expect(buckets.rows().map(\.site) == ["a,b"])
+    }
+}
