@@ -84,6 +84,28 @@ for rate in rates {
                         rate: rate, seed: seed, days: 3, events: [event]))
             }
         }
+        // Outages (no line at all) and falls to a fifth, at the site's busy and quiet hours.
+        for factor in [0.0, 0.2] {
+            for minutes in (quick ? [30] : [10, 30, 120]) {
+                for peak in [true, false] {
+                    let event = InjectedEvent(kind: .drop(factor: factor), onset: onset(day: 2, peak: peak) + 13, duration: minutes)
+                    scenarios.append(
+                        Scenario(
+                            name: "\(factor == 0 ? "outage" : "drop x0.2") \(minutes)min \(peak ? "peak" : "trough")",
+                            cell: "\(factor == 0 ? "outage" : "drop x0.2") @\(Int(rate))", rate: rate, seed: seed, days: 3, events: [event])
+                    )
+                }
+            }
+        }
+    }
+}
+
+/// The alert kind that detects `event`.
+func kind(of event: InjectedEvent) -> AlertEvent.Kind {
+    switch event.kind {
+    case .surge: .surge
+    case .errorSpike: .errorSpike
+    case .drop: .drop
     }
 }
 
@@ -119,7 +141,7 @@ func run(_ scenario: Scenario) -> (Outcome, [String]) {
     var notes: [String] = []
     var matched = Set<Int>()
     for event in scenario.events {
-        let kind: AlertEvent.Kind = if case .surge = event.kind { .surge } else { .errorSpike }
+        let kind = kind(of: event)
         // Detected: an episode of the right kind, raised while the event is under way or within
         // 10 minutes after it (late, and the delay shows it), whose span overlaps the event.
         let closedAt = Dictionary(alerts.filter { $0.state == .closed }.map { ($0.id, $0.end ?? .max) }, uniquingKeysWith: { a, _ in a })
@@ -141,8 +163,7 @@ func run(_ scenario: Scenario) -> (Outcome, [String]) {
         // alert, or the reverse): `crossKind` counts those.
         outcome.falseAlerts += 1
         if scenario.events.contains(where: { event in
-            let eventKind: AlertEvent.Kind = if case .surge = event.kind { .surge } else { .errorSpike }
-            return eventKind != alert.kind && alert.raisedAt >= event.onset && alert.raisedAt < event.end + 30
+            kind(of: event) != alert.kind && alert.raisedAt >= event.onset && alert.raisedAt < event.end + 30
         }) {
             outcome.crossKind += 1
         }
@@ -192,4 +213,70 @@ if !notes.isEmpty {
     print("")
     for note in notes.prefix(60) { print("- \(note)") }
     if notes.count > 60 { print("- … \(notes.count - 60) more") }
+}
+
+// MARK: - Real series
+
+/// `--real DIR` (by default `../shared/detection-dev` when it is there): the labelled real
+/// count series of DIR/windows.json, scored as the Numenta Anomaly Benchmark reads them. An
+/// alert raised inside a labelled window detects it (its delay: raised_at − the window's
+/// start); every alert raised after the first day and a half (NAB's warm-up) outside every
+/// window is a false alert.
+let realDirectory =
+    arguments.firstIndex(of: "--real").map { arguments[$0 + 1] }
+    ?? (FileManager.default.fileExists(atPath: "../shared/detection-dev/windows.json") ? "../shared/detection-dev" : nil)
+if let realDirectory, only == nil {
+    print("")
+    print("Real series (\(realDirectory)):")
+    print("")
+    print("| series | step min | days scored | windows | detected | false alerts | false / day | delays min |")
+    print("|---|---|---|---|---|---|---|---|")
+    var missed: [String] = []
+    var totals = (windows: 0, detected: 0, falseAlerts: 0, days: 0.0)
+    do {
+        let data = try Data(contentsOf: URL(fileURLWithPath: realDirectory + "/windows.json"))
+        let table = try JSONSerialization.jsonObject(with: data) as? [String: [[String]]] ?? [:]
+        for name in table.keys.sorted() {
+            let windows = table[name]!.compactMap { pair -> ClosedRange<Int32>? in
+                guard pair.count == 2, let from = CountSeriesReader.timestamp(pair[0]), let to = CountSeriesReader.timestamp(pair[1])
+                else { return nil }
+                return from...to
+            }
+            guard case .series(let series) = try CountSeriesReader.read(path: realDirectory + "/" + name).content,
+                let first = series.points.first?.minute, let last = series.points.last?.minute
+            else { continue }
+            let alerts = Detection.run(series, configuration: DetectorConfiguration()).filter { $0.state == .open }
+            let warmUp = first + 36 * 60
+            var delays: [Int] = []
+            var falseAlerts = 0
+            for (index, window) in windows.enumerated() {
+                if let hit = alerts.first(where: { window.contains($0.raisedAt) }) {
+                    delays.append(Int(hit.raisedAt - window.lowerBound))
+                } else {
+                    missed.append(
+                        "missed: \(name) window \(index + 1), \(UTCMinute.format(window.lowerBound)) to \(UTCMinute.format(window.upperBound))"
+                    )
+                }
+            }
+            for alert in alerts where alert.raisedAt >= warmUp && !windows.contains(where: { $0.contains(alert.raisedAt) }) {
+                falseAlerts += 1
+                missed.append("false: \(name): \(alert.kind.rawValue) raised \(UTCMinute.format(alert.raisedAt)), ×\(alert.ratio ?? 0)")
+            }
+            let days = Double(last - warmUp) / 1440
+            totals.windows += windows.count
+            totals.detected += delays.count
+            totals.falseAlerts += falseAlerts
+            totals.days += days
+            print(
+                "| \(name) | \(series.stepMinutes) | \(String(format: "%.1f", days)) | \(windows.count) | \(delays.count) | \(falseAlerts) | \(String(format: "%.3f", Double(falseAlerts) / days)) | \(delays.map(String.init).joined(separator: ", ")) |"
+            )
+        }
+    } catch {
+        print("cannot read \(realDirectory): \(error)")
+    }
+    print(
+        "| **all** | | \(String(format: "%.1f", totals.days)) | \(totals.windows) | \(totals.detected) | \(totals.falseAlerts) | \(String(format: "%.3f", Double(totals.falseAlerts) / max(1, totals.days))) | |"
+    )
+    print("")
+    for note in missed { print("- \(note)") }
 }

@@ -18,6 +18,7 @@ struct Generate: ParsableCommand {
             Events (--event, repeatable) are injected into the normal traffic:
               surge:CC:FACTOR:START:MINUTES[:RAMP]  CC's traffic x FACTOR (CC `*`: all)
               errors:SHARE:START:MINUTES[:RAMP]     SHARE of responses become 5xx
+              drop:FACTOR:START:MINUTES[:RAMP]      all traffic x FACTOR (0: an outage)
             START is a UTC minute (2016-11-09T02:00Z); RAMP minutes rise before and fall \
             after the MINUTES at full strength. --labels writes one JSON line per event with \
             its kind and window.
@@ -104,7 +105,8 @@ struct Generate: ParsableCommand {
         guard (0...1).contains(malformedRate) else { throw ValidationError("--malformed-rate must be in [0, 1]") }
         for spec in event where InjectedEvent(parsing: spec) == nil {
             throw ValidationError(
-                "--event '\(spec)' must look like surge:US:10:2016-11-09T02:00Z:120[:15] or errors:0.35:2016-11-09T03:00Z:10[:2]")
+                "--event '\(spec)' must look like surge:US:10:2016-11-09T02:00Z:120[:15], errors:0.35:2016-11-09T03:00Z:10[:2] or drop:0:2016-11-09T04:00Z:30[:2]"
+            )
         }
     }
 

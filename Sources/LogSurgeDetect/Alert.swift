@@ -2,7 +2,7 @@ import LogSurgeCore
 
 /// An alert episode as the contract writes it: one event when it opens, one when it closes.
 public struct AlertEvent: Sendable, Equatable {
-    public enum Kind: String, Sendable { case surge, errorSpike = "error_spike" }
+    public enum Kind: String, Sendable { case surge, errorSpike = "error_spike", drop }
     public enum State: String, Sendable { case open, closed }
 
     public var id: Int
@@ -18,9 +18,10 @@ public struct AlertEvent: Sendable, Equatable {
     /// Last step of the episode; nil while open.
     public var end: Int32?
     public var peakMinute: Int32
-    /// Requests at the peak step (of the watched country for a surge, of the site for an error spike).
+    /// Requests at the peak step (of the watched country for a surge, of the site for an error
+    /// spike); for a drop, the site's requests at its lowest step.
     public var peakRequests: Int
-    /// Surges: the expected requests at the peak step, and peak/baseline.
+    /// Surges and drops: the expected requests at the peak (lowest) step, and peak/baseline.
     public var baselineRequests: Double?
     public var ratio: Double?
     /// Error spikes: the 5xx share at the peak step and the baseline share.

@@ -131,10 +131,9 @@ public final class DetectionEngine {
     /// Skipped steps are filled in up to this many; a longer gap starts afresh.
     static func longestGap(stepsPerDay: Int) -> Int { max(8 * stepsPerDay, 128) }
 
-    /// Closes every open episode at the end of input.
-    /// The episodes going on, in site order (each site's surges, then its 5xx spike).
+    /// The episodes going on, in site order (each site's surges, its drop, then its 5xx spike).
     private var episodesGoingOn: [Episode] {
-        siteOrder.flatMap { site in site.surges.compactMap(\.episode) + [site.errors.episode].compactMap { $0 } }
+        siteOrder.flatMap { site in site.surges.compactMap(\.episode) + [site.drop, site.errors.episode].compactMap { $0 } }
     }
 
     /// The episodes going on at the last step, as their opening events (none is closed).
@@ -142,10 +141,12 @@ public final class DetectionEngine {
         episodesGoingOn.map { event($0, state: .open, end: nil) }
     }
 
+    /// Closes every open episode at the end of input.
     public func finish() -> [AlertEvent] {
         let events = episodesGoingOn.map { close($0, end: lastMinute(of: $0.lastActive)) }
         for site in siteOrder {
             for track in site.surges { track.episode = nil }
+            site.drop = nil
             site.errors.episode = nil
         }
         return events
@@ -171,16 +172,18 @@ public final class DetectionEngine {
             let observation = site.observation
             site.observation = nil
             let requests = Double(observation?.requests ?? 0)
-            let totalExpected = site.total.expected(
-                at: step, stepsPerDay: stepsPerDay, halfWindow: halfWindow,
-                recentSteps: 60, minimumSteps: configuration.warmUpSteps)
+            let seasonal = seasonalExpected(site.total, step: step)
+            // Without a day of history the baseline is the last hour's normal steps, which an
+            // episode that lasts runs out of: it keeps the baseline it was raised against.
+            let held = seasonal?.fromDays == true ? nil : site.drop?.heldBaseline
+            let totalExpected = held ?? seasonal?.value
             // The level: how the site's traffic ran against its time-of-day expectation over the
             // three hours before the last one (a Monday after a quieter Sunday, a site that
             // grows). Baselines follow it, so a rise everywhere is not read as a surge; the
             // last hour is left out so that a surge under way is not absorbed.
             let recent = site.total.level(over: (step - 240)..<(step - 60))
             let level = recent.expected >= 100 ? min(2, max(0.5, recent.count / recent.expected)) : 1
-            site.total.append(requests, baseline: totalExpected.map { $0 * level } ?? requests, raw: totalExpected ?? requests)
+            site.total.append(requests, baseline: held ?? totalExpected.map { $0 * level } ?? requests, raw: totalExpected ?? requests)
             var anySurgeOpen = false
             for track in site.surges {
                 let count = Double(observation?.watched[track.country] ?? 0)
@@ -188,6 +191,8 @@ public final class DetectionEngine {
                 anySurgeOpen = anySurgeOpen || track.episode != nil
             }
             if anySurgeOpen { site.total.excludeLast() }
+            if totalExpected != nil { events += dropStep(site, step: step) }
+            learn(&site.total, step: step, count: requests)
             events += errorStep(
                 site.errors, site: name, step: step,
                 requests: observation?.requests ?? 0, errors: observation?.errors ?? 0)
@@ -195,9 +200,109 @@ public final class DetectionEngine {
         return events
     }
 
-    // MARK: - Surges
+    /// The expected count of the next step of `history` (`step`): its level times the weekly
+    /// profile's factor for this hour of the week (`fromDays`), or without a day of history the
+    /// mean of the last hour's normal steps. Nil during the warm-up.
+    private func seasonalExpected(_ history: SeriesHistory, step: Int) -> (value: Double, fromDays: Bool)? {
+        if let level = weeklyLevel(history, step: step) {
+            return (level * history.noise.weeklyFactor(at: minute(of: step), stepMinutes: stepMinutes), true)
+        }
+        return history.recentExpected(steps: 60, minimumSteps: configuration.warmUpSteps).map { ($0, false) }
+    }
 
-    private static let surgeWindows = [1, 3, 10, 60]
+    /// The level of `step` from earlier days: the median of their means at this time of day,
+    /// each divided by its own hour of the week's factor (so that an ordinary day's level comes
+    /// out whether the days were weekdays, a weekend or a holiday). Nil without a day of history.
+    private func weeklyLevel(_ history: SeriesHistory, step: Int) -> Double? {
+        history.dailyExpected(at: step, stepsPerDay: stepsPerDay, halfWindow: halfWindow) { day in
+            history.noise.weeklyFactor(at: minute(of: step - day * stepsPerDay), stepMinutes: stepMinutes)
+        }
+    }
+
+    /// After a step is decided: its series learns its weekly profile from it and its dispersion
+    /// from every test window ending there that holds no episode.
+    private func learn(_ history: inout SeriesHistory, step: Int, count: Double) {
+        if let level = weeklyLevel(history, step: step) {
+            history.noise.learnWeek(at: minute(of: step), count: count, daily: level, stepMinutes: stepMinutes)
+        }
+        guard history.length > configuration.warmUpSteps else { return }
+        let sums = history.windowSums()
+        for index in SeriesNoise.windows.indices where sums.excluded[index] == 0 && sums.steps[index] == SeriesNoise.windows[index] {
+            history.noise.learn(window: index, count: sums.count[index], baseline: sums.baseline[index], stepsPerDay: stepsPerDay)
+        }
+    }
+
+    // MARK: - Drops
+
+    /// A site's traffic far below its baseline, down to nothing: over 3, 10 or 60 steps, at most
+    /// `dropRatio` of the expected requests, `minimumExcess` fewer, and as unlikely as a surge
+    /// must be under the noise the site has shown below its baseline.
+    private func dropStep(_ site: SiteState, step: Int) -> [AlertEvent] {
+        let config = configuration
+        let count = site.total.count(step)
+        if var episode = site.drop {
+            site.total.excludeLast()
+            let baseline = max(site.total.baseline(step), 0.5)
+            episode.record(count, baseline: baseline)
+            if count < Double(episode.peakRequests) || (count == Double(episode.peakRequests) && baseline > (episode.peakBaseline ?? 0)) {
+                episode.peakStep = step
+                episode.peakRequests = Int(count)
+                episode.peakBaseline = baseline
+            }
+            // Still down while clearly below the baseline, beyond what its noise explains.
+            if count <= config.dropRatio * baseline, count == 0 || baseline - count >= 3 * baseline.squareRoot() {
+                episode.lastActive = step
+            }
+            let recent = site.total.recentSums(10)
+            if recent.count >= (1 + config.dropRatio) / 2 * recent.baseline {
+                episode.quietSteps += 1
+            } else {
+                episode.quietSteps = 0
+            }
+            site.drop = episode
+            if episode.quietSteps >= config.closeSteps {
+                site.drop = nil
+                return [close(episode, end: lastMinute(of: episode.lastActive))]
+            }
+            return []
+        }
+        let sums = site.total.windowSums()
+        for index in SeriesNoise.dropWindows where sums.steps[index] == SeriesNoise.windows[index] && sums.excluded[index] == 0 {
+            let observed = sums.count[index], expected = sums.baseline[index]
+            let window = SeriesNoise.windows[index]
+            // The same minutes of earlier days held more too (not only their smoothed baseline).
+            let earlier = site.total.sameWindowEarlier(endingAt: step, window: window, stepsPerDay: stepsPerDay) ?? expected
+            guard observed <= config.dropRatio * expected, expected - observed >= config.minimumExcess,
+                observed <= config.dropRatio * earlier,
+                CountStatistics.negativeBinomialLowerTail(
+                    Int(observed), mean: expected, dispersion: site.total.noise.dispersion(window: index, above: false))
+                    < config.significance
+            else { continue }
+            // The episode starts at the first clearly low step of the window.
+            var start = step
+            for candidate in (step - window + 1)...step
+            where site.total.count(candidate) <= config.dropRatio * site.total.baseline(candidate) {
+                start = candidate
+                break
+            }
+            var peakStep = start
+            for candidate in start...step where site.total.count(candidate) < site.total.count(peakStep) { peakStep = candidate }
+            var episode = Episode(
+                id: nextID, kind: .drop, site: site.name, country: nil, start: start, raisedAt: step, peakStep: peakStep,
+                peakRequests: Int(site.total.count(peakStep)), peakBaseline: max(site.total.baseline(peakStep), 0.5), lastActive: step)
+            episode.openWindow = window
+            episode.heldBaseline = max(site.total.baseline(step), 0.5)
+            episode.pictureStart = max(site.total.firstStep, start - 30, step - SeriesHistory.recentCapacity + 1)
+            for past in episode.pictureStart...step { episode.record(site.total.count(past), baseline: site.total.baseline(past)) }
+            nextID += 1
+            site.drop = episode
+            site.total.excludeLast()
+            return [event(episode, state: .open, end: nil)]
+        }
+        return []
+    }
+
+    // MARK: - Surges
 
     /// The ratio a window needs: `surgeRatio` over one step, less over longer windows whose
     /// evidence is steadier (×3/4 over 3 steps, ×2/3 over 10), `sustainedSurgeRatio` over 60.
@@ -214,10 +319,13 @@ public final class DetectionEngine {
         _ track: SurgeTrack, site: String, step: Int, count: Double, level: Double, totals: SeriesHistory
     ) -> [AlertEvent] {
         let config = configuration
-        let expected = track.history.expected(
-            at: step, stepsPerDay: stepsPerDay, halfWindow: halfWindow,
-            recentSteps: 60, minimumSteps: config.warmUpSteps)
-        track.history.append(count, baseline: expected.map { $0 * level } ?? count, raw: expected ?? count)
+        let seasonal = seasonalExpected(track.history, step: step)
+        // An episode without a day of history keeps the baseline it was raised against (the last
+        // hour's normal steps run out as it lasts): it does not feed its own baseline.
+        let held = seasonal?.fromDays == true ? nil : track.episode?.heldBaseline
+        let expected = held ?? seasonal?.value
+        track.history.append(count, baseline: held ?? expected.map { $0 * level } ?? count, raw: expected ?? count)
+        defer { learn(&track.history, step: step, count: count) }
         if let trace {
             if track.traceSlot < 0 { track.traceSlot = trace.surgeSlot(site: site, country: track.country) }
             trace.surge(
@@ -251,14 +359,17 @@ public final class DetectionEngine {
             return []
         }
 
-        for window in Self.surgeWindows where window <= track.history.length {
-            let observed = track.history.recentSums(window)
-            guard observed.excluded == 0 else { continue }  // evidence must come after the last episode
+        let sums = track.history.windowSums()
+        for (index, window) in SeriesNoise.windows.enumerated() where window <= track.history.length {
+            guard sums.excluded[index] == 0 else { continue }  // evidence must come after the last episode
+            let observed = (count: sums.count[index], baseline: sums.baseline[index])
             let expectedSum = max(observed.baseline, 0.05 * Double(window))
             let ratio = Self.surgeRatio(window: window, config)
             guard observed.count >= ratio * expectedSum,
                 observed.count - expectedSum >= config.minimumExcess,
-                CountStatistics.poissonUpperTail(Int(observed.count), mean: expectedSum) < config.significance
+                CountStatistics.negativeBinomialUpperTail(
+                    Int(observed.count), mean: expectedSum, dispersion: track.history.noise.dispersion(window: index, above: true))
+                    < config.significance
             else { continue }
             if hasSiteTotals {
                 let total = totals.recentSums(window)
@@ -282,6 +393,7 @@ public final class DetectionEngine {
                 peakRequests: Int(track.history.count(peakStep)),
                 peakBaseline: max(track.history.baseline(peakStep), 0.5), lastActive: step)
             episode.openWindow = window
+            episode.heldBaseline = max(track.history.baseline(step), 0.5)
             episode.pictureStart = max(track.history.firstStep, start - 30)
             for past in episode.pictureStart...step { episode.record(track.history.count(past), baseline: track.history.baseline(past)) }
             nextID += 1
@@ -413,6 +525,9 @@ struct Episode {
     var quietSteps = 0
     /// The test window that opened it.
     var openWindow = 1
+    /// Surges and drops: the expected count per step when it was raised, which stands for the
+    /// baseline while it lasts when there is less than a day of history.
+    var heldBaseline: Double?
     var peakErrorRate: Double?
     var baselineErrorRate: Double?
     /// First step of the picture, its values and baselines.
@@ -440,6 +555,8 @@ final class SiteState {
     var total: SeriesHistory
     var surges: [SurgeTrack]
     var errors = ErrorTrack()
+    /// The drop episode going on, if any.
+    var drop: Episode?
     /// What the site did in the step being taken, until it is taken.
     var observation: SiteObservation?
 
@@ -517,7 +634,7 @@ final class ErrorTrack {
 extension DetectionEngine {
     /// The layout of `snapshot()`: bump it with any change to what the detectors keep or how
     /// they read it, so that a snapshot of another build is refused rather than misread.
-    static let snapshotFormat = 2
+    static let snapshotFormat = 3
 
     /// Everything the detectors keep, as bytes: `restored(from:configuration:)` of them goes on
     /// exactly as this engine would (its trace is not kept).
@@ -542,6 +659,7 @@ extension DetectionEngine {
                 track.history.write(to: &writer)
                 writer.optional(track.episode) { $1.write(to: &$0) }
             }
+            writer.optional(site.drop) { $1.write(to: &$0) }
             site.errors.write(to: &writer)
         }
         return writer.bytes
@@ -600,6 +718,12 @@ extension DetectionEngine {
                                 && $0.peakBaseline != nil
                         } ?? true)
                 }
+                site.drop = try reader.optional { reader in try Episode(from: &reader) }
+                try reader.check(
+                    site.drop.map {
+                        $0.steps.allSatisfy(stepRange.contains) && $0.kind == .drop && $0.site == name && $0.country == nil
+                            && $0.peakBaseline != nil
+                    } ?? true)
                 site.errors = try ErrorTrack(from: &reader)
                 try reader.check(
                     site.errors.episode.map {
@@ -641,7 +765,7 @@ extension Episode {
         writer.string(site)
         writer.optional(country) { $0.unsigned(UInt64($1.rawValue)) }
         for value in [start, raisedAt, peakStep, peakRequests, lastActive, quietSteps, openWindow, pictureStart] { writer.int(value) }
-        for value in [peakBaseline, peakErrorRate, baselineErrorRate] { writer.optional(value) { $0.double($1) } }
+        for value in [peakBaseline, peakErrorRate, baselineErrorRate, heldBaseline] { writer.optional(value) { $0.double($1) } }
         writer.array(values) { $0.double($1) }
         writer.array(baselines) { $0.double($1) }
     }
@@ -658,7 +782,7 @@ extension Episode {
         var steps: [Int] = []
         for _ in 0..<8 { steps.append(try reader.int()) }
         var optionals: [Double?] = []
-        for _ in 0..<3 { optionals.append(try reader.optional { try $0.double() }) }
+        for _ in 0..<4 { optionals.append(try reader.optional { try $0.double() }) }
         self.init(
             id: id, kind: kind, site: site, country: country, start: steps[0], raisedAt: steps[1], peakStep: steps[2],
             peakRequests: steps[3], peakBaseline: optionals[0], lastActive: steps[4])
@@ -667,6 +791,7 @@ extension Episode {
         pictureStart = steps[7]
         peakErrorRate = optionals[1]
         baselineErrorRate = optionals[2]
+        heldBaseline = optionals[3]
         values = try reader.array { try $0.double() }
         baselines = try reader.array { try $0.double() }
         try reader.check(values.count == baselines.count && values.count <= 1440)
@@ -674,7 +799,8 @@ extension Episode {
             id >= 1 && peakRequests >= 0 && peakRequests < 1 << 40 && quietSteps >= 0 && quietSteps < Int(Int32.max)
                 && (1...60).contains(openWindow))
         // Numbers as counting made them: finite, not negative, shares within 0…1.
-        try reader.check((values + baselines + [peakBaseline ?? 0]).allSatisfy { $0.isFinite && $0 >= 0 && $0 < 0x1p40 })
+        try reader.check(
+            (values + baselines + [peakBaseline ?? 0, heldBaseline ?? 0]).allSatisfy { $0.isFinite && $0 >= 0 && $0 < 0x1p40 })
         try reader.check([peakErrorRate, baselineErrorRate].allSatisfy { $0.map { $0.isFinite && $0 >= 0 && $0 <= 1 } ?? true })
     }
 }

@@ -18,10 +18,15 @@ public struct DetectorConfiguration: Sendable, Equatable {
     /// The watched country's share of the site must rise by at least this factor too, so that a
     /// rise in every country does not read as a surge of one. By default, 1.5.
     public var shareRatio: Double = 1.5
-    /// A surge needs at least this many requests above the baseline in its window. By default, 12.
+    /// A surge needs at least this many requests above the baseline in its window, a drop this
+    /// many below. By default, 12.
     public var minimumExcess: Double = 12
-    /// How unlikely, under the baseline's Poisson noise, the observed count must be. By default, 1e-7.
+    /// How unlikely the observed count of a surge or a drop must be, under the baseline and the
+    /// noise the series has shown (a negative binomial, `SeriesNoise`). By default, 1e-7.
     public var significance: Double = 1e-7
+    /// A drop: a site's requests over 3, 10 or 60 steps at most this share of the expected.
+    /// By default, 0.5.
+    public var dropRatio: Double = 0.5
     /// An open episode ends once the 10-step ratio stays below this for `closeSteps` steps. By default, 1.5.
     public var closeRatio: Double = 1.5
     /// Quiet steps that end an episode. By default, 10.
@@ -59,7 +64,8 @@ public struct DetectorConfiguration: Sendable, Equatable {
             "watchedCountries=" + watchedCountries.map(\.description).joined(separator: ","),
             setting("surgeRatio", surgeRatio), setting("sustainedSurgeRatio", sustainedSurgeRatio),
             setting("shareRatio", shareRatio), setting("minimumExcess", minimumExcess),
-            setting("significance", significance), setting("closeRatio", closeRatio), setting("closeSteps", closeSteps),
+            setting("significance", significance), setting("dropRatio", dropRatio), setting("closeRatio", closeRatio),
+            setting("closeSteps", closeSteps),
             setting("errorShareRatio", errorShareRatio), setting("minimumErrorShare", minimumErrorShare),
             setting("minimumErrors", minimumErrors), setting("errorSignificance", errorSignificance),
             setting("errorShareFloor", errorShareFloor), setting("maximumSites", maximumSites),

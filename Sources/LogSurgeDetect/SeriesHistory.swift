@@ -33,6 +33,8 @@ struct SeriesHistory {
 
     private let capacity: Int
     private let origin: Int
+    /// What the series has shown of its noise (dispersion, weekly profile).
+    var noise = SeriesNoise()
     /// The first step stored, and one past the last.
     private(set) var firstStep: Int
     private(set) var endStep: Int
@@ -158,41 +160,115 @@ struct SeriesHistory {
         return (normalCountsThrough[last] - before.0, Int(normalStepsThrough[last] &- before.1))
     }
 
-    /// The expected count of `step` (not yet stored) from the past alone.
-    ///
-    /// With at least a day of history: for each of up to 7 earlier days, the mean of the steps
-    /// within `halfWindow` of the same time of day (normal steps only), then the median of those
-    /// daily means, so one unusual day does not move it. Otherwise the mean of the last
-    /// `recentSteps` normal steps. Nil when there is too little history to say.
+    /// The expected count of `step` (not yet stored) from the past alone: `dailyExpected`, or
+    /// without a day of history the mean of the last `recentSteps` normal steps (at least
+    /// `minimumSteps` of them). Nil when there is too little history to say.
     func expected(at step: Int, stepsPerDay: Int, halfWindow: Int, recentSteps: Int, minimumSteps: Int) -> Double? {
-        if stepsPerDay > 0, step - stepsPerDay - halfWindow >= firstStep {
-            // At most 7 daily means, on the stack: this runs for every series at every step.
-            let median = withUnsafeTemporaryAllocation(of: Double.self, capacity: 7) { means -> Double? in
-                var found = 0
-                for day in 1...7 {
-                    let centre = step - day * stepsPerDay
-                    guard centre - halfWindow >= firstStep else { break }
-                    let (sum, used) = normalSum(from: centre - halfWindow, to: min(centre + halfWindow + 1, endStep))
-                    guard used * 2 > halfWindow * 2 + 1 else { continue }
-                    // Insertion into the sorted means.
-                    var position = found
-                    let mean = sum / Double(used)
-                    while position > 0, means[position - 1] > mean {
-                        means[position] = means[position - 1]
-                        position -= 1
-                    }
-                    means[position] = mean
-                    found += 1
+        dailyExpected(at: step, stepsPerDay: stepsPerDay, halfWindow: halfWindow)
+            ?? recentExpected(steps: recentSteps, minimumSteps: minimumSteps)
+    }
+
+    /// The expected count of `step` from earlier days: for each of up to 7 earlier days, the
+    /// mean of the steps within `halfWindow` of the same time of day (normal steps only), then
+    /// the median of those daily means, so one unusual day does not move it. Nil without a day
+    /// of history.
+    ///
+    /// `weight(day)` divides the mean of `day` days back (a weekly factor: a Saturday's mean
+    /// taken back to an ordinary day's, so that a holiday and a weekend together do not make
+    /// the median), 1 by default.
+    func dailyExpected(at step: Int, stepsPerDay: Int, halfWindow: Int, weight: (Int) -> Double = { _ in 1 }) -> Double? {
+        guard stepsPerDay > 0, step - stepsPerDay - halfWindow >= firstStep else { return nil }
+        // At most 7 daily means, on the stack: this runs for every series at every step.
+        return withUnsafeTemporaryAllocation(of: Double.self, capacity: 7) { means -> Double? in
+            var found = 0
+            for day in 1...7 {
+                let centre = step - day * stepsPerDay
+                guard centre - halfWindow >= firstStep else { break }
+                let (sum, used) = normalSum(from: centre - halfWindow, to: min(centre + halfWindow + 1, endStep))
+                guard used * 2 > halfWindow * 2 + 1 else { continue }
+                // Insertion into the sorted means.
+                var position = found
+                let mean = sum / Double(used) / weight(day)
+                while position > 0, means[position - 1] > mean {
+                    means[position] = means[position - 1]
+                    position -= 1
                 }
-                guard found > 0 else { return nil }
-                let middle = found / 2
-                return found % 2 == 1 ? means[middle] : (means[middle - 1] + means[middle]) / 2
+                means[position] = mean
+                found += 1
             }
-            if let median { return median }
+            guard found > 0 else { return nil }
+            let middle = found / 2
+            return found % 2 == 1 ? means[middle] : (means[middle - 1] + means[middle]) / 2
         }
-        let (sum, used) = normalSum(from: max(firstStep, endStep - recentSteps), to: endStep)
+    }
+
+    /// The median, over up to 7 earlier days, of the count of the same `window` steps ending at
+    /// `step` on that day (only earlier days are read), days whose window was all normal steps: what
+    /// those very minutes held, where `dailyExpected` smooths over `halfWindow` around them (a
+    /// site whose traffic stops at midnight every night has a smoothed baseline above zero
+    /// just after midnight, and held nothing then on the earlier days). Nil without such a day.
+    func sameWindowEarlier(endingAt step: Int, window: Int, stepsPerDay: Int) -> Double? {
+        guard stepsPerDay > 0 else { return nil }
+        return withUnsafeTemporaryAllocation(of: Double.self, capacity: 7) { sums -> Double? in
+            var found = 0
+            for day in 1...7 {
+                let end = step - day * stepsPerDay + 1
+                guard end - window >= firstStep else { break }
+                let (sum, used) = normalSum(from: end - window, to: end)
+                guard used == window else { continue }
+                var position = found
+                while position > 0, sums[position - 1] > sum {
+                    sums[position] = sums[position - 1]
+                    position -= 1
+                }
+                sums[position] = sum
+                found += 1
+            }
+            guard found > 0 else { return nil }
+            let middle = found / 2
+            return found % 2 == 1 ? sums[middle] : (sums[middle - 1] + sums[middle]) / 2
+        }
+    }
+
+    /// The mean of the last `steps` normal steps, when there are at least `minimumSteps`.
+    func recentExpected(steps: Int, minimumSteps: Int) -> Double? {
+        let (sum, used) = normalSum(from: max(firstStep, endStep - steps), to: endStep)
         return used >= minimumSteps ? sum / Double(used) : nil
     }
+
+    /// Sums over the test windows ending at the last step (`SeriesNoise.windows`: 1, 3, 10 and
+    /// 60 steps, fewer where fewer are stored), in one pass.
+    func windowSums() -> WindowSums {
+        var sums = WindowSums()
+        var count = 0.0, baseline = 0.0, excludedSteps = 0, steps = 0
+        var step = endStep - 1
+        let first = firstRecentStep
+        for (index, window) in SeriesNoise.windows.enumerated() {
+            while steps < window, step >= first {
+                let slot = recentSlot(step)
+                count += Double(counts[slot])
+                baseline += Double(baselines[slot])
+                if excluded[slot] { excludedSteps += 1 }
+                steps += 1
+                step -= 1
+            }
+            sums.count[index] = count
+            sums.baseline[index] = baseline
+            sums.excluded[index] = excludedSteps
+            sums.steps[index] = steps
+        }
+        return sums
+    }
+}
+
+/// Sums of counts and baselines over the test windows ending at a series' last step, and how
+/// many of their steps were inside an episode: entry `i` is window `SeriesNoise.windows[i]`.
+struct WindowSums {
+    var count = SIMD4<Double>()
+    var baseline = SIMD4<Double>()
+    var excluded = SIMD4<Int>()
+    /// Steps the window holds: its length, or fewer at the start of a series.
+    var steps = SIMD4<Int>()
 }
 
 extension SeriesHistory {
@@ -253,6 +329,7 @@ extension SeriesHistory {
         writer.floats(baselines)
         writer.floats(rawBaselines)
         writer.array(excluded) { $0.bool($1) }
+        noise.write(to: &writer)
     }
 
     /// The history `write(to:)` wrote, for rings of `capacity` steps.
@@ -343,5 +420,6 @@ extension SeriesHistory {
         excluded = try reader.array(atMost: recent) { try $0.bool() }
         try reader.check([counts.count, baselines.count, rawBaselines.count, excluded.count].allSatisfy { $0 == recent })
         try reader.check((counts + baselines + rawBaselines).allSatisfy { sane(Double($0)) && $0 < 0x1p40 })
+        noise = try SeriesNoise(from: &reader)
     }
 }

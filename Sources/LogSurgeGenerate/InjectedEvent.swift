@@ -9,6 +9,8 @@ public struct InjectedEvent: Sendable, Equatable {
         /// A share of all responses become 5xx: in each minute exactly that share of its
         /// requests (rounded), as when one backend of ten fails behind a load balancer.
         case errorSpike(share: Double)
+        /// All traffic multiplied by `factor` (below 1; 0: an outage, no line at all).
+        case drop(factor: Double)
     }
 
     public var kind: Kind
@@ -42,8 +44,9 @@ public struct InjectedEvent: Sendable, Equatable {
         return 1
     }
 
-    /// Parses `surge:US:10:2016-11-09T02:00Z:120[:30]`, `surge:*:5:…` (every country) or
-    /// `errors:0.35:2016-11-09T03:20Z:10[:ramp]`.
+    /// Parses `surge:US:10:2016-11-09T02:00Z:120[:30]`, `surge:*:5:…` (every country),
+    /// `errors:0.35:2016-11-09T03:20Z:10[:ramp]` or `drop:0:2016-11-09T04:00Z:30[:ramp]` (all
+    /// traffic times 0, an outage, up to below 1).
     public init?(parsing text: String) {
         let parts = text.split(separator: ":", omittingEmptySubsequences: false).map(String.init)
         // Minutes contain a colon: rejoin "YYYY-MM-DDTHH" and "MMZ".
@@ -68,6 +71,13 @@ public struct InjectedEvent: Sendable, Equatable {
             let ramp = parts.count > 5 ? Int(parts[5]) : 0
             guard let ramp, ramp >= 0, ramp <= Self.longest, parts.count <= 6 else { return nil }
             self.init(kind: .errorSpike(share: share), onset: onset, duration: duration, ramp: ramp)
+        case "drop":
+            guard parts.count >= 5, let factor = Double(parts[1]), factor >= 0, factor < 1,
+                let onset = minute(2), let duration = Int(parts[4]), duration > 0, duration <= Self.longest
+            else { return nil }
+            let ramp = parts.count > 5 ? Int(parts[5]) : 0
+            guard let ramp, ramp >= 0, ramp <= Self.longest, parts.count <= 6 else { return nil }
+            self.init(kind: .drop(factor: factor), onset: onset, duration: duration, ramp: ramp)
         default:
             return nil
         }
@@ -82,6 +92,8 @@ public struct InjectedEvent: Sendable, Equatable {
             return "{\"kind\":\"surge\",\"country\":\(country.map { "\"\($0)\"" } ?? "null"),\"factor\":\(factor),\(window)}"
         case .errorSpike(let share):
             return "{\"kind\":\"error_spike\",\"share\":\(share),\(window)}"
+        case .drop(let factor):
+            return "{\"kind\":\"drop\",\"factor\":\(factor),\(window)}"
         }
     }
 }

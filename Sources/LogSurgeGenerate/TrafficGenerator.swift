@@ -82,8 +82,13 @@ public struct TrafficGenerator {
             let weekday = ((day + 4) % 7 + 7) % 7  // 1970-01-01 was a Thursday; 0 = Sunday
             var rate = configuration.peakRate * shares[index] * Self.diurnal(hour: hour) * (weekday == 0 || weekday == 6 ? 0.7 : 1)
             for event in configuration.events {
-                guard case .surge(let code, let factor) = event.kind, code == nil || code == country.code else { continue }
-                rate *= 1 + (factor - 1) * event.strength(at: minute)
+                switch event.kind {
+                case .surge(let code, let factor) where code == nil || code == country.code:
+                    rate *= 1 + (factor - 1) * event.strength(at: minute)
+                case .drop(let factor):
+                    rate *= 1 + (factor - 1) * event.strength(at: minute)
+                default: continue
+                }
             }
             return rate
         }

@@ -22,7 +22,7 @@ public enum AlertWriter {
             "peak_minute": .minute(event.peakMinute),
         ]
         switch event.kind {
-        case .surge:
+        case .surge, .drop:
             object.append("peak_requests", .int(event.peakRequests))
             object.append("baseline_requests", .optional(event.baselineRequests, JSONValue.number))
             object.append("ratio", .optional(event.ratio, JSONValue.number))

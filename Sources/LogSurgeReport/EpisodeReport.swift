@@ -18,11 +18,11 @@ extension TextReport {
         let watched = configuration.watchedCountries.map(\.description).joined(separator: ", ")
         guard !episodes.isEmpty else {
             return "\n" + style.bold("Alerts:") + " " + style.green("none")
-                + " (watching \(watched) for surges, every site for 5xx spikes)\n"
+                + " (watching \(watched) for surges, every site for 5xx spikes and drops)\n"
         }
         var out =
             "\n" + style.bold("Alerts:") + " " + style.red("\(episodes.count) episode\(episodes.count == 1 ? "" : "s")")
-            + " (watching \(watched) for surges, every site for 5xx spikes)\n"
+            + " (watching \(watched) for surges, every site for 5xx spikes and drops)\n"
         for event in episodes.sorted(by: { $0.id < $1.id }).prefix(episodesShown) {
             let site = Escaping.terminal(event.site)
             let span =
@@ -32,6 +32,10 @@ extension TextReport {
                 out += "  " + style.red("#\(event.id) surge") + "  \(style.bold(site))  \(event.country?.description ?? "-")  \(span)\n"
                 out +=
                     "      peak \(number(event.peakRequests))/min at \(UTCMinute.format(event.peakMinute)), baseline \(event.baselineRequests ?? 0)/min, ×\(event.ratio ?? 0)\n"
+            case .drop:
+                out += "  " + style.red("#\(event.id) drop") + "  \(style.bold(site))  \(span)\n"
+                out +=
+                    "      lowest \(number(event.peakRequests))/min at \(UTCMinute.format(event.peakMinute)), baseline \(event.baselineRequests ?? 0)/min, ×\(event.ratio ?? 0)\n"
             case .errorSpike:
                 out += "  " + style.yellow("#\(event.id) 5xx spike") + "  \(style.bold(site))  \(span)\n"
                 out +=
@@ -55,7 +59,7 @@ extension TextReport {
         let baselines = Sparkline.fold(picture.baselines, weights: ones, into: sparklineWidth)
         let top = max(values.compactMap { $0 }.max() ?? 0, baselines.compactMap { $0 }.max() ?? 0)
         func line(_ series: [Double?]) -> String { String(Sparkline.bars(series, top: top)) }
-        let unit = event.kind == .surge ? "requests/min" : "5xx share"
+        let unit = event.kind == .errorSpike ? "5xx share" : "requests/min"
         let last = picture.firstMinute + Int32((steps - 1) * picture.stepMinutes)
         return "observed |\(style.red(line(values)))| \(unit), \(UTCMinute.format(picture.firstMinute)) … \(UTCMinute.format(last))\n"
             + "      baseline |\(style.dim(line(baselines)))| \(perColumn * picture.stepMinutes) min a column"

@@ -100,7 +100,8 @@ public enum HTMLReport {
         let sites = analysis.buckets.requestsBySite()
         let errors = sites.values.reduce(UInt64(0)) { $0 + UInt64($1.status5xx) }
         let surges = episodes.filter { $0.event.kind == .surge }.count
-        let spikes = episodes.count - surges
+        let drops = episodes.filter { $0.event.kind == .drop }.count
+        let spikes = episodes.count - surges - drops
         var cells: [(String, String, String)] = [
             ("Requests", TextReport.number(accounting.parsed), "parsed lines"),
             ("Lines read", TextReport.number(accounting.lines), "\(TextReport.number(accounting.malformedTotal)) malformed"),
@@ -121,14 +122,14 @@ public enum HTMLReport {
         }
         out +=
             "<div class=\"figure \(alertClass)\"><div class=\"name\">Alerts</div><div class=\"value\">\(episodes.count)</div>"
-            + "<div class=\"note\">\(surges) surge\(surges == 1 ? "" : "s"), \(spikes) 5xx spike\(spikes == 1 ? "" : "s")</div></div>"
+            + "<div class=\"note\">\(surges) surge\(surges == 1 ? "" : "s"), \(spikes) 5xx spike\(spikes == 1 ? "" : "s"), \(drops) drop\(drops == 1 ? "" : "s")</div></div>"
         return out + "</section>\n"
     }
 
     private static func alertsSection(_ episodes: [AlertEpisode], charted: [String], configuration: DetectorConfiguration) -> String {
         let watched = configuration.watchedCountries.map(\.description).joined(separator: ", ")
         var out = "<section id=\"alerts\"><h2>Alerts</h2>"
-        out += "<p class=\"lead\">Watching \(Escaping.html(watched)) for surges, every site for 5xx spikes.</p>"
+        out += "<p class=\"lead\">Watching \(Escaping.html(watched)) for surges, every site for 5xx spikes and drops.</p>"
         guard !episodes.isEmpty else {
             return out + "<p class=\"none\">No alert was raised.</p></section>\n"
         }
@@ -142,7 +143,12 @@ public enum HTMLReport {
             let event = episode.event
             let site = Escaping.html(event.site)
             let siteCell = charted.firstIndex(of: event.site).map { "<a href=\"#site-\($0 + 1)\">\(site)</a>" } ?? site
-            let kind = event.kind == .surge ? "<span class=\"tag surge\">surge</span>" : "<span class=\"tag spike\">5xx spike</span>"
+            let kind =
+                switch event.kind {
+                case .surge: "<span class=\"tag surge\">surge</span>"
+                case .drop: "<span class=\"tag drop\">drop</span>"
+                case .errorSpike: "<span class=\"tag spike\">5xx spike</span>"
+                }
             let end =
                 event.end.map {
                     "\(time($0, after: event.start))<br/><span class=\"dim\">lasted \(TextReport.duration(Int64($0) - Int64(event.start) + 1))</span>"
@@ -154,7 +160,7 @@ public enum HTMLReport {
                 + (delay > 0 ? "\(TextReport.duration(delay)) after start" : "at start") + "</span>"
             let peak: String, baseline: String, ratio: String
             switch event.kind {
-            case .surge:
+            case .surge, .drop:
                 peak = "\(TextReport.number(event.peakRequests))/min<br/><span class=\"dim\">at \(clock(event.peakMinute))</span>"
                 baseline = event.baselineRequests.map { "\(decimal($0))/min" } ?? "–"
                 ratio = event.ratio.map { "×" + decimal($0) } ?? "–"
@@ -266,7 +272,12 @@ public enum HTMLReport {
         let to = trace.minute(ofColumn: columns.upperBound - 1) + Int32(trace.minutes(inColumn: columns.upperBound - 1) - 1)
         let last = trace.firstMinute + Int32(trace.minuteCount - 1)
         return episodes.filter { $0.event.start <= to && ($0.event.end ?? last) >= from }.map { episode in
-            let kind = episode.event.kind == .surge ? "surge" : "5xx spike"
+            let kind =
+                switch episode.event.kind {
+                case .surge: "surge"
+                case .drop: "drop"
+                case .errorSpike: "5xx spike"
+                }
             return "\n\(kind) #\(episode.event.id): \(time(episode.event.start)) – \(episode.event.end.map(time) ?? "open")"
         }.joined()
     }

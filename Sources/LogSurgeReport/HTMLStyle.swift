@@ -76,6 +76,7 @@ extension HTMLReport {
         .tag { display: inline-block; padding: 0 7px; border-radius: 10px; font-size: 12px; font-weight: 600; }
         .tag.surge { color: var(--surge); background: var(--surge-bg); }
         .tag.spike { color: var(--spike); background: var(--spike-bg); }
+        .tag.drop { color: var(--surge); background: transparent; border: 1px solid var(--surge); }
         .tag.open { color: var(--text); background: var(--hover); }
         article.site { background: var(--card); border: 1px solid var(--rule); border-radius: 8px; padding: 14px 18px 8px; margin: 14px 0; }
         article.site header { display: flex; align-items: baseline; gap: 14px; flex-wrap: wrap; }

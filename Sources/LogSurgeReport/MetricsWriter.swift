@@ -108,13 +108,14 @@ public struct MetricsWriter: Sendable {
         for site in bySite.keys {
             for country in watched { active[AlertSeries(kind: .surge, site: site, country: country.description)] = 0 }
             active[AlertSeries(kind: .errorSpike, site: site, country: "")] = 0
+            active[AlertSeries(kind: .drop, site: site, country: "")] = 0
         }
         for episode in AlertEpisode.of(snapshot.earlierEpisodes + snapshot.alerts) {
             let event = episode.event
             let series = AlertSeries(kind: event.kind, site: siteLabel(event.site), country: event.country?.description ?? "")
             active[series] = max(active[series] ?? 0, episode.isGoingOn ? 1 : 0)
         }
-        var raised: [AlertEvent.Kind: Int] = [.surge: 0, .errorSpike: 0]
+        var raised: [AlertEvent.Kind: Int] = [.surge: 0, .errorSpike: 0, .drop: 0]
         for event in snapshot.alerts where event.state == .open { raised[event.kind, default: 0] += 1 }
 
         var text = Exposition(capacity: 120 * (rows.count * 5 + active.count + 16))
@@ -195,7 +196,7 @@ public struct MetricsWriter: Sendable {
         var help: String {
             switch self {
             case .alertActive:
-                "1 while an alert episode is going on (open, or still open when the input ended), else 0; country is empty for error spikes."
+                "1 while an alert episode is going on (open, or still open when the input ended), else 0; country is empty for error spikes and drops."
             case .alertsTotal: "Alert episodes raised, by kind."
             case .buildInfo: "The version of logsurge that wrote these metrics; always 1."
             case .lastMinuteTimestamp: "Start of the newest UTC minute with a parsed line (log time), in seconds since 1970."

@@ -1,0 +1,143 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// What one count series has shown of its own noise, learnt as it goes: how far its counts
+/// stray from their baseline (its dispersion, window by window, above and below), and how its
+/// week differs from a median day (its weekly profile).
+///
+/// Real traffic is far burstier than Poisson noise: a load balancer whose counts have a mean
+/// of 62 and a standard deviation of 57, ×3 jumps for a step or two, Saturday nights four times
+/// a Tuesday's. The detectors judge a window's count against a negative binomial with the
+/// baseline as mean and the dispersion ψ this series has shown (variance = mean + ψ·mean²),
+/// where they used Poisson noise (ψ = 0), and against a baseline that knows the week.
+///
+/// - Dispersion: for each test window of `windows` steps, ψ is estimated from the windows of
+///   normal steps (no episode in them) that ended above the baseline (for surges) and below it
+///   (for drops), as ((count − baseline)² − baseline) / baseline², the moment estimate of ψ
+///   (not cut at 0: for Poisson counts its mean is 0, where a cut mean would not be), and used
+///   as at least 0. It is a mean that starts from `priorSteps` steps at `prior` and becomes
+///   an exponentially weighted mean with a half-life of `halfLifeDays` days of steps. Each
+///   term is held below 4ψ + 0.05, so that one burst moves ψ a little while a series that
+///   bursts often raises it step by step. Judging a window's sum by the window's own ψ
+///   captures what a per-step ψ cannot: level shifts that last several steps.
+/// - Weekly profile: for each hour of the week (168 of them), the exponentially weighted mean
+///   of log((count + 1) / (daily baseline + 1)) over every step of that hour (episodes
+///   included, each term held within ±2: a week of a surge raises next week's baseline by a
+///   little, where leaving episodes out let a weekly peak raise an alert every week), with a
+///   half-life of two weeks of that hour's steps; the baseline is multiplied by its
+///   exponential once the hour has been seen three times.
+///
+/// Costs a few hundred bytes a series and a few operations a step.
+struct SeriesNoise {
+    /// The test windows, in steps: surges over each, drops over the last three.
+    static let windows = [1, 3, 10, 60]
+    static let dropWindows = 1..<4
+    /// What ψ starts from, as this many steps of it.
+    static let prior = 0.05
+    static let priorSteps = 60.0
+    /// The half-life of the dispersion's weights, in days of steps.
+    static let halfLifeDays = 3.0
+
+    /// ψ of each window above the baseline, and below it.
+    private(set) var above = [Double](repeating: SeriesNoise.prior, count: SeriesNoise.windows.count)
+    private(set) var below = [Double](repeating: SeriesNoise.prior, count: SeriesNoise.windows.count)
+    /// Windows learnt from, above and below (capped; only the start of learning reads them).
+    private(set) var aboveSeen = [UInt32](repeating: 0, count: SeriesNoise.windows.count)
+    private(set) var belowSeen = [UInt32](repeating: 0, count: SeriesNoise.windows.count)
+    /// The weekly profile, by hour of the week (hours since 1970 modulo 168), allocated when
+    /// first learnt from.
+    private var profile: [Float] = []
+    private var profileSeen: [UInt16] = []
+
+    init() {}
+
+    /// ψ of window `index` (of `windows`), above the baseline or below it.
+    func dispersion(window index: Int, above isAbove: Bool) -> Double {
+        max(0, isAbove ? above[index] : below[index])
+    }
+
+    /// Learns from a window of normal steps that just ended: `count` requests against
+    /// `baseline` expected. `stepsPerDay` sets the half-life (0: a day of minutes).
+    mutating func learn(window index: Int, count: Double, baseline: Double, stepsPerDay: Int) {
+        guard baseline > 0, count != baseline else { return }
+        let excess = count - baseline
+        let term = (excess * excess - baseline) / (baseline * baseline)
+        let weight = 1 - exp2(-1 / (Self.halfLifeDays * Double(stepsPerDay > 0 ? stepsPerDay : 1440)))
+        if excess > 0 {
+            Self.update(&above[index], seen: &aboveSeen[index], with: term, weight: weight)
+        } else {
+            Self.update(&below[index], seen: &belowSeen[index], with: term, weight: weight)
+        }
+    }
+
+    private static func update(_ dispersion: inout Double, seen: inout UInt32, with term: Double, weight: Double) {
+        let held = min(term, 4 * max(0, dispersion) + 0.05)
+        // A mean with `priorSteps` steps at the prior, until the exponential weight is larger.
+        let rate = max(weight, 1 / (priorSteps + Double(seen) + 1))
+        dispersion += rate * (held - dispersion)
+        if seen < UInt32.max { seen += 1 }
+    }
+
+    // MARK: - Weekly profile
+
+    /// Hours since 1970 modulo 168 (weeks start on Thursday at 00:00 UTC: only the period matters).
+    private static func hourOfWeek(_ minute: Int32) -> Int {
+        let hours = Int(minute) >= 0 ? Int(minute) / 60 : (Int(minute) - 59) / 60
+        return ((hours % 168) + 168) % 168
+    }
+
+    /// The factor of the hour of week of `minute`: 1 until that hour has been seen in three
+    /// weeks (its steps of three weeks, for steps under an hour).
+    func weeklyFactor(at minute: Int32, stepMinutes: Int) -> Double {
+        guard !profile.isEmpty else { return 1 }
+        let hour = Self.hourOfWeek(minute)
+        let needed = 3 * max(1, 60 / max(1, stepMinutes))
+        guard Int(profileSeen[hour]) >= needed else { return 1 }
+        return exp(Double(profile[hour]))
+    }
+
+    /// Learns the step at `minute`: `count` against the daily baseline `daily`.
+    mutating func learnWeek(at minute: Int32, count: Double, daily: Double, stepMinutes: Int) {
+        if profile.isEmpty {
+            profile = [Float](repeating: 0, count: 168)
+            profileSeen = [UInt16](repeating: 0, count: 168)
+        }
+        let hour = Self.hourOfWeek(minute)
+        let term = Float(min(2, max(-2, log((count + 1) / (daily + 1)))))
+        let stepsPerHour = Double(max(1, 60 / max(1, stepMinutes)))
+        let weight = Float(1 - exp2(-1 / (2 * stepsPerHour)))
+        if profileSeen[hour] == 0 {
+            profile[hour] = term
+        } else {
+            profile[hour] += max(weight, 1 / Float(Int(profileSeen[hour]) + 1)) * (term - profile[hour])
+        }
+        if profileSeen[hour] < UInt16.max { profileSeen[hour] += 1 }
+    }
+}
+
+extension SeriesNoise {
+    func write(to writer: inout SnapshotWriter) {
+        for values in [above, below] { writer.array(values) { $0.double($1) } }
+        for seen in [aboveSeen, belowSeen] { writer.array(seen) { $0.unsigned(UInt64($1)) } }
+        writer.floats(profile)
+        writer.array(profileSeen) { $0.unsigned(UInt64($1)) }
+    }
+
+    init(from reader: inout SnapshotReader) throws {
+        let count = Self.windows.count
+        let sane: (Double) -> Bool = { $0.isFinite && abs($0) < 1e12 }
+        above = try reader.array(atMost: count) { try $0.double() }
+        below = try reader.array(atMost: count) { try $0.double() }
+        aboveSeen = try reader.array(atMost: count) { try UInt32(exactly: $0.unsigned()) ?? UInt32.max }
+        belowSeen = try reader.array(atMost: count) { try UInt32(exactly: $0.unsigned()) ?? UInt32.max }
+        try reader.check([above.count, below.count, aboveSeen.count, belowSeen.count].allSatisfy { $0 == count })
+        try reader.check((above + below).allSatisfy(sane))
+        profile = try reader.floats(atMost: 168)
+        profileSeen = try reader.array(atMost: 168) { try UInt16(exactly: $0.unsigned()) ?? UInt16.max }
+        try reader.check(profile.count == profileSeen.count && (profile.isEmpty || profile.count == 168))
+        try reader.check(profile.allSatisfy { $0.isFinite && abs($0) <= 2 })
+    }
+}

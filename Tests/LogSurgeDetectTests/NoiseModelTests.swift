@@ -1,0 +1,145 @@
+import Foundation
+import LogSurgeCore
+import Testing
+
+@testable import LogSurgeDetect
+
+/// The learnt noise: negative binomial tails, the dispersion a series shows, its weekly profile,
+/// and what they change on series far burstier than Poisson noise.
+@Suite struct NoiseModelTests {
+    /// A Poisson draw (Knuth below 30, a rounded normal above: enough for these tests).
+    static func poisson(_ mean: Double, _ random: inout SeededGenerator) -> Int {
+        if mean < 30 {
+            let limit = exp(-mean)
+            var product = Double.random(in: 0..<1, using: &random), count = 0
+            while product > limit {
+                product *= Double.random(in: 0..<1, using: &random)
+                count += 1
+            }
+            return count
+        }
+        let u = Double.random(in: Double.ulpOfOne..<1, using: &random), v = Double.random(in: 0..<1, using: &random)
+        return max(0, Int((mean + mean.squareRoot() * (-2 * log(u)).squareRoot() * cos(2 * .pi * v)).rounded()))
+    }
+
+    /// A gamma draw of mean 1 and squared coefficient of variation `dispersion` (Marsaglia–Tsang).
+    static func gamma(dispersion: Double, _ random: inout SeededGenerator) -> Double {
+        let shape = 1 / dispersion
+        let boosted = shape < 1
+        let d = (boosted ? shape + 1 : shape) - 1.0 / 3, c = 1 / (9 * d).squareRoot()
+        while true {
+            let u1 = Double.random(in: Double.ulpOfOne..<1, using: &random), u2 = Double.random(in: 0..<1, using: &random)
+            let x = (-2 * log(u1)).squareRoot() * cos(2 * .pi * u2)
+            let v = pow(1 + c * x, 3)
+            guard v > 0 else { continue }
+            let u = Double.random(in: Double.ulpOfOne..<1, using: &random)
+            if log(u) < 0.5 * x * x + d - d * v + d * log(v) {
+                let value = d * v / shape
+                return boosted ? value * pow(Double.random(in: Double.ulpOfOne..<1, using: &random), 1 / shape) : value
+            }
+        }
+    }
+
+    @Test("negative binomial tails match reference values, and are the Poisson's at dispersion 0")
+    func negativeBinomialTails() {
+        // (k, mean, ψ, P(X ≥ k), P(X ≤ k)) from scipy.stats.nbinom with n = 1/ψ, p = n/(n + mean).
+        let reference: [(Int, Double, Double, Double, Double)] = [
+            (10, 5, 0.1, 0.06476617279096293, 0.9623634289053365),
+            (656, 64, 0.586, 2.699892256481945e-07, 0.9999997367550182),
+            (2154, 640, 0.128, 7.516675580477892e-06, 0.9999925515691582),
+            (300, 1200, 0.05, 0.9999995121200119, 5.123885112315069e-07),
+            (5, 5, 1.0, 0.4018775720164609, 0.6651020233196159),
+            (1, 0.5, 2.0, 0.2928932188134525, 0.8838834764831843),
+            (100_000, 40_000, 0.01, 1.3157736562969634e-27, 1.0),
+        ]
+        for (k, mean, dispersion, upper, lower) in reference {
+            let gotUpper = CountStatistics.negativeBinomialUpperTail(k, mean: mean, dispersion: dispersion)
+            let gotLower = CountStatistics.negativeBinomialLowerTail(k, mean: mean, dispersion: dispersion)
+            #expect(abs(gotUpper - upper) <= 1e-6 * upper, "P(X ≥ \(k) | \(mean), \(dispersion)) = \(gotUpper), not \(upper)")
+            #expect(abs(gotLower - lower) <= 1e-6 * lower, "P(X ≤ \(k) | \(mean), \(dispersion)) = \(gotLower), not \(lower)")
+        }
+        // Zero requests where 1,200 were expected, at ψ 0.05: 1.965e-36, far in the tail.
+        let zero = CountStatistics.negativeBinomialLowerTail(0, mean: 1200, dispersion: 0.05)
+        #expect(abs(zero - 1.9651843629796953e-36) <= 1e-6 * 1.9651843629796953e-36)
+        for (k, mean) in [(10, 2.0), (2, 2.0), (40, 12.5)] {
+            #expect(
+                CountStatistics.negativeBinomialUpperTail(k, mean: mean, dispersion: 0) == CountStatistics.poissonUpperTail(k, mean: mean))
+        }
+    }
+
+    /// The dispersion learnt over `days` of minutes of counts around `mean`, drawn with a
+    /// gamma-distributed rate of dispersion `truth` (0: Poisson).
+    static func learnt(truth: Double, mean: Double, days: Int, seed: UInt64) -> SeriesNoise {
+        var random = SeededGenerator(seed: seed)
+        var noise = SeriesNoise()
+        for _ in 0..<(days * 1440) {
+            let rate = truth > 0 ? mean * gamma(dispersion: truth, &random) : mean
+            noise.learn(window: 0, count: Double(poisson(rate, &random)), baseline: mean, stepsPerDay: 1440)
+        }
+        return noise
+    }
+
+    @Test("a series learns the dispersion it has: about 0 for Poisson counts, about ψ for gamma-Poisson ones")
+    func dispersionIsLearnt() {
+        let poisson = Self.learnt(truth: 0, mean: 60, days: 3, seed: 1)
+        #expect(poisson.dispersion(window: 0, above: true) < 0.01)
+        #expect(poisson.dispersion(window: 0, above: false) < 0.01)
+        let bursty = Self.learnt(truth: 0.3, mean: 60, days: 3, seed: 2)
+        // Each side's estimate, held against single bursts, comes out within a factor of 2.
+        for above in [true, false] {
+            let learnt = bursty.dispersion(window: 0, above: above)
+            #expect(learnt > 0.15 && learnt < 0.6, "\(above ? "above" : "below"): \(learnt)")
+        }
+    }
+
+    /// Alerts of the default detectors over `days` of 5-minute steps with a daily rhythm around
+    /// `mean` and gamma-Poisson noise of dispersion `dispersion`; `event(step)` multiplies the rate.
+    static func alerts(
+        days: Int, stepMinutes: Int = 5, mean: Double, dispersion: Double, seed: UInt64, event: (Int) -> Double = { _ in 1 }
+    ) -> [AlertEvent] {
+        var random = SeededGenerator(seed: seed)
+        let run = DetectionRun(DetectionPolicy())
+        let steps = days * 1440 / stepMinutes
+        let points = (0..<steps).map { step -> (minute: Int32, value: Int) in
+            let hour = Double(step * stepMinutes % 1440) / 60
+            let rhythm = 1 + 0.6 * sin((hour - 9) / 24 * 2 * .pi)
+            let rate = mean * rhythm * event(step) * (dispersion > 0 ? gamma(dispersion: dispersion, &random) : 1)
+            return (Int32(25_000_000 + step * stepMinutes), poisson(rate, &random))
+        }
+        return run.run(CountSeries(name: "s", stepMinutes: stepMinutes, points: points)).events.filter { $0.state == .open }
+    }
+
+    @Test("counts as bursty as a real load balancer's (mean 62, ψ 0.5) raise next to nothing in two weeks; a ×8 hour still alerts")
+    func burstyTrafficIsNotAnAlertEveryFewHours() {
+        let quiet = Self.alerts(days: 14, mean: 62, dispersion: 0.5, seed: 3)
+        // The first day and a half learns; after it, at most one false alert in 12.5 days.
+        let learning = Int32(25_000_000 + 36 * 60)
+        #expect(quiet.filter { $0.raisedAt >= learning }.count <= 1, "\(quiet.map { UTCMinute.format($0.raisedAt) })")
+        // Under Poisson noise (the detectors before the noise was learnt) the same counts raise dozens.
+        var poisson = 0
+        var random = SeededGenerator(seed: 3)
+        for _ in 0..<1000
+        where CountStatistics.poissonUpperTail(Self.poisson(62 * Self.gamma(dispersion: 0.5, &random), &random), mean: 62) < 1e-7 {
+            poisson += 1
+        }
+        #expect(poisson > 5, "the noise is far from Poisson: \(poisson) in 1000 steps beyond 1e-7")
+        // An hour at ×8 on day 10 at the daily peak is raised within its first half hour.
+        let onset = 10 * 288 + 12 * 12
+        let surge = Self.alerts(days: 12, mean: 62, dispersion: 0.5, seed: 3) { (onset..<(onset + 12)).contains($0) ? 8 : 1 }
+        let raised = surge.first { $0.kind == .surge && $0.raisedAt >= Int32(25_000_000 + onset * 5) }
+        #expect(raised.map { $0.raisedAt <= Int32(25_000_000 + onset * 5 + 30) } == true, "\(surge)")
+    }
+
+    @Test("a weekly pattern (weekend nights ×4) alerts at most in its first weeks, and never after the profile has learnt it")
+    func weekendNightsAreLearnt() {
+        // Steps of 30 minutes over 8 weeks, weekend nights (Friday and Saturday, 23:00 to 04:00) ×4.
+        let alerts = Self.alerts(days: 56, stepMinutes: 30, mean: 400, dispersion: 0.02, seed: 4) { step in
+            let minute = 25_000_000 + step * 30
+            let day = (minute / 1440 + 4) % 7  // 0: Sunday
+            let hour = minute % 1440 / 60
+            return (day == 5 || day == 6) && (hour >= 23) || (day == 6 || day == 0) && hour < 4 ? 4 : 1
+        }
+        let afterThreeWeeks = Int32(25_000_000 + 24 * 1440)
+        #expect(alerts.filter { $0.raisedAt >= afterThreeWeeks }.isEmpty, "\(alerts.map { UTCMinute.format($0.raisedAt) })")
+    }
+}
