@@ -127,6 +127,12 @@ struct Analyze: ParsableCommand {
         help: "Keep reading the named files as they grow, across rotation, until SIGINT/SIGTERM.")
     var follow = false
 
+    @Option(
+        help: ArgumentHelp(
+            "Reading a pipe or following: after this many seconds without a new line, decide the minutes still waiting for later lines (an alert is never held back by a log that went quiet), and count each further quiet minute as one without requests.",
+            valueName: "SECONDS"))
+    var idleFlush: Double = 60
+
     @Argument(help: ArgumentHelp("Files, directories, or `-` for standard input.", valueName: "PATH"))
     var paths: [String] = []
 
@@ -146,6 +152,7 @@ struct Analyze: ParsableCommand {
             _ = sectionRule
         }
         if paths.filter({ $0 == "-" }).count > 1 { throw ValidationError("standard input (-) can be read only once") }
+        if !(idleFlush >= 0.05 && idleFlush <= 86_400) { throw ValidationError("--idle-flush must be between 0.05 and 86400 seconds") }
         if let stateWait, !(stateWait >= 0 && stateWait <= 1e9) {
             throw ValidationError("--state-wait must be a number of seconds, 0 or more")
         }
@@ -291,6 +298,7 @@ struct Analyze: ParsableCommand {
             configuration.stop = { logsurge_stop_requested() != 0 }
         }
         configuration.follow = follow ? AnalyzeConfiguration.Follow() : nil
+        configuration.idleFlush = idleFlush
         // A run that goes on keeps its metrics file fresh: rewritten every minute, and at the end.
         if streaming, let metricsFile = outputs.metrics, metricsFile.refreshes {
             configuration.snapshots = .init(interval: metricsOptions.metricsInterval) { metricsFile.refresh($0) }

@@ -132,6 +132,19 @@ public final class DetectionRun {
         decide(through: newest - lateness - 1)
     }
 
+    /// Decides every minute through `limit` after a wall-clock quiet (`--idle-flush`): the
+    /// pending minutes, and, when none reaches it, the minutes up to `limit` as minutes without
+    /// a line (the log went quiet: a drop to nothing is one). Lines that come later for them are
+    /// late. Nothing before the stream's first line.
+    package func idle(through limit: Int32) {
+        guard policy.lateness != nil, newest != nil, limit > decidedThrough ?? .min else { return }
+        decide(through: limit)
+        if let stepped = engine?.lastMinuteStepped, stepped < limit { step(minute: limit, observations: []) }
+    }
+
+    /// The newest minute of the stream so far (nil before its first line).
+    package var newestMinute: Int32? { newest }
+
     private func decide(through limit: Int32) {
         let ready = pending.keys.filter { $0 <= limit }.sorted()
         for minute in ready {

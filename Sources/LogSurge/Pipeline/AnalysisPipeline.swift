@@ -61,6 +61,11 @@ public struct AnalysisPipeline: Sendable {
                 }
             })
         // A run that goes on (a followed log) hands out its totals so far every minute or so.
+        // A stream that goes quiet has its pending minutes decided after `idleFlush` seconds.
+        let idleTicker = detection.map { _ in
+            let after = configuration.idleFlush
+            return SnapshotTicker(interval: min(1, max(0.05, after / 4))) { merger.idle(after: after) }
+        }
         let ticker = configuration.snapshots.map { snapshots in
             SnapshotTicker(interval: snapshots.interval) { snapshots.body(merger.snapshot()) }
         }
@@ -149,6 +154,7 @@ public struct AnalysisPipeline: Sendable {
         for _ in 0..<threads { queue.push(nil) }
         group.wait()
         ticker?.stop()
+        idleTicker?.stop()
         var analysis = merger.finish(threads: threads)
         analysis.inputsReadOnce = readOnce
         analysis.inflater = reader.inflater

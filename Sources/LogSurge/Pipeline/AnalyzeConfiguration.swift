@@ -145,6 +145,11 @@ public struct AnalyzeConfiguration: Sendable {
     /// than this run's buckets (`--state`). By default, `DetectionPolicy()` (US watched,
     /// decided at the end, no charts).
     public var detection: DetectionPolicy? = DetectionPolicy()
+    /// Reading a stream decided as it goes (a pipe, `--follow`): seconds of wall-clock time
+    /// without a new line after which the minutes still waiting for later lines are decided,
+    /// and then each further minute without a line is a minute of log time without requests
+    /// (`--idle-flush`). By default, 60.
+    public var idleFlush: Double = 60
     /// Called with each alert event as soon as it is raised or closed (on the thread that steps
     /// the detectors: the merging thread of a stream).
     public var onAlert: (@Sendable (AlertEvent) -> Void)?

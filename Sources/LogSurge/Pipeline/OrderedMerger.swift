@@ -75,6 +75,8 @@ final class OrderedMerger: @unchecked Sendable {
     private var foldedForReaders = 0  // `folded`, read under `inputMayStart`
 
     private let detection: DetectionRun?
+    /// When a result last brought lines (a stream decided as it goes).
+    private var lastLinesAt = ContinuousClock.now
 
     init(threads: Int, bucketsInMemory: Int, window: Int, detection: DetectionRun?, inputs: [InputReport]) {
         self.detection = detection
@@ -120,6 +122,7 @@ final class OrderedMerger: @unchecked Sendable {
         let input = result.input
         if detection != nil {
             let folded = lock.withLock {
+                if result.lines > 0 { lastLinesAt = .now }
                 tallies[input].pending[result.sequence] = result
                 let ready = takeReady(input)
                 for next in ready { merge(next, into: tallies[input].counts, name: state.inputs[input].name) }
@@ -275,6 +278,19 @@ final class OrderedMerger: @unchecked Sendable {
         }
     }
 
+    /// A stream gone quiet (`AnalyzeConfiguration.idleFlush`): once `after` seconds of
+    /// wall-clock time have passed since a result last brought lines, the quiet decides its pending
+    /// minutes. Then every pending minute is decided, and each further minute of quiet one more
+    /// minute of log time (without a line), so that an alert the last lines hold is raised and
+    /// a log that stopped is a drop.
+    func idle(after: Double) {
+        lock.withLock {
+            let quiet = Self.seconds(ContinuousClock.now - lastLinesAt)
+            guard let detection, quiet >= after, let newest = detection.newestMinute else { return }
+            detection.idle(through: newest + Int32(min(Double(Int32.max / 2), ((quiet - after) / 60).rounded(.down))))
+        }
+    }
+
     /// The run's totals so far: one pass over the buckets in memory, under the lock, so a
     /// snapshot every minute costs the merging thread a few milliseconds and the workers nothing.
     /// (Inputs read side by side count once folded; a stream merges chunk by chunk.)
@@ -283,6 +299,10 @@ final class OrderedMerger: @unchecked Sendable {
     }
 
     /// Ends detection and returns the merged result; call after every worker has finished.
+    private static func seconds(_ duration: Duration) -> Double {
+        Double(duration.components.seconds) + Double(duration.components.attoseconds) * 1e-18
+    }
+
     func finish(threads: Int) -> Analysis {
         lock.withLock {
             precondition(folded == tallies.count, "an input was not merged completely")
