@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import LogSurge
 @_spi(Pipeline) import LogSurgeAggregate
+import LogSurgeCore
 import LogSurgeDetect
 import LogSurgeInput
 import LogSurgeReport
@@ -11,12 +12,13 @@ struct Detect: ParsableCommand {
         commandName: "detect",
         abstract: "Run detection on per-minute counts already exported, without re-reading logs.",
         discussion: """
-            Each FILE is a buckets CSV written by `analyze --buckets` (several are merged, e.g. one \
+            Each FILE is a buckets CSV or JSON-lines file written by `analyze --buckets` (several are merged, e.g. one \
             per web server, for fleet-wide episodes) or a plain series of two columns \
             `timestamp,value` (header optional) at any regular interval: 1, 5, 30 minutes..., with \
             timestamps in ISO 8601 or `YYYY-MM-DD HH:MM:SS`. For a plain series, `site` is the file \
             name without its extension and `country` is null. Alerts go to standard output or \
-            --alerts FILE; the detector options are those of analyze.
+            --alerts FILE (then a short summary goes to standard error, as it does when standard \
+            output is not a terminal); the detector options are those of analyze.
 
             Examples:
               logsurge detect web1.csv web2.csv web3.csv
@@ -36,6 +38,35 @@ struct Detect: ParsableCommand {
 
     @Argument(help: ArgumentHelp("Bucket CSVs or timestamp,value series.", valueName: "FILE"))
     var files: [String]
+
+    /// A few lines on what was read and raised.
+    static func summary(files: Int, buckets: MinuteBuckets?, series: [CountSeriesReader.Series], events: [AlertEvent]) -> String {
+        var read: [String] = []
+        if let buckets {
+            let sites = buckets.requestsBySite().count
+            var text = "\(buckets.count) bucket\(buckets.count == 1 ? "" : "s") of \(sites) site\(sites == 1 ? "" : "s")"
+            if let range = buckets.minuteRange {
+                text += ", \(UTCMinute.format(range.lowerBound)) to \(UTCMinute.format(range.upperBound))"
+            }
+            read.append(text)
+        }
+        for one in series {
+            var text = "series \(Escaping.terminal(one.name.utf8)): \(one.points.count) steps of \(one.stepMinutes) min"
+            if let first = one.points.first, let last = one.points.last {
+                text += ", \(UTCMinute.format(first.minute)) to \(UTCMinute.format(last.minute))"
+            }
+            read.append(text)
+        }
+        let opened = events.filter { $0.state == .open }
+        var kinds: [String] = []
+        for (kind, name) in [(AlertEvent.Kind.surge, "surge"), (.drop, "drop"), (.errorSpike, "5xx spike")] {
+            let count = opened.filter { $0.kind == kind }.count
+            if count > 0 { kinds.append("\(count) \(name)\(count == 1 ? "" : "s")") }
+        }
+        return "Read \(files) file\(files == 1 ? "" : "s"): " + read.joined(separator: "; ") + "\n"
+            + "Alerts: "
+            + (opened.isEmpty ? "none" : "\(opened.count) episode\(opened.count == 1 ? "" : "s") (" + kinds.joined(separator: ", ") + ")")
+    }
 
     func validate() throws {
         if files.isEmpty { throw ValidationError("give at least one FILE") }
@@ -71,6 +102,10 @@ struct Detect: ParsableCommand {
         events = Detection.renumbered(events)
         for event in events { try sink.write(AlertWriter.line(event)) }
         try sink.close()
+        // The alerts went to a file: a person at the terminal reads what came of it.
+        if alerts != "-" || isatty(STDOUT_FILENO) == 0 {
+            writeStandardError(Self.summary(files: files.count, buckets: haveBuckets ? merged : nil, series: series, events: events) + "\n")
+        }
         if failed { throw ExitCode(ExitStatus.inputIncomplete) }
         if failOnAlert, events.contains(where: { $0.state == .open }) { throw ExitCode(ExitStatus.alertRaised) }
     }

@@ -1,3 +1,4 @@
+import Foundation
 import LogSurgeGeo
 import LogSurgeParse
 import LogSurgeCore
@@ -97,6 +98,30 @@ public enum BucketFile {
         else { return nil }
         return BucketRow(
             minute: minute, site: Escaping.csvUnneutralised(fields[1]), country: country,
+            counts: BucketCounts(
+                requests: numbers[0], status2xx: numbers[1], status3xx: numbers[2],
+                status4xx: numbers[3], status5xx: numbers[4], bytes: numbers[5]))
+    }
+
+    /// The bucket of one JSON line as `write` writes it (`.jsonLines`): an object with every
+    /// column as a key, `minute` and `site` and `country` strings, the counts whole numbers;
+    /// other keys are allowed. Nil when the line is not one (the same rules as `row`).
+    public static func row(jsonLine line: Substring) -> BucketRow? {
+        guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
+            let minuteText = object["minute"] as? String, let minute = UTCMinute.parse(minuteText),
+            let site = object["site"] as? String, let countryText = object["country"] as? String,
+            let country = countryText == "--" ? CountryCode.unknown : CountryCode(isoCode: countryText)
+        else { return nil }
+        var numbers: [UInt64] = []
+        for column in columns[3...] {
+            // Whole numbers only (JSONSerialization reads 12 and 12.5 alike).
+            guard let number = object[column] as? NSNumber, case let value = number.uint64Value, number.stringValue == String(value)
+            else { return nil }
+            numbers.append(value)
+        }
+        guard numbers[0] <= UInt64(UInt32.max), numbers[1...4].allSatisfy({ $0 <= numbers[0] }) else { return nil }
+        return BucketRow(
+            minute: minute, site: site, country: country,
             counts: BucketCounts(
                 requests: numbers[0], status2xx: numbers[1], status3xx: numbers[2],
                 status4xx: numbers[3], status5xx: numbers[4], bytes: numbers[5]))

@@ -6,7 +6,7 @@ import LogSurgeCore
 @_spi(Pipeline) import LogSurgeAggregate
 import LogSurgeDetect
 
-/// Reads what `logsurge detect` takes: bucket exports (CSV, as `--buckets` writes them) and
+/// Reads what `logsurge detect` takes: bucket exports (CSV or JSON lines, as `--buckets` writes them) and
 /// plain `timestamp,value` count series at any regular interval.
 public enum CountSeriesReader {
     /// A plain series, as the detectors take it: one value per step.
@@ -33,15 +33,29 @@ public enum CountSeriesReader {
         }
         defer { close(descriptor) }
         var kind: Bool?  // true: buckets
+        var jsonLines = false
         var buckets = MinuteBuckets()
         var seriesLines: [Substring] = []
         var skipped = 0
         let header = Array(BucketFile.header.utf8)
+        func addRow(_ row: BucketRow?) {
+            guard let row else {
+                skipped += 1
+                return
+            }
+            buckets.add(minute: row.minute, site: row.site, country: row.country, counts: row.counts)
+        }
         let failure = LineReader.forEachLine(of: descriptor, limit: longestLine) { bytes, cut in
             guard !bytes.isEmpty || cut else { return }
             guard let isBuckets = kind else {
-                kind = bytes.starts(with: header)
-                if kind == false { seriesLines.append(Substring(String(decoding: bytes, as: UTF8.self))) }
+                // A CSV export starts with its header, a JSON-lines one with a bucket object.
+                jsonLines = bytes.first == 0x7B
+                kind = bytes.starts(with: header) || jsonLines
+                if jsonLines {
+                    addRow(BucketFile.row(jsonLine: Substring(String(decoding: bytes, as: UTF8.self))))
+                } else if kind == false {
+                    seriesLines.append(Substring(String(decoding: bytes, as: UTF8.self)))
+                }
                 return
             }
             guard !cut else {
@@ -50,11 +64,7 @@ public enum CountSeriesReader {
             }
             let line = Substring(String(decoding: bytes, as: UTF8.self))
             if isBuckets {
-                if let row = BucketFile.row(line) {
-                    buckets.add(minute: row.minute, site: row.site, country: row.country, counts: row.counts)
-                } else {
-                    skipped += 1
-                }
+                addRow(jsonLines ? BucketFile.row(jsonLine: line) : BucketFile.row(line))
             } else {
                 seriesLines.append(line)
             }
@@ -114,7 +124,7 @@ public enum CountSeriesReader {
 
     /// `YYYY-MM-DD[T ]HH:MM[:SS[.fff]][Z|±HH:MM|±HHMM]` or a bare `YYYY-MM-DD` (a daily
     /// series), as a UTC minute (seconds dropped).
-    static func timestamp(_ text: String) -> Int32? {
+    package static func timestamp(_ text: String) -> Int32? {
         let bytes = Array(text.utf8)
         if bytes.count == 10 { return timestamp(text + "T00:00Z") }
         func digits(_ from: Int, _ count: Int) -> Int? {

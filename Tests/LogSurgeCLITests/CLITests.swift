@@ -231,6 +231,30 @@ struct DetectionCLITests {
         return (log, labels)
     }()
 
+    @Test("detect reads JSON-lines buckets as it reads CSV ones, and says on standard error what it read and raised")
+    func detectReadsJSONLinesBuckets() throws {
+        let directory = Support.temporaryDirectory().path
+        for name in ["b.csv", "b.jsonl"] {
+            let written = try Support.run(["--quiet", "--buckets", directory + "/" + name, Support.surgeLogPath])
+            try #require(written.status == 0, "\(written.stderr)")
+        }
+        let csv = try Support.run(["detect", "--alerts", directory + "/csv.alerts", directory + "/b.csv"])
+        let jsonl = try Support.run(["detect", "--alerts", directory + "/jsonl.alerts", directory + "/b.jsonl"])
+        #expect(csv.status == 0 && jsonl.status == 0, "\(csv.stderr)\(jsonl.stderr)")
+        let fromCSV = try String(contentsOfFile: directory + "/csv.alerts", encoding: .utf8)
+        #expect(fromCSV.contains("\"kind\":\"surge\""))
+        #expect(try String(contentsOfFile: directory + "/jsonl.alerts", encoding: .utf8) == fromCSV)
+        // The summary: what was read and what came of it.
+        #expect(jsonl.stderr.contains("Read 1 file: ") && jsonl.stderr.contains("Alerts: 1 episode (1 surge)"), "\(jsonl.stderr)")
+        // A JSON line that is not a bucket is left out and counted.
+        try Data(
+            ("{\"minute\":\"2016-11-08T20:00Z\",\"site\":\"-\"}\n" + String(contentsOfFile: directory + "/b.jsonl", encoding: .utf8)).utf8
+        )
+        .write(to: URL(fileURLWithPath: directory + "/bad.jsonl"))
+        let bad = try Support.run(["detect", "--alerts", directory + "/bad.alerts", directory + "/bad.jsonl"])
+        #expect(bad.status == 0 && bad.stderr.contains("1 line could not be read"), "\(bad.stderr)")
+    }
+
     @Test func labelsNameEachInjectedEvent() throws {
         let lines = try String(contentsOfFile: Self.generated.labels, encoding: .utf8).split(separator: "\n")
         #expect(lines.count == 2)
