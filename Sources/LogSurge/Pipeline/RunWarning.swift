@@ -32,6 +32,9 @@ public struct RunWarning: Sendable, Equatable {
         /// More distinct sites than a run can keep apart (65,534): the later ones are counted
         /// under `~other`.
         case sitesFolded = "sites_folded"
+        /// Reading a stream decided as it goes (a pipe, `--follow`), lines came after the
+        /// detectors had decided their minute: they count in the buckets, not in detection.
+        case lateLines = "late_lines"
     }
 
     public let code: Code
@@ -131,6 +134,15 @@ public struct RunWarning: Sendable, Equatable {
                     code: .timeWithoutZone,
                     message:
                         "\(accounting.clients.timesWithoutZone) requests had a time without a UTC offset (such as 2024-10-10T13:55:36) and were read as UTC: log the offset (nginx $time_iso8601, Go's time.RFC3339)"
+                ))
+        }
+        if analysis.lateLines > 0, accounting.parsed > 0 {
+            let share = Double(analysis.lateLines) / Double(accounting.parsed) * 100
+            warnings.append(
+                RunWarning(
+                    code: .lateLines,
+                    message:
+                        "\(Self.percent(share)) of the requests (\(analysis.lateLines) of \(accounting.parsed)) came after the detectors had decided their minute, so they count in the buckets but not in detection: the stream was out of time order (`zcat access.log.*.gz |` reads the newest archive first, and .10.gz before .2.gz); give the files or their directory as arguments instead (logsurge /var/log/nginx/ reads rotated files oldest first)"
                 ))
         }
         warnings += anotherFormat(analysis)
