@@ -231,6 +231,22 @@ struct DetectionCLITests {
         return (log, labels)
     }()
 
+    @Test("a pipe fed out of time order (newest archive first) says so: warning late_lines, with the fix")
+    func outOfOrderPipeIsAWarning() throws {
+        // The surge log's last hour, then its first two: the first two hours come late.
+        let text = String(decoding: Support.surgeLog, as: UTF8.self)
+        let cut = text.range(of: "08/Nov/2016:17:00:")!.lowerBound
+        let lineStart = text[..<cut].lastIndex(of: "\n").map { text.index(after: $0) } ?? text.startIndex
+        let reordered = String(text[lineStart...]) + String(text[..<lineStart])
+        let result = try Support.run(["--summary", "-", "-"], stdin: Array(reordered.utf8))
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout.contains("\"code\":\"late_lines\""), "\(result.stdout)")
+        #expect(result.stderr.contains("give the files or their directory as arguments"), "\(result.stderr)")
+        // In time order, no such warning.
+        let ordered = try Support.run(["--summary", "-", "-"], stdin: Support.surgeLog)
+        #expect(!ordered.stdout.contains("\"code\":\"late_lines\""))
+    }
+
     @Test("detect reads JSON-lines buckets as it reads CSV ones, and says on standard error what it read and raised")
     func detectReadsJSONLinesBuckets() throws {
         let directory = Support.temporaryDirectory().path
