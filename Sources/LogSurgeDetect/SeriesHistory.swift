@@ -178,27 +178,12 @@ struct SeriesHistory {
     /// the median), 1 by default.
     func dailyExpected(at step: Int, stepsPerDay: Int, halfWindow: Int, weight: (Int) -> Double = { _ in 1 }) -> Double? {
         guard stepsPerDay > 0, step - stepsPerDay - halfWindow >= firstStep else { return nil }
-        // At most 7 daily means, on the stack: this runs for every series at every step.
-        return withUnsafeTemporaryAllocation(of: Double.self, capacity: 7) { means -> Double? in
-            var found = 0
-            for day in 1...7 {
-                let centre = step - day * stepsPerDay
-                guard centre - halfWindow >= firstStep else { break }
-                let (sum, used) = normalSum(from: centre - halfWindow, to: min(centre + halfWindow + 1, endStep))
-                guard used * 2 > halfWindow * 2 + 1 else { continue }
-                // Insertion into the sorted means.
-                var position = found
-                let mean = sum / Double(used) / weight(day)
-                while position > 0, means[position - 1] > mean {
-                    means[position] = means[position - 1]
-                    position -= 1
-                }
-                means[position] = mean
-                found += 1
-            }
-            guard found > 0 else { return nil }
-            let middle = found / 2
-            return found % 2 == 1 ? means[middle] : (means[middle - 1] + means[middle]) / 2
+        return Self.medianOverDays { day in
+            let centre = step - day * stepsPerDay
+            guard centre - halfWindow >= firstStep else { return .stop }
+            let (sum, used) = normalSum(from: centre - halfWindow, to: min(centre + halfWindow + 1, endStep))
+            guard used * 2 > halfWindow * 2 + 1 else { return .skip }
+            return .value(sum / Double(used) / weight(day))
         }
     }
 
@@ -209,24 +194,46 @@ struct SeriesHistory {
     /// just after midnight, and held nothing then on the earlier days). Nil without such a day.
     func sameWindowEarlier(endingAt step: Int, window: Int, stepsPerDay: Int) -> Double? {
         guard stepsPerDay > 0 else { return nil }
-        return withUnsafeTemporaryAllocation(of: Double.self, capacity: 7) { sums -> Double? in
+        return Self.medianOverDays { day in
+            let end = step - day * stepsPerDay + 1
+            guard end - window >= firstStep else { return .stop }
+            let (sum, used) = normalSum(from: end - window, to: end)
+            return used == window ? .value(sum) : .skip
+        }
+    }
+
+    /// What one earlier day gives a median over days.
+    private enum DayValue {
+        case value(Double)
+        /// This day has too little of it; earlier ones may.
+        case skip
+        /// Neither this day nor any earlier one is stored.
+        case stop
+    }
+
+    /// The median of `value(day)` for days 1 to 7 (nil when none gives one), sorted as they
+    /// come into at most 7 slots on the stack: this runs for every series at every step.
+    @inline(__always)
+    private static func medianOverDays(_ value: (Int) -> DayValue) -> Double? {
+        withUnsafeTemporaryAllocation(of: Double.self, capacity: 7) { sorted -> Double? in
             var found = 0
-            for day in 1...7 {
-                let end = step - day * stepsPerDay + 1
-                guard end - window >= firstStep else { break }
-                let (sum, used) = normalSum(from: end - window, to: end)
-                guard used == window else { continue }
-                var position = found
-                while position > 0, sums[position - 1] > sum {
-                    sums[position] = sums[position - 1]
-                    position -= 1
+            days: for day in 1...7 {
+                switch value(day) {
+                case .stop: break days
+                case .skip: continue
+                case .value(let next):
+                    var position = found
+                    while position > 0, sorted[position - 1] > next {
+                        sorted[position] = sorted[position - 1]
+                        position -= 1
+                    }
+                    sorted[position] = next
+                    found += 1
                 }
-                sums[position] = sum
-                found += 1
             }
             guard found > 0 else { return nil }
             let middle = found / 2
-            return found % 2 == 1 ? sums[middle] : (sums[middle - 1] + sums[middle]) / 2
+            return found % 2 == 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2
         }
     }
 
