@@ -106,6 +106,7 @@ func kind(of event: InjectedEvent) -> AlertEvent.Kind {
     case .surge: .surge
     case .errorSpike: .errorSpike
     case .drop: .drop
+    case .crawler: .surge  // never to be raised: a surge over it is a false alert
     }
 }
 

@@ -7,26 +7,93 @@ import LogSurgeCore
 /// Append-only: each run is written once, at the file's end, and read back sequentially.
 /// Several copies of a `MinuteBuckets` may share the file; each knows its own runs.
 final class BucketSpillFile: Sendable {
-    /// One bucket as spilled: the packed key and its 32-bit counters (same process, same layout).
+    /// One bucket as spilled: the packed key, its 32-bit counters (same process, same layout),
+    /// what its clients come to, and where its `ClientTally` is: an index into the table's
+    /// tallies for a record in memory, an offset into the clients file (`tallyLength` bytes)
+    /// for a spilled one.
     struct Record {
         var key: UInt64
         var counts: BucketTable.Counts
+        var distinct: UInt32 = 0
+        var busiest: UInt32 = 0
+        var tally: Int64 = 0
+        var tallyLength: UInt32 = 0
     }
 
     private let descriptor: Int32
     private let end = Mutex<Int64>(0)
+    /// The spilled buckets' `ClientTally` bytes, appended one after another.
+    private let clientsDescriptor: Int32
+    private let clientsEnd = Mutex<Int64>(0)
 
-    /// A new file in `$TMPDIR` (or /tmp), already unlinked; nil when none can be made.
+    /// New files in `$TMPDIR` (or /tmp), already unlinked; nil when none can be made.
     init?() {
+        guard let fd = Self.temporaryFile("buckets") else { return nil }
+        guard let clients = Self.temporaryFile("clients") else {
+            close(fd)
+            return nil
+        }
+        descriptor = fd
+        clientsDescriptor = clients
+    }
+
+    private static func temporaryFile(_ name: String) -> Int32? {
         let directory = getenv("TMPDIR").map { String(cString: $0) } ?? "/tmp"
-        var template = Array((directory + "/logsurge-buckets-XXXXXX").utf8CString)
+        var template = Array((directory + "/logsurge-\(name)-XXXXXX").utf8CString)
         let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
         guard fd >= 0 else { return nil }
         template.withUnsafeBufferPointer { _ = unlink($0.baseAddress!) }
-        descriptor = fd
+        return fd
     }
 
-    deinit { close(descriptor) }
+    deinit {
+        close(descriptor)
+        close(clientsDescriptor)
+    }
+
+    /// Appends a tally's bytes to the clients file: where they are, or nil when the write failed.
+    func appendTally(_ tally: ClientTally) -> (offset: Int64, length: UInt32)? {
+        let bytes = tally.serialized()
+        return clientsEnd.withLock { end in
+            let offset = end
+            let written = bytes.withUnsafeBytes { Self.write(clientsDescriptor, $0, at: offset) }
+            guard written else { return nil }
+            end += Int64(bytes.count)
+            return (offset, UInt32(bytes.count))
+        }
+    }
+
+    /// The tally at `offset` of the clients file; nil when it cannot be read back.
+    func tally(at offset: Int64, length: UInt32) -> ClientTally? {
+        var bytes = [UInt8](repeating: 0, count: Int(length))
+        let read = bytes.withUnsafeMutableBytes { Self.read(clientsDescriptor, into: $0, at: offset) }
+        guard read else { return nil }
+        return bytes.withUnsafeBytes { ClientTally(serialized: $0) }
+    }
+
+    /// pwrite(2)s all of `bytes` at `position`, retrying short writes.
+    private static func write(_ fd: Int32, _ bytes: UnsafeRawBufferPointer, at position: Int64) -> Bool {
+        var done = 0
+        while done < bytes.count {
+            let result = pwrite(fd, bytes.baseAddress! + done, bytes.count - done, off_t(position + Int64(done)))
+            if result < 0 && errno == EINTR { continue }
+            if result <= 0 { return false }
+            done += result
+        }
+        return true
+    }
+
+    /// pread(2)s all of `buffer` from `position`.
+    private static func read(_ fd: Int32, into buffer: UnsafeMutableRawBufferPointer, at position: Int64) -> Bool {
+        var done = 0
+        while done < buffer.count {
+            let result = pread(fd, buffer.baseAddress! + done, buffer.count - done, off_t(position + Int64(done)))
+            if result < 0 && errno == EINTR { continue }
+            if result <= 0 { break }
+            done += result
+        }
+        return done == buffer.count
+    }
 
     /// Writes the records `next` gives, until it gives nil, as a run at the end of the file,
     /// `blockSize` at a time (so that only a block is held at once); the run, or nil when a
@@ -53,38 +120,17 @@ final class BucketSpillFile: Sendable {
         }
     }
 
-    /// pwrite(2)s `records` at `position`, retrying short writes; whether all were written.
+    /// pwrite(2)s `records` at `position`; whether all were written.
     private func write(_ records: [Record], at position: Int64) -> Bool {
-        let bytes = records.count * MemoryLayout<Record>.stride
-        return records.withUnsafeBytes { raw in
-            var done = 0
-            while done < bytes {
-                let result = pwrite(descriptor, raw.baseAddress! + done, bytes - done, off_t(position + Int64(done)))
-                if result < 0 && errno == EINTR { continue }
-                if result <= 0 { return false }
-                done += result
-            }
-            return true
-        }
+        records.withUnsafeBytes { Self.write(descriptor, $0, at: position) }
     }
 
     /// Reads up to `count` records from `offset` into `buffer` (replacing its contents).
     func read(at offset: Int64, count: Int, into buffer: inout [Record]) -> Bool {
         buffer.removeAll(keepingCapacity: true)
-        buffer.reserveCapacity(count)
-        let bytes = count * MemoryLayout<Record>.stride
-        var done = 0
         buffer.append(contentsOf: repeatElement(Record(key: 0, counts: .init()), count: count))
         let fd = descriptor
-        buffer.withUnsafeMutableBytes { raw in
-            while done < bytes {
-                let result = pread(fd, raw.baseAddress! + done, bytes - done, off_t(offset + Int64(done)))
-                if result < 0 && errno == EINTR { continue }
-                if result <= 0 { break }
-                done += result
-            }
-        }
-        return done == bytes
+        return buffer.withUnsafeMutableBytes { Self.read(fd, into: $0, at: offset) }
     }
 }
 
@@ -94,8 +140,23 @@ struct BucketRun: Sendable {
     var count: Int
 }
 
+/// The clients of one row as the row iterator hands it out: what they come to, and where
+/// their tally is (one record's, or several records' merged), read only when asked for.
+package struct RowClients {
+    package var figures: ClientFigures
+    fileprivate var record: BucketSpillFile.Record?
+    fileprivate var inMemory = false
+    fileprivate var merged: ClientTally?
+
+    /// The spilled tally of a row from one run: reused as it is when runs are merged.
+    var spilledTally: (offset: Int64, length: UInt32)? {
+        guard let record, !inMemory else { return nil }
+        return (record.tally, record.tallyLength)
+    }
+}
+
 /// The rows of a `MinuteBuckets`, sorted by minute, site name and country, merged from the
-/// buckets held in memory and the runs spilled to disk (equal keys summed).
+/// buckets held in memory and the runs spilled to disk (equal keys summed, their clients merged).
 ///
 /// Every source is merged by its rows' sort keys (`MinuteBuckets.sortKey`): the table's entries
 /// come with theirs, a run's records get theirs as each block is read, so the merge compares
@@ -107,6 +168,8 @@ public struct BucketRowSequence: Sequence, Sendable {
     let siteOfRank: [UInt16]
     /// The table's entries in row order, each under its sort key.
     let memory: [BucketSpillFile.Record]
+    /// The clients of the table's entries (a memory record's `tally` is its index here).
+    let tallies: [ClientTally]
     let file: BucketSpillFile?
     let runs: [BucketRun]
 
@@ -120,6 +183,20 @@ public struct BucketRowSequence: Sequence, Sendable {
         let minute = Int32(bitPattern: UInt32(truncatingIfNeeded: sortKey >> 32) ^ 0x8000_0000)
         let site = siteOfRank[Int(UInt16(truncatingIfNeeded: sortKey >> 16))]
         return PackedKey(minute: minute, site: site, country: CountryCode(rawValue: UInt16(truncatingIfNeeded: sortKey)))
+    }
+
+    /// The clients' tally of a row (read back from the clients file for a spilled one; empty
+    /// when that read fails, as the disk failed under us).
+    package func tally(of clients: RowClients) -> ClientTally {
+        if let merged = clients.merged { return merged }
+        guard let record = clients.record else { return ClientTally() }
+        return tally(of: record, inMemory: clients.inMemory)
+    }
+
+    fileprivate func tally(of record: BucketSpillFile.Record, inMemory: Bool) -> ClientTally {
+        if inMemory { return tallies[Int(record.tally)] }
+        guard record.tallyLength > 0 else { return ClientTally() }
+        return file?.tally(at: record.tally, length: record.tallyLength) ?? ClientTally()
     }
 
     public struct Iterator: IteratorProtocol {
@@ -187,19 +264,20 @@ public struct BucketRowSequence: Sequence, Sendable {
         }
 
         public mutating func next() -> BucketRow? {
-            guard let (key, counts) = nextEntry() else { return nil }
-            return BucketRow(minute: key.minute, site: sequence.siteNames[Int(key.site)], country: key.country, counts: counts)
+            guard let (key, counts, clients) = nextEntry() else { return nil }
+            return BucketRow(
+                minute: key.minute, site: sequence.siteNames[Int(key.site)], country: key.country, counts: counts,
+                clients: clients.figures)
         }
 
         /// The next row with its site as an index into `siteNames`: no string per row.
-        package mutating func nextEntry() -> (key: PackedKey, counts: BucketCounts)? {
+        package mutating func nextEntry() -> (key: PackedKey, counts: BucketCounts, clients: RowClients)? {
             if heads.count == 1 {
                 // Nothing spilled: the table's sorted entries as they are.
                 let position = sources[0].position
                 guard position < sources[0].block.count else { return nil }
                 sources[0].position = position + 1
-                let record = sources[0].block[position]
-                return (sequence.packedKey(sortKey: record.key), BucketCounts(record.counts))
+                return row(sources[0].block[position], inMemory: true)
             }
             if streak >= 0, heads[streak] < streakLimit { return take(streak) }
             // The smallest head and the next smallest.
@@ -219,18 +297,36 @@ public struct BucketRowSequence: Sequence, Sendable {
             // Several sources hold the key: each adds its record (keys are unique within a source).
             streak = -1
             var counts = BucketCounts()
-            for index in heads.indices where heads[index] == best { counts.merge(take(index).counts) }
-            return (sequence.packedKey(sortKey: best), counts)
+            var tally = ClientTally()
+            for index in heads.indices where heads[index] == best {
+                let inMemory = sources[index].run == nil
+                let record = sources[index].block[sources[index].position]
+                _ = take(index)
+                counts.merge(record.counts)
+                tally.merge(sequence.tally(of: record, inMemory: inMemory))
+            }
+            let clients = RowClients(figures: ClientFigures(tally), merged: tally)
+            return (sequence.packedKey(sortKey: best), counts, clients)
+        }
+
+        /// A record as a row.
+        @inline(__always)
+        private func row(_ record: BucketSpillFile.Record, inMemory: Bool) -> (key: PackedKey, counts: BucketCounts, clients: RowClients) {
+            let figures = ClientFigures(distinct: Int(record.distinct), busiest: Int(record.busiest))
+            return (
+                sequence.packedKey(sortKey: record.key), BucketCounts(record.counts),
+                RowClients(figures: figures, record: record, inMemory: inMemory)
+            )
         }
 
         /// The next record of source `index`, as a row.
         @inline(__always)
-        private mutating func take(_ index: Int) -> (key: PackedKey, counts: BucketCounts) {
+        private mutating func take(_ index: Int) -> (key: PackedKey, counts: BucketCounts, clients: RowClients) {
             let record = sources[index].block[sources[index].position]
             sources[index].position += 1
             refill(index)
             updateHead(index)
-            return (sequence.packedKey(sortKey: record.key), BucketCounts(record.counts))
+            return row(record, inMemory: sources[index].run == nil)
         }
     }
 }

@@ -61,18 +61,20 @@
         }
     }
 
-    /// Counts one request under `key`.
-    @_transparent
-    public mutating func add(_ key: PackedKey, status: UInt16, bytes: UInt64) {
+    /// Counts one request under `key`; the index of its entry (the order entries are drained in).
+    @_transparent @discardableResult
+    public mutating func add(_ key: PackedKey, status: UInt16, bytes: UInt64) -> Int {
         let index = index(of: key.rawValue)
         counts[index].add(status: status, bytes: bytes)
+        return index
     }
 
-    /// Adds `other` to the counters under `key`.
-    @inline(__always)
-    mutating func merge(_ key: PackedKey, _ other: Counts) {
+    /// Adds `other` to the counters under `key`; the index of its entry.
+    @inline(__always) @discardableResult
+    mutating func merge(_ key: PackedKey, _ other: Counts) -> Int {
         let index = index(of: key.rawValue)
         counts[index].merge(other)
+        return index
     }
 
     /// The counters under `key`, if any.

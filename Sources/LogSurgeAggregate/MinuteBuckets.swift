@@ -7,12 +7,15 @@ public struct BucketRow: Sendable, Equatable {
     public var site: String
     public var country: CountryCode
     public var counts: BucketCounts
+    /// Its distinct clients and the busiest one's requests.
+    public var clients: ClientFigures
 
-    public init(minute: Int32, site: String, country: CountryCode, counts: BucketCounts) {
+    public init(minute: Int32, site: String, country: CountryCode, counts: BucketCounts, clients: ClientFigures = .init()) {
         self.minute = minute
         self.site = site
         self.country = country
         self.counts = counts
+        self.clients = clients
     }
 }
 
@@ -21,8 +24,9 @@ public struct BucketRow: Sendable, Equatable {
 /// Chunk tallies are merged into it in chunk order; because every counter is a sum, the
 /// result does not depend on how lines were split into chunks or spread over workers.
 ///
-/// Memory is bounded: once `spillThreshold` buckets are held, they are sorted and written as a
-/// run to an unlinked temporary file and the table starts afresh; rows are then merged from the
+/// Memory is bounded: once `spillThreshold` buckets are held (or their clients take 512 bytes
+/// a bucket of it), they are sorted and written as a run to unlinked temporary files and the
+/// table starts afresh; rows are then merged from the
 /// runs and the table, equal keys summed, in the same order and with the same sums as if
 /// everything had stayed in memory. (If no temporary file can be written, buckets stay in memory.)
 public struct MinuteBuckets: Sendable {
@@ -43,6 +47,13 @@ public struct MinuteBuckets: Sendable {
     var siteLimit = MinuteBuckets.maximumSites
     private var siteIndex: [String: UInt16] = [:]
     private var store = BucketTable(initialCapacity: 64)
+    /// The clients of each of the store's entries, in the store's order, and their bytes.
+    private var clients: [ClientTally] = []
+    private var clientBytes = 0
+    /// Bytes of clients held before a spill: 512 a bucket of `spillThreshold` (64 MB by
+    /// default: some 1,800 buckets of more than `ClientTally.exactLimit` clients, a busy
+    /// site's day), so that dividing the threshold divides this too.
+    private var clientBudget: Int { spillThreshold << 9 }
     /// Buckets held before a spill.
     public private(set) var spillThreshold: Int
     private var spillFile: BucketSpillFile?
@@ -72,17 +83,36 @@ public struct MinuteBuckets: Sendable {
         return sortedRows().reduce(0) { count, _ in count + 1 }
     }
 
-    /// Adds `counts` under (minute, site, country).
-    public mutating func add(minute: Int32, site: String, country: CountryCode, counts: BucketCounts) {
-        store.merge(PackedKey(minute: minute, site: globalIndex(of: site), country: country), .init(counts))
+    /// Adds `counts` and `clients` under (minute, site, country).
+    public mutating func add(
+        minute: Int32, site: String, country: CountryCode, counts: BucketCounts, clients: ClientTally = ClientTally()
+    ) {
+        merge(PackedKey(minute: minute, site: globalIndex(of: site), country: country), .init(counts), clients)
         spillIfFull()
     }
 
-    /// Merges one chunk's tally, whose site indices refer to `localSites`.
-    package mutating func merge(_ entries: [(key: PackedKey, counts: BucketTable.Counts)], localSites: [String]) {
+    /// Adds counters and clients to the store's entry for `key`.
+    @inline(__always)
+    private mutating func merge(_ key: PackedKey, _ counts: BucketTable.Counts, _ tally: ClientTally) {
+        let index = store.merge(key, counts)
+        if index == clients.count {
+            clients.append(tally)
+            clientBytes += tally.memoryBytes
+        } else if !tally.isEmpty {
+            clientBytes -= clients[index].memoryBytes
+            clients[index].merge(tally)
+            clientBytes += clients[index].memoryBytes
+        }
+    }
+
+    /// Merges one chunk's tally, whose site indices refer to `localSites`, with the clients of
+    /// each of its entries.
+    package mutating func merge(
+        _ entries: [(key: PackedKey, counts: BucketTable.Counts)], clients tallies: [ClientTally], localSites: [String]
+    ) {
         var translation = [UInt16?](repeating: nil, count: localSites.count)
         var folds = sitesFolded
-        for (key, counts) in entries {
+        for (offset, (key, counts)) in entries.enumerated() {
             let local = Int(key.site)
             let site: UInt16
             if let known = translation[local] {
@@ -96,15 +126,29 @@ public struct MinuteBuckets: Sendable {
                 }
                 translation[local] = site
             }
-            store.merge(PackedKey(minute: key.minute, site: site, country: key.country), counts)
+            merge(
+                PackedKey(minute: key.minute, site: site, country: key.country), counts,
+                offset < tallies.count ? tallies[offset] : ClientTally())
         }
         spillIfFull()
     }
 
     /// Adds every bucket of `other` (e.g. buckets read back from several servers' exports).
     public mutating func merge(_ other: MinuteBuckets) {
-        for row in other.sortedRows() {
-            add(minute: row.minute, site: row.site, country: row.country, counts: row.counts)
+        other.forEachTalliedRow { row, tally in
+            add(minute: row.minute, site: row.site, country: row.country, counts: row.counts, clients: tally)
+        }
+    }
+
+    /// Each row, sorted, with its clients' tally.
+    private func forEachTalliedRow(_ body: (BucketRow, ClientTally) -> Void) {
+        let rows = sortedRows()
+        var iterator = rows.makeIterator()
+        while let (key, counts, clients) = iterator.nextEntry() {
+            let row = BucketRow(
+                minute: key.minute, site: rows.siteNames[Int(key.site)], country: key.country, counts: counts,
+                clients: clients.figures)
+            body(row, rows.tally(of: clients))
         }
     }
 
@@ -123,32 +167,46 @@ public struct MinuteBuckets: Sendable {
         }
         if other.hasSpilled || other.siteNames.count + siteNames.count > siteLimit {
             // Row by row: a site may fold on the way (the indices are looked up each time).
-            for row in other.sortedRows() { add(minute: row.minute, site: row.site, country: row.country, counts: row.counts) }
+            other.forEachTalliedRow { row, tally in
+                add(minute: row.minute, site: row.site, country: row.country, counts: row.counts, clients: tally)
+            }
             return
         }
         let translation = other.siteNames.map { globalIndex(of: $0) }
-        for (raw, counts) in zip(other.store.keys, other.store.counts) {
+        for (entry, raw) in other.store.keys.enumerated() {
             let key = PackedKey(rawValue: raw)
-            store.merge(PackedKey(minute: key.minute, site: translation[Int(key.site)], country: key.country), counts)
+            merge(
+                PackedKey(minute: key.minute, site: translation[Int(key.site)], country: key.country), other.store.counts[entry],
+                other.clients[entry])
         }
         spillIfFull()
     }
 
     /// Writes the table out as a sorted run once it holds `spillThreshold` buckets.
     private mutating func spillIfFull() {
-        guard store.count >= spillThreshold, !spillFailed else { return }
+        guard store.count >= spillThreshold || clientBytes >= clientBudget, !spillFailed else { return }
         if spillFile == nil { spillFile = BucketSpillFile() }
         guard let file = spillFile else {
             spillFailed = true  // keep everything in memory rather than lose it
             return
         }
         let order = sortOrder(rank: siteRanks())
-        let keys = store.keys, counts = store.counts
+        let keys = store.keys, counts = store.counts, tallies = clients
         var next = order.makeIterator()
+        var tallyWriteFailed = false
         let run = file.appendRun {
-            next.next().map { BucketSpillFile.Record(key: keys[$0.entry], counts: counts[$0.entry]) }
+            guard let (_, entry) = next.next() else { return nil }
+            var record = Self.record(key: keys[entry], counts: counts[entry], tally: tallies[entry])
+            if !tallies[entry].isEmpty {
+                guard let place = file.appendTally(tallies[entry]) else {
+                    tallyWriteFailed = true
+                    return nil
+                }
+                (record.tally, record.tallyLength) = place
+            }
+            return record
         }
-        guard let run else {
+        guard let run, !tallyWriteFailed else {
             spillFailed = true
             return
         }
@@ -164,6 +222,8 @@ public struct MinuteBuckets: Sendable {
         }
         if low <= high { spilledRange = low...high }
         store = BucketTable(initialCapacity: 64)
+        clients = []
+        clientBytes = 0
         mergeFullLevels(file: file)
     }
 
@@ -176,12 +236,31 @@ public struct MinuteBuckets: Sendable {
         {
             // Sorted by site rank: a site added since a run was written sorts among the others,
             // whose order it does not change, so every run is still sorted.
-            var rows = rowSequence(rank: siteRanks(), memory: [], runs: Array(runs.suffix(Self.runFanIn))).makeIterator()
+            let sequence = rowSequence(rank: siteRanks(), memory: [], tallies: [], runs: Array(runs.suffix(Self.runFanIn)))
+            var rows = sequence.makeIterator()
+            var tallyWriteFailed = false
             let merged = file.appendRun {
-                rows.nextEntry().map { BucketSpillFile.Record(key: $0.key.rawValue, counts: BucketTable.Counts($0.counts)) }
+                guard let (key, counts, clients) = rows.nextEntry() else { return nil }
+                var record = BucketSpillFile.Record(
+                    key: key.rawValue, counts: BucketTable.Counts(counts), distinct: UInt32(clamping: clients.figures.distinct),
+                    busiest: UInt32(clamping: clients.figures.busiest))
+                // A row of one run keeps its tally's bytes where they are; a merged one is written anew.
+                if let place = clients.spilledTally {
+                    (record.tally, record.tallyLength) = place
+                } else {
+                    let tally = sequence.tally(of: clients)
+                    if !tally.isEmpty {
+                        guard let place = file.appendTally(tally) else {
+                            tallyWriteFailed = true
+                            return nil
+                        }
+                        (record.tally, record.tallyLength) = place
+                    }
+                }
+                return record
             }
             // A write that failed leaves the runs as they were: more of them, all still read.
-            guard let merged else { return }
+            guard let merged, !tallyWriteFailed else { return }
             runs.removeLast(Self.runFanIn)
             runLevels.removeLast(Self.runFanIn)
             runs.append(merged)
@@ -220,10 +299,10 @@ public struct MinuteBuckets: Sendable {
         var folded = MinuteBuckets(spillThreshold: spillThreshold)
         folded.siteLimit = siteLimit
         folded.sitesFolded = sitesFolded + ranked.count - kept.count
-        for row in sortedRows() {
+        forEachTalliedRow { row, tally in
             folded.add(
                 minute: row.minute, site: kept.contains(row.site) ? row.site : Self.overflowSite,
-                country: row.country, counts: row.counts)
+                country: row.country, counts: row.counts, clients: tally)
         }
         self = folded
     }
@@ -235,17 +314,31 @@ public struct MinuteBuckets: Sendable {
     /// block of each run) are held, not every row.
     public func sortedRows() -> BucketRowSequence {
         let rank = siteRanks()
-        let counts = store.counts
-        let memory = sortOrder(rank: rank).map { BucketSpillFile.Record(key: $0.key, counts: counts[$0.entry]) }
-        return rowSequence(rank: rank, memory: memory, runs: runs)
+        let counts = store.counts, tallies = clients
+        let memory = sortOrder(rank: rank).map { sorted in
+            var record = Self.record(key: sorted.key, counts: counts[sorted.entry], tally: tallies[sorted.entry])
+            record.tally = Int64(sorted.entry)
+            return record
+        }
+        return rowSequence(rank: rank, memory: memory, tallies: tallies, runs: runs)
     }
 
-    /// The rows of `memory` (the table's entries under their sort keys, sorted) and `runs`.
-    private func rowSequence(rank: [UInt16], memory: [BucketSpillFile.Record], runs: [BucketRun]) -> BucketRowSequence {
+    /// A record of `counts` under `key`, with what `tally` comes to.
+    private static func record(key: UInt64, counts: BucketTable.Counts, tally: ClientTally) -> BucketSpillFile.Record {
+        let figures = ClientFigures(tally)
+        return BucketSpillFile.Record(
+            key: key, counts: counts, distinct: UInt32(clamping: figures.distinct), busiest: UInt32(clamping: figures.busiest))
+    }
+
+    /// The rows of `memory` (the table's entries under their sort keys, sorted, with their
+    /// `tallies`) and `runs`.
+    private func rowSequence(
+        rank: [UInt16], memory: [BucketSpillFile.Record], tallies: [ClientTally], runs: [BucketRun]
+    ) -> BucketRowSequence {
         var siteOfRank = [UInt16](repeating: 0, count: rank.count)
         for (index, rank) in rank.enumerated() { siteOfRank[Int(rank)] = UInt16(index) }
         return BucketRowSequence(
-            siteNames: siteNames, rank: rank, siteOfRank: siteOfRank, memory: memory,
+            siteNames: siteNames, rank: rank, siteOfRank: siteOfRank, memory: memory, tallies: tallies,
             file: spillFile, runs: runs)
     }
 

@@ -129,7 +129,7 @@ struct Analyze: ParsableCommand {
 
     @Option(
         help: ArgumentHelp(
-            "Reading a pipe or following: after this many seconds without a new line, decide the minutes still waiting for later lines (an alert is never held back by a log that went quiet), and count each further quiet minute as one without requests.",
+            "Reading a pipe or following: after this many seconds without a new line, decide the minutes still waiting for later lines (an alert is never held back by a log that went quiet), and, when the log is live (its newest line within 5 minutes of the clock), count each further quiet minute as one without requests.",
             valueName: "SECONDS"))
     var idleFlush: Double = 60
 

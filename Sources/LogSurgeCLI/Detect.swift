@@ -83,7 +83,7 @@ struct Detect: ParsableCommand {
         for file in files {
             do {
                 let (content, skipped) = try CountSeriesReader.read(path: file)
-                if skipped > 0 { warn("\(file): \(skipped) line\(skipped == 1 ? "" : "s") could not be read and were left out") }
+                if skipped > 0 { warn("\(file): \(skipped) line\(skipped == 1 ? " was" : "s were") not read and left out") }
                 switch content {
                 case .buckets(let buckets):
                     merged.merge(buckets)

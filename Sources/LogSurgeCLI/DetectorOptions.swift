@@ -20,7 +20,7 @@ struct DetectorOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Surge: rise of the country's share of the site (default 1.5).", valueName: "RATIO"))
     var shareRatio: Double?
 
-    @Option(help: ArgumentHelp("Surge: requests above the baseline in the window (default 12).", valueName: "N"))
+    @Option(help: ArgumentHelp("Surge and drop: requests above (below) the baseline in the window (default 12).", valueName: "N"))
     var minExcess: Double?
 
     @Option(help: ArgumentHelp("Error spike: 5xx share over the baseline share (default 4).", valueName: "RATIO"))
@@ -32,7 +32,8 @@ struct DetectorOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Error spike: fewest 5xx responses in the window (default 4).", valueName: "N"))
     var minErrors: Int?
 
-    @Option(help: ArgumentHelp("Surge: how unlikely under normal noise the evidence must be (default 1e-7).", valueName: "P"))
+    @Option(
+        help: ArgumentHelp("Surge and drop: how unlikely under the series' own noise the evidence must be (default 1e-7).", valueName: "P"))
     var significance: Double?
 
     @Option(help: ArgumentHelp("Error spike: how unlikely under the baseline share the 5xx count must be (default 1e-5).", valueName: "P"))

@@ -19,6 +19,7 @@ struct Generate: ParsableCommand {
               surge:CC:FACTOR:START:MINUTES[:RAMP]  CC's traffic x FACTOR (CC `*`: all)
               errors:SHARE:START:MINUTES[:RAMP]     SHARE of responses become 5xx
               drop:FACTOR:START:MINUTES[:RAMP]      all traffic x FACTOR (0: an outage)
+              crawler:CC:RATE:START:MINUTES[:RAMP]  one client of CC sends RATE requests/min
             START is a UTC minute (2016-11-09T02:00Z); RAMP minutes rise before and fall \
             after the MINUTES at full strength. --labels writes one JSON line per event with \
             its kind and window.
@@ -63,6 +64,12 @@ struct Generate: ParsableCommand {
             valueName: "SETUP"))
     var behind: String = "none"
 
+    @Option(
+        help: ArgumentHelp(
+            "Over-dispersion: each minute's traffic times a gamma draw of mean 1 and this variance (0: Poisson counts).",
+            valueName: "VARIANCE"))
+    var dispersion: Double = 0
+
     @Option(help: "Share of malformed lines.")
     var malformedRate: Double = 0.0005
 
@@ -103,10 +110,17 @@ struct Generate: ParsableCommand {
         }
         guard rate > 0, rate <= 1_000_000 else { throw ValidationError("--rate must be in (0, 1000000]") }
         guard (0...1).contains(malformedRate) else { throw ValidationError("--malformed-rate must be in [0, 1]") }
+        guard (0...100).contains(dispersion) else { throw ValidationError("--dispersion must be in [0, 100]") }
         for spec in event where InjectedEvent(parsing: spec) == nil {
             throw ValidationError(
-                "--event '\(spec)' must look like surge:US:10:2016-11-09T02:00Z:120[:15], errors:0.35:2016-11-09T03:00Z:10[:2] or drop:0:2016-11-09T04:00Z:30[:2]"
+                "--event '\(spec)' must look like surge:US:10:2016-11-09T02:00Z:120[:15], errors:0.35:2016-11-09T03:00Z:10[:2], drop:0:2016-11-09T04:00Z:30[:2] or crawler:US:300:2016-11-09T05:00Z:20"
             )
+        }
+        let visiting = Set(TrafficProfile.immigrationSite.countries.map(\.code))
+        for case .crawler(let country, _) in event.compactMap(InjectedEvent.init(parsing:)).map(\.kind)
+        where !visiting.contains(country) {
+            throw ValidationError(
+                "--event crawler:\(country): the generated site's visitors come from \(visiting.sorted().joined(separator: ", "))")
         }
     }
 
@@ -120,6 +134,7 @@ struct Generate: ParsableCommand {
         configuration.proxy = ProxySetup(rawValue: behind)!
         configuration.malformedRate = malformedRate
         configuration.events = event.compactMap(InjectedEvent.init(parsing:))
+        configuration.dispersion = dispersion
         let layout: GeneratedLogWriter.Layout =
             rotate.map { .rotated(directory: $0, name: "access.log") }
             ?? .single(path: output, gzip: gzip)

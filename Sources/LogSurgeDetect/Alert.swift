@@ -27,6 +27,10 @@ public struct AlertEvent: Sendable, Equatable {
     /// Error spikes: the 5xx share at the peak step and the baseline share.
     public var peakErrorRate: Double?
     public var baselineErrorRate: Double?
+    /// Surges, when the buckets count clients: distinct clients of the watched country in the
+    /// peak step, and the share of the episode's excess requests its busiest client sent.
+    public var clients: Int?
+    public var topClientShare: Double?
     /// The series against its baseline, step by step, from up to 30 steps before `start` to the
     /// step that closed it (closed events only): for the report's picture.
     public var picture: Picture?

@@ -8,21 +8,33 @@ public struct SiteObservation: Sendable {
     public var errors: Int
     /// Requests of each watched country (missing: 0).
     public var watched: [CountryCode: Int]
+    /// Who each watched country's requests came from: its distinct clients and the busiest
+    /// one's requests (missing: not known, e.g. a series without a `clients` column).
+    public var watchedClients: [CountryCode: ClientFigures]
 
-    public init(site: String, requests: Int, errors: Int, watched: [CountryCode: Int]) {
+    public init(
+        site: String, requests: Int, errors: Int, watched: [CountryCode: Int], watchedClients: [CountryCode: ClientFigures] = [:]
+    ) {
         self.site = site
         self.requests = requests
         self.errors = errors
         self.watched = watched
+        self.watchedClients = watchedClients
     }
 
-    /// Counts one bucket of this site: its requests, its 5xx, and its country's requests when
-    /// the country is watched (`watching`: a few countries, a scan of which is cheaper than a
-    /// hash; this runs for every bucket of the run).
-    package mutating func add<Count>(country: CountryCode, counts: StatusCounters<Count>, watching: [CountryCode]) {
+    /// Counts one bucket of this site: its requests, its 5xx, and its country's requests and
+    /// clients when the country is watched (`watching`: a few countries, a scan of which is
+    /// cheaper than a hash; this runs for every bucket of the run). A site's buckets are one
+    /// per country: the clients of a country come from one bucket.
+    package mutating func add<Count>(
+        country: CountryCode, counts: StatusCounters<Count>, clients: ClientFigures? = nil, watching: [CountryCode]
+    ) {
         requests += Int(counts.requests)
         errors += Int(counts.status5xx)
-        if watching.contains(country) { watched[country, default: 0] += Int(counts.requests) }
+        if watching.contains(country) {
+            watched[country, default: 0] += Int(counts.requests)
+            if let clients, clients.distinct > 0 { watchedClients[country] = clients }
+        }
     }
 }
 
@@ -91,9 +103,14 @@ public final class DetectionEngine {
             origin = minute
             index = 0
         } else if let lastStep {
-            // Fill skipped steps with zeros for every known site, then this step.
+            // Fill skipped steps with zeros for every known site (in a series whose holes are
+            // missing data, with steps that are neither evidence nor baseline), then this step.
             for skipped in (lastStep + 1)..<index {
-                events += advance(step: skipped)
+                if gapsAreMissingData {
+                    skipMissing()
+                } else {
+                    events += advance(step: skipped)
+                }
             }
         }
         observe(observations, step: index)
@@ -163,6 +180,21 @@ public final class DetectionEngine {
     /// Steps taken, skipped ones included.
     private(set) var stepsTaken = 0
 
+    /// A step of a plain series with no data: stored for every site, left out of every
+    /// baseline and every test (a missing point is not a count of 0: not a drop).
+    private func skipMissing() {
+        stepsTaken += 1
+        for site in siteOrder {
+            site.total.append(0, baseline: 0, raw: 0)
+            site.total.excludeLast()
+            for track in site.surges {
+                track.history.append(0, baseline: 0, raw: 0)
+                track.history.excludeLast()
+                track.crowd.append(nil, requests: 0)
+            }
+        }
+    }
+
     /// One step of every site checked, with what `observe` handed them (nothing: no requests).
     private func advance(step: Int) -> [AlertEvent] {
         stepsTaken += 1
@@ -187,10 +219,12 @@ public final class DetectionEngine {
             var anySurgeOpen = false
             for track in site.surges {
                 let count = Double(observation?.watched[track.country] ?? 0)
+                track.crowd.append(observation?.watchedClients[track.country], requests: Int(count))
                 events += surgeStep(track, site: name, step: step, count: count, level: level, totals: site.total)
                 anySurgeOpen = anySurgeOpen || track.episode != nil
             }
             if anySurgeOpen { site.total.excludeLast() }
+            for track in site.surges where track.episode == nil { track.crowd.learn(count: observation?.watched[track.country] ?? 0) }
             if totalExpected != nil { events += dropStep(site, step: step) }
             learn(&site.total, step: step, count: requests)
             events += errorStep(
@@ -338,10 +372,12 @@ public final class DetectionEngine {
             track.history.excludeLast()
             episode.record(count, baseline: track.history.baseline(step))
             let baseline = max(track.history.baseline(step), 0.5)
+            episode.crowd.add(count: count, baseline: baseline, clients: track.crowd.last)
             if count > Double(episode.peakRequests) {
                 episode.peakStep = step
                 episode.peakRequests = Int(count)
                 episode.peakBaseline = baseline
+                episode.crowd.peakClients = track.crowd.last?.distinct
             }
             let recent = track.history.recentSums(10)
             // Still active while clearly above the baseline, beyond what its noise explains.
@@ -377,6 +413,17 @@ public final class DetectionEngine {
                 let shareRise = (observed.count / total.count) / (expectedSum / max(total.baseline, expectedSum))
                 guard shareRise >= config.shareRatio else { continue }
             }
+            // A crowd, not one client: the rise holds without the excess of each step's busiest
+            // client, and the other clients are themselves far more than usual.
+            let dispersion = track.history.noise.dispersion(window: index, above: true)
+            let crowd = track.crowd.judge(
+                window: window, count: observed.count, expected: expectedSum, dispersion: dispersion,
+                significance: config.significance, minimum: config.minimumCrowd)
+            guard crowd.isCrowd, crowd.count >= ratio * expectedSum, crowd.count - expectedSum >= config.minimumExcess,
+                crowd.count == observed.count
+                    || CountStatistics.negativeBinomialUpperTail(Int(crowd.count), mean: expectedSum, dispersion: dispersion)
+                        < config.significance
+            else { continue }
             // The episode starts at the first clearly raised step of the window.
             var start = step
             for candidate in (step - window + 1)...step {
@@ -394,6 +441,12 @@ public final class DetectionEngine {
                 peakBaseline: max(track.history.baseline(peakStep), 0.5), lastActive: step)
             episode.openWindow = window
             episode.heldBaseline = max(track.history.baseline(step), 0.5)
+            for past in start...step {
+                episode.crowd.add(
+                    count: track.history.count(past), baseline: max(track.history.baseline(past), 0.5),
+                    clients: track.crowd.at(stepsBack: step - past))
+            }
+            episode.crowd.peakClients = track.crowd.at(stepsBack: step - peakStep)?.distinct
             episode.pictureStart = max(track.history.firstStep, start - 30)
             for past in episode.pictureStart...step { episode.record(track.history.count(past), baseline: track.history.baseline(past)) }
             nextID += 1
@@ -498,7 +551,9 @@ public final class DetectionEngine {
             baselineRequests: episode.peakBaseline.map { ($0 * 10).rounded() / 10 },
             ratio: episode.peakBaseline.map { ((Double(episode.peakRequests) / $0) * 10).rounded() / 10 },
             peakErrorRate: episode.peakErrorRate.map { ($0 * 1000).rounded() / 1000 },
-            baselineErrorRate: episode.baselineErrorRate.map { ($0 * 10000).rounded() / 10000 })
+            baselineErrorRate: episode.baselineErrorRate.map { ($0 * 10000).rounded() / 10000 },
+            clients: episode.kind == .surge ? episode.crowd.peakClients : nil,
+            topClientShare: episode.kind == .surge ? episode.crowd.topClientShare.map { ($0 * 1000).rounded() / 1000 } : nil)
     }
 
     private func close(_ episode: Episode, end: Int32) -> AlertEvent {
@@ -530,6 +585,8 @@ struct Episode {
     var heldBaseline: Double?
     var peakErrorRate: Double?
     var baselineErrorRate: Double?
+    /// Surges: who the excess came from.
+    var crowd = EpisodeCrowd()
     /// First step of the picture, its values and baselines.
     var pictureStart = 0
     var values: [Double] = []
@@ -574,6 +631,8 @@ final class SurgeTrack {
     package let country: CountryCode
     var history: SeriesHistory
     var episode: Episode?
+    /// Its clients, step by step, and what a normal step's clients are.
+    var crowd = CrowdEvidence()
     /// Its series in the engine's trace, once recorded.
     var traceSlot = -1
 
@@ -634,7 +693,7 @@ final class ErrorTrack {
 extension DetectionEngine {
     /// The layout of `snapshot()`: bump it with any change to what the detectors keep or how
     /// they read it, so that a snapshot of another build is refused rather than misread.
-    static let snapshotFormat = 3
+    static let snapshotFormat = 4
 
     /// Everything the detectors keep, as bytes: `restored(from:configuration:)` of them goes on
     /// exactly as this engine would (its trace is not kept).
@@ -658,6 +717,7 @@ extension DetectionEngine {
                 writer.unsigned(UInt64(track.country.rawValue))
                 track.history.write(to: &writer)
                 writer.optional(track.episode) { $1.write(to: &$0) }
+                track.crowd.write(to: &writer)
             }
             writer.optional(site.drop) { $1.write(to: &$0) }
             site.errors.write(to: &writer)
@@ -712,6 +772,7 @@ extension DetectionEngine {
                     track.history = try SeriesHistory(from: &reader, capacity: capacity)
                     try reader.check(track.history.firstStep >= 0 && track.history.endStep == lastStep + 1)
                     track.episode = try reader.optional { reader in try Episode(from: &reader) }
+                    track.crowd = try CrowdEvidence(from: &reader)
                     try reader.check(
                         track.episode.map {
                             $0.steps.allSatisfy(stepRange.contains) && $0.kind == .surge && $0.site == name && $0.country == track.country
@@ -768,6 +829,7 @@ extension Episode {
         for value in [peakBaseline, peakErrorRate, baselineErrorRate, heldBaseline] { writer.optional(value) { $0.double($1) } }
         writer.array(values) { $0.double($1) }
         writer.array(baselines) { $0.double($1) }
+        crowd.write(to: &writer)
     }
 
     init(from reader: inout SnapshotReader) throws {
@@ -794,6 +856,7 @@ extension Episode {
         heldBaseline = optionals[3]
         values = try reader.array { try $0.double() }
         baselines = try reader.array { try $0.double() }
+        crowd = try EpisodeCrowd(from: &reader)
         try reader.check(values.count == baselines.count && values.count <= 1440)
         try reader.check(
             id >= 1 && peakRequests >= 0 && peakRequests < 1 << 40 && quietSteps >= 0 && quietSteps < Int(Int32.max)

@@ -68,6 +68,8 @@ public final class DetectionRun {
 
     // A stream's minutes until they are decided.
     private var pending: [Int32: [String: SiteObservation]] = [:]
+    /// The clients of their watched countries' buckets, merged as chunks come.
+    private var pendingClients: [Int32: [String: [CountryCode: ClientTally]]] = [:]
     private var newest: Int32?
     private var decidedThrough: Int32?
     /// Requests more than an hour ahead of `newest`, and the newest of their minutes: the
@@ -107,13 +109,16 @@ public final class DetectionRun {
 
     /// Counts requests of one merged bucket of a stream. A minute already decided only counts
     /// its requests as late.
-    package func add(minute: Int32, site: String, country: CountryCode, counts: BucketTable.Counts) {
+    package func add(minute: Int32, site: String, country: CountryCode, counts: BucketTable.Counts, clients: ClientTally) {
         if let decidedThrough, minute <= decidedThrough {
             lateLines += UInt64(counts.requests)
             return
         }
         pending[minute, default: [:]][site, default: SiteObservation(site: site, requests: 0, errors: 0, watched: [:])]
             .add(country: country, counts: counts, watching: watched)
+        if !clients.isEmpty, watched.contains(country) {
+            pendingClients[minute, default: [:]][site, default: [:]][country, default: ClientTally()].merge(clients)
+        }
         if let current = newest, Int(minute) - Int(current) > 60 {
             aheadRequests += UInt64(counts.requests)
             aheadNewest = max(aheadNewest, minute)
@@ -148,7 +153,14 @@ public final class DetectionRun {
     private func decide(through limit: Int32) {
         let ready = pending.keys.filter { $0 <= limit }.sorted()
         for minute in ready {
-            let observations = pending.removeValue(forKey: minute)!.values.sorted { $0.site < $1.site }
+            var observations = pending.removeValue(forKey: minute)!.values.sorted { $0.site < $1.site }
+            if let clients = pendingClients.removeValue(forKey: minute) {
+                for index in observations.indices {
+                    for (country, tally) in clients[observations[index].site] ?? [:] {
+                        observations[index].watchedClients[country] = ClientFigures(tally)
+                    }
+                }
+            }
             step(minute: minute, observations: observations)
         }
         decidedThrough = max(decidedThrough ?? limit, limit)
@@ -185,7 +197,7 @@ public final class DetectionRun {
         }
         let rows = buckets.sortedRows()
         var iterator = rows.makeIterator()
-        while let (key, counts) = iterator.nextEntry() {
+        while let (key, counts, clients) = iterator.nextEntry() {
             if key.minute != current {
                 flush()
                 current = key.minute
@@ -194,7 +206,7 @@ public final class DetectionRun {
                 observations.append(SiteObservation(site: rows.siteNames[Int(key.site)], requests: 0, errors: 0, watched: [:]))
                 currentSite = key.site
             }
-            observations[observations.count - 1].add(country: key.country, counts: counts, watching: watched)
+            observations[observations.count - 1].add(country: key.country, counts: counts, clients: clients.figures, watching: watched)
         }
         flush()
         return finish()

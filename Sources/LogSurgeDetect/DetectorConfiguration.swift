@@ -21,6 +21,11 @@ public struct DetectorConfiguration: Sendable, Equatable {
     /// A surge needs at least this many requests above the baseline in its window, a drop this
     /// many below. By default, 12.
     public var minimumExcess: Double = 12
+    /// A surge is a crowd: at least this many more distinct clients a step than the requests
+    /// would bring at the clients' usual requests per step (so that a crawler, a scanner or a few
+    /// of them, or one CDN edge, never raises one). Checked when the buckets count clients.
+    /// By default, 3.
+    public var minimumCrowd: Double = 3
     /// How unlikely the observed count of a surge or a drop must be, under the baseline and the
     /// noise the series has shown (a negative binomial, `SeriesNoise`). By default, 1e-7.
     public var significance: Double = 1e-7
@@ -64,6 +69,7 @@ public struct DetectorConfiguration: Sendable, Equatable {
             "watchedCountries=" + watchedCountries.map(\.description).joined(separator: ","),
             setting("surgeRatio", surgeRatio), setting("sustainedSurgeRatio", sustainedSurgeRatio),
             setting("shareRatio", shareRatio), setting("minimumExcess", minimumExcess),
+            setting("minimumCrowd", minimumCrowd),
             setting("significance", significance), setting("dropRatio", dropRatio), setting("closeRatio", closeRatio),
             setting("closeSteps", closeSteps),
             setting("errorShareRatio", errorShareRatio), setting("minimumErrorShare", minimumErrorShare),

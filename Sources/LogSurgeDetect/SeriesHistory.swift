@@ -237,10 +237,16 @@ struct SeriesHistory {
         }
     }
 
-    /// The mean of the last `steps` normal steps, when there are at least `minimumSteps`.
+    /// The mean of the normal steps among the last `steps`, when there are at least
+    /// `minimumSteps`; else among the last 2, 3 or 4 × `steps` (after an episode, whose steps are
+    /// not normal, the baseline reaches back past it rather than going blind).
     func recentExpected(steps: Int, minimumSteps: Int) -> Double? {
-        let (sum, used) = normalSum(from: max(firstStep, endStep - steps), to: endStep)
-        return used >= minimumSteps ? sum / Double(used) : nil
+        for span in 1...4 {
+            let (sum, used) = normalSum(from: max(firstStep, endStep - span * steps), to: endStep)
+            if used >= minimumSteps { return sum / Double(used) }
+            if endStep - span * steps <= firstStep { break }
+        }
+        return nil
     }
 
     /// Sums over the test windows ending at the last step (`SeriesNoise.windows`: 1, 3, 10 and

@@ -11,6 +11,9 @@ public struct InjectedEvent: Sendable, Equatable {
         case errorSpike(share: Double)
         /// All traffic multiplied by `factor` (below 1; 0: an outage, no line at all).
         case drop(factor: Double)
+        /// One client of `country` (a crawler, a scanner) sending `rate` requests a minute at
+        /// full strength, on top of the normal traffic: not a crowd, never a surge.
+        case crawler(country: String, rate: Double)
     }
 
     public var kind: Kind
@@ -45,8 +48,9 @@ public struct InjectedEvent: Sendable, Equatable {
     }
 
     /// Parses `surge:US:10:2016-11-09T02:00Z:120[:30]`, `surge:*:5:…` (every country),
-    /// `errors:0.35:2016-11-09T03:20Z:10[:ramp]` or `drop:0:2016-11-09T04:00Z:30[:ramp]` (all
-    /// traffic times 0, an outage, up to below 1).
+    /// `errors:0.35:2016-11-09T03:20Z:10[:ramp]`, `drop:0:2016-11-09T04:00Z:30[:ramp]` (all
+    /// traffic times 0, an outage, up to below 1) or `crawler:US:300:2016-11-09T05:00Z:20[:ramp]`
+    /// (one client of US sending 300 requests a minute).
     public init?(parsing text: String) {
         let parts = text.split(separator: ":", omittingEmptySubsequences: false).map(String.init)
         // Minutes contain a colon: rejoin "YYYY-MM-DDTHH" and "MMZ".
@@ -78,6 +82,16 @@ public struct InjectedEvent: Sendable, Equatable {
             let ramp = parts.count > 5 ? Int(parts[5]) : 0
             guard let ramp, ramp >= 0, ramp <= Self.longest, parts.count <= 6 else { return nil }
             self.init(kind: .drop(factor: factor), onset: onset, duration: duration, ramp: ramp)
+        case "crawler":
+            guard parts.count >= 6, let rate = Double(parts[2]), rate > 0, rate <= 1e6,
+                let onset = minute(3), let duration = Int(parts[5]), duration > 0, duration <= Self.longest
+            else { return nil }
+            let ramp = parts.count > 6 ? Int(parts[6]) : 0
+            let country = parts[1].uppercased()
+            guard let ramp, ramp >= 0, ramp <= Self.longest, parts.count <= 7,
+                country.utf8.count == 2, country.utf8.allSatisfy({ (0x41...0x5A).contains($0) })
+            else { return nil }
+            self.init(kind: .crawler(country: country, rate: rate), onset: onset, duration: duration, ramp: ramp)
         default:
             return nil
         }
@@ -94,6 +108,8 @@ public struct InjectedEvent: Sendable, Equatable {
             return "{\"kind\":\"error_spike\",\"share\":\(share),\(window)}"
         case .drop(let factor):
             return "{\"kind\":\"drop\",\"factor\":\(factor),\(window)}"
+        case .crawler(let country, let rate):
+            return "{\"kind\":\"crawler\",\"country\":\"\(country)\",\"rate\":\(rate),\(window)}"
         }
     }
 }

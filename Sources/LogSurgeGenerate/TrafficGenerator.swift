@@ -25,6 +25,10 @@ public struct GeneratorConfiguration: Sendable {
     public var profile: TrafficProfile = .immigrationSite
     /// Surges and error spikes injected into the normal traffic. By default, none.
     public var events: [InjectedEvent] = []
+    /// Over-dispersion: each minute's expected requests are multiplied by a gamma draw of mean 1
+    /// and this variance (a gamma-Poisson mixture, the negative binomial real traffic looks
+    /// like: bursts of a few visitors, a page with many assets). 0: Poisson. By default, 0.
+    public var dispersion: Double = 0
 
     public init() {}
 }
@@ -46,7 +50,8 @@ public enum ProxySetup: String, Sendable, CaseIterable {
 ///
 /// Each country's traffic follows a daily rhythm in its own time zone (trough around 04:00,
 /// peak around 15:00 local) and a weekly one (weekends quieter); each minute's count is drawn
-/// from a Poisson distribution, so low volumes are as noisy as real ones. Clients repeat
+/// from a Poisson distribution, so low volumes are as noisy as real ones, or with
+/// `dispersion` from a gamma-Poisson mixture, as bursty as real ones. Clients repeat
 /// (a skewed pick from a per-country pool), statuses, paths, sizes and user agents follow a
 /// realistic mix, and a small share of lines is malformed.
 public struct TrafficGenerator {
@@ -56,12 +61,17 @@ public struct TrafficGenerator {
     private let pools: [[[UInt8]]]
     /// Proxy choices have their own stream, so the requests are the same whatever the setup.
     private var proxyRandom: SeededGenerator
+    /// The over-dispersion draws have their own stream, so a dispersion of 0 changes nothing.
+    private var burstRandom: SeededGenerator
+    /// The address of each crawler event (by its index in `events`).
+    private let crawlers: [Int: [UInt8]]
     private let writer: RequestWriter
 
     public init(configuration: GeneratorConfiguration) {
         self.configuration = configuration
         random = SeededGenerator(seed: configuration.seed)
         proxyRandom = SeededGenerator(seed: configuration.seed ^ 0x9E0C_5EED_0000_0017)
+        burstRandom = SeededGenerator(seed: configuration.seed ^ 0xB025_7000_0000_0031)
         writer = RequestWriter(layout: configuration.layout, offsetMinutes: configuration.serverOffsetMinutes)
         let total = configuration.profile.countries.reduce(0) { $0 + $1.share }
         shares = configuration.profile.countries.map { $0.share / total }
@@ -70,6 +80,15 @@ public struct TrafficGenerator {
             let size = 50 + Int(share * configuration.peakRate * 400)
             return (0..<size).map { _ in Self.makeAddress(country, ipv6Share: configuration.profile.ipv6Share, random: &poolRandom) }
         }
+        var crawlerRandom = SeededGenerator(seed: configuration.seed ^ 0xC2A7_1E20_0000_0041)
+        var crawlers: [Int: [UInt8]] = [:]
+        for (index, event) in configuration.events.enumerated() {
+            guard case .crawler(let code, _) = event.kind else { continue }
+            // A country the profile does not know crawls from the profile's first (`generate` refuses it).
+            let country = configuration.profile.countries.first { $0.code == code } ?? configuration.profile.countries[0]
+            crawlers[index] = Self.makeAddress(country, ipv6Share: 0, random: &crawlerRandom)
+        }
+        self.crawlers = crawlers
     }
 
     /// The expected requests of each country in `minute` (before noise).
@@ -108,7 +127,8 @@ public struct TrafficGenerator {
     /// them but without writing lines: for detection tests and benchmarks at full speed.
     public mutating func sampleCounts(minute: Int32) -> [(country: String, requests: Int, errors: Int)] {
         let normal = Self.statuses.filter { $0.0 >= 500 }.reduce(0) { $0 + $1.1 } / Self.statuses.reduce(0) { $0 + $1.1 }
-        let requests = expectedRequests(minute: minute).map { poisson($0) }
+        let factor = burst()
+        let requests = expectedRequests(minute: minute).map { poisson($0 * factor) }
         var owners: [Int] = []  // the country of each request of the minute
         for (country, count) in requests.enumerated() { owners += repeatElement(country, count: count) }
         let forced = forcedErrors(among: owners.count, minute: minute)
@@ -140,11 +160,40 @@ public struct TrafficGenerator {
         return 0.15 + 0.85 * wave * wave.squareRoot()
     }
 
-    /// Appends every line of `minute` to `out`, in time order.
+    /// This minute's over-dispersion factor (1 without `dispersion`).
+    private mutating func burst() -> Double {
+        let variance = configuration.dispersion
+        guard variance > 0 else { return 1 }
+        return Self.gamma(shape: 1 / variance, random: &burstRandom) * variance
+    }
+
+    /// A gamma draw of scale 1 (Marsaglia and Tsang's method; shape below 1 by boosting).
+    static func gamma(shape: Double, random: inout SeededGenerator) -> Double {
+        if shape < 1 {
+            return gamma(shape: shape + 1, random: &random) * pow(max(random.unit(), 1e-300), 1 / shape)
+        }
+        let d = shape - 1.0 / 3, c = 1 / (9 * d).squareRoot()
+        while true {
+            let u1 = max(random.unit(), 1e-300), u2 = random.unit()
+            let x = (-2 * log(u1)).squareRoot() * cos(2 * Double.pi * u2)
+            let v = pow(1 + c * x, 3)
+            guard v > 0 else { continue }
+            let u = max(random.unit(), 1e-300)
+            if log(u) < 0.5 * x * x + d - d * v + d * log(v) { return d * v }
+        }
+    }
+
+    /// Appends every line of `minute` to `out`, in time order. Crawlers' lines have country
+    /// index -1 - (their event's index).
     public mutating func appendLines(minute: Int32, to out: inout [UInt8]) {
         var events: [(second: UInt8, country: Int)] = []
+        let factor = burst()
         for (index, expected) in expectedRequests(minute: minute).enumerated() {
-            for _ in 0..<poisson(expected) { events.append((UInt8(random.next() % 60), index)) }
+            for _ in 0..<poisson(expected * factor) { events.append((UInt8(random.next() % 60), index)) }
+        }
+        for (index, event) in configuration.events.enumerated() {
+            guard case .crawler(_, let rate) = event.kind, event.strength(at: minute) > 0 else { continue }
+            for _ in 0..<poisson(rate * event.strength(at: minute)) { events.append((UInt8(random.next() % 60), -1 - index)) }
         }
         events.sort { $0.second != $1.second ? $0.second < $1.second : $0.country < $1.country }
         let forced = forcedErrors(among: events.count, minute: minute)
@@ -186,6 +235,10 @@ public struct TrafficGenerator {
     public func header(minute: Int32) -> [UInt8] { writer.header(minute: minute) }
 
     private mutating func appendLine(minute: Int32, second: Int, country: Int, forcedError: Bool, to out: inout [UInt8]) {
+        if country < 0 {
+            appendCrawlerLine(minute: minute, second: second, event: -1 - country, to: &out)
+            return
+        }
         let pool = pools[country]
         let skew = random.unit()
         let client = pool[Int(skew * skew * Double(pool.count))]
@@ -206,6 +259,19 @@ public struct TrafficGenerator {
             minute: minute, second: second, client: client, country: configuration.profile.countries[country].code,
             method: method, path: path, status: status, bytes: bytes, referer: referer, agent: agent,
             host: configuration.host)
+        behindProxy(&request)
+        writer.append(request, to: &out)
+    }
+
+    /// One request of the crawler of event `index`: its one address, a bot's user agent, pages
+    /// walked in turn.
+    private mutating func appendCrawlerLine(minute: Int32, second: Int, event index: Int, to out: inout [UInt8]) {
+        guard case .crawler(let code, _) = configuration.events[index].kind, let client = crawlers[index] else { return }
+        let (path, method, size) = Self.pages[Int(random.next() % UInt64(Self.pages.count))].0
+        var request = GeneratedRequest(
+            minute: minute, second: second, client: client, country: code, method: method == "POST" ? "GET" : method, path: path,
+            status: 200, bytes: size, referer: "-",
+            agent: "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)", host: configuration.host)
         behindProxy(&request)
         writer.append(request, to: &out)
     }

@@ -9,13 +9,15 @@ import LogSurgeInput
 /// --buckets`) or JSON lines, written here and read back here (`logsurge detect`).
 ///
 /// ```
-/// minute,site,country,requests,status_2xx,status_3xx,status_4xx,status_5xx,bytes
-/// 2016-11-09T02:00Z,www.example.org,US,412,380,20,9,3,5123456
+/// minute,site,country,requests,status_2xx,status_3xx,status_4xx,status_5xx,bytes,clients
+/// 2016-11-09T02:00Z,www.example.org,US,412,380,20,9,3,5123456,377
 /// ```
 /// `minute` is the UTC minute (`YYYY-MM-DDTHH:MMZ`), `site` is CSV-escaped and neutralised
 /// against spreadsheet formulas (`Escaping.csv`), `country` is an ISO code or `--`, the rest
-/// are decimal counts; rows are sorted by minute, then site, then country. JSON lines carry the
+/// are decimal counts (`clients`: distinct clients, exact up to `ClientTally.exactLimit`, an
+/// estimate beyond); rows are sorted by minute, then site, then country. JSON lines carry the
 /// same names as keys. The column names are the wire format: `columns` is their one declaration.
+/// Files written before `clients` existed (its column missing) are read with clients unknown.
 public enum BucketFile {
     public enum Format: Sendable {
         case csv, jsonLines
@@ -26,7 +28,7 @@ public enum BucketFile {
 
     public static let columns = [
         "minute", "site", "country", "requests", "status_2xx", "status_3xx",
-        "status_4xx", "status_5xx", "bytes",
+        "status_4xx", "status_5xx", "bytes", "clients",
     ]
 
     /// The first line of a CSV bucket file.
@@ -43,7 +45,9 @@ public enum BucketFile {
             for row in rows {
                 if minute?.value != row.minute { minute = (row.minute, UTCMinute.utf8(row.minute)) }
                 if site?.name != row.site { site = (row.site, Array(Escaping.csv(row.site).utf8)) }
-                try block.appendLine(minute: minute!.text, site: site!.text, country: row.country, counts: row.counts, flushingTo: sink)
+                try block.appendLine(
+                    minute: minute!.text, site: site!.text, country: row.country, counts: row.counts,
+                    clients: row.clients.distinct, flushingTo: sink)
             }
             try block.flush(to: sink)
         case .jsonLines:
@@ -57,6 +61,7 @@ public enum BucketFile {
             let values = [
                 "\"\(UTCMinute.format(row.minute))\"", Escaping.json(row.site), "\"\(row.country)\"",
                 "\(c.requests)", "\(c.status2xx)", "\(c.status3xx)", "\(c.status4xx)", "\(c.status5xx)", "\(c.bytes)",
+                "\(row.clients.distinct)",
             ]
             let fields = zip(columns, values).map { "\"\($0)\":\($1)" }
             try sink.write("{" + fields.joined(separator: ",") + "}\n")
@@ -75,32 +80,43 @@ public enum BucketFile {
         var siteTexts = [[UInt8]?](repeating: nil, count: rows.siteNames.count)
         var minute: (value: Int32, text: [UInt8])?
         var iterator = rows.makeIterator()
-        while let (key, counts) = iterator.nextEntry() {
+        while let (key, counts, clients) = iterator.nextEntry() {
             if minute?.value != key.minute { minute = (key.minute, UTCMinute.utf8(key.minute)) }
             let site = Int(key.site)
             if siteTexts[site] == nil { siteTexts[site] = Array(Escaping.csv(rows.siteNames[site]).utf8) }
-            try block.appendLine(minute: minute!.text, site: siteTexts[site]!, country: key.country, counts: counts, flushingTo: sink)
+            try block.appendLine(
+                minute: minute!.text, site: siteTexts[site]!, country: key.country, counts: counts,
+                clients: clients.figures.distinct, flushingTo: sink)
         }
         try block.flush(to: sink)
     }
 
-    /// The bucket of one CSV row as `write` writes it (the header excluded); nil when the
-    /// line is not one: wrong number of fields, a minute, country or count that does not parse,
-    /// requests beyond 32 bits, or a status column above the requests.
+    /// The bucket of one CSV row as `write` writes it (the header excluded), or as it was
+    /// written before the `clients` column; nil when the line is not one: wrong number of
+    /// fields, a minute, country or count that does not parse, requests beyond 32 bits, a
+    /// status column or the clients above the requests.
     public static func row(_ line: Substring) -> BucketRow? {
         let fields = Escaping.csvFields(line)
-        guard fields.count == columns.count,
+        guard fields.count == columns.count || fields.count == columns.count - 1,
             let minute = UTCMinute.parse(fields[0]),
             let country = fields[2] == "--" ? CountryCode.unknown : CountryCode(isoCode: fields[2]),
-            let numbers = Optional(fields[3...].compactMap { UInt64($0) }), numbers.count == 6,
-            // Counts are stored in 32 bits; a status column cannot exceed the requests.
-            numbers[0] <= UInt64(UInt32.max), numbers[1...4].allSatisfy({ $0 <= numbers[0] })
+            let numbers = Optional(fields[3...].compactMap { UInt64($0) }), numbers.count == fields.count - 3
+        else { return nil }
+        return row(minute: minute, site: Escaping.csvUnneutralised(fields[1]), country: country, numbers: numbers)
+    }
+
+    /// A row of the numbers of `columns[3...]` (`clients` may be missing), checked.
+    private static func row(minute: Int32, site: String, country: CountryCode, numbers: [UInt64]) -> BucketRow? {
+        // Counts are stored in 32 bits; a status column or the clients cannot exceed the requests.
+        guard numbers[0] <= UInt64(UInt32.max), numbers[1...4].allSatisfy({ $0 <= numbers[0] }),
+            numbers.count == 6 || numbers[6] <= numbers[0]
         else { return nil }
         return BucketRow(
-            minute: minute, site: Escaping.csvUnneutralised(fields[1]), country: country,
+            minute: minute, site: site, country: country,
             counts: BucketCounts(
                 requests: numbers[0], status2xx: numbers[1], status3xx: numbers[2],
-                status4xx: numbers[3], status5xx: numbers[4], bytes: numbers[5]))
+                status4xx: numbers[3], status5xx: numbers[4], bytes: numbers[5]),
+            clients: ClientFigures(distinct: numbers.count > 6 ? Int(numbers[6]) : 0))
     }
 
     /// The bucket of one JSON line as `write` writes it (`.jsonLines`): an object with every
@@ -114,17 +130,13 @@ public enum BucketFile {
         else { return nil }
         var numbers: [UInt64] = []
         for column in columns[3...] {
+            if column == "clients", object[column] == nil { break }  // written before it existed
             // Whole numbers only (JSONSerialization reads 12 and 12.5 alike).
             guard let number = object[column] as? NSNumber, case let value = number.uint64Value, number.stringValue == String(value)
             else { return nil }
             numbers.append(value)
         }
-        guard numbers[0] <= UInt64(UInt32.max), numbers[1...4].allSatisfy({ $0 <= numbers[0] }) else { return nil }
-        return BucketRow(
-            minute: minute, site: site, country: country,
-            counts: BucketCounts(
-                requests: numbers[0], status2xx: numbers[1], status3xx: numbers[2],
-                status4xx: numbers[3], status5xx: numbers[4], bytes: numbers[5]))
+        return row(minute: minute, site: site, country: country, numbers: numbers)
     }
 
     /// Bytes of CSV lines on their way to the sink: written in place, with no per-line array,
@@ -138,13 +150,13 @@ public enum BucketFile {
             count = 0
         }
 
-        /// Appends one line: `minute,site,country,requests,2xx,3xx,4xx,5xx,bytes`.
+        /// Appends one line: `minute,site,country,requests,2xx,3xx,4xx,5xx,bytes,clients`.
         @inline(__always)
         mutating func appendLine(
-            minute: [UInt8], site: [UInt8], country: CountryCode, counts c: BucketCounts,
+            minute: [UInt8], site: [UInt8], country: CountryCode, counts c: BucketCounts, clients: Int,
             flushingTo sink: OutputSink
         ) throws(OutputError) {
-            // A line is the two texts plus at most 2 + 6 × 21 + 3 bytes.
+            // A line is the two texts plus at most 2 + 7 × 21 + 3 bytes.
             let longest = minute.count + site.count + 160
             if bytes.count - count < longest {
                 try flush(to: sink)
@@ -166,6 +178,7 @@ public enum BucketFile {
                 cursor = Self.field(UInt64(c.status4xx), at: cursor)
                 cursor = Self.field(UInt64(c.status5xx), at: cursor)
                 cursor = Self.field(c.bytes, at: cursor)
+                cursor = Self.field(UInt64(clients), at: cursor)
                 cursor.pointee = 0x0A
                 return buffer.baseAddress!.distance(to: cursor + 1)
             }

@@ -37,18 +37,23 @@ public enum CountSeriesReader {
         var buckets = MinuteBuckets()
         var seriesLines: [Substring] = []
         var skipped = 0
-        let header = Array(BucketFile.header.utf8)
+        // The header without `clients`: files written before that column are buckets too.
+        let header = Array(BucketFile.columns.dropLast().joined(separator: ",").utf8)
         func addRow(_ row: BucketRow?) {
             guard let row else {
                 skipped += 1
                 return
             }
-            buckets.add(minute: row.minute, site: row.site, country: row.country, counts: row.counts)
+            buckets.add(
+                minute: row.minute, site: row.site, country: row.country, counts: row.counts,
+                clients: ClientTally(reported: row.clients))
         }
         let failure = LineReader.forEachLine(of: descriptor, limit: longestLine) { bytes, cut in
             guard !bytes.isEmpty || cut else { return }
             guard let isBuckets = kind else {
-                // A CSV export starts with its header, a JSON-lines one with a bucket object.
+                // A CSV export starts with its header, a JSON-lines one with a bucket object (a
+                // byte-order mark before either, as some editors write, is not part of it).
+                let bytes = bytes.starts(with: [0xEF, 0xBB, 0xBF]) ? Array(bytes.dropFirst(3)) : bytes
                 jsonLines = bytes.first == 0x7B
                 kind = bytes.starts(with: header) || jsonLines
                 if jsonLines {
@@ -115,7 +120,12 @@ public enum CountSeriesReader {
         // Merge duplicates; drop points off the grid.
         var merged: [(minute: Int32, value: Int)] = []
         for point in points where phase(point.minute) == grid {
-            if merged.last?.minute == point.minute { merged[merged.count - 1].value += point.value } else { merged.append(point) }
+            if merged.last?.minute == point.minute {
+                // Sums of values each below 1e15 stop there rather than overflow.
+                merged[merged.count - 1].value = min(merged[merged.count - 1].value + point.value, 999_999_999_999_999)
+            } else {
+                merged.append(point)
+            }
         }
         skipped += points.count - merged.count
         let name = (URL(fileURLWithPath: path).lastPathComponent as NSString).deletingPathExtension

@@ -31,7 +31,8 @@ extension TextReport {
             case .surge:
                 out += "  " + style.red("#\(event.id) surge") + "  \(style.bold(site))  \(event.country?.description ?? "-")  \(span)\n"
                 out +=
-                    "      peak \(number(event.peakRequests))/min at \(UTCMinute.format(event.peakMinute)), baseline \(event.baselineRequests ?? 0)/min, ×\(event.ratio ?? 0)\n"
+                    "      peak \(number(event.peakRequests))/min at \(UTCMinute.format(event.peakMinute)), baseline \(event.baselineRequests ?? 0)/min, ×\(event.ratio ?? 0)"
+                    + (event.crowdSummary.map { ", " + $0 } ?? "") + "\n"
             case .drop:
                 out += "  " + style.red("#\(event.id) drop") + "  \(style.bold(site))  \(span)\n"
                 out +=
@@ -69,5 +70,16 @@ extension TextReport {
         guard let share else { return "-" }
         let tenths = Int((share * 1000).rounded())
         return "\(tenths / 10).\(tenths % 10)%"
+    }
+}
+
+extension AlertEvent {
+    /// Who a surge's excess came from, as the reports say it: "412 clients, the busiest sent
+    /// 3% of the excess"; nil when the input counts no clients.
+    var crowdSummary: String? {
+        guard kind == .surge, let clients else { return nil }
+        let people = "\(TextReport.number(clients)) client\(clients == 1 ? "" : "s")"
+        guard let share = topClientShare else { return people }
+        return people + ", the busiest sent \(Int((share * 100).rounded()))% of the excess"
     }
 }

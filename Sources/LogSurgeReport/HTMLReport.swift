@@ -161,7 +161,9 @@ public enum HTMLReport {
             let peak: String, baseline: String, ratio: String
             switch event.kind {
             case .surge, .drop:
-                peak = "\(TextReport.number(event.peakRequests))/min<br/><span class=\"dim\">at \(clock(event.peakMinute))</span>"
+                peak =
+                    "\(TextReport.number(event.peakRequests))/min<br/><span class=\"dim\">at \(clock(event.peakMinute))</span>"
+                    + (event.crowdSummary.map { "<br/><span class=\"dim\">\(Escaping.html($0))</span>" } ?? "")
                 baseline = event.baselineRequests.map { "\(decimal($0))/min" } ?? "–"
                 ratio = event.ratio.map { "×" + decimal($0) } ?? "–"
             case .errorSpike:

@@ -112,7 +112,9 @@ public final class RunState {
                     if let last {
                         // Read now (each row checked as it is), for the detectors of a run that adds
                         // minutes after these: the minutes after their snapshot, else their window.
-                        let from = detectors.map { $0.through + 1 } ?? last - Self.historyMinutes
+                        // (Saturating: a forged row's minute at either end of Int32 is refused later, not trapped on.)
+                        let from =
+                            detectors.map { $0.through == .max ? .max : $0.through + 1 } ?? last.subtractingSaturating(Self.historyMinutes)
                         preloaded = (from, try Self.storedBuckets(db, from: from, path: path))
                     }
                     let lastDay = try Int32.fetchOne(db, sql: "SELECT max(day) FROM day_bucket")
@@ -260,7 +262,7 @@ public final class RunState {
         }
         guard let engine else { return nil }
         if let foldedBefore = try Int32.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'folded_before'"),
-            foldedBefore > engine.through + 1
+            Int(foldedBefore) > Int(engine.through) + 1
         {
             return nil
         }
@@ -1304,4 +1306,12 @@ public final class RunState {
 private extension Int {
     /// The remainder of division rounding down: in 0..<divisor for a positive divisor.
     func modulo(_ divisor: Int) -> Int { ((self % divisor) + divisor) % divisor }
+}
+
+extension Int32 {
+    /// `self - other`, or `Int32.min` when that overflows.
+    fileprivate func subtractingSaturating(_ other: Int32) -> Int32 {
+        let (difference, overflow) = subtractingReportingOverflow(other)
+        return overflow ? .min : difference
+    }
 }

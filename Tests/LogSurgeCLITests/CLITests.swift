@@ -268,7 +268,7 @@ struct DetectionCLITests {
         )
         .write(to: URL(fileURLWithPath: directory + "/bad.jsonl"))
         let bad = try Support.run(["detect", "--alerts", directory + "/bad.alerts", directory + "/bad.jsonl"])
-        #expect(bad.status == 0 && bad.stderr.contains("1 line could not be read"), "\(bad.stderr)")
+        #expect(bad.status == 0 && bad.stderr.contains("1 line was not read"), "\(bad.stderr)")
     }
 
     @Test func labelsNameEachInjectedEvent() throws {
@@ -323,6 +323,16 @@ struct DetectionCLITests {
 /// `logsurge detect` on exported buckets and on plain series.
 @Suite(.tags(.launchesBinary), .enabled(if: Support.executable != nil, "the logsurge executable is not built"))
 struct DetectCommandCLITests {
+    /// Alert lines without `top_client_share`, which a bucket file cannot give.
+    static func withoutBusiest(_ lines: String) -> String {
+        lines.replacing(/,"top_client_share":[0-9.enull]+/, with: "")
+    }
+
+    /// … and without `clients`, which bucket files of several servers over-count.
+    static func withoutClients(_ lines: String) -> String {
+        withoutBusiest(lines).replacing(/,"clients":[0-9null]+/, with: "")
+    }
+
     @Test func detectOnExportedBucketsGivesTheAlertsOfAnalyze() throws {
         let directory = Support.temporaryDirectory()
         let buckets = directory.appendingPathComponent("b.csv").path
@@ -330,7 +340,10 @@ struct DetectCommandCLITests {
         let detected = try Support.run(["detect", buckets])
         #expect(detected.status == 0)
         #expect(!analyzed.stdout.isEmpty)
-        #expect(detected.stdout == analyzed.stdout)
+        // A bucket file counts each minute's clients, not its busiest client's requests: the
+        // same episodes, with `top_client_share` not known.
+        #expect(Self.withoutBusiest(detected.stdout) == Self.withoutBusiest(analyzed.stdout))
+        #expect(detected.stdout.contains("\"top_client_share\":null") && !analyzed.stdout.contains("\"top_client_share\":null"))
     }
 
     @Test("detect reads a line at a time: a 64 MB line is one line left out, within a 64 MB data limit")
@@ -346,8 +359,8 @@ struct DetectCommandCLITests {
         try text.write(toFile: damaged, atomically: false, encoding: .utf8)
         let detected = try Support.run(["detect", damaged], shell: "ulimit -d 131072 && exec \"$0\" \"$@\"")
         #expect(detected.status == 0, "\(detected.stderr)")
-        #expect(detected.stdout == analyzed.stdout)
-        #expect(detected.stderr.contains("1 line could not be read"), "\(detected.stderr)")
+        #expect(Self.withoutBusiest(detected.stdout) == Self.withoutBusiest(analyzed.stdout))
+        #expect(detected.stderr.contains("1 line was not read"), "\(detected.stderr)")
     }
 
     @Test func bucketsOfSeveralServersMergeIntoFleetWideEpisodes() throws {
@@ -370,7 +383,9 @@ struct DetectCommandCLITests {
         }
         let fleet = try Support.run(["detect"] + exports)
         #expect(fleet.status == 0)
-        #expect(fleet.stdout == whole.stdout)
+        // The same episodes; a client seen by both servers counts once in the whole log and
+        // once in each export (their `clients` add up).
+        #expect(Self.withoutClients(fleet.stdout) == Self.withoutClients(whole.stdout))
     }
 
     @Test func plainSeriesAtThirtyMinutes() throws {

@@ -65,5 +65,40 @@ struct PipeAlertCLITests {
         #expect(held.seconds == nil, "an alert came after \(held.seconds ?? 0) s without a flush")
     }
 
+    @Test("old lines through a pipe that pauses longer than --idle-flush: no drop, no line late, the surge raised")
+    func aPausedReaderOfOldLinesIsNoOutage() throws {
+        let process = Process()
+        process.executableURL = Support.executable!
+        let summaryPath = Support.temporaryDirectory().appendingPathComponent("summary.json").path
+        process.arguments = ["--quiet", "--alerts", "-", "--idle-flush", "0.5", "--summary", summaryPath]
+        let input = Pipe(), output = Pipe()
+        process.standardInput = input
+        process.standardOutput = output
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        Support.ignoreBrokenPipes()
+        let text = String(decoding: Support.surgeLog, as: UTF8.self)
+        // Before the surge: 21:30Z (16:30 server time), then 4 seconds with nothing.
+        let cut = text.utf8.distance(from: text.startIndex, to: text.range(of: "08/Nov/2016:16:30:")!.lowerBound)
+        let collected = Received()
+        let done = DispatchSemaphore(value: 0)
+        DispatchQueue.global().async {
+            collected.data = output.fileHandleForReading.readDataToEndOfFile()
+            done.signal()
+        }
+        try input.fileHandleForWriting.write(contentsOf: Data(Support.surgeLog[..<cut]))
+        Thread.sleep(forTimeInterval: 4)
+        try input.fileHandleForWriting.write(contentsOf: Data(Support.surgeLog[cut...]))
+        try input.fileHandleForWriting.close()
+        process.waitUntilExit()
+        done.wait()
+        let lines = String(decoding: collected.data, as: UTF8.self).split(separator: "\n")
+        #expect(!lines.contains { $0.contains("\"kind\":\"drop\"") }, "\(lines)")
+        #expect(lines.contains { $0.contains("\"kind\":\"surge\"") })
+        let summary = String(decoding: try Data(contentsOf: URL(fileURLWithPath: summaryPath)), as: UTF8.self)
+        #expect(summary.contains("\"late_lines\":0"), "\(summary)")
+        #expect(process.terminationStatus == 0)
+    }
+
     private final class Received: @unchecked Sendable { var data = Data() }  // one writer, read after the semaphore
 }

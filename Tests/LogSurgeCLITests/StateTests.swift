@@ -1,6 +1,7 @@
 import Foundation
 import LogSurgePipelineTestSupport
 import GRDB
+@testable import LogSurgeState
 import Testing
 
 /// `--state`, end to end: nightly runs over a rotating log directory, as cron would run them.
@@ -149,5 +150,30 @@ struct StateCLITests {
             #expect(result.stderr.contains("\(directory)/\(name)") && result.stderr.contains(message), "\(name): \(result.stderr)")
         }
         #expect(try Support.run(["--quiet", "--state", state, "-"]).status == 2)
+    }
+
+    @Test("a detectors' row forged with its checksum, at either end of the minutes, is refused or replayed, never trapped on")
+    func forgedDetectorsRowAtTheEnds() throws {
+        let directory = Support.temporaryDirectory().path
+        defer { try? fileManager.removeItem(atPath: directory) }
+        let log = Support.fixture("combined.log")
+        let state = directory + "/state.db"
+        #expect(try Support.run(["--quiet", "--state", state, log]).status == 0)
+        let original = try Data(contentsOf: URL(fileURLWithPath: state))
+        for through in [Int64(Int32.max), Int64(Int32.min)] {
+            let forged = directory + "/forged\(through).db"
+            try original.write(to: URL(fileURLWithPath: forged))
+            var configuration = Configuration()
+            configuration.prepareDatabase { $0.add(function: RunState.rowChecksum) }
+            let queue = try DatabaseQueue(path: forged, configuration: configuration)
+            try queue.write { db in
+                try db.execute(
+                    sql: "UPDATE detector SET through = ?1, checksum = logsurge_row_checksum(name, ?1, data)", arguments: [through])
+            }
+            try queue.close()
+            let result = try Support.run(["--quiet", "--state", forged, log])
+            // Before: an arithmetic overflow trapped (status 132).
+            #expect([0, 2].contains(result.status), "through \(through): \(result.status) \(result.stderr)")
+        }
     }
 }

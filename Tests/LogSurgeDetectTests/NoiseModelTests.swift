@@ -143,3 +143,33 @@ import Testing
         #expect(alerts.filter { $0.raisedAt >= afterThreeWeeks }.isEmpty, "\(alerts.map { UTCMinute.format($0.raisedAt) })")
     }
 }
+
+/// A plain series's holes are missing data, not counts of 0.
+@Suite struct MissingPointsTests {
+    @Test("points missing from a plain series raise no drop (a hole of 1 to 60 steps is not an outage)")
+    func holesAreNotDrops() {
+        var random = SeededGenerator(seed: 3)
+        var points: [(minute: Int32, value: Int)] = []
+        let start: Int32 = 23_000_000
+        for step in 0..<(20 * 48) {
+            let hour = Double(step % 48) / 2
+            let mean = 500 + 400 * sin(hour / 24 * 2 * Double.pi)
+            points.append((start + Int32(step * 30), Int(mean + Double(Int(random.next() % 41)) - 20)))
+        }
+        // Holes of 1, 3 and 12 steps after two weeks.
+        var holed = points
+        for (from, length) in [(15 * 48 + 5, 1), (16 * 48 + 20, 3), (18 * 48 + 10, 12)].reversed() {
+            holed.removeSubrange(from..<(from + length))
+        }
+        let run = DetectionRun(DetectionPolicy())
+        let events = run.run(CountSeries(name: "s", stepMinutes: 30, points: holed)).events
+        #expect(!events.contains { $0.kind == .drop }, "\(events.map { "\($0.kind) \($0.start)" })")
+        // The same holes as zeros are drops: the test would see one.
+        var zeroed = points
+        for (from, length) in [(15 * 48 + 5, 1), (16 * 48 + 20, 3), (18 * 48 + 10, 12)] {
+            for index in from..<(from + length) { zeroed[index].value = 0 }
+        }
+        let zeros = DetectionRun(DetectionPolicy()).run(CountSeries(name: "s", stepMinutes: 30, points: zeroed)).events
+        #expect(zeros.contains { $0.kind == .drop })
+    }
+}

@@ -80,10 +80,13 @@ package enum Support {
     /// whatever the layout they are written in and however visitors reach the server.
     package static func generatedLog(
         minutes: Int, rate: Double, seed: UInt64, malformedRate: Double = 0.002,
-        layout: GeneratedLayout = .builtin(.combined), proxy: ProxySetup = .none
+        layout: GeneratedLayout = .builtin(.combined), proxy: ProxySetup = .none,
+        events: [InjectedEvent] = [], dispersion: Double = 0
     ) -> [UInt8] {
         var configuration = GeneratorConfiguration()
         configuration.minutes = minutes
+        configuration.events = events
+        configuration.dispersion = dispersion
         configuration.peakRate = rate
         configuration.seed = seed
         configuration.malformedRate = malformedRate

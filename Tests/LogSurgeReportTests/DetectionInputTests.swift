@@ -48,6 +48,34 @@ import Testing
         #expect(Detection.run(series, configuration: DetectorConfiguration()).isEmpty)
     }
 
+    @Test("a bucket file with a byte-order mark is still a bucket file, CSV or JSON lines")
+    func byteOrderMarkBeforeBuckets() throws {
+        let row = "2016-11-08T20:00Z,-,US,12,12,0,0,0,1000,9\n"
+        let json =
+            "{\"minute\":\"2016-11-08T20:00Z\",\"site\":\"-\",\"country\":\"US\",\"requests\":12,\"status_2xx\":12,"
+            + "\"status_3xx\":0,\"status_4xx\":0,\"status_5xx\":0,\"bytes\":1000,\"clients\":9}\n"
+        for (text, name) in [("\u{FEFF}" + BucketFile.header + "\n" + row, "bom.csv"), ("\u{FEFF}" + json, "bom.jsonl")] {
+            let (content, skipped) = try CountSeriesReader.read(path: try Self.write(text, name: name))
+            guard case .buckets(let buckets) = content else {
+                Issue.record("\(name): not read as buckets")
+                continue
+            }
+            #expect(skipped == 0)
+            #expect(buckets.rows().map(\.clients.distinct) == [9], "\(name)")
+        }
+    }
+
+    @Test("thousands of huge values at one timestamp sum to the largest value read, not an overflow")
+    func duplicateTimestampsDoNotOverflow() throws {
+        var text = "timestamp,value\n"
+        for _ in 0..<9300 { text += "2016-01-01T00:00Z,999999999999999\n" }
+        for step in 1..<100 { text += "\(UTCMinute.format(UTCMinute.parse("2016-01-01T00:00Z")! + Int32(step * 5))),10\n" }
+        // Before: the duplicates' sum trapped (status 132 from `logsurge detect`).
+        let series = try Self.series(try Self.write(text))
+        #expect(series.points.first?.value == 999_999_999_999_999)
+        #expect(series.points.count == 100)
+    }
+
     @Test func theGridFollowsMostPointsNotTheFirst() throws {
         var text = "2016-01-01T00:03Z,100\n"
         for step in 1..<400 {

@@ -140,8 +140,11 @@ import LogSurgeCore
                 ["kind": "error_spike", "site": "a", "country": ""]: 0,
                 ["kind": "error_spike", "site": "b", "country": ""]: 0,
                 ["kind": "error_spike", "site": "c", "country": ""]: 0,
+                ["kind": "drop", "site": "a", "country": ""]: 0,
+                ["kind": "drop", "site": "b", "country": ""]: 0,
+                ["kind": "drop", "site": "c", "country": ""]: 0,
             ])
-        #expect(text.series("logsurge_alerts_total") == [["kind": "surge"]: 2, ["kind": "error_spike"]: 1])
+        #expect(text.series("logsurge_alerts_total") == [["kind": "surge"]: 2, ["kind": "error_spike"]: 1, ["kind": "drop"]: 0])
         #expect(text.types["logsurge_alert_active"] == "gauge")
     }
 

@@ -256,7 +256,7 @@ import LogSurgeReport
             let c = row.counts
             text +=
                 "\(UTCMinute.format(row.minute)),\(Escaping.csv(row.site)),\(row.country),\(c.requests),"
-                + "\(c.status2xx),\(c.status3xx),\(c.status4xx),\(c.status5xx),\(c.bytes)\n"
+                + "\(c.status2xx),\(c.status3xx),\(c.status4xx),\(c.status5xx),\(c.bytes),\(row.clients.distinct)\n"
         }
         return text
     }
@@ -293,7 +293,7 @@ import LogSurgeReport
         #expect(fromSequence == Self.plainCSV(rows))
         // The generic path (any sequence of rows) writes the same bytes.
         #expect(try Self.csv { try BucketFile.write(rows, format: .csv, to: $0) } == fromSequence)
-        #expect(fromSequence.contains(",18446744073709551615\n"))
+        #expect(fromSequence.contains(",18446744073709551615,0\n"))
     }
 
     @Test("what BucketFile writes, BucketFile reads back: every row, hostile site names included")

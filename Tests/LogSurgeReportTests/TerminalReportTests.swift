@@ -16,6 +16,14 @@ import LogSurgeCore
         Support.analyze([Support.surgeLogPath]) { $0.detection?.traceColumns = columns }
     }
 
+    /// The charts of that run. (Bound to a name first: `#require(Self.analysis(columns:).trace)`,
+    /// a temporary `Analysis` destroyed inside the macro's expansion, crashes in swift_release
+    /// with Swift 6.3.1's debug build, while the same value bound first does not.)
+    static func trace(columns: Int) -> DetectionTrace? {
+        let analysis = analysis(columns: columns)
+        return analysis.trace
+    }
+
     /// Requests of `country` (all countries when nil) in the buckets.
     static func requests(_ analysis: Analysis, country: CountryCode?) -> Double {
         Double(analysis.buckets.rows().filter { country == nil || $0.country == country }.reduce(0) { $0 + $1.counts.requests })
@@ -42,7 +50,7 @@ import LogSurgeCore
     }
 
     @Test func surgeColumnsStandAboveTheirBaselineAndWarmUpHasNone() throws {
-        let trace = try #require(Self.analysis(columns: 60).trace)  // 3 minutes a column
+        let trace = try #require(Self.trace(columns: 60))  // 3 minutes a column
         #expect(trace.minutesPerColumn == 3)
         let us = try #require(trace.surge(site: "-", country: Self.us))
         // The detectors need 30 minutes of history before they have a baseline.
@@ -82,7 +90,7 @@ import LogSurgeCore
             "8.8.8.8 is in the US")
         // The same steps as a batch run's, in other columns: the baselines agree where a column
         // of one is the union of columns of the other (the first 12 minutes: 3 of 4, 4 of 3).
-        let batch = try #require(Self.analysis(columns: 60).trace)
+        let batch = try #require(Self.trace(columns: 60))
         let batchUS = try #require(batch.surge(site: "-", country: Self.us))
         #expect(batch.minutesPerColumn == 3)
         for block in 10..<15 {

@@ -5,6 +5,7 @@ import LogSurgeDetect
 import LogSurgeGenerate
 import LogSurgeReport
 import Testing
+@testable import LogSurge
 
 /// Drops, and episodes that outlast a short history, on generated traffic.
 @Suite struct DropAndHistoryTests {
@@ -48,6 +49,19 @@ import Testing
         let closed = try #require(alerts.first { $0.state == .closed })
         let end = try #require(closed.end)
         #expect(abs(Int(end) - Int(surge.end - 1)) <= 15, "ended \(UTCMinute.format(end)), the surge at \(UTCMinute.format(surge.end - 1))")
+    }
+
+    @Test("--idle-flush counts quiet minutes as minutes without a line only for a live log")
+    func idleFlushInventsNoMinutesForOldLines() {
+        let now = 1_780_000_000.0  // seconds since 1970
+        let nowMinute = Int32(now / 60)
+        // A live log, quiet for 10 minutes after a 60 s flush: its 9 further minutes are decided.
+        #expect(OrderedMerger.idleLimit(newest: nowMinute - 10, quiet: 600, after: 60, now: now) == nowMinute - 1)
+        // Old lines (2016) through a pipe that paused as long: only what was read is decided.
+        let old = UTCMinute.parse("2016-11-08T21:29Z")!
+        #expect(OrderedMerger.idleLimit(newest: old, quiet: 600, after: 60, now: now) == old)
+        // A clock a few minutes off is still live; quiet shorter than a minute past the flush adds none.
+        #expect(OrderedMerger.idleLimit(newest: nowMinute + 3, quiet: 30, after: 1, now: now) == nowMinute + 3)
     }
 
     @Test("an outage and a fall to a fifth are drops, raised within 5 minutes, ended with them; the nights are not drops")

@@ -209,9 +209,13 @@ import LogSurgeParse
             let counts = BucketCounts(
                 requests: UInt64(index + 1), status2xx: UInt64(index), status3xx: 0, status4xx: 1,
                 status5xx: UInt64(index % 7), bytes: value)
-            buckets.add(minute: Int32(index), site: site, country: index % 2 == 0 ? .unknown : CountryCode(isoCode: "US")!, counts: counts)
+            let clients = index % 13 == 5 ? 0 : min(index + 1, index * 31 % 2_000 + 1)
+            buckets.add(
+                minute: Int32(index), site: site, country: index % 2 == 0 ? .unknown : CountryCode(isoCode: "US")!, counts: counts,
+                clients: ClientTally(reported: ClientFigures(distinct: clients)))
             expected.append(
-                "\(UTCMinute.format(Int32(index))),\(site),\(index % 2 == 0 ? "--" : "US"),\(index + 1),\(index),0,1,\(index % 7),\(value)")
+                "\(UTCMinute.format(Int32(index))),\(site),\(index % 2 == 0 ? "--" : "US"),\(index + 1),\(index),0,1,\(index % 7),\(value),\(clients)"
+            )
         }
         let path = Support.temporaryDirectory().appendingPathComponent("b.csv").path
         let sink = try OutputSink(path: path)

@@ -145,7 +145,12 @@ struct FormatEquivalenceTests {
         try Support.writeFile(directPath, Data(direct))
         let reference = try Self.buckets(directPath).csv
         let read = try Self.buckets(path, headers: HeaderRoles(country: HeaderName("CF-IPCountry")))
-        #expect(read.csv == reference)
+        // The countries and counts are the visitors'; the clients are the CDN's edges (no
+        // --real-ip here), so the `clients` column is left out of the comparison.
+        func withoutClients(_ csv: String) -> String {
+            csv.split(separator: "\n").map { $0[..<($0.lastIndex(of: ",") ?? $0.endIndex)] }.joined(separator: "\n")
+        }
+        #expect(withoutClients(read.csv) == withoutClients(reference))
         #expect(read.analysis.accounting.clients.countryHeader == read.analysis.accounting.parsed)
         #expect(read.analysis.warnings.isEmpty)
         // Without it, the edges' countries, and the warning names both fixes.

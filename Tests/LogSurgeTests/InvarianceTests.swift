@@ -32,6 +32,38 @@ import Synchronization
         #expect(analysis.accounting.isBalanced)
     }
 
+    /// Two minutes of 3,000 distinct clients each (a crowd: the clients' sketch, not the exact
+    /// list), some of them busy, the second minute's lines interleaved with the first's.
+    static let crowd: (path: String, distinct: Int) = {
+        var log = ""
+        var firstMinute = Set<Int>()
+        for index in 0..<9000 {
+            let client = index % 3000 < 2990 ? index % 3000 : 7  // ten slots go to one busy client
+            let minute = index % 5 == 0 ? 1 : 0
+            if minute == 0 { firstMinute.insert(client) }
+            log +=
+                "8.\(8 + client / 65536).\(client / 256 % 256).\(client % 256) - - [08/Nov/2016:23:0\(minute):\(10 + index % 40) +0000] "
+                + "\"GET /en/immigration.html HTTP/1.1\" 200 \(1000 + index % 77) \"-\" \"Mozilla/5.0\"\n"
+        }
+        let path = Support.temporaryDirectory().appendingPathComponent("crowd.log").path
+        try! Support.writeFile(path, Data(log.utf8))
+        return (path, firstMinute.count)
+    }()
+
+    @Test("distinct clients beyond the exact limit are the same for every thread count and chunk size")
+    func crowdClientsAreIdentical() throws {
+        let reference = AnalysisPipeline(configuration: Support.configuration(threads: 1)).run(paths: [Self.crowd.path]).buckets.rows()
+        let crowd = try #require(reference.max { $0.clients.distinct < $1.clients.distinct })
+        #expect(crowd.counts.requests > 5000)
+        #expect(Self.crowd.distinct > ClientTally.exactLimit)
+        #expect(abs(Double(crowd.clients.distinct - Self.crowd.distinct)) <= 0.02 * Double(Self.crowd.distinct))
+        for (threads, chunkSize) in [(2, 4096), (3, 65_536), (8, 1 << 20), (2, 777)] {
+            let rows = AnalysisPipeline(configuration: Support.configuration(threads: threads, chunkSize: chunkSize))
+                .run(paths: [Self.crowd.path]).buckets.rows()
+            #expect(rows == reference, "\(threads) threads, chunks of \(chunkSize)")
+        }
+    }
+
     /// A short log with what a range boundary could get wrong: CR LF and lone CR line ends,
     /// lines over the length limit (one at the very start, one at the end), empty lines, and
     /// no final newline.

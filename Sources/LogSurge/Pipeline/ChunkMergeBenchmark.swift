@@ -37,7 +37,7 @@ import LogSurgeParse
     public func merge(bucketsInMemory: Int = MinuteBuckets.defaultSpillThreshold) -> Int {
         var buckets = MinuteBuckets(spillThreshold: bucketsInMemory)
         for result in results {
-            for part in result.tallies { buckets.merge(part.entries, localSites: part.siteNames) }
+            for part in result.tallies { buckets.merge(part.entries, clients: part.clients, localSites: part.siteNames) }
         }
         return buckets.minuteRange?.count ?? 0
     }

@@ -36,7 +36,7 @@ struct ChunkResult: Sendable {
     var samples: [(reason: MalformedReason, line: UInt64, bytes: [UInt8])] = []
     /// Tallies with the site names their indices refer to; more than one only when a chunk
     /// holds more distinct sites than a worker's site table.
-    var tallies: [(siteNames: [String], entries: [(key: PackedKey, counts: BucketTable.Counts)])] = []
+    var tallies: [(siteNames: [String], entries: [(key: PackedKey, counts: BucketTable.Counts)], clients: [ClientTally])] = []
     var geoLookupErrors: UInt64 = 0
     /// Where the parsed lines' clients came from, and how many of them the proxies classify.
     var clients = ClientCounts()
@@ -60,6 +60,8 @@ struct ChunkProcessor {
     private var resolver: CountryResolver
     private var sites: SiteTable
     private var tally = BucketTable()
+    /// Each bucket entry's clients: one more probe a line.
+    private var clientCounter = ClientCounter()
     private let sectionPrefixes: [[UInt8]]
     private let maxLineLength: Int
     private let headers: HeaderRoles
@@ -124,7 +126,7 @@ struct ChunkProcessor {
         }
         if !item.format.isW3C { parsers[item.format] = parser }
         result.geoLookupErrors = UInt64(resolver.lookupErrors - errorsBefore)
-        result.tallies.append((sites.names, tally.drain()))
+        result.tallies.append(drainTally())
         return result
     }
 
@@ -306,12 +308,21 @@ struct ChunkProcessor {
         var site = sites.index(host: host, section: section)
         if site == nil {
             // The site table is full: hand on this part of the chunk and start afresh.
-            result.tallies.append((sites.names, tally.drain()))
+            result.tallies.append(drainTally())
             sites.reset()
             site = sites.index(host: host, section: section)
         }
         guard let site else { preconditionFailure("an empty site table has room for one site") }
-        tally.add(PackedKey(minute: fields.minute, site: site, country: country), status: fields.status, bytes: fields.bytes)
+        let entry = tally.add(PackedKey(minute: fields.minute, site: site, country: country), status: fields.status, bytes: fields.bytes)
+        if let client { clientCounter.add(entry: entry, client: ClientTally.identity(high: client.high, low: client.low)) }
+    }
+
+    /// The buckets counted since the last drain, with their clients, and empties the tallies.
+    private mutating func drainTally() -> (
+        siteNames: [String], entries: [(key: PackedKey, counts: BucketTable.Counts)], clients: [ClientTally]
+    ) {
+        let entries = tally.drain()
+        return (sites.names, entries, clientCounter.drain(entryCount: entries.count))
     }
 
     /// The 1-based index of the longest `--section` prefix that `path` starts with, or 0.

@@ -210,12 +210,12 @@ final class OrderedMerger: @unchecked Sendable {
         buckets: inout MinuteBuckets, accounting: inout RunAccounting
     ) {
         for part in result.tallies {
-            buckets.merge(part.entries, localSites: part.siteNames)
+            buckets.merge(part.entries, clients: part.clients, localSites: part.siteNames)
             guard let detection else { continue }
-            for (key, counts) in part.entries {
+            for (offset, (key, counts)) in part.entries.enumerated() {
                 detection.add(
                     minute: key.minute, site: buckets.mergedName(of: part.siteNames[Int(key.site)]),
-                    country: key.country, counts: counts)
+                    country: key.country, counts: counts, clients: part.clients[offset])
             }
         }
         detection?.advance()
@@ -287,8 +287,20 @@ final class OrderedMerger: @unchecked Sendable {
         lock.withLock {
             let quiet = Self.seconds(ContinuousClock.now - lastLinesAt)
             guard let detection, quiet >= after, let newest = detection.newestMinute else { return }
-            detection.idle(through: newest + Int32(min(Double(Int32.max / 2), ((quiet - after) / 60).rounded(.down))))
+            detection.idle(through: Self.idleLimit(newest: newest, quiet: quiet, after: after, now: Date().timeIntervalSince1970))
         }
+    }
+
+    /// The last minute to decide after `quiet` seconds without a line (at least `after`), at
+    /// `now` (seconds since 1970), the newest minute read being `newest`. A live log (its newest
+    /// minute within 5 of the clock when its last lines came) that goes quiet has its quiet
+    /// minutes decided as minutes without a line: a fall to nothing is a drop. Old lines through
+    /// a pipe that pauses (a slow `ssh … zcat`) have only their pending minutes decided: a pause
+    /// of the reader is no outage of the log.
+    static func idleLimit(newest: Int32, quiet: Double, after: Double, now: Double) -> Int32 {
+        let lastLinesMinute = ((now - quiet) / 60).rounded(.down)
+        guard abs(lastLinesMinute - Double(newest)) <= 5 else { return newest }
+        return Int32(clamping: Int(newest) + Int(min(Double(Int32.max), ((quiet - after) / 60).rounded(.down))))
     }
 
     /// The run's totals so far: one pass over the buckets in memory, under the lock, so a

@@ -1,0 +1,153 @@
+import Testing
+import LogSurgeCore
+@_spi(Pipeline) @testable import LogSurgeAggregate
+
+/// Distinct clients per bucket: exact while small, a sketch beyond, the same whatever order or
+/// grouping the lines were counted in.
+@Suite struct ClientTallyTests {
+    /// `count` distinct clients (IPv4 and IPv6 mixed), from `seed`.
+    static func clients(_ count: Int, seed: UInt64) -> [UInt64] {
+        var random = SeededGenerator(seed: seed)
+        var seen = Set<UInt64>()
+        var result: [UInt64] = []
+        while result.count < count {
+            let v6 = random.next() % 4 == 0
+            let identity =
+                v6
+                ? ClientTally.identity(high: 0x2001_0DB8_0000_0000 | random.next() >> 32, low: random.next())
+                : ClientTally.identity(high: 0, low: 0xFFFF_0000_0000 | random.next() & 0xFFFF_FFFF)
+            if seen.insert(identity).inserted { result.append(identity) }
+        }
+        return result
+    }
+
+    /// The tally of `requests` (a client identity each) counted in one chunk, as a worker does.
+    static func tally(_ requests: some Sequence<UInt64>) -> ClientTally {
+        var counter = ClientCounter(initialCapacity: 16)
+        for client in requests { counter.add(entry: 0, client: client) }
+        return counter.drain(entryCount: 1)[0]
+    }
+
+    @Test("exact up to the limit: distinct clients and the busiest one's requests", arguments: [1, 2, 64, 65, 1000, 1024])
+    func exactWhileSmall(count: Int) {
+        let clients = Self.clients(count, seed: UInt64(count))
+        // Client i sends i % 7 + 1 requests.
+        var requests: [UInt64] = []
+        for (index, client) in clients.enumerated() { requests += repeatElement(client, count: index % 7 + 1) }
+        var random = SeededGenerator(seed: 9)
+        requests.shuffle(using: &random)
+        let tally = Self.tally(requests)
+        #expect(tally.distinct == count)
+        #expect(tally.busiest == min(count, 7))
+    }
+
+    @Test("beyond the limit, within 2 % of the true count", arguments: [1025, 3000, 20_000, 200_000, 1_000_000])
+    func estimateWithinTwoPercent(count: Int) {
+        for seed in 1...3 as ClosedRange<UInt64> {
+            let tally = Self.tally(Self.clients(count, seed: seed &* 7919 &+ UInt64(count)))
+            let error = Double(tally.distinct - count) / Double(count)
+            #expect(abs(error) <= 0.02, "\(count) clients, seed \(seed): estimated \(tally.distinct)")
+        }
+    }
+
+    @Test("the same tally whatever the chunks, their order and their grouping, across the limit", arguments: [300, 1024, 1025, 5000])
+    func mergeIsInvariant(count: Int) {
+        let clients = Self.clients(count, seed: 77)
+        var random = SeededGenerator(seed: UInt64(count))
+        var requests: [UInt64] = []
+        for client in clients { requests += repeatElement(client, count: Int(random.next() % 3) + 1) }
+        requests += repeatElement(clients[0], count: 500)  // one busy client
+        requests.shuffle(using: &random)
+        let whole = Self.tally(requests)
+        for chunkSize in [1, 97, 1500] {
+            let chunks = stride(from: 0, to: requests.count, by: chunkSize).map {
+                Self.tally(requests[$0..<min($0 + chunkSize, requests.count)])
+            }
+            var forward = ClientTally()
+            for chunk in chunks { forward.merge(chunk) }
+            var backward = ClientTally()
+            for chunk in chunks.reversed() { backward.merge(chunk) }
+            // Pairs first, then the pairs: another grouping.
+            var pairs: [ClientTally] = []
+            for index in stride(from: 0, to: chunks.count, by: 2) {
+                var pair = chunks[index]
+                if index + 1 < chunks.count { pair.merge(chunks[index + 1]) }
+                pairs.append(pair)
+            }
+            var grouped = ClientTally()
+            for pair in pairs { grouped.merge(pair) }
+            #expect(forward == whole && backward == whole && grouped == whole, "chunks of \(chunkSize)")
+        }
+        if count <= ClientTally.exactLimit {
+            #expect(whole.distinct == count)
+            #expect(whole.busiest == requests.filter { $0 == clients[0] }.count)
+        } else {
+            // An upper bound on the busiest client's requests, and close to it when one stands out.
+            let truth = requests.filter { $0 == clients[0] }.count
+            #expect(whole.busiest >= truth && whole.busiest <= truth + 60)
+        }
+    }
+
+    @Test("a tally read back from its bytes is the same tally; damaged bytes are refused")
+    func bytesRoundTrip() {
+        let small = Self.tally(Self.clients(40, seed: 1))
+        let large = Self.tally(Self.clients(4000, seed: 2))
+        let reported = ClientTally(reported: ClientFigures(distinct: 12, busiest: 5))
+        for tally in [small, large, reported, ClientTally()] {
+            let bytes = tally.serialized()
+            #expect(bytes.withUnsafeBytes { ClientTally(serialized: $0) } == tally)
+            if bytes.count > 1 {
+                #expect(bytes.dropLast().withUnsafeBytes { ClientTally(serialized: UnsafeRawBufferPointer($0)) } == nil)
+            }
+        }
+        #expect([UInt8]([7, 1, 2]).withUnsafeBytes { ClientTally(serialized: $0) } == nil)
+    }
+
+    @Test("buckets spilled to disk and merged back keep their clients, a key split over runs merged exactly")
+    func spilledBucketsKeepTheirClients() {
+        let us = CountryCode(isoCode: "US")!
+        func fill(_ buckets: inout MinuteBuckets) {
+            // 40 minutes, each minute's clients added in three passes (so a key recurs across runs).
+            for pass in 0..<3 {
+                for minute in 0..<40 {
+                    let clients = Self.clients(minute == 7 ? 1500 : 10 + minute, seed: UInt64(minute))
+                    let part = clients.enumerated().filter { $0.offset % 3 == pass }.map(\.element)
+                    var counts = BucketCounts()
+                    counts.requests = UInt64(part.count)
+                    buckets.add(minute: Int32(minute), site: "s", country: us, counts: counts, clients: Self.tally(part))
+                }
+            }
+        }
+        var memory = MinuteBuckets()
+        fill(&memory)
+        var spilled = MinuteBuckets(spillThreshold: 7)
+        fill(&spilled)
+        #expect(spilled.hasSpilled)
+        let rows = memory.rows()
+        #expect(spilled.rows() == rows)
+        #expect(rows.count == 40)
+        #expect(rows[3].clients.distinct == 13)
+        #expect(abs(rows[7].clients.distinct - 1500) <= 30)
+    }
+
+    @Test("sites folded into ~other merge their clients")
+    func foldedSitesMergeClients() {
+        var buckets = MinuteBuckets()
+        buckets.siteLimit = 4
+        let us = CountryCode(isoCode: "US")!
+        let shared = Self.clients(20, seed: 5)
+        for site in 0..<8 {
+            var counts = BucketCounts()
+            counts.requests = UInt64(20 + site)
+            // Every site sees the same 20 clients, and one of its own.
+            let own = Self.clients(1, seed: 100 + UInt64(site))
+            buckets.add(minute: 0, site: "site\(site)", country: us, counts: counts, clients: Self.tally(shared + own))
+        }
+        let rows = buckets.rows()
+        let other = rows.filter { $0.site == MinuteBuckets.overflowSite }
+        #expect(other.count == 1)
+        let folded = 8 - rows.filter { $0.site != MinuteBuckets.overflowSite }.count
+        #expect(folded >= 2)
+        #expect(other.first?.clients.distinct == 20 + folded)
+    }
+}

@@ -1,0 +1,66 @@
+import Foundation
+import LogSurge
+import LogSurgeCore
+import LogSurgeAggregate
+import LogSurgeDetect
+import LogSurgeGenerate
+import LogSurgePipelineTestSupport
+import LogSurgeReport
+import Testing
+
+/// A surge is a crowd, not one client: generated logs read through the whole pipeline (the
+/// clients are counted from the lines), with crawlers and a crowd injected.
+@Suite struct CrowdTests {
+    static let start = UTCMinute.parse("2016-11-01T00:00Z")!
+
+    static func minute(_ day: Int, _ hour: Int) -> Int32 { start + Int32(day * 1440 + hour * 60) }
+
+    /// The alerts of a run over `minutes` of generated lines with `events`.
+    static func alerts(minutes: Int, rate: Double, seed: UInt64, events: [InjectedEvent], dispersion: Double = 0) throws -> [AlertEvent] {
+        let log = Support.generatedLog(minutes: minutes, rate: rate, seed: seed, events: events, dispersion: dispersion)
+        let path = Support.temporaryDirectory().appendingPathComponent("crowd.log").path
+        try Support.writeFile(path, Data(log))
+        let analysis = Support.analyze([path])
+        return DetectionRun(DetectionPolicy()).run(analysis.buckets).events
+    }
+
+    @Test("crawlers and scanners from one address raise no surge; a crowd of the same size does, with its clients")
+    func crowdsNotCrawlers() throws {
+        let events = [
+            // A scanner at 300 requests a minute, at night in the US.
+            InjectedEvent(kind: .crawler(country: "US", rate: 300), onset: Self.minute(1, 8), duration: 30),
+            // A crawler at 60 a minute for three hours, ramping up and down.
+            InjectedEvent(kind: .crawler(country: "US", rate: 60), onset: Self.minute(1, 14), duration: 180, ramp: 10),
+            // A crowd: US traffic ×6 for an hour.
+            InjectedEvent(kind: .surge(country: "US", factor: 6), onset: Self.minute(1, 22), duration: 60, ramp: 5),
+        ]
+        let alerts = try Self.alerts(minutes: 2 * 1440, rate: 200, seed: 21, events: events, dispersion: 0.02)
+        let opened = alerts.filter { $0.state == .open }
+        try #require(opened.count == 1, "\(alerts.map(AlertWriter.line).joined())")
+        let surge = opened[0]
+        #expect(surge.kind == .surge && surge.start >= events[2].onset - 2 && surge.raisedAt - events[2].onset <= 10)
+        let closed = try #require(alerts.first { $0.state == .closed })
+        // Many clients, none of them sending much of the excess.
+        #expect((closed.clients ?? 0) >= 30)
+        #expect((closed.topClientShare ?? 1) < 0.2)
+        #expect(AlertWriter.line(closed).contains("\"clients\":\(closed.clients!),\"top_client_share\":"))
+    }
+
+    @Test("the same crawler, without the crowd rule's client counts (a series without clients), is a surge")
+    func withoutClientsTheCrawlerIsASurge() throws {
+        // What the crowd rule stops: the same counts with the clients forgotten raise it.
+        let events = [InjectedEvent(kind: .crawler(country: "US", rate: 300), onset: Self.minute(1, 8), duration: 30)]
+        let log = Support.generatedLog(minutes: 1440 + 600, rate: 200, seed: 21, events: events)
+        let path = Support.temporaryDirectory().appendingPathComponent("crawler.log").path
+        try Support.writeFile(path, Data(log))
+        let analysis = Support.analyze([path])
+        var forgotten = MinuteBuckets()
+        for row in analysis.buckets.rows() {
+            forgotten.add(minute: row.minute, site: row.site, country: row.country, counts: row.counts)
+        }
+        let withClients = DetectionRun(DetectionPolicy()).run(analysis.buckets).events
+        let without = DetectionRun(DetectionPolicy()).run(forgotten).events
+        #expect(withClients.isEmpty, "\(withClients.map(AlertWriter.line).joined())")
+        #expect(without.contains { $0.kind == .surge }, "the crawler should be a surge by its counts alone")
+    }
+}
