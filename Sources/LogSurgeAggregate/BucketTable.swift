@@ -17,12 +17,18 @@
     @usableFromInline var mask: Int
 
     package init(initialCapacity: Int = 1024) {
-        var size = 16
-        while size < initialCapacity * 2 { size <<= 1 }
-        slots = Array(repeating: -1, count: size)
-        mask = size - 1
+        slots = Self.emptySlots(for: initialCapacity)
+        mask = slots.count - 1
         keys.reserveCapacity(initialCapacity)
         counts.reserveCapacity(initialCapacity)
+    }
+
+    /// Empty slots for `capacity` entries: a power of two at least twice as many (16 at least),
+    /// so that probe chains stay short until the table grows at three quarters full.
+    static func emptySlots(for capacity: Int) -> [Int32] {
+        var size = 16
+        while size < capacity * 2 { size <<= 1 }
+        return Array(repeating: -1, count: size)
     }
 
     var isEmpty: Bool { keys.isEmpty }

@@ -303,10 +303,8 @@ struct ClientSketch: Sendable, Equatable {
     @usableFromInline var mask: Int
 
     public init(initialCapacity: Int = 4096) {
-        var size = 16
-        while size < initialCapacity * 2 { size <<= 1 }
-        slots = Array(repeating: -1, count: size)
-        mask = size - 1
+        slots = BucketTable.emptySlots(for: initialCapacity)
+        mask = slots.count - 1
     }
 
     @inlinable @inline(__always)

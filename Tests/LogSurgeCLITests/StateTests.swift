@@ -118,14 +118,20 @@ struct StateCLITests {
         #expect(alerts == expected)
     }
 
-    @Test("a state file that is not one, another program's database or a damaged one is an error naming it")
-    func unusableStateFiles() throws {
+    /// A directory with the state of one run over the combined fixture: the directory, the
+    /// log, the state's path and its bytes.
+    private func stateOfOneRun() throws -> (directory: String, log: String, state: String, bytes: Data) {
         let directory = Support.temporaryDirectory().path
-        defer { try? fileManager.removeItem(atPath: directory) }
         let log = Support.fixture("combined.log")
         let state = directory + "/state.db"
         #expect(try Support.run(["--quiet", "--state", state, log]).status == 0)
-        let original = try Data(contentsOf: URL(fileURLWithPath: state))
+        return (directory, log, state, try Data(contentsOf: URL(fileURLWithPath: state)))
+    }
+
+    @Test("a state file that is not one, another program's database or a damaged one is an error naming it")
+    func unusableStateFiles() throws {
+        let (directory, log, state, original) = try stateOfOneRun()
+        defer { try? fileManager.removeItem(atPath: directory) }
         // Damage one stored value of a minute the next run reads (its last): SQLite's own check
         // passes, the row's checksum does not.
         try original.write(to: URL(fileURLWithPath: directory + "/damaged.db"))
@@ -154,12 +160,8 @@ struct StateCLITests {
 
     @Test("a detectors' row forged with its checksum, at either end of the minutes, is refused or replayed, never trapped on")
     func forgedDetectorsRowAtTheEnds() throws {
-        let directory = Support.temporaryDirectory().path
+        let (directory, log, _, original) = try stateOfOneRun()
         defer { try? fileManager.removeItem(atPath: directory) }
-        let log = Support.fixture("combined.log")
-        let state = directory + "/state.db"
-        #expect(try Support.run(["--quiet", "--state", state, log]).status == 0)
-        let original = try Data(contentsOf: URL(fileURLWithPath: state))
         for through in [Int64(Int32.max), Int64(Int32.min)] {
             let forged = directory + "/forged\(through).db"
             try original.write(to: URL(fileURLWithPath: forged))
