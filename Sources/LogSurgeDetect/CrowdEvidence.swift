@@ -73,9 +73,11 @@ struct CrowdEvidence: Equatable {
     /// without what each step's busiest client sent beyond what the busiest client usually sends
     /// (a crawler's or a scanner's excess is not a surge's), and whether the clients are a
     /// crowd: their distinct clients, summed over the steps, as unlikely under the usual clients
-    /// per request (a negative binomial of `dispersion`) as `significance`, and at least
-    /// `minimum` more a step than expected (so that a handful of crawlers is not one). The
-    /// count as given, and a crowd, when the clients are not known (no `clients` column).
+    /// per request (a negative binomial of `dispersion`) as `significance`, at least `minimum`
+    /// more a step than expected, and enough of them to have sent the excess at no more than
+    /// four times the usual requests per client (so that two or six crawlers, each a client
+    /// sending hundreds, are not one). The count as given, and a crowd, when the clients are not
+    /// known (no `clients` column).
     func judge(
         window: Int, count: Double, expected: Double, dispersion: Double, significance: Double, minimum: Double
     ) -> (count: Double, isCrowd: Bool) {
@@ -91,10 +93,12 @@ struct CrowdEvidence: Equatable {
         }
         let steps = Double(window)
         let expectedClients = max(expected * perRequest, 0.05 * steps)
+        let extraClients = observed - expectedClients
+        let remaining = max(0, count - busiestExcess)
         let crowd =
-            (observed - expectedClients) / steps >= minimum
+            extraClients / steps >= minimum && extraClients * 4 / perRequest >= remaining - expected
             && CountStatistics.negativeBinomialUpperTail(Int(observed), mean: expectedClients, dispersion: dispersion) < significance
-        return (max(0, count - busiestExcess), crowd)
+        return (remaining, crowd)
     }
 }
 

@@ -217,13 +217,17 @@ public final class DetectionEngine {
             let level = recent.expected >= 100 ? min(2, max(0.5, recent.count / recent.expected)) : 1
             site.total.append(requests, baseline: held ?? totalExpected.map { $0 * level } ?? requests, raw: totalExpected ?? requests)
             var anySurgeOpen = false
+            var anyNotACrowd = false
             for track in site.surges {
                 let count = Double(observation?.watched[track.country] ?? 0)
                 track.crowd.append(observation?.watchedClients[track.country], requests: Int(count))
                 events += surgeStep(track, site: name, step: step, count: count, level: level, totals: site.total)
                 anySurgeOpen = anySurgeOpen || track.episode != nil
+                anyNotACrowd = anyNotACrowd || track.notACrowd
             }
-            if anySurgeOpen { site.total.excludeLast() }
+            // A surge's minutes, and those of a rise that was no crowd (a crawler, a scanner),
+            // are no baseline of the site's traffic: the next days would wait for them (a drop).
+            if anySurgeOpen || anyNotACrowd { site.total.excludeLast() }
             for track in site.surges where track.episode == nil { track.crowd.learn(count: observation?.watched[track.country] ?? 0) }
             if totalExpected != nil { events += dropStep(site, step: step) }
             learn(&site.total, step: step, count: requests)
@@ -353,6 +357,7 @@ public final class DetectionEngine {
         _ track: SurgeTrack, site: String, step: Int, count: Double, level: Double, totals: SeriesHistory
     ) -> [AlertEvent] {
         let config = configuration
+        track.notACrowd = false
         let seasonal = seasonalExpected(track.history, step: step)
         // An episode without a day of history keeps the baseline it was raised against (the last
         // hour's normal steps run out as it lasts): it does not feed its own baseline.
@@ -419,6 +424,10 @@ public final class DetectionEngine {
             let crowd = track.crowd.judge(
                 window: window, count: observed.count, expected: expectedSum, dispersion: dispersion,
                 significance: config.significance, minimum: config.minimumCrowd)
+            if !crowd.isCrowd || crowd.count < observed.count {
+                // A rise that was (in part) one client's: not this series' baseline either.
+                track.notACrowd = true
+            }
             guard crowd.isCrowd, crowd.count >= ratio * expectedSum, crowd.count - expectedSum >= config.minimumExcess,
                 crowd.count == observed.count
                     || CountStatistics.negativeBinomialUpperTail(Int(crowd.count), mean: expectedSum, dispersion: dispersion)
@@ -454,6 +463,7 @@ public final class DetectionEngine {
             track.history.excludeLast()
             return [event(episode, state: .open, end: nil)]
         }
+        if track.notACrowd { track.history.excludeLast() }
         return []
     }
 
@@ -633,6 +643,8 @@ final class SurgeTrack {
     var episode: Episode?
     /// Its clients, step by step, and what a normal step's clients are.
     var crowd = CrowdEvidence()
+    /// Whether this step rose as a surge would but was no crowd (reset every step).
+    var notACrowd = false
     /// Its series in the engine's trace, once recorded.
     var traceSlot = -1
 

@@ -63,6 +63,8 @@ public struct TrafficGenerator {
     private var proxyRandom: SeededGenerator
     /// The over-dispersion draws have their own stream, so a dispersion of 0 changes nothing.
     private var burstRandom: SeededGenerator
+    /// The clients `sampleCountsAndClients` picks, from a stream of their own.
+    private var clientRandom: SeededGenerator
     /// The address of each crawler event (by its index in `events`).
     private let crawlers: [Int: [UInt8]]
     private let writer: RequestWriter
@@ -72,6 +74,7 @@ public struct TrafficGenerator {
         random = SeededGenerator(seed: configuration.seed)
         proxyRandom = SeededGenerator(seed: configuration.seed ^ 0x9E0C_5EED_0000_0017)
         burstRandom = SeededGenerator(seed: configuration.seed ^ 0xB025_7000_0000_0031)
+        clientRandom = SeededGenerator(seed: configuration.seed ^ 0xC11E_5000_0000_0051)
         writer = RequestWriter(layout: configuration.layout, offsetMinutes: configuration.serverOffsetMinutes)
         let total = configuration.profile.countries.reduce(0) { $0 + $1.share }
         shares = configuration.profile.countries.map { $0.share / total }
@@ -125,10 +128,42 @@ public struct TrafficGenerator {
 
     /// Requests and 5xx responses per country in `minute`, drawn as `appendLines` would draw
     /// them but without writing lines: for detection tests and benchmarks at full speed.
+    /// Crawlers' requests count with their country's.
     public mutating func sampleCounts(minute: Int32) -> [(country: String, requests: Int, errors: Int)] {
+        sample(minute: minute, clients: false).map { ($0.country, $0.requests, $0.errors) }
+    }
+
+    /// The same with each country's clients: how many distinct, and the busiest one's requests
+    /// (picked from its pool as `appendLines` picks them, from a stream of their own, so the
+    /// counts are `sampleCounts`'s; a crawler is one client).
+    public mutating func sampleCountsAndClients(
+        minute: Int32
+    ) -> [(country: String, requests: Int, errors: Int, clients: Int, busiest: Int)] {
+        sample(minute: minute, clients: true)
+    }
+
+    private mutating func sample(
+        minute: Int32, clients: Bool
+    ) -> [(country: String, requests: Int, errors: Int, clients: Int, busiest: Int)] {
         let normal = Self.statuses.filter { $0.0 >= 500 }.reduce(0) { $0 + $1.1 } / Self.statuses.reduce(0) { $0 + $1.1 }
         let factor = burst()
-        let requests = expectedRequests(minute: minute).map { poisson($0 * factor) }
+        var requests = expectedRequests(minute: minute).map { poisson($0 * factor) }
+        var picked: [[Int: Int]] = clients ? requests.indices.map { _ in [:] } : []
+        if clients {
+            for (country, count) in requests.enumerated() {
+                for _ in 0..<count {
+                    let skew = clientRandom.unit()
+                    picked[country][Int(skew * skew * Double(pools[country].count)), default: 0] += 1
+                }
+            }
+        }
+        for (index, event) in configuration.events.enumerated() {
+            guard case .crawler(let code, let rate) = event.kind, event.strength(at: minute) > 0 else { continue }
+            let country = configuration.profile.countries.firstIndex { $0.code == code } ?? 0
+            let count = poisson(rate * event.strength(at: minute))
+            requests[country] += count
+            if clients, count > 0 { picked[country][-1 - index, default: 0] += count }
+        }
         var owners: [Int] = []  // the country of each request of the minute
         for (country, count) in requests.enumerated() { owners += repeatElement(country, count: count) }
         let forced = forcedErrors(among: owners.count, minute: minute)
@@ -136,7 +171,12 @@ public struct TrafficGenerator {
         for (position, country) in owners.enumerated() where forced.contains(position) || random.unit() < normal {
             errors[country] += 1
         }
-        return requests.indices.map { (configuration.profile.countries[$0].code, requests[$0], errors[$0]) }
+        return requests.indices.map {
+            (
+                configuration.profile.countries[$0].code, requests[$0], errors[$0], clients ? picked[$0].count : 0,
+                clients ? picked[$0].values.max() ?? 0 : 0
+            )
+        }
     }
 
     /// Which of a minute's `count` requests an injected error spike turns into 5xx: exactly its

@@ -46,6 +46,18 @@ import Testing
         #expect(AlertWriter.line(closed).contains("\"clients\":\(closed.clients!),\"top_client_share\":"))
     }
 
+    @Test("two or three crawlers at once are no crowd either, and leave no drop behind them")
+    func aHandfulOfCrawlers() throws {
+        let three = Self.minute(1, 18)
+        let events =
+            (0..<3).map { _ in InjectedEvent(kind: .crawler(country: "US", rate: 200), onset: three, duration: 60) }
+            + (0..<2).map { _ in InjectedEvent(kind: .crawler(country: "US", rate: 100), onset: Self.minute(1, 8), duration: 60) }
+        // Before: each minute's busiest client was left out, the others raised the surge
+        // (and the crawlers' hour, learnt as normal, made the next quiet hours look like a drop).
+        let alerts = try Self.alerts(minutes: 2 * 1440, rate: 100, seed: 23, events: events, dispersion: 0.02)
+        #expect(alerts.isEmpty, "\(alerts.map(AlertWriter.line).joined())")
+    }
+
     @Test("the same crawler, without the crowd rule's client counts (a series without clients), is a surge")
     func withoutClientsTheCrawlerIsASurge() throws {
         // What the crowd rule stops: the same counts with the clients forgotten raise it.

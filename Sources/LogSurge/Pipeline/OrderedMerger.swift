@@ -286,7 +286,9 @@ final class OrderedMerger: @unchecked Sendable {
     func idle(after: Double) {
         lock.withLock {
             let quiet = Self.seconds(ContinuousClock.now - lastLinesAt)
-            guard let detection, quiet >= after, let newest = detection.newestMinute else { return }
+            // Quiet means nothing read for that long and nothing read still being parsed (on a
+            // busy machine a chunk read before the pause can take longer than a short flush).
+            guard let detection, quiet >= after, inFlight == 0, let newest = detection.newestMinute else { return }
             detection.idle(through: Self.idleLimit(newest: newest, quiet: quiet, after: after, now: Date().timeIntervalSince1970))
         }
     }
