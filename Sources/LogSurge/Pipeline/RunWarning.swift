@@ -10,6 +10,10 @@ public struct RunWarning: Sendable, Equatable {
         /// Half or more of the requests come from private addresses or embedded CDN ranges,
         /// and neither `--real-ip` nor `--country-from` was given: the countries are the proxies'.
         case clientsBehindProxy = "clients_behind_proxy"
+        /// `--country-from` was given without `--real-ip`, and half or more of the requests come
+        /// from private addresses or CDN edges: the countries are the visitors', the clients
+        /// (the `clients` column, the crowd test of surges) are the proxies.
+        case clientsAreProxies = "clients_are_proxies"
         /// `--real-ip` names a header that an input's format does not log.
         case realIPNotLogged = "real_ip_not_logged"
         /// `--country-from` names a header that an input's format does not log.
@@ -71,6 +75,21 @@ public struct RunWarning: Sendable, Equatable {
                     code: .clientsBehindProxy,
                     message:
                         "\(Self.percent(share)) of the requests (\(accounting.clients.behindProxy) of \(accounting.parsed)) come from private addresses or CDN edges, so their countries are the proxies', not the visitors': \(fix)"
+                ))
+        }
+        if headers.forwarded == nil, let country = headers.country, accounting.parsed > 0,
+            accounting.clients.behindProxy * 2 >= accounting.parsed
+        {
+            let logged = Set(formats.flatMap { $0.loggedHeaders ?? [] })
+            let clientHeader = Self.clientHeaders.first { logged.contains(HeaderName($0).normalized) }
+            let fix =
+                clientHeader.map { "the log holds the visitor's address: add --real-ip \($0)" }
+                ?? "log the visitor's address (nginx $http_x_forwarded_for, Apache %{X-Forwarded-For}i) and give --real-ip X-Forwarded-For"
+            warnings.append(
+                RunWarning(
+                    code: .clientsAreProxies,
+                    message:
+                        "\(Self.percent(Double(accounting.clients.behindProxy) / Double(accounting.parsed) * 100)) of the requests (\(accounting.clients.behindProxy) of \(accounting.parsed)) come from private addresses or CDN edges: their countries come from --country-from \(country.name), but their clients are the proxies, so the clients column counts proxies and a surge cannot be told from a crawler: \(fix)"
                 ))
         }
         for (header, code, option) in [
