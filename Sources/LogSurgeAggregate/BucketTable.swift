@@ -39,13 +39,7 @@
         // MurmurHash3's 64-bit finaliser: every key bit reaches the low bits used as the slot.
         // (A plain multiplicative hash read from bits 20 and up left the minute, which sits in
         // the key's top 32 bits, out of most slots: probe chains ran hundreds long.)
-        var x = key
-        x ^= x >> 33
-        x &*= 0xFF51_AFD7_ED55_8CCD
-        x ^= x >> 33
-        x &*= 0xC4CE_B9FE_1A85_EC53
-        x ^= x >> 33
-        return Int(truncatingIfNeeded: x)
+        Int(truncatingIfNeeded: ClientTally.mix(key))
     }
 
     /// The index of `key`'s counters, inserting zeroed counters when it is new.
@@ -96,14 +90,22 @@
 
     @usableFromInline
     mutating func grow() {
-        let size = slots.count * 2
-        slots = Array(repeating: -1, count: size)
-        mask = size - 1
-        for (index, key) in keys.enumerated() {
-            var slot = Self.hash(key) & mask
+        let keys = self.keys
+        slots = Self.slots(size: slots.count * 2, count: keys.count) { Self.hash(keys[$0]) }
+        mask = slots.count - 1
+    }
+
+    /// `size` slots (a power of two) holding entries 0..<`count`, each at the first free slot
+    /// from its `hash`: a table's slots after it grew.
+    static func slots(size: Int, count: Int, hash: (Int) -> Int) -> [Int32] {
+        var slots = [Int32](repeating: -1, count: size)
+        let mask = size - 1
+        for index in 0..<count {
+            var slot = hash(index) & mask
             while slots[slot] >= 0 { slot = (slot + 1) & mask }
             slots[slot] = Int32(index)
         }
+        return slots
     }
 
     /// Hands out the entries counted so far and empties the table, keeping its storage.

@@ -61,7 +61,8 @@ public struct ClientTally: Sendable, Equatable {
         mix(low ^ mix(high))
     }
 
-    /// MurmurHash3's 64-bit finaliser (one-to-one; `mix(0) == 0`).
+    /// MurmurHash3's 64-bit finaliser (one-to-one; `mix(0) == 0`): client identities, and the
+    /// bucket table's slots.
     @inlinable @inline(__always)
     static func mix(_ value: UInt64) -> UInt64 {
         var x = value
@@ -337,14 +338,9 @@ struct ClientSketch: Sendable, Equatable {
 
     @usableFromInline
     mutating func grow() {
-        let size = slots.count * 2
-        slots = Array(repeating: -1, count: size)
-        mask = size - 1
-        for index in identities.indices {
-            var slot = Self.hash(identities[index], entry: entries[index]) & mask
-            while slots[slot] >= 0 { slot = (slot + 1) & mask }
-            slots[slot] = Int32(index)
-        }
+        let identities = self.identities, entries = self.entries
+        slots = BucketTable.slots(size: slots.count * 2, count: identities.count) { Self.hash(identities[$0], entry: entries[$0]) }
+        mask = slots.count - 1
     }
 
     /// The tally of each of the first `entryCount` entries, and empties the counter.
