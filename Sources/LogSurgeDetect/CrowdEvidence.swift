@@ -42,10 +42,13 @@ struct CrowdEvidence: Equatable {
     /// The clients of the step `back` steps before the last one appended (nil when unknown).
     func at(stepsBack back: Int) -> ClientFigures? {
         guard back >= 0, back < distinct.count else { return nil }
-        let index = (position - 1 - back + 2 * Self.capacity) % Self.capacity
+        let index = slot(stepsBack: back)
         guard distinct[index] > 0 else { return nil }
         return ClientFigures(distinct: Int(distinct[index]), busiest: Int(busiest[index]))
     }
+
+    /// Where the step `back` steps before the last one appended is kept (`back` < the steps kept).
+    private func slot(stepsBack back: Int) -> Int { (position - 1 - back + 2 * Self.capacity) % Self.capacity }
 
     /// The last step's clients.
     var last: ClientFigures? { at(stepsBack: 0) }
@@ -86,7 +89,7 @@ struct CrowdEvidence: Equatable {
         var busiestExcess = 0.0, observed = 0.0
         for back in 0..<min(window, distinct.count) {
             // A step with requests whose clients are not known: the window is judged on its counts.
-            if distinct[(position - 1 - back + 2 * Self.capacity) % Self.capacity] < 0 { return (count, true) }
+            if distinct[slot(stepsBack: back)] < 0 { return (count, true) }
             guard let figures = at(stepsBack: back) else { continue }
             busiestExcess += max(0, Double(figures.busiest) - usual)
             observed += Double(figures.distinct)
