@@ -28,6 +28,8 @@ struct Scenario {
     var events: [InjectedEvent]
     /// Section (b): over-dispersed counts, and the clients of each minute.
     var dispersion: Double = 0
+    /// Section (d): `--watch-country all` (every country checked by its share of the site).
+    var everyCountry = false
 }
 
 extension InjectedEvent {
@@ -156,6 +158,47 @@ for scenario in scenarios where scenario.seed <= UInt64(max(1, seeds - 1)) {
     scenarios.append(noisy)
 }
 
+// Section (d): `--watch-country all` over the same over-dispersed traffic, with crawlers and
+// scanners from five countries: quiet weeks, and crowds x5 and x10 from one country at a
+// time (not the US), at that country's afternoon.
+let countriesAtAfternoon: [(code: String, utcHour: Int)] = [("IN", 10), ("GB", 15), ("MX", 22), ("DE", 14), ("NZ", 3)]
+func foreignCrawlers(days: Int) -> [InjectedEvent] {
+    var events: [InjectedEvent] = []
+    for day in [1, 4] where day + 1 < days {
+        events += [
+            InjectedEvent(kind: .crawler(country: "FR", rate: 300), onset: start + Int32(day * 1440 + 12 * 60), duration: 30),
+            InjectedEvent(
+                kind: .crawler(country: "BR", rate: 60), onset: start + Int32(day * 1440 + 18 * 60), duration: 180, ramp: 30),
+            InjectedEvent(kind: .crawler(country: "DE", rate: 1000), onset: start + Int32((day + 1) * 1440 + 2 * 60), duration: 10),
+            InjectedEvent(kind: .crawler(country: "CN", rate: 40), onset: start + Int32((day + 1) * 1440 + 6 * 60), duration: 60),
+            InjectedEvent(kind: .crawler(country: "MX", rate: 100), onset: start + Int32((day + 1) * 1440 + 16 * 60), duration: 45),
+        ]
+    }
+    return events
+}
+for rate in rates {
+    for seed in 1...UInt64(max(1, seeds - 1)) {
+        var quiet = Scenario(
+            name: "all: quiet week", cell: "(d) all: quiet @\(Int(rate))", rate: rate, seed: seed, days: 7, events: [])
+        quiet.dispersion = 0.05
+        quiet.everyCountry = true
+        quiet.events = foreignCrawlers(days: 7)
+        scenarios.append(quiet)
+        for factor in [5.0, 10] {
+            for (code, hour) in countriesAtAfternoon {
+                let event = InjectedEvent(
+                    kind: .surge(country: code, factor: factor), onset: start + Int32(3 * 1440 + hour * 60), duration: 120, ramp: 10)
+                var scenario = Scenario(
+                    name: "all: surge \(code) x\(Int(factor))", cell: "(d) all: surge x\(Int(factor)) @\(Int(rate))", rate: rate,
+                    seed: seed, days: 4, events: [event] + foreignCrawlers(days: 4))
+                scenario.dispersion = 0.05
+                scenario.everyCountry = true
+                scenarios.append(scenario)
+            }
+        }
+    }
+}
+
 func run(_ scenario: Scenario) -> (Outcome, [String]) {
     var configuration = GeneratorConfiguration()
     configuration.start = start
@@ -165,7 +208,11 @@ func run(_ scenario: Scenario) -> (Outcome, [String]) {
     configuration.events = scenario.events
     configuration.dispersion = scenario.dispersion
     var traffic = TrafficGenerator(configuration: configuration)
-    let detector = DetectorConfiguration()
+    var detector = DetectorConfiguration()
+    if scenario.everyCountry {
+        detector.watchedCountries = []
+        detector.watchesEveryCountry = true
+    }
     let engine = DetectionEngine(configuration: detector)
     var alerts: [AlertEvent] = []
     let withClients = scenario.dispersion > 0
@@ -179,6 +226,13 @@ func run(_ scenario: Scenario) -> (Outcome, [String]) {
             site: "-", requests: counts.reduce(0) { $0 + $1.1 }, errors: counts.reduce(0) { $0 + $1.2 }, watched: [us: usCounts?.1 ?? 0])
         if withClients, let usCounts, usCounts.3 > 0 {
             observation.watchedClients[us] = ClientFigures(distinct: usCounts.3, busiest: usCounts.4)
+        }
+        if scenario.everyCountry {
+            for (code, requests, _, clients, busiest) in counts {
+                guard let country = CountryCode(isoCode: code) else { continue }
+                observation.watched[country] = requests
+                if clients > 0 { observation.watchedClients[country] = ClientFigures(distinct: clients, busiest: busiest) }
+            }
         }
         alerts += engine.step(minute: minute, observations: [observation])
     }
@@ -197,8 +251,11 @@ func run(_ scenario: Scenario) -> (Outcome, [String]) {
         // Detected: an episode of the right kind, raised while the event is under way or within
         // 10 minutes after it (late, and the delay shows it), whose span overlaps the event.
         let closedAt = Dictionary(alerts.filter { $0.state == .closed }.map { ($0.id, $0.end ?? .max) }, uniquingKeysWith: { a, _ in a })
+        // A surge of the event's country (under `all`, another country's is a false alert).
+        var country: CountryCode?
+        if case .surge(let code, _) = event.kind { country = code.flatMap { CountryCode(isoCode: $0) } }
         if let hit = alerts.first(where: {
-            $0.state == .open && $0.kind == kind && $0.raisedAt >= event.onset
+            $0.state == .open && $0.kind == kind && (country == nil || $0.country == country) && $0.raisedAt >= event.onset
                 && $0.raisedAt < event.end + 10 && $0.start < event.end
                 && (closedAt[$0.id] ?? .max) >= event.onset
         }) {
@@ -225,7 +282,7 @@ func run(_ scenario: Scenario) -> (Outcome, [String]) {
             outcome.crossKind += 1
         }
         notes.append(
-            "false: \(scenario.name) @\(Int(scenario.rate)) seed \(scenario.seed): \(alert.kind.rawValue) raised \(UTCMinute.format(alert.raisedAt))"
+            "false: \(scenario.name) @\(Int(scenario.rate)) seed \(scenario.seed): \(alert.kind.rawValue) \(alert.country.map(\.description) ?? "") raised \(UTCMinute.format(alert.raisedAt))"
         )
     }
     return (outcome, notes)

@@ -8,7 +8,9 @@ import LogSurgeDetect
 struct DetectorOptions: ParsableArguments {
     @Option(
         name: .customLong("watch-country"),
-        help: ArgumentHelp("A country whose traffic is checked for surges (ISO code); repeatable. Default: US.", valueName: "CC"))
+        help: ArgumentHelp(
+            "A country whose traffic is checked for surges (ISO code), or 'all': every country of every site, at the false-alert rate of one; repeatable. Default: US.",
+            valueName: "CC"))
     var watchCountries: [String] = []
 
     @Option(help: ArgumentHelp("Surge: observed/expected ratio over 1 minute (default 3; x3/4 over 3, x2/3 over 10).", valueName: "RATIO"))
@@ -40,11 +42,12 @@ struct DetectorOptions: ParsableArguments {
     var errorSignificance: Double?
 
     func validate() throws {
-        for code in watchCountries where CountryCode(isoCode: code) == nil {
-            throw ValidationError("--watch-country '\(code)' is not a two-letter country code")
+        for code in watchCountries where CountryCode(isoCode: code) == nil && code.lowercased() != "all" {
+            throw ValidationError("--watch-country '\(code)' is neither a two-letter country code nor 'all'")
         }
-        if Set(watchCountries.map { $0.uppercased() }).count > 16 {
-            throw ValidationError("--watch-country: at most 16 countries (each costs history for every site)")
+        if Set(watchCountries.map { $0.uppercased() }).subtracting(["ALL"]).count > 16 {
+            throw ValidationError(
+                "--watch-country: at most 16 countries by name (each keeps a week of history for every site); 'all' checks every country")
         }
         for (name, value) in [
             ("--surge-ratio", surgeRatio), ("--sustained-surge-ratio", sustainedSurgeRatio),
@@ -63,9 +66,12 @@ struct DetectorOptions: ParsableArguments {
     var configuration: DetectorConfiguration {
         var configuration = DetectorConfiguration()
         if !watchCountries.isEmpty {
+            // `all` checks every country by its share of the site; those also named keep a
+            // history of their own.
             var seen: [CountryCode] = []
             for code in watchCountries.compactMap(CountryCode.init(isoCode:)) where !seen.contains(code) { seen.append(code) }
             configuration.watchedCountries = seen
+            configuration.watchesEveryCountry = watchCountries.contains { $0.lowercased() == "all" }
         }
         if let surgeRatio { configuration.surgeRatio = surgeRatio }
         if let sustainedSurgeRatio { configuration.sustainedSurgeRatio = sustainedSurgeRatio }

@@ -84,7 +84,6 @@ struct CrowdEvidence: Equatable {
     func judge(
         window: Int, count: Double, expected: Double, dispersion: Double, significance: Double, minimum: Double
     ) -> (count: Double, isCrowd: Bool) {
-        guard let perRequest = clientsPerRequest else { return (count, true) }
         let usual = usualBusiest
         var busiestExcess = 0.0, observed = 0.0
         for back in 0..<min(window, distinct.count) {
@@ -94,6 +93,9 @@ struct CrowdEvidence: Equatable {
             busiestExcess += max(0, Double(figures.busiest) - usual)
             observed += Double(figures.distinct)
         }
+        // Clients known but no normal step learnt yet (a country's first requests): as if each
+        // request were a client of its own, the most a crowd could be.
+        guard let perRequest = clientsPerRequest ?? (observed > 0 ? 1 : nil) else { return (count, true) }
         let steps = Double(window)
         let expectedClients = max(expected * perRequest, 0.05 * steps)
         let extraClients = observed - expectedClients

@@ -27,11 +27,12 @@ public struct SiteObservation: Sendable {
     /// cheaper than a hash; this runs for every bucket of the run). A site's buckets are one
     /// per country: the clients of a country come from one bucket.
     package mutating func add<Count>(
-        country: CountryCode, counts: StatusCounters<Count>, clients: ClientFigures? = nil, watching: [CountryCode]
+        country: CountryCode, counts: StatusCounters<Count>, clients: ClientFigures? = nil, watching: [CountryCode],
+        watchingAll: Bool = false
     ) {
         requests += Int(counts.requests)
         errors += Int(counts.status5xx)
-        if watching.contains(country) {
+        if watchingAll || watching.contains(country) {
             watched[country, default: 0] += Int(counts.requests)
             if let clients, clients.distinct > 0 { watchedClients[country] = clients }
         }
@@ -67,6 +68,15 @@ public final class DetectionEngine {
     /// Sites seen but not checked (beyond `maximumSites`).
     public private(set) var sitesNotChecked: Set<String> = []
 
+    /// Countries checked with a history of their own (`watchedCountries`); under
+    /// `watchesEveryCountry` every other one is checked by its share of the site.
+    private let named: Set<CountryCode>
+    /// Countries checked by their share, over every site (at most `maximumCountryTracks`).
+    public private(set) var countryTracks = 0
+    /// Countries of a site with requests but not checked (beyond `maximumCountryTracks`),
+    /// counted once per site.
+    public var countriesNotChecked: Int { siteOrder.reduce(0) { $0 + $1.countriesNotChecked.count } }
+
     /// Whether a step missing from the input means "no data" rather than "no requests" (plain
     /// series): a hole of more than 60 steps then starts afresh instead of counting as zeros.
     public let gapsAreMissingData: Bool
@@ -78,6 +88,7 @@ public final class DetectionEngine {
         self.configuration = configuration
         self.gapsAreMissingData = gapsAreMissingData
         admitted = sites
+        named = Set(configuration.watchedCountries)
         self.stepMinutes = max(1, stepMinutes)
         self.hasSiteTotals = hasSiteTotals
         stepsPerDay = 1440 % self.stepMinutes == 0 ? 1440 / self.stepMinutes : 0
@@ -148,9 +159,13 @@ public final class DetectionEngine {
     /// Skipped steps are filled in up to this many; a longer gap starts afresh.
     static func longestGap(stepsPerDay: Int) -> Int { max(8 * stepsPerDay, 128) }
 
-    /// The episodes going on, in site order (each site's surges, its drop, then its 5xx spike).
+    /// The episodes going on, in site order (each site's surges, those of the countries checked
+    /// by their share in code order, its drop, then its 5xx spike).
     private var episodesGoingOn: [Episode] {
-        siteOrder.flatMap { site in site.surges.compactMap(\.episode) + [site.drop, site.errors.episode].compactMap { $0 } }
+        siteOrder.flatMap { site in
+            site.surges.compactMap(\.episode) + site.countryTracksInOrder.compactMap(\.episode)
+                + [site.drop, site.errors.episode].compactMap { $0 }
+        }
     }
 
     /// The episodes going on at the last step, as their opening events (none is closed).
@@ -163,6 +178,8 @@ public final class DetectionEngine {
         let events = episodesGoingOn.map { close($0, end: lastMinute(of: $0.lastActive)) }
         for site in siteOrder {
             for track in site.surges { track.episode = nil }
+            for track in site.countries.values { track.episode = nil }
+            site.openCountries = []
             site.drop = nil
             site.errors.episode = nil
         }
@@ -218,17 +235,44 @@ public final class DetectionEngine {
             site.total.append(requests, baseline: held ?? totalExpected.map { $0 * level } ?? requests, raw: totalExpected ?? requests)
             var anySurgeOpen = false
             var anyNotACrowd = false
+            // Each country checked is held to `significance` over the number checked at the site
+            // (Bonferroni): watching more countries does not raise more false alerts.
+            let significance = configuration.significance / Double(max(1, site.surges.count + site.countries.count))
             for track in site.surges {
                 let count = Double(observation?.watched[track.country] ?? 0)
                 track.crowd.append(observation?.watchedClients[track.country], requests: Int(count))
-                events += surgeStep(track, site: name, step: step, count: count, level: level, totals: site.total)
+                events += surgeStep(
+                    track, site: name, step: step, count: count, level: level, totals: site.total,
+                    seasonal: seasonalExpected(track.history, step: step), significance: significance)
                 anySurgeOpen = anySurgeOpen || track.episode != nil
                 anyNotACrowd = anyNotACrowd || track.notACrowd
+            }
+            var countriesStepped: [(track: SurgeTrack, count: Int)] = []
+            if configuration.watchesEveryCountry {
+                countriesStepped = countryTracksDue(site, observation: observation, step: step)
+                // A country's share at an hour of the day needs that hour of an earlier day: the
+                // countries are checked from the site's second day.
+                let ready = totalExpected != nil && stepsPerDay > 0 && site.total.length > stepsPerDay
+                for (track, count) in countriesStepped {
+                    events += countryStep(
+                        track, site: site, step: step, count: count, clients: observation?.watchedClients[track.country],
+                        ready: ready, significance: significance)
+                    anySurgeOpen = anySurgeOpen || track.episode != nil
+                    anyNotACrowd = anyNotACrowd || track.notACrowd
+                }
+                site.openCountries = countriesStepped.compactMap { $0.track.episode != nil ? $0.track.country : nil }
             }
             // A surge's minutes, and those of a rise that was no crowd (a crawler, a scanner),
             // are no baseline of the site's traffic: the next days would wait for them (a drop).
             if anySurgeOpen || anyNotACrowd { site.total.excludeLast() }
             for track in site.surges where track.episode == nil { track.crowd.learn(count: observation?.watched[track.country] ?? 0) }
+            for (track, count) in countriesStepped where track.episode == nil { track.crowd.learn(count: count) }
+            if configuration.watchesEveryCountry, !(anySurgeOpen || anyNotACrowd) {
+                // The shares learn from normal steps only, the site's and its countries' alike.
+                let at = minute(of: step)
+                site.hours.add(requests, at: at)
+                for (track, count) in countriesStepped { track.share.add(Double(count), at: at) }
+            }
             if totalExpected != nil { events += dropStep(site, step: step) }
             learn(&site.total, step: step, count: requests)
             events += errorStep(
@@ -330,7 +374,7 @@ public final class DetectionEngine {
                 peakRequests: Int(site.total.count(peakStep)), peakBaseline: max(site.total.baseline(peakStep), 0.5), lastActive: step)
             episode.openWindow = window
             episode.heldBaseline = max(site.total.baseline(step), 0.5)
-            episode.pictureStart = max(site.total.firstStep, start - 30, step - SeriesHistory.recentCapacity + 1)
+            episode.pictureStart = max(site.total.firstStep, start - 30, step - site.total.recentCapacity + 1)
             for past in episode.pictureStart...step { episode.record(site.total.count(past), baseline: site.total.baseline(past)) }
             nextID += 1
             site.drop = episode
@@ -353,19 +397,21 @@ public final class DetectionEngine {
         }
     }
 
+    /// One step of a country's surge detector: `seasonal` its expected count (nil during the
+    /// warm-up), `level` the site's level to apply to it, `significance` the tail each test needs.
     private func surgeStep(
-        _ track: SurgeTrack, site: String, step: Int, count: Double, level: Double, totals: SeriesHistory
+        _ track: SurgeTrack, site: String, step: Int, count: Double, level: Double, totals: SeriesHistory,
+        seasonal: (value: Double, fromDays: Bool)?, significance: Double
     ) -> [AlertEvent] {
         let config = configuration
         track.notACrowd = false
-        let seasonal = seasonalExpected(track.history, step: step)
         // An episode without a day of history keeps the baseline it was raised against (the last
         // hour's normal steps run out as it lasts): it does not feed its own baseline.
         let held = seasonal?.fromDays == true ? nil : track.episode?.heldBaseline
         let expected = held ?? seasonal?.value
         track.history.append(count, baseline: held ?? expected.map { $0 * level } ?? count, raw: expected ?? count)
         defer { learn(&track.history, step: step, count: count) }
-        if let trace {
+        if let trace, !track.bySiteShare {
             if track.traceSlot < 0 { track.traceSlot = trace.surgeSlot(site: site, country: track.country) }
             trace.surge(
                 slot: track.traceSlot, minute: minute(of: step), minutes: stepMinutes,
@@ -406,11 +452,26 @@ public final class DetectionEngine {
             let observed = (count: sums.count[index], baseline: sums.baseline[index])
             let expectedSum = max(observed.baseline, 0.05 * Double(window))
             let ratio = Self.surgeRatio(window: window, config)
-            guard observed.count >= ratio * expectedSum,
-                observed.count - expectedSum >= config.minimumExcess,
-                CountStatistics.negativeBinomialUpperTail(
-                    Int(observed.count), mean: expectedSum, dispersion: track.history.noise.dispersion(window: index, above: true))
-                    < config.significance
+            // A country checked by its share is at least as bursty as its site: the site's
+            // bursts (a minute's traffic that is all a little higher) are its bursts too.
+            let dispersion = max(
+                track.history.noise.dispersion(window: index, above: true),
+                track.bySiteShare ? totals.noise.dispersion(window: index, above: true) : 0)
+            guard observed.count >= ratio * expectedSum, observed.count - expectedSum >= config.minimumExcess else { continue }
+            // A crowd, not one client: the rise holds without the excess of each step's busiest
+            // client, and the other clients are themselves far more than usual.
+            let crowd = track.crowd.judge(
+                window: window, count: observed.count, expected: expectedSum, dispersion: dispersion,
+                significance: significance, minimum: config.minimumCrowd)
+            if crowd.count < ratio * expectedSum || crowd.count - expectedSum < config.minimumExcess {
+                // A rise by ratio and size that was one client's, however likely its count under
+                // the noise (a crawler on a series whose noise is wide): no baseline of it.
+                track.notACrowd = true
+                continue
+            }
+            guard
+                CountStatistics.negativeBinomialUpperTail(Int(observed.count), mean: expectedSum, dispersion: dispersion)
+                    < significance
             else { continue }
             if hasSiteTotals {
                 let total = totals.recentSums(window)
@@ -418,20 +479,14 @@ public final class DetectionEngine {
                 let shareRise = (observed.count / total.count) / (expectedSum / max(total.baseline, expectedSum))
                 guard shareRise >= config.shareRatio else { continue }
             }
-            // A crowd, not one client: the rise holds without the excess of each step's busiest
-            // client, and the other clients are themselves far more than usual.
-            let dispersion = track.history.noise.dispersion(window: index, above: true)
-            let crowd = track.crowd.judge(
-                window: window, count: observed.count, expected: expectedSum, dispersion: dispersion,
-                significance: config.significance, minimum: config.minimumCrowd)
             if !crowd.isCrowd || crowd.count < observed.count {
                 // A rise that was (in part) one client's: not this series' baseline either.
                 track.notACrowd = true
             }
-            guard crowd.isCrowd, crowd.count >= ratio * expectedSum, crowd.count - expectedSum >= config.minimumExcess,
+            guard crowd.isCrowd,
                 crowd.count == observed.count
                     || CountStatistics.negativeBinomialUpperTail(Int(crowd.count), mean: expectedSum, dispersion: dispersion)
-                        < config.significance
+                        < significance
             else { continue }
             // The episode starts at the first clearly raised step of the window.
             var start = step
@@ -465,6 +520,59 @@ public final class DetectionEngine {
         }
         if track.notACrowd { track.history.excludeLast() }
         return []
+    }
+
+    // MARK: - Every country
+
+    /// The countries of `site` to step under `watchesEveryCountry`, in code order: those with
+    /// requests in this step (a track made for one seen for the first time, while there is
+    /// room) and those whose episode goes on. The others cost nothing.
+    private func countryTracksDue(_ site: SiteState, observation: SiteObservation?, step: Int) -> [(track: SurgeTrack, count: Int)] {
+        var due: [CountryCode: Int] = [:]
+        for country in site.openCountries { due[country] = 0 }
+        for (country, count) in observation?.watched ?? [:] where count > 0 && country != .unknown && !named.contains(country) {
+            due[country] = count
+        }
+        return due.sorted { $0.key.rawValue < $1.key.rawValue }.compactMap { country, count in
+            if let track = site.countries[country] { return (track, count) }
+            guard countryTracks < configuration.maximumCountryTracks else {
+                site.countriesNotChecked.insert(country)
+                return nil
+            }
+            countryTracks += 1
+            let track = SurgeTrack(country: country, history: SiteState.countryHistory(startStep: step), bySiteShare: true)
+            site.countries[country] = track
+            return (track, count)
+        }
+    }
+
+    /// One step of a country checked by its share of the site: the steps since it was last
+    /// stepped (only with requests or an episode going on) as steps without requests, then
+    /// this one, each against its share at that hour of the day times the site's baseline.
+    private func countryStep(
+        _ track: SurgeTrack, site: SiteState, step: Int, count: Int, clients: ClientFigures?, ready: Bool, significance: Double
+    ) -> [AlertEvent] {
+        func expected(_ at: Int) -> Double? {
+            guard at >= site.total.firstStep, let share = site.hours.share(of: track.share, at: minute(of: at)) else { return nil }
+            return share * site.total.baseline(at)
+        }
+        let reach = track.history.recentCapacity / 2
+        if step - track.history.endStep > reach {
+            // Windows read 60 steps back at most: a longer gap starts the rings afresh.
+            let noise = track.history.noise
+            track.history = SiteState.countryHistory(startStep: step - reach)
+            track.history.noise = noise
+        }
+        for missed in track.history.endStep..<step {
+            let baseline = expected(missed) ?? 0
+            track.history.append(0, baseline: baseline, raw: baseline)
+            track.crowd.append(nil, requests: 0)
+            learn(&track.history, step: missed, count: 0)
+        }
+        track.crowd.append(clients, requests: count)
+        return surgeStep(
+            track, site: site.name, step: step, count: Double(count), level: 1, totals: site.total,
+            seasonal: ready ? expected(step).map { ($0, true) } : nil, significance: significance)
     }
 
     // MARK: - Error spikes
@@ -626,6 +734,20 @@ final class SiteState {
     var drop: Episode?
     /// What the site did in the step being taken, until it is taken.
     var observation: SiteObservation?
+    /// `--watch-country all`: its requests by hour of the day, the countries checked by their
+    /// share of them, those of them with an episode going on, and those not checked (no room).
+    var hours = HourSums()
+    var countries: [CountryCode: SurgeTrack] = [:]
+    var openCountries: [CountryCode] = []
+    var countriesNotChecked: Set<CountryCode> = []
+
+    var countryTracksInOrder: [SurgeTrack] { countries.values.sorted { $0.country.rawValue < $1.country.rawValue } }
+
+    /// The history of a country checked by its share: the test windows and an episode's
+    /// picture, no days (3 KB where a country's own history takes up to 100 KB).
+    static func countryHistory(startStep: Int) -> SeriesHistory {
+        SeriesHistory(capacity: 128, startStep: startStep, recentCapacity: 128)
+    }
 
     init(name: String, configuration: DetectorConfiguration, startStep: Int, stepsPerDay: Int, halfWindow: Int) {
         self.name = name
@@ -647,10 +769,15 @@ final class SurgeTrack {
     var notACrowd = false
     /// Its series in the engine's trace, once recorded.
     var traceSlot = -1
+    /// Whether it is checked by its share of the site (`--watch-country all`; not charted),
+    /// and the share's sums.
+    let bySiteShare: Bool
+    var share = HourSums()
 
-    init(country: CountryCode, history: SeriesHistory) {
+    init(country: CountryCode, history: SeriesHistory, bySiteShare: Bool = false) {
         self.country = country
         self.history = history
+        self.bySiteShare = bySiteShare
     }
 }
 
@@ -705,7 +832,7 @@ final class ErrorTrack {
 extension DetectionEngine {
     /// The layout of `snapshot()`: bump it with any change to what the detectors keep or how
     /// they read it, so that a snapshot of another build is refused rather than misread.
-    static let snapshotFormat = 4
+    static let snapshotFormat = 5
 
     /// Everything the detectors keep, as bytes: `restored(from:configuration:)` of them goes on
     /// exactly as this engine would (its trace is not kept).
@@ -731,6 +858,15 @@ extension DetectionEngine {
                 writer.optional(track.episode) { $1.write(to: &$0) }
                 track.crowd.write(to: &writer)
             }
+            site.hours.write(to: &writer)
+            writer.array(site.countryTracksInOrder) { writer, track in
+                writer.unsigned(UInt64(track.country.rawValue))
+                track.history.write(to: &writer)
+                writer.optional(track.episode) { $1.write(to: &$0) }
+                track.crowd.write(to: &writer)
+                track.share.write(to: &writer)
+            }
+            writer.array(site.countriesNotChecked.map(\.rawValue).sorted()) { $0.unsigned(UInt64($1)) }
             writer.optional(site.drop) { $1.write(to: &$0) }
             site.errors.write(to: &writer)
         }
@@ -779,10 +915,8 @@ extension DetectionEngine {
                 site.total = try SeriesHistory(from: &reader, capacity: capacity)
                 try reader.check(site.total.firstStep >= 0 && site.total.endStep == lastStep + 1)
                 try reader.check(try reader.count() == countries.count)
-                for track in site.surges {
-                    try reader.check(try reader.unsigned() == UInt64(track.country.rawValue))
-                    track.history = try SeriesHistory(from: &reader, capacity: capacity)
-                    try reader.check(track.history.firstStep >= 0 && track.history.endStep == lastStep + 1)
+                // A surge track's episode: a surge of its country at this site, its steps in range.
+                func readEpisode(of track: SurgeTrack) throws {
                     track.episode = try reader.optional { reader in try Episode(from: &reader) }
                     track.crowd = try CrowdEvidence(from: &reader)
                     try reader.check(
@@ -791,6 +925,42 @@ extension DetectionEngine {
                                 && $0.peakBaseline != nil
                         } ?? true)
                 }
+                for track in site.surges {
+                    try reader.check(try reader.unsigned() == UInt64(track.country.rawValue))
+                    track.history = try SeriesHistory(from: &reader, capacity: capacity)
+                    try reader.check(track.history.firstStep >= 0 && track.history.endStep == lastStep + 1)
+                    try readEpisode(of: track)
+                }
+                site.hours = try HourSums(from: &reader)
+                var previous = -1
+                for _ in 0..<(try reader.count()) {
+                    let raw = try reader.unsigned()
+                    // In code order, each once, none of them named, within the tracks' bound.
+                    try reader.check(raw <= UInt64(UInt16.max) && Int(raw) > previous && raw != 0)
+                    previous = Int(raw)
+                    let country = CountryCode(rawValue: UInt16(raw))
+                    try reader.check(!engine.named.contains(country) && configuration.watchesEveryCountry)
+                    try reader.check(engine.countryTracks < configuration.maximumCountryTracks)
+                    let template = SiteState.countryHistory(startStep: 0)
+                    let track = SurgeTrack(
+                        country: country,
+                        history: try SeriesHistory(from: &reader, capacity: 128, recentCapacity: template.recentCapacity),
+                        bySiteShare: true)
+                    // Stepped only with requests or an episode: its history may end before the last step.
+                    try reader.check(track.history.firstStep >= 0 && track.history.endStep <= lastStep + 1)
+                    try readEpisode(of: track)
+                    try reader.check(track.episode == nil || track.history.endStep == lastStep + 1)
+                    track.share = try HourSums(from: &reader)
+                    site.countries[country] = track
+                    engine.countryTracks += 1
+                }
+                site.openCountries = site.countryTracksInOrder.filter { $0.episode != nil }.map(\.country)
+                site.countriesNotChecked = Set(
+                    try reader.array(atMost: Int(UInt16.max)) { reader in
+                        let raw = try reader.unsigned()
+                        try reader.check(raw <= UInt64(UInt16.max))
+                        return CountryCode(rawValue: UInt16(raw))
+                    })
                 site.drop = try reader.optional { reader in try Episode(from: &reader) }
                 try reader.check(
                     site.drop.map {

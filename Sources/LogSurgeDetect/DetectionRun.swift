@@ -52,6 +52,9 @@ public final class DetectionRun {
         /// The episodes going on at the last minute, as their opening events, when the policy
         /// leaves them open (a `--state` night: also those opened by earlier runs).
         public var goingOn: [AlertEvent] = []
+        /// `--watch-country all`: countries of a site with requests that were not checked
+        /// (beyond `maximumCountryTracks`), counted once per site.
+        public var countriesNotChecked = 0
 
         /// The episodes of `events`.
         public var episodes: [AlertEpisode] { AlertEpisode.of(events) }
@@ -65,6 +68,8 @@ public final class DetectionRun {
     private var snapshot: (through: Int32, take: (DetectionEngine) -> Void)?
     package private(set) var events: [AlertEvent] = []
     private var watched: [CountryCode]
+    /// `--watch-country all`: every country's requests and clients are observed.
+    private var watchesAll: Bool
 
     // A stream's minutes until they are decided.
     private var pending: [Int32: [String: SiteObservation]] = [:]
@@ -86,6 +91,7 @@ public final class DetectionRun {
         self.onEvent = onEvent
         reportingAfter = nil
         watched = Array(Set(policy.detectors.watchedCountries))
+        watchesAll = policy.detectors.watchesEveryCountry
     }
 
     /// A run that goes on from earlier ones (`--state`): from `engine`, which stepped the
@@ -103,6 +109,7 @@ public final class DetectionRun {
         self.reportingAfter = reportingAfter
         self.snapshot = snapshot
         watched = Array(Set(policy.detectors.watchedCountries))
+        watchesAll = policy.detectors.watchesEveryCountry
     }
 
     // MARK: - A stream, decided as it goes
@@ -115,8 +122,8 @@ public final class DetectionRun {
             return
         }
         pending[minute, default: [:]][site, default: SiteObservation(site: site, requests: 0, errors: 0, watched: [:])]
-            .add(country: country, counts: counts, watching: watched)
-        if !clients.isEmpty, watched.contains(country) {
+            .add(country: country, counts: counts, watching: watched, watchingAll: watchesAll)
+        if !clients.isEmpty, watchesAll ? country != .unknown : watched.contains(country) {
             pendingClients[minute, default: [:]][site, default: [:]][country, default: ClientTally()].merge(clients)
         }
         if let current = newest, Int(minute) - Int(current) > 60 {
@@ -206,7 +213,8 @@ public final class DetectionRun {
                 observations.append(SiteObservation(site: rows.siteNames[Int(key.site)], requests: 0, errors: 0, watched: [:]))
                 currentSite = key.site
             }
-            observations[observations.count - 1].add(country: key.country, counts: counts, clients: clients.figures, watching: watched)
+            observations[observations.count - 1].add(
+                country: key.country, counts: counts, clients: clients.figures, watching: watched, watchingAll: watchesAll)
         }
         flush()
         return finish()
@@ -216,7 +224,9 @@ public final class DetectionRun {
     public func run(_ series: CountSeries) -> Outcome {
         var configuration = policy.detectors
         configuration.watchedCountries = [.unknown]
+        configuration.watchesEveryCountry = false
         watched = [.unknown]
+        watchesAll = false
         let engine = DetectionEngine(
             configuration: configuration, stepMinutes: series.stepMinutes, hasSiteTotals: false,
             gapsAreMissingData: true)
@@ -271,6 +281,7 @@ public final class DetectionRun {
         }
         var outcome = Outcome(events: events, trace: engine?.trace, lateLines: lateLines)
         if !policy.closesAtEnd { outcome.goingOn = engine?.openEpisodes() ?? [] }
+        outcome.countriesNotChecked = engine?.countriesNotChecked ?? 0
         self.outcome = outcome
         return outcome
     }

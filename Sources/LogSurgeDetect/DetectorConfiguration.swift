@@ -8,6 +8,13 @@ import LogSurgeCore
 public struct DetectorConfiguration: Sendable, Equatable {
     /// Countries whose traffic is checked for surges. By default, US.
     public var watchedCountries: [CountryCode] = [CountryCode(isoCode: "US")!]
+    /// `--watch-country all`: every other country of every site is checked too, each against
+    /// its share of the site's baseline (`HourSums`, a few hundred bytes a country where
+    /// a watched country's own history takes up to 100 KB). By default, false.
+    public var watchesEveryCountry = false
+    /// Countries checked at most across all sites when `watchesEveryCountry` (beyond, the
+    /// ones seen later are not checked, and a run says so). By default, 10,000.
+    public var maximumCountryTracks = 10_000
 
     /// A surge needs its observed/expected ratio at least this high over one step; over 3 and
     /// 10 steps, whose evidence is steadier, 3/4 and 2/3 of it (never below
@@ -58,6 +65,15 @@ public struct DetectorConfiguration: Sendable, Equatable {
 
     public init() {}
 
+    /// The countries checked for surges, as the reports say it: `US`, `every country`, or
+    /// `every country (US with a history of its own)`.
+    public var watchedDescription: String {
+        let named = watchedCountries.map(\.description).joined(separator: ", ")
+        guard watchesEveryCountry else { return named }
+        let own = watchedCountries.count == 1 ? "its" : "their"
+        return named.isEmpty ? "every country" : "every country (\(named) with a history of \(own) own)"
+    }
+
     /// Every setting, named, as text: what a detectors' snapshot was made with, and must be
     /// restored with. Written out (not `String(describing:)`, whose reflection costs a
     /// nightly run milliseconds); a test holds it to the stored properties.
@@ -67,6 +83,7 @@ public struct DetectorConfiguration: Sendable, Equatable {
         func setting(_ name: String, _ value: Int) -> String { "\(name)=\(value)" }
         return [
             "watchedCountries=" + watchedCountries.map(\.description).joined(separator: ","),
+            "watchesEveryCountry=\(watchesEveryCountry)", setting("maximumCountryTracks", maximumCountryTracks),
             setting("surgeRatio", surgeRatio), setting("sustainedSurgeRatio", sustainedSurgeRatio),
             setting("shareRatio", shareRatio), setting("minimumExcess", minimumExcess),
             setting("minimumCrowd", minimumCrowd),

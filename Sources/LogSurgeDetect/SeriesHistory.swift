@@ -13,8 +13,12 @@
 /// With up to 100 sites and one watched country over a week or more, this is what detection
 /// holds: 20 MB for the 200 series, where a ring of every value for 8 days took 30 MB.
 struct SeriesHistory {
-    /// Steps whose values the short ring keeps: at least the 241 the level reads.
+    /// Steps whose values the short ring keeps by default: at least the 241 the level reads.
     static let recentCapacity = 256
+    /// Steps whose values this series' short ring keeps (a power of two): `recentCapacity`,
+    /// or 128 for a country checked by its share of the site (`--watch-country all`), which
+    /// reads no level, only test windows (60) and an episode's picture (90).
+    let recentCapacity: Int
 
     // The long ring, slot `(step - origin) % capacity`.
     private var normalCountsThrough: [Double] = []
@@ -39,9 +43,11 @@ struct SeriesHistory {
     private(set) var firstStep: Int
     private(set) var endStep: Int
 
-    init(capacity: Int, startStep: Int) {
+    init(capacity: Int, startStep: Int, recentCapacity: Int = SeriesHistory.recentCapacity) {
         precondition(capacity < 1 << 16, "normal steps are counted modulo 2^16")
+        precondition(recentCapacity.nonzeroBitCount == 1 && recentCapacity >= 64, "the short ring's slots are masked")
         self.capacity = capacity
+        self.recentCapacity = recentCapacity
         origin = startStep
         firstStep = startStep
         endStep = startStep
@@ -50,10 +56,10 @@ struct SeriesHistory {
     var length: Int { endStep - firstStep }
 
     /// The first step whose values (count, baselines, mark) are kept.
-    private var firstRecentStep: Int { max(firstStep, endStep - Self.recentCapacity) }
+    private var firstRecentStep: Int { max(firstStep, endStep - recentCapacity) }
 
     private func slot(_ step: Int) -> Int { (step - origin) % capacity }
-    private func recentSlot(_ step: Int) -> Int { (step - origin) & (Self.recentCapacity - 1) }
+    private func recentSlot(_ step: Int) -> Int { (step - origin) & (recentCapacity - 1) }
 
     /// Appends the next step.
     mutating func append(_ count: Double, baseline: Double, raw: Double? = nil) {
@@ -80,7 +86,7 @@ struct SeriesHistory {
             normalCountsThrough[slot] = before.0 + Double(stored)
             normalStepsThrough[slot] = before.1 &+ 1
         }
-        if counts.count < Self.recentCapacity {
+        if counts.count < recentCapacity {
             counts.append(stored)
             baselines.append(Float(baseline))
             rawBaselines.append(Float(raw ?? baseline))
@@ -121,7 +127,7 @@ struct SeriesHistory {
         var slot = recentSlot(from)
         for _ in from..<to {
             body(slot)
-            slot = (slot + 1) & (Self.recentCapacity - 1)
+            slot = (slot + 1) & (recentCapacity - 1)
         }
     }
 
@@ -345,14 +351,14 @@ extension SeriesHistory {
         noise.write(to: &writer)
     }
 
-    /// The history `write(to:)` wrote, for rings of `capacity` steps.
-    init(from reader: inout SnapshotReader, capacity: Int) throws {
+    /// The history `write(to:)` wrote, for rings of `capacity` and `recentCapacity` steps.
+    init(from reader: inout SnapshotReader, capacity: Int, recentCapacity: Int = SeriesHistory.recentCapacity) throws {
         let origin = try reader.int(), endStep = try reader.int()
         // Steps as stepping makes them (within Int32 of the engine's origin), whatever the bytes
         // say: nothing computed from them below may overflow.
         let bound = Int(Int32.max)
         try reader.check(origin > -bound && origin < bound && endStep >= origin && endStep < bound && endStep - origin < bound)
-        self.init(capacity: capacity, startStep: origin)
+        self.init(capacity: capacity, startStep: origin, recentCapacity: recentCapacity)
         self.endStep = endStep
         firstStep = max(origin, endStep - capacity)
         normalCountsBeforeFirst = try reader.double()
@@ -426,7 +432,7 @@ extension SeriesHistory {
         }
         normalCountsThrough = totals
         normalStepsThrough = stepTotals
-        let recent = min(Self.recentCapacity, endStep - origin)
+        let recent = min(recentCapacity, endStep - origin)
         counts = try reader.floats(atMost: recent)
         baselines = try reader.floats(atMost: recent)
         rawBaselines = try reader.floats(atMost: recent)

@@ -15,7 +15,7 @@ extension TextReport {
         style: TerminalStyle = .plain
     ) -> String {
         let episodes = AlertEpisode.of(events).map(\.event)
-        let watched = configuration.watchedCountries.map(\.description).joined(separator: ", ")
+        let watched = configuration.watchedDescription
         guard !episodes.isEmpty else {
             return "\n" + style.bold("Alerts:") + " " + style.green("none")
                 + " (watching \(watched) for surges, every site for 5xx spikes and drops)\n"

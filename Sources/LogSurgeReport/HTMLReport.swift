@@ -127,7 +127,7 @@ public enum HTMLReport {
     }
 
     private static func alertsSection(_ episodes: [AlertEpisode], charted: [String], configuration: DetectorConfiguration) -> String {
-        let watched = configuration.watchedCountries.map(\.description).joined(separator: ", ")
+        let watched = configuration.watchedDescription
         var out = "<section id=\"alerts\"><h2>Alerts</h2>"
         out += "<p class=\"lead\">Watching \(Escaping.html(watched)) for surges, every site for 5xx spikes and drops.</p>"
         guard !episodes.isEmpty else {

@@ -33,7 +33,7 @@ struct CLITests {
     @Test(arguments: [
         ["--threads", "0"], ["--format", "apache-custom"], ["--no-such-option"],
         ["--geoip", "/nonexistent.mmdb"], ["--buckets", "/nonexistent-dir/x.csv"],
-        ["--section", "noequals"], ["--inflate", "libdeflate"],
+        ["--section", "noequals"], ["--inflate", "libdeflate"], ["--watch-country", "USA"],
     ])
     func usageErrorsExitWithTwoBeforeReadingInput(arguments: [String]) throws {
         // Standard input is a valid log: a usage error must stop before it is read.
@@ -310,6 +310,15 @@ struct DetectionCLITests {
         #expect(result.status == 0)
         let summary = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
         #expect(summary["alerts"] as? Int == 2)
+    }
+
+    @Test func watchingEveryCountryFindsTheUSSurgeByItsShare() throws {
+        let result = try Support.run(["--alerts", "-", "--watch-country", "all", Self.generated.log])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout.contains("\"kind\":\"surge\",\"site\":\"-\",\"country\":\"US\""), "\(result.stdout)")
+        #expect(result.stderr.contains("watching every country for surges"), "\(result.stderr)")
+        let wrong = try Support.run(["--quiet", "--watch-country", "USA", Self.generated.log])
+        #expect(wrong.status == 2 && wrong.stderr.contains("neither a two-letter country code nor 'all'"), "\(wrong.stderr)")
     }
 
     @Test func watchingAnotherCountryFindsNoUSSurge() throws {

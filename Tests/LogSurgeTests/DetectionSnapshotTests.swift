@@ -11,8 +11,8 @@ import LogSurgeGenerate
 @Suite struct DetectionSnapshotTests {
     static let start = DetectionTests.minute("2016-11-01T00:00Z")
 
-    /// Ten days of three sites, with a US surge on one and an error spike on another, open at
-    /// the snapshots taken below.
+    /// Ten days of three sites, with a US surge and a Mexican one (a country checked by its
+    /// share, `--watch-country all`) on two and an error spike, open at the snapshots taken below.
     static let buckets: MinuteBuckets = {
         var buckets = MinuteBuckets()
         for (index, site) in ["a.example", "b.example", "c.example"].enumerated() {
@@ -23,6 +23,7 @@ import LogSurgeGenerate
             generator.seed = UInt64(index + 11)
             generator.events = [
                 InjectedEvent(kind: .surge(country: "US", factor: 8), onset: start + 8 * 1440 + 120, duration: 240),
+                InjectedEvent(kind: .surge(country: "MX", factor: 8), onset: start + 8 * 1440 + 90, duration: 240),
                 InjectedEvent(kind: .errorSpike(share: 0.4), onset: start + 9 * 1440 + 600, duration: 30),
             ].filter { _ in index < 2 }
             var traffic = TrafficGenerator(configuration: generator)
@@ -55,6 +56,7 @@ import LogSurgeGenerate
     static let configuration: DetectorConfiguration = {
         var configuration = DetectorConfiguration()
         configuration.watchedCountries = [DetectionTests.us, CountryCode(isoCode: "DE")!]
+        configuration.watchesEveryCountry = true
         return configuration
     }()
 
@@ -100,6 +102,7 @@ import LogSurgeGenerate
     func restoredEngineGoesOnAsTheOriginal(through: Int32) throws {
         let (events, snapshots, ended) = Self.whole
         #expect(events.contains { $0.kind == .surge } && events.contains { $0.kind == .errorSpike })
+        #expect(events.contains { $0.kind == .surge && $0.country == CountryCode(isoCode: "MX") })
         let taken = try #require(snapshots[through])
         let engine = try #require(DetectionEngine.restored(from: taken, configuration: Self.configuration))
         #expect(engine.snapshot() == taken)
