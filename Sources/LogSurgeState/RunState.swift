@@ -53,8 +53,11 @@ public final class RunState {
     /// it left until a run folds them: a day not folded whole is read as its daily total).
     /// Files of versions 1 and 2 are checked whole and upgraded; of version 3, the minutes; a
     /// file of version 4 is one of version 5. (A build that reads version 4 at most refuses a
-    /// version 5 file instead of counting a day half folded twice.)
-    static let schemaVersion = 5
+    /// version 5 file instead of counting a day half folded twice.) 6: each minute's distinct
+    /// clients and busiest client's requests (`clients`, `busiest`, in the row's checksum), so
+    /// that detectors that replay their window judge crowds as the first run did; the rows of
+    /// a version 5 file are checked and get 0 (not known).
+    static let schemaVersion = 6
     /// Bytes of content that identify an input.
     static let fingerprintLength = 4096
 
@@ -223,6 +226,7 @@ public final class RunState {
                 """)
         try addVersion3(db)
         try addVersion4(db, path: "")
+        try addVersion6(db, path: "")
         try db.execute(sql: detectorTable)
         // (the steps above mark the versions they make)
         try db.execute(sql: "PRAGMA user_version = \(schemaVersion)")
@@ -412,32 +416,46 @@ public final class RunState {
         for (key, counts) in days.sorted(by: {
             ($0.key.day, $0.key.site, $0.key.country.description) < ($1.key.day, $1.key.site, $1.key.country.description)
         }) {
-            try add(key.day, key.site, key.country, counts)
+            try add(key.day, key.site, key.country, counts, nil)
         }
     }
 
     /// A file of an earlier version, checked as that version did, then upgraded.
     private static func upgrade(_ db: Database, from version: Int, path: String) throws {
-        if version >= 4 { return }
-        if version == 3 {
-            try addVersion4(db, path: path)
-            return
+        if version <= 2 {
+            let check = try String.fetchOne(db, sql: "PRAGMA quick_check") ?? "?"
+            guard check == "ok" else { throw StateError(description: "\(path): state file damaged: \(check)") }
+            let stored = try Int64.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'checksum'")
+            guard stored == (try legacyChecksum(db)) else {
+                throw StateError(description: "\(path): state file damaged: its contents do not match their checksum")
+            }
+            try addVersion3(db)
         }
-        let check = try String.fetchOne(db, sql: "PRAGMA quick_check") ?? "?"
-        guard check == "ok" else { throw StateError(description: "\(path): state file damaged: \(check)") }
-        let stored = try Int64.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'checksum'")
-        guard stored == (try legacyChecksum(db)) else {
-            throw StateError(description: "\(path): state file damaged: its contents do not match their checksum")
+        if version <= 3 { try addVersion4(db, path: path) }
+        if version <= 5 { try addVersion6(db, path: path) }
+        if version <= 2 {
+            // The ids earlier runs reported came from the detectors run over every bucket: run
+            // once more (with the default options), they give the episodes their ids, so that
+            // the next episode is numbered after them.
+            let history = try storedBuckets(db, from: nil, path: path)
+            for event in DetectionRun(DetectionPolicy(closesAtEnd: false)).run(history).events {
+                try keepEpisode(db, event)
+            }
         }
-        try addVersion3(db)
-        // The ids earlier runs reported came from the detectors run over every bucket: run
-        // once more (with the default options), they give the episodes their ids, so that
-        // the next episode is numbered after them.
-        let history = try storedBuckets(db, from: nil, path: path)
-        for event in DetectionRun(DetectionPolicy(closesAtEnd: false)).run(history).events {
-            try keepEpisode(db, event)
-        }
-        try addVersion4(db, path: path)
+    }
+
+    /// Version 6: the clients of each minute's bucket. Rows already there are checked with the
+    /// checksum they were written with, then given 0 (not known: a crowd is then judged by
+    /// the counts) and their new checksum.
+    private static func addVersion6(_ db: Database, path: String) throws {
+        try checkRows(db, path: path, table: "bucket", checksum: bucketChecksum("minute"))
+        try db.execute(
+            sql: """
+                ALTER TABLE bucket ADD COLUMN clients INTEGER NOT NULL DEFAULT 0;
+                ALTER TABLE bucket ADD COLUMN busiest INTEGER NOT NULL DEFAULT 0;
+                UPDATE bucket SET checksum = \(minuteChecksum);
+                PRAGMA user_version = 6;
+                """)
     }
 
     /// Keeps `event`'s episode and id (closed once any of its events closed it), and the next
@@ -524,6 +542,9 @@ public final class RunState {
     static func bucketChecksum(_ time: String) -> String {
         "logsurge_row_checksum(\(time), site, country, requests, status_2xx, status_3xx, status_4xx, status_5xx, bytes)"
     }
+    /// The checksum of a minute's bucket row since version 6 (with its clients).
+    static let minuteChecksum =
+        "logsurge_row_checksum(minute, site, country, requests, status_2xx, status_3xx, status_4xx, status_5xx, bytes, clients, busiest)"
 
     /// Minutes kept as minutes; older ones are folded into daily totals. 35 days: the
     /// detectors read 8 (`historyMinutes`), `logsurge state --buckets` gives five weeks.
@@ -868,7 +889,7 @@ public final class RunState {
                 let add = try Self.addition(db, table: "bucket", time: "minute")
                 var added = 0
                 for row in analysis.buckets.sortedRows() {
-                    try add(row.minute, row.site, row.country, row.counts)
+                    try add(row.minute, row.site, row.country, row.counts, row.clients)
                     added += 1
                 }
                 try Self.addDays(db, of: analysis.buckets, path: path)
@@ -910,32 +931,43 @@ public final class RunState {
 
     /// A function that adds counts to the row of `table` (`bucket` or `day_bucket`) at `time`
     /// (a minute or a day), site and country, creating it when missing; the row's checksum is
-    /// computed from its new values.
+    /// computed from its new values. A minute's row adds its clients too (ignored for a day).
     private static func addition(
         _ db: Database, table: String, time: String
     ) throws
-        -> (Int32, String, CountryCode, BucketCounts) throws -> Void
+        -> (Int32, String, CountryCode, BucketCounts, ClientFigures?) throws -> Void
     {
         // The sums and their checksum from the row's old values (SET reads them all).
         // (Bytes as `BucketCounts` adds them: unsigned, saturating; SQL's + would make a real
         // number of a total past 2^63.)
-        let sums =
+        var columns = ["requests", "status_2xx", "status_3xx", "status_4xx", "status_5xx", "bytes"]
+        var sums =
             ["requests", "status_2xx", "status_3xx", "status_4xx", "status_5xx"].map { "\($0) + excluded.\($0)" }
             + ["logsurge_add_bytes(bytes, excluded.bytes)"]
+        let withClients = table == "bucket"
+        if withClients {
+            // A minute counted over two runs (half written at the first): its clients as the sum
+            // of both runs' and its busiest client as the sum of both busiest (upper bounds: the
+            // same client may come in both), neither above the requests.
+            columns += ["clients", "busiest"]
+            sums += ["clients", "busiest"].map { "min(\($0) + excluded.\($0), requests + excluded.requests)" }
+        }
+        let values = (1...(3 + columns.count)).map { "?\($0)" }.joined(separator: ", ")
         let statement = try db.makeStatement(
             sql: """
-                INSERT INTO \(table) (\(time), site, country, requests, status_2xx, status_3xx, status_4xx, status_5xx, bytes, checksum)
-                VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, logsurge_row_checksum(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9))
+                INSERT INTO \(table) (\(time), site, country, \(columns.joined(separator: ", ")), checksum)
+                VALUES (\(values), logsurge_row_checksum(\(values)))
                 ON CONFLICT (\(time), site, country) DO UPDATE SET
-                    requests = \(sums[0]), status_2xx = \(sums[1]), status_3xx = \(sums[2]),
-                    status_4xx = \(sums[3]), status_5xx = \(sums[4]), bytes = \(sums[5]),
+                    \(zip(columns, sums).map { "\($0) = \($1)" }.joined(separator: ", ")),
                     checksum = logsurge_row_checksum(\(time), site, country, \(sums.joined(separator: ", ")))
                 """)
-        return { time, site, country, c in
-            try statement.execute(arguments: [
+        return { time, site, country, c, clients in
+            var arguments: StatementArguments = [
                 time, site, country.description, Int64(c.requests), Int64(c.status2xx),
                 Int64(c.status3xx), Int64(c.status4xx), Int64(c.status5xx), Int64(bitPattern: c.bytes),
-            ])
+            ]
+            if withClients { arguments += [Int64(clients?.distinct ?? 0), Int64(clients?.busiest ?? 0)] }
+            try statement.execute(arguments: arguments)
         }
     }
 
@@ -1012,8 +1044,9 @@ public final class RunState {
                 }
                 let check = try String.fetchOne(db, sql: "PRAGMA quick_check") ?? "?"
                 guard check == "ok" else { throw StateError(description: "\(path): state file damaged: \(check)") }
-                for (table, sum) in [("input", inputChecksum), ("bucket", bucketChecksum("minute")), ("day_bucket", bucketChecksum("day"))]
-                {
+                // (Minutes without their clients before version 6, which the next run upgrades.)
+                let minuteSum = version >= 6 ? minuteChecksum : bucketChecksum("minute")
+                for (table, sum) in [("input", inputChecksum), ("bucket", minuteSum), ("day_bucket", bucketChecksum("day"))] {
                     try checkRows(db, path: path, table: table, checksum: sum)
                 }
                 // Written by the first run that kept one (a state of older runs has none).
@@ -1033,7 +1066,7 @@ public final class RunState {
                     : try Int32.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'folded_before'") ?? Int32.min
                 let minutesFrom = foldedBefore.map { Int64(day($0)) * 1440 + (Int($0).modulo(1440) == 0 ? 0 : 1440) } ?? Int64(Int32.min)
                 let minutesFromDay = Int32(clamping: minutesFrom / 1440)
-                let buckets = try storedBuckets(db, from: Int32(clamping: minutesFrom), path: path)
+                let buckets = try storedBuckets(db, from: Int32(clamping: minutesFrom), path: path, clients: version >= 6)
                 let minutes = "bucket WHERE minute >= \(minutesFrom)"
                 let minuteRequests = try Int64.fetchOne(db, sql: "SELECT coalesce(sum(requests), 0) FROM \(minutes)") ?? 0
                 let firstMinute = try Int32.fetchOne(db, sql: "SELECT min(minute) FROM \(minutes)")
@@ -1171,12 +1204,16 @@ public final class RunState {
 
     /// The minute buckets the state holds from `minute` on (all for nil) and before `end`,
     /// each row checked against its checksum as it is read.
-    private static func storedBuckets(_ db: Database, from minute: Int32?, before end: Int32 = .max, path: String) throws -> MinuteBuckets {
+    /// (`clients`: the rows have their clients, version 6 on; before, they are not known.)
+    private static func storedBuckets(
+        _ db: Database, from minute: Int32?, before end: Int32 = .max, path: String, clients: Bool = true
+    ) throws -> MinuteBuckets {
         var buckets = MinuteBuckets()
         let rows = try Row.fetchCursor(
             db,
             sql: """
-                SELECT minute, site, country, requests, status_2xx, status_3xx, status_4xx, status_5xx, bytes, checksum FROM bucket
+                SELECT minute, site, country, requests, status_2xx, status_3xx, status_4xx, status_5xx, bytes,
+                    \(clients ? "clients, busiest," : "") checksum FROM bucket
                 WHERE minute >= ? AND minute < ?
                 """, arguments: [minute ?? Int32.min, end])
         var damaged = 0, otherTypes = 0
@@ -1190,11 +1227,14 @@ public final class RunState {
                 continue
             }
             var counts: [UInt64] = []
-            for index in 3...7 {
+            for index in [3, 4, 5, 6, 7] + (clients ? [9, 10] : []) {
                 if case .int64(let count) = values[index].storage, count >= 0 { counts.append(UInt64(count)) }
             }
-            guard counts.count == 5, case .int64(let minute) = values[0].storage, let minute = Int32(exactly: minute),
-                case .string(let site) = values[1].storage, case .string(let country) = values[2].storage
+            if !clients { counts += [0, 0] }
+            // The clients as counting made them: none above the requests.
+            guard counts.count == 7, counts[5] <= counts[0], counts[6] <= counts[0], case .int64(let minute) = values[0].storage,
+                let minute = Int32(exactly: minute), case .string(let site) = values[1].storage,
+                case .string(let country) = values[2].storage
             else {
                 otherTypes += 1
                 continue
@@ -1203,7 +1243,8 @@ public final class RunState {
                 minute: minute, site: site, country: CountryCode(isoCode: country) ?? .unknown,
                 counts: BucketCounts(
                     requests: counts[0], status2xx: counts[1], status3xx: counts[2], status4xx: counts[3],
-                    status5xx: counts[4], bytes: storedBytes(values[8])))
+                    status5xx: counts[4], bytes: storedBytes(values[8])),
+                clients: ClientTally(reported: ClientFigures(distinct: Int(counts[5]), busiest: Int(counts[6]))))
         }
         guard otherTypes == 0 else {
             throw StateError(description: "\(path): state file damaged: \(otherTypes) rows of bucket hold values of other types")

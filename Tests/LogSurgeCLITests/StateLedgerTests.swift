@@ -570,7 +570,7 @@ struct StateLedgerCLITests {
         }.joined()
         try write(directory + "/old.log", Array(day.utf8))
         _ = try night(state, [directory + "/old.log"])
-        let queue = try DatabaseQueue(path: state)
+        let queue = try DatabaseQueue(path: state, configuration: Self.checksummed)
         defer { try? queue.close() }
         let held = {
             try queue.read { db in
@@ -581,7 +581,7 @@ struct StateLedgerCLITests {
             }
         }
         #expect(try held().0 == 1_440)
-        #expect(try queue.read { try Int.fetchOne($0, sql: "PRAGMA user_version") } == 5, "a new state is of the newest version")
+        #expect(try queue.read { try Int.fetchOne($0, sql: "PRAGMA user_version") } == 6, "a new state is of the newest version")
         // Forty days later, a line a night: the day aged out, and each night folds its budget.
         let budget = RunState.foldBudget(added: 1)
         try write(directory + "/new.log", lines(1, start: start + 40 * 1440))
@@ -603,13 +603,16 @@ struct StateLedgerCLITests {
         #expect(RunState.foldBudget(added: 1_440) >= 2 * 1_440)
         // Version 5 says a day may be half folded (a build that reads version 4 at most refuses
         // it rather than count such a day twice); a version 4 file is read as it is, and the
-        // next run marks it version 5.
-        #expect(try queue.read { try Int.fetchOne($0, sql: "PRAGMA user_version") } == 5)
-        try queue.write { try $0.execute(sql: "PRAGMA user_version = 4") }
+        // next run upgrades it (to version 6: the minutes' clients).
+        #expect(try queue.read { try Int.fetchOne($0, sql: "PRAGMA user_version") } == 6)
+        try queue.write { db in
+            try Self.withoutClients(db)
+            try db.execute(sql: "PRAGMA user_version = 4")
+        }
         #expect(try stateOf(state)["requests"] as? Int == 1_442)
         try append(directory + "/new.log", lines(1, from: 120, start: start + 40 * 1440))
         #expect(try night(state, [directory + "/old.log", directory + "/new.log"]).status == 0)
-        #expect(try queue.read { try Int.fetchOne($0, sql: "PRAGMA user_version") } == 5)
+        #expect(try queue.read { try Int.fetchOne($0, sql: "PRAGMA user_version") } == 6)
         #expect(try stateOf(state)["requests"] as? Int == 1_443)
     }
 
@@ -620,8 +623,9 @@ struct StateLedgerCLITests {
         let (state, start) = try nightsFortyDaysApart(in: directory)
         let before = try stateOf(state)
         // As version 3 left it: totals of the folded days only.
-        let queue = try DatabaseQueue(path: state)
+        let queue = try DatabaseQueue(path: state, configuration: Self.checksummed)
         try queue.write { db in
+            try Self.withoutClients(db)
             try db.execute(
                 sql: """
                     DELETE FROM day_bucket WHERE day * 1440 >= (SELECT value FROM meta WHERE key = 'folded_before');
@@ -653,8 +657,9 @@ struct StateLedgerCLITests {
         try write(directory + "/c.log", lines(300, start: start + 3 * 1440))
         _ = try night(state, [directory + "/a.log"])
         // As version 3 left a state that never folded: no daily totals at all.
-        let queue = try DatabaseQueue(path: state)
+        let queue = try DatabaseQueue(path: state, configuration: Self.checksummed)
         try queue.write { db in
+            try Self.withoutClients(db)
             try db.execute(sql: "DELETE FROM day_bucket; DELETE FROM meta WHERE key = 'folded_before'; PRAGMA user_version = 3")
         }
         try queue.close()
@@ -724,7 +729,7 @@ struct StateLedgerCLITests {
         let state = directory + "/state.db"
         try write(directory + "/a.log", lines(600))
         #expect(try night(state, [directory + "/a.log"]).status == 0)
-        let checksum = "logsurge_row_checksum(minute, site, country, requests, status_2xx, status_3xx, status_4xx, status_5xx, bytes)"
+        let checksum = Self.minuteChecksum
         func forged(_ name: String, _ change: String) throws -> String {
             let copy = directory + "/" + name
             try? FileManager.default.removeItem(atPath: copy)
@@ -744,8 +749,9 @@ struct StateLedgerCLITests {
         #expect(run.stderr.contains("damaged"), "\(run.stderr)")
         // Version 3 added byte totals with SQL's +, which makes a real number past 2^63.
         let real = try forged("real.db", "bytes = 1.0e19")
-        let queue = try DatabaseQueue(path: real)
+        let queue = try DatabaseQueue(path: real, configuration: Self.checksummed)
         try queue.write { db in
+            try Self.withoutClients(db)
             try db.execute(sql: "DELETE FROM day_bucket; DELETE FROM meta WHERE key = 'folded_before'; PRAGMA user_version = 3")
         }
         try queue.close()
@@ -764,6 +770,55 @@ struct StateLedgerCLITests {
         _ = try night(state, [directory + "/old.log"])
         _ = try night(state, [directory + "/old.log", directory + "/new.log"])
         return (state, start)
+    }
+
+    /// A minute row's checksum since version 6 (with its clients), and before.
+    static let minuteChecksum =
+        "logsurge_row_checksum(minute, site, country, requests, status_2xx, status_3xx, status_4xx, status_5xx, bytes, clients, busiest)"
+    static let minuteChecksumBefore6 =
+        "logsurge_row_checksum(minute, site, country, requests, status_2xx, status_3xx, status_4xx, status_5xx, bytes)"
+
+    /// Makes the minutes as a version before 6 kept them: without their clients.
+    static func withoutClients(_ db: Database) throws {
+        try db.execute(
+            sql: """
+                ALTER TABLE bucket DROP COLUMN clients;
+                ALTER TABLE bucket DROP COLUMN busiest;
+                UPDATE bucket SET checksum = \(minuteChecksumBefore6);
+                PRAGMA user_version = 5;
+                """)
+    }
+
+    @Test("the state keeps each minute's clients; a version 5 file is read, and upgraded with its minutes' clients not known")
+    func clientsInTheState() throws {
+        let directory = Support.temporaryDirectory().path
+        defer { try? fileManager.removeItem(atPath: directory) }
+        let state = directory + "/state.db"
+        // 600 lines, one a second, from 200 × 250 addresses: 60 distinct clients a minute.
+        try write(directory + "/a.log", lines(600))
+        #expect(try night(state, [directory + "/a.log"]).status == 0)
+        func exported() throws -> [Substring] {
+            let result = try Support.run(["state", "--buckets", "-", state])
+            #expect(result.status == 0, "\(result.stderr)")
+            return result.stdout.split(separator: "\n").dropFirst().map { $0.split(separator: ",").last! }
+        }
+        let plain = try Support.run(["--quiet", "--buckets", "-", directory + "/a.log"])
+        let clients = plain.stdout.split(separator: "\n").dropFirst().map { $0.split(separator: ",").last! }
+        #expect(clients.count == 10 && clients.allSatisfy { $0 == "60" }, "\(plain.stdout)")
+        #expect(try exported() == clients)
+        // As version 5 left it: the minutes without clients, checked with their old checksums.
+        let queue = try DatabaseQueue(path: state, configuration: Self.checksummed)
+        try queue.write { try Self.withoutClients($0) }
+        #expect(try requests(state) == 600)
+        #expect(try exported().allSatisfy { $0 == "0" })
+        // The next night upgrades it: the old minutes' clients not known, the new ones counted.
+        try append(directory + "/a.log", lines(120, from: 600))
+        let upgraded = try night(state, [directory + "/a.log"])
+        #expect(upgraded.status == 0, "\(upgraded.stderr)")
+        #expect(try queue.read { try Int.fetchOne($0, sql: "PRAGMA user_version") } == 6)
+        #expect(try exported() == Array(repeating: "0", count: 10) + ["60", "60"])
+        #expect(try requests(state) == 720)
+        try queue.close()
     }
 
     /// A connection that can compute row checksums, to change rows as logsurge would.
@@ -789,8 +844,9 @@ struct StateLedgerCLITests {
         let state = directory + "/state.db"
         _ = try night(state, [day1])
         // The file as version 2 left it: no row checksums, daily totals or episodes; one checksum of everything.
-        let queue = try DatabaseQueue(path: state)
+        let queue = try DatabaseQueue(path: state, configuration: Self.checksummed)
         try queue.write { db in
+            try Self.withoutClients(db)
             try db.execute(
                 sql: """
                     CREATE TABLE input_v2 (fingerprint INTEGER NOT NULL, prefix_length INTEGER NOT NULL, path TEXT NOT NULL,
