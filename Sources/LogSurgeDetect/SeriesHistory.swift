@@ -29,7 +29,8 @@ struct SeriesHistory {
     private var normalStepsBeforeFirst: UInt16 = 0
 
     // The short ring, slot `(step - origin) % recentCapacity`.
-    private var counts: [Float] = []
+    /// Counts as they are (a plain series' values may pass Float's 2^24), baselines as Float.
+    private var counts: [Double] = []
     private var baselines: [Float] = []
     /// The baseline before the level adjustment (see `DetectionEngine`), to measure the level by.
     private var rawBaselines: [Float] = []
@@ -63,7 +64,7 @@ struct SeriesHistory {
 
     /// Appends the next step.
     mutating func append(_ count: Double, baseline: Double, raw: Double? = nil) {
-        let stored = Float(count)
+        let stored = count
         let before =
             endStep > firstStep
             ? (normalCountsThrough[slot(endStep - 1)], normalStepsThrough[slot(endStep - 1)])
@@ -344,7 +345,10 @@ extension SeriesHistory {
                 }
             }
         }
-        writer.floats(counts)
+        // Counts as Floats when each is one exactly (any bucket's, below 2^24), else as Doubles.
+        let asFloats = counts.allSatisfy { Double(Float($0)) == $0 }
+        writer.bool(asFloats)
+        if asFloats { writer.floats(counts.map { Float($0) }) } else { writer.array(counts) { $0.double($1) } }
         writer.floats(baselines)
         writer.floats(rawBaselines)
         writer.array(excluded) { $0.bool($1) }
@@ -433,12 +437,14 @@ extension SeriesHistory {
         normalCountsThrough = totals
         normalStepsThrough = stepTotals
         let recent = min(recentCapacity, endStep - origin)
-        counts = try reader.floats(atMost: recent)
+        counts =
+            try reader.bool()
+            ? try reader.floats(atMost: recent).map { Double($0) } : try reader.array(atMost: recent) { try $0.double() }
         baselines = try reader.floats(atMost: recent)
         rawBaselines = try reader.floats(atMost: recent)
         excluded = try reader.array(atMost: recent) { try $0.bool() }
         try reader.check([counts.count, baselines.count, rawBaselines.count, excluded.count].allSatisfy { $0 == recent })
-        try reader.check((counts + baselines + rawBaselines).allSatisfy { sane(Double($0)) && $0 < 0x1p40 })
+        try reader.check(counts.allSatisfy(sane) && (baselines + rawBaselines).allSatisfy { sane(Double($0)) && $0 < 0x1p40 })
         noise = try SeriesNoise(from: &reader)
     }
 }
