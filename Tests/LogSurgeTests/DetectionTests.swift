@@ -125,6 +125,10 @@ import LogSurgeReport
         try Support.writeFile(path, Data(log))
         let analysis = Support.analyze([path]) { $0.detection?.lateness = 3 }
         #expect(analysis.lateLines == 1)
+        // Said with its share (one of thousands is not "0 %") and the fix for a pipe.
+        let warning = try #require(analysis.warnings.first { $0.code == .lateLines })
+        #expect(warning.message.hasPrefix("under 0.1 % of the requests (1 of "), "\(warning.message)")
+        #expect(warning.message.contains("give the files or their directory as arguments"))
         #expect(analysis.accounting.isBalanced)
         #expect(analysis.buckets.rows().reduce(0) { $0 + $1.counts.requests } == analysis.accounting.parsed)
     }

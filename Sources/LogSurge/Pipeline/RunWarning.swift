@@ -157,12 +157,15 @@ public struct RunWarning: Sendable, Equatable {
         }
         if analysis.lateLines > 0, accounting.parsed > 0 {
             let share = Double(analysis.lateLines) / Double(accounting.parsed) * 100
-            warnings.append(
-                RunWarning(
-                    code: .lateLines,
-                    message:
-                        "\(Self.percent(share)) of the requests (\(analysis.lateLines) of \(accounting.parsed)) came after the detectors had decided their minute, so they count in the buckets but not in detection: the stream was out of time order (`zcat access.log.*.gz |` reads the newest archive first, and .10.gz before .2.gz); give the files or their directory as arguments instead (logsurge /var/log/nginx/ reads rotated files oldest first)"
-                ))
+            let what =
+                "\(Self.percent(share)) of the requests (\(analysis.lateLines) of \(accounting.parsed)) came after the detectors had decided their minute, so they count in the buckets but not in detection: "
+            // Following named files, their order is not the reader's to fix: the lines were
+            // logged late (several logs with skewed clocks, requests logged when they end).
+            let why =
+                configuration.follow != nil
+                ? "they were logged minutes after newer lines (logs of servers whose clocks differ, or requests logged when they end after minutes); the minute decided \(configuration.detection?.lateness.map { "\($0) minutes" } ?? "a few minutes") behind the newest line is what waits for them"
+                : "the stream was out of time order (`zcat access.log.*.gz |` reads the newest archive first, and .10.gz before .2.gz); give the files or their directory as arguments instead (logsurge /var/log/nginx/ reads rotated files oldest first)"
+            warnings.append(RunWarning(code: .lateLines, message: what + why))
         }
         warnings += anotherFormat(analysis)
         if let folded = analysis.buckets.requestsBySite()[MinuteBuckets.overflowSite], folded.requests > 0 {
@@ -215,7 +218,9 @@ public struct RunWarning: Sendable, Equatable {
     /// Request headers in which a CDN states the visitor's country.
     static let countryHeaders = ["CF-IPCountry", "CloudFront-Viewer-Country"]
 
-    private static func percent(_ value: Double) -> String {
+    static func percent(_ value: Double) -> String {
+        // A share that rounds to 0 is not none (a late line of millions is still said).
+        if value > 0 && value < 0.05 { return "under 0.1 %" }
         let tenths = (value * 10).rounded() / 10
         return tenths == tenths.rounded() ? "\(Int(tenths)) %" : "\(tenths) %"
     }
