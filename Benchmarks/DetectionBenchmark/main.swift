@@ -298,7 +298,10 @@ var cells: [String: Outcome] = [:]
 var cellOrder: [String] = []
 var notes: [String] = []
 let began = Date()
-for scenario in scenarios where only.map({ "\(scenario.name) @\(Int(scenario.rate)) seed \(scenario.seed)".contains($0) }) ?? true {
+/// `--real-only`: only the real series.
+let realOnly = arguments.contains("--real-only")
+for scenario in scenarios
+where !realOnly && only.map({ "\(scenario.name) @\(Int(scenario.rate)) seed \(scenario.seed)".contains($0) }) ?? true {
     let (outcome, scenarioNotes) = run(scenario)
     if cells[scenario.cell] == nil { cellOrder.append(scenario.cell) }
     cells[scenario.cell, default: Outcome()].add(outcome)

@@ -230,7 +230,11 @@ public final class DetectionEngine {
             // three hours before the last one (a Monday after a quieter Sunday, a site that
             // grows). Baselines follow it, so a rise everywhere is not read as a surge; the
             // last hour is left out so that a surge under way is not absorbed.
-            let recent = site.total.level(over: (step - 240)..<(step - 60))
+            // (Over 240 and 60 steps: 20 and 5 hours of a 5-minute series, 5 days and 30 hours of
+            // a 30-minute one; none for steps of 4 hours or more, where 240 steps are most of a
+            // year: a daily series' level is its daily baseline.)
+            let recent =
+                stepMinutes < 240 ? site.total.level(over: (step - 240)..<(step - 60)) : (count: 0, expected: 0)
             let level = recent.expected >= 100 ? min(2, max(0.5, recent.count / recent.expected)) : 1
             site.total.append(requests, baseline: held ?? totalExpected.map { $0 * level } ?? requests, raw: totalExpected ?? requests)
             var anySurgeOpen = false
@@ -314,6 +318,10 @@ public final class DetectionEngine {
         }
     }
 
+    /// Minutes within which a rise on the two days before makes one a routine (`Recurrence`):
+    /// nil for series of steps of an hour or more.
+    private var routineTolerance: Int32? { stepMinutes < 60 ? Int32(max(30, 2 * stepMinutes)) : nil }
+
     // MARK: - Drops
 
     /// A site's traffic far below its baseline, down to nothing: over 3, 10 or 60 steps, at most
@@ -324,6 +332,7 @@ public final class DetectionEngine {
         let count = site.total.count(step)
         if var episode = site.drop {
             site.total.excludeLast()
+            if routineTolerance != nil { site.dropRecurrence.cover(minute(of: episode.start)...lastMinute(of: step)) }
             let baseline = max(site.total.baseline(step), 0.5)
             episode.record(count, baseline: baseline)
             if count < Double(episode.peakRequests) || (count == Double(episode.peakRequests) && baseline > (episode.peakBaseline ?? 0)) {
@@ -366,6 +375,12 @@ public final class DetectionEngine {
             where site.total.count(candidate) <= config.dropRatio * site.total.baseline(candidate) {
                 start = candidate
                 break
+            }
+            if let tolerance = routineTolerance {
+                defer { site.dropRecurrence.cover(minute(of: start)...lastMinute(of: step)) }
+                // A fall at a time of day it came on the two days before too (a nightly
+                // maintenance): the site's routine, learnt, not raised.
+                if site.dropRecurrence.isRoutine(at: minute(of: start), tolerance: tolerance) { return [] }
             }
             var peakStep = start
             for candidate in start...step where site.total.count(candidate) < site.total.count(peakStep) { peakStep = candidate }
@@ -421,6 +436,7 @@ public final class DetectionEngine {
 
         if var episode = track.episode {
             track.history.excludeLast()
+            if routineTolerance != nil { track.recurrence.cover(minute(of: episode.start)...lastMinute(of: step)) }
             episode.record(count, baseline: track.history.baseline(step))
             let baseline = max(track.history.baseline(step), 0.5)
             episode.crowd.add(count: count, baseline: baseline, clients: track.crowd.last)
@@ -493,6 +509,15 @@ public final class DetectionEngine {
             for candidate in (step - window + 1)...step {
                 let base = max(track.history.baseline(candidate), 0.5)
                 if track.history.count(candidate) >= 1.5 * base + 1 { start = candidate; break }
+            }
+            if let tolerance = routineTolerance {
+                defer { track.recurrence.cover(minute(of: start)...lastMinute(of: step)) }
+                // A rise at a time of day it came on the two days before too (a daily job,
+                // office hours opening): the series' routine, learnt, not raised.
+                if track.recurrence.isRoutine(at: minute(of: start), tolerance: tolerance) {
+                    track.notACrowd = false
+                    return []
+                }
             }
             var peakStep = start
             for candidate in start...step where track.history.count(candidate) > track.history.count(peakStep) {
@@ -734,6 +759,8 @@ final class SiteState {
     var drop: Episode?
     /// What the site did in the step being taken, until it is taken.
     var observation: SiteObservation?
+    /// When its traffic fell lately (a daily routine is no drop).
+    var dropRecurrence = Recurrence()
     /// `--watch-country all`: its requests by hour of the day, the countries checked by their
     /// share of them, those of them with an episode going on, and those not checked (no room).
     var hours = HourSums()
@@ -767,6 +794,8 @@ final class SurgeTrack {
     var crowd = CrowdEvidence()
     /// Whether this step rose as a surge would but was no crowd (reset every step).
     var notACrowd = false
+    /// When it rose lately (a daily routine is no surge).
+    var recurrence = Recurrence()
     /// Its series in the engine's trace, once recorded.
     var traceSlot = -1
     /// Whether it is checked by its share of the site (`--watch-country all`; not charted),
@@ -832,7 +861,7 @@ final class ErrorTrack {
 extension DetectionEngine {
     /// The layout of `snapshot()`: bump it with any change to what the detectors keep or how
     /// they read it, so that a snapshot of another build is refused rather than misread.
-    static let snapshotFormat = 5
+    static let snapshotFormat = 6
 
     /// Everything the detectors keep, as bytes: `restored(from:configuration:)` of them goes on
     /// exactly as this engine would (its trace is not kept).
@@ -857,6 +886,7 @@ extension DetectionEngine {
                 track.history.write(to: &writer)
                 writer.optional(track.episode) { $1.write(to: &$0) }
                 track.crowd.write(to: &writer)
+                track.recurrence.write(to: &writer)
             }
             site.hours.write(to: &writer)
             writer.array(site.countryTracksInOrder) { writer, track in
@@ -864,10 +894,12 @@ extension DetectionEngine {
                 track.history.write(to: &writer)
                 writer.optional(track.episode) { $1.write(to: &$0) }
                 track.crowd.write(to: &writer)
+                track.recurrence.write(to: &writer)
                 track.share.write(to: &writer)
             }
             writer.array(site.countriesNotChecked.map(\.rawValue).sorted()) { $0.unsigned(UInt64($1)) }
             writer.optional(site.drop) { $1.write(to: &$0) }
+            site.dropRecurrence.write(to: &writer)
             site.errors.write(to: &writer)
         }
         return writer.bytes
@@ -919,6 +951,7 @@ extension DetectionEngine {
                 func readEpisode(of track: SurgeTrack) throws {
                     track.episode = try reader.optional { reader in try Episode(from: &reader) }
                     track.crowd = try CrowdEvidence(from: &reader)
+                    track.recurrence = try Recurrence(from: &reader)
                     try reader.check(
                         track.episode.map {
                             $0.steps.allSatisfy(stepRange.contains) && $0.kind == .surge && $0.site == name && $0.country == track.country
@@ -962,6 +995,7 @@ extension DetectionEngine {
                         return CountryCode(rawValue: UInt16(raw))
                     })
                 site.drop = try reader.optional { reader in try Episode(from: &reader) }
+                site.dropRecurrence = try Recurrence(from: &reader)
                 try reader.check(
                     site.drop.map {
                         $0.steps.allSatisfy(stepRange.contains) && $0.kind == .drop && $0.site == name && $0.country == nil

@@ -172,4 +172,46 @@ import Testing
         let zeros = DetectionRun(DetectionPolicy()).run(CountSeries(name: "s", stepMinutes: 30, points: zeroed)).events
         #expect(zeros.contains { $0.kind == .drop })
     }
+
+    @Test("a daily series that opened with a launch-day spike: each later one-day spike is an episode of its own, closed")
+    func dailySpikesAfterALaunch() {
+        // Day 0 the launch (5,000), then about 100 a day, ×50 on one day every 100 days. The
+        // level read 240 steps back (most of a year of days) halved the baseline, and the first
+        // spike's episode stayed open for years, hiding the others.
+        var random = SeededGenerator(seed: 9)
+        let spikes = Set([100, 200, 300, 400])
+        let points = (0..<500).map { day -> (minute: Int32, value: Int) in
+            (Int32(28_401_120 + day * 1440), day == 0 || spikes.contains(day) ? 5_000 : NoiseModelTests.poisson(100, &random))
+        }
+        let events = DetectionRun(DetectionPolicy()).run(CountSeries(name: "s", stepMinutes: 1440, points: points)).events
+        let surges: [AlertEvent] = events.filter { $0.kind == AlertEvent.Kind.surge }
+        let days: Set<Int> = Set(surges.filter { $0.state == .open }.map { Int($0.start - 28_401_120) / 1440 })
+        #expect(days == spikes, "\(surges)")
+        // Each closed within a few weeks, not at the end of the input.
+        for closed in surges where closed.state == .closed {
+            let end: Int32 = closed.end ?? .max
+            #expect(!closed.closedAtEndOfInput && end - closed.start < 30 * 1440)
+        }
+    }
+
+    @Test("a daily routine (a job at 02:00) alerts on its first two days, not every day; a surge at another hour still does")
+    func aDailyRoutineIsNotASurgeEveryDay() {
+        // A minute series of about 30, ×10 from 02:00 to 03:00 every day for nine days, and a ×10
+        // crowd on day 7 at 14:00.
+        var random = SeededGenerator(seed: 4)
+        let start = 28_401_120  // 2024-01-01T00:00Z
+        let points = (0..<(9 * 1440)).map { step -> (minute: Int32, value: Int) in
+            let minuteOfDay = step % 1440
+            let routine = minuteOfDay >= 120 && minuteOfDay < 180
+            let surge = step / 1440 == 7 && minuteOfDay >= 840 && minuteOfDay < 960
+            return (Int32(start + step), NoiseModelTests.poisson(routine || surge ? 300 : 30, &random))
+        }
+        let opened = DetectionRun(DetectionPolicy()).run(CountSeries(name: "s", stepMinutes: 1, points: points)).events
+            .filter { $0.state == .open }
+        let days: [Int] = opened.map { Int($0.start) - start }.map { $0 / 1440 }
+        // Before: a surge every day at 02:00 (nine), its episode never learnt as the baseline.
+        #expect(opened.filter { $0.kind == .surge && (Int($0.start) - start) % 1440 < 240 }.count <= 2, "\(opened)")
+        #expect(days.filter { $0 >= 4 && $0 != 7 }.isEmpty, "\(opened)")
+        #expect(opened.contains { $0.kind == .surge && Int($0.start) - start >= 7 * 1440 + 840 && Int($0.start) - start < 7 * 1440 + 850 })
+    }
 }
