@@ -22,7 +22,8 @@ struct Generate: ParsableCommand {
               crawler:CC:RATE:START:MINUTES[:RAMP]  one client of CC sends RATE requests/min
             START is a UTC minute (2016-11-09T02:00Z); RAMP minutes rise before and fall \
             after the MINUTES at full strength. --labels writes one JSON line per event with \
-            its kind and window.
+            its kind and window, and a line of kind "traffic" naming the traffic's shape when \
+            it is over-dispersed, drifts or comes through a CDN or a balancer.
 
             Examples:
               logsurge generate --days 3 --rotate SampleLogs
@@ -70,6 +71,12 @@ struct Generate: ParsableCommand {
             valueName: "VARIANCE"))
     var dispersion: Double = 0
 
+    @Option(
+        help: ArgumentHelp(
+            "Slow level drift: all traffic times exp(AMPLITUDE × a wander between -1 and 1 over 3 to 17 days) (0: none).",
+            valueName: "AMPLITUDE"))
+    var drift: Double = 0
+
     @Option(help: "Share of malformed lines.")
     var malformedRate: Double = 0.0005
 
@@ -111,6 +118,7 @@ struct Generate: ParsableCommand {
         guard rate > 0, rate <= 1_000_000 else { throw ValidationError("--rate must be in (0, 1000000]") }
         guard (0...1).contains(malformedRate) else { throw ValidationError("--malformed-rate must be in [0, 1]") }
         guard (0...100).contains(dispersion) else { throw ValidationError("--dispersion must be in [0, 100]") }
+        guard (0...3).contains(drift) else { throw ValidationError("--drift must be in [0, 3]") }
         for spec in event where InjectedEvent(parsing: spec) == nil {
             throw ValidationError(
                 "--event '\(spec)' must look like surge:US:10:2016-11-09T02:00Z:120[:15], errors:0.35:2016-11-09T03:00Z:10[:2], drop:0:2016-11-09T04:00Z:30[:2] or crawler:US:300:2016-11-09T05:00Z:20"
@@ -135,6 +143,7 @@ struct Generate: ParsableCommand {
         configuration.malformedRate = malformedRate
         configuration.events = event.compactMap(InjectedEvent.init(parsing:))
         configuration.dispersion = dispersion
+        configuration.drift = drift
         let layout: GeneratedLogWriter.Layout =
             rotate.map { .rotated(directory: $0, name: "access.log") }
             ?? .single(path: output, gzip: gzip)
@@ -142,6 +151,14 @@ struct Generate: ParsableCommand {
             if let labels {
                 let sink = try OutputSink(path: labels)
                 for injected in configuration.events { try sink.write(injected.label + "\n") }
+                // The traffic's own shape, when it is not plain Poisson counts of visitors
+                // connecting directly: over-dispersion, drift, a CDN or a balancer in front.
+                if dispersion > 0 || drift > 0 || configuration.proxy != .none {
+                    let end = configuration.start + Int32(configuration.minutes - 1)
+                    try sink.write(
+                        "{\"kind\":\"traffic\",\"start\":\"\(UTCMinute.format(configuration.start))\",\"end\":\"\(UTCMinute.format(end))\","
+                            + "\"rate\":\(rate),\"dispersion\":\(dispersion),\"drift\":\(drift),\"behind\":\"\(behind)\"}\n")
+                }
                 try sink.close()
             }
             try GeneratedLogWriter.write(configuration, to: layout)

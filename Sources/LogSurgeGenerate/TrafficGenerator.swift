@@ -29,6 +29,10 @@ public struct GeneratorConfiguration: Sendable {
     /// and this variance (a gamma-Poisson mixture, the negative binomial real traffic looks
     /// like: bursts of a few visitors, a page with many assets). 0: Poisson. By default, 0.
     public var dispersion: Double = 0
+    /// Slow level drift: every country's traffic times exp(drift × a wander of periods of 3 to
+    /// 17 days, between −1 and 1), as a site's audience grows and shrinks over weeks. 0: none.
+    /// By default, 0.
+    public var drift: Double = 0
 
     public init() {}
 }
@@ -68,6 +72,8 @@ public struct TrafficGenerator {
     /// The address of each crawler event (by its index in `events`).
     private let crawlers: [Int: [UInt8]]
     private let writer: RequestWriter
+    /// The phases of the drift's three periods.
+    private let driftPhases: [Double]
 
     public init(configuration: GeneratorConfiguration) {
         self.configuration = configuration
@@ -92,17 +98,31 @@ public struct TrafficGenerator {
             crawlers[index] = Self.makeAddress(country, ipv6Share: 0, random: &crawlerRandom)
         }
         self.crawlers = crawlers
+        var driftRandom = SeededGenerator(seed: configuration.seed ^ 0xD21F_7000_0000_0061)
+        driftPhases = (0..<3).map { _ in driftRandom.unit() * 2 * .pi }
+    }
+
+    /// The level drift's factor at `minute` (1 without `drift`): a smooth wander, the same for
+    /// every country, of periods 3.1, 7.7 and 17.3 days.
+    public func driftFactor(minute: Int32) -> Double {
+        guard configuration.drift > 0 else { return 1 }
+        let days = Double(minute) / 1440
+        let wander = zip([3.1, 7.7, 17.3], driftPhases).reduce(0.0) { $0 + sin(2 * .pi * days / $1.0 + $1.1) } / 3
+        return exp(configuration.drift * wander)
     }
 
     /// The expected requests of each country in `minute` (before noise).
     public func expectedRequests(minute: Int32) -> [Double] {
-        configuration.profile.countries.indices.map { index in
+        let drift = driftFactor(minute: minute)
+        return configuration.profile.countries.indices.map { index in
             let country = configuration.profile.countries[index]
             let local = Double(minute) + country.utcOffsetHours * 60
             let hour = (local / 60).truncatingRemainder(dividingBy: 24) + (local < 0 ? 24 : 0)
             let day = Int((local / 1440).rounded(.down))
             let weekday = ((day + 4) % 7 + 7) % 7  // 1970-01-01 was a Thursday; 0 = Sunday
-            var rate = configuration.peakRate * shares[index] * Self.diurnal(hour: hour) * (weekday == 0 || weekday == 6 ? 0.7 : 1)
+            var rate =
+                configuration.peakRate * shares[index] * Self.diurnal(hour: hour) * (weekday == 0 || weekday == 6 ? 0.7 : 1)
+                * drift
             for event in configuration.events {
                 switch event.kind {
                 case .surge(let code, let factor) where code == nil || code == country.code:

@@ -271,6 +271,22 @@ struct DetectionCLITests {
         #expect(bad.status == 0 && bad.stderr.contains("1 line was not read"), "\(bad.stderr)")
     }
 
+    @Test func labelsNameTheTrafficsShapeWhenItIsNotPlain() throws {
+        let directory = Support.temporaryDirectory().path
+        let result = try Support.run([
+            "generate", "--minutes", "30", "--rate", "20", "--dispersion", "0.05", "--drift", "0.3", "--behind", "cdn",
+            "--labels", directory + "/labels.jsonl", "--output", directory + "/x.log",
+            "--event", "crawler:US:50:2016-11-01T00:10Z:5",
+        ])
+        #expect(result.status == 0, "\(result.stderr)")
+        let lines = try String(contentsOfFile: directory + "/labels.jsonl", encoding: .utf8).split(separator: "\n")
+        #expect(lines.count == 2 && lines[0].contains("\"kind\":\"crawler\""))
+        #expect(
+            lines.last
+                == #"{"kind":"traffic","start":"2016-11-01T00:00Z","end":"2016-11-01T00:29Z","rate":20.0,"dispersion":0.05,"drift":0.3,"behind":"cdn"}"#
+        )
+    }
+
     @Test func labelsNameEachInjectedEvent() throws {
         let lines = try String(contentsOfFile: Self.generated.labels, encoding: .utf8).split(separator: "\n")
         #expect(lines.count == 2)

@@ -86,4 +86,23 @@ import LogSurgeGenerate
     func badEventSpecificationsAreRejected(spec: String) {
         #expect(InjectedEvent(parsing: spec) == nil)
     }
+
+    @Test("drift moves every country's traffic together, slowly, within its amplitude; none without it")
+    func levelDrift() {
+        var configuration = GeneratorConfiguration()
+        configuration.drift = 0.4
+        let drifting = TrafficGenerator(configuration: configuration)
+        let plain = TrafficGenerator(configuration: GeneratorConfiguration())
+        let start = configuration.start
+        let factors = stride(from: 0, to: 30 * 1440, by: 60).map { drifting.driftFactor(minute: start + Int32($0)) }
+        #expect(factors.allSatisfy { $0 >= exp(-0.4) - 1e-9 && $0 <= exp(0.4) + 1e-9 })
+        // It wanders (over a month it moves by a fair part of its amplitude), an hour at a time by little.
+        #expect((factors.max()! / factors.min()!) > exp(0.3))
+        #expect(zip(factors, factors.dropFirst()).allSatisfy { abs(log($1 / $0)) < 0.02 })
+        #expect(plain.driftFactor(minute: start + 777) == 1)
+        // The same factor for every country: their expected requests scale together.
+        let minute = start + 9 * 1440 + 600
+        let ratios = zip(drifting.expectedRequests(minute: minute), plain.expectedRequests(minute: minute)).map { $0 / $1 }
+        #expect(ratios.allSatisfy { abs($0 - drifting.driftFactor(minute: minute)) < 1e-9 })
+    }
 }
