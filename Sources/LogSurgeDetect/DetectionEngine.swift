@@ -881,22 +881,9 @@ extension DetectionEngine {
         writer.array(siteOrder) { writer, site in
             writer.string(site.name)
             site.total.write(to: &writer)
-            writer.array(site.surges) { writer, track in
-                writer.unsigned(UInt64(track.country.rawValue))
-                track.history.write(to: &writer)
-                writer.optional(track.episode) { $1.write(to: &$0) }
-                track.crowd.write(to: &writer)
-                track.recurrence.write(to: &writer)
-            }
+            writer.array(site.surges) { $1.write(to: &$0) }
             site.hours.write(to: &writer)
-            writer.array(site.countryTracksInOrder) { writer, track in
-                writer.unsigned(UInt64(track.country.rawValue))
-                track.history.write(to: &writer)
-                writer.optional(track.episode) { $1.write(to: &$0) }
-                track.crowd.write(to: &writer)
-                track.recurrence.write(to: &writer)
-                track.share.write(to: &writer)
-            }
+            writer.array(site.countryTracksInOrder) { $1.write(to: &$0) }
             writer.array(site.countriesNotChecked.map(\.rawValue).sorted()) { $0.unsigned(UInt64($1)) }
             writer.optional(site.drop) { $1.write(to: &$0) }
             site.dropRecurrence.write(to: &writer)
@@ -1032,6 +1019,18 @@ extension DetectionEngine {
             if count > configuration.maximumSites { return false }
         }
         return true
+    }
+}
+
+extension SurgeTrack {
+    /// Its country, history, episode, clients and routine; its share's sums when it has them.
+    func write(to writer: inout SnapshotWriter) {
+        writer.unsigned(UInt64(country.rawValue))
+        history.write(to: &writer)
+        writer.optional(episode) { $1.write(to: &$0) }
+        crowd.write(to: &writer)
+        recurrence.write(to: &writer)
+        if bySiteShare { share.write(to: &writer) }
     }
 }
 
