@@ -73,7 +73,7 @@ struct Generate: ParsableCommand {
 
     @Option(
         help: ArgumentHelp(
-            "Slow level drift: all traffic times exp(AMPLITUDE × a wander between -1 and 1 over 3 to 17 days) (0: none).",
+            "Slow level drift: all traffic times exp(AMPLITUDE times a wander between -1 and 1 over 3 to 17 days) (0: none).",
             valueName: "AMPLITUDE"))
     var drift: Double = 0
 
