@@ -59,13 +59,19 @@ struct CrowdEvidence: Equatable {
     /// Distinct clients per request in normal steps (once known).
     var clientsPerRequest: Double? { requests > 0 && clients > 0 ? min(1, clients / requests) : nil }
 
+    /// What the last step's busiest client sent beyond twice the usual busiest (and 2): a
+    /// crawler's or a scanner's part of the step, which no baseline should learn.
+    var busiestBeyondUsual: Double {
+        guard let figures = last else { return 0 }
+        return max(0, Double(figures.busiest) - (2 * usualBusiest + 2))
+    }
+
     /// Learns the last step (not part of an episode) as normal: `count` requests. A busiest
     /// client above twice the usual (and 2) is learnt at that: a crawler that comes and goes
     /// without an episode neither becomes the usual busiest client nor thins the clients.
     mutating func learn(count: Int) {
         guard let figures = last else { return }
-        let cap = 2 * usualBusiest + 2
-        let beyond = max(0, Double(figures.busiest) - cap)
+        let beyond = busiestBeyondUsual
         requests = requests * Self.decay + Double(count) - beyond
         clients = clients * Self.decay + Double(figures.distinct)
         busiestRequests = busiestRequests * Self.decay + Double(figures.busiest) - beyond

@@ -270,13 +270,20 @@ public final class DetectionEngine {
             // are no baseline of the site's traffic: the next days would wait for them (a drop).
             if anySurgeOpen || anyNotACrowd { site.total.excludeLast() }
             for track in site.surges where track.episode == nil { track.crowd.learn(count: observation?.watched[track.country] ?? 0) }
-            for (track, count) in countriesStepped where track.episode == nil { track.crowd.learn(count: count) }
             if configuration.watchesEveryCountry, !(anySurgeOpen || anyNotACrowd) {
-                // The shares learn from normal steps only, the site's and its countries' alike.
+                // The shares learn from normal steps only, the site's and its countries' alike,
+                // and without what a crawler sent beyond the usual busiest client (on a site's
+                // first day, before any test runs, one would otherwise become a country's share).
                 let at = minute(of: step)
-                site.hours.add(requests, at: at)
-                for (track, count) in countriesStepped { track.share.add(Double(count), at: at) }
+                var crawled = 0.0
+                for (track, count) in countriesStepped {
+                    let beyond = min(Double(count), track.crowd.busiestBeyondUsual)
+                    crawled += beyond
+                    track.share.add(Double(count) - beyond, at: at)
+                }
+                site.hours.add(max(0, requests - crawled), at: at)
             }
+            for (track, count) in countriesStepped where track.episode == nil { track.crowd.learn(count: count) }
             if totalExpected != nil { events += dropStep(site, step: step) }
             learn(&site.total, step: step, count: requests)
             events += errorStep(
@@ -332,7 +339,6 @@ public final class DetectionEngine {
         let count = site.total.count(step)
         if var episode = site.drop {
             site.total.excludeLast()
-            if routineTolerance != nil { site.dropRecurrence.cover(minute(of: episode.start)...lastMinute(of: step)) }
             let baseline = max(site.total.baseline(step), 0.5)
             episode.record(count, baseline: baseline)
             if count < Double(episode.peakRequests) || (count == Double(episode.peakRequests) && baseline > (episode.peakBaseline ?? 0)) {
@@ -375,12 +381,6 @@ public final class DetectionEngine {
             where site.total.count(candidate) <= config.dropRatio * site.total.baseline(candidate) {
                 start = candidate
                 break
-            }
-            if let tolerance = routineTolerance {
-                defer { site.dropRecurrence.cover(minute(of: start)...lastMinute(of: step)) }
-                // A fall at a time of day it came on the two days before too (a nightly
-                // maintenance): the site's routine, learnt, not raised.
-                if site.dropRecurrence.isRoutine(at: minute(of: start), tolerance: tolerance) { return [] }
             }
             var peakStep = start
             for candidate in start...step where site.total.count(candidate) < site.total.count(peakStep) { peakStep = candidate }
@@ -492,8 +492,11 @@ public final class DetectionEngine {
             if hasSiteTotals {
                 let total = totals.recentSums(window)
                 guard total.count > 0, total.baseline > 0 else { continue }
-                let shareRise = (observed.count / total.count) / (expectedSum / max(total.baseline, expectedSum))
-                guard shareRise >= config.shareRatio else { continue }
+                let share = expectedSum / max(total.baseline, expectedSum)
+                let shareRise = (observed.count / total.count) / share
+                // A country with most of the site's traffic cannot raise its share 1.5 times
+                // (from 62 % at most to 100 %): what it needs shrinks with what is left to it.
+                guard shareRise >= 1 + (config.shareRatio - 1) * (1 - share) else { continue }
             }
             if !crowd.isCrowd || crowd.count < observed.count {
                 // A rise that was (in part) one client's: not this series' baseline either.
@@ -513,9 +516,12 @@ public final class DetectionEngine {
             if let tolerance = routineTolerance {
                 defer { track.recurrence.cover(minute(of: start)...lastMinute(of: step)) }
                 // A rise at a time of day it came on the two days before too (a daily job,
-                // office hours opening): the series' routine, learnt, not raised.
+                // office hours opening): the series' routine, not raised. Left out of the
+                // baselines as an episode is (learnt, it would read as the site's level), and
+                // known again the next day by its time.
                 if track.recurrence.isRoutine(at: minute(of: start), tolerance: tolerance) {
-                    track.notACrowd = false
+                    track.notACrowd = true
+                    track.history.excludeLast()
                     return []
                 }
             }
@@ -759,8 +765,6 @@ final class SiteState {
     var drop: Episode?
     /// What the site did in the step being taken, until it is taken.
     var observation: SiteObservation?
-    /// When its traffic fell lately (a daily routine is no drop).
-    var dropRecurrence = Recurrence()
     /// `--watch-country all`: its requests by hour of the day, the countries checked by their
     /// share of them, those of them with an episode going on, and those not checked (no room).
     var hours = HourSums()
@@ -886,7 +890,6 @@ extension DetectionEngine {
             writer.array(site.countryTracksInOrder) { $1.write(to: &$0) }
             writer.array(site.countriesNotChecked.map(\.rawValue).sorted()) { $0.unsigned(UInt64($1)) }
             writer.optional(site.drop) { $1.write(to: &$0) }
-            site.dropRecurrence.write(to: &writer)
             site.errors.write(to: &writer)
         }
         return writer.bytes
@@ -982,7 +985,6 @@ extension DetectionEngine {
                         return CountryCode(rawValue: UInt16(raw))
                     })
                 site.drop = try reader.optional { reader in try Episode(from: &reader) }
-                site.dropRecurrence = try Recurrence(from: &reader)
                 try reader.check(
                     site.drop.map {
                         $0.steps.allSatisfy(stepRange.contains) && $0.kind == .drop && $0.site == name && $0.country == nil

@@ -13,8 +13,10 @@ public struct DetectorConfiguration: Sendable, Equatable {
     /// a watched country's own history takes up to 100 KB). By default, false.
     public var watchesEveryCountry = false
     /// Countries checked at most across all sites when `watchesEveryCountry` (beyond, the
-    /// ones seen later are not checked, and a run says so). By default, 10,000.
-    public var maximumCountryTracks = 10_000
+    /// ones seen later are not checked): a bound on memory that every country of the busiest
+    /// 100 sites fits within (about 4 KB a country with traffic, 1 KB one seen once). By
+    /// default, 25,600.
+    public var maximumCountryTracks = 25_600
 
     /// A surge needs its observed/expected ratio at least this high over one step; over 3 and
     /// 10 steps, whose evidence is steadier, 3/4 and 2/3 of it (never below
@@ -23,7 +25,8 @@ public struct DetectorConfiguration: Sendable, Equatable {
     /// Over the long test window (60 steps) a smaller sustained rise suffices. By default, 1.8.
     public var sustainedSurgeRatio: Double = 1.8
     /// The watched country's share of the site must rise by at least this factor too, so that a
-    /// rise in every country does not read as a surge of one. By default, 1.5.
+    /// rise in every country does not read as a surge of one; less for a country with much of
+    /// the site's traffic (1 + (ratio − 1) × the rest's share: 1.19 at 62 %). By default, 1.5.
     public var shareRatio: Double = 1.5
     /// A surge needs at least this many requests above the baseline in its window, a drop this
     /// many below. By default, 12.

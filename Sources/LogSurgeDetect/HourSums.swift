@@ -112,11 +112,14 @@ extension HourSums {
     }
 }
 
-/// When a series rose (or fell) lately, to tell a daily routine from an event: a rise at a time
-/// of day that an episode, or a routine rise, covered on each of the two days before is the
-/// series' routine (a job at 02:00, office hours opening at 09:00, a nightly maintenance), not
-/// raised, and learnt as its normal traffic. Its baseline, which left the episodes out, then
-/// learns it too, so a routine alerts on its first two days and not after.
+/// When a series rose lately, to tell a daily routine from an event: a rise at a time of day
+/// that an episode, or a routine rise, covered on each of the two days before is the series'
+/// routine (a job at 02:00, office hours opening at 09:00), not raised; its steps are left out
+/// of the baselines as an episode's are (learnt against the baseline they rose from, they would
+/// read as the site's level), and it is known again the next day by its time. A routine alerts
+/// on its first two days and not after. (Falls are not judged so: a site whose baseline learnt
+/// a crawler falls below it at that hour every day, and learning those falls as routine bent
+/// the level of the hours after them.)
 ///
 /// Series of steps under an hour only (a daily series' "time of day" is every step); at most
 /// `capacity` spans, a few days of them.
@@ -135,7 +138,7 @@ struct Recurrence: Equatable {
         }
     }
 
-    /// Records that the series rose (fell) over `range`: joined to the last span when within
+    /// Records that the series rose over `range`: joined to the last span when within
     /// an hour of it.
     mutating func cover(_ range: ClosedRange<Int32>) {
         if let last = spans.last, range.lowerBound <= last.upperBound + 60 {
