@@ -108,7 +108,8 @@ public enum UTCMinute {
         }
     }
 
-    private static func floorDiv(_ a: Int, _ b: Int) -> Int {
+    /// `a / b` rounded down (minutes before 1970 belong to the day before, not after).
+    package static func floorDiv(_ a: Int, _ b: Int) -> Int {
         let q = a / b
         return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q
     }

@@ -1,3 +1,5 @@
+import LogSurgeCore
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -33,9 +35,8 @@ struct HourSums: Equatable {
 
     /// The hour of the day and the day of `minute` (minutes since 1970, UTC).
     static func hourAndDay(of minute: Int32) -> (hour: Int, day: Int32) {
-        let minute = Int(minute)
-        let day = minute >= 0 ? minute / 1440 : (minute - 1439) / 1440
-        return ((minute - day * 1440) / 60, Int32(day))
+        let day = UTCMinute.floorDiv(Int(minute), 1440)
+        return ((Int(minute) - day * 1440) / 60, Int32(day))
     }
 
     /// Adds `value` requests at `minute`.
@@ -73,10 +74,14 @@ struct HourSums: Equatable {
         let overall = country.sum(day: day) / site
         let weight = site / 96
         func share(_ hour: Int) -> Double {
-            let around = [(hour + 23) % 24, hour, (hour + 1) % 24]
-            let nearby =
-                (around.reduce(0) { $0 + country.sum(hour: $1, day: day) } + weight * overall)
-                / (around.reduce(0) { $0 + sum(hour: $1, day: day) } + weight)
+            // (Summed in place: this runs for every country stepped, every minute.)
+            var countryAround = 0.0, siteAround = 0.0
+            for offset in 23...25 {  // the hour before, this one, the one after
+                let neighbour = (hour + offset) % 24
+                countryAround += country.sum(hour: neighbour, day: day)
+                siteAround += sum(hour: neighbour, day: day)
+            }
+            let nearby = (countryAround + weight * overall) / (siteAround + weight)
             return (country.sum(hour: hour, day: day) + weight * nearby) / (sum(hour: hour, day: day) + weight)
         }
         // Where `minute` lies from its hour's centre, in hours (−0.5 to 0.5).
@@ -109,61 +114,5 @@ extension HourSums {
         totalDay = Int32(day)
         try reader.check((sums.isEmpty || sums.count == 24) && days.count == sums.count)
         try reader.check((sums + [total]).allSatisfy { $0.isFinite && $0 >= 0 && $0 < 0x1p60 })
-    }
-}
-
-/// When a series rose lately, to tell a daily routine from an event: a rise at a time of day
-/// that an episode, or a routine rise, covered on each of the two days before is the series'
-/// routine (a job at 02:00, office hours opening at 09:00), not raised; its steps are left out
-/// of the baselines as an episode's are (learnt against the baseline they rose from, they would
-/// read as the site's level), and it is known again the next day by its time. A routine alerts
-/// on its first two days and not after. (Falls are not judged so: a site whose baseline learnt
-/// a crawler falls below it at that hour every day, and learning those falls as routine bent
-/// the level of the hours after them.)
-///
-/// Series of steps under an hour only (a daily series' "time of day" is every step); at most
-/// `capacity` spans, a few days of them.
-struct Recurrence: Equatable {
-    static let capacity = 8
-    /// Minutes covered by rises, oldest first, none overlapping.
-    private(set) var spans: [ClosedRange<Int32>] = []
-
-    init() {}
-
-    /// Whether `minute` was covered on each of the two days before, within `tolerance` minutes.
-    func isRoutine(at minute: Int32, tolerance: Int32) -> Bool {
-        [1440, 2880].allSatisfy { (back: Int32) in
-            let then = minute - back
-            return spans.contains { $0.lowerBound - tolerance <= then && then <= $0.upperBound + tolerance }
-        }
-    }
-
-    /// Records that the series rose over `range`: joined to the last span when within
-    /// an hour of it.
-    mutating func cover(_ range: ClosedRange<Int32>) {
-        if let last = spans.last, range.lowerBound <= last.upperBound + 60 {
-            spans[spans.count - 1] = min(last.lowerBound, range.lowerBound)...max(last.upperBound, range.upperBound)
-            return
-        }
-        spans.append(range)
-        if spans.count > Self.capacity { spans.removeFirst() }
-    }
-}
-
-extension Recurrence {
-    func write(to writer: inout SnapshotWriter) {
-        writer.array(spans) {
-            $0.int(Int($1.lowerBound)); $0.int(Int($1.upperBound))
-        }
-    }
-
-    init(from reader: inout SnapshotReader) throws {
-        let bound = Int(Int32.max)
-        spans = try reader.array(atMost: Self.capacity) { reader in
-            let from = try reader.int(), to = try reader.int()
-            try reader.check(from > -bound && from <= to && to < bound)
-            return Int32(from)...Int32(to)
-        }
-        try reader.check(zip(spans, spans.dropFirst()).allSatisfy { $0.upperBound < $1.lowerBound })
     }
 }
