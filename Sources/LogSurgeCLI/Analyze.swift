@@ -362,8 +362,9 @@ struct Analyze: ParsableCommand {
             night, continuing: restored?.engine, reportingAfter: restored == nil ? last : nil,
             snapshot: snapshot
         ).run(everything)
-        var detected = outcome.events
-        if restored != nil { detected = try stateError { try runState.unreported(detected) } }
+        // What the runs that read the minutes reported is left out: a replay under another
+        // configuration reports the openings of episodes that they did not.
+        let detected = try stateError { try runState.unreported(outcome.events) }
         // An episode keeps the id it was first reported with, night after night.
         analysis.alerts = try stateError { try runState.stableIDs(detected) }
         // Episodes earlier nights raised that are still going on are shown by the reports and

@@ -257,10 +257,22 @@ public final class DetectionRun {
             point.take(engine)
             snapshot = nil
         }
-        for event in engine.step(minute: minute, observations: observations) where reportingAfter.map({ minute > $0 }) ?? true {
+        for event in engine.step(minute: minute, observations: observations) {
+            if let after = reportingAfter, minute <= after {
+                heldOpenings[event.id] = event.state == .open ? event : nil
+                continue
+            }
+            // An episode the replay opened before the minutes reported (under another
+            // configuration than the runs that read them, perhaps): its opening comes first.
+            if let opening = heldOpenings.removeValue(forKey: event.id) { emit(opening) }
             emit(event)
         }
     }
+
+    /// Openings of episodes decided at a minute up to `reportingAfter` that have not closed
+    /// there: reported with their closing, or at the end when they go on (the caller leaves out
+    /// those the earlier runs reported).
+    private var heldOpenings: [Int: AlertEvent] = [:]
 
     /// Decides what a stream has left, closes the episodes still going on (unless the policy
     /// keeps them open) and gives the run's outcome.
@@ -270,6 +282,8 @@ public final class DetectionRun {
         if let engine {
             snapshot?.take(engine)
             snapshot = nil
+            for id in heldOpenings.keys.sorted() { emit(heldOpenings[id]!) }
+            heldOpenings = [:]
             if policy.closesAtEnd {
                 for var event in engine.finish() {
                     event.closedAtEndOfInput = true

@@ -118,6 +118,34 @@ struct StateCLITests {
         #expect(alerts == expected)
     }
 
+    @Test("a night that switches to --watch-country all reports an episode the replay opened before its minutes: open, then closed")
+    func switchingToEveryCountry() throws {
+        let directory = Support.temporaryDirectory().path
+        defer { try? fileManager.removeItem(atPath: directory) }
+        try generate(
+            [
+                "--start", "2016-11-07T00:00Z", "--minutes", "\(3 * 1440)", "--rate", "80", "--seed", "3",
+                "--event", "surge:MX:10:2016-11-09T18:00Z:120",
+            ], to: "\(directory)/whole.log")
+        let whole = try String(contentsOfFile: "\(directory)/whole.log", encoding: .utf8)
+        // The first night reads the log as written by 18:40, the MX crowd under way; the default
+        // watch (US) does not see it.
+        let cut = whole.range(of: "09/Nov/2016:13:40:")!.lowerBound  // 18:40Z: the log is at UTC-05:00
+        let log = directory + "/access.log"
+        try Data(whole[...whole[..<cut].lastIndex(of: "\n")!].utf8).write(to: URL(fileURLWithPath: log))
+        let state = directory + "/state.db"
+        let first = try Support.run(["--quiet", "--state", state, "--alerts", "-", log])
+        #expect(first.status == 0 && !first.stdout.contains("\"MX\""), "\(first.stdout)\(first.stderr)")
+        // The second reads the rest with every country checked: the replay opens the MX episode
+        // at 18:0x, before the minutes this night reports; it closes after them.
+        try Data(whole.utf8).write(to: URL(fileURLWithPath: log))
+        let second = try Support.run(["--quiet", "--state", state, "--watch-country", "all", "--alerts", "-", log])
+        #expect(second.status == 0, "\(second.stderr)")
+        let mx = second.stdout.split(separator: "\n").filter { $0.contains("\"country\":\"MX\"") }
+        #expect(mx.count == 2 && mx[0].contains("\"state\":\"open\"") && mx[1].contains("\"state\":\"closed\""), "\(second.stdout)")
+        #expect(mx.count == 2 && mx[0].contains("\"start\":\"2016-11-09T18:0"), "\(mx)")
+    }
+
     /// A directory with the state of one run over the combined fixture: the directory, the
     /// log, the state's path and its bytes.
     private func stateOfOneRun() throws -> (directory: String, log: String, state: String, bytes: Data) {
