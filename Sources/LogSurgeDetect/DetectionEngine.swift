@@ -204,6 +204,7 @@ public final class DetectionEngine {
         for site in siteOrder {
             site.total.append(0, baseline: 0, raw: 0)
             site.total.excludeLast()
+            site.dropEvidenceFrom = site.total.endStep
             for track in site.surges {
                 track.history.append(0, baseline: 0, raw: 0)
                 track.history.excludeLast()
@@ -359,12 +360,17 @@ public final class DetectionEngine {
             site.drop = episode
             if episode.quietSteps >= config.closeSteps {
                 site.drop = nil
+                site.dropEvidenceFrom = step + 1
                 return [close(episode, end: lastMinute(of: episode.lastActive))]
             }
             return []
         }
         let sums = site.total.windowSums()
-        for index in SeriesNoise.dropWindows where sums.steps[index] == SeriesNoise.windows[index] && sums.excluded[index] == 0 {
+        // Steps left out of the baselines for a rise (a surge, a crawler) only make a window
+        // less of a drop: a site that goes down while its surge is open has its drop raised.
+        // A drop's own steps, and missing points, are no evidence of the next one.
+        for index in SeriesNoise.dropWindows
+        where sums.steps[index] == SeriesNoise.windows[index] && step - SeriesNoise.windows[index] + 1 >= site.dropEvidenceFrom {
             let observed = sums.count[index], expected = sums.baseline[index]
             let window = SeriesNoise.windows[index]
             // The same minutes of earlier days held more too (not only their smoothed baseline).
@@ -763,6 +769,9 @@ final class SiteState {
     var errors = ErrorTrack()
     /// The drop episode going on, if any.
     var drop: Episode?
+    /// The first step a drop's test window may hold: after the last drop episode and the last
+    /// missing point (a window of a rise's steps left out of the baselines is evidence still).
+    var dropEvidenceFrom: Int
     /// What the site did in the step being taken, until it is taken.
     var observation: SiteObservation?
     /// `--watch-country all`: its requests by hour of the day, the countries checked by their
@@ -782,6 +791,7 @@ final class SiteState {
 
     init(name: String, configuration: DetectorConfiguration, startStep: Int, stepsPerDay: Int, halfWindow: Int) {
         self.name = name
+        dropEvidenceFrom = startStep
         let capacity = Self.capacity(stepsPerDay: stepsPerDay, halfWindow: halfWindow)
         total = SeriesHistory(capacity: capacity, startStep: startStep)
         surges = configuration.watchedCountries.map {
@@ -865,7 +875,7 @@ final class ErrorTrack {
 extension DetectionEngine {
     /// The layout of `snapshot()`: bump it with any change to what the detectors keep or how
     /// they read it, so that a snapshot of another build is refused rather than misread.
-    static let snapshotFormat = 6
+    static let snapshotFormat = 7
 
     /// Everything the detectors keep, as bytes: `restored(from:configuration:)` of them goes on
     /// exactly as this engine would (its trace is not kept).
@@ -890,6 +900,7 @@ extension DetectionEngine {
             writer.array(site.countryTracksInOrder) { $1.write(to: &$0) }
             writer.array(site.countriesNotChecked.map(\.rawValue).sorted()) { $0.unsigned(UInt64($1)) }
             writer.optional(site.drop) { $1.write(to: &$0) }
+            writer.int(site.dropEvidenceFrom)
             site.errors.write(to: &writer)
         }
         return writer.bytes
@@ -990,6 +1001,8 @@ extension DetectionEngine {
                         $0.steps.allSatisfy(stepRange.contains) && $0.kind == .drop && $0.site == name && $0.country == nil
                             && $0.peakBaseline != nil
                     } ?? true)
+                site.dropEvidenceFrom = try reader.int()
+                try reader.check(site.dropEvidenceFrom >= 0 && site.dropEvidenceFrom <= lastStep + 1)
                 site.errors = try ErrorTrack(from: &reader)
                 try reader.check(
                     site.errors.episode.map {

@@ -14,13 +14,15 @@ import Testing
 
     /// Alerts over `days` at about 300 requests a minute (a daily rhythm), each request its own
     /// client but for `crawler` (minute → country index and requests of one client), with
-    /// `factor` (minute, country index → a multiplier of its traffic: a crowd).
+    /// `factor` (minute, country index → a multiplier of its traffic: a crowd), every country
+    /// checked by its share unless `watching` names some.
     static func alerts(
-        days: Int, crawler: (Int) -> (Int, Int)? = { _ in nil }, factor: (Int, Int) -> Double = { _, _ in 1 }
+        days: Int, watching: [String]? = nil, crawler: (Int) -> (Int, Int)? = { _ in nil },
+        factor: (Int, Int) -> Double = { _, _ in 1 }
     ) -> [AlertEvent] {
         var configuration = DetectorConfiguration()
-        configuration.watchedCountries = []
-        configuration.watchesEveryCountry = true
+        configuration.watchedCountries = (watching ?? []).map { CountryCode(isoCode: $0)! }
+        configuration.watchesEveryCountry = watching == nil
         let engine = DetectionEngine(configuration: configuration)
         var random = SeededGenerator(seed: 12)
         var events: [AlertEvent] = []
@@ -68,5 +70,22 @@ import Testing
         #expect(Self.opened(events) == ["GB day 2"], "\(events)")
         // Without the crowd, the crawler's day raises no surge of its own either.
         #expect(Self.opened(Self.alerts(days: 3, crawler: crawler)).isEmpty)
+    }
+
+    @Test(
+        "a site that goes down during a surge (election night: the rush, then the outage) raises its drop within minutes",
+        arguments: [["IN"], nil])
+    func anOutageDuringASurge(watching: [String]?) {
+        let rush = 2 * 1440 + 1080, outage = rush + 40
+        let factor: (Int, Int) -> Double = { minute, index in
+            if minute >= outage && minute < outage + 20 { return 0 }
+            return index == 1 && minute >= rush && minute < rush + 90 ? 8 : 1
+        }
+        let events = Self.alerts(days: 3, watching: watching, factor: factor)
+        let outageStart = Self.start + Int32(outage)
+        let surge = events.first { $0.state == .open && $0.kind == .surge && $0.country?.description == "IN" }
+        #expect(surge.map { $0.raisedAt < outageStart } == true, "\(events)")
+        let drop = events.first { $0.state == .open && $0.kind == .drop }
+        #expect(drop.map { $0.raisedAt <= outageStart + 5 && $0.start >= outageStart } == true, "\(events)")
     }
 }
