@@ -319,6 +319,9 @@ public final class DetectionEngine {
         if let level = weeklyLevel(history, step: step) {
             history.noise.learnWeek(at: minute(of: step), count: count, daily: level, stepMinutes: stepMinutes)
         }
+        if stepsPerDay > 0, !history.isExcluded(step) {
+            history.noise.learnExcess(count - history.baseline(step), day: step / stepsPerDay)
+        }
         guard history.length > configuration.warmUpSteps else { return }
         let sums = history.windowSums()
         for index in SeriesNoise.windows.indices where sums.excluded[index] == 0 && sums.steps[index] == SeriesNoise.windows[index] {
@@ -469,6 +472,11 @@ public final class DetectionEngine {
         }
 
         let sums = track.history.windowSums()
+        // A step beyond anything the week has shown (`SeriesNoise`): for a series of steps of
+        // half an hour or less (a week of them is hundreds) with a week of history of its own.
+        let record =
+            stepsPerDay >= 48 && !track.bySiteShare && track.history.length >= 7 * stepsPerDay
+            ? track.history.noise.excessRecord(day: step / stepsPerDay) : nil
         for (index, window) in SeriesNoise.windows.enumerated() where window <= track.history.length {
             guard sums.excluded[index] == 0 else { continue }  // evidence must come after the last episode
             let observed = (count: sums.count[index], baseline: sums.baseline[index])
@@ -491,10 +499,12 @@ public final class DetectionEngine {
                 track.notACrowd = true
                 continue
             }
-            guard
-                CountStatistics.negativeBinomialUpperTail(Int(observed.count), mean: expectedSum, dispersion: dispersion)
-                    < significance
-            else { continue }
+            // One step unlikely under the noise, or beyond the week's record.
+            func unlikely(_ count: Double) -> Bool {
+                if index == 0, let record, count - expectedSum > SeriesNoise.recordFactor * max(record, 0) { return true }
+                return CountStatistics.negativeBinomialUpperTail(Int(count), mean: expectedSum, dispersion: dispersion) < significance
+            }
+            guard unlikely(observed.count) else { continue }
             if hasSiteTotals {
                 let total = totals.recentSums(window)
                 guard total.count > 0, total.baseline > 0 else { continue }
@@ -508,11 +518,7 @@ public final class DetectionEngine {
                 // A rise that was (in part) one client's: not this series' baseline either.
                 track.notACrowd = true
             }
-            guard crowd.isCrowd,
-                crowd.count == observed.count
-                    || CountStatistics.negativeBinomialUpperTail(Int(crowd.count), mean: expectedSum, dispersion: dispersion)
-                        < significance
-            else { continue }
+            guard crowd.isCrowd, crowd.count == observed.count || unlikely(crowd.count) else { continue }
             // The episode starts at the first clearly raised step of the window.
             var start = step
             for candidate in (step - window + 1)...step {

@@ -30,6 +30,15 @@ import Darwin
 ///   half-life of two weeks of that hour's steps; the baseline is multiplied by its
 ///   exponential once the hour has been seen three times.
 ///
+/// - Record: the largest excess over the baseline of a normal step on each of the last eight
+///   days. The negative binomial is a multiplicative model (a burst is a multiple of the
+///   baseline); real bursts are also additive (a batch job's few hundred requests, whatever
+///   the hour), and a series whose quiet hours jump ×8 learns a ψ under which a ×7 step at
+///   its busiest hour, three times as many requests as it ever added, is ordinary. A step
+///   whose excess is beyond `recordFactor` times the week's record is raised as well: under
+///   exponential tails the chance of that in n steps of history is about n^-1.5 (1e-5 a step
+///   over a week of 5-minute steps).
+///
 /// Costs a few hundred bytes a series and a few operations a step.
 struct SeriesNoise {
     /// The test windows, in steps: surges over each, drops over the last three.
@@ -40,6 +49,10 @@ struct SeriesNoise {
     static let priorSteps = 60.0
     /// The half-life of the dispersion's weights, in days of steps.
     static let halfLifeDays = 3.0
+    /// How far beyond the week's record excess a step must go to be unprecedented.
+    static let recordFactor = 1.5
+    /// Days of records kept: the week before today, and today.
+    static let recordDays = 8
 
     /// ψ of each window above the baseline, and below it.
     private(set) var above = [Double](repeating: SeriesNoise.prior, count: SeriesNoise.windows.count)
@@ -51,6 +64,10 @@ struct SeriesNoise {
     /// first learnt from.
     private var profile: [Float] = []
     private var profileSeen: [UInt16] = []
+    /// The largest excess of a normal step by day (`day` modulo `recordDays`), and the day of
+    /// each (-1: none).
+    private var records = [Double](repeating: 0, count: SeriesNoise.recordDays)
+    private var recordDay = [Int](repeating: -1, count: SeriesNoise.recordDays)
 
     init() {}
 
@@ -79,6 +96,32 @@ struct SeriesNoise {
         let rate = max(weight, 1 / (priorSteps + Double(seen) + 1))
         dispersion += rate * (held - dispersion)
         if seen < UInt32.max { seen += 1 }
+    }
+
+    // MARK: - Record
+
+    /// Learns a normal step of day `day` (steps since the series' origin over steps per day)
+    /// that was `excess` above (or below) its baseline.
+    mutating func learnExcess(_ excess: Double, day: Int) {
+        let slot = day % Self.recordDays
+        if recordDay[slot] != day {
+            recordDay[slot] = day
+            records[slot] = excess
+        } else {
+            records[slot] = max(records[slot], excess)
+        }
+    }
+
+    /// The largest excess of a normal step over the week before `day` and `day` itself; nil
+    /// unless a day before `day` has been learnt.
+    func excessRecord(day: Int) -> Double? {
+        var record: Double?
+        var earlier = false
+        for slot in 0..<Self.recordDays where recordDay[slot] >= day - (Self.recordDays - 1) && recordDay[slot] <= day {
+            record = max(record ?? records[slot], records[slot])
+            earlier = earlier || recordDay[slot] < day
+        }
+        return earlier ? record : nil
     }
 
     // MARK: - Weekly profile
@@ -124,6 +167,8 @@ extension SeriesNoise {
         for seen in [aboveSeen, belowSeen] { writer.array(seen) { $0.unsigned(UInt64($1)) } }
         writer.floats(profile)
         writer.array(profileSeen) { $0.unsigned(UInt64($1)) }
+        writer.array(records) { $0.double($1) }
+        writer.array(recordDay) { $0.int($1) }
     }
 
     init(from reader: inout SnapshotReader) throws {
@@ -139,5 +184,9 @@ extension SeriesNoise {
         profileSeen = try reader.array(atMost: 168) { try UInt16(exactly: $0.unsigned()) ?? UInt16.max }
         try reader.check(profile.count == profileSeen.count && (profile.isEmpty || profile.count == 168))
         try reader.check(profile.allSatisfy { $0.isFinite && abs($0) <= 2 })
+        records = try reader.array(atMost: Self.recordDays) { try $0.double() }
+        recordDay = try reader.array(atMost: Self.recordDays) { try $0.int() }
+        try reader.check(records.count == Self.recordDays && recordDay.count == Self.recordDays)
+        try reader.check(records.allSatisfy(sane) && recordDay.allSatisfy { $0 >= -1 && $0 < Int(Int32.max) })
     }
 }

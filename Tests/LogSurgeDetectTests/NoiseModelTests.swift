@@ -130,6 +130,34 @@ import Testing
         #expect(raised.map { $0.raisedAt <= Int32(25_000_000 + onset * 5 + 30) } == true, "\(surge)")
     }
 
+    @Test("a step beyond three halves of the week's largest excess is raised where a bursty series' ψ calls it ordinary")
+    func aStepBeyondTheWeeksRecord() {
+        // Five-minute steps around 62 (a daily rhythm) as bursty as a real load balancer's: each
+        // step's rate drawn from an exponential (ψ 1), bounded at ×4. On day 10 at 19:30, the busy
+        // hour, one step of 900 more: ×10, which under the ψ near 1 learnt is not beyond 1e-7;
+        // beyond anything the week did, it is.
+        let start = 28_401_120  // 2024-01-01T00:00Z
+        let spikeStep = 10 * 288 + 19 * 12 + 6
+        func opened(spike: Bool) -> [AlertEvent] {
+            var random = SeededGenerator(seed: 9)
+            let points = (0..<(12 * 288)).map { step -> (minute: Int32, value: Int) in
+                let hour = Double(step % 288) / 12
+                let burst = min(4, NoiseModelTests.gamma(dispersion: 1, &random))
+                var count = NoiseModelTests.poisson(62 * (1 + 0.6 * sin((hour - 13) / 24 * 2 * .pi)) * burst, &random)
+                if spike && step == spikeStep { count += 900 }
+                return (Int32(start + step * 5), count)
+            }
+            return DetectionRun(DetectionPolicy()).run(CountSeries(name: "s", stepMinutes: 5, points: points)).events
+                .filter { $0.state == .open && $0.kind == .surge }
+        }
+        let spikeMinute = Int32(start + spikeStep * 5)
+        let with = opened(spike: true)
+        #expect(with.contains { $0.start == spikeMinute && $0.raisedAt == spikeMinute + 4 }, "\(with)")
+        // The bursts themselves, after the first day and a half, raise next to nothing.
+        let without = opened(spike: false).filter { $0.raisedAt >= Int32(start + 36 * 60) }
+        #expect(without.count <= 1, "\(without)")
+    }
+
     @Test("a weekly pattern (weekend nights ×4) alerts at most in its first weeks, and never after the profile has learnt it")
     func weekendNightsAreLearnt() {
         // Steps of 30 minutes over 8 weeks, weekend nights (Friday and Saturday, 23:00 to 04:00) ×4.
