@@ -13,7 +13,7 @@ struct DetectorOptions: ParsableArguments {
             valueName: "CC"))
     var watchCountries: [String] = []
 
-    @Option(help: ArgumentHelp("Surge: observed/expected ratio over 1 minute (default 3; x3/4 over 3, x2/3 over 10).", valueName: "RATIO"))
+    @Option(help: ArgumentHelp("Surge: observed/expected ratio over 1 minute (default 3; x2/3 over 3 and 10).", valueName: "RATIO"))
     var surgeRatio: Double?
 
     @Option(help: ArgumentHelp("Surge: ratio sustained over 60 minutes (default 1.8).", valueName: "RATIO"))

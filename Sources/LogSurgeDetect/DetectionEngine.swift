@@ -411,11 +411,10 @@ public final class DetectionEngine {
     // MARK: - Surges
 
     /// The ratio a window needs: `surgeRatio` over one step, less over longer windows whose
-    /// evidence is steadier (×3/4 over 3 steps, ×2/3 over 10), `sustainedSurgeRatio` over 60.
+    /// evidence is steadier (×2/3 over 3 and 10 steps), `sustainedSurgeRatio` over 60.
     private static func surgeRatio(window: Int, _ config: DetectorConfiguration) -> Double {
         switch window {
         case ..<3: config.surgeRatio
-        case ..<10: max(config.sustainedSurgeRatio, config.surgeRatio * 3 / 4)
         case ..<60: max(config.sustainedSurgeRatio, config.surgeRatio * 2 / 3)
         default: config.sustainedSurgeRatio
         }
