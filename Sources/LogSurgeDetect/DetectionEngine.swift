@@ -241,8 +241,16 @@ public final class DetectionEngine {
             var anySurgeOpen = false
             var anyNotACrowd = false
             // Each country checked is held to `significance` over the number checked at the site
-            // (Bonferroni): watching more countries does not raise more false alerts.
-            let significance = configuration.significance / Double(max(1, site.surges.count + site.countries.count))
+            // (Bonferroni): watching more countries does not raise more false alerts. Checked
+            // by share, those that sent requests today or yesterday (`RecentCountries`).
+            let day = step * stepMinutes / 1440
+            if configuration.watchesEveryCountry {
+                for (country, count) in observation?.watched ?? [:] where count > 0 && country != .unknown && !named.contains(country) {
+                    site.recentCountries.note(country, day: day)
+                }
+            }
+            let checked = site.surges.count + (configuration.watchesEveryCountry ? site.recentCountries.count(on: day) : 0)
+            let significance = configuration.significance / Double(max(1, checked))
             for track in site.surges {
                 let count = Double(observation?.watched[track.country] ?? 0)
                 track.crowd.append(observation?.watchedClients[track.country], requests: Int(count))
@@ -785,6 +793,7 @@ final class SiteState {
     var countries: [CountryCode: SurgeTrack] = [:]
     var openCountries: [CountryCode] = []
     var countriesNotChecked: Set<CountryCode> = []
+    var recentCountries = RecentCountries()
 
     var countryTracksInOrder: [SurgeTrack] { countries.values.sorted { $0.country.rawValue < $1.country.rawValue } }
 
@@ -880,7 +889,7 @@ final class ErrorTrack {
 extension DetectionEngine {
     /// The layout of `snapshot()`: bump it with any change to what the detectors keep or how
     /// they read it, so that a snapshot of another build is refused rather than misread.
-    static let snapshotFormat = 7
+    static let snapshotFormat = 8
 
     /// Everything the detectors keep, as bytes: `restored(from:configuration:)` of them goes on
     /// exactly as this engine would (its trace is not kept).
@@ -904,6 +913,7 @@ extension DetectionEngine {
             site.hours.write(to: &writer)
             writer.array(site.countryTracksInOrder) { $1.write(to: &$0) }
             writer.array(site.countriesNotChecked.map(\.rawValue).sorted()) { $0.unsigned(UInt64($1)) }
+            site.recentCountries.write(to: &writer)
             writer.optional(site.drop) { $1.write(to: &$0) }
             writer.int(site.dropEvidenceFrom)
             site.errors.write(to: &writer)
@@ -1000,6 +1010,8 @@ extension DetectionEngine {
                         try reader.check(raw <= UInt64(UInt16.max))
                         return CountryCode(rawValue: UInt16(raw))
                     })
+                site.recentCountries = try RecentCountries(from: &reader)
+                try reader.check(site.recentCountries.day.map { $0 <= (lastStep + 1) * stepMinutes / 1440 } ?? true)
                 site.drop = try reader.optional { reader in try Episode(from: &reader) }
                 try reader.check(
                     site.drop.map {

@@ -13,12 +13,15 @@ import Testing
     static let shares = [0.62, 0.2, 0.1, 0.08]
 
     /// Alerts over `days` at about 300 requests a minute (a daily rhythm), each request its own
-    /// client but for `crawler` (minute → country index and requests of one client), with
+    /// client but for `crawler` (minute → country index and requests of `crawlers` clients,
+    /// shared equally), with
     /// `factor` (minute, country index → a multiplier of its traffic: a crowd), every country
-    /// checked by its share unless `watching` names some.
+    /// checked by its share unless `watching` names some, and one request from each of
+    /// `oneOffs` other countries in the first minutes.
     static func alerts(
         days: Int, watching: [String]? = nil, crawler: (Int) -> (Int, Int)? = { _ in nil },
-        factor: (Int, Int) -> Double = { _, _ in 1 }
+        factor: (Int, Int) -> Double = { _, _ in 1 }, oneOffs: Int = 0, shares: [Double] = Self.shares,
+        crawlers: Int = 1
     ) -> [AlertEvent] {
         var configuration = DetectorConfiguration()
         configuration.watchedCountries = (watching ?? []).map { CountryCode(isoCode: $0)! }
@@ -34,16 +37,27 @@ import Testing
                 var clients = ClientFigures(distinct: count, busiest: count > 0 ? 1 : 0)
                 if let (crawling, requests) = crawler(minute), crawling == index {
                     count += requests
-                    clients = ClientFigures(distinct: clients.distinct + 1, busiest: requests)
+                    clients = ClientFigures(distinct: clients.distinct + crawlers, busiest: requests / crawlers)
                 }
                 observation.requests += count
                 observation.watched[code] = count
                 if count > 0 { observation.watchedClients[code] = clients }
             }
+            if minute < oneOffs {
+                let code = Self.others[minute]
+                observation.requests += 1
+                observation.watched[code] = 1
+                observation.watchedClients[code] = ClientFigures(distinct: 1, busiest: 1)
+            }
             events += engine.step(minute: start + Int32(minute), observations: [observation])
         }
         return events + engine.finish()
     }
+
+    /// Codes of none of the four countries, in order.
+    static let others: [CountryCode] = (65...90).flatMap { first in
+        (65...90).compactMap { second in CountryCode(asciiFirst: UInt8(first), second: UInt8(second)) }
+    }.filter { !codes.contains($0) }
 
     static func opened(_ events: [AlertEvent]) -> [String] {
         events.filter { $0.state == .open && $0.kind == .surge }.map { "\($0.country!) day \(Int($0.start - start) / 1440)" }
@@ -88,4 +102,45 @@ import Testing
         let drop = events.first { $0.state == .open && $0.kind == .drop }
         #expect(drop.map { $0.raisedAt <= outageStart + 5 && $0.start >= outageStart } == true, "\(events)")
     }
+
+    @Test("one request each from 200 countries on a site's first day does not slow the raising of a crowd days later")
+    func oneOffCountriesDoNotDilute() {
+        // GB (1 %, 3 requests a minute) rising to ×6 over 40 minutes on day 3: raised when its
+        // evidence passes the significance over the countries checked (1e-7 / 4, not 1e-7 /
+        // 204: those that sent one request three days before are not checked any more).
+        let crowd: (Int, Int) -> Double = { minute, index in
+            let elapsed = minute - (3 * 1440 + 600)
+            return index == 3 && elapsed >= 0 && elapsed < 120 ? 1 + 5 * min(1, Double(elapsed + 1) / 40) : 1
+        }
+        func raised(oneOffs: Int) -> Int32? {
+            Self.alerts(days: 4, factor: crowd, oneOffs: oneOffs, shares: [0.62, 0.2, 0.17, 0.01]).first {
+                $0.state == .open && $0.kind == .surge
+            }?.raisedAt
+        }
+        let alone = raised(oneOffs: 0)
+        #expect(alone != nil)
+        #expect(raised(oneOffs: 200) == alone)
+    }
+
+    @Test("the countries counted are those of today and yesterday, each once, and the snapshot keeps them")
+    func recentCountries() throws {
+        var recent = RecentCountries()
+        #expect(recent.count(on: 0) == 0)
+        recent.note(CountryCode(isoCode: "MX")!, day: 5)
+        recent.note(CountryCode(isoCode: "MX")!, day: 5)
+        recent.note(CountryCode(isoCode: "ZZ")!, day: 5)
+        recent.note(CountryCode(isoCode: "AA")!, day: 6)
+        #expect(recent.count(on: 6) == 3)
+        #expect(recent.count(on: 7) == 1)
+        #expect(recent.count(on: 8) == 0)
+        recent.note(CountryCode(isoCode: "GB")!, day: 7)
+        #expect(recent.count(on: 7) == 2)
+        recent.note(CountryCode(isoCode: "GB")!, day: 9)
+        #expect(recent.count(on: 9) == 1)
+        var writer = SnapshotWriter()
+        recent.write(to: &writer)
+        var reader = SnapshotReader(writer.bytes)
+        #expect(try RecentCountries(from: &reader) == recent)
+    }
 }
+
