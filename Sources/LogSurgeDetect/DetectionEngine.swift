@@ -278,7 +278,11 @@ public final class DetectionEngine {
             // A surge's minutes, and those of a rise that was no crowd (a crawler, a scanner),
             // are no baseline of the site's traffic: the next days would wait for them (a drop).
             if anySurgeOpen || anyNotACrowd { site.total.excludeLast() }
-            for track in site.surges where track.episode == nil { track.crowd.learn(count: observation?.watched[track.country] ?? 0) }
+            // The clients learn from normal steps: a crawl of hours, learnt, thins the usual
+            // clients per request until an ordinary minute's clients beside it look like a crowd.
+            for track in site.surges where track.episode == nil && !track.notACrowd {
+                track.crowd.learn(count: observation?.watched[track.country] ?? 0)
+            }
             if configuration.watchesEveryCountry, !(anySurgeOpen || anyNotACrowd) {
                 // The shares learn from normal steps only, the site's and its countries' alike,
                 // and without what a crawler sent beyond the usual busiest client (on a site's
@@ -292,7 +296,7 @@ public final class DetectionEngine {
                 }
                 site.hours.add(max(0, requests - crawled), at: at)
             }
-            for (track, count) in countriesStepped where track.episode == nil { track.crowd.learn(count: count) }
+            for (track, count) in countriesStepped where track.episode == nil && !track.notACrowd { track.crowd.learn(count: count) }
             if totalExpected != nil { events += dropStep(site, step: step) }
             learn(&site.total, step: step, count: requests)
             events += errorStep(

@@ -103,6 +103,22 @@ import Testing
         #expect(drop.map { $0.raisedAt <= outageStart + 5 && $0.start >= outageStart } == true, "\(events)")
     }
 
+    @Test("two crawlers at 100 requests a minute each for four hours raise no surge (their hours do not thin the usual clients)")
+    func twoCrawlersForHours() {
+        // GB (8 %, 24 a minute) crawled by two clients, 200 requests a minute between them, and
+        // near the end of it three minutes of twice GB's usual visitors: ordinary (×2 for three
+        // minutes is no surge) but for the crawl, learnt, thinning the usual clients per request
+        // until the two crawlers and a few more visitors looked like a crowd.
+        let crawler: (Int) -> (Int, Int)? = { minute in minute >= 2 * 1440 + 600 && minute < 2 * 1440 + 840 ? (3, 200) : nil }
+        let busier: (Int, Int) -> Double = { minute, index in
+            index == 3 && minute >= 2 * 1440 + 830 && minute < 2 * 1440 + 833 ? 2 : 1
+        }
+        for watching in [["GB"], nil] {
+            let events = Self.alerts(days: 3, watching: watching, crawler: crawler, factor: busier, crawlers: 2)
+            #expect(Self.opened(events).isEmpty, "\(watching ?? ["all"]): \(Self.opened(events))")
+        }
+    }
+
     @Test("one request each from 200 countries on a site's first day does not slow the raising of a crowd days later")
     func oneOffCountriesDoNotDilute() {
         // GB (1 %, 3 requests a minute) rising to ×6 over 40 minutes on day 3: raised when its
@@ -143,4 +159,3 @@ import Testing
         #expect(try RecentCountries(from: &reader) == recent)
     }
 }
-
