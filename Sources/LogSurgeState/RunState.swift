@@ -470,6 +470,8 @@ public final class RunState {
                 event.kind.rawValue, event.site, event.country?.description ?? "", event.start, event.id,
                 event.state == .closed ? 1 : 0,
             ])
+        // Its rows as other configurations saw it (another start) close with it.
+        if event.state == .closed { try db.execute(sql: "UPDATE episode SET closed = 1 WHERE id = ?", arguments: [event.id]) }
         try db.execute(sql: "UPDATE meta SET value = max(value, ?) WHERE key = 'next_alert_id'", arguments: [event.id + 1])
     }
 
@@ -792,7 +794,7 @@ public final class RunState {
                 var given: [Int: Int] = [:]
                 return try events.map { event in
                     var event = event
-                    let known = try Self.reported(db, event)?.id
+                    let known = try self.reported(db, event)?.id
                     let id = known ?? given[event.id] ?? next
                     if known == nil && given[event.id] == nil { next += 1 }
                     given[event.id] = id
@@ -813,7 +815,7 @@ public final class RunState {
         do {
             return try database.read { db in
                 try events.filter { event in
-                    let known = try Self.reported(db, event)
+                    let known = try self.reported(db, event)
                     return event.state == .open ? known == nil : known?.closed != true
                 }
             }
@@ -823,11 +825,25 @@ public final class RunState {
     }
 
     /// The episode of `event` as an earlier run reported it (same kind, site, country and
-    /// start): its id, and whether its close was reported too.
-    private static func reported(_ db: Database, _ event: AlertEvent) throws -> (id: Int, closed: Bool)? {
-        try Row.fetchOne(
+    /// start, or, for an event that started in minutes earlier runs read, the one of that kind,
+    /// site and country they left open: a replay under another configuration may date its start
+    /// otherwise): its id, and whether its close was reported too.
+    private func reported(_ db: Database, _ event: AlertEvent) throws -> (id: Int, closed: Bool)? {
+        let key: [any DatabaseValueConvertible] = [event.kind.rawValue, event.site, event.country?.description ?? ""]
+        if let row = try Row.fetchOne(
             db, sql: "SELECT id, closed FROM episode WHERE kind = ? AND site = ? AND country = ? AND start = ?",
-            arguments: [event.kind.rawValue, event.site, event.country?.description ?? "", event.start]
+            arguments: StatementArguments(key + [event.start]))
+        {
+            return (row["id"], (row["closed"] as Int) != 0)
+        }
+        guard let lastStored, event.start <= lastStored else { return nil }
+        return try Row.fetchOne(
+            db,
+            sql: """
+                SELECT id, closed FROM episode WHERE kind = ? AND site = ? AND country = ? AND closed = 0 AND start <= ?
+                ORDER BY start DESC LIMIT 1
+                """,
+            arguments: StatementArguments(key + [lastStored])
         )
         .map { ($0["id"], ($0["closed"] as Int) != 0) }
     }
@@ -839,7 +855,7 @@ public final class RunState {
         do {
             return try database.read { db in
                 try events.compactMap { event in
-                    guard let known = try Self.reported(db, event) else { return nil }
+                    guard let known = try self.reported(db, event) else { return nil }
                     var event = event
                     event.id = known.id
                     return event

@@ -146,6 +146,33 @@ struct StateCLITests {
         #expect(mx.count == 2 && mx[0].contains("\"start\":\"2016-11-09T18:0"), "\(mx)")
     }
 
+    @Test("a surge that nights of different configurations date differently stays one episode, one id, opened and closed once")
+    func oneEpisodeAcrossConfigurations() throws {
+        let directory = Support.temporaryDirectory().path
+        defer { try? fileManager.removeItem(atPath: directory) }
+        // A US rush ramping up over an hour: the default watch raises it at 18:19Z, the same
+        // minutes checked by share (`all`) at 18:50Z.
+        try generate(
+            [
+                "--start", "2016-11-07T00:00Z", "--minutes", "\(3 * 1440)", "--rate", "80", "--seed", "4",
+                "--event", "surge:US:3:2016-11-09T18:00Z:120:60",
+            ], to: "\(directory)/whole.log")
+        let whole = try String(contentsOfFile: "\(directory)/whole.log", encoding: .utf8)
+        let log = directory + "/access.log", state = directory + "/state.db"
+        var lines: [Substring] = []
+        // Nights ending at 19:10Z (default), 20:20Z (all) and 23:00Z (default): the log is at UTC-05:00.
+        for (local, options) in [("14:10", [String]()), ("15:20", ["--watch-country", "all"]), ("18:00", [])] {
+            let cut = whole.range(of: "09/Nov/2016:\(local):")!.lowerBound
+            try Data(whole[...whole[..<cut].lastIndex(of: "\n")!].utf8).write(to: URL(fileURLWithPath: log))
+            let night = try Support.run(["--quiet", "--state", state, "--alerts", "-"] + options + [log])
+            #expect(night.status == 0, "\(night.stderr)")
+            lines += night.stdout.split(separator: "\n")
+        }
+        let us = lines.filter { $0.contains("\"country\":\"US\"") }
+        #expect(
+            us.count == 2 && us[0].contains("\"id\":1,\"state\":\"open\"") && us[1].contains("\"id\":1,\"state\":\"closed\""), "\(lines)")
+    }
+
     /// A directory with the state of one run over the combined fixture: the directory, the
     /// log, the state's path and its bytes.
     private func stateOfOneRun() throws -> (directory: String, log: String, state: String, bytes: Data) {
