@@ -484,9 +484,9 @@ public final class DetectionEngine {
 
         let sums = track.history.windowSums()
         // A step beyond anything the week has shown (`SeriesNoise`): for a series of steps of
-        // half an hour or less (a week of them is hundreds) with a week of history of its own.
+        // 5 minutes or less (a week of them is thousands) with a week of history of its own.
         let record =
-            stepsPerDay >= 48 && !track.bySiteShare && track.history.length >= 7 * stepsPerDay
+            stepsPerDay >= 288 && !track.bySiteShare && track.history.length >= 7 * stepsPerDay
             ? track.history.noise.excessRecord(day: step / stepsPerDay) : nil
         for (index, window) in SeriesNoise.windows.enumerated() where window <= track.history.length {
             guard sums.excluded[index] == 0 else { continue }  // evidence must come after the last episode
@@ -512,8 +512,13 @@ public final class DetectionEngine {
             }
             // One step unlikely under the noise, or beyond the week's record.
             func unlikely(_ count: Double) -> Bool {
-                if index == 0, let record, count - expectedSum > SeriesNoise.recordFactor * max(record, 0) { return true }
-                return CountStatistics.negativeBinomialUpperTail(Int(count), mean: expectedSum, dispersion: dispersion) < significance
+                let tail = CountStatistics.negativeBinomialUpperTail(Int(count), mean: expectedSum, dispersion: dispersion)
+                if index == 0, let record, count - expectedSum > SeriesNoise.recordFactor * max(record, 0),
+                    tail < significance * SeriesNoise.recordTailFactor
+                {
+                    return true
+                }
+                return tail < significance
             }
             guard unlikely(observed.count) else { continue }
             if hasSiteTotals {

@@ -37,7 +37,10 @@ import Darwin
 ///   its busiest hour, three times as many requests as it ever added, is ordinary. A step
 ///   whose excess is beyond `recordFactor` times the week's record is raised as well: under
 ///   exponential tails the chance of that in n steps of history is about n^-1.5 (1e-5 a step
-///   over a week of 5-minute steps).
+///   over a week of 5-minute steps); real noise has heavier tails (lognormal bursts beat their
+///   record more often), so the step must also be unlikely under the learnt noise, if far less
+///   so than a surge must (`recordTailFactor`), and the week must hold thousands of steps (steps
+///   of 5 minutes or less).
 ///
 /// Costs a few hundred bytes a series and a few operations a step.
 struct SeriesNoise {
@@ -51,6 +54,9 @@ struct SeriesNoise {
     static let halfLifeDays = 3.0
     /// How far beyond the week's record excess a step must go to be unprecedented.
     static let recordFactor = 1.5
+    /// How unlikely under the noise such a step must still be, as a multiple of the significance
+    /// (1e-3 at the default): a record beaten by the heavy tail of ordinary noise is not raised.
+    static let recordTailFactor = 1e4
     /// Days of records kept: the week before today, and today.
     static let recordDays = 8
 
