@@ -529,6 +529,14 @@ public final class DetectionEngine {
                 // A country with most of the site's traffic cannot raise its share 1.5 times
                 // (from 62 % at most to 100 %): what it needs shrinks with what is left to it.
                 guard shareRise >= 1 + (config.shareRatio - 1) * (1 - share) else { continue }
+                // Checked by its share, one of a hundred countries of a site that rises as a
+                // whole has its share wander 1.5 times in a few minutes by chance (5 requests
+                // a minute): given the site's traffic, its count must be unlikely too.
+                if track.bySiteShare {
+                    let given = max(share * total.count, 0.05 * Double(window))
+                    guard CountStatistics.negativeBinomialUpperTail(Int(observed.count), mean: given, dispersion: dispersion) < significance
+                    else { continue }
+                }
             }
             if !crowd.isCrowd || crowd.count < observed.count {
                 // A rise that was (in part) one client's: not this series' baseline either.

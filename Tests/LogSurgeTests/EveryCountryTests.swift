@@ -52,6 +52,16 @@ import Testing
         #expect(DetectionRun(DetectionPolicy()).run(analysis.buckets).events.isEmpty)
     }
 
+    @Test("a rise of the whole site (every country ×4 for two hours) is no country's surge")
+    func aRiseOfTheWholeSite() {
+        let rise = InjectedEvent(kind: .surge(country: nil, factor: 4), onset: Self.minute(2, 12), duration: 120)
+        let log = Support.generatedLog(minutes: 2 * 1440 + 900, rate: 200, seed: 23, events: [rise])
+        let path = Support.temporaryDirectory().appendingPathComponent("everywhere.log").path
+        try! Support.writeFile(path, Data(log))
+        let alerts = DetectionRun(DetectionPolicy(detectors: Self.everyCountry)).run(Support.analyze([path]).buckets).events
+        #expect(!alerts.contains { $0.kind == .surge }, "\(alerts.map(AlertWriter.line).joined())")
+    }
+
     @Test("a country named beside all keeps its own history; the report says what was watched")
     func namedBesideAll() throws {
         var configuration = Self.everyCountry
