@@ -259,6 +259,9 @@ public final class DetectionEngine {
                     seasonal: seasonalExpected(track.history, step: step), significance: significance)
                 anySurgeOpen = anySurgeOpen || track.episode != nil
                 anyNotACrowd = anyNotACrowd || track.notACrowd
+                // While the site is down, its countries' steps are no baseline either: learnt,
+                // nine days of an outage made the return of its traffic a surge that never closed.
+                if site.drop != nil { track.history.excludeLast() }
             }
             var countriesStepped: [(track: SurgeTrack, count: Int)] = []
             if configuration.watchesEveryCountry {

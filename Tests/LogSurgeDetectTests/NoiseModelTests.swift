@@ -201,6 +201,25 @@ import Testing
         #expect(zeros.contains { $0.kind == .drop })
     }
 
+    @Test("a site down for days (a drop) and back: the return is no surge that stays open for weeks")
+    func backAfterDaysDown() {
+        // Five-minute steps around 60 for 10 days, nothing for 9 days, then 60 again for 12 days.
+        var random = SeededGenerator(seed: 6)
+        let start = 28_401_120  // 2024-01-01T00:00Z
+        let points = (0..<(31 * 288)).map { step -> (minute: Int32, value: Int) in
+            let down = step >= 10 * 288 && step < 19 * 288
+            return (Int32(start + step * 5), down ? 0 : NoiseModelTests.poisson(60, &random))
+        }
+        let events = DetectionRun(DetectionPolicy()).run(CountSeries(name: "s", stepMinutes: 5, points: points)).events
+        #expect(events.contains { $0.kind == .drop && $0.state == .open }, "\(events)")
+        // Before: the return raised a surge against a baseline of the outage's zeros that stayed
+        // open for the 12 days to the end. Every surge now closes within a day of its start.
+        for surge in events where surge.kind == .surge && surge.state == .closed {
+            #expect(surge.end.map { $0 - surge.start < 1440 } == true, "\(surge)")
+        }
+        #expect(!events.contains { $0.kind == .surge && $0.closedAtEndOfInput }, "\(events)")
+    }
+
     @Test("a daily series that opened with a launch-day spike: each later one-day spike is an episode of its own, closed")
     func dailySpikesAfterALaunch() {
         // Day 0 the launch (5,000), then about 100 a day, ×50 on one day every 100 days. The
