@@ -118,21 +118,31 @@ struct StateCLITests {
         #expect(alerts == expected)
     }
 
+    /// Three days from 2016-11-07 at 80 requests a minute with `event` (seed `seed`), in
+    /// `directory`/whole.log; the text of the log.
+    private func threeDays(seed: Int, event: String, in directory: String) throws -> String {
+        try generate(
+            ["--start", "2016-11-07T00:00Z", "--minutes", "\(3 * 1440)", "--rate", "80", "--seed", "\(seed)", "--event", event],
+            to: "\(directory)/whole.log")
+        return try String(contentsOfFile: "\(directory)/whole.log", encoding: .utf8)
+    }
+
+    /// Writes to `path` the lines of `log` before the first of 9 November at `local` (HH:MM,
+    /// the log's clock: UTC-05:00), as the server had written them by then.
+    private func write(_ log: String, before local: String, to path: String) throws {
+        let cut = log.range(of: "09/Nov/2016:\(local):")!.lowerBound
+        try Data(log[...log[..<cut].lastIndex(of: "\n")!].utf8).write(to: URL(fileURLWithPath: path))
+    }
+
     @Test("a night that switches to --watch-country all reports an episode the replay opened before its minutes: open, then closed")
     func switchingToEveryCountry() throws {
         let directory = Support.temporaryDirectory().path
         defer { try? fileManager.removeItem(atPath: directory) }
-        try generate(
-            [
-                "--start", "2016-11-07T00:00Z", "--minutes", "\(3 * 1440)", "--rate", "80", "--seed", "3",
-                "--event", "surge:MX:10:2016-11-09T18:00Z:120",
-            ], to: "\(directory)/whole.log")
-        let whole = try String(contentsOfFile: "\(directory)/whole.log", encoding: .utf8)
-        // The first night reads the log as written by 18:40, the MX crowd under way; the default
-        // watch (US) does not see it.
-        let cut = whole.range(of: "09/Nov/2016:13:40:")!.lowerBound  // 18:40Z: the log is at UTC-05:00
+        let whole = try threeDays(seed: 3, event: "surge:MX:10:2016-11-09T18:00Z:120", in: directory)
+        // The first night reads the log as written by 18:40Z, the MX crowd under way; the
+        // default watch (US) does not see it.
         let log = directory + "/access.log"
-        try Data(whole[...whole[..<cut].lastIndex(of: "\n")!].utf8).write(to: URL(fileURLWithPath: log))
+        try write(whole, before: "13:40", to: log)
         let state = directory + "/state.db"
         let first = try Support.run(["--quiet", "--state", state, "--alerts", "-", log])
         #expect(first.status == 0 && !first.stdout.contains("\"MX\""), "\(first.stdout)\(first.stderr)")
@@ -152,18 +162,12 @@ struct StateCLITests {
         defer { try? fileManager.removeItem(atPath: directory) }
         // A US rush ramping up over an hour: the default watch raises it at 18:19Z, the same
         // minutes checked by share (`all`) at 18:50Z.
-        try generate(
-            [
-                "--start", "2016-11-07T00:00Z", "--minutes", "\(3 * 1440)", "--rate", "80", "--seed", "4",
-                "--event", "surge:US:3:2016-11-09T18:00Z:120:60",
-            ], to: "\(directory)/whole.log")
-        let whole = try String(contentsOfFile: "\(directory)/whole.log", encoding: .utf8)
+        let whole = try threeDays(seed: 4, event: "surge:US:3:2016-11-09T18:00Z:120:60", in: directory)
         let log = directory + "/access.log", state = directory + "/state.db"
         var lines: [Substring] = []
         // Nights ending at 19:10Z (default), 20:20Z (all) and 23:00Z (default): the log is at UTC-05:00.
         for (local, options) in [("14:10", [String]()), ("15:20", ["--watch-country", "all"]), ("18:00", [])] {
-            let cut = whole.range(of: "09/Nov/2016:\(local):")!.lowerBound
-            try Data(whole[...whole[..<cut].lastIndex(of: "\n")!].utf8).write(to: URL(fileURLWithPath: log))
+            try write(whole, before: local, to: log)
             let night = try Support.run(["--quiet", "--state", state, "--alerts", "-"] + options + [log])
             #expect(night.status == 0, "\(night.stderr)")
             lines += night.stdout.split(separator: "\n")
