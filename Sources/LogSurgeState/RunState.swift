@@ -826,8 +826,10 @@ public final class RunState {
 
     /// The episode of `event` as an earlier run reported it (same kind, site, country and
     /// start, or, for an event that started in minutes earlier runs read, the one of that kind,
-    /// site and country they left open: a replay under another configuration may date its start
-    /// otherwise): its id, and whether its close was reported too.
+    /// site and country they left open that started within `datingTolerance` of it: a replay
+    /// under another configuration may date its start otherwise, and an episode a night that
+    /// stopped watching its country never closed is not a new one's): its id, and whether its
+    /// close was reported too.
     private func reported(_ db: Database, _ event: AlertEvent) throws -> (id: Int, closed: Bool)? {
         let key: [any DatabaseValueConvertible] = [event.kind.rawValue, event.site, event.country?.description ?? ""]
         if let row = try Row.fetchOne(
@@ -841,9 +843,10 @@ public final class RunState {
             db,
             sql: """
                 SELECT id, closed FROM episode WHERE kind = ? AND site = ? AND country = ? AND closed = 0 AND start <= ?
-                ORDER BY start DESC LIMIT 1
+                AND start BETWEEN ? AND ? ORDER BY start DESC LIMIT 1
                 """,
-            arguments: StatementArguments(key + [lastStored])
+            arguments: StatementArguments(
+                key + [lastStored, Int(event.start) - Self.datingTolerance, Int(event.start) + Self.datingTolerance])
         )
         .map { ($0["id"], ($0["closed"] as Int) != 0) }
     }
@@ -865,6 +868,10 @@ public final class RunState {
             throw StateError(description: "\(path): cannot read the state: \(error)")
         }
     }
+
+    /// How far apart, in minutes, two configurations may date the start of one episode (a
+    /// rush ramping up over an hour: 31 minutes between the default watch and `all`).
+    static let datingTolerance = 120
 
     /// Events given ids by `stableIDs`, kept by `record`.
     private var episodes: [AlertEvent] = []

@@ -177,6 +177,36 @@ struct StateCLITests {
             us.count == 2 && us[0].contains("\"id\":1,\"state\":\"open\"") && us[1].contains("\"id\":1,\"state\":\"closed\""), "\(lines)")
     }
 
+    @Test("an episode a night that stopped watching its country left open is not the next crowd of that country, days later")
+    func aStaleOpenEpisodeIsNotANewOne() throws {
+        let directory = Support.temporaryDirectory().path
+        defer { try? fileManager.removeItem(atPath: directory) }
+        // Two MX crowds: from 22:00Z on the 2nd for five hours, and from 11:50Z on the 4th.
+        try generate(
+            [
+                "--start", "2016-11-01T00:00Z", "--minutes", "\(4 * 1440)", "--rate", "100", "--seed", "3",
+                "--event", "surge:MX:6:2016-11-02T22:00Z:300:10", "--event", "surge:MX:6:2016-11-04T11:50Z:120:15",
+            ], to: "\(directory)/whole.log")
+        let whole = try String(contentsOfFile: "\(directory)/whole.log", encoding: .utf8)
+        let log = directory + "/access.log", state = directory + "/state.db"
+        var lines: [Substring] = []
+        // Nights ending at 00:00Z on the 3rd (all: the first crowd opens), 00:00Z on the 4th (the
+        // default watch: it is never closed), 13:00Z and the end (all: the second crowd starts
+        // before 13:00Z and is raised after it). The log's clock is at UTC-05:00.
+        let all = ["--watch-country", "all"]
+        for (cut, options) in [("02/Nov/2016:19:00:", all), ("03/Nov/2016:19:00:", []), ("04/Nov/2016:08:00:", all), (nil, all)] {
+            let end = cut.map { whole.index(after: whole[..<whole.range(of: $0)!.lowerBound].lastIndex(of: "\n")!) } ?? whole.endIndex
+            try Data(whole[..<end].utf8).write(to: URL(fileURLWithPath: log))
+            let night = try Support.run(["--quiet", "--state", state, "--alerts", "-"] + options + [log])
+            #expect(night.status == 0, "\(night.stderr)")
+            lines += night.stdout.split(separator: "\n")
+        }
+        let second = lines.filter { $0.contains("\"country\":\"MX\"") && $0.contains("\"start\":\"2016-11-04") }
+        // Before: its opening was taken for the first crowd's (left open), and only a closing
+        // with id 1 was written.
+        #expect(second.count == 2 && second.allSatisfy { $0.contains("\"id\":2,") }, "\(lines)")
+    }
+
     /// A directory with the state of one run over the combined fixture: the directory, the
     /// log, the state's path and its bytes.
     private func stateOfOneRun() throws -> (directory: String, log: String, state: String, bytes: Data) {
