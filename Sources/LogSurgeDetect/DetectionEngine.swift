@@ -11,24 +11,32 @@ public struct SiteObservation: Sendable {
     /// Who each watched country's requests came from: its distinct clients and the busiest
     /// one's requests (missing: not known, e.g. a series without a `clients` column).
     public var watchedClients: [CountryCode: ClientFigures]
+    /// The site's clients over every country: distinct clients summed (a client is of one
+    /// country) and the busiest one's requests; nil when some bucket's clients are not known.
+    public var clients: ClientFigures?
+    /// Whether a bucket with requests came without its clients.
+    private var clientsUnknown = false
 
     public init(
-        site: String, requests: Int, errors: Int, watched: [CountryCode: Int], watchedClients: [CountryCode: ClientFigures] = [:]
+        site: String, requests: Int, errors: Int, watched: [CountryCode: Int], watchedClients: [CountryCode: ClientFigures] = [:],
+        clients: ClientFigures? = nil
     ) {
         self.site = site
         self.requests = requests
         self.errors = errors
         self.watched = watched
         self.watchedClients = watchedClients
+        self.clients = clients
     }
 
     /// Counts one bucket of this site: its requests, its 5xx, and its country's requests and
     /// clients when the country is watched (`watching`: a few countries, a scan of which is
     /// cheaper than a hash; this runs for every bucket of the run). A site's buckets are one
     /// per country: the clients of a country come from one bucket.
+    /// (`clientsLater`: a stream's, whose clients are merged apart and counted once decided.)
     package mutating func add<Count>(
         country: CountryCode, counts: StatusCounters<Count>, clients: ClientFigures? = nil, watching: [CountryCode],
-        watchingAll: Bool = false
+        watchingAll: Bool = false, clientsLater: Bool = false
     ) {
         requests += Int(counts.requests)
         errors += Int(counts.status5xx)
@@ -36,6 +44,21 @@ public struct SiteObservation: Sendable {
             watched[country, default: 0] += Int(counts.requests)
             if let clients, clients.distinct > 0 { watchedClients[country] = clients }
         }
+        if !clientsLater { addClients(clients, requests: Int(counts.requests)) }
+    }
+
+    /// Counts the clients of one bucket of this site (nil: not known) into `clients`.
+    package mutating func addClients(_ figures: ClientFigures?, requests: Int) {
+        guard let figures, figures.distinct > 0 else {
+            if requests > 0 {
+                clientsUnknown = true
+                clients = nil
+            }
+            return
+        }
+        guard !clientsUnknown else { return }
+        clients = ClientFigures(
+            distinct: (clients?.distinct ?? 0) + figures.distinct, busiest: max(clients?.busiest ?? 0, figures.busiest))
     }
 }
 
@@ -205,6 +228,7 @@ public final class DetectionEngine {
             site.total.append(0, baseline: 0, raw: 0)
             site.total.excludeLast()
             site.dropEvidenceFrom = site.total.endStep
+            site.clients.append(nil, requests: 0)
             for track in site.surges {
                 track.history.append(0, baseline: 0, raw: 0)
                 track.history.excludeLast()
@@ -238,6 +262,12 @@ public final class DetectionEngine {
                 stepMinutes < 240 ? site.total.level(over: (step - 240)..<(step - 60)) : (count: 0, expected: 0)
             let level = recent.expected >= 100 ? min(2, max(0.5, recent.count / recent.expected)) : 1
             site.total.append(requests, baseline: held ?? totalExpected.map { $0 * level } ?? requests, raw: totalExpected ?? requests)
+            // What the site's busiest client sent beyond the usual (a crawler, a scanner, of any
+            // country): when it is a tenth of the step or more, the step is no baseline of the
+            // site (learnt, the next days would wait for the crawler: a drop every day at its hour).
+            site.clients.append(observation?.clients, requests: Int(requests))
+            let crawled = min(requests, site.clients.busiestBeyondUsual)
+            let crawledStep = crawled >= max(configuration.minimumExcess, 0.1 * (totalExpected ?? (requests - crawled)))
             var anySurgeOpen = false
             var anyNotACrowd = false
             // Each country checked is held to `significance` over the number checked at the site
@@ -280,7 +310,8 @@ public final class DetectionEngine {
             }
             // A surge's minutes, and those of a rise that was no crowd (a crawler, a scanner),
             // are no baseline of the site's traffic: the next days would wait for them (a drop).
-            if anySurgeOpen || anyNotACrowd { site.total.excludeLast() }
+            if anySurgeOpen || anyNotACrowd || crawledStep { site.total.excludeLast() }
+            if !anySurgeOpen { site.clients.learn(count: Int(requests)) }
             // The clients learn from normal steps: a crawl of hours, learnt, thins the usual
             // clients per request until an ordinary minute's clients beside it look like a crowd.
             for track in site.surges where track.episode == nil && !track.notACrowd {
@@ -291,17 +322,17 @@ public final class DetectionEngine {
                 // and without what a crawler sent beyond the usual busiest client (on a site's
                 // first day, before any test runs, one would otherwise become a country's share).
                 let at = minute(of: step)
-                var crawled = 0.0
+                var countriesCrawled = 0.0
                 for (track, count) in countriesStepped {
                     let beyond = min(Double(count), track.crowd.busiestBeyondUsual)
-                    crawled += beyond
+                    countriesCrawled += beyond
                     track.share.add(Double(count) - beyond, at: at)
                 }
-                site.hours.add(max(0, requests - crawled), at: at)
+                site.hours.add(max(0, requests - countriesCrawled), at: at)
             }
             for (track, count) in countriesStepped where track.episode == nil && !track.notACrowd { track.crowd.learn(count: count) }
             if totalExpected != nil { events += dropStep(site, step: step) }
-            learn(&site.total, step: step, count: requests)
+            learn(&site.total, step: step, count: requests - crawled)
             events += errorStep(
                 site.errors, site: name, step: step,
                 requests: observation?.requests ?? 0, errors: observation?.errors ?? 0)
@@ -807,6 +838,9 @@ final class SiteState {
     var dropEvidenceFrom: Int
     /// What the site did in the step being taken, until it is taken.
     var observation: SiteObservation?
+    /// Its clients over every country: what its busiest client usually sends (a crawler of a
+    /// country not watched is no baseline of the site's traffic either).
+    var clients = CrowdEvidence()
     /// `--watch-country all`: its requests by hour of the day, the countries checked by their
     /// share of them, those of them with an episode going on, and those not checked (no room).
     var hours = HourSums()
@@ -909,7 +943,7 @@ final class ErrorTrack {
 extension DetectionEngine {
     /// The layout of `snapshot()`: bump it with any change to what the detectors keep or how
     /// they read it, so that a snapshot of another build is refused rather than misread.
-    static let snapshotFormat = 8
+    static let snapshotFormat = 9
 
     /// Everything the detectors keep, as bytes: `restored(from:configuration:)` of them goes on
     /// exactly as this engine would (its trace is not kept).
@@ -936,6 +970,7 @@ extension DetectionEngine {
             site.recentCountries.write(to: &writer)
             writer.optional(site.drop) { $1.write(to: &$0) }
             writer.int(site.dropEvidenceFrom)
+            site.clients.write(to: &writer)
             site.errors.write(to: &writer)
         }
         return writer.bytes
@@ -1040,6 +1075,7 @@ extension DetectionEngine {
                     } ?? true)
                 site.dropEvidenceFrom = try reader.int()
                 try reader.check(site.dropEvidenceFrom >= 0 && site.dropEvidenceFrom <= lastStep + 1)
+                site.clients = try CrowdEvidence(from: &reader)
                 site.errors = try ErrorTrack(from: &reader)
                 try reader.check(
                     site.errors.episode.map {

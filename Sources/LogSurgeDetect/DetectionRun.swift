@@ -73,7 +73,7 @@ public final class DetectionRun {
 
     // A stream's minutes until they are decided.
     private var pending: [Int32: [String: SiteObservation]] = [:]
-    /// The clients of their watched countries' buckets, merged as chunks come.
+    /// The clients of their buckets, merged as chunks come.
     private var pendingClients: [Int32: [String: [CountryCode: ClientTally]]] = [:]
     private var newest: Int32?
     private var decidedThrough: Int32?
@@ -122,10 +122,10 @@ public final class DetectionRun {
             return
         }
         pending[minute, default: [:]][site, default: SiteObservation(site: site, requests: 0, errors: 0, watched: [:])]
-            .add(country: country, counts: counts, watching: watched, watchingAll: watchesAll)
-        if !clients.isEmpty, watchesAll ? country != .unknown : watched.contains(country) {
-            pendingClients[minute, default: [:]][site, default: [:]][country, default: ClientTally()].merge(clients)
-        }
+            .add(country: country, counts: counts, watching: watched, watchingAll: watchesAll, clientsLater: true)
+        // Every country's (the site's busiest client may be of any), each bucket's even when its
+        // lines named no client (an empty tally: the site's clients are then not known).
+        pendingClients[minute, default: [:]][site, default: [:]][country, default: ClientTally()].merge(clients)
         if let current = newest, Int(minute) - Int(current) > 60 {
             aheadRequests += UInt64(counts.requests)
             aheadNewest = max(aheadNewest, minute)
@@ -164,6 +164,9 @@ public final class DetectionRun {
             if let clients = pendingClients.removeValue(forKey: minute) {
                 for index in observations.indices {
                     for (country, tally) in clients[observations[index].site] ?? [:] {
+                        // A bucket is made by a request: an empty tally had requests without clients.
+                        observations[index].addClients(tally.isEmpty ? nil : ClientFigures(tally), requests: 1)
+                        guard !tally.isEmpty, watchesAll ? country != .unknown : watched.contains(country) else { continue }
                         observations[index].watchedClients[country] = ClientFigures(tally)
                     }
                 }

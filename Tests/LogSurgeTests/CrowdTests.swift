@@ -58,6 +58,22 @@ import Testing
         #expect(alerts.isEmpty, "\(alerts.map(AlertWriter.line).joined())")
     }
 
+    @Test("a crawler of a country not watched leaves no drop at its hour on the next days, read from files or as a stream")
+    func anUnwatchedCrawlerIsNoBaseline() throws {
+        // Canada is not watched (the default watches the US): before, its crawler's hour was
+        // learnt into the site's traffic, and the next three days had a drop at that hour.
+        let events = [InjectedEvent(kind: .crawler(country: "CA", rate: 1000), onset: Self.minute(1, 3), duration: 60)]
+        let log = Support.generatedLog(minutes: 5 * 1440, rate: 100, seed: 24, events: events)
+        let path = Support.temporaryDirectory().appendingPathComponent("crawler-ca.log").path
+        try Support.writeFile(path, Data(log))
+        let batch = Support.analyze([path])
+        let streamed = Support.analyze([path]) {
+            $0.detection?.lateness = 3; $0.reading.chunkSize = 1 << 16
+        }
+        #expect(batch.alerts.isEmpty, "\(batch.alerts.map(AlertWriter.line).joined())")
+        #expect(streamed.alerts == batch.alerts)
+    }
+
     @Test("the same crawler, without the crowd rule's client counts (a series without clients), is a surge")
     func withoutClientsTheCrawlerIsASurge() throws {
         // What the crowd rule stops: the same counts with the clients forgotten raise it.
