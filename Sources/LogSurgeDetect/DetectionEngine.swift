@@ -231,7 +231,7 @@ public final class DetectionEngine {
             site.clients.append(nil, requests: 0)
             for track in site.surges {
                 track.history.append(0, baseline: 0, raw: 0)
-                track.history.excludeLast()
+                track.leaveOut(step: track.history.endStep - 1)
                 track.crowd.append(nil, requests: 0)
             }
         }
@@ -284,13 +284,26 @@ public final class DetectionEngine {
             for track in site.surges {
                 let count = Double(observation?.watched[track.country] ?? 0)
                 track.crowd.append(observation?.watchedClients[track.country], requests: Int(count))
+                let seasonal = seasonalExpected(track.history, step: step)
+                // While the site is down in part, a country is expected at the part of the site
+                // still served, judged by the rest of its traffic this step (not by the country's
+                // own: a crowd from the site's main country would hide itself; nor by the last
+                // hour: the return of everything would read as a rise).
+                var trackLevel = level
+                if site.drop != nil, let seasonal {
+                    let restBaseline = site.total.baseline(step) - seasonal.value * level
+                    if restBaseline >= 20 {
+                        trackLevel = max(0.1, min(level, level * max(0, requests - count) / restBaseline))
+                    }
+                }
                 events += surgeStep(
-                    track, site: name, step: step, count: count, level: level, totals: site.total,
-                    seasonal: seasonalExpected(track.history, step: step), significance: significance)
+                    track, site: name, step: step, count: count, level: trackLevel, totals: site.total,
+                    totalsScale: trackLevel / level, seasonal: seasonal, significance: significance)
                 anySurgeOpen = anySurgeOpen || track.episode != nil
                 anyNotACrowd = anyNotACrowd || track.notACrowd
                 // While the site is down, its countries' steps are no baseline either: learnt,
                 // nine days of an outage made the return of its traffic a surge that never closed.
+                // They are evidence still (`evidenceFrom` does not move).
                 if site.drop != nil { track.history.excludeLast() }
             }
             var countriesStepped: [(track: SurgeTrack, count: Int)] = []
@@ -467,10 +480,11 @@ public final class DetectionEngine {
     }
 
     /// One step of a country's surge detector: `seasonal` its expected count (nil during the
-    /// warm-up), `level` the site's level to apply to it, `significance` the tail each test needs.
+    /// warm-up), `level` the site's level to apply to it, `totalsScale` the part of the site's
+    /// baseline served (during a drop), `significance` the tail each test needs.
     private func surgeStep(
         _ track: SurgeTrack, site: String, step: Int, count: Double, level: Double, totals: SeriesHistory,
-        seasonal: (value: Double, fromDays: Bool)?, significance: Double
+        totalsScale: Double = 1, seasonal: (value: Double, fromDays: Bool)?, significance: Double
     ) -> [AlertEvent] {
         let config = configuration
         track.notACrowd = false
@@ -489,7 +503,7 @@ public final class DetectionEngine {
         guard expected != nil else { return [] }
 
         if var episode = track.episode {
-            track.history.excludeLast()
+            track.leaveOut(step: step)
             if routineTolerance != nil { track.recurrence.cover(minute(of: episode.start)...lastMinute(of: step)) }
             episode.record(count, baseline: track.history.baseline(step))
             let baseline = max(track.history.baseline(step), 0.5)
@@ -523,7 +537,9 @@ public final class DetectionEngine {
             stepsPerDay >= 288 && !track.bySiteShare && track.history.length >= 7 * stepsPerDay
             ? track.history.noise.excessRecord(day: step / stepsPerDay) : nil
         for (index, window) in SeriesNoise.windows.enumerated() where window <= track.history.length {
-            guard sums.excluded[index] == 0 else { continue }  // evidence must come after the last episode
+            // Evidence must come after the last episode (a drop's steps, left out of the baselines
+            // only, are evidence: a crowd may come while the site is half down).
+            guard step - window + 1 >= track.evidenceFrom else { continue }
             let observed = (count: sums.count[index], baseline: sums.baseline[index])
             let expectedSum = max(observed.baseline, 0.05 * Double(window))
             let ratio = Self.surgeRatio(window: window, config)
@@ -558,7 +574,8 @@ public final class DetectionEngine {
             if hasSiteTotals {
                 let total = totals.recentSums(window)
                 guard total.count > 0, total.baseline > 0 else { continue }
-                let share = expectedSum / max(total.baseline, expectedSum)
+                // (The site's baseline at the part of it served during a drop, as `level` is.)
+                let share = expectedSum / max(total.baseline * totalsScale, expectedSum)
                 let shareRise = (observed.count / total.count) / share
                 // A country with most of the site's traffic cannot raise its share 1.5 times
                 // (from 62 % at most to 100 %): what it needs shrinks with what is left to it.
@@ -591,7 +608,7 @@ public final class DetectionEngine {
                 // known again the next day by its time.
                 if track.recurrence.isRoutine(at: minute(of: start), tolerance: tolerance) {
                     track.notACrowd = true
-                    track.history.excludeLast()
+                    track.leaveOut(step: step)
                     return []
                 }
             }
@@ -616,10 +633,10 @@ public final class DetectionEngine {
             for past in episode.pictureStart...step { episode.record(track.history.count(past), baseline: track.history.baseline(past)) }
             nextID += 1
             track.episode = episode
-            track.history.excludeLast()
+            track.leaveOut(step: step)
             return [event(episode, state: .open, end: nil)]
         }
-        if track.notACrowd { track.history.excludeLast() }
+        if track.notACrowd { track.leaveOut(step: step) }
         return []
     }
 
@@ -876,6 +893,9 @@ final class SurgeTrack {
     var crowd = CrowdEvidence()
     /// Whether this step rose as a surge would but was no crowd (reset every step).
     var notACrowd = false
+    /// The first step a test window may hold: after its last episode, rise that was no crowd
+    /// and missing point (`leaveOut`).
+    var evidenceFrom = 0
     /// When it rose lately (a daily routine is no surge).
     var recurrence = Recurrence()
     /// Its series in the engine's trace, once recorded.
@@ -889,6 +909,12 @@ final class SurgeTrack {
         self.country = country
         self.history = history
         self.bySiteShare = bySiteShare
+    }
+
+    /// Leaves the last step (`step`) out of the baselines and of the next tests' evidence.
+    func leaveOut(step: Int) {
+        history.excludeLast()
+        evidenceFrom = step + 1
     }
 }
 
@@ -943,7 +969,7 @@ final class ErrorTrack {
 extension DetectionEngine {
     /// The layout of `snapshot()`: bump it with any change to what the detectors keep or how
     /// they read it, so that a snapshot of another build is refused rather than misread.
-    static let snapshotFormat = 9
+    static let snapshotFormat = 10
 
     /// Everything the detectors keep, as bytes: `restored(from:configuration:)` of them goes on
     /// exactly as this engine would (its trace is not kept).
@@ -1023,6 +1049,8 @@ extension DetectionEngine {
                     track.episode = try reader.optional { reader in try Episode(from: &reader) }
                     track.crowd = try CrowdEvidence(from: &reader)
                     track.recurrence = try Recurrence(from: &reader)
+                    track.evidenceFrom = try reader.int()
+                    try reader.check(track.evidenceFrom >= 0 && track.evidenceFrom <= lastStep + 1)
                     try reader.check(
                         track.episode.map {
                             $0.steps.allSatisfy(stepRange.contains) && $0.kind == .surge && $0.site == name && $0.country == track.country
@@ -1118,6 +1146,7 @@ extension SurgeTrack {
         writer.optional(episode) { $1.write(to: &$0) }
         crowd.write(to: &writer)
         recurrence.write(to: &writer)
+        writer.int(evidenceFrom)
         if bySiteShare { share.write(to: &writer) }
     }
 }

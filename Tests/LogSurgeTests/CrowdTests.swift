@@ -74,6 +74,36 @@ import Testing
         #expect(streamed.alerts == batch.alerts)
     }
 
+    @Test("a crowd while the site is half down is raised within minutes", arguments: [5.0, 10.0])
+    func aCrowdDuringAPartialDrop(factor: Double) throws {
+        // The site serves 30 % of its traffic for two days; the crowd comes on the first. Before,
+        // the drop's steps (left out of the baselines) barred every test window longer than a
+        // step: ×5 was missed, ×10 raised 23 minutes late.
+        let onset = Self.minute(1, 16)
+        let events = [
+            InjectedEvent(kind: .drop(factor: 0.3), onset: Self.minute(1, 0), duration: 2 * 1440),
+            InjectedEvent(kind: .surge(country: "US", factor: factor), onset: onset, duration: 60),
+        ]
+        let alerts = try Self.alerts(minutes: 3 * 1440, rate: 400, seed: 7, events: events, dispersion: 0.3)
+        let surges = alerts.filter { $0.kind == .surge && $0.state == .open }
+        try #require(surges.count == 1, "\(alerts.map(AlertWriter.line).joined())")
+        let surge = surges[0]
+        #expect(
+            surge.country == CountryCode(isoCode: "US") && surge.start >= onset - 2 && surge.raisedAt - onset <= 5,
+            "\(AlertWriter.line(surge))")
+        #expect(alerts.contains { $0.kind == .drop && $0.state == .open })
+    }
+
+    @Test("the return of a site's traffic after an outage is no surge of its main country")
+    func theReturnIsNoSurge() throws {
+        // During a drop the countries are expected at the part of the site the other countries
+        // show; judged by the last hour instead, everything coming back read as a US surge.
+        let events = [InjectedEvent(kind: .drop(factor: 0), onset: Self.minute(1, 12), duration: 120)]
+        let alerts = try Self.alerts(minutes: 2 * 1440, rate: 400, seed: 7, events: events, dispersion: 0.1)
+        let opened = alerts.filter { $0.state == .open }
+        #expect(opened.count == 1 && opened.first?.kind == .drop, "\(alerts.map(AlertWriter.line).joined())")
+    }
+
     @Test("the same crawler, without the crowd rule's client counts (a series without clients), is a surge")
     func withoutClientsTheCrawlerIsASurge() throws {
         // What the crowd rule stops: the same counts with the clients forgotten raise it.
