@@ -61,9 +61,18 @@ struct CrowdEvidence: Equatable {
 
     /// What the last step's busiest client sent beyond twice the usual busiest (and 2): a
     /// crawler's or a scanner's part of the step, which no baseline should learn.
-    var busiestBeyondUsual: Double {
-        guard let figures = last else { return 0 }
-        return max(0, Double(figures.busiest) - (2 * usualBusiest + 2))
+    var busiestBeyondUsual: Double { busiestExcess(steps: 1, over: 2 * usualBusiest + 2) }
+
+    /// What the busiest client of each of the last `steps` steps sent beyond what the busiest
+    /// client usually sends, summed: a crawler's part of an episode's steps.
+    func busiestExcess(steps: Int) -> Double { busiestExcess(steps: steps, over: usualBusiest) }
+
+    private func busiestExcess(steps: Int, over limit: Double) -> Double {
+        var sum = 0.0
+        for back in 0..<min(steps, distinct.count) {
+            if let figures = at(stepsBack: back) { sum += max(0, Double(figures.busiest) - limit) }
+        }
+        return sum
     }
 
     /// Learns the last step (not part of an episode) as normal: `count` requests. A busiest

@@ -515,9 +515,13 @@ public final class DetectionEngine {
                 episode.crowd.peakClients = track.crowd.last?.distinct
             }
             let recent = track.history.recentSums(10)
-            // Still active while clearly above the baseline, beyond what its noise explains.
-            if count >= max(config.closeRatio * baseline, baseline + 3 * baseline.squareRoot() + 1) { episode.lastActive = step }
-            if recent.count < config.closeRatio * max(recent.baseline, 0.5 * Double(recent.steps)) {
+            // Still active while clearly above the baseline, beyond what its noise explains, and
+            // without what a crawler sent beyond the usual busiest client (one that goes on for
+            // days would otherwise keep the crowd's episode open as long).
+            let active = count - track.crowd.busiestExcess(steps: 1)
+            if active >= max(config.closeRatio * baseline, baseline + 3 * baseline.squareRoot() + 1) { episode.lastActive = step }
+            let recentActive = recent.count - track.crowd.busiestExcess(steps: recent.steps)
+            if recentActive < config.closeRatio * max(recent.baseline, 0.5 * Double(recent.steps)) {
                 episode.quietSteps += 1
             } else {
                 episode.quietSteps = 0

@@ -104,6 +104,21 @@ import Testing
         #expect(opened.count == 1 && opened.first?.kind == .drop, "\(alerts.map(AlertWriter.line).joined())")
     }
 
+    @Test("a crowd's episode ends with the crowd, not with a crawler that goes on for a day")
+    func aCrawlerDoesNotHoldTheCrowdOpen() throws {
+        // Before, the crawler's requests counted as the episode's activity: it closed 29 hours
+        // late, when the crawler stopped.
+        let onset = Self.minute(1, 16)
+        let events = [
+            InjectedEvent(kind: .crawler(country: "US", rate: 40), onset: Self.minute(1, 14), duration: 2000),
+            InjectedEvent(kind: .surge(country: "US", factor: 10), onset: onset, duration: 120),
+        ]
+        let alerts = try Self.alerts(minutes: 3 * 1440, rate: 100, seed: 9, events: events)
+        let closed = alerts.filter { $0.state == .closed }
+        try #require(closed.count == 1 && closed[0].kind == .surge, "\(alerts.map(AlertWriter.line).joined())")
+        #expect(closed[0].start >= onset - 2 && closed[0].end! <= onset + 120 + 15, "\(AlertWriter.line(closed[0]))")
+    }
+
     @Test("the same crawler, without the crowd rule's client counts (a series without clients), is a surge")
     func withoutClientsTheCrawlerIsASurge() throws {
         // What the crowd rule stops: the same counts with the clients forgotten raise it.
