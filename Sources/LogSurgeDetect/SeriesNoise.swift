@@ -20,7 +20,7 @@ import Darwin
 ///   (not cut at 0: for Poisson counts its mean is 0, where a cut mean would not be), and used
 ///   as at least 0. It is a mean that starts from `priorSteps` steps at `prior` and becomes
 ///   an exponentially weighted mean with a half-life of `halfLifeDays` days of steps. Each
-///   term is held below 4ψ + 0.05, so that one burst moves ψ a little while a series that
+///   term is held below 4ψ + max(0.05, 1 / baseline), so that one burst moves ψ a little while a series that
 ///   bursts often raises it step by step. Judging a window's sum by the window's own ψ
 ///   captures what a per-step ψ cannot: level shifts that last several steps.
 /// - Weekly profile: for each hour of the week (168 of them), the exponentially weighted mean
@@ -90,14 +90,17 @@ struct SeriesNoise {
         let term = (excess * excess - baseline) / (baseline * baseline)
         let weight = 1 - exp2(-1 / (Self.halfLifeDays * Double(stepsPerDay > 0 ? stepsPerDay : 1440)))
         if excess > 0 {
-            Self.update(&above[index], seen: &aboveSeen[index], with: term, weight: weight)
+            Self.update(&above[index], seen: &aboveSeen[index], with: term, baseline: baseline, weight: weight)
         } else {
-            Self.update(&below[index], seen: &belowSeen[index], with: term, weight: weight)
+            Self.update(&below[index], seen: &belowSeen[index], with: term, baseline: baseline, weight: weight)
         }
     }
 
-    private static func update(_ dispersion: inout Double, seen: inout UInt32, with term: Double, weight: Double) {
-        let held = min(term, 4 * max(0, dispersion) + 0.05)
+    private static func update(_ dispersion: inout Double, seen: inout UInt32, with term: Double, baseline: Double, weight: Double) {
+        // Held at 4ψ plus the Poisson part's own spread (1 / baseline, 0.05 at least): at a few
+        // requests a step a single term strays far even under the true ψ, and held at 4ψ + 0.05
+        // the mean came out a third of it (0.1 for a generated 0.3 at 3 requests a minute).
+        let held = min(term, 4 * max(0, dispersion) + max(0.05, 1.0 / baseline))
         // A mean with `priorSteps` steps at the prior, until the exponential weight is larger.
         let rate = max(weight, 1 / (priorSteps + Double(seen) + 1))
         dispersion += rate * (held - dispersion)
