@@ -274,11 +274,9 @@ public final class DetectionEngine {
             // (Bonferroni): watching more countries does not raise more false alerts. Checked
             // by share, those that sent requests today or yesterday (`RecentCountries`).
             let day = step * stepMinutes / 1440
-            if configuration.watchesEveryCountry {
-                for (country, count) in observation?.watched ?? [:] where count > 0 && country != .unknown && !named.contains(country) {
-                    site.recentCountries.note(country, day: day)
-                }
-            }
+            // (The countries due are known before this step's tests: those with requests, noted
+            // as recent, and those whose episode went on at the last step.)
+            let countriesStepped = configuration.watchesEveryCountry ? countryTracksDue(site, observation: observation, step: step) : []
             let checked = site.surges.count + (configuration.watchesEveryCountry ? site.recentCountries.count(on: day) : 0)
             let significance = configuration.significance / Double(max(1, checked))
             for track in site.surges {
@@ -306,9 +304,7 @@ public final class DetectionEngine {
                 // They are evidence still (`evidenceFrom` does not move).
                 if site.drop != nil { track.history.excludeLast() }
             }
-            var countriesStepped: [(track: SurgeTrack, count: Int)] = []
             if configuration.watchesEveryCountry {
-                countriesStepped = countryTracksDue(site, observation: observation, step: step)
                 // A country's share at an hour of the day needs that hour of an earlier day: the
                 // countries are checked from the site's second day.
                 let ready = totalExpected != nil && stepsPerDay > 0 && site.total.length > stepsPerDay
@@ -648,12 +644,14 @@ public final class DetectionEngine {
 
     /// The countries of `site` to step under `watchesEveryCountry`, in code order: those with
     /// requests in this step (a track made for one seen for the first time, while there is
-    /// room) and those whose episode goes on. The others cost nothing.
+    /// room) and those whose episode goes on. The others cost nothing. Those with requests are
+    /// noted as the site's recent countries.
     private func countryTracksDue(_ site: SiteState, observation: SiteObservation?, step: Int) -> [(track: SurgeTrack, count: Int)] {
         var due: [CountryCode: Int] = [:]
         for country in site.openCountries { due[country] = 0 }
         for (country, count) in observation?.watched ?? [:] where count > 0 && country != .unknown && !named.contains(country) {
             due[country] = count
+            site.recentCountries.note(country, day: step * stepMinutes / 1440)
         }
         return due.sorted { $0.key.rawValue < $1.key.rawValue }.compactMap { country, count in
             if let track = site.countries[country] { return (track, count) }
