@@ -11,11 +11,11 @@ public struct SiteObservation: Sendable {
     /// Who each watched country's requests came from: its distinct clients and the busiest
     /// one's requests (missing: not known, e.g. a series without a `clients` column).
     public var watchedClients: [CountryCode: ClientFigures]
-    /// The site's clients over every country: distinct clients summed (a client is of one
-    /// country) and the busiest one's requests; nil when some bucket's clients are not known.
+    /// The site's clients over every country whose buckets know them: distinct clients summed
+    /// (a client is of one country) and the busiest one's requests; nil when no bucket knew them.
+    /// (Buckets without clients, a health probe with no address, are left out: the busiest of
+    /// the others is still a crawler's lower bound.)
     public var clients: ClientFigures?
-    /// Whether a bucket with requests came without its clients.
-    private var clientsUnknown = false
 
     public init(
         site: String, requests: Int, errors: Int, watched: [CountryCode: Int], watchedClients: [CountryCode: ClientFigures] = [:],
@@ -44,19 +44,12 @@ public struct SiteObservation: Sendable {
             watched[country, default: 0] += Int(counts.requests)
             if let clients, clients.distinct > 0 { watchedClients[country] = clients }
         }
-        if !clientsLater { addClients(clients, requests: Int(counts.requests)) }
+        if !clientsLater { addClients(clients) }
     }
 
     /// Counts the clients of one bucket of this site (nil: not known) into `clients`.
-    package mutating func addClients(_ figures: ClientFigures?, requests: Int) {
-        guard let figures, figures.distinct > 0 else {
-            if requests > 0 {
-                clientsUnknown = true
-                clients = nil
-            }
-            return
-        }
-        guard !clientsUnknown else { return }
+    package mutating func addClients(_ figures: ClientFigures?) {
+        guard let figures, figures.distinct > 0 else { return }
         clients = ClientFigures(
             distinct: (clients?.distinct ?? 0) + figures.distinct, busiest: max(clients?.busiest ?? 0, figures.busiest))
     }

@@ -123,9 +123,10 @@ public final class DetectionRun {
         }
         pending[minute, default: [:]][site, default: SiteObservation(site: site, requests: 0, errors: 0, watched: [:])]
             .add(country: country, counts: counts, watching: watched, watchingAll: watchesAll, clientsLater: true)
-        // Every country's (the site's busiest client may be of any), each bucket's even when its
-        // lines named no client (an empty tally: the site's clients are then not known).
-        pendingClients[minute, default: [:]][site, default: [:]][country, default: ClientTally()].merge(clients)
+        // Every country's: the site's busiest client may be of any.
+        if !clients.isEmpty {
+            pendingClients[minute, default: [:]][site, default: [:]][country, default: ClientTally()].merge(clients)
+        }
         if let current = newest, Int(minute) - Int(current) > 60 {
             aheadRequests += UInt64(counts.requests)
             aheadNewest = max(aheadNewest, minute)
@@ -164,9 +165,8 @@ public final class DetectionRun {
             if let clients = pendingClients.removeValue(forKey: minute) {
                 for index in observations.indices {
                     for (country, tally) in clients[observations[index].site] ?? [:] {
-                        // A bucket is made by a request: an empty tally had requests without clients.
-                        observations[index].addClients(tally.isEmpty ? nil : ClientFigures(tally), requests: 1)
-                        guard !tally.isEmpty, watchesAll ? country != .unknown : watched.contains(country) else { continue }
+                        observations[index].addClients(ClientFigures(tally))
+                        guard watchesAll ? country != .unknown : watched.contains(country) else { continue }
                         observations[index].watchedClients[country] = ClientFigures(tally)
                     }
                 }
