@@ -275,21 +275,9 @@ public final class DetectionEngine {
             for track in site.surges {
                 let count = Double(observation?.watched[track.country] ?? 0)
                 track.crowd.append(observation?.watchedClients[track.country], requests: Int(count))
-                let seasonal = seasonalExpected(track.history, step: step)
-                // While the site is down in part, a country is expected at the part of the site
-                // still served, judged by the rest of its traffic this step (not by the country's
-                // own: a crowd from the site's main country would hide itself; nor by the last
-                // hour: the return of everything would read as a rise).
-                var trackLevel = level
-                if site.drop != nil, let seasonal {
-                    let restBaseline = site.total.baseline(step) - seasonal.value * level
-                    if restBaseline >= 20 {
-                        trackLevel = max(0.1, min(level, level * max(0, requests - count) / restBaseline))
-                    }
-                }
                 events += surgeStep(
-                    track, site: name, step: step, count: count, level: trackLevel, totals: site.total,
-                    totalsScale: trackLevel / level, seasonal: seasonal, significance: significance)
+                    track, site: name, step: step, count: count, level: level, totals: site.total,
+                    seasonal: seasonalExpected(track.history, step: step), significance: significance)
                 anySurgeOpen = anySurgeOpen || track.episode != nil
                 anyNotACrowd = anyNotACrowd || track.notACrowd
                 // While the site is down, its countries' steps are no baseline either: learnt,
@@ -473,11 +461,10 @@ public final class DetectionEngine {
     }
 
     /// One step of a country's surge detector: `seasonal` its expected count (nil during the
-    /// warm-up), `level` the site's level to apply to it, `totalsScale` the part of the site's
-    /// baseline served (during a drop), `significance` the tail each test needs.
+    /// warm-up), `level` the site's level to apply to it, `significance` the tail each test needs.
     private func surgeStep(
         _ track: SurgeTrack, site: String, step: Int, count: Double, level: Double, totals: SeriesHistory,
-        totalsScale: Double = 1, seasonal: (value: Double, fromDays: Bool)?, significance: Double
+        seasonal: (value: Double, fromDays: Bool)?, significance: Double
     ) -> [AlertEvent] {
         let config = configuration
         track.notACrowd = false
@@ -571,8 +558,7 @@ public final class DetectionEngine {
             if hasSiteTotals {
                 let total = totals.recentSums(window)
                 guard total.count > 0, total.baseline > 0 else { continue }
-                // (The site's baseline at the part of it served during a drop, as `level` is.)
-                let share = expectedSum / max(total.baseline * totalsScale, expectedSum)
+                let share = expectedSum / max(total.baseline, expectedSum)
                 let shareRise = (observed.count / total.count) / share
                 // A country with most of the site's traffic cannot raise its share 1.5 times
                 // (from 62 % at most to 100 %): what it needs shrinks with what is left to it.
