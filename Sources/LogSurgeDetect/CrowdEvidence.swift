@@ -61,16 +61,7 @@ struct CrowdEvidence: Equatable {
 
     /// What the last step's busiest client sent beyond twice the usual busiest (and 2): a
     /// crawler's or a scanner's part of the step, which no baseline should learn.
-    var busiestBeyondUsual: Double { busiestBeyondUsual(steps: 1) }
-
-    /// The same over the last `steps` steps, summed.
-    func busiestBeyondUsual(steps: Int) -> Double { busiestExcess(steps: steps, over: 2 * usualBusiest + 2) }
-
-    /// The same for the step `back` steps before the last one appended.
-    func busiestBeyondUsual(stepsBack back: Int) -> Double {
-        guard let figures = at(stepsBack: back) else { return 0 }
-        return max(0, Double(figures.busiest) - (2 * usualBusiest + 2))
-    }
+    var busiestBeyondUsual: Double { busiestExcess(steps: 1, over: 2 * usualBusiest + 2) }
 
     /// What the busiest client of each of the last `steps` steps sent beyond what the busiest
     /// client usually sends, summed: a crawler's part of an episode's steps.

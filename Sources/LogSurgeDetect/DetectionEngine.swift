@@ -377,25 +377,21 @@ public final class DetectionEngine {
     private func dropStep(_ site: SiteState, step: Int) -> [AlertEvent] {
         let config = configuration
         let count = site.total.count(step)
-        // A step's requests without what a crawler sent beyond the usual busiest client: one
-        // that goes on through an outage is not the site's visitors (nor their return).
-        func served(_ past: Int) -> Double { max(0, site.total.count(past) - site.clients.busiestBeyondUsual(stepsBack: step - past)) }
         if var episode = site.drop {
             site.total.excludeLast()
             let baseline = max(site.total.baseline(step), 0.5)
             episode.record(count, baseline: baseline)
-            let served = served(step)
-            if served < Double(episode.peakRequests) || (served == Double(episode.peakRequests) && baseline > (episode.peakBaseline ?? 0)) {
+            if count < Double(episode.peakRequests) || (count == Double(episode.peakRequests) && baseline > (episode.peakBaseline ?? 0)) {
                 episode.peakStep = step
-                episode.peakRequests = Int(served)
+                episode.peakRequests = Int(count)
                 episode.peakBaseline = baseline
             }
             // Still down while clearly below the baseline, beyond what its noise explains.
-            if served <= config.dropRatio * baseline, served == 0 || baseline - served >= 3 * baseline.squareRoot() {
+            if count <= config.dropRatio * baseline, count == 0 || baseline - count >= 3 * baseline.squareRoot() {
                 episode.lastActive = step
             }
             let recent = site.total.recentSums(10)
-            if recent.count - site.clients.busiestBeyondUsual(steps: recent.steps) >= (1 + config.dropRatio) / 2 * recent.baseline {
+            if recent.count >= (1 + config.dropRatio) / 2 * recent.baseline {
                 episode.quietSteps += 1
             } else {
                 episode.quietSteps = 0
@@ -414,9 +410,8 @@ public final class DetectionEngine {
         // A drop's own steps, and missing points, are no evidence of the next one.
         for index in SeriesNoise.dropWindows
         where sums.steps[index] == SeriesNoise.windows[index] && step - SeriesNoise.windows[index] + 1 >= site.dropEvidenceFrom {
+            let observed = sums.count[index], expected = sums.baseline[index]
             let window = SeriesNoise.windows[index]
-            let observed = max(0, sums.count[index] - site.clients.busiestBeyondUsual(steps: window))
-            let expected = sums.baseline[index]
             // The same minutes of earlier days held more too (not only their smoothed baseline).
             let earlier = site.total.sameWindowEarlier(endingAt: step, window: window, stepsPerDay: stepsPerDay) ?? expected
             guard observed <= config.dropRatio * expected, expected - observed >= config.minimumExcess,
@@ -427,15 +422,16 @@ public final class DetectionEngine {
             else { continue }
             // The episode starts at the first clearly low step of the window.
             var start = step
-            for candidate in (step - window + 1)...step where served(candidate) <= config.dropRatio * site.total.baseline(candidate) {
+            for candidate in (step - window + 1)...step
+            where site.total.count(candidate) <= config.dropRatio * site.total.baseline(candidate) {
                 start = candidate
                 break
             }
             var peakStep = start
-            for candidate in start...step where served(candidate) < served(peakStep) { peakStep = candidate }
+            for candidate in start...step where site.total.count(candidate) < site.total.count(peakStep) { peakStep = candidate }
             var episode = Episode(
                 id: nextID, kind: .drop, site: site.name, country: nil, start: start, raisedAt: step, peakStep: peakStep,
-                peakRequests: Int(served(peakStep)), peakBaseline: max(site.total.baseline(peakStep), 0.5), lastActive: step)
+                peakRequests: Int(site.total.count(peakStep)), peakBaseline: max(site.total.baseline(peakStep), 0.5), lastActive: step)
             episode.openWindow = window
             episode.heldBaseline = max(site.total.baseline(step), 0.5)
             episode.pictureStart = max(site.total.firstStep, start - 30, step - site.total.recentCapacity + 1)
