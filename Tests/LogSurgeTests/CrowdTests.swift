@@ -91,23 +91,6 @@ import Testing
         #expect(alerts.contains { $0.kind == .drop && $0.state == .open })
     }
 
-    @Test("a crawler that goes on through an outage does not hide the drop")
-    func aCrawlerThroughAnOutage() throws {
-        // A Canadian crawler at 1,000 requests a minute while the site's visitors (200 a minute)
-        // are gone for 90 minutes: before, its requests were the site's, and no drop was raised.
-        let outage = Self.minute(2, 15)
-        let events = [
-            InjectedEvent(kind: .crawler(country: "CA", rate: 1000), onset: outage - 60, duration: 240),
-            InjectedEvent(kind: .drop(factor: 0), onset: outage, duration: 90),
-        ]
-        let alerts = try Self.alerts(minutes: 3 * 1440, rate: 200, seed: 3, events: events)
-        let drops = alerts.filter { $0.kind == .drop && $0.state == .closed }
-        try #require(drops.count == 1, "\(alerts.map(AlertWriter.line).joined())")
-        // Its peak is what the visitors sent, not the crawler's thousand.
-        #expect(drops[0].start >= outage - 1 && drops[0].raisedAt - outage <= 5 && (drops[0].peakRequests) < 20)
-        #expect(abs(Int(drops[0].end!) - Int(outage + 89)) <= 10, "\(AlertWriter.line(drops[0]))")
-    }
-
     @Test("a line a minute with no client (a health probe) does not turn the crawler rule off")
     func aProbeWithoutAClient() throws {
         // With one such line a minute the site's clients were "not known" every minute and the
