@@ -33,10 +33,9 @@ public struct SiteObservation: Sendable {
     /// clients when the country is watched (`watching`: a few countries, a scan of which is
     /// cheaper than a hash; this runs for every bucket of the run). A site's buckets are one
     /// per country: the clients of a country come from one bucket.
-    /// (`clientsLater`: a stream's, whose clients are merged apart and counted once decided.)
     package mutating func add<Count>(
         country: CountryCode, counts: StatusCounters<Count>, clients: ClientFigures? = nil, watching: [CountryCode],
-        watchingAll: Bool = false, clientsLater: Bool = false
+        watchingAll: Bool = false
     ) {
         requests += Int(counts.requests)
         errors += Int(counts.status5xx)
@@ -44,7 +43,7 @@ public struct SiteObservation: Sendable {
             watched[country, default: 0] += Int(counts.requests)
             if let clients, clients.distinct > 0 { watchedClients[country] = clients }
         }
-        if !clientsLater { addClients(clients) }
+        addClients(clients)
     }
 
     /// Counts the clients of one bucket of this site (nil: not known) into `clients`.

@@ -122,7 +122,7 @@ public final class DetectionRun {
             return
         }
         pending[minute, default: [:]][site, default: SiteObservation(site: site, requests: 0, errors: 0, watched: [:])]
-            .add(country: country, counts: counts, watching: watched, watchingAll: watchesAll, clientsLater: true)
+            .add(country: country, counts: counts, watching: watched, watchingAll: watchesAll)
         // Every country's: the site's busiest client may be of any.
         if !clients.isEmpty {
             pendingClients[minute, default: [:]][site, default: [:]][country, default: ClientTally()].merge(clients)
