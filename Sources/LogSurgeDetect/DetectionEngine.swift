@@ -321,7 +321,7 @@ public final class DetectionEngine {
             }
             for (track, count) in countriesStepped where track.episode == nil && !track.notACrowd { track.crowd.learn(count: count) }
             if totalExpected != nil { events += dropStep(site, step: step) }
-            learn(&site.total, step: step, count: requests - crawled)
+            learn(site.total, step: step, count: requests - crawled)
             events += errorStep(
                 site.errors, site: name, step: step,
                 requests: observation?.requests ?? 0, errors: observation?.errors ?? 0)
@@ -342,17 +342,24 @@ public final class DetectionEngine {
     /// The level of `step` from earlier days: the median of their means at this time of day,
     /// each divided by its own hour of the week's factor (so that an ordinary day's level comes
     /// out whether the days were weekdays, a weekend or a holiday). Nil without a day of history.
+    ///
+    /// (Kept for the step: found before the step is stored and again when it is learnt, the
+    /// same, as only earlier days are read; learning the week forgets it.)
     private func weeklyLevel(_ history: SeriesHistory, step: Int) -> Double? {
-        history.dailyExpected(at: step, stepsPerDay: stepsPerDay, halfWindow: halfWindow) { day in
+        if let memo = history.weeklyLevelMemo, memo.step == step { return memo.level }
+        let level = history.dailyExpected(at: step, stepsPerDay: stepsPerDay, halfWindow: halfWindow) { day in
             history.noise.weeklyFactor(at: minute(of: step - day * stepsPerDay), stepMinutes: stepMinutes)
         }
+        history.weeklyLevelMemo = (step, level)
+        return level
     }
 
     /// After a step is decided: its series learns its weekly profile from it and its dispersion
     /// from every test window ending there that holds no episode.
-    private func learn(_ history: inout SeriesHistory, step: Int, count: Double) {
+    private func learn(_ history: SeriesHistory, step: Int, count: Double) {
         if let level = weeklyLevel(history, step: step) {
             history.noise.learnWeek(at: minute(of: step), count: count, daily: level, stepMinutes: stepMinutes)
+            history.weeklyLevelMemo = nil
         }
         if stepsPerDay > 0, !history.isExcluded(step) {
             history.noise.learnExcess(count - history.baseline(step), day: step / stepsPerDay)
@@ -411,10 +418,10 @@ public final class DetectionEngine {
         where sums.steps[index] == SeriesNoise.windows[index] && step - SeriesNoise.windows[index] + 1 >= site.dropEvidenceFrom {
             let observed = sums.count[index], expected = sums.baseline[index]
             let window = SeriesNoise.windows[index]
+            guard observed <= config.dropRatio * expected, expected - observed >= config.minimumExcess else { continue }
             // The same minutes of earlier days held more too (not only their smoothed baseline).
             let earlier = site.total.sameWindowEarlier(endingAt: step, window: window, stepsPerDay: stepsPerDay) ?? expected
-            guard observed <= config.dropRatio * expected, expected - observed >= config.minimumExcess,
-                observed <= config.dropRatio * earlier,
+            guard observed <= config.dropRatio * earlier,
                 CountStatistics.negativeBinomialLowerTail(
                     Int(observed), mean: expected, dispersion: site.total.noise.dispersion(window: index, above: false))
                     < config.significance
@@ -468,7 +475,7 @@ public final class DetectionEngine {
         let held = seasonal?.fromDays == true ? nil : track.episode?.heldBaseline
         let expected = held ?? seasonal?.value
         track.history.append(count, baseline: held ?? expected.map { $0 * level } ?? count, raw: expected ?? count)
-        defer { learn(&track.history, step: step, count: count) }
+        defer { learn(track.history, step: step, count: count) }
         if let trace, !track.bySiteShare {
             if track.traceSlot < 0 { track.traceSlot = trace.surgeSlot(site: site, country: track.country) }
             trace.surge(
@@ -665,7 +672,7 @@ public final class DetectionEngine {
             let baseline = expected(missed) ?? 0
             track.history.append(0, baseline: baseline, raw: baseline)
             track.crowd.append(nil, requests: 0)
-            learn(&track.history, step: missed, count: 0)
+            learn(track.history, step: missed, count: 0)
         }
         track.crowd.append(clients, requests: count)
         return surgeStep(

@@ -12,7 +12,7 @@
 ///
 /// With up to 100 sites and one watched country over a week or more, this is what detection
 /// holds: 20 MB for the 200 series, where a ring of every value for 8 days took 30 MB.
-struct SeriesHistory {
+final class SeriesHistory {
     /// Steps whose values the short ring keeps by default: at least the 241 the level reads.
     static let recentCapacity = 256
     /// Steps whose values this series' short ring keeps (a power of two): `recentCapacity`,
@@ -44,6 +44,14 @@ struct SeriesHistory {
     private(set) var firstStep: Int
     private(set) var endStep: Int
 
+    /// Changes to the steps stored (appended, marked): `windowSums` of a version is kept, as the
+    /// detectors and the learning after them read the same sums at most steps.
+    private var version = 0
+    private var sumsMemo: (version: Int, sums: WindowSums)?
+    /// The weekly level `DetectionEngine` found for a step (read before it is appended and after),
+    /// until the weekly profile learns or a step is marked.
+    var weeklyLevelMemo: (step: Int, level: Double?)?
+
     init(capacity: Int, startStep: Int, recentCapacity: Int = SeriesHistory.recentCapacity) {
         precondition(capacity < 1 << 16, "normal steps are counted modulo 2^16")
         precondition(recentCapacity.nonzeroBitCount == 1 && recentCapacity >= 64, "the short ring's slots are masked")
@@ -63,7 +71,8 @@ struct SeriesHistory {
     private func recentSlot(_ step: Int) -> Int { (step - origin) & (recentCapacity - 1) }
 
     /// Appends the next step.
-    mutating func append(_ count: Double, baseline: Double, raw: Double? = nil) {
+    func append(_ count: Double, baseline: Double, raw: Double? = nil) {
+        version &+= 1
         let stored = count
         let before =
             endStep > firstStep
@@ -104,10 +113,12 @@ struct SeriesHistory {
     }
 
     /// Marks the last step as inside an episode.
-    mutating func excludeLast() {
+    func excludeLast() {
         guard endStep > firstStep else { return }
         let recent = recentSlot(endStep - 1), last = slot(endStep - 1)
         guard !excluded[recent] else { return }
+        version &+= 1
+        weeklyLevelMemo = nil
         excluded[recent] = true
         normalCountsThrough[last] -= Double(counts[recent])
         normalStepsThrough[last] &-= 1
@@ -259,6 +270,7 @@ struct SeriesHistory {
     /// Sums over the test windows ending at the last step (`SeriesNoise.windows`: 1, 3, 10 and
     /// 60 steps, fewer where fewer are stored), in one pass.
     func windowSums() -> WindowSums {
+        if let sumsMemo, sumsMemo.version == version { return sumsMemo.sums }
         var sums = WindowSums()
         var count = 0.0, baseline = 0.0, excludedSteps = 0, steps = 0
         var step = endStep - 1
@@ -277,6 +289,7 @@ struct SeriesHistory {
             sums.excluded[index] = excludedSteps
             sums.steps[index] = steps
         }
+        sumsMemo = (version, sums)
         return sums
     }
 }
@@ -356,7 +369,7 @@ extension SeriesHistory {
     }
 
     /// The history `write(to:)` wrote, for rings of `capacity` and `recentCapacity` steps.
-    init(from reader: inout SnapshotReader, capacity: Int, recentCapacity: Int = SeriesHistory.recentCapacity) throws {
+    convenience init(from reader: inout SnapshotReader, capacity: Int, recentCapacity: Int = SeriesHistory.recentCapacity) throws {
         let origin = try reader.int(), endStep = try reader.int()
         // Steps as stepping makes them (within Int32 of the engine's origin), whatever the bytes
         // say: nothing computed from them below may overflow.

@@ -61,19 +61,26 @@ struct SeriesNoise {
     static let recordDays = 8
 
     /// ψ of each window above the baseline, and below it.
-    private(set) var above = [Double](repeating: SeriesNoise.prior, count: SeriesNoise.windows.count)
-    private(set) var below = [Double](repeating: SeriesNoise.prior, count: SeriesNoise.windows.count)
+    ///
+    /// (Fixed-size vectors, not arrays: a series' noise is read at every step of every series,
+    /// and arrays made each read of it a handful of reference counts.)
+    private(set) var above = SIMD4<Double>(repeating: SeriesNoise.prior)
+    private(set) var below = SIMD4<Double>(repeating: SeriesNoise.prior)
     /// Windows learnt from, above and below (capped; only the start of learning reads them).
-    private(set) var aboveSeen = [UInt32](repeating: 0, count: SeriesNoise.windows.count)
-    private(set) var belowSeen = [UInt32](repeating: 0, count: SeriesNoise.windows.count)
-    /// The weekly profile, by hour of the week (hours since 1970 modulo 168), allocated when
-    /// first learnt from.
-    private var profile: [Float] = []
-    private var profileSeen: [UInt16] = []
+    private(set) var aboveSeen = SIMD4<UInt32>()
+    private(set) var belowSeen = SIMD4<UInt32>()
+    /// The weekly profile, by hour of the week (hours since 1970 modulo 168): the mean and the
+    /// steps learnt from, allocated when first learnt from.
+    private var profile: [ProfileHour] = []
     /// The largest excess of a normal step by day (`day` modulo `recordDays`), and the day of
     /// each (-1: none).
-    private var records = [Double](repeating: 0, count: SeriesNoise.recordDays)
-    private var recordDay = [Int](repeating: -1, count: SeriesNoise.recordDays)
+    private var records = SIMD8<Double>()
+    private var recordDay = SIMD8<Int>(repeating: -1)
+
+    private struct ProfileHour {
+        var mean: Float = 0
+        var seen: UInt16 = 0
+    }
 
     init() {}
 
@@ -147,55 +154,62 @@ struct SeriesNoise {
         guard !profile.isEmpty else { return 1 }
         let hour = Self.hourOfWeek(minute)
         let needed = 3 * max(1, 60 / max(1, stepMinutes))
-        guard Int(profileSeen[hour]) >= needed else { return 1 }
-        return exp(Double(profile[hour]))
+        guard Int(profile[hour].seen) >= needed else { return 1 }
+        return exp(Double(profile[hour].mean))
     }
 
     /// Learns the step at `minute`: `count` against the daily baseline `daily`.
     mutating func learnWeek(at minute: Int32, count: Double, daily: Double, stepMinutes: Int) {
-        if profile.isEmpty {
-            profile = [Float](repeating: 0, count: 168)
-            profileSeen = [UInt16](repeating: 0, count: 168)
-        }
+        if profile.isEmpty { profile = [ProfileHour](repeating: ProfileHour(), count: 168) }
         let hour = Self.hourOfWeek(minute)
         let term = Float(min(2, max(-2, log((count + 1) / (daily + 1)))))
         let stepsPerHour = Double(max(1, 60 / max(1, stepMinutes)))
         let weight = Float(1 - exp2(-1 / (2 * stepsPerHour)))
-        if profileSeen[hour] == 0 {
-            profile[hour] = term
+        if profile[hour].seen == 0 {
+            profile[hour].mean = term
         } else {
-            profile[hour] += max(weight, 1 / Float(Int(profileSeen[hour]) + 1)) * (term - profile[hour])
+            profile[hour].mean += max(weight, 1 / Float(Int(profile[hour].seen) + 1)) * (term - profile[hour].mean)
         }
-        if profileSeen[hour] < UInt16.max { profileSeen[hour] += 1 }
+        if profile[hour].seen < UInt16.max { profile[hour].seen += 1 }
     }
 }
 
 extension SeriesNoise {
     func write(to writer: inout SnapshotWriter) {
-        for values in [above, below] { writer.array(values) { $0.double($1) } }
-        for seen in [aboveSeen, belowSeen] { writer.array(seen) { $0.unsigned(UInt64($1)) } }
-        writer.floats(profile)
-        writer.array(profileSeen) { $0.unsigned(UInt64($1)) }
-        writer.array(records) { $0.double($1) }
-        writer.array(recordDay) { $0.int($1) }
+        for values in [above, below] { writer.array(Self.elements(values)) { $0.double($1) } }
+        for seen in [aboveSeen, belowSeen] { writer.array(Self.elements(seen)) { $0.unsigned(UInt64($1)) } }
+        writer.floats(profile.map(\.mean))
+        writer.array(profile) { $0.unsigned(UInt64($1.seen)) }
+        writer.array(Self.elements(records)) { $0.double($1) }
+        writer.array(Self.elements(recordDay)) { $0.int($1) }
     }
 
     init(from reader: inout SnapshotReader) throws {
         let count = Self.windows.count
         let sane: (Double) -> Bool = { $0.isFinite && abs($0) < 1e12 }
-        above = try reader.array(atMost: count) { try $0.double() }
-        below = try reader.array(atMost: count) { try $0.double() }
-        aboveSeen = try reader.array(atMost: count) { try UInt32(exactly: $0.unsigned()) ?? UInt32.max }
-        belowSeen = try reader.array(atMost: count) { try UInt32(exactly: $0.unsigned()) ?? UInt32.max }
+        let above = try reader.array(atMost: count) { try $0.double() }
+        let below = try reader.array(atMost: count) { try $0.double() }
+        let aboveSeen = try reader.array(atMost: count) { try UInt32(exactly: $0.unsigned()) ?? UInt32.max }
+        let belowSeen = try reader.array(atMost: count) { try UInt32(exactly: $0.unsigned()) ?? UInt32.max }
         try reader.check([above.count, below.count, aboveSeen.count, belowSeen.count].allSatisfy { $0 == count })
         try reader.check((above + below).allSatisfy(sane))
-        profile = try reader.floats(atMost: 168)
-        profileSeen = try reader.array(atMost: 168) { try UInt16(exactly: $0.unsigned()) ?? UInt16.max }
-        try reader.check(profile.count == profileSeen.count && (profile.isEmpty || profile.count == 168))
-        try reader.check(profile.allSatisfy { $0.isFinite && abs($0) <= 2 })
-        records = try reader.array(atMost: Self.recordDays) { try $0.double() }
-        recordDay = try reader.array(atMost: Self.recordDays) { try $0.int() }
+        self.above = SIMD4(above)
+        self.below = SIMD4(below)
+        self.aboveSeen = SIMD4(aboveSeen)
+        self.belowSeen = SIMD4(belowSeen)
+        let means = try reader.floats(atMost: 168)
+        let seen = try reader.array(atMost: 168) { try UInt16(exactly: $0.unsigned()) ?? UInt16.max }
+        try reader.check(means.count == seen.count && (means.isEmpty || means.count == 168))
+        try reader.check(means.allSatisfy { $0.isFinite && abs($0) <= 2 })
+        profile = zip(means, seen).map { ProfileHour(mean: $0, seen: $1) }
+        let records = try reader.array(atMost: Self.recordDays) { try $0.double() }
+        let recordDay = try reader.array(atMost: Self.recordDays) { try $0.int() }
         try reader.check(records.count == Self.recordDays && recordDay.count == Self.recordDays)
         try reader.check(records.allSatisfy(sane) && recordDay.allSatisfy { $0 >= -1 && $0 < Int(Int32.max) })
+        self.records = SIMD8(records)
+        self.recordDay = SIMD8(recordDay)
     }
+
+    /// A vector's elements in order, as the snapshot keeps them.
+    private static func elements<Vector: SIMD>(_ vector: Vector) -> [Vector.Scalar] { vector.indices.map { vector[$0] } }
 }

@@ -83,7 +83,7 @@ import LogSurgeCore
     ])
     func sumsAndBaselinesMatchLoopsOverTheStepsKept(seed: UInt64, capacity: Int, stepsPerDay: Int, steps: Int) {
         var random = SeededGenerator(seed: seed)
-        var history = SeriesHistory(capacity: capacity, startStep: 1_000)
+        let history = SeriesHistory(capacity: capacity, startStep: 1_000)
         var model = Model(capacity: capacity)
         for _ in 0..<steps {
             let step = 1_000 + model.end
