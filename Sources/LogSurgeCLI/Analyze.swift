@@ -263,7 +263,8 @@ struct Analyze: ParsableCommand {
     private func detectionPolicy(_ outputs: Outputs) -> DetectionPolicy {
         DetectionPolicy(
             detectors: detector.configuration, lateness: streaming ? 3 : nil,
-            traceColumns: outputs.report != nil || outputs.html != nil ? Self.traceColumns : nil)
+            traceColumns: outputs.report != nil || outputs.html != nil ? Self.traceColumns : nil,
+            threads: threads ?? AnalyzeConfiguration.defaultThreadCount)
     }
 
     /// Reading a pipe or following files: minutes are decided as the stream goes.

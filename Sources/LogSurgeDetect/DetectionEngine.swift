@@ -1,3 +1,4 @@
+import Dispatch
 import LogSurgeCore
 @_spi(Pipeline) import LogSurgeAggregate
 
@@ -79,6 +80,8 @@ public final class DetectionEngine {
     private let admitted: Set<String>?
     /// Where each step's series and baselines are recorded for the reports' charts, if anywhere.
     public var trace: DetectionTrace?
+    /// Threads that step the sites (at most; see `advance`). By default, 1.
+    public var threads = 1
 
     /// Sites seen but not checked (beyond `maximumSites`).
     public private(set) var sitesNotChecked: Set<String> = []
@@ -230,102 +233,134 @@ public final class DetectionEngine {
     }
 
     /// One step of every site checked, with what `observe` handed them (nothing: no requests).
+    ///
+    /// Sites are independent but for what is counted over all of them (the countries checked by
+    /// their share, episode ids, the charts' series): those are settled in site order before
+    /// and after, and the sites' steps in between run on `threads` threads when there are
+    /// enough sites to share. Events, ids and charts come out as one thread makes them.
     private func advance(step: Int) -> [AlertEvent] {
         stepsTaken += 1
+        let sites = siteOrder
+        let countries = configuration.watchesEveryCountry ? sites.map { countryTracksDue($0, observation: $0.observation, step: step) } : []
+        var events: [[AlertEvent]]
+        let workers = min(threads, sites.count / Self.sitesPerThread)
+        if workers > 1 {
+            events = [[AlertEvent]](repeating: [], count: sites.count)
+            events.withUnsafeMutableBufferPointer { buffer in
+                let output = buffer
+                let work = SharedWork { worker in
+                    // Each site is stepped by one thread, which alone writes its slot.
+                    for index in stride(from: worker, to: sites.count, by: workers) {
+                        output[index] = self.advance(sites[index], step: step, countriesStepped: countries.isEmpty ? [] : countries[index])
+                    }
+                }
+                DispatchQueue.concurrentPerform(iterations: workers) { work.run($0) }
+            }
+        } else {
+            events = sites.indices.map { advance(sites[$0], step: step, countriesStepped: countries.isEmpty ? [] : countries[$0]) }
+        }
+        for index in sites.indices where !events[index].isEmpty || !sites[index].traceRecords.isEmpty {
+            settle(sites[index], events: &events[index])
+        }
+        return events.flatMap { $0 }
+    }
+
+    /// Threads step sites in parallel only with at least this many sites each: fewer are not
+    /// worth waking a thread for, every step.
+    static let sitesPerThread = 8
+
+    /// One step of `site`, `countriesStepped` its countries due (`countryTracksDue`).
+    private func advance(_ site: SiteState, step: Int, countriesStepped: [(track: SurgeTrack, count: Int)]) -> [AlertEvent] {
         var events: [AlertEvent] = []
-        for site in siteOrder {
-            let name = site.name
-            let observation = site.observation
-            site.observation = nil
-            let requests = Double(observation?.requests ?? 0)
-            let seasonal = seasonalExpected(site.total, step: step)
-            // Without a day of history the baseline is the last hour's normal steps, which an
-            // episode that lasts runs out of: it keeps the baseline it was raised against.
-            let held = seasonal?.fromDays == true ? nil : site.drop?.heldBaseline
-            let totalExpected = held ?? seasonal?.value
-            // The level: how the site's traffic ran against its time-of-day expectation over the
-            // three hours before the last one (a Monday after a quieter Sunday, a site that
-            // grows). Baselines follow it, so a rise everywhere is not read as a surge; the
-            // last hour is left out so that a surge under way is not absorbed.
-            // (Over 240 and 60 steps: 20 and 5 hours of a 5-minute series, 5 days and 30 hours of
-            // a 30-minute one; none for steps of 4 hours or more, where 240 steps are most of a
-            // year: a daily series' level is its daily baseline.)
-            let recent =
-                stepMinutes < 240 ? site.total.level(over: (step - 240)..<(step - 60)) : (count: 0, expected: 0)
-            let level = recent.expected >= 100 ? min(2, max(0.5, recent.count / recent.expected)) : 1
-            site.total.append(requests, baseline: held ?? totalExpected.map { $0 * level } ?? requests, raw: totalExpected ?? requests)
-            // What the site's busiest client sent beyond the usual (a crawler, a scanner, of any
-            // country): when it is a tenth of the step or more, the step is no baseline of the
-            // site (learnt, the next days would wait for the crawler: a drop every day at its hour).
-            site.clients.append(observation?.clients, requests: Int(requests))
-            let crawled = min(requests, site.clients.busiestBeyondUsual)
-            let crawledStep = crawled >= max(configuration.minimumExcess, 0.1 * (totalExpected ?? (requests - crawled)))
-            var anySurgeOpen = false
-            var anyNotACrowd = false
-            // Each country checked is held to `significance` over the number checked at the site
-            // (Bonferroni): watching more countries does not raise more false alerts. Checked
-            // by share, those that sent requests today or yesterday (`RecentCountries`).
-            let day = step * stepMinutes / 1440
-            // (The countries due are known before this step's tests: those with requests, noted
-            // as recent, and those whose episode went on at the last step.)
-            let countriesStepped = configuration.watchesEveryCountry ? countryTracksDue(site, observation: observation, step: step) : []
-            let checked = site.surges.count + (configuration.watchesEveryCountry ? site.recentCountries.count(on: day) : 0)
-            let significance = configuration.significance / Double(max(1, checked))
-            for track in site.surges {
-                let count = Double(observation?.watched[track.country] ?? 0)
-                track.crowd.append(observation?.watchedClients[track.country], requests: Int(count))
-                events += surgeStep(
-                    track, site: name, step: step, count: count, level: level, totals: site.total,
-                    seasonal: seasonalExpected(track.history, step: step), significance: significance)
+        let observation = site.observation
+        site.observation = nil
+        let requests = Double(observation?.requests ?? 0)
+        let seasonal = seasonalExpected(site.total, step: step)
+        // Without a day of history the baseline is the last hour's normal steps, which an
+        // episode that lasts runs out of: it keeps the baseline it was raised against.
+        let held = seasonal?.fromDays == true ? nil : site.drop?.heldBaseline
+        let totalExpected = held ?? seasonal?.value
+        // The level: how the site's traffic ran against its time-of-day expectation over the
+        // three hours before the last one (a Monday after a quieter Sunday, a site that
+        // grows). Baselines follow it, so a rise everywhere is not read as a surge; the
+        // last hour is left out so that a surge under way is not absorbed.
+        // (Over 240 and 60 steps: 20 and 5 hours of a 5-minute series, 5 days and 30 hours of
+        // a 30-minute one; none for steps of 4 hours or more, where 240 steps are most of a
+        // year: a daily series' level is its daily baseline.)
+        let recent =
+            stepMinutes < 240 ? site.total.level(over: (step - 240)..<(step - 60)) : (count: 0, expected: 0)
+        let level = recent.expected >= 100 ? min(2, max(0.5, recent.count / recent.expected)) : 1
+        site.total.append(requests, baseline: held ?? totalExpected.map { $0 * level } ?? requests, raw: totalExpected ?? requests)
+        // What the site's busiest client sent beyond the usual (a crawler, a scanner, of any
+        // country): when it is a tenth of the step or more, the step is no baseline of the
+        // site (learnt, the next days would wait for the crawler: a drop every day at its hour).
+        site.clients.append(observation?.clients, requests: Int(requests))
+        let crawled = min(requests, site.clients.busiestBeyondUsual)
+        let crawledStep = crawled >= max(configuration.minimumExcess, 0.1 * (totalExpected ?? (requests - crawled)))
+        var anySurgeOpen = false
+        var anyNotACrowd = false
+        // Each country checked is held to `significance` over the number checked at the site
+        // (Bonferroni): watching more countries does not raise more false alerts. Checked
+        // by share, those that sent requests today or yesterday (`RecentCountries`).
+        let day = step * stepMinutes / 1440
+        // (The countries due are known before this step's tests: those with requests, noted
+        // as recent, and those whose episode went on at the last step: `countriesStepped`.)
+        let checked = site.surges.count + (configuration.watchesEveryCountry ? site.recentCountries.count(on: day) : 0)
+        let significance = configuration.significance / Double(max(1, checked))
+        for track in site.surges {
+            let count = Double(observation?.watched[track.country] ?? 0)
+            track.crowd.append(observation?.watchedClients[track.country], requests: Int(count))
+            events += surgeStep(
+                track, site: site, step: step, count: count, level: level, totals: site.total,
+                seasonal: seasonalExpected(track.history, step: step), significance: significance)
+            anySurgeOpen = anySurgeOpen || track.episode != nil
+            anyNotACrowd = anyNotACrowd || track.notACrowd
+            // While the site is down, its countries' steps are no baseline either: learnt,
+            // nine days of an outage made the return of its traffic a surge that never closed.
+            // They are evidence still (`evidenceFrom` does not move).
+            if site.drop != nil { track.history.excludeLast() }
+        }
+        if configuration.watchesEveryCountry {
+            // A country's share at an hour of the day needs that hour of an earlier day: the
+            // countries are checked from the site's second day.
+            let ready = totalExpected != nil && stepsPerDay > 0 && site.total.length > stepsPerDay
+            for (track, count) in countriesStepped {
+                events += countryStep(
+                    track, site: site, step: step, count: count, clients: observation?.watchedClients[track.country],
+                    ready: ready, significance: significance)
                 anySurgeOpen = anySurgeOpen || track.episode != nil
                 anyNotACrowd = anyNotACrowd || track.notACrowd
-                // While the site is down, its countries' steps are no baseline either: learnt,
-                // nine days of an outage made the return of its traffic a surge that never closed.
-                // They are evidence still (`evidenceFrom` does not move).
-                if site.drop != nil { track.history.excludeLast() }
             }
-            if configuration.watchesEveryCountry {
-                // A country's share at an hour of the day needs that hour of an earlier day: the
-                // countries are checked from the site's second day.
-                let ready = totalExpected != nil && stepsPerDay > 0 && site.total.length > stepsPerDay
-                for (track, count) in countriesStepped {
-                    events += countryStep(
-                        track, site: site, step: step, count: count, clients: observation?.watchedClients[track.country],
-                        ready: ready, significance: significance)
-                    anySurgeOpen = anySurgeOpen || track.episode != nil
-                    anyNotACrowd = anyNotACrowd || track.notACrowd
-                }
-                site.openCountries = countriesStepped.compactMap { $0.track.episode != nil ? $0.track.country : nil }
-            }
-            // A surge's minutes, and those of a rise that was no crowd (a crawler, a scanner),
-            // are no baseline of the site's traffic: the next days would wait for them (a drop).
-            if anySurgeOpen || anyNotACrowd || crawledStep { site.total.excludeLast() }
-            if !anySurgeOpen { site.clients.learn(count: Int(requests)) }
-            // The clients learn from normal steps: a crawl of hours, learnt, thins the usual
-            // clients per request until an ordinary minute's clients beside it look like a crowd.
-            for track in site.surges where track.episode == nil && !track.notACrowd {
-                track.crowd.learn(count: observation?.watched[track.country] ?? 0)
-            }
-            if configuration.watchesEveryCountry, !(anySurgeOpen || anyNotACrowd) {
-                // The shares learn from normal steps only, the site's and its countries' alike,
-                // and without what a crawler sent beyond the usual busiest client (on a site's
-                // first day, before any test runs, one would otherwise become a country's share).
-                let at = minute(of: step)
-                var countriesCrawled = 0.0
-                for (track, count) in countriesStepped {
-                    let beyond = min(Double(count), track.crowd.busiestBeyondUsual)
-                    countriesCrawled += beyond
-                    track.share.add(Double(count) - beyond, at: at)
-                }
-                site.hours.add(max(0, requests - countriesCrawled), at: at)
-            }
-            for (track, count) in countriesStepped where track.episode == nil && !track.notACrowd { track.crowd.learn(count: count) }
-            if totalExpected != nil { events += dropStep(site, step: step) }
-            learn(site.total, step: step, count: requests - crawled)
-            events += errorStep(
-                site.errors, site: name, step: step,
-                requests: observation?.requests ?? 0, errors: observation?.errors ?? 0)
+            site.openCountries = countriesStepped.compactMap { $0.track.episode != nil ? $0.track.country : nil }
         }
+        // A surge's minutes, and those of a rise that was no crowd (a crawler, a scanner),
+        // are no baseline of the site's traffic: the next days would wait for them (a drop).
+        if anySurgeOpen || anyNotACrowd || crawledStep { site.total.excludeLast() }
+        if !anySurgeOpen { site.clients.learn(count: Int(requests)) }
+        // The clients learn from normal steps: a crawl of hours, learnt, thins the usual
+        // clients per request until an ordinary minute's clients beside it look like a crowd.
+        for track in site.surges where track.episode == nil && !track.notACrowd {
+            track.crowd.learn(count: observation?.watched[track.country] ?? 0)
+        }
+        if configuration.watchesEveryCountry, !(anySurgeOpen || anyNotACrowd) {
+            // The shares learn from normal steps only, the site's and its countries' alike,
+            // and without what a crawler sent beyond the usual busiest client (on a site's
+            // first day, before any test runs, one would otherwise become a country's share).
+            let at = minute(of: step)
+            var countriesCrawled = 0.0
+            for (track, count) in countriesStepped {
+                let beyond = min(Double(count), track.crowd.busiestBeyondUsual)
+                countriesCrawled += beyond
+                track.share.add(Double(count) - beyond, at: at)
+            }
+            site.hours.add(max(0, requests - countriesCrawled), at: at)
+        }
+        for (track, count) in countriesStepped where track.episode == nil && !track.notACrowd { track.crowd.learn(count: count) }
+        if totalExpected != nil { events += dropStep(site, step: step) }
+        learn(site.total, step: step, count: requests - crawled)
+        events += errorStep(
+            site.errors, site: site, step: step,
+            requests: observation?.requests ?? 0, errors: observation?.errors ?? 0)
         return events
     }
 
@@ -436,13 +471,12 @@ public final class DetectionEngine {
             var peakStep = start
             for candidate in start...step where site.total.count(candidate) < site.total.count(peakStep) { peakStep = candidate }
             var episode = Episode(
-                id: nextID, kind: .drop, site: site.name, country: nil, start: start, raisedAt: step, peakStep: peakStep,
+                id: Episode.unnumbered, kind: .drop, site: site.name, country: nil, start: start, raisedAt: step, peakStep: peakStep,
                 peakRequests: Int(site.total.count(peakStep)), peakBaseline: max(site.total.baseline(peakStep), 0.5), lastActive: step)
             episode.openWindow = window
             episode.heldBaseline = max(site.total.baseline(step), 0.5)
             episode.pictureStart = max(site.total.firstStep, start - 30, step - site.total.recentCapacity + 1)
             for past in episode.pictureStart...step { episode.record(site.total.count(past), baseline: site.total.baseline(past)) }
-            nextID += 1
             site.drop = episode
             site.total.excludeLast()
             return [event(episode, state: .open, end: nil)]
@@ -465,7 +499,7 @@ public final class DetectionEngine {
     /// One step of a country's surge detector: `seasonal` its expected count (nil during the
     /// warm-up), `level` the site's level to apply to it, `significance` the tail each test needs.
     private func surgeStep(
-        _ track: SurgeTrack, site: String, step: Int, count: Double, level: Double, totals: SeriesHistory,
+        _ track: SurgeTrack, site: SiteState, step: Int, count: Double, level: Double, totals: SeriesHistory,
         seasonal: (value: Double, fromDays: Bool)?, significance: Double
     ) -> [AlertEvent] {
         let config = configuration
@@ -476,11 +510,9 @@ public final class DetectionEngine {
         let expected = held ?? seasonal?.value
         track.history.append(count, baseline: held ?? expected.map { $0 * level } ?? count, raw: expected ?? count)
         defer { learn(track.history, step: step, count: count) }
-        if let trace, !track.bySiteShare {
-            if track.traceSlot < 0 { track.traceSlot = trace.surgeSlot(site: site, country: track.country) }
-            trace.surge(
-                slot: track.traceSlot, minute: minute(of: step), minutes: stepMinutes,
-                count: count, baseline: expected.map { $0 * level } ?? track.episode?.peakBaseline)
+        if trace != nil, !track.bySiteShare {
+            site.traceRecords.append(
+                .surge(track, minute: minute(of: step), count: count, baseline: expected.map { $0 * level } ?? track.episode?.peakBaseline))
         }
         guard expected != nil else { return [] }
 
@@ -602,7 +634,7 @@ public final class DetectionEngine {
                 peakStep = candidate
             }
             var episode = Episode(
-                id: nextID, kind: .surge, site: site, country: track.country,
+                id: Episode.unnumbered, kind: .surge, site: site.name, country: track.country,
                 start: start, raisedAt: step, peakStep: peakStep,
                 peakRequests: Int(track.history.count(peakStep)),
                 peakBaseline: max(track.history.baseline(peakStep), 0.5), lastActive: step)
@@ -616,7 +648,6 @@ public final class DetectionEngine {
             episode.crowd.peakClients = track.crowd.at(stepsBack: step - peakStep)?.distinct
             episode.pictureStart = max(track.history.firstStep, start - 30)
             for past in episode.pictureStart...step { episode.record(track.history.count(past), baseline: track.history.baseline(past)) }
-            nextID += 1
             track.episode = episode
             track.leaveOut(step: step)
             return [event(episode, state: .open, end: nil)]
@@ -676,7 +707,7 @@ public final class DetectionEngine {
         }
         track.crowd.append(clients, requests: count)
         return surgeStep(
-            track, site: site.name, step: step, count: Double(count), level: 1, totals: site.total,
+            track, site: site, step: step, count: Double(count), level: 1, totals: site.total,
             seasonal: ready ? expected(step).map { ($0, true) } : nil, significance: significance)
     }
 
@@ -684,15 +715,15 @@ public final class DetectionEngine {
 
     private static let errorWindows = [1, 2, 3, 5, 10]
 
-    private func errorStep(_ track: ErrorTrack, site: String, step: Int, requests: Int, errors: Int) -> [AlertEvent] {
+    private func errorStep(_ track: ErrorTrack, site: SiteState, step: Int, requests: Int, errors: Int) -> [AlertEvent] {
         let config = configuration
         let baselineShare = track.baselineShare(floor: config.errorShareFloor)
         let ready = track.stepsSeen >= config.warmUpSteps && track.historyRequests >= 200
-        if let trace {
-            if track.traceSlot < 0 { track.traceSlot = trace.errorSlot(site: site) }
-            trace.errors(
-                slot: track.traceSlot, minute: minute(of: step), requests: requests, errors: errors,
-                baselineShare: track.episode?.baselineErrorRate ?? (ready ? baselineShare : nil))
+        if trace != nil {
+            site.traceRecords.append(
+                .errors(
+                    minute: minute(of: step), requests: requests, errors: errors,
+                    baselineShare: track.episode?.baselineErrorRate ?? (ready ? baselineShare : nil)))
         }
         track.recent.append((requests, errors))
         if track.recent.count > 16 { track.recent.removeFirst() }
@@ -748,7 +779,7 @@ public final class DetectionEngine {
             }
             track.unlearn(steps: window)  // the window, this step included, was the spike, not the baseline
             var episode = Episode(
-                id: nextID, kind: .errorSpike, site: site, country: nil, start: start, raisedAt: step,
+                id: Episode.unnumbered, kind: .errorSpike, site: site.name, country: nil, start: start, raisedAt: step,
                 peakStep: peak.step, peakRequests: peak.requests, peakBaseline: nil, lastActive: step)
             episode.peakErrorRate = peak.share
             episode.baselineErrorRate = baselineShare
@@ -756,11 +787,42 @@ public final class DetectionEngine {
             for sample in track.recent {
                 episode.record(sample.requests > 0 ? Double(sample.errors) / Double(sample.requests) : 0, baseline: baselineShare)
             }
-            nextID += 1
             track.episode = episode
             return [event(episode, state: .open, end: nil)]
         }
         return []
+    }
+
+    /// After a site's step, in site order: its new episodes numbered as they were raised, its
+    /// charts' points recorded.
+    private func settle(_ site: SiteState, events: inout [AlertEvent]) {
+        for index in events.indices where events[index].id == Episode.unnumbered {
+            let id = nextID
+            nextID += 1
+            events[index].id = id
+            switch events[index].kind {
+            case .drop: site.drop?.id = id
+            case .errorSpike: site.errors.episode?.id = id
+            case .surge:
+                // (A track raises one episode a step at most; the new one is the unnumbered one.)
+                let track =
+                    site.surges.first { $0.episode?.id == Episode.unnumbered }
+                    ?? site.countries.values.first { $0.episode?.id == Episode.unnumbered && $0.country == events[index].country }
+                track!.episode!.id = id
+            }
+        }
+        guard let trace else { return }
+        for record in site.traceRecords {
+            switch record {
+            case .surge(let track, let minute, let count, let baseline):
+                if track.traceSlot < 0 { track.traceSlot = trace.surgeSlot(site: site.name, country: track.country) }
+                trace.surge(slot: track.traceSlot, minute: minute, minutes: stepMinutes, count: count, baseline: baseline)
+            case .errors(let minute, let requests, let errors, let baselineShare):
+                if site.errors.traceSlot < 0 { site.errors.traceSlot = trace.errorSlot(site: site.name) }
+                trace.errors(slot: site.errors.traceSlot, minute: minute, requests: requests, errors: errors, baselineShare: baselineShare)
+            }
+        }
+        site.traceRecords.removeAll(keepingCapacity: true)
     }
 
     // MARK: - Events
@@ -790,6 +852,8 @@ public final class DetectionEngine {
 
 /// An open episode's running state.
 struct Episode {
+    /// The id of an episode raised in the step being taken, until `settle` numbers it.
+    static let unnumbered = 0
     var id: Int
     var kind: AlertEvent.Kind
     package var site: String
@@ -825,6 +889,13 @@ struct Episode {
     }
 }
 
+/// Work handed to `concurrentPerform`'s threads: `run(worker)` touches only what is worker
+/// `worker`'s own (its sites and their slots of the output), so it is shared unchecked.
+private final class SharedWork: @unchecked Sendable {
+    let run: (Int) -> Void
+    init(_ run: @escaping (Int) -> Void) { self.run = run }
+}
+
 /// Per-site detector state.
 final class SiteState {
     /// Steps a series keeps: the expected count reads back 7 days and a half window (longer
@@ -852,6 +923,13 @@ final class SiteState {
     var openCountries: [CountryCode] = []
     var countriesNotChecked: Set<CountryCode> = []
     var recentCountries = RecentCountries()
+    /// What the step being taken adds to the charts, recorded after it in site order.
+    var traceRecords: [TraceRecord] = []
+
+    enum TraceRecord {
+        case surge(SurgeTrack, minute: Int32, count: Double, baseline: Double?)
+        case errors(minute: Int32, requests: Int, errors: Int, baselineShare: Double?)
+    }
 
     var countryTracksInOrder: [SurgeTrack] { countries.values.sorted { $0.country.rawValue < $1.country.rawValue } }
 

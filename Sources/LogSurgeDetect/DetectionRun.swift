@@ -18,15 +18,19 @@ public struct DetectionPolicy: Sendable, Equatable {
     /// closing events say `closedAtEndOfInput`) or stay open (a `--state` night, which the next
     /// run goes on with). By default, true.
     public var closesAtEnd: Bool
+    /// Threads that may step the sites side by side (`DetectionEngine.threads`): the same
+    /// events, sooner when there are many sites. By default, 1.
+    public var threads: Int
 
     public init(
         detectors: DetectorConfiguration = DetectorConfiguration(), lateness: Int32? = nil,
-        traceColumns: Int? = nil, closesAtEnd: Bool = true
+        traceColumns: Int? = nil, closesAtEnd: Bool = true, threads: Int = 1
     ) {
         self.detectors = detectors
         self.lateness = lateness
         self.traceColumns = traceColumns
         self.closesAtEnd = closesAtEnd
+        self.threads = max(1, threads)
     }
 }
 
@@ -105,6 +109,7 @@ public final class DetectionRun {
     ) {
         self.policy = policy
         self.engine = engine
+        engine?.threads = policy.threads
         self.onEvent = onEvent
         self.reportingAfter = reportingAfter
         self.snapshot = snapshot
@@ -190,6 +195,7 @@ public final class DetectionRun {
                 return DetectionEngine(configuration: policy.detectors, sites: busiest)
             }()
         self.engine = engine
+        engine.threads = policy.threads
         if engine.trace == nil { engine.trace = DetectionTrace(spanOf: buckets, maximumColumns: policy.traceColumns) }
         // Rows come by minute, then site name: a minute's observations are built in site order,
         // one site's rows after another, with no lookup by name.
@@ -252,6 +258,7 @@ public final class DetectionRun {
             ?? {
                 // A stream's detectors, made with its first minute: its charts grow with it.
                 let engine = DetectionEngine(configuration: policy.detectors)
+                engine.threads = policy.threads
                 engine.trace = policy.traceColumns.map { DetectionTrace(growingTo: $0) }
                 self.engine = engine
                 return engine

@@ -1,0 +1,76 @@
+import Foundation
+import Testing
+import LogSurgeCore
+@testable import LogSurgeDetect
+
+/// Sites stepped side by side (`DetectionEngine.threads`) raise what one thread raises: the same
+/// events in the same order with the same ids, and the same charts.
+@Suite struct ParallelStepTests {
+    static let us = CountryCode(isoCode: "US")!
+    static let de = CountryCode(isoCode: "DE")!
+
+    /// A day of 24 sites (5 to 28 requests a minute, 40 % from the US) with surges, 5xx spikes
+    /// and outages at several sites in the same minutes, as `(events, trace)`.
+    static func run(threads: Int, watchingAll: Bool) -> (events: [AlertEvent], trace: DetectionTrace) {
+        var configuration = DetectorConfiguration()
+        configuration.watchesEveryCountry = watchingAll
+        let engine = DetectionEngine(configuration: configuration)
+        engine.threads = threads
+        let trace = DetectionTrace(minutes: 0...1439, maximumColumns: 240)
+        engine.trace = trace
+        var random = SeededGenerator(seed: 17)
+        func poisson(_ mean: Double) -> Int {
+            // Knuth's method: the means here are small.
+            let limit = exp(-mean)
+            var product = Double.random(in: 0..<1, using: &random), count = 0
+            while product > limit {
+                product *= Double.random(in: 0..<1, using: &random)
+                count += 1
+            }
+            return count
+        }
+        var events: [AlertEvent] = []
+        for minute in Int32(0)..<1440 {
+            var observations: [SiteObservation] = []
+            for site in 0..<24 {
+                let rate = Double(5 + site)
+                var us = poisson(0.4 * rate), de = poisson(0.6 * rate)
+                if (0..<3).contains(site), (900..<960).contains(minute) { us += poisson(4 * rate) }
+                if site == 3, (950..<1000).contains(minute) { de += poisson(6 * rate) }
+                if (10..<12).contains(site), (1100..<1130).contains(minute) { (us, de) = (0, 0) }
+                let requests = us + de
+                let errors = (5..<7).contains(site) && (1000..<1010).contains(minute) ? requests / 2 : 0
+                guard requests > 0 else { continue }
+                observations.append(
+                    SiteObservation(
+                        site: String(format: "site%02d.example", site), requests: requests, errors: errors,
+                        watched: watchingAll ? [Self.us: us, Self.de: de] : [Self.us: us]))
+            }
+            events += engine.step(minute: minute, observations: observations)
+        }
+        events += engine.finish()
+        trace.finish()
+        return (events, trace)
+    }
+
+    @Test("sites stepped on several threads raise the events and charts of one thread", arguments: [false, true])
+    func parallelStepsMatchOneThread(watchingAll: Bool) {
+        let one = Self.run(threads: 1, watchingAll: watchingAll)
+        // 24 sites, 8 a thread at least: three threads step them.
+        let three = Self.run(threads: 3, watchingAll: watchingAll)
+        // Several kinds, raised at several sites in the same minutes: the ids' order is tested.
+        let kinds = Set(one.events.map(\.kind))
+        #expect(kinds == [.surge, .errorSpike, .drop], "\(one.events.map { ($0.kind, $0.site) })")
+        #expect(Set(one.events.filter { $0.kind == .surge }.map(\.site)).count >= 3)
+        let opened = one.events.filter { $0.state == .open }.map(\.id)
+        #expect(opened == Array(1...opened.count), "numbered as raised")
+        #expect(three.events == one.events)
+        #expect(three.trace.surges.map(\.site) == one.trace.surges.map(\.site))
+        #expect(three.trace.surges.map(\.values) == one.trace.surges.map(\.values))
+        #expect(three.trace.surges.map(\.baselines) == one.trace.surges.map(\.baselines))
+        #expect(three.trace.errors.map(\.site) == one.trace.errors.map(\.site))
+        #expect(three.trace.errors.map(\.errors) == one.trace.errors.map(\.errors))
+        #expect(three.trace.errors.map(\.baselines) == one.trace.errors.map(\.baselines))
+        #expect(!one.trace.surges.isEmpty && !one.trace.errors.isEmpty)
+    }
+}
