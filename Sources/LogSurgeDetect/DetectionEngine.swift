@@ -382,8 +382,11 @@ public final class DetectionEngine {
     /// same, as only earlier days are read; learning the week forgets it.)
     private func weeklyLevel(_ history: SeriesHistory, step: Int) -> Double? {
         if let memo = history.weeklyLevelMemo, memo.step == step { return memo.level }
+        // (Days back are whole days: the hour of the week of `day` days back is 24 × `day` hours
+        // earlier.)
+        let noise = history.noise, hour = SeriesNoise.hourOfWeek(minute(of: step))
         let level = history.dailyExpected(at: step, stepsPerDay: stepsPerDay, halfWindow: halfWindow) { day in
-            history.noise.weeklyFactor(at: minute(of: step - day * stepsPerDay), stepMinutes: stepMinutes)
+            noise.weeklyFactor(hour: ((hour - 24 * day) % 168 + 168) % 168, stepMinutes: stepMinutes)
         }
         history.weeklyLevelMemo = (step, level)
         return level

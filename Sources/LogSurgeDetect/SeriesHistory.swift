@@ -67,7 +67,15 @@ final class SeriesHistory {
     /// The first step whose values (count, baselines, mark) are kept.
     private var firstRecentStep: Int { max(firstStep, endStep - recentCapacity) }
 
-    private func slot(_ step: Int) -> Int { (step - origin) % capacity }
+    /// The long ring's slot of `endStep` (where the next step goes): `(endStep - origin) % capacity`,
+    /// kept as steps are appended rather than divided for at every read.
+    private var endSlot = 0
+
+    /// The long ring's slot of `step`, one of the steps stored or `endStep`.
+    private func slot(_ step: Int) -> Int {
+        let slot = endSlot - (endStep - step)
+        return slot >= 0 ? slot : slot + capacity
+    }
     private func recentSlot(_ step: Int) -> Int { (step - origin) & (recentCapacity - 1) }
 
     /// Appends the next step.
@@ -109,6 +117,8 @@ final class SeriesHistory {
             excluded[slot] = false
         }
         endStep += 1
+        endSlot += 1
+        if endSlot == capacity { endSlot = 0 }
         if endStep - firstStep > capacity { firstStep = endStep - capacity }
     }
 
@@ -148,8 +158,12 @@ final class SeriesHistory {
     func level(over range: Range<Int>) -> (count: Double, expected: Double) {
         let from = max(range.lowerBound, firstRecentStep), to = min(range.upperBound, endStep)
         var expected = 0.0
-        forEachRecentSlot(from: from, to: to) { slot in
-            if !excluded[slot] { expected += Double(rawBaselines[slot]) }
+        rawBaselines.withUnsafeBufferPointer { rawBaselines in
+            excluded.withUnsafeBufferPointer { excluded in
+                forEachRecentSlot(from: from, to: to) { slot in
+                    if !excluded[slot] { expected += Double(rawBaselines[slot]) }
+                }
+            }
         }
         return (normalSum(from: from, to: to).sum, expected)
     }
@@ -274,20 +288,28 @@ final class SeriesHistory {
         var sums = WindowSums()
         var count = 0.0, baseline = 0.0, excludedSteps = 0, steps = 0
         var step = endStep - 1
-        let first = firstRecentStep
-        for (index, window) in SeriesNoise.windows.enumerated() {
-            while steps < window, step >= first {
-                let slot = recentSlot(step)
-                count += Double(counts[slot])
-                baseline += Double(baselines[slot])
-                if excluded[slot] { excludedSteps += 1 }
-                steps += 1
-                step -= 1
+        let first = firstRecentStep, mask = recentCapacity - 1
+        // (Through buffers: the rings are a class's, each element read through `self` otherwise.)
+        counts.withUnsafeBufferPointer { counts in
+            baselines.withUnsafeBufferPointer { baselines in
+                excluded.withUnsafeBufferPointer { excluded in
+                    var slot = step >= first ? recentSlot(step) : 0
+                    for (index, window) in SeriesNoise.windows.enumerated() {
+                        while steps < window, step >= first {
+                            count += counts[slot]
+                            baseline += Double(baselines[slot])
+                            if excluded[slot] { excludedSteps += 1 }
+                            steps += 1
+                            step -= 1
+                            slot = (slot - 1) & mask
+                        }
+                        sums.count[index] = count
+                        sums.baseline[index] = baseline
+                        sums.excluded[index] = excludedSteps
+                        sums.steps[index] = steps
+                    }
+                }
             }
-            sums.count[index] = count
-            sums.baseline[index] = baseline
-            sums.excluded[index] = excludedSteps
-            sums.steps[index] = steps
         }
         sumsMemo = (version, sums)
         return sums
@@ -377,6 +399,7 @@ extension SeriesHistory {
         try reader.check(origin > -bound && origin < bound && endStep >= origin && endStep < bound && endStep - origin < bound)
         self.init(capacity: capacity, startStep: origin, recentCapacity: recentCapacity)
         self.endStep = endStep
+        endSlot = (endStep - origin) % capacity
         firstStep = max(origin, endStep - capacity)
         normalCountsBeforeFirst = try reader.double()
         let stepsBefore = try reader.unsigned()

@@ -80,6 +80,8 @@ struct SeriesNoise {
     private struct ProfileHour {
         var mean: Float = 0
         var seen: UInt16 = 0
+        /// exp(mean), the factor (read at every step of every series, for each of 7 days).
+        var factor = 1.0
     }
 
     init() {}
@@ -143,7 +145,7 @@ struct SeriesNoise {
     // MARK: - Weekly profile
 
     /// Hours since 1970 modulo 168 (weeks start on Thursday at 00:00 UTC: only the period matters).
-    private static func hourOfWeek(_ minute: Int32) -> Int {
+    static func hourOfWeek(_ minute: Int32) -> Int {
         let hours = Int(minute) >= 0 ? Int(minute) / 60 : (Int(minute) - 59) / 60
         return ((hours % 168) + 168) % 168
     }
@@ -151,11 +153,15 @@ struct SeriesNoise {
     /// The factor of the hour of week of `minute`: 1 until that hour has been seen in three
     /// weeks (its steps of three weeks, for steps under an hour).
     func weeklyFactor(at minute: Int32, stepMinutes: Int) -> Double {
+        weeklyFactor(hour: Self.hourOfWeek(minute), stepMinutes: stepMinutes)
+    }
+
+    /// The factor of `hour` of the week (`hourOfWeek`).
+    func weeklyFactor(hour: Int, stepMinutes: Int) -> Double {
         guard !profile.isEmpty else { return 1 }
-        let hour = Self.hourOfWeek(minute)
         let needed = 3 * max(1, 60 / max(1, stepMinutes))
         guard Int(profile[hour].seen) >= needed else { return 1 }
-        return exp(Double(profile[hour].mean))
+        return profile[hour].factor
     }
 
     /// Learns the step at `minute`: `count` against the daily baseline `daily`.
@@ -171,6 +177,7 @@ struct SeriesNoise {
             profile[hour].mean += max(weight, 1 / Float(Int(profile[hour].seen) + 1)) * (term - profile[hour].mean)
         }
         if profile[hour].seen < UInt16.max { profile[hour].seen += 1 }
+        profile[hour].factor = exp(Double(profile[hour].mean))
     }
 }
 
@@ -201,7 +208,7 @@ extension SeriesNoise {
         let seen = try reader.array(atMost: 168) { try UInt16(exactly: $0.unsigned()) ?? UInt16.max }
         try reader.check(means.count == seen.count && (means.isEmpty || means.count == 168))
         try reader.check(means.allSatisfy { $0.isFinite && abs($0) <= 2 })
-        profile = zip(means, seen).map { ProfileHour(mean: $0, seen: $1) }
+        profile = zip(means, seen).map { ProfileHour(mean: $0, seen: $1, factor: exp(Double($0))) }
         let records = try reader.array(atMost: Self.recordDays) { try $0.double() }
         let recordDay = try reader.array(atMost: Self.recordDays) { try $0.int() }
         try reader.check(records.count == Self.recordDays && recordDay.count == Self.recordDays)
