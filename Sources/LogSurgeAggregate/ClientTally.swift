@@ -17,8 +17,9 @@ public struct ClientTally: Sendable, Equatable {
     /// Distinct clients kept exactly (12 bytes each, 12 KB at most); past this, the sketch (36 KB).
     public static let exactLimit = 1024
 
-    /// Bytes this tally holds, about.
-    var memoryBytes: Int { sketch != nil ? ClientSketch.bytes : 12 * identities.count }
+    /// Bytes this tally holds, about: its pairs, and for the two arrays that hold them their
+    /// headers and the allocator's own (the many tallies of one or two clients are mostly that).
+    var memoryBytes: Int { sketch != nil ? ClientSketch.bytes : identities.isEmpty ? 0 : 12 * identities.capacity + 96 }
 
     /// Identities, ascending, and each one's requests (exact form).
     private(set) var identities: [UInt64] = []

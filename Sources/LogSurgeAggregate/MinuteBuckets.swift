@@ -24,7 +24,7 @@ public struct BucketRow: Sendable, Equatable {
 /// Chunk tallies are merged into it in chunk order; because every counter is a sum, the
 /// result does not depend on how lines were split into chunks or spread over workers.
 ///
-/// Memory is bounded: once `spillThreshold` buckets are held (or their clients take 512 bytes
+/// Memory is bounded: once `spillThreshold` buckets are held (or their clients take 128 bytes
 /// a bucket of it), they are sorted and written as a run to unlinked temporary files and the
 /// table starts afresh; rows are then merged from the
 /// runs and the table, equal keys summed, in the same order and with the same sums as if
@@ -34,10 +34,11 @@ public struct MinuteBuckets: Sendable {
     public static let overflowSite = "~other"
     /// Distinct sites kept apart (site indices are 16 bits; one is `overflowSite`).
     public static let maximumSites = Int(UInt16.max) - 1
-    /// Buckets held in memory before they are spilled, by default: about 8 MB of table (four days
+    /// Buckets held in memory before they are spilled, by default: about 4 MB of table (two days
     /// of one busy site with visitors from 20 countries a minute). Spilling costs little: a week
-    /// of 200 k buckets is written and merged back in a few tens of milliseconds.
-    public static let defaultSpillThreshold = 1 << 17
+    /// of 200 k buckets is written and merged back in a few tens of milliseconds. (Twice this,
+    /// with clients at 512 bytes a bucket, a run reading rotated archives peaked at 150 MB.)
+    public static let defaultSpillThreshold = 1 << 16
 
     public private(set) var siteNames: [String] = []
     /// Sites folded into `overflowSite` so far (a site folded twice counts twice). It grows with
@@ -50,10 +51,11 @@ public struct MinuteBuckets: Sendable {
     /// The clients of each of the store's entries, in the store's order, and their bytes.
     private var clients: [ClientTally] = []
     private var clientBytes = 0
-    /// Bytes of clients held before a spill: 512 a bucket of `spillThreshold` (64 MB by
-    /// default: some 1,800 buckets of more than `ClientTally.exactLimit` clients, a busy
-    /// site's day), so that dividing the threshold divides this too.
-    private var clientBudget: Int { spillThreshold << 9 }
+    /// Bytes of clients held before a spill: 128 a bucket of `spillThreshold` (8 MB by
+    /// default: some 230 buckets of more than `ClientTally.exactLimit` clients, a busy site's
+    /// four hours; a tally's bytes as `ClientTally.memoryBytes` counts them), so that dividing
+    /// the threshold divides this too.
+    private var clientBudget: Int { spillThreshold << 7 }
     /// Buckets held before a spill.
     public private(set) var spillThreshold: Int
     private var spillFile: BucketSpillFile?
