@@ -94,7 +94,10 @@ struct Analyze: ParsableCommand {
     @OptionGroup(title: "Detection")
     var detector: DetectorOptions
 
-    @Option(help: ArgumentHelp("Parse workers (default: the active processor count). Output is identical for every value.", valueName: "N"))
+    @Option(
+        help: ArgumentHelp(
+            "Parse workers, and threads that step the detectors' sites side by side (default: the active processor count). Output is identical for every value.",
+            valueName: "N"))
     var threads: Int?
 
     @Option(
