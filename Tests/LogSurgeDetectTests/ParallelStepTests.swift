@@ -1,4 +1,3 @@
-import Foundation
 import Testing
 import LogSurgeCore
 @testable import LogSurgeDetect
@@ -19,16 +18,7 @@ import LogSurgeCore
         let trace = DetectionTrace(minutes: 0...1439, maximumColumns: 240)
         engine.trace = trace
         var random = SeededGenerator(seed: 17)
-        func poisson(_ mean: Double) -> Int {
-            // Knuth's method: the means here are small.
-            let limit = exp(-mean)
-            var product = Double.random(in: 0..<1, using: &random), count = 0
-            while product > limit {
-                product *= Double.random(in: 0..<1, using: &random)
-                count += 1
-            }
-            return count
-        }
+        func poisson(_ mean: Double) -> Int { NoiseModelTests.poisson(mean, &random) }
         var events: [AlertEvent] = []
         for minute in Int32(0)..<1440 {
             var observations: [SiteObservation] = []
