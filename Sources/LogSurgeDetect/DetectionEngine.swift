@@ -799,6 +799,15 @@ public final class DetectionEngine {
     /// After a site's step, in site order: its new episodes numbered as they were raised, its
     /// charts' points recorded.
     private func settle(_ site: SiteState, events: inout [AlertEvent]) {
+        // A site's step raises its episodes in this order, and its events list them in it too:
+        // its watched countries' surges, those of the countries checked by share in code order,
+        // its drop, its 5xx spike (a track raises one a step at most). The surges' tracks are
+        // found in that order, not by the events' country, which a plain series leaves out.
+        var surgesRaised: [SurgeTrack] = []
+        if events.contains(where: { $0.id == Episode.unnumbered && $0.kind == .surge }) {
+            surgesRaised = (site.surges + site.countryTracksInOrder).filter { $0.episode?.id == Episode.unnumbered }
+        }
+        var nextSurge = 0
         for index in events.indices where events[index].id == Episode.unnumbered {
             let id = nextID
             nextID += 1
@@ -807,11 +816,8 @@ public final class DetectionEngine {
             case .drop: site.drop?.id = id
             case .errorSpike: site.errors.episode?.id = id
             case .surge:
-                // (A track raises one episode a step at most; the new one is the unnumbered one.)
-                let track =
-                    site.surges.first { $0.episode?.id == Episode.unnumbered }
-                    ?? site.countries.values.first { $0.episode?.id == Episode.unnumbered && $0.country == events[index].country }
-                track!.episode!.id = id
+                surgesRaised[nextSurge].episode!.id = id
+                nextSurge += 1
             }
         }
         guard let trace else { return }

@@ -63,4 +63,25 @@ import LogSurgeCore
         #expect(three.trace.errors.map(\.baselines) == one.trace.errors.map(\.baselines))
         #expect(!one.trace.surges.isEmpty && !one.trace.errors.isEmpty)
     }
+
+    @Test("a surge of a country checked by share is numbered without site totals (the events name no country)")
+    func surgeByShareWithoutSiteTotals() {
+        var configuration = DetectorConfiguration()
+        configuration.watchesEveryCountry = true
+        let engine = DetectionEngine(configuration: configuration, hasSiteTotals: false)
+        var events: [AlertEvent] = []
+        // DE, checked by its share of the site, ×20 for 40 minutes on the third day.
+        for minute in Int32(0)..<(3 * 1440) {
+            let surge = minute >= 2 * 1440 + 600 && minute < 2 * 1440 + 640
+            let de = surge ? 200 : 10 + Int(minute % 3), us = 40 + Int(minute % 5)
+            events += engine.step(
+                minute: minute,
+                observations: [SiteObservation(site: "a", requests: us + de, errors: 0, watched: [Self.us: us, Self.de: de])])
+        }
+        events += engine.finish()
+        let surges = events.filter { $0.kind == .surge }
+        #expect(surges.map(\.state) == [.open, .closed], "\(surges)")
+        #expect(surges.map(\.id) == [1, 1])
+        #expect(surges.allSatisfy { $0.country == nil })
+    }
 }
