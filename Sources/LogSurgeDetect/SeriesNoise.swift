@@ -42,7 +42,7 @@ import Darwin
 ///   so than a surge must (`recordTailFactor`), and the week must hold thousands of steps (steps
 ///   of 5 minutes or less).
 ///
-/// Costs a few hundred bytes a series and a few operations a step.
+/// Costs about 3 KB a series (most of it the weekly profile) and a few operations a step.
 struct SeriesNoise {
     /// The test windows, in steps: surges over each, drops over the last three.
     static let windows = [1, 3, 10, 60]
