@@ -69,12 +69,12 @@ public final class DetectionEngine {
 
     private let stepsPerDay: Int
     private let halfWindow: Int
-    private var sites: [String: SiteState] = [:]
+    @exclusivity(unchecked) private var sites: [String: SiteState] = [:]
     /// The sites checked, in the order they were admitted.
-    private var siteOrder: [SiteState] = []
-    private var nextID = 1
-    private var lastStep: Int?
-    private var origin: Int32?
+    @exclusivity(unchecked) private var siteOrder: [SiteState] = []
+    @exclusivity(unchecked) private var nextID = 1
+    @exclusivity(unchecked) private var lastStep: Int?
+    @exclusivity(unchecked) private var origin: Int32?
 
     /// Sites checked: those in `sites` when given, else the first `maximumSites` seen.
     private let admitted: Set<String>?
@@ -213,7 +213,7 @@ public final class DetectionEngine {
     private func lastMinute(of step: Int) -> Int32 { minute(of: step) + Int32(stepMinutes - 1) }
 
     /// Steps taken, skipped ones included.
-    private(set) var stepsTaken = 0
+    @exclusivity(unchecked) private(set) var stepsTaken = 0
 
     /// A step of a plain series with no data: stored for every site, left out of every
     /// baseline and every test (a missing point is not a count of 0: not a drop).
@@ -912,28 +912,28 @@ final class SiteState {
     static func capacity(stepsPerDay: Int, halfWindow: Int) -> Int { max(7 * stepsPerDay + halfWindow + 1, 128) }
 
     let name: String
-    var total: SeriesHistory
-    var surges: [SurgeTrack]
-    var errors = ErrorTrack()
+    @exclusivity(unchecked) var total: SeriesHistory
+    @exclusivity(unchecked) var surges: [SurgeTrack]
+    @exclusivity(unchecked) var errors = ErrorTrack()
     /// The drop episode going on, if any.
-    var drop: Episode?
+    @exclusivity(unchecked) var drop: Episode?
     /// The first step a drop's test window may hold: after the last drop episode and the last
     /// missing point (a window of a rise's steps left out of the baselines is evidence still).
-    var dropEvidenceFrom: Int
+    @exclusivity(unchecked) var dropEvidenceFrom: Int
     /// What the site did in the step being taken, until it is taken.
-    var observation: SiteObservation?
+    @exclusivity(unchecked) var observation: SiteObservation?
     /// Its clients over every country: what its busiest client usually sends (a crawler of a
     /// country not watched is no baseline of the site's traffic either).
-    var clients = CrowdEvidence()
+    @exclusivity(unchecked) var clients = CrowdEvidence()
     /// `--watch-country all`: its requests by hour of the day, the countries checked by their
     /// share of them, those of them with an episode going on, and those not checked (no room).
-    var hours = HourSums()
-    var countries: [CountryCode: SurgeTrack] = [:]
-    var openCountries: [CountryCode] = []
-    var countriesNotChecked: Set<CountryCode> = []
-    var recentCountries = RecentCountries()
+    @exclusivity(unchecked) var hours = HourSums()
+    @exclusivity(unchecked) var countries: [CountryCode: SurgeTrack] = [:]
+    @exclusivity(unchecked) var openCountries: [CountryCode] = []
+    @exclusivity(unchecked) var countriesNotChecked: Set<CountryCode> = []
+    @exclusivity(unchecked) var recentCountries = RecentCountries()
     /// What the step being taken adds to the charts, recorded after it in site order.
-    var traceRecords: [TraceRecord] = []
+    @exclusivity(unchecked) var traceRecords: [TraceRecord] = []
 
     enum TraceRecord {
         case surge(SurgeTrack, minute: Int32, count: Double, baseline: Double?)
@@ -961,23 +961,23 @@ final class SiteState {
 
 final class SurgeTrack {
     package let country: CountryCode
-    var history: SeriesHistory
-    var episode: Episode?
+    @exclusivity(unchecked) var history: SeriesHistory
+    @exclusivity(unchecked) var episode: Episode?
     /// Its clients, step by step, and what a normal step's clients are.
-    var crowd = CrowdEvidence()
+    @exclusivity(unchecked) var crowd = CrowdEvidence()
     /// Whether this step rose as a surge would but was no crowd (reset every step).
-    var notACrowd = false
+    @exclusivity(unchecked) var notACrowd = false
     /// The first step a test window may hold: after its last episode, rise that was no crowd
     /// and missing point (`leaveOut`).
-    var evidenceFrom = 0
+    @exclusivity(unchecked) var evidenceFrom = 0
     /// When it rose lately (a daily routine is no surge).
-    var recurrence = Recurrence()
+    @exclusivity(unchecked) var recurrence = Recurrence()
     /// Its series in the engine's trace, once recorded.
-    var traceSlot = -1
+    @exclusivity(unchecked) var traceSlot = -1
     /// Whether it is checked by its share of the site (`--watch-country all`; not charted),
     /// and the share's sums.
     let bySiteShare: Bool
-    var share = HourSums()
+    @exclusivity(unchecked) var share = HourSums()
 
     init(country: CountryCode, history: SeriesHistory, bySiteShare: Bool = false) {
         self.country = country
@@ -994,17 +994,17 @@ final class SurgeTrack {
 
 /// A site's 5xx share: the last day of normal steps as baseline, the last few steps as evidence.
 final class ErrorTrack {
-    var recent: [(requests: Int, errors: Int)] = []
-    var episode: Episode?
-    var stepsSeen = 0
+    @exclusivity(unchecked) var recent: [(requests: Int, errors: Int)] = []
+    @exclusivity(unchecked) var episode: Episode?
+    @exclusivity(unchecked) var stepsSeen = 0
     /// Its series in the engine's trace, once recorded.
-    var traceSlot = -1
+    @exclusivity(unchecked) var traceSlot = -1
     /// The last day of steps, allocated as it fills.
-    private var ring: [(requests: Int, errors: Int)] = []
+    @exclusivity(unchecked) private var ring: [(requests: Int, errors: Int)] = []
     private static let ringSize = 1440
-    private var position = 0
-    private(set) var historyRequests = 0
-    private var historyErrors = 0
+    @exclusivity(unchecked) private var position = 0
+    @exclusivity(unchecked) private(set) var historyRequests = 0
+    @exclusivity(unchecked) private var historyErrors = 0
 
     func baselineShare(floor: Double) -> Double {
         // A weak prior of 1% over 100 requests keeps an empty history from calling 1 error a spike.

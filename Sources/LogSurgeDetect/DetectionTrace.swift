@@ -10,21 +10,23 @@ import LogSurgeCore
 /// had no baseline for yet (its warm-up) leave the baseline of their column out.
 public final class DetectionTrace: @unchecked Sendable {
     // Invariant: written by the one thread that runs the detectors, read after it finished.
+    // (So its stored properties are not checked for overlapping access at run time: every step
+    // of every series records here, and the checks were a tenth of the detectors' time.)
 
     /// The first minute of the first column.
-    public private(set) var firstMinute: Int32
+    @exclusivity(unchecked) public private(set) var firstMinute: Int32
     /// Minutes folded into one column (the last column may cover fewer of the span).
-    public private(set) var minutesPerColumn: Int
-    public private(set) var columnCount: Int
+    @exclusivity(unchecked) public private(set) var minutesPerColumn: Int
+    @exclusivity(unchecked) public private(set) var columnCount: Int
     /// Minutes in the span: the last column covers what is left of it.
-    public private(set) var minuteCount: Int
+    @exclusivity(unchecked) public private(set) var minuteCount: Int
     /// A trace of a stream, whose span is known only at its end: it starts at the first minute
     /// recorded, a minute a column, and doubles the minutes of a column (adding pairs of
     /// columns) whenever the span outgrows `maximumColumns`. Until `finish()` its columns
     /// hold sums (`values`: requests; `baselines`: nil).
     private let growing: Bool
-    private var started: Bool
-    private var finished = false
+    @exclusivity(unchecked) private var started: Bool
+    @exclusivity(unchecked) private var finished = false
     private let maximumColumns: Int
 
     /// A watched country's requests to one site.
@@ -54,12 +56,12 @@ public final class DetectionTrace: @unchecked Sendable {
         }
     }
 
-    public private(set) var surges: [Surge] = []
-    public private(set) var errors: [Errors] = []
-    private var surgeIndex: [SeriesKey: Int] = [:]
-    private var errorIndex: [String: Int] = [:]
-    private var surgeBaselines: [[(sum: Double, steps: Int)]] = []
-    private var errorBaselines: [[(sum: Double, steps: Int)]] = []
+    @exclusivity(unchecked) public private(set) var surges: [Surge] = []
+    @exclusivity(unchecked) public private(set) var errors: [Errors] = []
+    @exclusivity(unchecked) private var surgeIndex: [SeriesKey: Int] = [:]
+    @exclusivity(unchecked) private var errorIndex: [String: Int] = [:]
+    @exclusivity(unchecked) private var surgeBaselines: [[(sum: Double, steps: Int)]] = []
+    @exclusivity(unchecked) private var errorBaselines: [[(sum: Double, steps: Int)]] = []
 
     private struct SeriesKey: Hashable {
         package var site: String

@@ -12,6 +12,10 @@
 ///
 /// With up to 100 sites and one watched country over a week or more, this is what detection
 /// holds: 20 MB for the 200 series, where a ring of every value for 8 days took 30 MB.
+///
+/// Stored properties are `@exclusivity(unchecked)`, as are those of the engine's other per-site
+/// classes: a series is stepped by one thread at a time, no access to one of them overlaps
+/// another, and the run-time checks of it were a quarter of the detectors' time.
 final class SeriesHistory {
     /// Steps whose values the short ring keeps by default: at least the 241 the level reads.
     static let recentCapacity = 256
@@ -21,36 +25,36 @@ final class SeriesHistory {
     let recentCapacity: Int
 
     // The long ring, slot `(step - origin) % capacity`.
-    private var normalCountsThrough: [Double] = []
+    @exclusivity(unchecked) private var normalCountsThrough: [Double] = []
     /// Normal steps through each step, modulo 2^16: a difference over the ring is exact.
-    private var normalStepsThrough: [UInt16] = []
+    @exclusivity(unchecked) private var normalStepsThrough: [UInt16] = []
     /// The totals through the step before `firstStep` (the one last dropped from the ring).
-    private var normalCountsBeforeFirst = 0.0
-    private var normalStepsBeforeFirst: UInt16 = 0
+    @exclusivity(unchecked) private var normalCountsBeforeFirst = 0.0
+    @exclusivity(unchecked) private var normalStepsBeforeFirst: UInt16 = 0
 
     // The short ring, slot `(step - origin) % recentCapacity`.
     /// Counts as they are (a plain series' values may pass Float's 2^24), baselines as Float.
-    private var counts: [Double] = []
-    private var baselines: [Float] = []
+    @exclusivity(unchecked) private var counts: [Double] = []
+    @exclusivity(unchecked) private var baselines: [Float] = []
     /// The baseline before the level adjustment (see `DetectionEngine`), to measure the level by.
-    private var rawBaselines: [Float] = []
-    private var excluded: [Bool] = []
+    @exclusivity(unchecked) private var rawBaselines: [Float] = []
+    @exclusivity(unchecked) private var excluded: [Bool] = []
 
     private let capacity: Int
     private let origin: Int
     /// What the series has shown of its noise (dispersion, weekly profile).
-    var noise = SeriesNoise()
+    @exclusivity(unchecked) var noise = SeriesNoise()
     /// The first step stored, and one past the last.
-    private(set) var firstStep: Int
-    private(set) var endStep: Int
+    @exclusivity(unchecked) private(set) var firstStep: Int
+    @exclusivity(unchecked) private(set) var endStep: Int
 
     /// Changes to the steps stored (appended, marked): `windowSums` of a version is kept, as the
     /// detectors and the learning after them read the same sums at most steps.
-    private var version = 0
-    private var sumsMemo: (version: Int, sums: WindowSums)?
+    @exclusivity(unchecked) private var version = 0
+    @exclusivity(unchecked) private var sumsMemo: (version: Int, sums: WindowSums)?
     /// The weekly level `DetectionEngine` found for a step (read before it is appended and after),
     /// until the weekly profile learns or a step is marked.
-    var weeklyLevelMemo: (step: Int, level: Double?)?
+    @exclusivity(unchecked) var weeklyLevelMemo: (step: Int, level: Double?)?
 
     init(capacity: Int, startStep: Int, recentCapacity: Int = SeriesHistory.recentCapacity) {
         precondition(capacity < 1 << 16, "normal steps are counted modulo 2^16")
@@ -69,7 +73,7 @@ final class SeriesHistory {
 
     /// The long ring's slot of `endStep` (where the next step goes): `(endStep - origin) % capacity`,
     /// kept as steps are appended rather than divided for at every read.
-    private var endSlot = 0
+    @exclusivity(unchecked) private var endSlot = 0
 
     /// The long ring's slot of `step`, one of the steps stored or `endStep`.
     private func slot(_ step: Int) -> Int {
