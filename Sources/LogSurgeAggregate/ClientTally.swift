@@ -144,23 +144,26 @@ public struct ClientTally: Sendable, Equatable {
     /// The tally as bytes: a tag, then the pairs or the sketch, little-endian.
     func serialized() -> [UInt8] {
         var bytes: [UInt8] = []
+        serialize(appendingTo: &bytes)
+        return bytes
+    }
+
+    /// Appends `serialized()`'s bytes to `bytes` (the spill file's buffer: no array a tally).
+    func serialize(appendingTo bytes: inout [UInt8]) {
         if let reported {
             bytes.append(2)
             for value in [reported.distinct, reported.busiest] { withUnsafeBytes(of: Int64(value).littleEndian) { bytes += $0 } }
         } else if let sketch {
-            bytes.reserveCapacity(1 + sketch.registers.count + 4 * sketch.cells.count)
             bytes.append(1)
             bytes += sketch.registers
             for cell in sketch.cells { withUnsafeBytes(of: cell.littleEndian) { bytes += $0 } }
         } else {
-            bytes.reserveCapacity(1 + 12 * identities.count)
             bytes.append(0)
             for (identity, count) in zip(identities, requests) {
                 withUnsafeBytes(of: identity.littleEndian) { bytes += $0 }
                 withUnsafeBytes(of: count.littleEndian) { bytes += $0 }
             }
         }
-        return bytes
     }
 
     /// The tally `serialized()` wrote; nil for bytes it cannot have written.

@@ -130,6 +130,28 @@ import LogSurgeCore
         #expect(abs(rows[7].clients.distinct - 1500) <= 30)
     }
 
+    @Test("tallies appended to a spill file read back the same, held in memory or written out")
+    func spillFileTalliesReadBack() throws {
+        let file = try #require(BucketSpillFile())
+        // Sketches (36 KB) among exact tallies: several writes of `flushSize`, and a last part held.
+        var appended: [(place: (offset: Int64, length: UInt32), tally: ClientTally)] = []
+        var total = 0
+        for index in 0..<100 {
+            let tally = Self.tally(Self.clients(index % 4 == 3 ? 1100 : 1 + index * 5, seed: UInt64(index)))
+            let place = try #require(file.appendTally(tally))
+            appended.append((place, tally))
+            total += Int(place.length)
+            // Each read back as soon as it is appended (from memory), and the first (written by now).
+            #expect(file.tally(at: place.offset, length: place.length) == tally)
+            #expect(file.tally(at: appended[0].place.offset, length: appended[0].place.length) == appended[0].tally)
+        }
+        #expect(total > 3 * BucketSpillFile.flushSize)
+        #expect(appended.last!.place.offset + Int64(appended.last!.place.length) == Int64(total))
+        for (place, tally) in appended.reversed() { #expect(file.tally(at: place.offset, length: place.length) == tally) }
+        // Past the end: refused, not a tally of zeros.
+        #expect(file.tally(at: Int64(total), length: 13) == nil)
+    }
+
     @Test("sites folded into ~other merge their clients")
     func foldedSitesMergeClients() {
         var buckets = MinuteBuckets()
