@@ -166,12 +166,75 @@ public final class DetectionEngine {
                 continue
             }
             let site = SiteState(
-                name: name, configuration: configuration, startStep: step, stepsPerDay: stepsPerDay,
+                name: name, position: siteOrder.count, configuration: configuration, startStep: step, stepsPerDay: stepsPerDay,
                 halfWindow: halfWindow)
             sites[name] = site
             siteOrder.append(site)
         }
         for observation in observations { sites[observation.site]?.observation = observation }
+    }
+
+    /// The events of `minutes`, each stepped as `step(minute:observations:)` would, in turn: the
+    /// same events, ids and charts.
+    ///
+    /// Runs of minutes that admit no new site and start nothing afresh are stepped site by site
+    /// (each site through every minute of the run, on `threads` threads when there are sites
+    /// enough to share), then settled minute by minute in site order: the threads meet once a
+    /// run, not every minute (a year of 50 quiet sites is half a million minutes), and a site's
+    /// history stays in the cache while it is stepped (a year of 50 sites: 73 s -> 62 s on
+    /// one thread, 56 s -> 35 s on two, each meeting every minute).
+    public func step(batch minutes: [(minute: Int32, observations: [SiteObservation])]) -> [AlertEvent] {
+        var events: [AlertEvent] = []
+        var next = 0
+        while next < minutes.count {
+            let run = steppedTogether(minutes[next...])
+            if run.steps.isEmpty {
+                events += step(minute: minutes[next].minute, observations: minutes[next].observations)
+                next += 1
+            } else {
+                events += advance(together: run.steps, observations: run.observations)
+                next += run.minutes
+            }
+        }
+        return events
+    }
+
+    /// Most steps stepped together at once (a minute's observations are held until then).
+    static let mostStepsTogether = 1440
+
+    /// The run of `minutes` from its start that `advance(together:observations:)` can step:
+    /// its minutes and steps (skipped ones included), and each site's observations by step.
+    /// None unless there are two sites at least, every minute of the run comes after the last
+    /// one stepped within `longestGap` and names only sites already admitted (or refused), and
+    /// no country is checked by its share (counted over every site, each step).
+    private func steppedTogether(
+        _ minutes: ArraySlice<(minute: Int32, observations: [SiteObservation])>
+    ) -> (minutes: Int, steps: [Int], observations: [[(step: Int, observation: SiteObservation)]]) {
+        let none: (Int, [Int], [[(step: Int, observation: SiteObservation)]]) = (0, [], [])
+        guard siteOrder.count > 1, !configuration.watchesEveryCountry,
+            !gapsAreMissingData, let origin, var last = lastStep
+        else { return none }
+        var steps: [Int] = []
+        var observations = [[(step: Int, observation: SiteObservation)]](repeating: [], count: siteOrder.count)
+        var taken = 0
+        for (minute, minuteObservations) in minutes {
+            let index = (Int(minute) - Int(origin)) / stepMinutes
+            guard index > last, index - last <= Self.longestGap(stepsPerDay: stepsPerDay),
+                steps.count + (index - last) <= Self.mostStepsTogether,
+                minuteObservations.allSatisfy({ sites[$0.site] != nil || sitesNotChecked.contains($0.site) })
+            else { break }
+            steps += (last + 1)...index
+            for observation in minuteObservations {
+                guard let site = sites[observation.site] else { continue }
+                // A site's last observation of a minute counts.
+                if observations[site.position].last?.step == index { observations[site.position].removeLast() }
+                observations[site.position].append((index, observation))
+            }
+            last = index
+            taken += 1
+        }
+        // A run of one minute is no better stepped together.
+        return taken > 1 ? (taken, steps, observations) : none
     }
 
     /// Skipped steps are filled in up to this many; a longer gap starts afresh.
@@ -260,9 +323,65 @@ public final class DetectionEngine {
             events = sites.indices.map { advance(sites[$0], step: step, countriesStepped: countries.isEmpty ? [] : countries[$0]) }
         }
         for index in sites.indices where !events[index].isEmpty || !sites[index].traceRecords.isEmpty {
-            settle(sites[index], events: &events[index])
+            settle(sites[index], events: &events[index], records: sites[index].traceRecords.indices)
+            sites[index].traceRecords.removeAll(keepingCapacity: true)
+            numberGoingOn(sites[index])
         }
         return events.flatMap { $0 }
+    }
+
+    /// `steps` (consecutive, the first after `lastStep`) of every site checked, `observations`
+    /// each site's by step: each site stepped through them all by one of the threads, then what
+    /// they raised and recorded settled step by step in site order (`settle`), as
+    /// `advance(step:)` of each step in turn settles it.
+    private func advance(together steps: [Int], observations: [[(step: Int, observation: SiteObservation)]]) -> [AlertEvent] {
+        let sites = siteOrder
+        let workers = max(1, min(threads, sites.count / Self.sitesPerThread))
+        let first = steps[0]
+        // Each site's steps that raised or recorded something: the step, its events and its
+        // trace records.
+        var raised = [[(step: Int, events: [AlertEvent], records: Range<Int>)]](repeating: [], count: sites.count)
+        raised.withUnsafeMutableBufferPointer { buffer in
+            let output = buffer
+            let work = SharedWork { worker in
+                // Each site is stepped by one thread, which alone writes its slot.
+                for index in stride(from: worker, to: sites.count, by: workers) {
+                    let site = sites[index]
+                    var given = observations[index][...]
+                    for step in steps {
+                        if given.first?.step == step { site.observation = given.popFirst()!.observation }
+                        let before = site.traceRecords.count
+                        let events = self.advance(site, step: step, countriesStepped: [])
+                        if !events.isEmpty || site.traceRecords.count > before {
+                            output[index].append((step, events, before..<site.traceRecords.count))
+                        }
+                    }
+                }
+            }
+            DispatchQueue.concurrentPerform(iterations: workers) { work.run($0) }
+        }
+        // Settled by step, then site: a cursor a site into what it raised.
+        var events: [AlertEvent] = []
+        var cursors = [Int](repeating: 0, count: sites.count)
+        var bySteps = [[Int]](repeating: [], count: steps.count)
+        for index in sites.indices {
+            for entry in raised[index] { bySteps[entry.step - first].append(index) }
+        }
+        for siteIndices in bySteps {
+            for index in siteIndices {
+                var entry = raised[index][cursors[index]]
+                cursors[index] += 1
+                settle(sites[index], events: &entry.events, records: entry.records)
+                events += entry.events
+            }
+        }
+        for site in sites {
+            site.traceRecords.removeAll(keepingCapacity: true)
+            numberGoingOn(site)
+        }
+        stepsTaken += steps.count
+        lastStep = steps.last
+        return events
     }
 
     /// Threads step sites in parallel only with at least this many sites each: fewer are not
@@ -474,7 +593,7 @@ public final class DetectionEngine {
             var peakStep = start
             for candidate in start...step where site.total.count(candidate) < site.total.count(peakStep) { peakStep = candidate }
             var episode = Episode(
-                id: Episode.unnumbered, kind: .drop, site: site.name, country: nil, start: start, raisedAt: step, peakStep: peakStep,
+                id: site.provisionalID(), kind: .drop, site: site.name, country: nil, start: start, raisedAt: step, peakStep: peakStep,
                 peakRequests: Int(site.total.count(peakStep)), peakBaseline: max(site.total.baseline(peakStep), 0.5), lastActive: step)
             episode.openWindow = window
             episode.heldBaseline = max(site.total.baseline(step), 0.5)
@@ -637,7 +756,7 @@ public final class DetectionEngine {
                 peakStep = candidate
             }
             var episode = Episode(
-                id: Episode.unnumbered, kind: .surge, site: site.name, country: track.country,
+                id: site.provisionalID(), kind: .surge, site: site.name, country: track.country,
                 start: start, raisedAt: step, peakStep: peakStep,
                 peakRequests: Int(track.history.count(peakStep)),
                 peakBaseline: max(track.history.baseline(peakStep), 0.5), lastActive: step)
@@ -782,7 +901,7 @@ public final class DetectionEngine {
             }
             track.unlearn(steps: window)  // the window, this step included, was the spike, not the baseline
             var episode = Episode(
-                id: Episode.unnumbered, kind: .errorSpike, site: site.name, country: nil, start: start, raisedAt: step,
+                id: site.provisionalID(), kind: .errorSpike, site: site.name, country: nil, start: start, raisedAt: step,
                 peakStep: peak.step, peakRequests: peak.requests, peakBaseline: nil, lastActive: step)
             episode.peakErrorRate = peak.share
             episode.baselineErrorRate = baselineShare
@@ -796,32 +915,23 @@ public final class DetectionEngine {
         return []
     }
 
-    /// After a site's step, in site order: its new episodes numbered as they were raised, its
-    /// charts' points recorded.
-    private func settle(_ site: SiteState, events: inout [AlertEvent]) {
-        // A site's step raises its episodes in this order, and its events list them in it too:
-        // its watched countries' surges, those of the countries checked by share in code order,
-        // its drop, its 5xx spike (a track raises one a step at most). The surges' tracks are
-        // found in that order, not by the events' country, which a plain series leaves out.
-        var surgesRaised: [SurgeTrack] = []
-        if events.contains(where: { $0.id == Episode.unnumbered && $0.kind == .surge }) {
-            surgesRaised = (site.surges + site.countryTracksInOrder).filter { $0.episode?.id == Episode.unnumbered }
-        }
-        var nextSurge = 0
-        for index in events.indices where events[index].id == Episode.unnumbered {
-            let id = nextID
-            nextID += 1
-            events[index].id = id
-            switch events[index].kind {
-            case .drop: site.drop?.id = id
-            case .errorSpike: site.errors.episode?.id = id
-            case .surge:
-                surgesRaised[nextSurge].episode!.id = id
-                nextSurge += 1
+    /// After a site's step, in site order: its new episodes numbered as they were raised (each
+    /// raises its opening event in the step that makes it, under a provisional id of the site's:
+    /// `SiteState.provisionalID`), the charts' points of `records` (of its `traceRecords`)
+    /// recorded.
+    private func settle(_ site: SiteState, events: inout [AlertEvent], records: Range<Int>) {
+        for index in events.indices where events[index].id < 0 {
+            let provisional = events[index].id
+            if let id = site.numbered[provisional] {
+                events[index].id = id
+            } else {
+                site.numbered[provisional] = nextID
+                events[index].id = nextID
+                nextID += 1
             }
         }
         guard let trace else { return }
-        for record in site.traceRecords {
+        for record in site.traceRecords[records] {
             switch record {
             case .surge(let track, let minute, let count, let baseline):
                 if track.traceSlot < 0 { track.traceSlot = trace.surgeSlot(site: site.name, country: track.country) }
@@ -831,7 +941,22 @@ public final class DetectionEngine {
                 trace.errors(slot: site.errors.traceSlot, minute: minute, requests: requests, errors: errors, baselineShare: baselineShare)
             }
         }
-        site.traceRecords.removeAll(keepingCapacity: true)
+    }
+
+    /// The episodes of `site` going on under a provisional id, given the id `settle` numbered
+    /// their opening with.
+    private func numberGoingOn(_ site: SiteState) {
+        guard !site.numbered.isEmpty else { return }
+        func number(_ episode: inout Episode?) {
+            guard let id = episode?.id, id < 0 else { return }
+            // Every episode raises its opening as it is made, so `settle` has numbered it.
+            episode!.id = site.numbered[id] ?? id
+        }
+        for track in site.surges { number(&track.episode) }
+        for track in site.countries.values { number(&track.episode) }
+        number(&site.drop)
+        number(&site.errors.episode)
+        site.numbered.removeAll(keepingCapacity: true)
     }
 
     // MARK: - Events
@@ -861,8 +986,7 @@ public final class DetectionEngine {
 
 /// An open episode's running state.
 struct Episode {
-    /// The id of an episode raised in the step being taken, until `settle` numbers it.
-    static let unnumbered = 0
+    /// Its id: until the step that raised it is settled, its site's provisional one (below 0).
     var id: Int
     var kind: AlertEvent.Kind
     package var site: String
@@ -932,8 +1056,21 @@ final class SiteState {
     @exclusivity(unchecked) var openCountries: [CountryCode] = []
     @exclusivity(unchecked) var countriesNotChecked: Set<CountryCode> = []
     @exclusivity(unchecked) var recentCountries = RecentCountries()
-    /// What the step being taken adds to the charts, recorded after it in site order.
+    /// What the steps being taken add to the charts, recorded after them in site order.
     @exclusivity(unchecked) var traceRecords: [TraceRecord] = []
+    /// Its place in the engine's site order.
+    let position: Int
+    /// The last provisional id given to an episode raised here (`provisionalID`), and the ids
+    /// `settle` has numbered those of the steps being taken with.
+    @exclusivity(unchecked) private var lastProvisionalID = 0
+    @exclusivity(unchecked) var numbered: [Int: Int] = [:]
+
+    /// An id for an episode raised in the step being taken, until `settle` numbers it in the
+    /// order of every site's: below 0, and another for each episode of the site.
+    func provisionalID() -> Int {
+        lastProvisionalID -= 1
+        return lastProvisionalID
+    }
 
     enum TraceRecord {
         case surge(SurgeTrack, minute: Int32, count: Double, baseline: Double?)
@@ -948,8 +1085,9 @@ final class SiteState {
         SeriesHistory(capacity: 128, startStep: startStep, recentCapacity: 128)
     }
 
-    init(name: String, configuration: DetectorConfiguration, startStep: Int, stepsPerDay: Int, halfWindow: Int) {
+    init(name: String, position: Int, configuration: DetectorConfiguration, startStep: Int, stepsPerDay: Int, halfWindow: Int) {
         self.name = name
+        self.position = position
         dropEvidenceFrom = startStep
         let capacity = Self.capacity(stepsPerDay: stepsPerDay, halfWindow: halfWindow)
         total = SeriesHistory(capacity: capacity, startStep: startStep)
@@ -1113,8 +1251,8 @@ extension DetectionEngine {
                 let name = try reader.string()
                 try reader.check(engine.sites[name] == nil)
                 let site = SiteState(
-                    name: name, configuration: configuration, startStep: 0, stepsPerDay: engine.stepsPerDay,
-                    halfWindow: engine.halfWindow)
+                    name: name, position: engine.siteOrder.count, configuration: configuration, startStep: 0,
+                    stepsPerDay: engine.stepsPerDay, halfWindow: engine.halfWindow)
                 site.total = try SeriesHistory(from: &reader, capacity: capacity)
                 try reader.check(site.total.firstStep >= 0 && site.total.endStep == lastStep + 1)
                 try reader.check(try reader.count() == countries.count)
@@ -1240,6 +1378,8 @@ extension Episode {
 
     init(from reader: inout SnapshotReader) throws {
         let id = try reader.int()
+        // Numbered (a provisional id never outlives the step that raised it).
+        try reader.check(id >= 1)
         guard let kind = AlertEvent.Kind(rawValue: try reader.string()) else { throw SnapshotReader.Damaged() }
         let site = try reader.string()
         let country = try reader.optional { reader in

@@ -165,6 +165,7 @@ public final class DetectionRun {
 
     private func decide(through limit: Int32) {
         let ready = pending.keys.filter { $0 <= limit }.sorted()
+        var batch: [(minute: Int32, observations: [SiteObservation])] = []
         for minute in ready {
             var observations = pending.removeValue(forKey: minute)!.values.sorted { $0.site < $1.site }
             if let clients = pendingClients.removeValue(forKey: minute) {
@@ -176,8 +177,9 @@ public final class DetectionRun {
                     }
                 }
             }
-            step(minute: minute, observations: observations)
+            batch.append((minute, observations))
         }
+        step(batch: batch)
         decidedThrough = max(decidedThrough ?? limit, limit)
     }
 
@@ -202,12 +204,18 @@ public final class DetectionRun {
         var observations: [SiteObservation] = []
         var current: Int32?
         var currentSite: UInt16?
+        // Minutes are handed to the engine `minutesAtOnce` at a time (`step(batch:)`).
+        var batch: [(minute: Int32, observations: [SiteObservation])] = []
         func flush() {
             guard let minute = current else { return }
             // Already in byte order of the names; the engine's order is String's (they differ
             // only for some non-ASCII names).
             observations.sort { $0.site < $1.site }
-            step(minute: minute, observations: observations)
+            batch.append((minute, observations))
+            if batch.count >= Self.minutesAtOnce {
+                step(batch: batch)
+                batch.removeAll(keepingCapacity: true)
+            }
             observations.removeAll(keepingCapacity: true)
             currentSite = nil
         }
@@ -226,8 +234,13 @@ public final class DetectionRun {
                 country: key.country, counts: counts, clients: clients.figures, watching: watched, watchingAll: watchesAll)
         }
         flush()
+        step(batch: batch)
         return finish()
     }
+
+    /// Minutes of finished buckets handed to the engine at once: the threads that step the
+    /// sites meet once for these, not every minute.
+    static let minutesAtOnce = 720
 
     /// Steps a plain count series (surges of its values: `country` null), then ends the run.
     public func run(_ series: CountSeries) -> Outcome {
@@ -277,6 +290,17 @@ public final class DetectionRun {
             if let opening = heldOpenings.removeValue(forKey: event.id) { emit(opening) }
             emit(event)
         }
+    }
+
+    /// Steps `minutes` in turn, as `step(minute:observations:)` of each: together
+    /// (`DetectionEngine.step(batch:)`) when no event needs to know its minute's place in the
+    /// run (no snapshot to take between them, none of them left out of the report).
+    private func step(batch minutes: [(minute: Int32, observations: [SiteObservation])]) {
+        guard let engine, snapshot == nil, reportingAfter == nil, minutes.count > 1 else {
+            for (minute, observations) in minutes { step(minute: minute, observations: observations) }
+            return
+        }
+        for event in engine.step(batch: minutes) { emit(event) }
     }
 
     /// Openings of episodes decided at a minute up to `reportingAfter` that have not closed
