@@ -503,9 +503,10 @@ public final class DetectionEngine {
         if let memo = history.weeklyLevelMemo, memo.step == step { return memo.level }
         // (Days back are whole days: the hour of the week of `day` days back is 24 × `day` hours
         // earlier.)
-        let noise = history.noise, hour = SeriesNoise.hourOfWeek(minute(of: step))
+        // (The noise read where it is: a copy of it was a retain and a release of its profile.)
+        let hour = SeriesNoise.hourOfWeek(minute(of: step))
         let level = history.dailyExpected(at: step, stepsPerDay: stepsPerDay, halfWindow: halfWindow) { day in
-            noise.weeklyFactor(hour: ((hour - 24 * day) % 168 + 168) % 168, stepMinutes: stepMinutes)
+            history.noise.weeklyFactor(hour: ((hour - 24 * day) % 168 + 168) % 168, stepMinutes: stepMinutes)
         }
         history.weeklyLevelMemo = (step, level)
         return level

@@ -289,16 +289,20 @@ final class SeriesHistory {
     /// 60 steps, fewer where fewer are stored), in one pass.
     func windowSums() -> WindowSums {
         if let sumsMemo, sumsMemo.version == version { return sumsMemo.sums }
-        var sums = WindowSums()
         var count = 0.0, baseline = 0.0, excludedSteps = 0, steps = 0
         var step = endStep - 1
         let first = firstRecentStep, mask = recentCapacity - 1
+        // Each window's sums as the steps back reach its length, kept in scalars and made
+        // vectors at the end (an element of a vector set by a variable index went through the
+        // stack: two thirds of the time here).
+        var counts4 = (0.0, 0.0, 0.0, 0.0), baselines4 = (0.0, 0.0, 0.0, 0.0)
+        var excluded4 = (0, 0, 0, 0), steps4 = (0, 0, 0, 0)
         // (Through buffers: the rings are a class's, each element read through `self` otherwise.)
         counts.withUnsafeBufferPointer { counts in
             baselines.withUnsafeBufferPointer { baselines in
                 excluded.withUnsafeBufferPointer { excluded in
                     var slot = step >= first ? recentSlot(step) : 0
-                    for (index, window) in SeriesNoise.windows.enumerated() {
+                    @inline(__always) func reach(_ window: Int) -> (Double, Double, Int, Int) {
                         while steps < window, step >= first {
                             count += counts[slot]
                             baseline += Double(baselines[slot])
@@ -307,14 +311,22 @@ final class SeriesHistory {
                             step -= 1
                             slot = (slot - 1) & mask
                         }
-                        sums.count[index] = count
-                        sums.baseline[index] = baseline
-                        sums.excluded[index] = excludedSteps
-                        sums.steps[index] = steps
+                        return (count, baseline, excludedSteps, steps)
                     }
+                    let windows = SeriesNoise.windows
+                    let sums = (reach(windows[0]), reach(windows[1]), reach(windows[2]), reach(windows[3]))
+                    counts4 = (sums.0.0, sums.1.0, sums.2.0, sums.3.0)
+                    baselines4 = (sums.0.1, sums.1.1, sums.2.1, sums.3.1)
+                    excluded4 = (sums.0.2, sums.1.2, sums.2.2, sums.3.2)
+                    steps4 = (sums.0.3, sums.1.3, sums.2.3, sums.3.3)
                 }
             }
         }
+        let sums = WindowSums(
+            count: SIMD4(counts4.0, counts4.1, counts4.2, counts4.3),
+            baseline: SIMD4(baselines4.0, baselines4.1, baselines4.2, baselines4.3),
+            excluded: SIMD4(excluded4.0, excluded4.1, excluded4.2, excluded4.3),
+            steps: SIMD4(steps4.0, steps4.1, steps4.2, steps4.3))
         sumsMemo = (version, sums)
         return sums
     }
