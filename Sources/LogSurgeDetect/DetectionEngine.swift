@@ -302,39 +302,20 @@ public final class DetectionEngine {
     /// and after, and the sites' steps in between run on `threads` threads when there are
     /// enough sites to share. Events, ids and charts come out as one thread makes them.
     private func advance(step: Int) -> [AlertEvent] {
-        stepsTaken += 1
-        let sites = siteOrder
-        let countries = configuration.watchesEveryCountry ? sites.map { countryTracksDue($0, observation: $0.observation, step: step) } : []
-        var events: [[AlertEvent]]
-        let workers = min(threads, sites.count / Self.sitesPerThread)
-        if workers > 1 {
-            events = [[AlertEvent]](repeating: [], count: sites.count)
-            events.withUnsafeMutableBufferPointer { buffer in
-                let output = buffer
-                let work = SharedWork { worker in
-                    // Each site is stepped by one thread, which alone writes its slot.
-                    for index in stride(from: worker, to: sites.count, by: workers) {
-                        output[index] = self.advance(sites[index], step: step, countriesStepped: countries.isEmpty ? [] : countries[index])
-                    }
-                }
-                DispatchQueue.concurrentPerform(iterations: workers) { work.run($0) }
-            }
-        } else {
-            events = sites.indices.map { advance(sites[$0], step: step, countriesStepped: countries.isEmpty ? [] : countries[$0]) }
-        }
-        for index in sites.indices where !events[index].isEmpty || !sites[index].traceRecords.isEmpty {
-            settle(sites[index], events: &events[index], records: sites[index].traceRecords.indices)
-            sites[index].traceRecords.removeAll(keepingCapacity: true)
-            numberGoingOn(sites[index])
-        }
-        return events.flatMap { $0 }
+        let countries =
+            configuration.watchesEveryCountry ? siteOrder.map { countryTracksDue($0, observation: $0.observation, step: step) } : nil
+        return advance(together: [step], countriesStepped: countries)
     }
 
-    /// `steps` (consecutive, the first after `lastStep`) of every site checked, `observations`
-    /// each site's by step: each site stepped through them all by one of the threads, then what
-    /// they raised and recorded settled step by step in site order (`settle`), as
-    /// `advance(step:)` of each step in turn settles it.
-    private func advance(together steps: [Int], observations: [[(step: Int, observation: SiteObservation)]]) -> [AlertEvent] {
+    /// `steps` (consecutive, the first after `lastStep`) of every site checked: each site
+    /// stepped through them all by one of the threads, given its `observations` by step (nil:
+    /// what `observe` handed it, for one step) and `countriesStepped` (`countryTracksDue`, for
+    /// one step), then what they raised and recorded settled step by step in site order
+    /// (`settle`), as stepping each step in turn settles it.
+    private func advance(
+        together steps: [Int], observations: [[(step: Int, observation: SiteObservation)]]? = nil,
+        countriesStepped: [[(track: SurgeTrack, count: Int)]]? = nil
+    ) -> [AlertEvent] {
         let sites = siteOrder
         let workers = max(1, min(threads, sites.count / Self.sitesPerThread))
         let first = steps[0]
@@ -347,18 +328,22 @@ public final class DetectionEngine {
                 // Each site is stepped by one thread, which alone writes its slot.
                 for index in stride(from: worker, to: sites.count, by: workers) {
                     let site = sites[index]
-                    var given = observations[index][...]
+                    var given = observations?[index][...] ?? []
                     for step in steps {
                         if given.first?.step == step { site.observation = given.popFirst()!.observation }
                         let before = site.traceRecords.count
-                        let events = self.advance(site, step: step, countriesStepped: [])
+                        let events = self.advance(site, step: step, countriesStepped: countriesStepped?[index] ?? [])
                         if !events.isEmpty || site.traceRecords.count > before {
                             output[index].append((step, events, before..<site.traceRecords.count))
                         }
                     }
                 }
             }
-            DispatchQueue.concurrentPerform(iterations: workers) { work.run($0) }
+            if workers > 1 {
+                DispatchQueue.concurrentPerform(iterations: workers) { work.run($0) }
+            } else {
+                work.run(0)
+            }
         }
         // Settled by step, then site: a cursor a site into what it raised.
         var events: [AlertEvent] = []
