@@ -21,6 +21,10 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         // SQLite for `--state` (Debian `libsqlite3-dev`).
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.0.0"),
+        // `--alertmanager` and `--webhook`: HTTP(S) posts from a client the server world uses
+        // (connection pooling, TLS, timeouts), not sockets of our own.
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.100.0"),
         // Tests only: property checks of the pipeline over random inputs, chunkings and thread counts.
         .package(url: "https://github.com/x-sheep/swift-property-based", exact: "2.0.1"),
     ],
@@ -44,13 +48,13 @@ let package = Package(
         .target(name: "LogSurgeCore"),
         // Reading bytes: files, directories of rotated logs, stdin, gzip, line-aligned chunks.
         // Writing them too: output files made beside their target and renamed into place, gzip.
-        .target(name: "LogSurgeInput", dependencies: ["LogSurgeCore", "CZlib", "CISAL", "CSystem"]),
+        .target(name: "LogSurgeInput", dependencies: ["LogSurgeCore", "CZlib", "CISAL", "CLogSurgeSystem"]),
         // Turning a line of bytes into a few integers: formats, timestamps, statuses.
         .target(name: "LogSurgeParse", dependencies: ["LogSurgeCore"]),
         // IP addresses and the MaxMind DB reader that maps them to countries.
         .target(name: "LogSurgeGeo", dependencies: ["LogSurgeCore", "CGeoData"]),
         // Per-thread scheduling (the parse workers yield to the reader), returning freed memory.
-        .target(name: "CSystem"),
+        .target(name: "CLogSurgeSystem"),
         // Per-minute buckets by site and country: the tables the parse workers fill, their
         // merge, and the spill of a long span to disk.
         .target(name: "LogSurgeAggregate", dependencies: ["LogSurgeCore"]),
@@ -62,7 +66,7 @@ let package = Package(
             name: "LogSurge",
             dependencies: [
                 "LogSurgeCore", "LogSurgeInput", "LogSurgeParse", "LogSurgeGeo", "LogSurgeAggregate",
-                "LogSurgeDetect", "CSystem",
+                "LogSurgeDetect", "CLogSurgeSystem",
             ]
         ),
         // What a run writes: the text and HTML reports, buckets, alerts, summary, metrics; and
@@ -76,6 +80,17 @@ let package = Package(
         ),
         // Synthetic access logs with injected events, for tests, benchmarks and `logsurge generate`.
         .target(name: "LogSurgeGenerate", dependencies: ["LogSurgeCore", "LogSurgeInput", "LogSurgeParse"]),
+        // Alerts delivered as they are raised: Alertmanager and webhooks, retried from bounded
+        // queues on threads of their own, so a slow receiver never holds the reading back.
+        .target(
+            name: "LogSurgeDeliver",
+            dependencies: [
+                "LogSurgeCore", "LogSurgeDetect", "LogSurgeReport",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]
+        ),
         // What `--state` remembers between runs, in SQLite: its own target, so GRDB stays out of the library.
         .target(
             name: "LogSurgeState",
@@ -97,7 +112,8 @@ let package = Package(
                 "LogSurgeReport",
                 "LogSurgeGenerate",
                 "LogSurgeState",
-                "CSystem",
+                "LogSurgeDeliver",
+                "CLogSurgeSystem",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

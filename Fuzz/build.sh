@@ -14,7 +14,7 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 out="${FUZZ_BUILD_DIR:-$root/.build-fuzz}"
 targets=(parser gzip mmdb)
 sources=("$root/Sources/LogSurgeCore" "$root/Sources/LogSurgeParse" "$root/Sources/LogSurgeInput" "$root/Sources/LogSurgeGeo"
-         "$root/Sources/CISAL" "$root/Sources/CZlib" "$root/Sources/CGeoData" "$root/Sources/CSystem"
+         "$root/Sources/CISAL" "$root/Sources/CZlib" "$root/Sources/CGeoData" "$root/Sources/CLogSurgeSystem"
          "$root/Fuzz/Checks" "$root/Fuzz/Entry" "$root/Fuzz/build.sh")
 
 if [ "${1:-}" != "--force" ]; then
@@ -32,11 +32,11 @@ clang="${CLANG:-$toolchain/clang}"
 linker=()
 if [ -x "$toolchain/ld.lld" ]; then linker=(-use-ld=lld); fi
 
-mkdir -p "$out/modules" "$out/objects" "$out/modulemaps/CISAL" "$out/modulemaps/CGeoData" "$out/modulemaps/CSystem"
+mkdir -p "$out/modules" "$out/objects" "$out/modulemaps/CISAL" "$out/modulemaps/CGeoData" "$out/modulemaps/CLogSurgeSystem"
 rm -f "$out/objects/"*.o
 
 # The C targets' module maps, as SwiftPM generates them for an include/ directory.
-for module in CISAL CGeoData CSystem; do
+for module in CISAL CGeoData CLogSurgeSystem; do
     printf 'module %s {\n    umbrella header "%s"\n    export *\n}\n' \
         "$module" "$root/Sources/$module/include/$module.h" > "$out/modulemaps/$module/module.modulemap"
 done
@@ -44,15 +44,15 @@ done
 echo "fuzz: compiling the C targets" >&2
 "$clang" -O2 -g -fPIC -fsanitize=address,fuzzer-no-link -I "$root/Sources/CISAL/include" \
     -c "$root/Sources/CISAL/isal.c" -o "$out/objects/CISAL.o"
-"$clang" -O2 -g -fPIC -fsanitize=address -I "$root/Sources/CSystem/include" \
-    -c "$root/Sources/CSystem/system.c" -o "$out/objects/CSystem.o"
+"$clang" -O2 -g -fPIC -fsanitize=address -I "$root/Sources/CLogSurgeSystem/include" \
+    -c "$root/Sources/CLogSurgeSystem/system.c" -o "$out/objects/CLogSurgeSystem.o"
 # embed.c's .incbin finds country.mmdb through the include path, as in Package.swift.
 "$clang" -O2 -g -fPIC -I "$root/Sources/CGeoData" -I "$root/Sources/CGeoData/include" \
     -c "$root/Sources/CGeoData/embed.c" -o "$out/objects/CGeoData.o"
 
 swift_flags=(-O -g -swift-version 6 -parse-as-library -package-name logsurge
              -I "$out/modules" -I "$root/Sources/CZlib" -I "$out/modulemaps/CISAL" -I "$out/modulemaps/CGeoData"
-             -I "$out/modulemaps/CSystem")
+             -I "$out/modulemaps/CLogSurgeSystem")
 
 # The code under test gets libFuzzer's coverage; the checks only ASan, so that coverage (and
 # the `cov:` figure) counts logsurge's own code.

@@ -14,5 +14,6 @@ date=${date:-2026-11-29}
 
 swift package --allow-writing-to-package-directory generate-manual \
     --configuration debug --date "$date" --authors "the logsurge maintainers" >&2
-cp .build/plugins/GenerateManual/outputs/LogSurgeCLI/logsurge.1 docs/logsurge.1
+# A blank line is not mdoc (`man` warns "Empty input line"): the paragraph break it means is `.Pp`.
+sed 's/^$/.Pp/' .build/plugins/GenerateManual/outputs/LogSurgeCLI/logsurge.1 > docs/logsurge.1
 echo "docs/logsurge.1" >&2

@@ -3,11 +3,9 @@
 #
 #   Scripts/screenshot-html.sh [OUT.png]        # default: docs/report.png, shown in README.md
 #
-# The page is the report of SampleLogs/ (site www.visas.example, no episode) together with one
-# more site generated beside it over the same days, www.immigration.example, with a US surge on
-# election night (×8 from 2016-11-09T02:30Z for 4 hours, 30-minute ramps) and a 5xx spike (30%
-# for 12 minutes at 2016-11-08T20:10Z), so that the screenshot shows shaded episodes too.
-# The same seed gives the same bytes, so the page only changes when the report does.
+# The page is the README's main job on SampleLogs/ (election night 2016: the US rush, the 5xx
+# spike as the site buckles, the drop while it is down), the same run as the report the README
+# shows. The same logs give the same bytes, so the page only changes when the report does.
 #
 # Needs headless Chromium (Debian: apt-get update && apt-get install -y chromium) and python3;
 # CI does not run it. Scripts/crop-png.py cuts the window to the page's height and writes the
@@ -32,10 +30,7 @@ logsurge="$(swift build -c release --show-bin-path)/logsurge"
 # Inputs named as a reader would name them: run inside the work directory.
 ln -s "$repo/SampleLogs" "$work/SampleLogs"
 cd "$work"
-"$logsurge" generate --start 2016-11-06T05:00Z --minutes 5040 --rate 40 --seed 8 --format vhost_combined \
-    --event surge:US:8:2016-11-09T02:30Z:240:30 --event errors:0.3:2016-11-08T20:10Z:12 \
-    --output election-night.log
-"$logsurge" --quiet --site www.visas.example --html report.html SampleLogs/ election-night.log
+"$logsurge" --quiet --html report.html SampleLogs/
 
 # A window taller than the page; the crop keeps what the page covers.
 "$browser" --headless --no-sandbox --disable-gpu --hide-scrollbars --window-size=1280,5000 \

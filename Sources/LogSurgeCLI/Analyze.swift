@@ -1,5 +1,5 @@
 import ArgumentParser
-import CSystem
+import CLogSurgeSystem
 import Foundation
 import LogSurge
 import LogSurgeGeo
@@ -8,6 +8,7 @@ import LogSurgeParse
 import LogSurgeState
 import LogSurgeCore
 @_spi(Pipeline) import LogSurgeAggregate
+import LogSurgeDeliver
 import LogSurgeDetect
 import LogSurgeReport
 
@@ -35,6 +36,7 @@ struct Analyze: ParsableCommand {
               logsurge --state state.db --quiet --alerts new-alerts.jsonl /var/log/nginx/
               logsurge -F --quiet --metrics logsurge.prom /var/log/nginx/access.log
               logsurge --html report.html --watch-country US --watch-country MX a.log
+              logsurge -F --alertmanager http://alertmanager:9093 /var/log/nginx/access.log
 
             With --follow (-F), the named files are read from their start and then as they grow, \
             across rotation by rename or copytruncate, until SIGINT or SIGTERM; alerts are written \
@@ -46,10 +48,16 @@ struct Analyze: ParsableCommand {
             per-minute counts of every run: a nightly run reads only what is new, and reports the \
             alerts decided in the minutes it added, as one run over everything would.
 
+            With --alertmanager URL, each episode is posted to Alertmanager when it opens, every 30 s \
+            while it stays open, and when it closes; with --webhook URL, each alert line is POSTed as \
+            it is raised or closed. Slow or absent receivers are retried from bounded queues without \
+            holding the reading back; a post given up makes the exit status 1.
+
             With --html FILE, one self-contained page (inline SVG charts and styles, no script, \
             nothing fetched) shows each busy site's watched countries per minute against the \
             baseline and its noise band, the 5xx share, the episodes shaded, the top countries and \
-            the accounting; it is written at the end of the run, a stream's included.
+            the accounting; it is written at the end of the run. A followed log's or a pipe's page is \
+            written as the run starts and every minute, and reloads itself in the browser until the run ends.
             """
     )
 
@@ -82,11 +90,19 @@ struct Analyze: ParsableCommand {
     var alerts: String?
 
     @Option(
-        help: ArgumentHelp("A self-contained HTML report with charts (inline SVG, no script); `-` for standard output.", valueName: "FILE"))
+        help: ArgumentHelp(
+            "A self-contained HTML report with charts (inline SVG, no script), rewritten every minute with --follow or from a pipe; `-` for standard output.",
+            valueName: "FILE"))
     var html: String?
+
+    @Option(help: .hidden)  // seconds between rewrites of --html while a run goes on; the tests shorten it
+    var htmlInterval: Double = 60
 
     @OptionGroup(title: "Prometheus metrics")
     var metricsOptions: MetricsOptions
+
+    @OptionGroup(title: "Alert delivery")
+    var deliveryOptions: DeliveryOptions
 
     @Flag(help: "Exit with status 3 when any alert was raised (and all input was read).")
     var failOnAlert = false
@@ -155,6 +171,7 @@ struct Analyze: ParsableCommand {
             _ = sectionRule
         }
         if paths.filter({ $0 == "-" }).count > 1 { throw ValidationError("standard input (-) can be read only once") }
+        if !(htmlInterval >= 0.05 && htmlInterval <= 86_400) { throw ValidationError("--html-interval must be between 0.05 and 86400") }
         if !(idleFlush >= 0.05 && idleFlush <= 86_400) { throw ValidationError("--idle-flush must be between 0.05 and 86400 seconds") }
         if let stateWait, !(stateWait >= 0 && stateWait <= 1e9) {
             throw ValidationError("--state-wait must be a number of seconds, 0 or more")
@@ -201,8 +218,9 @@ struct Analyze: ParsableCommand {
             } catch let error as StateError { throw UsageError(description: error.description) }
         }
         let outputs = try openOutputs()
+        let delivery = try deliveryOptions.start()
         let policy = detectionPolicy(outputs)
-        var configuration = try plan(database: database, outputs: outputs, policy: policy)
+        var configuration = try plan(database: database, outputs: outputs, policy: policy, delivery: delivery)
         // With --state, what earlier runs read is passed over, and the detectors run over every
         // run's buckets instead of this run's alone (`night`).
         var stateInputs: [RunState.Input] = []
@@ -212,8 +230,15 @@ struct Analyze: ParsableCommand {
             configuration.detection = nil
         }
 
+        // Standard input left on a terminal (a bare `logsurge`): say so, rather than wait in silence.
+        let typing = (paths.isEmpty || paths.contains("-")) && isatty(STDIN_FILENO) != 0
+        if typing {
+            warn(
+                "reading access-log lines from standard input (this terminal): paste lines, then Ctrl-D to end; "
+                    + "give files or directories to read them instead (logsurge --help)")
+        }
         // A long batch run on a terminal shows how far it got (not a followed stream, nor --quiet).
-        let progress = quiet || follow ? nil : ProgressLine(total: Self.totalBytes(paths))
+        let progress = quiet || follow || typing ? nil : ProgressLine(total: Self.totalBytes(paths))
         // The buckets are written while the detectors run over them.
         var analysis = try AnalysisPipeline(configuration: configuration).run(paths: paths) { counted in
             progress?.finish()
@@ -224,10 +249,17 @@ struct Analyze: ParsableCommand {
         progress?.finish()
         var stateUnwritten = false
         if let runState {
-            stateUnwritten = try night(runState, policy: policy, inputs: stateInputs, analysis: &analysis, alerts: outputs.alertStream)
+            stateUnwritten = try night(
+                runState, policy: policy, inputs: stateInputs, analysis: &analysis, alerts: outputs.alertStream, delivery: delivery)
+        }
+        // What is still waiting is delivered before the summary and the metrics count it.
+        let undelivered = delivery.map { delivery in
+            let (counts, failed) = delivery.finishReporting()
+            analysis.deliveries = counts
+            return failed
         }
         try write(analysis, to: outputs, database: database)
-        if !analysis.inputErrors.isEmpty || stateUnwritten { throw ExitCode(ExitStatus.inputIncomplete) }
+        if !analysis.inputErrors.isEmpty || stateUnwritten || undelivered == true { throw ExitCode(ExitStatus.inputIncomplete) }
         if failOnAlert, analysis.alerts.contains(where: { $0.state == .open }) { throw ExitCode(ExitStatus.alertRaised) }
     }
 
@@ -275,7 +307,11 @@ struct Analyze: ParsableCommand {
 
     /// The run's configuration from the options: how it reads, what the detectors are asked,
     /// where its alerts go as they are raised.
-    private func plan(database: MMDBReader, outputs: Outputs, policy: DetectionPolicy) throws -> AnalyzeConfiguration {
+    private func plan(
+        database: MMDBReader, outputs: Outputs, policy: DetectionPolicy, delivery: AlertDelivery?
+    ) throws
+        -> AnalyzeConfiguration
+    {
         var configuration = AnalyzeConfiguration(database: database, threads: threads ?? AnalyzeConfiguration.defaultThreadCount)
         configuration.reading.ownFiles = self.outputs.filter { $0 != "-" } + (state.map { [$0] } ?? [])
         if let threads, threads > AnalyzeConfiguration.maximumWorkers {
@@ -305,15 +341,33 @@ struct Analyze: ParsableCommand {
         configuration.idleFlush = idleFlush
         // A run that goes on keeps its metrics file fresh: rewritten every minute, and at the end.
         if streaming, let metricsFile = outputs.metrics, metricsFile.refreshes {
-            configuration.snapshots = .init(interval: metricsOptions.metricsInterval) { metricsFile.refresh($0) }
+            configuration.snapshots = .init(interval: metricsOptions.metricsInterval) { snapshot in
+                var snapshot = snapshot
+                snapshot.deliveries = delivery?.counts
+                metricsFile.refresh(snapshot)
+            }
         }
-        if let alertStream = outputs.alertStream {
+        // A page of a run that goes on is rewritten every minute (at once first), and reloads
+        // itself in the browser until the run ends.
+        if streaming, let htmlSink = outputs.html, htmlSink.replacesFile, let path = html {
+            configuration.runSoFar = .init(interval: htmlInterval) { [detector, htmlInterval] analysis in
+                let page = HTMLReport.render(
+                    analysis, events: analysis.alerts, trace: analysis.trace, configuration: detector.configuration,
+                    databaseDescription: database.shortDescription,
+                    live: HTMLReport.Live(writtenAt: Date().timeIntervalSince1970, refresh: max(1, Int(htmlInterval.rounded()))))
+                LivePageWriter.shared.write(page, to: path)
+            }
+        }
+        if outputs.alertStream != nil || delivery != nil {
             // A followed log that stops (SIGTERM, a restart) has not ended its episodes: they stay
-            // open in the file, and the run that sees one end writes its close.
+            // open in the file, and the run that sees one end writes its close. The receivers get
+            // the line as the file does (with a restart's ids).
             let follow = self.follow
+            let alertStream = outputs.alertStream
             configuration.onAlert = { event in
                 if follow && event.closedAtEndOfInput { return }
-                alertStream.write(event)
+                guard let written = alertStream.map({ $0.write(event) }) ?? event else { return }
+                delivery?.deliver(written)
             }
         }
         return configuration
@@ -326,7 +380,7 @@ struct Analyze: ParsableCommand {
     /// run's alerts and charts and records the night; true when the state could not be written.
     private func night(
         _ runState: RunState, policy: DetectionPolicy, inputs: [RunState.Input], analysis: inout Analysis,
-        alerts alertStream: AlertStream?
+        alerts alertStream: AlertStream?, delivery: AlertDelivery?
     ) throws -> Bool {
         let last = try stateError { try runState.lastMinute() }
         let firstNew = analysis.buckets.minuteRange?.lowerBound ?? last.map { $0 + 1 } ?? 0
@@ -377,7 +431,12 @@ struct Analyze: ParsableCommand {
         analysis.earlierEpisodes = try stateError { try runState.reportedEarlier(outcome.goingOn) }
             .filter { !written.contains($0.id) }
         analysis.trace = outcome.trace
-        for event in analysis.alerts { alertStream?.write(event) }
+        for event in analysis.alerts {
+            guard let written = alertStream.map({ $0.write(event) }) ?? event else { continue }
+            delivery?.deliver(written)
+        }
+        // Going on still: Alertmanager keeps them while the nights post them.
+        delivery?.keepOpen(analysis.earlierEpisodes)
         // A state that cannot be written is said, and the outputs are still written (exit 1).
         do { if !unwritten { try runState.record(inputs, analysis: analysis, detectors: kept) } } catch {
             warn(error.description)
@@ -489,10 +548,14 @@ final class AlertStream: @unchecked Sendable {
         self.ledger = ledger
     }
 
-    func write(_ event: AlertEvent) {
+    /// Writes `event`, and returns it as written (with a restart's id), nil when the file held
+    /// it already.
+    @discardableResult
+    func write(_ event: AlertEvent) -> AlertEvent? {
         lock.lock()
         defer { lock.unlock() }
-        guard failure == nil, let event = ledger == nil ? event : ledger!.admit(event) else { return }
+        guard let event = ledger == nil ? event : ledger!.admit(event) else { return nil }
+        guard failure == nil else { return event }
         do throws(OutputError) {
             if ledger?.endsInsideALine == true {
                 try sink.write("\n")
@@ -503,6 +566,7 @@ final class AlertStream: @unchecked Sendable {
         } catch {
             failure = error
         }
+        return event
     }
 
     func close() throws(OutputError) {
@@ -571,5 +635,28 @@ struct AlertLedger {
         known[key] = (id, [event.state.rawValue])
         event.id = id
         return event
+    }
+}
+
+/// Writes the page of a run still going: replaced whole each time (a temporary file renamed
+/// into place); a failure (a full disk) is said once, and the next minute may succeed.
+final class LivePageWriter: @unchecked Sendable {
+    static let shared = LivePageWriter()
+    // Invariant: `failing` is only touched under `lock`.
+    private let lock = NSLock()
+    private var failing = false
+
+    func write(_ page: String, to path: String) {
+        lock.lock()
+        defer { lock.unlock() }
+        do throws(OutputError) {
+            let sink = try OutputSink(path: path)
+            try sink.write(page)
+            try sink.close()
+            failing = false
+        } catch {
+            if !failing { warn(error.description) }
+            failing = true
+        }
     }
 }

@@ -3,6 +3,7 @@ import Foundation
 import LogSurge
 @_spi(Pipeline) import LogSurgeAggregate
 import LogSurgeCore
+import LogSurgeDeliver
 import LogSurgeDetect
 import LogSurgeInput
 import LogSurgeReport
@@ -35,6 +36,9 @@ struct Detect: ParsableCommand {
 
     @OptionGroup(title: "Detection")
     var detector: DetectorOptions
+
+    @OptionGroup(title: "Alert delivery")
+    var deliveryOptions: DeliveryOptions
 
     @Argument(help: ArgumentHelp("Bucket CSVs or timestamp,value series.", valueName: "FILE"))
     var files: [String]
@@ -76,6 +80,7 @@ struct Detect: ParsableCommand {
     func run() throws {
         let sink: OutputSink
         do { sink = try OutputSink(path: alerts) } catch { throw UsageError(description: error.description) }
+        let delivery = try deliveryOptions.start()
         var merged = MinuteBuckets()
         var haveBuckets = false
         var series: [CountSeriesReader.Series] = []
@@ -100,13 +105,17 @@ struct Detect: ParsableCommand {
         var events = haveBuckets ? Detection.run(merged, configuration: configuration) : []
         for one in series { events += Detection.run(one, configuration: configuration) }
         events = Detection.renumbered(events)
-        for event in events { try sink.write(AlertWriter.line(event)) }
+        for event in events {
+            try sink.write(AlertWriter.line(event))
+            delivery?.deliver(event)
+        }
         try sink.close()
+        let undelivered = delivery?.finishReporting().failed == true
         // The alerts went to a file: a person at the terminal reads what came of it.
         if alerts != "-" || isatty(STDOUT_FILENO) == 0 {
             writeStandardError(Self.summary(files: files.count, buckets: haveBuckets ? merged : nil, series: series, events: events) + "\n")
         }
-        if failed { throw ExitCode(ExitStatus.inputIncomplete) }
+        if failed || undelivered { throw ExitCode(ExitStatus.inputIncomplete) }
         if failOnAlert, events.contains(where: { $0.state == .open }) { throw ExitCode(ExitStatus.alertRaised) }
     }
 }

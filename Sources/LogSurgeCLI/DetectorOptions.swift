@@ -4,7 +4,8 @@ import LogSurgeGeo
 import LogSurgeCore
 import LogSurgeDetect
 
-/// The detector options shared by `analyze` and `detect`.
+/// The detector options shared by `analyze` and `detect`. Their numbers are read as given
+/// (`--surge-ratio -1` is a value that is out of range, not a missing one).
 struct DetectorOptions: ParsableArguments {
     @Option(
         name: .customLong("watch-country"),
@@ -13,32 +14,40 @@ struct DetectorOptions: ParsableArguments {
             valueName: "CC"))
     var watchCountries: [String] = []
 
-    @Option(help: ArgumentHelp("Surge: observed/expected ratio over 1 minute (default 3; x2/3 over 3 and 10).", valueName: "RATIO"))
+    @Option(
+        parsing: .unconditional,
+        help: ArgumentHelp("Surge: observed/expected ratio over 1 minute (default 3; x2/3 over 3 and 10).", valueName: "RATIO"))
     var surgeRatio: Double?
 
-    @Option(help: ArgumentHelp("Surge: ratio sustained over 60 minutes (default 1.8).", valueName: "RATIO"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Surge: ratio sustained over 60 minutes (default 1.8).", valueName: "RATIO"))
     var sustainedSurgeRatio: Double?
 
-    @Option(help: ArgumentHelp("Surge: rise of the country's share of the site (default 1.5).", valueName: "RATIO"))
+    @Option(
+        parsing: .unconditional, help: ArgumentHelp("Surge: rise of the country's share of the site (default 1.5).", valueName: "RATIO"))
     var shareRatio: Double?
 
-    @Option(help: ArgumentHelp("Surge and drop: requests above (below) the baseline in the window (default 12).", valueName: "N"))
+    @Option(
+        parsing: .unconditional,
+        help: ArgumentHelp("Surge and drop: requests above (below) the baseline in the window (default 12).", valueName: "N"))
     var minExcess: Double?
 
-    @Option(help: ArgumentHelp("Error spike: 5xx share over the baseline share (default 4).", valueName: "RATIO"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Error spike: 5xx share over the baseline share (default 4).", valueName: "RATIO"))
     var errorShareRatio: Double?
 
-    @Option(help: ArgumentHelp("Error spike: lowest 5xx share (default 0.03).", valueName: "SHARE"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Error spike: lowest 5xx share (default 0.03).", valueName: "SHARE"))
     var minErrorShare: Double?
 
-    @Option(help: ArgumentHelp("Error spike: fewest 5xx responses in the window (default 4).", valueName: "N"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Error spike: fewest 5xx responses in the window (default 4).", valueName: "N"))
     var minErrors: Int?
 
     @Option(
+        parsing: .unconditional,
         help: ArgumentHelp("Surge and drop: how unlikely under the series' own noise the evidence must be (default 1e-7).", valueName: "P"))
     var significance: Double?
 
-    @Option(help: ArgumentHelp("Error spike: how unlikely under the baseline share the 5xx count must be (default 1e-5).", valueName: "P"))
+    @Option(
+        parsing: .unconditional,
+        help: ArgumentHelp("Error spike: how unlikely under the baseline share the 5xx count must be (default 1e-5).", valueName: "P"))
     var errorSignificance: Double?
 
     func validate() throws {

@@ -124,11 +124,26 @@ struct Generate: ParsableCommand {
                 "--event '\(spec)' must look like surge:US:10:2016-11-09T02:00Z:120[:15], errors:0.35:2016-11-09T03:00Z:10[:2], drop:0:2016-11-09T04:00Z:30[:2] or crawler:US:300:2016-11-09T05:00Z:20"
             )
         }
+        // An event must happen to the traffic generated: inside the window, to a country that visits.
         let visiting = Set(TrafficProfile.immigrationSite.countries.map(\.code))
-        for case .crawler(let country, _) in event.compactMap(InjectedEvent.init(parsing:)).map(\.kind)
-        where !visiting.contains(country) {
-            throw ValidationError(
-                "--event crawler:\(country): the generated site's visitors come from \(visiting.sorted().joined(separator: ", "))")
+        let first = UTCMinute.parse(start)!, length = minutes ?? days * 1440
+        let window = "\(UTCMinute.format(first)) to \(UTCMinute.format(first + Int32(length)))"
+        for (spec, injected) in zip(event, event.compactMap(InjectedEvent.init(parsing:))) {
+            let country: String?
+            switch injected.kind {
+            case .surge(let surged, _): country = surged
+            case .crawler(let crawling, _): country = crawling
+            default: country = nil
+            }
+            if let country, !visiting.contains(country) {
+                throw ValidationError(
+                    "--event '\(spec)': \(country) is not among the generated site's visitors' countries (\(visiting.sorted().joined(separator: ", ")))"
+                )
+            }
+            let onset = Int(injected.onset) - Int(first)
+            guard onset >= 0, onset + injected.duration <= length else {
+                throw ValidationError("--event '\(spec)' is not inside the generated window, \(window)")
+            }
         }
     }
 

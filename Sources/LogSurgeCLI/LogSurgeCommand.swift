@@ -1,4 +1,4 @@
-import CSystem
+import CLogSurgeSystem
 import ArgumentParser
 import Foundation
 import LogSurge
@@ -57,6 +57,11 @@ struct LogSurgeCommand: ParsableCommand {
             // input that could not be read to its end.
             warn("error: \(error.description)")
             Foundation.exit(ExitStatus.outputIncomplete)
+        } catch let error as CocoaError {
+            // Foundation's wording ("The operation could not be completed", a domain and a code)
+            // is not for the user: the file and the system's reason are.
+            warn("error: \(plainMessage(error))")
+            Foundation.exit(ExitStatus.outputIncomplete)
         } catch let error as UsageError {
             warn("error: \(error.description)")
             Foundation.exit(ExitStatus.usage)
@@ -105,4 +110,24 @@ func writeStandardError(_ text: String) {
 /// A usage error found after parsing (a bad database, an unwritable output): status 2.
 struct UsageError: Error, CustomStringConvertible {
     var description: String
+}
+
+/// A Foundation file error as the user reads it: `PATH: reason`, the reason from the system
+/// (`strerror`) when Foundation kept it.
+func plainMessage(_ error: CocoaError) -> String {
+    let path = (error.userInfo[NSFilePathErrorKey] as? String) ?? error.url?.path
+    let underlying = error.userInfo[NSUnderlyingErrorKey] as? NSError
+    let reason: String
+    if let underlying, underlying.domain == NSPOSIXErrorDomain {
+        reason = String(cString: strerror(Int32(underlying.code)))
+    } else {
+        switch error.code {
+        case .fileNoSuchFile, .fileReadNoSuchFile: reason = "No such file or directory"
+        case .fileWriteNoPermission, .fileReadNoPermission: reason = "Permission denied"
+        case .fileWriteOutOfSpace: reason = "No space left on device"
+        case .fileWriteFileExists: reason = "File exists"
+        default: reason = "cannot be read or written"
+        }
+    }
+    return path.map { "\($0): \(reason)" } ?? reason
 }

@@ -336,6 +336,13 @@ public final class DetectionRun {
     }
     private var outcome: Outcome?
 
+    /// The charts so far, finished in a copy (nil before the first step, or without charts):
+    /// for a page of a stream still going.
+    package func traceSoFar() -> DetectionTrace? {
+        guard outcome == nil, let trace = engine?.trace, !trace.isEmpty else { return outcome?.trace }
+        return trace.finishedCopy()
+    }
+
     private func emit(_ event: AlertEvent) {
         events.append(event)
         onEvent(event)

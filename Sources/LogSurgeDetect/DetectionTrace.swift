@@ -93,6 +93,36 @@ public final class DetectionTrace: @unchecked Sendable {
         self.maximumColumns = max(1, maximumColumns)
     }
 
+    /// A copy of the trace as it stands, finished (averages, not sums): what a page of a run
+    /// still going shows, while this one goes on recording.
+    public func finishedCopy() -> DetectionTrace {
+        let copy = DetectionTrace(growingTo: maximumColumns, growing: growing)
+        copy.firstMinute = firstMinute
+        copy.minutesPerColumn = minutesPerColumn
+        copy.columnCount = columnCount
+        copy.minuteCount = minuteCount
+        copy.started = started
+        copy.finished = finished
+        copy.surges = surges
+        copy.errors = errors
+        copy.surgeIndex = surgeIndex
+        copy.errorIndex = errorIndex
+        copy.surgeBaselines = surgeBaselines
+        copy.errorBaselines = errorBaselines
+        copy.finish()
+        return copy
+    }
+
+    private init(growingTo maximumColumns: Int, growing: Bool) {
+        firstMinute = 0
+        minuteCount = 0
+        minutesPerColumn = 1
+        columnCount = 0
+        self.growing = growing
+        started = false
+        self.maximumColumns = max(1, maximumColumns)
+    }
+
     /// Whether any step was recorded.
     public var isEmpty: Bool { !started }
 

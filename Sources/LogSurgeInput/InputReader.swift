@@ -145,6 +145,10 @@ public struct InputReader: Sendable {
                 )
                 return
             }
+            if error == nil, let format = UnreadableCompression.format(of: UnsafeRawBufferPointer(rebasing: input[..<have])) {
+                error = InputError(path: name, offset: 0, message: UnreadableCompression.message(format))
+                return
+            }
             if skip > 0 {
                 // Plain text read before: carry on from there (nothing at all if it did not grow).
                 guard lseek(fileDescriptor, off_t(skip), SEEK_SET) >= 0 else {

@@ -1,4 +1,4 @@
-import CSystem
+import CLogSurgeSystem
 import Foundation
 
 #if canImport(Glibc)

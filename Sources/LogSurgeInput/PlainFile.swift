@@ -69,7 +69,8 @@ public final class PlainFile: Sendable {
         var head = [UInt8](repeating: 0, count: 4096)
         let count = head.withUnsafeMutableBytes { pread(fd, $0.baseAddress!, $0.count, 0) }
         guard fstat(fd, &info) == 0, info.st_mode & S_IFMT == S_IFREG, info.st_size > 0,
-            count >= 1, !(count >= 2 && head[0] == 0x1F && head[1] == 0x8B)
+            count >= 1, !(count >= 2 && head[0] == 0x1F && head[1] == 0x8B),
+            head.withUnsafeBytes({ UnreadableCompression.format(of: UnsafeRawBufferPointer(rebasing: $0[..<count])) }) == nil
         else { return nil }
         // Lines ended by CR alone (no "\n" in the first 4 KiB, some "\r"): ranges are cut at
         // "\n", so the reader reads it, which takes CR for the line end.

@@ -30,9 +30,13 @@ public enum HTMLReport {
     /// The page for `analysis`: `events` are its alert events (open and closed, in the order
     /// written), `trace` the series the detectors saw (nil: no charts), `configuration` the
     /// detectors' settings, `databaseDescription` the GeoIP database as the text report names it.
+    ///
+    /// `live`: the page of a run still going (a followed log, a pipe), which reloads itself every
+    /// `live.refresh` seconds and says when it was written and how far behind the clock its
+    /// newest minute is.
     public static func render(
         _ analysis: Analysis, events: [AlertEvent], trace: DetectionTrace?,
-        configuration: DetectorConfiguration, databaseDescription: String
+        configuration: DetectorConfiguration, databaseDescription: String, live: Live? = nil
     ) -> String {
         let episodes = AlertEpisode.of(events)
         let range = analysis.buckets.minuteRange
@@ -48,14 +52,14 @@ public enum HTMLReport {
             <meta charset="utf-8"/>
             <meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'"/>
             <meta name="viewport" content="width=device-width, initial-scale=1"/>
-            <meta name="generator" content="logsurge \(Escaping.html(LogSurgeVersion.string))"/>
+            <meta name="generator" content="logsurge \(Escaping.html(LogSurgeVersion.string))"/>\(live.map { "\n<meta http-equiv=\"refresh\" content=\"\($0.refresh)\"/>" } ?? "")
             <title>logsurge report: \(spanText)</title>
             <style>\(styleSheet)</style>
             </head>
             <body>
 
             """
-        page += header(analysis, spanText: spanText)
+        page += header(analysis, spanText: spanText, live: live)
         page += "<main class=\"wrap\">\n"
         page += warningsSection(analysis)
         page += figures(analysis, episodes: episodes)
@@ -74,7 +78,38 @@ public enum HTMLReport {
 
     // MARK: Page sections
 
-    private static func header(_ analysis: Analysis, spanText: String) -> String {
+    /// A page of a run still going: when it was written (seconds since 1970, wall clock) and
+    /// every how many seconds it reloads.
+    public struct Live: Sendable {
+        public var writtenAt: Double
+        public var refresh: Int
+
+        public init(writtenAt: Double, refresh: Int) {
+            self.writtenAt = writtenAt
+            self.refresh = refresh
+        }
+    }
+
+    /// "Live: …": when the page was written, the log's newest minute and how far behind the clock.
+    static func liveLine(_ live: Live, newest: Int32?) -> String {
+        let written = Int(live.writtenAt.rounded(.down))
+        let writtenMinute = Int32(clamping: written >= 0 ? written / 60 : (written - 59) / 60)
+        let second = written - Int(writtenMinute) * 60
+        var text = "Live: written \(display(writtenMinute)):\(second < 10 ? "0" : "")\(second) UTC"
+        if let newest {
+            let behind = Int((live.writtenAt - Double(newest + 1) * 60) / 60)
+            text += "; newest minute in the log: \(display(newest)) UTC"
+            text +=
+                behind <= 1
+                ? ", as recent as the clock"
+                : ", \(behind < 120 ? "\(behind) minutes" : behind < 2880 ? "\(behind / 60) hours" : "\(behind / 1440) days") behind the clock"
+        } else {
+            text += "; no request read yet"
+        }
+        return text + ". The page reloads every \(live.refresh) s while the run goes on; once it ends, it stays as it was last written."
+    }
+
+    private static func header(_ analysis: Analysis, spanText: String, live: Live?) -> String {
         let inputs = analysis.inputs.count
         var out = "<header class=\"top\"><div class=\"wrap\">"
         out += "<p class=\"eyebrow\">logsurge report</p>"
@@ -82,6 +117,10 @@ public enum HTMLReport {
         let names = analysis.inputs.prefix(4).map { "<span class=\"mono\">\(Escaping.html($0.name))</span>" }.joined(separator: ", ")
         let more = inputs > 4 ? " and \(inputs - 4) more" : ""
         out += "<p class=\"sub\">\(inputs) input\(inputs == 1 ? "" : "s")\(inputs > 0 ? ": " : "")\(names)\(more)</p>"
+        if let live {
+            out +=
+                "<p class=\"sub live\" id=\"live\">\(Escaping.html(liveLine(live, newest: analysis.buckets.minuteRange?.upperBound)))</p>"
+        }
         return out + "</div></header>\n"
     }
 

@@ -123,6 +123,12 @@ public struct MetricsWriter: Sendable {
         for (series, value) in active.sorted(by: { $0.key < $1.key }) {
             text.sample(.alertActive, [series.kind.rawValue, series.site, series.country], value)
         }
+        if let deliveries = snapshot.deliveries {
+            text.family(.alertDeliveriesTotal)
+            for (result, count) in [("failed", deliveries.failed), ("retried", deliveries.retried), ("sent", deliveries.sent)] {
+                text.sample(.alertDeliveriesTotal, [result], count)
+            }
+        }
         text.family(.alertsTotal)
         for (kind, count) in raised.sorted(by: { Self.bytewise($0.key.rawValue, $1.key.rawValue) }) {
             text.sample(.alertsTotal, [kind.rawValue], count)
@@ -160,11 +166,12 @@ public struct MetricsWriter: Sendable {
     /// The metric families, each declared once: its name, type, help text and label names, as
     /// the exposition writes them.
     enum Family: CaseIterable {
-        case alertActive, alertsTotal, buildInfo, lastMinuteTimestamp, linesTotal, requestsTotal, responseBytesTotal
+        case alertActive, alertDeliveriesTotal, alertsTotal, buildInfo, lastMinuteTimestamp, linesTotal, requestsTotal, responseBytesTotal
 
         var name: String {
             switch self {
             case .alertActive: "logsurge_alert_active"
+            case .alertDeliveriesTotal: "logsurge_alert_deliveries_total"
             case .alertsTotal: "logsurge_alerts_total"
             case .buildInfo: "logsurge_build_info"
             case .lastMinuteTimestamp: "logsurge_last_minute_timestamp_seconds"
@@ -177,13 +184,14 @@ public struct MetricsWriter: Sendable {
         var type: String {
             switch self {
             case .alertActive, .buildInfo, .lastMinuteTimestamp: "gauge"
-            case .alertsTotal, .linesTotal, .requestsTotal, .responseBytesTotal: "counter"
+            case .alertDeliveriesTotal, .alertsTotal, .linesTotal, .requestsTotal, .responseBytesTotal: "counter"
             }
         }
 
         var labels: [String] {
             switch self {
             case .alertActive: ["kind", "site", "country"]
+            case .alertDeliveriesTotal: ["result"]
             case .alertsTotal: ["kind"]
             case .buildInfo: ["version"]
             case .lastMinuteTimestamp: []
@@ -197,6 +205,8 @@ public struct MetricsWriter: Sendable {
             switch self {
             case .alertActive:
                 "1 while an alert episode is going on (open, or still open when the input ended), else 0; country is empty for error spikes and drops."
+            case .alertDeliveriesTotal:
+                "Alert posts to --alertmanager and --webhook receivers, by result: sent (accepted), retried (attempts made again), failed (given up)."
             case .alertsTotal: "Alert episodes raised, by kind."
             case .buildInfo: "The version of logsurge that wrote these metrics; always 1."
             case .lastMinuteTimestamp: "Start of the newest UTC minute with a parsed line (log time), in seconds since 1970."

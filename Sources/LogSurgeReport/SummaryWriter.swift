@@ -19,6 +19,11 @@ public enum SummaryWriter {
         object(for: analysis).encoded + "\n"
     }
 
+    /// `{"sent": N, "retried": N, "failed": N}`.
+    public static func deliveries(_ counts: DeliveryCounts) -> JSONObject {
+        ["sent": .int(counts.sent), "retried": .int(counts.retried), "failed": .int(counts.failed)]
+    }
+
     /// The summary's fields, in the order the contract documents them.
     public static func object(for analysis: Analysis) -> JSONObject {
         let accounting = analysis.accounting
@@ -68,6 +73,7 @@ public enum SummaryWriter {
             "last_minute": .optional(range) { .minute($0.upperBound) },
             "alerts": .int(analysis.alerts.filter { $0.state == .open }.count),
             "late_lines": .int(analysis.lateLines),
+            "deliveries": .object(Self.deliveries(analysis.deliveries ?? DeliveryCounts())),
             "geoip_lookup_errors": .int(accounting.geoLookupErrors),
             "clients": .object(clients),
             "truncated_lines": .int(accounting.clients.truncated),

@@ -55,6 +55,25 @@ struct ManualCLITests {
         }
     }
 
+    /// `man -l docs/logsurge.1` shows the page without a warning (mdoc has no blank lines).
+    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/man"), "man is not installed"))
+    func theManPageReadsWithoutWarnings() throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/man")
+        process.arguments = ["--warnings", "-l", Self.page.path]
+        process.environment = ["PATH": "/usr/bin:/bin", "MANWIDTH": "100", "LANG": "C.UTF-8"]
+        let output = Pipe(), errors = Pipe()
+        process.standardOutput = output
+        process.standardError = errors
+        try process.run()
+        let text = output.fileHandleForReading.readDataToEndOfFile()
+        let warnings = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0)
+        #expect(warnings.isEmpty, "\(warnings)")
+        #expect(String(decoding: text, as: UTF8.self).contains("--alertmanager"))
+    }
+
     @Test(arguments: ["bash", "zsh", "fish"])
     func completionScriptsOfferEveryCommandAndOption(shell: String) throws {
         let result = try Support.run(["--generate-completion-script", shell])

@@ -48,6 +48,16 @@ struct TerminalCLITests {
         #expect(split.contains("\u{1B}[1mWatched countries"))
     }
 
+    @Test func aBareRunOnATerminalSaysItReadsStandardInput() throws {
+        // `script` ends the terminal's input (Ctrl-D) as its own input, /dev/null, ends.
+        let output = try Self.onTerminal(Self.binary, environment: ["NO_COLOR": "1"])
+        #expect(output.hasPrefix("logsurge: reading access-log lines from standard input (this terminal): paste lines, then Ctrl-D to end"))
+        #expect(!output.contains("logsurge: reading 0 B"))  // no progress line of nothing
+        // From a pipe, nothing is said.
+        let piped = try Support.run(["--quiet"], stdin: Array(Support.surgeLog.prefix(1000)))
+        #expect(!piped.stderr.contains("standard input"))
+    }
+
     @Test func progressLineWhileALongRunReads() throws {
         // A pipe that stays open for 2.5 s: the progress line is drawn, then erased before the report.
         let output = try Self.onTerminal("(cat \(Self.log); sleep 2.5) | \(Self.binary) -", environment: ["NO_COLOR": "1"])

@@ -180,13 +180,15 @@ import LogSurgeCore
 @Suite struct MetricFamilyTests {
     @Test("every family is written once, in name order, and each of its samples carries the labels it declares")
     func familiesAreWrittenAsDeclared() throws {
-        let snapshot = MetricsSnapshot(
+        var snapshot = MetricsSnapshot(
             counts: [
                 "a.example": [
                     CountryCode(isoCode: "US")!: BucketCounts(requests: 3, status2xx: 3, status3xx: 0, status4xx: 0, status5xx: 0, bytes: 9)
                 ]
             ],
             accounting: RunAccounting(), lastMinute: 25_000_000, alerts: [])
+        // (The deliveries' family is written for a run that delivers alerts.)
+        snapshot.deliveries = DeliveryCounts(sent: 2, retried: 1)
         var writer = MetricsWriter()
         let text = writer.exposition(snapshot)
         let families = text.split(separator: "\n").filter { $0.hasPrefix("# TYPE ") }.map { $0.split(separator: " ")[2] }

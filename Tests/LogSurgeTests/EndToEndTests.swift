@@ -2,6 +2,7 @@ import Foundation
 import LogSurgePipelineTestSupport
 import Testing
 @testable import LogSurge
+import LogSurgeDetect
 import LogSurgeGeo
 import LogSurgeParse
 @testable import LogSurgeCore
@@ -140,16 +141,39 @@ import LogSurgeParse
         #expect(analysis.accounting.isBalanced)
     }
 
-    @Test func theQuietSampleLogsRaiseNoAlert() throws {
-        // A Sunday, then weekdays with more traffic: the level adjustment keeps the Monday
-        // from reading as a surge against the Sunday's baseline.
+    /// The README's main job tells election night's story (SampleLogs/, made by the generator
+    /// with the events of Fixtures/sample-logs-labels.jsonl): the US rush raised as a surge, the
+    /// 5xx spike as the site buckles, the drop while it is down, and nothing else: not the
+    /// crawler of 7 November, nor the Monday against the Sunday's baseline.
+    @Test func theSampleLogsTellElectionNight() throws {
         let samples = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../SampleLogs").standardized
             .path
         let analysis = Support.analyze([samples])
         #expect(analysis.inputs.count == 4)
         #expect(analysis.inputErrors.isEmpty)
-        #expect(analysis.accounting.parsed > 27_000)
-        #expect(analysis.alerts.isEmpty, "\(analysis.alerts.map(AlertWriter.line).joined())")
+        #expect(analysis.accounting.parsed > 30_000)
+        let labels = try String(contentsOfFile: Support.fixture("sample-logs-labels.jsonl"), encoding: .utf8)
+            .split(separator: "\n").compactMap { try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+        func window(_ kind: String) throws -> ClosedRange<Int32> {
+            let label = try #require(labels.first { $0["kind"] as? String == kind })
+            return try #require(
+                UTCMinute.parse(label["start"] as? String ?? ""))...(try #require(UTCMinute.parse(label["end"] as? String ?? "")))
+        }
+        let windows: [AlertEvent.Kind: ClosedRange<Int32>] = [
+            .surge: try window("surge"), .errorSpike: try window("error_spike"), .drop: try window("drop"),
+        ]
+        let episodes = AlertEpisode.of(analysis.alerts).map(\.event)
+        for kind in [AlertEvent.Kind.surge, .errorSpike, .drop] {
+            #expect(episodes.contains { $0.kind == kind }, "no \(kind.rawValue) raised")
+        }
+        // Each episode inside the event it stands for (the surge's raised while the rush builds).
+        for episode in episodes {
+            let labelled = try #require(windows[episode.kind])
+            #expect(labelled.contains(episode.raisedAt), "\(AlertWriter.line(episode))")
+            if episode.kind == .surge { #expect(episode.country?.description == "US") }
+        }
+        let surge = try #require(episodes.first { $0.kind == .surge })
+        #expect(surge.raisedAt < UTCMinute.parse("2016-11-09T03:00Z")!, "the rush is raised in the evening (Eastern), before 22:00")
     }
 
     @Test func formatGivenByOptionIsUsedAsIs() {

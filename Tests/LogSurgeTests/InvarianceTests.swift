@@ -2,7 +2,7 @@ import Foundation
 import LogSurgePipelineTestSupport
 import Testing
 @_spi(Benchmarks) @testable import LogSurge
-import CSystem
+import CLogSurgeSystem
 import LogSurgeParse
 import Synchronization
 @testable import LogSurgeCore

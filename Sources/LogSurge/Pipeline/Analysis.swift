@@ -1,4 +1,4 @@
-import CSystem
+import CLogSurgeSystem
 import Dispatch
 import Foundation
 import LogSurgeGeo
@@ -72,6 +72,9 @@ public struct Analysis: Sendable {
     /// Inputs named more than once (one file under several names, or a copy of another's
     /// content), read once under the first: `(path, read as)`.
     public var inputsReadOnce: [(path: String, readAs: String, sameFile: Bool)] = []
+    /// What the alert deliveries came to (`--alertmanager`, `--webhook`), set by the caller
+    /// that delivered them; nil without receivers.
+    public var deliveries: DeliveryCounts?
 
     /// Inputs that could not be read to their end.
     public var inputErrors: [InputError] { inputs.compactMap(\.error) }

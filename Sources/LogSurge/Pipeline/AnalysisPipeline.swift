@@ -1,4 +1,4 @@
-import CSystem
+import CLogSurgeSystem
 import Dispatch
 import Foundation
 import LogSurgeGeo
@@ -67,7 +67,11 @@ public struct AnalysisPipeline: Sendable {
             return SnapshotTicker(interval: min(1, max(0.05, after / 4))) { merger.idle(after: after) }
         }
         let ticker = configuration.snapshots.map { snapshots in
-            SnapshotTicker(interval: snapshots.interval) { snapshots.body(merger.snapshot()) }
+            // At once too: a scraper sees the run from its start, not a minute later.
+            SnapshotTicker(interval: snapshots.interval, atStart: true) { snapshots.body(merger.snapshot()) }
+        }
+        let pageTicker = configuration.runSoFar.map { runSoFar in
+            SnapshotTicker(interval: runSoFar.interval, atStart: true) { merger.withRunSoFar(runSoFar.body) }
         }
         let queue = WorkQueue()
         let group = DispatchGroup()
@@ -154,6 +158,7 @@ public struct AnalysisPipeline: Sendable {
         for _ in 0..<threads { queue.push(nil) }
         group.wait()
         ticker?.stop()
+        pageTicker?.stop()
         idleTicker?.stop()
         var analysis = merger.finish(threads: threads)
         analysis.inputsReadOnce = readOnce

@@ -121,11 +121,26 @@ public struct AnalyzeConfiguration: Sendable {
     public struct Snapshots: Sendable {
         /// Seconds of wall-clock time between two calls. By default, 60.
         public var interval: Double = 60
-        /// Called every `interval` seconds, on a thread of its own; never after
-        /// `AnalysisPipeline.run` returns.
+        /// Called when the run starts and every `interval` seconds, on a thread of its own;
+        /// never after `AnalysisPipeline.run` returns.
         public var body: @Sendable (MetricsSnapshot) -> Void
 
         public init(interval: Double = 60, body: @escaping @Sendable (MetricsSnapshot) -> Void) {
+            self.interval = interval
+            self.body = body
+        }
+    }
+
+    /// The run so far, handed out while it goes (`--html` rewritten while following a log).
+    public struct RunSoFar: Sendable {
+        /// Seconds of wall-clock time between two calls. By default, 60.
+        public var interval: Double = 60
+        /// Called when the run starts and every `interval` seconds, on a thread of its own, with the merging held
+        /// meanwhile: the buckets it is given may not be kept past the call. Never after
+        /// `AnalysisPipeline.run` returns.
+        public var body: @Sendable (Analysis) -> Void
+
+        public init(interval: Double = 60, body: @escaping @Sendable (Analysis) -> Void) {
             self.interval = interval
             self.body = body
         }
@@ -138,6 +153,8 @@ public struct AnalyzeConfiguration: Sendable {
     public var resume = Resume()
     /// Nil (the default): no snapshots.
     public var snapshots: Snapshots?
+    /// Nil (the default): the run is handed out only when it ends.
+    public var runSoFar: RunSoFar?
     /// The country database.
     public var database: MMDBReader
     /// What the run asks of the detectors (`DetectionPolicy`: thresholds, minutes decided as

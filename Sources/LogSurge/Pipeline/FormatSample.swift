@@ -1,4 +1,4 @@
-import CSystem
+import CLogSurgeSystem
 import Dispatch
 import Foundation
 import LogSurgeGeo

@@ -19,6 +19,8 @@ public struct MetricsSnapshot: Sendable {
     /// Episodes an earlier run raised that are still going on (`Analysis.earlierEpisodes`):
     /// active, not raised by this run.
     public var earlierEpisodes: [AlertEvent] = []
+    /// The alert deliveries so far, when the run delivers alerts (`--alertmanager`, `--webhook`).
+    public var deliveries: DeliveryCounts?
 
     public init(counts: [String: [CountryCode: BucketCounts]], accounting: RunAccounting, lastMinute: Int32?, alerts: [AlertEvent]) {
         self.counts = counts
@@ -31,6 +33,7 @@ public struct MetricsSnapshot: Sendable {
     public init(_ analysis: Analysis) {
         self.init(buckets: analysis.buckets, accounting: analysis.accounting, alerts: analysis.alerts)
         earlierEpisodes = analysis.earlierEpisodes
+        deliveries = analysis.deliveries
     }
 
     init(buckets: MinuteBuckets, accounting: RunAccounting, alerts: [AlertEvent]) {

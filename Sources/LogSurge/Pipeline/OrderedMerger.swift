@@ -1,4 +1,4 @@
-import CSystem
+import CLogSurgeSystem
 import Dispatch
 import Foundation
 import LogSurgeGeo
@@ -310,6 +310,19 @@ final class OrderedMerger: @unchecked Sendable {
     /// (Inputs read side by side count once folded; a stream merges chunk by chunk.)
     func snapshot() -> MetricsSnapshot {
         lock.withLock { MetricsSnapshot(buckets: runBuckets, accounting: runAccounting, alerts: detection?.events ?? []) }
+    }
+
+    /// Calls `body` with the run so far (buckets, accounting, inputs, alerts, and the charts in a
+    /// finished copy), under the lock: the buckets may not be kept past the call.
+    func withRunSoFar(_ body: (Analysis) -> Void) {
+        lock.withLock {
+            var result = state
+            result.buckets = runBuckets
+            result.accounting = runAccounting
+            result.alerts = detection?.events ?? []
+            result.trace = detection?.traceSoFar()
+            body(result)
+        }
     }
 
     /// Ends detection and returns the merged result; call after every worker has finished.

@@ -1,4 +1,4 @@
-import CSystem
+import CLogSurgeSystem
 import Dispatch
 import Foundation
 import LogSurgeGeo
@@ -32,10 +32,11 @@ final class SnapshotTicker {
     private let queue = DispatchQueue(label: "logsurge.snapshot", qos: .utility)
     private let timer: DispatchSourceTimer
 
-    init(interval: Double, body: @escaping @Sendable () -> Void) {
+    /// Calls `body` every `interval` seconds, the first time at once with `atStart`.
+    init(interval: Double, atStart: Bool = false, body: @escaping @Sendable () -> Void) {
         timer = DispatchSource.makeTimerSource(queue: queue)
         let interval = max(0.01, interval)
-        timer.schedule(deadline: .now() + interval, repeating: interval, leeway: .milliseconds(100))
+        timer.schedule(deadline: .now() + (atStart ? 0 : interval), repeating: interval, leeway: .milliseconds(100))
         timer.setEventHandler(handler: body)
         timer.activate()
     }

@@ -1,0 +1,343 @@
+import Foundation
+import LogSurgePipelineTestSupport
+import Testing
+
+/// `--webhook` and `--alertmanager`: every alert reaches its receivers, a receiver that is down,
+/// slow or absent never holds the reading back, and what could not be delivered is counted and
+/// makes the exit status 1 (contract, "Alert delivery").
+@Suite(.tags(.launchesBinary), .enabled(if: Support.executable != nil, "the logsurge executable is not built"))
+struct DeliveryCLITests {
+    /// Reads the JSON object a summary file holds.
+    private func summary(_ path: String) throws -> [String: Any] {
+        try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path))) as? [String: Any] ?? [:]
+    }
+
+    private func deliveries(_ path: String) throws -> [String: Int] {
+        try summary(path)["deliveries"] as? [String: Int] ?? [:]
+    }
+
+    private func lines(_ path: String) throws -> [String] {
+        try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n").map(String.init)
+    }
+
+    private func paths() -> (alerts: String, summary: String) {
+        let directory = Support.temporaryDirectory()
+        return (directory.appendingPathComponent("alerts.jsonl").path, directory.appendingPathComponent("summary.json").path)
+    }
+
+    @Test func everyAlertLineReachesTheWebhookAsWritten() throws {
+        let receiver = try HTTPReceiver()
+        defer { receiver.stop() }
+        let (alerts, summaryPath) = paths()
+        let metrics = Support.temporaryDirectory().appendingPathComponent("m.prom").path
+        let result = try Support.run([
+            "--quiet", "--alerts", alerts, "--summary", summaryPath, "--metrics", metrics, "--webhook", receiver.url + "/hook",
+            Support.surgeLogPath,
+        ])
+        #expect(result.status == 0, "\(result.stderr)")
+        let exposition = try String(contentsOfFile: metrics, encoding: .utf8)
+        for sample in [
+            "logsurge_alert_deliveries_total{result=\"failed\"} 0", "logsurge_alert_deliveries_total{result=\"retried\"} 0",
+            "logsurge_alert_deliveries_total{result=\"sent\"} 2",
+        ] {
+            #expect(exposition.contains(sample + "\n"), "\(sample) not in the metrics")
+        }
+        let written = try lines(alerts)
+        #expect(written.count == 2, "\(written)")  // the surge, opened and closed
+        let posted = receiver.requests
+        #expect(posted.map(\.body) == written)
+        #expect(posted.allSatisfy { $0.method == "POST" && $0.path == "/hook" && $0.headers["content-type"] == "application/json" })
+        #expect(try deliveries(summaryPath) == ["sent": 2, "retried": 0, "failed": 0])
+    }
+
+    @Test func aReceiverDownForItsFirstAttemptsGetsEveryLineInOrder() throws {
+        let receiver = try HTTPReceiver(failFirst: 3)
+        defer { receiver.stop() }
+        let (alerts, summaryPath) = paths()
+        let result = try Support.run([
+            "--quiet", "--alerts", alerts, "--summary", summaryPath, "--webhook", receiver.url, "--delivery-backoff", "0.05",
+            Support.surgeLogPath,
+        ])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(receiver.requests.map(\.body) == (try lines(alerts)))
+        #expect(receiver.attemptCount == 5)
+        #expect(try deliveries(summaryPath) == ["sent": 2, "retried": 3, "failed": 0])
+    }
+
+    @Test func aReceiverThatHoldsItsAnswersDoesNotHoldTheRunBack() throws {
+        // Nothing is answered until the alerts file is complete: the reading, the detectors and
+        // the file (written as they come, from a stream) went on while the first post waited.
+        let receiver = try HTTPReceiver(hold: true)
+        defer { receiver.stop() }
+        let (alerts, summaryPath) = paths()
+        let process = Process()
+        process.executableURL = Support.executable!
+        process.arguments = [
+            "--quiet", "--alerts", alerts, "--summary", summaryPath, "--webhook", receiver.url, "--delivery-drain", "60",
+            "--delivery-timeout", "120",
+        ]
+        process.standardInput = FileHandle(forReadingAtPath: Support.surgeLogPath)
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        #expect(Support.eventually { ((try? lines(alerts)) ?? []).count == 2 })
+        #expect(receiver.requests.isEmpty)
+        #expect(process.isRunning)  // waiting for the deliveries, before the summary
+        receiver.release()
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0)
+        #expect(receiver.requests.map(\.body) == (try lines(alerts)))
+        #expect(try deliveries(summaryPath)["sent"] == 2)
+    }
+
+    @Test func aSlowReceiverGetsEverything() throws {
+        let receiver = try HTTPReceiver(delay: 0.4)
+        defer { receiver.stop() }
+        let (alerts, summaryPath) = paths()
+        let result = try Support.run([
+            "--quiet", "--alerts", alerts, "--summary", summaryPath, "--webhook", receiver.url, Support.surgeLogPath,
+        ])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(receiver.requests.map(\.body) == (try lines(alerts)))
+    }
+
+    @Test func aReceiverThatNeverAnsweredIsExitStatusOneAfterEveryOutput() throws {
+        let (alerts, summaryPath) = paths()
+        let absent = HTTPReceiver.closedPortURL()
+        let result = try Support.run([
+            "--quiet", "--alerts", alerts, "--summary", summaryPath, "--webhook", absent, "--delivery-backoff", "0.01",
+            "--delivery-attempts", "3", Support.surgeLogPath,
+        ])
+        #expect(result.status == 1)
+        #expect(result.stderr.contains("alert delivery: \(absent): 2 alert posts not delivered (it never answered)"), "\(result.stderr)")
+        #expect(!result.stderr.contains("The operation could not be completed"))
+        #expect(try lines(alerts).count == 2)
+        #expect(try deliveries(summaryPath) == ["sent": 0, "retried": 4, "failed": 2])
+    }
+
+    @Test(arguments: [["--webhook", "ftp://example.com/x"], ["--alertmanager", "localhost:9093"], ["--webhook", "http://"]])
+    func anAddressThatCannotBePostedToIsAUsageError(_ arguments: [String]) throws {
+        let result = try Support.run(["--quiet"] + arguments + [Support.surgeLogPath])
+        #expect(result.status == 2)
+        #expect(result.stderr.contains("give an http:// or https:// address with a host"), "\(result.stderr)")
+    }
+
+    @Test func detectDeliversToo() throws {
+        let receiver = try HTTPReceiver()
+        defer { receiver.stop() }
+        let directory = Support.temporaryDirectory()
+        let buckets = directory.appendingPathComponent("b.csv").path
+        let made = try Support.run(["--quiet", "--buckets", buckets, Support.surgeLogPath])
+        #expect(made.status == 0)
+        let result = try Support.run(["detect", "--webhook", receiver.url, buckets])
+        #expect(result.status == 0, "\(result.stderr)")
+        let written = result.stdout.split(separator: "\n").map(String.init)
+        #expect(!written.isEmpty)
+        #expect(receiver.requests.map(\.body) == written)
+    }
+
+    /// Alertmanager's side, as a stand-in records it: the episode posted when it opens (with
+    /// `endsAt` ahead, so that it stays active), again while it stays open, and with `endsAt`
+    /// at its end when it closes; labels to route by and the evidence in the annotations.
+    @Test func alertmanagerGetsTheEpisodeOpenKeptAliveAndClosed() throws {
+        let receiver = try HTTPReceiver()
+        defer { receiver.stop() }
+        let process = Process()
+        process.executableURL = Support.executable!
+        process.arguments = [
+            "--quiet", "--alerts", "-", "--alertmanager", receiver.url + "/", "--instance", "web-7", "--delivery-keep-alive", "0.2",
+        ]
+        let input = Pipe()
+        process.standardInput = input
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        Support.ignoreBrokenPipes()
+        // Lines through ten minutes after the surge's onset (22:00Z, 17:00 on the server clock).
+        let text = String(decoding: Support.surgeLog, as: UTF8.self)
+        let cut = text.utf8.distance(from: text.startIndex, to: text.range(of: "08/Nov/2016:17:10:")!.lowerBound)
+        try input.fileHandleForWriting.write(contentsOf: Data(Support.surgeLog[..<cut]))
+        // Opened, then posted again at least twice while the pipe stays open.
+        #expect(receiver.wait { $0.count >= 3 })
+        try input.fileHandleForWriting.write(contentsOf: Data(Support.surgeLog[cut...]))
+        try input.fileHandleForWriting.close()
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0)
+
+        let posts = receiver.requests
+        #expect(posts.allSatisfy { $0.path == "/api/v2/alerts" && $0.headers["content-type"] == "application/json" })
+        let alerts = try posts.map { post -> [String: Any] in
+            let array = try JSONSerialization.jsonObject(with: Data(post.body.utf8)) as? [[String: Any]]
+            #expect(array?.count == 1)
+            return array?.first ?? [:]
+        }
+        let labels = alerts.map { $0["labels"] as? [String: String] ?? [:] }
+        #expect(
+            labels.allSatisfy {
+                $0 == ["alertname": "LogsurgeSurge", "site": "-", "country": "US", "instance": "web-7", "severity": "warning"]
+            }, "\(labels)")
+        let first = alerts[0], last = alerts[alerts.count - 1]
+        let notes = first["annotations"] as? [String: String] ?? [:]
+        for key in ["summary", "description", "baseline", "peak", "ratio", "clients", "raised_at", "start", "log_delay_seconds"] {
+            #expect(notes[key] != nil, "annotation \(key) missing: \(notes)")
+        }
+        #expect(notes["start"] == "2016-11-08T22:00Z")
+        #expect(first["startsAt"] as? String == "2016-11-08T22:00:00Z")
+        // Open: ends five minutes from now unless posted again. Closed: at the end of its last minute.
+        let formatter = ISO8601DateFormatter()
+        let opensUntil = formatter.date(from: first["endsAt"] as? String ?? "")
+        #expect(opensUntil.map { $0.timeIntervalSinceNow > 200 && $0.timeIntervalSinceNow < 400 } == true, "\(first)")
+        let closedAt = formatter.date(from: last["endsAt"] as? String ?? "")
+        #expect(closedAt.map { $0.timeIntervalSince1970 < formatter.date(from: "2016-11-09T00:00:00Z")!.timeIntervalSince1970 } == true)
+        #expect(closedAt.map { $0.timeIntervalSince1970.truncatingRemainder(dividingBy: 60) == 0 } == true)
+    }
+}
+
+/// Against a real Prometheus Alertmanager (Debian's `prometheus-alertmanager`, which `.ci/run`
+/// installs), started on loopback: the surge is listed active with its labels while it goes
+/// on, then resolved once it closes, and Alertmanager routes it on (to a webhook receiver, as it
+/// would to e-mail or Slack), firing and then resolved.
+@Suite(
+    .tags(.launchesBinary), .enabled(if: Support.executable != nil, "the logsurge executable is not built"),
+    .enabled(if: AlertmanagerBinary.path != nil, "prometheus-alertmanager is not installed"),
+    .enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/curl"), "curl is not installed"))
+struct AlertmanagerCLITests {
+
+    /// The alerts Alertmanager lists (`GET /api/v2/alerts`, with curl), nil while it does not answer.
+    private func listed(_ base: String) -> [[String: Any]]? {
+        let curl = Process()
+        curl.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
+        curl.arguments = ["-sf", "--max-time", "5", base + "/api/v2/alerts"]
+        let output = Pipe()
+        curl.standardOutput = output
+        curl.standardError = FileHandle.nullDevice
+        guard (try? curl.run()) != nil else { return nil }
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        curl.waitUntilExit()
+        guard curl.terminationStatus == 0 else { return nil }
+        return try? JSONSerialization.jsonObject(with: data) as? [[String: Any]]
+    }
+
+    private func waitFor(seconds: Double = 30, _ condition: () -> Bool) -> Bool {
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline {
+            if condition() { return true }
+            Thread.sleep(forTimeInterval: 0.1)
+        }
+        return false
+    }
+
+    @Test func theSurgeIsActiveWhileItLastsAndResolvedWhenItCloses() throws {
+        let notified = try HTTPReceiver()
+        defer { notified.stop() }
+        let directory = Support.temporaryDirectory()
+        let config = directory.appendingPathComponent("alertmanager.yml").path
+        try """
+        route:
+          receiver: on-call
+          group_by: [site]
+          group_wait: 1s
+          group_interval: 1s
+          repeat_interval: 1h
+        receivers:
+          - name: on-call
+            webhook_configs:
+              - url: \(notified.url)/notify
+                send_resolved: true
+        """.write(toFile: config, atomically: true, encoding: .utf8)
+        let port = HTTPReceiver.closedPortURL().split(separator: ":").last.map(String.init)!
+        let base = "http://127.0.0.1:\(port)"
+        let alertmanager = Process()
+        alertmanager.executableURL = URL(fileURLWithPath: AlertmanagerBinary.path!)
+        alertmanager.arguments = [
+            "--config.file=\(config)", "--storage.path=\(directory.appendingPathComponent("data").path)",
+            "--web.listen-address=127.0.0.1:\(port)", "--cluster.listen-address=",
+        ]
+        alertmanager.standardOutput = FileHandle.nullDevice
+        alertmanager.standardError = FileHandle.nullDevice
+        try alertmanager.run()
+        defer {
+            alertmanager.terminate()
+            alertmanager.waitUntilExit()
+        }
+        try #require(waitFor { listed(base) != nil }, "Alertmanager did not start on \(base)")
+
+        let process = Process()
+        process.executableURL = Support.executable!
+        process.arguments = ["--quiet", "--alerts", "-", "--alertmanager", base, "--instance", "ci-web"]
+        let input = Pipe()
+        process.standardInput = input
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        Support.ignoreBrokenPipes()
+        let text = String(decoding: Support.surgeLog, as: UTF8.self)
+        let cut = text.utf8.distance(from: text.startIndex, to: text.range(of: "08/Nov/2016:17:10:")!.lowerBound)
+        try input.fileHandleForWriting.write(contentsOf: Data(Support.surgeLog[..<cut]))
+
+        func surge() -> [String: Any]? {
+            listed(base)?.first { ($0["labels"] as? [String: String])?["alertname"] == "LogsurgeSurge" }
+        }
+        #expect(waitFor { surge() != nil }, "the surge never reached Alertmanager")
+        let active = surge() ?? [:]
+        #expect(
+            active["labels"] as? [String: String]
+                == ["alertname": "LogsurgeSurge", "site": "-", "country": "US", "instance": "ci-web", "severity": "warning"])
+        #expect((active["status"] as? [String: Any])?["state"] as? String == "active")
+        #expect((active["annotations"] as? [String: String])?["raised_at"] != nil)
+        #expect(waitFor { notified.requests.contains { $0.body.contains("\"status\":\"firing\"") } }, "Alertmanager routed nothing")
+
+        try input.fileHandleForWriting.write(contentsOf: Data(Support.surgeLog[cut...]))
+        try input.fileHandleForWriting.close()
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0)
+        // Closed: no longer listed as an active alert, and routed on as resolved.
+        #expect(waitFor { surge() == nil })
+        #expect(waitFor { notified.requests.contains { $0.body.contains("\"status\":\"resolved\"") } }, "no resolved notification")
+    }
+}
+
+/// The routing example (`Examples/alertmanager/alertmanager.yml`) is a configuration that
+/// Alertmanager's own checker accepts, and routes logsurge's alerts as its comments say.
+@Suite(.enabled(if: AlertmanagerBinary.amtool != nil, "amtool (prometheus-alertmanager) is not installed"))
+struct AlertmanagerExampleTests {
+    private let example = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        .appendingPathComponent("../../Examples/alertmanager/alertmanager.yml").standardized.path
+
+    private func amtool(_ arguments: [String]) throws -> (status: Int32, output: String) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: AlertmanagerBinary.amtool!)
+        process.arguments = arguments
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+    }
+
+    @Test func amtoolAcceptsTheExample() throws {
+        let checked = try amtool(["check-config", example])
+        #expect(checked.status == 0, "\(checked.output)")
+        #expect(checked.output.contains("SUCCESS"))
+    }
+
+    @Test(arguments: [
+        (["alertname=LogsurgeSurge", "site=www.example.org", "country=US"], "web-team-mail"),
+        (["alertname=LogsurgeSurge", "site=immigration.example.org/apply", "country=US"], "immigration-slack"),
+        (["alertname=LogsurgeErrorSpike", "site=www.example.org"], "on-call-slack"),
+        (["alertname=LogsurgeDrop", "site=immigration.example.org"], "on-call-slack"),
+    ])
+    func theExampleRoutesEachKind(labels: [String], receiver: String) throws {
+        let routed = try amtool(["config", "routes", "test", "--config.file=" + example] + labels)
+        #expect(routed.output.trimmingCharacters(in: .whitespacesAndNewlines) == receiver)
+    }
+}
+
+/// Debian's Alertmanager and its amtool, when installed.
+enum AlertmanagerBinary {
+    static let path: String? = ["/usr/bin/prometheus-alertmanager", "/usr/bin/alertmanager"].first {
+        FileManager.default.isExecutableFile(atPath: $0)
+    }
+    static let amtool: String? = FileManager.default.isExecutableFile(atPath: "/usr/bin/amtool") ? "/usr/bin/amtool" : nil
+}
