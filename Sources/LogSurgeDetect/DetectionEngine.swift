@@ -840,17 +840,19 @@ public final class DetectionEngine {
         if var episode = track.episode {
             let share = requests > 0 ? Double(errors) / Double(requests) : 0
             episode.record(share, baseline: episode.baselineErrorRate!)
-            if requests > 0, share > (episode.peakErrorRate ?? 0) || (share == episode.peakErrorRate && requests > episode.peakRequests) {
-                episode.peakStep = step
-                episode.peakRequests = requests
-                episode.peakErrorRate = share
-            }
             let limit = max(2 * episode.baselineErrorRate!, episode.baselineErrorRate! + 0.01)
             // Still active only while this step's errors are clearly above the baseline share.
+            // The peak is one of these steps: the quiet ones after the last (one 500 of a
+            // single request as the site goes down) are past the episode's end.
             if share >= limit, errors >= config.minimumErrors,
                 CountStatistics.binomialUpperTail(errors, trials: requests, probability: episode.baselineErrorRate!) < 1e-3
             {
                 episode.lastActive = step
+                if share > (episode.peakErrorRate ?? 0) || (share == episode.peakErrorRate && requests > episode.peakRequests) {
+                    episode.peakStep = step
+                    episode.peakRequests = requests
+                    episode.peakErrorRate = share
+                }
             }
             let (n, e) = track.recentSums(5)
             if n == 0 || Double(e) / Double(n) < limit { episode.quietSteps += 1 } else { episode.quietSteps = 0 }

@@ -34,6 +34,28 @@ import LogSurgeCore
         #expect(raised.first?.raisedAt == 100)
     }
 
+    /// A site that buckles: 40 % 5xx for ten minutes, then down (one request a minute, a 500
+    /// among them). The quiet tail closes the spike; its one 500 of one request is not the peak,
+    /// which lies between the episode's start and end.
+    @Test func anErrorSpikesPeakIsInsideTheEpisode() {
+        let engine = DetectionEngine(configuration: DetectorConfiguration())
+        var events: [AlertEvent] = []
+        for minute in Int32(0)..<160 {
+            let observation: SiteObservation
+            switch minute {
+            case 100..<110: observation = SiteObservation(site: "s", requests: 500, errors: 200, watched: [:])
+            case 110..<140: observation = SiteObservation(site: "s", requests: 1, errors: minute == 113 ? 1 : 0, watched: [:])
+            default: observation = SiteObservation(site: "s", requests: 500, errors: 2, watched: [:])
+            }
+            events += engine.step(minute: minute, observations: [observation])
+        }
+        let closed = events.first { $0.kind == .errorSpike && $0.state == .closed }
+        #expect(closed?.end == 109, "\(events)")
+        #expect(closed.map { ($0.start...($0.end ?? -1)).contains($0.peakMinute) } == true, "\(String(describing: closed))")
+        #expect(closed?.peakRequests == 500)
+        #expect(closed?.peakErrorRate == 0.4)
+    }
+
     @Test func aJumpOfYearsStartsAfreshInsteadOfWalkingEveryMinute() {
         let engine = DetectionEngine(configuration: DetectorConfiguration())
         var alerts: [AlertEvent] = []
