@@ -141,27 +141,15 @@ struct DeliveryCLITests {
     @Test func alertmanagerGetsTheEpisodeOpenKeptAliveAndClosed() throws {
         let receiver = try HTTPReceiver()
         defer { receiver.stop() }
-        let process = Process()
-        process.executableURL = Support.executable!
-        process.arguments = [
-            "--quiet", "--alerts", "-", "--alertmanager", receiver.url + "/", "--instance", "web-7", "--delivery-keep-alive", "0.2",
-        ]
-        let input = Pipe()
-        process.standardInput = input
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        Support.ignoreBrokenPipes()
         // Lines through ten minutes after the surge's onset (22:00Z, 17:00 on the server clock).
-        let text = String(decoding: Support.surgeLog, as: UTF8.self)
-        let cut = text.utf8.distance(from: text.startIndex, to: text.range(of: "08/Nov/2016:17:10:")!.lowerBound)
-        try input.fileHandleForWriting.write(contentsOf: Data(Support.surgeLog[..<cut]))
+        let run = try SurgeLogPipe(
+            ["--quiet", "--alerts", "-", "--alertmanager", receiver.url + "/", "--instance", "web-7", "--delivery-keep-alive", "0.2"],
+            cutAt: "08/Nov/2016:17:10:")
+        try run.writeFirstPart()
         // Opened, then posted again at least twice while the pipe stays open.
         #expect(receiver.wait { $0.count >= 3 })
-        try input.fileHandleForWriting.write(contentsOf: Data(Support.surgeLog[cut...]))
-        try input.fileHandleForWriting.close()
-        process.waitUntilExit()
-        #expect(process.terminationStatus == 0)
+        try run.writeRest()
+        #expect(try run.finish() == 0)
 
         let posts = receiver.requests
         #expect(posts.allSatisfy { $0.path == "/api/v2/alerts" && $0.headers["content-type"] == "application/json" })
@@ -204,16 +192,9 @@ struct AlertmanagerCLITests {
 
     /// The alerts Alertmanager lists (`GET /api/v2/alerts`, with curl), nil while it does not answer.
     private func listed(_ base: String) -> [[String: Any]]? {
-        let curl = Process()
-        curl.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
-        curl.arguments = ["-sf", "--max-time", "5", base + "/api/v2/alerts"]
-        let output = Pipe()
-        curl.standardOutput = output
-        curl.standardError = FileHandle.nullDevice
-        guard (try? curl.run()) != nil else { return nil }
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        curl.waitUntilExit()
-        guard curl.terminationStatus == 0 else { return nil }
+        guard let (status, data) = try? Support.tool("/usr/bin/curl", ["-sf", "--max-time", "5", base + "/api/v2/alerts"]),
+            status == 0
+        else { return nil }
         return try? JSONSerialization.jsonObject(with: data) as? [[String: Any]]
     }
 
@@ -261,18 +242,9 @@ struct AlertmanagerCLITests {
         }
         try #require(waitFor { listed(base) != nil }, "Alertmanager did not start on \(base)")
 
-        let process = Process()
-        process.executableURL = Support.executable!
-        process.arguments = ["--quiet", "--alerts", "-", "--alertmanager", base, "--instance", "ci-web"]
-        let input = Pipe()
-        process.standardInput = input
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        Support.ignoreBrokenPipes()
-        let text = String(decoding: Support.surgeLog, as: UTF8.self)
-        let cut = text.utf8.distance(from: text.startIndex, to: text.range(of: "08/Nov/2016:17:10:")!.lowerBound)
-        try input.fileHandleForWriting.write(contentsOf: Data(Support.surgeLog[..<cut]))
+        let run = try SurgeLogPipe(
+            ["--quiet", "--alerts", "-", "--alertmanager", base, "--instance", "ci-web"], cutAt: "08/Nov/2016:17:10:")
+        try run.writeFirstPart()
 
         func surge() -> [String: Any]? {
             listed(base)?.first { ($0["labels"] as? [String: String])?["alertname"] == "LogsurgeSurge" }
@@ -286,10 +258,8 @@ struct AlertmanagerCLITests {
         #expect((active["annotations"] as? [String: String])?["raised_at"] != nil)
         #expect(waitFor { notified.requests.contains { $0.body.contains("\"status\":\"firing\"") } }, "Alertmanager routed nothing")
 
-        try input.fileHandleForWriting.write(contentsOf: Data(Support.surgeLog[cut...]))
-        try input.fileHandleForWriting.close()
-        process.waitUntilExit()
-        #expect(process.terminationStatus == 0)
+        try run.writeRest()
+        #expect(try run.finish() == 0)
         // Closed: no longer listed as an active alert, and routed on as resolved.
         #expect(waitFor { surge() == nil })
         #expect(waitFor { notified.requests.contains { $0.body.contains("\"status\":\"resolved\"") } }, "no resolved notification")
@@ -304,16 +274,8 @@ struct AlertmanagerExampleTests {
         .appendingPathComponent("../../Examples/alertmanager/alertmanager.yml").standardized.path
 
     private func amtool(_ arguments: [String]) throws -> (status: Int32, output: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: AlertmanagerBinary.amtool!)
-        process.arguments = arguments
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+        let (status, output) = try Support.tool(AlertmanagerBinary.amtool!, arguments)
+        return (status, String(decoding: output, as: UTF8.self))
     }
 
     @Test func amtoolAcceptsTheExample() throws {

@@ -18,25 +18,14 @@ struct LivePageCLITests {
     static func pipe(
         cutAt cut: String, arguments: [String] = [], page: String, look: (_ part: Int) throws -> Void
     ) throws -> (page: String, status: Int32) {
-        let process = Process()
-        process.executableURL = Support.executable!
-        process.arguments = ["--quiet", "--html", page, "--html-interval", "0.3"] + arguments
-        let input = Pipe()
-        process.standardInput = input
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        Support.ignoreBrokenPipes()
-        let text = String(decoding: Support.surgeLog, as: UTF8.self)
-        let end = text.utf8.distance(from: text.startIndex, to: text.range(of: cut)!.lowerBound)
+        let run = try SurgeLogPipe(["--quiet", "--html", page, "--html-interval", "0.3"] + arguments, cutAt: cut)
         try look(0)
-        try input.fileHandleForWriting.write(contentsOf: Data(Support.surgeLog[..<end]))
+        try run.writeFirstPart()
         try look(1)
-        try input.fileHandleForWriting.write(contentsOf: Data(Support.surgeLog[end...]))
+        try run.writeRest()
         try look(2)
-        try input.fileHandleForWriting.close()
-        process.waitUntilExit()
-        return (try String(contentsOfFile: page, encoding: .utf8), process.terminationStatus)
+        let status = try run.finish()
+        return (try String(contentsOfFile: page, encoding: .utf8), status)
     }
 
     @Test func thePageOfAPipeIsLiveUntilTheRunEnds() throws {
@@ -89,18 +78,10 @@ struct LivePageBrowserCLITests {
         let shot = directory.appendingPathComponent(name + ".png").path
         var dom = ""
         for arguments in [["--dump-dom"], ["--screenshot=\(shot)", "--window-size=1200,900"]] {
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: Chromium.path!)
-            process.arguments =
-                [
-                    "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--user-data-dir=\(directory.path)/profile-\(name)",
-                ] + arguments + ["file://" + page]
-            let output = Pipe()
-            process.standardOutput = output
-            process.standardError = FileHandle.nullDevice
-            try process.run()
-            let data = output.fileHandleForReading.readDataToEndOfFile()
-            process.waitUntilExit()
+            let (_, data) = try Support.tool(
+                Chromium.path!,
+                ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--user-data-dir=\(directory.path)/profile-\(name)"]
+                    + arguments + ["file://" + page])
             if arguments == ["--dump-dom"] { dom = String(decoding: data, as: UTF8.self) }
         }
         return (dom, try Data(contentsOf: URL(fileURLWithPath: shot)))

@@ -154,3 +154,58 @@ extension Support {
         }
     }
 }
+
+extension Support {
+    /// Runs another program (`path`, e.g. curl, amtool, chromium) to its end: its exit status
+    /// and standard output (standard error is dropped).
+    static func tool(_ path: String, _ arguments: [String]) throws -> (status: Int32, output: Data) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: path)
+        process.arguments = arguments
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, data)
+    }
+}
+
+/// The binary reading the surge log through a pipe kept open: started with `arguments`, with
+/// the lines before `cut` (a time of the server clock, "08/Nov/2016:17:10:" for ten minutes
+/// into the surge) written; `finish()` writes the rest, closes the pipe and waits for the end.
+final class SurgeLogPipe {
+    let process = Process()
+    private let input = Pipe()
+    private let cut: Int
+
+    init(_ arguments: [String], cutAt cut: String) throws {
+        let text = String(decoding: Support.surgeLog, as: UTF8.self)
+        self.cut = text.utf8.distance(from: text.startIndex, to: text.range(of: cut)!.lowerBound)
+        process.executableURL = Support.executable!
+        process.arguments = arguments
+        process.standardInput = input
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        Support.ignoreBrokenPipes()
+    }
+
+    /// Writes the lines before the cut (call once, when the test is ready to look).
+    func writeFirstPart() throws {
+        try input.fileHandleForWriting.write(contentsOf: Data(Support.surgeLog[..<cut]))
+    }
+
+    /// Writes the lines from the cut on, leaving the pipe open.
+    func writeRest() throws {
+        try input.fileHandleForWriting.write(contentsOf: Data(Support.surgeLog[cut...]))
+    }
+
+    /// Closes the pipe and returns the exit status.
+    func finish() throws -> Int32 {
+        try input.fileHandleForWriting.close()
+        process.waitUntilExit()
+        return process.terminationStatus
+    }
+}
