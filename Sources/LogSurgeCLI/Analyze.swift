@@ -218,7 +218,7 @@ struct Analyze: ParsableCommand {
             } catch let error as StateError { throw UsageError(description: error.description) }
         }
         let outputs = try openOutputs()
-        let delivery = try deliveryOptions.start()
+        let delivery = try deliveryOptions.start(streaming: streaming)
         let policy = detectionPolicy(outputs)
         var configuration = try plan(database: database, outputs: outputs, policy: policy, delivery: delivery)
         // With --state, what earlier runs read is passed over, and the detectors run over every

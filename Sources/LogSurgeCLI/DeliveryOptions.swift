@@ -42,10 +42,13 @@ struct DeliveryOptions: ParsableArguments {
     }
 
     /// The deliveries asked for, their threads started; nil without a receiver. An address that
-    /// cannot be posted to is a usage error, before any input is read.
-    func start() throws -> AlertDelivery? {
+    /// cannot be posted to is a usage error, before any input is read. A run that goes on
+    /// (`streaming`) keeps at most 1,000 posts waiting for a receiver; a batch run, which raises
+    /// a whole archive's alerts at once, 100,000.
+    func start(streaming: Bool) throws -> AlertDelivery? {
         guard !alertmanager.isEmpty || !webhook.isEmpty else { return nil }
         var options = AlertDelivery.Options()
+        if !streaming { options.queueLimit = AlertDelivery.Options.batchQueueLimit }
         options.firstBackoff = deliveryBackoff
         options.keepAliveInterval = deliveryKeepAlive
         options.attempts = deliveryAttempts
@@ -67,7 +70,9 @@ extension AlertDelivery {
     /// Drains the queues and says on standard error what could not be delivered; the counts,
     /// and whether anything was given up.
     func finishReporting() -> (counts: DeliveryCounts, failed: Bool) {
-        let problems = finish()
+        let problems = finish { waiting in
+            warn("delivering \(waiting) alert post\(waiting == 1 ? "" : "s") still waiting (Ctrl-C to stop)")
+        }
         for problem in problems { warn("alert delivery: \(problem.description)") }
         return (counts, !problems.isEmpty)
     }

@@ -80,7 +80,7 @@ struct Detect: ParsableCommand {
     func run() throws {
         let sink: OutputSink
         do { sink = try OutputSink(path: alerts) } catch { throw UsageError(description: error.description) }
-        let delivery = try deliveryOptions.start()
+        let delivery = try deliveryOptions.start(streaming: false)
         var merged = MinuteBuckets()
         var haveBuckets = false
         var series: [CountSeriesReader.Series] = []
@@ -105,12 +105,19 @@ struct Detect: ParsableCommand {
         var events = haveBuckets ? Detection.run(merged, configuration: configuration) : []
         for one in series { events += Detection.run(one, configuration: configuration) }
         events = Detection.renumbered(events)
+        // Every alert is delivered, even when the alerts' reader went away (`| head -1`); that
+        // error ends the program after the deliveries.
+        var writeError: OutputError?
         for event in events {
-            try sink.write(AlertWriter.line(event))
             delivery?.deliver(event)
+            guard writeError == nil else { continue }
+            do throws(OutputError) { try sink.write(AlertWriter.line(event)) } catch { writeError = error }
         }
-        try sink.close()
+        if writeError == nil {
+            do throws(OutputError) { try sink.close() } catch { writeError = error }
+        }
         let undelivered = delivery?.finishReporting().failed == true
+        if let writeError { throw writeError }
         // The alerts went to a file: a person at the terminal reads what came of it.
         if alerts != "-" || isatty(STDOUT_FILENO) == 0 {
             writeStandardError(Self.summary(files: files.count, buckets: haveBuckets ? merged : nil, series: series, events: events) + "\n")

@@ -127,7 +127,7 @@ struct Generate: ParsableCommand {
         // An event must happen to the traffic generated: inside the window, to a country that visits.
         let visiting = Set(TrafficProfile.immigrationSite.countries.map(\.code))
         let first = UTCMinute.parse(start)!, length = minutes ?? days * 1440
-        let window = "\(UTCMinute.format(first)) to \(UTCMinute.format(first + Int32(length)))"
+        let window = "\(UTCMinute.format(first)) to \(UTCMinute.format(first + Int32(length) - 1))"
         for (spec, injected) in zip(event, event.compactMap(InjectedEvent.init(parsing:))) {
             let country: String?
             switch injected.kind {
@@ -140,8 +140,9 @@ struct Generate: ParsableCommand {
                     "--event '\(spec)': \(country) is not among the generated site's visitors' countries (\(visiting.sorted().joined(separator: ", ")))"
                 )
             }
+            // Its ramps included: up before the full minutes, down after them.
             let onset = Int(injected.onset) - Int(first)
-            guard onset >= 0, onset + injected.duration <= length else {
+            guard onset >= 0, onset + injected.duration + 2 * injected.ramp <= length else {
                 throw ValidationError("--event '\(spec)' is not inside the generated window, \(window)")
             }
         }

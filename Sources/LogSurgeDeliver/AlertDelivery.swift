@@ -27,8 +27,11 @@ public final class AlertDelivery: @unchecked Sendable {
         public var maximumBackoff = 30.0
         /// Seconds one attempt may take, connecting included.
         public var timeout = 10.0
-        /// Posts waiting for one receiver at most.
+        /// Posts waiting for one receiver at most: a run that goes on (a followed log, a pipe)
+        /// keeps this many; a batch run, which raises a whole archive's alerts at once, more
+        /// (`batchQueueLimit`).
         public var queueLimit = 1000
+        public static let batchQueueLimit = 100_000
         /// Seconds between the posts that keep an open episode alive in Alertmanager (at most 60).
         public var keepAliveInterval = 30.0
         /// Seconds past now that an open episode's `endsAt` is set to: if logsurge stops without
@@ -89,11 +92,14 @@ public final class AlertDelivery: @unchecked Sendable {
         var all: [Receiver] = []
         do {
             for url in alertmanagers {
-                let base = try Self.checked(url, option: "--alertmanager")
-                let endpoint = (base.hasSuffix("/") ? String(base.dropLast()) : base) + "/api/v2/alerts"
-                all.append(Receiver(name: url, endpoint: endpoint, kind: .alertmanager))
+                let address = try Self.checked(url, option: "--alertmanager", appendingPath: "/api/v2/alerts")
+                all.append(
+                    Receiver(name: address.name, endpoint: address.endpoint, kind: .alertmanager, authorization: address.authorization))
             }
-            for url in webhooks { all.append(Receiver(name: url, endpoint: try Self.checked(url, option: "--webhook"), kind: .webhook)) }
+            for url in webhooks {
+                let address = try Self.checked(url, option: "--webhook")
+                all.append(Receiver(name: address.name, endpoint: address.endpoint, kind: .webhook, authorization: address.authorization))
+            }
         } catch {
             try? client.syncShutdown()
             throw error
@@ -117,11 +123,41 @@ public final class AlertDelivery: @unchecked Sendable {
         return host.isEmpty ? "localhost" : host
     }
 
-    private static func checked(_ url: String, option: String) throws(InvalidURL) -> String {
-        guard let parsed = URL(string: url), let scheme = parsed.scheme?.lowercased(), scheme == "http" || scheme == "https",
-            let host = parsed.host, !host.isEmpty
-        else { throw InvalidURL(description: "\(option) '\(url)': give an http:// or https:// address with a host") }
-        return url
+    /// A receiver's address, checked: where to post (with `appendingPath` added to its path),
+    /// the name messages show (no user, path or query: a webhook's path and query are often its
+    /// secret), and the `Authorization` its user and password make.
+    private static func checked(
+        _ url: String, option: String, appendingPath suffix: String = ""
+    ) throws(InvalidURL) -> (endpoint: String, name: String, authorization: String?) {
+        func refuse(_ why: String) -> InvalidURL { InvalidURL(description: "\(option) '\(redacted(url))': \(why)") }
+        guard var parts = URLComponents(string: url), let scheme = parts.scheme?.lowercased(), scheme == "http" || scheme == "https",
+            let host = parts.host, !host.isEmpty
+        else { throw refuse("give an http:// or https:// address with a host") }
+        if let port = parts.port, !(1...65535).contains(port) { throw refuse("the port must be between 1 and 65535") }
+        guard parts.fragment == nil else { throw refuse("a fragment (#...) is not sent to a server: leave it out") }
+        var authorization: String?
+        if let user = parts.user {
+            let credentials = user + ":" + (parts.password ?? "")
+            authorization = "Basic " + Data(credentials.utf8).base64EncodedString()
+            parts.user = nil
+            parts.password = nil
+        }
+        if !suffix.isEmpty {
+            let path = parts.percentEncodedPath
+            parts.percentEncodedPath = (path.hasSuffix("/") ? String(path.dropLast()) : path) + suffix
+        }
+        guard let endpoint = parts.string else { throw refuse("give an http:// or https:// address with a host") }
+        return (endpoint, redacted(url), authorization)
+    }
+
+    /// `url` as messages show it: scheme, host and port only.
+    static func redacted(_ url: String) -> String {
+        guard let parts = URLComponents(string: url), let scheme = parts.scheme, let host = parts.host, !host.isEmpty else {
+            return "(an address that is not a URL)"
+        }
+        let shownHost = host.contains(":") && !host.hasPrefix("[") ? "[\(host)]" : host
+        let rest = parts.percentEncodedPath.isEmpty || parts.percentEncodedPath == "/" ? "" : "/…"
+        return "\(scheme)://\(shownHost)\(parts.port.map { ":\($0)" } ?? "")\(rest)"
     }
 
     /// Hands an alert event to every receiver: its line (as written to `--alerts`, without the
@@ -131,18 +167,13 @@ public final class AlertDelivery: @unchecked Sendable {
     /// as anyone knows: Alertmanager keeps it open until its `endsAt` passes.
     public func deliver(_ event: AlertEvent, line: String) {
         for webhook in receivers where webhook.kind == .webhook { webhook.enqueue(.body(line)) }
-        guard !alertmanagers.isEmpty else { return }
-        lock.lock()
-        if event.state == .open {
-            open[event.id] = AlertmanagerAlert(event, instance: instance)
-        } else if event.closedAtEndOfInput {
-            lock.unlock()
-            return
-        } else {
-            open[event.id] = nil
-        }
-        lock.unlock()
+        guard !alertmanagers.isEmpty, !(event.state == .closed && event.closedAtEndOfInput) else { return }
         let alert = AlertmanagerAlert(event, instance: instance)
+        // The open episodes and the queues change together: a keep-alive post of an episode
+        // never follows its close.
+        lock.lock()
+        defer { lock.unlock() }
+        open[event.id] = event.state == .open ? alert : nil
         for receiver in alertmanagers { receiver.enqueue(.alerts([alert])) }
     }
 
@@ -157,8 +188,8 @@ public final class AlertDelivery: @unchecked Sendable {
             return AlertmanagerAlert(opening, instance: instance)
         }
         lock.lock()
+        defer { lock.unlock() }
         for (event, alert) in zip(events, alerts) { open[event.id] = alert }
-        lock.unlock()
         for receiver in alertmanagers { receiver.enqueue(.alerts(alerts)) }
     }
 
@@ -169,8 +200,15 @@ public final class AlertDelivery: @unchecked Sendable {
 
     /// Lets the queues drain (at most `drainTimeout` seconds; what is left then is given up),
     /// stops the threads and the client, and returns the receivers that had posts given up.
-    /// Call once, at the end of the run.
-    public func finish() -> [Problem] {
+    /// `announce` is told how many posts still wait after a second, if any do (a person may be
+    /// waiting for the program to end). Call once, at the end of the run.
+    public func finish(announce: (Int) -> Void = { _ in }) -> [Problem] {
+        let began = ContinuousClock.now
+        while receivers.contains(where: { $0.waiting > 0 }), ContinuousClock.now - began < .seconds(1) {
+            Thread.sleep(forTimeInterval: 0.01)
+        }
+        let waiting = receivers.reduce(0) { $0 + $1.waiting }
+        if waiting > 0, options.drainTimeout > 0 { announce(waiting) }
         lock.lock()
         finished = true
         lock.unlock()
@@ -194,11 +232,10 @@ public final class AlertDelivery: @unchecked Sendable {
             let wokenEarly = keepAliveStop.wait(until: Date(timeIntervalSinceNow: interval))
             keepAliveStop.unlock()
             lock.lock()
-            let stop = finished
-            let alerts = open.keys.sorted().compactMap { open[$0] }
-            lock.unlock()
-            if stop { return }
+            defer { lock.unlock() }
+            if finished { return }
             if wokenEarly { continue }
+            let alerts = open.keys.sorted().compactMap { open[$0] }
             guard !alerts.isEmpty else { continue }
             for receiver in alertmanagers { receiver.enqueue(.alerts(alerts), unlessWaiting: true) }
         }

@@ -16,32 +16,40 @@ final class Receiver: @unchecked Sendable {
         case alerts([AlertmanagerAlert])
     }
 
+    /// The address as messages show it: scheme, host and port, without the user, the path or
+    /// the query (a webhook's path is often its secret).
     let name: String
     let endpoint: String
     let kind: Kind
+    /// `Basic …`, from the user and password in the address.
+    let authorization: String?
 
     // Invariant: everything below is only touched with `condition` locked.
     private let condition = NSCondition()
     private var queue: [Post] = []
     /// The first post of `queue` not yet taken (taken ones are dropped in bulk).
     private var head = 0
+    private var limit = 1000
     private var counted = DeliveryCounts()
     private var lastError: String?
     private var answered = false
-    private var overflowed = false
     /// Set by `finish`: the thread drains the queue until then, and gives up what is left.
     private var deadline: ContinuousClock.Instant?
     private let done = DispatchSemaphore(value: 0)
     private var started = false
 
-    init(name: String, endpoint: String, kind: Kind) {
+    init(name: String, endpoint: String, kind: Kind, authorization: String?) {
         self.name = name
         self.endpoint = endpoint
         self.kind = kind
+        self.authorization = authorization
     }
 
     func start(client: HTTPClient, options: AlertDelivery.Options) {
+        condition.lock()
+        limit = max(1, options.queueLimit)
         started = true
+        condition.unlock()
         let thread = Thread { [self] in
             run(client: client, options: options)
             done.signal()
@@ -60,18 +68,22 @@ final class Receiver: @unchecked Sendable {
             head += 1
             counted.failed += 1
             lastError = "more than \(limit) posts waiting: the oldest was given up"
-            overflowed = true
         }
         queue.append(post)
         condition.signal()
     }
 
-    private var limit = 1000
-
     var counts: DeliveryCounts {
         condition.lock()
         defer { condition.unlock() }
         return counted
+    }
+
+    /// Posts waiting, the one being sent not counted.
+    var waiting: Int {
+        condition.lock()
+        defer { condition.unlock() }
+        return queue.count - head
     }
 
     var problem: AlertDelivery.Problem? {
@@ -86,14 +98,15 @@ final class Receiver: @unchecked Sendable {
         condition.lock()
         self.deadline = deadline
         condition.broadcast()
+        let running = started
         condition.unlock()
-        if started { done.wait() }
+        if running { done.wait() }
     }
 
     private func run(client: HTTPClient, options: AlertDelivery.Options) {
-        condition.lock()
-        limit = max(1, options.queueLimit)
-        condition.unlock()
+        // A receiver whose last post failed every attempt is tried once a post until it answers
+        // again: a dead one does not hold each post for the whole series of waits.
+        var down = false
         while let post = next() {
             var attempt = 1
             var wait = options.firstBackoff
@@ -103,13 +116,15 @@ final class Receiver: @unchecked Sendable {
                 if outcome.answered { answered = true }
                 if outcome.error == nil {
                     counted.sent += 1
+                    down = false
                     condition.unlock()
                     break
                 }
                 lastError = outcome.error
                 let pastDeadline = deadline.map { ContinuousClock.now + .milliseconds(Int64(wait * 1000)) >= $0 } ?? false
-                if !outcome.retryable || attempt >= options.attempts || pastDeadline {
+                if !outcome.retryable || attempt >= (down ? 1 : options.attempts) || pastDeadline {
                     counted.failed += 1
+                    if outcome.retryable { down = true }
                     condition.unlock()
                     break
                 }
@@ -157,12 +172,11 @@ final class Receiver: @unchecked Sendable {
         }
     }
 
-    /// One attempt: nil error when the receiver accepted it (2xx).
+    /// One attempt: nil error when the receiver accepted it (2xx). It ends after
+    /// `options.timeout`, or at the drain's deadline if that comes first.
     private func send(
         _ post: Post, client: HTTPClient, options: AlertDelivery.Options
-    ) -> (
-        error: String?, retryable: Bool, answered: Bool
-    ) {
+    ) -> (error: String?, retryable: Bool, answered: Bool) {
         let body: String
         switch post {
         case .body(let line): body = line
@@ -170,39 +184,91 @@ final class Receiver: @unchecked Sendable {
             let now = Date().timeIntervalSince1970
             body = JSONValue.array(alerts.map { .object($0.json(now: now, validity: options.validity)) }).encoded
         }
+        var seconds = options.timeout
+        condition.lock()
+        if let deadline { seconds = min(seconds, max(0.05, Self.seconds(deadline - ContinuousClock.now))) }
+        condition.unlock()
+        let answer = Answer()
         do {
             var headers = HTTPHeaders()
             headers.add(name: "Content-Type", value: "application/json")
             headers.add(name: "User-Agent", value: "logsurge/\(LogSurgeVersion.string)")
+            if let authorization { headers.add(name: "Authorization", value: authorization) }
             let request = try HTTPClient.Request(url: endpoint, method: .POST, headers: headers, body: .string(body))
-            let response = try client.execute(request: request, deadline: .now() + .milliseconds(Int64(options.timeout * 1000)))
-                .wait()
-            let status = Int(response.status.code)
-            if (200..<300).contains(status) { return (nil, false, true) }
-            var reason = "HTTP \(status)"
-            if var answer = response.body, let text = answer.readString(length: min(answer.readableBytes, 200)) {
-                let line = text.split(whereSeparator: \.isNewline).first.map(String.init) ?? ""
-                if !line.isEmpty { reason += ": " + line }
+            do {
+                try client.execute(request: request, delegate: answer, deadline: .now() + .milliseconds(Int64(seconds * 1000))).wait()
+            } catch is Answer.Enough {
+                // The head and the start of the body were all there was to read.
             }
-            // A request refused as it is will be refused again; a server in trouble may recover.
-            return (reason, status >= 500 || status == 408 || status == 429, true)
         } catch {
-            return (Self.describe(error), true, false)
+            // An answer cut short by the deadline was still an answer.
+            guard let status = answer.status else { return (Self.describe(error), true, false) }
+            if (200..<300).contains(status) { return (nil, false, true) }
         }
+        guard let status = answer.status else { return ("no answer", true, false) }
+        if (200..<300).contains(status) { return (nil, false, true) }
+        var reason = "HTTP \(status)"
+        if (300..<400).contains(status), let location = answer.location { reason += " to \(location)" }
+        let line = String(decoding: answer.start, as: UTF8.self).split(whereSeparator: \.isNewline).first.map(String.init) ?? ""
+        if !line.isEmpty { reason += ": " + line }
+        // A request refused as it is will be refused again; a server in trouble may recover.
+        return (reason, status >= 500 || status == 408 || status == 429, true)
     }
 
-    /// An error as a person reads it (not Foundation's or NIO's type names).
+    private static func seconds(_ duration: Duration) -> Double {
+        Double(duration.components.seconds) + Double(duration.components.attoseconds) * 1e-18
+    }
+
+    /// Reads an answer's status, its `Location` and the first 200 bytes of its body, and no
+    /// more: a receiver that sends an endless body costs a few bytes, not the memory it fills.
+    final class Answer: HTTPClientResponseDelegate, @unchecked Sendable {
+        typealias Response = Void
+        // Invariant: written on the task's event loop, read after the task ended.
+        var status: Int?
+        var location: String?
+        var start: [UInt8] = []
+        /// The answer is not read further.
+        struct Enough: Error {}
+
+        func didReceiveHead(task: HTTPClient.Task<Void>, _ head: HTTPResponseHead) -> EventLoopFuture<Void> {
+            status = Int(head.status.code)
+            location = head.headers.first(name: "Location").map { String($0.prefix(200)) }
+            // A success needs nothing of its body.
+            if (200..<300).contains(Int(head.status.code)) { return task.eventLoop.makeFailedFuture(Enough()) }
+            return task.eventLoop.makeSucceededFuture(())
+        }
+
+        func didReceiveBodyPart(task: HTTPClient.Task<Void>, _ buffer: ByteBuffer) -> EventLoopFuture<Void> {
+            start += buffer.readableBytesView.prefix(max(0, 200 - start.count))
+            return start.count >= 200 ? task.eventLoop.makeFailedFuture(Enough()) : task.eventLoop.makeSucceededFuture(())
+        }
+
+        func didFinishRequest(task: HTTPClient.Task<Void>) throws {}
+    }
+
+    /// An error as a person reads it (not Foundation's or NIO's type names and dumps).
     static func describe(_ error: any Error) -> String {
         if let error = error as? HTTPClientError {
             switch error {
             case .connectTimeout: return "no connection within the timeout"
             case .readTimeout, .deadlineExceeded: return "no answer within the timeout"
             case .remoteConnectionClosed: return "the connection was closed before an answer"
-            default: return "\(error)"
+            case .tlsHandshakeTimeout:
+                return "the TLS handshake did not end within the timeout (an https address of a server that speaks plain http?)"
+            case .getConnectionFromPoolTimeout: return "no connection within the timeout"
+            default: break
             }
         }
         if let error = error as? IOError { return "connection failed: \(String(cString: strerror(error.errnoCode)))" }
-        let text = "\(type(of: error)): \(error)"
-        return text.contains("connectionRefused") || text.contains("ECONNREFUSED") ? "connection refused" : text
+        let text = "\(type(of: error)) \(error)"
+        if text.contains("connectionRefused") || text.contains("ECONNREFUSED") || text.contains("Connection refused") {
+            return "connection refused"
+        }
+        if text.contains("UnknownHost") || text.contains("DNS") { return "the host name could not be resolved" }
+        if text.contains("NIOSSL") || text.contains("handshake") {
+            return
+                "the TLS handshake failed (an https address of a server that speaks plain http, or a certificate this machine does not trust)"
+        }
+        return "the request failed (\(type(of: error)))"
     }
 }

@@ -37,9 +37,10 @@ struct FirstRunCLITests {
     }
 
     @Test(arguments: [
-        (["--event", "surge:US:10:2016-11-10T00:00Z:60"], "is not inside the generated window, 2016-11-08T00:00Z to 2016-11-09T00:00Z"),
+        (["--event", "surge:US:10:2016-11-10T00:00Z:60"], "is not inside the generated window, 2016-11-08T00:00Z to 2016-11-08T23:59Z"),
         (["--event", "surge:US:10:2016-11-08T23:30Z:60"], "is not inside the generated window"),
         (["--event", "errors:0.4:2016-11-07T23:00Z:10"], "is not inside the generated window"),
+        (["--event", "surge:US:5:2016-11-08T23:00Z:30:20"], "is not inside the generated window"),  // its ramp down
         (["--event", "surge:ZZ:10:2016-11-08T02:00Z:60"], "ZZ is not among the generated site's visitors' countries"),
         (["--event", "crawler:XX:100:2016-11-08T02:00Z:60"], "XX is not among the generated site's visitors' countries"),
     ])

@@ -21,11 +21,14 @@ final class HTTPReceiver: @unchecked Sendable {
     private var failFirst: Int
     private var delay: Double
     private var holding: Bool
+    private let endless: Bool
     private var stopped = false
 
     /// `failFirst` requests are answered 503; each answer waits `delay` seconds; with `hold`,
-    /// no answer is given until `release()`.
-    init(failFirst: Int = 0, delay: Double = 0, hold: Bool = false) throws {
+    /// no answer is given until `release()`; with `endless`, each is a 200 whose body never
+    /// ends (it is sent until the client closes the connection).
+    init(failFirst: Int = 0, delay: Double = 0, hold: Bool = false, endless: Bool = false) throws {
+        self.endless = endless
         self.failFirst = failFirst
         self.delay = delay
         holding = hold
@@ -160,6 +163,14 @@ final class HTTPReceiver: @unchecked Sendable {
                         method: String(requestLine.first ?? ""), path: requestLine.count > 1 ? String(requestLine[1]) : "",
                         headers: headers, body: body, at: Date()))
                 condition.unlock()
+            }
+            if endless && !refuse {
+                var chunk = Array("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n".utf8)
+                let piece = Array("10000\r\n".utf8) + [UInt8](repeating: 0x61, count: 0x10000) + Array("\r\n".utf8)
+                while chunk.withUnsafeBytes({ send(connection, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }) == chunk.count {
+                    chunk = piece
+                }
+                return
             }
             let answer =
                 refuse
