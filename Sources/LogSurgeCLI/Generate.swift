@@ -21,7 +21,8 @@ struct Generate: ParsableCommand {
               drop:FACTOR:START:MINUTES[:RAMP]      all traffic x FACTOR (0: an outage)
               crawler:CC:RATE:START:MINUTES[:RAMP]  one client of CC sends RATE requests/min
             START is a UTC minute (2016-11-09T02:00Z); RAMP minutes rise before and fall \
-            after the MINUTES at full strength. --labels writes one JSON line per event with \
+            after the MINUTES at full strength. An event must touch the generated window (it may \
+            run past either end) and, for CC, a country of the site's visitors. --labels writes one JSON line per event with \
             its kind and window, and a line of kind "traffic" naming the traffic's shape when \
             it is over-dispersed, drifts or comes through a CDN or a balancer.
 
@@ -124,7 +125,9 @@ struct Generate: ParsableCommand {
                 "--event '\(spec)' must look like surge:US:10:2016-11-09T02:00Z:120[:15], errors:0.35:2016-11-09T03:00Z:10[:2], drop:0:2016-11-09T04:00Z:30[:2] or crawler:US:300:2016-11-09T05:00Z:20"
             )
         }
-        // An event must happen to the traffic generated: inside the window, to a country that visits.
+        // An event must happen to the traffic generated: to a country that visits, with at least
+        // a minute inside the window (one may run past either end of it: a surge going on when
+        // the log ends). A date mistyped would otherwise make a log without its event, silently.
         let visiting = Set(TrafficProfile.immigrationSite.countries.map(\.code))
         let first = UTCMinute.parse(start)!, length = minutes ?? days * 1440
         let window = "\(UTCMinute.format(first)) to \(UTCMinute.format(first + Int32(length) - 1))"
@@ -142,8 +145,8 @@ struct Generate: ParsableCommand {
             }
             // Its ramps included: up before the full minutes, down after them.
             let onset = Int(injected.onset) - Int(first)
-            guard onset >= 0, onset + injected.duration + 2 * injected.ramp <= length else {
-                throw ValidationError("--event '\(spec)' is not inside the generated window, \(window)")
+            guard onset < length, onset + injected.duration + 2 * injected.ramp > 0 else {
+                throw ValidationError("--event '\(spec)' has no minute inside the generated window, \(window)")
             }
         }
     }

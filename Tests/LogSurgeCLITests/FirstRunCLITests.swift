@@ -37,10 +37,13 @@ struct FirstRunCLITests {
     }
 
     @Test(arguments: [
-        (["--event", "surge:US:10:2016-11-10T00:00Z:60"], "is not inside the generated window, 2016-11-08T00:00Z to 2016-11-08T23:59Z"),
-        (["--event", "surge:US:10:2016-11-08T23:30Z:60"], "is not inside the generated window"),
-        (["--event", "errors:0.4:2016-11-07T23:00Z:10"], "is not inside the generated window"),
-        (["--event", "surge:US:5:2016-11-08T23:00Z:30:20"], "is not inside the generated window"),  // its ramp down
+        (
+            ["--event", "surge:US:10:2016-11-10T00:00Z:60"],
+            "has no minute inside the generated window, 2016-11-08T00:00Z to 2016-11-08T23:59Z"
+        ),
+        (["--event", "surge:US:10:2016-11-09T00:00Z:60"], "has no minute inside the generated window"),
+        (["--event", "errors:0.4:2016-11-07T23:00Z:60"], "has no minute inside the generated window"),
+        (["--event", "surge:US:5:2016-11-07T23:00Z:30:15"], "has no minute inside the generated window"),  // ramps included
         (["--event", "surge:ZZ:10:2016-11-08T02:00Z:60"], "ZZ is not among the generated site's visitors' countries"),
         (["--event", "crawler:XX:100:2016-11-08T02:00Z:60"], "XX is not among the generated site's visitors' countries"),
     ])
@@ -49,6 +52,15 @@ struct FirstRunCLITests {
             ["generate", "--start", "2016-11-08T00:00Z", "--minutes", "1440", "--output", "/dev/null"] + arguments)
         #expect(result.status == 2)
         #expect(result.stderr.contains(message), "\(result.stderr)")
+    }
+
+    /// An event that runs past either end of the window is generated as far as the window goes.
+    @Test(arguments: ["surge:US:10:2016-11-08T23:30Z:60", "errors:0.4:2016-11-07T23:00Z:61", "surge:US:5:2016-11-07T23:00Z:30:16"])
+    func anEventOverlappingTheWindowIsGenerated(event: String) throws {
+        let result = try Support.run([
+            "generate", "--start", "2016-11-08T00:00Z", "--minutes", "1440", "--output", "/dev/null", "--event", event,
+        ])
+        #expect(result.status == 0, "\(result.stderr)")
     }
 
     @Test(arguments: ["--surge-ratio", "--sustained-surge-ratio", "--share-ratio", "--error-share-ratio"])

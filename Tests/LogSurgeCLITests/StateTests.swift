@@ -58,9 +58,12 @@ struct StateCLITests {
         let directory = Support.temporaryDirectory().path
         defer { try? fileManager.removeItem(atPath: directory) }
         // Three days, each its own file; the surge is on the second evening, an error spike on the third morning.
-        let events = ["--event", "surge:US:8:2016-11-09T18:00Z:60", "--event", "errors:0.4:2016-11-10T06:00Z:15"]
+        // (Each day is given the events it holds: an event with no minute in a day is refused.)
+        let events = [["--event", "surge:US:8:2016-11-09T18:00Z:60"], ["--event", "errors:0.4:2016-11-10T06:00Z:15"]]
         for (day, start) in ["2016-11-08", "2016-11-09", "2016-11-10"].enumerated() {
-            let common = ["--start", "\(start)T00:00Z", "--minutes", "1440", "--rate", "100", "--seed", "\(day + 1)"] + events
+            let common =
+                ["--start", "\(start)T00:00Z", "--minutes", "1440", "--rate", "100", "--seed", "\(day + 1)"]
+                + events.filter { $0[1].contains(start) }.flatMap { $0 }
             try generate(common, to: "\(directory)/day\(day + 1).log")
             // The same day compressed, as logrotate's compress leaves it.
             try generate(common + ["--gzip"], to: "\(directory)/day\(day + 1).log.gz")
