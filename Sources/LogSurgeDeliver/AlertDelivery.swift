@@ -16,8 +16,8 @@ import NIOHTTP1
 /// alert that is not posted again before its `endsAt`: while an episode is open, it is posted
 /// again every `keepAliveInterval` with `endsAt` `validity` seconds ahead.
 ///
-/// `finish()` lets the queues drain (for at most `drainTimeout` seconds) and says what could
-/// not be delivered.
+/// `finish()` lets the queues drain (until a receiver has gone `drainTimeout` seconds without
+/// accepting a post) and says what could not be delivered.
 public final class AlertDelivery: @unchecked Sendable {
     public struct Options: Sendable {
         /// Attempts at one post, the first included.
@@ -38,7 +38,8 @@ public final class AlertDelivery: @unchecked Sendable {
         /// closing it (a followed log stopped, a run that ended with it going on), Alertmanager
         /// resolves it then.
         public var validity = 300.0
-        /// At the end of the run, seconds the queues may still take to drain.
+        /// At the end of the run, seconds a receiver may go without accepting a post before what
+        /// it has left is given up (the attempt under way is cut then).
         public var drainTimeout = 20.0
 
         public init() {}
@@ -94,11 +95,16 @@ public final class AlertDelivery: @unchecked Sendable {
             for url in alertmanagers {
                 let address = try Self.checked(url, option: "--alertmanager", appendingPath: "/api/v2/alerts")
                 all.append(
-                    Receiver(name: address.name, endpoint: address.endpoint, kind: .alertmanager, authorization: address.authorization))
+                    Receiver(
+                        name: address.name, endpoint: address.endpoint, kind: .alertmanager, authorization: address.authorization,
+                        secrets: address.secrets))
             }
             for url in webhooks {
                 let address = try Self.checked(url, option: "--webhook")
-                all.append(Receiver(name: address.name, endpoint: address.endpoint, kind: .webhook, authorization: address.authorization))
+                all.append(
+                    Receiver(
+                        name: address.name, endpoint: address.endpoint, kind: .webhook, authorization: address.authorization,
+                        secrets: address.secrets))
             }
         } catch {
             try? client.syncShutdown()
@@ -128,26 +134,39 @@ public final class AlertDelivery: @unchecked Sendable {
     /// secret), and the `Authorization` its user and password make.
     private static func checked(
         _ url: String, option: String, appendingPath suffix: String = ""
-    ) throws(InvalidURL) -> (endpoint: String, name: String, authorization: String?) {
+    ) throws(InvalidURL) -> (endpoint: String, name: String, authorization: String?, secrets: [String]) {
         func refuse(_ why: String) -> InvalidURL { InvalidURL(description: "\(option) '\(redacted(url))': \(why)") }
         guard var parts = URLComponents(string: url), let scheme = parts.scheme?.lowercased(), scheme == "http" || scheme == "https",
             let host = parts.host, !host.isEmpty
         else { throw refuse("give an http:// or https:// address with a host") }
         if let port = parts.port, !(1...65535).contains(port) { throw refuse("the port must be between 1 and 65535") }
+        // A host name, an IPv4 address or an IPv6 literal: nothing percent-encoded, no control byte.
+        let hostBytes = parts.percentEncodedHost ?? ""
+        guard
+            hostBytes.unicodeScalars.allSatisfy({
+                ("a"..."z").contains($0) || ("A"..."Z").contains($0) || ("0"..."9").contains($0) || ".-:[]_".unicodeScalars.contains($0)
+            })
+        else { throw refuse("the host is not a host name or an address") }
         guard parts.fragment == nil else { throw refuse("a fragment (#...) is not sent to a server: leave it out") }
+        var secrets = [parts.percentEncodedPath, parts.path, parts.percentEncodedQuery, parts.query].compactMap { $0 }
+            .filter { $0 != "/" && !$0.isEmpty }
         var authorization: String?
         if let user = parts.user {
+            secrets += [user, parts.password, parts.percentEncodedUser, parts.percentEncodedPassword].compactMap { $0 }
             let credentials = user + ":" + (parts.password ?? "")
-            authorization = "Basic " + Data(credentials.utf8).base64EncodedString()
+            let encoded = Data(credentials.utf8).base64EncodedString()
+            authorization = "Basic " + encoded
+            secrets.append(encoded)
             parts.user = nil
             parts.password = nil
         }
-        if !suffix.isEmpty {
-            let path = parts.percentEncodedPath
+        // (The API's own path, given whole, is taken as it is.)
+        let path = parts.percentEncodedPath
+        if !suffix.isEmpty, !path.hasSuffix(suffix), !path.hasSuffix(suffix + "/") {
             parts.percentEncodedPath = (path.hasSuffix("/") ? String(path.dropLast()) : path) + suffix
         }
         guard let endpoint = parts.string else { throw refuse("give an http:// or https:// address with a host") }
-        return (endpoint, redacted(url), authorization)
+        return (endpoint, redacted(url), authorization, secrets)
     }
 
     /// `url` as messages show it: scheme, host and port only.
@@ -198,7 +217,8 @@ public final class AlertDelivery: @unchecked Sendable {
         receivers.reduce(DeliveryCounts()) { $0 + $1.counts }
     }
 
-    /// Lets the queues drain (at most `drainTimeout` seconds; what is left then is given up),
+    /// Lets the queues drain (until a receiver has gone `drainTimeout` seconds without accepting
+    /// a post; what is left then is given up),
     /// stops the threads and the client, and returns the receivers that had posts given up.
     /// `announce` is told how many posts still wait after a second, if any do (a person may be
     /// waiting for the program to end). Call once, at the end of the run.

@@ -23,6 +23,9 @@ final class Receiver: @unchecked Sendable {
     let kind: Kind
     /// `Basic …`, from the user and password in the address.
     let authorization: String?
+    /// What of the address is secret (its path, query, credentials): never in a message, even
+    /// when an answer echoes it.
+    let secrets: [String]
 
     // Invariant: everything below is only touched with `condition` locked.
     private let condition = NSCondition()
@@ -38,11 +41,12 @@ final class Receiver: @unchecked Sendable {
     private let done = DispatchSemaphore(value: 0)
     private var started = false
 
-    init(name: String, endpoint: String, kind: Kind, authorization: String?) {
+    init(name: String, endpoint: String, kind: Kind, authorization: String?, secrets: [String]) {
         self.name = name
         self.endpoint = endpoint
         self.kind = kind
         self.authorization = authorization
+        self.secrets = secrets.filter { $0.count >= 3 }.sorted { $0.count > $1.count }
     }
 
     func start(client: HTTPClient, options: AlertDelivery.Options) {
@@ -117,6 +121,9 @@ final class Receiver: @unchecked Sendable {
                 if outcome.error == nil {
                     counted.sent += 1
                     down = false
+                    // Draining, a receiver that accepts posts keeps its time: the drain ends
+                    // after `drainTimeout` without one accepted, not after that long in all.
+                    if deadline != nil { deadline = ContinuousClock.now + .milliseconds(Int64(options.drainTimeout * 1000)) }
                     condition.unlock()
                     break
                 }
@@ -202,17 +209,33 @@ final class Receiver: @unchecked Sendable {
             }
         } catch {
             // An answer cut short by the deadline was still an answer.
-            guard let status = answer.status else { return (Self.describe(error), true, false) }
+            guard let status = answer.status else {
+                // One that is not HTTP was an answer too, if not one to understand.
+                let text = "\(type(of: error)) \(error)"
+                if text.contains("HTTPParserError") { return ("the answer was not valid HTTP", true, true) }
+                return (Self.describe(error), true, false)
+            }
             if (200..<300).contains(status) { return (nil, false, true) }
         }
         guard let status = answer.status else { return ("no answer", true, false) }
         if (200..<300).contains(status) { return (nil, false, true) }
         var reason = "HTTP \(status)"
-        if (300..<400).contains(status), let location = answer.location { reason += " to \(location)" }
+        if (300..<400).contains(status) {
+            reason += " (a redirect, not followed: give the address it names"
+            if let location = answer.location.flatMap({ URLComponents(string: $0) }), let host = location.host {
+                reason += ", on \(location.scheme.map { "\($0)://" } ?? "")\(host)\(location.port.map { ":\($0)" } ?? "")"
+            }
+            reason += ")"
+        }
         let line = String(decoding: answer.start, as: UTF8.self).split(whereSeparator: \.isNewline).first.map(String.init) ?? ""
-        if !line.isEmpty { reason += ": " + line }
+        if !line.isEmpty, !(300..<400).contains(status) { reason += ": " + scrubbed(line) }
         // A request refused as it is will be refused again; a server in trouble may recover.
         return (reason, status >= 500 || status == 408 || status == 429, true)
+    }
+
+    /// `text` (from an answer) without the address's secrets.
+    private func scrubbed(_ text: String) -> String {
+        secrets.reduce(text) { $0.replacingOccurrences(of: $1, with: "…") }
     }
 
     private static func seconds(_ duration: Duration) -> Double {

@@ -124,6 +124,7 @@ struct DeliveryCLITests {
         (["--webhook", "http://127.0.0.1:65536/x"], "the port must be between 1 and 65535"),
         (["--alertmanager", "http://127.0.0.1:99999"], "the port must be between 1 and 65535"),
         (["--alertmanager", "http://am.example/#team"], "a fragment (#...) is not sent to a server"),
+        (["--webhook", "http://%00/x"], "the host is not a host name or an address"),
     ])
     func anAddressThatCannotBePostedToIsAUsageError(arguments: [String], message: String) throws {
         let result = try Support.run(["--quiet"] + arguments + [Support.surgeLogPath])
@@ -167,6 +168,18 @@ struct DeliveryCLITests {
         #expect(failed.status == 1)
         #expect(failed.stderr.contains("alert delivery: http://127.0.0.1:"), "\(failed.stderr)")
         for secret in ["s3cret", "XXSECRET", "token", "ops"] { #expect(!failed.stderr.contains(secret), "\(failed.stderr)") }
+        // Nor when an answer names the address: a redirect's Location, a refusal echoing the path.
+        for status in [301, 404] {
+            let echoing = try HTTPReceiver(answerAll: status)
+            defer { echoing.stop() }
+            let refused = try Support.run([
+                "--quiet", "--alerts", alerts, "--webhook", "http://ops:s3cret@127.0.0.1:\(echoing.port)/hooks/T0/XXSECRET?token=abc",
+                Support.surgeLogPath,
+            ])
+            #expect(refused.status == 1)
+            #expect(refused.stderr.contains("HTTP \(status)"), "\(refused.stderr)")
+            for secret in ["s3cret", "XXSECRET", "token", "ops"] { #expect(!refused.stderr.contains(secret), "\(refused.stderr)") }
+        }
     }
 
     /// More alerts at once than a stream's queue holds (a batch run raises a whole archive's

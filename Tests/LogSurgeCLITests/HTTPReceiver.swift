@@ -22,13 +22,17 @@ final class HTTPReceiver: @unchecked Sendable {
     private var delay: Double
     private var holding: Bool
     private let endless: Bool
+    /// Every request answered with this status, a `Location` to the same path over https, and
+    /// a body that echoes the path (as some servers do).
+    private let answerAll: Int?
     private var stopped = false
 
     /// `failFirst` requests are answered 503; each answer waits `delay` seconds; with `hold`,
     /// no answer is given until `release()`; with `endless`, each is a 200 whose body never
     /// ends (it is sent until the client closes the connection).
-    init(failFirst: Int = 0, delay: Double = 0, hold: Bool = false, endless: Bool = false) throws {
+    init(failFirst: Int = 0, delay: Double = 0, hold: Bool = false, endless: Bool = false, answerAll: Int? = nil) throws {
         self.endless = endless
+        self.answerAll = answerAll
         self.failFirst = failFirst
         self.delay = delay
         holding = hold
@@ -163,6 +167,17 @@ final class HTTPReceiver: @unchecked Sendable {
                         method: String(requestLine.first ?? ""), path: requestLine.count > 1 ? String(requestLine[1]) : "",
                         headers: headers, body: body, at: Date()))
                 condition.unlock()
+            }
+            if let status = answerAll {
+                let path = requestLine.count > 1 ? String(requestLine[1]) : "/"
+                let echo = "no such hook: \(path)"
+                let answer =
+                    "HTTP/1.1 \(status) Whatever\r\nLocation: https://127.0.0.1:\(port)\(path)\r\nContent-Length: \(echo.utf8.count)\r\n\r\n\(echo)"
+                let bytes = Array(answer.utf8)
+                guard bytes.withUnsafeBytes({ send(connection, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }) == bytes.count else {
+                    return
+                }
+                continue
             }
             if endless && !refuse {
                 var chunk = Array("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n".utf8)
