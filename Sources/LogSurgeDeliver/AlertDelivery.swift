@@ -237,7 +237,8 @@ public final class AlertDelivery: @unchecked Sendable {
         keepAliveStop.unlock()
         if keepAliveThread != nil { keepAliveDone.wait() }
         let deadline = ContinuousClock.now + .milliseconds(Int64(options.drainTimeout * 1000))
-        for receiver in receivers { receiver.finish(by: deadline) }
+        for receiver in receivers { receiver.drain(until: deadline) }
+        for receiver in receivers { receiver.waitUntilDrained() }
         try? client.syncShutdown()
         return receivers.compactMap { $0.problem }
     }

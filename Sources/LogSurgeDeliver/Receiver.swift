@@ -97,11 +97,19 @@ final class Receiver: @unchecked Sendable {
         return .init(receiver: name, failed: counted.failed, lastError: lastError ?? "not delivered", neverAnswered: !answered)
     }
 
-    /// Lets the thread drain the queue until `deadline`, and waits for it.
-    func finish(by deadline: ContinuousClock.Instant) {
+    /// Lets the thread drain the queue until `deadline` (later while posts are accepted); every
+    /// receiver is told before any is waited for (`waitUntilDrained`), so that they drain side
+    /// by side against the same deadline.
+    func drain(until deadline: ContinuousClock.Instant) {
         condition.lock()
         self.deadline = deadline
         condition.broadcast()
+        condition.unlock()
+    }
+
+    /// Waits for the thread to end, after `drain(until:)`.
+    func waitUntilDrained() {
+        condition.lock()
         let running = started
         condition.unlock()
         if running { done.wait() }
