@@ -350,12 +350,13 @@ struct Analyze: ParsableCommand {
         // A page of a run that goes on is rewritten every minute (at once first), and reloads
         // itself in the browser until the run ends.
         if streaming, let htmlSink = outputs.html, htmlSink.replacesFile, let path = html {
+            let pageFile = LivePageWriter(path: path)
             configuration.runSoFar = .init(interval: htmlInterval) { [detector, htmlInterval] analysis in
                 let page = HTMLReport.render(
                     analysis, events: analysis.alerts, trace: analysis.trace, configuration: detector.configuration,
                     databaseDescription: database.shortDescription,
                     live: HTMLReport.Live(writtenAt: Date().timeIntervalSince1970, refresh: max(1, Int(htmlInterval.rounded()))))
-                LivePageWriter.shared.write(page, to: path)
+                pageFile.write(page)
             }
         }
         if outputs.alertStream != nil || delivery != nil {
@@ -641,12 +642,14 @@ struct AlertLedger {
 /// Writes the page of a run still going: replaced whole each time (a temporary file renamed
 /// into place); a failure (a full disk) is said once, and the next minute may succeed.
 final class LivePageWriter: @unchecked Sendable {
-    static let shared = LivePageWriter()
+    private let path: String
     // Invariant: `failing` is only touched under `lock`.
     private let lock = NSLock()
     private var failing = false
 
-    func write(_ page: String, to path: String) {
+    init(path: String) { self.path = path }
+
+    func write(_ page: String) {
         lock.lock()
         defer { lock.unlock() }
         do throws(OutputError) {

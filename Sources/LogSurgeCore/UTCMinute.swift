@@ -11,6 +11,19 @@ public enum UTCMinute {
         String(decoding: utf8(minute), as: UTF8.self)
     }
 
+    /// Seconds since 1970 (a wall-clock time) as its UTC minute and the second within it.
+    public static func split(seconds: Double) -> (minute: Int32, second: Int) {
+        let whole = Int(seconds.rounded(.down))
+        let minute = Int32(clamping: whole >= 0 ? whole / 60 : (whole - 59) / 60)
+        return (minute, whole - Int(minute) * 60)
+    }
+
+    /// Seconds since 1970 as RFC 3339 in UTC, to the second: `2016-11-09T02:31:07Z`.
+    public static func format(seconds: Double) -> String {
+        let (minute, second) = split(seconds: seconds)
+        return String(format(minute).dropLast()) + ":" + (second < 10 ? "0" : "") + String(second) + "Z"
+    }
+
     /// The bytes of `format(minute)`, for writers that put bytes together (no String made).
     public static func utf8(_ minute: Int32) -> [UInt8] {
         let total = Int(minute)
@@ -131,5 +144,12 @@ public enum UTCMinute {
             value = value * 10 + Int(byte - UInt8(ascii: "0"))
         }
         return value
+    }
+}
+
+extension Duration {
+    /// The duration in seconds, as a `Double`.
+    public var inSeconds: Double {
+        Double(components.seconds) + Double(components.attoseconds) * 1e-18
     }
 }

@@ -352,17 +352,8 @@ struct AlertmanagerAlert: Sendable {
         return [
             "labels": .object(labelObject),
             "annotations": .object(annotationObject),
-            "startsAt": .string(Self.timestamp(startSeconds)),
-            "endsAt": .string(Self.timestamp(ends)),
+            "startsAt": .string(UTCMinute.format(seconds: startSeconds)),
+            "endsAt": .string(UTCMinute.format(seconds: ends)),
         ]
-    }
-
-    /// RFC 3339 in UTC, to the second.
-    static func timestamp(_ seconds: Double) -> String {
-        let whole = Int(seconds.rounded(.down))
-        let minute = Int32(clamping: whole >= 0 ? whole / 60 : (whole - 59) / 60)
-        let second = whole - Int(minute) * 60
-        let text = UTCMinute.format(minute)
-        return String(text.dropLast()) + ":" + (second < 10 ? "0" : "") + String(second) + "Z"
     }
 }

@@ -201,7 +201,7 @@ final class Receiver: @unchecked Sendable {
         }
         var seconds = options.timeout
         condition.lock()
-        if let deadline { seconds = min(seconds, max(0.05, Self.seconds(deadline - ContinuousClock.now))) }
+        if let deadline { seconds = min(seconds, max(0.05, (deadline - ContinuousClock.now).inSeconds)) }
         condition.unlock()
         let answer = Answer()
         do {
@@ -244,10 +244,6 @@ final class Receiver: @unchecked Sendable {
     /// `text` (from an answer) without the address's secrets.
     private func scrubbed(_ text: String) -> String {
         secrets.reduce(text) { $0.replacingOccurrences(of: $1, with: "…") }
-    }
-
-    private static func seconds(_ duration: Duration) -> Double {
-        Double(duration.components.seconds) + Double(duration.components.attoseconds) * 1e-18
     }
 
     /// Reads an answer's status, its `Location` and the first 200 bytes of its body, and no

@@ -92,9 +92,7 @@ public enum HTMLReport {
 
     /// "Live: …": when the page was written, the log's newest minute and how far behind the clock.
     static func liveLine(_ live: Live, newest: Int32?) -> String {
-        let written = Int(live.writtenAt.rounded(.down))
-        let writtenMinute = Int32(clamping: written >= 0 ? written / 60 : (written - 59) / 60)
-        let second = written - Int(writtenMinute) * 60
+        let (writtenMinute, second) = UTCMinute.split(seconds: live.writtenAt)
         var text = "Live: written \(display(writtenMinute)):\(second < 10 ? "0" : "")\(second) UTC"
         if let newest {
             let behind = Int((live.writtenAt - Double(newest + 1) * 60) / 60)

@@ -6,6 +6,15 @@ import LogSurgeCore
 
 @Suite("UTC minutes")
 struct UTCMinuteTests {
+    /// Wall-clock seconds as RFC 3339 (Alertmanager's times) and as a minute and its second
+    /// (the live page), before 1970 included.
+    @Test func secondsAreWrittenToTheSecond() {
+        #expect(UTCMinute.format(seconds: 1_478_658_667.9) == "2016-11-09T02:31:07Z")
+        #expect(UTCMinute.format(seconds: 0) == "1970-01-01T00:00:00Z")
+        #expect(UTCMinute.format(seconds: -1) == "1969-12-31T23:59:59Z")
+        #expect(UTCMinute.split(seconds: -61).minute == -2 && UTCMinute.split(seconds: -61).second == 59)
+    }
+
     @Test(
         "format and parse agree with Foundation and round-trip, 1970–2100",
         arguments: Array(stride(from: 1970, through: 2100, by: 10)))

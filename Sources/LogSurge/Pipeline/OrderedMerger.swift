@@ -285,7 +285,7 @@ final class OrderedMerger: @unchecked Sendable {
     /// a log that stopped is a drop.
     func idle(after: Double) {
         lock.withLock {
-            let quiet = Self.seconds(ContinuousClock.now - lastLinesAt)
+            let quiet = (ContinuousClock.now - lastLinesAt).inSeconds
             // Quiet means nothing read for that long and nothing read still being parsed (on a
             // busy machine a chunk read before the pause can take longer than a short flush).
             guard let detection, quiet >= after, inFlight == 0, let newest = detection.newestMinute else { return }
@@ -326,10 +326,6 @@ final class OrderedMerger: @unchecked Sendable {
     }
 
     /// Ends detection and returns the merged result; call after every worker has finished.
-    private static func seconds(_ duration: Duration) -> Double {
-        Double(duration.components.seconds) + Double(duration.components.attoseconds) * 1e-18
-    }
-
     func finish(threads: Int) -> Analysis {
         lock.withLock {
             precondition(folded == tallies.count, "an input was not merged completely")
