@@ -348,7 +348,8 @@ struct Analyze: ParsableCommand {
             }
         }
         // A page of a run that goes on is rewritten every minute (at once first), and reloads
-        // itself in the browser until the run ends.
+        // itself in the browser until the run ends. It is rendered with the merging held (it
+        // reads the buckets) and written to disk after.
         if streaming, let htmlSink = outputs.html, htmlSink.replacesFile, let path = html {
             let pageFile = LivePageWriter(path: path)
             configuration.runSoFar = .init(interval: htmlInterval) { [detector, htmlInterval] analysis in
@@ -356,7 +357,7 @@ struct Analyze: ParsableCommand {
                     analysis, events: analysis.alerts, trace: analysis.trace, configuration: detector.configuration,
                     databaseDescription: database.shortDescription,
                     live: HTMLReport.Live(writtenAt: Date().timeIntervalSince1970, refresh: max(1, Int(htmlInterval.rounded()))))
-                pageFile.write(page)
+                return { pageFile.write(page) }
             }
         }
         if outputs.alertStream != nil || delivery != nil {

@@ -71,7 +71,8 @@ public struct AnalysisPipeline: Sendable {
             SnapshotTicker(interval: snapshots.interval, atStart: true) { snapshots.body(merger.snapshot()) }
         }
         let pageTicker = configuration.runSoFar.map { runSoFar in
-            SnapshotTicker(interval: runSoFar.interval, atStart: true) { merger.withRunSoFar(runSoFar.body) }
+            // What the body returns (writing the page out) runs after the merging goes on.
+            SnapshotTicker(interval: runSoFar.interval, atStart: true) { merger.withRunSoFar(runSoFar.body)() }
         }
         let queue = WorkQueue()
         let group = DispatchGroup()

@@ -135,12 +135,13 @@ public struct AnalyzeConfiguration: Sendable {
     public struct RunSoFar: Sendable {
         /// Seconds of wall-clock time between two calls. By default, 60.
         public var interval: Double = 60
-        /// Called when the run starts and every `interval` seconds, on a thread of its own, with the merging held
-        /// meanwhile: the buckets it is given may not be kept past the call. Never after
-        /// `AnalysisPipeline.run` returns.
-        public var body: @Sendable (Analysis) -> Void
+        /// Called when the run starts and every `interval` seconds, on a thread of its own, with
+        /// the merging held meanwhile: the buckets it is given may not be kept past the call.
+        /// What it returns is called once the merging goes on again (the slow part: writing
+        /// out). Never after `AnalysisPipeline.run` returns.
+        public var body: @Sendable (Analysis) -> (() -> Void)
 
-        public init(interval: Double = 60, body: @escaping @Sendable (Analysis) -> Void) {
+        public init(interval: Double = 60, body: @escaping @Sendable (Analysis) -> (() -> Void)) {
             self.interval = interval
             self.body = body
         }

@@ -314,14 +314,14 @@ final class OrderedMerger: @unchecked Sendable {
 
     /// Calls `body` with the run so far (buckets, accounting, inputs, alerts, and the charts in a
     /// finished copy), under the lock: the buckets may not be kept past the call.
-    func withRunSoFar(_ body: (Analysis) -> Void) {
+    func withRunSoFar<T>(_ body: (Analysis) -> T) -> T {
         lock.withLock {
             var result = state
             result.buckets = runBuckets
             result.accounting = runAccounting
             result.alerts = detection?.events ?? []
             result.trace = detection?.traceSoFar()
-            body(result)
+            return body(result)
         }
     }
 
