@@ -91,10 +91,68 @@ final class BucketSpillFile: Sendable {
             return clients.pending.withUnsafeBytes { ClientTally(serialized: UnsafeRawBufferPointer(rebasing: $0[start..<end])) }
         }
         if let held { return held }
-        // Written, so no longer changed: read without the lock.
-        var bytes = [UInt8](repeating: 0, count: Int(length))
-        guard bytes.withUnsafeMutableBytes({ Self.read(clientsDescriptor, into: $0, at: offset) }) else { return nil }
-        return bytes.withUnsafeBytes { ClientTally(serialized: $0) }
+        // Written, so no longer changed. A run's tallies lie one after another in the order its
+        // rows are read: read ahead `readAhead` bytes of it (a pread(2) a tally was a third of
+        // a many-sites run's detectors, most tallies being a few bytes).
+        if Int(length) >= Self.readAhead / 2 {
+            var bytes = [UInt8](repeating: 0, count: Int(length))
+            guard bytes.withUnsafeMutableBytes({ Self.read(clientsDescriptor, into: $0, at: offset) }) else { return nil }
+            return bytes.withUnsafeBytes { ClientTally(serialized: $0) }
+        }
+        let written = clients.withLock { $0.written }
+        let descriptor = clientsDescriptor
+        return readAheads.withLock { windows -> ClientTally? in
+            let end = offset + Int64(length)
+            let holds = { (window: (start: Int64, bytes: [UInt8], used: Int)) in
+                window.start <= offset && end <= window.start + Int64(window.bytes.count)
+            }
+            // (The window of the last read first: rows come in streaks from one run.)
+            if let index = windows.last < windows.all.count && holds(windows.all[windows.last])
+                ? windows.last : windows.firstIndex(where: holds)
+            {
+                windows.last = index
+                windows[index].used = windows.clock
+                windows.clock += 1
+                let start = Int(offset - windows[index].start)
+                return windows[index].bytes.withUnsafeBytes {
+                    ClientTally(serialized: UnsafeRawBufferPointer(rebasing: $0[start..<(start + Int(length))]))
+                }
+            }
+            // A window from here (one a run, about: the least recently used one is replaced).
+            let count = Int(min(Int64(Self.readAhead), written - offset))
+            var window = (start: offset, bytes: [UInt8](repeating: 0, count: count), used: windows.clock)
+            windows.clock += 1
+            guard count >= Int(length), window.bytes.withUnsafeMutableBytes({ Self.read(descriptor, into: $0, at: offset) })
+            else { return nil }
+            if windows.all.count < Self.readAheadWindows {
+                windows.last = windows.all.count
+                windows.all.append(window)
+            } else {
+                let oldest = windows.all.indices.min { windows.all[$0].used < windows.all[$1].used }!
+                windows.all[oldest] = window
+                windows.last = oldest
+            }
+            return window.bytes.withUnsafeBytes { ClientTally(serialized: UnsafeRawBufferPointer(rebasing: $0[..<Int(length)])) }
+        }
+    }
+
+    /// Bytes of written tallies read at once, and windows of them kept (runs are merged
+    /// `MinuteBuckets.runFanIn` at a time, each read in order).
+    static let readAhead = 16 << 10
+    static let readAheadWindows = 64
+    private let readAheads = Mutex(ReadAheads())
+    private struct ReadAheads {
+        var all: [(start: Int64, bytes: [UInt8], used: Int)] = []
+        var clock = 0
+        var last = 0
+
+        func firstIndex(where predicate: ((start: Int64, bytes: [UInt8], used: Int)) -> Bool) -> Int? {
+            all.firstIndex(where: predicate)
+        }
+        subscript(index: Int) -> (start: Int64, bytes: [UInt8], used: Int) {
+            get { all[index] }
+            set { all[index] = newValue }
+        }
     }
 
     /// pwrite(2)s all of `bytes` at `position`, retrying short writes.

@@ -481,7 +481,9 @@ struct Analyze: ParsableCommand {
             let style = outputs.style
             try reportSink.write(TextReport.render(analysis, databaseDescription: database.shortDescription, style: style))
             try reportSink.write(TextReport.renderWatched(analysis.trace, events: events, style: style))
-            try reportSink.write(TextReport.renderEpisodes(events, configuration: detector.configuration, style: style))
+            try reportSink.write(
+                TextReport.renderEpisodes(
+                    events, configuration: detector.configuration, sitesByStep: analysis.sitesByStep, style: style))
             try reportSink.close()
         }
     }

@@ -34,6 +34,9 @@ public struct AlertEvent: Sendable, Equatable {
     /// The series against its baseline, step by step, from up to 30 steps before `start` to the
     /// step that closed it (closed events only): for the report's picture.
     public var picture: Picture?
+    /// Minutes of the steps its counts are of (`peak_requests`, `baseline_requests`): 1 but
+    /// for a site checked at a longer step (`SiteSteps`) or a series of longer steps.
+    public var stepMinutes = 1
     /// Closed only because the input ended while the episode was still open (the detector had
     /// not seen it end): it was going on at the last minute read. Not written in alert lines.
     public var closedAtEndOfInput = false
@@ -47,6 +50,18 @@ public struct AlertEvent: Sendable, Equatable {
         public var values: [Double]
         /// The expected value of each step.
         public var baselines: [Double]
+    }
+}
+
+extension AlertEvent {
+    /// What its counts are per: "/min", "/5 min", "/h", "/day".
+    public var perStep: String {
+        switch stepMinutes {
+        case 1: "/min"
+        case 60: "/h"
+        case 1440: "/day"
+        default: "/\(stepMinutes) min"
+        }
     }
 }
 

@@ -184,15 +184,22 @@ public final class DetectionEngine {
     /// history stays in the cache while it is stepped (a year of 50 sites: 73 s -> 62 s on
     /// one thread, 56 s -> 35 s on two, each meeting every minute).
     public func step(batch minutes: [(minute: Int32, observations: [SiteObservation])]) -> [AlertEvent] {
-        var events: [AlertEvent] = []
+        stepTimed(batch: minutes).map(\.event)
+    }
+
+    /// `step(batch:)`'s events, each with the minute of the step that raised or closed it (the
+    /// first minute of the step): for merging them with another engine's in the order of the log.
+    public func stepTimed(batch minutes: [(minute: Int32, observations: [SiteObservation])]) -> [(minute: Int32, event: AlertEvent)] {
+        var events: [(minute: Int32, event: AlertEvent)] = []
         var next = 0
         while next < minutes.count {
             let run = steppedTogether(minutes[next...])
             if run.steps.isEmpty {
-                events += step(minute: minutes[next].minute, observations: minutes[next].observations)
+                let minute = minutes[next].minute
+                events += step(minute: minute, observations: minutes[next].observations).map { (minute, $0) }
                 next += 1
             } else {
-                events += advance(together: run.steps, observations: run.observations)
+                events += advance(together: run.steps, observations: run.observations).map { (self.minute(of: $0.step), $0.event) }
                 next += run.minutes
             }
         }
@@ -304,7 +311,7 @@ public final class DetectionEngine {
     private func advance(step: Int) -> [AlertEvent] {
         let countries =
             configuration.watchesEveryCountry ? siteOrder.map { countryTracksDue($0, observation: $0.observation, step: step) } : nil
-        return advance(together: [step], countriesStepped: countries)
+        return advance(together: [step], countriesStepped: countries).map(\.event)
     }
 
     /// `steps` (consecutive, the first after `lastStep`) of every site checked: each site
@@ -315,7 +322,7 @@ public final class DetectionEngine {
     private func advance(
         together steps: [Int], observations: [[(step: Int, observation: SiteObservation)]]? = nil,
         countriesStepped: [[(track: SurgeTrack, count: Int)]]? = nil
-    ) -> [AlertEvent] {
+    ) -> [(step: Int, event: AlertEvent)] {
         let sites = siteOrder
         let workers = max(1, min(threads, sites.count / Self.sitesPerThread))
         let first = steps[0]
@@ -346,18 +353,18 @@ public final class DetectionEngine {
             }
         }
         // Settled by step, then site: a cursor a site into what it raised.
-        var events: [AlertEvent] = []
+        var events: [(step: Int, event: AlertEvent)] = []
         var cursors = [Int](repeating: 0, count: sites.count)
         var bySteps = [[Int]](repeating: [], count: steps.count)
         for index in sites.indices {
             for entry in raised[index] { bySteps[entry.step - first].append(index) }
         }
-        for siteIndices in bySteps {
+        for (offset, siteIndices) in bySteps.enumerated() {
             for index in siteIndices {
                 var entry = raised[index][cursors[index]]
                 cursors[index] += 1
                 settle(sites[index], events: &entry.events, records: entry.records)
-                events += entry.events
+                events += entry.events.map { (first + offset, $0) }
             }
         }
         for site in sites {
@@ -960,7 +967,8 @@ public final class DetectionEngine {
             peakErrorRate: episode.peakErrorRate.map { ($0 * 1000).rounded() / 1000 },
             baselineErrorRate: episode.baselineErrorRate.map { ($0 * 10000).rounded() / 10000 },
             clients: episode.kind == .surge ? episode.crowd.peakClients : nil,
-            topClientShare: episode.kind == .surge ? episode.crowd.topClientShare.map { ($0 * 1000).rounded() / 1000 } : nil)
+            topClientShare: episode.kind == .surge ? episode.crowd.topClientShare.map { ($0 * 1000).rounded() / 1000 } : nil,
+            stepMinutes: stepMinutes)
     }
 
     private func close(_ episode: Episode, end: Int32) -> AlertEvent {

@@ -59,6 +59,9 @@ public final class DetectionRun {
         /// `--watch-country all`: countries of a site with requests that were not checked
         /// (beyond `maximumCountryTracks`), counted once per site.
         public var countriesNotChecked = 0
+        /// How many sites were checked at each step length, in minutes (`SiteSteps`), shortest
+        /// first; empty when every site was checked a minute at a time.
+        public var sitesByStep: [(stepMinutes: Int, sites: Int)] = []
 
         /// The episodes of `events`.
         public var episodes: [AlertEpisode] { AlertEpisode.of(events) }
@@ -186,16 +189,24 @@ public final class DetectionRun {
     // MARK: - Finished buckets
 
     /// Steps every minute of `buckets` in time order, then ends the run (`finish`).
+    ///
+    /// A site with too few requests for a minute to hold evidence (`SiteSteps`) is checked in
+    /// steps of 5, 15 or 60 minutes, by an engine of its own: its cost is its steps', not the
+    /// span's minutes (a year of 50 quiet sites is 26 M site-minutes). Only a run that starts
+    /// from nothing and ends with its input does so: a stream cannot know a site's rate ahead,
+    /// and a `--state` night goes on with the minute steps of the nights before.
     public func run(_ buckets: MinuteBuckets) -> Outcome {
-        let engine =
-            self.engine
-            ?? {
-                // The busiest sites (by requests, then name) when there are more than can be checked.
-                let sites = buckets.sitesByRequests()
-                let maximum = policy.detectors.maximumSites
-                let busiest = sites.count <= maximum ? nil : Set(sites.prefix(maximum).map(\.site))
-                return DetectionEngine(configuration: policy.detectors, sites: busiest)
-            }()
+        // The busiest sites (by requests, then name) when there are more than can be checked.
+        let sites = buckets.sitesByRequests()
+        let maximum = policy.detectors.maximumSites
+        let busiest = sites.count <= maximum ? nil : Set(sites.prefix(maximum).map(\.site))
+        if engine == nil, snapshot == nil, reportingAfter == nil, policy.closesAtEnd, !watchesAll,
+            let range = buckets.minuteRange,
+            let steps = SiteSteps(requests: sites.map { ($0.site, Int($0.counts.requests)) }, span: range)
+        {
+            return run(buckets, span: range, steps: steps, busiest: busiest)
+        }
+        let engine = self.engine ?? DetectionEngine(configuration: policy.detectors, sites: busiest)
         self.engine = engine
         engine.threads = policy.threads
         if engine.trace == nil { engine.trace = DetectionTrace(spanOf: buckets, maximumColumns: policy.traceColumns) }
@@ -236,6 +247,140 @@ public final class DetectionRun {
         flush()
         step(batch: batch)
         return finish()
+    }
+
+    /// The sites of one step length, their engine, and their steps until handed to it.
+    private final class StepClass {
+        let minutes: Int
+        let engine: DetectionEngine
+        /// Steps built and not yet stepped (`minutesAtOnce` at most).
+        var batch: [(minute: Int32, observations: [SiteObservation])] = []
+        /// The step being built: its first minute, its sites' observations and their clients by
+        /// country (merged over the step's minutes: a client of two minutes is one).
+        var start: Int32?
+        var current: [(site: Int, observation: SiteObservation, clients: [CountryCode: ClientTally])] = []
+        /// Where each site (by index) is in `current`, or -1.
+        var slots: [Int]
+        /// Sites checked at this step.
+        var sites = 0
+
+        init(minutes: Int, engine: DetectionEngine, siteCount: Int) {
+            self.minutes = minutes
+            self.engine = engine
+            slots = Array(repeating: -1, count: siteCount)
+        }
+    }
+
+    /// `run(_:)` with each site checked at its step (`SiteSteps`), an engine for each step
+    /// length: their events merged in the order of the minutes that raised or closed them (a
+    /// step's last minute), then of step length, and numbered in that order. A step the input
+    /// ends inside (the last minute of `span` before its own last) is not decided.
+    private func run(_ buckets: MinuteBuckets, span: ClosedRange<Int32>, steps: SiteSteps, busiest: Set<String>?) -> Outcome {
+        let trace = DetectionTrace(spanOf: buckets, maximumColumns: policy.traceColumns)
+        let rows = buckets.sortedRows()
+        let classes = SiteSteps.lengths.map { minutes in
+            let engine = DetectionEngine(configuration: policy.detectors, stepMinutes: minutes, sites: busiest)
+            engine.threads = policy.threads
+            engine.trace = trace
+            return StepClass(minutes: minutes, engine: engine, siteCount: rows.siteNames.count)
+        }
+        // Events with the minute that decided them, their class and their place in it.
+        var timed: [(minute: Int32, rank: Int, order: Int, event: AlertEvent)] = []
+        func step(_ rank: Int) {
+            let stepClass = classes[rank]
+            guard !stepClass.batch.isEmpty else { return }
+            for (minute, event) in stepClass.engine.stepTimed(batch: stepClass.batch) {
+                timed.append((minute + Int32(stepClass.minutes - 1), rank, timed.count, event))
+            }
+            stepClass.batch.removeAll(keepingCapacity: true)
+        }
+        /// Hands the step being built of `rank` on to its batch.
+        func close(_ rank: Int) {
+            let stepClass = classes[rank]
+            guard let start = stepClass.start else { return }
+            var observations: [SiteObservation] = []
+            observations.reserveCapacity(stepClass.current.count)
+            for (site, var observation, clients) in stepClass.current {
+                for (country, tally) in clients {
+                    observation.addClients(ClientFigures(tally))
+                    if watched.contains(country) { observation.watchedClients[country] = ClientFigures(tally) }
+                }
+                observations.append(observation)
+                stepClass.slots[site] = -1
+            }
+            observations.sort { $0.site < $1.site }
+            stepClass.batch.append((start, observations))
+            stepClass.start = nil
+            stepClass.current.removeAll(keepingCapacity: true)
+            if stepClass.batch.count >= Self.minutesAtOnce { step(rank) }
+        }
+        // Each site's class, found at its first row.
+        var rankOfSite = [Int](repeating: -1, count: rows.siteNames.count)
+        var iterator = rows.makeIterator()
+        while let (key, counts, clients) = iterator.nextEntry() {
+            let site = Int(key.site), name = rows.siteNames[site]
+            if rankOfSite[site] < 0 {
+                let minutes = steps.stepMinutes(of: name, firstMinute: key.minute)
+                rankOfSite[site] = SiteSteps.lengths.firstIndex(of: minutes)!
+                classes[rankOfSite[site]].sites += 1
+            }
+            let rank = rankOfSite[site], stepClass = classes[rank]
+            let start = SiteSteps.stepStart(key.minute, length: stepClass.minutes)
+            if stepClass.start != start {
+                close(rank)
+                stepClass.start = start
+            }
+            if stepClass.slots[site] < 0 {
+                stepClass.slots[site] = stepClass.current.count
+                stepClass.current.append((site, SiteObservation(site: name, requests: 0, errors: 0, watched: [:]), [:]))
+            }
+            let slot = stepClass.slots[site]
+            // A minute's bucket is the step's (one a country): its figures are the step's clients.
+            let single = stepClass.minutes == 1
+            stepClass.current[slot].observation.add(
+                country: key.country, counts: counts, clients: single ? clients.figures : nil, watching: watched)
+            if !single, clients.figures.distinct > 0 {
+                stepClass.current[slot].clients[key.country, default: ClientTally()].merge(rows.tally(of: clients))
+            }
+        }
+        for (rank, stepClass) in classes.enumerated() {
+            // A step the input ends inside is not decided: it holds some of its minutes only
+            // (half an hour of an hourly step looks like a drop). Its requests are in the buckets.
+            if let start = stepClass.start, Int(start) + stepClass.minutes - 1 > Int(span.upperBound) {
+                stepClass.start = nil
+                for (site, _, _) in stepClass.current { stepClass.slots[site] = -1 }
+                stepClass.current.removeAll()
+            }
+            close(rank)
+            step(rank)
+        }
+        // Within a minute and class, in the order the engine gave them.
+        timed.sort { ($0.minute, $0.rank, $0.order) < ($1.minute, $1.rank, $1.order) }
+        var closing: [(rank: Int, event: AlertEvent)] = []
+        for (rank, stepClass) in classes.enumerated() {
+            for var event in stepClass.engine.finish() {
+                event.closedAtEndOfInput = true
+                closing.append((rank, event))
+            }
+        }
+        // Numbered in the order they are reported, as one engine numbers them.
+        var ids: [Int: Int] = [:]
+        for (rank, event) in timed.map({ ($0.rank, $0.event) }) + closing {
+            var event = event
+            let key = event.id * SiteSteps.lengths.count + rank
+            if let id = ids[key] {
+                event.id = id
+            } else {
+                ids[key] = ids.count + 1
+                event.id = ids.count
+            }
+            emit(event)
+        }
+        var outcome = Outcome(events: events, trace: trace.flatMap { $0.isEmpty ? nil : $0 }, lateLines: 0)
+        outcome.countriesNotChecked = classes.reduce(0) { $0 + $1.engine.countriesNotChecked }
+        outcome.sitesByStep = classes.filter { $0.sites > 0 }.map { ($0.minutes, $0.sites) }
+        self.outcome = outcome
+        return outcome
     }
 
     /// Minutes of finished buckets handed to the engine at once: the threads that step the

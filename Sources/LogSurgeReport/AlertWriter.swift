@@ -9,7 +9,8 @@ import LogSurgeDetect
 /// `baseline_requests` and `ratio`, a surge also `clients` (distinct clients of the watched
 /// country in the peak minute) and `top_client_share` (the share of the excess its busiest
 /// client sent), null when the input counts no clients; an error spike `peak_error_rate`,
-/// `baseline_error_rate` and `peak_requests`.
+/// `baseline_error_rate` and `peak_requests`; then `step_minutes` when those counts are of
+/// steps longer than a minute.
 public enum AlertWriter {
     /// The event's fields, in the order the contract documents them.
     public static func object(_ event: AlertEvent) -> JSONObject {
@@ -38,6 +39,8 @@ public enum AlertWriter {
             object.append("baseline_error_rate", .optional(event.baselineErrorRate, JSONValue.number))
             object.append("peak_requests", .int(event.peakRequests))
         }
+        // Counts of longer steps than a minute say so (a quiet site checked hourly, a series).
+        if event.stepMinutes != 1 { object.append("step_minutes", .int(event.stepMinutes)) }
         return object
     }
 

@@ -64,7 +64,7 @@ public enum HTMLReport {
         page += warningsSection(analysis)
         page += figures(analysis, episodes: episodes)
         let sites = chartedSites(trace, episodes: episodes)
-        page += alertsSection(episodes, charted: sites, configuration: configuration)
+        page += alertsSection(episodes, charted: sites, configuration: configuration, sitesByStep: analysis.sitesByStep)
         page += chartsSection(trace, sites: sites, episodes: episodes, configuration: configuration)
         page += trafficSection(analysis, databaseDescription: databaseDescription)
         page += accountingSection(analysis, databaseDescription: databaseDescription)
@@ -163,10 +163,15 @@ public enum HTMLReport {
         return out + "</section>\n"
     }
 
-    private static func alertsSection(_ episodes: [AlertEpisode], charted: [String], configuration: DetectorConfiguration) -> String {
+    private static func alertsSection(
+        _ episodes: [AlertEpisode], charted: [String], configuration: DetectorConfiguration,
+        sitesByStep: [(stepMinutes: Int, sites: Int)]
+    ) -> String {
         let watched = configuration.watchedDescription
         var out = "<section id=\"alerts\"><h2>Alerts</h2>"
         out += "<p class=\"lead\">Watching \(Escaping.html(watched)) for surges, every site for 5xx spikes and drops.</p>"
+        let longer = sitesByStep.filter { $0.stepMinutes > 1 && $0.sites > 0 }
+        if !longer.isEmpty { out += "<p class=\"note\">\(Escaping.html(TextReport.stepsSentence(longer)))</p>" }
         guard !episodes.isEmpty else {
             return out + "<p class=\"none\">No alert was raised.</p></section>\n"
         }
@@ -199,9 +204,9 @@ public enum HTMLReport {
             switch event.kind {
             case .surge, .drop:
                 peak =
-                    "\(TextReport.number(event.peakRequests))/min<br/><span class=\"dim\">at \(clock(event.peakMinute))</span>"
+                    "\(TextReport.number(event.peakRequests))\(event.perStep)<br/><span class=\"dim\">at \(clock(event.peakMinute))</span>"
                     + (event.crowdSummary.map { "<br/><span class=\"dim\">\(Escaping.html($0))</span>" } ?? "")
-                baseline = event.baselineRequests.map { "\(decimal($0))/min" } ?? "–"
+                baseline = event.baselineRequests.map { "\(decimal($0))\(event.perStep)" } ?? "–"
                 ratio = event.ratio.map { "×" + decimal($0) } ?? "–"
             case .errorSpike:
                 peak =

@@ -73,6 +73,8 @@ public enum SummaryWriter {
             "last_minute": .optional(range) { .minute($0.upperBound) },
             "alerts": .int(analysis.alerts.filter { $0.state == .open }.count),
             "late_lines": .int(analysis.lateLines),
+            "sites_by_step": .array(
+                analysis.sitesByStep.map { .object(["step_minutes": .int($0.stepMinutes), "sites": .int($0.sites)]) }),
             "deliveries": .object(Self.deliveries(analysis.deliveries ?? DeliveryCounts())),
             "geoip_lookup_errors": .int(accounting.geoLookupErrors),
             "clients": .object(clients),

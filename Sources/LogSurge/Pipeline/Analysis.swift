@@ -60,6 +60,9 @@ public struct Analysis: Sendable {
     /// Lines of minutes the detectors had already decided when they arrived (see
     /// `DetectionPolicy.lateness`); counted in the buckets all the same.
     public var lateLines: UInt64 = 0
+    /// How many sites the detectors checked at each step length (`DetectionRun.Outcome.sitesByStep`);
+    /// empty when each was checked a minute at a time.
+    public var sitesByStep: [(stepMinutes: Int, sites: Int)] = []
     /// Chunks handed to workers.
     public var chunks: Int = 0
     /// The most chunks that were ever in flight at once (queued, parsing, or waiting to merge);

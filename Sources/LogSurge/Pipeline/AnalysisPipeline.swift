@@ -181,6 +181,7 @@ public struct AnalysisPipeline: Sendable {
         detecting.wait()
         analysis.alerts = outcome.value?.events ?? []
         analysis.trace = outcome.value?.trace
+        analysis.sitesByStep = outcome.value?.sitesByStep ?? []
         return analysis
     }
 }

@@ -1,0 +1,172 @@
+import Foundation
+import Testing
+import LogSurgeCore
+@_spi(Pipeline) import LogSurgeAggregate
+@testable import LogSurgeDetect
+
+/// Sites with too few requests for a minute to say anything are checked at longer steps
+/// (`SiteSteps`), each step length by an engine of its own, in one run of finished buckets.
+@Suite struct SiteStepsTests {
+    static let us = CountryCode(isoCode: "US")!
+    static let de = CountryCode(isoCode: "DE")!
+
+    @Test("a site's step is the shortest that holds 4 of its requests, 60 minutes at most")
+    func stepLengths() {
+        #expect(SiteSteps.stepMinutes(requests: 4 * 1440, minutes: 1440) == 1)
+        #expect(SiteSteps.stepMinutes(requests: 4 * 1440 - 1, minutes: 1440) == 5)
+        #expect(SiteSteps.stepMinutes(requests: 1152, minutes: 1440) == 5)  // 0.8 a minute: 4 in 5
+        #expect(SiteSteps.stepMinutes(requests: 1151, minutes: 1440) == 15)
+        #expect(SiteSteps.stepMinutes(requests: 96, minutes: 1440) == 60)  // 4 an hour
+        #expect(SiteSteps.stepMinutes(requests: 1, minutes: 1440) == 60)
+        #expect(SiteSteps.stepMinutes(requests: 0, minutes: 1440) == 60)
+        // Steps are whole multiples of their length, before 1970 too.
+        #expect(SiteSteps.stepStart(125, length: 60) == 120)
+        #expect(SiteSteps.stepStart(120, length: 60) == 120)
+        #expect(SiteSteps.stepStart(-1, length: 60) == -60)
+        #expect(SiteSteps.stepStart(59, length: 5) == 55)
+        // A site is judged from its first minute to the end of the run: one that starts late is busy.
+        let steps = SiteSteps(requests: [("late", 1440), ("quiet", 100)], span: 0...14_399)!
+        #expect(steps.stepMinutes(of: "late", firstMinute: 14_400 - 360) == 1)
+        #expect(steps.stepMinutes(of: "late", firstMinute: 0) == 60)
+        #expect(steps.stepMinutes(of: "late", firstMinute: 14_400 - 3600) == 15)
+        #expect(steps.stepMinutes(of: "quiet", firstMinute: 0) == 60)
+        // Every site busy over the whole span: no longer steps at all.
+        #expect(SiteSteps(requests: [("busy", 4 * 14_400)], span: 0...14_399) == nil)
+    }
+
+    /// The tally of `clients`, a request each, as a worker counts one chunk.
+    static func tally(_ clients: [UInt64]) -> ClientTally {
+        var counter = ClientCounter(initialCapacity: 16)
+        for client in clients { counter.add(entry: 0, client: client) }
+        return counter.drain(entryCount: 1)[0]
+    }
+
+    static func counts(_ requests: Int, errors: Int = 0) -> BucketCounts {
+        BucketCounts(
+            requests: UInt64(requests), status2xx: UInt64(requests - errors), status3xx: 0, status4xx: 0,
+            status5xx: UInt64(errors), bytes: 0)
+    }
+
+    /// Ten days from minute 0 of up to three sites: `busy.example` (20 requests a minute, 40 %
+    /// from the US, a 5xx spike on day 8), `quiet.example` (0.5 a minute from distinct clients,
+    /// a US crowd of 2 more a minute for three hours on day 9) and `crawled.example` (as quiet,
+    /// with one US client sending 2 a minute for those three hours: a crawler, no crowd).
+    static func buckets(sites: Set<String>) -> MinuteBuckets {
+        // A generator a site: each site's counts are the same whichever others are made.
+        var randoms = ["busy.example", "quiet.example", "crawled.example"].enumerated().map {
+            SeededGenerator(seed: 41 + UInt64($0.offset))
+        }
+        var current = 0
+        func poisson(_ mean: Double) -> Int { NoiseModelTests.poisson(mean, &randoms[current]) }
+        var nextClient: UInt64 = 1
+        func clients(_ count: Int) -> [UInt64] {
+            (0..<count).map { _ in
+                nextClient += 1
+                return ClientTally.identity(high: 0, low: 0xFFFF_0000_0000 | nextClient)
+            }
+        }
+        let crawler = ClientTally.identity(high: 0, low: 0xFFFF_0A00_0001)
+        let surge = (8 * 1440 + 600)..<(8 * 1440 + 780)
+        var buckets = MinuteBuckets()
+        for minute in 0..<(10 * 1440) {
+            let at = Int32(minute)
+            if sites.contains("busy.example") {
+                current = 0
+                let us = poisson(8), de = poisson(12)
+                let spike = (7 * 1440 + 300..<7 * 1440 + 320).contains(minute)
+                if us > 0 {
+                    buckets.add(minute: at, site: "busy.example", country: Self.us, counts: counts(us, errors: spike ? us / 2 : 0))
+                }
+                if de > 0 {
+                    buckets.add(minute: at, site: "busy.example", country: Self.de, counts: counts(de, errors: spike ? de / 2 : 0))
+                }
+            }
+            for (index, site) in ["quiet.example", "crawled.example"].enumerated() where sites.contains(site) {
+                current = index + 1
+                let us = poisson(0.2) + (site == "quiet.example" && surge.contains(minute) ? poisson(2) : 0)
+                let crawled = site == "crawled.example" && surge.contains(minute) ? 2 : 0
+                let de = poisson(0.3)
+                if us + crawled > 0 {
+                    buckets.add(
+                        minute: at, site: site, country: Self.us, counts: counts(us + crawled),
+                        clients: tally(clients(us) + Array(repeating: crawler, count: crawled)))
+                }
+                if de > 0 { buckets.add(minute: at, site: site, country: Self.de, counts: counts(de), clients: tally(clients(de))) }
+            }
+        }
+        return buckets
+    }
+
+    static func run(_ buckets: MinuteBuckets, threads: Int = 1) -> DetectionRun.Outcome {
+        DetectionRun(DetectionPolicy(traceColumns: 240, threads: threads)).run(buckets)
+    }
+
+    @Test("a quiet site's crowd is found at its own step; a busy site's alerts are as if alone")
+    func quietSitesAtLongerSteps() throws {
+        let all = Self.run(Self.buckets(sites: ["busy.example", "quiet.example", "crawled.example"]))
+        #expect(all.sitesByStep.map(\.stepMinutes) == [1, 15])
+        #expect(all.sitesByStep.map(\.sites) == [1, 2])
+        let openings = all.events.filter { $0.state == .open }
+        // The crowd at the quiet site: raised on a 15-minute step, within the three hours.
+        let crowd = try #require(openings.first { $0.site == "quiet.example" && $0.kind == .surge }, "\(openings)")
+        #expect(crowd.stepMinutes == 15)
+        #expect(crowd.start % 15 == 0 && (crowd.raisedAt + 1) % 15 == 0 && crowd.peakMinute % 15 == 0)
+        #expect((8 * 1440 + 600..<8 * 1440 + 780).contains(Int(crowd.raisedAt)))
+        #expect(crowd.peakRequests > 20, "a step's requests, not a minute's")
+        // One client at the other, the same three hours: a crawler over the step's minutes, no crowd.
+        #expect(!openings.contains { $0.site == "crawled.example" && $0.kind == .surge }, "\(openings)")
+        // The busy site, checked a minute at a time: what it raises alone, in the same order.
+        let alone = Self.run(Self.buckets(sites: ["busy.example"]))
+        #expect(alone.sitesByStep.isEmpty)
+        #expect(alone.events.contains { $0.kind == .errorSpike })
+        func withoutIDs(_ events: [AlertEvent]) -> [AlertEvent] {
+            events.map {
+                var event = $0
+                event.id = 0
+                return event
+            }
+        }
+        #expect(withoutIDs(all.events.filter { $0.site == "busy.example" }) == withoutIDs(alone.events))
+        #expect(alone.events.allSatisfy { $0.stepMinutes == 1 })
+        // Numbered in the order reported, whichever engine raised them; openings in the order of
+        // the minutes that decided them.
+        let ids = openings.map(\.id)
+        #expect(ids == Array(1...ids.count))
+        #expect(openings.map(\.raisedAt) == openings.map(\.raisedAt).sorted())
+        for closing in all.events where closing.state == .closed {
+            #expect(openings.contains { $0.id == closing.id && $0.site == closing.site && $0.kind == closing.kind })
+        }
+        // The charts hold both sites' series.
+        let trace = try #require(all.trace)
+        #expect(trace.surge(site: "quiet.example", country: Self.us) != nil)
+        #expect(trace.surge(site: "busy.example", country: Self.us) != nil)
+        // Two threads: the same.
+        #expect(Self.run(Self.buckets(sites: ["busy.example", "quiet.example", "crawled.example"]), threads: 2).events == all.events)
+    }
+
+    @Test("a step the input ends inside is not decided: nothing ends after the last minute read")
+    func lastStepCutShort() throws {
+        var random = SeededGenerator(seed: 3)
+        var buckets = MinuteBuckets()
+        var client: UInt64 = 0
+        // Three days of a quiet site less 23 minutes, a crowd in its last two hours.
+        let last = 3 * 1440 - 24
+        for minute in 0...last {
+            let us = NoiseModelTests.poisson(minute > last - 120 ? 3 : 0.3, &random)
+            guard us > 0 else { continue }
+            let clients = (0..<us).map { _ in
+                client += 1
+                return ClientTally.identity(high: 0, low: 0xFFFF_0000_0000 | client)
+            }
+            buckets.add(
+                minute: Int32(minute), site: "quiet.example", country: Self.us, counts: Self.counts(us), clients: Self.tally(clients))
+        }
+        let outcome = Self.run(buckets)
+        #expect(outcome.sitesByStep.map(\.stepMinutes) == [15])
+        let surge = try #require(outcome.events.last { $0.kind == .surge }, "\(outcome.events)")
+        #expect(surge.closedAtEndOfInput)
+        for event in outcome.events {
+            #expect(event.raisedAt <= Int32(last) && (event.end ?? 0) <= Int32(last), "\(event)")
+        }
+    }
+}
