@@ -102,7 +102,8 @@ struct Detect: ParsableCommand {
             }
         }
         let configuration = detector.configuration
-        var events = haveBuckets ? Detection.run(merged, configuration: configuration) : []
+        // (Each minute's clients come as figures, not tallies: every site a minute at a time.)
+        var events = haveBuckets ? Detection.run(merged, configuration: configuration, quietSitesAtLongerSteps: false) : []
         for one in series { events += Detection.run(one, configuration: configuration) }
         events = Detection.renumbered(events)
         // Every alert is delivered, even when the alerts' reader went away (`| head -1`); that

@@ -3,8 +3,14 @@
 /// Shorthands for one `DetectionRun` of the default policy but for its thresholds.
 public enum Detection {
     /// The alert events of `buckets`, in the order a reader of the stream would see them.
-    public static func run(_ buckets: MinuteBuckets, configuration: DetectorConfiguration) -> [AlertEvent] {
-        DetectionRun(DetectionPolicy(detectors: configuration)).run(buckets).events
+    ///
+    /// Buckets read from a file (`logsurge detect`) give each minute's clients as figures, which
+    /// no longer steps can merge (a crawler's 15 minutes would be 15 clients): those pass
+    /// `quietSitesAtLongerSteps: false`, and every site is checked a minute at a time.
+    public static func run(
+        _ buckets: MinuteBuckets, configuration: DetectorConfiguration, quietSitesAtLongerSteps: Bool = true
+    ) -> [AlertEvent] {
+        DetectionRun(DetectionPolicy(detectors: configuration, quietSitesAtLongerSteps: quietSitesAtLongerSteps)).run(buckets).events
     }
 
     /// The alert events of a plain count series: surges of its values (`country` null).

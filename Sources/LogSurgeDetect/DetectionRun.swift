@@ -21,16 +21,20 @@ public struct DetectionPolicy: Sendable, Equatable {
     /// Threads that may step the sites side by side (`DetectionEngine.threads`): the same
     /// events, sooner when there are many sites. By default, 1.
     public var threads: Int
+    /// Whether a run of finished buckets checks quiet sites at longer steps (`SiteSteps`),
+    /// which needs each bucket's clients as a tally (a step's are their union). By default, true.
+    public var quietSitesAtLongerSteps: Bool
 
     public init(
         detectors: DetectorConfiguration = DetectorConfiguration(), lateness: Int32? = nil,
-        traceColumns: Int? = nil, closesAtEnd: Bool = true, threads: Int = 1
+        traceColumns: Int? = nil, closesAtEnd: Bool = true, threads: Int = 1, quietSitesAtLongerSteps: Bool = true
     ) {
         self.detectors = detectors
         self.lateness = lateness
         self.traceColumns = traceColumns
         self.closesAtEnd = closesAtEnd
         self.threads = max(1, threads)
+        self.quietSitesAtLongerSteps = quietSitesAtLongerSteps
     }
 }
 
@@ -200,7 +204,7 @@ public final class DetectionRun {
         let sites = buckets.sitesByRequests()
         let maximum = policy.detectors.maximumSites
         let busiest = sites.count <= maximum ? nil : Set(sites.prefix(maximum).map(\.site))
-        if engine == nil, snapshot == nil, reportingAfter == nil, policy.closesAtEnd, !watchesAll,
+        if policy.quietSitesAtLongerSteps, engine == nil, snapshot == nil, reportingAfter == nil, policy.closesAtEnd, !watchesAll,
             let range = buckets.minuteRange,
             let steps = SiteSteps(requests: sites.map { ($0.site, Int($0.counts.requests)) }, span: range)
         {
