@@ -7,8 +7,7 @@
 # built-in combined run; and shapes of real servers beside the same number of lines of the
 # sample (50 vhosts over a month and over a year, at 1 and 2 threads; a real-shaped corpus
 # written by Benchmarks/real-shaped.py, not by logsurge). Medians of RUNS runs taken
-# round-robin (wall time and peak memory from GNU time; the year's runs take minutes: one
-# each), the ratios against the targets, then the per-stage table of StageBenchmark. Appends a
+# round-robin (wall time and peak memory from GNU time), the ratios against the targets, then the per-stage table of StageBenchmark. Appends a
 # dated section to Benchmarks/RESULTS.md.
 #
 #   Benchmarks/throughput.sh [RUNS] [--no-stages] [--no-shapes]       (RUNS: default 3)
@@ -283,8 +282,7 @@ fi
 for round in $(seq "$runs"); do
     echo "round $round of $runs…" >&2
     for command in "${commands[@]}"; do run "$command"; done
-    # the year's runs take minutes: in the first round only
-    if [ "$shapes" = yes ] && [ "$round" -eq 1 ]; then for command in year1 year2 one_year; do run "$command"; done; fi
+    if [ "$shapes" = yes ]; then for command in year1 year2 one_year; do run "$command"; done; fi
 done
 
 # --- thread scaling: 1 and 2 threads back to back, in alternating order, 2 × RUNS + 1 pairs.
@@ -342,9 +340,9 @@ rows=$(
         row month1 "logsurge ... --threads 1 MONTH (50 vhosts over 30 days)" "$shape_month_lines" "$shape_month_bytes"
         row month2 "logsurge ... --threads 2 MONTH" "$shape_month_lines" "$shape_month_bytes"
         row one_month "logsurge ... --threads 2, as many lines of FILE as MONTH" "$shape_month_lines" "$(stat -c %s "$(one_like "$shape_month")")"
-        row year1 "logsurge ... --threads 1 YEAR (50 vhosts over 365 days; one run)" "$shape_year_lines" "$shape_year_bytes"
-        row year2 "logsurge ... --threads 2 YEAR (one run)" "$shape_year_lines" "$shape_year_bytes"
-        row one_year "logsurge ... --threads 2, as many lines of FILE as YEAR (one run)" "$shape_year_lines" "$(stat -c %s "$(one_like "$shape_year")")"
+        row year1 "logsurge ... --threads 1 YEAR (50 vhosts over 365 days)" "$shape_year_lines" "$shape_year_bytes"
+        row year2 "logsurge ... --threads 2 YEAR" "$shape_year_lines" "$shape_year_bytes"
+        row one_year "logsurge ... --threads 2, as many lines of FILE as YEAR" "$shape_year_lines" "$(stat -c %s "$(one_like "$shape_year")")"
         row real "logsurge ... --threads 2 REAL (real-shaped.py: Zipf clients, 5 % IPv6, long agents, crawlers)" "$shape_real_lines" "$shape_real_bytes"
         row one_real "logsurge ... --threads 2, as many lines of FILE as REAL" "$shape_real_lines" "$(stat -c %s "$(one_like "$shape_real")")"
     fi

@@ -933,7 +933,9 @@ public final class DetectionEngine {
                 trace.surge(slot: track.traceSlot, minute: minute, minutes: stepMinutes, count: count, baseline: baseline)
             case .errors(let minute, let requests, let errors, let baselineShare):
                 if site.errors.traceSlot < 0 { site.errors.traceSlot = trace.errorSlot(site: site.name) }
-                trace.errors(slot: site.errors.traceSlot, minute: minute, requests: requests, errors: errors, baselineShare: baselineShare)
+                trace.errors(
+                    slot: site.errors.traceSlot, minute: minute, minutes: stepMinutes, requests: requests, errors: errors,
+                    baselineShare: baselineShare)
             }
         }
     }

@@ -247,31 +247,50 @@ public final class DetectionTrace: @unchecked Sendable {
         return errors.count - 1
     }
 
-    /// Records one step of `minutes` minutes of a surge series.
-    func surge(slot index: Int, minute: Int32, minutes: Int, count: Double, baseline: Double?) {
-        guard let column = column(of: minute) else { return }
-        // A step of several minutes spreads evenly over them. (A growing trace sums, and
-        // averages when it is finished.)
-        surges[index].values[column] += growing ? count : count / Double(self.minutes(inColumn: column))
-        surges[index].peaks[column] = max(surges[index].peaks[column], count / Double(minutes))
-        if let baseline {
-            surgeBaselines[index][column].sum += baseline / Double(minutes)
-            surgeBaselines[index][column].steps += 1
-            let (sum, steps) = surgeBaselines[index][column]
-            if !growing { surges[index].baselines[column] = sum / Double(steps) }
+    /// Calls `body` with each column a step of `minutes` minutes from `minute` covers (within
+    /// the trace) and the share of the step's minutes in it: a step longer than a column (an
+    /// hourly step of a quiet site on a page of 4 minutes a column) is spread over its columns,
+    /// not heaped on its first.
+    @inline(__always)
+    private func forEachColumn(of minute: Int32, minutes: Int, _ body: (_ column: Int, _ share: Double) -> Void) {
+        let end = Int(minute) + max(1, minutes)
+        var next = growing ? Int(minute) : max(Int(minute), Int(firstMinute))
+        while next < end, let column = column(of: Int32(next)) {
+            let columnEnd = Int(self.minute(ofColumn: column)) + minutesPerColumn
+            let covered = min(end, columnEnd) - next
+            body(column, covered == minutes ? 1 : Double(covered) / Double(minutes))
+            next += covered
         }
     }
 
-    /// Records one step of a site's responses and 5xx.
-    func errors(slot index: Int, minute: Int32, requests: Int, errors count: Int, baselineShare: Double?) {
-        guard let column = column(of: minute) else { return }
-        errors[index].requests[column] += Double(requests)
-        errors[index].errors[column] += Double(count)
-        if let baselineShare {
-            errorBaselines[index][column].sum += baselineShare
-            errorBaselines[index][column].steps += 1
-            let (sum, steps) = errorBaselines[index][column]
-            if !growing { errors[index].baselines[column] = sum / Double(steps) }
+    /// Records one step of `minutes` minutes of a surge series.
+    func surge(slot index: Int, minute: Int32, minutes: Int, count: Double, baseline: Double?) {
+        forEachColumn(of: minute, minutes: minutes) { column, share in
+            // A step of several minutes spreads evenly over them. (A growing trace sums, and
+            // averages when it is finished.)
+            let part = share == 1 ? count : count * share
+            surges[index].values[column] += growing ? part : part / Double(self.minutes(inColumn: column))
+            surges[index].peaks[column] = max(surges[index].peaks[column], count / Double(minutes))
+            if let baseline {
+                surgeBaselines[index][column].sum += baseline / Double(minutes)
+                surgeBaselines[index][column].steps += 1
+                let (sum, steps) = surgeBaselines[index][column]
+                if !growing { surges[index].baselines[column] = sum / Double(steps) }
+            }
+        }
+    }
+
+    /// Records one step of `minutes` minutes of a site's responses and 5xx.
+    func errors(slot index: Int, minute: Int32, minutes: Int = 1, requests: Int, errors count: Int, baselineShare: Double?) {
+        forEachColumn(of: minute, minutes: minutes) { column, share in
+            errors[index].requests[column] += share == 1 ? Double(requests) : Double(requests) * share
+            errors[index].errors[column] += share == 1 ? Double(count) : Double(count) * share
+            if let baselineShare {
+                errorBaselines[index][column].sum += baselineShare
+                errorBaselines[index][column].steps += 1
+                let (sum, steps) = errorBaselines[index][column]
+                if !growing { errors[index].baselines[column] = sum / Double(steps) }
+            }
         }
     }
 

@@ -3,7 +3,7 @@
 ///
 /// A site is checked at the shortest of those steps that holds `requestsPerStep` of its
 /// requests on average, from its first minute to the end of the run (60 minutes when none
-/// does): a site that sends 2 requests a minute is checked every 5 minutes, one that sends 5 an
+/// does), if that is a day or more: a site that sends 2 requests a minute is checked every 5 minutes, one that sends 5 an
 /// hour every hour. Its steps are whole multiples of their length in UTC (5-minute steps start
 /// at :00, :05 …), so that every site of a step length shares them.
 ///
@@ -15,6 +15,8 @@ package struct SiteSteps: Sendable {
     package static let lengths = [1, 5, 15, 60]
     /// Requests a step should hold, on average: fewer, and the site is checked at a longer step.
     package static let requestsPerStep = 4.0
+    /// Minutes a site must span (from its first to the input's last) to be checked at a longer step.
+    package static let shortestSpan = 1440
 
     private let requests: [String: Int]
     private let lastMinute: Int32
@@ -33,8 +35,11 @@ package struct SiteSteps: Sendable {
         Self.stepMinutes(requests: requests[site] ?? 0, minutes: Int(lastMinute) - Int(firstMinute) + 1)
     }
 
-    /// The step of a site with `requests` over `minutes`.
+    /// The step of a site with `requests` over `minutes`: a minute for a span under a day,
+    /// whatever its rate (its steps cost nothing, and a longer one would be mostly cut short by
+    /// the input's end, which leaves a step undecided).
     package static func stepMinutes(requests: Int, minutes: Int) -> Int {
+        guard minutes >= shortestSpan else { return 1 }
         let perMinute = Double(requests) / Double(max(1, minutes))
         return lengths.first { perMinute * Double($0) >= requestsPerStep } ?? lengths.last!
     }

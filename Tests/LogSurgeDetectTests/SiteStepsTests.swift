@@ -19,6 +19,9 @@ import LogSurgeCore
         #expect(SiteSteps.stepMinutes(requests: 96, minutes: 1440) == 60)  // 4 an hour
         #expect(SiteSteps.stepMinutes(requests: 1, minutes: 1440) == 60)
         #expect(SiteSteps.stepMinutes(requests: 0, minutes: 1440) == 60)
+        // Under a day, a minute: a longer step would mostly be cut short by the end of the input.
+        #expect(SiteSteps.stepMinutes(requests: 1, minutes: 1439) == 1)
+        #expect(SiteSteps(requests: [("quiet", 3)], span: 0...1438) == nil)
         // Steps are whole multiples of their length, before 1970 too.
         #expect(SiteSteps.stepStart(125, length: 60) == 120)
         #expect(SiteSteps.stepStart(120, length: 60) == 120)
@@ -168,5 +171,26 @@ import LogSurgeCore
         for event in outcome.events {
             #expect(event.raisedAt <= Int32(last) && (event.end ?? 0) <= Int32(last), "\(event)")
         }
+    }
+
+    @Test("a step longer than a chart's column is spread over its columns")
+    func longStepsSpreadOverColumns() {
+        // Two hours a minute a column; a quiet site's hourly step of 60 requests, half expected.
+        let trace = DetectionTrace(minutes: 0...119, maximumColumns: 120)
+        let slot = trace.surgeSlot(site: "quiet.example", country: Self.us)
+        trace.surge(slot: slot, minute: 0, minutes: 60, count: 60, baseline: 30)
+        let errors = trace.errorSlot(site: "quiet.example")
+        trace.errors(slot: errors, minute: 60, minutes: 60, requests: 120, errors: 6, baselineShare: 0.01)
+        let surge = trace.surges[slot]
+        #expect(surge.values == Array(repeating: 1, count: 60) + Array(repeating: 0, count: 60))
+        #expect(surge.peaks.prefix(60).allSatisfy { $0 == 1 })
+        #expect(surge.baselines.prefix(60).allSatisfy { $0 == 0.5 } && surge.baselines.suffix(60).allSatisfy { $0 == nil })
+        #expect(trace.errors[errors].requests == Array(repeating: 0, count: 60) + Array(repeating: 2, count: 60))
+        #expect(trace.errors[errors].shares.suffix(60).allSatisfy { $0 == 0.05 })
+        // A step that starts before the trace: its minutes inside it only.
+        let late = DetectionTrace(minutes: 30...89, maximumColumns: 60)
+        let lateSlot = late.surgeSlot(site: "quiet.example", country: Self.us)
+        late.surge(slot: lateSlot, minute: 0, minutes: 60, count: 60, baseline: nil)
+        #expect(late.surges[lateSlot].values == Array(repeating: 1, count: 30) + Array(repeating: 0, count: 30))
     }
 }
