@@ -37,11 +37,15 @@ missing=()
 for tool in pigz:pigz igzip:isal goaccess:goaccess mawk:mawk /usr/bin/time:time; do
     command -v "${tool%%:*}" >/dev/null || missing+=("${tool##*:}")
 done
+# ISA-L's header, for logsurge's --inflate isal (compiled in only when it is there)
+[ -e /usr/include/isa-l/igzip_lib.h ] || missing+=(libisal-dev)
 if [ ${#missing[@]} -gt 0 ]; then
     echo "installing ${missing[*]}…" >&2
     as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
     as_root apt-get update -qq
     as_root apt-get install -y -qq "${missing[@]}" >/dev/null
+    # a build from before the header was there has no ISA-L: its C file is compiled again
+    case " ${missing[*]} " in *" libisal-dev "*) touch Sources/CISAL/isal.c ;; esac
 fi
 
 swift build -c release --product logsurge >/dev/null

@@ -288,6 +288,13 @@ struct AlertmanagerAlert: Sendable {
         var notes: [(String, String)] = []
         let place = event.site == "-" ? "the site" : event.site
         func number(_ value: Double?) -> String { value.map { JSONValue.number(($0 * 1000).rounded() / 1000).encoded } ?? "" }
+        // "minute", or "15 minutes" / "hour" for a site checked at a longer step.
+        let step =
+            switch event.stepMinutes {
+            case 1: "minute"
+            case 60: "hour"
+            default: "\(event.stepMinutes) minutes"
+            }
         switch event.kind {
         case .surge:
             let country = event.country?.description ?? "?"
@@ -296,7 +303,7 @@ struct AlertmanagerAlert: Sendable {
             notes.append(
                 (
                     "description",
-                    "\(event.peakRequests) requests from \(country) in the peak minute \(UTCMinute.format(event.peakMinute)), "
+                    "\(event.peakRequests) requests from \(country) in the peak \(step) \(UTCMinute.format(event.peakMinute)), "
                         + "against a baseline of \(number(event.baselineRequests)) (\(number(event.ratio)) x)"
                         + (event.clients.map { ", from \($0) distinct clients" } ?? "") + "."
                 ))
@@ -305,7 +312,7 @@ struct AlertmanagerAlert: Sendable {
             notes.append(
                 (
                     "description",
-                    "\(number((event.peakErrorRate ?? 0) * 100)) % of \(event.peakRequests) requests were 5xx in the peak minute "
+                    "\(number((event.peakErrorRate ?? 0) * 100)) % of \(event.peakRequests) requests were 5xx in the peak \(step) "
                         + "\(UTCMinute.format(event.peakMinute)), against a baseline of \(number((event.baselineErrorRate ?? 0) * 100)) %."
                 ))
         case .drop:
@@ -313,7 +320,7 @@ struct AlertmanagerAlert: Sendable {
             notes.append(
                 (
                     "description",
-                    "\(event.peakRequests) requests in the lowest minute \(UTCMinute.format(event.peakMinute)), "
+                    "\(event.peakRequests) requests in the lowest \(step) \(UTCMinute.format(event.peakMinute)), "
                         + "against a baseline of \(number(event.baselineRequests))."
                 ))
         }
@@ -323,6 +330,7 @@ struct AlertmanagerAlert: Sendable {
         notes.append(("raised_at", UTCMinute.format(event.raisedAt)))
         notes.append(("peak_minute", UTCMinute.format(event.peakMinute)))
         notes.append(("peak", String(event.peakRequests)))
+        if event.stepMinutes != 1 { notes.append(("step_minutes", String(event.stepMinutes))) }
         switch event.kind {
         case .surge, .drop:
             if let baseline = event.baselineRequests { notes.append(("baseline", number(baseline))) }

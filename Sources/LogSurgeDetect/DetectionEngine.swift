@@ -116,17 +116,23 @@ public final class DetectionEngine {
     /// Events raised or closed by the step that starts at `minute` (steps must come in order;
     /// skipped steps count as steps without requests).
     public func step(minute: Int32, observations: [SiteObservation]) -> [AlertEvent] {
+        stepTimed(minute: minute, observations: observations).map(\.event)
+    }
+
+    /// `step(minute:observations:)`'s events, each with the first minute of the step that
+    /// raised or closed it (a skipped step's own).
+    private func stepTimed(minute: Int32, observations: [SiteObservation]) -> [(minute: Int32, event: AlertEvent)] {
         if origin == nil { origin = minute }
         var index = (Int(minute) - Int(origin!)) / stepMinutes
         // A step at or before one already taken (only a caller's mistake) changes nothing.
         if let lastStep, index <= lastStep { return [] }
-        var events: [AlertEvent] = []
+        var events: [(minute: Int32, event: AlertEvent)] = []
         let gap = lastStep.map { index - $0 } ?? 0
         if gap > (gapsAreMissingData ? 60 : Self.longestGap(stepsPerDay: stepsPerDay)) {
             // Longer than the baselines look back (a clock jump, a bogus year), or a hole in a series
             // that may not mean zero: what came before says nothing about what follows, so end
             // every episode and start afresh from this step.
-            events += finish()
+            events += finish().map { (minute, $0) }
             sites = [:]
             siteOrder = []
             origin = minute
@@ -138,12 +144,12 @@ public final class DetectionEngine {
                 if gapsAreMissingData {
                     skipMissing()
                 } else {
-                    events += advance(step: skipped)
+                    events += advance(step: skipped).map { (self.minute(of: skipped), $0) }
                 }
             }
         }
         observe(observations, step: index)
-        events += advance(step: index)
+        events += advance(step: index).map { (minute, $0) }
         lastStep = index
         return events
     }
@@ -195,8 +201,7 @@ public final class DetectionEngine {
         while next < minutes.count {
             let run = steppedTogether(minutes[next...])
             if run.steps.isEmpty {
-                let minute = minutes[next].minute
-                events += step(minute: minute, observations: minutes[next].observations).map { (minute, $0) }
+                events += stepTimed(minute: minutes[next].minute, observations: minutes[next].observations)
                 next += 1
             } else {
                 events += advance(together: run.steps, observations: run.observations).map { (self.minute(of: $0.step), $0.event) }

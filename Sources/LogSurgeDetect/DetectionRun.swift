@@ -204,11 +204,12 @@ public final class DetectionRun {
         let sites = buckets.sitesByRequests()
         let maximum = policy.detectors.maximumSites
         let busiest = sites.count <= maximum ? nil : Set(sites.prefix(maximum).map(\.site))
-        if policy.quietSitesAtLongerSteps, engine == nil, snapshot == nil, reportingAfter == nil, policy.closesAtEnd, !watchesAll,
-            let range = buckets.minuteRange,
-            let steps = SiteSteps(requests: sites.map { ($0.site, Int($0.counts.requests)) }, span: range)
+        if policy.quietSitesAtLongerSteps, engine == nil, snapshot == nil, reportingAfter == nil, policy.closesAtEnd,
+            !watchesAll, let range = buckets.minuteRange,
+            SiteSteps.anyMayBeQuiet(requests: sites.map { Int($0.counts.requests) }, span: range),
+            let outcome = run(buckets, span: range, busiest: busiest)
         {
-            return run(buckets, span: range, steps: steps, busiest: busiest)
+            return outcome
         }
         let engine = self.engine ?? DetectionEngine(configuration: policy.detectors, sites: busiest)
         self.engine = engine
@@ -277,16 +278,40 @@ public final class DetectionRun {
 
     /// `run(_:)` with each site checked at its step (`SiteSteps`), an engine for each step
     /// length: their events merged in the order of the minutes that raised or closed them (a
-    /// step's last minute), then of step length, and numbered in that order. A step the input
-    /// ends inside (the last minute of `span` before its own last) is not decided.
-    private func run(_ buckets: MinuteBuckets, span: ClosedRange<Int32>, steps: SiteSteps, busiest: Set<String>?) -> Outcome {
-        let trace = DetectionTrace(spanOf: buckets, maximumColumns: policy.traceColumns)
+    /// step's last minute), then of step length, and numbered in that order. Each engine steps
+    /// every step of the run's minutes with rows (empty ones too), as one engine stepped every
+    /// such minute; a step the input ends inside (the last minute of `span` before its own
+    /// last) is not decided. Nil when every site is checked a minute at a time.
+    private func run(_ buckets: MinuteBuckets, span: ClosedRange<Int32>, busiest: Set<String>?) -> Outcome? {
         let rows = buckets.sortedRows()
+        let siteCount = rows.siteNames.count
+        // Each site's requests and hours with requests (rows come by minute: its hours in order).
+        var requests = [Int](repeating: 0, count: siteCount), hours = [Int](repeating: 0, count: siteCount)
+        var lastHour = [Int32](repeating: .min, count: siteCount)
+        var iterator = rows.makeIterator()
+        while let (key, counts, _) = iterator.nextEntry() {
+            let site = Int(key.site)
+            requests[site] += Int(counts.requests)
+            let hour = SiteSteps.stepStart(key.minute, length: 60)
+            if hour != lastHour[site] {
+                hours[site] += 1
+                lastHour[site] = hour
+            }
+        }
+        let rankOfSite = (0..<siteCount).map { site in
+            SiteSteps.lengths.firstIndex(of: SiteSteps.stepMinutes(requests: requests[site], activeHours: hours[site]))!
+        }
+        guard rankOfSite.indices.contains(where: { rankOfSite[$0] > 0 && requests[$0] > 0 }) else { return nil }
+        let trace = DetectionTrace(spanOf: buckets, maximumColumns: policy.traceColumns)
         let classes = SiteSteps.lengths.map { minutes in
             let engine = DetectionEngine(configuration: policy.detectors, stepMinutes: minutes, sites: busiest)
             engine.threads = policy.threads
             engine.trace = trace
-            return StepClass(minutes: minutes, engine: engine, siteCount: rows.siteNames.count)
+            return StepClass(minutes: minutes, engine: engine, siteCount: siteCount)
+        }
+        // Sites checked (the busiest when there are more than can be), for the report.
+        for site in 0..<siteCount where requests[site] > 0 && busiest?.contains(rows.siteNames[site]) ?? true {
+            classes[rankOfSite[site]].sites += 1
         }
         // Events with the minute that decided them, their class and their place in it.
         var timed: [(minute: Int32, rank: Int, order: Int, event: AlertEvent)] = []
@@ -318,22 +343,24 @@ public final class DetectionRun {
             stepClass.current.removeAll(keepingCapacity: true)
             if stepClass.batch.count >= Self.minutesAtOnce { step(rank) }
         }
-        // Each site's class, found at its first row.
-        var rankOfSite = [Int](repeating: -1, count: rows.siteNames.count)
-        var iterator = rows.makeIterator()
+        // The classes with sites step from the run's first minute (an engine's days count from
+        // its first step), each step of a minute with rows, empty or not.
+        let stepped = classes.indices.filter { rank in (0..<siteCount).contains { rankOfSite[$0] == rank && requests[$0] > 0 } }
+        var minute: Int32?
+        iterator = rows.makeIterator()
         while let (key, counts, clients) = iterator.nextEntry() {
+            if key.minute != minute {
+                minute = key.minute
+                for rank in stepped {
+                    let start = SiteSteps.stepStart(key.minute, length: classes[rank].minutes)
+                    if classes[rank].start != start {
+                        close(rank)
+                        classes[rank].start = start
+                    }
+                }
+            }
             let site = Int(key.site), name = rows.siteNames[site]
-            if rankOfSite[site] < 0 {
-                let minutes = steps.stepMinutes(of: name, firstMinute: key.minute)
-                rankOfSite[site] = SiteSteps.lengths.firstIndex(of: minutes)!
-                classes[rankOfSite[site]].sites += 1
-            }
-            let rank = rankOfSite[site], stepClass = classes[rank]
-            let start = SiteSteps.stepStart(key.minute, length: stepClass.minutes)
-            if stepClass.start != start {
-                close(rank)
-                stepClass.start = start
-            }
+            let stepClass = classes[rankOfSite[site]]
             if stepClass.slots[site] < 0 {
                 stepClass.slots[site] = stepClass.current.count
                 stepClass.current.append((site, SiteObservation(site: name, requests: 0, errors: 0, watched: [:]), [:]))

@@ -35,8 +35,11 @@ public final class DetectionTrace: @unchecked Sendable {
         public var country: CountryCode
         /// Requests per minute, averaged over each column's minutes.
         public var values: [Double]
-        /// The busiest minute of each column.
+        /// The busiest minute of each column (of a series of longer steps, the busiest step's
+        /// requests a minute).
         public var peaks: [Double]
+        /// Minutes of the steps recorded: 1 but for a site checked at a longer step.
+        public var stepMinutes = 1
         /// The expected requests per minute, averaged over the column's steps that had one;
         /// nil where none had.
         public var baselines: [Double?]
@@ -268,6 +271,7 @@ public final class DetectionTrace: @unchecked Sendable {
         forEachColumn(of: minute, minutes: minutes) { column, share in
             // A step of several minutes spreads evenly over them. (A growing trace sums, and
             // averages when it is finished.)
+            surges[index].stepMinutes = minutes
             let part = share == 1 ? count : count * share
             surges[index].values[column] += growing ? part : part / Double(self.minutes(inColumn: column))
             surges[index].peaks[column] = max(surges[index].peaks[column], count / Double(minutes))

@@ -2,45 +2,38 @@
 /// requests for a minute to hold evidence, 5, 15 or 60 minutes.
 ///
 /// A site is checked at the shortest of those steps that holds `requestsPerStep` of its
-/// requests on average, from its first minute to the end of the run (60 minutes when none
-/// does), if that is a day or more: a site that sends 2 requests a minute is checked every 5 minutes, one that sends 5 an
-/// hour every hour. Its steps are whole multiples of their length in UTC (5-minute steps start
-/// at :00, :05 …), so that every site of a step length shares them.
+/// requests on average over the hours it had requests in (60 minutes when none does), if those
+/// are a day or more: a site that sends 2 requests a minute is checked every 5 minutes, one
+/// that sends 5 an hour every hour. (Over its hours with requests, not its span: one line of a
+/// bogus date, a year from the rest, would make any site quiet.) Its steps are whole multiples
+/// of their length in UTC (5-minute steps start at :00, :05 …), so that every site of a step
+/// length shares them.
 ///
 /// Steps that mostly hold nothing teach the baselines little and cost as much as busy ones:
 /// a year of 50 sites at 5 requests an hour each was 26 M steps of the sites, where 0.4 M hours
 /// say as much.
-package struct SiteSteps: Sendable {
+package enum SiteSteps {
     /// The step lengths, in minutes, shortest first.
     package static let lengths = [1, 5, 15, 60]
     /// Requests a step should hold, on average: fewer, and the site is checked at a longer step.
     package static let requestsPerStep = 4.0
-    /// Minutes a site must span (from its first to the input's last) to be checked at a longer step.
-    package static let shortestSpan = 1440
+    /// Hours with requests a site needs to be checked at a longer step: under a day its steps
+    /// cost nothing, and a longer one would be mostly cut short by the input's end (which
+    /// leaves a step undecided).
+    package static let shortestActiveHours = 24
 
-    private let requests: [String: Int]
-    private let lastMinute: Int32
-
-    /// The steps of sites with `requests` over `span`; nil when every site is checked a minute at
-    /// a time wherever it starts (each sent `requestsPerStep` a minute over the whole span).
-    package init?(requests: [(site: String, requests: Int)], span: ClosedRange<Int32>) {
+    /// Whether any site of `requests` over `span` may be checked at a longer step: one sent fewer
+    /// than `requestsPerStep` a minute over the whole span, a day or more (the hours with
+    /// requests are counted only then: a pass over the buckets).
+    package static func anyMayBeQuiet(requests: [Int], span: ClosedRange<Int32>) -> Bool {
         let minutes = Int(span.upperBound) - Int(span.lowerBound) + 1
-        guard requests.contains(where: { Self.stepMinutes(requests: $0.requests, minutes: minutes) > 1 }) else { return nil }
-        self.requests = Dictionary(requests.map { ($0.site, $0.requests) }, uniquingKeysWith: +)
-        lastMinute = span.upperBound
+        return minutes >= 60 * shortestActiveHours && requests.contains { Double($0) < requestsPerStep * Double(minutes) }
     }
 
-    /// The step of `site`, first seen at `firstMinute`.
-    package func stepMinutes(of site: String, firstMinute: Int32) -> Int {
-        Self.stepMinutes(requests: requests[site] ?? 0, minutes: Int(lastMinute) - Int(firstMinute) + 1)
-    }
-
-    /// The step of a site with `requests` over `minutes`: a minute for a span under a day,
-    /// whatever its rate (its steps cost nothing, and a longer one would be mostly cut short by
-    /// the input's end, which leaves a step undecided).
-    package static func stepMinutes(requests: Int, minutes: Int) -> Int {
-        guard minutes >= shortestSpan else { return 1 }
-        let perMinute = Double(requests) / Double(max(1, minutes))
+    /// The step of a site with `requests` in `activeHours` hours that had any.
+    package static func stepMinutes(requests: Int, activeHours: Int) -> Int {
+        guard activeHours >= shortestActiveHours else { return 1 }
+        let perMinute = Double(requests) / Double(60 * activeHours)
         return lengths.first { perMinute * Double($0) >= requestsPerStep } ?? lengths.last!
     }
 

@@ -10,31 +10,28 @@ import LogSurgeCore
     static let us = CountryCode(isoCode: "US")!
     static let de = CountryCode(isoCode: "DE")!
 
+    /// Some of a run's events.
+    struct Outcome { var events: [AlertEvent] }
+
     @Test("a site's step is the shortest that holds 4 of its requests, 60 minutes at most")
     func stepLengths() {
-        #expect(SiteSteps.stepMinutes(requests: 4 * 1440, minutes: 1440) == 1)
-        #expect(SiteSteps.stepMinutes(requests: 4 * 1440 - 1, minutes: 1440) == 5)
-        #expect(SiteSteps.stepMinutes(requests: 1152, minutes: 1440) == 5)  // 0.8 a minute: 4 in 5
-        #expect(SiteSteps.stepMinutes(requests: 1151, minutes: 1440) == 15)
-        #expect(SiteSteps.stepMinutes(requests: 96, minutes: 1440) == 60)  // 4 an hour
-        #expect(SiteSteps.stepMinutes(requests: 1, minutes: 1440) == 60)
-        #expect(SiteSteps.stepMinutes(requests: 0, minutes: 1440) == 60)
-        // Under a day, a minute: a longer step would mostly be cut short by the end of the input.
-        #expect(SiteSteps.stepMinutes(requests: 1, minutes: 1439) == 1)
-        #expect(SiteSteps(requests: [("quiet", 3)], span: 0...1438) == nil)
+        #expect(SiteSteps.stepMinutes(requests: 4 * 1440, activeHours: 24) == 1)
+        #expect(SiteSteps.stepMinutes(requests: 4 * 1440 - 1, activeHours: 24) == 5)
+        #expect(SiteSteps.stepMinutes(requests: 1152, activeHours: 24) == 5)  // 0.8 a minute: 4 in 5
+        #expect(SiteSteps.stepMinutes(requests: 1151, activeHours: 24) == 15)
+        #expect(SiteSteps.stepMinutes(requests: 96, activeHours: 24) == 60)  // 4 an hour
+        #expect(SiteSteps.stepMinutes(requests: 24, activeHours: 24) == 60)
+        // Under a day of hours with requests, a minute: a longer step would mostly be cut short.
+        #expect(SiteSteps.stepMinutes(requests: 23, activeHours: 23) == 1)
         // Steps are whole multiples of their length, before 1970 too.
         #expect(SiteSteps.stepStart(125, length: 60) == 120)
         #expect(SiteSteps.stepStart(120, length: 60) == 120)
         #expect(SiteSteps.stepStart(-1, length: 60) == -60)
         #expect(SiteSteps.stepStart(59, length: 5) == 55)
-        // A site is judged from its first minute to the end of the run: one that starts late is busy.
-        let steps = SiteSteps(requests: [("late", 1440), ("quiet", 100)], span: 0...14_399)!
-        #expect(steps.stepMinutes(of: "late", firstMinute: 14_400 - 360) == 1)
-        #expect(steps.stepMinutes(of: "late", firstMinute: 0) == 60)
-        #expect(steps.stepMinutes(of: "late", firstMinute: 14_400 - 3600) == 15)
-        #expect(steps.stepMinutes(of: "quiet", firstMinute: 0) == 60)
-        // Every site busy over the whole span: no longer steps at all.
-        #expect(SiteSteps(requests: [("busy", 4 * 14_400)], span: 0...14_399) == nil)
+        // Only a span of a day or more, with a site below 4 a minute over it, is looked at.
+        #expect(!SiteSteps.anyMayBeQuiet(requests: [3], span: 0...1438))
+        #expect(!SiteSteps.anyMayBeQuiet(requests: [4 * 1440], span: 0...1439))
+        #expect(SiteSteps.anyMayBeQuiet(requests: [4 * 1440, 1], span: 0...1439))
     }
 
     /// The tally of `clients`, a request each, as a worker counts one chunk.
@@ -51,7 +48,8 @@ import LogSurgeCore
     }
 
     /// Ten days from minute 0 of up to three sites: `busy.example` (20 requests a minute, 40 %
-    /// from the US, a 5xx spike on day 8), `quiet.example` (0.5 a minute from distinct clients,
+    /// from the US, a 5xx spike on day 8, down for three hours on day 9 and for the last three),
+    /// `quiet.example` (0.5 a minute from distinct clients,
     /// a US crowd of 2 more a minute for three hours on day 9) and `crawled.example` (as quiet,
     /// with one US client sending 2 a minute for those three hours: a crawler, no crowd).
     static func buckets(sites: Set<String>) -> MinuteBuckets {
@@ -75,7 +73,9 @@ import LogSurgeCore
             let at = Int32(minute)
             if sites.contains("busy.example") {
                 current = 0
-                let us = poisson(8), de = poisson(12)
+                // Outages: during the quiet site's crowd, and the last three hours.
+                let down = (8 * 1440 + 700..<8 * 1440 + 880).contains(minute) || minute >= 10 * 1440 - 180
+                let us = down ? 0 : poisson(8), de = down ? 0 : poisson(12)
                 let spike = (7 * 1440 + 300..<7 * 1440 + 320).contains(minute)
                 if us > 0 {
                     buckets.add(minute: at, site: "busy.example", country: Self.us, counts: counts(us, errors: spike ? us / 2 : 0))
@@ -100,11 +100,13 @@ import LogSurgeCore
         return buckets
     }
 
-    static func run(_ buckets: MinuteBuckets, threads: Int = 1) -> DetectionRun.Outcome {
-        DetectionRun(DetectionPolicy(traceColumns: 240, threads: threads)).run(buckets)
+    /// A run of `buckets`; with `longerSteps` false, every site a minute at a time (as before
+    /// quiet sites had steps of their own).
+    static func run(_ buckets: MinuteBuckets, threads: Int = 1, longerSteps: Bool = true) -> DetectionRun.Outcome {
+        DetectionRun(DetectionPolicy(traceColumns: 240, threads: threads, quietSitesAtLongerSteps: longerSteps)).run(buckets)
     }
 
-    @Test("a quiet site's crowd is found at its own step; a busy site's alerts are as if alone")
+    @Test("a quiet site's crowd is found at its own step; a busy site's alerts are as a minute at a time")
     func quietSitesAtLongerSteps() throws {
         let all = Self.run(Self.buckets(sites: ["busy.example", "quiet.example", "crawled.example"]))
         #expect(all.sitesByStep.map(\.stepMinutes) == [1, 15])
@@ -118,10 +120,13 @@ import LogSurgeCore
         #expect(crowd.peakRequests > 20, "a step's requests, not a minute's")
         // One client at the other, the same three hours: a crawler over the step's minutes, no crowd.
         #expect(!openings.contains { $0.site == "crawled.example" && $0.kind == .surge }, "\(openings)")
-        // The busy site, checked a minute at a time: what it raises alone, in the same order.
-        let alone = Self.run(Self.buckets(sites: ["busy.example"]))
-        #expect(alone.sitesByStep.isEmpty)
+        // The busy site: what it raises when every site is checked a minute at a time, in the
+        // same order. (Its last three hours' silence is seen through the quiet sites' lines.)
+        let minutes = Self.run(Self.buckets(sites: ["busy.example", "quiet.example", "crawled.example"]), longerSteps: false)
+        #expect(minutes.sitesByStep.isEmpty)
+        let alone = Outcome(events: minutes.events.filter { $0.site == "busy.example" })
         #expect(alone.events.contains { $0.kind == .errorSpike })
+        #expect(alone.events.filter { $0.kind == .drop && $0.state == .open }.count == 2, "\(alone.events)")
         func withoutIDs(_ events: [AlertEvent]) -> [AlertEvent] {
             events.map {
                 var event = $0
@@ -192,5 +197,25 @@ import LogSurgeCore
         let lateSlot = late.surgeSlot(site: "quiet.example", country: Self.us)
         late.surge(slot: lateSlot, minute: 0, minutes: 60, count: 60, baseline: nil)
         #expect(late.surges[lateSlot].values == Array(repeating: 1, count: 30) + Array(repeating: 0, count: 30))
+    }
+
+    @Test("a line of a bogus date leaves every site's step as it was; a site not checked is not counted")
+    func bogusDatesAndSitesNotChecked() {
+        var buckets = Self.buckets(sites: ["busy.example"])
+        let alone = Self.run(buckets)
+        // A year on, another site's one line: the span is a year, the busy site's hours are not.
+        buckets.add(minute: 10 * 1440 + 525_600, site: "other.example", country: Self.us, counts: Self.counts(1))
+        let withBogus = Self.run(buckets)
+        #expect(withBogus.sitesByStep.isEmpty)
+        #expect(
+            withBogus.events.filter { $0.site == "busy.example" && $0.closedAtEndOfInput == false }
+                == alone.events.filter { !$0.closedAtEndOfInput })
+        // Two sites checked of three: the busiest two, one of them quiet.
+        var configuration = DetectorConfiguration()
+        configuration.maximumSites = 2
+        let two = DetectionRun(DetectionPolicy(detectors: configuration)).run(
+            Self.buckets(sites: ["busy.example", "quiet.example", "crawled.example"]))
+        #expect(two.sitesByStep.map(\.sites) == [1, 1])
+        #expect(Set(two.events.map(\.site)).count <= 2)
     }
 }
