@@ -40,6 +40,17 @@ public final class DetectionTrace: @unchecked Sendable {
         public var peaks: [Double]
         /// Minutes of the steps recorded: 1 but for a site checked at a longer step.
         public var stepMinutes = 1
+
+        /// What the busiest of `peaks` is, for a reader: "busiest minute", "busiest hour",
+        /// "busiest 5 minutes"; `busiest(_:)` gives a peak as the requests of that step.
+        public var busiestName: String {
+            switch stepMinutes {
+            case 1: "busiest minute"
+            case 60: "busiest hour"
+            default: "busiest \(stepMinutes) minutes"
+            }
+        }
+        public func busiest(_ peak: Double) -> Double { peak * Double(stepMinutes) }
         /// The expected requests per minute, averaged over the column's steps that had one;
         /// nil where none had.
         public var baselines: [Double?]

@@ -355,7 +355,7 @@ public enum HTMLReport {
                 if let baseline = series.baselines[column] { expected += baseline * weight; expectedMinutes += weight }
             }
             var text = "\(span(columns, trace: trace))\n\(country): \(decimal(minutes > 0 ? sum / minutes : 0)) requests/min"
-            if minutes > 1 { text += ", busiest minute \(decimal(busiest))" }
+            if minutes > Double(series.stepMinutes) { text += ", \(series.busiestName) \(decimal(series.busiest(busiest)))" }
             if expectedMinutes > 0 {
                 let band = poissonBand(expected / expectedMinutes, minutes: Int(expectedMinutes))
                 text += "\nexpected \(decimal(expected / expectedMinutes))/min, noise band \(decimal(band.low))–\(decimal(band.high))"
@@ -364,11 +364,11 @@ public enum HTMLReport {
             }
             return text + episodeLines(episodes, columns: columns, trace: trace)
         }
-        let peak = series.peaks.max() ?? 0
+        let peak = series.busiest(series.peaks.max() ?? 0)
         var legend = key("series", "requests/min") + key("baseline", "baseline") + key("band", "noise band")
         if !episodes.isEmpty { legend += key("shade-surge", "surge episode") }
         return "<figure><figcaption><span class=\"what\">\(country) requests per minute</span>"
-            + "<span class=\"stat\">\(TextReport.number(UInt64(max(0, total).rounded()))) requests, busiest minute \(TextReport.number(UInt64(max(0, peak).rounded())))</span>"
+            + "<span class=\"stat\">\(TextReport.number(UInt64(max(0, total).rounded()))) requests, \(series.busiestName) \(TextReport.number(UInt64(max(0, peak).rounded())))</span>"
             + "<span class=\"legend\">\(legend)</span></figcaption>\(svg)</figure>"
     }
 

@@ -63,20 +63,14 @@ extension TextReport {
                 let baselines = Sparkline.fold(series.baselines, weights: weights, into: sparklineWidth)
                 let top = max(values.compactMap { $0 }.max() ?? 0, baselines.compactMap { $0 }.max() ?? 0)
                 // The busiest minute, or for a site checked at longer steps the busiest step.
-                let peak = (series.peaks.max() ?? 0) * Double(series.stepMinutes)
-                let busiest =
-                    switch series.stepMinutes {
-                    case 1: "busiest minute"
-                    case 60: "busiest hour"
-                    default: "busiest \(series.stepMinutes) minutes"
-                    }
+                let peak = series.busiest(series.peaks.max() ?? 0)
                 let name = Escaping.terminal(site)
                 let alerts =
                     episodes.isEmpty
                     ? style.dim("no surge")
                     : style.red("\(episodes.count) surge\(episodes.count == 1 ? "" : "s")")
                 out +=
-                    "  \(style.bold(name))  \(series.country)  \(number(UInt64(total.rounded()))) requests, \(busiest) \(number(UInt64(peak.rounded()))); \(alerts)\n"
+                    "  \(style.bold(name))  \(series.country)  \(number(UInt64(total.rounded()))) requests, \(series.busiestName) \(number(UInt64(peak.rounded()))); \(alerts)\n"
 
                 // Columns above the baseline's noise (3 standard deviations of a Poisson count) in red.
                 let observed = Sparkline.bars(values, top: top)

@@ -34,7 +34,10 @@ import Testing
         let summary = directory.appendingPathComponent("summary.json")
         let alerts = directory.appendingPathComponent("alerts.jsonl")
         let buckets = directory.appendingPathComponent("buckets.csv")
-        let file = try Support.run([log.path, "--buckets", buckets.path, "--summary", summary.path, "--alerts", alerts.path])
+        let page = directory.appendingPathComponent("page.html")
+        let file = try Support.run([
+            log.path, "--buckets", buckets.path, "--summary", summary.path, "--alerts", alerts.path, "--html", page.path,
+        ])
         #expect(file.status == 0, "\(file.stderr)")
         let fields = try #require(JSONSerialization.jsonObject(with: Data(contentsOf: summary)) as? [String: Any])
         let steps = try #require(fields["sites_by_step"] as? [[String: Int]])
@@ -49,6 +52,11 @@ import Testing
             #expect(raised.hasSuffix("4Z") || raised.hasSuffix("9Z"), "the last minute of a 5-minute step: \(raised)")
         }
         #expect(file.stdout.contains("/5 min at 2016-11-08T"))
+        // The charts' busiest is a step's, said so: the page's and the report's.
+        let html = try String(contentsOf: page, encoding: .utf8)
+        #expect(html.contains("busiest 5 minutes") && !html.contains("busiest minute"))
+        #expect(html.contains("Checked at longer steps"))
+        #expect(file.stdout.contains("busiest 5 minutes") && !file.stdout.contains("busiest minute"))
         // The same lines piped in: a stream checks every site a minute at a time.
         let piped = try Support.run(["--buckets", "/dev/null", "--summary", summary.path], stdin: Array(try Data(contentsOf: log)))
         #expect(piped.status == 0, "\(piped.stderr)")
