@@ -108,13 +108,13 @@ final class BucketSpillFile: Sendable {
             }
             // (The window of the last read first: rows come in streaks from one run.)
             if let index = windows.last < windows.all.count && holds(windows.all[windows.last])
-                ? windows.last : windows.firstIndex(where: holds)
+                ? windows.last : windows.all.firstIndex(where: holds)
             {
                 windows.last = index
-                windows[index].used = windows.clock
+                windows.all[index].used = windows.clock
                 windows.clock += 1
-                let start = Int(offset - windows[index].start)
-                return windows[index].bytes.withUnsafeBytes {
+                let start = Int(offset - windows.all[index].start)
+                return windows.all[index].bytes.withUnsafeBytes {
                     ClientTally(serialized: UnsafeRawBufferPointer(rebasing: $0[start..<(start + Int(length))]))
                 }
             }
@@ -141,18 +141,12 @@ final class BucketSpillFile: Sendable {
     static let readAhead = 16 << 10
     static let readAheadWindows = 64
     private let readAheads = Mutex(ReadAheads())
+    /// The windows read (where each starts, its bytes, when it was last used) and a clock.
     private struct ReadAheads {
         var all: [(start: Int64, bytes: [UInt8], used: Int)] = []
         var clock = 0
+        /// The window the last tally was read from.
         var last = 0
-
-        func firstIndex(where predicate: ((start: Int64, bytes: [UInt8], used: Int)) -> Bool) -> Int? {
-            all.firstIndex(where: predicate)
-        }
-        subscript(index: Int) -> (start: Int64, bytes: [UInt8], used: Int) {
-            get { all[index] }
-            set { all[index] = newValue }
-        }
     }
 
     /// pwrite(2)s all of `bytes` at `position`, retrying short writes.

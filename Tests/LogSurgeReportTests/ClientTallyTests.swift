@@ -172,4 +172,34 @@ import LogSurgeCore
         #expect(folded >= 2)
         #expect(other.first?.clients.distinct == 20 + folded)
     }
+
+    @Test("spilled tallies read back through the read-ahead windows: in order, two runs interleaved, and at random")
+    func spilledTalliesReadBack() throws {
+        let file = try #require(BucketSpillFile())
+        // About 1.3 MB of small tallies (one to three clients): past the clients file's flush
+        // size many times, so most are read from the file, not from what is held.
+        var random = SeededGenerator(seed: 9)
+        var written: [(tally: ClientTally, offset: Int64, length: UInt32)] = []
+        for index in 0..<60_000 {
+            let tally = Self.tally(Self.clients(1 + index % 3, seed: random.next()))
+            let place = try #require(file.appendTally(tally))
+            written.append((tally, place.offset, place.length))
+        }
+        // A big one (a sketch, read whole, past the windows).
+        let big = Self.tally(Self.clients(5000, seed: 3))
+        let bigPlace = try #require(file.appendTally(big))
+        for entry in written { #expect(file.tally(at: entry.offset, length: entry.length) == entry.tally) }
+        // Two runs' halves read alternately, as a merge of runs reads them.
+        let half = written.count / 2
+        for index in 0..<half {
+            for entry in [written[index], written[half + index]] {
+                #expect(file.tally(at: entry.offset, length: entry.length) == entry.tally)
+            }
+        }
+        for _ in 0..<2000 {
+            let entry = written[Int(random.next() % UInt64(written.count))]
+            #expect(file.tally(at: entry.offset, length: entry.length) == entry.tally)
+        }
+        #expect(file.tally(at: bigPlace.offset, length: bigPlace.length) == big)
+    }
 }
