@@ -289,12 +289,7 @@ struct AlertmanagerAlert: Sendable {
         let place = event.site == "-" ? "the site" : event.site
         func number(_ value: Double?) -> String { value.map { JSONValue.number(($0 * 1000).rounded() / 1000).encoded } ?? "" }
         // "minute", or "15 minutes" / "hour" for a site checked at a longer step.
-        let step =
-            switch event.stepMinutes {
-            case 1: "minute"
-            case 60: "hour"
-            default: "\(event.stepMinutes) minutes"
-            }
+        let step = event.stepName
         switch event.kind {
         case .surge:
             let country = event.country?.description ?? "?"

@@ -54,6 +54,18 @@ public struct AlertEvent: Sendable, Equatable {
 }
 
 extension AlertEvent {
+    /// Its step in words: "minute", "5 minutes", "hour" (`stepName(minutes:)`).
+    public var stepName: String { Self.stepName(minutes: stepMinutes) }
+
+    /// A step of `minutes` in words, as a sentence says it: "minute", "15 minutes", "hour".
+    public static func stepName(minutes: Int) -> String {
+        switch minutes {
+        case 1: "minute"
+        case 60: "hour"
+        default: "\(minutes) minutes"
+        }
+    }
+
     /// What its counts are per: "/min", "/5 min", "/h", "/day".
     public var perStep: String {
         switch stepMinutes {

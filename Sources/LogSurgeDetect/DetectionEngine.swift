@@ -47,6 +47,19 @@ public struct SiteObservation: Sendable {
         addClients(clients)
     }
 
+    /// Counts the clients of this site's buckets of one step, a merged tally a country: every
+    /// country's into `clients`, and each watched country's (`watching`, or every known one
+    /// with `watchingAll`) as its `watchedClients`.
+    package mutating func addClients(
+        _ tallies: [CountryCode: ClientTally], watching: [CountryCode], watchingAll: Bool = false
+    ) {
+        for (country, tally) in tallies {
+            let figures = ClientFigures(tally)
+            addClients(figures)
+            if watchingAll ? country != .unknown : watching.contains(country) { watchedClients[country] = figures }
+        }
+    }
+
     /// Counts the clients of one bucket of this site (nil: not known) into `clients`.
     package mutating func addClients(_ figures: ClientFigures?) {
         guard let figures, figures.distinct > 0 else { return }

@@ -177,11 +177,7 @@ public final class DetectionRun {
             var observations = pending.removeValue(forKey: minute)!.values.sorted { $0.site < $1.site }
             if let clients = pendingClients.removeValue(forKey: minute) {
                 for index in observations.indices {
-                    for (country, tally) in clients[observations[index].site] ?? [:] {
-                        observations[index].addClients(ClientFigures(tally))
-                        guard watchesAll ? country != .unknown : watched.contains(country) else { continue }
-                        observations[index].watchedClients[country] = ClientFigures(tally)
-                    }
+                    observations[index].addClients(clients[observations[index].site] ?? [:], watching: watched, watchingAll: watchesAll)
                 }
             }
             batch.append((minute, observations))
@@ -200,19 +196,21 @@ public final class DetectionRun {
     /// from nothing and ends with its input does so: a stream cannot know a site's rate ahead,
     /// and a `--state` night goes on with the minute steps of the nights before.
     public func run(_ buckets: MinuteBuckets) -> Outcome {
-        // The busiest sites (by requests, then name) when there are more than can be checked.
-        let sites = buckets.sitesByRequests()
-        let maximum = policy.detectors.maximumSites
-        let busiest = sites.count <= maximum ? nil : Set(sites.prefix(maximum).map(\.site))
-        if policy.quietSitesAtLongerSteps, engine == nil, snapshot == nil, reportingAfter == nil, policy.closesAtEnd,
-            !watchesAll, let range = buckets.minuteRange,
-            SiteSteps.anyMayBeQuiet(requests: sites.map { Int($0.counts.requests) }, span: range),
-            let outcome = run(buckets, span: range, busiest: busiest)
-        {
-            return outcome
+        if self.engine == nil {
+            // The busiest sites (by requests, then name) when there are more than can be checked.
+            let sites = buckets.sitesByRequests()
+            let maximum = policy.detectors.maximumSites
+            let busiest = sites.count <= maximum ? nil : Set(sites.prefix(maximum).map(\.site))
+            if policy.quietSitesAtLongerSteps, snapshot == nil, reportingAfter == nil, policy.closesAtEnd, !watchesAll,
+                let range = buckets.minuteRange,
+                SiteSteps.anyMayBeQuiet(requests: sites.map { Int($0.counts.requests) }, span: range),
+                let outcome = run(buckets, span: range, busiest: busiest)
+            {
+                return outcome
+            }
+            self.engine = DetectionEngine(configuration: policy.detectors, sites: busiest)
         }
-        let engine = self.engine ?? DetectionEngine(configuration: policy.detectors, sites: busiest)
-        self.engine = engine
+        let engine = self.engine!
         engine.threads = policy.threads
         if engine.trace == nil { engine.trace = DetectionTrace(spanOf: buckets, maximumColumns: policy.traceColumns) }
         // Rows come by minute, then site name: a minute's observations are built in site order,
@@ -330,10 +328,7 @@ public final class DetectionRun {
             var observations: [SiteObservation] = []
             observations.reserveCapacity(stepClass.current.count)
             for (site, var observation, clients) in stepClass.current {
-                for (country, tally) in clients {
-                    observation.addClients(ClientFigures(tally))
-                    if watched.contains(country) { observation.watchedClients[country] = ClientFigures(tally) }
-                }
+                observation.addClients(clients, watching: watched)
                 observations.append(observation)
                 stepClass.slots[site] = -1
             }

@@ -43,13 +43,7 @@ public final class DetectionTrace: @unchecked Sendable {
 
         /// What the busiest of `peaks` is, for a reader: "busiest minute", "busiest hour",
         /// "busiest 5 minutes"; `busiest(_:)` gives a peak as the requests of that step.
-        public var busiestName: String {
-            switch stepMinutes {
-            case 1: "busiest minute"
-            case 60: "busiest hour"
-            default: "busiest \(stepMinutes) minutes"
-            }
-        }
+        public var busiestName: String { "busiest " + AlertEvent.stepName(minutes: stepMinutes) }
         public func busiest(_ peak: Double) -> Double { peak * Double(stepMinutes) }
         /// The expected requests per minute, averaged over the column's steps that had one;
         /// nil where none had.
