@@ -17,41 +17,60 @@ public struct ClientTally: Sendable, Equatable {
     /// Distinct clients kept exactly (12 bytes each, 12 KB at most); past this, the sketch (36 KB).
     public static let exactLimit = 1024
 
-    /// Bytes this tally holds, about: its pairs, and for the two arrays that hold them their
-    /// headers and the allocator's own (the many tallies of one or two clients are mostly that).
-    var memoryBytes: Int { sketch != nil ? ClientSketch.bytes : identities.isEmpty ? 0 : 12 * identities.capacity + 96 }
+    /// Bytes this tally holds besides itself, about: the pairs, with the two arrays' headers and
+    /// the allocator's own (the many tallies of two or three clients are mostly that); none for
+    /// one client, held in the tally itself.
+    var memoryBytes: Int {
+        switch form {
+        case .exact(let identities, _): 12 * identities.capacity + 96
+        case .sketch: ClientSketch.bytes
+        case nil, .one, .reported: 0
+        }
+    }
 
-    /// Identities, ascending, and each one's requests (exact form).
-    private(set) var identities: [UInt64] = []
-    private(set) var requests: [UInt32] = []
-    /// The sketch, once there are more than `exactLimit` distinct clients.
-    private(set) var sketch: ClientSketch?
-    /// Figures read from a file, with no clients behind them (`logsurge detect` on buckets).
-    private(set) var reported: ClientFigures?
+    /// What the tally holds: nothing (nil), one client (most buckets of a quiet site: no
+    /// allocation), two to `exactLimit` clients by identity, ascending, each with its requests,
+    /// a sketch beyond, or figures read from a file (`logsurge detect` on buckets), with no
+    /// clients behind them. Each content has one form, so equal tallies are equal.
+    private enum Form: Sendable, Equatable {
+        case one(identity: UInt64, requests: UInt32)
+        case exact(identities: [UInt64], requests: [UInt32])
+        case sketch(ClientSketch)
+        case reported(ClientFigures)
+    }
+    private var form: Form?
 
     public init() {}
 
     /// Figures as a bucket file reports them. Merged with others, distinct clients add up (a
     /// client in both is counted twice) and the busiest is the larger one.
     public init(reported figures: ClientFigures) {
-        if figures.distinct > 0 || figures.busiest > 0 { reported = figures }
+        if figures.distinct > 0 || figures.busiest > 0 { form = .reported(figures) }
     }
 
     /// Whether no client was counted.
-    public var isEmpty: Bool { identities.isEmpty && sketch == nil && reported == nil }
+    public var isEmpty: Bool { form == nil }
 
     /// The distinct clients: exact up to `exactLimit`, an estimate beyond.
     public var distinct: Int {
-        if let reported { return reported.distinct }
-        guard let sketch else { return identities.count }
-        return max(Self.exactLimit + 1, sketch.estimatedDistinct())
+        switch form {
+        case nil: 0
+        case .one: 1
+        case .exact(let identities, _): identities.count
+        case .sketch(let sketch): max(Self.exactLimit + 1, sketch.estimatedDistinct())
+        case .reported(let figures): figures.distinct
+        }
     }
 
     /// Requests of the busiest client: exact up to `exactLimit` clients, an upper bound beyond.
     public var busiest: Int {
-        if let reported { return reported.busiest }
-        guard let sketch else { return Int(requests.max() ?? 0) }
-        return sketch.busiestBound()
+        switch form {
+        case nil: 0
+        case .one(_, let requests): Int(requests)
+        case .exact(_, let requests): Int(requests.max() ?? 0)
+        case .sketch(let sketch): sketch.busiestBound()
+        case .reported(let figures): figures.busiest
+        }
     }
 
     /// The identity of the client at `high`:`low` (an IPv6 address's halves; IPv4 is
@@ -75,63 +94,93 @@ public struct ClientTally: Sendable, Equatable {
         return x
     }
 
+    /// One client's requests.
+    init(identity: UInt64, requests: UInt32) {
+        form = .one(identity: identity, requests: requests)
+    }
+
     /// A tally from `(identity, requests)` pairs sorted by identity, each identity once.
     init(sortedPairs identities: [UInt64], requests: [UInt32]) {
-        if identities.count > Self.exactLimit {
+        switch identities.count {
+        case 0: break
+        case 1: form = .one(identity: identities[0], requests: requests[0])
+        case ...Self.exactLimit: form = .exact(identities: identities, requests: requests)
+        default:
             var sketch = ClientSketch()
             for (identity, count) in zip(identities, requests) { sketch.add(identity, requests: count) }
-            self.sketch = sketch
-        } else {
-            self.identities = identities
-            self.requests = requests
+            form = .sketch(sketch)
         }
     }
 
     /// Adds the clients and requests of `other`.
     public mutating func merge(_ other: ClientTally) {
-        if other.isEmpty { return }
-        if isEmpty {
+        guard let theirs = other.form else { return }
+        guard let ours = form else {
             self = other
             return
         }
-        if reported != nil || other.reported != nil {
-            self = ClientTally(
-                reported: ClientFigures(distinct: distinct + other.distinct, busiest: Swift.max(busiest, other.busiest)))
-            return
-        }
-        switch (sketch, other.sketch) {
-        case (.some, .some(let theirs)):
-            sketch!.merge(theirs)
-        case (.some, nil):
-            for (identity, count) in zip(other.identities, other.requests) { sketch!.add(identity, requests: count) }
-        case (nil, .some(var theirs)):
-            for (identity, count) in zip(identities, requests) { theirs.add(identity, requests: count) }
-            self = ClientTally(sketch: theirs)
-        case (nil, nil):
+        switch (ours, theirs) {
+        case (.reported, _), (_, .reported):
+            self = ClientTally(reported: ClientFigures(distinct: distinct + other.distinct, busiest: Swift.max(busiest, other.busiest)))
+        case (.one(let a, let m), .one(let b, let n)):
+            if a == b {
+                form = .one(identity: a, requests: m &+ n)
+            } else {
+                form = .exact(identities: a < b ? [a, b] : [b, a], requests: a < b ? [m, n] : [n, m])
+            }
+        case (.sketch(var sketch), .sketch(let more)):
+            form = nil  // the sketch's arrays uniquely referenced while they change
+            sketch.merge(more)
+            form = .sketch(sketch)
+        case (.sketch(var sketch), _):
+            form = nil
+            other.forEachPair { sketch.add($0, requests: $1) }
+            form = .sketch(sketch)
+        case (_, .sketch(var sketch)):
+            forEachPair { sketch.add($0, requests: $1) }
+            form = .sketch(sketch)
+        default:
             mergeExact(other)
         }
     }
 
-    private init(sketch: ClientSketch) { self.sketch = sketch }
+    /// Each client kept exactly, by identity, with its requests (none for a sketch or figures).
+    private func forEachPair(_ body: (UInt64, UInt32) -> Void) {
+        switch form {
+        case .one(let identity, let requests): body(identity, requests)
+        case .exact(let identities, let requests): for (identity, count) in zip(identities, requests) { body(identity, count) }
+        case nil, .sketch, .reported: break
+        }
+    }
+
+    /// The pairs of an exact tally (one client or more), as arrays.
+    private var pairs: (identities: [UInt64], requests: [UInt32]) {
+        switch form {
+        case .one(let identity, let requests): ([identity], [requests])
+        case .exact(let identities, let requests): (identities, requests)
+        case nil, .sketch, .reported: ([], [])
+        }
+    }
 
     /// The union of two exact tallies, a sketch when it has more than `exactLimit` clients.
     private mutating func mergeExact(_ other: ClientTally) {
+        let (identities, requests) = pairs, (otherIdentities, otherRequests) = other.pairs
         var ids: [UInt64] = [], counts: [UInt32] = []
-        ids.reserveCapacity(identities.count + other.identities.count)
-        counts.reserveCapacity(identities.count + other.identities.count)
+        ids.reserveCapacity(identities.count + otherIdentities.count)
+        counts.reserveCapacity(identities.count + otherIdentities.count)
         var i = 0, j = 0
-        while i < identities.count || j < other.identities.count {
-            if j == other.identities.count || (i < identities.count && identities[i] < other.identities[j]) {
+        while i < identities.count || j < otherIdentities.count {
+            if j == otherIdentities.count || (i < identities.count && identities[i] < otherIdentities[j]) {
                 ids.append(identities[i])
                 counts.append(requests[i])
                 i += 1
-            } else if i == identities.count || other.identities[j] < identities[i] {
-                ids.append(other.identities[j])
-                counts.append(other.requests[j])
+            } else if i == identities.count || otherIdentities[j] < identities[i] {
+                ids.append(otherIdentities[j])
+                counts.append(otherRequests[j])
                 j += 1
             } else {
                 ids.append(identities[i])
-                counts.append(requests[i] &+ other.requests[j])
+                counts.append(requests[i] &+ otherRequests[j])
                 i += 1
                 j += 1
             }
@@ -150,16 +199,17 @@ public struct ClientTally: Sendable, Equatable {
 
     /// Appends `serialized()`'s bytes to `bytes` (the spill file's buffer: no array a tally).
     func serialize(appendingTo bytes: inout [UInt8]) {
-        if let reported {
+        switch form {
+        case .reported(let reported):
             bytes.append(2)
             for value in [reported.distinct, reported.busiest] { withUnsafeBytes(of: Int64(value).littleEndian) { bytes += $0 } }
-        } else if let sketch {
+        case .sketch(let sketch):
             bytes.append(1)
             bytes += sketch.registers
             for cell in sketch.cells { withUnsafeBytes(of: cell.littleEndian) { bytes += $0 } }
-        } else {
+        case nil, .one, .exact:
             bytes.append(0)
-            for (identity, count) in zip(identities, requests) {
+            forEachPair { identity, count in
                 withUnsafeBytes(of: identity.littleEndian) { bytes += $0 }
                 withUnsafeBytes(of: count.littleEndian) { bytes += $0 }
             }
@@ -174,11 +224,25 @@ public struct ClientTally: Sendable, Equatable {
         case 0:
             guard body.count % 12 == 0 else { return nil }
             let count = body.count / 12
-            identities.reserveCapacity(count)
-            requests.reserveCapacity(count)
-            for index in 0..<count {
-                identities.append(UInt64(littleEndian: body.loadUnaligned(fromByteOffset: 12 * index, as: UInt64.self)))
-                requests.append(UInt32(littleEndian: body.loadUnaligned(fromByteOffset: 12 * index + 8, as: UInt32.self)))
+            func pair(_ index: Int) -> (UInt64, UInt32) {
+                (
+                    UInt64(littleEndian: body.loadUnaligned(fromByteOffset: 12 * index, as: UInt64.self)),
+                    UInt32(littleEndian: body.loadUnaligned(fromByteOffset: 12 * index + 8, as: UInt32.self))
+                )
+            }
+            if count == 1 {
+                let (identity, requests) = pair(0)
+                form = .one(identity: identity, requests: requests)
+            } else if count > 1 {
+                var identities: [UInt64] = [], requests: [UInt32] = []
+                identities.reserveCapacity(count)
+                requests.reserveCapacity(count)
+                for index in 0..<count {
+                    let (identity, requests1) = pair(index)
+                    identities.append(identity)
+                    requests.append(requests1)
+                }
+                form = .exact(identities: identities, requests: requests)
             }
         case 1:
             var sketch = ClientSketch()
@@ -188,12 +252,12 @@ public struct ClientTally: Sendable, Equatable {
             for index in sketch.cells.indices {
                 sketch.cells[index] = UInt32(littleEndian: body.loadUnaligned(fromByteOffset: registerBytes + 4 * index, as: UInt32.self))
             }
-            self.sketch = sketch
+            form = .sketch(sketch)
         case 2:
             guard body.count == 16 else { return nil }
             let distinct = Int64(littleEndian: body.loadUnaligned(fromByteOffset: 0, as: Int64.self))
             let busiest = Int64(littleEndian: body.loadUnaligned(fromByteOffset: 8, as: Int64.self))
-            reported = ClientFigures(distinct: Int(distinct), busiest: Int(busiest))
+            form = .reported(ClientFigures(distinct: Int(distinct), busiest: Int(busiest)))
         default:
             return nil
         }
@@ -362,6 +426,11 @@ struct ClientSketch: Sendable, Equatable {
             next[Int(entry)] += 1
         }
         for entry in 0..<entryCount where starts[entry] < starts[entry + 1] {
+            if starts[entry] + 1 == starts[entry + 1] {
+                let index = order[starts[entry]]
+                tallies[entry] = ClientTally(identity: identities[index], requests: counts[index])
+                continue
+            }
             let pairs = order[starts[entry]..<starts[entry + 1]].sorted { identities[$0] < identities[$1] }
             tallies[entry] = ClientTally(sortedPairs: pairs.map { identities[$0] }, requests: pairs.map { counts[$0] })
         }

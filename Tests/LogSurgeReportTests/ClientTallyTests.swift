@@ -88,12 +88,38 @@ import LogSurgeCore
         }
     }
 
+    @Test("one client's tallies: merged with the same client, with another, and with many, as one chunk counts them")
+    func oneClient() {
+        let clients = Self.clients(3, seed: 5)
+        var same = Self.tally([clients[0]])
+        same.merge(Self.tally([clients[0], clients[0]]))
+        #expect(same == Self.tally(repeatElement(clients[0], count: 3)))
+        #expect(same.distinct == 1 && same.busiest == 3 && same.memoryBytes == 0)
+        var two = Self.tally([clients[1]])
+        two.merge(Self.tally([clients[0]]))
+        var twoOtherWay = Self.tally([clients[0]])
+        twoOtherWay.merge(Self.tally([clients[1]]))
+        #expect(two == twoOtherWay && two == Self.tally([clients[1], clients[0]]))
+        #expect(two.distinct == 2 && two.busiest == 1)
+        // Into a sketch and from one.
+        let many = Self.tally(Self.clients(3000, seed: 6))
+        var intoMany = many
+        intoMany.merge(same)
+        var fromOne = same
+        fromOne.merge(many)
+        #expect(intoMany == fromOne && intoMany.busiest >= 3)
+        var reported = ClientTally(reported: ClientFigures(distinct: 4, busiest: 2))
+        reported.merge(same)
+        #expect(reported.distinct == 5 && reported.busiest == 3)
+    }
+
     @Test("a tally read back from its bytes is the same tally; damaged bytes are refused")
     func bytesRoundTrip() {
         let small = Self.tally(Self.clients(40, seed: 1))
         let large = Self.tally(Self.clients(4000, seed: 2))
         let reported = ClientTally(reported: ClientFigures(distinct: 12, busiest: 5))
-        for tally in [small, large, reported, ClientTally()] {
+        let one = Self.tally(repeatElement(Self.clients(1, seed: 3)[0], count: 3))
+        for tally in [small, large, reported, one, ClientTally()] {
             let bytes = tally.serialized()
             #expect(bytes.withUnsafeBytes { ClientTally(serialized: $0) } == tally)
             if bytes.count > 1 {
