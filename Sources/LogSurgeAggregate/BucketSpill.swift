@@ -137,9 +137,10 @@ final class BucketSpillFile: Sendable {
     }
 
     /// Bytes of written tallies read at once, and windows of them kept (runs are merged
-    /// `MinuteBuckets.runFanIn` at a time, each read in order).
+    /// `MinuteBuckets.runFanIn` at a time, each read in order; rows are read back from a few
+    /// levels of them): 2 MB.
     static let readAhead = 16 << 10
-    static let readAheadWindows = 64
+    static let readAheadWindows = 128
     private let readAheads = Mutex(ReadAheads())
     /// The windows read (where each starts, its bytes, when it was last used) and a clock.
     private struct ReadAheads {
