@@ -51,7 +51,7 @@ public struct SiteObservation: Sendable {
     /// country's into `clients`, and each watched country's (`watching`, or every known one
     /// with `watchingAll`) as its `watchedClients`.
     package mutating func addClients(
-        _ tallies: [CountryCode: ClientTally], watching: [CountryCode], watchingAll: Bool = false
+        _ tallies: some Sequence<(key: CountryCode, value: ClientTally)>, watching: [CountryCode], watchingAll: Bool = false
     ) {
         for (country, tally) in tallies {
             let figures = ClientFigures(tally)

@@ -1,3 +1,4 @@
+import Dispatch
 import LogSurgeCore
 @_spi(Pipeline) import LogSurgeAggregate
 
@@ -261,7 +262,7 @@ public final class DetectionRun {
         /// The step being built: its first minute, its sites' observations and their clients by
         /// country (merged over the step's minutes: a client of two minutes is one).
         var start: Int32?
-        var current: [(site: Int, observation: SiteObservation, clients: [CountryCode: ClientTally])] = []
+        var current: [(site: Int, observation: SiteObservation, clients: [(key: CountryCode, value: ClientTally)])] = []
         /// Where each site (by index) is in `current`, or -1.
         var slots: [Int]
         /// Sites checked at this step.
@@ -301,9 +302,13 @@ public final class DetectionRun {
         }
         guard rankOfSite.indices.contains(where: { rankOfSite[$0] > 0 && requests[$0] > 0 }) else { return nil }
         let trace = DetectionTrace(spanOf: buckets, maximumColumns: policy.traceColumns)
+        // With threads to spare, the engines step on a thread of their own while the next steps
+        // are built from the rows (about as much work again: the rows, their clients merged
+        // over a step), one thread fewer stepping the sites of a batch side by side.
+        let stepper = policy.threads > 1 ? Stepper() : nil
         let classes = SiteSteps.lengths.map { minutes in
             let engine = DetectionEngine(configuration: policy.detectors, stepMinutes: minutes, sites: busiest)
-            engine.threads = policy.threads
+            engine.threads = stepper == nil ? policy.threads : policy.threads - 1
             engine.trace = trace
             return StepClass(minutes: minutes, engine: engine, siteCount: siteCount)
         }
@@ -311,20 +316,32 @@ public final class DetectionRun {
         for site in 0..<siteCount where requests[site] > 0 && busiest?.contains(rows.siteNames[site]) ?? true {
             classes[rankOfSite[site]].sites += 1
         }
+        // Each site's place among the names in String's order.
+        var nameRank = [Int](repeating: 0, count: siteCount)
+        for (rank, site) in rows.siteNames.indices.sorted(by: { rows.siteNames[$0] < rows.siteNames[$1] }).enumerated() {
+            nameRank[site] = rank
+        }
         // Events with the minute that decided them, their class and their place in it.
-        var timed: [(minute: Int32, rank: Int, order: Int, event: AlertEvent)] = []
+        let timed = TimedEvents()
         func step(_ rank: Int) {
             let stepClass = classes[rank]
             guard !stepClass.batch.isEmpty else { return }
-            for (minute, event) in stepClass.engine.stepTimed(batch: stepClass.batch) {
-                timed.append((minute + Int32(stepClass.minutes - 1), rank, timed.count, event))
+            let batch = stepClass.batch
+            stepClass.batch = []
+            stepClass.batch.reserveCapacity(Self.minutesAtOnce)
+            let work = {
+                for (minute, event) in stepClass.engine.stepTimed(batch: batch) {
+                    timed.events.append((minute + Int32(stepClass.minutes - 1), rank, timed.events.count, event))
+                }
             }
-            stepClass.batch.removeAll(keepingCapacity: true)
+            if let stepper { stepper.run(work) } else { work() }
         }
         /// Hands the step being built of `rank` on to its batch.
         func close(_ rank: Int) {
             let stepClass = classes[rank]
             guard let start = stepClass.start else { return }
+            // In the engine's order of names (String's), by rank: no string compared.
+            stepClass.current.sort { nameRank[$0.site] < nameRank[$1.site] }
             var observations: [SiteObservation] = []
             observations.reserveCapacity(stepClass.current.count)
             for (site, var observation, clients) in stepClass.current {
@@ -332,7 +349,6 @@ public final class DetectionRun {
                 observations.append(observation)
                 stepClass.slots[site] = -1
             }
-            observations.sort { $0.site < $1.site }
             stepClass.batch.append((start, observations))
             stepClass.start = nil
             stepClass.current.removeAll(keepingCapacity: true)
@@ -358,7 +374,7 @@ public final class DetectionRun {
             let stepClass = classes[rankOfSite[site]]
             if stepClass.slots[site] < 0 {
                 stepClass.slots[site] = stepClass.current.count
-                stepClass.current.append((site, SiteObservation(site: name, requests: 0, errors: 0, watched: [:]), [:]))
+                stepClass.current.append((site, SiteObservation(site: name, requests: 0, errors: 0, watched: [:]), []))
             }
             let slot = stepClass.slots[site]
             // A minute's bucket is the step's (one a country): its figures are the step's clients.
@@ -366,7 +382,13 @@ public final class DetectionRun {
             stepClass.current[slot].observation.add(
                 country: key.country, counts: counts, clients: single ? clients.figures : nil, watching: watched)
             if !single, clients.figures.distinct > 0 {
-                stepClass.current[slot].clients[key.country, default: ClientTally()].merge(rows.tally(of: clients))
+                // A site's countries in a step are few: a scan, not a hash (this runs for every row).
+                let tally = rows.tally(of: clients)
+                if let index = stepClass.current[slot].clients.firstIndex(where: { $0.key == key.country }) {
+                    stepClass.current[slot].clients[index].value.merge(tally)
+                } else {
+                    stepClass.current[slot].clients.append((key.country, tally))
+                }
             }
         }
         for (rank, stepClass) in classes.enumerated() {
@@ -380,8 +402,9 @@ public final class DetectionRun {
             close(rank)
             step(rank)
         }
+        stepper?.wait()
         // Within a minute and class, in the order the engine gave them.
-        timed.sort { ($0.minute, $0.rank, $0.order) < ($1.minute, $1.rank, $1.order) }
+        timed.events.sort { ($0.minute, $0.rank, $0.order) < ($1.minute, $1.rank, $1.order) }
         var closing: [(rank: Int, event: AlertEvent)] = []
         for (rank, stepClass) in classes.enumerated() {
             for var event in stepClass.engine.finish() {
@@ -391,7 +414,7 @@ public final class DetectionRun {
         }
         // Numbered in the order they are reported, as one engine numbers them.
         var ids: [Int: Int] = [:]
-        for (rank, event) in timed.map({ ($0.rank, $0.event) }) + closing {
+        for (rank, event) in timed.events.map({ ($0.rank, $0.event) }) + closing {
             var event = event
             let key = event.id * SiteSteps.lengths.count + rank
             if let id = ids[key] {
@@ -407,6 +430,39 @@ public final class DetectionRun {
         outcome.sitesByStep = classes.filter { $0.sites > 0 }.map { ($0.minutes, $0.sites) }
         self.outcome = outcome
         return outcome
+    }
+
+    /// The events of `run(_:span:busiest:)`'s engines as they step, with the minute that decided
+    /// each, its class and its place in the class's events.
+    private final class TimedEvents: @unchecked Sendable {
+        var events: [(minute: Int32, rank: Int, order: Int, event: AlertEvent)] = []
+    }
+
+    /// A thread that steps the engines' batches, one at a time in the order they are handed
+    /// to it, at most two batches ahead of the thread that builds them (each holds its steps'
+    /// observations). What a batch touches (its engine, the trace, the events) is the
+    /// stepper's until `wait()` returns.
+    private final class Stepper: @unchecked Sendable {
+        private let queue = DispatchQueue(label: "logsurge.detect.step", qos: .userInitiated)
+        private let ahead = DispatchSemaphore(value: 2)
+        private let group = DispatchGroup()
+
+        func run(_ work: @escaping () -> Void) {
+            ahead.wait()
+            let box = UncheckedWork(work)
+            queue.async(group: group) { [ahead] in
+                box.work()
+                ahead.signal()
+            }
+        }
+
+        /// Returns once every batch handed over has been stepped.
+        func wait() { group.wait() }
+    }
+
+    private struct UncheckedWork: @unchecked Sendable {
+        let work: () -> Void
+        init(_ work: @escaping () -> Void) { self.work = work }
     }
 
     /// Minutes of finished buckets handed to the engine at once: the threads that step the
