@@ -64,8 +64,14 @@ final class BucketSpillFile: Sendable {
     ///
     /// The bytes are written with those of the next tallies, once there are `flushSize` of them;
     /// until then (and for good if that write fails) `tally(at:length:)` reads them from memory.
+    /// A tally of one client (most buckets of a quiet site) is not written: its place is the
+    /// client itself, its identity as the offset and its requests in a length with the top bit
+    /// set (`oneClient`), which no tally's bytes reach.
     func appendTally(_ tally: ClientTally) -> (offset: Int64, length: UInt32)? {
-        clients.withLock { clients in
+        if let (identity, requests) = tally.oneClient, requests < Self.oneClient {
+            return (Int64(bitPattern: identity), Self.oneClient | requests)
+        }
+        return clients.withLock { clients in
             let offset = clients.written + Int64(clients.pending.count)
             let before = clients.pending.count
             tally.serialize(appendingTo: &clients.pending)
@@ -81,8 +87,14 @@ final class BucketSpillFile: Sendable {
         }
     }
 
+    /// The length bit of a place that holds one client (`appendTally`).
+    private static let oneClient: UInt32 = 1 << 31
+
     /// The tally at `offset` of the clients file; nil when it cannot be read back.
     func tally(at offset: Int64, length: UInt32) -> ClientTally? {
+        if length & Self.oneClient != 0 {
+            return ClientTally(identity: UInt64(bitPattern: offset), requests: length & ~Self.oneClient)
+        }
         let held = clients.withLock { clients -> ClientTally?? in
             guard offset >= clients.written else { return .none }
             // Still in memory (whole: a tally is appended at once).

@@ -99,6 +99,11 @@ public struct ClientTally: Sendable, Equatable {
         form = .one(identity: identity, requests: requests)
     }
 
+    /// The client and its requests when the tally holds exactly one.
+    var oneClient: (identity: UInt64, requests: UInt32)? {
+        if case .one(let identity, let requests) = form { (identity, requests) } else { nil }
+    }
+
     /// A tally from `(identity, requests)` pairs sorted by identity, each identity once.
     init(sortedPairs identities: [UInt64], requests: [UInt32]) {
         switch identities.count {

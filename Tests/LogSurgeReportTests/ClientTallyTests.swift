@@ -162,7 +162,20 @@ import LogSurgeCore
         // Sketches (36 KB) among exact tallies: several writes of `flushSize`, and a last part held.
         var appended: [(place: (offset: Int64, length: UInt32), tally: ClientTally)] = []
         var total = 0
-        for index in 0..<100 {
+        // One client is held in its place, no bytes written (unless its requests need the
+        // place's marker bit); it reads back the same.
+        let client = Self.clients(1, seed: 9)[0]
+        for requests: UInt32 in [1, 7, 1 << 31 - 1] {
+            let one = ClientTally(identity: client, requests: requests)
+            let place = try #require(file.appendTally(one))
+            #expect(file.tally(at: place.offset, length: place.length) == one)
+        }
+        let huge = ClientTally(identity: client, requests: 1 << 31)
+        let hugePlace = try #require(file.appendTally(huge))
+        #expect(hugePlace == (0, 13) && file.tally(at: 0, length: 13) == huge)
+        appended.append((hugePlace, huge))
+        total += 13
+        for index in 1..<100 {
             let tally = Self.tally(Self.clients(index % 4 == 3 ? 1100 : 1 + index * 5, seed: UInt64(index)))
             let place = try #require(file.appendTally(tally))
             appended.append((place, tally))
