@@ -26,11 +26,18 @@ public enum UTCMinute {
 
     /// The bytes of `format(minute)`, for writers that put bytes together (no String made).
     public static func utf8(_ minute: Int32) -> [UInt8] {
+        var text = [UInt8]()
+        utf8(minute, into: &text)
+        return text
+    }
+
+    /// The same into `text`, replacing what it held (a writer of a row a minute reuses one).
+    public static func utf8(_ minute: Int32, into text: inout [UInt8]) {
         let total = Int(minute)
         let days = floorDiv(total, 1440)
         let minuteOfDay = total - days * 1440
         let (year, month, day) = civil(fromDays: days)
-        var text = [UInt8]()
+        text.removeAll(keepingCapacity: true)
         text.reserveCapacity(18)
         if year < 0 { text.append(UInt8(ascii: "-")) }
         appendDigits(abs(year), width: 4, to: &text)
@@ -43,7 +50,6 @@ public enum UTCMinute {
         text.append(UInt8(ascii: ":"))
         appendDigits(minuteOfDay % 60, width: 2, to: &text)
         text.append(UInt8(ascii: "Z"))
-        return text
     }
 
     /// Parses `YYYY-MM-DDTHH:MMZ` (as written by `format(_:)`) back to minutes since the epoch.

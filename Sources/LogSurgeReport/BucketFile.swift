@@ -78,14 +78,20 @@ public enum BucketFile {
         try sink.write(header + "\n")
         var block = CSVBlock()
         var siteTexts = [[UInt8]?](repeating: nil, count: rows.siteNames.count)
-        var minute: (value: Int32, text: [UInt8])?
+        // The minute's text, made again in place when the minute changes (a quiet site's rows
+        // are a minute each).
+        var minute: Int32?
+        var minuteText: [UInt8] = []
         var iterator = rows.makeIterator()
         while let (key, counts, clients) = iterator.nextEntry() {
-            if minute?.value != key.minute { minute = (key.minute, UTCMinute.utf8(key.minute)) }
+            if minute != key.minute {
+                minute = key.minute
+                UTCMinute.utf8(key.minute, into: &minuteText)
+            }
             let site = Int(key.site)
             if siteTexts[site] == nil { siteTexts[site] = Array(Escaping.csv(rows.siteNames[site]).utf8) }
             try block.appendLine(
-                minute: minute!.text, site: siteTexts[site]!, country: key.country, counts: counts,
+                minute: minuteText, site: siteTexts[site]!, country: key.country, counts: counts,
                 clients: clients.figures.distinct, flushingTo: sink)
         }
         try block.flush(to: sink)
