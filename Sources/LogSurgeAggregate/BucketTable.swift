@@ -129,4 +129,11 @@
         counts.removeAll(keepingCapacity: true)
         return result
     }
+
+    /// Empties the table, keeping its storage (the run's store after a spill fills up again).
+    mutating func removeAll() {
+        slots.withUnsafeMutableBufferPointer { $0.update(repeating: -1) }
+        keys.removeAll(keepingCapacity: true)
+        counts.removeAll(keepingCapacity: true)
+    }
 }

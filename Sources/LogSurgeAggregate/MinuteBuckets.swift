@@ -195,20 +195,21 @@ public struct MinuteBuckets: Sendable {
             return
         }
         let order = sortOrder(rank: siteRanks())
-        let keys = store.keys, counts = store.counts, tallies = clients
-        var next = order.makeIterator()
         var tallyWriteFailed = false
-        let run = file.appendRun {
-            guard let (_, entry) = next.next() else { return nil }
-            var record = Self.record(key: keys[entry], counts: counts[entry], tally: tallies[entry])
-            if !tallies[entry].isEmpty {
-                guard let place = file.appendTally(tallies[entry]) else {
-                    tallyWriteFailed = true
-                    return nil
+        let run = withExtendedLifetime(order) { () -> BucketRun? in
+            var next = order.makeIterator()
+            return file.appendRun {
+                guard let (_, entry) = next.next() else { return nil }
+                var record = Self.record(key: store.keys[entry], counts: store.counts[entry], tally: clients[entry])
+                if !clients[entry].isEmpty {
+                    guard let place = file.appendTally(clients[entry]) else {
+                        tallyWriteFailed = true
+                        return nil
+                    }
+                    (record.tally, record.tallyLength) = place
                 }
-                (record.tally, record.tallyLength) = place
+                return record
             }
-            return record
         }
         guard let run, !tallyWriteFailed else {
             spillFailed = true
@@ -218,15 +219,17 @@ public struct MinuteBuckets: Sendable {
         runLevels.append(0)
         // The spill runs while the merger holds a chunk's results: one table update a bucket.
         var low = spilledRange?.lowerBound ?? .max, high = spilledRange?.upperBound ?? .min
-        for (raw, entry) in zip(keys, counts) {
+        for (raw, entry) in zip(store.keys, store.counts) {
             let key = PackedKey(rawValue: raw)
             spilledSiteCountries[UInt32(key.site) << 16 | UInt32(key.country.rawValue), default: BucketCounts()].merge(entry)
             low = min(low, key.minute)
             high = max(high, key.minute)
         }
         if low <= high { spilledRange = low...high }
-        store = BucketTable(initialCapacity: 64)
-        clients = []
+        // Emptied with its storage kept: it fills up again to the same size (made anew, it grew
+        // through every size again, its pages faulted in anew, a fifth of a many-sites merge).
+        store.removeAll()
+        clients.removeAll(keepingCapacity: true)
         clientBytes = 0
         mergeFullLevels(file: file)
     }
