@@ -95,6 +95,10 @@ public final class DetectionEngine {
     public var trace: DetectionTrace?
     /// Threads that step the sites (at most; see `advance`). By default, 1.
     public var threads = 1
+    /// How the sites' jobs of a step are run side by side when `threads` > 1: `run(jobs, job)`
+    /// runs `job(0)` … `job(jobs - 1)` and returns when all are done. By default (nil), on
+    /// Dispatch's threads (`concurrentPerform`).
+    var runJobs: ((_ jobs: Int, _ job: @escaping (Int) -> Void) -> Void)?
 
     /// Sites seen but not checked (beyond `maximumSites`).
     public private(set) var sitesNotChecked: Set<String> = []
@@ -342,7 +346,8 @@ public final class DetectionEngine {
         countriesStepped: [[(track: SurgeTrack, count: Int)]]? = nil
     ) -> [(step: Int, event: AlertEvent)] {
         let sites = siteOrder
-        let workers = max(1, min(threads, sites.count / Self.sitesPerThread))
+        // (Jobs run by `runJobs` are taken by threads already awake: a few sites each will do.)
+        let workers = max(1, min(threads, sites.count / (runJobs == nil ? Self.sitesPerThread : 2)))
         let first = steps[0]
         // Each site's steps that raised or recorded something: the step, its events and its
         // trace records.
@@ -364,7 +369,9 @@ public final class DetectionEngine {
                     }
                 }
             }
-            if workers > 1 {
+            if workers > 1, let runJobs {
+                runJobs(workers) { work.run($0) }
+            } else if workers > 1 {
                 DispatchQueue.concurrentPerform(iterations: workers) { work.run($0) }
             } else {
                 work.run(0)

@@ -304,11 +304,19 @@ public final class DetectionRun {
         let trace = DetectionTrace(spanOf: buckets, maximumColumns: policy.traceColumns)
         // With threads to spare, the engines step on a thread of their own while the next steps
         // are built from the rows (about as much work again: the rows, their clients merged
-        // over a step), one thread fewer stepping the sites of a batch side by side.
+        // over a step). With two, the builder, when it is ahead, steps half the sites of the
+        // stepper's batch (`Stepper`); with more, the others do.
         let stepper = policy.threads > 1 ? Stepper() : nil
         let classes = SiteSteps.lengths.map { minutes in
             let engine = DetectionEngine(configuration: policy.detectors, stepMinutes: minutes, sites: busiest)
-            engine.threads = stepper == nil ? policy.threads : policy.threads - 1
+            if let stepper, policy.threads == 2 {
+                // Jobs of a few sites each, so that a builder that comes to wait in the middle
+                // of a batch still finds some.
+                engine.threads = Stepper.jobsPerStep
+                engine.runJobs = stepper.runJobs
+            } else {
+                engine.threads = stepper == nil ? policy.threads : policy.threads - 1
+            }
             engine.trace = trace
             return StepClass(minutes: minutes, engine: engine, siteCount: siteCount)
         }
@@ -439,25 +447,52 @@ public final class DetectionRun {
     }
 
     /// A thread that steps the engines' batches, one at a time in the order they are handed
-    /// to it, at most two batches ahead of the thread that builds them (each holds its steps'
+    /// to it, the thread that builds them at most two batches ahead (each holds its steps'
     /// observations). What a batch touches (its engine, the trace, the events) is the
-    /// stepper's until `wait()` returns.
+    /// stepper's until `wait()` returns, but for the sites' jobs of its steps (`runJobs`): the
+    /// builder, while it waits to hand over a batch, runs those the stepper has not begun.
     private final class Stepper: @unchecked Sendable {
         private let queue = DispatchQueue(label: "logsurge.detect.step", qos: .userInitiated)
-        private let ahead = DispatchSemaphore(value: 2)
-        private let group = DispatchGroup()
+        private let help = HelpQueue()
+        /// Batches handed over and not yet stepped (guarded by `help`).
+        private var inFlight = 0
+        /// Jobs the sites of a batch are dealt into (at most: 2 sites a job at least).
+        static let jobsPerStep = 16
 
         func run(_ work: @escaping () -> Void) {
-            ahead.wait()
+            help.wait(until: { inFlight < 2 })
+            help.change { inFlight += 1 }
             let box = UncheckedWork(work)
-            queue.async(group: group) { [ahead] in
+            queue.async {
                 box.work()
-                ahead.signal()
+                self.help.change { self.inFlight -= 1 }
             }
         }
 
-        /// Returns once every batch handed over has been stepped.
-        func wait() { group.wait() }
+        /// Returns once every batch handed over has been stepped (helping meanwhile).
+        func wait() { help.wait(until: { inFlight == 0 }) }
+
+        /// The engines' `runJobs`: job 0 here, the others posted for the builder, and run here
+        /// when it has not taken them; returns when all are done.
+        func runJobs(_ jobs: Int, _ job: @escaping (Int) -> Void) {
+            let left = JobsLeft(jobs)
+            help.post(
+                (1..<jobs).map { index in
+                    {
+                        job(index)
+                        self.help.change { left.count -= 1 }
+                    }
+                })
+            job(0)
+            help.change { left.count -= 1 }
+            help.wait(until: { left.count == 0 })
+        }
+    }
+
+    /// Jobs of one `runJobs` not yet done (guarded by the stepper's `help`).
+    private final class JobsLeft: @unchecked Sendable {
+        var count: Int
+        init(_ count: Int) { self.count = count }
     }
 
     private struct UncheckedWork: @unchecked Sendable {

@@ -152,6 +152,41 @@ import LogSurgeCore
         #expect(Self.run(Self.buckets(sites: ["busy.example", "quiet.example", "crawled.example"]), threads: 2).events == all.events)
     }
 
+    @Test("many quiet sites: what one thread raises, two (the builder stepping some of the stepper's sites) and three raise")
+    func manyQuietSitesAnyThreads() throws {
+        // 24 sites of half a request a minute over four days (one class of 15-minute steps,
+        // enough sites for the stepper's jobs), crowds at five of them and a 5xx burst at one.
+        var random = SeededGenerator(seed: 17)
+        var buckets = MinuteBuckets()
+        var client: UInt64 = 0
+        for minute in 0..<(4 * 1440) {
+            for site in 0..<24 {
+                let crowd = site % 5 == 0 && (3 * 1440 + 100 * (site / 5)..<3 * 1440 + 100 * (site / 5) + 180).contains(minute)
+                let us = NoiseModelTests.poisson(0.3, &random) + (crowd ? NoiseModelTests.poisson(2, &random) : 0)
+                guard us > 0 else { continue }
+                let burst = site == 7 && (3 * 1440 + 600..<3 * 1440 + 660).contains(minute)
+                let clients = (0..<us).map { _ in
+                    client += 1
+                    return ClientTally.identity(high: 0, low: 0xFFFF_0000_0000 | client)
+                }
+                buckets.add(
+                    minute: Int32(minute), site: "q\(site).example", country: Self.us,
+                    counts: Self.counts(us, errors: burst ? us : 0), clients: Self.tally(clients))
+            }
+        }
+        let one = Self.run(buckets)
+        #expect(one.sitesByStep.map(\.stepMinutes) == [15] && one.sitesByStep.map(\.sites) == [24])
+        let raised = Set(one.events.filter { $0.state == .open }.map { "\($0.site) \($0.kind)" })
+        #expect(raised.isSuperset(of: ["q0.example surge", "q5.example surge", "q10.example surge", "q7.example errorSpike"]), "\(raised)")
+        for threads in [2, 3] {
+            let other = Self.run(buckets, threads: threads)
+            #expect(other.events == one.events, "\(threads) threads")
+            #expect(other.trace?.surges.map(\.values) == one.trace?.surges.map(\.values), "\(threads) threads")
+            #expect(other.trace?.surges.map(\.baselines) == one.trace?.surges.map(\.baselines), "\(threads) threads")
+            #expect(other.trace?.errors.map(\.errors) == one.trace?.errors.map(\.errors), "\(threads) threads")
+        }
+    }
+
     @Test("a step the input ends inside is not decided: nothing ends after the last minute read")
     func lastStepCutShort() throws {
         var random = SeededGenerator(seed: 3)
