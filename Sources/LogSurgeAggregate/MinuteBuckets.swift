@@ -196,20 +196,19 @@ public struct MinuteBuckets: Sendable {
         }
         let order = sortOrder(rank: siteRanks())
         var tallyWriteFailed = false
-        let run = withExtendedLifetime(order) { () -> BucketRun? in
-            var next = order.makeIterator()
-            return file.appendRun {
-                guard let (_, entry) = next.next() else { return nil }
-                var record = Self.record(key: store.keys[entry], counts: store.counts[entry], tally: clients[entry])
-                if !clients[entry].isEmpty {
-                    guard let place = file.appendTally(clients[entry]) else {
-                        tallyWriteFailed = true
-                        return nil
-                    }
-                    (record.tally, record.tallyLength) = place
+        // (The store's arrays read in place, no copy of them held: it is emptied after.)
+        var next = order.makeIterator()
+        let run = file.appendRun {
+            guard let (_, entry) = next.next() else { return nil }
+            var record = Self.record(key: store.keys[entry], counts: store.counts[entry], tally: clients[entry])
+            if !clients[entry].isEmpty {
+                guard let place = file.appendTally(clients[entry]) else {
+                    tallyWriteFailed = true
+                    return nil
                 }
-                return record
+                (record.tally, record.tallyLength) = place
             }
+            return record
         }
         guard let run, !tallyWriteFailed else {
             spillFailed = true

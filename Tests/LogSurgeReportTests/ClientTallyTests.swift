@@ -165,10 +165,13 @@ import LogSurgeCore
         // One client is held in its place, no bytes written (unless its requests need the
         // place's marker bit); it reads back the same.
         let client = Self.clients(1, seed: 9)[0]
-        for requests: UInt32 in [1, 7, 1 << 31 - 1] {
-            let one = ClientTally(identity: client, requests: requests)
-            let place = try #require(file.appendTally(one))
-            #expect(file.tally(at: place.offset, length: place.length) == one)
+        // Identities whose offsets are negative as Int64, and the ends.
+        for identity in [client, 0, 1 << 63, UInt64.max] {
+            for requests: UInt32 in [1, 7, 1 << 31 - 1] {
+                let one = ClientTally(identity: identity, requests: requests)
+                let place = try #require(file.appendTally(one))
+                #expect(file.tally(at: place.offset, length: place.length) == one)
+            }
         }
         let huge = ClientTally(identity: client, requests: 1 << 31)
         let hugePlace = try #require(file.appendTally(huge))
