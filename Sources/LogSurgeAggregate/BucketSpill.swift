@@ -310,7 +310,7 @@ public struct BucketRowSequence: Sequence, Sendable {
         /// rows come in long streaks from one source, each checked against one number.
         private var streak = -1
         private var streakLimit: UInt64 = 0
-        /// Records read at a time from each run: 40 KB (runs stay few, see `MinuteBuckets.runFanIn`).
+        /// Records read at a time from each run: 64 KB (runs stay few, see `MinuteBuckets.runFanIn`).
         private static let blockSize = 1024
 
         init(sequence: BucketRowSequence) {

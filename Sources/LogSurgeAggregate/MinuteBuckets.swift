@@ -64,7 +64,8 @@ public struct MinuteBuckets: Sendable {
     private var runLevels: [Int] = []
     /// Runs of one level merged into one of the next as soon as there are this many, so there
     /// are at most 63 runs a level (about 80 for 100 M buckets), and reading every row back, a
-    /// block of each run at a time (40 KB), stays within a few megabytes however long the input.
+    /// block of each run at a time (64 KB: 4 MB for a full level), stays within a few megabytes
+    /// however long the input.
     /// (16 rewrote every record of a year of 50 quiet sites, 2 M buckets, twice: a third of
     /// the merge's time.)
     static let runFanIn = 64

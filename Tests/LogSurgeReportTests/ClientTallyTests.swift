@@ -113,6 +113,44 @@ import LogSurgeCore
         #expect(reported.distinct == 5 && reported.busiest == 3)
     }
 
+    /// (From helper-30's review.) One-client tallies of the same keys added between many spills: the rows (clients too)
+    /// must equal those of a table that never spilled, across the exact->sketch switch and the
+    /// 2^31 requests fallback of the one-client place.
+    @Test("one-client tallies spilled, merged across runs and read back: the rows of a table that never spilled", arguments: [1, 2, 7, 64])
+    func oneClientTalliesAcrossSpills(threshold: Int) throws {
+        var spilled = MinuteBuckets(spillThreshold: threshold)
+        var memory = MinuteBuckets(spillThreshold: 1 << 30)
+        var random = SeededGenerator(seed: UInt64(threshold))
+        var adds: [(Int32, String, UInt64, UInt32)] = []
+        // key 0: 1024 distinct clients; key 1: 1025; key 2: one client many times; key 3: one
+        // client whose requests pass 2^31 when merged; key 4: two clients, huge requests.
+        for c in 0..<1024 { adds.append((0, "a", ClientTally.mix(UInt64(c) + 1), 1)) }
+        for c in 0..<1025 { adds.append((1, "a", ClientTally.mix(UInt64(c) + 1), 2)) }
+        for _ in 0..<50 { adds.append((2, "b", 12345, 3)) }
+        for _ in 0..<3 { adds.append((3, "b", 777, 1 << 30 + 5)) }
+        adds += [(4, "c", 1, 1 << 31 - 1), (4, "c", 2, 1 << 31), (4, "c", 1, 1)]
+        for m in 5..<400 { adds.append((Int32(m), "d\(m % 7)", UInt64(m), 1)) }
+        adds.shuffle(using: &random)
+        for (minute, site, client, requests) in adds {
+            let tally = ClientTally(identity: client, requests: requests)
+            let counts = BucketCounts(requests: 1, status2xx: 1, status3xx: 0, status4xx: 0, status5xx: 0, bytes: 0)
+            spilled.add(minute: minute, site: site, country: CountryCode(rawValue: 1), counts: counts, clients: tally)
+            memory.add(minute: minute, site: site, country: CountryCode(rawValue: 1), counts: counts, clients: tally)
+        }
+        #expect(spilled.hasSpilled)
+        let a = spilled.rows(), b = memory.rows()
+        #expect(a.count == b.count)
+        for (x, y) in zip(a, b) where x != y { Issue.record("\(x) != \(y)") }
+        #expect(b.first { $0.minute == 0 }?.clients.distinct == 1024)
+        #expect(b.first { $0.minute == 2 }?.clients.busiest == 150)
+        // Tallies read back, not only figures: merge everything into one more table.
+        var again = MinuteBuckets(spillThreshold: 3)
+        again.merge(spilled)
+        var again2 = MinuteBuckets(spillThreshold: 1 << 30)
+        again2.merge(memory)
+        #expect(again.rows() == again2.rows())
+    }
+
     @Test("a tally read back from its bytes is the same tally; damaged bytes are refused")
     func bytesRoundTrip() {
         let small = Self.tally(Self.clients(40, seed: 1))
