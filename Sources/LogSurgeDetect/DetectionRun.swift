@@ -449,9 +449,10 @@ public final class DetectionRun {
 
     /// A thread that steps the engines' batches, one at a time in the order they are handed
     /// to it, the thread that builds them a batch ahead (each holds its steps' observations:
-    /// two ahead held 11 MB more for 150 sites with charts, for no speed). What a batch touches (its engine, the trace, the events) is the
-    /// stepper's until `wait()` returns, but for the sites' jobs of its steps (`runJobs`): the
-    /// builder, while it waits to hand over a batch, runs those the stepper has not begun.
+    /// two ahead held 11 MB more for 150 sites with charts, for no speed). What a batch
+    /// touches (its engine, the trace, the events) is the stepper's until `wait()` returns, but
+    /// for the sites' jobs of its steps (`runJobs`): the builder, while it waits to hand over a
+    /// batch, runs those the stepper has not begun.
     private final class Stepper: @unchecked Sendable {
         private let queue = DispatchQueue(label: "logsurge.detect.step", qos: .userInitiated)
         private let help = HelpQueue()

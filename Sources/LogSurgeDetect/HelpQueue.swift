@@ -7,7 +7,7 @@ import Darwin
 /// Jobs that whichever thread is free runs, and a lock and condition for what they share.
 ///
 /// A thread that must wait for something (`wait(until:)`) runs the jobs posted meanwhile instead
-/// of sleeping: the detectors' builder, waiting for the stepper to catch up, steps half of the
+/// of sleeping: the detectors' builder, waiting for the stepper to catch up, steps some of the
 /// stepper's sites (`DetectionRun`).
 final class HelpQueue: @unchecked Sendable {
     private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)

@@ -40,13 +40,17 @@ public enum BucketFile {
             try sink.write(header + "\n")
             // Rows come sorted by minute then site: each minute and site is formatted once.
             var block = CSVBlock()
-            var minute: (value: Int32, text: [UInt8])?
+            var minute: Int32?
+            var minuteText: [UInt8] = []
             var site: (name: String, text: [UInt8])?
             for row in rows {
-                if minute?.value != row.minute { minute = (row.minute, UTCMinute.utf8(row.minute)) }
+                if minute != row.minute {
+                    minute = row.minute
+                    UTCMinute.utf8(row.minute, into: &minuteText)
+                }
                 if site?.name != row.site { site = (row.site, Array(Escaping.csv(row.site).utf8)) }
                 try block.appendLine(
-                    minute: minute!.text, site: site!.text, country: row.country, counts: row.counts,
+                    minute: minuteText, site: site!.text, country: row.country, counts: row.counts,
                     clients: row.clients.distinct, flushingTo: sink)
             }
             try block.flush(to: sink)
