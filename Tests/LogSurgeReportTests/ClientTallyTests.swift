@@ -39,6 +39,9 @@ import LogSurgeCore
         let tally = Self.tally(requests)
         #expect(tally.distinct == count)
         #expect(tally.busiest == min(count, 7))
+        // Each client once, by identity, with its requests (merges rely on the order).
+        let sorted = clients.indices.sorted { clients[$0] < clients[$1] }
+        #expect(tally == ClientTally(sortedPairs: sorted.map { clients[$0] }, requests: sorted.map { UInt32($0 % 7 + 1) }))
     }
 
     @Test("beyond the limit, within 2 % of the true count", arguments: [1025, 3000, 20_000, 200_000, 1_000_000])
