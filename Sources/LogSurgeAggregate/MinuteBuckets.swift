@@ -73,6 +73,8 @@ public struct MinuteBuckets: Sendable {
     /// 16 bits) and country (low 16 bits): per site and per country they are sums of these.
     private var spilledSiteCountries: [UInt32: BucketCounts] = [:]
     private var spilledRange: ClosedRange<Int32>?
+    /// The spilled buckets' hours with requests by site (`siteActiveHours`).
+    private var spilledHours = SiteHours()
     private var spillFailed = false
 
     public init(spillThreshold: Int = MinuteBuckets.defaultSpillThreshold) {
@@ -226,6 +228,10 @@ public struct MinuteBuckets: Sendable {
             high = max(high, key.minute)
         }
         if low <= high { spilledRange = low...high }
+        do {
+            let keys = store.keys  // (released before the store is emptied in place)
+            spilledHours.count(run: order.lazy.map { keys[$0.entry] }, siteCount: siteNames.count)
+        }
         // Emptied with its storage kept: it fills up again to the same size (made anew, it grew
         // through every size again, its pages faulted in anew, a fifth of a many-sites merge).
         store.removeAll()
@@ -424,6 +430,15 @@ public struct MinuteBuckets: Sendable {
             totals[PackedKey(rawValue: raw).country, default: BucketCounts()].merge(counts)
         }
         return totals
+    }
+
+    /// Each site's hours with requests, by index (as `siteNames`): counted as buckets spilled,
+    /// with the table's. Nil when spilled runs overlap in time (then only the rows, merged,
+    /// can say).
+    public func siteActiveHours() -> [Int]? {
+        var hours = spilledHours
+        hours.count(run: sortOrder(rank: siteRanks()).lazy.map { store.keys[$0.entry] }, siteCount: siteNames.count)
+        return hours.hours(siteCount: siteNames.count)
     }
 
     /// The earliest and latest minute with any request.

@@ -284,17 +284,25 @@ public final class DetectionRun {
     private func run(_ buckets: MinuteBuckets, span: ClosedRange<Int32>, busiest: Set<String>?) -> Outcome? {
         let rows = buckets.sortedRows()
         let siteCount = rows.siteNames.count
-        // Each site's requests and hours with requests (rows come by minute: its hours in order).
-        var requests = [Int](repeating: 0, count: siteCount), hours = [Int](repeating: 0, count: siteCount)
-        var lastHour = [Int32](repeating: .min, count: siteCount)
-        var iterator = rows.makeIterator()
-        while let (key, counts, _) = iterator.nextEntry() {
-            let site = Int(key.site)
-            requests[site] += Int(counts.requests)
-            let hour = SiteSteps.stepStart(key.minute, length: 60)
-            if hour != lastHour[site] {
-                hours[site] += 1
-                lastHour[site] = hour
+        // Each site's requests and hours with requests: as the buckets counted them, or, when
+        // their spilled runs overlap in time, from the rows (they come by minute: a site's
+        // hours in order).
+        let totals = buckets.requestsBySite()
+        var requests = rows.siteNames.map { Int(totals[$0]?.requests ?? 0) }
+        var hours = buckets.siteActiveHours() ?? []
+        if hours.count != siteCount {
+            var iterator = rows.makeIterator()
+            requests = [Int](repeating: 0, count: siteCount)
+            hours = [Int](repeating: 0, count: siteCount)
+            var lastHour = [Int32](repeating: .min, count: siteCount)
+            while let (key, counts, _) = iterator.nextEntry() {
+                let site = Int(key.site)
+                requests[site] += Int(counts.requests)
+                let hour = SiteSteps.stepStart(key.minute, length: 60)
+                if hour != lastHour[site] {
+                    hours[site] += 1
+                    lastHour[site] = hour
+                }
             }
         }
         let rankOfSite = (0..<siteCount).map { site in
@@ -367,7 +375,7 @@ public final class DetectionRun {
         // its first step), each step of a minute with rows, empty or not.
         let stepped = classes.indices.filter { rank in (0..<siteCount).contains { rankOfSite[$0] == rank && requests[$0] > 0 } }
         var minute: Int32?
-        iterator = rows.makeIterator()
+        var iterator = rows.makeIterator()
         while let (key, counts, clients) = iterator.nextEntry() {
             if key.minute != minute {
                 minute = key.minute

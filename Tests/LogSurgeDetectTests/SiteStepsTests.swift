@@ -234,6 +234,41 @@ import LogSurgeCore
         #expect(late.surges[lateSlot].values == Array(repeating: 1, count: 30) + Array(repeating: 0, count: 30))
     }
 
+    @Test("each site's hours as the spills counted them, or from the rows when runs overlap in time: the same steps")
+    func hoursCountedAsBucketsSpill() throws {
+        let source = Self.buckets(sites: ["busy.example", "quiet.example", "crawled.example"])
+        func late(_ buckets: inout MinuteBuckets) {
+            buckets.add(minute: 5, site: "quiet.example", country: Self.de, counts: Self.counts(1), clients: Self.tally([7]))
+        }
+        // The same buckets three ways: in memory; spilled in time order; and spilled with an
+        // early minute after the rest (its run overlaps the others: the hours are unknown).
+        var held = source
+        late(&held)
+        var inOrder = MinuteBuckets(spillThreshold: 500)
+        late(&inOrder)
+        inOrder.merge(source)
+        var overlapping = MinuteBuckets(spillThreshold: 500)
+        overlapping.merge(source)
+        late(&overlapping)
+        #expect(inOrder.hasSpilled && overlapping.hasSpilled && !held.hasSpilled)
+        // By name: the sites' indices are in the order each first saw them.
+        func byName(_ buckets: MinuteBuckets) -> [String: Int]? {
+            buckets.siteActiveHours().map { Dictionary(uniqueKeysWithValues: zip(buckets.siteNames, $0)) }
+        }
+        let hours = try #require(byName(inOrder))
+        #expect(overlapping.siteActiveHours() == nil)
+        #expect(byName(held) == hours)
+        #expect(hours.values.allSatisfy { $0 > 24 * 9 }, "\(hours): most hours of ten days")
+        let expected = Self.run(held)
+        #expect(expected.sitesByStep.map(\.stepMinutes) == [1, 15])
+        for buckets in [inOrder, overlapping] {
+            let outcome = Self.run(buckets)
+            #expect(outcome.events == expected.events)
+            #expect(outcome.sitesByStep.map(\.stepMinutes) == expected.sitesByStep.map(\.stepMinutes))
+            #expect(outcome.sitesByStep.map(\.sites) == expected.sitesByStep.map(\.sites))
+        }
+    }
+
     @Test("a line of a bogus date leaves every site's step as it was; a site not checked is not counted")
     func bogusDatesAndSitesNotChecked() {
         var buckets = Self.buckets(sites: ["busy.example"])

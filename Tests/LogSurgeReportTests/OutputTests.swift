@@ -355,6 +355,51 @@ import LogSurgeReport
     }
 }
 
+@Suite("each site's hours with requests, counted as buckets spill") struct SiteActiveHoursTests {
+    /// Each site's hours with requests, counted from the rows, by index.
+    static func fromRows(_ buckets: MinuteBuckets) -> [Int] {
+        var hours: [String: Set<Int32>] = [:]
+        for row in buckets.rows() { hours[row.site, default: []].insert(SiteHours.hour(of: row.minute)) }
+        return buckets.siteNames.map { hours[$0]?.count ?? 0 }
+    }
+
+    static func add(_ buckets: inout MinuteBuckets, site: String, minute: Int32) {
+        buckets.add(
+            minute: minute, site: site, country: CountryCode(rawValue: UInt16(minute & 3)),
+            counts: .init(requests: 1, status2xx: 1, status3xx: 0, status4xx: 0, status5xx: 0, bytes: 0))
+    }
+
+    @Test("in time order: runs share an hour at their seam, counted once, minutes before 1970 too", arguments: [1, 3, 7, 1 << 16])
+    func inOrder(threshold: Int) {
+        var buckets = MinuteBuckets(spillThreshold: threshold)
+        var random = SeededGenerator(seed: 3)
+        let sites = ["b.example", "a.example", "c.example"]
+        var minute: Int32 = -500
+        for _ in 0..<2_000 {
+            minute += Int32.random(in: 0...9, using: &random)
+            Self.add(&buckets, site: sites[Int.random(in: 0..<(minute < 0 ? 2 : 3), using: &random)], minute: minute)
+        }
+        #expect(threshold > 1_000 || buckets.hasSpilled)
+        let hours = buckets.siteActiveHours()
+        #expect(hours == Self.fromRows(buckets))
+        #expect(hours?.allSatisfy { $0 > 10 } == true)
+    }
+
+    @Test("runs that overlap in time: unknown (nil), not miscounted")
+    func outOfOrder() {
+        var buckets = MinuteBuckets(spillThreshold: 4)
+        for minute: Int32 in [600, 601, 602, 603] { Self.add(&buckets, site: "a.example", minute: minute) }
+        for minute: Int32 in [0, 61, 122, 183] { Self.add(&buckets, site: "a.example", minute: minute) }
+        #expect(buckets.hasSpilled)
+        #expect(buckets.siteActiveHours() == nil)
+        // Lines out of order in the table alone (no spill) are counted from it.
+        var held = MinuteBuckets()
+        for minute: Int32 in [600, 0, 61, 601, -1] { Self.add(&held, site: "a.example", minute: minute) }
+        #expect(held.siteActiveHours() == Self.fromRows(held))
+        #expect(held.siteActiveHours() == [4])
+    }
+}
+
 /// The one JSON encoder of the wire formats.
 @Suite struct JSONValueTests {
     @Test("fields keep their order; strings are escaped, reals written as integers when they are, minutes as UTC")
