@@ -235,15 +235,26 @@ struct BucketRun: Sendable {
 /// their tally is (one record's, or several records' merged), read only when asked for.
 package struct RowClients {
     package var figures: ClientFigures
-    fileprivate var record: BucketSpillFile.Record?
+    /// A spilled record's place in the clients file, or a table entry's index (`inMemory`).
+    fileprivate var tally: Int64 = 0
+    fileprivate var tallyLength: UInt32 = 0
     fileprivate var inMemory = false
     fileprivate var merged: ClientTally?
 
     /// The spilled tally of a row from one run: reused as it is when runs are merged.
     var spilledTally: (offset: Int64, length: UInt32)? {
-        guard let record, !inMemory else { return nil }
-        return (record.tally, record.tallyLength)
+        guard merged == nil, !inMemory else { return nil }
+        return (tally, tallyLength)
     }
+}
+
+/// One row as the row iterator hands it out, its site an index into the sequence's
+/// `siteNames`. (A struct, not a tuple: an optional tuple of these was copied and destroyed
+/// through the run-time's generic tuple witnesses, a tenth of the detectors' row reading.)
+package struct BucketEntry {
+    package var key: PackedKey
+    package var counts: BucketCounts
+    package var clients: RowClients
 }
 
 /// The rows of a `MinuteBuckets`, sorted by minute, site name and country, merged from the
@@ -280,14 +291,13 @@ public struct BucketRowSequence: Sequence, Sendable {
     /// when that read fails, as the disk failed under us).
     package func tally(of clients: RowClients) -> ClientTally {
         if let merged = clients.merged { return merged }
-        guard let record = clients.record else { return ClientTally() }
-        return tally(of: record, inMemory: clients.inMemory)
+        return tally(at: clients.tally, length: clients.tallyLength, inMemory: clients.inMemory)
     }
 
-    fileprivate func tally(of record: BucketSpillFile.Record, inMemory: Bool) -> ClientTally {
-        if inMemory { return tallies[Int(record.tally)] }
-        guard record.tallyLength > 0 else { return ClientTally() }
-        return file?.tally(at: record.tally, length: record.tallyLength) ?? ClientTally()
+    fileprivate func tally(at place: Int64, length: UInt32, inMemory: Bool) -> ClientTally {
+        if inMemory { return tallies[Int(place)] }
+        guard length > 0 else { return ClientTally() }
+        return file?.tally(at: place, length: length) ?? ClientTally()
     }
 
     public struct Iterator: IteratorProtocol {
@@ -355,14 +365,14 @@ public struct BucketRowSequence: Sequence, Sendable {
         }
 
         public mutating func next() -> BucketRow? {
-            guard let (key, counts, clients) = nextEntry() else { return nil }
+            guard let entry = nextEntry() else { return nil }
             return BucketRow(
-                minute: key.minute, site: sequence.siteNames[Int(key.site)], country: key.country, counts: counts,
-                clients: clients.figures)
+                minute: entry.key.minute, site: sequence.siteNames[Int(entry.key.site)], country: entry.key.country,
+                counts: entry.counts, clients: entry.clients.figures)
         }
 
         /// The next row with its site as an index into `siteNames`: no string per row.
-        package mutating func nextEntry() -> (key: PackedKey, counts: BucketCounts, clients: RowClients)? {
+        package mutating func nextEntry() -> BucketEntry? {
             if heads.count == 1 {
                 // Nothing spilled: the table's sorted entries as they are.
                 let position = sources[0].position
@@ -394,25 +404,24 @@ public struct BucketRowSequence: Sequence, Sendable {
                 let record = sources[index].block[sources[index].position]
                 _ = take(index)
                 counts.merge(record.counts)
-                tally.merge(sequence.tally(of: record, inMemory: inMemory))
+                tally.merge(sequence.tally(at: record.tally, length: record.tallyLength, inMemory: inMemory))
             }
             let clients = RowClients(figures: ClientFigures(tally), merged: tally)
-            return (sequence.packedKey(sortKey: best), counts, clients)
+            return BucketEntry(key: sequence.packedKey(sortKey: best), counts: counts, clients: clients)
         }
 
         /// A record as a row.
         @inline(__always)
-        private func row(_ record: BucketSpillFile.Record, inMemory: Bool) -> (key: PackedKey, counts: BucketCounts, clients: RowClients) {
+        private func row(_ record: BucketSpillFile.Record, inMemory: Bool) -> BucketEntry {
             let figures = ClientFigures(distinct: Int(record.distinct), busiest: Int(record.busiest))
-            return (
-                sequence.packedKey(sortKey: record.key), BucketCounts(record.counts),
-                RowClients(figures: figures, record: record, inMemory: inMemory)
-            )
+            return BucketEntry(
+                key: sequence.packedKey(sortKey: record.key), counts: BucketCounts(record.counts),
+                clients: RowClients(figures: figures, tally: record.tally, tallyLength: record.tallyLength, inMemory: inMemory))
         }
 
         /// The next record of source `index`, as a row.
         @inline(__always)
-        private mutating func take(_ index: Int) -> (key: PackedKey, counts: BucketCounts, clients: RowClients) {
+        private mutating func take(_ index: Int) -> BucketEntry {
             let record = sources[index].block[sources[index].position]
             sources[index].position += 1
             refill(index)

@@ -151,7 +151,8 @@ public struct MinuteBuckets: Sendable {
     private func forEachTalliedRow(_ body: (BucketRow, ClientTally) -> Void) {
         let rows = sortedRows()
         var iterator = rows.makeIterator()
-        while let (key, counts, clients) = iterator.nextEntry() {
+        while let entry = iterator.nextEntry() {
+            let (key, counts, clients) = (entry.key, entry.counts, entry.clients)
             let row = BucketRow(
                 minute: key.minute, site: rows.siteNames[Int(key.site)], country: key.country, counts: counts,
                 clients: clients.figures)
@@ -253,7 +254,8 @@ public struct MinuteBuckets: Sendable {
             var rows = sequence.makeIterator()
             var tallyWriteFailed = false
             let merged = file.appendRun {
-                guard let (key, counts, clients) = rows.nextEntry() else { return nil }
+                guard let entry = rows.nextEntry() else { return nil }
+                let (key, counts, clients) = (entry.key, entry.counts, entry.clients)
                 var record = BucketSpillFile.Record(
                     key: key.rawValue, counts: BucketTable.Counts(counts), distinct: UInt32(clamping: clients.figures.distinct),
                     busiest: UInt32(clamping: clients.figures.busiest))

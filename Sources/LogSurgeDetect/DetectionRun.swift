@@ -236,7 +236,8 @@ public final class DetectionRun {
         }
         let rows = buckets.sortedRows()
         var iterator = rows.makeIterator()
-        while let (key, counts, clients) = iterator.nextEntry() {
+        while let entry = iterator.nextEntry() {
+            let (key, counts, clients) = (entry.key, entry.counts, entry.clients)
             if key.minute != current {
                 flush()
                 current = key.minute
@@ -300,7 +301,8 @@ public final class DetectionRun {
             requests = [Int](repeating: 0, count: siteCount)
             hours = [Int](repeating: 0, count: siteCount)
             var lastHour = [Int32](repeating: .min, count: siteCount)
-            while let (key, counts, _) = iterator.nextEntry() {
+            while let entry = iterator.nextEntry() {
+                let (key, counts) = (entry.key, entry.counts)
                 let site = Int(key.site)
                 requests[site] += Int(counts.requests)
                 let hour = SiteSteps.stepStart(key.minute, length: 60)
@@ -383,7 +385,8 @@ public final class DetectionRun {
         let stepped = classes.indices.filter { rank in (0..<siteCount).contains { rankOfSite[$0] == rank && requests[$0] > 0 } }
         var minute: Int32?
         var iterator = rows.makeIterator()
-        while let (key, counts, clients) = iterator.nextEntry() {
+        while let entry = iterator.nextEntry() {
+            let (key, counts, clients) = (entry.key, entry.counts, entry.clients)
             if key.minute != minute {
                 minute = key.minute
                 for rank in stepped {

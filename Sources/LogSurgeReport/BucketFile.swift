@@ -87,7 +87,8 @@ public enum BucketFile {
         var minute: Int32?
         var minuteText: [UInt8] = []
         var iterator = rows.makeIterator()
-        while let (key, counts, clients) = iterator.nextEntry() {
+        while let entry = iterator.nextEntry() {
+            let (key, counts, clients) = (entry.key, entry.counts, entry.clients)
             if minute != key.minute {
                 minute = key.minute
                 UTCMinute.utf8(key.minute, into: &minuteText)
