@@ -52,6 +52,26 @@ public enum UTCMinute {
         text.append(UInt8(ascii: "Z"))
     }
 
+    /// The same into `text`, which holds `previous`'s text: of the same day, only the time is
+    /// written (a writer of rows by minute meets a new day once in 1,440 minutes, and finding
+    /// the date was most of the text's cost).
+    public static func utf8(_ minute: Int32, into text: inout [UInt8], replacing previous: Int32?) {
+        let days = floorDiv(Int(minute), 1440)
+        guard let previous, floorDiv(Int(previous), 1440) == days, text.count >= 6 else {
+            utf8(minute, into: &text)
+            return
+        }
+        let minuteOfDay = Int(minute) - days * 1440
+        let (hour, minutes) = (minuteOfDay / 60, minuteOfDay % 60)
+        text.withUnsafeMutableBufferPointer { text in
+            let end = text.count
+            text[end - 6] = UInt8(ascii: "0") + UInt8(hour / 10)
+            text[end - 5] = UInt8(ascii: "0") + UInt8(hour % 10)
+            text[end - 3] = UInt8(ascii: "0") + UInt8(minutes / 10)
+            text[end - 2] = UInt8(ascii: "0") + UInt8(minutes % 10)
+        }
+    }
+
     /// Parses `YYYY-MM-DDTHH:MMZ` (as written by `format(_:)`) back to minutes since the epoch.
     ///
     /// Returns `nil` for any other shape, an impossible date or time, or a minute outside `Int32`.

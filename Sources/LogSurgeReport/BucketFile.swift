@@ -45,8 +45,8 @@ public enum BucketFile {
             var site: (name: String, text: [UInt8])?
             for row in rows {
                 if minute != row.minute {
+                    UTCMinute.utf8(row.minute, into: &minuteText, replacing: minute)
                     minute = row.minute
-                    UTCMinute.utf8(row.minute, into: &minuteText)
                 }
                 if site?.name != row.site { site = (row.site, Array(Escaping.csv(row.site).utf8)) }
                 try block.appendLine(
@@ -83,15 +83,15 @@ public enum BucketFile {
         var block = CSVBlock()
         var siteTexts = [[UInt8]?](repeating: nil, count: rows.siteNames.count)
         // The minute's text, made again in place when the minute changes (a quiet site's rows
-        // are a minute each).
+        // are a minute each), its date only when the day does.
         var minute: Int32?
         var minuteText: [UInt8] = []
         var iterator = rows.makeIterator()
         while let entry = iterator.nextEntry() {
             let (key, counts, clients) = (entry.key, entry.counts, entry.clients)
             if minute != key.minute {
+                UTCMinute.utf8(key.minute, into: &minuteText, replacing: minute)
                 minute = key.minute
-                UTCMinute.utf8(key.minute, into: &minuteText)
             }
             let site = Int(key.site)
             if siteTexts[site] == nil { siteTexts[site] = Array(Escaping.csv(rows.siteNames[site]).utf8) }

@@ -58,6 +58,23 @@ struct UTCMinuteTests {
         }
     }
 
+    @Test("a minute's text written over the last one's (its time only, the same day) is the minute's text")
+    func textOverThePrevious() {
+        var random = SeededGenerator(seed: 21)
+        var text: [UInt8] = []
+        var previous: Int32?
+        // Across days, years, 1970 and year 0, with steps of a minute to a few days.
+        for start: Int32 in [-1_000_000_000, -1_440 * 3, 0, 24_566_400, Int32.max - 20_000_000] {
+            var minute = start
+            for _ in 0..<3_000 {
+                UTCMinute.utf8(minute, into: &text, replacing: previous)
+                #expect(text == UTCMinute.utf8(minute), "\(minute) after \(previous.map(String.init) ?? "none")")
+                previous = minute
+                minute += Int32.random(in: 1...(Bool.random(using: &random) ? 3 : 4_000), using: &random)
+            }
+        }
+    }
+
     @Test("Known values")
     func known() {
         #expect(UTCMinute.format(0) == "1970-01-01T00:00Z")
