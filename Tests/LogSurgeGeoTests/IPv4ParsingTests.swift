@@ -51,6 +51,12 @@ struct IPv4ParsingTests {
             let parsed = bytes.withUnsafeBytes { IPAddress.parseIPv4($0, from: 0) }
             #expect(parsed == referenceIPv4(bytes), "\(String(decoding: bytes, as: UTF8.self))")
             if parsed != nil { accepted += 1 }
+            // An address's text as the pipeline reads it (read from its end from 8 bytes on).
+            let address = bytes.withUnsafeBytes { IPAddress(parsing: $0) }
+            let expected =
+                referenceIPv4(bytes).map { IPAddress(ipv4: $0) }
+                ?? bytes.withUnsafeBytes { IPAddress.parseIPv6($0).map { IPAddress(high: $0.0, low: $0.1) } }
+            #expect(address == expected, "\(String(decoding: bytes, as: UTF8.self))")
         }
         #expect(accepted > 10_000)
     }
