@@ -158,11 +158,18 @@ struct SeriesNoise {
 
     /// The factor of `hour` of the week (`hourOfWeek`).
     func weeklyFactor(hour: Int, stepMinutes: Int) -> Double {
-        guard !profile.isEmpty else { return 1 }
-        let needed = 3 * max(1, 60 / max(1, stepMinutes))
-        guard Int(profile[hour].seen) >= needed else { return 1 }
+        weeklyFactor(hour: hour, needed: Self.stepsNeeded(stepMinutes: stepMinutes))
+    }
+
+    /// The factor of `hour` of the week once `needed` (`stepsNeeded`) of its steps were seen.
+    @inline(__always)
+    func weeklyFactor(hour: Int, needed: Int) -> Double {
+        guard !profile.isEmpty, Int(profile[hour].seen) >= needed else { return 1 }
         return profile[hour].factor
     }
+
+    /// Steps of an hour of the week seen before its factor counts: those of three weeks.
+    static func stepsNeeded(stepMinutes: Int) -> Int { 3 * max(1, 60 / max(1, stepMinutes)) }
 
     /// Learns the step at `minute`: `count` against the daily baseline `daily`.
     mutating func learnWeek(at minute: Int32, count: Double, daily: Double, stepMinutes: Int) {
