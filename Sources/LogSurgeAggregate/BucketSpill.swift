@@ -235,16 +235,18 @@ struct BucketRun: Sendable {
 /// their tally is (one record's, or several records' merged), read only when asked for.
 package struct RowClients {
     package var figures: ClientFigures
-    /// A spilled record's place in the clients file, or a table entry's index (`inMemory`).
-    fileprivate var tally: Int64 = 0
-    fileprivate var tallyLength: UInt32 = 0
+    /// Where the tally is: a spilled record's `tally` and `tallyLength` (a place in the clients
+    /// file, or one client held in the place itself: `BucketSpillFile.appendTally`), or a table
+    /// entry's index (`inMemory`).
+    fileprivate var place: Int64 = 0
+    fileprivate var placeLength: UInt32 = 0
     fileprivate var inMemory = false
     fileprivate var merged: ClientTally?
 
     /// The spilled tally of a row from one run: reused as it is when runs are merged.
     var spilledTally: (offset: Int64, length: UInt32)? {
         guard merged == nil, !inMemory else { return nil }
-        return (tally, tallyLength)
+        return (place, placeLength)
     }
 }
 
@@ -291,7 +293,7 @@ public struct BucketRowSequence: Sequence, Sendable {
     /// when that read fails, as the disk failed under us).
     package func tally(of clients: RowClients) -> ClientTally {
         if let merged = clients.merged { return merged }
-        return tally(at: clients.tally, length: clients.tallyLength, inMemory: clients.inMemory)
+        return tally(at: clients.place, length: clients.placeLength, inMemory: clients.inMemory)
     }
 
     fileprivate func tally(at place: Int64, length: UInt32, inMemory: Bool) -> ClientTally {
@@ -416,7 +418,7 @@ public struct BucketRowSequence: Sequence, Sendable {
             let figures = ClientFigures(distinct: Int(record.distinct), busiest: Int(record.busiest))
             return BucketEntry(
                 key: sequence.packedKey(sortKey: record.key), counts: BucketCounts(record.counts),
-                clients: RowClients(figures: figures, tally: record.tally, tallyLength: record.tallyLength, inMemory: inMemory))
+                clients: RowClients(figures: figures, place: record.tally, placeLength: record.tallyLength, inMemory: inMemory))
         }
 
         /// The next record of source `index`, as a row.

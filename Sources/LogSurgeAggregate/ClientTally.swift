@@ -489,8 +489,9 @@ struct ClientSketch: Sendable, Equatable {
     }
 
     /// `group`'s pairs sorted by identity, in `group` or in `scratch` (at least as long): dealt
-    /// by their identities' top bits, about one a slot (identities are distinct and well mixed:
-    /// `ClientTally.identity`), then each slot's few sorted by insertion. (The standard
+    /// by their identities' top bits, about one a slot for ordinary traffic (identities are
+    /// distinct and well mixed: `ClientTally.identity`), then each slot's few sorted by
+    /// insertion (a slot of more than 32, chosen on purpose, by a merge sort). (The standard
     /// library's merge sort of a bucket's clients was a tenth of the pipeline's time on one
     /// thread.)
     @inline(__always)
@@ -513,11 +514,19 @@ struct ClientSketch: Sendable, Equatable {
                 scratch[Int(starts[slot])] = pair
                 starts[slot] += 1
             }
-            // Each slot's pairs now end where the next slot's start: sorted slot by slot.
+            // Each slot's pairs now end where the next slot's start: sorted slot by slot. (A
+            // slot of many is sorted by the standard library: identities are a one-to-one mix of
+            // the address, so whoever holds a /64 can choose 1,024 of one slot, and insertion
+            // would take half a million moves a bucket.)
             var start = 0
             for slot in 0..<(1 << bits) {
                 let end = Int(starts[slot])
-                if end - start > 1 { insertionSort(UnsafeMutableBufferPointer(rebasing: scratch[start..<end])) }
+                if end - start > 32 {
+                    var many = UnsafeMutableBufferPointer(rebasing: scratch[start..<end])
+                    many.sort { $0.identity < $1.identity }
+                } else if end - start > 1 {
+                    insertionSort(UnsafeMutableBufferPointer(rebasing: scratch[start..<end]))
+                }
                 start = end
             }
             return UnsafeMutableBufferPointer(rebasing: scratch[..<count])

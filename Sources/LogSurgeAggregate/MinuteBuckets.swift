@@ -435,8 +435,9 @@ public struct MinuteBuckets: Sendable {
     }
 
     /// Each site's hours with requests, by index (as `siteNames`): counted as buckets spilled,
-    /// with the table's. Nil when spilled runs overlap in time (then only the rows, merged,
-    /// can say).
+    /// with the table's. Nil when a spilled run, or the table, reaches back before the latest
+    /// hour of the runs spilled before it (lines out of order across a spill, even one of a
+    /// bogus date; inputs over the same days): then only the rows, merged, can say.
     public func siteActiveHours() -> [Int]? {
         var hours = spilledHours
         hours.count(run: sortOrder(rank: siteRanks()).lazy.map { store.keys[$0.entry] }, siteCount: siteNames.count)

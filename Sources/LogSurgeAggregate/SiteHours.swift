@@ -3,7 +3,7 @@
 /// quiet sites: 2 M rows read back and merged from 32 runs, a tenth of the run).
 ///
 /// A run's buckets come by minute; runs usually follow one another in time, sharing at most an
-/// hour at their seam, which counts once. A run that starts before an hour already counted
+/// hour at their seam, which counts once. A run that starts before the latest hour counted
 /// (lines out of order, or several inputs spanning the same days) makes the counts unknown:
 /// `hours` is then nil, and a caller counts them from the rows.
 struct SiteHours: Sendable {

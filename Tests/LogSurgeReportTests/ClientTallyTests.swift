@@ -44,6 +44,46 @@ import LogSurgeCore
         #expect(tally == ClientTally(sortedPairs: sorted.map { clients[$0] }, requests: sorted.map { UInt32($0 % 7 + 1) }))
     }
 
+    /// A drain of several entries at once, identities clustered in one top-bits slot, or
+    /// spread: each entry's tally is its pairs sorted, whatever the group sizes (by insertion,
+    /// dealt by top bits, a slot of many by a merge sort, a sketch). (helper-32's review.)
+    @Test("a drain of many entries: each its pairs sorted, spread or all in one slot, across every sort's bounds", arguments: [0, 1, 2, 3])
+    func drainSeveralEntries(layout: Int) {
+        var random = SeededGenerator(seed: UInt64(layout) + 40)
+        let sizes = [0, 1, 2, 3, 15, 16, 17, 18, 33, 500, 1023, 1024, 1025, 0, 2, 1]
+        var counter = ClientCounter(initialCapacity: 16)
+        var expected: [[UInt64: UInt32]] = []
+        var lines: [(Int, UInt64)] = []
+        for (entry, size) in sizes.enumerated() {
+            var pairs: [UInt64: UInt32] = [:]
+            while pairs.count < size {
+                let identity: UInt64
+                switch layout {
+                case 0: identity = random.next()
+                case 1: identity = UInt64(pairs.count + 1)  // all in the first slot
+                case 2: identity = UInt64.max - UInt64(pairs.count)  // all in the last slot
+                default: identity = (random.next() & 0x00FF_FFFF) | 0xAB00_0000_0000_0000
+                }
+                let repeats = Int.random(in: 1...3, using: &random)
+                pairs[identity] = UInt32(repeats)
+                for _ in 0..<repeats { lines.append((entry, identity)) }
+            }
+            expected.append(pairs)
+        }
+        lines.shuffle(using: &random)
+        for (entry, identity) in lines { counter.add(entry: entry, client: identity) }
+        let tallies = counter.drain(entryCount: sizes.count)
+        for (entry, pairs) in expected.enumerated() {
+            let sorted = pairs.keys.sorted()
+            let reference = ClientTally(sortedPairs: sorted, requests: sorted.map { pairs[$0]! })
+            #expect(tallies[entry] == reference, "layout \(layout) entry \(entry) size \(sizes[entry])")
+            // Round trip through the spill bytes.
+            let bytes = tallies[entry].serialized()
+            let back = bytes.withUnsafeBytes { ClientTally(serialized: $0) }
+            #expect(back == tallies[entry])
+        }
+    }
+
     @Test("beyond the limit, within 2 % of the true count", arguments: [1025, 3000, 20_000, 200_000, 1_000_000])
     func estimateWithinTwoPercent(count: Int) {
         for seed in 1...3 as ClosedRange<UInt64> {

@@ -385,6 +385,50 @@ import LogSurgeReport
         #expect(hours?.allSatisfy { $0 > 10 } == true)
     }
 
+    static func fuzzCounts(_ n: UInt64) -> BucketCounts {
+        .init(requests: n, status2xx: n, status3xx: 0, status4xx: 0, status5xx: 0, bytes: 0)
+    }
+
+    /// Random adds (mostly forward in time, some jitter back, some far jumps), small spill
+    /// thresholds, small site limits (folds), merges of other buckets in order: whenever
+    /// siteActiveHours is non-nil it equals the count from the rows. (helper-32's review.)
+    @Test("random adds, spills, folds and inputs merged in order: when known, the hours are the rows'")
+    func siteHoursFuzz() {
+        var exactCount = 0, nilCount = 0
+        for seed in 1...400 as ClosedRange<UInt64> {
+            var random = SeededGenerator(seed: seed)
+            var buckets = MinuteBuckets(spillThreshold: Int.random(in: 1...40, using: &random))
+            if seed % 3 == 0 { buckets.siteLimit = Int.random(in: 3...6, using: &random) }
+            let siteCount = Int.random(in: 1...12, using: &random)
+            var minute = Int32.random(in: -3000...3000, using: &random)
+            let jitter = seed % 4 == 0
+            for step in 0..<Int.random(in: 1...400, using: &random) {
+                minute += Int32.random(in: 0...25, using: &random)
+                var m = minute
+                if jitter, Int.random(in: 0..<20, using: &random) == 0 { m -= Int32.random(in: 0...200, using: &random) }
+                let site = "s\(Int.random(in: 0..<siteCount, using: &random)).example"
+                if seed % 5 == 0, step % 50 == 49 {
+                    // Another input's buckets, in order.
+                    var other = MinuteBuckets(spillThreshold: 1 << 16)
+                    other.add(minute: m, site: site, country: CountryCode(rawValue: 1), counts: Self.fuzzCounts(1))
+                    buckets.merge(inOrder: other)
+                } else {
+                    buckets.add(
+                        minute: m, site: site, country: CountryCode(rawValue: UInt16(Int.random(in: 0...2, using: &random))),
+                        counts: Self.fuzzCounts(UInt64(Int.random(in: 0...2, using: &random))))
+                }
+            }
+            if let hours = buckets.siteActiveHours() {
+                exactCount += 1
+                #expect(hours == Self.fromRows(buckets), "seed \(seed)")
+            } else {
+                nilCount += 1
+            }
+        }
+        #expect(nilCount > 10, "some runs overlap in time")
+        #expect(exactCount > 100)
+    }
+
     @Test("runs that overlap in time: unknown (nil), not miscounted")
     func outOfOrder() {
         var buckets = MinuteBuckets(spillThreshold: 4)
