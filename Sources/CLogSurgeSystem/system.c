@@ -38,6 +38,12 @@ int logsurge_thread_nice_above_process(void) {
 #endif
 }
 
+void logsurge_use_one_malloc_arena(void) {
+#if defined(__GLIBC__) && defined(M_ARENA_MAX)
+    if (getenv("MALLOC_ARENA_MAX") == NULL) mallopt(M_ARENA_MAX, 1);
+#endif
+}
+
 void logsurge_release_free_memory(void) {
 #if defined(__GLIBC__)
     malloc_trim(0);

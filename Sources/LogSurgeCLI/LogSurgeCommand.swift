@@ -40,6 +40,7 @@ struct LogSurgeCommand: ParsableCommand {
     /// Parses, runs, and maps every failure to the contract's exit status: 2 for usage errors,
     /// whatever the command decided otherwise.
     static func main() {
+        logsurge_use_one_malloc_arena()  // before any worker thread: see its comment
         signal(SIGPIPE, SIG_IGN)  // a closed pipe becomes EPIPE, which ends the program quietly
         signal(SIGXFSZ, SIG_IGN)  // a file size limit becomes EFBIG: an error naming the output
         // Killed (SIGINT, SIGTERM, SIGHUP), a run leaves no temporary output beside the real ones

@@ -14,6 +14,13 @@ int logsurge_thread_nice_above_process(void);
 /// finished input's buffers and tallies used does not stay resident for the rest of the run.
 void logsurge_release_free_memory(void);
 
+/// Has glibc's malloc serve every thread from one arena (unless the environment sets
+/// MALLOC_ARENA_MAX): with an arena a thread, the memory each thread freed stayed with its
+/// arena, 5 to 10 MB more resident at the peak (the 4 rotated archives: 85 MB against 90 to
+/// 99), and no run was faster for it (the hot paths allocate little; small blocks come from
+/// each thread's cache). Call once, early, before the worker threads start.
+void logsurge_use_one_malloc_arena(void);
+
 /// Makes SIGINT and SIGTERM request a stop instead of killing the process: the first one sets
 /// the flag that `logsurge_stop_requested` reads (reads and waits then end, and the run writes
 /// what it has); a second one of either kills the process as usual. Call once, early.
