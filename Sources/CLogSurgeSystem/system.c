@@ -40,7 +40,11 @@ int logsurge_thread_nice_above_process(void) {
 
 void logsurge_use_one_malloc_arena(void) {
 #if defined(__GLIBC__) && defined(M_ARENA_MAX)
-    if (getenv("MALLOC_ARENA_MAX") == NULL) mallopt(M_ARENA_MAX, 1);
+    // Either way an operator may have set the limit: the variable, or glibc's tunable.
+    const char *tunables = getenv("GLIBC_TUNABLES");
+    if (getenv("MALLOC_ARENA_MAX") == NULL && (tunables == NULL || strstr(tunables, "glibc.malloc.arena_max") == NULL)) {
+        mallopt(M_ARENA_MAX, 1);
+    }
 #endif
 }
 

@@ -524,10 +524,7 @@ public final class DetectionEngine {
         let hour = SeriesNoise.hourOfWeek(minute(of: step))
         let needed = SeriesNoise.stepsNeeded(stepMinutes: stepMinutes)
         let level = history.dailyExpected(at: step, stepsPerDay: stepsPerDay, halfWindow: halfWindow) { day in
-            // (0 <= hour < 168 and 1 <= day <= 7: one week added at most; no division in the
-            // loop over days, which runs for every series at every step.)
-            let earlier = hour - 24 * day
-            return history.noise.weeklyFactor(hour: earlier < 0 ? earlier + 168 : earlier, needed: needed)
+            history.noise.weeklyFactor(hour: SeriesNoise.hourOfWeek(hour, daysBefore: day), needed: needed)
         }
         history.weeklyLevelMemo = (step, level)
         return level

@@ -150,6 +150,14 @@ struct SeriesNoise {
         return ((hours % 168) + 168) % 168
     }
 
+    /// The hour of the week `days` (1 to 7) days before `hour` (`hourOfWeek`): one week added at
+    /// most, no division (this runs for every day back of every series at every step).
+    @inline(__always)
+    static func hourOfWeek(_ hour: Int, daysBefore days: Int) -> Int {
+        let earlier = hour - 24 * days
+        return earlier < 0 ? earlier + 168 : earlier
+    }
+
     /// The factor of the hour of week of `minute`: 1 until that hour has been seen in three
     /// weeks (its steps of three weeks, for steps under an hour).
     func weeklyFactor(at minute: Int32, stepMinutes: Int) -> Double {

@@ -40,6 +40,13 @@ import Testing
         }
     }
 
+    @Test("the hour of the week days before, without a division, is the modulo's (helper-33's review)")
+    func earlierHourOfWeek() {
+        for hour in 0..<168 {
+            for days in 1...7 { #expect(SeriesNoise.hourOfWeek(hour, daysBefore: days) == ((hour - 24 * days) % 168 + 168) % 168) }
+        }
+    }
+
     @Test("negative binomial tails match reference values, and are the Poisson's at dispersion 0")
     func negativeBinomialTails() {
         // (k, mean, ψ, P(X ≥ k), P(X ≤ k)) from scipy.stats.nbinom with n = 1/ψ, p = n/(n + mean).
