@@ -1,3 +1,5 @@
+import LogSurgeCore
+
 /// Each site's hours with requests, counted as a run's buckets are spilled in order, so that
 /// the detectors of a finished run need no pass over every row to learn them (a year of 50
 /// quiet sites: 2 M rows read back and merged from 32 runs, a tenth of the run).
@@ -18,8 +20,7 @@ struct SiteHours: Sendable {
     /// The hour that holds `minute` (minutes before 1970 included).
     @inline(__always)
     static func hour(of minute: Int32) -> Int32 {
-        let minute = Int(minute)
-        return Int32((minute - ((minute % 60) + 60) % 60) / 60)
+        Int32(UTCMinute.floorDiv(Int(minute), 60))
     }
 
     /// Counts the hours of one run's buckets, `keys` in the order of its rows (minute first).

@@ -290,21 +290,18 @@ public final class DetectionRun {
     private func run(_ buckets: MinuteBuckets, span: ClosedRange<Int32>, busiest: Set<String>?) -> Outcome? {
         let rows = buckets.sortedRows()
         let siteCount = rows.siteNames.count
-        // Each site's requests and hours with requests: as the buckets counted them, or, when
-        // their spilled runs overlap in time, from the rows (they come by minute: a site's
-        // hours in order).
+        // Each site's requests, and its hours with requests as the buckets counted them, or,
+        // when those are unknown (`siteActiveHours`), from the rows (they come by minute: a
+        // site's hours in order).
         let totals = buckets.requestsBySite()
-        var requests = rows.siteNames.map { Int(totals[$0]?.requests ?? 0) }
+        let requests = rows.siteNames.map { Int(totals[$0]?.requests ?? 0) }
         var hours = buckets.siteActiveHours() ?? []
         if hours.count != siteCount {
             var iterator = rows.makeIterator()
-            requests = [Int](repeating: 0, count: siteCount)
             hours = [Int](repeating: 0, count: siteCount)
             var lastHour = [Int32](repeating: .min, count: siteCount)
             while let entry = iterator.nextEntry() {
-                let (key, counts) = (entry.key, entry.counts)
-                let site = Int(key.site)
-                requests[site] += Int(counts.requests)
+                let key = entry.key, site = Int(key.site)
                 let hour = SiteSteps.stepStart(key.minute, length: 60)
                 if hour != lastHour[site] {
                     hours[site] += 1
