@@ -74,8 +74,8 @@ public enum UTCMinute {
 
     /// Parses `YYYY-MM-DDTHH:MMZ` (as written by `format(_:)`) back to minutes since the epoch.
     ///
-    /// Returns `nil` for any other shape, an impossible date or time, or a minute outside `Int32`.
-    /// A leading `-` before the year is accepted, as `format(_:)` writes it.
+    /// Returns `nil` for any other shape, an impossible date or time, or a minute outside
+    /// `supported` (so of `format(_:)`'s negative years only `-0000` comes back).
     public static func parse(_ text: String) -> Int32? {
         var utf8 = Array(text.utf8)
         var negative = false
@@ -98,14 +98,27 @@ public enum UTCMinute {
     /// The minute since the epoch of a UTC calendar date and time, or `nil` if it is not real.
     ///
     /// Validates every part: month 1...12, day within that month (29 February only in leap
-    /// years), hour 0...23, minute 0...59, and a result that fits in `Int32`
-    /// (about the years -2113 to 6053).
+    /// years), hour 0...23, minute 0...59, and a result in `supported` (the years 0000 to 3999).
     public static func minute(year: Int, month: Int, day: Int, hour: Int, minute: Int) -> Int32? {
         guard (1...12).contains(month), day >= 1, day <= daysInMonth(year: year, month: month),
             (0...23).contains(hour), (0...59).contains(minute),
             (-1_000_000...1_000_000).contains(year)
         else { return nil }
-        return Int32(exactly: days(year: year, month: month, day: day) * 1440 + hour * 60 + minute)
+        return checked(days(year: year, month: month, day: day) * 1440 + hour * 60 + minute)
+    }
+
+    /// The minutes a time may name: 0000-01-01T00:00Z through 3999-12-31T23:59Z. Any two are
+    /// less than 2^31 minutes apart (by 83 years) and either end is more than 2,000 years inside
+    /// `Int32`, so the spans, differences and windows before or after a minute that the
+    /// detectors and reports take in `Int32` cannot overflow, however far apart a log's times
+    /// are. A time outside is not a log's time: a line that gives one is `bad_timestamp`.
+    public static let supported: ClosedRange<Int32> = -1_036_120_320...1_067_676_479
+
+    /// `minute` when `supported` holds it, else nil: every minute read from text (a log line,
+    /// a count series, a bucket file) passes here.
+    @inline(__always)
+    public static func checked(_ minute: Int) -> Int32? {
+        minute >= Int(supported.lowerBound) && minute <= Int(supported.upperBound) ? Int32(truncatingIfNeeded: minute) : nil
     }
 
     // MARK: - Calendar arithmetic shared with the timestamp parser

@@ -161,9 +161,14 @@ public final class DetectionTrace: @unchecked Sendable {
     }
 
     /// The first minute of each column.
+    /// (In `Int`: a column's offset is a span of minutes, which may pass `Int32` where the
+    /// minute it reaches does not.)
     public func minute(ofColumn column: Int) -> Int32 {
-        firstMinute + Int32(column * minutesPerColumn)
+        Int32(Int(firstMinute) + column * minutesPerColumn)
     }
+
+    /// The last minute of the span.
+    public var lastMinute: Int32 { Int32(Int(firstMinute) + max(1, minuteCount) - 1) }
 
     /// Minutes of the span in `column`.
     public func minutes(inColumn column: Int) -> Int {

@@ -67,7 +67,7 @@ struct ISOTimeCache: Sendable {
         } else {
             hasZone = false
         }
-        guard let minute = Int32(exactly: localMinute - offset) else { return nil }
+        guard let minute = UTCMinute.checked(localMinute - offset) else { return nil }
         return (minute, i, hasZone)
     }
 
@@ -145,7 +145,7 @@ enum EpochUnit: UInt8, Sendable, Hashable {
             case .microseconds: 60_000_000
             case .nanoseconds: 60_000_000_000
             }
-        guard let minute = Int32(exactly: value / perMinute) else { return nil }
+        guard let minute = UTCMinute.checked(Int(value / perMinute)) else { return nil }
         return (minute, i)
     }
 }
@@ -171,7 +171,7 @@ struct TimeParts: Sendable {
         }
         guard year >= 0, let local = UTCMinute.minute(year: year, month: month, day: day, hour: hour, minute: minute)
         else { return nil }
-        return Int32(exactly: Int(local) - (offset ?? 0))
+        return UTCMinute.checked(Int(local) - (offset ?? 0))
     }
 }
 

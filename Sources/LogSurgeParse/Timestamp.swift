@@ -81,7 +81,7 @@ struct TimestampCache: Sendable {
             hour <= 23, minute <= 59, offsetMinutes <= 59, offset <= 14 * 60
         else { return nil }
         let local = UTCMinute.days(year: year, month: month, day: day) * 1440 + hour * 60 + minute
-        return Int32(exactly: sign == ASCII.plus ? local - offset : local + offset)
+        return UTCMinute.checked(sign == ASCII.plus ? local - offset : local + offset)
     }
 
     /// The month number of an English three-letter month name, in any letter case.

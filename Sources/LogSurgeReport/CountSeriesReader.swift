@@ -174,6 +174,6 @@ public enum CountSeriesReader {
             }
         }
         guard let local = UTCMinute.minute(year: year, month: month, day: day, hour: hour, minute: minute) else { return nil }
-        return Int32(exactly: Int(local) - offset)
+        return UTCMinute.checked(Int(local) - offset)
     }
 }

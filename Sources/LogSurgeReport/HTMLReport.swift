@@ -42,7 +42,7 @@ public enum HTMLReport {
         let range = analysis.buckets.minuteRange
         // A --state run that read nothing new still charts what the state remembers.
         let charted = trace.map {
-            "\(display($0.firstMinute)) – \(display($0.firstMinute + Int32($0.minuteCount - 1))) UTC, nothing new read"
+            "\(display($0.firstMinute)) – \(display($0.lastMinute)) UTC, nothing new read"
         }
         let spanText = range.map { "\(display($0.lowerBound)) – \(display($0.upperBound)) UTC" } ?? charted ?? "no requests"
         var page = """
@@ -245,7 +245,7 @@ public enum HTMLReport {
         guard let trace, !sites.isEmpty else {
             return out + "<p class=\"none\">No requests were read, so there is nothing to chart.</p></section>\n"
         }
-        let last = trace.firstMinute + Int32(trace.minuteCount - 1)
+        let last = trace.lastMinute
         let column = TextReport.duration(Int64(trace.minutesPerColumn))
         out +=
             "<p class=\"lead\">\(display(trace.firstMinute)) to \(display(last)) UTC, \(column) a column"
@@ -302,7 +302,7 @@ public enum HTMLReport {
     }
 
     private static func shades(_ episodes: [AlertEpisode], trace: DetectionTrace, cssClass: String) -> [TimeChart.Shade] {
-        let last = trace.firstMinute + Int32(trace.minuteCount - 1)
+        let last = trace.lastMinute
         return episodes.map { episode in
             TimeChart.Shade(
                 start: episode.event.start, end: episode.event.end ?? last, raisedAt: episode.event.raisedAt,
@@ -314,7 +314,7 @@ public enum HTMLReport {
     private static func episodeLines(_ episodes: [AlertEpisode], columns: Range<Int>, trace: DetectionTrace) -> String {
         let from = trace.minute(ofColumn: columns.lowerBound)
         let to = trace.minute(ofColumn: columns.upperBound - 1) + Int32(trace.minutes(inColumn: columns.upperBound - 1) - 1)
-        let last = trace.firstMinute + Int32(trace.minuteCount - 1)
+        let last = trace.lastMinute
         return episodes.filter { $0.event.start <= to && ($0.event.end ?? last) >= from }.map { episode in
             let kind =
                 switch episode.event.kind {

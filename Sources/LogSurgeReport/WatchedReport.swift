@@ -50,7 +50,7 @@ extension TextReport {
         let surged = trace.sitesByRequests().filter { site in surges.contains { $0.site == site } }
         let shown = trace.chartedSites(busiest: watchedSitesShown, most: 2 * watchedSitesShown, alsoShown: surged)
 
-        let last = trace.firstMinute + Int32(trace.minuteCount - 1)
+        let last = trace.lastMinute
         var out =
             "\n" + style.bold("Watched countries") + ": requests per minute against the baseline, "
             + "\(UTCMinute.format(trace.firstMinute)) … \(UTCMinute.format(last)), \(duration(Int64(perColumn))) a column\n"

@@ -120,8 +120,14 @@ public final class RunState {
                             detectors.map { $0.through == .max ? .max : $0.through + 1 } ?? last.subtractingSaturating(Self.historyMinutes)
                         preloaded = (from, try Self.storedBuckets(db, from: from, path: path))
                     }
-                    let lastDay = try Int32.fetchOne(db, sql: "SELECT max(day) FROM day_bucket")
-                    lastStored = last ?? lastDay.map { $0 * 1440 + 1439 }
+                    let lastDay = try Int64.fetchOne(db, sql: "SELECT max(day) FROM day_bucket")
+                    // No minute a log can give lies outside `UTCMinute.supported` (nor, so,
+                    // arithmetic on one overflows): one that does is damage, said before any input.
+                    let lastDayEnd = lastDay.map { abs($0) < 1 << 40 ? UTCMinute.checked(Int($0) * 1440 + 1439) : nil }
+                    guard lastDayEnd != .some(nil), last.map({ UTCMinute.supported.contains($0) }) ?? true else {
+                        throw StateError(description: "\(path): state file damaged: a minute outside the years 0000-3999")
+                    }
+                    lastStored = last ?? lastDayEnd ?? nil
                     return changed ? .commit : .rollback
                 }
             }
@@ -259,7 +265,7 @@ public final class RunState {
                 throw StateError(description: "\(path): state file damaged: a row of detector does not match its checksum")
             }
             guard case .string(let name) = values[0].storage, name == "engine" else { continue }
-            guard case .int64(let through) = values[1].storage, let through = Int32(exactly: through),
+            guard case .int64(let through) = values[1].storage, let through = UTCMinute.checked(Int(through)),
                 case .blob(let data) = values[2].storage
             else { throw StateError(description: "\(path): state file damaged: the detectors' row holds values of other types") }
             engine = (through, [UInt8](data))
@@ -1183,7 +1189,7 @@ public final class RunState {
             for index in [0, 3, 4, 5, 6, 7] {
                 if let number = integer(values[index]) { numbers.append(number) }
             }
-            guard numbers.count == 6, let minute = Int32(exactly: numbers[0]) else {
+            guard numbers.count == 6, let minute = UTCMinute.checked(Int(numbers[0])) else {
                 throw StateError(description: "\(path): state file damaged: a row of bucket holds values of other types")
             }
             let key = DayKey(day: day(minute), site: blob(values[1]), country: blob(values[2]))
@@ -1256,7 +1262,7 @@ public final class RunState {
             if !clients { counts += [0, 0] }
             // The clients as counting made them: none above the requests.
             guard counts.count == 7, counts[5] <= counts[0], counts[6] <= counts[0], case .int64(let minute) = values[0].storage,
-                let minute = Int32(exactly: minute), case .string(let site) = values[1].storage,
+                let minute = UTCMinute.checked(Int(minute)), case .string(let site) = values[1].storage,
                 case .string(let country) = values[2].storage
             else {
                 otherTypes += 1

@@ -147,6 +147,52 @@ struct HostileCLITests {
         #expect(result.stderr.hasPrefix("logsurge: error: "))
         #expect(result.stderr.contains(directory))
     }
+
+    @Test("times 4,000 years apart are reported in every output and across --state runs; one past them is bad_timestamp")
+    func timesFarApart() throws {
+        let directory = Support.temporaryDirectory().path
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        func line(_ time: String, _ status: Int = 200) -> String {
+            "8.8.8.8 - - [\(time)] \"GET / HTTP/1.1\" \(status) 5 \"-\" \"ua\"\n"
+        }
+        // The first and last minutes a log may give (`UTCMinute.supported`), a busy hour between.
+        let logs = [
+            "first.log": line("01/Jan/0000:00:00:00 +0000") + line("01/Jan/0000:00:00:30 +0000", 503),
+            "between.log": (0..<60).map { line("09/Nov/2016:02:\($0 < 10 ? "0" : "")\($0):00 +0000", $0 % 2 == 0 ? 200 : 500) }.joined(),
+            "last.log": line("31/Dec/3999:23:59:59 +0000", 500) + line("01/Jan/4000:00:59:00 +0100"),
+        ]
+        for (name, text) in logs { try Support.writeFile("\(directory)/\(name)", Data(text.utf8)) }
+        // Before: 5,000 years between two lines passed 2^31 minutes and trapped (SIGILL) the
+        // detectors' trace, the text report and the state's arithmetic.
+        let beyond = line("01/Jan/0001:00:00:00 +0000") + line("01/Jan/5000:00:00:00 +0000") + line("01/Jan/0000:00:00:00 +1400")
+        let outputs = ["--alerts", "\(directory)/a.jsonl", "--buckets", "\(directory)/b.csv", "--html", "\(directory)/r.html"]
+        for watch in ["US", "all"] {
+            let result = try Support.run(
+                ["-", "--watch-country", watch, "--summary", "\(directory)/s.json", "--metrics", "\(directory)/m.txt"] + outputs,
+                stdin: Array((beyond + logs.values.sorted().joined()).utf8), timeLimit: 120)
+            #expect(result.status == 0, "\(result.stderr.suffix(1_000))")
+            #expect(result.stdout.contains("Time span: 0000-01-01T00:00Z to 3999-12-31T23:59Z"), "\(result.stdout.prefix(600))")
+            let summary = try #require(
+                try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: "\(directory)/s.json"))) as? [String: Any])
+            Self.expectBalanced(summary)
+            #expect((summary["malformed"] as? [String: Int])?["bad_timestamp"] == 2, "\(summary)")
+            #expect(summary["parsed"] as? Int == 65)
+            #expect(summary["first_minute"] as? String == "0000-01-01T00:00Z" && summary["last_minute"] as? String == "3999-12-31T23:59Z")
+            let buckets = try String(contentsOfFile: "\(directory)/b.csv", encoding: .utf8)
+            #expect(buckets.contains("\n0000-01-01T00:00Z,") && buckets.contains("\n3999-12-31T23:59Z,"))
+            #expect(try Support.run(["detect", "\(directory)/b.csv"]).status == 0)
+        }
+        // The same inputs a run at a time into one state, in orders that add earlier minutes.
+        for order in [["last.log", "between.log", "first.log"], ["first.log", "last.log", "between.log"]] {
+            let state = "\(directory)/\(order[0]).state"
+            for name in order + [order[0]] {
+                let result = try Support.run(["--quiet", "--state", state, "\(directory)/\(name)"] + outputs, timeLimit: 120)
+                #expect(result.status == 0, "\(order) \(name): \(result.stderr.suffix(1_000))")
+            }
+            let described = try Support.run(["state", state])
+            #expect(described.status == 0 && described.stdout.contains("0000-01-01"), "\(described.stdout)")
+        }
+    }
 }
 
 /// Every corrupt database of the conformance set, and truncated copies of valid ones, given

@@ -1,6 +1,7 @@
 import Foundation
 import LogSurgePipelineTestSupport
 import GRDB
+import LogSurgeCore
 @testable import LogSurgeState
 import Testing
 
@@ -268,6 +269,49 @@ struct StateCLITests {
             let result = try Support.run(["--quiet", "--state", forged, log])
             // Before: an arithmetic overflow trapped (status 132).
             #expect([0, 2].contains(result.status), "through \(through): \(result.status) \(result.stderr)")
+        }
+    }
+
+    @Test("a minute or a day forged with its checksum past the years 0000-3999 is damage, said, never trapped on")
+    func forgedMinutesPastTheSupportedYears() throws {
+        let (directory, log, _, original) = try stateOfOneRun()
+        defer { try? fileManager.removeItem(atPath: directory) }
+        let minuteRow =
+            "logsurge_row_checksum(minute, site, country, requests, status_2xx, status_3xx, status_4xx, status_5xx, bytes, clients, busiest)"
+        let dayRow = "logsurge_row_checksum(day, site, country, requests, status_2xx, status_3xx, status_4xx, status_5xx, bytes)"
+        let forgeries = [
+            "last minute Int32.max": ["UPDATE bucket SET minute = \(Int32.max) WHERE minute = (SELECT max(minute) FROM bucket)"],
+            "a minute of 4000": [
+                "UPDATE bucket SET minute = \(UTCMinute.supported.upperBound + 1) WHERE minute = (SELECT max(minute) FROM bucket)"
+            ],
+            "a first minute before 0000": [
+                "UPDATE bucket SET minute = \(UTCMinute.supported.lowerBound - 1) WHERE minute = (SELECT min(minute) FROM bucket)"
+            ],
+            // Only days left (minutes folded), the last a day no Int32 minute reaches.
+            "a day of 2e9": ["DELETE FROM bucket", "UPDATE day_bucket SET day = 2000000000"],
+        ]
+        for (name, statements) in forgeries {
+            let forged = directory + "/\(name).db"
+            try original.write(to: URL(fileURLWithPath: forged))
+            var configuration = Configuration()
+            configuration.prepareDatabase { $0.add(function: RunState.rowChecksum) }
+            let queue = try DatabaseQueue(path: forged, configuration: configuration)
+            try queue.write { db in
+                for statement in statements { try db.execute(sql: statement) }
+                try db.execute(sql: "UPDATE bucket SET checksum = \(minuteRow)")
+                try db.execute(sql: "UPDATE day_bucket SET checksum = \(dayRow)")
+            }
+            try queue.close()
+            let result = try Support.run(["--quiet", "--state", forged, log])
+            // A minute before the window a night reads is left until something reads it: the
+            // state command, which checks all of it.
+            let early = name.hasPrefix("a first")
+            #expect(result.status == (early ? 0 : 2), "\(name): \(result.status) \(result.stderr)")
+            if !early { #expect(result.stderr.contains("state file damaged"), "\(name): \(result.stderr)") }
+            let described = try Support.run(["state", forged, "--buckets", directory + "/minutes.csv"])
+            #expect(
+                described.status == 2 && described.stderr.contains("state file damaged"), "\(name): \(described.status) \(described.stderr)"
+            )
         }
     }
 }

@@ -37,6 +37,26 @@ struct NamedFormatTests {
         )
     }
 
+    @Test("JSON and strftime times in every form: the years 0000-3999 parse, a time past them is bad_timestamp")
+    func timesOutsideTheSupportedYears() throws {
+        func json(_ time: String) -> Outcome { outcome(#"{"remote_addr":"8.8.8.8","time":\#(time),"status":200}"#, Self.json) }
+        #expect(json(#""3999-12-31T23:59:59Z""#).fields?.minute == "3999-12-31T23:59Z")
+        #expect(json(#""4000-01-01T00:30:00+01:00""#).fields?.minute == "3999-12-31T23:30Z")
+        #expect(json(#""0000-01-01T00:00:00Z""#).fields?.minute == "0000-01-01T00:00Z")
+        // 64,060,588,799 s is 3999-12-31T23:59:59Z.
+        #expect(json("64060588799").fields?.minute == "3999-12-31T23:59Z")
+        for time in [#""4000-01-01T00:00:00Z""#, #""0000-01-01T00:00:00+00:01""#, #""01/Jan/5000:00:00:00 +0000""#, "64060588800"] {
+            #expect(json(time) == .malformed(.badTimestamp), "\(time)")
+        }
+        let pieces = try FormatStringTests.compiled(#"%h [%{%d/%m/%Y %H:%M:%S}t %{%z}t] \"%r\" %>s %b"#)
+        #expect(outcome(#"1.2.3.4 [31/12/3999 23:59:00 +0000] "GET / HTTP/1.1" 200 1"#, pieces).fields?.minute == "3999-12-31T23:59Z")
+        #expect(outcome(#"1.2.3.4 [31/12/3999 23:59:00 -0001] "GET / HTTP/1.1" 200 1"#, pieces) == .malformed(.badTimestamp))
+        #expect(outcome(#"1.2.3.4 [01/01/6000 00:00:00 +0000] "GET / HTTP/1.1" 200 1"#, pieces) == .malformed(.badTimestamp))
+        let seconds = try FormatStringTests.compiled(#"%h %{sec}t \"%r\" %>s %b"#)
+        #expect(outcome(#"1.2.3.4 64060588799 "GET / HTTP/1.1" 200 1"#, seconds).fields?.minute == "3999-12-31T23:59Z")
+        #expect(outcome(#"1.2.3.4 64060588800 "GET / HTTP/1.1" 200 1"#, seconds) == .malformed(.badTimestamp))
+    }
+
     @Test("JSON: an ISO time without an offset is read as UTC and marked")
     func jsonZoneless() {
         let zoneless = outcome(#"{"remote_addr":"8.8.8.8","time":"2016-11-09T02:31:05.5","status":200}"#, Self.json)

@@ -82,8 +82,33 @@ struct UTCMinuteTests {
         #expect(UTCMinute.parse("2016-11-09T02:31Z") == 24_644_311)
         #expect(UTCMinute.format(24_644_311) == "2016-11-09T02:31Z")
         #expect(UTCMinute.format(Int32.max) == "6053-01-23T02:07Z")
-        for extreme in [Int32.max, Int32.min, Int32.min + 1, -1_000_000_000] {
+        for extreme in [UTCMinute.supported.lowerBound, UTCMinute.supported.upperBound, -1_000_000_000, 1_000_000_000] {
             #expect(UTCMinute.parse(UTCMinute.format(extreme)) == extreme, "\(UTCMinute.format(extreme))")
+        }
+        // Written, but not a time a log may give: parse refuses them as a log's time is refused.
+        for outside in [Int32.max, Int32.min, UTCMinute.supported.lowerBound - 1, UTCMinute.supported.upperBound + 1] {
+            #expect(UTCMinute.parse(UTCMinute.format(outside)) == nil, "\(UTCMinute.format(outside))")
+        }
+    }
+
+    @Test("the supported minutes are the years 0000 to 3999, and any two are a difference in Int32 with room to spare")
+    func supported() {
+        #expect(UTCMinute.format(UTCMinute.supported.lowerBound) == "0000-01-01T00:00Z")
+        #expect(UTCMinute.format(UTCMinute.supported.upperBound) == "3999-12-31T23:59Z")
+        #expect(UTCMinute.minute(year: 0, month: 1, day: 1, hour: 0, minute: 0) == UTCMinute.supported.lowerBound)
+        #expect(UTCMinute.minute(year: 3999, month: 12, day: 31, hour: 23, minute: 59) == UTCMinute.supported.upperBound)
+        #expect(UTCMinute.minute(year: 4000, month: 1, day: 1, hour: 0, minute: 0) == nil)
+        #expect(UTCMinute.minute(year: -1, month: 12, day: 31, hour: 23, minute: 59) == nil)
+        let span = Int(UTCMinute.supported.upperBound) - Int(UTCMinute.supported.lowerBound)
+        // The widest span, plus a year's history either side (the detectors' windows), fits.
+        #expect(span + 2 * 366 * 1_440 < Int(Int32.max))
+        for minute in [
+            Int(Int32.min), Int(UTCMinute.supported.lowerBound) - 1, Int(UTCMinute.supported.upperBound) + 1, Int(Int32.max) + 1,
+        ] {
+            #expect(UTCMinute.checked(minute) == nil, "\(minute)")
+        }
+        for minute in [UTCMinute.supported.lowerBound, 0, UTCMinute.supported.upperBound] {
+            #expect(UTCMinute.checked(Int(minute)) == minute)
         }
     }
 
