@@ -99,7 +99,9 @@ struct Generate: ParsableCommand {
     var labels: String?
 
     func validate() throws {
-        guard UTCMinute.parse(start) != nil else { throw ValidationError("--start must look like 2016-11-08T00:00Z") }
+        guard UTCMinute.parse(start) != nil else {
+            throw ValidationError("--start must look like 2016-11-08T00:00Z, a minute of the years 1000 to 3999")
+        }
         guard GeneratedLayout.named.contains(where: { $0.name == format }) else {
             throw ValidationError(
                 "unknown format '\(format)': use \(GeneratedLayout.named.map(\.name).joined(separator: ", ")), or --log-format")
@@ -115,6 +117,15 @@ struct Generate: ParsableCommand {
         }
         guard (minutes ?? days * 1440) > 0, (minutes ?? days * 1440) <= 366 * 1440 * 5 else {
             throw ValidationError("generate between 1 minute and 5 years")
+        }
+        // Every format writes a four-digit year, in the zone of the lines (up to 14 hours
+        // either side of UTC), and logsurge reads the years up to 3999: a log written outside
+        // them would be read as nothing but bad timestamps.
+        let written = UTCMinute.minute(year: 1000, month: 1, day: 2, hour: 0, minute: 0)!...(UTCMinute.supported.upperBound - 1440)
+        guard let starting = UTCMinute.parse(start), written.contains(starting),
+            Int(starting) + (minutes ?? days * 1440) - 1 <= Int(written.upperBound)
+        else {
+            throw ValidationError("generate within the years 1000 to 3999 (from 1000-01-02 to 3999-12-30), which logsurge reads back")
         }
         guard rate > 0, rate <= 1_000_000 else { throw ValidationError("--rate must be in (0, 1000000]") }
         guard (0...1).contains(malformedRate) else { throw ValidationError("--malformed-rate must be in [0, 1]") }

@@ -100,11 +100,18 @@ public enum UTCMinute {
     /// Validates every part: month 1...12, day within that month (29 February only in leap
     /// years), hour 0...23, minute 0...59, and a result in `supported` (the years 0000 to 3999).
     public static func minute(year: Int, month: Int, day: Int, hour: Int, minute: Int) -> Int32? {
+        localMinute(year: year, month: month, day: day, hour: hour, minute: minute).flatMap(checked)
+    }
+
+    /// The same validated, but not yet checked against `supported`: a time written in a zone
+    /// east or west of UTC is checked once its offset is taken off (4000-01-01T00:30+01:00
+    /// is 3999-12-31T23:30Z).
+    public static func localMinute(year: Int, month: Int, day: Int, hour: Int, minute: Int) -> Int? {
         guard (1...12).contains(month), day >= 1, day <= daysInMonth(year: year, month: month),
             (0...23).contains(hour), (0...59).contains(minute),
             (-1_000_000...1_000_000).contains(year)
         else { return nil }
-        return checked(days(year: year, month: month, day: day) * 1440 + hour * 60 + minute)
+        return days(year: year, month: month, day: day) * 1440 + hour * 60 + minute
     }
 
     /// The minutes a time may name: 0000-01-01T00:00Z through 3999-12-31T23:59Z. Any two are

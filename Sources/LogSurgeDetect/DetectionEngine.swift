@@ -1255,8 +1255,10 @@ extension DetectionEngine {
             engine.nextID = try reader.int()
             engine.lastStep = try reader.optional { try $0.int() }
             engine.origin = try reader.optional { reader in
+                // A step's start at or before a minute a log can give (`UTCMinute.supported`).
                 let minute = try reader.int()
-                try reader.check(minute >= Int(Int32.min) && minute <= Int(Int32.max))
+                try reader.check(
+                    minute >= Int(UTCMinute.supported.lowerBound) - stepMinutes && minute <= Int(UTCMinute.supported.upperBound))
                 return Int32(minute)
             }
             try reader.check((engine.lastStep == nil) == (engine.origin == nil))
@@ -1266,7 +1268,7 @@ extension DetectionEngine {
             // every step up to the next fits in Int32.
             let lastStep = engine.lastStep ?? 0
             try reader.check(lastStep >= 0 && lastStep < Int(Int32.max) / stepMinutes)
-            try reader.check(engine.origin.map { Int($0) + (lastStep + 2) * stepMinutes <= Int(Int32.max) } ?? true)
+            try reader.check(engine.origin.map { Int($0) + lastStep * stepMinutes <= Int(UTCMinute.supported.upperBound) } ?? true)
             try reader.check(engine.nextID >= 1 && engine.nextID < Int(Int32.max) && (0..<Int(Int32.max)).contains(engine.stepsTaken))
             let stepRange = -SiteState.capacity(stepsPerDay: engine.stepsPerDay, halfWindow: engine.halfWindow)...(lastStep + 1)
             let capacity = SiteState.capacity(stepsPerDay: engine.stepsPerDay, halfWindow: engine.halfWindow)

@@ -1,3 +1,5 @@
+import LogSurgeCore
+
 /// When a series rose lately, to tell a daily routine from an event: a rise at a time of day
 /// that an episode, or a routine rise, covered on each of the two days before is the series'
 /// routine (a job at 02:00, office hours opening at 09:00), not raised; its steps are left out
@@ -44,10 +46,12 @@ extension Recurrence {
     }
 
     init(from reader: inout SnapshotReader) throws {
-        let bound = Int(Int32.max)
+        // Minutes a log can give (`isRoutine` and `cover` reach two days and an hour past them
+        // in Int32), whatever the bytes say.
+        let supported = Int(UTCMinute.supported.lowerBound)...Int(UTCMinute.supported.upperBound)
         spans = try reader.array(atMost: Self.capacity) { reader in
             let from = try reader.int(), to = try reader.int()
-            try reader.check(from > -bound && from <= to && to < bound)
+            try reader.check(supported.contains(from) && supported.contains(to) && from <= to)
             return Int32(from)...Int32(to)
         }
         try reader.check(zip(spans, spans.dropFirst()).allSatisfy { $0.upperBound < $1.lowerBound })

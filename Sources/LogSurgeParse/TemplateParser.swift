@@ -302,7 +302,8 @@ public struct TemplateParser: Sendable {
             }
             fieldEnd = next
         case .epoch:
-            guard let (minute, next) = op.epochUnit.minute(b, at: start, end: end) else {
+            // A dot after the number in the format is its own (`%{sec}t.%{msec_frac}t`).
+            guard let (minute, next) = op.epochUnit.minute(b, at: start, end: end, fraction: op.literalFirst != 0x2E) else {
                 return AccessLogParser.failure(op.keepsTime ? .badTimestamp : .badFormat)
             }
             if op.keepsTime { fields.minute = minute }

@@ -111,14 +111,16 @@ enum EpochUnit: UInt8, Sendable, Hashable {
     /// Reads `digits[.digits]` at `start`: the minute and the index after the number.
     ///
     /// A fraction is read and dropped (`$msec` is `1478658665.123`, Caddy's `unix_milli_float`
-    /// `1478658665123.4`); at most 19 integer digits.
+    /// `1478658665123.4`) unless `fraction` is false (Apache's `%{sec}t.%{msec_frac}t` writes
+    /// the dot and its digits as a field of their own); at most 19 integer digits (in a
+    /// `UInt64`, which 19 nines do not overflow).
     @inline(__always)
-    func minute(_ b: UnsafeRawBufferPointer, at start: Int, end: Int) -> (minute: Int32, end: Int)? {
+    func minute(_ b: UnsafeRawBufferPointer, at start: Int, end: Int, fraction: Bool = true) -> (minute: Int32, end: Int)? {
         var i = start
-        var value: Int64 = 0
+        var value: UInt64 = 0
         // In bounds: the loop checks i < end before each read.
         while i < end, b[i] &- ASCII.zero <= 9, i - start < 19 {
-            value = value * 10 + Int64(b[i] &- ASCII.zero)
+            value = value * 10 + UInt64(b[i] &- ASCII.zero)
             i += 1
         }
         guard i > start, i == end || b[i] &- ASCII.zero > 9 else { return nil }
@@ -132,13 +134,13 @@ enum EpochUnit: UInt8, Sendable, Hashable {
                     : value < 100_000_000_000_000_000 ? .microseconds : .nanoseconds
         }
         // In bounds: i < end is checked first.
-        if i < end, b[i] == 0x2E {
+        if fraction, i < end, b[i] == 0x2E {
             let digits = i + 1
             i = digits
             while i < end, b[i] &- ASCII.zero <= 9 { i += 1 }
             guard i > digits else { return nil }
         }
-        let perMinute: Int64 =
+        let perMinute: UInt64 =
             switch unit {
             case .seconds, .automatic: 60
             case .milliseconds: 60_000
@@ -169,9 +171,9 @@ struct TimeParts: Sendable {
             guard (1...12).contains(hour) else { return nil }
             hour = hour % 12 + (afternoon ? 12 : 0)
         }
-        guard year >= 0, let local = UTCMinute.minute(year: year, month: month, day: day, hour: hour, minute: minute)
+        guard year >= 0, let local = UTCMinute.localMinute(year: year, month: month, day: day, hour: hour, minute: minute)
         else { return nil }
-        return UTCMinute.checked(Int(local) - (offset ?? 0))
+        return UTCMinute.checked(local - (offset ?? 0))
     }
 }
 
@@ -293,7 +295,8 @@ enum TimePiece: UInt8, Sendable, Hashable {
             parts.offset = 0
             return j
         case .epochSeconds:
-            guard let (minute, next) = EpochUnit.seconds.minute(b, at: i, end: end) else { return nil }
+            // strftime's `%s` is whole seconds (a dot after it is the format's).
+            guard let (minute, next) = EpochUnit.seconds.minute(b, at: i, end: end, fraction: false) else { return nil }
             parts.epochMinute = minute
             return next
         case .optionalSeconds:

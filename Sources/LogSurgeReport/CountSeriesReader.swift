@@ -173,7 +173,7 @@ public enum CountSeriesReader {
             default: return nil
             }
         }
-        guard let local = UTCMinute.minute(year: year, month: month, day: day, hour: hour, minute: minute) else { return nil }
-        return UTCMinute.checked(Int(local) - offset)
+        guard let local = UTCMinute.localMinute(year: year, month: month, day: day, hour: hour, minute: minute) else { return nil }
+        return UTCMinute.checked(local - offset)
     }
 }

@@ -111,7 +111,9 @@ public final class RunState {
                     try db.execute(sql: Self.detectorTable)
                     detectors = try Self.storedDetectors(db, path: path)
                     if let configuration, let bytes = detectors?.bytes { decoding = Decoding(bytes, configuration: configuration) }
-                    let last = try Int32.fetchOne(db, sql: "SELECT max(minute) FROM bucket")
+                    // No minute a log can give lies outside `UTCMinute.supported` (nor, so, does
+                    // arithmetic on one overflow): one that does is damage, said before any input.
+                    let last = try Int64.fetchOne(db, sql: "SELECT max(minute) FROM bucket").map { try Self.storedMinute($0, path: path) }
                     if let last {
                         // Read now (each row checked as it is), for the detectors of a run that adds
                         // minutes after these: the minutes after their snapshot, else their window.
@@ -121,13 +123,7 @@ public final class RunState {
                         preloaded = (from, try Self.storedBuckets(db, from: from, path: path))
                     }
                     let lastDay = try Int64.fetchOne(db, sql: "SELECT max(day) FROM day_bucket")
-                    // No minute a log can give lies outside `UTCMinute.supported` (nor, so,
-                    // arithmetic on one overflows): one that does is damage, said before any input.
-                    let lastDayEnd = lastDay.map { abs($0) < 1 << 40 ? UTCMinute.checked(Int($0) * 1440 + 1439) : nil }
-                    guard lastDayEnd != .some(nil), last.map({ UTCMinute.supported.contains($0) }) ?? true else {
-                        throw StateError(description: "\(path): state file damaged: a minute outside the years 0000-3999")
-                    }
-                    lastStored = last ?? lastDayEnd ?? nil
+                    lastStored = try last ?? lastDay.map { try Self.dayMinute($0, path: path) + 1439 }
                     return changed ? .commit : .rollback
                 }
             }
@@ -1098,16 +1094,16 @@ public final class RunState {
                 let buckets = try storedBuckets(db, from: Int32(clamping: minutesFrom), path: path, clients: version >= 6)
                 let minutes = "bucket WHERE minute >= \(minutesFrom)"
                 let minuteRequests = try Int64.fetchOne(db, sql: "SELECT coalesce(sum(requests), 0) FROM \(minutes)") ?? 0
-                let firstMinute = try Int32.fetchOne(db, sql: "SELECT min(minute) FROM \(minutes)")
-                let lastMinute = try Int32.fetchOne(db, sql: "SELECT max(minute) FROM \(minutes)")
+                let firstMinute = try Int64.fetchOne(db, sql: "SELECT min(minute) FROM \(minutes)").map { try storedMinute($0, path: path) }
+                let lastMinute = try Int64.fetchOne(db, sql: "SELECT max(minute) FROM \(minutes)").map { try storedMinute($0, path: path) }
                 let folded = foldedBefore == nil ? "day_bucket" : "day_bucket WHERE day < \(minutesFromDay)"
                 let dayRequests = try Int64.fetchOne(db, sql: "SELECT coalesce(sum(requests), 0) FROM \(folded)") ?? 0
-                let firstDay = try Int32.fetchOne(db, sql: "SELECT min(day) FROM \(folded)")
-                let lastDay = try Int32.fetchOne(db, sql: "SELECT max(day) FROM \(folded)")
+                let firstDay = try Int64.fetchOne(db, sql: "SELECT min(day) FROM \(folded)")
+                let lastDay = try Int64.fetchOne(db, sql: "SELECT max(day) FROM \(folded)")
                 if version > 3 { try checkDays(db, from: minutesFromDay, path: path) }
-                // A daily total stands for its day: its first and last minute.
-                let first = firstDay.map { $0 * 1440 } ?? firstMinute
-                let last = lastMinute ?? lastDay.map { $0 * 1440 + 1439 }
+                // A daily total stands for its day: its first and last minute, which a log can give.
+                let first = try firstDay.map { try dayMinute($0, path: path) } ?? firstMinute
+                let last = try lastMinute ?? lastDay.map { try dayMinute($0, path: path) + 1439 }
                 let runs = try Int64.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'runs'") ?? 0
                 let contents = Contents(
                     inputs: inputs, requests: minuteRequests + dayRequests,
@@ -1172,6 +1168,21 @@ public final class RunState {
         return Int64(bitPattern: overflow ? .max : sum)
     }
 
+    /// The first minute of a stored day, which must be a day of `UTCMinute.supported` (no
+    /// minute a log can give lies outside, nor, so, does arithmetic on one overflow): one that
+    /// is not is damage, said, not a trap.
+    static func dayMinute(_ day: Int64, path: String) throws(StateError) -> Int32 {
+        try storedMinute(abs(day) < 1 << 40 ? day * 1440 : .max, path: path)
+    }
+
+    /// A stored minute, which must be one of `UTCMinute.supported` (as `dayMinute`).
+    static func storedMinute(_ minute: Int64, path: String) throws(StateError) -> Int32 {
+        guard let minute = UTCMinute.checked(Int(minute)) else {
+            throw StateError(description: "\(path): state file damaged: a minute or day outside the years 0000-3999")
+        }
+        return minute
+    }
+
     /// The minutes kept from `firstDay` on (all for nil), summed by day, site and country as the
     /// daily totals sum them (counts added, bytes saturating): what those totals must hold.
     private static func minuteSums(_ db: Database, fromDay firstDay: Int32?, path: String) throws -> [DayKey: StoredCounts] {
@@ -1224,7 +1235,8 @@ public final class RunState {
         }
         differing.formUnion(sums.keys.map(\.day))
         guard let day = differing.min() else { return }
-        let date = Date(timeIntervalSince1970: Double(day) * 86400).formatted(.iso8601.year().month().day())
+        // (Proleptic Gregorian, as the minutes are: Foundation's dates before 1582 are Julian.)
+        let date = UTCMinute.format(Int32(clamping: Int(day) * 1440)).prefix(10)
         throw StateError(
             description:
                 "\(path): state file damaged: the daily totals of \(differing.count) days (the first \(date)) are not the sums of their minutes"

@@ -54,6 +54,28 @@ struct FirstRunCLITests {
         #expect(result.stderr.contains(message), "\(result.stderr)")
     }
 
+    @Test(
+        "generate refuses a window outside the years 1000 to 3999 (it wrote logs analyze read as nothing) and writes one inside, read whole"
+    )
+    func generateWithinTheYearsReadBack() throws {
+        for (start, length) in [
+            ("0500-06-01T12:00Z", "10"), ("1000-01-01T23:59Z", "10"), ("3999-12-30T23:00Z", "120"), ("5000-01-01T00:00Z", "1"),
+        ] {
+            let result = try Support.run(["generate", "--start", start, "--minutes", length, "--output", "/dev/null"])
+            #expect(result.status == 2 && result.stderr.contains("the years 1000 to 3999"), "\(start): \(result.stderr)")
+        }
+        let directory = Support.temporaryDirectory().path
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        for start in ["1000-01-02T00:00Z", "3999-12-30T22:00Z"] {
+            let log = "\(directory)/\(start).log"
+            #expect(try Support.run(["generate", "--start", start, "--minutes", "120", "--rate", "5", "--output", log]).status == 0)
+            let read = try Support.run(["--quiet", "--summary", "-", log])
+            let summary = try #require(try JSONSerialization.jsonObject(with: Data(read.stdout.utf8)) as? [String: Any])
+            #expect(
+                summary["lines"] as? Int == summary["parsed"] as? Int && (summary["parsed"] as? Int ?? 0) > 0, "\(start): \(read.stdout)")
+        }
+    }
+
     /// An event that runs past either end of the window is generated as far as the window goes.
     @Test(arguments: ["surge:US:10:2016-11-08T23:30Z:60", "errors:0.4:2016-11-07T23:00Z:61", "surge:US:5:2016-11-07T23:00Z:30:16"])
     func anEventOverlappingTheWindowIsGenerated(event: String) throws {

@@ -257,19 +257,37 @@ struct StateCLITests {
         defer { try? fileManager.removeItem(atPath: directory) }
         for through in [Int64(Int32.max), Int64(Int32.min)] {
             let forged = directory + "/forged\(through).db"
-            try original.write(to: URL(fileURLWithPath: forged))
-            var configuration = Configuration()
-            configuration.prepareDatabase { $0.add(function: RunState.rowChecksum) }
-            let queue = try DatabaseQueue(path: forged, configuration: configuration)
-            try queue.write { db in
+            try Self.forge(original, at: forged) { db in
                 try db.execute(
                     sql: "UPDATE detector SET through = ?1, checksum = logsurge_row_checksum(name, ?1, data)", arguments: [through])
             }
-            try queue.close()
             let result = try Support.run(["--quiet", "--state", forged, log])
             // Before: an arithmetic overflow trapped (status 132).
             #expect([0, 2].contains(result.status), "through \(through): \(result.status) \(result.stderr)")
         }
+    }
+
+    /// Writes `original` (a state's bytes) at `path` and changes it there with `change`, which
+    /// may compute a row's checksum as logsurge does (`logsurge_row_checksum`).
+    static func forge(_ original: Data, at path: String, _ change: (Database) throws -> Void) throws {
+        try original.write(to: URL(fileURLWithPath: path))
+        var configuration = Configuration()
+        configuration.prepareDatabase { $0.add(function: RunState.rowChecksum) }
+        let queue = try DatabaseQueue(path: path, configuration: configuration)
+        try queue.write(change)
+        try queue.close()
+    }
+
+    /// Forges a folded day: every day before the first minute kept counts as folded, and one
+    /// more day row, at `day`, is among them.
+    static func foldedDay(_ day: Int) -> [String] {
+        [
+            "INSERT OR REPLACE INTO meta (key, value) VALUES ('folded_before', (SELECT min(minute) FROM bucket))",
+            """
+            INSERT INTO day_bucket (day, site, country, requests, status_2xx, status_3xx, status_4xx, status_5xx, bytes, checksum)
+            SELECT \(day), site, country, requests, status_2xx, status_3xx, status_4xx, status_5xx, bytes, 0 FROM day_bucket LIMIT 1
+            """,
+        ]
     }
 
     @Test("a minute or a day forged with its checksum past the years 0000-3999 is damage, said, never trapped on")
@@ -289,23 +307,23 @@ struct StateCLITests {
             ],
             // Only days left (minutes folded), the last a day no Int32 minute reaches.
             "a day of 2e9": ["DELETE FROM bucket", "UPDATE day_bucket SET day = 2000000000"],
+            "last minute 2^40": ["UPDATE bucket SET minute = \(Int64(1) << 40) WHERE minute = (SELECT max(minute) FROM bucket)"],
+            // A folded day (the minutes before the first kept folded into days) before 0000,
+            // read by `state` (it trapped at -2,000,000; -1,000,000 was taken for year -0768).
+            "a first folded day of -2e6": Self.foldedDay(-2_000_000),
+            "a first folded day of -1e6": Self.foldedDay(-1_000_000),
         ]
         for (name, statements) in forgeries {
             let forged = directory + "/\(name).db"
-            try original.write(to: URL(fileURLWithPath: forged))
-            var configuration = Configuration()
-            configuration.prepareDatabase { $0.add(function: RunState.rowChecksum) }
-            let queue = try DatabaseQueue(path: forged, configuration: configuration)
-            try queue.write { db in
+            try Self.forge(original, at: forged) { db in
                 for statement in statements { try db.execute(sql: statement) }
                 try db.execute(sql: "UPDATE bucket SET checksum = \(minuteRow)")
                 try db.execute(sql: "UPDATE day_bucket SET checksum = \(dayRow)")
             }
-            try queue.close()
             let result = try Support.run(["--quiet", "--state", forged, log])
             // A minute before the window a night reads is left until something reads it: the
             // state command, which checks all of it.
-            let early = name.hasPrefix("a first")
+            let early = name.hasPrefix("a first")  // not read by a run
             #expect(result.status == (early ? 0 : 2), "\(name): \(result.status) \(result.stderr)")
             if !early { #expect(result.stderr.contains("state file damaged"), "\(name): \(result.stderr)") }
             let described = try Support.run(["state", forged, "--buckets", directory + "/minutes.csv"])

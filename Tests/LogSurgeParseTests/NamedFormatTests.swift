@@ -52,9 +52,46 @@ struct NamedFormatTests {
         #expect(outcome(#"1.2.3.4 [31/12/3999 23:59:00 +0000] "GET / HTTP/1.1" 200 1"#, pieces).fields?.minute == "3999-12-31T23:59Z")
         #expect(outcome(#"1.2.3.4 [31/12/3999 23:59:00 -0001] "GET / HTTP/1.1" 200 1"#, pieces) == .malformed(.badTimestamp))
         #expect(outcome(#"1.2.3.4 [01/01/6000 00:00:00 +0000] "GET / HTTP/1.1" 200 1"#, pieces) == .malformed(.badTimestamp))
+        // Checked in UTC, as every other form: the local 4000 of a zone east of it is 3999.
+        #expect(outcome(#"1.2.3.4 [01/01/4000 00:30:00 +0100] "GET / HTTP/1.1" 200 1"#, pieces).fields?.minute == "3999-12-31T23:30Z")
+        #expect(outcome(#"1.2.3.4 [01/01/0000 00:30:00 +0100] "GET / HTTP/1.1" 200 1"#, pieces) == .malformed(.badTimestamp))
         let seconds = try FormatStringTests.compiled(#"%h %{sec}t \"%r\" %>s %b"#)
         #expect(outcome(#"1.2.3.4 64060588799 "GET / HTTP/1.1" 200 1"#, seconds).fields?.minute == "3999-12-31T23:59Z")
         #expect(outcome(#"1.2.3.4 64060588800 "GET / HTTP/1.1" 200 1"#, seconds) == .malformed(.badTimestamp))
+    }
+
+    @Test("an epoch number past Int64 (it trapped) is bad_timestamp in seconds, ms and µs; 19 digits in JSON are nanoseconds")
+    func epochNumbersPastInt64() throws {
+        // 9,223,372,036,854,775,808 is Int64.max + 1; 19 nines the most digits read.
+        // In JSON, whose numbers' unit is decided by their size, 19 digits are nanoseconds: a time.
+        let json = ["9223372036854775808": "2262-04-11T23:47Z", "9999999999999999999": "2286-11-20T17:46Z", "99999999999999999999": nil]
+        for number in ["9223372036854775808", "9999999999999999999", "99999999999999999999"] {
+            for time in [number, "\"\(number)\""] {
+                let read = outcome(#"{"remote_addr":"8.8.8.8","time":\#(time),"status":200}"#, Self.json)
+                #expect(json[number]!.map { read.fields?.minute == $0 } ?? (read == .malformed(.badTimestamp)), "\(time): \(read)")
+            }
+            for format in [
+                #"$remote_addr $msec "$request" $status $body_bytes_sent"#, #"%h %{sec}t \"%r\" %>s %b"#, #"%h %{msec}t \"%r\" %>s %b"#,
+                #"%h %{usec}t \"%r\" %>s %b"#, #"%h %{%s}t \"%r\" %>s %b"#,
+            ] {
+                let line = #"1.2.3.4 "# + number + #" "GET / HTTP/1.1" 200 1"#
+                #expect(outcome(line, try FormatStringTests.compiled(format)) == .malformed(.badTimestamp), "\(format) \(number)")
+            }
+        }
+        // Nanoseconds of 19 digits (2016) are a time.
+        #expect(
+            outcome(#"{"remote_addr":"8.8.8.8","time":1478658665123456789,"status":200}"#, Self.json).fields?.minute == "2016-11-09T02:31Z")
+    }
+
+    @Test("Apache's whole seconds then a dot and the fraction as fields of their own: %{sec}t.%{msec_frac}t, %{%s}t.%{usec_frac}t")
+    func secondsThenTheirFraction() throws {
+        for format in [#"%h %{sec}t.%{msec_frac}t \"%r\" %>s %b"#, #"%h %{%s}t.%{usec_frac}t \"%r\" %>s %b"#] {
+            let compiled = try FormatStringTests.compiled(format)
+            #expect(outcome(#"1.2.3.4 1478658665.123 "GET / HTTP/1.1" 200 1"#, compiled).fields?.minute == "2016-11-09T02:31Z", "\(format)")
+        }
+        // nginx's $msec still carries its fraction in the one field.
+        let msec = try FormatStringTests.compiled(#"$remote_addr $msec "$request" $status $body_bytes_sent"#)
+        #expect(outcome(#"1.2.3.4 1478658665.123 "GET / HTTP/1.1" 200 1"#, msec).fields?.minute == "2016-11-09T02:31Z")
     }
 
     @Test("JSON: an ISO time without an offset is read as UTC and marked")

@@ -38,6 +38,13 @@ import Testing
         #expect(Detection.run(buckets, configuration: DetectorConfiguration()).isEmpty)
     }
 
+    @Test func seriesTimesAreCheckedAgainstTheSupportedYearsInUTC() {
+        #expect(CountSeriesReader.timestamp("4000-01-01T00:30+01:00") == UTCMinute.parse("3999-12-31T23:30Z"))
+        #expect(CountSeriesReader.timestamp("3999-12-31T23:30-01:00") == nil)
+        #expect(CountSeriesReader.timestamp("0000-01-01T00:30+01:00") == nil)
+        #expect(CountSeriesReader.timestamp("0000-01-01T00:00Z") == UTCMinute.supported.lowerBound)
+    }
+
     @Test func aLongHoleInASeriesIsNotASurge() throws {
         var text = "timestamp,value\n"
         let start = UTCMinute.parse("2016-01-01T00:00Z")!
