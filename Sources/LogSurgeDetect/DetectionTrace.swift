@@ -168,7 +168,7 @@ public final class DetectionTrace: @unchecked Sendable {
     }
 
     /// The last minute of the span.
-    public var lastMinute: Int32 { Int32(Int(firstMinute) + max(1, minuteCount) - 1) }
+    public var lastMinute: Int32 { Int32(Int(firstMinute) + minuteCount - 1) }
 
     /// Minutes of the span in `column`.
     public func minutes(inColumn column: Int) -> Int {

@@ -117,7 +117,7 @@ public final class RunState {
                     if let last {
                         // Read now (each row checked as it is), for the detectors of a run that adds
                         // minutes after these: the minutes after their snapshot, else their window.
-                        // (Saturating: a forged row's minute at either end of Int32 is refused later, not trapped on.)
+                        // (Saturating, though `last` is a minute a log can give, far from either end of Int32.)
                         let from =
                             detectors.map { $0.through == .max ? .max : $0.through + 1 } ?? last.subtractingSaturating(Self.historyMinutes)
                         preloaded = (from, try Self.storedBuckets(db, from: from, path: path))
@@ -1236,7 +1236,7 @@ public final class RunState {
         differing.formUnion(sums.keys.map(\.day))
         guard let day = differing.min() else { return }
         // (Proleptic Gregorian, as the minutes are: Foundation's dates before 1582 are Julian.)
-        let date = UTCMinute.format(Int32(clamping: Int(day) * 1440)).prefix(10)
+        let date = UTCMinute.format(Int32(clamping: Int(day) * 1440)).split(separator: "T")[0]
         throw StateError(
             description:
                 "\(path): state file damaged: the daily totals of \(differing.count) days (the first \(date)) are not the sums of their minutes"
