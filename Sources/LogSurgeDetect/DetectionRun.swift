@@ -95,6 +95,16 @@ public final class DetectionRun {
     private var aheadRequests: UInt64 = 0
     private var aheadNewest: Int32 = .min
     static let aheadToTrust: UInt64 = 100
+    /// The stream's first minute is borne out by a second request within an hour of it; until
+    /// then nothing is decided, and requests more than an hour behind it are counted: as many
+    /// as `aheadToTrust` of them, and their newest minute is the stream's (the first line was
+    /// a clock set wrong, and had decided every later line late).
+    private var firstBorneOut = false
+    private var firstRequests: UInt64 = 0
+    private var behindRequests: UInt64 = 0
+    private var behindNewest: Int32 = .min
+    /// The first minute so replaced: still decided at the end, as a minute ahead is.
+    private var setAside: Int32 = .min
     private var lateLines: UInt64 = 0
 
     /// A run from nothing.
@@ -146,24 +156,35 @@ public final class DetectionRun {
             if aheadRequests >= Self.aheadToTrust {
                 newest = aheadNewest
                 aheadRequests = 0
+                firstBorneOut = true
+            }
+        } else if let current = newest, !firstBorneOut, Int(current) - Int(minute) > 60 {
+            behindRequests += UInt64(counts.requests)
+            behindNewest = max(behindNewest, minute)
+            if behindRequests >= Self.aheadToTrust {
+                setAside = current
+                newest = behindNewest
+                firstBorneOut = true
             }
         } else {
             newest = max(newest ?? minute, minute)
+            firstRequests += UInt64(counts.requests)
+            if firstRequests >= 2 { firstBorneOut = true }
         }
     }
 
     /// Decides every minute the watermark (`policy.lateness` behind the newest) has passed.
     package func advance() {
-        guard let lateness = policy.lateness, let newest else { return }
+        guard let lateness = policy.lateness, let newest, firstBorneOut else { return }
         decide(through: newest - lateness - 1)
     }
 
     /// Decides every minute through `limit` after a wall-clock quiet (`--idle-flush`): the
     /// pending minutes, and, when none reaches it, the minutes up to `limit` as minutes without
     /// a line (the log went quiet: a drop to nothing is one). Lines that come later for them are
-    /// late. Nothing before the stream's first line.
+    /// late. Nothing before the stream's first line, nor before its first minute is borne out.
     package func idle(through limit: Int32) {
-        guard policy.lateness != nil, newest != nil, limit > decidedThrough ?? .min else { return }
+        guard policy.lateness != nil, newest != nil, firstBorneOut, limit > decidedThrough ?? .min else { return }
         decide(through: limit)
         if let stepped = engine?.lastMinuteStepped, stepped < limit { step(minute: limit, observations: []) }
     }
@@ -592,7 +613,7 @@ public final class DetectionRun {
     /// keeps them open) and gives the run's outcome.
     public func finish() -> Outcome {
         if let outcome { return outcome }
-        if let newest { decide(through: max(newest, aheadNewest)) }
+        if let newest { decide(through: max(newest, aheadNewest, setAside)) }
         if let engine {
             snapshot?.take(engine)
             snapshot = nil

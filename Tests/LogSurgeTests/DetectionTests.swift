@@ -117,6 +117,27 @@ import LogSurgeReport
         #expect(report.contains("raised \(UTCMinute.format(closed.raisedAt))"))
     }
 
+    @Test(
+        "a stream whose first line is dated far ahead (a clock set wrong) is decided by the lines after it, as its finished buckets are",
+        arguments: [4096, 1 << 20])
+    func aFirstLineFarAheadDoesNotDecideTheStream(chunkSize: Int) throws {
+        let directory = Support.temporaryDirectory()
+        for bogus in ["31/Dec/3999:23:59:59 +0000", "09/Nov/2016:23:00:00 -0500"] {
+            let path = directory.appendingPathComponent("ahead.log").path
+            let line = "8.8.8.8 - - [\(bogus)] \"GET / HTTP/1.1\" 200 1 \"-\" \"x\"\n"
+            try Support.writeFile(path, Data(line.utf8) + Data(Support.surgeLog))
+            let batch = Support.analyze([path])
+            let streamed = Support.analyze([path]) {
+                $0.detection?.lateness = 3; $0.reading.chunkSize = chunkSize
+            }
+            // Before: every later line was late (decided with the first), and nothing was raised.
+            #expect(streamed.lateLines == 0, "\(bogus)")
+            #expect(batch.alerts.contains { $0.kind == .surge })
+            #expect(streamed.alerts == batch.alerts, "\(bogus)")
+            #expect(streamed.accounting.isBalanced)
+        }
+    }
+
     @Test func linesLaterThanTheWatermarkAreCountedAsLate() throws {
         // The same log, then a line for its first minute again: too late for the detectors.
         var log = Support.surgeLog
