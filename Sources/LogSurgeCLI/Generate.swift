@@ -100,7 +100,7 @@ struct Generate: ParsableCommand {
 
     func validate() throws {
         guard UTCMinute.parse(start) != nil else {
-            throw ValidationError("--start must look like 2016-11-08T00:00Z, a minute of the years 1000 to 3999")
+            throw ValidationError("--start must look like 2016-11-08T00:00Z, a minute of the years 1970 to 3999")
         }
         guard GeneratedLayout.named.contains(where: { $0.name == format }) else {
             throw ValidationError(
@@ -115,17 +115,18 @@ struct Generate: ParsableCommand {
         guard ProxySetup(rawValue: behind) != nil else {
             throw ValidationError("--behind must be one of \(ProxySetup.allCases.map(\.rawValue).joined(separator: ", "))")
         }
-        guard (minutes ?? days * 1440) > 0, (minutes ?? days * 1440) <= 366 * 1440 * 5 else {
+        // (Days checked before they are multiplied: a huge --days overflowed.)
+        let length = minutes ?? ((1...366 * 5).contains(days) ? days * 1440 : 0)
+        guard length > 0, length <= 366 * 1440 * 5 else {
             throw ValidationError("generate between 1 minute and 5 years")
         }
-        // Every format writes a four-digit year, in the zone of the lines (up to 14 hours
-        // either side of UTC), and logsurge reads the years up to 3999: a log written outside
-        // them would be read as nothing but bad timestamps.
-        let written = UTCMinute.minute(year: 1000, month: 1, day: 2, hour: 0, minute: 0)!...(UTCMinute.supported.upperBound - 1440)
-        guard let starting = UTCMinute.parse(start), written.contains(starting),
-            Int(starting) + (minutes ?? days * 1440) - 1 <= Int(written.upperBound)
+        // The lines' times in the zone they are written in (up to 14 hours either side of UTC)
+        // are of the years logsurge reads (to 3999), and not before 1970: the epoch formats
+        // (Caddy's `ts`, `$msec`, `%{sec}t`) would write negative numbers, which no server does.
+        let written = UTCMinute.minute(year: 1970, month: 1, day: 2, hour: 0, minute: 0)!...(UTCMinute.supported.upperBound - 1440)
+        guard let starting = UTCMinute.parse(start), written.contains(starting), Int(starting) + length - 1 <= Int(written.upperBound)
         else {
-            throw ValidationError("generate within the years 1000 to 3999 (from 1000-01-02 to 3999-12-30), which logsurge reads back")
+            throw ValidationError("generate within the years 1970 to 3999 (from 1970-01-02 to 3999-12-30), which logsurge reads back")
         }
         guard rate > 0, rate <= 1_000_000 else { throw ValidationError("--rate must be in (0, 1000000]") }
         guard (0...1).contains(malformedRate) else { throw ValidationError("--malformed-rate must be in [0, 1]") }
@@ -140,7 +141,7 @@ struct Generate: ParsableCommand {
         // a minute inside the window (one may run past either end of it: a surge going on when
         // the log ends). A date mistyped would otherwise make a log without its event, silently.
         let visiting = Set(TrafficProfile.immigrationSite.countries.map(\.code))
-        let first = UTCMinute.parse(start)!, length = minutes ?? days * 1440
+        let first = UTCMinute.parse(start)!
         let window = "\(UTCMinute.format(first)) to \(UTCMinute.format(first + Int32(length) - 1))"
         for (spec, injected) in zip(event, event.compactMap(InjectedEvent.init(parsing:))) {
             let country: String?

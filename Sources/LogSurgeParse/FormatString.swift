@@ -369,7 +369,7 @@ package enum ApacheDirective {
             builder.literal([UInt8(ascii: "[")])
             builder.field(FieldSpec(shape: .localTime, role: .time, rank: 0), name: name)
             builder.literal([UInt8(ascii: "]")])
-        case "sec": builder.field(FieldSpec(shape: .epoch(.seconds), role: .time, rank: 1), name: name)
+        case "sec": builder.field(FieldSpec(shape: .epoch(.wholeSeconds), role: .time, rank: 1), name: name)
         case "msec": builder.field(FieldSpec(shape: .epoch(.milliseconds), role: .time, rank: 1), name: name)
         case "usec": builder.field(FieldSpec(shape: .epoch(.microseconds), role: .time, rank: 1), name: name)
         case "msec_frac", "usec_frac": builder.field(.opaque(), name: name)

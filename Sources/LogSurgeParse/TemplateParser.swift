@@ -302,8 +302,7 @@ public struct TemplateParser: Sendable {
             }
             fieldEnd = next
         case .epoch:
-            // A dot after the number in the format is its own (`%{sec}t.%{msec_frac}t`).
-            guard let (minute, next) = op.epochUnit.minute(b, at: start, end: end, fraction: op.literalFirst != 0x2E) else {
+            guard let (minute, next) = op.epochUnit.minute(b, at: start, end: end) else {
                 return AccessLogParser.failure(op.keepsTime ? .badTimestamp : .badFormat)
             }
             if op.keepsTime { fields.minute = minute }

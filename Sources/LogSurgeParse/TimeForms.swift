@@ -107,15 +107,17 @@ enum EpochUnit: UInt8, Sendable, Hashable {
     /// microseconds below 10^17, nanoseconds above; for JSON numbers, whose unit no format
     /// string states (Caddy's `time_format` chooses any of the four).
     case automatic
+    /// Seconds that never carry a fraction (Apache's `%{sec}t`, strftime's `%s`): a dot after
+    /// them is the format's (`%{sec}t.%{msec_frac}t`), where nginx's `$msec` writes its own.
+    case wholeSeconds
 
     /// Reads `digits[.digits]` at `start`: the minute and the index after the number.
     ///
     /// A fraction is read and dropped (`$msec` is `1478658665.123`, Caddy's `unix_milli_float`
-    /// `1478658665123.4`) unless `fraction` is false (Apache's `%{sec}t.%{msec_frac}t` writes
-    /// the dot and its digits as a field of their own); at most 19 integer digits (in a
-    /// `UInt64`, which 19 nines do not overflow).
+    /// `1478658665123.4`), but for `wholeSeconds`; at most 19 integer digits (in a `UInt64`,
+    /// which 19 nines do not overflow).
     @inline(__always)
-    func minute(_ b: UnsafeRawBufferPointer, at start: Int, end: Int, fraction: Bool = true) -> (minute: Int32, end: Int)? {
+    func minute(_ b: UnsafeRawBufferPointer, at start: Int, end: Int) -> (minute: Int32, end: Int)? {
         var i = start
         var value: UInt64 = 0
         // In bounds: the loop checks i < end before each read.
@@ -134,7 +136,7 @@ enum EpochUnit: UInt8, Sendable, Hashable {
                     : value < 100_000_000_000_000_000 ? .microseconds : .nanoseconds
         }
         // In bounds: i < end is checked first.
-        if fraction, i < end, b[i] == 0x2E {
+        if unit != .wholeSeconds, i < end, b[i] == 0x2E {
             let digits = i + 1
             i = digits
             while i < end, b[i] &- ASCII.zero <= 9 { i += 1 }
@@ -142,7 +144,7 @@ enum EpochUnit: UInt8, Sendable, Hashable {
         }
         let perMinute: UInt64 =
             switch unit {
-            case .seconds, .automatic: 60
+            case .seconds, .automatic, .wholeSeconds: 60
             case .milliseconds: 60_000
             case .microseconds: 60_000_000
             case .nanoseconds: 60_000_000_000
@@ -295,8 +297,7 @@ enum TimePiece: UInt8, Sendable, Hashable {
             parts.offset = 0
             return j
         case .epochSeconds:
-            // strftime's `%s` is whole seconds (a dot after it is the format's).
-            guard let (minute, next) = EpochUnit.seconds.minute(b, at: i, end: end, fraction: false) else { return nil }
+            guard let (minute, next) = EpochUnit.wholeSeconds.minute(b, at: i, end: end) else { return nil }
             parts.epochMinute = minute
             return next
         case .optionalSeconds:

@@ -1172,7 +1172,7 @@ public final class RunState {
     /// minute a log can give lies outside, nor, so, does arithmetic on one overflow): one that
     /// is not is damage, said, not a trap.
     static func dayMinute(_ day: Int64, path: String) throws(StateError) -> Int32 {
-        try storedMinute(abs(day) < 1 << 40 ? day * 1440 : .max, path: path)
+        try storedMinute((-(1 << 40)...(1 << 40)).contains(day) ? day * 1440 : .max, path: path)
     }
 
     /// A stored minute, which must be one of `UTCMinute.supported` (as `dayMinute`).

@@ -55,24 +55,34 @@ struct FirstRunCLITests {
     }
 
     @Test(
-        "generate refuses a window outside the years 1000 to 3999 (it wrote logs analyze read as nothing) and writes one inside, read whole"
+        "generate refuses a window outside the years 1970 to 3999 (it wrote logs analyze read as nothing) and writes one inside, read whole"
     )
     func generateWithinTheYearsReadBack() throws {
         for (start, length) in [
-            ("0500-06-01T12:00Z", "10"), ("1000-01-01T23:59Z", "10"), ("3999-12-30T23:00Z", "120"), ("5000-01-01T00:00Z", "1"),
+            ("0500-06-01T12:00Z", ["--minutes", "10"]), ("1970-01-01T23:59Z", ["--minutes", "10"]),
+            ("3999-12-30T23:00Z", ["--minutes", "120"]), ("5000-01-01T00:00Z", ["--minutes", "1"]),
         ] {
-            let result = try Support.run(["generate", "--start", start, "--minutes", length, "--output", "/dev/null"])
-            #expect(result.status == 2 && result.stderr.contains("the years 1000 to 3999"), "\(start): \(result.stderr)")
+            let result = try Support.run(["generate", "--start", start, "--output", "/dev/null"] + length)
+            #expect(result.status == 2 && result.stderr.contains("the years 1970 to 3999"), "\(start): \(result.stderr)")
+        }
+        // Days counted before they are multiplied (a huge number overflowed: a trap).
+        for days in ["9999999999999999", "-9999999999999999"] {
+            let result = try Support.run(["generate", "--days=\(days)", "--output", "/dev/null"])
+            #expect(result.status == 2 && result.stderr.contains("between 1 minute and 5 years"), "\(days): \(result.stderr)")
         }
         let directory = Support.temporaryDirectory().path
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        for start in ["1000-01-02T00:00Z", "3999-12-30T22:00Z"] {
-            let log = "\(directory)/\(start).log"
-            #expect(try Support.run(["generate", "--start", start, "--minutes", "120", "--rate", "5", "--output", log]).status == 0)
-            let read = try Support.run(["--quiet", "--summary", "-", log])
+        // The epoch formats too (Caddy's `ts`: a negative number before 1970).
+        for (start, format) in [("1970-01-02T00:00Z", "caddy"), ("1970-01-02T00:00Z", "combined"), ("3999-12-30T22:00Z", "combined")] {
+            let log = "\(directory)/\(start)-\(format).log"
+            let written = try Support.run([
+                "generate", "--start", start, "--minutes", "120", "--rate", "5", "--format", format, "--output", log,
+            ])
+            #expect(written.status == 0, "\(written.stderr)")
+            let read = try Support.run(["--quiet", "--format", format, "--summary", "-", log])
             let summary = try #require(try JSONSerialization.jsonObject(with: Data(read.stdout.utf8)) as? [String: Any])
-            #expect(
-                summary["lines"] as? Int == summary["parsed"] as? Int && (summary["parsed"] as? Int ?? 0) > 0, "\(start): \(read.stdout)")
+            let malformed = (summary["malformed"] as? [String: Int])?.filter { $0.key != "bad_request" && $0.key != "bad_format" } ?? [:]
+            #expect(malformed.values.allSatisfy { $0 == 0 } && (summary["parsed"] as? Int ?? 0) > 0, "\(start) \(format): \(read.stdout)")
         }
     }
 

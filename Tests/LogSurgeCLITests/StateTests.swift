@@ -312,6 +312,7 @@ struct StateCLITests {
             // read by `state` (it trapped at -2,000,000; -1,000,000 was taken for year -0768).
             "a first folded day of -2e6": Self.foldedDay(-2_000_000),
             "a first folded day of -1e6": Self.foldedDay(-1_000_000),
+            "a first folded day of Int64.min": Self.foldedDay(Int(Int64.min)),
         ]
         for (name, statements) in forgeries {
             let forged = directory + "/\(name).db"

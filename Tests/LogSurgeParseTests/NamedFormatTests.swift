@@ -89,9 +89,11 @@ struct NamedFormatTests {
             let compiled = try FormatStringTests.compiled(format)
             #expect(outcome(#"1.2.3.4 1478658665.123 "GET / HTTP/1.1" 200 1"#, compiled).fields?.minute == "2016-11-09T02:31Z", "\(format)")
         }
-        // nginx's $msec still carries its fraction in the one field.
+        // nginx's $msec carries its fraction in the one field, a dot after it in the format or not.
         let msec = try FormatStringTests.compiled(#"$remote_addr $msec "$request" $status $body_bytes_sent"#)
         #expect(outcome(#"1.2.3.4 1478658665.123 "GET / HTTP/1.1" 200 1"#, msec).fields?.minute == "2016-11-09T02:31Z")
+        let msecDot = try FormatStringTests.compiled(#"$remote_addr [$msec.] "$request" $status $body_bytes_sent"#)
+        #expect(outcome(#"1.2.3.4 [1478658665.123.] "GET / HTTP/1.1" 200 1"#, msecDot).fields?.minute == "2016-11-09T02:31Z")
     }
 
     @Test("JSON: an ISO time without an offset is read as UTC and marked")
