@@ -208,7 +208,7 @@ public struct JSONFields: Sendable, Hashable {
             let spec = NginxVariable.spec(name.lowercased())
             let keyPath = path + [normalize(key)]
             if spec.role != .opaque {
-                let unit: EpochUnit = spec.shape == .epoch(.seconds) || spec.shape == .epoch(.wholeSeconds) ? .seconds : .automatic
+                let unit: EpochUnit = spec.shape == .epoch(.seconds) ? .seconds : .automatic
                 keys.append(Key(path: keyPath, role: spec.role, rank: spec.rank, unit: unit))
             }
             if let header = spec.header { headerKeys.append(TemplateHeader(header: header, path: keyPath)) }

@@ -15,10 +15,10 @@ int logsurge_thread_nice_above_process(void);
 void logsurge_release_free_memory(void);
 
 /// Has glibc's malloc serve every thread from one arena (unless the environment sets
-/// MALLOC_ARENA_MAX, whatever its value, or GLIBC_TUNABLES names glibc.malloc.arena_max): with an arena a thread, the memory each thread freed stayed with its
-/// arena, 5 to 10 MB more resident at the peak (the 4 rotated archives: 85 MB against 90 to
-/// 99), and no run was faster for it (the hot paths allocate little; small blocks come from
-/// each thread's cache). Call once, early, before the worker threads start.
+/// MALLOC_ARENA_MAX, whatever its value, or GLIBC_TUNABLES names glibc.malloc.arena_max):
+/// with an arena a thread, the memory each thread freed stayed with its arena, 5 to 10 MB
+/// more resident at the peak (the 4 rotated archives: 85 MB against 90 to 99), and no run was
+/// faster for it (the hot paths allocate little; small blocks come from each thread's cache). Call once, early, before the worker threads start.
 void logsurge_use_one_malloc_arena(void);
 
 /// Makes SIGINT and SIGTERM request a stop instead of killing the process: the first one sets
